@@ -1,0 +1,40 @@
+# pnyx: `make run` starts a daemon for a default local assembly, `make test` runs the suite.
+PYTHON ?= $(shell for p in python3.12 python3.11 python3.10 python3; do \
+	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(not (3,10) <= sys.version_info[:2] < (3,13))' \
+	&& echo $$p && break; done)
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= $(CURDIR)/data/default
+LISTEN ?= 127.0.0.1:7464
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench typing-shim clean
+
+$(BIN)/pnyx: pyproject.toml
+	@test -n "$(PYTHON)" || { echo "pnyx needs Python 3.10, 3.11 or 3.12" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+run: $(BIN)/pnyx
+	@test -f "$(DATA)/identity.json" || $(BIN)/pnyx --data "$(DATA)" init --assembly "Local assembly"
+	$(BIN)/pnyx --data "$(DATA)" run --listen $(LISTEN)
+
+test: $(BIN)/pnyx
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+typing-shim:
+	@mkdir -p build/typing/pnyx
+	@ln -sfn ../../../federation build/typing/pnyx/federation
+	@ln -sfn ../../../daemon build/typing/pnyx/daemon
+
+lint: $(BIN)/pnyx typing-shim
+	$(BIN)/ruff check federation daemon tests bench
+	$(BIN)/mypy -p pnyx.federation -p pnyx.daemon
+
+bench: $(BIN)/pnyx
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,287 @@
+"""Commands on the local assembly's ledger: init, decide, mandate, device, show, verify, status."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import Any
+
+from pnyx.federation.docids import ledger_id
+from pnyx.federation.keys import key_text, parse_key
+from pnyx.federation.ledger import Binding, Instruction, Position, Profile, Tally, parse_date
+
+from .audit import reverify
+from .node import Node, create_data_dir, new_key, open_node
+from .output import print_json
+from .records import DecisionInput, Recorder
+
+Sub = Any  # argparse's private _SubParsersAction
+
+
+def register(commands: Sub, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser("init", parents=[common], help="create an assembly and this device")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--assembly", metavar="NAME", help="found a new assembly with this name")
+    who.add_argument("--join", metavar="ASSEMBLY_KEY",
+                     help="make this a further device of an existing assembly")
+    p.add_argument("--place", default="", help="where the assembly meets")
+    p.add_argument("--members", type=int, default=None, metavar="N", help="number of members")
+    p.set_defaults(handler=cmd_init)
+
+    p = commands.add_parser("decide", parents=[common], help="record a decision of the assembly")
+    add_decision_args(p, title_required=True)
+    p.add_argument("--supersedes", default=None, metavar="ID", help="decision this one replaces")
+    p.set_defaults(handler=cmd_decide)
+
+    mandate = commands.add_parser("mandate", help="issue or recall a delegate's mandate")
+    sub = mandate.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = sub.add_parser("issue", parents=[common], help="issue a mandate (an assembly decision)")
+    p.add_argument("--delegate", required=True, metavar="NAME")
+    p.add_argument("--delegate-key", default=None, metavar="KEY",
+                   help="the delegate's own key, so they can record acts from their device")
+    p.add_argument("--council", required=True, help="council or confederation id")
+    p.add_argument("--from", dest="term_from", required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--until", dest="term_until", required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--instruction", nargs=3, action="append", default=[],
+                   metavar=("QUESTION", "POSITION", "BINDING"),
+                   help="repeatable; POSITION for|against|abstain, BINDING imperative|indicative")
+    add_decision_args(p, title_required=False)
+    p.set_defaults(handler=cmd_mandate_issue)
+    p = sub.add_parser("recall", parents=[common], help="recall a mandate (an assembly decision)")
+    p.add_argument("mandate", metavar="ID")
+    add_decision_args(p, title_required=False)
+    p.set_defaults(handler=cmd_mandate_recall)
+
+    device = commands.add_parser("device", help="certify or revoke a device of this assembly")
+    sub = device.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = sub.add_parser("add", parents=[common], help="certify a device key (needs the assembly key)")
+    p.add_argument("key", metavar="KEY")
+    p.add_argument("--label", default="", help="a name for the device")
+    p.set_defaults(handler=cmd_device_add)
+    p = sub.add_parser("revoke", parents=[common], help="revoke a device (needs the assembly key)")
+    p.add_argument("key", metavar="KEY")
+    p.set_defaults(handler=cmd_device_revoke)
+
+    p = commands.add_parser("show", parents=[common], help="list decisions, mandates or devices")
+    p.add_argument("what", choices=["decisions", "mandates", "devices"])
+    p.add_argument("--assembly", default=None, metavar="KEY_OR_NAME",
+                   help="another assembly held here (default: this one)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_show)
+
+    p = commands.add_parser("verify", parents=[common], help="re-verify every stored change")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_verify)
+
+    p = commands.add_parser("status", parents=[common], help="what this store holds")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_status)
+
+
+def add_decision_args(p: argparse.ArgumentParser, title_required: bool) -> None:
+    g = p.add_argument_group("the assembly's vote")
+    g.add_argument("--title", required=title_required, default=None)
+    g.add_argument("--text", default="", help="the text adopted")
+    g.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="when the assembly met")
+    g.add_argument("--for", dest="votes_for", type=int, required=True, metavar="N")
+    g.add_argument("--against", type=int, required=True, metavar="N")
+    g.add_argument("--abstain", type=int, required=True, metavar="N")
+    g.add_argument("--quorum", type=int, default=None, metavar="N", help="members present")
+    g.add_argument("--dissent", default="", metavar="TEXT", help="the minority's dissent")
+
+
+def decision_input(args: argparse.Namespace, title: str) -> DecisionInput:
+    return DecisionInput(
+        title=args.title or title, text=args.text, date=parse_date(args.date),
+        tally=Tally(args.votes_for, args.against, args.abstain), quorum=args.quorum,
+        dissent=args.dissent, supersedes=getattr(args, "supersedes", None))
+
+
+def with_node(args: argparse.Namespace) -> Node:
+    return open_node(args.data)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    if args.members is not None and args.members < 0:
+        raise ValueError("--members cannot be negative")
+    device_key = new_key()
+    if args.join is not None:
+        create_data_dir(args.data, parse_key(args.join), device_key, None)
+        print(f"device: {key_text(device_key.public)}")
+        print(f"certify it where the assembly key is: pnyx device add {key_text(device_key.public)}")
+        return 0
+    assembly_key = new_key()
+    create_data_dir(args.data, assembly_key.public, device_key, assembly_key)
+    node = open_node(args.data)
+    try:
+        Recorder(node).found(Profile(key_text(assembly_key.public), args.assembly, args.place,
+                                     args.members))
+    finally:
+        node.close()
+    print(f"assembly {args.assembly}: {key_text(assembly_key.public)}")
+    print(f"device: {key_text(device_key.public)}")
+    print(f"data directory: {args.data}")
+    return 0
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    node = with_node(args)
+    try:
+        print(Recorder(node).decide(decision_input(args, "")))
+    finally:
+        node.close()
+    return 0
+
+
+def cmd_mandate_issue(args: argparse.Namespace) -> int:
+    instructions = tuple(Instruction(q, Position(pos), Binding(b)) for q, pos, b in args.instruction)
+    if args.delegate_key is not None:
+        parse_key(args.delegate_key)
+    node = with_node(args)
+    try:
+        mandate_id = Recorder(node).issue_mandate(
+            decision_input(args, f"Mandate for {args.delegate}"), args.delegate, args.delegate_key,
+            args.council, parse_date(args.term_from), parse_date(args.term_until), instructions)
+    finally:
+        node.close()
+    print(mandate_id)
+    return 0
+
+
+def cmd_mandate_recall(args: argparse.Namespace) -> int:
+    node = with_node(args)
+    try:
+        print(Recorder(node).recall_mandate(
+            args.mandate, decision_input(args, f"Recall of mandate {args.mandate}")))
+    finally:
+        node.close()
+    return 0
+
+
+def cmd_device_add(args: argparse.Namespace) -> int:
+    device = parse_key(args.key)
+    node = with_node(args)
+    try:
+        Recorder(node).add_device(device, args.label)
+    finally:
+        node.close()
+    print(f"certified {args.key}")
+    return 0
+
+
+def cmd_device_revoke(args: argparse.Namespace) -> int:
+    device = parse_key(args.key)
+    node = with_node(args)
+    try:
+        cut = Recorder(node).revoke_device(device)
+    finally:
+        node.close()
+    print(f"revoked {args.key}; its {sum(cut.values())} changes held so far stay valid")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from pnyx.federation.ledger import read_ledger
+
+    node = with_node(args)
+    try:
+        assembly = resolve_assembly(node, args.assembly) if args.assembly else node.assembly
+        ledger = read_ledger(node.docs.get(ledger_id(assembly)))
+    finally:
+        node.close()
+    records: dict[str, Any] = {"decisions": ledger.decisions, "mandates": ledger.mandates,
+                               "devices": ledger.devices}
+    chosen = records[args.what]
+    if args.json:
+        print_json(list(chosen.values()))
+        return 0
+    superseded = ledger.superseded()
+    for record in chosen.values():
+        print(describe(record, superseded))
+    if not chosen:
+        print(f"no {args.what}")
+    return 0
+
+
+def describe(record: Any, superseded: set[str]) -> str:
+    from pnyx.federation.ledger import Decision, Device, Mandate
+
+    if isinstance(record, Decision):
+        t = record.tally
+        mark = " (superseded)" if record.id in superseded else ""
+        return (f"{record.id}  {record.date}  {record.title}  "
+                f"[{t.votes_for} for, {t.against} against, {t.abstain} abstain]{mark}")
+    if isinstance(record, Mandate):
+        state = f"recalled by {record.recalled_by}" if record.recalled_by else "issued"
+        return (f"{record.id}  {record.delegate} to {record.council}  "
+                f"{record.term_from}..{record.term_until}  {state}")
+    assert isinstance(record, Device)
+    state = "revoked" if record.revoked_cut is not None else "certified"
+    return f"{record.key}  {record.label or '-'}  {state}"
+
+
+def resolve_assembly(node: Node, key_or_name: str) -> bytes:
+    """An assembly by key, or by the name in the profile of a ledger held here."""
+    try:
+        return parse_key(key_or_name)
+    except ValueError:
+        pass
+    from pnyx.federation.ledger import read_ledger
+
+    matches = []
+    for doc_id in node.store.documents():
+        if doc_id.startswith("ledger/"):
+            profile = read_ledger(node.docs.get(doc_id)).profile
+            if profile is not None and profile.name == key_or_name:
+                matches.append(parse_key(doc_id.removeprefix("ledger/")))
+    if len(matches) != 1:
+        raise ValueError(f"{'no' if not matches else 'more than one'} assembly named {key_or_name!r}")
+    return matches[0]
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    node = with_node(args)
+    try:
+        report = reverify(node.store)
+    finally:
+        node.close()
+    if args.json:
+        print_json(report)
+    else:
+        print(f"{report.verified} of {report.changes} changes verified in {report.documents} "
+              f"documents; {report.failed} failed; {report.pending} pending; "
+              f"{report.evidence} pieces of evidence")
+        for problem in report.problems:
+            print(f"  {problem}")
+    return 0 if report.ok else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    node = with_node(args)
+    try:
+        status = node_status(node)
+    finally:
+        node.close()
+    if args.json:
+        print_json(status)
+    else:
+        for key, value in status.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def node_status(node: Node) -> dict[str, Any]:
+    """The status a daemon reports at GET /pnyx/v1/status and `pnyx status` prints."""
+    from pnyx.federation.ledger import read_ledger
+
+    profile = read_ledger(node.docs.get(node.ledger_id)).profile
+    return {
+        "assembly": key_text(node.assembly),
+        "assembly_name": profile.name if profile else None,
+        "device": key_text(node.device_key.public),
+        "documents": len(node.store.documents()),
+        "changes": node.store.count_changes(),
+        "pending": node.store.count_pending(),
+        "evidence": len(node.store.evidence()),
+        "as_of": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,140 @@
+"""Ingest: every envelope that reaches this daemon, from a peer, a bundle or the
+CLI, goes through here and nowhere else.
+
+For each envelope: the stateless checks (envelope.check_envelope), the
+stateful ones (verify.check_in_context), then contained application and the
+insert, one savepoint per change inside one transaction per batch. Changes
+that wait for dependencies or authority go to the pending set and are judged
+again as soon as what they wait for arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pnyx.federation.envelope import Envelope, VerifiedChange, check_envelope, decode_envelope
+from pnyx.federation.errors import Reason, Rejected
+from pnyx.federation.verify import check_in_context
+
+from .documents import DocumentCache
+from .store import Store
+
+BATCH = 500
+
+
+@dataclass
+class IngestReport:
+    """What happened to each envelope, counted; `rejected` keeps the reasons."""
+
+    accepted: int = 0
+    duplicate: int = 0
+    dropped: int = 0  # the pending set was full: the sender will offer it again
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (reason, detail)
+    accepted_docs: set[str] = field(default_factory=set)
+    parked: set[bytes] = field(default_factory=set)  # still pending at the end
+    released: set[bytes] = field(default_factory=set)
+
+    @property
+    def pending(self) -> int:
+        return len(self.parked)
+
+    def merge(self, other: IngestReport) -> None:
+        self.accepted += other.accepted
+        self.duplicate += other.duplicate
+        self.parked = (self.parked - other.released) | other.parked
+        self.dropped += other.dropped
+        self.rejected.extend(other.rejected)
+        self.accepted_docs |= other.accepted_docs
+
+
+class Ingestor:
+    def __init__(self, store: Store, docs: DocumentCache) -> None:
+        self.store = store
+        self.docs = docs
+
+    def ingest(self, envelopes: Iterable[Envelope]) -> IngestReport:
+        """Verify and store envelopes, committing every BATCH of them."""
+        report = IngestReport()
+        batch: list[Envelope] = []
+        for envelope in envelopes:
+            batch.append(envelope)
+            if len(batch) >= BATCH:
+                report.merge(self._ingest_batch(batch))
+                batch = []
+        if batch:
+            report.merge(self._ingest_batch(batch))
+        return report
+
+    def _ingest_batch(self, batch: list[Envelope]) -> IngestReport:
+        report = IngestReport()
+        try:
+            with self.store.transaction():
+                for envelope in batch:
+                    self._ingest_one(envelope, report)
+        except BaseException:
+            self.docs.forget_all(report.accepted_docs)
+            raise
+        self.docs.snapshot_due()
+        return report
+
+    def _ingest_one(self, envelope: Envelope, report: IngestReport) -> None:
+        try:
+            vc = check_envelope(envelope)
+        except Rejected as exc:
+            report.rejected.append((exc.reason.value, exc.detail))
+            return
+        queue = [vc]
+        while queue:
+            self._judge(queue.pop(), report, queue)
+
+    def _judge(self, vc: VerifiedChange, report: IngestReport, queue: list[VerifiedChange]) -> None:
+        if self.store.holds(vc.change.hash):
+            report.duplicate += 1
+            return
+        try:
+            wait = check_in_context(vc, self.store, self.docs)
+            if wait is None:
+                self.docs.apply_verified(vc.envelope.doc_id, vc.change.raw, vc.change.hash)
+        except Rejected as exc:
+            if exc.reason is Reason.EQUIVOCATION:
+                self.store.add_evidence(vc.envelope, vc.change.hash, exc.reason.value, exc.detail)
+            report.rejected.append((exc.reason.value, exc.detail))
+            return
+        if wait is not None:
+            if self.store.add_pending(vc, wait.missing, wait.awaiting_doc):
+                report.parked.add(vc.change.hash)
+            else:
+                report.dropped += 1
+            return
+        self._store_applied(vc, report)
+        for released in self.store.release_pending(vc.change.hash, vc.envelope.doc_id):
+            waiting = check_envelope(decode_envelope(released))
+            report.parked.discard(waiting.change.hash)
+            report.released.add(waiting.change.hash)
+            queue.append(waiting)
+
+    def _store_applied(self, vc: VerifiedChange, report: IngestReport) -> None:
+        try:
+            seqno = self.store.insert_change(vc)
+        except BaseException:
+            self.docs.forget(vc.envelope.doc_id)
+            raise
+        self.docs.mark_stored(vc.envelope.doc_id, seqno)
+        report.accepted += 1
+        report.accepted_docs.add(vc.envelope.doc_id)
+
+    def record_local(self, vc: VerifiedChange) -> None:
+        """Store a change this process made on the cached document itself.
+
+        It passes the same checks as any received change; failing them is a bug
+        here, so the cached document is dropped and the error propagates."""
+        try:
+            wait = check_in_context(vc, self.store, self.docs)
+            if wait is not None:
+                raise Rejected(Reason.MALFORMED_CHANGE, "a local change cannot wait")
+        except BaseException:
+            self.docs.forget(vc.envelope.doc_id)
+            raise
+        report = IngestReport()
+        self._store_applied(vc, report)

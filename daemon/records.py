@@ -1,0 +1,193 @@
+"""Recording on this assembly's ledger: what a secretary does, as one signed change each.
+
+Every operation validates its input against the ledger as held before
+writing anything, then makes one Automerge change with this run's fresh
+actor, signs it with the device key and stores it through the same checks as
+a received change, inside one store transaction: it returns only after the
+commit, and on any error nothing is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from automerge.core import Transaction
+from pnyx.federation.envelope import check_envelope, run_actor, sign_change
+from pnyx.federation.keys import SigningKey, key_text
+from pnyx.federation.ledger import (
+    Decision,
+    Instruction,
+    Ledger,
+    Mandate,
+    Profile,
+    Tally,
+    read_ledger,
+    write_decision,
+    write_device,
+    write_mandate,
+    write_profile,
+    write_recall,
+    write_revocation,
+)
+
+from .node import Node
+
+
+class RecordError(ValueError):
+    """Input a secretary can correct; nothing was written."""
+
+
+def new_record_id() -> str:
+    return base64.b32encode(os.urandom(10)).decode("ascii").lower()
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    title: str
+    text: str
+    date: dt.date
+    tally: Tally
+    quorum: int | None = None
+    dissent: str = ""
+    supersedes: str | None = None
+
+
+class Recorder:
+    """Writes this device's changes; one fresh actor id per Recorder (per run)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self._actors: dict[bytes, bytes] = {}
+
+    def _actor(self, key: SigningKey) -> bytes:
+        """This run's actor id for `key`: fresh per run, bound to the key."""
+        if key.public not in self._actors:
+            self._actors[key.public] = run_actor(key.public, os.urandom(8))
+        return self._actors[key.public]
+
+    def ledger(self) -> Ledger:
+        return read_ledger(self.node.docs.get(self.node.ledger_id))
+
+    def write(self, doc_id: str, edit: Callable[[Transaction], None],
+              key: SigningKey | None = None) -> bytes:
+        """Make, sign (by default with the device key) and store one change to `doc_id`."""
+        node = self.node
+        signer = key or node.device_key
+        with node.store.transaction():
+            doc = node.docs.get(doc_id)
+            doc.set_actor(self._actor(signer))
+            heads = doc.get_heads()
+            try:
+                with doc.transaction() as tx:
+                    edit(tx)
+            except BaseException:
+                node.docs.forget(doc_id)
+                raise
+            changes = doc.get_changes(heads)
+            if len(changes) != 1:
+                node.docs.forget(doc_id)
+                raise RecordError("nothing to record")
+            envelope = sign_change(signer, doc_id, changes[0].raw_bytes)
+            node.ingestor.record_local(check_envelope(envelope))
+            return bytes(changes[0].hash)
+
+    # --- the assembly ---------------------------------------------------------------
+
+    def found(self, profile: Profile) -> None:
+        """The genesis change: profile and this device's certificate, by the assembly key."""
+        assembly_key = self._assembly_key()
+        device = self.node.device_key.public
+
+        def edit(tx: Transaction) -> None:
+            write_profile(tx, profile)
+            write_device(tx, assembly_key, device, "founding device")
+
+        self.write(self.node.ledger_id, edit, key=assembly_key)
+
+    def _assembly_key(self) -> SigningKey:
+        if self.node.assembly_key is None:
+            raise RecordError("this device does not hold the assembly key")
+        return self.node.assembly_key
+
+    def _require_certified(self) -> None:
+        if key_text(self.node.device_key.public) not in self.ledger().devices:
+            raise RecordError(
+                "this device is not certified by its assembly yet: run `pnyx device add "
+                f"{key_text(self.node.device_key.public)}` where the assembly key is, then sync")
+
+    # --- decisions ------------------------------------------------------------------
+
+    def decide(self, d: DecisionInput, kind: str = "decision", subject: str | None = None,
+               extra: Callable[[Transaction, str], None] | None = None) -> str:
+        self._require_certified()
+        ledger = self.ledger()
+        if d.supersedes is not None and d.supersedes not in ledger.decisions:
+            raise RecordError(f"unknown decision to supersede: {d.supersedes}")
+        if d.quorum is not None and d.quorum < 0:
+            raise RecordError("a quorum cannot be negative")
+        if not d.title.strip():
+            raise RecordError("a decision needs a title")
+        decision = Decision(new_record_id(), d.title, d.text, d.date, d.tally, d.quorum, d.dissent,
+                            d.supersedes, kind, subject)
+
+        def edit(tx: Transaction) -> None:
+            write_decision(tx, decision)
+            if extra is not None:
+                extra(tx, decision.id)
+
+        self.write(self.node.ledger_id, edit)
+        return decision.id
+
+    # --- mandates -------------------------------------------------------------------
+
+    def issue_mandate(self, d: DecisionInput, delegate: str, delegate_key: str | None,
+                      council: str, term_from: dt.date, term_until: dt.date,
+                      instructions: tuple[Instruction, ...]) -> str:
+        if term_until < term_from:
+            raise RecordError("the term ends before it starts")
+        if not delegate.strip() or not council.strip():
+            raise RecordError("a mandate names a delegate and a council")
+        mandate_id = new_record_id()
+
+        def extra(tx: Transaction, decision_id: str) -> None:
+            write_mandate(tx, Mandate(mandate_id, delegate, delegate_key, council, term_from,
+                                      term_until, instructions, decision_id, None))
+
+        self.decide(d, kind="mandate", subject=mandate_id, extra=extra)
+        return mandate_id
+
+    def recall_mandate(self, mandate_id: str, d: DecisionInput) -> str:
+        mandate = self.ledger().mandates.get(mandate_id)
+        if mandate is None:
+            raise RecordError(f"unknown mandate: {mandate_id}")
+        if mandate.recalled_by is not None:
+            raise RecordError(f"mandate {mandate_id} was already recalled by {mandate.recalled_by}")
+        return self.decide(d, kind="recall", subject=mandate_id,
+                           extra=lambda tx, decision_id: write_recall(tx, mandate_id, decision_id))
+
+    # --- devices --------------------------------------------------------------------
+
+    def add_device(self, device: bytes, label: str) -> None:
+        assembly_key = self._assembly_key()
+        if key_text(device) in self.ledger().devices:
+            raise RecordError(f"device {key_text(device)} is already certified")
+        self._require_certified()
+        self.write(self.node.ledger_id, lambda tx: write_device(tx, assembly_key, device, label))
+
+    def revoke_device(self, device: bytes) -> dict[str, int]:
+        assembly_key = self._assembly_key()
+        entry = self.ledger().devices.get(key_text(device))
+        if entry is None:
+            raise RecordError(f"unknown device: {key_text(device)}")
+        if entry.revoked_cut is not None:
+            raise RecordError(f"device {key_text(device)} is already revoked")
+        if device == self.node.device_key.public:
+            raise RecordError("a device cannot revoke itself; revoke it from another device")
+        self._require_certified()
+        cut = self.node.store.actor_cut(self.node.ledger_id, device)
+        self.write(self.node.ledger_id, lambda tx: write_revocation(tx, assembly_key, device, cut))
+        return cut

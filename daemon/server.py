@@ -1,0 +1,65 @@
+"""The daemon's HTTP server (aiohttp): the peer protocol under /pnyx/v1/.
+
+Runs until SIGINT or SIGTERM, then stops accepting, finishes what is in
+flight and closes the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from .commands_ledger import node_status
+from .node import Node, open_node
+
+DEFAULT_PORT = 7464
+DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
+NODE_KEY = web.AppKey("node", Node)
+log = logging.getLogger("pnyx.daemon")
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"--listen takes HOST:PORT, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+async def status(request: web.Request) -> web.Response:
+    return web.json_response(node_status(request.app[NODE_KEY]))
+
+
+def make_app(node: Node) -> web.Application:
+    app = web.Application()
+    app[NODE_KEY] = node
+    app.router.add_get("/pnyx/v1/status", status)
+    return app
+
+
+async def run_until_stopped(data: Path, host: str, port: int) -> None:
+    node = open_node(data)
+    runner = web.AppRunner(make_app(node), handle_signals=False)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        log.info("pnyx serving %s on http://%s:%d", node.ledger_id, host, port)
+        print(f"pnyx: serving on http://{host}:{port} (Ctrl-C to stop)", flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        node.close()
+        print("pnyx: stopped", flush=True)
+
+
+def serve(data: Path, host: str, port: int) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    asyncio.run(run_until_stopped(data, host, port))

@@ -1,0 +1,253 @@
+"""Parse and check an Automerge change chunk before Automerge ever sees it.
+
+Changes arrive from untrusted peers, and Automerge (1.0.0rc1, Rust 0.5.7) handles bad
+chunks badly: some are dropped silently, some panic, some are accepted and leave a
+document that no longer loads. So every chunk is parsed here first, in pure Python,
+into the few fields the protocol checks (hash, deps, actor, seq, op range), and
+anything that is not a well-formed change becomes `Rejected` with a stable reason.
+The hash is always computed here, never taken from the sender.
+
+Format (Rust `storage/chunk.rs`, `storage/change.rs`): magic `85 6f 4a 83`, 4-byte
+checksum, type byte (1 change, 2 raw-deflated change), uLEB128 body length, body.
+The hash is SHA-256 over `01 || uLEB(len) || body` of the *uncompressed* change, so a
+type-2 chunk is checked against its inflated form and its checksum is the inflated
+change's. Input is bounded: nothing here allocates much more than MAX_CHUNK_BYTES.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass
+from typing import NoReturn
+
+from .errors import Reason, Rejected
+
+MAX_CHUNK_BYTES: int = 1 << 20
+MAGIC = b"\x85\x6f\x4a\x83"
+HASH_BYTES = 32
+CHANGE_CHUNK = 1
+DEFLATED_CHANGE_CHUNK = 2
+DEFLATE_BIT = 0b1000
+ACTION_COLUMN_ID = 4
+ACTION_COLUMN = (ACTION_COLUMN_ID << 4) | 2  # column type 2: uLEB RLE integers
+# Automerge keeps op counters in a u32 and refuses a change whose start_op exceeds it.
+MAX_OP_COUNTER = (1 << 32) - 1
+_U64_LIMIT = 1 << 64
+_I64_LIMIT = 1 << 63
+
+
+@dataclass(frozen=True)
+class ParsedChange:
+    hash: bytes  # SHA-256 of type 1 || uLEB(len) || uncompressed body, computed here
+    raw: bytes  # canonical uncompressed chunk (type 1), as Automerge's Change.raw_bytes
+    deps: tuple[bytes, ...]  # 32-byte hashes in chunk order
+    actor: bytes
+    seq: int
+    start_op: int
+    num_ops: int  # rows of the op columns
+
+    @property
+    def max_op(self) -> int:
+        return self.start_op + self.num_ops - 1
+
+
+def encode_uleb(n: int) -> bytes:
+    """Minimal unsigned LEB128 encoding of `n` (the form Automerge writes and requires)."""
+    if n < 0:
+        raise ValueError("uLEB128 encodes non-negative integers only")
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+class Reader:
+    """A cursor over bytes that turns every decoding failure into `Rejected`.
+
+    `short` is the reason for running past the end, `bad` for anything else (LEB128
+    values that are non-minimal or over 64 bits, counts the input cannot hold).
+    """
+
+    __slots__ = ("bad", "data", "pos", "short")
+
+    def __init__(self, data: bytes, short: Reason = Reason.MALFORMED_CHANGE,
+                 bad: Reason = Reason.MALFORMED_CHANGE, pos: int = 0) -> None:
+        self.data = data
+        self.pos = pos
+        self.short = short
+        self.bad = bad
+
+    def fail(self, detail: str) -> NoReturn:
+        raise Rejected(self.bad, f"{detail} at byte {self.pos}")
+
+    def remaining(self) -> int:
+        return len(self.data) - self.pos
+
+    def take(self, n: int) -> bytes:
+        if n > self.remaining():
+            raise Rejected(self.short, f"{n} bytes wanted at byte {self.pos}, "
+                                       f"{self.remaining()} left")
+        self.pos += n
+        return self.data[self.pos - n:self.pos]
+
+    def _byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise Rejected(self.short, "LEB128 runs past the end")
+        self.pos += 1
+        return self.data[self.pos - 1]
+
+    def uleb(self) -> int:
+        """An unsigned LEB128 that fits in 64 bits, in its minimal encoding."""
+        result = shift = 0
+        while True:
+            byte = self._byte()
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                if byte == 0 and shift > 7:
+                    self.fail("non-minimal LEB128")
+                if result >= _U64_LIMIT:
+                    self.fail("LEB128 over 64 bits")
+                return result
+            if shift >= 70:
+                self.fail("LEB128 over 64 bits")
+
+    def sleb(self) -> int:
+        """A signed LEB128 that fits in 64 bits, in its minimal encoding."""
+        result = shift = prev = 0
+        while True:
+            byte = self._byte()
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                redundant = (byte, prev & 0x40) in ((0, 0), (0x7F, 0x40))
+                if shift > 7 and redundant:
+                    self.fail("non-minimal LEB128")
+                if byte & 0x40:
+                    result -= 1 << shift
+                if not -_I64_LIMIT <= result < _I64_LIMIT:
+                    self.fail("LEB128 over 64 bits")
+                return result
+            if shift >= 70:
+                self.fail("LEB128 over 64 bits")
+            prev = byte
+
+    def count(self, min_item_bytes: int, what: str) -> int:
+        """A uLEB item count, refused if the rest of the input cannot hold that many items."""
+        n = self.uleb()
+        if n * min_item_bytes > self.remaining():
+            self.fail(f"{n} {what} cannot fit in {self.remaining()} bytes")
+        return n
+
+
+def inflate(data: bytes, limit: int = MAX_CHUNK_BYTES) -> bytes:
+    """Inflate a complete raw-deflate stream, refusing more than `limit` bytes of output."""
+    inflater = zlib.decompressobj(-15)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise Rejected(Reason.MALFORMED_CHANGE, f"bad deflate data: {exc}") from None
+    if len(out) > limit:
+        raise Rejected(Reason.OVERSIZED, f"inflates to over {limit} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise Rejected(Reason.MALFORMED_CHANGE, "deflate stream incomplete or followed by junk")
+    return out
+
+
+def parse_change(data: bytes) -> ParsedChange:
+    """Parse and check one change chunk (type 1 or 2); raise only `Rejected`."""
+    if len(data) > MAX_CHUNK_BYTES:
+        raise Rejected(Reason.OVERSIZED, f"chunk of {len(data)} bytes")
+    if data[:4] != MAGIC[:len(data[:4])]:
+        raise Rejected(Reason.BAD_MAGIC, data[:4].hex())
+    header = Reader(data, short=Reason.TRUNCATED)
+    header.take(8)
+    checksum = data[4:8]
+    kind = header.take(1)[0]
+    if kind not in (CHANGE_CHUNK, DEFLATED_CHANGE_CHUNK):
+        raise Rejected(Reason.NOT_A_CHANGE, f"chunk type {kind}")
+    length = header.uleb()
+    if length > header.remaining():
+        raise Rejected(Reason.TRUNCATED, f"body of {length} bytes, {header.remaining()} present")
+    if length < header.remaining():
+        raise Rejected(Reason.TRAILING_BYTES, f"{header.remaining() - length} bytes after the body")
+    if kind == CHANGE_CHUNK:
+        raw, body = data, data[header.pos:]
+    else:
+        body = inflate(data[header.pos:])
+        raw = MAGIC + checksum + bytes([CHANGE_CHUNK]) + encode_uleb(len(body)) + body
+        if len(raw) > MAX_CHUNK_BYTES:
+            raise Rejected(Reason.OVERSIZED, f"inflated chunk of {len(raw)} bytes")
+    digest = hashlib.sha256(memoryview(raw)[8:]).digest()
+    if digest[:4] != checksum:
+        raise Rejected(Reason.BAD_CHECKSUM, f"checksum {checksum.hex()}, hash {digest.hex()}")
+    return _parse_body(body, digest, raw)
+
+
+def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
+    r = Reader(body)
+    deps = tuple(r.take(HASH_BYTES) for _ in range(r.count(HASH_BYTES, "deps")))
+    actor = r.take(r.uleb())
+    seq = r.uleb()
+    start_op = r.uleb()
+    if seq == 0 or start_op == 0:
+        r.fail("seq and start_op start at 1")
+    r.sleb()  # time
+    try:
+        r.take(r.uleb()).decode("utf-8")
+    except UnicodeDecodeError:
+        r.fail("message is not UTF-8")
+    for _ in range(r.count(1, "other actors")):
+        r.take(r.uleb())
+    # Column metadata, sorted strictly ascending by spec without the deflate bit. Value
+    # and object columns share an id across two types, so uniqueness is per (id, type).
+    previous = -1
+    data_len = 0
+    action: tuple[int, int, int] | None = None  # (offset in column data, length, spec)
+    for _ in range(r.count(2, "columns")):
+        spec, col_len = r.uleb(), r.uleb()
+        normal = spec & ~DEFLATE_BIT
+        if spec > 0xFFFFFFFF or normal <= previous:
+            r.fail(f"column spec {spec} out of order, duplicated or over 32 bits")
+        previous = normal
+        if spec >> 4 == ACTION_COLUMN_ID:
+            if normal != ACTION_COLUMN:
+                r.fail(f"action column has spec {spec}")
+            action = (data_len, col_len, spec)
+        data_len += col_len
+    if data_len > r.remaining():
+        r.fail(f"columns hold {data_len} bytes, {r.remaining()} left")
+    num_ops = 0
+    if action is not None:
+        offset, col_len, spec = action
+        column = body[r.pos + offset:r.pos + offset + col_len]
+        num_ops = _count_rows(inflate(column) if spec & DEFLATE_BIT else column)
+    # The rest of the body is extra bytes, kept by Automerge and covered by the hash.
+    if start_op + num_ops - 1 > MAX_OP_COUNTER:
+        r.fail(f"ops {start_op}..{start_op + num_ops - 1} exceed Automerge's u32 counters")
+    return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops)
+
+
+def _count_rows(column: bytes) -> int:
+    """Rows in a uLEB RLE column; a null action is refused (Automerge fails on it)."""
+    r = Reader(column)
+    rows = 0
+    while r.remaining():
+        run = r.sleb()
+        if run > 0:
+            r.uleb()
+            rows += run
+        elif run < 0:
+            if -run > r.remaining():
+                r.fail(f"literal run of {-run} cannot fit")
+            for _ in range(-run):
+                r.uleb()
+            rows -= run
+        else:
+            r.fail("null in the action column")
+        if rows > MAX_OP_COUNTER:
+            r.fail(f"over {MAX_OP_COUNTER} ops")
+    return rows

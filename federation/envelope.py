@@ -1,0 +1,109 @@
+"""Signed change envelopes: the unit that travels between daemons and in bundles.
+
+An envelope is `(doc_id, change, signer, signature)`. The signature covers
+`b"pnyx/change/v1" || doc_id || sha256(canonical change chunk)`: the domain
+prefix keeps these signatures apart from every other use of the key, the doc
+id stops a change from being replayed into another document, and the hash is
+always computed by the receiver, never taken from the sender.
+The wire form is a msgpack array `[doc_id, change, signer, signature]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgpack
+
+from .chunk import MAX_CHUNK_BYTES, ParsedChange, parse_change
+from .docids import DocId, parse_doc_id
+from .errors import Reason, Rejected
+from .keys import KEY_BYTES, SIGNATURE_BYTES, SigningKey, verify_signature
+
+CHANGE_DOMAIN = b"pnyx/change/v1"
+MAX_ENVELOPE_BYTES = MAX_CHUNK_BYTES + 512
+
+
+@dataclass(frozen=True)
+class Envelope:
+    doc_id: str
+    change: bytes
+    signer: bytes
+    signature: bytes
+
+    def encode(self) -> bytes:
+        return bytes(msgpack.packb(self.to_wire()))
+
+    def to_wire(self) -> list[object]:
+        """The envelope as a msgpack-ready array, for embedding in larger messages."""
+        return [self.doc_id, self.change, self.signer, self.signature]
+
+
+@dataclass(frozen=True)
+class VerifiedChange:
+    """An envelope whose stateless checks passed, with the change as we parsed it."""
+
+    envelope: Envelope
+    doc: DocId
+    change: ParsedChange
+
+
+def signing_input(doc_id: str, change_hash: bytes) -> bytes:
+    return CHANGE_DOMAIN + doc_id.encode("ascii") + change_hash
+
+
+def sign_change(key: SigningKey, doc_id: str, raw_change: bytes) -> Envelope:
+    """Sign a change this device made; the chunk is parsed so the hash is ours."""
+    parsed = parse_change(raw_change)
+    return Envelope(doc_id, parsed.raw, key.public, key.sign(signing_input(doc_id, parsed.hash)))
+
+
+def decode_envelope(data: bytes) -> Envelope:
+    """Decode one envelope from its msgpack bytes."""
+    if len(data) > MAX_ENVELOPE_BYTES:
+        raise Rejected(Reason.OVERSIZED, f"envelope of {len(data)} bytes")
+    try:
+        value = msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=MAX_CHUNK_BYTES,
+                                max_str_len=1024, max_array_len=8, max_map_len=0)
+    except Exception as exc:  # msgpack raises many unrelated types for bad input
+        raise Rejected(Reason.MALFORMED_ENVELOPE, f"not msgpack: {type(exc).__name__}") from None
+    return envelope_from_wire(value)
+
+
+def envelope_from_wire(value: object) -> Envelope:
+    """Type-check an already-decoded msgpack value as an envelope."""
+    if not isinstance(value, (list, tuple)) or len(value) != 4:
+        raise Rejected(Reason.MALFORMED_ENVELOPE, "an envelope is an array of 4")
+    doc_id, change, signer, signature = value
+    if not isinstance(doc_id, str):
+        raise Rejected(Reason.MALFORMED_ENVELOPE, "doc_id must be a string")
+    if not isinstance(change, bytes) or not isinstance(signer, bytes):
+        raise Rejected(Reason.MALFORMED_ENVELOPE, "change and signer must be bytes")
+    if not isinstance(signature, bytes):
+        raise Rejected(Reason.MALFORMED_ENVELOPE, "signature must be bytes")
+    if len(signer) != KEY_BYTES or len(signature) != SIGNATURE_BYTES:
+        raise Rejected(Reason.MALFORMED_ENVELOPE, "signer is 32 bytes, signature 64")
+    return Envelope(doc_id, change, signer, signature)
+
+
+def check_envelope(envelope: Envelope) -> VerifiedChange:
+    """The stateless checks, in the order protocol-spec/changes.md gives them."""
+    doc = parse_doc_id(envelope.doc_id)
+    change = parse_change(envelope.change)
+    if change.actor[:KEY_BYTES] != envelope.signer or len(change.actor) != ACTOR_BYTES:
+        raise Rejected(Reason.ACTOR_NOT_SIGNER, "the actor id must be the signer key + 8 bytes")
+    if not verify_signature(envelope.signer, envelope.signature,
+                            signing_input(envelope.doc_id, change.hash)):
+        raise Rejected(Reason.BAD_SIGNATURE, "signature does not verify for this doc and change")
+    canonical = Envelope(envelope.doc_id, change.raw, envelope.signer, envelope.signature)
+    return VerifiedChange(canonical, doc, change)
+
+
+ACTOR_NONCE_BYTES = 8
+ACTOR_BYTES = KEY_BYTES + ACTOR_NONCE_BYTES
+
+
+def run_actor(device: bytes, nonce: bytes) -> bytes:
+    """The actor id of one run of one device: bound to the key, fresh per run."""
+    if len(nonce) != ACTOR_NONCE_BYTES:
+        raise ValueError("an actor nonce is 8 bytes")
+    return device + nonce

@@ -1,0 +1,299 @@
+"""The assembly ledger: its document schema and its records as typed values.
+
+Layout of `ledger/<assembly key>` (protocol-spec/ledger.md is normative):
+root maps `profile`, `devices`, `decisions` and `mandates`, each keyed by id so
+that two devices recording offline never conflict. Decisions are superseded,
+never deleted; a recall is a decision that names the mandate it ends.
+Readers are defensive: an entry that does not fit the schema is skipped, so a
+well-signed but ill-formed record can never stop a ledger from being read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from automerge.core import ROOT, Document, Transaction
+
+from .amvalues import Plain, ensure_map, put_value, read_entry, read_map
+from .docids import RECORD_ID_RE
+from .keys import SigningKey, key_text, parse_key, verify_signature
+
+DEVICE_DOMAIN = b"pnyx/device/v1"
+REVOKE_DOMAIN = b"pnyx/revoke/v1"
+MAX_TEXT_CHARS = 20_000
+
+
+class Position(str, Enum):
+    FOR = "for"
+    AGAINST = "against"
+    ABSTAIN = "abstain"
+
+
+class Binding(str, Enum):
+    IMPERATIVE = "imperative"
+    INDICATIVE = "indicative"
+
+
+@dataclass(frozen=True)
+class Profile:
+    assembly: str
+    name: str
+    place: str
+    members: int | None
+
+
+@dataclass(frozen=True)
+class Tally:
+    votes_for: int
+    against: int
+    abstain: int
+
+    def __post_init__(self) -> None:
+        if min(self.votes_for, self.against, self.abstain) < 0:
+            raise ValueError("a tally cannot be negative")
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: str
+    title: str
+    text: str
+    date: dt.date
+    tally: Tally
+    quorum: int | None
+    dissent: str
+    supersedes: str | None
+    kind: str  # "decision", "mandate", "recall", "device", "ratification"
+    subject: str | None  # the mandate, device key or proposal the decision is about
+
+
+@dataclass(frozen=True)
+class Instruction:
+    question: str
+    position: Position
+    binding: Binding
+
+
+@dataclass(frozen=True)
+class Mandate:
+    id: str
+    delegate: str
+    delegate_key: str | None
+    council: str
+    term_from: dt.date
+    term_until: dt.date
+    instructions: tuple[Instruction, ...]
+    decision: str
+    recalled_by: str | None
+
+
+@dataclass(frozen=True)
+class Device:
+    key: str
+    label: str
+    certificate: bytes
+    revoked_cut: dict[str, int] | None  # actor hex -> last seq accepted, once revoked
+
+
+@dataclass(frozen=True)
+class Ledger:
+    profile: Profile | None
+    devices: dict[str, Device]
+    decisions: dict[str, Decision]
+    mandates: dict[str, Mandate]
+
+    def superseded(self) -> set[str]:
+        return {d.supersedes for d in self.decisions.values() if d.supersedes}
+
+
+def parse_date(text: str) -> dt.date:
+    """ISO date YYYY-MM-DD; ValueError says what a user typed wrong."""
+    try:
+        return dt.date.fromisoformat(text)
+    except (ValueError, TypeError):
+        raise ValueError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+# --- device certificates -------------------------------------------------------------
+
+
+def certificate_input(assembly: bytes, device: bytes) -> bytes:
+    return DEVICE_DOMAIN + assembly + device
+
+
+def revocation_input(assembly: bytes, device: bytes, cut: Mapping[str, int]) -> bytes:
+    body = ";".join(f"{actor}={seq}" for actor, seq in sorted(cut.items()))
+    return REVOKE_DOMAIN + assembly + device + body.encode("ascii")
+
+
+def certificate_valid(assembly: bytes, device: bytes, entry: Plain) -> bool:
+    """Whether a `devices` entry carries the assembly key's certificate for `device`."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("certificate"), bytes):
+        return False
+    return verify_signature(assembly, entry["certificate"], certificate_input(assembly, device))
+
+
+def revocation_cut(assembly: bytes, device: bytes, entry: Plain) -> dict[str, int] | None:
+    """The validly signed revocation cut of a `devices` entry, if it has one."""
+    if not isinstance(entry, dict):
+        return None
+    revoked = entry.get("revoked")
+    if not isinstance(revoked, dict) or not isinstance(revoked.get("signature"), bytes):
+        return None
+    cut = revoked.get("cut")
+    if not isinstance(cut, dict) or not all(isinstance(v, int) for v in cut.values()):
+        return None
+    if not verify_signature(assembly, revoked["signature"], revocation_input(assembly, device, cut)):
+        return None
+    return dict(cut)
+
+
+def device_entry(doc: Document, device: bytes, heads: list[bytes] | None = None) -> Plain:
+    return read_entry(doc, "devices", key_text(device), heads)
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def write_profile(tx: Transaction, profile: Profile) -> None:
+    put_value(tx, ROOT, "profile", {
+        "assembly": profile.assembly, "name": profile.name, "place": profile.place,
+        "members": profile.members,
+    })
+
+
+def write_device(tx: Transaction, assembly_key: SigningKey, device: bytes, label: str) -> None:
+    devices = ensure_map(tx, "devices")
+    put_value(tx, devices, key_text(device), {
+        "label": label,
+        "certificate": assembly_key.sign(certificate_input(assembly_key.public, device)),
+    })
+
+
+def write_revocation(tx: Transaction, assembly_key: SigningKey, device: bytes,
+                     cut: Mapping[str, int]) -> None:
+    found = tx.get(ensure_map(tx, "devices"), key_text(device))
+    if found is None:
+        raise ValueError(f"unknown device {key_text(device)}")
+    put_value(tx, found[1], "revoked", {
+        "cut": dict(cut),
+        "signature": assembly_key.sign(revocation_input(assembly_key.public, device, cut)),
+    })
+
+
+def write_decision(tx: Transaction, decision: Decision) -> None:
+    put_value(tx, ensure_map(tx, "decisions"), decision.id, _decision_plain(decision))
+
+
+def write_mandate(tx: Transaction, mandate: Mandate) -> None:
+    put_value(tx, ensure_map(tx, "mandates"), mandate.id, {
+        "delegate": mandate.delegate, "delegate_key": mandate.delegate_key,
+        "council": mandate.council, "term_from": mandate.term_from.isoformat(),
+        "term_until": mandate.term_until.isoformat(),
+        "instructions": [{"question": i.question, "position": i.position.value,
+                          "binding": i.binding.value} for i in mandate.instructions],
+        "decision": mandate.decision, "recalled_by": None,
+    })
+
+
+def write_recall(tx: Transaction, mandate_id: str, decision_id: str) -> None:
+    found = tx.get(ensure_map(tx, "mandates"), mandate_id)
+    if found is None:
+        raise ValueError(f"unknown mandate {mandate_id}")
+    put_value(tx, found[1], "recalled_by", decision_id)
+
+
+def _decision_plain(d: Decision) -> dict[str, Plain]:
+    return {
+        "title": d.title, "text": d.text, "date": d.date.isoformat(),
+        "for": d.tally.votes_for, "against": d.tally.against, "abstain": d.tally.abstain,
+        "quorum": d.quorum, "dissent": d.dissent, "supersedes": d.supersedes,
+        "kind": d.kind, "subject": d.subject,
+    }
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def read_ledger(doc: Document) -> Ledger:
+    return Ledger(
+        profile=_profile(read_map(doc, "profile") if doc.get(ROOT, "profile") else {}),
+        devices=_entries(read_map(doc, "devices"), _device),
+        decisions=_entries(read_map(doc, "decisions"), _decision),
+        mandates=_entries(read_map(doc, "mandates"), _mandate),
+    )
+
+
+def _entries(raw: dict[str, Plain], build: Any) -> dict[str, Any]:
+    out = {}
+    for key in sorted(raw):
+        try:
+            out[key] = build(key, raw[key])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue  # ill-formed entry: skipped, never fatal
+    return out
+
+
+def _text(value: Plain) -> str:
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
+        raise ValueError("expected a string")
+    return value
+
+
+def _int(value: Plain) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("expected an integer")
+    return value
+
+
+def _optional(value: Plain, convert: Any) -> Any:
+    return None if value is None else convert(value)
+
+
+def _profile(raw: dict[str, Plain]) -> Profile | None:
+    try:
+        return Profile(_text(raw["assembly"]), _text(raw["name"]), _text(raw.get("place", "")),
+                       _optional(raw.get("members"), _int))
+    except (KeyError, ValueError):
+        return None
+
+
+def _device(key: str, raw: Plain) -> Device:
+    device = parse_key(key)
+    assert isinstance(raw, dict)
+    if not isinstance(raw.get("certificate"), bytes):
+        raise ValueError("no certificate")
+    cut = raw.get("revoked", {}).get("cut") if isinstance(raw.get("revoked"), dict) else None
+    del device
+    return Device(key, _text(raw.get("label", "")), raw["certificate"],
+                  dict(cut) if isinstance(cut, dict) else None)
+
+
+def _decision(key: str, raw: Plain) -> Decision:
+    assert isinstance(raw, dict) and RECORD_ID_RE.match(key)
+    return Decision(
+        id=key, title=_text(raw["title"]), text=_text(raw["text"]), date=parse_date(raw["date"]),
+        tally=Tally(_int(raw["for"]), _int(raw["against"]), _int(raw["abstain"])),
+        quorum=_optional(raw.get("quorum"), _int), dissent=_text(raw.get("dissent", "")),
+        supersedes=_optional(raw.get("supersedes"), _text), kind=_text(raw["kind"]),
+        subject=_optional(raw.get("subject"), _text),
+    )
+
+
+def _mandate(key: str, raw: Plain) -> Mandate:
+    assert isinstance(raw, dict) and RECORD_ID_RE.match(key)
+    instructions = raw["instructions"]
+    if not isinstance(instructions, list):
+        raise ValueError("instructions must be a list")
+    return Mandate(
+        id=key, delegate=_text(raw["delegate"]),
+        delegate_key=_optional(raw.get("delegate_key"), _text), council=_text(raw["council"]),
+        term_from=parse_date(raw["term_from"]), term_until=parse_date(raw["term_until"]),
+        instructions=tuple(Instruction(_text(i["question"]), Position(i["position"]),
+                                       Binding(i["binding"])) for i in instructions),
+        decision=_text(raw["decision"]), recalled_by=_optional(raw.get("recalled_by"), _text),
+    )

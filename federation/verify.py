@@ -1,0 +1,139 @@
+"""The stateful checks on a change, given what the receiver already holds.
+
+`envelope.check_envelope` proves who signed what; this module decides whether
+that change may join the document, in the order protocol-spec/changes.md
+gives: equivocation, missing dependencies (the change waits), sequence
+continuity, the actor's previous change among the ancestors, start_op
+continuity, then the writer's authority over the document. The store answers
+questions through the two protocols below, so the rules stay pure and the
+same for sync, bundles and local writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .amvalues import Plain
+from .docids import DocKind
+from .envelope import VerifiedChange
+from .errors import Reason, Rejected
+from .keys import key_text
+from .ledger import certificate_valid, revocation_cut
+
+
+@dataclass(frozen=True)
+class HeldChange:
+    """What the store keeps about an accepted change for the checks of later ones."""
+
+    doc_id: str
+    actor: bytes
+    seq: int
+    max_op: int
+    deps: tuple[bytes, ...]
+
+
+class ChangeIndex(Protocol):
+    def lookup(self, change_hash: bytes) -> HeldChange | None: ...
+
+    def hash_at(self, doc_id: str, actor: bytes, seq: int) -> bytes | None: ...
+
+
+class AuthorityRecords(Protocol):
+    def device_entry(self, assembly: bytes, device: bytes, heads: Sequence[bytes] | None) -> Plain:
+        """The `devices` entry in ledger/<assembly>, at `heads` or (None) as held now."""
+        ...
+
+    def mandate_entry(self, assembly: bytes, mandate: str) -> Plain:
+        """The `mandates` entry in ledger/<assembly> as held now, None if not held."""
+        ...
+
+
+@dataclass(frozen=True)
+class Wait:
+    """The change cannot be judged yet: it waits for these changes or this document."""
+
+    missing: tuple[bytes, ...]
+    awaiting_doc: str | None
+
+
+def check_in_context(vc: VerifiedChange, index: ChangeIndex,
+                     authority: AuthorityRecords) -> Wait | None:
+    """None if the change may be applied; Wait if it must wait; raises Rejected otherwise."""
+    change, doc_id = vc.change, vc.envelope.doc_id
+    held_same_seq = index.hash_at(doc_id, change.actor, change.seq)
+    if held_same_seq is not None and held_same_seq != change.hash:
+        raise Rejected(Reason.EQUIVOCATION, f"another change holds seq {change.seq} of this actor")
+    deps: list[HeldChange] = []
+    missing: list[bytes] = []
+    for dep in change.deps:
+        found = index.lookup(dep)
+        if found is None:
+            missing.append(dep)
+        elif found.doc_id != doc_id:
+            raise Rejected(Reason.MALFORMED_CHANGE, "a dependency belongs to another document")
+        else:
+            deps.append(found)
+    if missing:
+        return Wait(tuple(missing), None)
+    if change.seq > 1:
+        _check_previous(vc, index, deps)
+    expected_start = 1 + max((d.max_op for d in deps), default=0)
+    if change.start_op != expected_start:
+        raise Rejected(Reason.START_OP_MISMATCH,
+                       f"start_op {change.start_op}, dependencies say {expected_start}")
+    return _check_authority(vc, authority)
+
+
+def _check_previous(vc: VerifiedChange, index: ChangeIndex, deps: list[HeldChange]) -> None:
+    change = vc.change
+    previous = index.hash_at(vc.envelope.doc_id, change.actor, change.seq - 1)
+    if previous is None:
+        raise Rejected(Reason.SEQ_GAP, f"seq {change.seq} but seq {change.seq - 1} is not held")
+    held = index.lookup(previous)
+    assert held is not None
+    if not _is_ancestor(index, previous, held.max_op, change.deps):
+        raise Rejected(Reason.PREVIOUS_NOT_ANCESTOR, "the actor's previous change is not a dependency")
+
+
+def _is_ancestor(index: ChangeIndex, target: bytes, target_max_op: int,
+                 heads: Sequence[bytes]) -> bool:
+    """Walk back from `heads`; a change whose max_op is below the target's cannot descend from it."""
+    stack, seen = list(heads), set()
+    while stack:
+        current = stack.pop()
+        if current == target:
+            return True
+        if current in seen:
+            continue
+        seen.add(current)
+        held = index.lookup(current)
+        if held is not None and held.max_op >= target_max_op:
+            stack.extend(held.deps)
+    return False
+
+
+def _check_authority(vc: VerifiedChange, authority: AuthorityRecords) -> Wait | None:
+    doc, change, signer = vc.doc, vc.change, vc.envelope.signer
+    if doc.kind is DocKind.CHARTER:
+        if change.seq != 1 or change.deps or change.hash.hex() != doc.record:
+            raise Rejected(Reason.NOT_AUTHORIZED, "a charter is one change whose hash is its id")
+        return None
+    assert doc.assembly is not None
+    if doc.kind is DocKind.MANDATE:
+        entry = authority.mandate_entry(doc.assembly, doc.record)
+        if entry is None:
+            return Wait((), f"ledger/{key_text(doc.assembly)}")
+        if not isinstance(entry, dict) or entry.get("delegate_key") != key_text(signer):
+            raise Rejected(Reason.NOT_AUTHORIZED, "the signer is not the mandated delegate")
+        return None
+    if signer == doc.assembly:
+        return None
+    if not certificate_valid(doc.assembly, signer,
+                             authority.device_entry(doc.assembly, signer, change.deps)):
+        raise Rejected(Reason.UNKNOWN_DEVICE, "no certificate of the assembly precedes this change")
+    cut = revocation_cut(doc.assembly, signer, authority.device_entry(doc.assembly, signer, None))
+    if cut is not None and cut.get(change.actor.hex(), 0) < change.seq:
+        raise Rejected(Reason.REVOKED_DEVICE, "the device was revoked before this change")
+    return None
