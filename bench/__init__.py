@@ -1,0 +1,1 @@
+"""Benchmarks for `make bench`: each prints measurements beside a baseline from the same run."""

@@ -1,0 +1,76 @@
+"""Running pnyx as real processes in tests: the CLI, and daemons on loopback ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+PNYX = [sys.executable, "-m", "pnyx.daemon.cli"]
+
+
+def cli(data: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run one `pnyx` command on `data`; raise with its stderr if it fails and `check`."""
+    result = subprocess.run([*PNYX, "--data", str(data), *args], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if check and result.returncode != 0:
+        raise AssertionError(f"pnyx {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+    return result
+
+
+def cli_json(data: Path, *args: str) -> Any:
+    return json.loads(cli(data, *args, "--json").stdout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Daemon:
+    """A `pnyx run` process on a loopback port, stopped by `stop()` or `kill()`."""
+
+    def __init__(self, data: Path, *extra: str, port: int | None = None) -> None:
+        self.data = data
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(data.parent / f"{data.name}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [*PNYX, "--data", str(data), "run", "--listen", f"127.0.0.1:{self.port}", *extra],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited with {self.proc.returncode}")
+            try:
+                self.status()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("daemon did not start")
+
+    def status(self) -> Any:
+        with urllib.request.urlopen(f"{self.url}/pnyx/v1/status", timeout=5) as response:
+            return json.load(response)
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=20)
+        self.log.close()
+        return code
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=20)
+        self.log.close()
