@@ -1,24 +1,30 @@
 """The daemon's HTTP server (aiohttp): the peer protocol under /pnyx/v1/.
 
-Runs until SIGINT or SIGTERM, then stops accepting, finishes what is in
-flight and closes the store.
+Runs until SIGINT or SIGTERM, with the gossip scheduler beside it, then
+stops accepting, finishes what is in flight and closes the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
 import signal
 from pathlib import Path
 
 from aiohttp import web
+from pnyx.federation.syncmsg import MAX_BODY_BYTES
 
 from .commands_ledger import node_status
+from .gossip import Gossip, GossipConfig
 from .node import Node, open_node
+from .syncserver import SYNC_KEY, SyncContext, handle_sync
 
 DEFAULT_PORT = 7464
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 NODE_KEY = web.AppKey("node", Node)
+GOSSIP_KEY = web.AppKey("gossip", Gossip)
 log = logging.getLogger("pnyx.daemon")
 
 
@@ -30,20 +36,34 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(node_status(request.app[NODE_KEY]))
+    report = node_status(request.app[NODE_KEY])
+    gossip = request.app.get(GOSSIP_KEY)
+    if gossip is not None:
+        report["sync_sessions"] = gossip.sessions
+    return web.json_response(report)
 
 
-def make_app(node: Node) -> web.Application:
-    app = web.Application()
+def make_app(node: Node, sync: SyncContext | None = None) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
     app[NODE_KEY] = node
+    app[SYNC_KEY] = sync or SyncContext.open(node)
     app.router.add_get("/pnyx/v1/status", status)
+    app.router.add_post("/pnyx/v1/sync", handle_sync)
     return app
 
 
-async def run_until_stopped(data: Path, host: str, port: int) -> None:
+async def run_until_stopped(data: Path, host: str, port: int, config: GossipConfig,
+                            advertise: str | None = None) -> None:
     node = open_node(data)
-    runner = web.AppRunner(make_app(node), handle_signals=False)
+    if advertise is None and host not in ("0.0.0.0", "::"):
+        advertise = f"http://{host}:{port}"
+    sync = SyncContext.open(node, advertise)
+    gossip = Gossip(sync, config, random.Random())
+    app = make_app(node, sync)
+    app[GOSSIP_KEY] = gossip
+    runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
+    gossiping: asyncio.Task[None] | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -53,13 +73,20 @@ async def run_until_stopped(data: Path, host: str, port: int) -> None:
         await site.start()
         log.info("pnyx serving %s on http://%s:%d", node.ledger_id, host, port)
         print(f"pnyx: serving on http://{host}:{port} (Ctrl-C to stop)", flush=True)
+        gossiping = asyncio.create_task(gossip.run())
         await stop.wait()
     finally:
+        if gossiping is not None:
+            gossiping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gossiping
         await runner.cleanup()
         node.close()
         print("pnyx: stopped", flush=True)
 
 
-def serve(data: Path, host: str, port: int) -> None:
+def serve(data: Path, host: str, port: int, config: GossipConfig | None = None,
+          advertise: str | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    asyncio.run(run_until_stopped(data, host, port))
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    asyncio.run(run_until_stopped(data, host, port, config or GossipConfig(), advertise))
