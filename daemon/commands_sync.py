@@ -76,7 +76,8 @@ def cmd_peers(args: argparse.Namespace) -> int:
     rows = [{"url": p.url, "source": p.source, "device": p.device, "last_success": p.last_success,
              "lag_seconds": p.lag(now), "sent": p.sent, "received": p.received,
              "rejected": p.rejected, "last_rejection": p.last_rejection, "last_error": p.last_error,
-             "failures": p.failures, "self": p.is_self} for p in peers]
+             "failures": p.failures, "retry_in_seconds": max(0.0, p.next_attempt - now),
+             "self": p.is_self} for p in peers]
     if args.json:
         print_json(rows)
         return 0

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 import aiohttp
+from pnyx.federation.sync import BATCH_ENVELOPES
 
 from .peers import PeerBook
 from .syncclient import SyncFailed, fetch_peers, new_session, sync_with
@@ -36,6 +37,7 @@ class GossipConfig:
     fanout: int = 3
     watch_interval: float = 0.2
     push: bool = True
+    batch: int = BATCH_ENVELOPES
 
 
 class Gossip:
@@ -89,7 +91,7 @@ class Gossip:
             due = self.peers.due(time.time())
             for url in self.rng.sample(due, min(self.config.fanout, len(due))):
                 self.kick(url)
-            if due:
+            if due and self.ctx.learn:
                 await self._learn_from(self.rng.choice(due))
 
     async def _learn_from(self, url: str) -> None:
@@ -124,7 +126,7 @@ class Gossip:
         self.sessions += 1
         try:
             outcome = await sync_with(self._session, self.ctx.node, self.ctx.holdings, url,
-                                      self.ctx.advertise)
+                                      self.ctx.advertise, limit=self.config.batch)
         except SyncFailed as exc:
             delay = self.peers.failed(url, str(exc), time.time(), self.rng.random())
             log.info("sync with %s failed (%s); next try in %.1f s", url, exc, delay)

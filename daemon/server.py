@@ -37,6 +37,7 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 async def status(request: web.Request) -> web.Response:
     report = node_status(request.app[NODE_KEY])
+    report["sync_digest"] = request.app[SYNC_KEY].holdings.summary().digest.hex()
     gossip = request.app.get(GOSSIP_KEY)
     if gossip is not None:
         report["sync_sessions"] = gossip.sessions
@@ -53,11 +54,11 @@ def make_app(node: Node, sync: SyncContext | None = None) -> web.Application:
 
 
 async def run_until_stopped(data: Path, host: str, port: int, config: GossipConfig,
-                            advertise: str | None = None) -> None:
+                            advertise: str | None = None, learn: bool = True) -> None:
     node = open_node(data)
     if advertise is None and host not in ("0.0.0.0", "::"):
         advertise = f"http://{host}:{port}"
-    sync = SyncContext.open(node, advertise)
+    sync = SyncContext.open(node, advertise, learn)
     gossip = Gossip(sync, config, random.Random())
     app = make_app(node, sync)
     app[GOSSIP_KEY] = gossip
@@ -86,7 +87,7 @@ async def run_until_stopped(data: Path, host: str, port: int, config: GossipConf
 
 
 def serve(data: Path, host: str, port: int, config: GossipConfig | None = None,
-          advertise: str | None = None) -> None:
+          advertise: str | None = None, learn: bool = True) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    asyncio.run(run_until_stopped(data, host, port, config or GossipConfig(), advertise))
+    asyncio.run(run_until_stopped(data, host, port, config or GossipConfig(), advertise, learn))

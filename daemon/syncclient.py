@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
-from pnyx.federation.sync import Initiator, Progress
+from pnyx.federation.sync import BATCH_ENVELOPES, Initiator, Progress
 from pnyx.federation.syncmsg import (
     Peers,
     PeersRequest,
@@ -74,9 +74,10 @@ async def post(session: aiohttp.ClientSession, url: str, request: Request,
 
 async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreHoldings, url: str,
                     advertise: str | None = None,
-                    on_progress: Callable[[Progress], None] | None = None) -> Outcome:
+                    on_progress: Callable[[Progress], None] | None = None,
+                    limit: int = BATCH_ENVELOPES) -> Outcome:
     """Run one exchange with the peer at `url`; raises SyncFailed."""
-    initiator = Initiator(holdings, node.device_key.public, advertise)
+    initiator = Initiator(holdings, node.device_key.public, advertise, limit)
     outcome = Outcome(None, initiator.progress)
     counts = [0, 0]
     request: Request | None = initiator.start()

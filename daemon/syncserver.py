@@ -47,10 +47,11 @@ class SyncContext:
     holdings: StoreHoldings
     peers: PeerBook
     advertise: str | None = None
+    learn: bool = True  # add the peers that others name; False keeps a fixed topology
 
     @classmethod
-    def open(cls, node: Node, advertise: str | None = None) -> SyncContext:
-        return cls(node, StoreHoldings(node.store), PeerBook(node.store), advertise)
+    def open(cls, node: Node, advertise: str | None = None, learn: bool = True) -> SyncContext:
+        return cls(node, StoreHoldings(node.store), PeerBook(node.store), advertise, learn)
 
 
 SYNC_KEY = web.AppKey("sync", SyncContext)
@@ -97,7 +98,7 @@ def respond(ctx: SyncContext, message: Request) -> Reply:
 
 def learn(ctx: SyncContext, url: str | None) -> None:
     """Remember the address a daemon gave for itself; only a proposal, checked by syncing."""
-    if url is None or url == ctx.advertise:
+    if url is None or url == ctx.advertise or not ctx.learn:
         return
     try:
         if ctx.peers.add(url, "learned", time.time()):
