@@ -103,7 +103,8 @@ def decode_txt(data: bytes) -> Announcement:
             continue
         index = int(match[1])
         if index >= MAX_CONFEDERATIONS or str(index) != match[1]:
-            raise Rejected(Reason.BAD_ANNOUNCEMENT, f"{key}: confederations are c0 to c{MAX_CONFEDERATIONS - 1}")
+            raise Rejected(Reason.BAD_ANNOUNCEMENT,
+                           f"{key}: confederations are c0 to c{MAX_CONFEDERATIONS - 1}")
         text = _ascii(value, key)
         if not _HEX64.match(text):
             raise Rejected(Reason.BAD_ANNOUNCEMENT, f"{key} is not a charter hash")

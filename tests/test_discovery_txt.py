@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -67,10 +68,8 @@ def test_garbage_is_refused_only_with_rejected(data: bytes) -> None:
 def test_corrupted_announcements_decode_or_are_rejected(ann: Announcement, pos: int, byte: int) -> None:
     data = bytearray(encode_txt(ann))
     data[pos % len(data)] = byte
-    try:
+    with contextlib.suppress(Rejected):
         decode_txt(bytes(data))
-    except Rejected:
-        pass
 
 
 @pytest.mark.parametrize("bad, message", [
