@@ -38,6 +38,7 @@ class GossipConfig:
     watch_interval: float = 0.2
     push: bool = True
     batch: int = BATCH_ENVELOPES
+    learn: bool = True  # add peers named by other peers, by inbound exchanges and by mDNS
 
 
 class Gossip:
@@ -66,11 +67,27 @@ class Gossip:
                 await asyncio.gather(*self._running.values(), return_exceptions=True)
 
     def kick(self, url: str) -> None:
-        """Sync with `url` now, or once more right after the exchange under way."""
+        """Sync with `url` now, or once more right after the exchange under way.
+
+        Before `run` has started this does nothing: `run` begins with every due peer."""
+        if self._session is None:
+            return
         if url in self._running:
             self._again.add(url)
         else:
             self._running[url] = asyncio.create_task(self._exchange_loop(url))
+
+    def discovered(self, url: str) -> None:
+        """A neighbour heard on the local network: a proposed peer, synced with at once."""
+        if not self.config.learn or url == self.ctx.advertise:
+            return
+        try:
+            if self.peers.add(url, "discovered", time.time()):
+                log.info("discovered peer %s", url)
+        except ValueError:
+            return
+        if url in self.peers.due(time.time()):
+            self.kick(url)
 
     async def _watch(self) -> None:
         seen = self.ctx.node.store.last_seqno()

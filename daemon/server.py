@@ -17,6 +17,7 @@ from aiohttp import web
 from pnyx.federation.syncmsg import MAX_BODY_BYTES
 
 from .commands_ledger import node_status
+from .discovery import Discovery, DiscoverySettings, announcer
 from .gossip import Gossip, GossipConfig
 from .node import Node, open_node
 from .syncserver import SYNC_KEY, SyncContext, handle_sync
@@ -24,6 +25,7 @@ from .syncserver import SYNC_KEY, SyncContext, handle_sync
 DEFAULT_PORT = 7464
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 NODE_KEY = web.AppKey("node", Node)
+DISCOVERY_KEY = web.AppKey("discovery", Discovery)
 GOSSIP_KEY = web.AppKey("gossip", Gossip)
 log = logging.getLogger("pnyx.daemon")
 
@@ -37,6 +39,8 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 async def status(request: web.Request) -> web.Response:
     report = node_status(request.app[NODE_KEY])
+    discovery = request.app.get(DISCOVERY_KEY)
+    report["discovery"] = discovery.describe() if discovery else None
     report["sync_digest"] = request.app[SYNC_KEY].holdings.summary().digest.hex()
     gossip = request.app.get(GOSSIP_KEY)
     if gossip is not None:
@@ -53,17 +57,34 @@ def make_app(node: Node, sync: SyncContext | None = None) -> web.Application:
     return app
 
 
-async def run_until_stopped(data: Path, host: str, port: int, config: GossipConfig,
-                            advertise: str | None = None, learn: bool = True) -> None:
+async def start_discovery(app: web.Application, settings: DiscoverySettings, port: int,
+                          gossip: Gossip) -> Discovery:
+    """Announce this daemon and browse for neighbours until the app is cleaned up; every
+    neighbour heard is proposed to the gossip as a peer."""
+    node = app[NODE_KEY]
+    discovery = Discovery(settings.interfaces, lambda url, *_: gossip.discovered(url), lambda *_: None,
+                          announcer(node.device_key.public, node.assembly, port, node.store,
+                                    settings.confederations),
+                          settings.reannounce_seconds)
+    app[DISCOVERY_KEY] = discovery
+    await discovery.start()
+    return discovery
+
+
+async def run_until_stopped(data: Path, host: str, port: int,
+                            discovery_settings: DiscoverySettings | None = None,
+                            config: GossipConfig | None = None, advertise: str | None = None) -> None:
     node = open_node(data)
     if advertise is None and host not in ("0.0.0.0", "::"):
         advertise = f"http://{host}:{port}"
-    sync = SyncContext.open(node, advertise, learn)
+    config = config or GossipConfig()
+    sync = SyncContext.open(node, advertise, config.learn)
     gossip = Gossip(sync, config, random.Random())
     app = make_app(node, sync)
     app[GOSSIP_KEY] = gossip
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
+    discovery: Discovery | None = None
     gossiping: asyncio.Task[None] | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -74,6 +95,8 @@ async def run_until_stopped(data: Path, host: str, port: int, config: GossipConf
         await site.start()
         log.info("pnyx serving %s on http://%s:%d", node.ledger_id, host, port)
         print(f"pnyx: serving on http://{host}:{port} (Ctrl-C to stop)", flush=True)
+        if discovery_settings is not None:
+            discovery = await start_discovery(app, discovery_settings, port, gossip)
         gossiping = asyncio.create_task(gossip.run())
         await stop.wait()
     finally:
@@ -81,13 +104,15 @@ async def run_until_stopped(data: Path, host: str, port: int, config: GossipConf
             gossiping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await gossiping
+        if discovery is not None:
+            await discovery.close()
         await runner.cleanup()
         node.close()
         print("pnyx: stopped", flush=True)
 
 
-def serve(data: Path, host: str, port: int, config: GossipConfig | None = None,
-          advertise: str | None = None, learn: bool = True) -> None:
+def serve(data: Path, host: str, port: int, discovery: DiscoverySettings | None = None,
+          config: GossipConfig | None = None, advertise: str | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    asyncio.run(run_until_stopped(data, host, port, config or GossipConfig(), advertise, learn))
+    asyncio.run(run_until_stopped(data, host, port, discovery, config, advertise))
