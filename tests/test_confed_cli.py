@@ -8,13 +8,14 @@ one store holds is ingested by the other through the Ingestor.
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 import pytest
 from pnyx.daemon.node import open_node
 
 from tests.confedkit import carry
-from tests.pnyxproc import cli
+from tests.pnyxproc import Daemon, cli
 
 pytestmark = pytest.mark.slow
 AS_OF = "2026-02-10"
@@ -32,6 +33,11 @@ def share(*datas: Path) -> None:
     finally:
         for node in nodes:
             node.close()
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return bytes(response.read())
 
 
 def changes(data: Path) -> int:
@@ -86,12 +92,21 @@ def test_three_assemblies_a_delegate_and_one_view(tmp_path: Path) -> None:
     unknown = cli(data["C"], "ratify", keys["A"] + "/aaaaaaaaaaaaaaaa", *tally(1, 1), check=False)
     assert unknown.returncode == 1 and "not held here" in unknown.stderr
     assert changes(data["C"]) == before
-    cli(data["C"], "ratify", pid, *tally(3, 7))
+    share(*data.values(), delegate)
+    daemon = Daemon(data["C"])  # keeps the view up to date while records arrive
+    try:
+        assert json.loads(fetch(f"{daemon.url}/pnyx/v1/view?as_of={AS_OF}"))["confederations"][0][
+            "proposals"][0]["outcome"] == "open"
+        cli(data["C"], "ratify", pid, *tally(3, 7))
+        served = fetch(f"{daemon.url}/pnyx/v1/view?as_of={AS_OF}")
+    finally:
+        daemon.stop()
     share(*data.values(), delegate)
 
     views = {name: cli(path, "view", "--json", "--as-of", AS_OF).stdout
              for name, path in {**data, "ana": delegate}.items()}
     assert len(set(views.values())) == 1
+    assert views["A"] == served.decode() + "\n"
     view = json.loads(views["A"])
     (confederation,) = view["confederations"]
     assert {m["state"] for m in confederation["members"]} == {"member"}
