@@ -28,6 +28,7 @@ from .keys import SigningKey, key_text, parse_key, verify_signature
 DEVICE_DOMAIN = b"pnyx/device/v1"
 REVOKE_DOMAIN = b"pnyx/revoke/v1"
 MAX_TEXT_CHARS = 20_000
+DATE_RE = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}")
 ACTOR_HEX_RE = re.compile(f"[0-9a-f]{{{2 * ACTOR_BYTES}}}")
 
 
@@ -115,11 +116,16 @@ class Ledger:
 
 
 def parse_date(text: str) -> dt.date:
-    """ISO date YYYY-MM-DD; ValueError says what a user typed wrong."""
+    """ISO date YYYY-MM-DD exactly; ValueError says what a user typed wrong.
+
+    Only this one form: Python 3.11 and later also read 20261120 or 2026-W47-5, and a
+    ledger must read the same on every machine, whatever its Python."""
     try:
-        return dt.date.fromisoformat(text)
+        if DATE_RE.fullmatch(text):
+            return dt.date.fromisoformat(text)
     except (ValueError, TypeError):
-        raise ValueError(f"not a date (YYYY-MM-DD): {text!r}") from None
+        pass
+    raise ValueError(f"not a date (YYYY-MM-DD): {str(text)[:40]!r}")
 
 
 # --- device certificates -------------------------------------------------------------
