@@ -23,6 +23,7 @@ from automerge.core import ROOT, Document, Transaction
 from pnyx.daemon.output import to_jsonable
 from pnyx.federation.amvalues import put_value
 from pnyx.federation.chunk import CHANGE_CHUNK, MAGIC, Reader, encode_uleb, parse_change
+from pnyx.federation.discovery_txt import Announcement, encode_txt
 from pnyx.federation.docids import ledger_id, mandate_doc_id
 from pnyx.federation.envelope import Envelope, run_actor, signing_input
 from pnyx.federation.keys import SigningKey, key_text
@@ -46,7 +47,7 @@ from pnyx.federation.ledger import (
 )
 
 HERE = Path(__file__).resolve().parent
-FILES = ("keys.json", "signatures.json", "history.json", "invalid.json", "pending.json")
+FILES = ("keys.json", "signatures.json", "history.json", "invalid.json", "pending.json", "discovery.json")
 Edit = Callable[[Transaction], None]
 
 
@@ -462,13 +463,81 @@ def pending_json(h: History) -> dict[str, Any]:
     }
 
 
+def txt(*items: str | bytes) -> bytes:
+    """TXT record data from its strings, each prefixed with its length."""
+    out = bytearray()
+    for item in items:
+        raw = item if isinstance(item, bytes) else item.encode()
+        out += bytes([len(raw)]) + raw
+    return bytes(out)
+
+
+def discovery_json() -> dict[str, Any]:
+    """Announcement TXT data (protocol-spec/discovery.md): valid records, and garbage with its reason."""
+    device, assembly = SigningKey(seed("device a")).public, SigningKey(seed("assembly a")).public
+    c1, c2 = hashlib.sha256(b"charter 1").digest(), hashlib.sha256(b"charter 2").digest()
+    dk, ak, base = f"dk={key_text(device)}", f"ak={key_text(assembly)}", ("v=1",)
+
+    def announced(ann: Announcement) -> dict[str, Any]:
+        return {"device": key_text(ann.device), "assembly": key_text(ann.assembly), "port": ann.port,
+                "confederations": [c.hex() for c in ann.confederations], "version": ann.version}
+
+    def valid(name: str, ann: Announcement, data: bytes | None = None) -> dict[str, Any]:
+        encoded = encode_txt(ann)
+        return {"name": name, "txt_hex": (data or encoded).hex(), "announcement": announced(ann),
+                "encoder_output": data is None or data == encoded}
+
+    full = (*base, dk, ak, "port=7464")
+    return {
+        "description": "TXT data of _pnyx._tcp.local. announcements (protocol-spec/discovery.md). "
+                       "txt_hex is the whole TXT RDATA. A valid vector decodes to `announcement`; "
+                       "where `encoder_output` is true it is exactly what an encoder writes for it. "
+                       "An invalid vector must be refused with `reason`.",
+        "valid": [
+            valid("minimal", Announcement(device, assembly, 7464)),
+            valid("two confederations", Announcement(device, assembly, 7464, (c1, c2))),
+            valid("sixteen confederations, the most there can be",
+                  Announcement(device, assembly, 65535, tuple(bytes([i]) * 32 for i in range(16)))),
+            valid("unknown keys, boolean attributes, empty strings and upper-case keys",
+                  Announcement(device, assembly, 80, (c1,)),
+                  txt("", "DK=" + key_text(device), "flag", "=ignored", "future=x", *base, ak, "Port=80",
+                      "c0=" + c1.hex())),
+            valid("the first occurrence of a key wins", Announcement(device, assembly, 7464),
+                  txt(*full, "port=1", "dk=garbage")),
+            valid("confederations ordered by index, gaps allowed, a repeat counts once",
+                  Announcement(device, assembly, 7464, (c2, c1)),
+                  txt(*full, "c7=" + c1.hex(), "c2=" + c2.hex(), "c9=" + c1.hex())),
+        ],
+        "invalid": [{"name": name, "txt_hex": data.hex(), "reason": reason} for name, data, reason in [
+            ("empty", b"", "bad-announcement"),
+            ("more than 1300 bytes", txt(*full, *[f"x{i}={'y' * 200}" for i in range(6)]), "oversized"),
+            ("a string runs past the end", txt(*full) + b"\x40abc", "bad-announcement"),
+            ("no device key", txt(*base, ak, "port=7464"), "bad-announcement"),
+            ("no protocol version", txt(dk, ak, "port=7464"), "bad-announcement"),
+            ("unsupported protocol version", txt("v=2", dk, ak, "port=7464"), "bad-announcement"),
+            ("device key not in canonical base32", txt(*base, dk.upper().replace("DK=", "dk="), ak,
+                                                       "port=7464"), "bad-announcement"),
+            ("device key too short", txt(*base, "dk=abc", ak, "port=7464"), "bad-announcement"),
+            ("assembly key not ASCII", txt(*base, dk, b"ak=\xff\xfe", "port=7464"), "bad-announcement"),
+            ("port zero", txt(*base, dk, ak, "port=0"), "bad-announcement"),
+            ("port too large", txt(*base, dk, ak, "port=70000"), "bad-announcement"),
+            ("port with a leading zero", txt(*base, dk, ak, "port=07464"), "bad-announcement"),
+            ("port with a sign", txt(*base, dk, ak, "port=+7464"), "bad-announcement"),
+            ("confederation not a charter hash", txt(*full, "c0=" + "zz" * 32), "bad-announcement"),
+            ("confederation hash in upper case", txt(*full, "c0=" + c1.hex().upper()), "bad-announcement"),
+            ("confederation index 16", txt(*full, "c16=" + c1.hex()), "bad-announcement"),
+            ("confederation index with a leading zero", txt(*full, "c01=" + c1.hex()), "bad-announcement"),
+        ]],
+    }
+
+
 def render() -> dict[str, bytes]:
     """Every vector file's bytes, by file name."""
     h, facts = build_history()
     documents = {
         "keys.json": keys_json(), "signatures.json": signatures_json(h, facts),
         "history.json": history_json(h), "invalid.json": invalid_json(h, facts),
-        "pending.json": pending_json(h),
+        "pending.json": pending_json(h), "discovery.json": discovery_json(),
     }
     assert tuple(documents) == FILES
     return {name: (json.dumps(value, indent=1) + "\n").encode() for name, value in documents.items()}
