@@ -87,7 +87,8 @@ def members_accepting(confederation: str, names: str, **extra: dict[str, Any]) -
 def tally_97_23() -> tuple[str, dict[str, Record], str]:
     c, docs = valley()
     p = pid("A", "water")
-    docs |= members_accepting(c, "ABC", A={"proposals": {rid("water"): proposal(c, "2026-02-01", "Water plan")},
+    water = proposal(c, "2026-02-01", "Water plan")
+    docs |= members_accepting(c, "ABC", A={"proposals": {rid("water"): water},
                                            "ratifications": {p: ratified("2026-02-05", 90, 10)}},
                               B={"ratifications": {p: ratified("2026-02-06", 4, 6, 0, "Ours first")}},
                               C={"ratifications": {p: ratified("2026-02-07", 3, 7)}})
@@ -204,11 +205,13 @@ def nested() -> tuple[str, dict[str, Record], str]:
     p = pid("E", "granary")
     joins = {"A": pid("A", "join"), "C": pid("C", "join")}
     ledgers: dict[str, Any] = {
-        "A": {"accepts": {n: "2026-01-02"}, "proposals": {rid("join"): proposal(n, "2026-01-02", "Join", "join", r)},
+        "A": {"accepts": {n: "2026-01-02"},
+              "proposals": {rid("join"): proposal(n, "2026-01-02", "Join", "join", r)},
               "ratifications": {joins["A"]: ratified("2026-01-03", 5, 0), p: ratified("2026-02-02", 10, 0)}},
         "B": {"accepts": {n: "2026-01-02"},
               "ratifications": {joins["A"]: ratified("2026-01-03", 5, 0), p: ratified("2026-02-02", 0, 8)}},
-        "C": {"accepts": {s: "2026-01-02"}, "proposals": {rid("join"): proposal(s, "2026-01-02", "Join", "join", r)},
+        "C": {"accepts": {s: "2026-01-02"},
+              "proposals": {rid("join"): proposal(s, "2026-01-02", "Join", "join", r)},
               "ratifications": {joins["C"]: ratified("2026-01-03", 5, 0), p: ratified("2026-02-02", 7, 0)}},
         "D": {"accepts": {s: "2026-01-02"}, "ratifications": {joins["C"]: ratified("2026-01-03", 5, 0)}},
         "E": {"accepts": {r: "2026-01-02"},
@@ -231,7 +234,8 @@ def files() -> dict[str, bytes]:
     for name, build in CASES.items():
         description, documents, as_of = build()
         inputs = {"description": description, "as_of": as_of, "documents": documents}
-        out[f"{name}.json"] = (json.dumps(inputs, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        text = json.dumps(inputs, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        out[f"{name}.json"] = text.encode()
         out[f"{name}.expected.json"] = render_view(records_from(documents), dt.date.fromisoformat(as_of))
     return out
 
