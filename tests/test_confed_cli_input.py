@@ -73,3 +73,19 @@ def test_a_proposal_before_accepting_is_recorded_but_ignored_by_the_view(
     assert confederation["ignored_proposals"] == [
         {"proposal": pid, "reason": "the proposing assembly is not in the electorate on 2026-01-01"}]
     assert confederation["members"][0]["state"] == "awaiting-acceptance"
+
+
+def test_view_verify_catches_a_stale_index(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    node = open_node(data)
+    me = node.ledger_id.removeprefix("ledger/")
+    node.close()
+    assert run(data, "confed", "create", "--name", "V", "--member", me, "--deadline-days", "9") == 0
+    assert run(data, "view", "--verify", "--as-of", "2026-01-02") == 0
+    assert "identical" in capsys.readouterr().err
+    node = open_node(data)  # the index now says this assembly has another name
+    with node.store.transaction():
+        node.store.db.execute("UPDATE view_records SET record = replace(record, '\"A\"', '\"B\"')"
+                              " WHERE doc LIKE 'ledger/%'")
+    node.close()
+    assert run(data, "view", "--verify", "--as-of", "2026-01-02") == 1
+    assert "DIFFERS" in capsys.readouterr().err
