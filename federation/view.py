@@ -359,7 +359,9 @@ class _Context:
             decided_on, reason = deadline.isoformat(), "the deadline has passed"
         if decided_on is not None:
             quorum = Fraction(rules.assembly_quorum)
-            if not units or Fraction(voted_units, len(units)) < quorum:
+            if not counted_dates:
+                outcome, reason = "lapsed", "no assembly of the electorate voted"
+            elif Fraction(voted_units, len(units)) < quorum:
                 outcome = "lapsed"
                 reason = (f"{voted_units} of {len(units)} members voted; the charter requires "
                           f"{rules.assembly_quorum}")
