@@ -253,12 +253,13 @@ class Discovery:
         assert self._azc is not None
         info = self._service_info(ann)
         try:
-            await (await self._azc.async_register_service(info))
+            announcing = await self._azc.async_register_service(info)  # probed: the name is ours
         except NonUniqueNameException:
             log.error("another daemon on this network already announces %s (same device key?); "
                       "not announcing, still browsing", info.name)
             return
         self._info = info
+        await announcing
         log.info("discovery: announcing %s on %s", info.name,
                  ", ".join(self.interfaces) if self.interfaces is not None else "all interfaces")
 

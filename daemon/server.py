@@ -16,6 +16,7 @@ from aiohttp import web
 
 from .commands_ledger import node_status
 from .discovery import Discovery, DiscoverySettings, announcer
+from .identity import IDENTITY_PATH, identity_handler
 from .node import Node, open_node
 from .viewindex import ViewIndex
 
@@ -61,6 +62,7 @@ def make_app(node: Node) -> web.Application:
     app[VIEW_KEY] = ViewIndex(node.store, node.docs)
     app.router.add_get("/pnyx/v1/status", status)
     app.router.add_get("/pnyx/v1/view", view)
+    app.router.add_get(IDENTITY_PATH, identity_handler(node.device_key))
     return app
 
 
