@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,18 +84,6 @@ class Daemon:
         self.log.close()
 
 
-def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition") -> Any:
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
-
-
 def post(url: str, body: bytes, content_type: str = "application/msgpack") -> tuple[int, bytes]:
     """POST raw bytes; (status, body) also for 4xx answers."""
     request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
@@ -103,3 +92,13 @@ def post(url: str, body: bytes, content_type: str = "application/msgpack") -> tu
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float) -> float:
+    """Seconds until `check()` holds; fails the test after `timeout`."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.05)
+    return time.monotonic() - start

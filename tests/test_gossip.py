@@ -95,7 +95,7 @@ def test_a_decision_at_one_end_is_held_and_verified_at_the_other(line: list[Daem
     a, e = line[0].data, line[-1].data
     decision = cli(a, "decide", "--title", "Community kitchen", "--date", "2026-11-20", "--for", "80",
                    "--against", "12", "--abstain", "5", "--dissent", "Prefer Sundays").stdout.strip()
-    wait_for(lambda: count(e) >= 6, 60, "the decision to reach E")  # 5 geneses and the decision
+    wait_for("the decision to reach E", lambda: count(e) >= 6, 60)  # 5 geneses and the decision
     assert decisions(e, "Assembly A") == {decision}
     shown = cli(e, "show", "decisions", "--assembly", "Assembly A").stdout
     assert "Community kitchen" in shown and "80 for" in shown
@@ -116,7 +116,7 @@ def test_concurrent_records_converge_to_identical_ledgers(line: list[Daemon]) ->
         held = [hashes(d.data) for d in line]
         return len(held[0]) >= 16 and all(h == held[0] for h in held)
 
-    wait_for(converged, 90, "five identical stores")
+    wait_for("five identical stores", converged, 90)
     digests = {d.status()["sync_digest"] for d in line}
     assert len(digests) == 1
     for d in line:
@@ -138,13 +138,13 @@ def test_sigkill_in_a_large_catch_up_loses_nothing_and_duplicates_nothing(tmp_pa
     cli(target, "peers", "add", src.url)
     port = free_port()
     tgt = Daemon(target, *GOSSIP, "--batch", "50", port=port)
-    wait_for(lambda: count(target) > 60, 60, "the catch-up to start")
+    wait_for("the catch-up to start", lambda: count(target) > 60, 60)
     tgt.kill()
     at_kill = count(target)
     assert at_kill < total, "the catch-up ended before the kill; nothing was tested"
     tgt = Daemon(target, *GOSSIP, port=port)
     try:
-        wait_for(lambda: count(target) == total, 90, "the catch-up to complete")
+        wait_for("the catch-up to complete", lambda: count(target) == total, 90)
         assert hashes(target) == hashes(source)
         assert tgt.status()["sync_digest"] == src.status()["sync_digest"]
     finally:
@@ -241,13 +241,13 @@ def test_a_rogue_peer_changes_nothing_and_honest_records_flow_around_it(tmp_path
     try:
         decision = cli(datas[0], "decide", "--title", "Bread oven", "--date", "2026-11-21",
                        "--for", "9", "--against", "0", "--abstain", "1").stdout.strip()
-        wait_for(lambda: decision in decisions(datas[2], "Assembly A"), 60, "A's decision at C")
+        wait_for("A's decision at C", lambda: decision in decisions(datas[2], "Assembly A"), 60)
 
         def settled() -> bool:
             held = [hashes(d) for d in datas]
             return all(genesis in h and left in h for h in held) and held[0] == held[1] == held[2]
 
-        wait_for(settled, 60, "the rogue's valid changes to spread and the stores to agree")
+        wait_for("the rogue's valid changes to spread and the stores to agree", settled, 60)
         for d, daemon in zip(datas, daemons, strict=True):
             held = hashes(d)
             assert not held & {right, forged, unauthorized}
@@ -257,8 +257,8 @@ def test_a_rogue_peer_changes_nothing_and_honest_records_flow_around_it(tmp_path
             assert peer["rejected"] >= 3
             assert key_text(b"\x66" * 32) == peer["device"]
         assert cli_json(datas[0], "verify")["failed"] == 0
-        wait_for(lambda: daemons[2].url in {p["url"] for p in cli_json(datas[0], "peers")}, 30,
-                 "A to learn C from B")
+        wait_for("A to learn C from B",
+                 lambda: daemons[2].url in {p["url"] for p in cli_json(datas[0], "peers")}, 30)
         assert decisions(datas[0], "Assembly A") == {decision}
     finally:
         for daemon in daemons:

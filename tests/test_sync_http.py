@@ -74,8 +74,8 @@ def test_unreachable_peer_backs_off(tmp_path: Path) -> None:
     assert result.returncode == 1 and "sync stopped" in result.stderr
     daemon = Daemon(data, "--gossip-interval", "0.1")
     try:
-        peer = wait_for(lambda: [p for p in cli_json(data, "peers") if p["failures"] >= 2], 30,
-                        "two failed attempts")[0]
+        wait_for("two failed attempts", lambda: cli_json(data, "peers")[0]["failures"] >= 2, 30)
+        (peer,) = cli_json(data, "peers")
         assert peer["retry_in_seconds"] > 1.0  # rounds every 0.1 s, yet it waits
         assert "ClientConnectorError" in peer["last_error"]
     finally:
