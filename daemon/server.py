@@ -7,11 +7,8 @@ stops accepting, finishes what is in flight and closes the store.
 from __future__ import annotations
 
 import asyncio
-<<<<<<< HEAD
 import contextlib
-=======
 import datetime as dt
->>>>>>> main
 import logging
 import random
 import signal
@@ -22,25 +19,18 @@ from pnyx.federation.syncmsg import MAX_BODY_BYTES
 
 from .commands_ledger import node_status
 from .discovery import Discovery, DiscoverySettings, announcer
-<<<<<<< HEAD
 from .gossip import Gossip, GossipConfig
-from .node import Node, open_node
-from .syncserver import SYNC_KEY, SyncContext, handle_sync
-=======
 from .identity import IDENTITY_PATH, identity_handler
 from .node import Node, open_node
+from .syncserver import SYNC_KEY, SyncContext, handle_sync
 from .viewindex import ViewIndex
->>>>>>> main
 
 DEFAULT_PORT = 7464
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 NODE_KEY = web.AppKey("node", Node)
 DISCOVERY_KEY = web.AppKey("discovery", Discovery)
-<<<<<<< HEAD
 GOSSIP_KEY = web.AppKey("gossip", Gossip)
-=======
 VIEW_KEY = web.AppKey("view", ViewIndex)
->>>>>>> main
 log = logging.getLogger("pnyx.daemon")
 
 
@@ -62,14 +52,6 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response(report)
 
 
-<<<<<<< HEAD
-def make_app(node: Node, sync: SyncContext | None = None) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
-    app[NODE_KEY] = node
-    app[SYNC_KEY] = sync or SyncContext.open(node)
-    app.router.add_get("/pnyx/v1/status", status)
-    app.router.add_post("/pnyx/v1/sync", handle_sync)
-=======
 async def view(request: web.Request) -> web.Response:
     """The confederal view as canonical JSON; `as_of` (default today, UTC) and `confed` in the query."""
     try:
@@ -85,14 +67,15 @@ async def view(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/json")
 
 
-def make_app(node: Node) -> web.Application:
-    app = web.Application()
+def make_app(node: Node, sync: SyncContext | None = None) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
     app[NODE_KEY] = node
+    app[SYNC_KEY] = sync or SyncContext.open(node)
     app[VIEW_KEY] = ViewIndex(node.store, node.docs)
     app.router.add_get("/pnyx/v1/status", status)
     app.router.add_get("/pnyx/v1/view", view)
     app.router.add_get(IDENTITY_PATH, identity_handler(node.device_key))
->>>>>>> main
+    app.router.add_post("/pnyx/v1/sync", handle_sync)
     return app
 
 

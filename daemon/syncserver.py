@@ -57,6 +57,10 @@ class SyncContext:
 SYNC_KEY = web.AppKey("sync", SyncContext)
 
 
+def http_status(exc: ProtocolError) -> int:
+    return 413 if exc.code == "oversized" else 400
+
+
 def error(status: int, code: str, detail: str) -> web.Response:
     return web.json_response({"error": code, "detail": detail}, status=status)
 
@@ -74,7 +78,7 @@ async def handle_sync(request: web.Request) -> web.Response:
     try:
         message = decode_request(body)
     except ProtocolError as exc:
-        return error(413 if exc.code == "oversized" else 400, exc.code, exc.detail)
+        return error(http_status(exc), exc.code, exc.detail)
     reply = respond(ctx, message)
     return web.Response(body=encode(reply), content_type=MSGPACK)
 
