@@ -37,6 +37,15 @@ def carry(source: Node, target: Node) -> IngestReport:
     return target.ingestor.ingest([s.envelope for s in source.store.envelopes()])
 
 
+def count_changes(data: Path) -> int:
+    """How many changes the store in `data` holds (with no CLI process running on it)."""
+    node = open_node(data)
+    try:
+        return node.store.count_changes()
+    finally:
+        node.close()
+
+
 class World:
     def __init__(self, root: Path) -> None:
         self.root = root
