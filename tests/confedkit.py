@@ -121,11 +121,11 @@ class World:
                   Position(position) if position else None, binding, text)
         return self.recorders[delegate].delegate_act(mandate, act)
 
-    def view(self, as_of: str, at: str | None = None) -> dict[str, Any]:
+    def view(self, as_of: str, at: str | None = None, confederation: str | None = None) -> dict[str, Any]:
         if at is None:
             self.spread()
             at = sorted(self.nodes)[0]
-        result: dict[str, Any] = json.loads(scratch_view(self.nodes[at].store, day(as_of)))
+        result: dict[str, Any] = json.loads(scratch_view(self.nodes[at].store, day(as_of), confederation))
         return result
 
     def close(self) -> None:
