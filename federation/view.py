@@ -455,12 +455,13 @@ class _Context:
                                            f"{_majority(ratified['for'], ratified['against'])}")
         return "indicative-awaiting-ratification", "the proposal goes back to the assembly"
 
-    def mandates(self) -> list[Record]:
+    def mandates(self, councils: set[str] | None) -> list[Record]:
+        """Every mandate issued by as-of, or those for one of `councils` (ids or names)."""
         out = []
         today = self.as_of.isoformat()
         for assembly in sorted(self.records.ledgers):
             for mandate_id, m in sorted(self.records.ledgers[assembly]["mandates"].items()):
-                if m["issued"] > today:
+                if m["issued"] > today or (councils is not None and m["council"] not in councils):
                     continue
                 recall = m["recall"] if m["recall"] and m["recall"]["date"] <= today else None
                 state = ("recalled" if recall else "expired" if today > m["until"]
@@ -534,7 +535,8 @@ def render_view(records: RecordSet, as_of: dt.date, confederation: str | None = 
     chosen = sorted(c for c in records.charters if confederation in (None, c))
     view = {"format": VIEW_FORMAT, "as_of": as_of.isoformat(),
             "confederations": [context.confederation(c) for c in chosen],
-            "mandates": context.mandates()}
+            "mandates": context.mandates(None if confederation is None else {
+                confederation, records.charters.get(confederation, {}).get("rules", {}).get("name")})}
     return encode(view)
 
 

@@ -9,6 +9,8 @@ import pytest
 from pnyx.daemon.cli import main
 from pnyx.daemon.node import open_node
 
+from tests.confedkit import count_changes
+
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
@@ -16,13 +18,6 @@ def data(tmp_path: Path) -> Path:
     assert main(["--data", str(path), "init", "--assembly", "A"]) == 0
     return path
 
-
-def changes(data: Path) -> int:
-    node = open_node(data)
-    try:
-        return node.store.count_changes()
-    finally:
-        node.close()
 
 
 def run(data: Path, *args: str) -> int:
@@ -50,11 +45,11 @@ def run(data: Path, *args: str) -> int:
 ])
 def test_bad_input_is_refused_and_writes_nothing(data: Path, args: list[str], message: str,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    before = changes(data)
+    before = count_changes(data)
     assert run(data, *args) != 0
     err = capsys.readouterr().err
     assert err.startswith("pnyx: error: ") and message in err and err.count("\n") == 1
-    assert changes(data) == before
+    assert count_changes(data) == before
 
 
 def test_a_proposal_before_accepting_is_recorded_but_ignored_by_the_view(
