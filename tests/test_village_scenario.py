@@ -1,0 +1,210 @@
+"""The user's story end to end: a village offline for six months reconciles with its
+confederation, (a) through one neighbour over the network and, separately, (b) by bundles
+carried on a USB stick both ways.
+
+Twelve assemblies in one confederation, each with its own data directory; the delegates
+of two of them have their own devices. Most records are written in-process through the
+Recorder, as the CLI would (tests/confedkit.py), so that real daemons run only for the
+exchange. While the village is offline the others found, ratify and admit a newcomer the
+village never met, issue mandates and decide; the village's delegate, at the council,
+votes while the village, at home, recalls her; the village records its own decisions.
+After each reconciliation every daemon holds the same records, `pnyx view --json --as-of`
+gives the same bytes everywhere, and `pnyx status --completeness` says nothing is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pnyx.federation.chunk import parse_change
+from pnyx.federation.envelope import Envelope
+
+from .confedkit import World, vote
+from .pnyxproc import PNYX, Daemon, cli, cli_json, free_port, wait_for
+
+pytestmark = pytest.mark.slow
+ONLINE = [f"a{i:02d}" for i in range(1, 11)]  # ten founding members besides the village
+ASSEMBLIES = ["village", *ONLINE, "newcomer"]
+NEIGHBOUR = "a01"
+AS_OF = "2026-08-01"
+# a star around the neighbour, which nobody learns past: the village reaches no one else
+GOSSIP = ("--gossip-interval", "1", "--watch-interval", "0.1", "--no-learn")
+MONTHS = ["02", "03", "04", "05", "06", "07"]
+
+
+def converge(world: World, names: list[str]) -> None:
+    """Every store in `names` gets what any of them holds (their gossip while online)."""
+    union: dict[bytes, Envelope] = {}
+    for source in names:
+        for stored in world.nodes[source].store.envelopes():
+            union.setdefault(parse_change(stored.envelope.change).hash, stored.envelope)
+    for target in names:
+        store = world.nodes[target].store
+        report = world.nodes[target].ingestor.ingest(e for h, e in union.items() if not store.holds(h))
+        assert not report.rejected and not report.parked, report
+
+
+def six_months(root: Path) -> dict[str, Any]:
+    """The confederation's story up to the village's return; returns ids the checks use."""
+    w = World(root)
+    for name in ASSEMBLIES:
+        w.assembly(name)
+    charter = w.found(NEIGHBOUR, "Valley confederation", ["village", *ONLINE], deadline_days=60)
+    converge(w, ["village", *ONLINE])
+    for name in ["village", *ONLINE]:
+        w.recorders[name].accept_charter(charter, vote("2026-01-05", 10, 0))
+    ana = w.delegate("ana", of="village")
+    bo = w.delegate("bo", of="a02")
+    ana_mandate = w.mandate("village", ana, charter, ("2026-01-10", "2026-12-31"), on="2026-01-10")
+    w.mandate("a02", bo, charter, ("2026-01-10", "2026-12-31"), on="2026-01-10")
+    everyone = [*ASSEMBLIES, "ana", "bo"]
+    converge(w, everyone)
+    # --- the village goes offline -----------------------------------------------------------
+    online = [n for n in everyone if n != "village"]
+    water = w.propose(NEIGHBOUR, charter, "2026-02-01", title="Shared water plan")
+    admit = w.propose("a03", charter, "2026-02-02", kind="admit", subject=w.key("newcomer"))
+    converge(w, online)
+    # the village's delegate, at the council, votes while the village at home recalls her
+    w.act("ana", "vote", "2026-02-10", proposal=water, position="for", indicative=True,
+          mandate=ana_mandate)
+    w.act("bo", "vote", "2026-02-10", proposal=water, position="against", indicative=True)
+    recall = w.recorders["village"].recall_mandate(ana_mandate, vote("2026-02-05", 30, 4,
+                                                                     title="Recall of Ana"))
+    for i, name in enumerate(ONLINE):
+        w.recorders[name].ratify(water, vote(f"2026-02-{12 + i}", 20 + i, 5))
+        w.recorders[name].ratify(admit, vote(f"2026-02-{12 + i}", 15, i))
+    converge(w, online)
+    w.recorders["newcomer"].accept_charter(charter, vote("2026-03-01", 12, 0))
+    converge(w, online)
+    later = w.propose("newcomer", charter, "2026-03-10", title="Seed bank")
+    converge(w, online)
+    for month in MONTHS:
+        for i, name in enumerate([*ONLINE, "newcomer"]):
+            w.recorders[name].decide(vote(f"2026-{month}-{10 + i}", 10 + i, 2, title=f"{name} {month}"))
+        w.recorders["village"].decide(vote(f"2026-{month}-20", 40, 3, title=f"village {month}",
+                                           dissent="the mill first"))
+    for name in ONLINE[:6]:
+        w.recorders[name].ratify(later, vote("2026-04-02", 9, 1))
+    w.mandate("a04", None, charter, ("2026-05-01", "2026-10-31"), on="2026-05-01")
+    w.mandate("a05", None, charter, ("2026-06-01", "2026-11-30"), on="2026-06-01")
+    converge(w, online)
+    held = {n: w.nodes[n].store.count_changes() for n in everyone}
+    w.close()
+    return {"charter": charter, "water": water, "admit": admit, "recall": recall, "held": held,
+            "ana_mandate": ana_mandate}
+
+
+def hashes(data: Path) -> set[bytes]:
+    db = sqlite3.connect(data / "pnyx.sqlite")
+    try:
+        return {bytes(r[0]) for r in db.execute("SELECT hash FROM changes")}
+    finally:
+        db.close()
+
+
+def count(data: Path) -> int:
+    db = sqlite3.connect(data / "pnyx.sqlite")
+    try:
+        return int(db.execute("SELECT count(*) FROM changes").fetchone()[0])
+    finally:
+        db.close()
+
+
+def views(datas: list[Path]) -> dict[str, bytes]:
+    """`pnyx view --json --as-of` of every store, the processes run side by side."""
+    procs = {d.name: subprocess.Popen([*PNYX, "--data", str(d), "view", "--json", "--as-of", AS_OF],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE) for d in datas}
+    out = {}
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+        out[name] = stdout
+    return out
+
+
+def check_reconciled(root: Path, story: dict[str, Any], expected: set[bytes]) -> None:
+    datas = [root / n for n in ASSEMBLIES]
+    for data in datas:
+        assert hashes(data) == expected, f"{data.name} does not hold every record"
+    rendered = views(datas)
+    assert len(set(rendered.values())) == 1, "the views differ"
+    view = next(iter(rendered.values()))
+    parsed = json.loads(view)
+    (confed,) = [c for c in parsed["confederations"] if c["id"] == story["charter"]]
+    states = {m["member"]: m["state"] for m in confed["members"]}
+    assert len(states) == 12 and set(states.values()) == {"member"}
+    (ana,) = [m for m in parsed["mandates"] if m["mandate"] == story["ana_mandate"]]
+    assert ana["state"] == "recalled" and len(ana["acts"]) == 1  # her vote, cast as she was recalled
+    for name in ("village", NEIGHBOUR):
+        report = cli_json(root / name, "status", "--completeness")
+        assert report["complete"] is True, report
+        assert all(r["missing_changes"] == 0 and r["pending"] == 0 for r in report["assemblies"])
+
+
+def test_village_reconciles_by_network_and_by_bundles(tmp_path: Path) -> None:
+    story = six_months(tmp_path / "story")
+    village_before = hashes(tmp_path / "story" / "village")
+    expected = hashes(tmp_path / "story" / NEIGHBOUR) | village_before
+    for theirs in ("ana", "bo", "a02"):  # the delegates' acts reached the online stores
+        assert hashes(tmp_path / "story" / theirs) <= expected
+    newcomer_docs = hashes(tmp_path / "story" / "newcomer") - village_before
+    assert newcomer_docs, "the village never met the newcomer"
+    net, stick = tmp_path / "net", tmp_path / "stick"
+    shutil.copytree(tmp_path / "story", net)
+    shutil.copytree(tmp_path / "story", stick)
+
+    # (a) over the network, through one neighbour -----------------------------------------------
+    ports = {n: free_port() for n in ASSEMBLIES}
+    for name in ASSEMBLIES:
+        if name != NEIGHBOUR:
+            cli(net / name, "peers", "add", f"http://127.0.0.1:{ports[NEIGHBOUR]}")
+    daemons = [Daemon(net / n, *GOSSIP, port=ports[n]) for n in ASSEMBLIES]
+    try:
+        wait_for("every store holds every record", lambda: all(
+            count(net / n) == len(expected) for n in ASSEMBLIES), timeout=90)
+    finally:
+        for d in daemons:
+            d.stop()
+    check_reconciled(net, story, expected)
+    sync_peers = cli_json(net / "village", "peers")
+    assert [p["url"] for p in sync_peers] == [f"http://127.0.0.1:{ports[NEIGHBOUR]}"]
+
+    # (b) by bundles carried both ways -----------------------------------------------------------
+    village, neighbour = stick / "village", stick / NEIGHBOUR
+    cli(village, "state", "export", "-o", str(stick / "village.state"))
+    cli(neighbour, "bundle", "export", "--for", str(stick / "village.state"), "-o", str(stick / "in.pnyx"))
+    data = (stick / "in.pnyx").read_bytes()
+    (stick / "pulled-out.pnyx").write_bytes(data[:len(data) // 2])  # the stick pulled out halfway
+    assert cli(village, "bundle", "import", str(stick / "pulled-out.pnyx"), check=False).returncode == 1
+    partial = cli_json(village, "status", "--completeness")
+    assert partial["complete"] is False
+    assert sum(r["missing_changes"] for r in partial["assemblies"]) > 0
+    report = cli_json(village, "bundle", "import", str(stick / "in.pnyx"))
+    assert report["complete"] and report["rejected"] == 0 and report["pending"] == 0
+    assert report["new"] + report["already_held"] == report["records"]
+    assert hashes(village) == expected
+    cli(neighbour, "state", "export", "-o", str(stick / "neighbour.state"))
+    cli(village, "bundle", "export", "--for", str(stick / "neighbour.state"), "-o", str(stick / "out.pnyx"))
+    back = cli_json(neighbour, "bundle", "import", str(stick / "out.pnyx"))
+    assert back["new"] == len(expected - hashes(tmp_path / "story" / NEIGHBOUR)) == back["records"]
+    # the neighbour, back on the network, passes the village's records to the others
+    ports = {n: free_port() for n in ASSEMBLIES}
+    online = [n for n in ASSEMBLIES if n != "village"]
+    for name in online:
+        if name != NEIGHBOUR:
+            cli(stick / name, "peers", "add", f"http://127.0.0.1:{ports[NEIGHBOUR]}")
+    daemons = [Daemon(stick / n, *GOSSIP, port=ports[n]) for n in online]
+    try:
+        wait_for("every store holds every record", lambda: all(
+            count(stick / n) == len(expected) for n in online), timeout=90)
+    finally:
+        for d in daemons:
+            d.stop()
+    check_reconciled(stick, story, expected)
+
