@@ -14,10 +14,14 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pnyx.daemon.node import open_node
+from pnyx.daemon.peers import PeerBook
 
 from .pnyxproc import PNYX, Daemon, cli, cli_json, free_port, wait_for
 from .villagestory import ASSEMBLIES, NEIGHBOUR, six_months
@@ -75,6 +79,22 @@ def check_reconciled(root: Path, story: dict[str, Any], expected: set[bytes]) ->
         assert all(r["missing_changes"] == 0 and r["pending"] == 0 for r in report["assemblies"])
 
 
+def star(root: Path, names: list[str]) -> list[Daemon]:
+    """A daemon for each of `names`, started side by side, each with the neighbour (first in
+    the list returned) as its only peer."""
+    ports = {n: free_port() for n in names}
+    for name in names:
+        if name != NEIGHBOUR:
+            node = open_node(root / name)
+            try:
+                PeerBook(node.store).add(f"http://127.0.0.1:{ports[NEIGHBOUR]}", "added", time.time())
+            finally:
+                node.close()
+    order = [NEIGHBOUR, *(n for n in names if n != NEIGHBOUR)]
+    with ThreadPoolExecutor(len(order)) as pool:
+        return list(pool.map(lambda n: Daemon(root / n, *GOSSIP, port=ports[n]), order))
+
+
 def test_village_reconciles_by_network_and_by_bundles(tmp_path: Path) -> None:
     story = six_months(tmp_path / "story")
     village_before = hashes(tmp_path / "story" / "village")
@@ -88,11 +108,7 @@ def test_village_reconciles_by_network_and_by_bundles(tmp_path: Path) -> None:
     shutil.copytree(tmp_path / "story", stick)
 
     # (a) over the network, through one neighbour -----------------------------------------------
-    ports = {n: free_port() for n in ASSEMBLIES}
-    for name in ASSEMBLIES:
-        if name != NEIGHBOUR:
-            cli(net / name, "peers", "add", f"http://127.0.0.1:{ports[NEIGHBOUR]}")
-    daemons = [Daemon(net / n, *GOSSIP, port=ports[n]) for n in ASSEMBLIES]
+    daemons = star(net, ASSEMBLIES)
     try:
         wait_for("every store holds every record", lambda: all(
             count(net / n) == len(expected) for n in ASSEMBLIES), timeout=90)
@@ -101,7 +117,7 @@ def test_village_reconciles_by_network_and_by_bundles(tmp_path: Path) -> None:
             d.stop()
     check_reconciled(net, story, expected)
     sync_peers = cli_json(net / "village", "peers")
-    assert [p["url"] for p in sync_peers] == [f"http://127.0.0.1:{ports[NEIGHBOUR]}"]
+    assert [p["url"] for p in sync_peers] == [daemons[0].url]
 
     # (b) by bundles carried both ways -----------------------------------------------------------
     village, neighbour = stick / "village", stick / NEIGHBOUR
@@ -122,12 +138,8 @@ def test_village_reconciles_by_network_and_by_bundles(tmp_path: Path) -> None:
     back = cli_json(neighbour, "bundle", "import", str(stick / "out.pnyx"))
     assert back["new"] == len(expected - hashes(tmp_path / "story" / NEIGHBOUR)) == back["records"]
     # the neighbour, back on the network, passes the village's records to the others
-    ports = {n: free_port() for n in ASSEMBLIES}
     online = [n for n in ASSEMBLIES if n != "village"]
-    for name in online:
-        if name != NEIGHBOUR:
-            cli(stick / name, "peers", "add", f"http://127.0.0.1:{ports[NEIGHBOUR]}")
-    daemons = [Daemon(stick / n, *GOSSIP, port=ports[n]) for n in online]
+    daemons = star(stick, online)
     try:
         wait_for("every store holds every record", lambda: all(
             count(stick / n) == len(expected) for n in online), timeout=90)
