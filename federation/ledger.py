@@ -2,7 +2,8 @@
 
 Layout of `ledger/<assembly key>` (protocol-spec/ledger.md is normative):
 root maps `profile`, `devices`, `decisions` and `mandates`, each keyed by id so
-that two devices recording offline never conflict. Decisions are superseded,
+that two devices recording offline never conflict; the genesis change creates
+them all, so no device ever creates one concurrently with another. Decisions are superseded,
 never deleted; a recall is a decision that names the mandate it ends.
 Readers are defensive: an entry that does not fit the schema is skipped, so a
 well-signed but ill-formed record can never stop a ledger from being read.
@@ -157,6 +158,19 @@ def device_entry(doc: Document, device: bytes, heads: list[bytes] | None = None)
 
 
 # --- writing ---------------------------------------------------------------------------
+
+
+# Top-level maps of a ledger. The genesis change creates every one of them: two devices
+# that each created a missing map offline would make two conflicting maps under one key,
+# and Automerge would show only one of them, hiding the other device's records.
+COLLECTIONS = ("devices", "decisions", "mandates")
+
+
+def write_genesis(tx: Transaction, profile: Profile) -> None:
+    """The first change of a ledger: the profile and every collection, empty."""
+    write_profile(tx, profile)
+    for name in COLLECTIONS:
+        ensure_map(tx, name)
 
 
 def write_profile(tx: Transaction, profile: Profile) -> None:
