@@ -277,18 +277,23 @@ def _profile(raw: dict[str, Plain]) -> Profile | None:
 
 
 def _device(key: str, raw: Plain) -> Device:
-    device = parse_key(key)
-    assert isinstance(raw, dict)
-    if not isinstance(raw.get("certificate"), bytes):
+    parse_key(key)
+    if not isinstance(raw, dict) or not isinstance(raw.get("certificate"), bytes):
         raise ValueError("no certificate")
     cut = raw.get("revoked", {}).get("cut") if isinstance(raw.get("revoked"), dict) else None
-    del device
     return Device(key, _text(raw.get("label", "")), raw["certificate"],
                   dict(cut) if isinstance(cut, dict) else None)
 
 
+def _record(key: str, raw: Plain) -> dict[str, Plain]:
+    """A record's fields, if `key` is a record id and `raw` a map; ValueError otherwise."""
+    if not isinstance(raw, dict) or not RECORD_ID_RE.match(key):
+        raise ValueError(f"not a record: {key[:40]!r}")
+    return raw
+
+
 def _decision(key: str, raw: Plain) -> Decision:
-    assert isinstance(raw, dict) and RECORD_ID_RE.match(key)
+    raw = _record(key, raw)
     return Decision(
         id=key, title=_text(raw["title"]), text=_text(raw["text"]), date=parse_date(raw["date"]),
         tally=Tally(_int(raw["for"]), _int(raw["against"]), _int(raw["abstain"])),
@@ -299,7 +304,7 @@ def _decision(key: str, raw: Plain) -> Decision:
 
 
 def _mandate(key: str, raw: Plain) -> Mandate:
-    assert isinstance(raw, dict) and RECORD_ID_RE.match(key)
+    raw = _record(key, raw)
     instructions = raw["instructions"]
     if not isinstance(instructions, list):
         raise ValueError("instructions must be a list")
