@@ -30,7 +30,7 @@ typing-shim:
 	@ln -sfn ../../../daemon build/typing/pnyx/daemon
 
 lint: $(BIN)/pnyx typing-shim
-	$(BIN)/ruff check federation daemon tests bench
+	$(BIN)/ruff check federation daemon tests bench protocol-spec
 	$(BIN)/mypy -p pnyx.federation -p pnyx.daemon
 
 bench: $(BIN)/pnyx

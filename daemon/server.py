@@ -14,11 +14,13 @@ from pathlib import Path
 from aiohttp import web
 
 from .commands_ledger import node_status
+from .discovery import Discovery, DiscoverySettings, announcer
 from .node import Node, open_node
 
 DEFAULT_PORT = 7464
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 NODE_KEY = web.AppKey("node", Node)
+DISCOVERY_KEY = web.AppKey("discovery", Discovery)
 log = logging.getLogger("pnyx.daemon")
 
 
@@ -30,7 +32,9 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(node_status(request.app[NODE_KEY]))
+    discovery = request.app.get(DISCOVERY_KEY)
+    return web.json_response({**node_status(request.app[NODE_KEY]),
+                              "discovery": discovery.describe() if discovery else None})
 
 
 def make_app(node: Node) -> web.Application:
@@ -40,10 +44,25 @@ def make_app(node: Node) -> web.Application:
     return app
 
 
-async def run_until_stopped(data: Path, host: str, port: int) -> None:
+async def start_discovery(app: web.Application, settings: DiscoverySettings, port: int) -> Discovery:
+    """Announce this daemon and browse for neighbours until the app is cleaned up."""
+    node = app[NODE_KEY]
+    discovery = Discovery(settings.interfaces, lambda *_: None, lambda *_: None,
+                          announcer(node.device_key.public, node.assembly, port, node.store,
+                                    settings.confederations),
+                          settings.reannounce_seconds)
+    app[DISCOVERY_KEY] = discovery
+    await discovery.start()
+    return discovery
+
+
+async def run_until_stopped(data: Path, host: str, port: int,
+                            discovery_settings: DiscoverySettings | None = None) -> None:
     node = open_node(data)
-    runner = web.AppRunner(make_app(node), handle_signals=False)
+    app = make_app(node)
+    runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
+    discovery: Discovery | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -53,13 +72,17 @@ async def run_until_stopped(data: Path, host: str, port: int) -> None:
         await site.start()
         log.info("pnyx serving %s on http://%s:%d", node.ledger_id, host, port)
         print(f"pnyx: serving on http://{host}:{port} (Ctrl-C to stop)", flush=True)
+        if discovery_settings is not None:
+            discovery = await start_discovery(app, discovery_settings, port)
         await stop.wait()
     finally:
+        if discovery is not None:
+            await discovery.close()
         await runner.cleanup()
         node.close()
         print("pnyx: stopped", flush=True)
 
 
-def serve(data: Path, host: str, port: int) -> None:
+def serve(data: Path, host: str, port: int, discovery: DiscoverySettings | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    asyncio.run(run_until_stopped(data, host, port))
+    asyncio.run(run_until_stopped(data, host, port, discovery))

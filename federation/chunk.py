@@ -24,7 +24,7 @@ from typing import NoReturn
 
 from .errors import Reason, Rejected
 
-MAX_CHUNK_BYTES: int = 1 << 20
+MAX_CHUNK_BYTES: int = 1 << 18
 MAGIC = b"\x85\x6f\x4a\x83"
 HASH_BYTES = 32
 CHANGE_CHUNK = 1
@@ -209,25 +209,27 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
         r.fail("message is not UTF-8")
     for _ in range(r.count(1, "other actors")):
         r.take(r.uleb())
-    # Column metadata, sorted strictly ascending by spec without the deflate bit. Value
+    # Column metadata, sorted strictly ascending by spec, never deflated. Value
     # and object columns share an id across two types, so uniqueness is per (id, type).
     previous = -1
     data_len = 0
-    # (offset in column data, length, spec) of the action and value metadata columns
-    action: tuple[int, int, int] | None = None
-    value_meta: tuple[int, int, int] | None = None
+    # (offset in column data, length) of the action and value metadata columns
+    action: tuple[int, int] | None = None
+    value_meta: tuple[int, int] | None = None
     for _ in range(r.count(2, "columns")):
         spec, col_len = r.uleb(), r.uleb()
-        normal = spec & ~DEFLATE_BIT
+        if spec & DEFLATE_BIT:
+            r.fail("compressed columns are not allowed in a change (Automerge refuses them)")
+        normal = spec
         if spec > 0xFFFFFFFF or normal <= previous:
             r.fail(f"column spec {spec} out of order, duplicated or over 32 bits")
         previous = normal
         if spec >> 4 == ACTION_COLUMN_ID:
             if normal != ACTION_COLUMN:
                 r.fail(f"action column has spec {spec}")
-            action = (data_len, col_len, spec)
+            action = (data_len, col_len)
         if normal == VALUE_META_COLUMN:
-            value_meta = (data_len, col_len, spec)
+            value_meta = (data_len, col_len)
         data_len += col_len
     if data_len > r.remaining():
         r.fail(f"columns hold {data_len} bytes, {r.remaining()} left")
@@ -235,15 +237,14 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     if value_meta is not None:
         _refuse_unreadable_values(_column(body, r.pos, value_meta))
     # The rest of the body is extra bytes, kept by Automerge and covered by the hash.
-    if start_op + num_ops - 1 > MAX_OP_COUNTER:
+    if start_op + max(num_ops - 1, 0) > MAX_OP_COUNTER:
         r.fail(f"ops {start_op}..{start_op + num_ops - 1} exceed Automerge's u32 counters")
     return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops)
 
 
-def _column(body: bytes, data_start: int, where: tuple[int, int, int]) -> bytes:
-    offset, col_len, spec = where
-    column = body[data_start + offset:data_start + offset + col_len]
-    return inflate(column) if spec & DEFLATE_BIT else column
+def _column(body: bytes, data_start: int, where: tuple[int, int]) -> bytes:
+    offset, col_len = where
+    return body[data_start + offset:data_start + offset + col_len]
 
 
 def _rle_runs(column: bytes) -> Iterator[tuple[int, int | None]]:
@@ -271,13 +272,21 @@ UNREADABLE = "counters and unknown value types are not allowed (automerge 1.0.0r
 def _count_actions(column: bytes) -> int:
     """Ops in the action column; a null action (Automerge fails on it) and an increment
     are refused."""
+    r = Reader(column)
     rows = 0
-    for run, action in _rle_runs(column):
-        if action is None:
-            raise Rejected(Reason.MALFORMED_CHANGE, "null in the action column")
-        if action == INCREMENT_ACTION:
+    while r.remaining():
+        run = r.sleb()
+        if run == 0:
+            r.fail("null in the action column")
+        values = 1 if run > 0 else -run
+        if values <= r.remaining() and column[r.pos:r.pos + values].isascii():
+            actions = column[r.pos:r.pos + values]  # the usual case: one-byte values
+            r.pos += values
+        else:
+            actions = bytes(min(r.uleb(), 0xFF) for _ in range(values))  # stops at the end
+        if INCREMENT_ACTION in actions:
             raise Rejected(Reason.MALFORMED_CHANGE, UNREADABLE)
-        rows += run
+        rows += abs(run)
         if rows > MAX_OP_COUNTER:
             raise Rejected(Reason.MALFORMED_CHANGE, f"over {MAX_OP_COUNTER} ops")
     return rows
