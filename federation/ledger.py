@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -22,11 +23,14 @@ from automerge.core import ROOT, Document, Transaction
 
 from .amvalues import Plain, ensure_map, put_value, read_entry, read_map
 from .docids import RECORD_ID_RE
+from .envelope import ACTOR_BYTES
 from .keys import SigningKey, key_text, parse_key, verify_signature
 
 DEVICE_DOMAIN = b"pnyx/device/v1"
 REVOKE_DOMAIN = b"pnyx/revoke/v1"
 MAX_TEXT_CHARS = 20_000
+DATE_RE = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ACTOR_HEX_RE = re.compile(f"[0-9a-f]{{{2 * ACTOR_BYTES}}}")
 
 
 class Position(str, Enum):
@@ -113,11 +117,16 @@ class Ledger:
 
 
 def parse_date(text: str) -> dt.date:
-    """ISO date YYYY-MM-DD; ValueError says what a user typed wrong."""
+    """ISO date YYYY-MM-DD exactly; ValueError says what a user typed wrong.
+
+    Only this one form: Python 3.11 and later also read 20261120 or 2026-W47-5, and a
+    ledger must read the same on every machine, whatever its Python."""
     try:
-        return dt.date.fromisoformat(text)
+        if DATE_RE.fullmatch(text):
+            return dt.date.fromisoformat(text)
     except (ValueError, TypeError):
-        raise ValueError(f"not a date (YYYY-MM-DD): {text!r}") from None
+        pass
+    raise ValueError(f"not a date (YYYY-MM-DD): {str(text)[:40]!r}")
 
 
 # --- device certificates -------------------------------------------------------------
@@ -153,11 +162,18 @@ def revocation_cut(assembly: bytes, device: bytes, entry: Plain) -> dict[str, in
     if not isinstance(revoked, dict) or not isinstance(revoked.get("signature"), bytes):
         return None
     cut = revoked.get("cut")
-    if not isinstance(cut, dict) or not all(isinstance(v, int) for v in cut.values()):
+    if not isinstance(cut, dict) or not all(_cut_entry(a, s) for a, s in cut.items()):
         return None
     if not _assembly_signed(assembly, revoked["signature"], revocation_input(assembly, device, cut)):
         return None
     return dict(cut)
+
+
+def _cut_entry(actor: object, seq: object) -> bool:
+    """An actor id in lowercase hex and a seq: anything else cannot be encoded in the signed
+    input (or could be read two ways), so a cut holding it is no revocation at all."""
+    return (isinstance(actor, str) and ACTOR_HEX_RE.fullmatch(actor) is not None
+            and isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0)
 
 
 def device_entry(doc: Document, device: bytes, heads: list[bytes] | None = None) -> Plain:
