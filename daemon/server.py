@@ -7,6 +7,7 @@ flight and closes the store.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import signal
 from pathlib import Path
@@ -15,12 +16,15 @@ from aiohttp import web
 
 from .commands_ledger import node_status
 from .discovery import Discovery, DiscoverySettings, announcer
+from .identity import IDENTITY_PATH, identity_handler
 from .node import Node, open_node
+from .viewindex import ViewIndex
 
 DEFAULT_PORT = 7464
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 NODE_KEY = web.AppKey("node", Node)
 DISCOVERY_KEY = web.AppKey("discovery", Discovery)
+VIEW_KEY = web.AppKey("view", ViewIndex)
 log = logging.getLogger("pnyx.daemon")
 
 
@@ -37,10 +41,28 @@ async def status(request: web.Request) -> web.Response:
                               "discovery": discovery.describe() if discovery else None})
 
 
+async def view(request: web.Request) -> web.Response:
+    """The confederal view as canonical JSON; `as_of` (default today, UTC) and `confed` in the query."""
+    try:
+        as_of = dt.date.fromisoformat(request.query.get("as_of") or
+                                      dt.datetime.now(dt.timezone.utc).date().isoformat())
+        confederation = request.query.get("confed")
+        if confederation is not None and (len(confederation) != 64 or
+                                          confederation.strip("0123456789abcdef")):
+            raise ValueError("confed is a confederation id (64 hex digits)")
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    body = request.app[VIEW_KEY].render(as_of, confederation)
+    return web.Response(body=body, content_type="application/json")
+
+
 def make_app(node: Node) -> web.Application:
     app = web.Application()
     app[NODE_KEY] = node
+    app[VIEW_KEY] = ViewIndex(node.store, node.docs)
     app.router.add_get("/pnyx/v1/status", status)
+    app.router.add_get("/pnyx/v1/view", view)
+    app.router.add_get(IDENTITY_PATH, identity_handler(node.device_key))
     return app
 
 

@@ -45,15 +45,31 @@ class Fragment:
     text: str
 
 
-def encode(value: Any) -> str:
+def encode(value: Any) -> bytes:
     """Canonical JSON (sorted keys, no spaces, UTF-8) of plain values and Fragments."""
+    out: list[str] = []
+    _encode(value, out)
+    return "".join(out).encode("utf-8")
+
+
+def _encode(value: Any, out: list[str]) -> None:
     if isinstance(value, Fragment):
-        return value.text
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{_canonical(k)}:{encode(value[k])}" for k in sorted(value)) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(encode(v) for v in value) + "]"
-    return _canonical(value)
+        out.append(value.text)
+    elif isinstance(value, dict):
+        out.append("{")
+        for n, key in enumerate(sorted(value)):
+            out.append(f"{',' if n else ''}{_canonical(key)}:")
+            _encode(value[key], out)
+        out.append("}")
+    elif isinstance(value, list):
+        out.append("[")
+        for n, item in enumerate(value):
+            if n:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+    else:
+        out.append(_canonical(value))
 
 
 @dataclass
@@ -172,6 +188,7 @@ class _Context:
         self.timelines: dict[str, Timeline] = {}
         self.cyclic = _cyclic(records)
         self._members: dict[tuple[str, dt.date], list[str]] = {}
+        self._electorates: dict[tuple[str, dt.date], list[tuple[str, tuple[str, ...]]]] = {}
 
     # -- who is a member, when ------------------------------------------------------
     def state(self, confederation: str, unit: str, day: dt.date) -> str:
@@ -212,8 +229,12 @@ class _Context:
     def electorate(self, confederation: str, day: dt.date) -> list[tuple[str, tuple[str, ...]]]:
         """(assembly, via) for every assembly whose citizens vote, nested councils flattened.
 
+        Stable once asked, like `members`.
         Level by level, sorted within a level: an assembly reached twice counts once,
         at its shallowest (then first) position."""
+        key = (confederation, day)
+        if key in self._electorates:
+            return self._electorates[key]
         seen: set[str] = set()
         out: list[tuple[str, tuple[str, ...]]] = []
         level: list[tuple[str, tuple[str, ...]]] = [
@@ -228,6 +249,7 @@ class _Context:
                 elif len(via) < MAX_NESTING and unit not in via:
                     deeper.extend((m, (*via, unit)) for m in self.members(unit, day))
             level = sorted(deeper)
+        self._electorates[key] = out
         return out
 
     # -- the timeline of one confederation -----------------------------------------------
@@ -328,7 +350,7 @@ class _Context:
         for row in breakdown:
             by_unit.setdefault(row["via"][0] if row["via"] else row["assembly"], []).append(row)
         unit_rows = [self._unit_row(u, day, by_unit.get(u, [])) for u in units]
-        voted_units = sum(1 for row in unit_rows if row["voted"])
+        voted_units = sum(1 for row in unit_rows if row["has_voted"])
         required = rules.qualified if proposal["kind"] == "amend" else rules.threshold
         outcome, decided_on, reason = "open", None, "ratification is under way"
         if electorate and not not_voted:
@@ -337,7 +359,9 @@ class _Context:
             decided_on, reason = deadline.isoformat(), "the deadline has passed"
         if decided_on is not None:
             quorum = Fraction(rules.assembly_quorum)
-            if not units or Fraction(voted_units, len(units)) < quorum:
+            if not counted_dates:
+                outcome, reason = "lapsed", "no assembly of the electorate voted"
+            elif Fraction(voted_units, len(units)) < quorum:
                 outcome = "lapsed"
                 reason = (f"{voted_units} of {len(units)} members voted; the charter requires "
                           f"{rules.assembly_quorum}")
@@ -353,7 +377,9 @@ class _Context:
             "threshold_rule": "more for than against" if required == SIMPLE
             else f"for at least {required} of for and against",
             "assembly_quorum": rules.assembly_quorum, "tally": totals,
-            "members": unit_rows, "breakdown": breakdown, "not_voted": not_voted,
+            "members": len(units), "members_voted": voted_units,
+            "councils": [row for row in unit_rows if row["kind"] == "confederation"],
+            "breakdown": breakdown, "not_voted": not_voted,
             "ignored": ignored, "tendency": self._tendency(pid, set(not_voted)) if decided_on is None
             else [], "outcome": outcome, "decided_on": decided_on, "reason": reason,
         }
@@ -429,12 +455,13 @@ class _Context:
                                            f"{_majority(ratified['for'], ratified['against'])}")
         return "indicative-awaiting-ratification", "the proposal goes back to the assembly"
 
-    def mandates(self) -> list[Record]:
+    def mandates(self, councils: set[str] | None) -> list[Record]:
+        """Every mandate issued by as-of, or those for one of `councils` (ids or names)."""
         out = []
         today = self.as_of.isoformat()
         for assembly in sorted(self.records.ledgers):
             for mandate_id, m in sorted(self.records.ledgers[assembly]["mandates"].items()):
-                if m["issued"] > today:
+                if m["issued"] > today or (councils is not None and m["council"] not in councils):
                     continue
                 recall = m["recall"] if m["recall"] and m["recall"]["date"] <= today else None
                 state = ("recalled" if recall else "expired" if today > m["until"]
@@ -508,8 +535,9 @@ def render_view(records: RecordSet, as_of: dt.date, confederation: str | None = 
     chosen = sorted(c for c in records.charters if confederation in (None, c))
     view = {"format": VIEW_FORMAT, "as_of": as_of.isoformat(),
             "confederations": [context.confederation(c) for c in chosen],
-            "mandates": context.mandates()}
-    return encode(view).encode("utf-8")
+            "mandates": context.mandates(None if confederation is None else {
+                confederation, records.charters.get(confederation, {}).get("rules", {}).get("name")})}
+    return encode(view)
 
 
 def records_from(documents: dict[str, Record]) -> RecordSet:
