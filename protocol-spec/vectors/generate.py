@@ -41,8 +41,8 @@ from pnyx.federation.ledger import (
     revocation_input,
     write_decision,
     write_device,
+    write_genesis,
     write_mandate,
-    write_profile,
     write_recall,
     write_revocation,
 )
@@ -184,7 +184,7 @@ def build_history() -> tuple[History, dict[str, Any]]:
     delegate = Writer("delegate", "delegate run 1")
 
     def genesis(tx: Transaction) -> None:
-        write_profile(tx, Profile(key_text(ASSEMBLY), "Barrio Norte", "Plaza 3", 120))
+        write_genesis(tx, Profile(key_text(ASSEMBLY), "Barrio Norte", "Plaza 3", 120))
         write_device(tx, KEYS["assembly"], KEYS["device-a"].public, "secretary laptop")
 
     h.add("genesis", "the assembly key founds the ledger: profile and device A's certificate",
