@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pnyx.daemon.node import open_node
 
-from tests.confedkit import carry
+from tests.confedkit import carry, count_changes
 from tests.pnyxproc import Daemon, cli
 
 pytestmark = pytest.mark.slow
@@ -39,13 +39,6 @@ def fetch(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=30) as response:
         return bytes(response.read())
 
-
-def changes(data: Path) -> int:
-    node = open_node(data)
-    try:
-        return node.store.count_changes()
-    finally:
-        node.close()
 
 
 def tally(votes_for: int, against: int, abstain: int = 0, on: str = "2026-02-05") -> list[str]:
@@ -88,10 +81,10 @@ def test_three_assemblies_a_delegate_and_one_view(tmp_path: Path) -> None:
     share(*data.values(), delegate)
     cli(data["A"], "ratify", pid, *tally(90, 10))
     cli(data["B"], "ratify", pid, *tally(4, 6), "--dissent", "The spring is ours first")
-    before = changes(data["C"])
+    before = count_changes(data["C"])
     unknown = cli(data["C"], "ratify", keys["A"] + "/aaaaaaaaaaaaaaaa", *tally(1, 1), check=False)
     assert unknown.returncode == 1 and "not held here" in unknown.stderr
-    assert changes(data["C"]) == before
+    assert count_changes(data["C"]) == before
     share(*data.values(), delegate)
     daemon = Daemon(data["C"])  # keeps the view up to date while records arrive
     try:
