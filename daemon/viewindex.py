@@ -18,7 +18,8 @@ from collections.abc import Callable
 from automerge.core import Document
 from pnyx.federation.confed import Record, charter_record, ledger_records, mandate_log_records
 from pnyx.federation.docids import DocKind, ledger_id, parse_doc_id
-from pnyx.federation.view import RecordSet, render_view
+from pnyx.federation.recordset import RecordSet
+from pnyx.federation.view import render_view
 
 from .documents import DocumentCache
 from .store import Store
