@@ -33,7 +33,8 @@ from pnyx.federation.docids import charter_doc_id, ledger_id
 from pnyx.federation.envelope import run_actor
 from pnyx.federation.keys import SigningKey, key_text, parse_key
 from pnyx.federation.ledger import Decision, Profile, Tally, write_decision, write_profile
-from pnyx.federation.view import RecordSet, render_view
+from pnyx.federation.recordset import RecordSet
+from pnyx.federation.view import render_view
 
 ASSEMBLIES = 1_000
 PROPOSALS = 100

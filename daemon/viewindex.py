@@ -18,11 +18,13 @@ from collections.abc import Callable
 from automerge.core import Document
 from pnyx.federation.confed import Record, charter_record, ledger_records, mandate_log_records
 from pnyx.federation.docids import DocKind, ledger_id, parse_doc_id
-from pnyx.federation.view import RecordSet, render_view
+from pnyx.federation.recordset import RecordSet
+from pnyx.federation.view import render_view
 
 from .documents import DocumentCache
 from .store import Store
 
+RECORDS_FORMAT = "records/v1"  # bump when what document_records extracts changes: the index is rebuilt
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS view_records (
     doc TEXT PRIMARY KEY,
@@ -87,14 +89,15 @@ class ViewIndex:
             for doc_id, version in changed.items():
                 found = self.store.db.execute(
                     "SELECT version, record FROM view_records WHERE doc = ?", (doc_id,)).fetchone()
-                if found is not None and found[0] == version:
+                if found is not None and found[0] == f"{RECORDS_FORMAT} {version}":
                     record = None if found[1] is None else json.loads(found[1])
                 else:
                     record = document_records(doc_id, self.docs.get)
                     reread += 1
                     self.store.db.execute(
                         "INSERT OR REPLACE INTO view_records (doc, version, record) VALUES (?,?,?)",
-                        (doc_id, version, None if record is None else json.dumps(record)))
+                        (doc_id, f"{RECORDS_FORMAT} {version}",
+                         None if record is None else json.dumps(record)))
                 self.records.put(doc_id, record)
                 self.versions[doc_id] = version
         self.upto = last

@@ -2,7 +2,8 @@
 
 Layout of `ledger/<assembly key>` (protocol-spec/ledger.md is normative):
 root maps `profile`, `devices`, `decisions` and `mandates`, each keyed by id so
-that two devices recording offline never conflict. Decisions are superseded,
+that two devices recording offline never conflict; the genesis change creates
+them all, so no device ever creates one concurrently with another. Decisions are superseded,
 never deleted; a recall is a decision that names the mandate it ends.
 Readers are defensive: an entry that does not fit the schema is skipped, so a
 well-signed but ill-formed record can never stop a ledger from being read.
@@ -182,6 +183,19 @@ def device_entry(doc: Document, device: bytes, heads: list[bytes] | None = None)
 # --- writing ---------------------------------------------------------------------------
 
 
+# Top-level maps of a ledger. The genesis change creates every one of them: two devices
+# that each created a missing map offline would make two conflicting maps under one key,
+# and Automerge would show only one of them, hiding the other device's records.
+COLLECTIONS = ("devices", "decisions", "mandates")
+
+
+def write_genesis(tx: Transaction, profile: Profile) -> None:
+    """The first change of a ledger: the profile and every collection, empty."""
+    write_profile(tx, profile)
+    for name in COLLECTIONS:
+        ensure_map(tx, name)
+
+
 def write_profile(tx: Transaction, profile: Profile) -> None:
     put_value(tx, ROOT, "profile", {
         "assembly": profile.assembly, "name": profile.name, "place": profile.place,
@@ -286,18 +300,23 @@ def _profile(raw: dict[str, Plain]) -> Profile | None:
 
 
 def _device(key: str, raw: Plain) -> Device:
-    device = parse_key(key)
-    assert isinstance(raw, dict)
-    if not isinstance(raw.get("certificate"), bytes):
+    parse_key(key)
+    if not isinstance(raw, dict) or not isinstance(raw.get("certificate"), bytes):
         raise ValueError("no certificate")
     cut = raw.get("revoked", {}).get("cut") if isinstance(raw.get("revoked"), dict) else None
-    del device
     return Device(key, _text(raw.get("label", "")), raw["certificate"],
                   dict(cut) if isinstance(cut, dict) else None)
 
 
+def _record(key: str, raw: Plain) -> dict[str, Plain]:
+    """A record's fields, if `key` is a record id and `raw` a map; ValueError otherwise."""
+    if not isinstance(raw, dict) or not RECORD_ID_RE.match(key):
+        raise ValueError(f"not a record: {key[:40]!r}")
+    return raw
+
+
 def _decision(key: str, raw: Plain) -> Decision:
-    assert isinstance(raw, dict) and RECORD_ID_RE.match(key)
+    raw = _record(key, raw)
     return Decision(
         id=key, title=_text(raw["title"]), text=_text(raw["text"]), date=parse_date(raw["date"]),
         tally=Tally(_int(raw["for"]), _int(raw["against"]), _int(raw["abstain"])),
@@ -308,7 +327,7 @@ def _decision(key: str, raw: Plain) -> Decision:
 
 
 def _mandate(key: str, raw: Plain) -> Mandate:
-    assert isinstance(raw, dict) and RECORD_ID_RE.match(key)
+    raw = _record(key, raw)
     instructions = raw["instructions"]
     if not isinstance(instructions, list):
         raise ValueError("instructions must be a list")

@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from pnyx.federation.view import records_from, render_view
+from pnyx.federation.recordset import records_from
+from pnyx.federation.view import render_view
 
 VECTORS = Path(__file__).resolve().parent.parent / "protocol-spec" / "vectors"
 CASES = sorted(p.name.removesuffix(".json") for p in (VECTORS / "view").glob("*.json")

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from pnyx.federation.keys import SigningKey, key_text
-from pnyx.federation.view import records_from, render_view
+from pnyx.federation.recordset import records_from
+from pnyx.federation.view import render_view
 
 HERE = Path(__file__).resolve().parent / "view"
 Record = dict[str, Any]
