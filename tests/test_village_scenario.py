@@ -91,8 +91,14 @@ def star(root: Path, names: list[str]) -> list[Daemon]:
             finally:
                 node.close()
     order = [NEIGHBOUR, *(n for n in names if n != NEIGHBOUR)]
-    with ThreadPoolExecutor(len(order)) as pool:
-        return list(pool.map(lambda n: Daemon(root / n, *GOSSIP, port=ports[n]), order))
+    with ThreadPoolExecutor(len(order)) as pool:  # twelve starting at once: give them time
+        futures = [pool.submit(Daemon, root / n, *GOSSIP, port=ports[n], ready_timeout=120) for n in order]
+    started = [f.result() for f in futures if f.exception() is None]
+    if len(started) < len(order):
+        for daemon in started:
+            daemon.stop()
+        raise AssertionError(f"{len(order) - len(started)} daemons did not start")
+    return started
 
 
 def test_village_reconciles_by_network_and_by_bundles(tmp_path: Path) -> None:
