@@ -1,29 +1,35 @@
 """The daemon's HTTP server (aiohttp): the peer protocol under /pnyx/v1/.
 
-Runs until SIGINT or SIGTERM, then stops accepting, finishes what is in
-flight and closes the store.
+Runs until SIGINT or SIGTERM, with the gossip scheduler beside it, then
+stops accepting, finishes what is in flight and closes the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+import random
 import signal
 from pathlib import Path
 
 from aiohttp import web
+from pnyx.federation.syncmsg import MAX_BODY_BYTES
 
 from .commands_ledger import node_status
 from .discovery import Discovery, DiscoverySettings, announcer
+from .gossip import Gossip, GossipConfig
 from .identity import IDENTITY_PATH, identity_handler
 from .node import Node, open_node
+from .syncserver import SYNC_KEY, SyncContext, handle_sync
 from .viewindex import ViewIndex
 
 DEFAULT_PORT = 7464
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 NODE_KEY = web.AppKey("node", Node)
 DISCOVERY_KEY = web.AppKey("discovery", Discovery)
+GOSSIP_KEY = web.AppKey("gossip", Gossip)
 VIEW_KEY = web.AppKey("view", ViewIndex)
 log = logging.getLogger("pnyx.daemon")
 
@@ -36,9 +42,14 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 async def status(request: web.Request) -> web.Response:
+    report = node_status(request.app[NODE_KEY])
     discovery = request.app.get(DISCOVERY_KEY)
-    return web.json_response({**node_status(request.app[NODE_KEY]),
-                              "discovery": discovery.describe() if discovery else None})
+    report["discovery"] = discovery.describe() if discovery else None
+    report["sync_digest"] = request.app[SYNC_KEY].holdings.summary().digest.hex()
+    gossip = request.app.get(GOSSIP_KEY)
+    if gossip is not None:
+        report["sync_sessions"] = gossip.sessions
+    return web.json_response(report)
 
 
 async def view(request: web.Request) -> web.Response:
@@ -56,20 +67,24 @@ async def view(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/json")
 
 
-def make_app(node: Node) -> web.Application:
-    app = web.Application()
+def make_app(node: Node, sync: SyncContext | None = None) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
     app[NODE_KEY] = node
+    app[SYNC_KEY] = sync or SyncContext.open(node)
     app[VIEW_KEY] = ViewIndex(node.store, node.docs)
     app.router.add_get("/pnyx/v1/status", status)
     app.router.add_get("/pnyx/v1/view", view)
     app.router.add_get(IDENTITY_PATH, identity_handler(node.device_key))
+    app.router.add_post("/pnyx/v1/sync", handle_sync)
     return app
 
 
-async def start_discovery(app: web.Application, settings: DiscoverySettings, port: int) -> Discovery:
-    """Announce this daemon and browse for neighbours until the app is cleaned up."""
+async def start_discovery(app: web.Application, settings: DiscoverySettings, port: int,
+                          gossip: Gossip) -> Discovery:
+    """Announce this daemon and browse for neighbours until the app is cleaned up; every
+    neighbour heard is proposed to the gossip as a peer."""
     node = app[NODE_KEY]
-    discovery = Discovery(settings.interfaces, lambda *_: None, lambda *_: None,
+    discovery = Discovery(settings.interfaces, lambda url, *_: gossip.discovered(url), lambda *_: None,
                           announcer(node.device_key.public, node.assembly, port, node.store,
                                     settings.confederations),
                           settings.reannounce_seconds)
@@ -79,12 +94,20 @@ async def start_discovery(app: web.Application, settings: DiscoverySettings, por
 
 
 async def run_until_stopped(data: Path, host: str, port: int,
-                            discovery_settings: DiscoverySettings | None = None) -> None:
+                            discovery_settings: DiscoverySettings | None = None,
+                            config: GossipConfig | None = None, advertise: str | None = None) -> None:
     node = open_node(data)
-    app = make_app(node)
+    if advertise is None and host not in ("0.0.0.0", "::"):
+        advertise = f"http://{host}:{port}"
+    config = config or GossipConfig()
+    sync = SyncContext.open(node, advertise, config.learn)
+    gossip = Gossip(sync, config, random.Random())
+    app = make_app(node, sync)
+    app[GOSSIP_KEY] = gossip
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     discovery: Discovery | None = None
+    gossiping: asyncio.Task[None] | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -95,9 +118,14 @@ async def run_until_stopped(data: Path, host: str, port: int,
         log.info("pnyx serving %s on http://%s:%d", node.ledger_id, host, port)
         print(f"pnyx: serving on http://{host}:{port} (Ctrl-C to stop)", flush=True)
         if discovery_settings is not None:
-            discovery = await start_discovery(app, discovery_settings, port)
+            discovery = await start_discovery(app, discovery_settings, port, gossip)
+        gossiping = asyncio.create_task(gossip.run())
         await stop.wait()
     finally:
+        if gossiping is not None:
+            gossiping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gossiping
         if discovery is not None:
             await discovery.close()
         await runner.cleanup()
@@ -105,6 +133,8 @@ async def run_until_stopped(data: Path, host: str, port: int,
         print("pnyx: stopped", flush=True)
 
 
-def serve(data: Path, host: str, port: int, discovery: DiscoverySettings | None = None) -> None:
+def serve(data: Path, host: str, port: int, discovery: DiscoverySettings | None = None,
+          config: GossipConfig | None = None, advertise: str | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    asyncio.run(run_until_stopped(data, host, port, discovery))
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    asyncio.run(run_until_stopped(data, host, port, discovery, config, advertise))
