@@ -102,3 +102,14 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float) -> float:
             raise AssertionError(f"{what}: not within {timeout} s")
         time.sleep(0.05)
     return time.monotonic() - start
+
+
+def query(data: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Read a data directory's store directly: cheaper than a CLI process for polling."""
+    import sqlite3
+
+    db = sqlite3.connect(data / "pnyx.sqlite", timeout=30)
+    try:
+        return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
