@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import socket
@@ -27,8 +28,10 @@ from automerge.core import Document, SyncState
 from pnyx.daemon.holdings import StoreHoldings
 from pnyx.daemon.node import open_node
 from pnyx.daemon.peers import PeerBook
+from pnyx.daemon.records import DecisionInput, Recorder
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.envelope import Envelope
+from pnyx.federation.ledger import Tally
 from pnyx.federation.syncmsg import Hello, decode_reply, encode
 
 from bench.corpus import ledger_chain, new_key
@@ -136,8 +139,10 @@ def idle(root: Path, docs: int) -> None:
         result = json.loads(out)
         node = open_node(a)
         try:
-            hello = encode(Hello(StoreHoldings(node.store).summary().digest, node.device_key.public,
-                                 "http://127.0.0.1:7464"))
+            t = time.perf_counter()
+            summary = StoreHoldings(node.store).summary()  # a fresh one: recomputed from the heads
+            recompute = time.perf_counter() - t
+            hello = encode(Hello(summary.digest, node.device_key.public, "http://127.0.0.1:7464"))
         finally:
             node.close()
         sent, received = raw_http_exchange(daemon.port, hello)
@@ -146,7 +151,8 @@ def idle(root: Path, docs: int) -> None:
     print(f"idle, {docs + 2:>5} documents: {result['round_trips']} round trip, "
           f"{result['bytes_sent'] + result['bytes_received']} bytes of bodies "
           f"({result['bytes_sent']} + {result['bytes_received']}); whole HTTP/1.1 exchange "
-          f"{sent + received} bytes ({sent} + {received})")
+          f"{sent + received} bytes ({sent} + {received}); state digest recomputed from the heads "
+          f"in {recompute * 1000:.1f} ms (done once per change of the store)")
 
 
 def automerge_sync(chains: list[tuple[Document, list[Envelope]]]) -> tuple[int, float, int]:
@@ -206,6 +212,16 @@ def catch_up(root: Path) -> None:
           f"{am_rounds} messages; {am_wall:.1f} s")
     print(f"catch-up ratios pnyx/automerge: bytes {wire / am_bytes:.2f}x, time {wall / am_wall:.1f}x "
           "(pnyx verifies signatures and authority and commits to SQLite; automerge does neither)")
+
+
+def decide(data: Path, title: str) -> None:
+    """Record one decision in this process (milliseconds), as `pnyx decide` would; the clock
+    starts when it is committed."""
+    node = open_node(data)
+    try:
+        Recorder(node).decide(DecisionInput(title, "", dt.date(2026, 11, 22), Tally(1, 0, 0)))
+    finally:
+        node.close()
 
 
 def random_mesh(n: int, degree: int, rng: random.Random) -> list[set[int]]:
@@ -272,8 +288,7 @@ def mesh(root: Path) -> None:
             for d in daemons:
                 d.wait_ready()
             converge(datas, held, 120)
-            pnyx(datas[origin], "decide", "--title", f"bench {label}", "--date", "2026-11-22", "--for", "1",
-                 "--against", "0", "--abstain", "0")
+            decide(datas[origin], f"bench {label}")
             held += 1
             seconds = converge(datas, held, 120)
         finally:
