@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -106,10 +107,17 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float) -> float:
 
 def query(data: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     """Read a data directory's store directly: cheaper than a CLI process for polling."""
-    import sqlite3
-
     db = sqlite3.connect(data / "pnyx.sqlite", timeout=30)
     try:
         return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
+
+
+def held_hashes(data: Path) -> set[bytes]:
+    """Hashes of the changes stored in a data directory (read while its daemon runs)."""
+    db = sqlite3.connect(data / "pnyx.sqlite")
+    try:
+        return {bytes(r[0]) for r in db.execute("SELECT hash FROM changes")}
     finally:
         db.close()
