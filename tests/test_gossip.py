@@ -98,12 +98,17 @@ def test_a_decision_at_one_end_is_held_and_verified_at_the_other(line: list[Daem
     a, e = line[0].data, line[-1].data
     decision = cli(a, "decide", "--title", "Community kitchen", "--date", "2026-11-20", "--for", "80",
                    "--against", "12", "--abstain", "5", "--dissent", "Prefer Sundays").stdout.strip()
-    wait_for("the decision to reach E", lambda: count(e) >= 6, 60)  # 5 geneses and the decision
-    assert decisions(e, "Assembly A") == {decision}
+    mandate = cli(a, "mandate", "issue", "--delegate", "Ana", "--council", "Water council", "--from",
+                  "2026-12-01", "--until", "2027-03-01", "--date", "2026-11-20", "--for", "70",
+                  "--against", "3", "--abstain", "2").stdout.strip()
+    wait_for("the records to reach E", lambda: count(e) >= 7, 60)  # 5 geneses, decision, mandate
+    assert decision in decisions(e, "Assembly A")
     shown = cli(e, "show", "decisions", "--assembly", "Assembly A").stdout
     assert "Community kitchen" in shown and "80 for" in shown
+    mandates = cli_json(e, "show", "mandates", "--assembly", "Assembly A")
+    assert [(m["id"], m["delegate"]) for m in mandates] == [(mandate, "Ana")]
     report = cli_json(e, "verify")
-    assert report["verified"] == report["changes"] == 6 and report["failed"] == 0
+    assert report["verified"] == report["changes"] == 7 and report["failed"] == 0
     peers = cli_json(line[2].data, "peers")
     assert sorted(p["url"] for p in peers) == sorted([line[1].url, line[3].url])
     assert all(p["device"] and p["last_success"] for p in peers)
@@ -124,6 +129,7 @@ def test_concurrent_records_converge_to_identical_ledgers(line: list[Daemon]) ->
     assert len(digests) == 1
     for d in line:
         assert len(decisions(d.data, "Assembly C")) == 1
+        assert len(decisions(d.data, "Assembly A")) == 3  # the decision, the mandate's, the motion
 
 
 def test_sigkill_in_a_large_catch_up_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
