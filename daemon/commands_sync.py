@@ -42,6 +42,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_sync)
 
 
+SOURCES = {"added": "static", "learned": "learned from a peer", "discovered": "mDNS"}
+
 def cmd_peers_add(args: argparse.Namespace) -> int:
     url = normalize_url(args.url)
     node = open_node(args.data)
@@ -77,7 +79,7 @@ def cmd_peers(args: argparse.Namespace) -> int:
              "lag_seconds": p.lag(now), "sent": p.sent, "received": p.received,
              "rejected": p.rejected, "last_rejection": p.last_rejection, "last_error": p.last_error,
              "failures": p.failures, "retry_in_seconds": max(0.0, p.next_attempt - now),
-             "self": p.is_self} for p in peers]
+             "self": p.is_self, "announced_device": p.announced, "flag": p.flag} for p in peers]
     if args.json:
         print_json(rows)
         return 0
@@ -85,7 +87,8 @@ def cmd_peers(args: argparse.Namespace) -> int:
         print("no peers; add one with `pnyx peers add http://HOST:PORT`")
     for r in rows:
         lag = "never synced" if r["lag_seconds"] is None else f"synced {r['lag_seconds']:.0f} s ago"
-        line = (f"{r['url']}  {r['device'] or 'device unknown'}  {lag}  "
+        source = SOURCES.get(str(r["source"]), r["source"])
+        line = (f"{r['url']}  ({source})  {r['device'] or 'device unknown'}  {lag}  "
                 f"sent {r['sent']}  received {r['received']}")
         if r["rejected"]:
             line += f"  rejected {r['rejected']} ({r['last_rejection']})"
@@ -93,6 +96,8 @@ def cmd_peers(args: argparse.Namespace) -> int:
             line += f"  last error: {r['last_error']}"
         if r["self"]:
             line += "  (this daemon itself)"
+        if r["flag"]:
+            line += f"  FLAGGED: {r['flag']}"
         print(line)
     return 0
 
