@@ -1,8 +1,9 @@
 """End to end with real `pnyx` processes: three assemblies found a confederation, one proposes,
 a delegate votes from her own device, all ratify, and every store computes the same view.
 
-Records travel between the data directories as a bundle would: every envelope
-one store holds is ingested by the other through the Ingestor.
+Records travel between the data directories as a bundle would (every envelope
+one store holds is ingested by the other through the Ingestor), and at the
+end by `pnyx sync` with C's running daemon.
 """
 
 from __future__ import annotations
@@ -92,9 +93,10 @@ def test_three_assemblies_a_delegate_and_one_view(tmp_path: Path) -> None:
             "proposals"][0]["outcome"] == "open"
         cli(data["C"], "ratify", pid, *tally(3, 7))
         served = fetch(f"{daemon.url}/pnyx/v1/view?as_of={AS_OF}")
+        for other in (data["A"], data["B"], delegate):  # C's ratification travels by real sync
+            cli(other, "sync", daemon.url)
     finally:
         daemon.stop()
-    share(*data.values(), delegate)
 
     views = {name: cli(path, "view", "--json", "--as-of", AS_OF).stdout
              for name, path in {**data, "ana": delegate}.items()}
