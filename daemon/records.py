@@ -19,6 +19,7 @@ from automerge.core import Transaction
 from pnyx.federation.envelope import check_envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import (
+    MAX_TEXT_CHARS,
     Decision,
     Instruction,
     Ledger,
@@ -39,6 +40,20 @@ from .node import Node
 
 class RecordError(ValueError):
     """Input a secretary can correct; nothing was written."""
+
+
+class UnknownRecord(RecordError):
+    """The decision, mandate or device named is not on the ledger; nothing was written."""
+
+
+MAX_COUNT = 10**9  # votes, members present: far above any assembly, far below Automerge's int64
+
+
+def check_lengths(**texts: str) -> None:
+    """Longer texts would be written but skipped by every reader of the ledger."""
+    for name, text in texts.items():
+        if len(text) > MAX_TEXT_CHARS:
+            raise RecordError(f"the {name} is longer than {MAX_TEXT_CHARS} characters")
 
 
 def new_record_id() -> str:
@@ -129,8 +144,11 @@ class Recorder:
             raise RecordError(f"unknown decision to supersede: {d.supersedes}")
         if d.quorum is not None and d.quorum < 0:
             raise RecordError("a quorum cannot be negative")
+        if max(d.tally.votes_for, d.tally.against, d.tally.abstain, d.quorum or 0) > MAX_COUNT:
+            raise RecordError(f"a count above {MAX_COUNT} is not an assembly's")
         if not d.title.strip():
             raise RecordError("a decision needs a title")
+        check_lengths(title=d.title, text=d.text, dissent=d.dissent)
         decision = Decision(new_record_id(), d.title, d.text, d.date, d.tally, d.quorum, d.dissent,
                             d.supersedes, kind, subject)
 
@@ -151,6 +169,8 @@ class Recorder:
             raise RecordError("the term ends before it starts")
         if not delegate.strip() or not council.strip():
             raise RecordError("a mandate names a delegate and a council")
+        check_lengths(delegate=delegate, council=council,
+                      **{f"instruction {n + 1}": i.question for n, i in enumerate(instructions)})
         mandate_id = new_record_id()
 
         def extra(tx: Transaction, decision_id: str) -> None:
@@ -163,7 +183,7 @@ class Recorder:
     def recall_mandate(self, mandate_id: str, d: DecisionInput) -> str:
         mandate = self.ledger().mandates.get(mandate_id)
         if mandate is None:
-            raise RecordError(f"unknown mandate: {mandate_id}")
+            raise UnknownRecord(f"unknown mandate: {mandate_id}")
         if mandate.recalled_by is not None:
             raise RecordError(f"mandate {mandate_id} was already recalled by {mandate.recalled_by}")
         return self.decide(d, kind="recall", subject=mandate_id,
@@ -176,13 +196,14 @@ class Recorder:
         if key_text(device) in self.ledger().devices:
             raise RecordError(f"device {key_text(device)} is already certified")
         self._require_certified()
+        check_lengths(label=label)
         self.write(self.node.ledger_id, lambda tx: write_device(tx, assembly_key, device, label))
 
     def revoke_device(self, device: bytes) -> dict[str, int]:
         assembly_key = self._assembly_key()
         entry = self.ledger().devices.get(key_text(device))
         if entry is None:
-            raise RecordError(f"unknown device: {key_text(device)}")
+            raise UnknownRecord(f"unknown device: {key_text(device)}")
         if entry.revoked_cut is not None:
             raise RecordError(f"device {key_text(device)} is already revoked")
         if device == self.node.device_key.public:

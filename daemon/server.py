@@ -1,4 +1,5 @@
-"""The daemon's HTTP server (aiohttp): the peer protocol under /pnyx/v1/.
+"""The daemon's HTTP server (aiohttp): the peer protocol under /pnyx/v1/,
+the local API under /api/v1/ (daemon/api.py) and the web page at / (daemon/page.py).
 
 Runs until SIGINT or SIGTERM, then stops accepting, finishes what is in
 flight and closes the store.
@@ -13,8 +14,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .api import PREFIX, api_app
 from .commands_ledger import node_status
-from .node import Node, open_node
+from .node import Node, ensure_api_token, open_node
+from .page import add_page
+from .presence import announced, local_url
 
 DEFAULT_PORT = 7464
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
@@ -33,16 +37,19 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response(node_status(request.app[NODE_KEY]))
 
 
-def make_app(node: Node) -> web.Application:
+def make_app(node: Node, api_remote: bool = False) -> web.Application:
     app = web.Application()
     app[NODE_KEY] = node
     app.router.add_get("/pnyx/v1/status", status)
+    api = api_app(node, ensure_api_token(node.data), api_remote)
+    app.add_subapp(PREFIX, api)
+    add_page(app, api)
     return app
 
 
-async def run_until_stopped(data: Path, host: str, port: int) -> None:
+async def run_until_stopped(data: Path, host: str, port: int, api_remote: bool = False) -> None:
     node = open_node(data)
-    runner = web.AppRunner(make_app(node), handle_signals=False)
+    runner = web.AppRunner(make_app(node, api_remote), handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -53,13 +60,14 @@ async def run_until_stopped(data: Path, host: str, port: int) -> None:
         await site.start()
         log.info("pnyx serving %s on http://%s:%d", node.ledger_id, host, port)
         print(f"pnyx: serving on http://{host}:{port} (Ctrl-C to stop)", flush=True)
-        await stop.wait()
+        with announced(data, local_url(host, port), node.device_key.public):
+            await stop.wait()
     finally:
         await runner.cleanup()
         node.close()
         print("pnyx: stopped", flush=True)
 
 
-def serve(data: Path, host: str, port: int) -> None:
+def serve(data: Path, host: str, port: int, api_remote: bool = False) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    asyncio.run(run_until_stopped(data, host, port))
+    asyncio.run(run_until_stopped(data, host, port, api_remote))

@@ -1,0 +1,273 @@
+"""The local API under /api/v1/ (protocol-spec/openapi.yaml is normative).
+
+JSON for everything the CLI reads and writes, served by `pnyx run` beside the
+peer protocol. Reads are open to whoever may reach the API; writes need the
+token of the data directory (`Authorization: Bearer TOKEN`). By default only
+loopback clients are answered. Every error is JSON `{"error": {"status",
+"message"}}`: 400 malformed body, 401 no or wrong token, 403 not loopback,
+404 unknown id, 413 body too large, 422 a ledger rule refused it; in every
+case nothing was written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pnyx.federation.docids import ledger_id
+from pnyx.federation.errors import Rejected
+from pnyx.federation.keys import key_text, parse_key
+from pnyx.federation.ledger import Decision, Ledger, read_ledger
+
+from .audit import reverify
+from .commands_ledger import node_status
+from .events import stream
+from .node import Node
+from .output import to_jsonable
+from .records import Recorder, RecordError, UnknownRecord
+from .watch import StoreWatch
+from .writes import WRITES, BadRequest, Write
+
+PREFIX = "/api/v1"
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass
+class ApiContext:
+    node: Node
+    recorder: Recorder
+    token: str
+    watch: StoreWatch
+    allow_remote: bool
+
+
+API_KEY = web.AppKey("api", ApiContext)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": {"status": status, "message": message}}, status=status,
+                             headers=headers)
+
+
+def is_local(remote: str | None) -> bool:
+    if remote is None:
+        return True  # a unix socket
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def refuse_remote(request: web.Request, ctx: ApiContext) -> web.Response | None:
+    if ctx.allow_remote or is_local(request.remote):
+        return None
+    return error(403, "this daemon serves its local API to this machine only (pnyx run --api-remote)")
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Loopback only unless allowed; every failure as a JSON error."""
+    refused = refuse_remote(request, request.app[API_KEY])
+    if refused is not None:
+        return refused
+    try:
+        return await handler(request)
+    except BadRequest as exc:
+        return error(400, str(exc))
+    except UnknownRecord as exc:
+        return error(404, str(exc))
+    except (RecordError, Rejected) as exc:
+        return error(422, str(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return error(exc.status, exc.reason, allow)
+
+
+# --- reads ------------------------------------------------------------------------------
+
+
+def assembly_of(request: web.Request) -> bytes:
+    """The assembly a read is about: `?assembly=KEY`, else this one; 404 if not held here."""
+    node = request.app[API_KEY].node
+    text = request.query.get("assembly")
+    if not text:
+        return node.assembly
+    try:
+        assembly = parse_key(text)
+    except ValueError as exc:
+        raise BadRequest(f"assembly: {exc}") from None
+    if not node.store.holds_document(ledger_id(assembly)):
+        raise UnknownRecord(f"no ledger of assembly {text} is held here")
+    return assembly
+
+
+def ledger_of(request: web.Request) -> Ledger:
+    return read_ledger(request.app[API_KEY].node.docs.get(ledger_id(assembly_of(request))))
+
+
+def decision_json(decision: Decision, superseded: set[str]) -> dict[str, Any]:
+    out: dict[str, Any] = to_jsonable(decision)
+    out["superseded"] = decision.id in superseded
+    return out
+
+
+def one(records: dict[str, Any], request: web.Request, what: str) -> Any:
+    found = records.get(request.match_info["id"])
+    if found is None:
+        raise UnknownRecord(f"unknown {what}: {request.match_info['id']}")
+    return found
+
+
+async def get_status(request: web.Request) -> web.Response:
+    node = request.app[API_KEY].node
+    return web.json_response({**node_status(node), "seqno": node.store.last_seqno()})
+
+
+async def get_assemblies(request: web.Request) -> web.Response:
+    node = request.app[API_KEY].node
+    out = []
+    for doc_id in node.store.documents():
+        if doc_id.startswith("ledger/"):
+            profile = read_ledger(node.docs.get(doc_id)).profile
+            key = doc_id.removeprefix("ledger/")
+            out.append({"key": key, "name": profile.name if profile else None,
+                        "place": profile.place if profile else None,
+                        "members": profile.members if profile else None,
+                        "this": key == key_text(node.assembly)})
+    return web.json_response(out)
+
+
+async def get_ledger(request: web.Request) -> web.Response:
+    assembly = assembly_of(request)
+    ledger = read_ledger(request.app[API_KEY].node.docs.get(ledger_id(assembly)))
+    superseded = ledger.superseded()
+    return web.json_response({
+        "assembly": key_text(assembly), "profile": to_jsonable(ledger.profile),
+        "decisions": [decision_json(d, superseded) for d in ledger.decisions.values()],
+        "mandates": to_jsonable(list(ledger.mandates.values())),
+        "devices": to_jsonable(list(ledger.devices.values())),
+    })
+
+
+async def get_decisions(request: web.Request) -> web.Response:
+    ledger = ledger_of(request)
+    superseded = ledger.superseded()
+    return web.json_response([decision_json(d, superseded) for d in ledger.decisions.values()])
+
+
+async def get_decision(request: web.Request) -> web.Response:
+    ledger = ledger_of(request)
+    return web.json_response(decision_json(one(ledger.decisions, request, "decision"),
+                                           ledger.superseded()))
+
+
+async def get_mandates(request: web.Request) -> web.Response:
+    return web.json_response(to_jsonable(list(ledger_of(request).mandates.values())))
+
+
+async def get_mandate(request: web.Request) -> web.Response:
+    return web.json_response(to_jsonable(one(ledger_of(request).mandates, request, "mandate")))
+
+
+async def get_devices(request: web.Request) -> web.Response:
+    return web.json_response(to_jsonable(list(ledger_of(request).devices.values())))
+
+
+async def get_device(request: web.Request) -> web.Response:
+    return web.json_response(to_jsonable(one(ledger_of(request).devices, request, "device")))
+
+
+async def get_verify(request: web.Request) -> web.Response:
+    report = reverify(request.app[API_KEY].node.store)
+    return web.json_response({**to_jsonable(report), "ok": report.ok})
+
+
+async def get_events(request: web.Request) -> web.StreamResponse:
+    return await stream(request, request.app[API_KEY].watch)
+
+
+# --- writes -----------------------------------------------------------------------------
+
+
+def authorize(request: web.Request, token: str) -> None:
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        reason = "no API token given" if not given else "wrong API token"
+        raise web.HTTPUnauthorized(reason=f"{reason}: send Authorization: Bearer TOKEN "
+                                          "(the token is in api.token in the data directory)")
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length,
+                                            reason=f"a body is at most {MAX_BODY_BYTES} bytes")
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=len(raw),
+                                            reason=f"a body is at most {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def write_handler(write: Write) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        ctx = request.app[API_KEY]
+        authorize(request, ctx.token)
+        body = await json_body(request)
+        result = write.run(ctx.recorder, dict(request.match_info), body)
+        ctx.watch.check()
+        return web.json_response(result, status=201)
+
+    return handle
+
+
+# --- the application --------------------------------------------------------------------
+
+
+def api_app(node: Node, token: str, allow_remote: bool) -> web.Application:
+    """The /api/v1 sub-application; its store watch runs while the daemon does."""
+    app = web.Application(middlewares=[guard])
+    ctx = ApiContext(node, Recorder(node), token, StoreWatch(node.store), allow_remote)
+    app[API_KEY] = ctx
+    for path, handler in (("/status", get_status), ("/assemblies", get_assemblies),
+                          ("/ledger", get_ledger), ("/decisions", get_decisions),
+                          ("/decisions/{id}", get_decision), ("/mandates", get_mandates),
+                          ("/mandates/{id}", get_mandate), ("/devices", get_devices),
+                          ("/devices/{id}", get_device), ("/verify", get_verify),
+                          ("/events", get_events)):
+        app.router.add_get(path, handler, allow_head=False)
+    for write in WRITES.values():
+        app.router.add_post(write.path, write_handler(write))
+
+    async def watching(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(ctx.watch.run())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def closing(app: web.Application) -> None:
+        ctx.watch.close()
+
+    app.cleanup_ctx.append(watching)
+    app.on_shutdown.append(closing)
+    return app

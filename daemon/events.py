@@ -1,0 +1,59 @@
+"""GET /api/v1/events: server-sent events when records arrive.
+
+The stream opens with `hello` (the store's arrival number now), then sends
+`records` each time the store gains changes, naming the documents that
+changed, with the arrival number as the event id: a client that reconnects
+with `Last-Event-ID` hears at once about whatever arrived while it was away.
+A comment every KEEPALIVE seconds keeps proxies and clients from timing out.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from .store import Store
+from .watch import StoreWatch
+
+KEEPALIVE = 15.0
+MAX_DOCUMENTS = 200  # named per event; `more` says the list was cut
+
+
+async def send(response: web.StreamResponse, kind: str, event_id: int, data: dict[str, Any]) -> None:
+    await response.write(f"event: {kind}\nid: {event_id}\ndata: {json.dumps(data)}\n\n".encode())
+
+
+def records_event(store: Store, since: int, seqno: int) -> dict[str, Any]:
+    documents = store.documents_since(since)
+    return {"seqno": seqno, "since": since, "documents": documents[:MAX_DOCUMENTS],
+            "more": len(documents) > MAX_DOCUMENTS}
+
+
+def resume_from(request: web.Request, now: int) -> int:
+    """Where a reconnecting client left off (Last-Event-ID), else now."""
+    text = request.headers.get("Last-Event-ID", "")
+    if text.isdigit() and len(text) < 20:
+        return min(int(text), now)
+    return now
+
+
+async def stream(request: web.Request, watch: StoreWatch) -> web.StreamResponse:
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    seen = resume_from(request, watch.seqno)
+    try:
+        await send(response, "hello", seen, {"seqno": watch.seqno})
+        while not watch.closed:
+            seqno = await watch.wait_beyond(seen, KEEPALIVE)
+            if seqno is None:
+                if not watch.closed:
+                    await response.write(b": keep-alive\n\n")
+                continue
+            await send(response, "records", seqno, records_event(watch.store, seen, seqno))
+            seen = seqno
+    except (ConnectionResetError, ConnectionError):
+        pass  # the client went away
+    return response
