@@ -31,7 +31,7 @@ typing-shim:
 	@ln -sfn ../../../client build/typing/pnyx/client
 
 lint: $(BIN)/pnyx typing-shim
-	$(BIN)/ruff check federation daemon client tests bench
+	$(BIN)/ruff check federation daemon client tests bench protocol-spec
 	$(BIN)/mypy -p pnyx.federation -p pnyx.daemon -p pnyx.client
 
 bench: $(BIN)/pnyx

@@ -11,7 +11,6 @@ answer raises ApiError with the status and the daemon's one-line message.
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -178,7 +177,7 @@ class Client:
                         return found
                     if time.monotonic() >= deadline:
                         break
-            except (TimeoutError, socket.timeout, ConnectionError, urllib.error.URLError):
+            except (TimeoutError, ConnectionError, urllib.error.URLError):
                 pass
 
 

@@ -10,7 +10,7 @@ from .types import Event
 
 def read_events(lines: Iterable[bytes]) -> Iterator[Event]:
     """Events of a stream; comments (keep-alives) and events whose data is not JSON are skipped."""
-    kind, event_id, data = "message", None, []
+    kind, event_id, data = "message", None, []  # type: tuple[str, str | None, list[str]]
     for raw in lines:
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not line:

@@ -27,13 +27,14 @@ from pnyx.federation.keys import key_text, parse_key
 from pnyx.federation.ledger import Decision, Ledger, read_ledger
 
 from .audit import reverify
+from .bodies import BadRequest
 from .commands_ledger import node_status
 from .events import stream
 from .node import Node
 from .output import to_jsonable
 from .records import Recorder, RecordError, UnknownRecord
 from .watch import StoreWatch
-from .writes import WRITES, BadRequest, Write
+from .writes import WRITES, Write
 
 PREFIX = "/api/v1"
 MAX_BODY_BYTES = 64 * 1024

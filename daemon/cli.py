@@ -14,16 +14,17 @@ from pathlib import Path
 
 from pnyx.federation.errors import Rejected
 
-from . import commands_ledger, commands_run
+from . import commands_confed, commands_discovery, commands_ledger, commands_run
 from .node import SetupError, default_data_dir
 from .records import RecordError
 
-COMMAND_MODULES = [commands_ledger, commands_run]
+COMMAND_MODULES = [commands_ledger, commands_confed, commands_run, commands_discovery]
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data", type=Path, default=None, metavar="DIR",
+    # SUPPRESS: a subcommand's copy of --data must not reset one given before the subcommand
+    common.add_argument("--data", type=Path, default=argparse.SUPPRESS, metavar="DIR",
                         help="data directory (default: $PNYX_DATA, else the user data directory)")
     parser = argparse.ArgumentParser(
         prog="pnyx", parents=[common],
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.data is None:
+    if getattr(args, "data", None) is None:
         args.data = default_data_dir()
     try:
         code: int = args.handler(args)

@@ -5,20 +5,52 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pnyx.federation.discovery_txt import MAX_CONFEDERATIONS
+
+from .discovery import DEFAULT_REANNOUNCE_SECONDS, DiscoverySettings, discovery_interfaces, parse_charter
 from .server import DEFAULT_LISTEN, parse_listen, serve
+
+
+def add_interface_arg(p: argparse.ArgumentParser, default_help: str) -> None:
+    p.add_argument("--mdns-interface", action="append", default=[], metavar="ADDR_OR_NAME",
+                   help=f"announce and browse on this IPv4 address or interface (repeatable; "
+                        f"default: {default_help})")
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser("run", parents=[common], help="run the daemon")
     p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                    help=f"address to serve peers and clients on (default {DEFAULT_LISTEN})")
+    p.add_argument("--no-discovery", action="store_true",
+                   help="neither announce this daemon nor look for neighbours with mDNS")
+    add_interface_arg(p, "the --listen address, or every interface when it is 0.0.0.0")
+    p.add_argument("--announce-confed", action="append", default=[], metavar="CHARTER",
+                   help="announce only these confederations (charter hash; repeatable; "
+                        "default: every confederation whose charter this daemon holds)")
+    p.add_argument("--mdns-reannounce", type=float, default=DEFAULT_REANNOUNCE_SECONDS, metavar="SECONDS",
+                   help=f"re-announce this often, so neighbours that appeared during a partition find "
+                        f"us (default {DEFAULT_REANNOUNCE_SECONDS:g})")
     p.add_argument("--api-remote", action="store_true",
                    help="answer the local API and web page from other machines too "
                         "(default: this machine only; writes always need the API token)")
     p.set_defaults(handler=cmd_run)
 
 
+def discovery_settings(args: argparse.Namespace, host: str) -> DiscoverySettings | None:
+    if args.no_discovery:
+        if args.mdns_interface or args.announce_confed:
+            raise ValueError("--no-discovery cannot be combined with --mdns-interface or --announce-confed")
+        return None
+    if not args.mdns_reannounce >= 1:
+        raise ValueError("--mdns-reannounce takes at least 1 second")
+    confederations = tuple(dict.fromkeys(parse_charter(c) for c in args.announce_confed))
+    if len(confederations) > MAX_CONFEDERATIONS:
+        raise ValueError(f"at most {MAX_CONFEDERATIONS} confederations can be announced")
+    return DiscoverySettings(discovery_interfaces(host, args.mdns_interface),
+                             confederations or None, args.mdns_reannounce)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     host, port = parse_listen(args.listen)
-    serve(args.data, host, port, args.api_remote)
+    serve(args.data, host, port, discovery_settings(args, host), args.api_remote)
     return 0

@@ -16,8 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from automerge.core import Transaction
+from pnyx.federation.charter import Charter, charter_change
+from pnyx.federation.chunk import parse_change
+from pnyx.federation.confed import (
+    ACCEPTANCE,
+    PROPOSAL,
+    RATIFICATION,
+    Act,
+    ProposalBody,
+    proposal_id,
+    write_act,
+    write_proposal,
+    write_recall_saw,
+)
+from pnyx.federation.docids import charter_doc_id, ledger_id, mandate_doc_id
 from pnyx.federation.envelope import check_envelope, run_actor, sign_change
-from pnyx.federation.keys import SigningKey, key_text
+from pnyx.federation.keys import SigningKey, key_text, parse_key
 from pnyx.federation.ledger import (
     MAX_TEXT_CHARS,
     Decision,
@@ -186,8 +200,13 @@ class Recorder:
             raise UnknownRecord(f"unknown mandate: {mandate_id}")
         if mandate.recalled_by is not None:
             raise RecordError(f"mandate {mandate_id} was already recalled by {mandate.recalled_by}")
-        return self.decide(d, kind="recall", subject=mandate_id,
-                           extra=lambda tx, decision_id: write_recall(tx, mandate_id, decision_id))
+        log_heads = self.node.docs.get(mandate_doc_id(self.node.assembly, mandate_id)).get_heads()
+
+        def extra(tx: Transaction, decision_id: str) -> None:
+            write_recall(tx, mandate_id, decision_id)
+            write_recall_saw(tx, decision_id, log_heads)
+
+        return self.decide(d, kind="recall", subject=mandate_id, extra=extra)
 
     # --- devices --------------------------------------------------------------------
 
@@ -212,3 +231,70 @@ class Recorder:
         cut = self.node.store.actor_cut(self.node.ledger_id, device)
         self.write(self.node.ledger_id, lambda tx: write_revocation(tx, assembly_key, device, cut))
         return cut
+
+    # --- confederations ---------------------------------------------------------------
+
+    def found_confederation(self, charter: Charter) -> str:
+        """Write a charter: its one change is made first, and its hash names the document."""
+        raw = charter_change(charter, self._actor(self.node.device_key))
+        doc_id = charter_doc_id(parse_change(raw).hash)
+        report = self.node.ingestor.ingest([sign_change(self.node.device_key, doc_id, raw)])
+        if report.accepted != 1:
+            raise RecordError(f"the charter was not stored: {report.rejected}")
+        return doc_id.removeprefix("charter/")
+
+    def _charter_held(self, charter_id: str) -> None:
+        if not self.node.store.holds(bytes.fromhex(charter_id)):
+            raise UnknownRecord(f"confederation {charter_id} is not held here: bring its charter "
+                              "(sync or import) first")
+
+    def accept_charter(self, charter_id: str, d: DecisionInput) -> str:
+        self._charter_held(charter_id)
+        if any(x.kind == ACCEPTANCE and x.subject == charter_id for x in self.ledger().decisions.values()):
+            raise RecordError(f"this assembly already accepted the charter {charter_id}")
+        return self.decide(d, kind=ACCEPTANCE, subject=charter_id)
+
+    def propose(self, body: ProposalBody, d: DecisionInput) -> str:
+        """Put a proposal to a confederation; returns its id (assembly key / decision id)."""
+        self._charter_held(body.confederation)
+        decision_id = self.decide(d, kind=PROPOSAL,
+                                  extra=lambda tx, decision_id: write_proposal(tx, decision_id, body))
+        return proposal_id(self.node.assembly, decision_id)
+
+    def ratify(self, pid: str, d: DecisionInput) -> str:
+        """The assembly's own vote on a confederal proposal held here."""
+        proposer, _, decision_id = pid.partition("/")
+        held = self.node.docs.get(ledger_id(parse_key(proposer)))
+        found = read_ledger(held).decisions.get(decision_id)
+        if found is None or found.kind != PROPOSAL:
+            raise UnknownRecord(f"proposal {pid} is not held here: bring its assembly's ledger first")
+        superseded = self.ledger().superseded()
+        earlier = [x.id for x in self.ledger().decisions.values()
+                   if x.kind == RATIFICATION and x.subject == pid and x.id not in superseded]
+        if earlier and d.supersedes not in earlier:
+            raise RecordError(f"already ratified by {earlier[0]}; pass --supersedes {earlier[0]} "
+                              "to record a new vote")
+        return self.decide(d, kind=RATIFICATION, subject=pid)
+
+    # --- a delegate's own device ------------------------------------------------------
+
+    def delegate_act(self, mandate_id: str | None, act: Act) -> str:
+        """Record an act in the mandate log of a mandate naming this device's key."""
+        me = key_text(self.node.device_key.public)
+        ledger = self.ledger()
+        mine = {k: m for k, m in ledger.mandates.items() if m.delegate_key == me
+                and (mandate_id is None or k == mandate_id)}
+        if len(mine) > 1:
+            mine = {k: m for k, m in mine.items() if m.recalled_by is None}
+        if len(mine) != 1:
+            raise RecordError(f"{'no' if not mine else 'more than one'} mandate held here names "
+                              f"this key {me}" + ("" if not mine else "; pass --mandate ID"))
+        (chosen_id, mandate), = mine.items()
+        if mandate.recalled_by is not None:
+            raise RecordError(f"mandate {chosen_id} was recalled by {mandate.recalled_by}")
+        if not mandate.term_from <= act.date <= mandate.term_until:
+            raise RecordError(f"{act.date} is outside the mandate's term "
+                              f"{mandate.term_from}..{mandate.term_until}")
+        saw = self.node.docs.get(self.node.ledger_id).get_heads()
+        self.write(mandate_doc_id(self.node.assembly, chosen_id), lambda tx: write_act(tx, act, saw))
+        return act.id

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from .api import PREFIX, api_app
 from .commands_ledger import node_status
+from .discovery import Discovery, DiscoverySettings, announcer
 from .node import Node, ensure_api_token, open_node
 from .page import add_page
 from .presence import announced, local_url
@@ -23,6 +24,7 @@ from .presence import announced, local_url
 DEFAULT_PORT = 7464
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 NODE_KEY = web.AppKey("node", Node)
+DISCOVERY_KEY = web.AppKey("discovery", Discovery)
 log = logging.getLogger("pnyx.daemon")
 
 
@@ -34,7 +36,9 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(node_status(request.app[NODE_KEY]))
+    discovery = request.app.get(DISCOVERY_KEY)
+    return web.json_response({**node_status(request.app[NODE_KEY]),
+                              "discovery": discovery.describe() if discovery else None})
 
 
 def make_app(node: Node, api_remote: bool = False) -> web.Application:
@@ -47,10 +51,26 @@ def make_app(node: Node, api_remote: bool = False) -> web.Application:
     return app
 
 
-async def run_until_stopped(data: Path, host: str, port: int, api_remote: bool = False) -> None:
+async def start_discovery(app: web.Application, settings: DiscoverySettings, port: int) -> Discovery:
+    """Announce this daemon and browse for neighbours until the app is cleaned up."""
+    node = app[NODE_KEY]
+    discovery = Discovery(settings.interfaces, lambda *_: None, lambda *_: None,
+                          announcer(node.device_key.public, node.assembly, port, node.store,
+                                    settings.confederations),
+                          settings.reannounce_seconds)
+    app[DISCOVERY_KEY] = discovery
+    await discovery.start()
+    return discovery
+
+
+async def run_until_stopped(data: Path, host: str, port: int,
+                            discovery_settings: DiscoverySettings | None = None,
+                            api_remote: bool = False) -> None:
     node = open_node(data)
-    runner = web.AppRunner(make_app(node, api_remote), handle_signals=False, shutdown_timeout=5.0)
+    app = make_app(node, api_remote)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
+    discovery: Discovery | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -61,13 +81,18 @@ async def run_until_stopped(data: Path, host: str, port: int, api_remote: bool =
         log.info("pnyx serving %s on http://%s:%d", node.ledger_id, host, port)
         print(f"pnyx: serving on http://{host}:{port} (Ctrl-C to stop)", flush=True)
         with announced(data, local_url(host, port), node.device_key.public):
+            if discovery_settings is not None:
+                discovery = await start_discovery(app, discovery_settings, port)
             await stop.wait()
     finally:
+        if discovery is not None:
+            await discovery.close()
         await runner.cleanup()
         node.close()
         print("pnyx: stopped", flush=True)
 
 
-def serve(data: Path, host: str, port: int, api_remote: bool = False) -> None:
+def serve(data: Path, host: str, port: int, discovery: DiscoverySettings | None = None,
+          api_remote: bool = False) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    asyncio.run(run_until_stopped(data, host, port, api_remote))
+    asyncio.run(run_until_stopped(data, host, port, discovery, api_remote))

@@ -177,7 +177,8 @@ class Store:
         return int(self.db.execute("SELECT coalesce(max(seqno), 0) FROM changes").fetchone()[0])
 
     def holds_document(self, doc_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM changes WHERE doc = ? LIMIT 1", (doc_id,)).fetchone() is not None
+        row = self.db.execute("SELECT 1 FROM changes WHERE doc = ? LIMIT 1", (doc_id,)).fetchone()
+        return row is not None
 
     def documents_since(self, after_seqno: int) -> list[str]:
         """The documents that gained changes after arrival number `after_seqno`."""

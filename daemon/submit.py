@@ -13,10 +13,11 @@ from typing import Any
 
 from pnyx.client import ApiError, Client
 
+from .bodies import BadRequest
 from .node import SetupError, open_node, read_api_token
 from .presence import running_daemon
 from .records import Recorder, RecordError
-from .writes import WRITES, BadRequest, Result
+from .writes import WRITES, Result
 
 
 def submit(data: Path, name: str, body: dict[str, Any], **params: str) -> Result:

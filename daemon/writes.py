@@ -17,108 +17,59 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
+from pnyx.federation.charter import (
+    AMENDABLE,
+    CHARTER_ID_RE,
+    DEFAULT_QUALIFIED,
+    Rules,
+    new_charter,
+    parse_share,
+    parse_threshold,
+    share_text,
+)
+from pnyx.federation.confed import PROPOSAL_ID_RE, Act, ActKind, ProposalBody, ProposalKind
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Binding, Instruction, Position, Tally, parse_date, read_ledger
+from pnyx.federation.ledger import Binding, Position
 
+from .bodies import (
+    DECISION_FIELDS,
+    BadRequest,
+    Body,
+    count,
+    date,
+    decision_input,
+    instruction,
+    key,
+    obj,
+    only_fields,
+    optional_text,
+    text,
+    texts,
+)
 from .output import to_jsonable
-from .records import DecisionInput, Recorder, UnknownRecord
+from .records import Recorder, UnknownRecord, new_record_id
 
-Body = Mapping[str, Any]
 Params = Mapping[str, str]
 Result = dict[str, Any]
 
 
-class BadRequest(ValueError):
-    """A body that is not what the operation takes; nothing was written."""
+def as_result(record: Any) -> Result:
+    out: Result = to_jsonable(record)
+    return out
 
 
-# --- reading fields of a body -----------------------------------------------------------
+def decision_result(rec: Recorder, decision_id: str) -> Result:
+    return as_result(rec.ledger().decisions[decision_id])
 
 
-def only_fields(body: Body, allowed: set[str], where: str = "body") -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise BadRequest(f"unknown field{'s' if len(unknown) > 1 else ''} in {where}: {', '.join(unknown)}")
-
-
-def text(body: Body, name: str, default: str | None = None) -> str:
-    value = body.get(name, default)
-    if value is None:
-        raise BadRequest(f"{name} is required")
-    if not isinstance(value, str):
-        raise BadRequest(f"{name} must be a string")
-    return value
-
-
-def optional_text(body: Body, name: str) -> str | None:
-    value = body.get(name)
-    return None if value is None else text(body, name)
-
-
-def count(body: Body, name: str, required: bool = True) -> int | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise BadRequest(f"{name} must be a whole number")
-    return value
-
-
-def date(body: Body, name: str) -> dt.date:
-    try:
-        return parse_date(text(body, name))
-    except ValueError as exc:
-        raise BadRequest(f"{name}: {exc}") from None
-
-
-def obj(value: Any, name: str) -> Body:
-    if not isinstance(value, dict):
-        raise BadRequest(f"{name} must be an object")
-    return value
-
-
-DECISION_FIELDS = {"title", "text", "date", "tally", "quorum", "dissent"}
-TALLY_FIELDS = {"votes_for", "against", "abstain"}
-
-
-def decision_input(body: Body, default_title: str | None = None) -> DecisionInput:
-    tally = obj(body.get("tally"), "tally")
-    only_fields(tally, TALLY_FIELDS, "tally")
-    try:
-        votes = Tally(*(count(tally, name) or 0 for name in ("votes_for", "against", "abstain")))
-    except ValueError as exc:  # Tally's own rule: no negative votes
-        raise BadRequest(str(exc)) from None
-    return DecisionInput(
-        title=text(body, "title", default_title), text=text(body, "text", ""), date=date(body, "date"),
-        tally=votes, quorum=count(body, "quorum", required=False),
-        dissent=text(body, "dissent", ""), supersedes=optional_text(body, "supersedes"))
-
-
-def instruction(value: Any, n: int) -> Instruction:
-    item = obj(value, f"instructions[{n}]")
-    only_fields(item, {"question", "position", "binding"}, f"instructions[{n}]")
-    try:
-        return Instruction(text(item, "question"), Position(text(item, "position")),
-                           Binding(text(item, "binding")))
-    except ValueError as exc:
-        raise BadRequest(f"instructions[{n}]: {exc}") from None
-
-
-def key(value: str, name: str) -> bytes:
-    try:
-        return parse_key(value)
-    except ValueError as exc:
-        raise BadRequest(f"{name}: {exc}") from None
-
-
-# --- the operations ---------------------------------------------------------------------
+# --- this assembly's ledger ----------------------------------------------------------------
 
 
 def decide(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, DECISION_FIELDS | {"supersedes"})
-    decision_id = rec.decide(decision_input(body))
-    return to_jsonable(rec.ledger().decisions[decision_id])
+    return decision_result(rec, rec.decide(decision_input(body)))
 
 
 def issue_mandate(rec: Recorder, params: Params, body: Body) -> Result:
@@ -135,21 +86,21 @@ def issue_mandate(rec: Recorder, params: Params, body: Body) -> Result:
         decision_input(body, f"Mandate for {delegate}"), delegate, delegate_key,
         text(body, "council"), date(body, "term_from"), date(body, "term_until"),
         tuple(instruction(item, n) for n, item in enumerate(raw)))
-    return to_jsonable(rec.ledger().mandates[mandate_id])
+    return as_result(rec.ledger().mandates[mandate_id])
 
 
 def recall_mandate(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, DECISION_FIELDS)
     mandate_id = params["mandate"]
-    decision_id = rec.recall_mandate(mandate_id, decision_input(body, f"Recall of mandate {mandate_id}"))
-    return to_jsonable(rec.ledger().decisions[decision_id])
+    return decision_result(
+        rec, rec.recall_mandate(mandate_id, decision_input(body, f"Recall of mandate {mandate_id}")))
 
 
 def add_device(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, {"key", "label"})
     device = key(text(body, "key"), "key")
     rec.add_device(device, text(body, "label", ""))
-    return to_jsonable(rec.ledger().devices[key_text(device)])
+    return as_result(rec.ledger().devices[key_text(device)])
 
 
 def revoke_device(rec: Recorder, params: Params, body: Body) -> Result:
@@ -162,6 +113,114 @@ def revoke_device(rec: Recorder, params: Params, body: Body) -> Result:
     return {**to_jsonable(rec.ledger().devices[key_text(device)]), "changes_kept": sum(cut.values())}
 
 
+# --- confederations -----------------------------------------------------------------------
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def charter_id(text_: str) -> str:
+    if not CHARTER_ID_RE.match(text_):
+        raise UnknownRecord(f"not a confederation id (64 hex digits): {text_}")
+    return text_
+
+
+def share(body: Body, name: str, default: str, parse: Callable[[str], str]) -> str:
+    try:
+        return parse(text(body, name, default))
+    except ValueError as exc:
+        raise BadRequest(f"{name}: {exc}") from None
+
+
+def found_confederation(rec: Recorder, params: Params, body: Body) -> Result:
+    only_fields(body, {"name", "members", "member_confederations", "threshold", "qualified",
+                       "assembly_quorum", "deadline_days", "protected", "date"})
+    try:
+        rules = Rules(text(body, "name"), share(body, "threshold", "simple", parse_threshold),
+                      share(body, "qualified", DEFAULT_QUALIFIED, parse_threshold),
+                      share(body, "assembly_quorum", "0", lambda t: share_text(parse_share(t))),
+                      count(body, "deadline_days") or 0, tuple(texts(body, "protected")))
+        charter = new_charter(date(body, "date") if "date" in body else today(),
+                              texts(body, "members"), texts(body, "member_confederations"), rules)
+    except BadRequest:
+        raise
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    return {"id": rec.found_confederation(charter)}
+
+
+def accept_charter(rec: Recorder, params: Params, body: Body) -> Result:
+    only_fields(body, DECISION_FIELDS)
+    confederation = charter_id(params["confederation"])
+    return decision_result(rec, rec.accept_charter(confederation, decision_input(
+        body, f"Acceptance of the charter {confederation[:12]}")))
+
+
+def amendment(value: Any) -> dict[str, Any]:
+    raw = obj(value, "amendment")
+    only_fields(raw, set(AMENDABLE), "amendment")
+    out: dict[str, Any] = {}
+    for name in AMENDABLE:
+        if name not in raw:
+            continue
+        if name in ("threshold", "qualified"):
+            out[name] = share(raw, name, "", parse_threshold)
+        elif name == "assembly_quorum":
+            out[name] = share(raw, name, "", lambda t: share_text(parse_share(t)))
+        elif name == "deadline_days":
+            out[name] = count(raw, name)
+        elif name == "protected":
+            out[name] = texts(raw, name)
+        else:
+            out[name] = text(raw, name)
+    return out
+
+
+def propose(rec: Recorder, params: Params, body: Body) -> Result:
+    only_fields(body, DECISION_FIELDS | {"confederation", "kind", "subject", "amendment"})
+    try:
+        proposal = ProposalBody(
+            text(body, "confederation").removeprefix("charter/"), ProposalKind(text(body, "kind", "policy")),
+            optional_text(body, "subject"),
+            None if body.get("amendment") is None else amendment(body["amendment"]))
+    except BadRequest:
+        raise
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    pid = rec.propose(proposal, decision_input(body))
+    return {"id": pid, "decision": decision_result(rec, pid.partition("/")[2])}
+
+
+def ratify(rec: Recorder, params: Params, body: Body) -> Result:
+    only_fields(body, DECISION_FIELDS | {"supersedes"})
+    pid = f"{params['assembly']}/{params['decision']}"
+    if not PROPOSAL_ID_RE.match(pid):
+        raise UnknownRecord(f"not a proposal id: {pid}")
+    return decision_result(rec, rec.ratify(pid, decision_input(body, f"Ratification of {pid}")))
+
+
+def delegate_act(rec: Recorder, params: Params, body: Body) -> Result:
+    """An act under a mandate naming this device's key (a delegate's own device)."""
+    only_fields(body, {"kind", "mandate", "date", "proposal", "position", "indicative", "text"})
+    try:
+        kind = ActKind(text(body, "kind"))
+        is_vote = kind is ActKind.VOTE
+        indicative = body.get("indicative", False)
+        if not isinstance(indicative, bool):
+            raise BadRequest("indicative must be true or false")
+        act = Act(new_record_id(), kind, date(body, "date") if "date" in body else today(),
+                  text(body, "proposal") if is_vote else None,
+                  Position(text(body, "position")) if is_vote else None,
+                  (Binding.INDICATIVE if indicative else Binding.IMPERATIVE) if is_vote else None,
+                  "" if is_vote else text(body, "text"))
+    except BadRequest:
+        raise
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    return {"id": rec.delegate_act(optional_text(body, "mandate"), act)}
+
+
 @dataclass(frozen=True)
 class Write:
     """One write: its name for the CLI, its path under /api/v1 and what it does."""
@@ -171,8 +230,6 @@ class Write:
     run: Callable[[Recorder, Params, Body], Result]
 
     def url_path(self, params: Params) -> str:
-        from urllib.parse import quote
-
         return self.path.format(**{k: quote(v, safe="") for k, v in params.items()})
 
 
@@ -182,4 +239,9 @@ WRITES = {w.name: w for w in (
     Write("mandate-recall", "/mandates/{mandate}/recall", recall_mandate),
     Write("device-add", "/devices", add_device),
     Write("device-revoke", "/devices/{device}/revoke", revoke_device),
+    Write("confed-create", "/confederations", found_confederation),
+    Write("confed-accept", "/confederations/{confederation}/accept", accept_charter),
+    Write("propose", "/proposals", propose),
+    Write("ratify", "/proposals/{assembly}/{decision}/ratify", ratify),
+    Write("delegate-act", "/acts", delegate_act),
 )}

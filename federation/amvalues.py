@@ -77,6 +77,12 @@ def read_map(doc: Document, key: str, heads: list[bytes] | None = None) -> dict[
     return value if isinstance(value, dict) else {}
 
 
+def read_root(doc: Document, heads: list[bytes] | None = None) -> dict[str, Plain]:
+    """The whole root map as a dict, for small documents (a charter, a mandate log)."""
+    value = _read_object(doc, ROOT, ObjType.Map, heads, 0)
+    return value if isinstance(value, dict) else {}
+
+
 def read_entry(doc: Document, key: str, entry: str, heads: list[bytes] | None = None) -> Plain:
     """One entry of the top-level map `key`, or None; cheap for authority checks."""
     found = doc.get(ROOT, key, heads)

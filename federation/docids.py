@@ -10,6 +10,7 @@ a receiver can check a change against it without trusting the sender:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -51,8 +52,11 @@ class DocId:
         return f"charter/{self.record}"
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_doc_id(text: str) -> DocId:
-    """Parse a document id, raising Rejected(BAD_DOC_ID) for anything else."""
+    """Parse a document id, raising Rejected(BAD_DOC_ID) for anything else.
+
+    Cached, since every change names one of a few documents; a refusal is not cached."""
     if len(text) > MAX_DOC_ID_CHARS:
         raise Rejected(Reason.BAD_DOC_ID, "document id too long")
     match = _DOC_RE.match(text)

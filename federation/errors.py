@@ -33,6 +33,7 @@ class Reason(str, Enum):
     PREVIOUS_NOT_ANCESTOR = "previous-not-ancestor"
     START_OP_MISMATCH = "start-op-mismatch"
     APPLY_FAILED = "apply-failed"
+    BAD_ANNOUNCEMENT = "bad-announcement"
 
 
 class Rejected(Exception):

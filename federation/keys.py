@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -20,8 +21,9 @@ SIGNATURE_BYTES = 64
 KEY_TEXT_CHARS = 52
 
 
+@functools.lru_cache(maxsize=4096)
 def key_text(key: bytes) -> str:
-    """The text form of a public key."""
+    """The text form of a public key (cached: every ledger id and device lookup needs one)."""
     return base64.b32encode(key).decode("ascii").rstrip("=").lower()
 
 

@@ -11,6 +11,7 @@ well-signed but ill-formed record can never stop a ledger from being read.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -130,11 +131,17 @@ def revocation_input(assembly: bytes, device: bytes, cut: Mapping[str, int]) -> 
     return REVOKE_DOMAIN + assembly + device + body.encode("ascii")
 
 
+@functools.lru_cache(maxsize=4096)
+def _assembly_signed(assembly: bytes, signature: bytes, message: bytes) -> bool:
+    """verify_signature, remembered: every change a device writes checks its certificate again."""
+    return verify_signature(assembly, signature, message)
+
+
 def certificate_valid(assembly: bytes, device: bytes, entry: Plain) -> bool:
     """Whether a `devices` entry carries the assembly key's certificate for `device`."""
     if not isinstance(entry, dict) or not isinstance(entry.get("certificate"), bytes):
         return False
-    return verify_signature(assembly, entry["certificate"], certificate_input(assembly, device))
+    return _assembly_signed(assembly, entry["certificate"], certificate_input(assembly, device))
 
 
 def revocation_cut(assembly: bytes, device: bytes, entry: Plain) -> dict[str, int] | None:
@@ -147,7 +154,7 @@ def revocation_cut(assembly: bytes, device: bytes, entry: Plain) -> dict[str, in
     cut = revoked.get("cut")
     if not isinstance(cut, dict) or not all(isinstance(v, int) for v in cut.values()):
         return None
-    if not verify_signature(assembly, revoked["signature"], revocation_input(assembly, device, cut)):
+    if not _assembly_signed(assembly, revoked["signature"], revocation_input(assembly, device, cut)):
         return None
     return dict(cut)
 

@@ -36,15 +36,21 @@ def free_port() -> int:
 
 
 class Daemon:
-    """A `pnyx run` process on a loopback port, stopped by `stop()` or `kill()`."""
+    """A `pnyx run` process on a loopback port, stopped by `stop()` or `kill()`.
 
-    def __init__(self, data: Path, *extra: str, port: int | None = None) -> None:
+    mDNS discovery is off unless `discovery`: daemons of other tests on this
+    machine would otherwise find each other on loopback.
+    """
+
+    def __init__(self, data: Path, *extra: str, port: int | None = None, discovery: bool = False) -> None:
         self.data = data
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(data.parent / f"{data.name}.log", "ab")  # noqa: SIM115
+        self.log_path = data.parent / f"{data.name}.log"
+        self.log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [*PNYX, "--data", str(data), "run", "--listen", f"127.0.0.1:{self.port}", *extra],
+            [*PNYX, "--data", str(data), "run", "--listen", f"127.0.0.1:{self.port}", *extra,
+             *([] if discovery else ["--no-discovery"])],
             stdout=self.log, stderr=subprocess.STDOUT)
         self.wait_ready()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
+import tracemalloc
 import zlib
 from collections.abc import Sequence
 
@@ -248,13 +249,16 @@ def test_handmade_change_and_op_counting() -> None:
         encode_sleb(300) + encode_uleb(7) + encode_sleb(-2) + encode_uleb(200) + b"\x01": 302,
     }
     for column, ops in runs.items():
-        for spec, data in ((66, column), (66 | 8, deflate(column))):
-            parsed = parse_change(make_chunk(make_body(start_op=4, columns=[(spec, data)])))
-            assert (parsed.num_ops, parsed.max_op) == (ops, 3 + ops)
+        parsed = parse_change(make_chunk(make_body(start_op=4, columns=[(66, column)])))
+        assert (parsed.num_ops, parsed.max_op) == (ops, 3 + ops)
+        compressed = make_chunk(make_body(start_op=4, columns=[(66 | 8, deflate(column))]))
+        assert rejected(compressed) is Reason.MALFORMED_CHANGE
     other_columns = [(1, b"\x7f\x00"), (2, b"\x7f\x00"), (66, b"\x7f\x01"), (86, b"")]
     assert parse_change(make_chunk(make_body(columns=other_columns))).num_ops == 1
     no_ops = parse_change(make_chunk(make_body(start_op=9, columns=[])))
     assert (no_ops.num_ops, no_ops.max_op) == (0, 8)
+    top = parse_change(make_chunk(make_body(start_op=(1 << 32) - 1)))
+    assert top.max_op == (1 << 32) - 1
 
 
 def test_bad_magic_and_chunk_type() -> None:
@@ -317,8 +321,18 @@ def test_oversized_input_and_deflate_bombs() -> None:
     top = MAX_CHUNK_BYTES - 8 - 1 - len(encode_uleb(MAX_CHUNK_BYTES))
     assert rejected(make_chunk(bytes(top + 1), kind=2)) is Reason.OVERSIZED
     assert rejected(make_chunk(bytes(top), kind=2)) is Reason.MALFORMED_CHANGE
-    column_bomb = make_body(columns=[(66 | 8, deflate(encode_sleb(1) + bytes(bomb)))])
-    assert rejected(make_chunk(column_bomb)) is Reason.OVERSIZED
+
+
+def test_deflate_bomb_is_never_inflated_in_full() -> None:
+    bomb = deflate(bytes(64 * MAX_CHUNK_BYTES))
+    for chunk in (MAGIC + b"\0\0\0\0\x02" + encode_uleb(len(bomb)) + bomb,):
+        tracemalloc.start()
+        try:
+            assert rejected(chunk) is Reason.OVERSIZED
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 4 * MAX_CHUNK_BYTES
 
 
 def test_bad_deflate_streams() -> None:
@@ -350,15 +364,16 @@ MALFORMED_BODIES = {
     "duplicated column, one deflated": make_body(
         columns=[(66, b"\x7f\x01"), (66 | 8, deflate(b"\x7f\x01"))]),
     "column spec over 32 bits": make_body(columns=[(66, b"\x7f\x01"), (1 << 32, b"")]),
-    "column data beyond the body": make_body()[:-1],
+    "column data beyond the body": make_body(columns=[(66, b"\x7f\x01"), (86, b"\x16")])[:-1],
     "column count beyond the data": make_body(columns=[])[:-1] + encode_uleb(100),
     "action column of the wrong type": make_body(columns=[(67, b"\x7f\x01")]),
-    "null action": make_body(columns=[(66, b"\x00\x01")]),
+    "null action": make_body(columns=[(66, b"\x00\x01\x7e\x01\x02")]),  # null, 2 literals
     "literal run beyond the column": make_body(columns=[(66, b"\x7d\x01\x02")]),
     "RLE value non-minimal": make_body(columns=[(66, b"\x7f\x81\x00")]),
     "RLE run non-minimal": make_body(columns=[(66, b"\xff\x7f\x01")]),
     "value missing after run": make_body(columns=[(66, b"\x02")]),
     "ops past u32 counters": make_body(start_op=1 << 32),
+    "start_op past u32 counters, no ops": make_body(start_op=1 << 32, columns=[]),
     "run past u32 counters": make_body(start_op=3, columns=[(66, encode_sleb(1 << 32) + b"\x01")]),
 }
 
@@ -406,6 +421,22 @@ def test_uleb_refused(data: bytes) -> None:
 def test_sleb_refused(data: bytes) -> None:
     with pytest.raises(Rejected):
         Reader(data).sleb()
+
+
+def test_reader_stops_early() -> None:
+    reader = Reader(b"\x80" * 100_000 + b"\x01")
+    with pytest.raises(Rejected):
+        reader.uleb()
+    assert reader.pos == 10  # not a 700,000-bit integer built byte by byte
+    reader = Reader(b"\xff" * 100_000 + b"\x7f")
+    with pytest.raises(Rejected):
+        reader.sleb()
+    assert reader.pos == 10
+    reader = Reader(encode_uleb(3) + bytes(5))
+    with pytest.raises(Rejected):
+        reader.count(2, "columns")  # three columns need at least six bytes
+    assert reader.pos == 1
+    assert Reader(encode_uleb(3) + bytes(6)).count(2, "columns") == 3
 
 
 def test_encode_uleb_vectors() -> None:

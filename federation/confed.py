@@ -1,0 +1,276 @@
+"""Confederal records in ledgers and mandate logs, and their normalized form for the view.
+
+Written by an assembly in its ledger, as decisions (so each carries its tally,
+date and dissent, and can be superseded like any other):
+- `charter-acceptance`: subject = the charter id; the assembly consents to membership;
+- `proposal`: the assembly puts a proposal to a confederation; the decision entry
+  gains a `proposal` map (confederation, kind, subject, amendment);
+- `ratification`: subject = the proposal id; the tally is the assembly's own vote;
+- `recall` (ledger.py) gains `saw`: the mandate log heads the recalling device held.
+Written by a delegate in `mandate/<assembly>/<mandate>`: one root entry per act
+(vote, sign, report) with `saw`, the ledger heads the delegate's device held.
+
+`ledger_records` and `mandate_log_records` turn documents into plain, JSON-ready
+records (protocol-spec/view.md, "Records"): everything the view needs and
+nothing else, so the view is a pure function of them, and the daemon can keep
+them indexed per document head.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from automerge.core import ROOT, Document, ObjType, Transaction
+
+from .amvalues import Plain, ensure_map, put_value, read_entry, read_map, read_root
+from .charter import AMENDABLE, CHARTER_ID_RE, read_charter
+from .docids import RECORD_ID_RE
+from .keys import KEY_TEXT_CHARS, key_text, parse_key
+from .ledger import MAX_TEXT_CHARS, Binding, Position, read_ledger
+
+ACCEPTANCE = "charter-acceptance"
+PROPOSAL = "proposal"
+RATIFICATION = "ratification"
+RECALL = "recall"
+PROPOSAL_ID_RE = re.compile(rf"^[a-z2-7]{{{KEY_TEXT_CHARS}}}/[a-z2-7]{{16}}$")
+Record = dict[str, Any]
+
+
+class ProposalKind(str, Enum):
+    POLICY = "policy"
+    ADMIT = "admit"  # subject: an assembly key or a confederation id
+    AMEND = "amend"  # amendment: the rules it changes
+    SUSPEND = "suspend"  # subject: a member
+    JOIN = "join"  # subject: a higher confederation this one joins (its consent)
+
+
+class ActKind(str, Enum):
+    VOTE = "vote"
+    SIGN = "sign"
+    REPORT = "report"
+
+
+def proposal_id(assembly: bytes, decision_id: str) -> str:
+    """A proposal's id names the proposing assembly, so no assembly can forge another's."""
+    return f"{key_text(assembly)}/{decision_id}"
+
+
+def is_member_unit(text: str) -> bool:
+    """An assembly key or a confederation (charter) id."""
+    if CHARTER_ID_RE.match(text):
+        return True
+    try:
+        parse_key(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class ProposalBody:
+    confederation: str
+    kind: ProposalKind
+    subject: str | None
+    amendment: dict[str, Plain] | None
+
+    def __post_init__(self) -> None:
+        if not CHARTER_ID_RE.match(self.confederation):
+            raise ValueError(f"not a confederation id: {self.confederation!r}")
+        needs_subject = self.kind in (ProposalKind.ADMIT, ProposalKind.SUSPEND, ProposalKind.JOIN)
+        if needs_subject != (self.subject is not None):
+            raise ValueError(f"a {self.kind.value} proposal {'needs' if needs_subject else 'takes no'}"
+                             " subject")
+        if self.subject is not None and not is_member_unit(self.subject):
+            raise ValueError(f"not an assembly key or confederation id: {self.subject!r}")
+        if self.kind is ProposalKind.JOIN and not CHARTER_ID_RE.match(self.subject or ""):
+            raise ValueError("a join proposal names the confederation to join")
+        if (self.kind is ProposalKind.AMEND) != (self.amendment is not None):
+            raise ValueError("an amend proposal, and only it, carries an amendment")
+        if self.amendment is not None and (not self.amendment or not set(self.amendment) <= set(AMENDABLE)):
+            raise ValueError(f"an amendment changes some of {', '.join(AMENDABLE)}")
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def _decision_entry(tx: Transaction, decision_id: str) -> bytes:
+    found = tx.get(ensure_map(tx, "decisions"), decision_id)
+    if found is None or found[0] != ObjType.Map:
+        raise ValueError(f"unknown decision {decision_id}")
+    return bytes(found[1])
+
+
+def write_proposal(tx: Transaction, decision_id: str, body: ProposalBody) -> None:
+    """Add the proposal to the decision (of kind `proposal`) that puts it."""
+    put_value(tx, _decision_entry(tx, decision_id), "proposal", {
+        "confederation": body.confederation, "kind": body.kind.value, "subject": body.subject,
+        "amendment": body.amendment})
+
+
+def write_recall_saw(tx: Transaction, decision_id: str, heads: Sequence[bytes]) -> None:
+    """Which acts of the mandate log the recall was made knowing of (their heads)."""
+    put_value(tx, _decision_entry(tx, decision_id), "saw", sorted(h.hex() for h in heads))
+
+
+@dataclass(frozen=True)
+class Act:
+    id: str
+    kind: ActKind
+    date: dt.date
+    proposal: str | None  # votes
+    position: Position | None  # votes
+    binding: Binding | None  # votes
+    text: str  # the text id co-signed, or the report
+
+    def __post_init__(self) -> None:
+        is_vote = self.kind is ActKind.VOTE
+        if is_vote != (self.proposal is not None and self.position is not None
+                       and self.binding is not None):
+            raise ValueError("a vote, and only a vote, names a proposal, a position and a binding")
+        if self.proposal is not None and not PROPOSAL_ID_RE.match(self.proposal):
+            raise ValueError(f"not a proposal id: {self.proposal!r}")
+        if self.kind is not ActKind.VOTE and not self.text.strip():
+            raise ValueError(f"a {self.kind.value} needs a text")
+        if len(self.text) > MAX_TEXT_CHARS:
+            raise ValueError("text too long")
+
+
+def write_act(tx: Transaction, act: Act, saw: Sequence[bytes]) -> None:
+    put_value(tx, ROOT, act.id, {
+        "kind": act.kind.value, "date": act.date.isoformat(), "proposal": act.proposal,
+        "position": act.position.value if act.position else None,
+        "binding": act.binding.value if act.binding else None, "text": act.text,
+        "saw": sorted(h.hex() for h in saw)})
+
+
+# --- normalized records ------------------------------------------------------------------
+
+
+def charter_record(charter_id: str, doc: Document) -> Record | None:
+    """The charter as the view reads it, None if the document is not a valid charter."""
+    try:
+        charter = read_charter(charter_id, read_root(doc))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return {"id": charter.id, "founded": charter.founded.isoformat(),
+            "members": list(charter.members), "confederations": list(charter.confederations),
+            "rules": charter.rules.plain()}
+
+
+def ledger_records(assembly: bytes, doc: Document) -> Record:
+    """What one ledger contributes to the view: acceptances, proposals, ratifications, mandates."""
+    ledger = read_ledger(doc)
+    raw_decisions = read_map(doc, "decisions")
+    in_force = {k: d for k, d in ledger.decisions.items() if k not in ledger.superseded()}
+    acceptances: dict[str, str] = {}
+    proposals: dict[str, Record] = {}
+    ratifications: dict[str, Record] = {}
+    for decision_id, d in sorted(in_force.items(), key=lambda kv: (kv[1].date, kv[0])):
+        tally = {"for": d.tally.votes_for, "against": d.tally.against, "abstain": d.tally.abstain}
+        if d.kind == ACCEPTANCE and d.subject and CHARTER_ID_RE.match(d.subject):
+            acceptances.setdefault(d.subject, d.date.isoformat())
+        elif d.kind == RATIFICATION and d.subject and PROPOSAL_ID_RE.match(d.subject):
+            ratifications[d.subject] = {"decision": decision_id, "date": d.date.isoformat(),
+                                        **tally, "dissent": d.dissent}
+        elif d.kind == PROPOSAL:
+            body = _proposal_body(raw_decisions[decision_id].get("proposal"))
+            if body is not None:
+                proposals[decision_id] = {
+                    "confederation": body.confederation, "kind": body.kind.value,
+                    "subject": body.subject, "amendment": body.amendment, "title": d.title,
+                    "text": d.text, "date": d.date.isoformat(), **tally}
+    mandates: dict[str, Record] = {}
+    for mandate_id, m in ledger.mandates.items():
+        issued = ledger.decisions.get(m.decision)
+        if issued is None:
+            continue
+        recall = ledger.decisions.get(m.recalled_by) if m.recalled_by else None
+        mandates[mandate_id] = {
+            "delegate": m.delegate, "delegate_key": m.delegate_key, "council": m.council,
+            "from": m.term_from.isoformat(), "until": m.term_until.isoformat(),
+            "issued": issued.date.isoformat(),
+            "instructions": [{"question": i.question, "position": i.position.value,
+                              "binding": i.binding.value} for i in m.instructions],
+            "recall": None if recall is None else {"decision": recall.id,
+                                                   "date": recall.date.isoformat()}}
+    profile = ledger.profile
+    return {"assembly": key_text(assembly), "name": profile.name if profile else None,
+            "acceptances": acceptances, "proposals": proposals, "ratifications": ratifications,
+            "mandates": mandates}
+
+
+def _proposal_body(raw: Plain) -> ProposalBody | None:
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return ProposalBody(str(raw["confederation"]), ProposalKind(raw["kind"]), raw.get("subject"),
+                            raw.get("amendment"))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def mandate_log_records(assembly: bytes, mandate_id: str, log: Document,
+                        ledger: Document) -> Record:
+    """The acts of one mandate log, each with what its writer and the recall had seen.
+
+    `saw_recall`: the ledger, read at the heads the act names, already held the recall.
+    `seen_by_recall`: the mandate log, read at the heads the recall names, held the act.
+    Heads that this machine does not hold are left out (they cannot be read)."""
+    mandate = read_entry(ledger, "mandates", mandate_id)
+    recall_id = mandate.get("recalled_by") if isinstance(mandate, dict) else None
+    recall = read_entry(ledger, "decisions", recall_id) if isinstance(recall_id, str) else None
+    ledger_held = _held_hashes(ledger) if recall is not None else set()
+    recall_saw = _heads(recall.get("saw") if isinstance(recall, dict) else None, _held_hashes(log))
+    acts_seen_by_recall = set(log.keys(ROOT, recall_saw)) if recall_saw else set()
+    acts: dict[str, Record] = {}
+    for act_id, raw in read_root(log).items():
+        act = _act(act_id, raw)
+        if act is None:
+            continue
+        saw_recall = False
+        if recall is not None:
+            seen = _heads(raw.get("saw"), ledger_held)
+            at_seen = read_entry(ledger, "mandates", mandate_id, seen) if seen else None
+            saw_recall = isinstance(at_seen, dict) and at_seen.get("recalled_by") is not None
+        acts[act_id] = {
+            "kind": act.kind.value, "date": act.date.isoformat(), "proposal": act.proposal,
+            "position": act.position.value if act.position else None,
+            "binding": act.binding.value if act.binding else None, "text": act.text,
+            "saw_recall": saw_recall, "seen_by_recall": act_id in acts_seen_by_recall}
+    return {"assembly": key_text(assembly), "mandate": mandate_id, "acts": acts}
+
+
+def _held_hashes(doc: Document) -> set[bytes]:
+    return {bytes(c.hash) for c in doc.get_changes([])}
+
+
+def _heads(raw: Plain, held: set[bytes]) -> list[bytes]:
+    if not isinstance(raw, list):
+        return []
+    heads = []
+    for item in raw:
+        try:
+            head = bytes.fromhex(item) if isinstance(item, str) else b""
+        except ValueError:
+            continue
+        if head in held:
+            heads.append(head)
+    return heads
+
+
+def _act(act_id: str, raw: Plain) -> Act | None:
+    if not RECORD_ID_RE.match(act_id) or not isinstance(raw, dict):
+        return None
+    try:
+        return Act(act_id, ActKind(raw["kind"]), dt.date.fromisoformat(raw["date"]),
+                   raw.get("proposal"),
+                   None if raw.get("position") is None else Position(raw["position"]),
+                   None if raw.get("binding") is None else Binding(raw["binding"]),
+                   str(raw.get("text", "")))
+    except (KeyError, TypeError, ValueError):
+        return None
