@@ -20,7 +20,18 @@ from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlencode
 
 from .sse import read_events
-from .types import Assembly, Decision, Device, Event, Ledger, Mandate, Status
+from .types import (
+    Assembly,
+    Confederation,
+    Decision,
+    Device,
+    Event,
+    Ledger,
+    Mandate,
+    Proposal,
+    Status,
+    View,
+)
 
 T = TypeVar("T")
 PRESENCE_FILE = "daemon.json"
@@ -107,6 +118,19 @@ class Client:
     def devices(self, assembly: str | None = None) -> list[Device]:
         return cast(list[Device], self.get("/devices", assembly=assembly))
 
+    def view(self, as_of: str | None = None, confederation: str | None = None) -> View:
+        return cast(View, self.get("/view", as_of=as_of, confederation=confederation))
+
+    def confederations(self, as_of: str | None = None) -> list[Confederation]:
+        return cast(list[Confederation], self.get("/confederations", as_of=as_of))
+
+    def proposals(self, confederation: str | None = None, as_of: str | None = None) -> list[Proposal]:
+        return cast(list[Proposal], self.get("/proposals", confederation=confederation, as_of=as_of))
+
+    def proposal(self, proposal_id: str, as_of: str | None = None) -> Proposal:
+        """A proposal (`ASSEMBLY_KEY/DECISION_ID`) with its tally, breakdown and outcome."""
+        return cast(Proposal, self.get(f"/proposals/{proposal_path(proposal_id)}", as_of=as_of))
+
     # --- writes (need the token) ----------------------------------------------------
 
     def decide(self, title: str, date: str, votes_for: int, against: int, abstain: int, *,
@@ -134,6 +158,23 @@ class Client:
                        dissent: str = "") -> Decision:
         body = vote(date, votes_for, against, abstain, quorum, dissent, title=title)
         return cast(Decision, self.post(f"/mandates/{quote(mandate_id, safe='')}/recall", body))
+
+    def propose(self, confederation: str, title: str, *, date: str, votes_for: int, against: int,
+                abstain: int, kind: str = "policy", subject: str | None = None,
+                amendment: dict[str, Any] | None = None, text: str = "") -> str:
+        """Put a proposal to a confederation (the assembly's decision to do so); its id."""
+        body = vote(date, votes_for, against, abstain, None, "", title=title, text=text)
+        body.update(confederation=confederation, kind=kind, subject=subject, amendment=amendment)
+        return str(self.post("/proposals", body)["id"])
+
+    def ratify(self, proposal_id: str, *, date: str, votes_for: int, against: int, abstain: int,
+               title: str | None = None, quorum: int | None = None, dissent: str = "",
+               supersedes: str | None = None) -> Decision:
+        """This assembly's own vote on a confederal proposal."""
+        body = vote(date, votes_for, against, abstain, quorum, dissent, title=title)
+        if supersedes is not None:
+            body["supersedes"] = supersedes
+        return cast(Decision, self.post(f"/proposals/{proposal_path(proposal_id)}/ratify", body))
 
     def add_device(self, key: str, label: str = "") -> Device:
         return cast(Device, self.post("/devices", {"key": key, "label": label}))
@@ -179,6 +220,11 @@ class Client:
                         break
             except (TimeoutError, ConnectionError, urllib.error.URLError):
                 pass
+
+
+def proposal_path(proposal_id: str) -> str:
+    assembly, _, decision = proposal_id.partition("/")
+    return f"{quote(assembly, safe='')}/{quote(decision, safe='')}"
 
 
 def vote(date: str, votes_for: int, against: int, abstain: int, quorum: int | None, dissent: str,

@@ -91,3 +91,45 @@ class Event(TypedDict):
     type: str
     id: str | None
     data: dict[str, Any]
+
+
+class Proposal(TypedDict, total=False):
+    """A confederal proposal in the view (protocol-spec/view.md): `outcome` is open,
+    adopted, rejected or lapsed; `tally` sums citizens' votes over the ratifying
+    assemblies; `breakdown` has one row per assembly's ratification."""
+
+    id: str
+    confederation: str
+    proposer: str
+    kind: str
+    title: str
+    text: str
+    date: str
+    deadline: str
+    decided_on: str | None
+    outcome: str
+    reason: str
+    threshold: str
+    tally: dict[str, int]
+    breakdown: list[dict[str, Any]]
+    members: list[dict[str, Any]]
+    not_voted: list[str]
+    tendency: list[dict[str, Any]]
+    ignored: list[dict[str, Any]]
+
+
+class Confederation(TypedDict, total=False):
+    id: str
+    founded: str
+    rules: dict[str, Any]
+    charter: dict[str, Any]
+    members: list[dict[str, Any]]
+    proposals: list[Proposal]
+    ignored_proposals: list[dict[str, Any]]
+
+
+class View(TypedDict):
+    format: str
+    as_of: str
+    confederations: list[Confederation]
+    mandates: list[dict[str, Any]]

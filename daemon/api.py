@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -24,7 +26,7 @@ from aiohttp import web
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.errors import Rejected
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Decision, Ledger, read_ledger
+from pnyx.federation.ledger import Decision, Ledger, parse_date, read_ledger
 
 from .audit import reverify
 from .bodies import BadRequest
@@ -33,8 +35,9 @@ from .events import stream
 from .node import Node
 from .output import to_jsonable
 from .records import Recorder, RecordError, UnknownRecord
+from .viewindex import ViewIndex
 from .watch import StoreWatch
-from .writes import WRITES, Write
+from .writes import WRITES, Write, charter_id, today
 
 PREFIX = "/api/v1"
 MAX_BODY_BYTES = 64 * 1024
@@ -47,6 +50,15 @@ class ApiContext:
     token: str
     watch: StoreWatch
     allow_remote: bool
+    view: ViewIndex
+    _digest: tuple[tuple[int, dt.date], str] | None = None
+
+    def view_digest(self) -> str:
+        """A digest of today's confederal view, recomputed only when records or the day moved."""
+        key = (self.watch.seqno, today())
+        if self._digest is None or self._digest[0] != key:
+            self._digest = (key, hashlib.sha256(self.view.render(key[1])).hexdigest())
+        return self._digest[1]
 
 
 API_KEY = web.AppKey("api", ApiContext)
@@ -197,7 +209,59 @@ async def get_verify(request: web.Request) -> web.Response:
 
 
 async def get_events(request: web.Request) -> web.StreamResponse:
-    return await stream(request, request.app[API_KEY].watch)
+    ctx = request.app[API_KEY]
+    return await stream(request, ctx.watch, ctx.view_digest)
+
+
+# --- the confederal view ------------------------------------------------------------------
+
+
+def view_of(request: web.Request, confederation: str | None = None) -> dict[str, Any]:
+    """The confederal view as of `?as_of=` (default today), as federation/view.py renders it."""
+    text = request.query.get("as_of")
+    try:
+        as_of = parse_date(text) if text else today()
+    except ValueError as exc:
+        raise BadRequest(f"as_of: {exc}") from None
+    view: dict[str, Any] = json.loads(request.app[API_KEY].view.render(as_of, confederation))
+    return view
+
+
+def confederation_param(request: web.Request, name: str = "confederation") -> str | None:
+    text = request.match_info.get(name) or request.query.get(name)
+    return charter_id(text) if text else None
+
+
+async def get_view(request: web.Request) -> web.Response:
+    return web.json_response(view_of(request, confederation_param(request)))
+
+
+async def get_confederations(request: web.Request) -> web.Response:
+    return web.json_response(view_of(request)["confederations"])
+
+
+async def get_confederation(request: web.Request) -> web.Response:
+    confederation = confederation_param(request, "id")
+    found = [c for c in view_of(request, confederation)["confederations"] if c["id"] == confederation]
+    if not found:
+        raise UnknownRecord(f"no charter of confederation {confederation} is held here")
+    return web.json_response(found[0])
+
+
+def proposals(view: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{**p, "confederation": c["id"]} for c in view["confederations"] for p in c["proposals"]]
+
+
+async def get_proposals(request: web.Request) -> web.Response:
+    return web.json_response(proposals(view_of(request, confederation_param(request))))
+
+
+async def get_proposal(request: web.Request) -> web.Response:
+    pid = f"{request.match_info['assembly']}/{request.match_info['decision']}"
+    found = [p for p in proposals(view_of(request)) if p["id"] == pid]
+    if not found:
+        raise UnknownRecord(f"unknown proposal: {pid}")
+    return web.json_response(found[0])
 
 
 # --- writes -----------------------------------------------------------------------------
@@ -241,20 +305,27 @@ def write_handler(write: Write) -> Handler:
     return handle
 
 
+READS: dict[str, Handler] = {
+    "/status": get_status, "/assemblies": get_assemblies, "/ledger": get_ledger,
+    "/decisions": get_decisions, "/decisions/{id}": get_decision,
+    "/mandates": get_mandates, "/mandates/{id}": get_mandate,
+    "/devices": get_devices, "/devices/{id}": get_device, "/verify": get_verify,
+    "/events": get_events, "/view": get_view,
+    "/confederations": get_confederations, "/confederations/{id}": get_confederation,
+    "/proposals": get_proposals, "/proposals/{assembly}/{decision}": get_proposal,
+}
+
+
 # --- the application --------------------------------------------------------------------
 
 
 def api_app(node: Node, token: str, allow_remote: bool) -> web.Application:
     """The /api/v1 sub-application; its store watch runs while the daemon does."""
     app = web.Application(middlewares=[guard])
-    ctx = ApiContext(node, Recorder(node), token, StoreWatch(node.store), allow_remote)
+    ctx = ApiContext(node, Recorder(node), token, StoreWatch(node.store), allow_remote,
+                     ViewIndex(node.store, node.docs))
     app[API_KEY] = ctx
-    for path, handler in (("/status", get_status), ("/assemblies", get_assemblies),
-                          ("/ledger", get_ledger), ("/decisions", get_decisions),
-                          ("/decisions/{id}", get_decision), ("/mandates", get_mandates),
-                          ("/mandates/{id}", get_mandate), ("/devices", get_devices),
-                          ("/devices/{id}", get_device), ("/verify", get_verify),
-                          ("/events", get_events)):
+    for path, handler in READS.items():
         app.router.add_get(path, handler, allow_head=False)
     for write in WRITES.values():
         app.router.add_post(write.path, write_handler(write))
