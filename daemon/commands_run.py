@@ -1,13 +1,16 @@
-"""`pnyx run`: the daemon in the foreground until SIGINT or SIGTERM."""
+"""`pnyx run`: the daemon in the foreground until SIGINT or SIGTERM; `pnyx page`: its web page's address."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
+from urllib.parse import quote
 
 from pnyx.federation.discovery_txt import MAX_CONFEDERATIONS
 
 from .discovery import DEFAULT_REANNOUNCE_SECONDS, DiscoverySettings, discovery_interfaces, parse_charter
+from .node import SetupError, read_api_token
+from .presence import running_daemon
 from .server import DEFAULT_LISTEN, parse_listen, serve
 
 
@@ -35,6 +38,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
                         "(default: this machine only; writes always need the API token)")
     p.set_defaults(handler=cmd_run)
 
+    p = commands.add_parser("page", parents=[common],
+                            help="print the address of the running daemon's web page, with the API token")
+    p.set_defaults(handler=cmd_page)
+
 
 def discovery_settings(args: argparse.Namespace, host: str) -> DiscoverySettings | None:
     if args.no_discovery:
@@ -53,4 +60,13 @@ def discovery_settings(args: argparse.Namespace, host: str) -> DiscoverySettings
 def cmd_run(args: argparse.Namespace) -> int:
     host, port = parse_listen(args.listen)
     serve(args.data, host, port, discovery_settings(args, host), args.api_remote)
+    return 0
+
+
+def cmd_page(args: argparse.Namespace) -> int:
+    url = running_daemon(args.data)
+    if url is None:
+        raise SetupError(f"no daemon is serving {args.data}: start `pnyx run` first")
+    # the token travels in the fragment, which the browser never sends to the server
+    print(f"{url}/#token={quote(read_api_token(args.data), safe='')}")
     return 0
