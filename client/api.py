@@ -221,6 +221,20 @@ class Client:
             except (TimeoutError, ConnectionError, urllib.error.URLError):
                 pass
 
+    def wait_for_outcome(self, proposal_id: str, timeout: float) -> Proposal:
+        """The proposal once the confederal view decides it (any outcome but `open`)."""
+
+        def decided() -> Proposal | None:
+            try:
+                found = self.proposal(proposal_id)
+            except ApiError as exc:
+                if exc.status == 404:  # not held here yet: its assembly's ledger has not arrived
+                    return None
+                raise
+            return found if found["outcome"] != "open" else None
+
+        return self.wait_for(decided, timeout)
+
 
 def proposal_path(proposal_id: str) -> str:
     assembly, _, decision = proposal_id.partition("/")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from pnyx.federation.charter import CHARTER_ID_RE
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.errors import Rejected
 from pnyx.federation.keys import key_text, parse_key
@@ -40,7 +41,7 @@ from .watch import StoreWatch
 from .writes import WRITES, Write, charter_id, today
 
 PREFIX = "/api/v1"
-MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_BYTES = 256 * 1024  # three texts of 20,000 characters in any script, with room
 
 
 @dataclass
@@ -115,9 +116,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 def assembly_of(request: web.Request) -> bytes:
     """The assembly a read is about: `?assembly=KEY`, else this one; 404 if not held here."""
     node = request.app[API_KEY].node
-    text = request.query.get("assembly")
-    if not text:
+    if "assembly" not in request.query:
         return node.assembly
+    text = request.query["assembly"]
     try:
         assembly = parse_key(text)
     except ValueError as exc:
@@ -220,7 +221,7 @@ def view_of(request: web.Request, confederation: str | None = None) -> dict[str,
     """The confederal view as of `?as_of=` (default today), as federation/view.py renders it."""
     text = request.query.get("as_of")
     try:
-        as_of = parse_date(text) if text else today()
+        as_of = today() if text is None else parse_date(text)
     except ValueError as exc:
         raise BadRequest(f"as_of: {exc}") from None
     view: dict[str, Any] = json.loads(request.app[API_KEY].view.render(as_of, confederation))
@@ -228,8 +229,13 @@ def view_of(request: web.Request, confederation: str | None = None) -> dict[str,
 
 
 def confederation_param(request: web.Request, name: str = "confederation") -> str | None:
-    text = request.match_info.get(name) or request.query.get(name)
-    return charter_id(text) if text else None
+    """A confederation id from the path (malformed: 404) or the query (malformed: 400)."""
+    if name in request.match_info:
+        return charter_id(request.match_info[name])
+    text = request.query.get(name)
+    if text is not None and not CHARTER_ID_RE.match(text):
+        raise BadRequest(f"{name}: not a confederation id (64 hex digits): {text!r}")
+    return text
 
 
 async def get_view(request: web.Request) -> web.Response:

@@ -45,6 +45,8 @@ def count(body: Body, name: str, required: bool = True) -> int | None:
     value = body.get(name)
     if value is None and not required:
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON does not tell 3 from 3.0
     if not isinstance(value, int) or isinstance(value, bool):
         raise BadRequest(f"{name} must be a whole number")
     return value

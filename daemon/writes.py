@@ -49,7 +49,7 @@ from .bodies import (
     texts,
 )
 from .output import to_jsonable
-from .records import Recorder, UnknownRecord, new_record_id
+from .records import Recorder, RecordError, UnknownRecord, new_record_id
 
 Params = Mapping[str, str]
 Result = dict[str, Any]
@@ -61,7 +61,8 @@ def as_result(record: Any) -> Result:
 
 
 def decision_result(rec: Recorder, decision_id: str) -> Result:
-    return as_result(rec.ledger().decisions[decision_id])
+    """A decision just recorded, shaped as GET /decisions gives it (nothing supersedes it yet)."""
+    return {**as_result(rec.ledger().decisions[decision_id]), "superseded": False}
 
 
 # --- this assembly's ledger ----------------------------------------------------------------
@@ -127,10 +128,11 @@ def charter_id(text_: str) -> str:
 
 
 def share(body: Body, name: str, default: str, parse: Callable[[str], str]) -> str:
+    value = text(body, name, default)
     try:
-        return parse(text(body, name, default))
-    except ValueError as exc:
-        raise BadRequest(f"{name}: {exc}") from None
+        return parse(value)
+    except ValueError as exc:  # a string, but not a share the charter rules take
+        raise RecordError(f"{name}: {exc}") from None
 
 
 def found_confederation(rec: Recorder, params: Params, body: Body) -> Result:
@@ -145,8 +147,8 @@ def found_confederation(rec: Recorder, params: Params, body: Body) -> Result:
                               texts(body, "members"), texts(body, "member_confederations"), rules)
     except BadRequest:
         raise
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
+    except ValueError as exc:  # the rules of charters, proposals and acts
+        raise RecordError(str(exc)) from None
     return {"id": rec.found_confederation(charter)}
 
 
@@ -186,8 +188,8 @@ def propose(rec: Recorder, params: Params, body: Body) -> Result:
             None if body.get("amendment") is None else amendment(body["amendment"]))
     except BadRequest:
         raise
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
+    except ValueError as exc:  # the rules of charters, proposals and acts
+        raise RecordError(str(exc)) from None
     pid = rec.propose(proposal, decision_input(body))
     return {"id": pid, "decision": decision_result(rec, pid.partition("/")[2])}
 
@@ -213,11 +215,11 @@ def delegate_act(rec: Recorder, params: Params, body: Body) -> Result:
                   text(body, "proposal") if is_vote else None,
                   Position(text(body, "position")) if is_vote else None,
                   (Binding.INDICATIVE if indicative else Binding.IMPERATIVE) if is_vote else None,
-                  "" if is_vote else text(body, "text"))
+                  "" if is_vote else text(body, "text", ""))
     except BadRequest:
         raise
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
+    except ValueError as exc:  # the rules of charters, proposals and acts
+        raise RecordError(str(exc)) from None
     return {"id": rec.delegate_act(optional_text(body, "mandate"), act)}
 
 
