@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS: list[str] = ["ingest"]
+BENCHMARKS: list[str] = ["ingest", "view"]
 
 
 def main(names: list[str]) -> int:

@@ -325,11 +325,11 @@ READS: dict[str, Handler] = {
 # --- the application --------------------------------------------------------------------
 
 
-def api_app(node: Node, token: str, allow_remote: bool) -> web.Application:
-    """The /api/v1 sub-application; its store watch runs while the daemon does."""
+def api_app(node: Node, token: str, allow_remote: bool, view: ViewIndex) -> web.Application:
+    """The /api/v1 sub-application, reading the daemon's one view index; its store watch
+    runs while the daemon does."""
     app = web.Application(middlewares=[guard])
-    ctx = ApiContext(node, Recorder(node), token, StoreWatch(node.store), allow_remote,
-                     ViewIndex(node.store, node.docs))
+    ctx = ApiContext(node, Recorder(node), token, StoreWatch(node.store), allow_remote, view)
     app[API_KEY] = ctx
     for path, handler in READS.items():
         app.router.add_get(path, handler, allow_head=False)

@@ -201,6 +201,9 @@ def cmd_view(args: argparse.Namespace) -> int:
 
 def print_view(view: dict[str, Any]) -> None:
     print(f"as of {view['as_of']}")
+    names: dict[str, str] = {}
+    for c in view["confederations"]:
+        names |= {m["member"]: m["name"] for m in c["members"] if m["name"]}
     for c in view["confederations"]:
         rules = c["rules"]
         print(f"\nconfederation {rules['name']}  {c['id']}")
@@ -214,18 +217,18 @@ def print_view(view: dict[str, Any]) -> None:
             print(f"    {p['outcome'].upper()}  {t['for']} for, {t['against']} against, "
                   f"{t['abstain']} abstain  (threshold {p['threshold']}, "
                   f"deadline {p['deadline']}; {p['reason']})")
-            for b in p["breakdown"]:
-                print(f"    {b['assembly']}: {b['for']}/{b['against']}/{b['abstain']} ({b['majority']})")
-            for a in p["not_voted"]:
-                print(f"    {a}: not voted")
-            for t in p["tendency"]:
-                print(f"    tendency of {t['delegate']} ({t['assembly']}): {t['position']}")
-            for i in p["ignored"]:
-                print(f"    ignored {i['assembly']}: {i['reason']}")
+            rows = [(b["assembly"], f"{b['for']}/{b['against']}/{b['abstain']} ({b['majority']})")
+                    for b in p["breakdown"]]
+            rows += [(a, "not voted") for a in p["not_voted"]]
+            rows += [(t["assembly"], f"tendency of {t['delegate']}: {t['position']}") for t in p["tendency"]]
+            rows += [(i["assembly"], f"ignored: {i['reason']}") for i in p["ignored"]]
+            for assembly, line in rows:
+                print(f"    {names.get(assembly, assembly)}: {line}")
         for i in c["ignored_proposals"]:
             print(f"  ignored proposal {i['proposal']}: {i['reason']}")
     for m in view["mandates"]:
-        print(f"\nmandate {m['mandate']} of {m['assembly']}: {m['delegate']} to {m['council']}, {m['state']}")
+        print(f"\nmandate {m['mandate']} of {names.get(m['assembly'], m['assembly'])}: "
+              f"{m['delegate']} to {m['council']}, {m['state']}")
         for a in m["acts"]:
             print(f"  {a['date']} {a['kind']} {a['proposal'] or a['text']}: {a['class']} ({a['reason']})")
 

@@ -185,6 +185,7 @@ class Discovery:
         self._networks = local_networks(interfaces)
         self._neighbours: dict[str, Neighbour] = {}
         self._fired: dict[str, float] = {}
+        self._heard_at: dict[str, float] = {}
         self._resolving: dict[str, asyncio.Task[None]] = {}
         self._refused: dict[str, bytes] = {}
         self._azc: AsyncZeroconf | None = None
@@ -203,9 +204,11 @@ class Discovery:
         return sorted(self._neighbours.values(), key=lambda n: n.name)
 
     def describe(self) -> dict[str, Any]:
+        now = time.monotonic()
         return {"announced_as": self.announced_as,
                 "interfaces": self.interfaces if self.interfaces is not None else "all",
-                "neighbours": [n.describe() for n in self.neighbours()]}
+                "neighbours": [{**n.describe(), "heard_seconds_ago": round(now - self._heard_at[n.name], 1)}
+                               for n in self.neighbours()]}
 
     async def start(self) -> None:
         choice: list[str] | InterfaceChoice = (InterfaceChoice.All if self.interfaces is None
@@ -250,12 +253,13 @@ class Discovery:
         assert self._azc is not None
         info = self._service_info(ann)
         try:
-            await (await self._azc.async_register_service(info))
+            announcing = await self._azc.async_register_service(info)  # probed: the name is ours
         except NonUniqueNameException:
             log.error("another daemon on this network already announces %s (same device key?); "
                       "not announcing, still browsing", info.name)
             return
         self._info = info
+        await announcing
         log.info("discovery: announcing %s on %s", info.name,
                  ", ".join(self.interfaces) if self.interfaces is not None else "all interfaces")
 
@@ -312,6 +316,7 @@ class Discovery:
         neighbour = Neighbour(name, f"http://{address}:{ann.port}", addresses, ann)
         previous = self._neighbours.get(name)
         now = time.monotonic()
+        self._heard_at[name] = now
         if previous == neighbour and now - self._fired.get(name, 0.0) < REFIRE_SECONDS:
             return
         if previous is not None and previous.url != neighbour.url:
@@ -325,6 +330,7 @@ class Discovery:
     def _forget(self, name: str) -> None:
         neighbour = self._neighbours.pop(name, None)
         self._fired.pop(name, None)
+        self._heard_at.pop(name, None)
         if neighbour is not None:
             log.info("discovery: %s said goodbye or expired", name)
             self._on_lost(neighbour.url, neighbour.announcement.device)

@@ -26,6 +26,12 @@ SYNC_MESSAGE_V1 = 0x42
 APPLY_BATCH = 1_000
 
 
+def automerge_failed(exc: BaseException) -> bool:
+    """Whether `exc` is Automerge refusing input: an ordinary exception, or the Rust panic
+    that pyo3 raises as PanicException, which derives from BaseException, not Exception."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
 def apply_chunks(doc: Document, chunks: Sequence[bytes]) -> None:
     """Hand canonical change chunks to Automerge as a v1 sync message with no heads."""
     if not chunks:
@@ -36,6 +42,19 @@ def apply_chunks(doc: Document, chunks: Sequence[bytes]) -> None:
         body.append(encode_uleb(len(chunk)))
         body.append(chunk)
     doc.receive_sync_message(SyncState(), Message.decode(b"".join(body)))
+
+
+def loads_back(data: bytes, heads: Sequence[bytes]) -> bool:
+    """Whether a saved document loads again with these heads. A validly signed change whose
+    op columns are not canonically encoded is applied by Automerge, but a document holding
+    it saves into bytes that do not load ("mismatching heads"); such a document is always
+    rebuilt from the store's changes instead of a snapshot."""
+    try:
+        return sorted(Document.load(data).get_heads()) == sorted(heads)
+    except BaseException as exc:
+        if not automerge_failed(exc):
+            raise
+        return False
 
 
 class DocumentCache:
@@ -62,8 +81,9 @@ class DocumentCache:
         if snapshot is not None:
             try:
                 return Document.load(snapshot[1]), snapshot[0]
-            except Exception:  # a bad snapshot is only a cache: rebuild from changes
-                pass
+            except BaseException as exc:  # a bad snapshot is only a cache: rebuild from changes
+                if not automerge_failed(exc):
+                    raise
         return Document(), 0
 
     def _catch_up(self, doc_id: str, doc: Document, upto: int) -> int:
@@ -90,8 +110,10 @@ class DocumentCache:
         try:
             apply_chunks(doc, [chunk])
             applied = change_hash in doc.get_heads()
-        except Exception as exc:  # the binding may raise anything, even panics
+        except BaseException as exc:  # the binding may raise anything, even panics
             self.forget(doc_id)
+            if not automerge_failed(exc):
+                raise
             raise Rejected(Reason.APPLY_FAILED, f"automerge refused it: {type(exc).__name__}") from None
         if not applied:
             self.forget(doc_id)
@@ -115,7 +137,9 @@ class DocumentCache:
         for doc_id, count in list(self._since_snapshot.items()):
             if count >= SNAPSHOT_EVERY and doc_id in self._docs:
                 doc, upto = self._docs[doc_id]
-                self.store.save_snapshot(doc_id, upto, doc.save())
+                data = doc.save()
+                if loads_back(data, doc.get_heads()):
+                    self.store.save_snapshot(doc_id, upto, data)
                 self._since_snapshot[doc_id] = 0
 
     # --- authority records (federation.verify.AuthorityRecords) ------------------------

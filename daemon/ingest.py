@@ -10,6 +10,7 @@ again as soon as what they wait for arrives.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -84,11 +85,13 @@ class Ingestor:
         except Rejected as exc:
             report.rejected.append((exc.reason.value, exc.detail))
             return
-        queue = [vc]
+        # First in, first judged: changes released together are judged in the order they
+        # arrived, so that of two equivocating changes the first to arrive is kept.
+        queue = deque([vc])
         while queue:
-            self._judge(queue.pop(), report, queue)
+            self._judge(queue.popleft(), report, queue)
 
-    def _judge(self, vc: VerifiedChange, report: IngestReport, queue: list[VerifiedChange]) -> None:
+    def _judge(self, vc: VerifiedChange, report: IngestReport, queue: deque[VerifiedChange]) -> None:
         if self.store.holds(vc.change.hash):
             report.duplicate += 1
             return
@@ -98,7 +101,7 @@ class Ingestor:
                 self.docs.apply_verified(vc.envelope.doc_id, vc.change.raw, vc.change.hash)
         except Rejected as exc:
             if exc.reason is Reason.EQUIVOCATION:
-                self.store.add_evidence(vc.envelope, vc.change.hash, exc.reason.value, exc.detail)
+                self._keep_evidence(vc, exc)
             report.rejected.append((exc.reason.value, exc.detail))
             return
         if wait is not None:
@@ -113,6 +116,17 @@ class Ingestor:
             report.parked.discard(waiting.change.hash)
             report.released.add(waiting.change.hash)
             queue.append(waiting)
+
+    def _keep_evidence(self, vc: VerifiedChange, exc: Rejected) -> None:
+        """Equivocation: the change kept and the one refused are both kept as evidence."""
+        change = vc.change
+        kept_hash = self.store.hash_at(vc.envelope.doc_id, change.actor, change.seq)
+        kept = None if kept_hash is None else self.store.envelope(kept_hash)
+        if kept is not None:
+            assert kept_hash is not None
+            self.store.add_evidence(kept, kept_hash, exc.reason.value,
+                                    f"kept; {change.hash.hex()} has the same actor and seq")
+        self.store.add_evidence(vc.envelope, change.hash, exc.reason.value, exc.detail)
 
     def _store_applied(self, vc: VerifiedChange, report: IngestReport) -> None:
         try:

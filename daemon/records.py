@@ -43,8 +43,8 @@ from pnyx.federation.ledger import (
     read_ledger,
     write_decision,
     write_device,
+    write_genesis,
     write_mandate,
-    write_profile,
     write_recall,
     write_revocation,
 )
@@ -132,7 +132,7 @@ class Recorder:
         device = self.node.device_key.public
 
         def edit(tx: Transaction) -> None:
-            write_profile(tx, profile)
+            write_genesis(tx, profile)
             write_device(tx, assembly_key, device, "founding device")
 
         self.write(self.node.ledger_id, edit, key=assembly_key)

@@ -8,6 +8,7 @@ flight and closes the store.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import signal
 from pathlib import Path
@@ -17,14 +18,17 @@ from aiohttp import web
 from .api import PREFIX, api_app
 from .commands_ledger import node_status
 from .discovery import Discovery, DiscoverySettings, announcer
+from .identity import IDENTITY_PATH, identity_handler
 from .node import Node, ensure_api_token, open_node
 from .page import add_page
 from .presence import announced, local_url
+from .viewindex import ViewIndex
 
 DEFAULT_PORT = 7464
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 NODE_KEY = web.AppKey("node", Node)
 DISCOVERY_KEY = web.AppKey("discovery", Discovery)
+VIEW_KEY = web.AppKey("view", ViewIndex)
 log = logging.getLogger("pnyx.daemon")
 
 
@@ -41,11 +45,29 @@ async def status(request: web.Request) -> web.Response:
                               "discovery": discovery.describe() if discovery else None})
 
 
+async def view(request: web.Request) -> web.Response:
+    """The confederal view as canonical JSON; `as_of` (default today, UTC) and `confed` in the query."""
+    try:
+        as_of = dt.date.fromisoformat(request.query.get("as_of") or
+                                      dt.datetime.now(dt.timezone.utc).date().isoformat())
+        confederation = request.query.get("confed")
+        if confederation is not None and (len(confederation) != 64 or
+                                          confederation.strip("0123456789abcdef")):
+            raise ValueError("confed is a confederation id (64 hex digits)")
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    body = request.app[VIEW_KEY].render(as_of, confederation)
+    return web.Response(body=body, content_type="application/json")
+
+
 def make_app(node: Node, api_remote: bool = False) -> web.Application:
     app = web.Application()
     app[NODE_KEY] = node
+    app[VIEW_KEY] = ViewIndex(node.store, node.docs)
     app.router.add_get("/pnyx/v1/status", status)
-    api = api_app(node, ensure_api_token(node.data), api_remote)
+    app.router.add_get("/pnyx/v1/view", view)
+    app.router.add_get(IDENTITY_PATH, identity_handler(node.device_key))
+    api = api_app(node, ensure_api_token(node.data), api_remote, app[VIEW_KEY])
     app.add_subapp(PREFIX, api)
     add_page(app, api)
     return app

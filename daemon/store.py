@@ -161,6 +161,11 @@ class Store:
         ):
             yield StoredChange(seqno, Envelope(doc, bytes(change), bytes(signer), bytes(signature)))
 
+    def envelope(self, change_hash: bytes) -> Envelope | None:
+        row = self.db.execute("SELECT doc, change, signer, signature FROM changes WHERE hash = ?",
+                              (change_hash,)).fetchone()
+        return None if row is None else Envelope(row[0], bytes(row[1]), bytes(row[2]), bytes(row[3]))
+
     def actor_cut(self, doc_id: str, signer: bytes) -> dict[str, int]:
         """Each actor of `signer` in `doc_id` (hex) with the highest seq held."""
         return {bytes(actor).hex(): int(seq) for actor, seq in self.db.execute(
@@ -204,11 +209,13 @@ class Store:
         return True
 
     def release_pending(self, arrived_hash: bytes, arrived_doc: str) -> list[bytes]:
-        """Take out of the pending set, and return, the envelopes that may now be judged."""
+        """Take out of the pending set, and return in arrival order (rowids grow), the
+        envelopes that may now be judged."""
         self.db.execute("DELETE FROM pending_missing WHERE missing = ?", (arrived_hash,))
         rows = self.db.execute(
             "SELECT hash, envelope FROM pending p WHERE (awaiting_doc = ? OR awaiting_doc IS NULL)"
-            " AND NOT EXISTS (SELECT 1 FROM pending_missing m WHERE m.hash = p.hash)",
+            " AND NOT EXISTS (SELECT 1 FROM pending_missing m WHERE m.hash = p.hash)"
+            " ORDER BY p.rowid",
             (arrived_doc,),
         ).fetchall()
         self.db.executemany("DELETE FROM pending WHERE hash = ?", [(r[0],) for r in rows])

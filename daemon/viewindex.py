@@ -18,11 +18,13 @@ from collections.abc import Callable
 from automerge.core import Document
 from pnyx.federation.confed import Record, charter_record, ledger_records, mandate_log_records
 from pnyx.federation.docids import DocKind, ledger_id, parse_doc_id
-from pnyx.federation.view import RecordSet, render_view
+from pnyx.federation.recordset import RecordSet
+from pnyx.federation.view import render_view
 
 from .documents import DocumentCache
 from .store import Store
 
+RECORDS_FORMAT = "records/v1"  # bump when what document_records extracts changes: the index is rebuilt
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS view_records (
     doc TEXT PRIMARY KEY,
@@ -43,18 +45,26 @@ def document_records(doc_id: str, get: Callable[[str], Document]) -> Record | No
     return mandate_log_records(doc.assembly, doc.record, get(doc_id), get(ledger_id(doc.assembly)))
 
 
-def _versions(store: Store) -> dict[str, str]:
+def _versions(store: Store, after: int, known: dict[str, str]) -> dict[str, str]:
+    """The version of every document changed since store seqno `after`, and of the mandate
+    logs whose ledger changed (`known`: the versions already indexed)."""
     last = {doc: int(seqno) for doc, seqno in store.db.execute(
-        "SELECT doc, max(seqno) FROM changes GROUP BY doc")}
+        "SELECT doc, max(seqno) FROM changes WHERE seqno > ? GROUP BY doc", (after,))}
+    own = {doc: int(version.split(":")[0]) for doc, version in known.items()} | last
+    logs = [doc for doc in own if doc.startswith("mandate/")]
     versions = {}
-    for doc_id, seqno in last.items():
-        doc = parse_doc_id(doc_id)
-        if doc.kind is DocKind.MANDATE:
-            assert doc.assembly is not None
-            versions[doc_id] = f"{seqno}:{last.get(ledger_id(doc.assembly), 0)}"
+    for doc_id in sorted(set(last) | {d for d in logs if _ledger_of(d) in last}):
+        if doc_id.startswith("mandate/"):
+            versions[doc_id] = f"{own[doc_id]}:{own.get(_ledger_of(doc_id), 0)}"
         else:
-            versions[doc_id] = str(seqno)
+            versions[doc_id] = str(own[doc_id])
     return versions
+
+
+def _ledger_of(mandate_doc: str) -> str:
+    doc = parse_doc_id(mandate_doc)
+    assert doc.assembly is not None
+    return ledger_id(doc.assembly)
 
 
 class ViewIndex:
@@ -65,29 +75,32 @@ class ViewIndex:
         self.docs = docs
         self.records = RecordSet()
         self.versions: dict[str, str] = {}
+        self.upto = 0  # the store seqno the records include
         store.db.executescript(SCHEMA)
 
     def refresh(self) -> int:
         """Bring the records up to date with the store; returns how many documents were re-read."""
-        current = _versions(self.store)
-        indexed = {doc: (version, record) for doc, version, record in self.store.db.execute(
-            "SELECT doc, version, record FROM view_records")}
+        last = self.store.last_seqno()
+        if last == self.upto:
+            return 0
+        changed = _versions(self.store, self.upto, self.versions)
         reread = 0
         with self.store.transaction():
-            for doc_id, version in sorted(current.items()):
-                if self.versions.get(doc_id) == version:
-                    continue
-                found = indexed.get(doc_id)
-                if found is not None and found[0] == version:
+            for doc_id, version in changed.items():
+                found = self.store.db.execute(
+                    "SELECT version, record FROM view_records WHERE doc = ?", (doc_id,)).fetchone()
+                if found is not None and found[0] == f"{RECORDS_FORMAT} {version}":
                     record = None if found[1] is None else json.loads(found[1])
                 else:
                     record = document_records(doc_id, self.docs.get)
                     reread += 1
                     self.store.db.execute(
                         "INSERT OR REPLACE INTO view_records (doc, version, record) VALUES (?,?,?)",
-                        (doc_id, version, None if record is None else json.dumps(record)))
+                        (doc_id, f"{RECORDS_FORMAT} {version}",
+                         None if record is None else json.dumps(record)))
                 self.records.put(doc_id, record)
                 self.versions[doc_id] = version
+        self.upto = last
         return reread
 
     def render(self, as_of: dt.date, confederation: str | None = None) -> bytes:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -31,6 +32,12 @@ DEFLATED_CHANGE_CHUNK = 2
 DEFLATE_BIT = 0b1000
 ACTION_COLUMN_ID = 4
 ACTION_COLUMN = (ACTION_COLUMN_ID << 4) | 2  # column type 2: uLEB RLE integers
+VALUE_COLUMN_ID = 5
+VALUE_META_COLUMN = (VALUE_COLUMN_ID << 4) | 6  # column type 6: value metadata, uLEB RLE
+INCREMENT_ACTION = 5
+# Value types (low 4 bits of a value metadata entry) Automerge 1.0.0rc1 panics on reading:
+# 8 is a counter, 10 to 15 are reserved for future types.
+UNREADABLE_VALUE_TYPES = frozenset({8, *range(10, 16)})
 # Automerge keeps op counters in a u32 and refuses a change whose start_op exceeds it.
 MAX_OP_COUNTER = (1 << 32) - 1
 _U64_LIMIT = 1 << 64
@@ -206,7 +213,9 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     # and object columns share an id across two types, so uniqueness is per (id, type).
     previous = -1
     data_len = 0
-    action: tuple[int, int] | None = None  # (offset in column data, length)
+    # (offset in column data, length) of the action and value metadata columns
+    action: tuple[int, int] | None = None
+    value_meta: tuple[int, int] | None = None
     for _ in range(r.count(2, "columns")):
         spec, col_len = r.uleb(), r.uleb()
         if spec & DEFLATE_BIT:
@@ -219,21 +228,50 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
             if normal != ACTION_COLUMN:
                 r.fail(f"action column has spec {spec}")
             action = (data_len, col_len)
+        if normal == VALUE_META_COLUMN:
+            value_meta = (data_len, col_len)
         data_len += col_len
     if data_len > r.remaining():
         r.fail(f"columns hold {data_len} bytes, {r.remaining()} left")
-    num_ops = 0
-    if action is not None:
-        offset, col_len = action
-        num_ops = _count_rows(body[r.pos + offset:r.pos + offset + col_len])
+    num_ops = 0 if action is None else _count_actions(_column(body, r.pos, action))
+    if value_meta is not None:
+        _refuse_unreadable_values(_column(body, r.pos, value_meta))
     # The rest of the body is extra bytes, kept by Automerge and covered by the hash.
     if start_op + max(num_ops - 1, 0) > MAX_OP_COUNTER:
         r.fail(f"ops {start_op}..{start_op + num_ops - 1} exceed Automerge's u32 counters")
     return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops)
 
 
-def _count_rows(column: bytes) -> int:
-    """Rows in a uLEB RLE column; a null action is refused (Automerge fails on it)."""
+def _column(body: bytes, data_start: int, where: tuple[int, int]) -> bytes:
+    offset, col_len = where
+    return body[data_start + offset:data_start + offset + col_len]
+
+
+def _rle_runs(column: bytes) -> Iterator[tuple[int, int | None]]:
+    """(run length, value) of a uLEB RLE column; value None for a run of nulls."""
+    r = Reader(column)
+    while r.remaining():
+        run = r.sleb()
+        if run > 0:
+            yield run, r.uleb()
+        elif run < 0:
+            if -run > r.remaining():
+                r.fail(f"literal run of {-run} cannot fit")
+            for _ in range(-run):
+                yield 1, r.uleb()
+        else:
+            yield r.uleb(), None
+
+
+# Counters and unknown value types are refused: automerge 1.0.0rc1 panics (Rust todo!) on
+# reading one and the panic poisons the document, so one signed change holding one would
+# make the document unreadable for good.
+UNREADABLE = "counters and unknown value types are not allowed (automerge 1.0.0rc1 panics on them)"
+
+
+def _count_actions(column: bytes) -> int:
+    """Ops in the action column; a null action (Automerge fails on it) and an increment
+    are refused."""
     r = Reader(column)
     rows = 0
     while r.remaining():
@@ -242,11 +280,19 @@ def _count_rows(column: bytes) -> int:
             r.fail("null in the action column")
         values = 1 if run > 0 else -run
         if values <= r.remaining() and column[r.pos:r.pos + values].isascii():
-            r.pos += values  # the usual case: one-byte values, which are always minimal
+            actions = column[r.pos:r.pos + values]  # the usual case: one-byte values
+            r.pos += values
         else:
-            for _ in range(values):  # stops at the end of the column: at most its length
-                r.uleb()
+            actions = bytes(min(r.uleb(), 0xFF) for _ in range(values))  # stops at the end
+        if INCREMENT_ACTION in actions:
+            raise Rejected(Reason.MALFORMED_CHANGE, UNREADABLE)
         rows += abs(run)
         if rows > MAX_OP_COUNTER:
-            r.fail(f"over {MAX_OP_COUNTER} ops")
+            raise Rejected(Reason.MALFORMED_CHANGE, f"over {MAX_OP_COUNTER} ops")
     return rows
+
+
+def _refuse_unreadable_values(column: bytes) -> None:
+    for _, meta in _rle_runs(column):
+        if meta is not None and meta & 0x0F in UNREADABLE_VALUE_TYPES:
+            raise Rejected(Reason.MALFORMED_CHANGE, UNREADABLE)

@@ -27,7 +27,7 @@ from typing import Any
 
 from automerge.core import ROOT, Document, ObjType, Transaction
 
-from .amvalues import Plain, ensure_map, put_value, read_entry, read_map, read_root
+from .amvalues import Plain, ensure_map, put_value, read_entry, read_root
 from .charter import AMENDABLE, CHARTER_ID_RE, read_charter
 from .docids import RECORD_ID_RE
 from .keys import KEY_TEXT_CHARS, key_text, parse_key
@@ -165,7 +165,6 @@ def charter_record(charter_id: str, doc: Document) -> Record | None:
 def ledger_records(assembly: bytes, doc: Document) -> Record:
     """What one ledger contributes to the view: acceptances, proposals, ratifications, mandates."""
     ledger = read_ledger(doc)
-    raw_decisions = read_map(doc, "decisions")
     in_force = {k: d for k, d in ledger.decisions.items() if k not in ledger.superseded()}
     acceptances: dict[str, str] = {}
     proposals: dict[str, Record] = {}
@@ -178,7 +177,8 @@ def ledger_records(assembly: bytes, doc: Document) -> Record:
             ratifications[d.subject] = {"decision": decision_id, "date": d.date.isoformat(),
                                         **tally, "dissent": d.dissent}
         elif d.kind == PROPOSAL:
-            body = _proposal_body(raw_decisions[decision_id].get("proposal"))
+            raw = read_entry(doc, "decisions", decision_id)
+            body = _proposal_body(raw.get("proposal") if isinstance(raw, dict) else None)
             if body is not None:
                 proposals[decision_id] = {
                     "confederation": body.confederation, "kind": body.kind.value,

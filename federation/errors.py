@@ -34,6 +34,7 @@ class Reason(str, Enum):
     START_OP_MISMATCH = "start-op-mismatch"
     APPLY_FAILED = "apply-failed"
     BAD_ANNOUNCEMENT = "bad-announcement"
+    BAD_IDENTITY = "bad-identity"
 
 
 class Rejected(Exception):

@@ -2,7 +2,8 @@
 
 Layout of `ledger/<assembly key>` (protocol-spec/ledger.md is normative):
 root maps `profile`, `devices`, `decisions` and `mandates`, each keyed by id so
-that two devices recording offline never conflict. Decisions are superseded,
+that two devices recording offline never conflict; the genesis change creates
+them all, so no device ever creates one concurrently with another. Decisions are superseded,
 never deleted; a recall is a decision that names the mandate it ends.
 Readers are defensive: an entry that does not fit the schema is skipped, so a
 well-signed but ill-formed record can never stop a ledger from being read.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -21,11 +23,14 @@ from automerge.core import ROOT, Document, Transaction
 
 from .amvalues import Plain, ensure_map, put_value, read_entry, read_map
 from .docids import RECORD_ID_RE
+from .envelope import ACTOR_BYTES
 from .keys import SigningKey, key_text, parse_key, verify_signature
 
 DEVICE_DOMAIN = b"pnyx/device/v1"
 REVOKE_DOMAIN = b"pnyx/revoke/v1"
 MAX_TEXT_CHARS = 20_000
+DATE_RE = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ACTOR_HEX_RE = re.compile(f"[0-9a-f]{{{2 * ACTOR_BYTES}}}")
 
 
 class Position(str, Enum):
@@ -112,11 +117,16 @@ class Ledger:
 
 
 def parse_date(text: str) -> dt.date:
-    """ISO date YYYY-MM-DD; ValueError says what a user typed wrong."""
+    """ISO date YYYY-MM-DD exactly; ValueError says what a user typed wrong.
+
+    Only this one form: Python 3.11 and later also read 20261120 or 2026-W47-5, and a
+    ledger must read the same on every machine, whatever its Python."""
     try:
-        return dt.date.fromisoformat(text)
+        if DATE_RE.fullmatch(text):
+            return dt.date.fromisoformat(text)
     except (ValueError, TypeError):
-        raise ValueError(f"not a date (YYYY-MM-DD): {text!r}") from None
+        pass
+    raise ValueError(f"not a date (YYYY-MM-DD): {str(text)[:40]!r}")
 
 
 # --- device certificates -------------------------------------------------------------
@@ -152,11 +162,18 @@ def revocation_cut(assembly: bytes, device: bytes, entry: Plain) -> dict[str, in
     if not isinstance(revoked, dict) or not isinstance(revoked.get("signature"), bytes):
         return None
     cut = revoked.get("cut")
-    if not isinstance(cut, dict) or not all(isinstance(v, int) for v in cut.values()):
+    if not isinstance(cut, dict) or not all(_cut_entry(a, s) for a, s in cut.items()):
         return None
     if not _assembly_signed(assembly, revoked["signature"], revocation_input(assembly, device, cut)):
         return None
     return dict(cut)
+
+
+def _cut_entry(actor: object, seq: object) -> bool:
+    """An actor id in lowercase hex and a seq: anything else cannot be encoded in the signed
+    input (or could be read two ways), so a cut holding it is no revocation at all."""
+    return (isinstance(actor, str) and ACTOR_HEX_RE.fullmatch(actor) is not None
+            and isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0)
 
 
 def device_entry(doc: Document, device: bytes, heads: list[bytes] | None = None) -> Plain:
@@ -164,6 +181,19 @@ def device_entry(doc: Document, device: bytes, heads: list[bytes] | None = None)
 
 
 # --- writing ---------------------------------------------------------------------------
+
+
+# Top-level maps of a ledger. The genesis change creates every one of them: two devices
+# that each created a missing map offline would make two conflicting maps under one key,
+# and Automerge would show only one of them, hiding the other device's records.
+COLLECTIONS = ("devices", "decisions", "mandates")
+
+
+def write_genesis(tx: Transaction, profile: Profile) -> None:
+    """The first change of a ledger: the profile and every collection, empty."""
+    write_profile(tx, profile)
+    for name in COLLECTIONS:
+        ensure_map(tx, name)
 
 
 def write_profile(tx: Transaction, profile: Profile) -> None:
@@ -270,18 +300,23 @@ def _profile(raw: dict[str, Plain]) -> Profile | None:
 
 
 def _device(key: str, raw: Plain) -> Device:
-    device = parse_key(key)
-    assert isinstance(raw, dict)
-    if not isinstance(raw.get("certificate"), bytes):
+    parse_key(key)
+    if not isinstance(raw, dict) or not isinstance(raw.get("certificate"), bytes):
         raise ValueError("no certificate")
     cut = raw.get("revoked", {}).get("cut") if isinstance(raw.get("revoked"), dict) else None
-    del device
     return Device(key, _text(raw.get("label", "")), raw["certificate"],
                   dict(cut) if isinstance(cut, dict) else None)
 
 
+def _record(key: str, raw: Plain) -> dict[str, Plain]:
+    """A record's fields, if `key` is a record id and `raw` a map; ValueError otherwise."""
+    if not isinstance(raw, dict) or not RECORD_ID_RE.match(key):
+        raise ValueError(f"not a record: {key[:40]!r}")
+    return raw
+
+
 def _decision(key: str, raw: Plain) -> Decision:
-    assert isinstance(raw, dict) and RECORD_ID_RE.match(key)
+    raw = _record(key, raw)
     return Decision(
         id=key, title=_text(raw["title"]), text=_text(raw["text"]), date=parse_date(raw["date"]),
         tally=Tally(_int(raw["for"]), _int(raw["against"]), _int(raw["abstain"])),
@@ -292,7 +327,7 @@ def _decision(key: str, raw: Plain) -> Decision:
 
 
 def _mandate(key: str, raw: Plain) -> Mandate:
-    assert isinstance(raw, dict) and RECORD_ID_RE.match(key)
+    raw = _record(key, raw)
     instructions = raw["instructions"]
     if not isinstance(instructions, list):
         raise ValueError("instructions must be a list")

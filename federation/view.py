@@ -1,150 +1,30 @@
 """The confederal view: a pure function of the valid records held and an explicit as-of date.
 
-`RecordSet` holds the normalized records of every document (federation/confed.py)
-and indexes them by proposal; `render_view(records, as_of)` returns the view
-as canonical JSON bytes, identical on every machine that holds the same
-records, whatever order they arrived in. The rules are protocol-spec/view.md;
-this module follows it section by section.
+`render_view(records, as_of)` returns the view of a RecordSet
+(federation/recordset.py) as canonical JSON bytes, identical on every machine
+that holds the same records, whatever order they arrived in. The rules are
+protocol-spec/view.md: membership through time, then each proposal in order
+of date; mandates and delegate acts are judged in federation/delegates.py.
 
-Incremental upkeep: `RecordSet.put` bumps a version for each proposal whose
-inputs changed (its record, its ratifications, its delegates' acts) and a
-structure version for anything that can change membership or rules. Each
-proposal's result and its JSON text are memoized under
-(proposal, its version, structure version, as-of), so after one new
-ratification only that proposal is tallied again.
+Incremental upkeep: each proposal's result and its JSON text are memoized in
+the RecordSet under (its version, the structure version, as-of), so after one
+new ratification only that proposal is tallied again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 from .charter import SIMPLE, Rules, amendment_from_plain, rules_from_plain, threshold_met
 from .confed import Record
-from .docids import DocKind, parse_doc_id
-from .keys import key_text
+from .delegates import classify, majority, mandate_rows
+from .recordset import Fragment, RecordSet, canonical, encode
 
 VIEW_FORMAT = "pnyx/view/v1"
 MAX_NESTING = 16
 ONE_DAY = dt.timedelta(days=1)
-STRUCTURAL = ("admit", "suspend", "amend", "join")
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class Fragment:
-    """A part of the view already encoded as canonical JSON."""
-
-    text: str
-
-
-def encode(value: Any) -> str:
-    """Canonical JSON (sorted keys, no spaces, UTF-8) of plain values and Fragments."""
-    if isinstance(value, Fragment):
-        return value.text
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{_canonical(k)}:{encode(value[k])}" for k in sorted(value)) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(encode(v) for v in value) + "]"
-    return _canonical(value)
-
-
-@dataclass
-class RecordSet:
-    """The normalized records of the documents held, indexed for the view."""
-
-    charters: dict[str, Record] = field(default_factory=dict)
-    ledgers: dict[str, Record] = field(default_factory=dict)
-    logs: dict[tuple[str, str], Record] = field(default_factory=dict)
-    proposals: dict[str, Record] = field(default_factory=dict)  # pid -> proposal + proposer
-    by_confederation: dict[str, set[str]] = field(default_factory=dict)
-    ratifications: dict[str, dict[str, Record]] = field(default_factory=dict)  # pid -> assembly ->
-    acceptances: dict[str, dict[str, str]] = field(default_factory=dict)  # charter -> assembly -> date
-    acts: dict[str, set[tuple[str, str, str]]] = field(default_factory=dict)  # pid -> acts
-    versions: dict[str, int] = field(default_factory=dict)
-    structure: int = 0
-    memo: dict[str, tuple[tuple[Any, ...], Record, Fragment]] = field(default_factory=dict)
-
-    def put(self, doc_id: str, record: Record | None) -> None:
-        """Replace what document `doc_id` contributes (None: nothing)."""
-        doc = parse_doc_id(doc_id)
-        if doc.kind is DocKind.CHARTER:
-            self._put_charter(doc.record, record)
-        elif doc.kind is DocKind.LEDGER:
-            assert doc.assembly is not None
-            self._put_ledger(key_text(doc.assembly), record)
-        else:
-            assert doc.assembly is not None
-            self._put_log(key_text(doc.assembly), doc.record, record)
-
-    def _bump(self, pid: str | None) -> None:
-        if pid is not None:
-            self.versions[pid] = self.versions.get(pid, 0) + 1
-
-    def _put_charter(self, charter_id: str, record: Record | None) -> None:
-        if self.charters.get(charter_id) != record:
-            self.structure += 1
-        _set(self.charters, charter_id, record)
-
-    def _put_ledger(self, assembly: str, record: Record | None) -> None:
-        old = self.ledgers.get(assembly) or {}
-        new = record or {}
-        _set(self.ledgers, assembly, record)
-        if old.get("acceptances") != new.get("acceptances"):
-            self.structure += 1
-            for charter_id in set(old.get("acceptances", {})) | set(new.get("acceptances", {})):
-                _set(self.acceptances.setdefault(charter_id, {}), assembly,
-                     new.get("acceptances", {}).get(charter_id))
-        for rid, before, after in _changed(old.get("proposals"), new.get("proposals")):
-            pid = f"{assembly}/{rid}"
-            self._bump(pid)
-            if before is not None:
-                self.by_confederation.get(before["confederation"], set()).discard(pid)
-            if after is not None:
-                self.by_confederation.setdefault(after["confederation"], set()).add(pid)
-            _set(self.proposals, pid, None if after is None else {**after, "proposer": assembly})
-            if any(p is not None and p["kind"] in STRUCTURAL for p in (before, after)):
-                self.structure += 1
-        for pid, _, after in _changed(old.get("ratifications"), new.get("ratifications")):
-            self._bump(pid)
-            _set(self.ratifications.setdefault(pid, {}), assembly, after)
-            if self.proposals.get(pid, {}).get("kind") in STRUCTURAL:
-                self.structure += 1
-        for mandate_id, _, _ in _changed(old.get("mandates"), new.get("mandates")):
-            for act in (self.logs.get((assembly, mandate_id)) or {}).get("acts", {}).values():
-                self._bump(act["proposal"])
-
-    def _put_log(self, assembly: str, mandate_id: str, record: Record | None) -> None:
-        old = self.logs.get((assembly, mandate_id)) or {}
-        _set(self.logs, (assembly, mandate_id), record)
-        for act_id, before, after in _changed(old.get("acts"), (record or {}).get("acts")):
-            for act, add in ((before, False), (after, True)):
-                if act is not None and act["proposal"] is not None:
-                    self._bump(act["proposal"])
-                    held = self.acts.setdefault(act["proposal"], set())
-                    (held.add if add else held.discard)((assembly, mandate_id, act_id))
-
-
-def _set(mapping: dict[Any, Any], key: Any, value: Any) -> None:
-    if value is None:
-        mapping.pop(key, None)
-    else:
-        mapping[key] = value
-
-
-def _changed(old: dict[str, Any] | None, new: dict[str, Any] | None,
-             ) -> Iterable[tuple[str, Any, Any]]:
-    old, new = old or {}, new or {}
-    for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            yield key, old.get(key), new.get(key)
 
 
 # --- membership ----------------------------------------------------------------------
@@ -172,6 +52,7 @@ class _Context:
         self.timelines: dict[str, Timeline] = {}
         self.cyclic = _cyclic(records)
         self._members: dict[tuple[str, dt.date], list[str]] = {}
+        self._electorates: dict[tuple[str, dt.date], list[tuple[str, tuple[str, ...]]]] = {}
 
     # -- who is a member, when ------------------------------------------------------
     def state(self, confederation: str, unit: str, day: dt.date) -> str:
@@ -212,8 +93,12 @@ class _Context:
     def electorate(self, confederation: str, day: dt.date) -> list[tuple[str, tuple[str, ...]]]:
         """(assembly, via) for every assembly whose citizens vote, nested councils flattened.
 
+        Stable once asked, like `members`.
         Level by level, sorted within a level: an assembly reached twice counts once,
         at its shallowest (then first) position."""
+        key = (confederation, day)
+        if key in self._electorates:
+            return self._electorates[key]
         seen: set[str] = set()
         out: list[tuple[str, tuple[str, ...]]] = []
         level: list[tuple[str, tuple[str, ...]]] = [
@@ -228,6 +113,7 @@ class _Context:
                 elif len(via) < MAX_NESTING and unit not in via:
                     deeper.extend((m, (*via, unit)) for m in self.members(unit, day))
             level = sorted(deeper)
+        self._electorates[key] = out
         return out
 
     # -- the timeline of one confederation -----------------------------------------------
@@ -257,7 +143,7 @@ class _Context:
         memo = self.records.memo.get(pid)
         if memo is None or memo[0] != key:
             result = self._evaluate(confederation, pid, proposal, rules, day)
-            memo = (key, result, Fragment(_canonical(result)))
+            memo = (key, result, Fragment(canonical(result)))
             self.records.memo[pid] = memo
         result, fragment = memo[1], memo[2]
         timeline.results.append({"id": pid, "fragment": fragment})
@@ -316,7 +202,7 @@ class _Context:
             breakdown.append({"assembly": assembly, "via": list(via), "decision": r["decision"],
                               "date": r["date"], "for": r["for"], "against": r["against"],
                               "abstain": r["abstain"], "dissent": r["dissent"],
-                              "majority": _majority(r["for"], r["against"])})
+                              "majority": majority(r["for"], r["against"])})
         for assembly in sorted(set(held) - voters):
             r = held[assembly]
             if r["date"] <= self.as_of.isoformat():
@@ -328,7 +214,7 @@ class _Context:
         for row in breakdown:
             by_unit.setdefault(row["via"][0] if row["via"] else row["assembly"], []).append(row)
         unit_rows = [self._unit_row(u, day, by_unit.get(u, [])) for u in units]
-        voted_units = sum(1 for row in unit_rows if row["voted"])
+        voted_units = sum(1 for row in unit_rows if row["has_voted"])
         required = rules.qualified if proposal["kind"] == "amend" else rules.threshold
         outcome, decided_on, reason = "open", None, "ratification is under way"
         if electorate and not not_voted:
@@ -337,7 +223,9 @@ class _Context:
             decided_on, reason = deadline.isoformat(), "the deadline has passed"
         if decided_on is not None:
             quorum = Fraction(rules.assembly_quorum)
-            if not units or Fraction(voted_units, len(units)) < quorum:
+            if not counted_dates:
+                outcome, reason = "lapsed", "no assembly of the electorate voted"
+            elif Fraction(voted_units, len(units)) < quorum:
                 outcome = "lapsed"
                 reason = (f"{voted_units} of {len(units)} members voted; the charter requires "
                           f"{rules.assembly_quorum}")
@@ -353,7 +241,9 @@ class _Context:
             "threshold_rule": "more for than against" if required == SIMPLE
             else f"for at least {required} of for and against",
             "assembly_quorum": rules.assembly_quorum, "tally": totals,
-            "members": unit_rows, "breakdown": breakdown, "not_voted": not_voted,
+            "members": len(units), "members_voted": voted_units,
+            "councils": [row for row in unit_rows if row["kind"] == "confederation"],
+            "breakdown": breakdown, "not_voted": not_voted,
             "ignored": ignored, "tendency": self._tendency(pid, set(not_voted)) if decided_on is None
             else [], "outcome": outcome, "decided_on": decided_on, "reason": reason,
         }
@@ -379,79 +269,11 @@ class _Context:
             act = self.records.logs[(assembly, mandate_id)]["acts"][act_id]
             if mandate is None or act["date"] > self.as_of.isoformat():
                 continue
-            verdict, _ = self.classify(assembly, mandate, act)
+            verdict, _ = classify(self.records, self.as_of, assembly, mandate, act)
             if verdict in ("within-mandate", "indicative-awaiting-ratification"):
                 out.append({"assembly": assembly, "mandate": mandate_id, "act": act_id,
                             "delegate": mandate["delegate"], "position": act["position"],
                             "class": verdict})
-        return out
-
-    # -- delegates ----------------------------------------------------------------------
-    def classify(self, assembly: str, mandate: Record, act: Record) -> tuple[str, str]:
-        """(class, reason) of one delegate act; protocol-spec/view.md "Delegate acts"."""
-        if not mandate["from"] <= act["date"] <= mandate["until"]:
-            return "void", "dated outside the mandate's term"
-        recall = mandate["recall"]
-        if recall is not None and recall["date"] <= self.as_of.isoformat():
-            if act["saw_recall"]:
-                return "void", f"recorded after the recall {recall['decision']} was known"
-            if not act["seen_by_recall"]:
-                return "disputed", (f"concurrent with the recall {recall['decision']}: "
-                                    "neither record had seen the other")
-        if act["kind"] == "report":
-            return "within-mandate", "a report back to the assembly"
-        if act["kind"] == "sign":
-            covered = [i for i in mandate["instructions"] if i["question"] == act["text"]]
-            if any(i["binding"] == "imperative" and i["position"] == "for" for i in covered):
-                return "within-mandate", "the mandate instructs to sign this text"
-            return "exceeds-mandate", "only a mandated delegate may co-sign; take it home for validation"
-        proposal = self.records.proposals.get(act["proposal"])
-        if proposal is not None:
-            charter = self.records.charters.get(proposal["confederation"], {})
-            councils = {proposal["confederation"], charter.get("rules", {}).get("name")}
-            if mandate["council"] not in councils:
-                return "exceeds-mandate", "the mandate is for another council"
-        questions = {act["proposal"], act["proposal"].split("/")[-1]}
-        if proposal is not None:
-            questions.add(proposal["title"].strip().casefold())
-        covered = [i for i in mandate["instructions"]
-                   if i["question"] in questions or i["question"].strip().casefold() in questions]
-        imperative = [i for i in covered if i["binding"] == "imperative"]
-        if imperative:
-            if any(i["position"] == act["position"] for i in imperative):
-                return "within-mandate", "as the mandate instructs"
-            return "exceeds-mandate", "contrary to the mandate's instruction"
-        if act["binding"] == "imperative":
-            return "exceeds-mandate", "the mandate gives no imperative instruction on this question"
-        ratified = self.records.ratifications.get(act["proposal"], {}).get(assembly)
-        if ratified is not None and ratified["date"] <= self.as_of.isoformat():
-            return "indicative-ratified", (f"the assembly has ratified: "
-                                           f"{_majority(ratified['for'], ratified['against'])}")
-        return "indicative-awaiting-ratification", "the proposal goes back to the assembly"
-
-    def mandates(self) -> list[Record]:
-        out = []
-        today = self.as_of.isoformat()
-        for assembly in sorted(self.records.ledgers):
-            for mandate_id, m in sorted(self.records.ledgers[assembly]["mandates"].items()):
-                if m["issued"] > today:
-                    continue
-                recall = m["recall"] if m["recall"] and m["recall"]["date"] <= today else None
-                state = ("recalled" if recall else "expired" if today > m["until"]
-                         else "not-yet-in-force" if today < m["from"] else "active")
-                acts = []
-                log = self.records.logs.get((assembly, mandate_id)) or {"acts": {}}
-                for act_id, act in sorted(log["acts"].items()):
-                    if act["date"] <= today:
-                        verdict, reason = self.classify(assembly, m, act)
-                        acts.append({"id": act_id, "kind": act["kind"], "date": act["date"],
-                                     "proposal": act["proposal"], "position": act["position"],
-                                     "binding": act["binding"], "text": act["text"],
-                                     "class": verdict, "reason": reason})
-                out.append({"assembly": assembly, "mandate": mandate_id, "delegate": m["delegate"],
-                            "delegate_key": m["delegate_key"], "council": m["council"],
-                            "from": m["from"], "until": m["until"], "state": state,
-                            "recalled_by": recall["decision"] if recall else None, "acts": acts})
         return out
 
     # -- one confederation -------------------------------------------------------------
@@ -473,10 +295,6 @@ class _Context:
                 "rules": timeline.rules_at(self.as_of).plain(),
                 "members": members, "proposals": [r["fragment"] for r in timeline.results],
                 "ignored_proposals": timeline.ignored}
-
-
-def _majority(votes_for: int, against: int) -> str:
-    return "for" if votes_for > against else "against" if against > votes_for else "tie"
 
 
 def _cyclic(records: RecordSet) -> set[tuple[str, str]]:
@@ -508,13 +326,6 @@ def render_view(records: RecordSet, as_of: dt.date, confederation: str | None = 
     chosen = sorted(c for c in records.charters if confederation in (None, c))
     view = {"format": VIEW_FORMAT, "as_of": as_of.isoformat(),
             "confederations": [context.confederation(c) for c in chosen],
-            "mandates": context.mandates()}
-    return encode(view).encode("utf-8")
-
-
-def records_from(documents: dict[str, Record]) -> RecordSet:
-    """A fresh RecordSet of normalized records by document id (for vectors and checks)."""
-    records = RecordSet()
-    for doc_id in sorted(documents):
-        records.put(doc_id, documents[doc_id])
-    return records
+            "mandates": mandate_rows(records, as_of, None if confederation is None else {
+                confederation, records.charters.get(confederation, {}).get("rules", {}).get("name")})}
+    return encode(view)

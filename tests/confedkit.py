@@ -37,6 +37,15 @@ def carry(source: Node, target: Node) -> IngestReport:
     return target.ingestor.ingest([s.envelope for s in source.store.envelopes()])
 
 
+def count_changes(data: Path) -> int:
+    """How many changes the store in `data` holds (with no CLI process running on it)."""
+    node = open_node(data)
+    try:
+        return node.store.count_changes()
+    finally:
+        node.close()
+
+
 class World:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -112,11 +121,11 @@ class World:
                   Position(position) if position else None, binding, text)
         return self.recorders[delegate].delegate_act(mandate, act)
 
-    def view(self, as_of: str, at: str | None = None) -> dict[str, Any]:
+    def view(self, as_of: str, at: str | None = None, confederation: str | None = None) -> dict[str, Any]:
         if at is None:
             self.spread()
             at = sorted(self.nodes)[0]
-        result: dict[str, Any] = json.loads(scratch_view(self.nodes[at].store, day(as_of)))
+        result: dict[str, Any] = json.loads(scratch_view(self.nodes[at].store, day(as_of), confederation))
         return result
 
     def close(self) -> None:

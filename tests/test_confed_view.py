@@ -175,8 +175,9 @@ def test_nested_councils_roll_up_citizens(world: World) -> None:
     p = proposal(world.view("2026-02-03"), pid)
     assert p["tally"] == {"for": 18, "against": 11, "abstain": 0}
     assert p["outcome"] == "adopted"
-    rows = {m["member"]: (m["for"], m["against"], m["assemblies"]) for m in p["members"]}
-    assert rows == {north: (10, 8, 2), south: (7, 2, 2), world.key("E"): (1, 1, 1)}
+    rows = {m["member"]: (m["for"], m["against"], m["assemblies"]) for m in p["councils"]}
+    assert rows == {north: (10, 8, 2), south: (7, 2, 2)}
+    assert (p["members"], p["members_voted"]) == (3, 3)
     assert {b["assembly"]: b["via"] for b in p["breakdown"]}[world.key("A")] == [north]
 
 
@@ -248,3 +249,15 @@ def test_recall_concurrent_with_a_delegate_act_is_disputed(world: World) -> None
     acts = {a["id"]: a for a in world.view("2026-02-06")["mandates"][0]["acts"]}
     assert acts["latelatelatelate"]["class"] == "void"
     assert "after the recall" in acts["latelatelatelate"]["reason"]
+
+
+def test_view_of_one_confederation_lists_its_mandates_only(world: World) -> None:
+    charter = valley(world)
+    other = world.found("A", "Elsewhere", ["A"])
+    world.mandate("B", None, charter, ("2026-01-15", "2026-03-01"))
+    world.mandate("B", None, "Valley", ("2026-01-15", "2026-03-01"))  # by the council's name
+    world.mandate("C", None, other, ("2026-01-15", "2026-03-01"))
+    view = world.view("2026-02-01", confederation=charter)
+    assert [c["id"] for c in view["confederations"]] == [charter]
+    assert {m["council"] for m in view["mandates"]} == {charter, "Valley"}
+    assert len(world.view("2026-02-01")["mandates"]) == 3

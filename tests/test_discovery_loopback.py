@@ -10,12 +10,12 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.pnyxproc import Daemon, cli, cli_json, free_port
+from tests.pnyxproc import Daemon, cli, cli_json, free_port, wait_for
 
 CHARTER = "c4" * 32
 # A neighbour announcing garbage TXT data: it must be ignored, with a log line.
@@ -38,16 +38,6 @@ async def main():
     await azc.async_close()
 asyncio.run(main())
 """
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float) -> float:
-    """Seconds until `check()` holds; fails the test after `timeout`."""
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.05)
-    return time.monotonic() - start
 
 
 def neighbour_keys(daemon: Daemon) -> set[str]:

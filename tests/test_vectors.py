@@ -131,7 +131,8 @@ def test_invalid_envelope_is_refused_and_changes_nothing(node: Node, vector: dic
     assert reasons == [vector["reason"]]
     assert node.held() == before
     evidence = [(e[0], e[3]) for e in node.store.evidence()]
-    assert evidence == ([(HISTORY["ledger_doc_id"], "equivocation")]
+    # Equivocation: the change kept and the one refused are both kept as evidence.
+    assert evidence == ([(HISTORY["ledger_doc_id"], "equivocation")] * 2
                         if vector["reason"] == "equivocation" else [])
 
 

@@ -26,6 +26,7 @@ from pnyx.federation.chunk import CHANGE_CHUNK, MAGIC, Reader, encode_uleb, pars
 from pnyx.federation.discovery_txt import Announcement, encode_txt
 from pnyx.federation.docids import ledger_id, mandate_doc_id
 from pnyx.federation.envelope import Envelope, run_actor, signing_input
+from pnyx.federation.identity import prove_identity
 from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import (
     Binding,
@@ -488,6 +489,7 @@ def discovery_json() -> dict[str, Any]:
                 "encoder_output": data is None or data == encoded}
 
     full = (*base, dk, ak, "port=7464")
+    nonce = hashlib.sha256(b"identity challenge").digest()
     return {
         "description": "TXT data of _pnyx._tcp.local. announcements (protocol-spec/discovery.md). "
                        "txt_hex is the whole TXT RDATA. A valid vector decodes to `announcement`; "
@@ -528,6 +530,10 @@ def discovery_json() -> dict[str, Any]:
             ("confederation index 16", txt(*full, "c16=" + c1.hex()), "bad-announcement"),
             ("confederation index with a leading zero", txt(*full, "c01=" + c1.hex()), "bad-announcement"),
         ]],
+        "identity": {"description": "GET /pnyx/v1/identity?nonce=<nonce>: the answer of the device "
+                                    "whose seed is `seed`.",
+                     "seed": seed("device a").hex(), "nonce": nonce.hex(),
+                     "answer": prove_identity(SigningKey(seed("device a")), nonce)},
     }
 
 

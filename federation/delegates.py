@@ -1,0 +1,88 @@
+"""Mandates as of a date, and every delegate act judged against its mandate.
+
+protocol-spec/view.md, "Mandates and delegate acts": the term, then the
+recall (judged causally: whether the act had seen the recall, or the recall
+the act), then the instructions. Used by the view for its mandate list and
+for the indicative tendency of delegates on pending proposals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .confed import Record
+from .recordset import RecordSet
+
+
+def majority(votes_for: int, against: int) -> str:
+    return "for" if votes_for > against else "against" if against > votes_for else "tie"
+
+
+def classify(records: RecordSet, as_of: dt.date, assembly: str, mandate: Record,
+             act: Record) -> tuple[str, str]:
+    """(class, reason) of one delegate act; protocol-spec/view.md "Delegate acts"."""
+    if not mandate["from"] <= act["date"] <= mandate["until"]:
+        return "void", "dated outside the mandate's term"
+    recall = mandate["recall"]
+    if recall is not None and recall["date"] <= as_of.isoformat():
+        if act["saw_recall"]:
+            return "void", f"recorded after the recall {recall['decision']} was known"
+        if not act["seen_by_recall"]:
+            return "disputed", (f"concurrent with the recall {recall['decision']}: "
+                                "neither record had seen the other")
+    if act["kind"] == "report":
+        return "within-mandate", "a report back to the assembly"
+    if act["kind"] == "sign":
+        covered = [i for i in mandate["instructions"] if i["question"] == act["text"]]
+        if any(i["binding"] == "imperative" and i["position"] == "for" for i in covered):
+            return "within-mandate", "the mandate instructs to sign this text"
+        return "exceeds-mandate", "only a mandated delegate may co-sign; take it home for validation"
+    proposal = records.proposals.get(act["proposal"])
+    if proposal is not None:
+        charter = records.charters.get(proposal["confederation"], {})
+        councils = {proposal["confederation"], charter.get("rules", {}).get("name")}
+        if mandate["council"] not in councils:
+            return "exceeds-mandate", "the mandate is for another council"
+    questions = {act["proposal"], act["proposal"].split("/")[-1]}
+    if proposal is not None:
+        questions.add(proposal["title"].strip().casefold())
+    covered = [i for i in mandate["instructions"]
+               if i["question"] in questions or i["question"].strip().casefold() in questions]
+    imperative = [i for i in covered if i["binding"] == "imperative"]
+    if imperative:
+        if any(i["position"] == act["position"] for i in imperative):
+            return "within-mandate", "as the mandate instructs"
+        return "exceeds-mandate", "contrary to the mandate's instruction"
+    if act["binding"] == "imperative":
+        return "exceeds-mandate", "the mandate gives no imperative instruction on this question"
+    ratified = records.ratifications.get(act["proposal"], {}).get(assembly)
+    if ratified is not None and ratified["date"] <= as_of.isoformat():
+        return "indicative-ratified", (f"the assembly has ratified: "
+                                       f"{majority(ratified['for'], ratified['against'])}")
+    return "indicative-awaiting-ratification", "the proposal goes back to the assembly"
+
+def mandate_rows(records: RecordSet, as_of: dt.date, councils: set[str] | None) -> list[Record]:
+    """Every mandate issued by as-of, or those for one of `councils` (ids or names)."""
+    out = []
+    today = as_of.isoformat()
+    for assembly in sorted(records.ledgers):
+        for mandate_id, m in sorted(records.ledgers[assembly]["mandates"].items()):
+            if m["issued"] > today or (councils is not None and m["council"] not in councils):
+                continue
+            recall = m["recall"] if m["recall"] and m["recall"]["date"] <= today else None
+            state = ("recalled" if recall else "expired" if today > m["until"]
+                     else "not-yet-in-force" if today < m["from"] else "active")
+            acts = []
+            log = records.logs.get((assembly, mandate_id)) or {"acts": {}}
+            for act_id, act in sorted(log["acts"].items()):
+                if act["date"] <= today:
+                    verdict, reason = classify(records, as_of, assembly, m, act)
+                    acts.append({"id": act_id, "kind": act["kind"], "date": act["date"],
+                                 "proposal": act["proposal"], "position": act["position"],
+                                 "binding": act["binding"], "text": act["text"],
+                                 "class": verdict, "reason": reason})
+            out.append({"assembly": assembly, "mandate": mandate_id, "delegate": m["delegate"],
+                        "delegate_key": m["delegate_key"], "council": m["council"],
+                        "from": m["from"], "until": m["until"], "state": state,
+                        "recalled_by": recall["decision"] if recall else None, "acts": acts})
+    return out
