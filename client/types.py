@@ -112,7 +112,9 @@ class Proposal(TypedDict, total=False):
     threshold: str
     tally: dict[str, int]
     breakdown: list[dict[str, Any]]
-    members: list[dict[str, Any]]
+    members: int
+    members_voted: int
+    councils: list[dict[str, Any]]
     not_voted: list[str]
     tendency: list[dict[str, Any]]
     ignored: list[dict[str, Any]]
