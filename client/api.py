@@ -118,6 +118,10 @@ class Client:
     def devices(self, assembly: str | None = None) -> list[Device]:
         return cast(list[Device], self.get("/devices", assembly=assembly))
 
+    def completeness(self) -> dict[str, Any]:
+        """Pending changes, the hashes they wait for, member ledgers not held yet."""
+        return cast(dict[str, Any], self.get("/completeness"))
+
     def view(self, as_of: str | None = None, confederation: str | None = None) -> View:
         return cast(View, self.get("/view", as_of=as_of, confederation=confederation))
 

@@ -270,6 +270,26 @@ async def get_proposal(request: web.Request) -> web.Response:
     return web.json_response(found[0])
 
 
+MAX_LISTED = 200
+
+
+async def get_completeness(request: web.Request) -> web.Response:
+    """What this store knows it lacks: changes waiting for missing ones, and member
+    assemblies of the confederations held whose ledgers have not arrived."""
+    node = request.app[API_KEY].node
+    missing = node.store.pending_missing()
+    held = {d.removeprefix("ledger/") for d in node.store.documents() if d.startswith("ledger/")}
+    confederations = []
+    for c in view_of(request)["confederations"]:
+        units = [m["member"] for m in c["members"] if m["kind"] == "assembly"]
+        confederations.append({"id": c["id"], "name": c["rules"]["name"], "assemblies": len(units),
+                               "ledgers_missing": [u for u in units if u not in held]})
+    return web.json_response({
+        "pending": node.store.count_pending(), "missing": [h.hex() for h in missing[:MAX_LISTED]],
+        "missing_count": len(missing), "confederations": confederations,
+        "complete": not missing and all(not c["ledgers_missing"] for c in confederations)})
+
+
 # --- writes -----------------------------------------------------------------------------
 
 
@@ -318,6 +338,7 @@ READS: dict[str, Handler] = {
     "/devices": get_devices, "/devices/{id}": get_device, "/verify": get_verify,
     "/events": get_events, "/view": get_view,
     "/confederations": get_confederations, "/confederations/{id}": get_confederation,
+    "/completeness": get_completeness,
     "/proposals": get_proposals, "/proposals/{assembly}/{decision}": get_proposal,
 }
 

@@ -139,6 +139,10 @@ def test_writes_record_what_reads_and_the_view_then_show(served: tuple[Daemon, d
     assert [c["id"] for c in client.confederations()] == [ids["charter"]]
     assert {a["key"]: a["this"] for a in client.assemblies()} == {ids["north"]: True, ids["south"]: False}
     assert client.ledger(ids["south"])["profile"]["name"] == "south"  # type: ignore[index]
+    completeness = client.completeness()
+    assert completeness["complete"] is True and completeness["pending"] == 0
+    assert completeness["confederations"] == [{"id": ids["charter"], "name": "Valley council",
+                                               "assemblies": 2, "ledgers_missing": []}]
 
 
 def records_events(url: str, count: int, seen: list[dict[str, Any]], ready: threading.Event) -> None:

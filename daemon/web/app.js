@@ -283,4 +283,5 @@ document.addEventListener("DOMContentLoaded", () => {
   setDefaults();
   loadAll();
   listen();
+  setInterval(loadPeers, 10000);  // exchanges with peers change their state without new records
 });
