@@ -166,6 +166,18 @@ def body_of(raw: bytes) -> bytes:
     return raw[header.pos:header.pos + length]
 
 
+def columns_start(body: bytes) -> int:
+    """Where the column metadata and op columns of a change body begin."""
+    r = Reader(body)
+    r.take(32 * r.uleb())
+    r.take(r.uleb())
+    r.uleb(), r.uleb(), r.sleb()
+    r.take(r.uleb())
+    for _ in range(r.uleb()):
+        r.take(r.uleb())
+    return r.pos
+
+
 # ------------------------------------------------------------------ store state
 
 

@@ -6,9 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from automerge.core import ROOT, Document, ScalarType
 from pnyx.daemon.records import RecordError
+from pnyx.federation.amvalues import ensure_map, put_value
+from pnyx.federation.chunk import parse_change
 from pnyx.federation.confed import Act, ActKind, write_act
-from pnyx.federation.docids import mandate_doc_id
+from pnyx.federation.docids import charter_doc_id, mandate_doc_id
+from pnyx.federation.envelope import run_actor, sign_change
 from pnyx.federation.ledger import Binding, Position
 
 from tests.confedkit import World, day, members, proposal, vote
@@ -261,3 +265,28 @@ def test_view_of_one_confederation_lists_its_mandates_only(world: World) -> None
     assert [c["id"] for c in view["confederations"]] == [charter]
     assert {m["council"] for m in view["mandates"]} == {charter, "Valley"}
     assert len(world.view("2026-02-01")["mandates"]) == 3
+
+
+def test_ill_formed_records_are_skipped_not_fatal(world: World) -> None:
+    charter = valley(world)
+    pid = world.propose("A", charter, "2026-02-01")
+    world.ratify("B", pid, "2026-02-02", 5, 1)
+    b = world.recorders["B"]
+    b.write(b.node.ledger_id, lambda tx: put_value(tx, ensure_map(tx, "decisions"), "badbadbadbadbadb", {
+        "title": "x", "text": "", "date": "2026-02-02", "for": "many", "against": 0, "abstain": 0,
+        "kind": "ratification", "subject": pid}))
+    b.write(b.node.ledger_id, lambda tx: put_value(tx, ensure_map(tx, "decisions"), "bad2bad2bad2bad2", {
+        "title": "x", "text": "", "date": "2026-02-02", "for": 1, "against": 0, "abstain": 0,
+        "kind": "proposal", "proposal": {"confederation": charter, "kind": "admit"}}))
+    # a charter document that is a valid change but not a charter
+    doc = Document(run_actor(b.node.device_key.public, bytes(8)))
+    with doc.transaction() as tx:
+        tx.put(ROOT, "format", ScalarType.Str, "something else")
+    raw = bytes(doc.get_changes([])[0].raw_bytes)
+    doc_id = charter_doc_id(parse_change(raw).hash)
+    assert b.node.ingestor.ingest([sign_change(b.node.device_key, doc_id, raw)]).accepted == 1
+    view = world.view("2026-02-03")
+    assert [c["id"] for c in view["confederations"]] == [charter]
+    p = proposal(view, pid)
+    assert p["tally"] == {"for": 5, "against": 1, "abstain": 0}
+    assert len(view["confederations"][0]["proposals"]) == 1

@@ -24,6 +24,7 @@ from .ledgerkit import (
     Author,
     author_on,
     body_of,
+    columns_start,
     found_assembly,
     fresh_store,
     new_key,
@@ -252,19 +253,12 @@ def test_equivocating_changes_that_waited_keep_the_first_arrived(world: World) -
 def op_column_mutations(raw: bytes, count: int, seed: int) -> list[bytes]:
     """Bodies of `raw` with one byte of the op columns changed, checksums fixed up."""
     body = body_of(raw)
-    r = Reader(body)
-    r.take(32 * r.uleb())
-    r.take(r.uleb())
-    r.uleb(), r.uleb(), r.sleb()
-    r.take(r.uleb())
-    for _ in range(r.uleb()):
-        r.take(r.uleb())
-    columns_start = r.pos
+    start = columns_start(body)
     rng = random.Random(seed)
     out = []
     while len(out) < count:
         mutated = bytearray(body)
-        pos = rng.randrange(columns_start, len(body))
+        pos = rng.randrange(start, len(body))
         mutated[pos] = rng.randrange(256)
         if bytes(mutated) != body:
             out.append(rechecksum(bytes(mutated)))

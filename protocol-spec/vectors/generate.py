@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
-from automerge.core import ROOT, Document, Transaction
+from automerge.core import Document, Transaction
 from pnyx.daemon.output import to_jsonable
-from pnyx.federation.amvalues import put_value
 from pnyx.federation.chunk import CHANGE_CHUNK, MAGIC, Reader, encode_uleb, parse_change
+from pnyx.federation.confed import Act, ActKind, write_act, write_recall_saw
 from pnyx.federation.discovery_txt import Announcement, encode_txt
 from pnyx.federation.docids import ledger_id, mandate_doc_id
 from pnyx.federation.envelope import Envelope, run_actor, signing_input
@@ -41,8 +41,8 @@ from pnyx.federation.ledger import (
     revocation_input,
     write_decision,
     write_device,
+    write_genesis,
     write_mandate,
-    write_profile,
     write_recall,
     write_revocation,
 )
@@ -184,7 +184,7 @@ def build_history() -> tuple[History, dict[str, Any]]:
     delegate = Writer("delegate", "delegate run 1")
 
     def genesis(tx: Transaction) -> None:
-        write_profile(tx, Profile(key_text(ASSEMBLY), "Barrio Norte", "Plaza 3", 120))
+        write_genesis(tx, Profile(key_text(ASSEMBLY), "Barrio Norte", "Plaza 3", 120))
         write_device(tx, KEYS["assembly"], KEYS["device-a"].public, "secretary laptop")
 
     h.add("genesis", "the assembly key founds the ledger: profile and device A's certificate",
@@ -220,20 +220,26 @@ def build_history() -> tuple[History, dict[str, Any]]:
           b.sign(b.change(decide(decision("kitchen 2", "Community kitchen opens on Sundays", 22,
                                           (60, 30, 7), supersedes=kitchen.id)))))
     delegate.receive(a)
-    h.add("mandate-log", "the delegate named in the mandate writes to the mandate's log",
-          delegate.sign(delegate.change(
-              lambda tx: put_value(tx, ROOT, "acts", {record_id("act 1"): {
-                  "kind": "report", "text": "The council met; the water plan passed."}}),
-              MANDATE_DOC), MANDATE_DOC))
+    report = Act(record_id("act 1"), ActKind.REPORT, dt.date(2026, 12, 2), None, None, None,
+                 "The council met; the water plan passed.")
+    delegate_saw = delegate.doc(LEDGER).get_heads()
+    h.add("mandate-log", "the delegate named in the mandate reports in the mandate's log",
+          delegate.sign(delegate.change(lambda tx: write_act(tx, report, delegate_saw), MANDATE_DOC),
+                        MANDATE_DOC))
     a.receive(b)
+    a.receive(delegate, MANDATE_DOC)
     recall = decision("recall", "Recall of Ana's water council mandate", 23, (50, 40, 10),
                       kind="recall", subject=MANDATE)
+
+    log_heads = a.doc(MANDATE_DOC).get_heads()
 
     def recall_edit(tx: Transaction) -> None:
         write_decision(tx, recall)
         write_recall(tx, MANDATE, recall.id)
+        write_recall_saw(tx, recall.id, log_heads)
 
-    h.add("recall", "device A records the recall: a decision, and the mandate's recalled_by",
+    h.add("recall", "device A records the recall: a decision (with the log heads it saw), and "
+                    "the mandate's recalled_by",
           a.sign(a.change(recall_edit)))
     cut = {b.actor.hex(): 2}
     h.add("revoke-b", "device A records the assembly key's revocation of device B after its seq 2",
@@ -371,9 +377,11 @@ def invalid_vectors(h: History, facts: dict[str, Any]) -> list[dict[str, Any]]:
     add("start-op-mismatch", "start-op-mismatch", "device A's next change, its start_op raised by one",
         env(recraft(nxt, start_op=nxt_parsed.start_op + 1)))
     stranger.adopt(h_doc(h, every, MANDATE_DOC), MANDATE_DOC)
+    forged = Act(record_id("forged act"), ActKind.REPORT, dt.date(2026, 12, 3), None, None, None,
+                 "Forged report")
     add("not-the-delegate", "not-authorized", "the stranger writes to the mandate's log",
-        env(stranger.change(lambda tx: put_value(tx, ROOT, "acts", {record_id("forged act"): {
-            "kind": "report", "text": "forged"}}), MANDATE_DOC), key="stranger", doc_id=MANDATE_DOC))
+        env(stranger.change(lambda tx: write_act(tx, forged, ()), MANDATE_DOC), key="stranger",
+            doc_id=MANDATE_DOC))
     return out
 
 

@@ -1,0 +1,163 @@
+"""The secretary's flows through real `pnyx` processes: init, decide, mandates, devices,
+show, status, verify; and every invalid input gets one error line and writes nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pnyx.federation.keys import key_text
+
+from .ledgerkit import new_key
+from .pnyxproc import cli, cli_json
+
+pytestmark = pytest.mark.slow  # about 25 pnyx processes
+
+VOTE = ["--date", "2026-11-20", "--for", "80", "--against", "12", "--abstain", "5"]
+
+
+def change_hashes(data: Path) -> frozenset[bytes]:
+    with sqlite3.connect(data / "pnyx.sqlite") as db:
+        return frozenset(bytes(row[0]) for row in db.execute("SELECT hash FROM changes"))
+
+
+def by_id(records: list[dict[str, Any]], key: str = "id") -> dict[str, dict[str, Any]]:
+    return {r[key]: r for r in records}
+
+
+@pytest.fixture(scope="module")
+def secretary(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A data directory after a secretary's session; what each command printed."""
+    data = tmp_path_factory.mktemp("cli") / "barrio-norte"
+    out: dict[str, Any] = {"data": data}
+    out["init"] = cli(data, "init", "--assembly", "Barrio Norte", "--place", "Plaza 3",
+                      "--members", "120").stdout
+    out["kitchen"] = cli(data, "decide", "--title", "Community kitchen", "--text", "Open Mondays",
+                         *VOTE, "--quorum", "97", "--dissent", "Prefer Sundays").stdout.strip()
+    out["revision"] = cli(data, "decide", "--title", "Kitchen, revised", "--text", "Mondays and Fridays",
+                          "--date", "2026-11-27", "--for", "60", "--against", "0", "--abstain", "3",
+                          "--supersedes", out["kitchen"]).stdout.strip()
+    out["delegate_key"] = key_text(new_key().public)
+    out["mandate"] = cli(data, "mandate", "issue", "--delegate", "Ana", "--delegate-key",
+                         out["delegate_key"], "--council", "Water council", "--from", "2026-12-01",
+                         "--until", "2027-03-01", "--instruction", "water plan", "for", "imperative",
+                         "--instruction", "new well", "abstain", "indicative", *VOTE).stdout.strip()
+    out["recalled"] = cli(data, "mandate", "issue", "--delegate", "Luis", "--council", "Roads",
+                          "--from", "2026-12-01", "--until", "2027-01-01", *VOTE).stdout.strip()
+    out["recall"] = cli(data, "mandate", "recall", out["recalled"], "--date", "2026-12-15",
+                        "--for", "60", "--against", "20", "--abstain", "1").stdout.strip()
+    out["device"] = key_text(new_key().public)
+    out["revoked"] = key_text(new_key().public)
+    cli(data, "device", "add", out["device"], "--label", "secretary laptop")
+    cli(data, "device", "add", out["revoked"], "--label", "lost phone")
+    out["revoke"] = cli(data, "device", "revoke", out["revoked"]).stdout
+    return out
+
+
+def test_init_creates_the_assembly_and_refuses_an_existing_data_dir(secretary: dict[str, Any]) -> None:
+    data = secretary["data"]
+    assert "Barrio Norte" in secretary["init"]
+    files = {p.name: p.read_bytes() for p in data.iterdir() if p.suffix in (".key", ".json")}
+    assert {"identity.json", "device.key", "assembly.key"} <= set(files)
+    assert (data / "assembly.key").stat().st_mode & 0o077 == 0
+    hashes = change_hashes(data)
+    again = cli(data, "init", "--assembly", "Another", check=False)
+    assert again.returncode != 0
+    assert_one_error_line(again.stderr)
+    assert {p.name: p.read_bytes() for p in data.iterdir() if p.suffix in (".key", ".json")} == files
+    assert change_hashes(data) == hashes
+
+
+def test_decisions_with_tally_dissent_and_supersedes(secretary: dict[str, Any]) -> None:
+    decisions = by_id(cli_json(secretary["data"], "show", "decisions"))
+    kitchen, revision = decisions[secretary["kitchen"]], decisions[secretary["revision"]]
+    assert kitchen["title"] == "Community kitchen" and kitchen["text"] == "Open Mondays"
+    assert kitchen["date"] == "2026-11-20"
+    assert kitchen["tally"] == {"votes_for": 80, "against": 12, "abstain": 5}
+    assert kitchen["quorum"] == 97 and kitchen["dissent"] == "Prefer Sundays"
+    assert kitchen["supersedes"] is None
+    assert revision["supersedes"] == secretary["kitchen"]
+    # Superseded, never deleted: both stay, the human listing marks the old one.
+    listing = cli(secretary["data"], "show", "decisions").stdout
+    assert f"{secretary['kitchen']}" in listing and "(superseded)" in listing
+
+
+def test_mandates_issued_with_their_decision_and_recalled(secretary: dict[str, Any]) -> None:
+    data = secretary["data"]
+    mandates = by_id(cli_json(data, "show", "mandates"))
+    ana = mandates[secretary["mandate"]]
+    assert ana["delegate"] == "Ana" and ana["delegate_key"] == secretary["delegate_key"]
+    assert ana["council"] == "Water council"
+    assert (ana["term_from"], ana["term_until"]) == ("2026-12-01", "2027-03-01")
+    assert ana["instructions"] == [
+        {"question": "water plan", "position": "for", "binding": "imperative"},
+        {"question": "new well", "position": "abstain", "binding": "indicative"}]
+    assert ana["recalled_by"] is None
+    assert mandates[secretary["recalled"]]["recalled_by"] == secretary["recall"]
+    decisions = by_id(cli_json(data, "show", "decisions"))
+    issuing = decisions[ana["decision"]]
+    assert (issuing["kind"], issuing["subject"]) == ("mandate", secretary["mandate"])
+    recall = decisions[secretary["recall"]]
+    assert (recall["kind"], recall["subject"]) == ("recall", secretary["recalled"])
+
+
+def test_devices_certified_and_revoked(secretary: dict[str, Any]) -> None:
+    devices = by_id(cli_json(secretary["data"], "show", "devices"), key="key")
+    assert devices[secretary["device"]]["label"] == "secretary laptop"
+    assert devices[secretary["device"]]["revoked_cut"] is None
+    assert devices[secretary["revoked"]]["revoked_cut"] == {}  # it never wrote anything
+    assert len(devices) == 3  # with the founding device
+    assert "revoked" in secretary["revoke"]
+
+
+def test_status_and_verify(secretary: dict[str, Any]) -> None:
+    data = secretary["data"]
+    status = cli_json(data, "status")
+    assert status["assembly_name"] == "Barrio Norte"
+    # genesis, 2 decisions, 2 mandates, 1 recall, 2 certificates, 1 revocation
+    assert status["changes"] == 9 == len(change_hashes(data))
+    assert (status["documents"], status["pending"], status["evidence"]) == (1, 0, 0)
+    report = cli_json(data, "verify")
+    assert (report["verified"], report["changes"], report["failed"]) == (9, 9, 0)
+
+
+def assert_one_error_line(stderr: str) -> None:
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pnyx: error: "), stderr
+
+
+def test_invalid_input_gets_one_error_line_and_writes_nothing(secretary: dict[str, Any]) -> None:
+    data = secretary["data"]
+    unknown_key = key_text(new_key().public)
+    term = ["--delegate", "Eva", "--council", "Water council"]
+    invalid = {
+        "negative tally": ["decide", "--title", "T", "--date", "2026-11-20", "--for", "-1",
+                           "--against", "0", "--abstain", "0"],
+        "unparseable date": ["decide", "--title", "T", "--date", "20 November", "--for", "1",
+                             "--against", "0", "--abstain", "0"],
+        "supersedes an unknown decision": ["decide", "--title", "T", *VOTE,
+                                           "--supersedes", "aaaaaaaaaaaaaaaa"],
+        "term ends before it starts": ["mandate", "issue", *term, "--from", "2027-01-01",
+                                       "--until", "2026-12-01", *VOTE],
+        "bad delegate key": ["mandate", "issue", *term, "--delegate-key", "not-a-key",
+                             "--from", "2026-12-01", "--until", "2027-01-01", *VOTE],
+        "recall of an unknown mandate": ["mandate", "recall", "aaaaaaaaaaaaaaaa", *VOTE],
+        "recall of a recalled mandate": ["mandate", "recall", secretary["recalled"], *VOTE],
+        "revoke an unknown device": ["device", "revoke", unknown_key],
+        "revoke a revoked device": ["device", "revoke", secretary["revoked"]],
+        "add a certified device": ["device", "add", secretary["device"]],
+        "bad key text": ["device", "add", unknown_key.upper()],
+    }
+    status_before = cli_json(data, "status")
+    hashes_before = change_hashes(data)
+    for name, args in invalid.items():
+        result = cli(data, *args, check=False)
+        assert result.returncode != 0, name
+        assert_one_error_line(result.stderr)
+        assert result.stdout == "", name
+        assert change_hashes(data) == hashes_before, name
+    status_after = cli_json(data, "status")
+    assert status_after["changes"] == status_before["changes"] == len(hashes_before)
+    assert status_after["pending"] == status_before["pending"]
