@@ -118,6 +118,10 @@ class Client:
     def devices(self, assembly: str | None = None) -> list[Device]:
         return cast(list[Device], self.get("/devices", assembly=assembly))
 
+    def peers(self) -> list[dict[str, Any]]:
+        """Whom the daemon syncs with: last success, lag, sent, received, rejected, last error."""
+        return cast(list[dict[str, Any]], self.get("/peers"))
+
     def completeness(self) -> dict[str, Any]:
         """Pending changes, the hashes they wait for, member ledgers not held yet."""
         return cast(dict[str, Any], self.get("/completeness"))
@@ -179,6 +183,13 @@ class Client:
         if supersedes is not None:
             body["supersedes"] = supersedes
         return cast(Decision, self.post(f"/proposals/{proposal_path(proposal_id)}/ratify", body))
+
+    def add_peer(self, url: str) -> bool:
+        """Add a peer by URL; False if it was known already."""
+        return bool(self.post("/peers", {"url": url})["added"])
+
+    def remove_peer(self, url: str) -> None:
+        self.post("/peers/remove", {"url": url})
 
     def add_device(self, key: str, label: str = "") -> Device:
         return cast(Device, self.post("/devices", {"key": key, "label": label}))

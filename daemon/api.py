@@ -11,14 +11,13 @@ case nothing was written.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import ipaddress
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +34,7 @@ from .commands_ledger import node_status
 from .events import stream
 from .node import Node
 from .output import to_jsonable
+from .peers import PeerBook, peer_rows
 from .records import Recorder, RecordError, UnknownRecord
 from .viewindex import ViewIndex
 from .watch import StoreWatch
@@ -273,6 +273,11 @@ async def get_proposal(request: web.Request) -> web.Response:
 MAX_LISTED = 200
 
 
+async def get_peers(request: web.Request) -> web.Response:
+    """Whom this daemon syncs with and how that went (as `pnyx peers --json`)."""
+    return web.json_response(peer_rows(PeerBook(request.app[API_KEY].node.store), time.time()))
+
+
 async def get_completeness(request: web.Request) -> web.Response:
     """What this store knows it lacks: changes waiting for missing ones, and member
     assemblies of the confederations held whose ledgers have not arrived."""
@@ -338,7 +343,7 @@ READS: dict[str, Handler] = {
     "/devices": get_devices, "/devices/{id}": get_device, "/verify": get_verify,
     "/events": get_events, "/view": get_view,
     "/confederations": get_confederations, "/confederations/{id}": get_confederation,
-    "/completeness": get_completeness,
+    "/completeness": get_completeness, "/peers": get_peers,
     "/proposals": get_proposals, "/proposals/{assembly}/{decision}": get_proposal,
 }
 
@@ -346,27 +351,13 @@ READS: dict[str, Handler] = {
 # --- the application --------------------------------------------------------------------
 
 
-def api_app(node: Node, token: str, allow_remote: bool, view: ViewIndex) -> web.Application:
-    """The /api/v1 sub-application, reading the daemon's one view index; its store watch
-    runs while the daemon does."""
+def api_app(node: Node, token: str, allow_remote: bool, view: ViewIndex,
+            watch: StoreWatch) -> web.Application:
+    """The /api/v1 sub-application, reading the daemon's view index and store watch."""
     app = web.Application(middlewares=[guard])
-    ctx = ApiContext(node, Recorder(node), token, StoreWatch(node.store), allow_remote, view)
-    app[API_KEY] = ctx
+    app[API_KEY] = ApiContext(node, Recorder(node), token, watch, allow_remote, view)
     for path, handler in READS.items():
         app.router.add_get(path, handler, allow_head=False)
     for write in WRITES.values():
         app.router.add_post(write.path, write_handler(write))
-
-    async def watching(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(ctx.watch.run())
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    async def closing(app: web.Application) -> None:
-        ctx.watch.close()
-
-    app.cleanup_ctx.append(watching)
-    app.on_shutdown.append(closing)
     return app

@@ -1,34 +1,43 @@
 """The daemon's HTTP server (aiohttp): the peer protocol under /pnyx/v1/,
 the local API under /api/v1/ (daemon/api.py) and the web page at / (daemon/page.py).
 
-Runs until SIGINT or SIGTERM, then stops accepting, finishes what is in
-flight and closes the store.
+Runs until SIGINT or SIGTERM, with the gossip scheduler beside it, then
+stops accepting, finishes what is in flight and closes the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+import random
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from pnyx.federation.syncmsg import MAX_BODY_BYTES
 
 from .api import PREFIX, api_app
 from .commands_ledger import node_status
 from .discovery import Discovery, DiscoverySettings, announcer
+from .gossip import Gossip, GossipConfig
 from .identity import IDENTITY_PATH, identity_handler
 from .node import Node, ensure_api_token, open_node
 from .page import add_page
 from .presence import announced, local_url
+from .syncserver import SYNC_KEY, SyncContext, handle_sync
 from .viewindex import ViewIndex
+from .watch import WATCH_INTERVAL, StoreWatch
 
 DEFAULT_PORT = 7464
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 NODE_KEY = web.AppKey("node", Node)
 DISCOVERY_KEY = web.AppKey("discovery", Discovery)
+GOSSIP_KEY = web.AppKey("gossip", Gossip)
 VIEW_KEY = web.AppKey("view", ViewIndex)
+WATCH_KEY = web.AppKey("watch", StoreWatch)
 log = logging.getLogger("pnyx.daemon")
 
 
@@ -40,9 +49,14 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 async def status(request: web.Request) -> web.Response:
+    report = node_status(request.app[NODE_KEY])
     discovery = request.app.get(DISCOVERY_KEY)
-    return web.json_response({**node_status(request.app[NODE_KEY]),
-                              "discovery": discovery.describe() if discovery else None})
+    report["discovery"] = discovery.describe() if discovery else None
+    report["sync_digest"] = request.app[SYNC_KEY].holdings.summary().digest.hex()
+    gossip = request.app.get(GOSSIP_KEY)
+    if gossip is not None:
+        report["sync_sessions"] = gossip.sessions
+    return web.json_response(report)
 
 
 async def view(request: web.Request) -> web.Response:
@@ -60,23 +74,48 @@ async def view(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/json")
 
 
-def make_app(node: Node, api_remote: bool = False) -> web.Application:
-    app = web.Application()
+async def watching(app: web.Application) -> AsyncIterator[None]:
+    """The store watch (daemon/watch.py) polls while the app runs: the one mechanism by which
+    the event stream and gossip's push learn that records arrived, whoever wrote them."""
+    watch = app[WATCH_KEY]
+    task = asyncio.create_task(watch.run())
+    yield
+    watch.close()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def closing(watch: StoreWatch) -> None:
+    """Event streams end as the daemon stops, instead of holding the shutdown up."""
+    watch.close()
+
+
+def make_app(node: Node, sync: SyncContext | None = None, api_remote: bool = False,
+             watch_interval: float = WATCH_INTERVAL) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
     app[NODE_KEY] = node
+    app[SYNC_KEY] = sync or SyncContext.open(node)
     app[VIEW_KEY] = ViewIndex(node.store, node.docs)
     app.router.add_get("/pnyx/v1/status", status)
     app.router.add_get("/pnyx/v1/view", view)
     app.router.add_get(IDENTITY_PATH, identity_handler(node.device_key))
-    api = api_app(node, ensure_api_token(node.data), api_remote, app[VIEW_KEY])
+    app.router.add_post("/pnyx/v1/sync", handle_sync)
+    watch = app[WATCH_KEY] = StoreWatch(node.store, watch_interval)
+    api = api_app(node, ensure_api_token(node.data), api_remote, app[VIEW_KEY], watch)
     app.add_subapp(PREFIX, api)
     add_page(app, api)
+    app.cleanup_ctx.append(watching)
+    app.on_shutdown.append(lambda app: closing(app[WATCH_KEY]))
     return app
 
 
-async def start_discovery(app: web.Application, settings: DiscoverySettings, port: int) -> Discovery:
-    """Announce this daemon and browse for neighbours until the app is cleaned up."""
+async def start_discovery(app: web.Application, settings: DiscoverySettings, port: int,
+                          gossip: Gossip) -> Discovery:
+    """Announce this daemon and browse for neighbours until the app is cleaned up; every
+    neighbour heard is proposed to the gossip as a peer."""
     node = app[NODE_KEY]
-    discovery = Discovery(settings.interfaces, lambda *_: None, lambda *_: None,
+    discovery = Discovery(settings.interfaces, lambda url, *_: gossip.discovered(url), lambda *_: None,
                           announcer(node.device_key.public, node.assembly, port, node.store,
                                     settings.confederations),
                           settings.reannounce_seconds)
@@ -87,12 +126,20 @@ async def start_discovery(app: web.Application, settings: DiscoverySettings, por
 
 async def run_until_stopped(data: Path, host: str, port: int,
                             discovery_settings: DiscoverySettings | None = None,
+                            config: GossipConfig | None = None, advertise: str | None = None,
                             api_remote: bool = False) -> None:
     node = open_node(data)
-    app = make_app(node, api_remote)
+    if advertise is None and host not in ("0.0.0.0", "::"):
+        advertise = f"http://{host}:{port}"
+    config = config or GossipConfig()
+    sync = SyncContext.open(node, advertise, config.learn)
+    app = make_app(node, sync, api_remote, config.watch_interval)
+    gossip = Gossip(sync, config, random.Random(), app[WATCH_KEY])
+    app[GOSSIP_KEY] = gossip
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
     discovery: Discovery | None = None
+    gossiping: asyncio.Task[None] | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -104,9 +151,14 @@ async def run_until_stopped(data: Path, host: str, port: int,
         print(f"pnyx: serving on http://{host}:{port} (Ctrl-C to stop)", flush=True)
         with announced(data, local_url(host, port), node.device_key.public):
             if discovery_settings is not None:
-                discovery = await start_discovery(app, discovery_settings, port)
+                discovery = await start_discovery(app, discovery_settings, port, gossip)
+            gossiping = asyncio.create_task(gossip.run())
             await stop.wait()
     finally:
+        if gossiping is not None:
+            gossiping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gossiping
         if discovery is not None:
             await discovery.close()
         await runner.cleanup()
@@ -115,6 +167,8 @@ async def run_until_stopped(data: Path, host: str, port: int,
 
 
 def serve(data: Path, host: str, port: int, discovery: DiscoverySettings | None = None,
+          config: GossipConfig | None = None, advertise: str | None = None,
           api_remote: bool = False) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    asyncio.run(run_until_stopped(data, host, port, discovery, api_remote))
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    asyncio.run(run_until_stopped(data, host, port, discovery, config, advertise, api_remote))

@@ -60,6 +60,11 @@ CREATE TABLE IF NOT EXISTS evidence (
     envelope BLOB NOT NULL,
     UNIQUE (hash, reason)
 );
+CREATE TABLE IF NOT EXISTS heads (
+    doc TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (doc, hash)
+);
 CREATE TABLE IF NOT EXISTS snapshots (
     doc TEXT PRIMARY KEY,
     upto INTEGER NOT NULL,
@@ -82,7 +87,23 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
+        had_heads = self._has_table("heads")
         self.db.executescript(SCHEMA)
+        if not had_heads:
+            self._rebuild_heads()
+
+    def _has_table(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (name,)).fetchone() is not None
+
+    def _rebuild_heads(self) -> None:
+        """Fill the heads table of a store made before it existed."""
+        with self.transaction():
+            depended = {dep for (deps,) in self.db.execute("SELECT deps FROM changes")
+                        for dep in split_hashes(deps)}
+            self.db.executemany("INSERT OR IGNORE INTO heads (doc, hash) VALUES (?, ?)", [
+                (doc, h) for doc, h in self.db.execute("SELECT doc, hash FROM changes")
+                if bytes(h) not in depended])
 
     def close(self) -> None:
         self.db.close()
@@ -143,6 +164,9 @@ class Store:
              e.signature, c.raw),
         )
         assert cursor.lastrowid is not None
+        self.db.executemany("DELETE FROM heads WHERE doc = ? AND hash = ?",
+                            [(e.doc_id, dep) for dep in c.deps])
+        self.db.execute("INSERT INTO heads (doc, hash) VALUES (?, ?)", (e.doc_id, c.hash))
         return cursor.lastrowid
 
     def changes_of(self, doc_id: str, after_seqno: int = 0) -> Iterator[tuple[int, bytes]]:
@@ -171,6 +195,16 @@ class Store:
         return {bytes(actor).hex(): int(seq) for actor, seq in self.db.execute(
             "SELECT actor, max(seq) FROM changes WHERE doc = ? AND signer = ? GROUP BY actor",
             (doc_id, signer))}
+
+    def heads(self) -> Iterator[tuple[str, bytes]]:
+        """(doc, head hash) of every document, ordered by doc."""
+        for doc, h in self.db.execute("SELECT doc, hash FROM heads ORDER BY doc"):
+            yield doc, bytes(h)
+
+    def vector(self, doc_id: str) -> dict[bytes, int]:
+        """Each actor of `doc_id` with the highest seq held."""
+        return {bytes(actor): int(seq) for actor, seq in self.db.execute(
+            "SELECT actor, max(seq) FROM changes WHERE doc = ? GROUP BY actor", (doc_id,))}
 
     def documents(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT DISTINCT doc FROM changes ORDER BY doc")]

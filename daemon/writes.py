@@ -14,6 +14,7 @@ a `BadRequest` (HTTP 400) naming the field. Unknown ids in the path are
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,7 @@ from .bodies import (
     texts,
 )
 from .output import to_jsonable
+from .peers import PeerBook, normalize_url
 from .records import Recorder, RecordError, UnknownRecord, new_record_id
 
 Params = Mapping[str, str]
@@ -223,6 +225,31 @@ def delegate_act(rec: Recorder, params: Params, body: Body) -> Result:
     return {"id": rec.delegate_act(optional_text(body, "mandate"), act)}
 
 
+# --- peers -------------------------------------------------------------------------------
+
+
+def peer_url(body: Body) -> str:
+    only_fields(body, {"url"})
+    try:
+        return normalize_url(text(body, "url"))
+    except BadRequest:
+        raise
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def add_peer(rec: Recorder, params: Params, body: Body) -> Result:
+    url = peer_url(body)
+    return {"url": url, "added": PeerBook(rec.node.store).add(url, "added", time.time())}
+
+
+def remove_peer(rec: Recorder, params: Params, body: Body) -> Result:
+    url = peer_url(body)
+    if not PeerBook(rec.node.store).remove(url):
+        raise UnknownRecord(f"{url} is not a peer")
+    return {"url": url, "removed": True}
+
+
 @dataclass(frozen=True)
 class Write:
     """One write: its name for the CLI, its path under /api/v1 and what it does."""
@@ -246,4 +273,6 @@ WRITES = {w.name: w for w in (
     Write("propose", "/proposals", propose),
     Write("ratify", "/proposals/{assembly}/{decision}/ratify", ratify),
     Write("delegate-act", "/acts", delegate_act),
+    Write("peers-add", "/peers", add_peer),
+    Write("peers-remove", "/peers/remove", remove_peer),
 )}

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -81,6 +82,16 @@ class Daemon:
         self.proc.kill()
         self.proc.wait(timeout=20)
         self.log.close()
+
+
+def post(url: str, body: bytes, content_type: str = "application/msgpack") -> tuple[int, bytes]:
+    """POST raw bytes; (status, body) also for 4xx answers."""
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float) -> float:

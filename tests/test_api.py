@@ -17,6 +17,7 @@ from pnyx.client import Client
 from pnyx.daemon.api import is_local
 from pnyx.daemon.node import open_node
 from pnyx.daemon.records import DecisionInput, Recorder
+from pnyx.daemon.store import Store
 from pnyx.federation.ledger import Tally
 
 from tests.apikit import a_vote, call, confederation, serve, token
@@ -186,7 +187,14 @@ def test_events_announce_records_from_the_api_the_cli_and_other_processes(one_as
         assert replay["data"]["since"] == 1 and replay["data"]["seqno"] == int(records[-1]["id"])
     finally:
         daemon.stop()
-    assert "POST /api/v1/decisions" in daemon.log_path.read_text()  # the CLI wrote through the daemon
+    store = Store(data / "pnyx.sqlite")
+    try:
+        actors = [bytes(a) for (a,) in store.db.execute("SELECT actor FROM changes ORDER BY seqno")][-3:]
+    finally:
+        store.close()
+    # the API's write and the CLI's were both made by the daemon (its run's one actor);
+    # the write behind its back by another process, with an actor of its own
+    assert actors[0] == actors[1] != actors[2]
 
 
 @pytest.mark.slow

@@ -1,8 +1,9 @@
 """The web page in a real browser: Debian's chromium driven by Playwright, against two daemons.
 
-Two devices of one assembly each run a daemon. A decision recorded through the
-first daemon's page must appear on the second daemon's page, without a
-reload, once the second holds the change. Screenshots go to test-artifacts/.
+Two devices of one assembly each run a daemon, and they are each other's peer.
+A decision recorded through the first daemon's page must appear on the second
+daemon's page, without a reload, once gossip has brought it over; the second
+page shows its sync with the first. Screenshots go to test-artifacts/.
 Chromium is the system one (never a downloaded browser); if it is missing the
 test fails and says how to install it: CI installs it (.ci/run).
 """
@@ -14,8 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pnyx.daemon.node import open_node
-from pnyx.daemon.store import Store
 
 from tests.apikit import serve, token
 from tests.pnyxproc import Daemon, cli
@@ -26,18 +25,6 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def carry(source: Path, target: Path) -> None:
-    """Every change `source` holds into `target`'s store, as a bundle carried by hand would."""
-    held = Store(source / "pnyx.sqlite")
-    node = open_node(target)
-    try:
-        report = node.ingestor.ingest([s.envelope for s in held.envelopes()])
-        assert not report.rejected, report.rejected
-    finally:
-        node.close()
-        held.close()
-
-
 @pytest.fixture
 def two_devices(tmp_path: Path) -> Iterator[tuple[Daemon, Daemon]]:
     a, b = tmp_path / "a", tmp_path / "b"
@@ -45,9 +32,10 @@ def two_devices(tmp_path: Path) -> Iterator[tuple[Daemon, Daemon]]:
     assert assembly is not None
     device = cli(b, "init", "--join", assembly.group(1)).stdout.split()[1]
     cli(a, "device", "add", device, "--label", "second laptop")
-    carry(a, b)
     first = serve(a)
     second = serve(b)
+    cli(a, "peers", "add", second.url)  # through each daemon's API
+    cli(b, "peers", "add", first.url)
     yield first, second
     first.stop()
     second.stop()
@@ -85,11 +73,12 @@ def test_a_decision_recorded_on_one_page_appears_live_on_the_other(
             expect(writer.locator("#decisions")).to_contain_text("Community kitchen")
 
             reader.evaluate("window.loadedOnce = true")  # gone if the page reloads
-            carry(first.data, second.data)
             row = reader.locator("#decisions tr.decision", has_text="Community kitchen")
-            expect(row).to_be_visible(timeout=10_000)
+            expect(row).to_be_visible(timeout=15_000)  # pushed by gossip, shown from the event stream
             expect(row).to_contain_text("Prefer Sundays")
             assert reader.evaluate("window.loadedOnce") is True
+            peer = reader.locator(f'#peer-list tr.peer[data-url="{first.url}"]')
+            expect(peer).to_contain_text("in sync", timeout=15_000)
             writer.screenshot(path=str(ARTIFACTS / "page-first-daemon.png"), full_page=True)
             reader.screenshot(path=str(ARTIFACTS / "page-second-daemon-phone.png"), full_page=True)
         finally:

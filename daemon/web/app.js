@@ -87,11 +87,15 @@ async function loadPeers() {
     return;
   }
   if (!peers.length) { box.replaceChildren(el("p", { class: "muted" }, "No peers known.")); return; }
+  const state = p => p.self ? "this daemon" : p.failures && p.last_error ? "failing" : p.last_success ? "in sync" : "not yet reached";
+  const ago = s => s === null ? "never" : s < 90 ? `${Math.round(s)} s ago` : s < 5400 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
   box.replaceChildren(el("div", { class: "scroll" }, el("table", {},
-    el("thead", {}, el("tr", {}, ["Peer", "State", "Last sync", "Sent", "Received", "Last error"].map(h => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, peers.map(p => el("tr", { class: "peer" },
-      el("td", {}, p.url), el("td", {}, p.state || ""), el("td", {}, p.last_success || "never"),
-      el("td", { class: "n" }, p.sent ?? ""), el("td", { class: "n" }, p.received ?? ""),
+    el("thead", {}, el("tr", {}, ["Peer", "State", "Last sync", "Sent", "Received", "Rejected", "Last error"].map(h => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, peers.map(p => el("tr", { class: "peer", "data-url": p.url },
+      el("td", {}, p.url, p.device ? el("div", { class: "muted" }, short(p.device)) : null),
+      el("td", {}, el("span", { class: "badge " + (state(p) === "in sync" ? "good" : state(p) === "failing" ? "bad" : "") }, state(p))),
+      el("td", {}, ago(p.lag_seconds)),
+      el("td", { class: "n" }, p.sent), el("td", { class: "n" }, p.received), el("td", { class: "n" }, p.rejected),
       el("td", {}, p.last_error || "")))))));
 }
 

@@ -46,9 +46,26 @@ from pnyx.federation.ledger import (
     write_recall,
     write_revocation,
 )
+from pnyx.federation.syncdigest import EMPTY_BUCKET, bucket_digests, bucket_of, doc_digest, state_digest
+from pnyx.federation.syncmsg import (
+    Buckets,
+    Changes,
+    DocsRequest,
+    Hello,
+    Peers,
+    PeersRequest,
+    Pull,
+    Push,
+    Pushed,
+    Same,
+    Vectors,
+    encode,
+    to_wire,
+)
 
 HERE = Path(__file__).resolve().parent
-FILES = ("keys.json", "signatures.json", "history.json", "invalid.json", "pending.json", "discovery.json")
+FILES = ("keys.json", "signatures.json", "history.json", "invalid.json", "pending.json", "discovery.json",
+         "sync.json")
 Edit = Callable[[Transaction], None]
 
 
@@ -545,6 +562,64 @@ def discovery_json() -> dict[str, Any]:
     }
 
 
+def sync_json(h: History) -> dict[str, Any]:
+    """Sync digests and messages (protocol-spec/sync.md), and bad messages with their error code."""
+    heads = {f"ledger/{key_text(SigningKey(seed(n)).public)}": [hashlib.sha256(f"{n} {i}".encode()).digest()
+                                                                 for i in range(k)]
+             for n, k in (("sync a", 1), ("sync b", 2), ("sync c", 3))}
+    digests = {doc: doc_digest(hs) for doc, hs in heads.items()}
+    buckets = bucket_digests(digests)
+    empty = bucket_digests({})
+    key = SigningKey(seed("device a")).public
+    actor = run_actor(key, nonce("sync"))
+    genesis = h.steps[0][2]
+    vec = ((next(iter(heads)), ((actor, 7),)),)
+    messages = [
+        Hello(state_digest(buckets), key, "http://192.0.2.7:7464"), Hello(state_digest(empty), key),
+        DocsRequest((3, 41), tuple(sorted(digests.items()))), Pull(vec, 1200, 500),
+        Push((genesis,)), PeersRequest("http://192.0.2.7:7464"), Same(key),
+        Buckets(key, state_digest(buckets), tuple(buckets)), Vectors(vec),
+        Changes((genesis,), 1201, True), Pushed(1, 2, 0, 1, ("bad-signature",)),
+        Peers(("http://192.0.2.8:7464", "https://pnyx.example.org")),
+    ]
+
+    def packed(value: Any) -> str:
+        return bytes(msgpack.packb(value, use_bin_type=True)).hex()
+
+    hello = {"v": 1, "t": "hello", "digest": bytes(32), "key": key}
+    return {
+        "description": "protocol-spec/sync.md. `digests`: each document's heads give `doc_digest` "
+                       "and `bucket`; all three give the non-empty `buckets` and `state`; "
+                       "`empty_state` is the digest of a store holding nothing. `messages`: "
+                       "`msgpack` (hex) decodes to `fields` (bytes as hex), and encoding the decoded "
+                       "message gives `msgpack` again. `bad`: each request body must be refused "
+                       "with the error `code` (HTTP `status`).",
+        "digests": {
+            "documents": [{"doc_id": doc, "heads": [x.hex() for x in hs], "doc_digest": digests[doc].hex(),
+                           "bucket": bucket_of(doc)} for doc, hs in heads.items()],
+            "buckets": {str(i): b.hex() for i, b in enumerate(buckets) if b != EMPTY_BUCKET},
+            "state": state_digest(buckets).hex(), "empty_state": state_digest(empty).hex(),
+        },
+        "messages": [{"type": to_wire(m)["t"], "msgpack": encode(m).hex(), "fields": to_jsonable(to_wire(m))}
+                     for m in messages],
+        "bad": [{"name": name, "msgpack": data, "code": code, "status": status}
+                for name, data, code, status in [
+            ("not msgpack", "c1", "malformed-msgpack", 400),
+            ("two values", packed(hello) + "00", "malformed-msgpack", 400),
+            ("not a map", packed([1, "hello"]), "bad-message", 400),
+            ("unknown version", packed(hello | {"v": 2}), "unsupported-version", 400),
+            ("unknown type", packed(hello | {"t": "gimme"}), "bad-message", 400),
+            ("a reply sent as a request", packed({"v": 1, "t": "same", "key": key}), "bad-message", 400),
+            ("digest of 31 bytes", packed(hello | {"digest": bytes(31)}), "bad-message", 400),
+            ("negative cursor", packed({"v": 1, "t": "pull", "wants": [], "cursor": -1, "limit": 9}),
+             "bad-message", 400),
+            ("bucket 64", packed({"v": 1, "t": "docs", "buckets": [64], "docs": []}), "bad-message", 400),
+            ("envelope of three", packed({"v": 1, "t": "push", "envelopes": [["x", b"", key]]}),
+             "bad-message", 400),
+        ]],
+    }
+
+
 def render() -> dict[str, bytes]:
     """Every vector file's bytes, by file name."""
     h, facts = build_history()
@@ -552,6 +627,7 @@ def render() -> dict[str, bytes]:
         "keys.json": keys_json(), "signatures.json": signatures_json(h, facts),
         "history.json": history_json(h), "invalid.json": invalid_json(h, facts),
         "pending.json": pending_json(h), "discovery.json": discovery_json(),
+        "sync.json": sync_json(h),
     }
     assert tuple(documents) == FILES
     return {name: (json.dumps(value, indent=1) + "\n").encode() for name, value in documents.items()}

@@ -1,0 +1,84 @@
+"""POST /pnyx/v1/sync on a real daemon: each bad request gets its 4xx and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgpack
+import pytest
+from pnyx.federation.syncmsg import MAX_BODY_BYTES, Same, decode_reply
+
+from tests.pnyxproc import Daemon, cli, cli_json, free_port, post, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    data = tmp_path_factory.mktemp("http") / "node"
+    cli(data, "init", "--assembly", "Barrio Norte")
+    d = Daemon(data)
+    yield d
+    d.stop()
+
+
+def packed(value: object) -> bytes:
+    return bytes(msgpack.packb(value, use_bin_type=True))
+
+
+HELLO = {"v": 1, "t": "hello", "digest": bytes(32), "key": bytes(32), "url": "http://127.0.0.1:9"}
+BAD = [
+    ("not msgpack", b"\xc1\xc1", "application/msgpack", 400, "malformed-msgpack"),
+    ("wrong types", packed(HELLO | {"digest": "zz"}), "application/msgpack", 400, "bad-message"),
+    ("unknown version", packed(HELLO | {"v": 7}), "application/msgpack", 400, "unsupported-version"),
+    ("unknown message", packed(HELLO | {"t": "delete-all"}), "application/msgpack", 400, "bad-message"),
+    ("bad envelope", packed({"v": 1, "t": "push", "envelopes": [["ledger/x", b"", b"k", b"s"]]}),
+     "application/msgpack", 400, "bad-message"),
+    ("json body", json.dumps({"v": 1}).encode(), "application/json", 415, "unsupported-media-type"),
+    ("oversized", bytes(MAX_BODY_BYTES + 10), "application/msgpack", 413, "oversized"),
+]
+
+
+@pytest.mark.parametrize("name,body,content_type,status,code", BAD, ids=[b[0] for b in BAD])
+def test_bad_requests(daemon: Daemon, name: str, body: bytes, content_type: str, status: int,
+                      code: str) -> None:
+    before = daemon.status()
+    got, answer = post(f"{daemon.url}/pnyx/v1/sync", body, content_type)
+    assert got == status
+    assert json.loads(answer)["error"] == code
+    after = daemon.status()
+    assert {k: after[k] for k in ("changes", "pending", "evidence", "sync_digest")} == \
+        {k: before[k] for k in ("changes", "pending", "evidence", "sync_digest")}
+    assert cli_json(daemon.data, "peers") == []  # the url in a bad hello was not learned
+
+
+def test_equal_digest_is_one_small_round_trip(daemon: Daemon) -> None:
+    digest = bytes.fromhex(daemon.status()["sync_digest"])
+    body = packed(HELLO | {"digest": digest, "key": b"\x01" * 32})
+    status, answer = post(f"{daemon.url}/pnyx/v1/sync", body)
+    assert status == 200 and isinstance(decode_reply(answer), Same)
+    assert len(body) + len(answer) < 256
+    assert [p["url"] for p in cli_json(daemon.data, "peers")] == ["http://127.0.0.1:9"]
+
+
+def test_unreachable_peer_backs_off(tmp_path: Path) -> None:
+    data = tmp_path / "lonely"
+    dead = f"http://127.0.0.1:{free_port()}"
+    cli(data, "init", "--assembly", "Lonely")
+    cli(data, "peers", "add", dead)
+    assert "was already a peer" in cli(data, "peers", "add", dead + "/").stdout
+    assert cli(data, "peers", "add", "ftp://x", check=False).returncode == 2
+    result = cli(data, "sync", dead, check=False)
+    assert result.returncode == 1 and "sync stopped" in result.stderr
+    daemon = Daemon(data, "--gossip-interval", "0.1")
+    try:
+        wait_for("two failed attempts", lambda: cli_json(data, "peers")[0]["failures"] >= 2, 30)
+        (peer,) = cli_json(data, "peers")
+        assert peer["retry_in_seconds"] > 1.0  # rounds every 0.1 s, yet it waits
+        assert "ClientConnectorError" in peer["last_error"]
+    finally:
+        daemon.stop()
+    assert cli(data, "peers", "remove", dead).returncode == 0
+    assert cli_json(data, "peers") == []
