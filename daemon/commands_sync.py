@@ -43,6 +43,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_sync)
 
 
+SOURCES = {"added": "static", "learned": "learned from a peer", "discovered": "mDNS"}
+
 def cmd_peers_add(args: argparse.Namespace) -> int:
     url = normalize_url(args.url)
     added = submit(args.data, "peers-add", {"url": url})["added"]
@@ -70,7 +72,8 @@ def cmd_peers(args: argparse.Namespace) -> int:
         print("no peers; add one with `pnyx peers add http://HOST:PORT`")
     for r in rows:
         lag = "never synced" if r["lag_seconds"] is None else f"synced {r['lag_seconds']:.0f} s ago"
-        line = (f"{r['url']}  {r['device'] or 'device unknown'}  {lag}  "
+        source = SOURCES.get(str(r["source"]), r["source"])
+        line = (f"{r['url']}  ({source})  {r['device'] or 'device unknown'}  {lag}  "
                 f"sent {r['sent']}  received {r['received']}")
         if r["rejected"]:
             line += f"  rejected {r['rejected']} ({r['last_rejection']})"
@@ -78,6 +81,8 @@ def cmd_peers(args: argparse.Namespace) -> int:
             line += f"  last error: {r['last_error']}"
         if r["self"]:
             line += "  (this daemon itself)"
+        if r["flag"]:
+            line += f"  FLAGGED: {r['flag']}"
         print(line)
     return 0
 

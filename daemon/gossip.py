@@ -23,8 +23,10 @@ import time
 from dataclasses import dataclass
 
 import aiohttp
+from pnyx.federation.keys import key_text
 from pnyx.federation.sync import BATCH_ENVELOPES
 
+from .identity import Unproven, proven_key
 from .peers import PeerBook
 from .syncclient import SyncFailed, fetch_peers, new_session, sync_with
 from .syncserver import SyncContext
@@ -54,6 +56,8 @@ class Gossip:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._session: aiohttp.ClientSession | None = None
+        self._identities: dict[str, bytes] = {}  # url -> announced key checked or being checked
+        self._checks: set[asyncio.Task[None]] = set()
 
     @property
     def peers(self) -> PeerBook:
@@ -81,8 +85,14 @@ class Gossip:
         else:
             self._running[url] = asyncio.create_task(self._exchange_loop(url))
 
-    def discovered(self, url: str) -> None:
-        """A neighbour heard on the local network: a proposed peer, synced with at once."""
+    def discovered(self, url: str, announced: bytes) -> None:
+        """A neighbour heard on the local network: a proposed peer, synced with at once.
+
+        Every announcement heard counts: a peer that was backing off after
+        failed syncs (cut off, restarted) is retried as soon as it is heard
+        again. The first time a URL announces a key, it is asked to prove it
+        (daemon/identity.py); a peer that proves another key is flagged.
+        """
         if not self.config.learn or url == self.ctx.advertise:
             return
         try:
@@ -90,8 +100,31 @@ class Gossip:
                 log.info("discovered peer %s", url)
         except ValueError:
             return
+        self.peers.heard(url, announced, time.time())
+        if self._session is not None and self._identities.get(url) != announced:
+            self._identities[url] = announced
+            task = asyncio.create_task(self._check_identity(url, announced))
+            self._checks.add(task)
+            task.add_done_callback(self._checks.discard)
         if url in self.peers.due(time.time()):
             self.kick(url)
+
+    async def _check_identity(self, url: str, announced: bytes) -> None:
+        assert self._session is not None
+        try:
+            proven = await proven_key(self._session, url)
+        except Unproven as exc:
+            log.info("%s did not prove its key: %s", url, exc)
+            if exc.bad_answer:
+                self.peers.set_flag(url, f"announces {key_text(announced)} but its proof fails: {exc}")
+            else:
+                self._identities.pop(url, None)  # unreachable: ask again when it is heard again
+            return
+        if proven != announced:
+            log.warning("%s announces device %s but proves %s", url, key_text(announced), key_text(proven))
+            self.peers.set_flag(url, f"announces {key_text(announced)} but proves {key_text(proven)}")
+        else:
+            self.peers.set_flag(url, None)
 
     async def _watch(self) -> None:
         """Push whenever the store watch (daemon/watch.py) sees the arrival number move."""

@@ -19,7 +19,11 @@ TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3, sock_read=5)
 
 
 class Unproven(Exception):
-    """The daemon at a URL did not prove any key: unreachable, or a bad answer."""
+    """The daemon at a URL did not prove any key; `bad_answer` if it answered with a bad proof."""
+
+    def __init__(self, detail: str, bad_answer: bool = False) -> None:
+        super().__init__(detail)
+        self.bad_answer = bad_answer
 
 
 async def proven_key(session: aiohttp.ClientSession, url: str) -> bytes:
@@ -31,11 +35,14 @@ async def proven_key(session: aiohttp.ClientSession, url: str) -> bytes:
             if response.status != 200:
                 raise Unproven(f"HTTP {response.status}")
             body = await response.content.read(MAX_ANSWER_BYTES + 1)
-        if len(body) > MAX_ANSWER_BYTES:
-            raise Unproven("answer too large")
-        return check_identity(nonce, json.loads(body))
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, Rejected) as exc:
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise Unproven(str(exc) or type(exc).__name__) from None
+    try:
+        if len(body) > MAX_ANSWER_BYTES:
+            raise Unproven("answer too large", bad_answer=True)
+        return check_identity(nonce, json.loads(body))
+    except (ValueError, Rejected) as exc:
+        raise Unproven(str(exc), bad_answer=True) from None
 
 
 def identity_handler(key: SigningKey) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -34,9 +34,13 @@ CREATE TABLE IF NOT EXISTS peers (
     received INTEGER NOT NULL DEFAULT 0,
     rejected INTEGER NOT NULL DEFAULT 0,
     last_rejection TEXT,
-    is_self INTEGER NOT NULL DEFAULT 0
+    is_self INTEGER NOT NULL DEFAULT 0,
+    announced BLOB,
+    flag TEXT
 );
 """
+# columns added after the table was first released, with their declarations
+LATER_COLUMNS = {"announced": "BLOB", "flag": "TEXT"}
 BACKOFF_BASE = 2.0
 BACKOFF_MAX = 600.0
 MAX_LEARNED = 200  # learned peers kept at most; added ones are never dropped
@@ -72,6 +76,8 @@ class Peer:
     rejected: int
     last_rejection: str | None
     is_self: bool
+    announced: str | None  # the device key its mDNS announcement claims
+    flag: str | None  # why it is suspect: an announced key it does not prove
 
     def lag(self, now: float) -> float | None:
         """Seconds since the last successful exchange."""
@@ -83,6 +89,10 @@ class PeerBook:
         self.db: sqlite3.Connection = store.db
         self.store = store
         self.db.executescript(SCHEMA)
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(peers)")}
+        for column, declaration in LATER_COLUMNS.items():
+            if column not in have:
+                self.db.execute(f"ALTER TABLE peers ADD COLUMN {column} {declaration}")
 
     def add(self, url: str, source: str, now: float) -> bool:
         """Add a peer; False if it was known already (an added peer stays `added`)."""
@@ -108,10 +118,10 @@ class PeerBook:
 
     def all(self) -> list[Peer]:
         return [Peer(r[0], r[1], key_text(bytes(r[2])) if r[2] else None, r[3], r[4], r[5], r[6],
-                     r[7], r[8], r[9], r[10], bool(r[11]))
+                     r[7], r[8], r[9], r[10], bool(r[11]), key_text(bytes(r[12])) if r[12] else None, r[13])
                 for r in self.db.execute(
                     "SELECT url, source, device, last_success, last_error, failures, next_attempt, sent,"
-                    " received, rejected, last_rejection, is_self FROM peers ORDER BY url")]
+                    " received, rejected, last_rejection, is_self, announced, flag FROM peers ORDER BY url")]
 
     def due(self, now: float) -> list[str]:
         """Peers not backing off and not this daemon itself."""
@@ -151,6 +161,20 @@ class PeerBook:
                             (now, error[:300], failures, now + delay, url))
         return delay
 
+    def heard(self, url: str, announced: bytes, now: float) -> None:
+        """The peer at `url` announced itself on the local network just now, claiming `announced`.
+
+        Being heard shows it is up again: a peer backing off after failed syncs
+        becomes due at once (a failure afterwards backs off further still).
+        """
+        with self.store.transaction():
+            self.db.execute("UPDATE peers SET announced = ?, next_attempt = min(next_attempt, ?)"
+                            " WHERE url = ?", (announced, now, url))
+
+    def set_flag(self, url: str, flag: str | None) -> None:
+        with self.store.transaction():
+            self.db.execute("UPDATE peers SET flag = ? WHERE url = ?", (flag, url))
+
     def mark_self(self, url: str) -> None:
         with self.store.transaction():
             self.db.execute("UPDATE peers SET is_self = 1 WHERE url = ?", (url,))
@@ -162,4 +186,4 @@ def peer_rows(book: PeerBook, now: float) -> list[dict[str, object]]:
              "lag_seconds": p.lag(now), "sent": p.sent, "received": p.received,
              "rejected": p.rejected, "last_rejection": p.last_rejection, "last_error": p.last_error,
              "failures": p.failures, "retry_in_seconds": max(0.0, p.next_attempt - now),
-             "self": p.is_self} for p in book.all()]
+             "self": p.is_self, "announced_device": p.announced, "flag": p.flag} for p in book.all()]

@@ -115,7 +115,8 @@ async def start_discovery(app: web.Application, settings: DiscoverySettings, por
     """Announce this daemon and browse for neighbours until the app is cleaned up; every
     neighbour heard is proposed to the gossip as a peer."""
     node = app[NODE_KEY]
-    discovery = Discovery(settings.interfaces, lambda url, *_: gossip.discovered(url), lambda *_: None,
+    discovery = Discovery(settings.interfaces, lambda url, device, _: gossip.discovered(url, device),
+                          lambda *_: None,  # a goodbye changes nothing: failed syncs retire peers
                           announcer(node.device_key.public, node.assembly, port, node.store,
                                     settings.confederations),
                           settings.reannounce_seconds)

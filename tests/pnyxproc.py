@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -102,3 +103,12 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float) -> float:
             raise AssertionError(f"{what}: not within {timeout} s")
         time.sleep(0.05)
     return time.monotonic() - start
+
+
+def held_hashes(data: Path) -> set[bytes]:
+    """Hashes of the changes stored in a data directory (read while its daemon runs)."""
+    db = sqlite3.connect(data / "pnyx.sqlite")
+    try:
+        return {bytes(r[0]) for r in db.execute("SELECT hash FROM changes")}
+    finally:
+        db.close()

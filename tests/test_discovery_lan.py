@@ -1,10 +1,12 @@
 """Discovery across hosts: daemons in separate network namespaces on one bridge, no static peers.
 
-Three daemons find each other; `pnyx discover` and an independent client
-(avahi-browse, from an avahi-daemon started here in its own namespace) see
-them with the documented TXT data; a host cut off from the bridge is heard
-again soon after it rejoins, and finds a daemon that appeared while it was
-away, within a bound set by the re-announcement interval.
+Three daemons find each other and converge on each other's decisions;
+`pnyx discover` and an independent client (avahi-browse, from an
+avahi-daemon started here in its own namespace) see them with the documented
+TXT data; a host cut off from the bridge while the others record decisions is
+heard again soon after it rejoins, catches up, and finds a daemon that
+appeared while it was away, within a bound set by the re-announcement
+interval.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pnyx.federation.keys import SigningKey, key_text, parse_key
 
 from tests.netlan import PORT, HostDaemon, Lan, in_user_namespace, netns_mode
-from tests.pnyxproc import PNYX, cli, cli_json, wait_for
+from tests.pnyxproc import PNYX, cli, held_hashes, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.netns]
 REANNOUNCE = 2.0  # seconds, --mdns-reannounce: bounds rediscovery after a partition heals
 REDISCOVERY_BOUND = 3 * REANNOUNCE + 2
+GOSSIP = ("--gossip-interval", "5", "--watch-interval", "0.1")
 STARTUP_QUERIES_OVER = 16.0  # s; a zeroconf browser queries at 0, 1, 5 and 14 s, then rarely
 CHARTER = "5a" * 32
 DAEMONS, LATE, CLIENT = (1, 2, 3), 4, 5
@@ -94,7 +99,7 @@ def data_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[Path,
     for host in (*DAEMONS, LATE):
         data = root / f"h{host}"
         cli(data, "init", "--assembly", f"Assembly {host}")
-        dirs[host] = (data, cli_json(data, "status")["device"])
+        dirs[host] = (data, key_text(SigningKey(parse_key((data / "device.key").read_text())).public))
     return dirs
 
 
@@ -105,11 +110,26 @@ def daemons(lan: Lan, data_dirs: dict[int, tuple[Path, str]]) -> Iterator[dict[i
         for host in DAEMONS:
             extra = ["--announce-confed", CHARTER] if host == 1 else []
             started[host] = HostDaemon(lan, host, data_dirs[host][0], "--mdns-reannounce", str(REANNOUNCE),
-                                       *extra)
+                                       *GOSSIP, *extra)
         yield started
     finally:
         for daemon in started.values():
             daemon.stop()
+
+
+def decide(data: Path, title: str) -> None:
+    cli(data, "decide", "--title", title, "--text", title, "--date", "2026-11-20",
+        "--for", "10", "--against", "2", "--abstain", "1", "--quorum", "13")
+
+
+def converged(datas: list[Path], at_least: int) -> bool:
+    """Whether every store holds the same changes, and at least `at_least` of them."""
+    held = [held_hashes(data) for data in datas]
+    return all(h == held[0] for h in held) and len(held[0]) >= at_least
+
+
+def peers(data: Path) -> dict[str, Any]:
+    return {p["url"]: p for p in json.loads(cli(data, "peers", "--json").stdout)}
 
 
 def test_three_hosts_discover_each_other_without_static_peers(
@@ -123,6 +143,18 @@ def test_three_hosts_discover_each_other_without_static_peers(
             owner = next(h for h in DAEMONS if keys[h] == other)
             assert seen["url"] == f"http://{lan.address(owner)}:{PORT}"
             assert seen["addresses"] == [lan.address(owner)]
+
+    # found by mDNS only, they gossip: every decision reaches every host
+    for host in DAEMONS:
+        decide(data_dirs[host][0], f"Decision of assembly {host}")
+    datas = [data_dirs[h][0] for h in DAEMONS]
+    took = wait_for("the three hosts hold the same records, every decision included",
+                    lambda: converged(datas, 3 * 2), timeout=20)
+    print(f"converged {took:.2f} s after the decisions were recorded")
+    for url, peer in peers(data_dirs[1][0]).items():
+        owner = next(h for h in DAEMONS if url == daemons[h].url)
+        assert (peer["source"], peer["announced_device"], peer["device"], peer["flag"]) == (
+            "discovered", keys[owner], keys[owner], None)
 
     listed = subprocess.run(["ip", "netns", "exec", lan.ns(CLIENT), *PNYX, "discover", "--json",
                              "--timeout", "2"], capture_output=True, text=True, timeout=30, check=True)
@@ -163,8 +195,9 @@ def test_isolated_host_is_heard_again_and_finds_a_newcomer_after_healing(
         lan: Lan, daemons: dict[int, HostDaemon], data_dirs: dict[int, tuple[Path, str]]) -> None:
     h1_key, late_key = data_dirs[1][1], data_dirs[LATE][1]
     lan.isolate(1)
-    late = HostDaemon(lan, LATE, data_dirs[LATE][0], "--mdns-reannounce", str(REANNOUNCE))
+    late = HostDaemon(lan, LATE, data_dirs[LATE][0], "--mdns-reannounce", str(REANNOUNCE), *GOSSIP)
     try:
+        decide(data_dirs[2][0], "Decided while host 1 was cut off")
         wait_for("host 2 finds the newcomer", lambda: late_key in daemons[2].neighbours(), timeout=10)
         wait_for("host 2 stops hearing the isolated host",
                  lambda: daemons[2].neighbours()[h1_key]["heard_seconds_ago"] > 2 * REANNOUNCE, timeout=10)
@@ -175,11 +208,17 @@ def test_isolated_host_is_heard_again_and_finds_a_newcomer_after_healing(
             time.sleep(STARTUP_QUERIES_OVER - uptime)
 
         lan.heal(1)
+        assert held_hashes(data_dirs[2][0]) - held_hashes(data_dirs[1][0])  # host 1 missed a decision
+        healed = time.monotonic()
         took = wait_for("after healing, host 1 and the newcomer find each other and host 2 hears host 1",
                         lambda: late_key in daemons[1].neighbours() and h1_key in late.neighbours()
                         and daemons[2].neighbours()[h1_key]["heard_seconds_ago"] < REANNOUNCE,
                         timeout=REDISCOVERY_BOUND)
         print(f"rediscovered {took:.2f} s after healing (re-announcement every {REANNOUNCE:g} s)")
+        datas = [data_dirs[h][0] for h in (*DAEMONS, LATE)]
+        wait_for("host 1 catches up with everything recorded while it was cut off",
+                 lambda: converged(datas, 3 * 2 + 1 + 1), timeout=REDISCOVERY_BOUND)
+        print(f"converged {time.monotonic() - healed:.2f} s after healing")
     finally:
         late.stop()
 

@@ -37,18 +37,10 @@ from pnyx.federation.syncmsg import (
 )
 
 from bench.corpus import ledger_chain, new_key
-from tests.pnyxproc import PNYX, Daemon, cli, cli_json, free_port, wait_for
+from tests.pnyxproc import PNYX, Daemon, cli, cli_json, free_port, held_hashes, wait_for
 
 pytestmark = pytest.mark.slow
 GOSSIP = ("--gossip-interval", "1", "--watch-interval", "0.1")
-
-
-def hashes(data: Path) -> set[bytes]:
-    db = sqlite3.connect(data / "pnyx.sqlite")
-    try:
-        return {bytes(r[0]) for r in db.execute("SELECT hash FROM changes")}
-    finally:
-        db.close()
 
 
 def count(data: Path) -> int:
@@ -113,7 +105,7 @@ def test_concurrent_records_converge_to_identical_ledgers(line: list[Daemon]) ->
     assert all(p.wait(timeout=60) == 0 for p in procs)
 
     def converged() -> bool:
-        held = [hashes(d.data) for d in line]
+        held = [held_hashes(d.data) for d in line]
         return len(held[0]) >= 16 and all(h == held[0] for h in held)
 
     wait_for("five identical stores", converged, 90)
@@ -145,7 +137,7 @@ def test_sigkill_in_a_large_catch_up_loses_nothing_and_duplicates_nothing(tmp_pa
     tgt = Daemon(target, *GOSSIP, port=port)
     try:
         wait_for("the catch-up to complete", lambda: count(target) == total, 90)
-        assert hashes(target) == hashes(source)
+        assert held_hashes(target) == held_hashes(source)
         assert tgt.status()["sync_digest"] == src.status()["sync_digest"]
     finally:
         tgt.stop()
@@ -244,12 +236,12 @@ def test_a_rogue_peer_changes_nothing_and_honest_records_flow_around_it(tmp_path
         wait_for("A's decision at C", lambda: decision in decisions(datas[2], "Assembly A"), 60)
 
         def settled() -> bool:
-            held = [hashes(d) for d in datas]
+            held = [held_hashes(d) for d in datas]
             return all(genesis in h and left in h for h in held) and held[0] == held[1] == held[2]
 
         wait_for("the rogue's valid changes to spread and the stores to agree", settled, 60)
         for d, daemon in zip(datas, daemons, strict=True):
-            held = hashes(d)
+            held = held_hashes(d)
             assert not held & {right, forged, unauthorized}
             assert daemon.status()["evidence"] >= (1 if d != datas[1] else 0)
         for d in (datas[0], datas[2]):
