@@ -230,12 +230,11 @@ def delegate_act(rec: Recorder, params: Params, body: Body) -> Result:
 
 def peer_url(body: Body) -> str:
     only_fields(body, {"url"})
+    url = text(body, "url")
     try:
-        return normalize_url(text(body, "url"))
-    except BadRequest:
-        raise
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
+        return normalize_url(url)
+    except ValueError as exc:  # a string, but no address a peer can have
+        raise RecordError(str(exc)) from None
 
 
 def add_peer(rec: Recorder, params: Params, body: Body) -> Result:
