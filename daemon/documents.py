@@ -150,5 +150,8 @@ class DocumentCache:
             return None
         return read_entry(doc, "devices", key_text(device), list(heads) if heads else None)
 
+    def revocation_cuts(self, assembly: bytes, device: bytes) -> list[dict[str, int]]:
+        return self.store.revocation_cuts(assembly, device)
+
     def mandate_entry(self, assembly: bytes, mandate: str) -> Plain:
         return read_entry(self.get(ledger_id(assembly)), "mandates", mandate)

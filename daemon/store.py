@@ -9,8 +9,9 @@ derived from this store (daemon/documents.py), never the other way round.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,12 @@ CREATE TABLE IF NOT EXISTS evidence (
     detail TEXT NOT NULL,
     envelope BLOB NOT NULL,
     UNIQUE (hash, reason)
+);
+CREATE TABLE IF NOT EXISTS revocations (
+    assembly BLOB NOT NULL,
+    device BLOB NOT NULL,
+    cut TEXT NOT NULL,
+    PRIMARY KEY (assembly, device, cut)
 );
 CREATE TABLE IF NOT EXISTS heads (
     doc TEXT NOT NULL,
@@ -272,6 +279,18 @@ class Store:
     def evidence(self) -> list[tuple[str, bytes, bytes, str, str]]:
         return [(r[0], bytes(r[1]), bytes(r[2]), r[3], r[4]) for r in self.db.execute(
             "SELECT doc, hash, signer, reason, detail FROM evidence ORDER BY id")]
+
+    # --- revocations ------------------------------------------------------------------
+
+    def add_revocation(self, assembly: bytes, device: bytes, cut: Mapping[str, int]) -> None:
+        """Remember a revocation for good, whatever later changes do to the ledger entry."""
+        self.db.execute("INSERT OR IGNORE INTO revocations (assembly, device, cut) VALUES (?,?,?)",
+                        (assembly, device, json.dumps(dict(cut), sort_keys=True)))
+
+    def revocation_cuts(self, assembly: bytes, device: bytes) -> list[dict[str, int]]:
+        return [json.loads(row[0]) for row in self.db.execute(
+            "SELECT cut FROM revocations WHERE assembly = ? AND device = ? ORDER BY cut",
+            (assembly, device))]
 
     # --- snapshots --------------------------------------------------------------------
 

@@ -169,6 +169,25 @@ def revocation_cut(assembly: bytes, device: bytes, entry: Plain) -> dict[str, in
     return dict(cut)
 
 
+def revocations_at(doc: Document, assembly: bytes, heads: list[bytes]) -> list[tuple[bytes, dict[str, int]]]:
+    """Every validly signed revocation in the ledger as of `heads`.
+
+    The daemon calls this at the heads of each ledger change it applies and keeps
+    what it finds for good: a later change that rewrites a device entry cannot
+    undo a revocation, and since every daemon applies every change, all daemons
+    holding the same changes know the same revocations."""
+    found = []
+    for key, entry in read_map(doc, "devices", heads).items():
+        try:
+            device = parse_key(key)
+        except ValueError:
+            continue
+        cut = revocation_cut(assembly, device, entry)
+        if cut is not None:
+            found.append((device, cut))
+    return found
+
+
 def _cut_entry(actor: object, seq: object) -> bool:
     """An actor id in lowercase hex and a seq: anything else cannot be encoded in the signed
     input (or could be read two ways), so a cut holding it is no revocation at all."""

@@ -11,7 +11,7 @@ same for sync, bundles and local writes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,7 +20,7 @@ from .docids import DocKind
 from .envelope import VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text
-from .ledger import certificate_valid, revocation_cut
+from .ledger import certificate_valid
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,11 @@ class ChangeIndex(Protocol):
 
 class AuthorityRecords(Protocol):
     def device_entry(self, assembly: bytes, device: bytes, heads: Sequence[bytes] | None) -> Plain:
-        """The `devices` entry in ledger/<assembly>, at `heads` or (None) as held now."""
+        """The `devices` entry in ledger/<assembly> as of `heads`."""
+        ...
+
+    def revocation_cuts(self, assembly: bytes, device: bytes) -> Sequence[Mapping[str, int]]:
+        """Every revocation of `device` seen in any change of ledger/<assembly> held."""
         ...
 
     def mandate_entry(self, assembly: bytes, mandate: str) -> Plain:
@@ -133,7 +137,7 @@ def _check_authority(vc: VerifiedChange, authority: AuthorityRecords) -> Wait | 
     if not certificate_valid(doc.assembly, signer,
                              authority.device_entry(doc.assembly, signer, change.deps)):
         raise Rejected(Reason.UNKNOWN_DEVICE, "no certificate of the assembly precedes this change")
-    cut = revocation_cut(doc.assembly, signer, authority.device_entry(doc.assembly, signer, None))
-    if cut is not None and cut.get(change.actor.hex(), 0) < change.seq:
+    cuts = authority.revocation_cuts(doc.assembly, signer)
+    if any(cut.get(change.actor.hex(), 0) < change.seq for cut in cuts):
         raise Rejected(Reason.REVOKED_DEVICE, "the device was revoked before this change")
     return None

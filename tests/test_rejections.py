@@ -14,9 +14,11 @@ from pnyx.daemon import store as store_module
 from pnyx.daemon.audit import reverify
 from pnyx.daemon.documents import DocumentCache
 from pnyx.daemon.node import Node
+from pnyx.federation.amvalues import put_value
 from pnyx.federation.chunk import Reader, parse_change
 from pnyx.federation.envelope import Envelope, sign_change, signing_input
 from pnyx.federation.errors import Reason, Rejected
+from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import read_ledger
 
 from .ledgerkit import (
@@ -122,6 +124,34 @@ def test_revoked_device_writing_after_the_revocation(world: World) -> None:
                   Reason.REVOKED_DEVICE)
     # ... or goes on with the actor of the run the revocation cut ends at.
     world.rejects(world.second, Reason.REVOKED_DEVICE)
+
+
+def test_a_rewritten_device_entry_does_not_undo_a_revocation(world: World) -> None:
+    """Another certified device puts b's entry back without its revocation: b stays revoked,
+    at the receiver that saw the revocation and at a store that receives it all afresh."""
+    assembly = world.assembly
+    assert assembly.home.ingestor.ingest([world.first]).rejected == []
+    assembly.recorder.revoke_device(world.b.device_key.public)
+    assert world.deliver(*assembly.envelopes()) == []
+    accomplice = author_on(world.receiver, world.receiver.device_key, nonce=7)
+    entry = read_ledger(world.receiver.docs.get(world.receiver.ledger_id)).devices
+    certificate = entry[key_text(world.b.device_key.public)].certificate
+
+    def unrevoke(tx: am.Transaction) -> None:
+        devices = tx.get(am.ROOT, "devices")
+        assert devices is not None
+        put_value(tx, devices[1], key_text(world.b.device_key.public),
+                  {"label": "b", "certificate": certificate})
+
+    undo = accomplice.sign(accomplice.change(unrevoke))
+    assert world.deliver(undo) == []
+    assert read_ledger(world.receiver.docs.get(world.receiver.ledger_id)).devices[
+        key_text(world.b.device_key.public)].revoked_cut is None  # the entry itself is undone
+    defiant = author_on(world.b, world.b.device_key, nonce=2).decide("defiant")
+    world.rejects(defiant, Reason.REVOKED_DEVICE)
+    _, _, fresh = fresh_store()
+    report = fresh.ingest([*assembly.envelopes(), undo, defiant])
+    assert [r for r, _ in report.rejected] == [Reason.REVOKED_DEVICE.value]
 
 
 def test_changes_inside_the_revocation_cut_stay_valid(world: World) -> None:
