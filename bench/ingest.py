@@ -27,7 +27,7 @@ from pnyx.daemon.store import Store
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, check_envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey, key_text
-from pnyx.federation.ledger import Decision, Profile, Tally, write_decision, write_device, write_profile
+from pnyx.federation.ledger import Decision, Profile, Tally, write_decision, write_device, write_genesis
 
 DECISIONS = 10_000
 DEVICES = 3
@@ -50,7 +50,7 @@ def write_history() -> tuple[str, list[Envelope]]:
     founder = Document(run_actor(assembly.public, bytes(8)))
     devices = [key(2 + i) for i in range(DEVICES)]
     with founder.transaction() as tx:
-        write_profile(tx, Profile(key_text(assembly.public), "Bench assembly", "", 100))
+        write_genesis(tx, Profile(key_text(assembly.public), "Bench assembly", "", 100))
         for i, device in enumerate(devices):
             write_device(tx, assembly, device.public, f"device {i}")
     envelopes = [sign_change(assembly, doc_id, bytes(c.raw_bytes)) for c in founder.get_changes([])]

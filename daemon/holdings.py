@@ -47,15 +47,18 @@ class StoreHoldings:
             params.extend(wants)
         out: list[Envelope] = []
         size = 0
-        for seqno, doc, actor, seq, change, signer, signature in self.store.db.execute(
-                sql + " ORDER BY seqno", params):
-            actors = wants.get(doc)
-            if actors is None or seq <= actors.get(bytes(actor), 1 << 63):
+        rows = self.store.db.execute(sql + " ORDER BY seqno", params)
+        try:  # closed when we stop early, so no read transaction stays open
+            for seqno, doc, actor, seq, change, signer, signature in rows:
+                actors = wants.get(doc)
+                if actors is None or seq <= actors.get(bytes(actor), 1 << 63):
+                    cursor = seqno
+                    continue
+                if out and (len(out) >= limit or size + len(change) > max_bytes):
+                    return Batch(out, cursor, True)
+                out.append(Envelope(doc, bytes(change), bytes(signer), bytes(signature)))
+                size += len(change) + 100
                 cursor = seqno
-                continue
-            if out and (len(out) >= limit or size + len(change) > max_bytes):
-                return Batch(out, cursor, True)
-            out.append(Envelope(doc, bytes(change), bytes(signer), bytes(signature)))
-            size += len(change) + 100
-            cursor = seqno
+        finally:
+            rows.close()
         return Batch(out, cursor, False)

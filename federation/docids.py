@@ -19,12 +19,12 @@ from .errors import Reason, Rejected
 from .keys import KEY_TEXT_CHARS, key_text, parse_key
 
 MAX_DOC_ID_CHARS = 160
-RECORD_ID_RE = re.compile(r"^[a-z2-7]{16}$")
+RECORD_ID_RE = re.compile(r"^[a-z2-7]{16}\Z")
 _KEY = f"[a-z2-7]{{{KEY_TEXT_CHARS}}}"
 _DOC_RE = re.compile(
     rf"^(?:ledger/(?P<ledger>{_KEY})"
     rf"|mandate/(?P<massembly>{_KEY})/(?P<mandate>[a-z2-7]{{16}})"
-    r"|charter/(?P<charter>[0-9a-f]{64}))$"
+    r"|charter/(?P<charter>[0-9a-f]{64}))\Z"
 )
 
 

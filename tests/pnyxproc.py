@@ -105,6 +105,15 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float) -> float:
     return time.monotonic() - start
 
 
+def query(data: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Read a data directory's store directly: cheaper than a CLI process for polling."""
+    db = sqlite3.connect(data / "pnyx.sqlite", timeout=30)
+    try:
+        return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
+
+
 def held_hashes(data: Path) -> set[bytes]:
     """Hashes of the changes stored in a data directory (read while its daemon runs)."""
     db = sqlite3.connect(data / "pnyx.sqlite")

@@ -341,6 +341,12 @@ def invalid_vectors(h: History, facts: dict[str, Any]) -> list[dict[str, Any]]:
         "a valid envelope followed by one more msgpack byte", env(nxt) + b"\x00")
     add("bad-doc-id", "bad-doc-id", "the ledger id with its key in uppercase",
         env(nxt, doc_id="ledger/" + key_text(ASSEMBLY).upper()))
+    shadow = LEDGER + "\n"
+    add("bad-doc-id-newline", "bad-doc-id",
+        "the assembly key founds the ledger id followed by a newline: another document",
+        env(Writer("assembly", "shadow run").change(
+            lambda tx: write_genesis(tx, Profile(key_text(ASSEMBLY), "Shadow", "", None)), shadow),
+            key="assembly", doc_id=shadow))
     add("bad-magic", "bad-magic", "the first byte of the chunk changed from 85 to 86",
         honest(b"\x86" + nxt[1:]))
     add("not-a-change", "not-a-change", "a whole-document chunk (type 0) instead of a change",

@@ -1,0 +1,307 @@
+"""Sync between real daemons: idle cost, catch-up, and convergence on a mesh.
+
+1. Idle: two daemons already in step, 10 and 1,000 documents: round trips and
+   bytes of one exchange (bodies, and a whole HTTP/1.1 exchange on the socket).
+2. Catch-up: CATCH_UP changes (10 ledgers) held by a `pnyx run` daemon, pulled
+   by `pnyx sync` into an empty store: wire bytes / envelope bytes and wall time
+   (verification and storage included), beside Automerge's own
+   generate_sync_message/receive_sync_message on the same changes, in memory.
+3. Convergence: MESH daemons on a random connected 3-regular graph (static
+   peers, --no-learn), one new decision: seconds until all hold it, with push
+   at once, and with periodic pull-push only (gossip rounds = seconds / interval).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from automerge.core import Document, SyncState
+from pnyx.daemon.holdings import StoreHoldings
+from pnyx.daemon.node import open_node
+from pnyx.daemon.peers import PeerBook
+from pnyx.daemon.records import DecisionInput, Recorder
+from pnyx.federation.chunk import parse_change
+from pnyx.federation.envelope import Envelope
+from pnyx.federation.ledger import Tally
+from pnyx.federation.syncmsg import Hello, decode_reply, encode
+
+from bench.corpus import ledger_chain, new_key
+
+PNYX = [sys.executable, "-m", "pnyx.daemon.cli"]
+CATCH_UP = 50_000
+CATCH_UP_DOCS = 10
+MESH = 20
+INTERVAL = 1.0
+
+
+def pnyx(data: Path, *args: str) -> str:
+    return subprocess.run([*PNYX, "--data", str(data), *args], check=True, capture_output=True,
+                          text=True, timeout=600).stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def init_all(datas: list[Path]) -> None:
+    procs = [subprocess.Popen([*PNYX, "--data", str(d), "init", "--assembly", d.name],
+                              stdout=subprocess.DEVNULL) for d in datas]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+
+
+class Daemon:
+    def __init__(self, data: Path, *extra: str, port: int | None = None) -> None:
+        self.data, self.port = data, port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(data.parent / f"{data.name}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen([*PNYX, "--data", str(data), "run", "--listen",
+                                      f"127.0.0.1:{self.port}", "--no-discovery", *extra],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"daemon on {self.port} did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.log.close()
+
+
+def count(data: Path) -> int:
+    db = sqlite3.connect(data / "pnyx.sqlite", timeout=30)
+    try:
+        return int(db.execute("SELECT count(*) FROM changes").fetchone()[0])
+    finally:
+        db.close()
+
+
+def ingest(data: Path, envelopes: list[Envelope]) -> None:
+    node = open_node(data)
+    try:
+        report = node.ingestor.ingest(envelopes)
+        assert report.accepted + report.duplicate == len(envelopes), report.rejected[:3]
+    finally:
+        node.close()
+
+
+def digest_of(data: Path) -> bytes:
+    node = open_node(data)
+    try:
+        return StoreHoldings(node.store).summary().digest
+    finally:
+        node.close()
+
+
+def raw_http_exchange(port: int, body: bytes) -> tuple[int, int]:
+    """Bytes a minimal HTTP/1.1 client sends and receives for one request."""
+    request = (f"POST /pnyx/v1/sync HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+               f"Content-Type: application/msgpack\r\nContent-Length: {len(body)}\r\n"
+               "Connection: close\r\n\r\n").encode() + body
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(request)
+        received = b""
+        while chunk := s.recv(65536):
+            received += chunk
+    head, _, reply = received.partition(b"\r\n\r\n")
+    assert decode_reply(reply).__class__.__name__ == "Same", head
+    return len(request), len(received)
+
+
+def idle(root: Path, docs: int) -> None:
+    a, b = root / f"idle{docs}-a", root / f"idle{docs}-b"
+    init_all([a, b])
+    shared = [e for _ in range(docs) for e in ledger_chain(new_key(), 1)[1]]
+    ingest(a, shared)
+    ingest(b, shared)
+    daemon = Daemon(b)
+    daemon.wait_ready()
+    try:
+        pnyx(a, "sync", daemon.url, "--json")  # exchange the two geneses first
+        out = pnyx(a, "sync", daemon.url, "--json")
+        result = json.loads(out)
+        node = open_node(a)
+        try:
+            t = time.perf_counter()
+            summary = StoreHoldings(node.store).summary()  # a fresh one: recomputed from the heads
+            recompute = time.perf_counter() - t
+            hello = encode(Hello(summary.digest, node.device_key.public, "http://127.0.0.1:7464"))
+        finally:
+            node.close()
+        sent, received = raw_http_exchange(daemon.port, hello)
+    finally:
+        daemon.stop()
+    print(f"idle, {docs + 2:>5} documents: {result['round_trips']} round trip, "
+          f"{result['bytes_sent'] + result['bytes_received']} bytes of bodies "
+          f"({result['bytes_sent']} + {result['bytes_received']}); whole HTTP/1.1 exchange "
+          f"{sent + received} bytes ({sent} + {received}); state digest recomputed from the heads "
+          f"in {recompute * 1000:.1f} ms (done once per change of the store)")
+
+
+def automerge_sync(chains: list[tuple[Document, list[Envelope]]]) -> tuple[int, float, int]:
+    """Automerge's own sync protocol, source document to an empty one, per document."""
+    total_bytes, rounds = 0, 0
+    start = time.perf_counter()
+    for source, _ in chains:
+        target = Document()
+        s_state, t_state = SyncState(), SyncState()
+        while True:
+            moved = False
+            for sender, s, receiver, r in ((source, s_state, target, t_state),
+                                           (target, t_state, source, s_state)):
+                message = sender.generate_sync_message(s)
+                if message is not None:
+                    total_bytes += len(message.encode())
+                    receiver.receive_sync_message(r, message)
+                    moved = True
+                    rounds += 1
+            if not moved:
+                break
+        assert len(target.get_heads()) == len(source.get_heads())
+    return total_bytes, time.perf_counter() - start, rounds
+
+
+def catch_up(root: Path) -> None:
+    source, target = root / "source", root / "target"
+    init_all([source, target])
+    t = time.perf_counter()
+    chains = [ledger_chain(new_key(), CATCH_UP // CATCH_UP_DOCS) for _ in range(CATCH_UP_DOCS)]
+    envelopes = [e for _, chain in chains for e in chain]
+    made = time.perf_counter() - t
+    t = time.perf_counter()
+    ingest(source, envelopes)
+    stored = time.perf_counter() - t
+    print(f"catch-up corpus: {len(envelopes)} changes in {CATCH_UP_DOCS} ledgers made in {made:.1f} s, "
+          f"stored at the source in {stored:.1f} s")
+    daemon = Daemon(source)
+    daemon.wait_ready()
+    try:
+        t = time.perf_counter()
+        result = json.loads(pnyx(target, "sync", daemon.url, "--json"))
+        wall = time.perf_counter() - t
+    finally:
+        daemon.stop()
+    assert result["received"] == len(envelopes) + 1, result
+    assert digest_of(source) == digest_of(target)
+    envelope_bytes = sum(len(e.encode()) for e in envelopes)
+    wire = result["bytes_sent"] + result["bytes_received"]
+    am_bytes, am_wall, am_rounds = automerge_sync(chains)
+    change_bytes = sum(len(parse_change(e.change).raw) for e in envelopes)
+    print(f"catch-up pnyx sync: {wire:,} bytes on the wire / {envelope_bytes:,} bytes of envelopes "
+          f"= {wire / envelope_bytes:.3f}; {result['round_trips']} round trips; {wall:.1f} s wall "
+          f"({len(envelopes) / wall:,.0f} changes/s, verified and stored)")
+    print(f"catch-up automerge sync (same changes, in memory, per document): {am_bytes:,} bytes "
+          f"/ {change_bytes:,} bytes of change chunks = {am_bytes / change_bytes:.3f}; "
+          f"{am_rounds} messages; {am_wall:.1f} s")
+    print(f"catch-up ratios pnyx/automerge: bytes {wire / am_bytes:.2f}x, time {wall / am_wall:.1f}x "
+          "(pnyx verifies signatures and authority and commits to SQLite; automerge does neither)")
+
+
+def decide(data: Path, title: str) -> None:
+    """Record one decision in this process (milliseconds), as `pnyx decide` would; the clock
+    starts when it is committed."""
+    node = open_node(data)
+    try:
+        Recorder(node).decide(DecisionInput(title, "", dt.date(2026, 11, 22), Tally(1, 0, 0)))
+    finally:
+        node.close()
+
+
+def random_mesh(n: int, degree: int, rng: random.Random) -> list[set[int]]:
+    """A connected simple graph with every vertex of the given degree (configuration model)."""
+    while True:
+        stubs = [v for v in range(n) for _ in range(degree)]
+        rng.shuffle(stubs)
+        edges = {(min(a, b), max(a, b)) for a, b in zip(stubs[::2], stubs[1::2], strict=True)}
+        if len(edges) != n * degree // 2 or any(a == b for a, b in edges):
+            continue
+        adj: list[set[int]] = [set() for _ in range(n)]
+        for a, b in edges:
+            adj[a].add(b)
+            adj[b].add(a)
+        if len(hops_from(adj, 0)) == n:
+            return adj
+
+
+def hops_from(adj: list[set[int]], start: int) -> dict[int, int]:
+    seen, frontier = {start: 0}, [start]
+    while frontier:
+        nxt = []
+        for v in frontier:
+            for w in adj[v]:
+                if w not in seen:
+                    seen[w] = seen[v] + 1
+                    nxt.append(w)
+        frontier = nxt
+    return seen
+
+
+def converge(datas: list[Path], target: int, timeout: float) -> float:
+    start = time.monotonic()
+    while any(count(d) < target for d in datas):
+        if time.monotonic() - start > timeout:
+            raise RuntimeError(f"no convergence within {timeout} s")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def mesh(root: Path) -> None:
+    rng = random.Random(3)
+    adj = random_mesh(MESH, 3, rng)
+    datas = [root / f"m{i:02d}" for i in range(MESH)]
+    init_all(datas)
+    ports = [free_port() for _ in datas]
+    now = time.time()
+    for i, data in enumerate(datas):
+        node = open_node(data)
+        try:
+            for j in adj[i]:
+                PeerBook(node.store).add(f"http://127.0.0.1:{ports[j]}", "added", now)
+        finally:
+            node.close()
+    origin = rng.randrange(MESH)
+    eccentricity = max(hops_from(adj, origin).values())
+    print(f"mesh: {MESH} daemons, 3-regular, {MESH * 3 // 2} links; the decision is {eccentricity} hops "
+          "from the farthest daemon")
+    held = MESH
+    for label, flags in (("push at once", ()), ("periodic pull-push only", ("--no-push",))):
+        daemons = [Daemon(data, "--gossip-interval", str(INTERVAL), "--no-learn", *flags, port=port)
+                   for data, port in zip(datas, ports, strict=True)]
+        try:
+            for d in daemons:
+                d.wait_ready()
+            converge(datas, held, 120)
+            decide(datas[origin], f"bench {label}")
+            held += 1
+            seconds = converge(datas, held, 120)
+        finally:
+            for d in daemons:
+                d.stop()
+        print(f"mesh, {label}: all {MESH} hold the new decision after {seconds:.2f} s "
+              f"= {seconds / INTERVAL:.1f} gossip intervals of {INTERVAL:g} s")
+
+
+def run() -> None:
+    with tempfile.TemporaryDirectory(prefix="pnyx-bench-sync-") as tmp:
+        root = Path(tmp)
+        for docs in (10, 1000):
+            idle(root, docs)
+        catch_up(root)
+        mesh(root)
