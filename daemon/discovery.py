@@ -61,6 +61,7 @@ log = logging.getLogger("pnyx.discovery")
 DEFAULT_REANNOUNCE_SECONDS = 30.0
 RESOLVE_TIMEOUT_MS = 3000
 REFIRE_SECONDS = 1.0  # one announcement is several packets: report it once
+MAX_NEIGHBOURS = 256  # services tracked at most, so a flood of names cannot grow memory without end
 _TYPE_SRV = 33
 _TYPE_TXT = 16
 
@@ -269,11 +270,14 @@ class Discovery:
             await asyncio.sleep(self._reannounce * random.uniform(0.9, 1.1))
             if self._info is None:
                 continue
-            ann = self._announcement()
-            if ann != self._own:
-                log.info("discovery: announcement changed, updating")
-                self._info, self._own = self._service_info(ann), ann
-            await (await self._azc.async_update_service(self._info))
+            try:
+                ann = self._announcement()
+                if ann != self._own:
+                    log.info("discovery: announcement changed, updating")
+                    self._info, self._own = self._service_info(ann), ann
+                await (await self._azc.async_update_service(self._info))
+            except Exception:  # one failed round must not end the re-announcements
+                log.exception("discovery: re-announcement failed; trying again next round")
 
     def _state_changed(self, zeroconf: Zeroconf, service_type: str, name: str,
                        state_change: ServiceStateChange) -> None:
@@ -284,6 +288,9 @@ class Discovery:
 
     def _heard(self, name: str) -> None:
         if name in self._resolving or name == self._own_name or self._azc is None:
+            return
+        if name not in self._neighbours and len(self._neighbours) + len(self._resolving) >= MAX_NEIGHBOURS:
+            log.warning("discovery: already tracking %d neighbours, ignoring %r", MAX_NEIGHBOURS, name)
             return
         task = asyncio.get_running_loop().create_task(self._resolve(name))
         self._resolving[name] = task
@@ -304,6 +311,8 @@ class Discovery:
         except (Rejected, ValueError) as exc:
             if self._refused.get(name) != text:
                 log.warning("discovery: ignoring announcement of %r: %s", name, exc)
+                if len(self._refused) >= MAX_NEIGHBOURS:
+                    self._refused.clear()
                 self._refused[name] = text
             return
         self._refused.pop(name, None)

@@ -128,7 +128,8 @@ def test_two_daemons_discover_each_other_on_loopback(tmp_path: Path) -> None:
             assert by_key[b_key]["confederations"] == []
             assert all(not n["name"].startswith("garbage-") for n in listed)
             # garbage TXT data is ignored with one log line, and discovery goes on
-            assert "ignoring announcement of 'garbage-" in a.log_path.read_text()
+            wait_for("a logs the garbage it ignores",
+                     lambda: "ignoring announcement of 'garbage-" in a.log_path.read_text(), timeout=5)
 
         b.stop()  # a clean shutdown says goodbye: a forgets b at once
         gone = wait_for("a forgets b", lambda: b_key not in neighbour_keys(a), timeout=5)
