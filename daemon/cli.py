@@ -14,11 +14,19 @@ from pathlib import Path
 
 from pnyx.federation.errors import Rejected
 
-from . import commands_confed, commands_discovery, commands_ledger, commands_run, commands_sync
+from . import (
+    commands_bundle,
+    commands_confed,
+    commands_discovery,
+    commands_ledger,
+    commands_run,
+    commands_sync,
+)
 from .node import SetupError, default_data_dir
 from .records import RecordError
 
-COMMAND_MODULES = [commands_ledger, commands_confed, commands_run, commands_sync, commands_discovery]
+COMMAND_MODULES = [commands_ledger, commands_confed, commands_run, commands_sync, commands_discovery,
+                   commands_bundle]
 
 
 def build_parser() -> argparse.ArgumentParser:

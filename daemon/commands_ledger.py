@@ -76,6 +76,8 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
 
     p = commands.add_parser("status", parents=[common], help="what this store holds")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--completeness", action="store_true",
+                   help="per assembly: newest record held, what is known to be missing, last news")
     p.set_defaults(handler=cmd_status)
 
 
@@ -240,6 +242,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    if args.completeness:
+        from .commands_bundle import completeness
+
+        return completeness(args)
     node = with_node(args)
     try:
         status = node_status(node)

@@ -9,10 +9,11 @@ as it comes, with nothing left waiting.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
+from pnyx.federation.bundle import HeldState
 from pnyx.federation.envelope import Envelope
-from pnyx.federation.sync import Batch, Summary, summarize
+from pnyx.federation.sync import BATCH_BYTES, BATCH_ENVELOPES, Batch, Summary, summarize
 from pnyx.federation.syncdigest import doc_digest
 
 from .store import Store
@@ -36,6 +37,21 @@ class StoreHoldings:
 
     def vector(self, doc_id: str) -> dict[bytes, int]:
         return self.store.vector(doc_id)
+
+    def state(self, device: bytes, assembly: bytes) -> HeldState:
+        """What this store holds, as a state file and a bundle header carry it."""
+        digest = self.summary().digest
+        vectors = tuple((doc, tuple(sorted(v.items()))) for doc, v in self.store.vectors())
+        return HeldState(device, assembly, digest, vectors)
+
+    def stream(self, wants: Mapping[str, Mapping[bytes, int]], cursor: int = 0) -> Iterator[Envelope]:
+        """Every change `changes_after` would send, batch after batch, in arrival order."""
+        while True:
+            batch = self.changes_after(wants, cursor, BATCH_ENVELOPES, BATCH_BYTES)
+            yield from batch.envelopes
+            if not batch.more:
+                return
+            cursor = batch.cursor
 
     def changes_after(self, wants: Mapping[str, Mapping[bytes, int]], cursor: int, limit: int,
                       max_bytes: int) -> Batch:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,6 +72,10 @@ CREATE TABLE IF NOT EXISTS heads (
     doc TEXT NOT NULL,
     hash BLOB NOT NULL,
     PRIMARY KEY (doc, hash)
+);
+CREATE TABLE IF NOT EXISTS arrivals (
+    seqno INTEGER PRIMARY KEY,
+    at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     doc TEXT PRIMARY KEY,
@@ -174,7 +179,18 @@ class Store:
         self.db.executemany("DELETE FROM heads WHERE doc = ? AND hash = ?",
                             [(e.doc_id, dep) for dep in c.deps])
         self.db.execute("INSERT INTO heads (doc, hash) VALUES (?, ?)", (e.doc_id, c.hash))
+        self.db.execute("INSERT INTO arrivals (seqno, at) VALUES (?, ?)", (cursor.lastrowid, time.time()))
         return cursor.lastrowid
+
+    def arrived_before(self, at: float) -> int:
+        """The last arrival number stored before `at` (`bundle export --since`): arrival
+        numbers grow with time, so every change stored at or after `at` comes after it.
+        Changes stored before the arrivals table existed count as stored before any date."""
+        row = self.db.execute("SELECT max(seqno) FROM arrivals WHERE at < ?", (at,)).fetchone()
+        if row[0] is not None:
+            return int(row[0])
+        first = self.db.execute("SELECT min(seqno) FROM arrivals").fetchone()[0]
+        return self.last_seqno() if first is None else int(first) - 1
 
     def changes_of(self, doc_id: str, after_seqno: int = 0) -> Iterator[tuple[int, bytes]]:
         """(seqno, canonical chunk) of a document's changes after `after_seqno`, in order."""
@@ -213,6 +229,20 @@ class Store:
         return {bytes(actor): int(seq) for actor, seq in self.db.execute(
             "SELECT actor, max(seq) FROM changes WHERE doc = ? GROUP BY actor", (doc_id,))}
 
+    def vectors(self) -> Iterator[tuple[str, dict[bytes, int]]]:
+        """Every document with its vector (actor -> highest seq held), ordered by doc."""
+        doc_now: str | None = None
+        vector: dict[bytes, int] = {}
+        for doc, actor, seq in self.db.execute(
+                "SELECT doc, actor, max(seq) FROM changes GROUP BY doc, actor ORDER BY doc, actor"):
+            if doc != doc_now:
+                if doc_now is not None:
+                    yield doc_now, vector
+                doc_now, vector = doc, {}
+            vector[bytes(actor)] = int(seq)
+        if doc_now is not None:
+            yield doc_now, vector
+
     def documents(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT DISTINCT doc FROM changes ORDER BY doc")]
 
@@ -235,6 +265,9 @@ class Store:
 
     def count_pending(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM pending").fetchone()[0])
+
+    def pending_by_doc(self) -> dict[str, int]:
+        return {doc: int(n) for doc, n in self.db.execute("SELECT doc, count(*) FROM pending GROUP BY doc")}
 
     def add_pending(self, vc: VerifiedChange, missing: tuple[bytes, ...],
                     awaiting_doc: str | None) -> bool:

@@ -10,12 +10,14 @@ and the next exchange continues from there.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
 from pnyx.federation.sync import BATCH_ENVELOPES, Initiator, Progress
 from pnyx.federation.syncmsg import (
+    DocVectors,
     Peers,
     PeersRequest,
     ProtocolError,
@@ -25,6 +27,7 @@ from pnyx.federation.syncmsg import (
     encode,
 )
 
+from .completeness import Completeness
 from .holdings import StoreHoldings
 from .ingest import IngestReport
 from .node import Node
@@ -99,7 +102,16 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
     finally:
         outcome.peer_key = initiator.peer_key
         outcome.wire_sent, outcome.wire_received = counts
+        remember(node, url, initiator.peer_vectors, outcome.received)
     return outcome
+
+
+def remember(node: Node, url: str, advertised: DocVectors, received: IngestReport) -> None:
+    """What the peer said it holds, and which documents it brought news of (completeness)."""
+    completeness = Completeness(node.store)
+    now = time.time()
+    completeness.advertised(url, advertised, now)
+    completeness.received(url, received.accepted_docs, now)
 
 
 async def fetch_peers(session: aiohttp.ClientSession, url: str, advertise: str | None) -> list[str]:

@@ -30,6 +30,7 @@ from pnyx.federation.syncmsg import (
     encode,
 )
 
+from .completeness import Completeness
 from .holdings import StoreHoldings
 from .node import Node
 from .peers import PeerBook
@@ -86,6 +87,8 @@ async def handle_sync(request: web.Request) -> web.Response:
 def respond(ctx: SyncContext, message: Request) -> Reply:
     if isinstance(message, Push):
         report = ctx.node.ingestor.ingest(message.envelopes)
+        if report.accepted_docs:
+            Completeness(ctx.node.store).received("a peer's push", report.accepted_docs, time.time())
         if report.rejected:
             log.warning("a push carried %d invalid envelopes: %s", len(report.rejected),
                         "; ".join(f"{r}: {d}" for r, d in report.rejected[:3]))

@@ -82,6 +82,12 @@ class Holdings(Protocol):
         ...
 
 
+def lacking(have: Mapping[bytes, int], other: Mapping[bytes, int]) -> dict[bytes, int]:
+    """The actors of which `other` holds more than `have`, each with the seq `have` holds:
+    what `have` must be sent (the `wants` of a pull)."""
+    return {a: have.get(a, 0) for a, s in other.items() if s > have.get(a, 0)}
+
+
 def docs_in(summary: Summary, buckets: set[int]) -> dict[str, bytes]:
     return {doc: d for doc, d in summary.docs.items() if bucket_of(doc) in buckets}
 
@@ -157,6 +163,7 @@ class Initiator:
         self.phase = Phase.HELLO
         self.progress = Progress()
         self.peer_key: bytes | None = None
+        self.peer_vectors: DocVectors = ()  # the responder's, for the documents where we differ
         self._pull: Wants = {}
         self._push: Wants = {}
         self._pull_cursor = 0
@@ -208,11 +215,12 @@ class Initiator:
         return Step(DocsRequest(tuple(differing), tuple(sorted(mine.items()))))
 
     def _plan(self, reply: Vectors) -> Step:
+        self.peer_vectors = reply.vectors
         for doc, vector in reply.vectors:
             theirs = dict(vector)
             mine = self.holdings.vector(doc)
-            pull = {a: mine.get(a, 0) for a, s in theirs.items() if s > mine.get(a, 0)}
-            push = {a: theirs.get(a, 0) for a, s in mine.items() if s > theirs.get(a, 0)}
+            pull = lacking(mine, theirs)
+            push = lacking(theirs, mine)
             if pull:
                 self._pull[doc] = pull
                 self.progress.to_pull += sum(theirs[a] - s for a, s in pull.items())

@@ -130,7 +130,7 @@ def to_wire(m: Request | Reply) -> dict[str, Any]:
     elif isinstance(m, DocsRequest):
         out |= {"t": "docs", "buckets": list(m.buckets), "docs": [list(d) for d in m.docs]}
     elif isinstance(m, Pull):
-        out |= {"t": "pull", "wants": _vectors_wire(m.wants), "cursor": m.cursor, "limit": m.limit}
+        out |= {"t": "pull", "wants": vectors_to_wire(m.wants), "cursor": m.cursor, "limit": m.limit}
     elif isinstance(m, Push):
         out |= {"t": "push", "envelopes": [e.to_wire() for e in m.envelopes]}
     elif isinstance(m, PeersRequest):
@@ -142,7 +142,7 @@ def to_wire(m: Request | Reply) -> dict[str, Any]:
     elif isinstance(m, Buckets):
         out |= {"t": "buckets", "key": m.key, "digest": m.digest, "buckets": list(m.buckets)}
     elif isinstance(m, Vectors):
-        out |= {"t": "vectors", "vectors": _vectors_wire(m.vectors)}
+        out |= {"t": "vectors", "vectors": vectors_to_wire(m.vectors)}
     elif isinstance(m, Changes):
         out |= {"t": "changes", "envelopes": [e.to_wire() for e in m.envelopes], "cursor": m.cursor,
                 "more": m.more}
@@ -154,7 +154,7 @@ def to_wire(m: Request | Reply) -> dict[str, Any]:
     return out
 
 
-def _vectors_wire(vectors: DocVectors) -> list[Any]:
+def vectors_to_wire(vectors: DocVectors) -> list[Any]:
     return [[doc, [[actor, seq] for actor, seq in vector]] for doc, vector in vectors]
 
 
@@ -194,13 +194,13 @@ def _decode(data: bytes, allowed: tuple[str, ...]) -> Request | Reply:
     if kind not in allowed:
         raise ProtocolError("bad-message", f"t must be one of {', '.join(allowed)}")
     try:
-        message: Request | Reply = _PARSERS[kind](_Fields(value))
+        message: Request | Reply = _PARSERS[kind](Fields(value))
     except Rejected as exc:
         raise ProtocolError("bad-message", f"an envelope: {exc.detail}") from None
     return message
 
 
-class _Fields:
+class Fields:
     """Typed access to a message's fields; anything else is a bad-message error."""
 
     def __init__(self, value: Mapping[str, Any]) -> None:
@@ -268,7 +268,7 @@ def _seq(item: Any, name: str) -> int:
     return n
 
 
-def _docs_request(f: _Fields) -> DocsRequest:
+def _docs_request(f: Fields) -> DocsRequest:
     buckets = tuple(_typed(b, int, "buckets") for b in f.get("buckets", list))
     if not all(0 <= b < BUCKETS for b in buckets):
         raise ProtocolError("bad-message", f"a bucket is 0..{BUCKETS - 1}")
@@ -279,7 +279,7 @@ def _docs_request(f: _Fields) -> DocsRequest:
     return DocsRequest(buckets, tuple(docs))
 
 
-def _buckets(f: _Fields) -> Buckets:
+def _buckets(f: Fields) -> Buckets:
     buckets = tuple(_sized(_typed(b, bytes, "buckets"), DIGEST_BYTES, "buckets")
                     for b in f.get("buckets", list))
     if len(buckets) != BUCKETS:
@@ -287,7 +287,7 @@ def _buckets(f: _Fields) -> Buckets:
     return Buckets(f.key("key"), f.digest("digest"), buckets)
 
 
-def _pushed(f: _Fields) -> Pushed:
+def _pushed(f: Fields) -> Pushed:
     reasons = tuple(_typed(r, str, "reasons") for r in f.get("reasons", list))[:MAX_REASONS]
     return Pushed(f.count("accepted"), f.count("duplicate"), f.count("pending"), f.count("rejected"),
                   reasons)

@@ -45,7 +45,8 @@ class Daemon:
     machine would otherwise find each other on loopback.
     """
 
-    def __init__(self, data: Path, *extra: str, port: int | None = None, discovery: bool = False) -> None:
+    def __init__(self, data: Path, *extra: str, port: int | None = None, discovery: bool = False,
+                 ready_timeout: float = 20.0) -> None:
         self.data = data
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -55,7 +56,7 @@ class Daemon:
             [*PNYX, "--data", str(data), "run", "--listen", f"127.0.0.1:{self.port}", *extra,
              *([] if discovery else ["--no-discovery"])],
             stdout=self.log, stderr=subprocess.STDOUT)
-        self.wait_ready()
+        self.wait_ready(ready_timeout)
 
     def wait_ready(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout

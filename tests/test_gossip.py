@@ -146,13 +146,13 @@ def test_sigkill_in_a_large_catch_up_loses_nothing_and_duplicates_nothing(tmp_pa
     add_peers(target, src.url)
     port = free_port()
     tgt = Daemon(target, *GOSSIP, "--batch", "50", port=port)
-    wait_for("the catch-up to start", lambda: count(target) > 60, 60)
+    wait_for("the catch-up to start", lambda: count(target) > 60, 180)
     tgt.kill()
     at_kill = count(target)
     assert at_kill < total, "the catch-up ended before the kill; nothing was tested"
     tgt = Daemon(target, *GOSSIP, port=port)
     try:
-        wait_for("the catch-up to complete", lambda: count(target) == total, 90)
+        wait_for("the catch-up to complete", lambda: count(target) == total, 300)
         assert held_hashes(target) == held_hashes(source)
         assert tgt.status()["sync_digest"] == src.status()["sync_digest"]
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import io
 import json
 import sys
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import Any
 import msgpack
 from automerge.core import Document, Transaction
 from pnyx.daemon.output import to_jsonable
+from pnyx.federation.bundle import BundleWriter, Header, HeldState, Selection, encode_state
 from pnyx.federation.chunk import CHANGE_CHUNK, MAGIC, Reader, encode_uleb, parse_change
 from pnyx.federation.confed import Act, ActKind, write_act, write_recall_saw
 from pnyx.federation.discovery_txt import Announcement, encode_txt
@@ -46,6 +48,7 @@ from pnyx.federation.ledger import (
     write_recall,
     write_revocation,
 )
+from pnyx.federation.sync import summarize
 from pnyx.federation.syncdigest import EMPTY_BUCKET, bucket_digests, bucket_of, doc_digest, state_digest
 from pnyx.federation.syncmsg import (
     Buckets,
@@ -65,7 +68,7 @@ from pnyx.federation.syncmsg import (
 
 HERE = Path(__file__).resolve().parent
 FILES = ("keys.json", "signatures.json", "history.json", "invalid.json", "pending.json", "discovery.json",
-         "sync.json")
+         "sync.json", "bundles.json")
 Edit = Callable[[Transaction], None]
 
 
@@ -626,6 +629,67 @@ def sync_json(h: History) -> dict[str, Any]:
     }
 
 
+def history_state(envelopes: list[Envelope]) -> HeldState:
+    """What device A holds after the whole history, as a state file and a bundle header say it."""
+    vectors: dict[str, dict[bytes, int]] = {}
+    for envelope in envelopes:
+        change = parse_change(envelope.change)
+        vector = vectors.setdefault(envelope.doc_id, {})
+        vector[change.actor] = max(vector.get(change.actor, 0), change.seq)
+    digests = {doc: doc_digest(bytes.fromhex(x) for x in hs) for doc, hs in heads_after(envelopes).items()}
+    return HeldState(KEYS["device-a"].public, ASSEMBLY, summarize(digests).digest,
+                     tuple((doc, tuple(sorted(v.items()))) for doc, v in sorted(vectors.items())))
+
+
+def bundles_json(h: History) -> dict[str, Any]:
+    """A bundle of the whole history, the same cut short, damaged and with a forged record."""
+    envelopes = [s[2] for s in h.steps]
+    state = history_state(envelopes)
+
+    def bundle(items: list[Envelope]) -> tuple[bytes, list[int]]:
+        out = io.BytesIO()
+        writer = BundleWriter(out.write, Header(Selection(), state))
+        offsets = []
+        for envelope in items:
+            offsets.append(writer.bytes)
+            writer.add(envelope)
+        offsets.append(writer.bytes)  # where the trailer starts
+        writer.finish()
+        return out.getvalue(), offsets
+
+    valid, offsets = bundle(envelopes)
+    damaged = bytearray(valid)
+    damaged[offsets[3] + 20] ^= 0x01
+    last = envelopes[-1]
+    forged_last = Envelope(last.doc_id, last.change, last.signer,
+                           bytes([last.signature[0] ^ 1]) + last.signature[1:])
+    forged, _ = bundle([*envelopes[:-1], forged_last])
+    n = len(envelopes)
+    cases = [
+        ("valid", "the whole history (history.json), in order", valid, None, n, n, []),
+        ("truncated", "cut 20 bytes into the fifth record", valid[:offsets[4] + 20], "truncated", 4, 4, []),
+        ("cut-before-trailer", "every record, but the trailer is missing", valid[:offsets[-1]],
+         "truncated", n, n, []),
+        ("damaged", "one bit flipped inside the fourth record", bytes(damaged), "damaged", 3, 3, []),
+        ("forged", "the last record's signature altered (frame checksum recomputed)", forged, None, n,
+         n - 1, ["bad-signature"]),
+    ]
+    return {
+        "description": "protocol-spec/bundles.md. Each bundle is imported into an empty store: `records` "
+                       "frames are read, `new` changes are stored, each record refused gives its reason in "
+                       "`rejected`, and the import ends with `error` (null: the file is complete). "
+                       "`state` is device A's state file after the whole history; every bundle's header "
+                       "carries it as the exporter's state, with no selection.",
+        "state": {"file": encode_state(state).hex(), "device": state.device.hex(),
+                  "assembly": state.assembly.hex(), "digest": state.digest.hex(),
+                  "vectors": {doc: {a.hex(): s for a, s in v} for doc, v in state.vectors}},
+        "record_offsets": offsets[:-1], "trailer_offset": offsets[-1],
+        "bundles": [{"name": name, "note": note, "bundle": data.hex(), "error": error, "records": records,
+                     "new": new, "rejected": rejected}
+                    for name, note, data, error, records, new, rejected in cases],
+    }
+
+
 def render() -> dict[str, bytes]:
     """Every vector file's bytes, by file name."""
     h, facts = build_history()
@@ -633,7 +697,7 @@ def render() -> dict[str, bytes]:
         "keys.json": keys_json(), "signatures.json": signatures_json(h, facts),
         "history.json": history_json(h), "invalid.json": invalid_json(h, facts),
         "pending.json": pending_json(h), "discovery.json": discovery_json(),
-        "sync.json": sync_json(h),
+        "sync.json": sync_json(h), "bundles.json": bundles_json(h),
     }
     assert tuple(documents) == FILES
     return {name: (json.dumps(value, indent=1) + "\n").encode() for name, value in documents.items()}
