@@ -86,6 +86,9 @@ def is_local(remote: str | None) -> bool:
 def refuse_remote(request: web.Request, ctx: ApiContext) -> web.Response | None:
     if ctx.allow_remote or is_local(request.remote):
         return None
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if sockname and request.remote == sockname[0]:
+        return None  # this machine, reaching the daemon on the address it listens on
     return error(403, "this daemon serves its local API to this machine only (pnyx run --api-remote)")
 
 
