@@ -20,7 +20,7 @@ from pathlib import Path
 from pnyx.federation.keys import key_text
 
 PRESENCE_FILE = "daemon.json"
-PROBE_TIMEOUT = 3.0
+PROBE_TIMEOUT = 1.0  # an unreachable address must not stall the CLI; it then writes directly
 
 
 def local_url(host: str, port: int) -> str:
