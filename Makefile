@@ -28,10 +28,11 @@ typing-shim:
 	@mkdir -p build/typing/pnyx
 	@ln -sfn ../../../federation build/typing/pnyx/federation
 	@ln -sfn ../../../daemon build/typing/pnyx/daemon
+	@ln -sfn ../../../client build/typing/pnyx/client
 
 lint: $(BIN)/pnyx typing-shim
-	$(BIN)/ruff check federation daemon tests bench protocol-spec
-	$(BIN)/mypy -p pnyx.federation -p pnyx.daemon
+	$(BIN)/ruff check federation daemon client tests bench protocol-spec
+	$(BIN)/mypy -p pnyx.federation -p pnyx.daemon -p pnyx.client
 
 bench: $(BIN)/pnyx
 	$(BIN)/python -m bench

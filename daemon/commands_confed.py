@@ -10,19 +10,14 @@ from typing import Any
 
 from pnyx.federation.charter import (
     DEFAULT_QUALIFIED,
-    Rules,
-    new_charter,
-    parse_share,
-    parse_threshold,
-    share_text,
 )
-from pnyx.federation.confed import PROPOSAL, PROPOSAL_ID_RE, Act, ActKind, ProposalBody, ProposalKind
+from pnyx.federation.confed import PROPOSAL, PROPOSAL_ID_RE, ProposalKind
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Binding, Position, parse_date, read_ledger
+from pnyx.federation.ledger import Position, parse_date, read_ledger
 
-from .commands_ledger import add_decision_args, decision_input, with_node
+from .commands_ledger import add_decision_args, vote_body, with_node
 from .node import Node, create_data_dir, new_key
-from .records import Recorder, new_record_id
+from .submit import submit
 from .viewindex import ViewIndex, scratch_view
 
 Sub = Any
@@ -123,50 +118,36 @@ def _confed_id(text: str) -> str:
 
 
 def cmd_confed_create(args: argparse.Namespace) -> int:
-    rules = Rules(args.name, parse_threshold(args.threshold), parse_threshold(args.qualified),
-                  share_text(parse_share(args.assembly_quorum)), args.deadline_days,
-                  tuple(args.protect))
-    charter = new_charter(_date(args.date), args.member, [_confed_id(c) for c in args.member_confed],
-                          rules)
-    node = with_node(args)
-    try:
-        print(Recorder(node).found_confederation(charter))
-    finally:
-        node.close()
+    body: dict[str, Any] = {
+        "name": args.name, "members": args.member,
+        "member_confederations": [_confed_id(c) for c in args.member_confed],
+        "threshold": args.threshold, "qualified": args.qualified,
+        "assembly_quorum": args.assembly_quorum, "deadline_days": args.deadline_days,
+        "protected": args.protect}
+    if args.date is not None:
+        body["date"] = args.date
+    print(submit(args.data, "confed-create", body)["id"])
     return 0
 
 
 def cmd_confed_accept(args: argparse.Namespace) -> int:
-    charter_id = _confed_id(args.confed)
-    node = with_node(args)
-    try:
-        print(Recorder(node).accept_charter(charter_id, decision_input(
-            args, f"Acceptance of the charter {charter_id[:12]}")))
-    finally:
-        node.close()
+    print(submit(args.data, "confed-accept", vote_body(args), confederation=_confed_id(args.confed))["id"])
     return 0
 
 
 def cmd_propose(args: argparse.Namespace) -> int:
     amendment: dict[str, Any] = {}
-    for field, value in (("name", args.set_name), ("deadline_days", args.set_deadline_days),
-                         ("protected", args.set_protect)):
+    for field in ("name", "threshold", "qualified", "assembly_quorum", "deadline_days"):
+        value = getattr(args, f"set_{field}")
         if value is not None:
             amendment[field] = value
-    for field, value, parse in (("threshold", args.set_threshold, parse_threshold),
-                                ("qualified", args.set_qualified, parse_threshold),
-                                ("assembly_quorum", args.set_assembly_quorum,
-                                 lambda t: share_text(parse_share(t)))):
-        if value is not None:
-            amendment[field] = parse(value)
-    body = ProposalBody(_confed_id(args.confed), ProposalKind(args.kind),
-                        args.subject.removeprefix("charter/") if args.subject else None,
-                        amendment or None)
-    node = with_node(args)
-    try:
-        print(Recorder(node).propose(body, decision_input(args, "")))
-    finally:
-        node.close()
+    if args.set_protect is not None:
+        amendment["protected"] = args.set_protect
+    body = vote_body(args)
+    body.update(confederation=_confed_id(args.confed), kind=args.kind,
+                subject=args.subject.removeprefix("charter/") if args.subject else None,
+                amendment=amendment or None)
+    print(submit(args.data, "propose", body)["id"])
     return 0
 
 
@@ -189,9 +170,13 @@ def cmd_ratify(args: argparse.Namespace) -> int:
     node = with_node(args)
     try:
         pid = resolve_proposal(node, args.proposal)
-        print(Recorder(node).ratify(pid, decision_input(args, f"Ratification of {pid}")))
     finally:
         node.close()
+    body = vote_body(args)
+    if args.supersedes is not None:
+        body["supersedes"] = args.supersedes
+    assembly, _, decision = pid.partition("/")
+    print(submit(args.data, "ratify", body, assembly=assembly, decision=decision)["id"])
     return 0
 
 
@@ -258,16 +243,17 @@ def cmd_delegate_init(args: argparse.Namespace) -> int:
 
 
 def cmd_delegate_act(args: argparse.Namespace) -> int:
-    kind = ActKind(args.action)
-    is_vote = kind is ActKind.VOTE
-    node = with_node(args)
-    try:
-        act = Act(new_record_id(), kind, _date(args.date),
-                  resolve_proposal(node, args.proposal) if is_vote else None,
-                  Position(args.position) if is_vote else None,
-                  (Binding.INDICATIVE if args.indicative else Binding.IMPERATIVE) if is_vote else None,
-                  "" if is_vote else args.text)
-        print(Recorder(node).delegate_act(args.mandate, act))
-    finally:
-        node.close()
+    body: dict[str, Any] = {"kind": args.action, "mandate": args.mandate}
+    if args.date is not None:
+        body["date"] = args.date
+    if args.action == "vote":
+        node = with_node(args)
+        try:
+            body["proposal"] = resolve_proposal(node, args.proposal)
+        finally:
+            node.close()
+        body.update(position=args.position, indicative=args.indicative)
+    else:
+        body["text"] = args.text
+    print(submit(args.data, "delegate-act", body)["id"])
     return 0

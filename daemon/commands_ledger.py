@@ -8,12 +8,13 @@ from typing import Any
 
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Binding, Instruction, Position, Profile, Tally, parse_date
+from pnyx.federation.ledger import Profile
 
 from .audit import reverify
 from .node import Node, create_data_dir, new_key, open_node
 from .output import print_json
-from .records import DecisionInput, Recorder
+from .records import Recorder
+from .submit import submit
 
 Sub = Any  # argparse's private _SubParsersAction
 
@@ -92,11 +93,14 @@ def add_decision_args(p: argparse.ArgumentParser, title_required: bool) -> None:
     g.add_argument("--dissent", default="", metavar="TEXT", help="the minority's dissent")
 
 
-def decision_input(args: argparse.Namespace, title: str) -> DecisionInput:
-    return DecisionInput(
-        title=args.title or title, text=args.text, date=parse_date(args.date),
-        tally=Tally(args.votes_for, args.against, args.abstain), quorum=args.quorum,
-        dissent=args.dissent, supersedes=getattr(args, "supersedes", None))
+def vote_body(args: argparse.Namespace) -> dict[str, Any]:
+    """The assembly's vote as the JSON body of a write (daemon/writes.py)."""
+    body: dict[str, Any] = {
+        "text": args.text, "date": args.date, "quorum": args.quorum, "dissent": args.dissent,
+        "tally": {"votes_for": args.votes_for, "against": args.against, "abstain": args.abstain}}
+    if args.title is not None:
+        body["title"] = args.title
+    return body
 
 
 def with_node(args: argparse.Namespace) -> Node:
@@ -127,58 +131,37 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    node = with_node(args)
-    try:
-        print(Recorder(node).decide(decision_input(args, "")))
-    finally:
-        node.close()
+    body = vote_body(args)
+    if args.supersedes is not None:
+        body["supersedes"] = args.supersedes
+    print(submit(args.data, "decide", body)["id"])
     return 0
 
 
 def cmd_mandate_issue(args: argparse.Namespace) -> int:
-    instructions = tuple(Instruction(q, Position(pos), Binding(b)) for q, pos, b in args.instruction)
-    if args.delegate_key is not None:
-        parse_key(args.delegate_key)
-    node = with_node(args)
-    try:
-        mandate_id = Recorder(node).issue_mandate(
-            decision_input(args, f"Mandate for {args.delegate}"), args.delegate, args.delegate_key,
-            args.council, parse_date(args.term_from), parse_date(args.term_until), instructions)
-    finally:
-        node.close()
-    print(mandate_id)
+    body = vote_body(args)
+    body.update(delegate=args.delegate, delegate_key=args.delegate_key, council=args.council,
+                term_from=args.term_from, term_until=args.term_until,
+                instructions=[{"question": q, "position": p, "binding": b}
+                              for q, p, b in args.instruction])
+    print(submit(args.data, "mandate-issue", body)["id"])
     return 0
 
 
 def cmd_mandate_recall(args: argparse.Namespace) -> int:
-    node = with_node(args)
-    try:
-        print(Recorder(node).recall_mandate(
-            args.mandate, decision_input(args, f"Recall of mandate {args.mandate}")))
-    finally:
-        node.close()
+    print(submit(args.data, "mandate-recall", vote_body(args), mandate=args.mandate)["id"])
     return 0
 
 
 def cmd_device_add(args: argparse.Namespace) -> int:
-    device = parse_key(args.key)
-    node = with_node(args)
-    try:
-        Recorder(node).add_device(device, args.label)
-    finally:
-        node.close()
+    submit(args.data, "device-add", {"key": args.key, "label": args.label})
     print(f"certified {args.key}")
     return 0
 
 
 def cmd_device_revoke(args: argparse.Namespace) -> int:
-    device = parse_key(args.key)
-    node = with_node(args)
-    try:
-        cut = Recorder(node).revoke_device(device)
-    finally:
-        node.close()
-    print(f"revoked {args.key}; its {sum(cut.values())} changes held so far stay valid")
+    kept = submit(args.data, "device-revoke", {}, device=args.key)["changes_kept"]
+    print(f"revoked {args.key}; its {kept} changes held so far stay valid")
     return 0
 
 

@@ -1,16 +1,19 @@
-"""`pnyx run`: the daemon in the foreground until SIGINT or SIGTERM."""
+"""`pnyx run`: the daemon in the foreground until SIGINT or SIGTERM; `pnyx page`: its web page's address."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
+from urllib.parse import quote
 
 from pnyx.federation.discovery_txt import MAX_CONFEDERATIONS
 from pnyx.federation.sync import BATCH_ENVELOPES
 
 from .discovery import DEFAULT_REANNOUNCE_SECONDS, DiscoverySettings, discovery_interfaces, parse_charter
 from .gossip import GossipConfig
+from .node import SetupError, read_api_token
 from .peers import normalize_url
+from .presence import running_daemon
 from .server import DEFAULT_LISTEN, parse_listen, serve
 
 
@@ -48,7 +51,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--mdns-reannounce", type=float, default=DEFAULT_REANNOUNCE_SECONDS, metavar="SECONDS",
                    help=f"re-announce this often, so neighbours that appeared during a partition find "
                         f"us (default {DEFAULT_REANNOUNCE_SECONDS:g})")
+    p.add_argument("--api-remote", action="store_true",
+                   help="answer the local API and web page from other machines too "
+                        "(default: this machine only; writes always need the API token)")
     p.set_defaults(handler=cmd_run)
+
+    p = commands.add_parser("page", parents=[common],
+                            help="print the address of the running daemon's web page, with the API token")
+    p.set_defaults(handler=cmd_page)
 
 
 def discovery_settings(args: argparse.Namespace, host: str) -> DiscoverySettings | None:
@@ -74,5 +84,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     advertise = normalize_url(args.advertise) if args.advertise else None
     serve(args.data, host, port, discovery_settings(args, host),
           GossipConfig(args.gossip_interval, args.fanout, args.watch_interval, args.push,
-                       args.batch, args.learn), advertise)
+                       args.batch, args.learn), advertise, args.api_remote)
+    return 0
+
+
+def cmd_page(args: argparse.Namespace) -> int:
+    url = running_daemon(args.data)
+    if url is None:
+        raise SetupError(f"no daemon is serving {args.data}: start `pnyx run` first")
+    # the token travels in the fragment, which the browser never sends to the server
+    print(f"{url}/#token={quote(read_api_token(args.data), safe='')}")
     return 0

@@ -17,7 +17,8 @@ from pnyx.federation.sync import Progress
 
 from .node import Node, open_node
 from .output import print_json
-from .peers import PeerBook, normalize_url
+from .peers import PeerBook, normalize_url, peer_rows
+from .submit import submit
 from .syncclient import Outcome, SyncFailed, new_session, sync_with
 from .syncserver import SyncContext
 
@@ -46,24 +47,14 @@ SOURCES = {"added": "static", "learned": "learned from a peer", "discovered": "m
 
 def cmd_peers_add(args: argparse.Namespace) -> int:
     url = normalize_url(args.url)
-    node = open_node(args.data)
-    try:
-        added = PeerBook(node.store).add(url, "added", time.time())
-    finally:
-        node.close()
+    added = submit(args.data, "peers-add", {"url": url})["added"]
     print(f"added {url}" if added else f"{url} was already a peer")
     return 0
 
 
 def cmd_peers_remove(args: argparse.Namespace) -> int:
     url = normalize_url(args.url)
-    node = open_node(args.data)
-    try:
-        removed = PeerBook(node.store).remove(url)
-    finally:
-        node.close()
-    if not removed:
-        raise ValueError(f"{url} is not a peer")
+    submit(args.data, "peers-remove", {"url": url})
     print(f"removed {url}")
     return 0
 
@@ -71,15 +62,9 @@ def cmd_peers_remove(args: argparse.Namespace) -> int:
 def cmd_peers(args: argparse.Namespace) -> int:
     node = open_node(args.data)
     try:
-        peers = PeerBook(node.store).all()
+        rows: list[dict[str, Any]] = peer_rows(PeerBook(node.store), time.time())
     finally:
         node.close()
-    now = time.time()
-    rows = [{"url": p.url, "source": p.source, "device": p.device, "last_success": p.last_success,
-             "lag_seconds": p.lag(now), "sent": p.sent, "received": p.received,
-             "rejected": p.rejected, "last_rejection": p.last_rejection, "last_error": p.last_error,
-             "failures": p.failures, "retry_in_seconds": max(0.0, p.next_attempt - now),
-             "self": p.is_self, "announced_device": p.announced, "flag": p.flag} for p in peers]
     if args.json:
         print_json(rows)
         return 0

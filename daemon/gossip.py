@@ -1,6 +1,7 @@
 """The gossip scheduler inside `pnyx run`: when to sync with whom.
 
-- Push at once: the store is watched (its highest arrival number, polled every
+- Push at once: the store is watched (daemon/watch.py, the same watch that feeds
+  the API's event stream: its highest arrival number, polled every
   `watch_interval` seconds), so a change recorded by this daemon, by a CLI
   process on the same data directory, or received from a peer is offered to
   every known peer within a fraction of a second. That also relays other
@@ -29,6 +30,7 @@ from .identity import Unproven, proven_key
 from .peers import PeerBook
 from .syncclient import SyncFailed, fetch_peers, new_session, sync_with
 from .syncserver import SyncContext
+from .watch import StoreWatch
 
 log = logging.getLogger("pnyx.gossip")
 
@@ -44,8 +46,10 @@ class GossipConfig:
 
 
 class Gossip:
-    def __init__(self, ctx: SyncContext, config: GossipConfig, rng: random.Random) -> None:
+    def __init__(self, ctx: SyncContext, config: GossipConfig, rng: random.Random,
+                 watch: StoreWatch) -> None:
         self.ctx = ctx
+        self.watch = watch
         self.config = config
         self.rng = rng
         self.sessions = 0
@@ -123,17 +127,18 @@ class Gossip:
             self.peers.set_flag(url, None)
 
     async def _watch(self) -> None:
-        seen = self.ctx.node.store.last_seqno()
+        """Push whenever the store watch (daemon/watch.py) sees the arrival number move."""
+        seen = self.watch.seqno
         for url in self.peers.due(time.time()):
             self.kick(url)
-        while True:
-            await asyncio.sleep(self.config.watch_interval)
-            last = self.ctx.node.store.last_seqno()
-            if last != seen:
-                seen = last
-                if self.config.push:
-                    for url in self.peers.due(time.time()):
-                        self.kick(url)
+        while not self.watch.closed:
+            moved = await self.watch.wait_beyond(seen, self.config.interval)
+            if moved is None:
+                continue
+            seen = moved
+            if self.config.push:
+                for url in self.peers.due(time.time()):
+                    self.kick(url)
 
     async def _periodic(self) -> None:
         while True:

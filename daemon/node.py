@@ -5,6 +5,10 @@ Layout of a data directory (README "Data directory"):
   device.key      this device's private key seed (0600)
   assembly.key    the assembly's private key seed (0600), only on the device
                   that holds it
+  api.token       the local API's token for writes (0600), read by the CLI
+                  and by whoever may write through the API or the web page
+  daemon.json     while `pnyx run` serves this directory: its pid and API URL
+                  (daemon/presence.py); removed on a clean stop
   pnyx.sqlite     the store (plus its -wal and -shm files)
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +32,7 @@ IDENTITY_FILE = "identity.json"
 DEVICE_KEY_FILE = "device.key"
 ASSEMBLY_KEY_FILE = "assembly.key"
 STORE_FILE = "pnyx.sqlite"
+API_TOKEN_FILE = "api.token"
 
 
 class SetupError(Exception):
@@ -50,6 +56,29 @@ def read_key(path: Path) -> SigningKey:
         return SigningKey(parse_key(path.read_text()))
     except (OSError, ValueError) as exc:
         raise SetupError(f"cannot read key {path}: {exc}") from None
+
+
+def ensure_api_token(data: Path) -> str:
+    """The API token of `data`, made (0600, never wider for a moment) if it has none yet."""
+    path = data / API_TOKEN_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return read_api_token(data)
+    token = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return token
+
+
+def read_api_token(data: Path) -> str:
+    try:
+        token = (data / API_TOKEN_FILE).read_text().strip()
+    except OSError as exc:
+        raise SetupError(f"cannot read the API token: {exc}") from None
+    if not token:
+        raise SetupError(f"{data / API_TOKEN_FILE} is empty; delete it and restart `pnyx run`")
+    return token
 
 
 def new_key() -> SigningKey:
@@ -102,6 +131,7 @@ def create_data_dir(data: Path, assembly: bytes, device_key: SigningKey,
     write_key(data / DEVICE_KEY_FILE, device_key)
     if assembly_key is not None:
         write_key(data / ASSEMBLY_KEY_FILE, assembly_key)
+    ensure_api_token(data)
     tmp = data / (IDENTITY_FILE + ".tmp")
     tmp.write_text(json.dumps({"assembly": key_text(assembly), "version": 1}) + "\n")
     os.replace(tmp, data / IDENTITY_FILE)

@@ -178,3 +178,12 @@ class PeerBook:
     def mark_self(self, url: str) -> None:
         with self.store.transaction():
             self.db.execute("UPDATE peers SET is_self = 1 WHERE url = ?", (url,))
+
+
+def peer_rows(book: PeerBook, now: float) -> list[dict[str, object]]:
+    """Each peer as `pnyx peers --json` prints it and GET /api/v1/peers returns it."""
+    return [{"url": p.url, "source": p.source, "device": p.device, "last_success": p.last_success,
+             "lag_seconds": p.lag(now), "sent": p.sent, "received": p.received,
+             "rejected": p.rejected, "last_rejection": p.last_rejection, "last_error": p.last_error,
+             "failures": p.failures, "retry_in_seconds": max(0.0, p.next_attempt - now),
+             "self": p.is_self, "announced_device": p.announced, "flag": p.flag} for p in book.all()]

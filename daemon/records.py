@@ -33,6 +33,7 @@ from pnyx.federation.docids import charter_doc_id, ledger_id, mandate_doc_id
 from pnyx.federation.envelope import check_envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey, key_text, parse_key
 from pnyx.federation.ledger import (
+    MAX_TEXT_CHARS,
     Decision,
     Instruction,
     Ledger,
@@ -53,6 +54,20 @@ from .node import Node
 
 class RecordError(ValueError):
     """Input a secretary can correct; nothing was written."""
+
+
+class UnknownRecord(RecordError):
+    """The decision, mandate or device named is not on the ledger; nothing was written."""
+
+
+MAX_COUNT = 10**9  # votes, members present: far above any assembly, far below Automerge's int64
+
+
+def check_lengths(**texts: str) -> None:
+    """Longer texts would be written but skipped by every reader of the ledger."""
+    for name, text in texts.items():
+        if len(text) > MAX_TEXT_CHARS:
+            raise RecordError(f"the {name} is longer than {MAX_TEXT_CHARS} characters")
 
 
 def new_record_id() -> str:
@@ -143,8 +158,11 @@ class Recorder:
             raise RecordError(f"unknown decision to supersede: {d.supersedes}")
         if d.quorum is not None and d.quorum < 0:
             raise RecordError("a quorum cannot be negative")
+        if max(d.tally.votes_for, d.tally.against, d.tally.abstain, d.quorum or 0) > MAX_COUNT:
+            raise RecordError(f"a count above {MAX_COUNT} is not an assembly's")
         if not d.title.strip():
             raise RecordError("a decision needs a title")
+        check_lengths(title=d.title, text=d.text, dissent=d.dissent)
         decision = Decision(new_record_id(), d.title, d.text, d.date, d.tally, d.quorum, d.dissent,
                             d.supersedes, kind, subject)
 
@@ -165,6 +183,8 @@ class Recorder:
             raise RecordError("the term ends before it starts")
         if not delegate.strip() or not council.strip():
             raise RecordError("a mandate names a delegate and a council")
+        check_lengths(delegate=delegate, council=council,
+                      **{f"instruction {n + 1}": i.question for n, i in enumerate(instructions)})
         mandate_id = new_record_id()
 
         def extra(tx: Transaction, decision_id: str) -> None:
@@ -177,7 +197,7 @@ class Recorder:
     def recall_mandate(self, mandate_id: str, d: DecisionInput) -> str:
         mandate = self.ledger().mandates.get(mandate_id)
         if mandate is None:
-            raise RecordError(f"unknown mandate: {mandate_id}")
+            raise UnknownRecord(f"unknown mandate: {mandate_id}")
         if mandate.recalled_by is not None:
             raise RecordError(f"mandate {mandate_id} was already recalled by {mandate.recalled_by}")
         log_heads = self.node.docs.get(mandate_doc_id(self.node.assembly, mandate_id)).get_heads()
@@ -195,13 +215,14 @@ class Recorder:
         if key_text(device) in self.ledger().devices:
             raise RecordError(f"device {key_text(device)} is already certified")
         self._require_certified()
+        check_lengths(label=label)
         self.write(self.node.ledger_id, lambda tx: write_device(tx, assembly_key, device, label))
 
     def revoke_device(self, device: bytes) -> dict[str, int]:
         assembly_key = self._assembly_key()
         entry = self.ledger().devices.get(key_text(device))
         if entry is None:
-            raise RecordError(f"unknown device: {key_text(device)}")
+            raise UnknownRecord(f"unknown device: {key_text(device)}")
         if entry.revoked_cut is not None:
             raise RecordError(f"device {key_text(device)} is already revoked")
         if device == self.node.device_key.public:
@@ -224,7 +245,7 @@ class Recorder:
 
     def _charter_held(self, charter_id: str) -> None:
         if not self.node.store.holds(bytes.fromhex(charter_id)):
-            raise RecordError(f"confederation {charter_id} is not held here: bring its charter "
+            raise UnknownRecord(f"confederation {charter_id} is not held here: bring its charter "
                               "(sync or import) first")
 
     def accept_charter(self, charter_id: str, d: DecisionInput) -> str:
@@ -246,7 +267,7 @@ class Recorder:
         held = self.node.docs.get(ledger_id(parse_key(proposer)))
         found = read_ledger(held).decisions.get(decision_id)
         if found is None or found.kind != PROPOSAL:
-            raise RecordError(f"proposal {pid} is not held here: bring its assembly's ledger first")
+            raise UnknownRecord(f"proposal {pid} is not held here: bring its assembly's ledger first")
         superseded = self.ledger().superseded()
         earlier = [x.id for x in self.ledger().decisions.values()
                    if x.kind == RATIFICATION and x.subject == pid and x.id not in superseded]

@@ -1,4 +1,5 @@
-"""The daemon's HTTP server (aiohttp): the peer protocol under /pnyx/v1/.
+"""The daemon's HTTP server (aiohttp): the peer protocol under /pnyx/v1/,
+the local API under /api/v1/ (daemon/api.py) and the web page at / (daemon/page.py).
 
 Runs until SIGINT or SIGTERM, with the gossip scheduler beside it, then
 stops accepting, finishes what is in flight and closes the store.
@@ -12,18 +13,23 @@ import datetime as dt
 import logging
 import random
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 from pnyx.federation.syncmsg import MAX_BODY_BYTES
 
+from .api import PREFIX, api_app
 from .commands_ledger import node_status
 from .discovery import Discovery, DiscoverySettings, announcer
 from .gossip import Gossip, GossipConfig
 from .identity import IDENTITY_PATH, identity_handler
-from .node import Node, open_node
+from .node import Node, ensure_api_token, open_node
+from .page import add_page
+from .presence import announced, local_url
 from .syncserver import SYNC_KEY, SyncContext, handle_sync
 from .viewindex import ViewIndex
+from .watch import WATCH_INTERVAL, StoreWatch
 
 DEFAULT_PORT = 7464
 DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
@@ -31,6 +37,7 @@ NODE_KEY = web.AppKey("node", Node)
 DISCOVERY_KEY = web.AppKey("discovery", Discovery)
 GOSSIP_KEY = web.AppKey("gossip", Gossip)
 VIEW_KEY = web.AppKey("view", ViewIndex)
+WATCH_KEY = web.AppKey("watch", StoreWatch)
 log = logging.getLogger("pnyx.daemon")
 
 
@@ -67,7 +74,25 @@ async def view(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/json")
 
 
-def make_app(node: Node, sync: SyncContext | None = None) -> web.Application:
+async def watching(app: web.Application) -> AsyncIterator[None]:
+    """The store watch (daemon/watch.py) polls while the app runs: the one mechanism by which
+    the event stream and gossip's push learn that records arrived, whoever wrote them."""
+    watch = app[WATCH_KEY]
+    task = asyncio.create_task(watch.run())
+    yield
+    watch.close()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def closing(watch: StoreWatch) -> None:
+    """Event streams end as the daemon stops, instead of holding the shutdown up."""
+    watch.close()
+
+
+def make_app(node: Node, sync: SyncContext | None = None, api_remote: bool = False,
+             watch_interval: float = WATCH_INTERVAL) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
     app[NODE_KEY] = node
     app[SYNC_KEY] = sync or SyncContext.open(node)
@@ -76,6 +101,12 @@ def make_app(node: Node, sync: SyncContext | None = None) -> web.Application:
     app.router.add_get("/pnyx/v1/view", view)
     app.router.add_get(IDENTITY_PATH, identity_handler(node.device_key))
     app.router.add_post("/pnyx/v1/sync", handle_sync)
+    watch = app[WATCH_KEY] = StoreWatch(node.store, watch_interval)
+    api = api_app(node, ensure_api_token(node.data), api_remote, app[VIEW_KEY], watch)
+    app.add_subapp(PREFIX, api)
+    add_page(app, api)
+    app.cleanup_ctx.append(watching)
+    app.on_shutdown.append(lambda app: closing(app[WATCH_KEY]))
     return app
 
 
@@ -96,16 +127,17 @@ async def start_discovery(app: web.Application, settings: DiscoverySettings, por
 
 async def run_until_stopped(data: Path, host: str, port: int,
                             discovery_settings: DiscoverySettings | None = None,
-                            config: GossipConfig | None = None, advertise: str | None = None) -> None:
+                            config: GossipConfig | None = None, advertise: str | None = None,
+                            api_remote: bool = False) -> None:
     node = open_node(data)
     if advertise is None and host not in ("0.0.0.0", "::"):
         advertise = f"http://{host}:{port}"
     config = config or GossipConfig()
     sync = SyncContext.open(node, advertise, config.learn)
-    gossip = Gossip(sync, config, random.Random())
-    app = make_app(node, sync)
+    app = make_app(node, sync, api_remote, config.watch_interval)
+    gossip = Gossip(sync, config, random.Random(), app[WATCH_KEY])
     app[GOSSIP_KEY] = gossip
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
     discovery: Discovery | None = None
     gossiping: asyncio.Task[None] | None = None
@@ -118,10 +150,11 @@ async def run_until_stopped(data: Path, host: str, port: int,
         await site.start()
         log.info("pnyx serving %s on http://%s:%d", node.ledger_id, host, port)
         print(f"pnyx: serving on http://{host}:{port} (Ctrl-C to stop)", flush=True)
-        if discovery_settings is not None:
-            discovery = await start_discovery(app, discovery_settings, port, gossip)
-        gossiping = asyncio.create_task(gossip.run())
-        await stop.wait()
+        with announced(data, local_url(host, port), node.device_key.public):
+            if discovery_settings is not None:
+                discovery = await start_discovery(app, discovery_settings, port, gossip)
+            gossiping = asyncio.create_task(gossip.run())
+            await stop.wait()
     finally:
         if gossiping is not None:
             gossiping.cancel()
@@ -135,7 +168,8 @@ async def run_until_stopped(data: Path, host: str, port: int,
 
 
 def serve(data: Path, host: str, port: int, discovery: DiscoverySettings | None = None,
-          config: GossipConfig | None = None, advertise: str | None = None) -> None:
+          config: GossipConfig | None = None, advertise: str | None = None,
+          api_remote: bool = False) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    asyncio.run(run_until_stopped(data, host, port, discovery, config, advertise))
+    asyncio.run(run_until_stopped(data, host, port, discovery, config, advertise, api_remote))

@@ -252,6 +252,15 @@ class Store:
     def last_seqno(self) -> int:
         return int(self.db.execute("SELECT coalesce(max(seqno), 0) FROM changes").fetchone()[0])
 
+    def holds_document(self, doc_id: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM changes WHERE doc = ? LIMIT 1", (doc_id,)).fetchone()
+        return row is not None
+
+    def documents_since(self, after_seqno: int) -> list[str]:
+        """The documents that gained changes after arrival number `after_seqno`."""
+        return [row[0] for row in self.db.execute(
+            "SELECT DISTINCT doc FROM changes WHERE seqno > ? ORDER BY doc", (after_seqno,))]
+
     # --- pending ----------------------------------------------------------------------
 
     def count_pending(self) -> int:

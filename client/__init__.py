@@ -1,0 +1,21 @@
+"""pnyx.client: a typed Python client of a pnyx daemon's local API (stdlib only)."""
+
+from .api import ApiError, Client
+from .types import (
+    Assembly,
+    Confederation,
+    Decision,
+    Device,
+    Event,
+    Instruction,
+    Ledger,
+    Mandate,
+    Profile,
+    Proposal,
+    Status,
+    Tally,
+    View,
+)
+
+__all__ = ["ApiError", "Assembly", "Client", "Confederation", "Decision", "Device", "Event", "Instruction",
+           "Ledger", "Mandate", "Profile", "Proposal", "Status", "Tally", "View"]

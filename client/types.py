@@ -1,0 +1,137 @@
+"""The JSON shapes of the local API (protocol-spec/openapi.yaml), as typed dicts."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class Tally(TypedDict):
+    votes_for: int
+    against: int
+    abstain: int
+
+
+class Decision(TypedDict):
+    id: str
+    title: str
+    text: str
+    date: str
+    tally: Tally
+    quorum: int | None
+    dissent: str
+    supersedes: str | None
+    superseded: bool
+    kind: str
+    subject: str | None
+
+
+class Instruction(TypedDict):
+    question: str
+    position: str
+    binding: str
+
+
+class Mandate(TypedDict):
+    id: str
+    delegate: str
+    delegate_key: str | None
+    council: str
+    term_from: str
+    term_until: str
+    instructions: list[Instruction]
+    decision: str
+    recalled_by: str | None
+
+
+class Device(TypedDict):
+    key: str
+    label: str
+    certificate: str
+    revoked_cut: dict[str, int] | None
+
+
+class Profile(TypedDict):
+    assembly: str
+    name: str
+    place: str
+    members: int | None
+
+
+class Ledger(TypedDict):
+    assembly: str
+    profile: Profile | None
+    decisions: list[Decision]
+    mandates: list[Mandate]
+    devices: list[Device]
+
+
+class Assembly(TypedDict):
+    key: str
+    name: str | None
+    place: str | None
+    members: int | None
+    this: bool
+
+
+class Status(TypedDict, total=False):
+    assembly: str
+    assembly_name: str | None
+    device: str
+    documents: int
+    changes: int
+    pending: int
+    evidence: int
+    as_of: str
+    seqno: int
+
+
+class Event(TypedDict):
+    """One server-sent event: its type (`hello`, `records`), its id and its data."""
+
+    type: str
+    id: str | None
+    data: dict[str, Any]
+
+
+class Proposal(TypedDict, total=False):
+    """A confederal proposal in the view (protocol-spec/view.md): `outcome` is open,
+    adopted, rejected or lapsed; `tally` sums citizens' votes over the ratifying
+    assemblies; `breakdown` has one row per assembly's ratification."""
+
+    id: str
+    confederation: str
+    proposer: str
+    kind: str
+    title: str
+    text: str
+    date: str
+    deadline: str
+    decided_on: str | None
+    outcome: str
+    reason: str
+    threshold: str
+    tally: dict[str, int]
+    breakdown: list[dict[str, Any]]
+    members: int
+    members_voted: int
+    councils: list[dict[str, Any]]
+    not_voted: list[str]
+    tendency: list[dict[str, Any]]
+    ignored: list[dict[str, Any]]
+
+
+class Confederation(TypedDict, total=False):
+    id: str
+    founded: str
+    rules: dict[str, Any]
+    charter: dict[str, Any]
+    members: list[dict[str, Any]]
+    proposals: list[Proposal]
+    ignored_proposals: list[dict[str, Any]]
+
+
+class View(TypedDict):
+    format: str
+    as_of: str
+    confederations: list[Confederation]
+    mandates: list[dict[str, Any]]
