@@ -1,6 +1,6 @@
 # pnyx: `make run` starts a daemon for a default local assembly, `make test` runs the suite.
 PYTHON ?= $(shell for p in python3.12 python3.11 python3.10 python3; do \
-	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(not (3,10) <= sys.version_info[:2] < (3,13))' \
+	command -v $$p >/dev/null && $$p -c 'import sys, ensurepip, venv; sys.exit(not (3,10) <= sys.version_info[:2] < (3,13))' 2>/dev/null \
 	&& echo $$p && break; done)
 VENV := .venv
 BIN := $(VENV)/bin
