@@ -13,9 +13,9 @@ from pnyx.federation.charter import (
 )
 from pnyx.federation.confed import PROPOSAL, PROPOSAL_ID_RE, ProposalKind
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Position, parse_date, read_ledger
+from pnyx.federation.ledger import Position, parse_date
 
-from .commands_ledger import add_decision_args, vote_body, with_node
+from .commands_ledger import add_decision_args, held_ledgers, the_one, vote_body, with_node
 from .node import Node, create_data_dir, new_key
 from .submit import submit
 from .viewindex import ViewIndex, scratch_view
@@ -155,15 +155,9 @@ def resolve_proposal(node: Node, text: str) -> str:
     """A proposal by its full id, or by its decision id if one held proposal has it."""
     if PROPOSAL_ID_RE.match(text):
         return text
-    found = []
-    for doc_id in node.store.documents():
-        if doc_id.startswith("ledger/"):
-            decision = read_ledger(node.docs.get(doc_id)).decisions.get(text)
-            if decision is not None and decision.kind == PROPOSAL:
-                found.append(f"{doc_id.removeprefix('ledger/')}/{text}")
-    if len(found) != 1:
-        raise ValueError(f"{'no' if not found else 'more than one'} proposal {text!r} held here")
-    return found[0]
+    found = [f"{key}/{text}" for key, ledger in held_ledgers(node)
+             if (decision := ledger.decisions.get(text)) is not None and decision.kind == PROPOSAL]
+    return the_one(found, f"proposal {text!r} held here")
 
 
 def cmd_ratify(args: argparse.Namespace) -> int:

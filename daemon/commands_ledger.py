@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, TypeVar
 
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Profile
+from pnyx.federation.ledger import Ledger, Profile
 
 from .audit import reverify
 from .node import Node, create_data_dir, new_key, open_node
@@ -16,6 +17,7 @@ from .output import print_json
 from .records import Recorder
 from .submit import submit
 
+T = TypeVar("T")
 Sub = Any  # argparse's private _SubParsersAction
 
 
@@ -211,17 +213,25 @@ def resolve_assembly(node: Node, key_or_name: str) -> bytes:
         return parse_key(key_or_name)
     except ValueError:
         pass
+    matches = [parse_key(key) for key, ledger in held_ledgers(node)
+               if ledger.profile is not None and ledger.profile.name == key_or_name]
+    return the_one(matches, f"assembly named {key_or_name!r}")
+
+
+def held_ledgers(node: Node) -> Iterator[tuple[str, Ledger]]:
+    """(assembly key text, ledger) for every assembly ledger this store holds."""
     from pnyx.federation.ledger import read_ledger
 
-    matches = []
     for doc_id in node.store.documents():
         if doc_id.startswith("ledger/"):
-            profile = read_ledger(node.docs.get(doc_id)).profile
-            if profile is not None and profile.name == key_or_name:
-                matches.append(parse_key(doc_id.removeprefix("ledger/")))
-    if len(matches) != 1:
-        raise ValueError(f"{'no' if not matches else 'more than one'} assembly named {key_or_name!r}")
-    return matches[0]
+            yield doc_id.removeprefix("ledger/"), read_ledger(node.docs.get(doc_id))
+
+
+def the_one(found: list[T], what: str) -> T:
+    """The single match a user's short name stands for; a one-line error otherwise."""
+    if len(found) != 1:
+        raise ValueError(f"{'no' if not found else 'more than one'} {what}")
+    return found[0]
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
