@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 from automerge.core import Document, SyncState
-from pnyx.daemon.bundles import export_bundle, export_state, read_import
-from pnyx.daemon.node import Node, open_node
-from pnyx.daemon.syncclient import new_session, sync_with
-from pnyx.daemon.syncserver import SyncContext
+from pnyx.daemon.net.sync_client import new_session, sync_with
+from pnyx.daemon.net.sync_endpoint import SyncContext
+from pnyx.daemon.store.bundles import export_bundle, export_state, read_import
+from pnyx.daemon.store.node import Node, open_node
 from pnyx.federation.bundle import Selection, decode_state
 
 from tests.pnyxproc import Daemon

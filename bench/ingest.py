@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from automerge.core import Document
-from pnyx.daemon.documents import DocumentCache, apply_chunks
-from pnyx.daemon.ingest import Ingestor
-from pnyx.daemon.store import Store
+from pnyx.daemon.store.documents import DocumentCache, apply_chunks
+from pnyx.daemon.store.ingest import Ingestor
+from pnyx.daemon.store.sqlite import Store
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, check_envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey, key_text

@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 
 from automerge.core import Document, SyncState
-from pnyx.daemon.holdings import StoreHoldings
-from pnyx.daemon.node import open_node
-from pnyx.daemon.peers import PeerBook
-from pnyx.daemon.records import DecisionInput, Recorder
+from pnyx.daemon.services.records import DecisionInput, Recorder
+from pnyx.daemon.store.holdings import StoreHoldings
+from pnyx.daemon.store.node import open_node
+from pnyx.daemon.store.peers import PeerBook
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.ledger import Tally
@@ -36,7 +36,7 @@ from pnyx.federation.syncmsg import Hello, decode_reply, encode
 
 from bench.corpus import ledger_chain, new_key
 
-PNYX = [sys.executable, "-m", "pnyx.daemon.cli"]
+PNYX = [sys.executable, "-m", "pnyx.daemon.cli.main"]
 CATCH_UP = 50_000
 CATCH_UP_DOCS = 10
 MESH = 20

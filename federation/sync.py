@@ -1,7 +1,7 @@
 """The sync exchange as a sans-IO state machine (protocol-spec/sync.md, "State machine").
 
 The initiator is fed replies and emits the next request plus the envelopes
-it received, which the caller verifies and stores (daemon/ingest.py); the
+it received, which the caller verifies and stores (daemon/store/ingest.py); the
 responder answers one request at a time and keeps no state between them, so
 an exchange cut anywhere simply starts again from what both sides have
 stored. What each side holds is read through `Holdings`, which the daemon

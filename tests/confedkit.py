@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pnyx.daemon.ingest import IngestReport
-from pnyx.daemon.node import Node, create_data_dir, new_key, open_node
-from pnyx.daemon.records import DecisionInput, Recorder
-from pnyx.daemon.viewindex import scratch_view
+from pnyx.daemon.services.records import DecisionInput, Recorder
+from pnyx.daemon.store.ingest import IngestReport
+from pnyx.daemon.store.node import Node, create_data_dir, new_key, open_node
+from pnyx.daemon.store.viewindex import scratch_view
 from pnyx.federation.charter import Rules, new_charter
 from pnyx.federation.confed import Act, ActKind, ProposalBody, ProposalKind
 from pnyx.federation.keys import key_text
@@ -113,7 +113,7 @@ class World:
     def act(self, delegate: str, kind: str, on: str, proposal: str | None = None,
             position: str | None = None, indicative: bool = False, text: str = "",
             mandate: str | None = None) -> str:
-        from pnyx.daemon.records import new_record_id
+        from pnyx.daemon.services.records import new_record_id
 
         is_vote = kind == "vote"
         binding = (Binding.INDICATIVE if indicative else Binding.IMPERATIVE) if is_vote else None

@@ -8,8 +8,8 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from pnyx.daemon.node import open_node
-from pnyx.daemon.records import DecisionInput, Recorder
+from pnyx.daemon.services.records import DecisionInput, Recorder
+from pnyx.daemon.store.node import open_node
 from pnyx.federation.ledger import Tally
 
 

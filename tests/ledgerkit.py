@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from automerge.core import Document, Transaction
-from pnyx.daemon.documents import DocumentCache
-from pnyx.daemon.ingest import Ingestor, IngestReport
-from pnyx.daemon.node import Node
-from pnyx.daemon.records import DecisionInput, Recorder
-from pnyx.daemon.store import Store
+from pnyx.daemon.services.records import DecisionInput, Recorder
+from pnyx.daemon.store.documents import DocumentCache
+from pnyx.daemon.store.ingest import Ingestor, IngestReport
+from pnyx.daemon.store.node import Node
+from pnyx.daemon.store.sqlite import Store
 from pnyx.federation.chunk import MAGIC, Reader, encode_uleb
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-PNYX = [sys.executable, "-m", "pnyx.daemon.cli"]
+PNYX = [sys.executable, "-m", "pnyx.daemon.cli.main"]
 
 
 def cli(data: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from pnyx.client import Client
-from pnyx.daemon.api import is_local
-from pnyx.daemon.node import open_node
-from pnyx.daemon.records import DecisionInput, Recorder
-from pnyx.daemon.store import Store
+from pnyx.daemon.http.api import is_local
+from pnyx.daemon.services.records import DecisionInput, Recorder
+from pnyx.daemon.store.node import open_node
+from pnyx.daemon.store.sqlite import Store
 from pnyx.federation.ledger import Tally
 
 from tests.apikit import a_vote, call, confederation, serve, token

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pnyx.daemon.bundles import read_import
-from pnyx.daemon.node import Node, create_data_dir, new_key, open_node
+from pnyx.daemon.store.bundles import read_import
+from pnyx.daemon.store.node import Node, create_data_dir, new_key, open_node
 from pnyx.federation.bundle import BundleError, BundleReader, decode_state, encode_state
 
 VECTORS = json.loads((Path(__file__).resolve().parent.parent / "protocol-spec" / "vectors" / "bundles.json")

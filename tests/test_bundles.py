@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 from automerge.core import Document
-from pnyx.daemon.bundles import export_bundle
-from pnyx.daemon.node import Node, create_data_dir, new_key, open_node
+from pnyx.daemon.store.bundles import export_bundle
+from pnyx.daemon.store.node import Node, create_data_dir, new_key, open_node
 from pnyx.federation.bundle import BundleReader, Selection
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from pnyx.daemon.node import open_node
+from pnyx.daemon.store.node import open_node
 
 from tests.confedkit import carry, count_changes
 from tests.pnyxproc import Daemon, cli

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from pnyx.daemon.cli import main
-from pnyx.daemon.node import open_node
+from pnyx.daemon.cli.main import main
+from pnyx.daemon.store.node import open_node
 
 from tests.confedkit import count_changes
 

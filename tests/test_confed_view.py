@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from automerge.core import ROOT, Document, ScalarType
-from pnyx.daemon.records import RecordError
+from pnyx.daemon.services.records import RecordError
 from pnyx.federation.amvalues import ensure_map, put_value
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.confed import Act, ActKind, write_act

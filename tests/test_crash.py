@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from pnyx.daemon.audit import reverify
-from pnyx.daemon.node import open_node
+from pnyx.daemon.store.audit import reverify
+from pnyx.daemon.store.node import open_node
 from pnyx.federation.ledger import read_ledger
 
 from .pnyxproc import cli

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from pnyx.daemon.discovery import choose_address, discovery_interfaces, parse_charter, resolve_interfaces
+from pnyx.daemon.net.discovery import choose_address, discovery_interfaces, parse_charter, resolve_interfaces
 
 
 def test_discovery_follows_the_listen_address_unless_told() -> None:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pnyx.daemon.audit import reverify
-from pnyx.daemon.documents import DocumentCache
+from pnyx.daemon.store.audit import reverify
+from pnyx.daemon.store.documents import DocumentCache
 from pnyx.federation.envelope import Envelope, check_envelope, decode_envelope, sign_change
 from pnyx.federation.errors import Rejected
 from pnyx.federation.keys import SigningKey

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from automerge.core import ROOT, Document, ScalarType
-from pnyx.daemon.node import open_node
-from pnyx.daemon.peers import PeerBook
-from pnyx.daemon.store import Store
+from pnyx.daemon.store.node import open_node
+from pnyx.daemon.store.peers import PeerBook
+from pnyx.daemon.store.sqlite import Store
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from pnyx.daemon.identity import Unproven, proven_key
+from pnyx.daemon.net.identity import Unproven, proven_key
 from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.identity import check_identity, prove_identity
 from pnyx.federation.keys import SigningKey, key_text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pnyx.daemon.records import Recorder
+from pnyx.daemon.services.records import Recorder
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.ledger import Binding, Instruction, Ledger, Position, read_ledger
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import automerge.core as am
 import pytest
 from pnyx.daemon import store as store_module
-from pnyx.daemon.audit import reverify
-from pnyx.daemon.documents import DocumentCache
-from pnyx.daemon.node import Node
+from pnyx.daemon.store.audit import reverify
+from pnyx.daemon.store.documents import DocumentCache
+from pnyx.daemon.store.node import Node
 from pnyx.federation.amvalues import put_value
 from pnyx.federation.chunk import Reader, parse_change
 from pnyx.federation.envelope import Envelope, sign_change, signing_input

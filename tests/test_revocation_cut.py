@@ -8,9 +8,9 @@ import datetime as dt
 from pathlib import Path
 
 from automerge.core import Document, Transaction
-from pnyx.daemon.documents import DocumentCache
-from pnyx.daemon.ingest import Ingestor
-from pnyx.daemon.store import Store
+from pnyx.daemon.store.documents import DocumentCache
+from pnyx.daemon.store.ingest import Ingestor
+from pnyx.daemon.store.sqlite import Store
 from pnyx.federation.amvalues import ensure_map, put_value
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import run_actor, sign_change

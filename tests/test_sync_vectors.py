@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pnyx.daemon.output import to_jsonable
-from pnyx.daemon.syncserver import http_status
+from pnyx.daemon.net.sync_endpoint import http_status
+from pnyx.daemon.services.jsonable import to_jsonable
 from pnyx.federation.syncdigest import EMPTY_BUCKET, bucket_digests, bucket_of, doc_digest, state_digest
 from pnyx.federation.syncmsg import (
     REQUEST_TYPES,

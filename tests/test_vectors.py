@@ -18,10 +18,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from pnyx.daemon.documents import DocumentCache
-from pnyx.daemon.ingest import Ingestor, IngestReport
-from pnyx.daemon.output import to_jsonable
-from pnyx.daemon.store import Store
+from pnyx.daemon.services.jsonable import to_jsonable
+from pnyx.daemon.store.documents import DocumentCache
+from pnyx.daemon.store.ingest import Ingestor, IngestReport
+from pnyx.daemon.store.sqlite import Store
 from pnyx.federation.envelope import Envelope, decode_envelope, signing_input
 from pnyx.federation.errors import Rejected
 from pnyx.federation.keys import SigningKey, key_text, parse_key, verify_signature

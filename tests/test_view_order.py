@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pnyx.daemon.documents import DocumentCache
-from pnyx.daemon.ingest import Ingestor
-from pnyx.daemon.store import Store
-from pnyx.daemon.viewindex import ViewIndex, scratch_view
+from pnyx.daemon.store.documents import DocumentCache
+from pnyx.daemon.store.ingest import Ingestor
+from pnyx.daemon.store.sqlite import Store
+from pnyx.daemon.store.viewindex import ViewIndex, scratch_view
 from pnyx.federation.envelope import Envelope
 
 from tests.confedkit import World, vote

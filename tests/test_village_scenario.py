@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pnyx.daemon.node import open_node
-from pnyx.daemon.peers import PeerBook
+from pnyx.daemon.store.node import open_node
+from pnyx.daemon.store.peers import PeerBook
 
 from .pnyxproc import PNYX, Daemon, cli, cli_json, free_port, wait_for
 from .villagestory import ASSEMBLIES, NEIGHBOUR, six_months

@@ -1,0 +1,366 @@
+"""The local API under /api/v1/ (protocol-spec/openapi.yaml is normative).
+
+JSON for everything the CLI reads and writes, served by `pnyx run` beside the
+peer protocol. Reads are open to whoever may reach the API; writes need the
+token of the data directory (`Authorization: Bearer TOKEN`). By default only
+loopback clients are answered. Every error is JSON `{"error": {"status",
+"message"}}`: 400 malformed body, 401 no or wrong token, 403 not loopback,
+404 unknown id, 413 body too large, 422 a ledger rule refused it; in every
+case nothing was written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import ipaddress
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pnyx.federation.charter import CHARTER_ID_RE
+from pnyx.federation.docids import ledger_id
+from pnyx.federation.errors import Rejected
+from pnyx.federation.keys import key_text, parse_key
+from pnyx.federation.ledger import Decision, Ledger, parse_date, read_ledger
+
+from ..services.bodies import BadRequest
+from ..services.jsonable import to_jsonable
+from ..services.records import Recorder, RecordError, UnknownRecord
+from ..services.status import node_status
+from ..services.writes import WRITES, Write, charter_id, today
+from ..store.audit import reverify
+from ..store.node import Node
+from ..store.peers import PeerBook, peer_rows
+from ..store.viewindex import ViewIndex
+from ..store.watch import StoreWatch
+from .events import stream
+
+PREFIX = "/api/v1"
+MAX_BODY_BYTES = 256 * 1024  # three texts of 20,000 characters in any script, with room
+
+
+@dataclass
+class ApiContext:
+    node: Node
+    recorder: Recorder
+    token: str
+    watch: StoreWatch
+    allow_remote: bool
+    view: ViewIndex
+    _digest: tuple[tuple[int, dt.date], str] | None = None
+
+    def view_digest(self) -> str:
+        """A digest of today's confederal view, recomputed only when records or the day moved."""
+        key = (self.watch.seqno, today())
+        if self._digest is None or self._digest[0] != key:
+            self._digest = (key, hashlib.sha256(self.view.render(key[1])).hexdigest())
+        return self._digest[1]
+
+
+API_KEY = web.AppKey("api", ApiContext)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": {"status": status, "message": message}}, status=status,
+                             headers=headers)
+
+
+def is_local(remote: str | None) -> bool:
+    if remote is None:
+        return True  # a unix socket
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def refuse_remote(request: web.Request, ctx: ApiContext) -> web.Response | None:
+    if ctx.allow_remote or is_local(request.remote):
+        return None
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if sockname and request.remote == sockname[0]:
+        return None  # this machine, reaching the daemon on the address it listens on
+    return error(403, "this daemon serves its local API to this machine only (pnyx run --api-remote)")
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Loopback only unless allowed; every failure as a JSON error."""
+    refused = refuse_remote(request, request.app[API_KEY])
+    if refused is not None:
+        return refused
+    try:
+        return await handler(request)
+    except BadRequest as exc:
+        return error(400, str(exc))
+    except UnknownRecord as exc:
+        return error(404, str(exc))
+    except (RecordError, Rejected) as exc:
+        return error(422, str(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return error(exc.status, exc.reason, allow)
+
+
+# --- reads ------------------------------------------------------------------------------
+
+
+def assembly_of(request: web.Request) -> bytes:
+    """The assembly a read is about: `?assembly=KEY`, else this one; 404 if not held here."""
+    node = request.app[API_KEY].node
+    if "assembly" not in request.query:
+        return node.assembly
+    text = request.query["assembly"]
+    try:
+        assembly = parse_key(text)
+    except ValueError as exc:
+        raise BadRequest(f"assembly: {exc}") from None
+    if not node.store.holds_document(ledger_id(assembly)):
+        raise UnknownRecord(f"no ledger of assembly {text} is held here")
+    return assembly
+
+
+def ledger_of(request: web.Request) -> Ledger:
+    return read_ledger(request.app[API_KEY].node.docs.get(ledger_id(assembly_of(request))))
+
+
+def decision_json(decision: Decision, superseded: set[str]) -> dict[str, Any]:
+    out: dict[str, Any] = to_jsonable(decision)
+    out["superseded"] = decision.id in superseded
+    return out
+
+
+def one(records: dict[str, Any], request: web.Request, what: str) -> Any:
+    found = records.get(request.match_info["id"])
+    if found is None:
+        raise UnknownRecord(f"unknown {what}: {request.match_info['id']}")
+    return found
+
+
+async def get_status(request: web.Request) -> web.Response:
+    node = request.app[API_KEY].node
+    return web.json_response({**node_status(node), "seqno": node.store.last_seqno()})
+
+
+async def get_assemblies(request: web.Request) -> web.Response:
+    node = request.app[API_KEY].node
+    out = []
+    for doc_id in node.store.documents():
+        if doc_id.startswith("ledger/"):
+            profile = read_ledger(node.docs.get(doc_id)).profile
+            key = doc_id.removeprefix("ledger/")
+            out.append({"key": key, "name": profile.name if profile else None,
+                        "place": profile.place if profile else None,
+                        "members": profile.members if profile else None,
+                        "this": key == key_text(node.assembly)})
+    return web.json_response(out)
+
+
+async def get_ledger(request: web.Request) -> web.Response:
+    assembly = assembly_of(request)
+    ledger = read_ledger(request.app[API_KEY].node.docs.get(ledger_id(assembly)))
+    superseded = ledger.superseded()
+    return web.json_response({
+        "assembly": key_text(assembly), "profile": to_jsonable(ledger.profile),
+        "decisions": [decision_json(d, superseded) for d in ledger.decisions.values()],
+        "mandates": to_jsonable(list(ledger.mandates.values())),
+        "devices": to_jsonable(list(ledger.devices.values())),
+    })
+
+
+async def get_decisions(request: web.Request) -> web.Response:
+    ledger = ledger_of(request)
+    superseded = ledger.superseded()
+    return web.json_response([decision_json(d, superseded) for d in ledger.decisions.values()])
+
+
+async def get_decision(request: web.Request) -> web.Response:
+    ledger = ledger_of(request)
+    return web.json_response(decision_json(one(ledger.decisions, request, "decision"),
+                                           ledger.superseded()))
+
+
+async def get_mandates(request: web.Request) -> web.Response:
+    return web.json_response(to_jsonable(list(ledger_of(request).mandates.values())))
+
+
+async def get_mandate(request: web.Request) -> web.Response:
+    return web.json_response(to_jsonable(one(ledger_of(request).mandates, request, "mandate")))
+
+
+async def get_devices(request: web.Request) -> web.Response:
+    return web.json_response(to_jsonable(list(ledger_of(request).devices.values())))
+
+
+async def get_device(request: web.Request) -> web.Response:
+    return web.json_response(to_jsonable(one(ledger_of(request).devices, request, "device")))
+
+
+async def get_verify(request: web.Request) -> web.Response:
+    report = reverify(request.app[API_KEY].node.store)
+    return web.json_response({**to_jsonable(report), "ok": report.ok})
+
+
+async def get_events(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[API_KEY]
+    return await stream(request, ctx.watch, ctx.view_digest)
+
+
+# --- the confederal view ------------------------------------------------------------------
+
+
+def view_of(request: web.Request, confederation: str | None = None) -> dict[str, Any]:
+    """The confederal view as of `?as_of=` (default today), as federation/view.py renders it."""
+    text = request.query.get("as_of")
+    try:
+        as_of = today() if text is None else parse_date(text)
+    except ValueError as exc:
+        raise BadRequest(f"as_of: {exc}") from None
+    view: dict[str, Any] = json.loads(request.app[API_KEY].view.render(as_of, confederation))
+    return view
+
+
+def confederation_param(request: web.Request, name: str = "confederation") -> str | None:
+    """A confederation id from the path (malformed: 404) or the query (malformed: 400)."""
+    if name in request.match_info:
+        return charter_id(request.match_info[name])
+    text = request.query.get(name)
+    if text is not None and not CHARTER_ID_RE.match(text):
+        raise BadRequest(f"{name}: not a confederation id (64 hex digits): {text!r}")
+    return text
+
+
+async def get_view(request: web.Request) -> web.Response:
+    return web.json_response(view_of(request, confederation_param(request)))
+
+
+async def get_confederations(request: web.Request) -> web.Response:
+    return web.json_response(view_of(request)["confederations"])
+
+
+async def get_confederation(request: web.Request) -> web.Response:
+    confederation = confederation_param(request, "id")
+    found = [c for c in view_of(request, confederation)["confederations"] if c["id"] == confederation]
+    if not found:
+        raise UnknownRecord(f"no charter of confederation {confederation} is held here")
+    return web.json_response(found[0])
+
+
+def proposals(view: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{**p, "confederation": c["id"]} for c in view["confederations"] for p in c["proposals"]]
+
+
+async def get_proposals(request: web.Request) -> web.Response:
+    return web.json_response(proposals(view_of(request, confederation_param(request))))
+
+
+async def get_proposal(request: web.Request) -> web.Response:
+    pid = f"{request.match_info['assembly']}/{request.match_info['decision']}"
+    found = [p for p in proposals(view_of(request)) if p["id"] == pid]
+    if not found:
+        raise UnknownRecord(f"unknown proposal: {pid}")
+    return web.json_response(found[0])
+
+
+MAX_LISTED = 200
+
+
+async def get_peers(request: web.Request) -> web.Response:
+    """Whom this daemon syncs with and how that went (as `pnyx peers --json`)."""
+    return web.json_response(peer_rows(PeerBook(request.app[API_KEY].node.store), time.time()))
+
+
+async def get_completeness(request: web.Request) -> web.Response:
+    """What this store knows it lacks: changes waiting for missing ones, and member
+    assemblies of the confederations held whose ledgers have not arrived."""
+    node = request.app[API_KEY].node
+    missing = node.store.pending_missing()
+    held = {d.removeprefix("ledger/") for d in node.store.documents() if d.startswith("ledger/")}
+    confederations = []
+    for c in view_of(request)["confederations"]:
+        units = [m["member"] for m in c["members"] if m["kind"] == "assembly"]
+        confederations.append({"id": c["id"], "name": c["rules"]["name"], "assemblies": len(units),
+                               "ledgers_missing": [u for u in units if u not in held]})
+    return web.json_response({
+        "pending": node.store.count_pending(), "missing": [h.hex() for h in missing[:MAX_LISTED]],
+        "missing_count": len(missing), "confederations": confederations,
+        "complete": not missing and all(not c["ledgers_missing"] for c in confederations)})
+
+
+# --- writes -----------------------------------------------------------------------------
+
+
+def authorize(request: web.Request, token: str) -> None:
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        reason = "no API token given" if not given else "wrong API token"
+        raise web.HTTPUnauthorized(reason=f"{reason}: send Authorization: Bearer TOKEN "
+                                          "(the token is in api.token in the data directory)")
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length,
+                                            reason=f"a body is at most {MAX_BODY_BYTES} bytes")
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=len(raw),
+                                            reason=f"a body is at most {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def write_handler(write: Write) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        ctx = request.app[API_KEY]
+        authorize(request, ctx.token)
+        body = await json_body(request)
+        result = write.run(ctx.recorder, dict(request.match_info), body)
+        ctx.watch.check()
+        return web.json_response(result, status=201)
+
+    return handle
+
+
+READS: dict[str, Handler] = {
+    "/status": get_status, "/assemblies": get_assemblies, "/ledger": get_ledger,
+    "/decisions": get_decisions, "/decisions/{id}": get_decision,
+    "/mandates": get_mandates, "/mandates/{id}": get_mandate,
+    "/devices": get_devices, "/devices/{id}": get_device, "/verify": get_verify,
+    "/events": get_events, "/view": get_view,
+    "/confederations": get_confederations, "/confederations/{id}": get_confederation,
+    "/completeness": get_completeness, "/peers": get_peers,
+    "/proposals": get_proposals, "/proposals/{assembly}/{decision}": get_proposal,
+}
+
+
+# --- the application --------------------------------------------------------------------
+
+
+def api_app(node: Node, token: str, allow_remote: bool, view: ViewIndex,
+            watch: StoreWatch) -> web.Application:
+    """The /api/v1 sub-application, reading the daemon's view index and store watch."""
+    app = web.Application(middlewares=[guard])
+    app[API_KEY] = ApiContext(node, Recorder(node), token, watch, allow_remote, view)
+    for path, handler in READS.items():
+        app.router.add_get(path, handler, allow_head=False)
+    for write in WRITES.values():
+        app.router.add_post(write.path, write_handler(write))
+    return app

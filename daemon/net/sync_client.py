@@ -1,0 +1,121 @@
+"""Carrying one exchange to a peer over HTTP: the initiator's side of POST /pnyx/v1/sync.
+
+federation.sync.Initiator decides what to say; this module posts it, decodes
+the reply, stores what arrived through the ingest pipeline (the only way in)
+and feeds the reply back, until the exchange is done. Everything stored is
+committed batch by batch, so a cut connection loses nothing already received
+and the next exchange continues from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+from pnyx.federation.sync import BATCH_ENVELOPES, Initiator, Progress
+from pnyx.federation.syncmsg import (
+    DocVectors,
+    Peers,
+    PeersRequest,
+    ProtocolError,
+    Reply,
+    Request,
+    decode_reply,
+    encode,
+)
+
+from ..store.completeness import Completeness
+from ..store.holdings import StoreHoldings
+from ..store.ingest import IngestReport
+from ..store.node import Node
+
+SYNC_PATH = "/pnyx/v1/sync"
+MSGPACK = "application/msgpack"
+TIMEOUT = aiohttp.ClientTimeout(total=None, connect=5, sock_read=60)
+
+
+class SyncFailed(Exception):
+    """The exchange could not be completed; what was stored before stays stored."""
+
+    outcome: Outcome | None = None
+
+
+@dataclass
+class Outcome:
+    peer_key: bytes | None
+    progress: Progress
+    received: IngestReport = field(default_factory=IngestReport)
+    wire_sent: int = 0
+    wire_received: int = 0
+
+
+def new_session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(timeout=TIMEOUT)
+
+
+async def post(session: aiohttp.ClientSession, url: str, request: Request,
+               counts: list[int] | None = None) -> Reply:
+    body = encode(request)
+    try:
+        async with session.post(url + SYNC_PATH, data=body, headers={"Content-Type": MSGPACK}) as r:
+            data = await r.read()
+            if r.status != 200:
+                raise SyncFailed(f"{url} answered {r.status}: {data[:200].decode('utf-8', 'replace')}")
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise SyncFailed(f"{url}: {type(exc).__name__}: {exc}") from None
+    if counts is not None:
+        counts[0] += len(body)
+        counts[1] += len(data)
+    try:
+        return decode_reply(data)
+    except ProtocolError as exc:
+        raise SyncFailed(f"{url} sent a bad reply: {exc}") from None
+
+
+async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreHoldings, url: str,
+                    advertise: str | None = None,
+                    on_progress: Callable[[Progress], None] | None = None,
+                    limit: int = BATCH_ENVELOPES) -> Outcome:
+    """Run one exchange with the peer at `url`; raises SyncFailed."""
+    initiator = Initiator(holdings, node.device_key.public, advertise, limit)
+    outcome = Outcome(None, initiator.progress)
+    counts = [0, 0]
+    request: Request | None = initiator.start()
+    try:
+        while request is not None:
+            reply = await post(session, url, request, counts)
+            try:
+                step = initiator.receive(reply)
+            except ProtocolError as exc:
+                raise SyncFailed(f"{url}: {exc}") from None
+            if step.ingest:
+                outcome.received.merge(node.ingestor.ingest(step.ingest))
+            if on_progress is not None:
+                on_progress(initiator.progress)
+            request = step.request
+    except SyncFailed as exc:
+        exc.outcome = outcome
+        raise
+    finally:
+        outcome.peer_key = initiator.peer_key
+        outcome.wire_sent, outcome.wire_received = counts
+        remember(node, url, initiator.peer_vectors, outcome.received)
+    return outcome
+
+
+def remember(node: Node, url: str, advertised: DocVectors, received: IngestReport) -> None:
+    """What the peer said it holds, and which documents it brought news of (completeness)."""
+    completeness = Completeness(node.store)
+    now = time.time()
+    completeness.advertised(url, advertised, now)
+    completeness.received(url, received.accepted_docs, now)
+
+
+async def fetch_peers(session: aiohttp.ClientSession, url: str, advertise: str | None) -> list[str]:
+    reply = await post(session, url, PeersRequest(advertise))
+    if not isinstance(reply, Peers):
+        raise SyncFailed(f"{url} answered a peers request with {type(reply).__name__}")
+    return list(reply.urls)

@@ -1,0 +1,7 @@
+"""What the command line and the local API share: the table of writes and how each record is written.
+
+A write's body is parsed here (`bodies.py`), recorded through `records.py`,
+and answered as plain JSON (`jsonable.py`); `submit.py` sends a CLI write to
+a running daemon or records it directly. May import `store/`; never `cli/`,
+`http/` or `net/`.
+"""

@@ -1,0 +1,80 @@
+"""The store seen through federation.sync.Holdings: digests, vectors and batches of changes.
+
+The state summary (document, bucket and state digests) is recomputed only
+when the store's last arrival number moves, so an idle exchange costs one
+indexed query. Batches are read in arrival order, which is an order in which
+every change comes after its dependencies: a receiver can store each batch
+as it comes, with nothing left waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from pnyx.federation.bundle import HeldState
+from pnyx.federation.envelope import Envelope
+from pnyx.federation.sync import BATCH_BYTES, BATCH_ENVELOPES, Batch, Summary, summarize
+from pnyx.federation.syncdigest import doc_digest
+
+from .sqlite import Store
+
+MAX_IN_LIST = 500  # above this many documents, filter in Python rather than in SQL
+
+
+class StoreHoldings:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._summary: tuple[int, Summary] | None = None
+
+    def summary(self) -> Summary:
+        last = self.store.last_seqno()
+        if self._summary is None or self._summary[0] != last:
+            heads: dict[str, list[bytes]] = {}
+            for doc, h in self.store.heads():
+                heads.setdefault(doc, []).append(h)
+            self._summary = (last, summarize({doc: doc_digest(hs) for doc, hs in heads.items()}))
+        return self._summary[1]
+
+    def vector(self, doc_id: str) -> dict[bytes, int]:
+        return self.store.vector(doc_id)
+
+    def state(self, device: bytes, assembly: bytes) -> HeldState:
+        """What this store holds, as a state file and a bundle header carry it."""
+        digest = self.summary().digest
+        vectors = tuple((doc, tuple(sorted(v.items()))) for doc, v in self.store.vectors())
+        return HeldState(device, assembly, digest, vectors)
+
+    def stream(self, wants: Mapping[str, Mapping[bytes, int]], cursor: int = 0) -> Iterator[Envelope]:
+        """Every change `changes_after` would send, batch after batch, in arrival order."""
+        while True:
+            batch = self.changes_after(wants, cursor, BATCH_ENVELOPES, BATCH_BYTES)
+            yield from batch.envelopes
+            if not batch.more:
+                return
+            cursor = batch.cursor
+
+    def changes_after(self, wants: Mapping[str, Mapping[bytes, int]], cursor: int, limit: int,
+                      max_bytes: int) -> Batch:
+        sql = ("SELECT seqno, doc, actor, seq, change, signer, signature FROM changes"
+               " WHERE seqno > ?")
+        params: list[object] = [cursor]
+        if len(wants) <= MAX_IN_LIST:
+            sql += f" AND doc IN ({','.join('?' * len(wants))})"
+            params.extend(wants)
+        out: list[Envelope] = []
+        size = 0
+        rows = self.store.db.execute(sql + " ORDER BY seqno", params)
+        try:  # closed when we stop early, so no read transaction stays open
+            for seqno, doc, actor, seq, change, signer, signature in rows:
+                actors = wants.get(doc)
+                if actors is None or seq <= actors.get(bytes(actor), 1 << 63):
+                    cursor = seqno
+                    continue
+                if out and (len(out) >= limit or size + len(change) > max_bytes):
+                    return Batch(out, cursor, True)
+                out.append(Envelope(doc, bytes(change), bytes(signer), bytes(signature)))
+                size += len(change) + 100
+                cursor = seqno
+        finally:
+            rows.close()
+        return Batch(out, cursor, False)

@@ -1,0 +1,340 @@
+"""The SQLite store: the source of truth for every verified change.
+
+An append-only table of verified envelopes, the bounded pending set, evidence
+of equivocation, document snapshots and peers. WAL mode with synchronous=FULL:
+a write is acknowledged only after its transaction commits, and a process
+killed with SIGKILL loses nothing it acknowledged. Automerge documents are
+derived from this store (daemon/store/documents.py), never the other way round.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pnyx.federation.envelope import Envelope, VerifiedChange
+from pnyx.federation.verify import HeldChange
+
+MAX_PENDING = 10_000
+HASH_BYTES = 32
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS changes (
+    seqno INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL UNIQUE,
+    doc TEXT NOT NULL,
+    actor BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    start_op INTEGER NOT NULL,
+    max_op INTEGER NOT NULL,
+    deps BLOB NOT NULL,
+    signer BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    change BLOB NOT NULL,
+    UNIQUE (doc, actor, seq)
+);
+CREATE INDEX IF NOT EXISTS changes_by_doc ON changes (doc, seqno);
+CREATE TABLE IF NOT EXISTS pending (
+    hash BLOB PRIMARY KEY,
+    doc TEXT NOT NULL,
+    envelope BLOB NOT NULL,
+    awaiting_doc TEXT
+);
+CREATE INDEX IF NOT EXISTS pending_by_awaited ON pending (awaiting_doc);
+CREATE TABLE IF NOT EXISTS pending_missing (
+    hash BLOB NOT NULL,
+    missing BLOB NOT NULL,
+    PRIMARY KEY (hash, missing)
+);
+CREATE INDEX IF NOT EXISTS pending_missing_by_missing ON pending_missing (missing);
+CREATE TABLE IF NOT EXISTS evidence (
+    id INTEGER PRIMARY KEY,
+    doc TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    signer BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    envelope BLOB NOT NULL,
+    UNIQUE (hash, reason)
+);
+CREATE TABLE IF NOT EXISTS revocations (
+    assembly BLOB NOT NULL,
+    device BLOB NOT NULL,
+    cut TEXT NOT NULL,
+    PRIMARY KEY (assembly, device, cut)
+);
+CREATE TABLE IF NOT EXISTS heads (
+    doc TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (doc, hash)
+);
+CREATE TABLE IF NOT EXISTS arrivals (
+    seqno INTEGER PRIMARY KEY,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    doc TEXT PRIMARY KEY,
+    upto INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredChange:
+    seqno: int
+    envelope: Envelope
+
+
+class Store:
+    """One connection to the store file; not shared between threads."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        had_heads = self._has_table("heads")
+        self.db.executescript(SCHEMA)
+        if not had_heads:
+            self._rebuild_heads()
+
+    def _has_table(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (name,)).fetchone() is not None
+
+    def _rebuild_heads(self) -> None:
+        """Fill the heads table of a store made before it existed."""
+        with self.transaction():
+            depended = {dep for (deps,) in self.db.execute("SELECT deps FROM changes")
+                        for dep in split_hashes(deps)}
+            self.db.executemany("INSERT OR IGNORE INTO heads (doc, hash) VALUES (?, ?)", [
+                (doc, h) for doc, h in self.db.execute("SELECT doc, hash FROM changes")
+                if bytes(h) not in depended])
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT: the write lock is taken up front, so reads inside
+        the transaction see everything any other process committed before it."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self.db.execute("SAVEPOINT one_change")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK TO one_change")
+            self.db.execute("RELEASE one_change")
+            raise
+        self.db.execute("RELEASE one_change")
+
+    # --- the change index (federation.verify.ChangeIndex) ----------------------------
+
+    def lookup(self, change_hash: bytes) -> HeldChange | None:
+        row = self.db.execute(
+            "SELECT doc, actor, seq, max_op, deps FROM changes WHERE hash = ?", (change_hash,)
+        ).fetchone()
+        if row is None:
+            return None
+        return HeldChange(row[0], row[1], row[2], row[3], split_hashes(row[4]))
+
+    def hash_at(self, doc_id: str, actor: bytes, seq: int) -> bytes | None:
+        row = self.db.execute(
+            "SELECT hash FROM changes WHERE doc = ? AND actor = ? AND seq = ?", (doc_id, actor, seq)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def holds(self, change_hash: bytes) -> bool:
+        return self.db.execute("SELECT 1 FROM changes WHERE hash = ?", (change_hash,)).fetchone() is not None
+
+    # --- accepted changes -------------------------------------------------------------
+
+    def insert_change(self, vc: VerifiedChange) -> int:
+        c, e = vc.change, vc.envelope
+        cursor = self.db.execute(
+            "INSERT INTO changes (hash, doc, actor, seq, start_op, max_op, deps, signer, signature,"
+            " change) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (c.hash, e.doc_id, c.actor, c.seq, c.start_op, c.max_op, b"".join(c.deps), e.signer,
+             e.signature, c.raw),
+        )
+        assert cursor.lastrowid is not None
+        self.db.executemany("DELETE FROM heads WHERE doc = ? AND hash = ?",
+                            [(e.doc_id, dep) for dep in c.deps])
+        self.db.execute("INSERT INTO heads (doc, hash) VALUES (?, ?)", (e.doc_id, c.hash))
+        self.db.execute("INSERT INTO arrivals (seqno, at) VALUES (?, ?)", (cursor.lastrowid, time.time()))
+        return cursor.lastrowid
+
+    def arrived_before(self, at: float) -> int:
+        """The last arrival number stored before `at` (`bundle export --since`): arrival
+        numbers grow with time, so every change stored at or after `at` comes after it.
+        Changes stored before the arrivals table existed count as stored before any date."""
+        row = self.db.execute("SELECT max(seqno) FROM arrivals WHERE at < ?", (at,)).fetchone()
+        if row[0] is not None:
+            return int(row[0])
+        first = self.db.execute("SELECT min(seqno) FROM arrivals").fetchone()[0]
+        return self.last_seqno() if first is None else int(first) - 1
+
+    def changes_of(self, doc_id: str, after_seqno: int = 0) -> Iterator[tuple[int, bytes]]:
+        """(seqno, canonical chunk) of a document's changes after `after_seqno`, in order."""
+        for seqno, change in self.db.execute(
+            "SELECT seqno, change FROM changes WHERE doc = ? AND seqno > ? ORDER BY seqno",
+            (doc_id, after_seqno),
+        ):
+            yield seqno, bytes(change)
+
+    def envelopes(self, after_seqno: int = 0) -> Iterator[StoredChange]:
+        """Every stored envelope in arrival order; used to re-verify and to export."""
+        for seqno, doc, change, signer, signature in self.db.execute(
+            "SELECT seqno, doc, change, signer, signature FROM changes WHERE seqno > ?"
+            " ORDER BY seqno", (after_seqno,)
+        ):
+            yield StoredChange(seqno, Envelope(doc, bytes(change), bytes(signer), bytes(signature)))
+
+    def envelope(self, change_hash: bytes) -> Envelope | None:
+        row = self.db.execute("SELECT doc, change, signer, signature FROM changes WHERE hash = ?",
+                              (change_hash,)).fetchone()
+        return None if row is None else Envelope(row[0], bytes(row[1]), bytes(row[2]), bytes(row[3]))
+
+    def actor_cut(self, doc_id: str, signer: bytes) -> dict[str, int]:
+        """Each actor of `signer` in `doc_id` (hex) with the highest seq held."""
+        return {bytes(actor).hex(): int(seq) for actor, seq in self.db.execute(
+            "SELECT actor, max(seq) FROM changes WHERE doc = ? AND signer = ? GROUP BY actor",
+            (doc_id, signer))}
+
+    def heads(self) -> Iterator[tuple[str, bytes]]:
+        """(doc, head hash) of every document, ordered by doc."""
+        for doc, h in self.db.execute("SELECT doc, hash FROM heads ORDER BY doc"):
+            yield doc, bytes(h)
+
+    def vector(self, doc_id: str) -> dict[bytes, int]:
+        """Each actor of `doc_id` with the highest seq held."""
+        return {bytes(actor): int(seq) for actor, seq in self.db.execute(
+            "SELECT actor, max(seq) FROM changes WHERE doc = ? GROUP BY actor", (doc_id,))}
+
+    def vectors(self) -> Iterator[tuple[str, dict[bytes, int]]]:
+        """Every document with its vector (actor -> highest seq held), ordered by doc."""
+        doc_now: str | None = None
+        vector: dict[bytes, int] = {}
+        for doc, actor, seq in self.db.execute(
+                "SELECT doc, actor, max(seq) FROM changes GROUP BY doc, actor ORDER BY doc, actor"):
+            if doc != doc_now:
+                if doc_now is not None:
+                    yield doc_now, vector
+                doc_now, vector = doc, {}
+            vector[bytes(actor)] = int(seq)
+        if doc_now is not None:
+            yield doc_now, vector
+
+    def documents(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT DISTINCT doc FROM changes ORDER BY doc")]
+
+    def count_changes(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM changes").fetchone()[0])
+
+    def last_seqno(self) -> int:
+        return int(self.db.execute("SELECT coalesce(max(seqno), 0) FROM changes").fetchone()[0])
+
+    def holds_document(self, doc_id: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM changes WHERE doc = ? LIMIT 1", (doc_id,)).fetchone()
+        return row is not None
+
+    def documents_since(self, after_seqno: int) -> list[str]:
+        """The documents that gained changes after arrival number `after_seqno`."""
+        return [row[0] for row in self.db.execute(
+            "SELECT DISTINCT doc FROM changes WHERE seqno > ? ORDER BY doc", (after_seqno,))]
+
+    # --- pending ----------------------------------------------------------------------
+
+    def count_pending(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM pending").fetchone()[0])
+
+    def pending_by_doc(self) -> dict[str, int]:
+        return {doc: int(n) for doc, n in self.db.execute("SELECT doc, count(*) FROM pending GROUP BY doc")}
+
+    def add_pending(self, vc: VerifiedChange, missing: tuple[bytes, ...],
+                    awaiting_doc: str | None) -> bool:
+        """Park a change until what it needs arrives; False when the pending set is full."""
+        if self.db.execute("SELECT 1 FROM pending WHERE hash = ?", (vc.change.hash,)).fetchone():
+            return True
+        if self.count_pending() >= MAX_PENDING:
+            return False
+        self.db.execute("INSERT INTO pending (hash, doc, envelope, awaiting_doc) VALUES (?,?,?,?)",
+                        (vc.change.hash, vc.envelope.doc_id, vc.envelope.encode(), awaiting_doc))
+        self.db.executemany("INSERT OR IGNORE INTO pending_missing (hash, missing) VALUES (?,?)",
+                            [(vc.change.hash, m) for m in missing])
+        return True
+
+    def release_pending(self, arrived_hash: bytes, arrived_doc: str) -> list[bytes]:
+        """Take out of the pending set, and return in arrival order (rowids grow), the
+        envelopes that may now be judged."""
+        self.db.execute("DELETE FROM pending_missing WHERE missing = ?", (arrived_hash,))
+        rows = self.db.execute(
+            "SELECT hash, envelope FROM pending p WHERE (awaiting_doc = ? OR awaiting_doc IS NULL)"
+            " AND NOT EXISTS (SELECT 1 FROM pending_missing m WHERE m.hash = p.hash)"
+            " ORDER BY p.rowid",
+            (arrived_doc,),
+        ).fetchall()
+        self.db.executemany("DELETE FROM pending WHERE hash = ?", [(r[0],) for r in rows])
+        return [bytes(r[1]) for r in rows]
+
+    def pending_missing(self) -> list[bytes]:
+        """Hashes that some pending change still waits for."""
+        return [bytes(r[0]) for r in self.db.execute(
+            "SELECT DISTINCT missing FROM pending_missing ORDER BY missing")]
+
+    # --- evidence ---------------------------------------------------------------------
+
+    def add_evidence(self, envelope: Envelope, change_hash: bytes, reason: str, detail: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO evidence (doc, hash, signer, reason, detail, envelope)"
+            " VALUES (?,?,?,?,?,?)",
+            (envelope.doc_id, change_hash, envelope.signer, reason, detail, envelope.encode()),
+        )
+
+    def evidence(self) -> list[tuple[str, bytes, bytes, str, str]]:
+        return [(r[0], bytes(r[1]), bytes(r[2]), r[3], r[4]) for r in self.db.execute(
+            "SELECT doc, hash, signer, reason, detail FROM evidence ORDER BY id")]
+
+    # --- revocations ------------------------------------------------------------------
+
+    def add_revocation(self, assembly: bytes, device: bytes, cut: Mapping[str, int]) -> None:
+        """Remember a revocation for good, whatever later changes do to the ledger entry."""
+        self.db.execute("INSERT OR IGNORE INTO revocations (assembly, device, cut) VALUES (?,?,?)",
+                        (assembly, device, json.dumps(dict(cut), sort_keys=True)))
+
+    def revocation_cuts(self, assembly: bytes, device: bytes) -> list[dict[str, int]]:
+        return [json.loads(row[0]) for row in self.db.execute(
+            "SELECT cut FROM revocations WHERE assembly = ? AND device = ? ORDER BY cut",
+            (assembly, device))]
+
+    # --- snapshots --------------------------------------------------------------------
+
+    def snapshot(self, doc_id: str) -> tuple[int, bytes] | None:
+        row = self.db.execute("SELECT upto, data FROM snapshots WHERE doc = ?", (doc_id,)).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def save_snapshot(self, doc_id: str, upto: int, data: bytes) -> None:
+        self.db.execute("INSERT OR REPLACE INTO snapshots (doc, upto, data) VALUES (?,?,?)",
+                        (doc_id, upto, data))
+
+
+def split_hashes(blob: bytes) -> tuple[bytes, ...]:
+    return tuple(bytes(blob[i:i + HASH_BYTES]) for i in range(0, len(blob), HASH_BYTES))

@@ -1,0 +1,117 @@
+"""The confederal view kept up to date from the store, and recomputed from scratch to check it.
+
+Each document's normalized records (federation/confed.py) are indexed in the
+table `view_records`, keyed by the document's version (the last store seqno
+of its changes; for a mandate log also that of its assembly's ledger, since
+what an act and a recall had seen is read from both). Refreshing re-reads only
+documents whose version moved; the RecordSet then re-tallies only the
+proposals whose inputs changed. `scratch_view` ignores all of that and reads
+every document again, which is what `pnyx view --verify` compares against.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+
+from automerge.core import Document
+from pnyx.federation.confed import Record, charter_record, ledger_records, mandate_log_records
+from pnyx.federation.docids import DocKind, ledger_id, parse_doc_id
+from pnyx.federation.recordset import RecordSet
+from pnyx.federation.view import render_view
+
+from .documents import DocumentCache
+from .sqlite import Store
+
+RECORDS_FORMAT = "records/v1"  # bump when what document_records extracts changes: the index is rebuilt
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS view_records (
+    doc TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    record TEXT
+);
+"""
+
+
+def document_records(doc_id: str, get: Callable[[str], Document]) -> Record | None:
+    """The normalized records of one document, read from the documents `get` gives."""
+    doc = parse_doc_id(doc_id)
+    if doc.kind is DocKind.CHARTER:
+        return charter_record(doc.record, get(doc_id))
+    assert doc.assembly is not None
+    if doc.kind is DocKind.LEDGER:
+        return ledger_records(doc.assembly, get(doc_id))
+    return mandate_log_records(doc.assembly, doc.record, get(doc_id), get(ledger_id(doc.assembly)))
+
+
+def _versions(store: Store, after: int, known: dict[str, str]) -> dict[str, str]:
+    """The version of every document changed since store seqno `after`, and of the mandate
+    logs whose ledger changed (`known`: the versions already indexed)."""
+    last = {doc: int(seqno) for doc, seqno in store.db.execute(
+        "SELECT doc, max(seqno) FROM changes WHERE seqno > ? GROUP BY doc", (after,))}
+    own = {doc: int(version.split(":")[0]) for doc, version in known.items()} | last
+    logs = [doc for doc in own if doc.startswith("mandate/")]
+    versions = {}
+    for doc_id in sorted(set(last) | {d for d in logs if _ledger_of(d) in last}):
+        if doc_id.startswith("mandate/"):
+            versions[doc_id] = f"{own[doc_id]}:{own.get(_ledger_of(doc_id), 0)}"
+        else:
+            versions[doc_id] = str(own[doc_id])
+    return versions
+
+
+def _ledger_of(mandate_doc: str) -> str:
+    doc = parse_doc_id(mandate_doc)
+    assert doc.assembly is not None
+    return ledger_id(doc.assembly)
+
+
+class ViewIndex:
+    """The indexed records of one store and the RecordSet built from them (kept in memory)."""
+
+    def __init__(self, store: Store, docs: DocumentCache) -> None:
+        self.store = store
+        self.docs = docs
+        self.records = RecordSet()
+        self.versions: dict[str, str] = {}
+        self.upto = 0  # the store seqno the records include
+        store.db.executescript(SCHEMA)
+
+    def refresh(self) -> int:
+        """Bring the records up to date with the store; returns how many documents were re-read."""
+        last = self.store.last_seqno()
+        if last == self.upto:
+            return 0
+        changed = _versions(self.store, self.upto, self.versions)
+        reread = 0
+        with self.store.transaction():
+            for doc_id, version in changed.items():
+                found = self.store.db.execute(
+                    "SELECT version, record FROM view_records WHERE doc = ?", (doc_id,)).fetchone()
+                if found is not None and found[0] == f"{RECORDS_FORMAT} {version}":
+                    record = None if found[1] is None else json.loads(found[1])
+                else:
+                    record = document_records(doc_id, self.docs.get)
+                    reread += 1
+                    self.store.db.execute(
+                        "INSERT OR REPLACE INTO view_records (doc, version, record) VALUES (?,?,?)",
+                        (doc_id, f"{RECORDS_FORMAT} {version}",
+                         None if record is None else json.dumps(record)))
+                self.records.put(doc_id, record)
+                self.versions[doc_id] = version
+        self.upto = last
+        return reread
+
+    def render(self, as_of: dt.date, confederation: str | None = None) -> bytes:
+        self.refresh()
+        return render_view(self.records, as_of, confederation)
+
+
+def scratch_view(store: Store, as_of: dt.date, confederation: str | None = None) -> bytes:
+    """The view recomputed from every stored change, with nothing cached."""
+    docs = DocumentCache(store)
+    records = RecordSet()
+    for doc_id in store.documents():
+        records.put(doc_id, document_records(doc_id, docs.get))
+    return render_view(records, as_of, confederation)
