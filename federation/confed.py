@@ -7,8 +7,11 @@ date and dissent, and can be superseded like any other):
   gains a `proposal` map (confederation, kind, subject, amendment);
 - `ratification`: subject = the proposal id; the tally is the assembly's own vote;
 - `recall` (ledger.py) gains `saw`: the mandate log heads the recalling device held.
+Only adopted decisions take effect (federation/bylaws.py judges them); the
+records say each one's outcome so that the view can tell why one is ignored.
 Written by a delegate in `mandate/<assembly>/<mandate>`: one root entry per act
-(vote, sign, report) with `saw`, the ledger heads the delegate's device held.
+(vote, withdraw, sign, report) with `saw`, the ledger heads the delegate's device
+held, and `replaces`, the earlier act on the same proposal it stands in for.
 
 `ledger_records` and `mandate_log_records` turn documents into plain, JSON-ready
 records (protocol-spec/view.md, "Records"): everything the view needs and
@@ -28,6 +31,7 @@ from typing import Any
 from automerge.core import ROOT, Document, ObjType, Transaction
 
 from .amvalues import Plain, ensure_map, put_value, read_entry, read_root
+from .bylaws import judge
 from .charter import AMENDABLE, CHARTER_ID_RE, read_charter
 from .docids import RECORD_ID_RE
 from .keys import KEY_TEXT_CHARS, key_text, parse_key
@@ -36,7 +40,6 @@ from .ledger import MAX_TEXT_CHARS, Binding, Position, read_ledger
 ACCEPTANCE = "charter-acceptance"
 PROPOSAL = "proposal"
 RATIFICATION = "ratification"
-RECALL = "recall"
 PROPOSAL_ID_RE = re.compile(rf"^[a-z2-7]{{{KEY_TEXT_CHARS}}}/[a-z2-7]{{16}}$")
 Record = dict[str, Any]
 
@@ -51,6 +54,7 @@ class ProposalKind(str, Enum):
 
 class ActKind(str, Enum):
     VOTE = "vote"
+    WITHDRAW = "withdraw"  # withdraws the delegate's standing vote on a proposal
     SIGN = "sign"
     REPORT = "report"
 
@@ -126,15 +130,19 @@ class Act:
     position: Position | None  # votes
     binding: Binding | None  # votes
     text: str  # the text id co-signed, or the report
+    replaces: str | None = None  # votes and withdrawals: the earlier act on the proposal
 
     def __post_init__(self) -> None:
         is_vote = self.kind is ActKind.VOTE
-        if is_vote != (self.proposal is not None and self.position is not None
-                       and self.binding is not None):
-            raise ValueError("a vote, and only a vote, names a proposal, a position and a binding")
+        if is_vote != (self.position is not None and self.binding is not None):
+            raise ValueError("a vote, and only a vote, names a position and a binding")
+        if (is_vote or self.kind is ActKind.WITHDRAW) != (self.proposal is not None):
+            raise ValueError("a vote or a withdrawal, and only they, name a proposal")
+        if self.replaces is not None and (self.proposal is None or not RECORD_ID_RE.match(self.replaces)):
+            raise ValueError(f"not an act a vote or withdrawal can replace: {self.replaces!r}")
         if self.proposal is not None and not PROPOSAL_ID_RE.match(self.proposal):
             raise ValueError(f"not a proposal id: {self.proposal!r}")
-        if self.kind is not ActKind.VOTE and not self.text.strip():
+        if self.kind in (ActKind.SIGN, ActKind.REPORT) and not self.text.strip():
             raise ValueError(f"a {self.kind.value} needs a text")
         if len(self.text) > MAX_TEXT_CHARS:
             raise ValueError("text too long")
@@ -145,7 +153,7 @@ def write_act(tx: Transaction, act: Act, saw: Sequence[bytes]) -> None:
         "kind": act.kind.value, "date": act.date.isoformat(), "proposal": act.proposal,
         "position": act.position.value if act.position else None,
         "binding": act.binding.value if act.binding else None, "text": act.text,
-        "saw": sorted(h.hex() for h in saw)})
+        "replaces": act.replaces, "saw": sorted(h.hex() for h in saw)})
 
 
 # --- normalized records ------------------------------------------------------------------
@@ -163,16 +171,24 @@ def charter_record(charter_id: str, doc: Document) -> Record | None:
 
 
 def ledger_records(assembly: bytes, doc: Document) -> Record:
-    """What one ledger contributes to the view: acceptances, proposals, ratifications, mandates."""
+    """What one ledger contributes to the view: acceptances, proposals, ratifications, mandates.
+
+    Each decision comes with its outcome under the assembly's bylaws (federation/bylaws.py):
+    only an adopted acceptance consents, only an adopted mandate confers anything and only
+    an adopted recall recalls; proposals and ratifications carry their outcome for the view."""
     ledger = read_ledger(doc)
-    in_force = {k: d for k, d in ledger.decisions.items() if k not in ledger.superseded()}
+    judged = judge(ledger)
+    superseded = ledger.superseded()
+    in_force = {k: d for k, d in ledger.decisions.items() if k not in superseded}
     acceptances: dict[str, str] = {}
     proposals: dict[str, Record] = {}
     ratifications: dict[str, Record] = {}
     for decision_id, d in sorted(in_force.items(), key=lambda kv: (kv[1].date, kv[0])):
-        tally = {"for": d.tally.votes_for, "against": d.tally.against, "abstain": d.tally.abstain}
+        tally = {"for": d.tally.votes_for, "against": d.tally.against, "abstain": d.tally.abstain,
+                 "outcome": judged.verdicts[decision_id].outcome.value}
         if d.kind == ACCEPTANCE and d.subject and CHARTER_ID_RE.match(d.subject):
-            acceptances.setdefault(d.subject, d.date.isoformat())
+            if judged.adopted(decision_id):
+                acceptances.setdefault(d.subject, d.date.isoformat())
         elif d.kind == RATIFICATION and d.subject and PROPOSAL_ID_RE.match(d.subject):
             ratifications[d.subject] = {"decision": decision_id, "date": d.date.isoformat(),
                                         **tally, "dissent": d.dissent}
@@ -189,11 +205,11 @@ def ledger_records(assembly: bytes, doc: Document) -> Record:
         issued = ledger.decisions.get(m.decision)
         if issued is None:
             continue
-        recall = ledger.decisions.get(m.recalled_by) if m.recalled_by else None
+        recall = judged.recall_of(ledger, mandate_id)
         mandates[mandate_id] = {
             "delegate": m.delegate, "delegate_key": m.delegate_key, "council": m.council,
             "from": m.term_from.isoformat(), "until": m.term_until.isoformat(),
-            "issued": issued.date.isoformat(),
+            "issued": issued.date.isoformat(), "outcome": judged.verdicts[issued.id].outcome.value,
             "instructions": [{"question": i.question, "position": i.position.value,
                               "binding": i.binding.value} for i in m.instructions],
             "recall": None if recall is None else {"decision": recall.id,
@@ -218,31 +234,37 @@ def mandate_log_records(assembly: bytes, mandate_id: str, log: Document,
                         ledger: Document) -> Record:
     """The acts of one mandate log, each with what its writer and the recall had seen.
 
-    `saw_recall`: the ledger, read at the heads the act names, already held the recall.
+    The recall is the mandate's adopted recall in force (federation/bylaws.py).
+    `saw_recall`: the ledger, read at the heads the act names, already held that recall.
     `seen_by_recall`: the mandate log, read at the heads the recall names, held the act.
     Heads that this machine does not hold are left out (they cannot be read)."""
-    mandate = read_entry(ledger, "mandates", mandate_id)
-    recall_id = mandate.get("recalled_by") if isinstance(mandate, dict) else None
-    recall = read_entry(ledger, "decisions", recall_id) if isinstance(recall_id, str) else None
+    read = read_ledger(ledger)
+    adopted_recall = judge(read).recall_of(read, mandate_id)
+    recall = read_entry(ledger, "decisions", adopted_recall.id) if adopted_recall else None
     ledger_held = _held_hashes(ledger) if recall is not None else set()
     recall_saw = _heads(recall.get("saw") if isinstance(recall, dict) else None, _held_hashes(log))
     acts_seen_by_recall = set(log.keys(ROOT, recall_saw)) if recall_saw else set()
+    acts = act_records(log)
+    for act_id, act in acts.items():
+        seen = _heads(act.pop("saw"), ledger_held)
+        saw_recall = (adopted_recall is not None and bool(seen)
+                      and read_entry(ledger, "decisions", adopted_recall.id, seen) is not None)
+        act.update(saw_recall=saw_recall, seen_by_recall=act_id in acts_seen_by_recall)
+    return {"assembly": key_text(assembly), "mandate": mandate_id, "acts": acts}
+
+
+def act_records(log: Document) -> dict[str, Record]:
+    """The well-formed acts of a mandate log by id, with the `saw` heads as written."""
     acts: dict[str, Record] = {}
     for act_id, raw in read_root(log).items():
         act = _act(act_id, raw)
-        if act is None:
-            continue
-        saw_recall = False
-        if recall is not None:
-            seen = _heads(raw.get("saw"), ledger_held)
-            at_seen = read_entry(ledger, "mandates", mandate_id, seen) if seen else None
-            saw_recall = isinstance(at_seen, dict) and at_seen.get("recalled_by") is not None
-        acts[act_id] = {
-            "kind": act.kind.value, "date": act.date.isoformat(), "proposal": act.proposal,
-            "position": act.position.value if act.position else None,
-            "binding": act.binding.value if act.binding else None, "text": act.text,
-            "saw_recall": saw_recall, "seen_by_recall": act_id in acts_seen_by_recall}
-    return {"assembly": key_text(assembly), "mandate": mandate_id, "acts": acts}
+        if act is not None:
+            acts[act_id] = {
+                "kind": act.kind.value, "date": act.date.isoformat(), "proposal": act.proposal,
+                "position": act.position.value if act.position else None,
+                "binding": act.binding.value if act.binding else None, "text": act.text,
+                "replaces": act.replaces, "saw": raw.get("saw")}
+    return acts
 
 
 def _held_hashes(doc: Document) -> set[bytes]:
@@ -271,6 +293,6 @@ def _act(act_id: str, raw: Plain) -> Act | None:
                    raw.get("proposal"),
                    None if raw.get("position") is None else Position(raw["position"]),
                    None if raw.get("binding") is None else Binding(raw["binding"]),
-                   str(raw.get("text", "")))
+                   str(raw.get("text", "")), raw.get("replaces"))
     except (KeyError, TypeError, ValueError):
         return None

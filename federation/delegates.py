@@ -18,9 +18,43 @@ def majority(votes_for: int, against: int) -> str:
     return "for" if votes_for > against else "against" if against > votes_for else "tie"
 
 
+def replacements(acts: dict[str, Record], as_of: dt.date) -> dict[str, str]:
+    """act id -> the act that replaces it: one standing act per proposal and mandate log.
+
+    Among the acts dated by as-of: an act named in `replaces` by another act on the same
+    proposal is replaced by it; of the acts on a proposal left, all but the last by
+    (date, id) are replaced by that last one (acts written concurrently)."""
+    today = as_of.isoformat()
+    dated = {k: a for k, a in sorted(acts.items())
+             if a["date"] <= today and a["proposal"] is not None}
+    out: dict[str, str] = {}
+    for act_id, act in dated.items():
+        earlier = dated.get(act["replaces"] or "")
+        if earlier is not None and earlier["proposal"] == act["proposal"] and act["replaces"] != act_id:
+            out.setdefault(act["replaces"], act_id)
+    remaining: dict[str, list[tuple[str, str]]] = {}
+    for act_id, act in dated.items():
+        if act_id not in out:
+            remaining.setdefault(act["proposal"], []).append((act["date"], act_id))
+    for items in remaining.values():
+        last = max(items)[1]
+        out.update({act_id: last for _, act_id in items if act_id != last})
+    return out
+
+
+def standing_act(acts: dict[str, Record], proposal: str, as_of: dt.date) -> str | None:
+    """The act (vote or withdrawal) that stands for a mandate log on `proposal` as of a day."""
+    replaced = replacements(acts, as_of)
+    left = [(a["date"], k) for k, a in acts.items() if a["proposal"] == proposal
+            and k not in replaced and a["date"] <= as_of.isoformat()]
+    return max(left)[1] if left else None
+
+
 def classify(records: RecordSet, as_of: dt.date, assembly: str, mandate: Record,
-             act: Record) -> tuple[str, str]:
+             act: Record, replaced_by: str | None = None) -> tuple[str, str]:
     """(class, reason) of one delegate act; protocol-spec/view.md "Delegate acts"."""
+    if mandate["outcome"] != "adopted":
+        return "void", f"the mandate was not adopted: {mandate['outcome']}"
     if not mandate["from"] <= act["date"] <= mandate["until"]:
         return "void", "dated outside the mandate's term"
     recall = mandate["recall"]
@@ -30,6 +64,10 @@ def classify(records: RecordSet, as_of: dt.date, assembly: str, mandate: Record,
         if not act["seen_by_recall"]:
             return "disputed", (f"concurrent with the recall {recall['decision']}: "
                                 "neither record had seen the other")
+    if replaced_by is not None:
+        return "replaced", f"replaced by the later act {replaced_by}"
+    if act["kind"] == "withdraw":
+        return "withdrawal", "the delegate's vote on this proposal is withdrawn"
     if act["kind"] == "report":
         return "within-mandate", "a report back to the assembly"
     if act["kind"] == "sign":
@@ -70,17 +108,19 @@ def mandate_rows(records: RecordSet, as_of: dt.date, councils: set[str] | None) 
             if m["issued"] > today or (councils is not None and m["council"] not in councils):
                 continue
             recall = m["recall"] if m["recall"] and m["recall"]["date"] <= today else None
-            state = ("recalled" if recall else "expired" if today > m["until"]
+            state = ("not-adopted" if m["outcome"] != "adopted" else "recalled" if recall
+                     else "expired" if today > m["until"]
                      else "not-yet-in-force" if today < m["from"] else "active")
             acts = []
             log = records.logs.get((assembly, mandate_id)) or {"acts": {}}
+            replaced = replacements(log["acts"], as_of)
             for act_id, act in sorted(log["acts"].items()):
                 if act["date"] <= today:
-                    verdict, reason = classify(records, as_of, assembly, m, act)
+                    verdict, reason = classify(records, as_of, assembly, m, act, replaced.get(act_id))
                     acts.append({"id": act_id, "kind": act["kind"], "date": act["date"],
                                  "proposal": act["proposal"], "position": act["position"],
                                  "binding": act["binding"], "text": act["text"],
-                                 "class": verdict, "reason": reason})
+                                 "replaces": act["replaces"], "class": verdict, "reason": reason})
             out.append({"assembly": assembly, "mandate": mandate_id, "delegate": m["delegate"],
                         "delegate_key": m["delegate_key"], "council": m["council"],
                         "from": m["from"], "until": m["until"], "state": state,

@@ -73,8 +73,9 @@ class Decision:
     quorum: int | None
     dissent: str
     supersedes: str | None
-    kind: str  # "decision", "mandate", "recall", "device", "ratification"
-    subject: str | None  # the mandate, device key or proposal the decision is about
+    kind: str  # "decision", "mandate", "recall", "bylaws", or a confederal kind (confed.py)
+    subject: str | None  # the mandate, charter or proposal the decision is about
+    bylaws: dict[str, Any] | None = None  # kind "bylaws": the keys it sets (federation/bylaws.py)
 
 
 @dataclass(frozen=True)
@@ -264,12 +265,15 @@ def write_recall(tx: Transaction, mandate_id: str, decision_id: str) -> None:
 
 
 def _decision_plain(d: Decision) -> dict[str, Plain]:
-    return {
+    plain: dict[str, Plain] = {
         "title": d.title, "text": d.text, "date": d.date.isoformat(),
         "for": d.tally.votes_for, "against": d.tally.against, "abstain": d.tally.abstain,
         "quorum": d.quorum, "dissent": d.dissent, "supersedes": d.supersedes,
         "kind": d.kind, "subject": d.subject,
     }
+    if d.bylaws is not None:
+        plain["bylaws"] = d.bylaws
+    return plain
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -342,6 +346,7 @@ def _decision(key: str, raw: Plain) -> Decision:
         quorum=_optional(raw.get("quorum"), _int), dissent=_text(raw.get("dissent", "")),
         supersedes=_optional(raw.get("supersedes"), _text), kind=_text(raw["kind"]),
         subject=_optional(raw.get("subject"), _text),
+        bylaws=raw["bylaws"] if isinstance(raw.get("bylaws"), dict) else None,
     )
 
 

@@ -19,7 +19,7 @@ from fractions import Fraction
 
 from .charter import SIMPLE, Rules, amendment_from_plain, rules_from_plain, threshold_met
 from .confed import Record
-from .delegates import classify, majority, mandate_rows
+from .delegates import classify, majority, mandate_rows, replacements
 from .recordset import Fragment, RecordSet, canonical, encode
 
 VIEW_FORMAT = "pnyx/view/v1"
@@ -159,6 +159,8 @@ class _Context:
             timeline.joined.setdefault(proposal["subject"], effective)
 
     def _refusal(self, confederation: str, proposal: Record, rules: Rules, day: dt.date) -> str | None:
+        if proposal["outcome"] != "adopted":
+            return f"the proposing assembly did not adopt it: {proposal['outcome']}"
         proposer = proposal["proposer"]
         if proposer not in {a for a, _ in self.electorate(confederation, day)}:
             return f"the proposing assembly is not in the electorate on {day}"
@@ -191,8 +193,8 @@ class _Context:
             if r is None or r["date"] > self.as_of.isoformat():
                 not_voted.append(assembly)
                 continue
-            if not day.isoformat() <= r["date"] <= last_day.isoformat():
-                why = "dated before the proposal" if r["date"] < day.isoformat() else "after the deadline"
+            why = ratification_refusal(r, day, last_day)
+            if why is not None:
                 ignored.append({"assembly": assembly, "decision": r["decision"], "reason": why})
                 not_voted.append(assembly)
                 continue
@@ -269,7 +271,8 @@ class _Context:
             act = self.records.logs[(assembly, mandate_id)]["acts"][act_id]
             if mandate is None or act["date"] > self.as_of.isoformat():
                 continue
-            verdict, _ = classify(self.records, self.as_of, assembly, mandate, act)
+            replaced = replacements(self.records.logs[(assembly, mandate_id)]["acts"], self.as_of)
+            verdict, _ = classify(self.records, self.as_of, assembly, mandate, act, replaced.get(act_id))
             if verdict in ("within-mandate", "indicative-awaiting-ratification"):
                 out.append({"assembly": assembly, "mandate": mandate_id, "act": act_id,
                             "delegate": mandate["delegate"], "position": act["position"],
@@ -295,6 +298,17 @@ class _Context:
                 "rules": timeline.rules_at(self.as_of).plain(),
                 "members": members, "proposals": [r["fragment"] for r in timeline.results],
                 "ignored_proposals": timeline.ignored}
+
+
+def ratification_refusal(ratification: Record, day: dt.date, last_day: dt.date) -> str | None:
+    """Why an electorate assembly's ratification does not count, if it does not."""
+    if ratification["outcome"] == "no-quorum":
+        return "the assembly's vote had no quorum"
+    if ratification["date"] < day.isoformat():
+        return "dated before the proposal"
+    if ratification["date"] > last_day.isoformat():
+        return "after the deadline"
+    return None
 
 
 def _cyclic(records: RecordSet) -> set[tuple[str, str]]:

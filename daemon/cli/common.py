@@ -30,7 +30,7 @@ def vote_body(args: argparse.Namespace) -> dict[str, Any]:
     """The assembly's vote as the JSON body of a write (daemon/writes.py)."""
     body: dict[str, Any] = {
         "text": args.text, "date": args.date, "quorum": args.quorum, "dissent": args.dissent,
-        "tally": {"votes_for": args.votes_for, "against": args.against, "abstain": args.abstain}}
+        "tally": {"for": args.votes_for, "against": args.against, "abstain": args.abstain}}
     if args.title is not None:
         body["title"] = args.title
     return body

@@ -11,13 +11,13 @@ from typing import Any
 from pnyx.federation.charter import (
     DEFAULT_QUALIFIED,
 )
-from pnyx.federation.confed import PROPOSAL, PROPOSAL_ID_RE, ProposalKind
+from pnyx.federation.confed import ProposalKind
 from pnyx.federation.keys import key_text, parse_key
 from pnyx.federation.ledger import Position, parse_date
 
-from ..services.names import held_ledgers, the_one
+from ..services.names import assembly_names, resolve_confederation, resolve_proposal
 from ..services.submit import submit
-from ..store.node import Node, create_data_dir, new_key
+from ..store.node import create_data_dir, new_key
 from ..store.viewindex import ViewIndex, scratch_view
 from .common import add_decision_args, vote_body, with_node
 
@@ -29,9 +29,9 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     sub = confed.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = sub.add_parser("create", parents=[common], help="write a confederation's founding charter")
     p.add_argument("--name", required=True)
-    p.add_argument("--member", action="append", default=[], metavar="ASSEMBLY_KEY",
-                   help="a founding member assembly (repeatable)")
-    p.add_argument("--member-confed", action="append", default=[], metavar="CONFED_ID",
+    p.add_argument("--member", action="append", default=[], metavar="ASSEMBLY",
+                   help="a founding member assembly, by key or name (repeatable)")
+    p.add_argument("--member-confed", action="append", default=[], metavar="CONFED",
                    help="a founding member confederation, for nested councils (repeatable)")
     p.add_argument("--threshold", default="simple", help="simple, or a share such as 2/3")
     p.add_argument("--qualified", default=DEFAULT_QUALIFIED,
@@ -45,15 +45,17 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_confed_create)
     p = sub.add_parser("accept", parents=[common],
                        help="the assembly accepts a charter (becomes a member if named or admitted)")
-    p.add_argument("confed", metavar="CONFED_ID")
+    p.add_argument("confed", metavar="CONFED", help="the confederation's id or name")
     add_decision_args(p, title_required=False)
     p.set_defaults(handler=cmd_confed_accept)
 
     p = commands.add_parser("propose", parents=[common], help="put a proposal to a confederation")
-    p.add_argument("--confed", required=True, metavar="CONFED_ID")
+    p.add_argument("--confed", required=True, metavar="CONFED", help="the confederation's id or name")
     p.add_argument("--kind", default="policy", choices=[k.value for k in ProposalKind])
-    p.add_argument("--subject", default=None, metavar="KEY_OR_CONFED_ID",
-                   help="the assembly or confederation to admit or suspend, or to join")
+    p.add_argument("--subject", default=None, metavar="ASSEMBLY_OR_CONFED",
+                   help="the assembly or confederation (key, id or name) to admit or suspend, or to join")
+    p.add_argument("--ratify", action="store_true",
+                   help="the same vote also ratifies the proposal for this assembly (see README)")
     g = p.add_argument_group("an amendment (kind amend)")
     g.add_argument("--set-name", default=None)
     g.add_argument("--set-threshold", default=None)
@@ -67,13 +69,13 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
 
     p = commands.add_parser("ratify", parents=[common],
                             help="the assembly's own vote on a confederal proposal")
-    p.add_argument("proposal", metavar="PROPOSAL")
+    p.add_argument("proposal", metavar="PROPOSAL", help="the proposal's id, decision id or title")
     p.add_argument("--supersedes", default=None, metavar="ID", help="an earlier ratification replaced")
     add_decision_args(p, title_required=False)
     p.set_defaults(handler=cmd_ratify)
 
     p = commands.add_parser("view", parents=[common], help="the confederal view")
-    p.add_argument("--confed", default=None, metavar="CONFED_ID")
+    p.add_argument("--confed", default=None, metavar="CONFED", help="one confederation, by id or name")
     p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="judge as of this day (default today)")
     p.add_argument("--json", action="store_true", help="print the canonical JSON")
     p.add_argument("--verify", action="store_true",
@@ -91,6 +93,9 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--position", required=True, choices=[x.value for x in Position])
     p.add_argument("--indicative", action="store_true",
                    help="what the delegate expects the assembly to decide; it goes back for ratification")
+    add_act_args(p)
+    p = sub.add_parser("withdraw", parents=[common], help="withdraw the standing vote on a proposal")
+    p.add_argument("proposal", metavar="PROPOSAL")
     add_act_args(p)
     p = sub.add_parser("sign", parents=[common], help="co-sign a common text")
     p.add_argument("text", metavar="TEXT_ID")
@@ -111,17 +116,9 @@ def _date(text: str | None) -> dt.date:
     return parse_date(text) if text else dt.datetime.now(dt.timezone.utc).date()
 
 
-def _confed_id(text: str) -> str:
-    cleaned = text.strip().removeprefix("charter/")
-    if len(cleaned) != 64 or any(c not in "0123456789abcdef" for c in cleaned):
-        raise ValueError(f"not a confederation id (64 hex digits): {text!r}")
-    return cleaned
-
-
 def cmd_confed_create(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {
-        "name": args.name, "members": args.member,
-        "member_confederations": [_confed_id(c) for c in args.member_confed],
+        "name": args.name, "members": args.member, "member_confederations": args.member_confed,
         "threshold": args.threshold, "qualified": args.qualified,
         "assembly_quorum": args.assembly_quorum, "deadline_days": args.deadline_days,
         "protected": args.protect}
@@ -132,7 +129,7 @@ def cmd_confed_create(args: argparse.Namespace) -> int:
 
 
 def cmd_confed_accept(args: argparse.Namespace) -> int:
-    print(submit(args.data, "confed-accept", vote_body(args), confederation=_confed_id(args.confed))["id"])
+    print(submit(args.data, "confed-accept", vote_body(args), confederation=args.confed)["id"])
     return 0
 
 
@@ -145,20 +142,16 @@ def cmd_propose(args: argparse.Namespace) -> int:
     if args.set_protect is not None:
         amendment["protected"] = args.set_protect
     body = vote_body(args)
-    body.update(confederation=_confed_id(args.confed), kind=args.kind,
-                subject=args.subject.removeprefix("charter/") if args.subject else None,
-                amendment=amendment or None)
-    print(submit(args.data, "propose", body)["id"])
+    body.update(confederation=args.confed, kind=args.kind, subject=args.subject,
+                amendment=amendment or None, ratify=args.ratify)
+    result = submit(args.data, "propose", body)
+    print(result["id"])
+    decision = result["decision"]
+    print(f"the assembly's vote: {decision['outcome']} ({decision['reason']})", file=sys.stderr)
+    if result["ratification"] is not None:
+        print(f"ratified by this assembly in the same vote: {result['ratification']['id']}",
+              file=sys.stderr)
     return 0
-
-
-def resolve_proposal(node: Node, text: str) -> str:
-    """A proposal by its full id, or by its decision id if one held proposal has it."""
-    if PROPOSAL_ID_RE.match(text):
-        return text
-    found = [f"{key}/{text}" for key, ledger in held_ledgers(node)
-             if (decision := ledger.decisions.get(text)) is not None and decision.kind == PROPOSAL]
-    return the_one(found, f"proposal {text!r} held here")
 
 
 def cmd_ratify(args: argparse.Namespace) -> int:
@@ -177,9 +170,10 @@ def cmd_ratify(args: argparse.Namespace) -> int:
 
 def cmd_view(args: argparse.Namespace) -> int:
     as_of = _date(args.as_of)
-    confederation = _confed_id(args.confed) if args.confed else None
     node = with_node(args)
     try:
+        confederation = resolve_confederation(node, args.confed) if args.confed else None
+        names = assembly_names(node)
         view = ViewIndex(node.store, node.docs).render(as_of, confederation)
         same = view == scratch_view(node.store, as_of, confederation) if args.verify else True
     finally:
@@ -187,43 +181,58 @@ def cmd_view(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(view.decode("utf-8") + "\n")
     else:
-        print_view(json.loads(view))
+        print_view(json.loads(view), names)
     if args.verify:
         verdict = "verified: identical" if same else "DIFFERS from"
         print(f"view {verdict} when recomputed from scratch", file=sys.stderr)
     return 0 if same else 1
 
 
-def print_view(view: dict[str, Any]) -> None:
+def quorum_text(share: str) -> str:
+    """A charter's assembly quorum as people read it."""
+    return "none" if share.startswith("0/") else f"{share} of the members must vote"
+
+
+def print_view(view: dict[str, Any], held: dict[str, str]) -> None:
+    """The view for people: names instead of keys wherever this store knows them."""
     print(f"as of {view['as_of']}")
-    names: dict[str, str] = {}
+    names = dict(held)
     for c in view["confederations"]:
+        names[c["id"]] = c["rules"]["name"]
         names |= {m["member"]: m["name"] for m in c["members"] if m["name"]}
+
+    def name(key: str) -> str:
+        return names.get(key, key)
+
     for c in view["confederations"]:
         rules = c["rules"]
         print(f"\nconfederation {rules['name']}  {c['id']}")
         print(f"  threshold {rules['threshold']}, amendments {rules['qualified']}, assembly quorum "
-              f"{rules['assembly_quorum']}, deadline {rules['deadline_days']} days")
+              f"{quorum_text(rules['assembly_quorum'])}, deadline {rules['deadline_days']} days")
+        for principle in rules["protected"]:
+            print(f"  protected: {principle}")
         for m in c["members"]:
-            print(f"  member {m['name'] or m['member']}  {m['state']}")
+            print(f"  member {name(m['member'])}  {m['state']}")
         for p in c["proposals"]:
             t = p["tally"]
-            print(f"  proposal {p['id']}  {p['kind']}  {p['title']!r}")
+            print(f"  proposal {p['title']!r}  {p['kind']}  by {name(p['proposer'])}  ({p['id']})")
             print(f"    {p['outcome'].upper()}  {t['for']} for, {t['against']} against, "
                   f"{t['abstain']} abstain  (threshold {p['threshold']}, "
                   f"deadline {p['deadline']}; {p['reason']})")
-            rows = [(b["assembly"], f"{b['for']}/{b['against']}/{b['abstain']} ({b['majority']})")
+            rows = [(b["assembly"], f"{b['for']}/{b['against']}/{b['abstain']} ({b['majority']})"
+                     + (f" via {', '.join(name(v) for v in b['via'])}" if b["via"] else "")
+                     + (f"; dissent: {b['dissent']}" if b["dissent"] else ""))
                     for b in p["breakdown"]]
             rows += [(a, "not voted") for a in p["not_voted"]]
             rows += [(t["assembly"], f"tendency of {t['delegate']}: {t['position']}") for t in p["tendency"]]
             rows += [(i["assembly"], f"ignored: {i['reason']}") for i in p["ignored"]]
             for assembly, line in rows:
-                print(f"    {names.get(assembly, assembly)}: {line}")
+                print(f"    {name(assembly)}: {line}")
         for i in c["ignored_proposals"]:
             print(f"  ignored proposal {i['proposal']}: {i['reason']}")
     for m in view["mandates"]:
-        print(f"\nmandate {m['mandate']} of {names.get(m['assembly'], m['assembly'])}: "
-              f"{m['delegate']} to {m['council']}, {m['state']}")
+        print(f"\nmandate {m['mandate']} of {name(m['assembly'])}: "
+              f"{m['delegate']} to {name(m['council'])}, {m['state']}")
         for a in m["acts"]:
             print(f"  {a['date']} {a['kind']} {a['proposal'] or a['text']}: {a['class']} ({a['reason']})")
 
@@ -241,14 +250,11 @@ def cmd_delegate_act(args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"kind": args.action, "mandate": args.mandate}
     if args.date is not None:
         body["date"] = args.date
+    if args.action in ("vote", "withdraw"):
+        body["proposal"] = args.proposal  # an id, decision id or title: resolved where written
     if args.action == "vote":
-        node = with_node(args)
-        try:
-            body["proposal"] = resolve_proposal(node, args.proposal)
-        finally:
-            node.close()
         body.update(position=args.position, indicative=args.indicative)
-    else:
+    elif args.action != "withdraw":
         body["text"] = args.text
     print(submit(args.data, "delegate-act", body)["id"])
     return 0

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, TypeVar
 
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Profile
+from pnyx.federation.ledger import Profile, read_ledger
 
+from ..services.jsonable import to_jsonable
+from ..services.listing import bylaws_row, decision_rows, mandate_rows
 from ..services.names import resolve_assembly
-from ..services.records import Recorder
+from ..services.records import Recorder, utc_today
 from ..services.status import node_status
 from ..services.submit import submit
 from ..store.audit import reverify
@@ -31,6 +34,16 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--place", default="", help="where the assembly meets")
     p.add_argument("--members", type=int, default=None, metavar="N", help="number of members")
     p.set_defaults(handler=cmd_init)
+
+    p = commands.add_parser("bylaws", parents=[common],
+                            help="adopt or amend the bylaws (an assembly decision): keys not given are kept")
+    p.add_argument("--rule", default=None, metavar="RULE",
+                   help="decision rule: simple (more for than against) or a share such as 2/3")
+    p.add_argument("--quorum-required", default=None, metavar="N|none",
+                   help="the least number of members present for a decision to count")
+    p.add_argument("--members", default=None, metavar="N|none", help="the number of members")
+    add_decision_args(p, title_required=False)
+    p.set_defaults(handler=cmd_bylaws)
 
     p = commands.add_parser("decide", parents=[common], help="record a decision of the assembly")
     add_decision_args(p, title_required=True)
@@ -66,8 +79,9 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("key", metavar="KEY")
     p.set_defaults(handler=cmd_device_revoke)
 
-    p = commands.add_parser("show", parents=[common], help="list decisions, mandates or devices")
-    p.add_argument("what", choices=["decisions", "mandates", "devices"])
+    p = commands.add_parser("show", parents=[common],
+                            help="list decisions or mandates (by date, with outcome), devices, or the bylaws")
+    p.add_argument("what", choices=["decisions", "mandates", "devices", "bylaws"])
     p.add_argument("--assembly", default=None, metavar="KEY_OR_NAME",
                    help="another assembly held here (default: this one)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -107,6 +121,33 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count_or_none(text: str | None, option: str) -> int | None:
+    if text is None or text.strip().lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{option}: a whole number or none, not {text!r}") from None
+
+
+def cmd_bylaws(args: argparse.Namespace) -> int:
+    changes: dict[str, Any] = {}
+    if args.rule is not None:
+        changes["rule"] = args.rule.strip()
+    if args.quorum_required is not None:
+        changes["quorum"] = _count_or_none(args.quorum_required, "--quorum-required")
+    if args.members is not None:
+        changes["members"] = _count_or_none(args.members, "--members")
+    if not changes:
+        raise ValueError("say what the bylaws set: --rule, --quorum-required or --members")
+    body = vote_body(args)
+    body["bylaws"] = changes
+    result = submit(args.data, "bylaws", body)
+    print(result["id"])
+    print(f"{result['outcome']}: {result['reason']}", file=sys.stderr)
+    return 0
+
+
 def cmd_decide(args: argparse.Namespace) -> int:
     body = vote_body(args)
     if args.supersedes is not None:
@@ -143,43 +184,65 @@ def cmd_device_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from pnyx.federation.ledger import read_ledger
-
     node = with_node(args)
     try:
         assembly = resolve_assembly(node, args.assembly) if args.assembly else node.assembly
         ledger = read_ledger(node.docs.get(ledger_id(assembly)))
     finally:
         node.close()
-    records: dict[str, Any] = {"decisions": ledger.decisions, "mandates": ledger.mandates,
-                               "devices": ledger.devices}
-    chosen = records[args.what]
-    if args.json:
-        print_json(list(chosen.values()))
+    if args.what == "bylaws":
+        row = bylaws_row(ledger, utc_today())
+        if args.json:
+            print_json(row)
+        else:
+            print_bylaws(row)
         return 0
-    superseded = ledger.superseded()
-    for record in chosen.values():
-        print(describe(record, superseded))
-    if not chosen:
+    rows: list[dict[str, Any]] = (decision_rows(ledger) if args.what == "decisions"
+                                  else mandate_rows(ledger) if args.what == "mandates"
+                                  else to_jsonable(list(ledger.devices.values())))
+    if args.json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        print(describe(args.what, row))
+    if not rows:
         print(f"no {args.what}")
     return 0
 
 
-def describe(record: Any, superseded: set[str]) -> str:
-    from pnyx.federation.ledger import Decision, Device, Mandate
+def describe(what: str, row: dict[str, Any]) -> str:
+    """One line (two with a dissent) per record, for people."""
+    if what == "decisions":
+        t = row["tally"]
+        line = (f"{row['date']}  {row['title']}  {row['outcome'].upper()}  "
+                f"[{t['for']} for, {t['against']} against, {t['abstain']} abstain"
+                + (f", {row['quorum']} present" if row["quorum"] is not None else "") + "]"
+                + (" (superseded)" if row["superseded"] else "") + f"  {row['id']}")
+        return line + (f"\n    dissent: {row['dissent']}" if row["dissent"] else "")
+    if what == "mandates":
+        state = ("not adopted" if row["outcome"] != "adopted" else
+                 f"recalled by {row['recalled_by']}" if row["recalled_by"] else "issued")
+        return (f"{row['issued']}  {row['delegate']} to {row['council']}  "
+                f"{row['term_from']}..{row['term_until']}  {state}  {row['id']}")
+    state = "revoked" if row["revoked_cut"] is not None else "certified"
+    return f"{row['key']}  {row['label'] or '-'}  {state}"
 
-    if isinstance(record, Decision):
-        t = record.tally
-        mark = " (superseded)" if record.id in superseded else ""
-        return (f"{record.id}  {record.date}  {record.title}  "
-                f"[{t.votes_for} for, {t.against} against, {t.abstain} abstain]{mark}")
-    if isinstance(record, Mandate):
-        state = f"recalled by {record.recalled_by}" if record.recalled_by else "issued"
-        return (f"{record.id}  {record.delegate} to {record.council}  "
-                f"{record.term_from}..{record.term_until}  {state}")
-    assert isinstance(record, Device)
-    state = "revoked" if record.revoked_cut is not None else "certified"
-    return f"{record.key}  {record.label or '-'}  {state}"
+
+def print_bylaws(row: dict[str, Any]) -> None:
+    law = row["in_force"]
+    rule = "simple majority (more for than against)" if law["rule"] == "simple" else \
+        f"for at least {law['rule']} of for and against"
+    print(f"bylaws in force on {row['as_of']}" + (f" (decision {row['decision']})" if row["decision"]
+                                                  else " (the defaults: none adopted yet)"))
+    print(f"  decision rule: {rule}")
+    print(f"  quorum: {'none' if law['quorum'] is None else str(law['quorum']) + ' members present'}")
+    print(f"  members: {'not stated' if law['members'] is None else law['members']}")
+    for key in sorted(set(law) - {"rule", "quorum", "members"}):
+        print(f"  {key}: {law[key]}")
+    for change in row["history"]:
+        print(f"  adopted by {change['decision']}, in force after {change['after']}")
+    for decision, why in row["ill_formed"].items():
+        print(f"  ill-formed, not in force: {decision}: {why}")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

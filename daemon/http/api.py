@@ -22,17 +22,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from pnyx.federation.charter import CHARTER_ID_RE
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.errors import Rejected
-from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Decision, Ledger, parse_date, read_ledger
+from pnyx.federation.keys import key_text
+from pnyx.federation.ledger import Ledger, parse_date, read_ledger
 
 from ..services.bodies import BadRequest
 from ..services.jsonable import to_jsonable
-from ..services.records import Recorder, RecordError, UnknownRecord
+from ..services.listing import bylaws_row, decision_rows, mandate_rows
+from ..services.names import resolve_assembly, resolve_confederation
+from ..services.records import Recorder, RecordError, UnknownRecord, utc_today
 from ..services.status import node_status
-from ..services.writes import WRITES, Write, charter_id, today
+from ..services.writes import WRITES, Write
 from ..store.audit import reverify
 from ..store.node import Node
 from ..store.peers import PeerBook, peer_rows
@@ -56,7 +57,7 @@ class ApiContext:
 
     def view_digest(self) -> str:
         """A digest of today's confederal view, recomputed only when records or the day moved."""
-        key = (self.watch.seqno, today())
+        key = (self.watch.seqno, utc_today())
         if self._digest is None or self._digest[0] != key:
             self._digest = (key, hashlib.sha256(self.view.render(key[1])).hexdigest())
         return self._digest[1]
@@ -117,15 +118,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def assembly_of(request: web.Request) -> bytes:
-    """The assembly a read is about: `?assembly=KEY`, else this one; 404 if not held here."""
+    """The assembly a read is about: `?assembly=KEY_OR_NAME`, else this one; 404 if not held here."""
     node = request.app[API_KEY].node
     if "assembly" not in request.query:
         return node.assembly
     text = request.query["assembly"]
-    try:
-        assembly = parse_key(text)
-    except ValueError as exc:
-        raise BadRequest(f"assembly: {exc}") from None
+    assembly = resolve_assembly(node, text)
     if not node.store.holds_document(ledger_id(assembly)):
         raise UnknownRecord(f"no ledger of assembly {text} is held here")
     return assembly
@@ -135,17 +133,11 @@ def ledger_of(request: web.Request) -> Ledger:
     return read_ledger(request.app[API_KEY].node.docs.get(ledger_id(assembly_of(request))))
 
 
-def decision_json(decision: Decision, superseded: set[str]) -> dict[str, Any]:
-    out: dict[str, Any] = to_jsonable(decision)
-    out["superseded"] = decision.id in superseded
-    return out
-
-
-def one(records: dict[str, Any], request: web.Request, what: str) -> Any:
-    found = records.get(request.match_info["id"])
-    if found is None:
+def one(rows: list[dict[str, Any]], request: web.Request, what: str) -> dict[str, Any]:
+    found = [row for row in rows if row.get("id", row.get("key")) == request.match_info["id"]]
+    if not found:
         raise UnknownRecord(f"unknown {what}: {request.match_info['id']}")
-    return found
+    return found[0]
 
 
 async def get_status(request: web.Request) -> web.Response:
@@ -170,33 +162,38 @@ async def get_assemblies(request: web.Request) -> web.Response:
 async def get_ledger(request: web.Request) -> web.Response:
     assembly = assembly_of(request)
     ledger = read_ledger(request.app[API_KEY].node.docs.get(ledger_id(assembly)))
-    superseded = ledger.superseded()
     return web.json_response({
         "assembly": key_text(assembly), "profile": to_jsonable(ledger.profile),
-        "decisions": [decision_json(d, superseded) for d in ledger.decisions.values()],
-        "mandates": to_jsonable(list(ledger.mandates.values())),
+        "bylaws": bylaws_row(ledger, utc_today()),
+        "decisions": decision_rows(ledger), "mandates": mandate_rows(ledger),
         "devices": to_jsonable(list(ledger.devices.values())),
     })
 
 
 async def get_decisions(request: web.Request) -> web.Response:
-    ledger = ledger_of(request)
-    superseded = ledger.superseded()
-    return web.json_response([decision_json(d, superseded) for d in ledger.decisions.values()])
+    return web.json_response(decision_rows(ledger_of(request)))
 
 
 async def get_decision(request: web.Request) -> web.Response:
-    ledger = ledger_of(request)
-    return web.json_response(decision_json(one(ledger.decisions, request, "decision"),
-                                           ledger.superseded()))
+    return web.json_response(one(decision_rows(ledger_of(request)), request, "decision"))
+
+
+async def get_bylaws(request: web.Request) -> web.Response:
+    """The bylaws in force (as of `?as_of=`, default today) and every adopted change."""
+    text = request.query.get("as_of")
+    try:
+        day = utc_today() if text is None else parse_date(text)
+    except ValueError as exc:
+        raise BadRequest(f"as_of: {exc}") from None
+    return web.json_response(bylaws_row(ledger_of(request), day))
 
 
 async def get_mandates(request: web.Request) -> web.Response:
-    return web.json_response(to_jsonable(list(ledger_of(request).mandates.values())))
+    return web.json_response(mandate_rows(ledger_of(request)))
 
 
 async def get_mandate(request: web.Request) -> web.Response:
-    return web.json_response(to_jsonable(one(ledger_of(request).mandates, request, "mandate")))
+    return web.json_response(one(mandate_rows(ledger_of(request)), request, "mandate"))
 
 
 async def get_devices(request: web.Request) -> web.Response:
@@ -204,7 +201,7 @@ async def get_devices(request: web.Request) -> web.Response:
 
 
 async def get_device(request: web.Request) -> web.Response:
-    return web.json_response(to_jsonable(one(ledger_of(request).devices, request, "device")))
+    return web.json_response(one(to_jsonable(list(ledger_of(request).devices.values())), request, "device"))
 
 
 async def get_verify(request: web.Request) -> web.Response:
@@ -224,7 +221,7 @@ def view_of(request: web.Request, confederation: str | None = None) -> dict[str,
     """The confederal view as of `?as_of=` (default today), as federation/view.py renders it."""
     text = request.query.get("as_of")
     try:
-        as_of = today() if text is None else parse_date(text)
+        as_of = utc_today() if text is None else parse_date(text)
     except ValueError as exc:
         raise BadRequest(f"as_of: {exc}") from None
     view: dict[str, Any] = json.loads(request.app[API_KEY].view.render(as_of, confederation))
@@ -232,13 +229,9 @@ def view_of(request: web.Request, confederation: str | None = None) -> dict[str,
 
 
 def confederation_param(request: web.Request, name: str = "confederation") -> str | None:
-    """A confederation id from the path (malformed: 404) or the query (malformed: 400)."""
-    if name in request.match_info:
-        return charter_id(request.match_info[name])
-    text = request.query.get(name)
-    if text is not None and not CHARTER_ID_RE.match(text):
-        raise BadRequest(f"{name}: not a confederation id (64 hex digits): {text!r}")
-    return text
+    """A confederation by id or name, from the path or the query; 404 if no such is held."""
+    text = request.match_info.get(name, request.query.get(name))
+    return None if text is None else resolve_confederation(request.app[API_KEY].node, text)
 
 
 async def get_view(request: web.Request) -> web.Response:
@@ -266,7 +259,8 @@ async def get_proposals(request: web.Request) -> web.Response:
 
 
 async def get_proposal(request: web.Request) -> web.Response:
-    pid = f"{request.match_info['assembly']}/{request.match_info['decision']}"
+    assembly = resolve_assembly(request.app[API_KEY].node, request.match_info["assembly"])
+    pid = f"{key_text(assembly)}/{request.match_info['decision']}"
     found = [p for p in proposals(view_of(request)) if p["id"] == pid]
     if not found:
         raise UnknownRecord(f"unknown proposal: {pid}")
@@ -340,7 +334,7 @@ def write_handler(write: Write) -> Handler:
 
 
 READS: dict[str, Handler] = {
-    "/status": get_status, "/assemblies": get_assemblies, "/ledger": get_ledger,
+    "/status": get_status, "/assemblies": get_assemblies, "/ledger": get_ledger, "/bylaws": get_bylaws,
     "/decisions": get_decisions, "/decisions/{id}": get_decision,
     "/mandates": get_mandates, "/mandates/{id}": get_mandate,
     "/devices": get_devices, "/devices/{id}": get_device, "/verify": get_verify,
@@ -358,7 +352,7 @@ def api_app(node: Node, token: str, allow_remote: bool, view: ViewIndex,
             watch: StoreWatch) -> web.Application:
     """The /api/v1 sub-application, reading the daemon's view index and store watch."""
     app = web.Application(middlewares=[guard])
-    app[API_KEY] = ApiContext(node, Recorder(node), token, watch, allow_remote, view)
+    app[API_KEY] = ApiContext(node, Recorder(node, view=view), token, watch, allow_remote, view)
     for path, handler in READS.items():
         app.router.add_get(path, handler, allow_head=False)
     for write in WRITES.values():

@@ -73,14 +73,14 @@ def obj(value: Any, name: str) -> Body:
 
 
 DECISION_FIELDS = {"title", "text", "date", "tally", "quorum", "dissent"}
-TALLY_FIELDS = {"votes_for", "against", "abstain"}
+TALLY_FIELDS = {"for", "against", "abstain"}
 
 
 def decision_input(body: Body, default_title: str | None = None) -> DecisionInput:
     tally = obj(body.get("tally"), "tally")
     only_fields(tally, TALLY_FIELDS, "tally")
     try:
-        votes = Tally(*(count(tally, name) or 0 for name in ("votes_for", "against", "abstain")))
+        votes = Tally(*(count(tally, name) or 0 for name in ("for", "against", "abstain")))
     except ValueError as exc:  # Tally's own rule: no negative votes
         raise BadRequest(str(exc)) from None
     return DecisionInput(

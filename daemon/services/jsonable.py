@@ -7,9 +7,16 @@ import datetime as dt
 import enum
 from typing import Any
 
+from pnyx.federation.ledger import Tally
+
 
 def to_jsonable(value: Any) -> Any:
-    """Dataclasses, dates, enums and bytes made into plain JSON values."""
+    """Dataclasses, dates, enums and bytes made into plain JSON values.
+
+    A tally is `{for, against, abstain}`, the one vocabulary of the API, the view and
+    the ledger's own fields (Python only calls it `votes_for`, `for` being a keyword)."""
+    if isinstance(value, Tally):
+        return {"for": value.votes_for, "against": value.against, "abstain": value.abstain}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):

@@ -1,16 +1,54 @@
-"""Short names a user types for what this store holds: an assembly by the name in its profile."""
+"""Short names a user types for what this store holds, in the CLI and the API alike.
+
+An assembly by the name in its profile, a confederation by the name in its
+charter, a proposal by its decision id or its title; a key or id is always
+taken as it is. A name that matches nothing is `UnknownRecord`; one that
+matches several is refused with the candidates listed, so the user can pick.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TypeVar
 
-from pnyx.federation.keys import parse_key
-from pnyx.federation.ledger import Ledger
+from pnyx.federation.charter import CHARTER_ID_RE
+from pnyx.federation.confed import PROPOSAL, PROPOSAL_ID_RE, charter_record
+from pnyx.federation.keys import key_text, parse_key
+from pnyx.federation.ledger import Ledger, read_ledger
 
 from ..store.node import Node
+from .errors import RecordError, UnknownRecord
 
-T = TypeVar("T")
+
+def held_ledgers(node: Node) -> Iterator[tuple[str, Ledger]]:
+    """(assembly key text, ledger) for every assembly ledger this store holds."""
+    for doc_id in node.store.documents():
+        if doc_id.startswith("ledger/"):
+            yield doc_id.removeprefix("ledger/"), read_ledger(node.docs.get(doc_id))
+
+
+def held_charters(node: Node) -> Iterator[tuple[str, str]]:
+    """(charter id, confederation name) for every valid charter this store holds."""
+    for doc_id in node.store.documents():
+        if doc_id.startswith("charter/"):
+            record = charter_record(doc_id.removeprefix("charter/"), node.docs.get(doc_id))
+            if record is not None:
+                yield record["id"], record["rules"]["name"]
+
+
+def assembly_names(node: Node) -> dict[str, str]:
+    """Assembly key text -> name, for every ledger held with a profile."""
+    return {key: ledger.profile.name for key, ledger in held_ledgers(node) if ledger.profile}
+
+
+def the_one(found: list[tuple[str, str]], what: str) -> str:
+    """The single (value, label) match a user's short name stands for; UnknownRecord if none,
+    RecordError listing the candidates if several."""
+    if not found:
+        raise UnknownRecord(f"no {what}")
+    if len(found) > 1:
+        listed = "; ".join(f"{value} ({label})" for value, label in sorted(found))
+        raise RecordError(f"more than one {what}: {listed}; give the id")
+    return found[0][0]
 
 
 def resolve_assembly(node: Node, key_or_name: str) -> bytes:
@@ -19,22 +57,43 @@ def resolve_assembly(node: Node, key_or_name: str) -> bytes:
         return parse_key(key_or_name)
     except ValueError:
         pass
-    matches = [parse_key(key) for key, ledger in held_ledgers(node)
-               if ledger.profile is not None and ledger.profile.name == key_or_name]
-    return the_one(matches, f"assembly named {key_or_name!r}")
+    matches = [(key, name) for key, name in assembly_names(node).items()
+               if name.casefold() == key_or_name.strip().casefold()]
+    return parse_key(the_one(matches, f"assembly named {key_or_name!r} is held here"))
 
 
-def held_ledgers(node: Node) -> Iterator[tuple[str, Ledger]]:
-    """(assembly key text, ledger) for every assembly ledger this store holds."""
-    from pnyx.federation.ledger import read_ledger
+def resolve_confederation(node: Node, id_or_name: str) -> str:
+    """A confederation by charter id (`charter/` prefix allowed) or by its name."""
+    text = id_or_name.strip().removeprefix("charter/")
+    if CHARTER_ID_RE.match(text):
+        return text
+    matches = [(cid, name) for cid, name in held_charters(node)
+               if name.casefold() == text.casefold()]
+    return the_one(matches, f"confederation named {id_or_name!r} is held here")
 
-    for doc_id in node.store.documents():
-        if doc_id.startswith("ledger/"):
-            yield doc_id.removeprefix("ledger/"), read_ledger(node.docs.get(doc_id))
+
+def resolve_unit(node: Node, text: str) -> str:
+    """A member unit: an assembly (key or name) or a confederation (id or name)."""
+    cleaned = text.strip().removeprefix("charter/")
+    if CHARTER_ID_RE.match(cleaned):
+        return cleaned
+    try:
+        return key_text(parse_key(cleaned))
+    except ValueError:
+        pass
+    matches = [(key, f"assembly {name}") for key, name in assembly_names(node).items()
+               if name.casefold() == cleaned.casefold()]
+    matches += [(cid, f"confederation {name}") for cid, name in held_charters(node)
+                if name.casefold() == cleaned.casefold()]
+    return the_one(matches, f"assembly or confederation named {text!r} is held here")
 
 
-def the_one(found: list[T], what: str) -> T:
-    """The single match a user's short name stands for; a one-line error otherwise."""
-    if len(found) != 1:
-        raise ValueError(f"{'no' if not found else 'more than one'} {what}")
-    return found[0]
+def resolve_proposal(node: Node, text: str) -> str:
+    """A proposal by its full id, by its decision id, or by its title, among those held."""
+    if PROPOSAL_ID_RE.match(text):
+        return text
+    wanted = text.strip().casefold()
+    matches = [(f"{key}/{d.id}", f"{d.title}, {d.date}") for key, ledger in held_ledgers(node)
+               for d in ledger.decisions.values()
+               if d.kind == PROPOSAL and (d.id == text or d.title.strip().casefold() == wanted)]
+    return the_one(matches, f"proposal {text!r} is held here")

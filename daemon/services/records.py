@@ -13,9 +13,10 @@ import base64
 import datetime as dt
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from automerge.core import Transaction
+from automerge.core import Document, Transaction
+from pnyx.federation.bylaws import BYLAWS, MAX_COUNT, Bylaws, Judged, Outcome, judge, outcome
 from pnyx.federation.charter import Charter, charter_change
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.confed import (
@@ -23,12 +24,16 @@ from pnyx.federation.confed import (
     PROPOSAL,
     RATIFICATION,
     Act,
+    ActKind,
     ProposalBody,
+    act_records,
+    ledger_records,
     proposal_id,
     write_act,
     write_proposal,
     write_recall_saw,
 )
+from pnyx.federation.delegates import standing_act
 from pnyx.federation.docids import charter_doc_id, ledger_id, mandate_doc_id
 from pnyx.federation.envelope import check_envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey, key_text, parse_key
@@ -50,17 +55,11 @@ from pnyx.federation.ledger import (
 )
 
 from ..store.node import Node
+from ..store.viewindex import ViewIndex
+from .errors import RecordError, UnknownRecord
+from .judging import ViewCheck
 
-
-class RecordError(ValueError):
-    """Input a secretary can correct; nothing was written."""
-
-
-class UnknownRecord(RecordError):
-    """The decision, mandate or device named is not on the ledger; nothing was written."""
-
-
-MAX_COUNT = 10**9  # votes, members present: far above any assembly, far below Automerge's int64
+__all__ = ["DecisionInput", "RecordError", "Recorder", "UnknownRecord", "new_record_id", "utc_today"]
 
 
 def check_lengths(**texts: str) -> None:
@@ -68,6 +67,10 @@ def check_lengths(**texts: str) -> None:
     for name, text in texts.items():
         if len(text) > MAX_TEXT_CHARS:
             raise RecordError(f"the {name} is longer than {MAX_TEXT_CHARS} characters")
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
 
 
 def new_record_id() -> str:
@@ -86,11 +89,23 @@ class DecisionInput:
 
 
 class Recorder:
-    """Writes this device's changes; one fresh actor id per Recorder (per run)."""
+    """Writes this device's changes; one fresh actor id per Recorder (per run).
 
-    def __init__(self, node: Node) -> None:
+    `today` is the clock records are checked against (no decision after today);
+    `view` is the daemon's view index, if it has one, to judge what a new record
+    would count for before it is written."""
+
+    def __init__(self, node: Node, today: Callable[[], dt.date] = utc_today,
+                 view: ViewIndex | None = None) -> None:
         self.node = node
+        self.today = today
+        self._view = view
         self._actors: dict[bytes, bytes] = {}
+
+    def view(self) -> ViewCheck:
+        if self._view is None:
+            self._view = ViewIndex(self.node.store, self.node.docs)
+        return ViewCheck(self._view, self.node.ledger_id, self.today())
 
     def _actor(self, key: SigningKey) -> bytes:
         """This run's actor id for `key`: fresh per run, bound to the key."""
@@ -101,9 +116,16 @@ class Recorder:
     def ledger(self) -> Ledger:
         return read_ledger(self.node.docs.get(self.node.ledger_id))
 
+    def judged(self) -> tuple[Ledger, Judged]:
+        ledger = self.ledger()
+        return ledger, judge(ledger)
+
     def write(self, doc_id: str, edit: Callable[[Transaction], None],
-              key: SigningKey | None = None) -> bytes:
-        """Make, sign (by default with the device key) and store one change to `doc_id`."""
+              key: SigningKey | None = None, check: Callable[[Document], None] | None = None) -> bytes:
+        """Make, sign (by default with the device key) and store one change to `doc_id`.
+
+        `check` sees the document with the change made and may refuse it (RecordError):
+        then nothing is written."""
         node = self.node
         signer = key or node.device_key
         with node.store.transaction():
@@ -113,6 +135,8 @@ class Recorder:
             try:
                 with doc.transaction() as tx:
                     edit(tx)
+                if check is not None:
+                    check(doc)
             except BaseException:
                 node.docs.forget(doc_id)
                 raise
@@ -151,28 +175,42 @@ class Recorder:
     # --- decisions ------------------------------------------------------------------
 
     def decide(self, d: DecisionInput, kind: str = "decision", subject: str | None = None,
-               extra: Callable[[Transaction, str], None] | None = None) -> str:
+               extra: Callable[[Transaction, str], None] | None = None,
+               bylaws: dict[str, object] | None = None,
+               check: Callable[[Document, str], None] | None = None) -> str:
+        """Record a decision; `extra` writes more in the same change, `check` judges the
+        ledger with it (both given the decision's id)."""
         self._require_certified()
-        ledger = self.ledger()
+        ledger, judged = self.judged()
         if d.supersedes is not None and d.supersedes not in ledger.decisions:
             raise RecordError(f"unknown decision to supersede: {d.supersedes}")
-        if d.quorum is not None and d.quorum < 0:
-            raise RecordError("a quorum cannot be negative")
-        if max(d.tally.votes_for, d.tally.against, d.tally.abstain, d.quorum or 0) > MAX_COUNT:
-            raise RecordError(f"a count above {MAX_COUNT} is not an assembly's")
         if not d.title.strip():
             raise RecordError("a decision needs a title")
         check_lengths(title=d.title, text=d.text, dissent=d.dissent)
+        check_vote(d, judged.bylaws_at(d.date)[1], self.today())
         decision = Decision(new_record_id(), d.title, d.text, d.date, d.tally, d.quorum, d.dissent,
-                            d.supersedes, kind, subject)
+                            d.supersedes, kind, subject, bylaws)
 
         def edit(tx: Transaction) -> None:
             write_decision(tx, decision)
             if extra is not None:
                 extra(tx, decision.id)
 
-        self.write(self.node.ledger_id, edit)
+        self.write(self.node.ledger_id, edit,
+                   check=None if check is None else lambda doc: check(doc, decision.id))
         return decision.id
+
+    def will_adopt(self, d: DecisionInput) -> Outcome:
+        """The outcome `d` will have under the bylaws in force at its date."""
+        return outcome(d.tally, d.quorum, self.judged()[1].bylaws_at(d.date)[1])[0]
+
+    def adopt_bylaws(self, changes: dict[str, object], d: DecisionInput) -> str:
+        """A decision of kind `bylaws`: adopts or amends the keys of `changes`."""
+        try:
+            self.judged()[1].bylaws_at(d.date)[1].amended(changes)
+        except (TypeError, ValueError) as exc:
+            raise RecordError(str(exc)) from None
+        return self.decide(d, kind=BYLAWS, bylaws=dict(changes))
 
     # --- mandates -------------------------------------------------------------------
 
@@ -181,6 +219,8 @@ class Recorder:
                       instructions: tuple[Instruction, ...]) -> str:
         if term_until < term_from:
             raise RecordError("the term ends before it starts")
+        if term_until < d.date:
+            raise RecordError(f"the term ended on {term_until}, before the decision of {d.date}")
         if not delegate.strip() or not council.strip():
             raise RecordError("a mandate names a delegate and a council")
         check_lengths(delegate=delegate, council=council,
@@ -194,16 +234,33 @@ class Recorder:
         self.decide(d, kind="mandate", subject=mandate_id, extra=extra)
         return mandate_id
 
-    def recall_mandate(self, mandate_id: str, d: DecisionInput) -> str:
-        mandate = self.ledger().mandates.get(mandate_id)
+    def mandate_in_force(self, mandate_id: str) -> Mandate:
+        """A mandate of this ledger that was adopted and not recalled; RecordError otherwise."""
+        ledger, judged = self.judged()
+        mandate = ledger.mandates.get(mandate_id)
         if mandate is None:
             raise UnknownRecord(f"unknown mandate: {mandate_id}")
-        if mandate.recalled_by is not None:
-            raise RecordError(f"mandate {mandate_id} was already recalled by {mandate.recalled_by}")
+        verdict = judged.verdicts.get(mandate.decision)
+        if verdict is None or verdict.outcome is not Outcome.ADOPTED:
+            raise RecordError(f"mandate {mandate_id} was not adopted "
+                              f"({verdict.outcome.value if verdict else 'no decision'}): it confers nothing")
+        recall = judged.recall_of(ledger, mandate_id)
+        if recall is not None:
+            raise RecordError(f"mandate {mandate_id} was recalled by {recall.id} on {recall.date}")
+        return mandate
+
+    def recall_mandate(self, mandate_id: str, d: DecisionInput) -> str:
+        """A recall; only one that is adopted marks the mandate `recalled_by` (ledger.md)."""
+        mandate = self.mandate_in_force(mandate_id)
+        issued = self.ledger().decisions[mandate.decision]
+        if d.date < issued.date:
+            raise RecordError(f"the recall ({d.date}) is dated before the mandate was issued ({issued.date})")
         log_heads = self.node.docs.get(mandate_doc_id(self.node.assembly, mandate_id)).get_heads()
+        adopted = self.will_adopt(d) is Outcome.ADOPTED
 
         def extra(tx: Transaction, decision_id: str) -> None:
-            write_recall(tx, mandate_id, decision_id)
+            if adopted:
+                write_recall(tx, mandate_id, decision_id)
             write_recall_saw(tx, decision_id, log_heads)
 
         return self.decide(d, kind="recall", subject=mandate_id, extra=extra)
@@ -243,22 +300,51 @@ class Recorder:
             raise RecordError(f"the charter was not stored: {report.rejected}")
         return doc_id.removeprefix("charter/")
 
-    def _charter_held(self, charter_id: str) -> None:
-        if not self.node.store.holds(bytes.fromhex(charter_id)):
+    def _charter_held(self, charter_id: str) -> dt.date:
+        """The founding date of a confederation whose charter is held here."""
+        found = self.view().charter(charter_id)
+        if found is None:
             raise UnknownRecord(f"confederation {charter_id} is not held here: bring its charter "
-                              "(sync or import) first")
+                                "(sync or import) first")
+        return dt.date.fromisoformat(found["founded"])
 
     def accept_charter(self, charter_id: str, d: DecisionInput) -> str:
-        self._charter_held(charter_id)
-        if any(x.kind == ACCEPTANCE and x.subject == charter_id for x in self.ledger().decisions.values()):
-            raise RecordError(f"this assembly already accepted the charter {charter_id}")
+        founded = self._charter_held(charter_id)
+        if d.date < founded:
+            raise RecordError(f"the charter was founded on {founded}: it cannot be accepted "
+                              f"on {d.date}")
+        ledger, judged = self.judged()
+        earlier = [x for x in ledger.decisions.values() if x.kind == ACCEPTANCE and x.subject == charter_id
+                   and x.id not in ledger.superseded() and judged.adopted(x.id)]
+        if earlier:
+            raise RecordError(f"this assembly already accepted the charter {charter_id} ({earlier[0].id})")
         return self.decide(d, kind=ACCEPTANCE, subject=charter_id)
 
-    def propose(self, body: ProposalBody, d: DecisionInput) -> str:
-        """Put a proposal to a confederation; returns its id (assembly key / decision id)."""
+    def propose(self, body: ProposalBody, d: DecisionInput, ratify: bool = False) -> str:
+        """Put a proposal to a confederation; returns its id (assembly key / decision id).
+
+        With `ratify`, the same change also records the assembly's ratification of its own
+        proposal, with the same date and tally: the vote that put it is its citizens' vote."""
         self._charter_held(body.confederation)
-        decision_id = self.decide(d, kind=PROPOSAL,
-                                  extra=lambda tx, decision_id: write_proposal(tx, decision_id, body))
+        adopted = self.will_adopt(d) is Outcome.ADOPTED
+        if ratify and not adopted:
+            raise RecordError("the assembly did not adopt the proposal: there is nothing to ratify")
+        ratification = new_record_id()
+
+        def extra(tx: Transaction, decision_id: str) -> None:
+            write_proposal(tx, decision_id, body)
+            if ratify:
+                write_decision(tx, Decision(
+                    ratification, f"Ratification of {d.title}", d.text, d.date, d.tally, d.quorum,
+                    d.dissent, None, RATIFICATION, proposal_id(self.node.assembly, decision_id)))
+
+        def check(doc: Document, decision_id: str) -> None:
+            if adopted:
+                self.view().refuse_ignored(ledger_records(self.node.assembly, doc),
+                                           proposal_id(self.node.assembly, decision_id),
+                                           ratification if ratify else None)
+
+        decision_id = self.decide(d, kind=PROPOSAL, extra=extra, check=check)
         return proposal_id(self.node.assembly, decision_id)
 
     def ratify(self, pid: str, d: DecisionInput) -> str:
@@ -274,27 +360,73 @@ class Recorder:
         if earlier and d.supersedes not in earlier:
             raise RecordError(f"already ratified by {earlier[0]}; pass --supersedes {earlier[0]} "
                               "to record a new vote")
-        return self.decide(d, kind=RATIFICATION, subject=pid)
+        counts = self.will_adopt(d) is not Outcome.NO_QUORUM
+
+        def check(doc: Document, decision_id: str) -> None:
+            if counts:
+                self.view().refuse_ignored(ledger_records(self.node.assembly, doc), pid, decision_id)
+
+        return self.decide(d, kind=RATIFICATION, subject=pid, check=check)
 
     # --- a delegate's own device ------------------------------------------------------
 
     def delegate_act(self, mandate_id: str | None, act: Act) -> str:
-        """Record an act in the mandate log of a mandate naming this device's key."""
+        """Record an act in the mandate log of a mandate naming this device's key.
+
+        A vote on a proposal the delegate already voted on replaces the standing act (the
+        new act names it in `replaces`); a withdrawal names the act it withdraws."""
         me = key_text(self.node.device_key.public)
-        ledger = self.ledger()
+        ledger, judged = self.judged()
         mine = {k: m for k, m in ledger.mandates.items() if m.delegate_key == me
                 and (mandate_id is None or k == mandate_id)}
         if len(mine) > 1:
-            mine = {k: m for k, m in mine.items() if m.recalled_by is None}
+            mine = {k: m for k, m in mine.items() if judged.adopted(m.decision)
+                    and judged.recall_of(ledger, k) is None}
         if len(mine) != 1:
             raise RecordError(f"{'no' if not mine else 'more than one'} mandate held here names "
                               f"this key {me}" + ("" if not mine else "; pass --mandate ID"))
         (chosen_id, mandate), = mine.items()
-        if mandate.recalled_by is not None:
-            raise RecordError(f"mandate {chosen_id} was recalled by {mandate.recalled_by}")
+        self.mandate_in_force(chosen_id)
         if not mandate.term_from <= act.date <= mandate.term_until:
             raise RecordError(f"{act.date} is outside the mandate's term "
                               f"{mandate.term_from}..{mandate.term_until}")
+        if act.date > self.today():
+            raise RecordError(f"{act.date} is after today ({self.today()})")
+        log_id = mandate_doc_id(self.node.assembly, chosen_id)
+        if act.proposal is not None:
+            act = self._standing(log_id, act)
         saw = self.node.docs.get(self.node.ledger_id).get_heads()
-        self.write(mandate_doc_id(self.node.assembly, chosen_id), lambda tx: write_act(tx, act, saw))
+        self.write(log_id, lambda tx: write_act(tx, act, saw))
         return act.id
+
+    def _standing(self, log_id: str, act: Act) -> Act:
+        """`act` naming the delegate's standing act on its proposal, which it replaces."""
+        log = act_records(self.node.docs.get(log_id))
+        standing = standing_act(log, act.proposal or "", self.today())
+        if act.kind is ActKind.WITHDRAW and standing is None:
+            raise RecordError(f"no standing vote on {act.proposal} to withdraw")
+        if standing is None:
+            return act
+        if log[standing]["kind"] == ActKind.WITHDRAW.value and act.kind is ActKind.WITHDRAW:
+            raise RecordError(f"the vote on {act.proposal} was already withdrawn by {standing}")
+        if act.date.isoformat() < log[standing]["date"]:
+            raise RecordError(f"the standing act {standing} is dated {log[standing]['date']}; "
+                              f"a later act cannot be dated {act.date}")
+        return replace(act, replaces=standing)
+
+
+def check_vote(d: DecisionInput, bylaws: Bylaws, today: dt.date) -> None:
+    """Refuse a vote that cannot have happened: after today, more votes than members,
+    fewer present than voted."""
+    if d.date > today:
+        raise RecordError(f"the decision is dated {d.date}, after today ({today})")
+    if d.quorum is not None and d.quorum < 0:
+        raise RecordError("a quorum cannot be negative")
+    cast = d.tally.votes_for + d.tally.against + d.tally.abstain
+    if max(cast, d.quorum or 0) > MAX_COUNT:
+        raise RecordError(f"a count above {MAX_COUNT} is not an assembly's")
+    if d.quorum is not None and d.quorum < cast:
+        raise RecordError(f"{cast} votes were cast but the quorum (members present) says {d.quorum}")
+    if bylaws.members is not None and max(cast, d.quorum or 0) > bylaws.members:
+        raise RecordError(f"{max(cast, d.quorum or 0)} members voted or were present, but the "
+                          f"assembly has {bylaws.members} members")

@@ -13,7 +13,6 @@ a `BadRequest` (HTTP 400) naming the field. Unknown ids in the path are
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from urllib.parse import quote
 
 from pnyx.federation.charter import (
     AMENDABLE,
-    CHARTER_ID_RE,
     DEFAULT_QUALIFIED,
     Rules,
     new_charter,
@@ -30,7 +28,7 @@ from pnyx.federation.charter import (
     parse_threshold,
     share_text,
 )
-from pnyx.federation.confed import PROPOSAL_ID_RE, Act, ActKind, ProposalBody, ProposalKind
+from pnyx.federation.confed import PROPOSAL_ID_RE, RATIFICATION, Act, ActKind, ProposalBody, ProposalKind
 from pnyx.federation.keys import key_text, parse_key
 from pnyx.federation.ledger import Binding, Position
 
@@ -51,6 +49,15 @@ from .bodies import (
     texts,
 )
 from .jsonable import to_jsonable
+from .listing import decision_row, mandate_row
+from .names import (
+    held_charters,
+    held_ledgers,
+    resolve_assembly,
+    resolve_confederation,
+    resolve_proposal,
+    resolve_unit,
+)
 from .records import Recorder, RecordError, UnknownRecord, new_record_id
 
 Params = Mapping[str, str]
@@ -63,8 +70,9 @@ def as_result(record: Any) -> Result:
 
 
 def decision_result(rec: Recorder, decision_id: str) -> Result:
-    """A decision just recorded, shaped as GET /decisions gives it (nothing supersedes it yet)."""
-    return {**as_result(rec.ledger().decisions[decision_id]), "superseded": False}
+    """A decision just recorded, shaped as GET /decisions gives it, with its outcome."""
+    ledger, judged = rec.judged()
+    return decision_row(ledger.decisions[decision_id], ledger, judged)
 
 
 # --- this assembly's ledger ----------------------------------------------------------------
@@ -85,18 +93,28 @@ def issue_mandate(rec: Recorder, params: Params, body: Body) -> Result:
     raw = body.get("instructions", [])
     if not isinstance(raw, list):
         raise BadRequest("instructions must be a list")
+    council = text(body, "council")
     mandate_id = rec.issue_mandate(
-        decision_input(body, f"Mandate for {delegate}"), delegate, delegate_key,
-        text(body, "council"), date(body, "term_from"), date(body, "term_until"),
+        decision_input(body, f"Mandate for {delegate} to {council}"), delegate, delegate_key,
+        council, date(body, "term_from"), date(body, "term_until"),
         tuple(instruction(item, n) for n, item in enumerate(raw)))
-    return as_result(rec.ledger().mandates[mandate_id])
+    ledger, judged = rec.judged()
+    return mandate_row(ledger.mandates[mandate_id], ledger, judged)
 
 
 def recall_mandate(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, DECISION_FIELDS)
     mandate_id = params["mandate"]
-    return decision_result(
-        rec, rec.recall_mandate(mandate_id, decision_input(body, f"Recall of mandate {mandate_id}")))
+    found = rec.ledger().mandates.get(mandate_id)
+    title = f"Recall of {found.delegate}'s mandate to {found.council}" if found else "Recall"
+    return decision_result(rec, rec.recall_mandate(mandate_id, decision_input(body, title)))
+
+
+def adopt_bylaws(rec: Recorder, params: Params, body: Body) -> Result:
+    """Adopt or amend the bylaws: the keys of `bylaws` are set, the others kept."""
+    only_fields(body, DECISION_FIELDS | {"bylaws"})
+    changes = dict(obj(body.get("bylaws"), "bylaws"))
+    return decision_result(rec, rec.adopt_bylaws(changes, decision_input(body, "Bylaws")))
 
 
 def add_device(rec: Recorder, params: Params, body: Body) -> Result:
@@ -119,16 +137,6 @@ def revoke_device(rec: Recorder, params: Params, body: Body) -> Result:
 # --- confederations -----------------------------------------------------------------------
 
 
-def today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
-
-
-def charter_id(text_: str) -> str:
-    if not CHARTER_ID_RE.match(text_):
-        raise UnknownRecord(f"not a confederation id (64 hex digits): {text_}")
-    return text_
-
-
 def share(body: Body, name: str, default: str, parse: Callable[[str], str]) -> str:
     value = text(body, name, default)
     try:
@@ -145,8 +153,12 @@ def found_confederation(rec: Recorder, params: Params, body: Body) -> Result:
                       share(body, "qualified", DEFAULT_QUALIFIED, parse_threshold),
                       share(body, "assembly_quorum", "0", lambda t: share_text(parse_share(t))),
                       count(body, "deadline_days") or 0, tuple(texts(body, "protected")))
-        charter = new_charter(date(body, "date") if "date" in body else today(),
-                              texts(body, "members"), texts(body, "member_confederations"), rules)
+        members = [key_text(resolve_assembly(rec.node, m)) for m in texts(body, "members")]
+        confederations = [resolve_confederation(rec.node, c) for c in texts(body, "member_confederations")]
+        founded = date(body, "date") if "date" in body else rec.today()
+        if founded > rec.today():
+            raise RecordError(f"the founding date {founded} is after today ({rec.today()})")
+        charter = new_charter(founded, members, confederations, rules)
     except BadRequest:
         raise
     except ValueError as exc:  # the rules of charters, proposals and acts
@@ -156,9 +168,10 @@ def found_confederation(rec: Recorder, params: Params, body: Body) -> Result:
 
 def accept_charter(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, DECISION_FIELDS)
-    confederation = charter_id(params["confederation"])
+    confederation = resolve_confederation(rec.node, params["confederation"])
+    name = dict(held_charters(rec.node)).get(confederation, confederation[:12])
     return decision_result(rec, rec.accept_charter(confederation, decision_input(
-        body, f"Acceptance of the charter {confederation[:12]}")))
+        body, f"Acceptance of the charter of {name}")))
 
 
 def amendment(value: Any) -> dict[str, Any]:
@@ -182,26 +195,39 @@ def amendment(value: Any) -> dict[str, Any]:
 
 
 def propose(rec: Recorder, params: Params, body: Body) -> Result:
-    only_fields(body, DECISION_FIELDS | {"confederation", "kind", "subject", "amendment"})
+    only_fields(body, DECISION_FIELDS | {"confederation", "kind", "subject", "amendment", "ratify"})
+    ratify_too = body.get("ratify", False)
+    if not isinstance(ratify_too, bool):
+        raise BadRequest("ratify must be true or false")
+    subject = optional_text(body, "subject")
     try:
         proposal = ProposalBody(
-            text(body, "confederation").removeprefix("charter/"), ProposalKind(text(body, "kind", "policy")),
-            optional_text(body, "subject"),
+            resolve_confederation(rec.node, text(body, "confederation")),
+            ProposalKind(text(body, "kind", "policy")),
+            None if subject is None else resolve_unit(rec.node, subject),
             None if body.get("amendment") is None else amendment(body["amendment"]))
-    except BadRequest:
+    except (BadRequest, RecordError):
         raise
     except ValueError as exc:  # the rules of charters, proposals and acts
         raise RecordError(str(exc)) from None
-    pid = rec.propose(proposal, decision_input(body))
-    return {"id": pid, "decision": decision_result(rec, pid.partition("/")[2])}
+    pid = rec.propose(proposal, decision_input(body), ratify=ratify_too)
+    ledger, judged = rec.judged()
+    ratification = [decision_row(d, ledger, judged) for d in ledger.decisions.values()
+                    if d.kind == RATIFICATION and d.subject == pid]
+    return {"id": pid, "decision": decision_result(rec, pid.partition("/")[2]),
+            "ratification": ratification[0] if ratification else None}
 
 
 def ratify(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, DECISION_FIELDS | {"supersedes"})
-    pid = f"{params['assembly']}/{params['decision']}"
+    pid = f"{key_text(resolve_assembly(rec.node, params['assembly']))}/{params['decision']}"
     if not PROPOSAL_ID_RE.match(pid):
         raise UnknownRecord(f"not a proposal id: {pid}")
-    return decision_result(rec, rec.ratify(pid, decision_input(body, f"Ratification of {pid}")))
+    proposer, _, decision_id = pid.partition("/")
+    found = dict(held_ledgers(rec.node)).get(proposer)
+    put = found.decisions.get(decision_id) if found else None
+    title = f"Ratification of {put.title}" if put else f"Ratification of {pid}"
+    return decision_result(rec, rec.ratify(pid, decision_input(body, title)))
 
 
 def delegate_act(rec: Recorder, params: Params, body: Body) -> Result:
@@ -210,15 +236,16 @@ def delegate_act(rec: Recorder, params: Params, body: Body) -> Result:
     try:
         kind = ActKind(text(body, "kind"))
         is_vote = kind is ActKind.VOTE
+        on_proposal = kind in (ActKind.VOTE, ActKind.WITHDRAW)
         indicative = body.get("indicative", False)
         if not isinstance(indicative, bool):
             raise BadRequest("indicative must be true or false")
-        act = Act(new_record_id(), kind, date(body, "date") if "date" in body else today(),
-                  text(body, "proposal") if is_vote else None,
+        act = Act(new_record_id(), kind, date(body, "date") if "date" in body else rec.today(),
+                  resolve_proposal(rec.node, text(body, "proposal")) if on_proposal else None,
                   Position(text(body, "position")) if is_vote else None,
                   (Binding.INDICATIVE if indicative else Binding.IMPERATIVE) if is_vote else None,
-                  "" if is_vote else text(body, "text", ""))
-    except BadRequest:
+                  "" if on_proposal else text(body, "text", ""))
+    except (BadRequest, RecordError):
         raise
     except ValueError as exc:  # the rules of charters, proposals and acts
         raise RecordError(str(exc)) from None
@@ -263,6 +290,7 @@ class Write:
 
 WRITES = {w.name: w for w in (
     Write("decide", "/decisions", decide),
+    Write("bylaws", "/bylaws", adopt_bylaws),
     Write("mandate-issue", "/mandates", issue_mandate),
     Write("mandate-recall", "/mandates/{mandate}/recall", recall_mandate),
     Write("device-add", "/devices", add_device),

@@ -57,14 +57,18 @@ def ledger(name: str, accepts: dict[str, str] | None = None, proposals: dict[str
 
 
 def proposal(confederation: str, on: str, title: str, kind: str = "policy", subject: str | None = None,
-             amendment: Record | None = None) -> Record:
+             amendment: Record | None = None, outcome: str = "adopted") -> Record:
     return {"confederation": confederation, "kind": kind, "subject": subject, "amendment": amendment,
-            "title": title, "text": "", "date": on, "for": 1, "against": 0, "abstain": 0}
+            "title": title, "text": "", "date": on, "for": 1, "against": 0, "abstain": 0,
+            "outcome": outcome}
 
 
-def ratified(on: str, votes_for: int, against: int, abstain: int = 0, dissent: str = "") -> Record:
+def ratified(on: str, votes_for: int, against: int, abstain: int = 0, dissent: str = "",
+             outcome: str | None = None) -> Record:
+    """An assembly's ratification; its outcome under simple majority unless given."""
     return {"decision": rid(f"{on}{votes_for}{against}{abstain}"), "date": on, "for": votes_for,
-            "against": against, "abstain": abstain, "dissent": dissent}
+            "against": against, "abstain": abstain, "dissent": dissent,
+            "outcome": outcome or ("adopted" if votes_for > against else "rejected")}
 
 
 def pid(assembly: str, name: str) -> str:
@@ -155,18 +159,19 @@ def lapse() -> tuple[str, dict[str, Record], str]:
     return "one of three voted by the deadline under quorum 1/2: lapsed", docs, "2026-03-01"
 
 
-def mandate(council: str, recall: Record | None, *instructions: tuple[str, str, str]) -> Record:
+def mandate(council: str, recall: Record | None, *instructions: tuple[str, str, str],
+            outcome: str = "adopted") -> Record:
     return {"delegate": "Ana", "delegate_key": key("ana"), "council": council, "from": "2026-01-15",
-            "until": "2026-03-01", "issued": "2026-01-10",
+            "until": "2026-03-01", "issued": "2026-01-10", "outcome": outcome,
             "instructions": [{"question": q, "position": p, "binding": b} for q, p, b in instructions],
             "recall": recall}
 
 
 def act(kind: str, on: str, proposal_id: str | None = None, position: str | None = None,
         binding: str | None = None, text: str = "", saw_recall: bool = False,
-        seen_by_recall: bool = False) -> Record:
+        seen_by_recall: bool = False, replaces: str | None = None) -> Record:
     return {"kind": kind, "date": on, "proposal": proposal_id, "position": position, "binding": binding,
-            "text": text, "saw_recall": saw_recall, "seen_by_recall": seen_by_recall}
+            "text": text, "replaces": replaces, "saw_recall": saw_recall, "seen_by_recall": seen_by_recall}
 
 
 def delegates() -> tuple[str, dict[str, Record], str]:
@@ -194,6 +199,43 @@ def delegates() -> tuple[str, dict[str, Record], str]:
         rid("c3"): act("vote", "2026-02-05", bus, "for", "indicative", saw_recall=True)}}
     return ("acts within, exceeding and outside a mandate; a recall concurrent with a vote", docs,
             "2026-02-06")
+
+
+def outcomes() -> tuple[str, dict[str, Record], str]:
+    c, docs = valley()
+    counted = pid("A", "counted")
+    votes: dict[str, Any] = {
+        "A": {"proposals": {rid("counted"): proposal(c, "2026-02-01", "Counted"),
+                            rid("refused"): proposal(c, "2026-02-01", "Voted down at home",
+                                                     outcome="rejected")},
+              "ratifications": {counted: ratified("2026-02-02", 30, 5)}},
+        "B": {"ratifications": {counted: ratified("2026-02-02", 4, 9)},
+              "mandates": {rid("m-down"): mandate(c, None, outcome="rejected")}},
+        "C": {"ratifications": {counted: ratified("2026-02-02", 50, 0, outcome="no-quorum")}}}
+    docs |= members_accepting(c, "ABC", **votes)
+    docs[f"mandate/{key('B')}/{rid('m-down')}"] = {"assembly": key("B"), "mandate": rid("m-down"), "acts": {
+        rid("b1"): act("vote", "2026-02-02", counted, "for", "indicative")}}
+    return ("a proposal its assembly voted down is not put; B's rejected ratification counts its votes "
+            "against, C's without quorum does not count; a mandate voted down confers nothing"), docs, \
+        "2026-02-03"
+
+
+def standing_acts() -> tuple[str, dict[str, Record], str]:
+    c, docs = valley()
+    water, bus = pid("A", "water"), pid("A", "bus")
+    m = rid("mandate-1")
+    votes: dict[str, Any] = {
+        "A": {"proposals": {rid("water"): proposal(c, "2026-02-01", "Water plan"),
+                            rid("bus"): proposal(c, "2026-02-01", "Bus line")}},
+        "B": {"mandates": {m: mandate(c, None)}}}
+    docs |= members_accepting(c, "ABC", **votes)
+    docs[f"mandate/{key('B')}/{m}"] = {"assembly": key("B"), "mandate": m, "acts": {
+        rid("w1"): act("vote", "2026-02-02", water, "for", "indicative"),
+        rid("w2"): act("vote", "2026-02-02", water, "against", "indicative", replaces=rid("w1")),
+        rid("b1"): act("vote", "2026-02-02", bus, "for", "indicative"),
+        rid("b2"): act("withdraw", "2026-02-03", bus, replaces=rid("b1"))}}
+    return ("one standing act per proposal: a vote replaced by a later one, a vote withdrawn"), docs, \
+        "2026-02-04"
 
 
 def nested() -> tuple[str, dict[str, Record], str]:
@@ -227,7 +269,8 @@ def nested() -> tuple[str, dict[str, Record], str]:
 
 CASES = {"tally-97-23": tally_97_23, "amendment-60": lambda: amendment(60),
          "amendment-70": lambda: amendment(70), "admission": admission, "suspension": suspension,
-         "non-member": non_member, "lapse": lapse, "delegates": delegates, "nested": nested}
+         "non-member": non_member, "lapse": lapse, "delegates": delegates, "nested": nested,
+         "outcomes": outcomes, "standing-acts": standing_acts}
 
 
 def files() -> dict[str, bytes]:

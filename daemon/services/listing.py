@@ -1,0 +1,65 @@
+"""Records as the API answers and `--json` prints them: by date, with outcome, names and bylaws.
+
+One shape for both, so that a script reading `pnyx show decisions --json` and
+one reading GET /api/v1/decisions see the same fields: every decision with
+its tally (`for`, `against`, `abstain`), its outcome under the bylaws in force
+at its date and why, and whether a later decision superseded it; every
+mandate with the outcome of the decision that issued it and the adopted
+recall, if any.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pnyx.federation.bylaws import Judged, judge
+from pnyx.federation.ledger import Decision, Ledger, Mandate
+
+from .jsonable import to_jsonable
+
+Row = dict[str, Any]
+
+
+def decision_row(decision: Decision, ledger: Ledger, judged: Judged) -> Row:
+    verdict = judged.verdicts[decision.id]
+    row: Row = to_jsonable(decision)
+    row.update(superseded=decision.id in ledger.superseded(), outcome=verdict.outcome.value,
+               reason=verdict.reason, judged_by=verdict.bylaws)
+    return row
+
+
+def decision_rows(ledger: Ledger) -> list[Row]:
+    """Every decision, in order of (date, id)."""
+    judged = judge(ledger)
+    return [decision_row(d, ledger, judged)
+            for d in sorted(ledger.decisions.values(), key=lambda d: (d.date, d.id))]
+
+
+def mandate_row(mandate: Mandate, ledger: Ledger, judged: Judged) -> Row:
+    """A mandate with `outcome` (of its issuing decision) and `recalled_by`: its adopted recall."""
+    verdict = judged.verdicts.get(mandate.decision)
+    recall = judged.recall_of(ledger, mandate.id)
+    issued = ledger.decisions.get(mandate.decision)
+    row: Row = to_jsonable(mandate)
+    row.update(outcome=verdict.outcome.value if verdict else None,
+               issued=issued.date.isoformat() if issued else None,
+               recalled_by=recall.id if recall else None)
+    return row
+
+
+def mandate_rows(ledger: Ledger) -> list[Row]:
+    """Every mandate, in order of the date of its issuing decision."""
+    judged = judge(ledger)
+    rows = [mandate_row(m, ledger, judged) for m in ledger.mandates.values()]
+    return sorted(rows, key=lambda r: (r["issued"] or "", r["id"]))
+
+
+def bylaws_row(ledger: Ledger, day: dt.date) -> Row:
+    """The bylaws in force for a decision dated `day`, and every adopted change of them."""
+    judged = judge(ledger)
+    source, bylaws = judged.bylaws_at(day)
+    return {"in_force": bylaws.plain(), "decision": source, "as_of": day.isoformat(),
+            "history": [{"after": since.isoformat(), "decision": decision, "bylaws": b.plain()}
+                        for since, decision, b in judged.history[1:]],
+            "ill_formed": judged.ill_formed}
