@@ -3,6 +3,7 @@
 from .api import ApiError, Client
 from .types import (
     Assembly,
+    Bylaws,
     Confederation,
     Decision,
     Device,
@@ -17,5 +18,5 @@ from .types import (
     View,
 )
 
-__all__ = ["ApiError", "Assembly", "Client", "Confederation", "Decision", "Device", "Event", "Instruction",
-           "Ledger", "Mandate", "Profile", "Proposal", "Status", "Tally", "View"]
+__all__ = ["ApiError", "Assembly", "Bylaws", "Client", "Confederation", "Decision", "Device", "Event",
+           "Instruction", "Ledger", "Mandate", "Profile", "Proposal", "Status", "Tally", "View"]

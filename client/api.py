@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode
 from .sse import read_events
 from .types import (
     Assembly,
+    Bylaws,
     Confederation,
     Decision,
     Device,
@@ -109,6 +110,10 @@ class Client:
     def decision(self, decision_id: str, assembly: str | None = None) -> Decision:
         return cast(Decision, self.get(f"/decisions/{quote(decision_id, safe='')}", assembly=assembly))
 
+    def bylaws(self, assembly: str | None = None, as_of: str | None = None) -> Bylaws:
+        """The bylaws in force (today, or `as_of`) and every adopted change of them."""
+        return cast(Bylaws, self.get("/bylaws", assembly=assembly, as_of=as_of))
+
     def mandates(self, assembly: str | None = None) -> list[Mandate]:
         return cast(list[Mandate], self.get("/mandates", assembly=assembly))
 
@@ -149,6 +154,15 @@ class Client:
             body["supersedes"] = supersedes
         return cast(Decision, self.post("/decisions", body))
 
+    def adopt_bylaws(self, bylaws: dict[str, Any], *, date: str, votes_for: int, against: int,
+                     abstain: int, title: str = "Bylaws", quorum: int | None = None,
+                     dissent: str = "") -> Decision:
+        """Adopt or amend the bylaws by a vote: the keys of `bylaws` (rule, quorum, members)
+        are set, the others kept. Returns the decision, with its outcome."""
+        body = vote(date, votes_for, against, abstain, quorum, dissent, title=title)
+        body["bylaws"] = bylaws
+        return cast(Decision, self.post("/bylaws", body))
+
     def issue_mandate(self, delegate: str, council: str, term_from: str, term_until: str, *,
                       date: str, votes_for: int, against: int, abstain: int,
                       instructions: Sequence[tuple[str, str, str]] = (),
@@ -169,10 +183,12 @@ class Client:
 
     def propose(self, confederation: str, title: str, *, date: str, votes_for: int, against: int,
                 abstain: int, kind: str = "policy", subject: str | None = None,
-                amendment: dict[str, Any] | None = None, text: str = "") -> str:
-        """Put a proposal to a confederation (the assembly's decision to do so); its id."""
+                amendment: dict[str, Any] | None = None, text: str = "", ratify: bool = False) -> str:
+        """Put a proposal to a confederation (id or name; the assembly's decision to do so);
+        its id. With `ratify`, the same vote is also the assembly's ratification."""
         body = vote(date, votes_for, against, abstain, None, "", title=title, text=text)
-        body.update(confederation=confederation, kind=kind, subject=subject, amendment=amendment)
+        body.update(confederation=confederation, kind=kind, subject=subject, amendment=amendment,
+                    ratify=ratify)
         return str(self.post("/proposals", body)["id"])
 
     def ratify(self, proposal_id: str, *, date: str, votes_for: int, against: int, abstain: int,
@@ -259,7 +275,7 @@ def proposal_path(proposal_id: str) -> str:
 def vote(date: str, votes_for: int, against: int, abstain: int, quorum: int | None, dissent: str,
          **fields: str | None) -> dict[str, Any]:
     body: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
-    body.update(date=date, tally={"votes_for": votes_for, "against": against, "abstain": abstain},
+    body.update(date=date, tally={"for": votes_for, "against": against, "abstain": abstain},
                 quorum=quorum, dissent=dissent)
     return body
 

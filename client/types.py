@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-
-class Tally(TypedDict):
-    votes_for: int
-    against: int
-    abstain: int
+# A tally as every part of the API writes and reads it ("for" is a Python keyword, hence
+# the functional form).
+Tally = TypedDict("Tally", {"for": int, "against": int, "abstain": int})
 
 
 class Decision(TypedDict):
@@ -23,6 +21,10 @@ class Decision(TypedDict):
     superseded: bool
     kind: str
     subject: str | None
+    bylaws: dict[str, Any] | None  # kind "bylaws": the keys it sets
+    outcome: str  # adopted, rejected or no-quorum, under the bylaws in force at its date
+    reason: str
+    judged_by: str | None  # the bylaws decision that judged it; None: the default bylaws
 
 
 class Instruction(TypedDict):
@@ -40,7 +42,9 @@ class Mandate(TypedDict):
     term_until: str
     instructions: list[Instruction]
     decision: str
-    recalled_by: str | None
+    issued: str | None  # the date of the issuing decision
+    outcome: str | None  # of the issuing decision: only an adopted mandate confers anything
+    recalled_by: str | None  # the adopted recall, if any
 
 
 class Device(TypedDict):
@@ -57,9 +61,21 @@ class Profile(TypedDict):
     members: int | None
 
 
+class Bylaws(TypedDict):
+    """The bylaws in force on `as_of` (set by `decision`, None: the defaults) and every
+    adopted change (protocol-spec/ledger.md "Bylaws and outcomes")."""
+
+    in_force: dict[str, Any]
+    decision: str | None
+    as_of: str
+    history: list[dict[str, Any]]
+    ill_formed: dict[str, str]
+
+
 class Ledger(TypedDict):
     assembly: str
     profile: Profile | None
+    bylaws: Bylaws
     decisions: list[Decision]
     mandates: list[Mandate]
     devices: list[Device]
@@ -110,7 +126,7 @@ class Proposal(TypedDict, total=False):
     outcome: str
     reason: str
     threshold: str
-    tally: dict[str, int]
+    tally: Tally
     breakdown: list[dict[str, Any]]
     members: int
     members_voted: int

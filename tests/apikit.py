@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import json
 import time
@@ -46,13 +47,18 @@ def call(daemon: Daemon, method: str, path: str, body: Any = None, auth: str | N
 
 
 def a_vote(**fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"date": "2026-11-20", "tally": {"votes_for": 30, "against": 5, "abstain": 1}}
+    body: dict[str, Any] = {"date": "2026-11-20", "tally": {"for": 30, "against": 5, "abstain": 1}}
     body.update(fields)
     return body
 
 
-def confederation(root: Path) -> dict[str, str]:
-    """Two assemblies of one confederation with an open proposal and a delegate, spread to both."""
+def confederation(root: Path, on: dt.date | None = None) -> dict[str, str]:
+    """Two assemblies of one confederation with an open proposal and a delegate, spread to both.
+
+    The proposal is of 2026-11-01 (ratified 11-03, the delegate's vote 11-04), or everything
+    is of day `on` (today, for a script dated the day it runs)."""
+    put, ratified, voted = ("2026-11-01", "2026-11-03", "2026-11-04") if on is None else (on.isoformat(),) * 3
+    term = ("2026-01-01", "2027-12-31") if on is None else (f"{on.year - 1}-01-01", f"{on.year + 1}-12-31")
     world = World(root)
     try:
         world.assembly("north")
@@ -61,12 +67,11 @@ def confederation(root: Path) -> dict[str, str]:
         charter = world.found("north", "Valley council", ["north", "south"], on="2026-01-01")
         world.accept("north", charter)
         world.accept("south", charter)
-        mandate = world.mandate("north", delegate, charter, ("2026-01-01", "2027-12-31"),
-                                (("water", "for", "imperative"),))
-        pid = world.propose("north", charter, "2026-11-01", title="Shared water plan")
-        world.ratify("north", pid, "2026-11-03", 30, 5)
+        mandate = world.mandate("north", delegate, charter, term, (("water", "for", "imperative"),))
+        pid = world.propose("north", charter, put, title="Shared water plan")
+        world.ratify("north", pid, ratified, 30, 5)
         world.spread()
-        world.act("ana", "vote", "2026-11-04", proposal=pid, position="for", indicative=True)
+        world.act("ana", "vote", voted, proposal=pid, position="for", indicative=True)
         world.spread()
         return {"charter": charter, "proposal": pid, "mandate": mandate, "north": world.key("north"),
                 "south": world.key("south")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
 import sys
@@ -22,7 +23,7 @@ def example() -> str:
 
 @pytest.mark.slow
 def test_readme_example_ratifies_and_waits_for_the_confederal_outcome(tmp_path: Path) -> None:
-    ids = confederation(tmp_path)  # north ratified 30/5; south has not voted yet
+    ids = confederation(tmp_path, on=dt.datetime.now(dt.timezone.utc).date())  # north: 30/5; south not yet
     script = tmp_path / "example.py"
     script.write_text(example())
     daemon = serve(tmp_path / "south")
@@ -33,6 +34,6 @@ def test_readme_example_ratifies_and_waits_for_the_confederal_outcome(tmp_path: 
         daemon.stop()
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("recorded ") and lines[0].endswith(f"Ratification of {ids['proposal']}")
+    assert lines[0].startswith("recorded ") and lines[0].endswith(": Ratification of Shared water plan")
     assert lines[1] == "adopted: 110 for, 17 against, 5 abstain"
     assert sorted(lines[2:]) == sorted([f"  {ids['north']}: 30/5/0", f"  {ids['south']}: 80/12/5"])

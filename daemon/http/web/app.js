@@ -115,12 +115,14 @@ function renderLedger() {
     el("td", {}, el("strong", {}, d.title), d.text ? el("div", { class: "muted" }, d.text) : null,
       d.dissent ? el("div", { class: "dissent" }, "Dissent: " + d.dissent) : null,
       d.superseded ? el("div", { class: "muted" }, "superseded") : null),
-    el("td", { class: "n" }, d.tally.votes_for), el("td", { class: "n" }, d.tally.against),
-    el("td", { class: "n" }, d.tally.abstain), el("td", {}, d.kind))));
+    el("td", { class: "n" }, d.tally.for), el("td", { class: "n" }, d.tally.against),
+    el("td", { class: "n" }, d.tally.abstain),
+    el("td", {}, d.kind, " ", el("span", { class: "badge outcome-" + d.outcome, title: d.reason }, d.outcome)))));
   if (!decisions.length) document.querySelector("#decisions tbody").append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No decisions yet.")));
   document.getElementById("mandates").replaceChildren(...l.mandates.map(m => el("li", { class: "card" },
     el("strong", {}, m.delegate), ` to ${nameOf(m.council)} · ${m.term_from} – ${m.term_until} · `,
-    el("span", { class: m.recalled_by ? "badge bad" : "badge good" }, m.recalled_by ? "recalled" : "issued"),
+    el("span", { class: m.outcome !== "adopted" || m.recalled_by ? "badge bad" : "badge good" },
+      m.outcome !== "adopted" ? "not adopted" : m.recalled_by ? "recalled" : "issued"),
     m.instructions.length ? el("ul", {}, m.instructions.map(i => el("li", {}, `${i.question}: ${i.position} (${i.binding})`))) : null)));
   document.getElementById("devices").replaceChildren(...l.devices.map(d => el("li", {},
     el("code", {}, short(d.key)), " ", d.label || "", " ",
@@ -196,7 +198,7 @@ function renderOptions() {
 
 function vote(f) {
   const n = name => f.elements[name] && f.elements[name].value !== "" ? Number(f.elements[name].value) : null;
-  const body = { date: f.elements.date.value, tally: { votes_for: n("votes_for"), against: n("against"), abstain: n("abstain") } };
+  const body = { date: f.elements.date.value, tally: { for: n("votes_for"), against: n("against"), abstain: n("abstain") } };
   if (f.elements.quorum && f.elements.quorum.value !== "") body.quorum = n("quorum");
   if (f.elements.dissent) body.dissent = f.elements.dissent.value;
   return body;
