@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pnyx.daemon.services.records import DecisionInput, Recorder
+import pytest
+from automerge.core import Transaction
+from pnyx.daemon.services.records import DecisionInput, Recorder, RecordError, new_record_id
 from pnyx.daemon.store.ingest import IngestReport
 from pnyx.daemon.store.node import Node, create_data_dir, new_key, open_node
 from pnyx.daemon.store.viewindex import scratch_view
 from pnyx.federation.charter import Rules, new_charter
-from pnyx.federation.confed import Act, ActKind, ProposalBody, ProposalKind
+from pnyx.federation.confed import RATIFICATION, Act, ActKind, ProposalBody, ProposalKind
 from pnyx.federation.keys import key_text
-from pnyx.federation.ledger import Binding, Instruction, Position, Profile, Tally
+from pnyx.federation.ledger import Binding, Decision, Instruction, Position, Profile, Tally, write_decision
 
 
 def day(text: str) -> dt.date:
@@ -100,9 +103,31 @@ class World:
         return self.recorders[who].propose(body, vote(on, 1, 0, title=title))
 
     def ratify(self, who: str, pid: str, on: str, votes_for: int, against: int,
-               abstain: int = 0) -> str:
+               abstain: int = 0, elsewhere: bool = False) -> str:
+        """The assembly's ratification. `elsewhere`: one the view will not count, which this
+        daemon refuses (checked here) and another implementation wrote anyway."""
         self.spread()
-        return self.recorders[who].ratify(pid, vote(on, votes_for, against, abstain))
+        d = vote(on, votes_for, against, abstain)
+        if not elsewhere:
+            return self.recorders[who].ratify(pid, d)
+        with pytest.raises(RecordError, match="would not count this ratification"):
+            self.recorders[who].ratify(pid, d)
+        return self.unchecked(who, d, RATIFICATION, pid)
+
+    def unchecked(self, who: str, d: DecisionInput, kind: str, subject: str | None,
+                  extra: Callable[[Transaction, str], None] | None = None) -> str:
+        """A decision written without this daemon's checks, as another implementation might."""
+        recorder = self.recorders[who]
+        decision = Decision(new_record_id(), d.title, d.text, d.date, d.tally, d.quorum, d.dissent,
+                            d.supersedes, kind, subject)
+
+        def edit(tx: Transaction) -> None:
+            write_decision(tx, decision)
+            if extra is not None:
+                extra(tx, decision.id)
+
+        recorder.write(recorder.node.ledger_id, edit)
+        return decision.id
 
     def mandate(self, who: str, delegate_key: str | None, council: str, term: tuple[str, str],
                 instructions: tuple[tuple[str, str, str], ...] = (), on: str = "2026-01-01") -> str:
@@ -113,8 +138,6 @@ class World:
     def act(self, delegate: str, kind: str, on: str, proposal: str | None = None,
             position: str | None = None, indicative: bool = False, text: str = "",
             mandate: str | None = None) -> str:
-        from pnyx.daemon.services.records import new_record_id
-
         is_vote = kind == "vote"
         binding = (Binding.INDICATIVE if indicative else Binding.IMPERATIVE) if is_vote else None
         act = Act(new_record_id(), ActKind(kind), day(on), proposal,

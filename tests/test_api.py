@@ -83,9 +83,9 @@ def test_bad_bodies_get_a_clear_4xx_and_change_nothing(served: tuple[Daemon, dic
     assert "object" in refused(daemon, "POST", "/decisions", 400, raw=b"[1, 2]", auth=auth)
     for body, says in [
         (a_vote(title=5), "title must be a string"),
-        (a_vote(title="t", tally={"votes_for": "many", "against": 0, "abstain": 0}), "votes_for"),
-        (a_vote(title="t", tally={"votes_for": 1, "against": 0, "abstain": 0, "more": 1}), "unknown field"),
-        (a_vote(title="t", tally={"votes_for": -1, "against": 0, "abstain": 0}), "negative"),
+        (a_vote(title="t", tally={"for": "many", "against": 0, "abstain": 0}), "for must be"),
+        (a_vote(title="t", tally={"for": 1, "against": 0, "abstain": 0, "more": 1}), "unknown field"),
+        (a_vote(title="t", tally={"for": -1, "against": 0, "abstain": 0}), "negative"),
         (a_vote(title="t", date="20 November"), "not a date"),
         (a_vote(title="t", colour="red"), "unknown field in body: colour"),
         ({"title": "t"}, "tally must be an object"),
@@ -96,7 +96,7 @@ def test_bad_bodies_get_a_clear_4xx_and_change_nothing(served: tuple[Daemon, dic
                                   body=a_vote(title="t", supersedes="aaaaaaaaaaaaaaaa"), auth=auth)
     assert "count above" in refused(
         daemon, "POST", "/decisions", 422, auth=auth,
-        body=a_vote(title="t", tally={"votes_for": 10**30, "against": 0, "abstain": 0}))
+        body=a_vote(title="t", tally={"for": 10**30, "against": 0, "abstain": 0}))
 
 
 @pytest.mark.slow
@@ -129,7 +129,7 @@ def test_writes_record_what_reads_and_the_view_then_show(served: tuple[Daemon, d
     mandate = client.issue_mandate("Ana", ids["charter"], "2026-12-01", "2027-03-01", date="2026-11-20",
                                    votes_for=70, against=3, abstain=2,
                                    instructions=[("water plan", "for", "imperative")])
-    recall = client.recall_mandate(mandate["id"], date="2026-12-15", votes_for=60, against=20, abstain=1)
+    recall = client.recall_mandate(mandate["id"], date="2026-11-25", votes_for=60, against=20, abstain=1)
     assert client.mandate(mandate["id"])["recalled_by"] == recall["id"]
 
     proposal = client.proposal(ids["proposal"], as_of="2026-11-10")

@@ -25,7 +25,8 @@ def run(data: Path, *args: str) -> int:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["confed", "create", "--name", "V", "--member", "notakey", "--deadline-days", "30"], "key"),
+    (["confed", "create", "--name", "V", "--member", "notakey", "--deadline-days", "30"],
+     "no assembly named 'notakey' is held here"),
     (["confed", "create", "--name", "V", "--deadline-days", "30"], "at least one founding member"),
     (["confed", "create", "--name", "V", "--member", "a" * 52, "--threshold", "1/3",
       "--deadline-days", "30"], "more than 1/2"),
@@ -37,7 +38,7 @@ def run(data: Path, *args: str) -> int:
     (["propose", "--confed", "f" * 64, "--kind", "admit", "--title", "x", "--date", "2026-01-01",
       "--for", "1", "--against", "0", "--abstain", "0"], "needs subject"),
     (["propose", "--confed", "xyz", "--title", "x", "--date", "2026-01-01", "--for", "1",
-      "--against", "0", "--abstain", "0"], "not a confederation id"),
+      "--against", "0", "--abstain", "0"], "no confederation named 'xyz' is held here"),
     (["ratify", "nosuchproposal", "--date", "2026-01-01", "--for", "1", "--against", "0",
       "--abstain", "0"], "no proposal"),
     (["delegate", "vote", "nosuchproposal", "--position", "for"], "no proposal"),
@@ -52,21 +53,23 @@ def test_bad_input_is_refused_and_writes_nothing(data: Path, args: list[str], me
     assert count_changes(data) == before
 
 
-def test_a_proposal_before_accepting_is_recorded_but_ignored_by_the_view(
+def test_a_proposal_before_accepting_is_refused_with_the_views_reason(
         data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     node = open_node(data)
     me = node.ledger_id.removeprefix("ledger/")
     node.close()
-    assert run(data, "confed", "create", "--name", "V", "--member", me, "--deadline-days", "9") == 0
-    charter = capsys.readouterr().out.strip()
-    assert run(data, "propose", "--confed", charter, "--title", "x", "--date", "2026-01-01",
-               "--for", "1", "--against", "0", "--abstain", "0") == 0
-    pid = capsys.readouterr().out.strip()
+    assert run(data, "confed", "create", "--name", "V", "--member", me, "--deadline-days", "9",
+               "--date", "2026-01-01") == 0
+    capsys.readouterr()
+    before = count_changes(data)
+    assert run(data, "propose", "--confed", "V", "--title", "x", "--date", "2026-01-01",
+               "--for", "1", "--against", "0", "--abstain", "0") != 0
+    assert capsys.readouterr().err == ("pnyx: error: the confederation would ignore this proposal: "
+                                       "the proposing assembly is not in the electorate on 2026-01-01\n")
+    assert count_changes(data) == before
     assert run(data, "view", "--json", "--as-of", "2026-01-02") == 0
     (confederation,) = json.loads(capsys.readouterr().out)["confederations"]
-    assert confederation["proposals"] == []
-    assert confederation["ignored_proposals"] == [
-        {"proposal": pid, "reason": "the proposing assembly is not in the electorate on 2026-01-01"}]
+    assert confederation["proposals"] == confederation["ignored_proposals"] == []
     assert confederation["members"][0]["state"] == "awaiting-acceptance"
 
 

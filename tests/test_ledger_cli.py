@@ -46,7 +46,7 @@ def secretary(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                          "--instruction", "new well", "abstain", "indicative", *VOTE).stdout.strip()
     out["recalled"] = cli(data, "mandate", "issue", "--delegate", "Luis", "--council", "Roads",
                           "--from", "2026-12-01", "--until", "2027-01-01", *VOTE).stdout.strip()
-    out["recall"] = cli(data, "mandate", "recall", out["recalled"], "--date", "2026-12-15",
+    out["recall"] = cli(data, "mandate", "recall", out["recalled"], "--date", "2026-11-25",
                         "--for", "60", "--against", "20", "--abstain", "1").stdout.strip()
     out["device"] = key_text(new_key().public)
     out["revoked"] = key_text(new_key().public)
@@ -75,7 +75,7 @@ def test_decisions_with_tally_dissent_and_supersedes(secretary: dict[str, Any]) 
     kitchen, revision = decisions[secretary["kitchen"]], decisions[secretary["revision"]]
     assert kitchen["title"] == "Community kitchen" and kitchen["text"] == "Open Mondays"
     assert kitchen["date"] == "2026-11-20"
-    assert kitchen["tally"] == {"votes_for": 80, "against": 12, "abstain": 5}
+    assert kitchen["tally"] == {"for": 80, "against": 12, "abstain": 5}
     assert kitchen["quorum"] == 97 and kitchen["dissent"] == "Prefer Sundays"
     assert kitchen["supersedes"] is None
     assert revision["supersedes"] == secretary["kitchen"]

@@ -338,9 +338,11 @@ class Recorder:
                     ratification, f"Ratification of {d.title}", d.text, d.date, d.tally, d.quorum,
                     d.dissent, None, RATIFICATION, proposal_id(self.node.assembly, decision_id)))
 
+        view = self.view()  # made before the write's transaction (it may create its table)
+
         def check(doc: Document, decision_id: str) -> None:
             if adopted:
-                self.view().refuse_ignored(ledger_records(self.node.assembly, doc),
+                view.refuse_ignored(ledger_records(self.node.assembly, doc),
                                            proposal_id(self.node.assembly, decision_id),
                                            ratification if ratify else None)
 
@@ -362,9 +364,11 @@ class Recorder:
                               "to record a new vote")
         counts = self.will_adopt(d) is not Outcome.NO_QUORUM
 
+        view = self.view()  # made before the write's transaction (it may create its table)
+
         def check(doc: Document, decision_id: str) -> None:
             if counts:
-                self.view().refuse_ignored(ledger_records(self.node.assembly, doc), pid, decision_id)
+                view.refuse_ignored(ledger_records(self.node.assembly, doc), pid, decision_id)
 
         return self.decide(d, kind=RATIFICATION, subject=pid, check=check)
 
