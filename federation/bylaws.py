@@ -43,9 +43,12 @@ class Outcome(str, Enum):
 
 
 def _rule(value: Plain) -> str:
-    if not isinstance(value, str) or parse_threshold(value) != value:
-        raise ValueError(f"rule: `simple` or a share above 1/2 in lowest terms, not {value!r}")
-    return value
+    try:
+        if isinstance(value, str) and parse_threshold(value) == value:
+            return value
+    except ValueError:
+        pass
+    raise ValueError(f"rule: `simple` or a share above 1/2 in lowest terms (2/3), not {value!r}")
 
 
 def _count(name: str, least: int) -> Callable[[Plain], int | None]:

@@ -149,6 +149,15 @@ def test_invalid_input_gets_one_error_line_and_writes_nothing(secretary: dict[st
         "revoke a revoked device": ["device", "revoke", secretary["revoked"]],
         "add a certified device": ["device", "add", secretary["device"]],
         "bad key text": ["device", "add", unknown_key.upper()],
+        "dated after today": ["decide", "--title", "T", "--date", "2099-01-01", "--for", "1",
+                              "--against", "0", "--abstain", "0"],
+        "quorum below the votes cast": ["decide", "--title", "T", *VOTE, "--quorum", "10"],
+        "more votes than members": ["decide", "--title", "T", "--date", "2026-11-20", "--for", "830",
+                                    "--against", "0", "--abstain", "0"],
+        "term ended before the decision": ["mandate", "issue", *term, "--from", "2026-01-01",
+                                           "--until", "2026-02-01", *VOTE],
+        "a decision rule below a majority": ["bylaws", "--rule", "1/3", *VOTE],
+        "bylaws that set nothing": ["bylaws", *VOTE],
     }
     status_before = cli_json(data, "status")
     hashes_before = change_hashes(data)
@@ -161,3 +170,29 @@ def test_invalid_input_gets_one_error_line_and_writes_nothing(secretary: dict[st
     status_after = cli_json(data, "status")
     assert status_after["changes"] == status_before["changes"] == len(hashes_before)
     assert status_after["pending"] == status_before["pending"]
+
+
+def test_bylaws_decide_and_a_recall_voted_down_leaves_the_delegate(tmp_path: Path) -> None:
+    data = tmp_path / "sur"
+    cli(data, "init", "--assembly", "Barrio Sur", "--members", "120")
+    adopted = cli(data, "bylaws", "--rule", "0.75", "--quorum-required", "40", *VOTE)
+    assert adopted.stderr.startswith("adopted: ")
+    bylaws = cli_json(data, "show", "bylaws")
+    assert bylaws["in_force"] == {"rule": "3/4", "quorum": 40, "members": 120}
+    assert bylaws["decision"] == adopted.stdout.strip()
+    later = ["--date", "2026-11-21"]
+    mandate = cli(data, "mandate", "issue", "--delegate", "Ana", "--council", "Water", "--from",
+                  "2026-11-21", "--until", "2027-01-01", *later, "--for", "70", "--against", "3",
+                  "--abstain", "0").stdout.strip()
+    recall = cli(data, "mandate", "recall", mandate, *later, "--for", "30", "--against", "15",
+                 "--abstain", "1").stdout.strip()  # 2/3 of for and against: below 3/4
+    few = cli(data, "decide", "--title", "Few", *later, "--for", "20", "--against", "0",
+              "--abstain", "0", "--dissent", "Too few of us").stdout.strip()
+    decisions = cli_json(data, "show", "decisions")
+    assert [d["date"] for d in decisions] == sorted(d["date"] for d in decisions)
+    outcomes = {d["id"]: d["outcome"] for d in decisions}
+    assert (outcomes[recall], outcomes[few]) == ("rejected", "no-quorum")
+    assert by_id(cli_json(data, "show", "mandates"))[mandate]["recalled_by"] is None
+    listing = cli(data, "show", "decisions").stdout
+    assert "Recall of Ana's mandate to Water  REJECTED" in listing
+    assert "Few  NO-QUORUM" in listing and "dissent: Too few of us" in listing

@@ -114,6 +114,8 @@ def adopt_bylaws(rec: Recorder, params: Params, body: Body) -> Result:
     """Adopt or amend the bylaws: the keys of `bylaws` are set, the others kept."""
     only_fields(body, DECISION_FIELDS | {"bylaws"})
     changes = dict(obj(body.get("bylaws"), "bylaws"))
+    if isinstance(changes.get("rule"), str):
+        changes["rule"] = share(changes, "rule", "", parse_threshold)  # 0.75 is written 3/4
     return decision_result(rec, rec.adopt_bylaws(changes, decision_input(body, "Bylaws")))
 
 
