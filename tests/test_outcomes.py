@@ -231,7 +231,8 @@ def test_an_ambiguous_name_is_refused_with_the_candidates(world: World) -> None:
     twin.assembly("Barrio")
     for node in twin.nodes.values():
         world.nodes["A"].ingestor.ingest([s.envelope for s in node.store.envelopes()])
-    with pytest.raises(RecordError, match="more than one assembly named 'barrio'.*Barrio.*Barrio"):
+    candidates = r"more than one assembly named 'barrio' is held here: \w+ \(Barrio\); \w+ \(Barrio\)"
+    with pytest.raises(RecordError, match=candidates):
         resolve_assembly(second.node, "barrio")
     assert resolve_assembly(second.node, "a") == second.node.assembly
     twin.close()
