@@ -283,9 +283,14 @@ def read_ledger(doc: Document) -> Ledger:
     return Ledger(
         profile=_profile(read_map(doc, "profile") if doc.get(ROOT, "profile") else {}),
         devices=_entries(read_map(doc, "devices"), _device),
-        decisions=_entries(read_map(doc, "decisions"), _decision),
+        decisions=read_decisions(read_map(doc, "decisions")),
         mandates=_entries(read_map(doc, "mandates"), _mandate),
     )
+
+
+def read_decisions(raw: dict[str, Plain]) -> dict[str, Decision]:
+    """The well-formed entries of a `decisions` map (as plain values), by id."""
+    return _entries(raw, _decision)
 
 
 def _entries(raw: dict[str, Plain], build: Any) -> dict[str, Any]:
