@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from automerge.core import Document, Transaction
-from pnyx.federation.bylaws import BYLAWS, MAX_COUNT, Bylaws, Judged, Outcome, judge, outcome
+from pnyx.federation.bylaws import BYLAWS, FIELDS, MAX_COUNT, Bylaws, Judged, Outcome, judge, outcome
 from pnyx.federation.charter import Charter, charter_change
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.confed import (
@@ -205,7 +205,15 @@ class Recorder:
         return outcome(d.tally, d.quorum, self.judged()[1].bylaws_at(d.date)[1])[0]
 
     def adopt_bylaws(self, changes: dict[str, object], d: DecisionInput) -> str:
-        """A decision of kind `bylaws`: adopts or amends the keys of `changes`."""
+        """A decision of kind `bylaws`: adopts or amends the keys of `changes`.
+
+        Only keys this version knows are written (federation/bylaws.py FIELDS); keys of
+        later versions are read and kept, never invented here."""
+        unknown = sorted(set(changes) - set(FIELDS))
+        if unknown:
+            raise RecordError(f"unknown bylaws key{'s' if len(unknown) > 1 else ''}: "
+                              f"{', '.join(repr(k) for k in unknown)} (this version sets "
+                              f"{', '.join(FIELDS)})")
         try:
             self.judged()[1].bylaws_at(d.date)[1].amended(changes)
         except (TypeError, ValueError) as exc:
