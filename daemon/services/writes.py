@@ -94,8 +94,9 @@ def issue_mandate(rec: Recorder, params: Params, body: Body) -> Result:
     if not isinstance(raw, list):
         raise BadRequest("instructions must be a list")
     council = text(body, "council")
+    council_name = dict(held_charters(rec.node)).get(council, council)
     mandate_id = rec.issue_mandate(
-        decision_input(body, f"Mandate for {delegate} to {council}"), delegate, delegate_key,
+        decision_input(body, f"Mandate for {delegate} to {council_name}"), delegate, delegate_key,
         council, date(body, "term_from"), date(body, "term_until"),
         tuple(instruction(item, n) for n, item in enumerate(raw)))
     ledger, judged = rec.judged()
@@ -106,7 +107,8 @@ def recall_mandate(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, DECISION_FIELDS)
     mandate_id = params["mandate"]
     found = rec.ledger().mandates.get(mandate_id)
-    title = f"Recall of {found.delegate}'s mandate to {found.council}" if found else "Recall"
+    council = dict(held_charters(rec.node)).get(found.council, found.council) if found else ""
+    title = f"Recall of {found.delegate}'s mandate to {council}" if found else "Recall"
     return decision_result(rec, rec.recall_mandate(mandate_id, decision_input(body, title)))
 
 
