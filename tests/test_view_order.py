@@ -47,7 +47,7 @@ def write_history(root: Path) -> list[Envelope]:
         policy = world.propose("C", valley, "2026-02-01", title="Seed bank")
         for name, votes in (("A", (90, 10)), ("B", (4, 6)), ("D", (3, 7))):
             world.ratify(name, policy, "2026-02-03", *votes)
-        world.ratify("E", policy, "2026-02-03", 100, 0)  # not a member: ignored
+        world.ratify("E", policy, "2026-02-03", 100, 0, elsewhere=True)  # not a member: ignored
         ana = world.delegate("ana", of="C")
         mandate = world.mandate("C", ana, valley, ("2026-01-10", "2026-03-30"),
                                 (("Seed bank", "for", "imperative"),))

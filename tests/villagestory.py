@@ -70,7 +70,7 @@ def six_months(root: Path) -> dict[str, Any]:
     converge(w, online)
     w.recorders["newcomer"].accept_charter(charter, vote("2026-03-01", 12, 0))
     converge(w, online)
-    later = w.propose("newcomer", charter, "2026-03-10", title="Seed bank")
+    later = w.propose("newcomer", charter, "2026-04-05", title="Seed bank")  # admitted from 04-04
     converge(w, online)
     for month in MONTHS:
         for i, name in enumerate([*ONLINE, "newcomer"]):
@@ -78,7 +78,7 @@ def six_months(root: Path) -> dict[str, Any]:
         w.recorders["village"].decide(vote(f"2026-{month}-20", 40, 3, title=f"village {month}",
                                            dissent="the mill first"))
     for name in ONLINE[:6]:
-        w.recorders[name].ratify(later, vote("2026-04-02", 9, 1))
+        w.recorders[name].ratify(later, vote("2026-04-06", 9, 1))
     w.mandate("a04", None, charter, ("2026-05-01", "2026-10-31"), on="2026-05-01")
     w.mandate("a05", None, charter, ("2026-06-01", "2026-11-30"), on="2026-06-01")
     converge(w, online)
