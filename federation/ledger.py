@@ -188,6 +188,28 @@ def revocations_at(doc: Document, assembly: bytes, heads: list[bytes]) -> list[t
     return found
 
 
+# Every map key on the path to what a `devices` entry says about certification and
+# revocation: the map itself, the entry's `certificate` and `revoked`, the revocation's
+# `cut` and `signature`, a device's text form (52 base32 characters) and an actor in a
+# cut (80 hex digits), both runs of at least 52 of [0-9a-z]. A change writes a map key as
+# its literal UTF-8 bytes (string columns are never compressed inside a change, chunk.py),
+# so a change whose canonical chunk holds none of these writes nothing on that path.
+_DEVICE_PATH_WORDS = (b"devices", b"certificate", b"revoked", b"cut", b"signature")
+_KEY_RUN = 52
+_KEY_CHARS = bytes(ord("k") if chr(b) in "0123456789abcdefghijklmnopqrstuvwxyz" else ord(".")
+                   for b in range(256))
+
+
+def may_change_devices(raw_chunk: bytes, deps: int) -> bool:
+    """Whether the `devices` map as of this ledger change alone can differ from the map as of
+    its dependency. False only for a change with exactly one dependency that writes no key
+    on a device entry's path; true for a genesis and for a merge of several branches, whose
+    merged state no single held change had. Lets the daemon read `devices` only where it
+    may have changed (revocations_at) and reuse a certificate read for the states after."""
+    return (deps != 1 or any(word in raw_chunk for word in _DEVICE_PATH_WORDS)
+            or b"k" * _KEY_RUN in raw_chunk.translate(_KEY_CHARS))
+
+
 def _cut_entry(actor: object, seq: object) -> bool:
     """An actor id in lowercase hex and a seq: anything else cannot be encoded in the signed
     input (or could be read two ways), so a cut holding it is no revocation at all."""

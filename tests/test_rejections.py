@@ -333,7 +333,7 @@ def test_a_document_that_does_not_save_and_load_gets_no_snapshot(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Some accepted malformed changes leave a document whose save() does not load again:
     no snapshot is written of it, and it is rebuilt from the store's changes."""
-    from pnyx.daemon import documents
+    from pnyx.daemon.store import documents
 
     monkeypatch.setattr(documents, "SNAPSHOT_EVERY", 1)
     base = world.assembly.envelopes(world.receiver)
@@ -344,8 +344,10 @@ def test_a_document_that_does_not_save_and_load_gets_no_snapshot(
             continue
         store, docs, ingestor = fresh_store()
         ingestor.ingest(base)
+        docs.save_snapshots()
         if ingestor.ingest([envelope]).accepted != 1:
             continue
+        docs.save_snapshots()
         doc = docs.get(world.assembly.doc_id)
         try:
             am.Document.load(doc.save())

@@ -249,6 +249,13 @@ class Store:
     def count_changes(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM changes").fetchone()[0])
 
+    def count_changes_of(self, doc_id: str, after_seqno: int) -> tuple[int, int]:
+        """How many changes of `doc_id` came after arrival number `after_seqno`, and in all."""
+        newer, total = self.db.execute(
+            "SELECT count(*) FILTER (WHERE seqno > ?), count(*) FROM changes WHERE doc = ?",
+            (after_seqno, doc_id)).fetchone()
+        return int(newer), int(total)
+
     def last_seqno(self) -> int:
         return int(self.db.execute("SELECT coalesce(max(seqno), 0) FROM changes").fetchone()[0])
 
@@ -330,6 +337,11 @@ class Store:
     def snapshot(self, doc_id: str) -> tuple[int, bytes] | None:
         row = self.db.execute("SELECT upto, data FROM snapshots WHERE doc = ?", (doc_id,)).fetchone()
         return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def snapshot_upto(self, doc_id: str) -> int:
+        """The last arrival number the document's snapshot includes, 0 without one."""
+        row = self.db.execute("SELECT upto FROM snapshots WHERE doc = ?", (doc_id,)).fetchone()
+        return 0 if row is None else int(row[0])
 
     def save_snapshot(self, doc_id: str, upto: int, data: bytes) -> None:
         self.db.execute("INSERT OR REPLACE INTO snapshots (doc, upto, data) VALUES (?,?,?)",
