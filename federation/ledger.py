@@ -299,21 +299,45 @@ def _decision_plain(d: Decision) -> dict[str, Plain]:
 
 def read_ledger(doc: Document) -> Ledger:
     return Ledger(
-        profile=_profile(read_map(doc, "profile") if doc.get(ROOT, "profile") else {}),
+        profile=read_profile(doc),
         devices=_entries(read_map(doc, "devices"), _device),
         decisions=_entries(read_map(doc, "decisions"), _decision),
         mandates=_entries(read_map(doc, "mandates"), _mandate),
     )
 
 
+def read_profile(doc: Document) -> Profile | None:
+    """The profile alone: what a status needs, without reading every record."""
+    return _profile(read_map(doc, "profile") if doc.get(ROOT, "profile") else {})
+
+
+def read_device(doc: Document, key: str) -> Device | None:
+    """One device entry, read as read_ledger reads it (None if absent or ill-formed): a
+    write checks one entry in time independent of the ledger's size."""
+    return _entry(key, read_entry(doc, "devices", key), _device)
+
+
+def read_decision(doc: Document, decision_id: str) -> Decision | None:
+    """One decision, read as read_ledger reads it (None if absent or ill-formed)."""
+    return _entry(decision_id, read_entry(doc, "decisions", decision_id), _decision)
+
+
 def _entries(raw: dict[str, Plain], build: Any) -> dict[str, Any]:
     out = {}
     for key in sorted(raw):
-        try:
-            out[key] = build(key, raw[key])
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue  # ill-formed entry: skipped, never fatal
+        built = _entry(key, raw[key], build)
+        if built is not None:
+            out[key] = built
     return out
+
+
+def _entry(key: str, raw: Plain, build: Any) -> Any:
+    if raw is None:
+        return None
+    try:
+        return build(key, raw)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None  # ill-formed entry: skipped, never fatal
 
 
 def _text(value: Plain) -> str:

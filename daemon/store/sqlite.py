@@ -283,7 +283,8 @@ class Store:
             yield doc_now, vector
 
     def documents(self) -> list[str]:
-        return [row[0] for row in self.db.execute("SELECT DISTINCT doc FROM changes ORDER BY doc")]
+        """Every document held: each has at least one head, and the heads table is small."""
+        return [row[0] for row in self.db.execute("SELECT DISTINCT doc FROM heads ORDER BY doc")]
 
     def count_changes(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM changes").fetchone()[0])
@@ -357,6 +358,9 @@ class Store:
             " VALUES (?,?,?,?,?,?)",
             (envelope.doc_id, change_hash, envelope.signer, reason, detail, envelope.encode()),
         )
+
+    def count_evidence(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM evidence").fetchone()[0])
 
     def evidence(self) -> list[tuple[str, bytes, bytes, str, str]]:
         return [(r[0], bytes(r[1]), bytes(r[2]), r[3], r[4]) for r in self.db.execute(
