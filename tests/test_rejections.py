@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import automerge.core as am
 import pytest
-from pnyx.daemon import store as store_module
+from pnyx.daemon.store import sqlite as store_module
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.node import Node
