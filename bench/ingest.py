@@ -35,8 +35,8 @@ from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.documents import DocumentCache, apply_chunks
 from pnyx.daemon.store.ingest import Ingestor
 from pnyx.daemon.store.sqlite import Store
-from pnyx.federation.docids import ledger_id
 from pnyx.federation.chunk import parse_change
+from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, check_envelope, run_actor, sign_change, signing_input
 from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import Decision, Profile, Tally, write_decision, write_device, write_genesis

@@ -18,12 +18,13 @@ import datetime as dt
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from automerge.core import Transaction
 from pnyx.daemon.services.records import DecisionInput, Recorder
 from pnyx.daemon.services.status import node_status
-from pnyx.daemon.store.node import create_data_dir, new_key, open_node
+from pnyx.daemon.store.node import Node, create_data_dir, new_key, open_node
 from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import Decision, Profile, Tally, read_ledger, write_decision
 
@@ -46,11 +47,33 @@ def fill(recorder: Recorder, start: int, stop: int) -> None:
         recorder.write(recorder.node.ledger_id, edit)
 
 
-def timed_ms(action: object) -> float:
-    assert callable(action)
+def timed_ms(action: Callable[[], object]) -> float:
     start = time.perf_counter()
     action()
     return (time.perf_counter() - start) * 1000
+
+
+def cold_ms(data: Path, read: Callable[[Node], object]) -> float:
+    """`read` on a node opened afresh, as a command opens it: nothing cached."""
+    node = open_node(data)
+    try:
+        return timed_ms(lambda: read(node))
+    finally:
+        node.close()
+
+
+def decide_ms(data: Path, size: int, held: int) -> float:
+    """Fill the ledger from `held` to `size` decisions, then the median time of one more."""
+    node = open_node(data)
+    try:
+        recorder = Recorder(node)
+        fill(recorder, held, size)
+        node.docs.save_snapshots()
+        one = DecisionInput("One more decision", "Recorded for the bench.", dt.date(2026, 2, 1),
+                            Tally(12, 3, 1))
+        return statistics.median(timed_ms(lambda: recorder.decide(one)) for _ in range(WRITES))
+    finally:
+        node.close()
 
 
 def run() -> None:
@@ -59,28 +82,16 @@ def run() -> None:
         assembly_key, device_key = new_key(), new_key()
         create_data_dir(data, assembly_key.public, device_key, assembly_key)
         node = open_node(data)
-        recorder = Recorder(node)
-        recorder.found(Profile(key_text(assembly_key.public), "Bench assembly", "", 100))
-        one = DecisionInput("One more decision", "Recorded for the bench.", dt.date(2026, 2, 1),
-                            Tally(12, 3, 1))
+        Recorder(node).found(Profile(key_text(assembly_key.public), "Bench assembly", "", 100))
+        node.close()
         held = 0
         baseline = 0.0
         print(f"{'records':>8} {'decide ms (median)':>19} {'ratio to 100':>13} "
               f"{'status ms':>10} {'show ms':>8}")
         for size in SIZES:
-            fill(recorder, held, size)
-            held = size
-            node.docs.save_snapshots()
-            times = [timed_ms(lambda: recorder.decide(one)) for _ in range(WRITES)]
-            held += WRITES
-            median = statistics.median(times)
+            median = decide_ms(data, size, held)
+            held = size + WRITES
             baseline = baseline or median
-            node.close()
-            node = open_node(data)  # as a command would: nothing cached
-            status_ms = timed_ms(lambda: node_status(node))
-            node.close()
-            node = open_node(data)
-            show_ms = timed_ms(lambda: read_ledger(node.docs.get(node.ledger_id)))
-            recorder = Recorder(node)
+            status_ms = cold_ms(data, node_status)
+            show_ms = cold_ms(data, lambda node: read_ledger(node.docs.get(node.ledger_id)))
             print(f"{size:>8} {median:19.1f} {median / baseline:13.2f} {status_ms:10.1f} {show_ms:8.1f}")
-        node.close()

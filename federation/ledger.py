@@ -14,10 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from automerge.core import ROOT, Document, Transaction
 
@@ -26,6 +26,7 @@ from .docids import RECORD_ID_RE
 from .envelope import ACTOR_BYTES
 from .keys import SigningKey, key_text, parse_key, verify_signature
 
+T = TypeVar("T")
 DEVICE_DOMAIN = b"pnyx/device/v1"
 REVOKE_DOMAIN = b"pnyx/revoke/v1"
 MAX_TEXT_CHARS = 20_000
@@ -331,7 +332,7 @@ def _entries(raw: dict[str, Plain], build: Any) -> dict[str, Any]:
     return out
 
 
-def _entry(key: str, raw: Plain, build: Any) -> Any:
+def _entry(key: str, raw: Plain, build: Callable[[str, Plain], T]) -> T | None:
     if raw is None:
         return None
     try:
