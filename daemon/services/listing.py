@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pnyx.federation.bylaws import Judged, judge
+from pnyx.federation.bylaws import Verdict, judge
 from pnyx.federation.ledger import Decision, Ledger, Mandate
 
 from .jsonable import to_jsonable
@@ -21,26 +21,24 @@ from .jsonable import to_jsonable
 Row = dict[str, Any]
 
 
-def decision_row(decision: Decision, ledger: Ledger, judged: Judged) -> Row:
-    verdict = judged.verdicts[decision.id]
+def decision_row(decision: Decision, verdict: Verdict, superseded: bool) -> Row:
     row: Row = to_jsonable(decision)
-    row.update(superseded=decision.id in ledger.superseded(), outcome=verdict.outcome.value,
-               reason=verdict.reason, judged_by=verdict.bylaws)
+    row.update(superseded=superseded, outcome=verdict.outcome.value, reason=verdict.reason,
+               judged_by=verdict.bylaws)
     return row
 
 
 def decision_rows(ledger: Ledger) -> list[Row]:
     """Every decision, in order of (date, id)."""
-    judged = judge(ledger)
-    return [decision_row(d, ledger, judged)
+    judged, superseded = judge(ledger), ledger.superseded()
+    return [decision_row(d, judged.verdicts[d.id], d.id in superseded)
             for d in sorted(ledger.decisions.values(), key=lambda d: (d.date, d.id))]
 
 
-def mandate_row(mandate: Mandate, ledger: Ledger, judged: Judged) -> Row:
-    """A mandate with `outcome` (of its issuing decision) and `recalled_by`: its adopted recall."""
-    verdict = judged.verdicts.get(mandate.decision)
-    recall = judged.recall_of(ledger, mandate.id)
-    issued = ledger.decisions.get(mandate.decision)
+def mandate_row(mandate: Mandate, issued: Decision | None, verdict: Verdict | None,
+                recall: Decision | None) -> Row:
+    """A mandate with `issued` and `outcome` (of its issuing decision) and `recalled_by`:
+    its adopted recall."""
     row: Row = to_jsonable(mandate)
     row.update(outcome=verdict.outcome.value if verdict else None,
                issued=issued.date.isoformat() if issued else None,
@@ -51,7 +49,8 @@ def mandate_row(mandate: Mandate, ledger: Ledger, judged: Judged) -> Row:
 def mandate_rows(ledger: Ledger) -> list[Row]:
     """Every mandate, in order of the date of its issuing decision."""
     judged = judge(ledger)
-    rows = [mandate_row(m, ledger, judged) for m in ledger.mandates.values()]
+    rows = [mandate_row(m, ledger.decisions.get(m.decision), judged.verdicts.get(m.decision),
+                        judged.recall_of(ledger, m.id)) for m in ledger.mandates.values()]
     return sorted(rows, key=lambda r: (r["issued"] or "", r["id"]))
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from automerge.core import Document, Transaction
-from pnyx.federation.bylaws import BYLAWS, FIELDS, MAX_COUNT, Bylaws, Judged, Outcome, judge, outcome
+from pnyx.federation.bylaws import BYLAWS, FIELDS, MAX_COUNT, Bylaws, Judged, Outcome, Verdict, judge, outcome
 from pnyx.federation.charter import Charter, charter_change
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.confed import (
@@ -45,7 +45,11 @@ from pnyx.federation.ledger import (
     Mandate,
     Profile,
     Tally,
+    read_decision,
+    read_device,
     read_ledger,
+    read_mandate,
+    read_profile,
     write_decision,
     write_device,
     write_genesis,
@@ -101,6 +105,7 @@ class Recorder:
         self.today = today
         self._view = view
         self._actors: dict[bytes, bytes] = {}
+        self._bylaws: tuple[list[bytes], dict[str, Decision]] | None = None
 
     def view(self) -> ViewCheck:
         if self._view is None:
@@ -117,8 +122,36 @@ class Recorder:
         return read_ledger(self.node.docs.get(self.node.ledger_id))
 
     def judged(self) -> tuple[Ledger, Judged]:
+        """The whole ledger with every decision judged (reads every record: for reads)."""
         ledger = self.ledger()
         return ledger, judge(ledger)
+
+    def bylaws(self) -> Judged:
+        """The bylaws through time, judged from the ledger's `bylaws` decisions alone.
+
+        Only bylaws decisions decide the bylaws, so a write judges just them: they are
+        found by reading the ledger once, then kept up to date with what this Recorder
+        writes; the ledger is read again only when its heads moved otherwise (sync)."""
+        doc = self._ledger_doc()
+        heads = sorted(bytes(h) for h in doc.get_heads())
+        if self._bylaws is None or self._bylaws[0] != heads:
+            found = {k: d for k, d in read_ledger(doc).decisions.items() if d.kind == BYLAWS}
+            self._bylaws = (heads, found)
+        return judge(Ledger(read_profile(doc), {}, self._bylaws[1], {}))
+
+    def verdict(self, decision: Decision) -> Verdict:
+        """A decision's outcome under the bylaws in force at its date."""
+        source, bylaws = self.bylaws().bylaws_at(decision.date)
+        result, reason = outcome(decision.tally, decision.quorum, bylaws)
+        return Verdict(result, reason, source)
+
+    def _wrote(self, before: list[bytes], decision: Decision) -> None:
+        """Keep the bylaws found up to date with a decision this Recorder just wrote."""
+        if self._bylaws is not None and self._bylaws[0] == sorted(before):
+            found = dict(self._bylaws[1])
+            if decision.kind == BYLAWS:
+                found[decision.id] = decision
+            self._bylaws = (sorted(bytes(h) for h in self._ledger_doc().get_heads()), found)
 
     def write(self, doc_id: str, edit: Callable[[Transaction], None],
               key: SigningKey | None = None, check: Callable[[Document], None] | None = None) -> bytes:
@@ -166,8 +199,11 @@ class Recorder:
             raise RecordError("this device does not hold the assembly key")
         return self.node.assembly_key
 
+    def _ledger_doc(self) -> Document:
+        return self.node.docs.get(self.node.ledger_id)
+
     def _require_certified(self) -> None:
-        if key_text(self.node.device_key.public) not in self.ledger().devices:
+        if read_device(self._ledger_doc(), key_text(self.node.device_key.public)) is None:
             raise RecordError(
                 "this device is not certified by its assembly yet: run `pnyx device add "
                 f"{key_text(self.node.device_key.public)}` where the assembly key is, then sync")
@@ -181,13 +217,12 @@ class Recorder:
         """Record a decision; `extra` writes more in the same change, `check` judges the
         ledger with it (both given the decision's id)."""
         self._require_certified()
-        ledger, judged = self.judged()
-        if d.supersedes is not None and d.supersedes not in ledger.decisions:
+        if d.supersedes is not None and read_decision(self._ledger_doc(), d.supersedes) is None:
             raise RecordError(f"unknown decision to supersede: {d.supersedes}")
         if not d.title.strip():
             raise RecordError("a decision needs a title")
         check_lengths(title=d.title, text=d.text, dissent=d.dissent)
-        check_vote(d, judged.bylaws_at(d.date)[1], self.today())
+        check_vote(d, self.bylaws().bylaws_at(d.date)[1], self.today())
         decision = Decision(new_record_id(), d.title, d.text, d.date, d.tally, d.quorum, d.dissent,
                             d.supersedes, kind, subject, bylaws)
 
@@ -196,13 +231,15 @@ class Recorder:
             if extra is not None:
                 extra(tx, decision.id)
 
+        before = [bytes(h) for h in self._ledger_doc().get_heads()]
         self.write(self.node.ledger_id, edit,
                    check=None if check is None else lambda doc: check(doc, decision.id))
+        self._wrote(before, decision)
         return decision.id
 
     def will_adopt(self, d: DecisionInput) -> Outcome:
         """The outcome `d` will have under the bylaws in force at its date."""
-        return outcome(d.tally, d.quorum, self.judged()[1].bylaws_at(d.date)[1])[0]
+        return outcome(d.tally, d.quorum, self.bylaws().bylaws_at(d.date)[1])[0]
 
     def adopt_bylaws(self, changes: dict[str, object], d: DecisionInput) -> str:
         """A decision of kind `bylaws`: adopts or amends the keys of `changes`.
@@ -215,7 +252,7 @@ class Recorder:
                               f"{', '.join(repr(k) for k in unknown)} (this version sets "
                               f"{', '.join(FIELDS)})")
         try:
-            self.judged()[1].bylaws_at(d.date)[1].amended(changes)
+            self.bylaws().bylaws_at(d.date)[1].amended(changes)
         except (TypeError, ValueError) as exc:
             raise RecordError(str(exc)) from None
         return self.decide(d, kind=BYLAWS, bylaws=dict(changes))
@@ -243,24 +280,28 @@ class Recorder:
         return mandate_id
 
     def mandate_in_force(self, mandate_id: str) -> Mandate:
-        """A mandate of this ledger that was adopted and not recalled; RecordError otherwise."""
-        ledger, judged = self.judged()
-        mandate = ledger.mandates.get(mandate_id)
+        """A mandate of this ledger that was adopted and not recalled; RecordError otherwise.
+
+        Recalled: `recalled_by` names an adopted recall (only adopted recalls write it)."""
+        doc = self._ledger_doc()
+        mandate = read_mandate(doc, mandate_id)
         if mandate is None:
             raise UnknownRecord(f"unknown mandate: {mandate_id}")
-        verdict = judged.verdicts.get(mandate.decision)
+        issued = read_decision(doc, mandate.decision)
+        verdict = None if issued is None else self.verdict(issued)
         if verdict is None or verdict.outcome is not Outcome.ADOPTED:
             raise RecordError(f"mandate {mandate_id} was not adopted "
                               f"({verdict.outcome.value if verdict else 'no decision'}): it confers nothing")
-        recall = judged.recall_of(ledger, mandate_id)
-        if recall is not None:
+        recall = read_decision(doc, mandate.recalled_by) if mandate.recalled_by else None
+        if recall is not None and self.verdict(recall).outcome is Outcome.ADOPTED:
             raise RecordError(f"mandate {mandate_id} was recalled by {recall.id} on {recall.date}")
         return mandate
 
     def recall_mandate(self, mandate_id: str, d: DecisionInput) -> str:
         """A recall; only one that is adopted marks the mandate `recalled_by` (ledger.md)."""
         mandate = self.mandate_in_force(mandate_id)
-        issued = self.ledger().decisions[mandate.decision]
+        issued = read_decision(self._ledger_doc(), mandate.decision)
+        assert issued is not None  # mandate_in_force read it
         if d.date < issued.date:
             raise RecordError(f"the recall ({d.date}) is dated before the mandate was issued ({issued.date})")
         log_heads = self.node.docs.get(mandate_doc_id(self.node.assembly, mandate_id)).get_heads()
@@ -321,18 +362,23 @@ class Recorder:
         if d.date < founded:
             raise RecordError(f"the charter was founded on {founded}: it cannot be accepted "
                               f"on {d.date}")
-        ledger, judged = self.judged()
+        ledger = self.ledger()
+        superseded = ledger.superseded()
         earlier = [x for x in ledger.decisions.values() if x.kind == ACCEPTANCE and x.subject == charter_id
-                   and x.id not in ledger.superseded() and judged.adopted(x.id)]
+                   and x.id not in superseded and self.verdict(x).outcome is Outcome.ADOPTED]
         if earlier:
             raise RecordError(f"this assembly already accepted the charter {charter_id} ({earlier[0].id})")
         return self.decide(d, kind=ACCEPTANCE, subject=charter_id)
 
     def propose(self, body: ProposalBody, d: DecisionInput, ratify: bool = False) -> str:
-        """Put a proposal to a confederation; returns its id (assembly key / decision id).
+        """Put a proposal to a confederation; returns its id (assembly key / decision id)."""
+        return self.propose_and_ratify(body, d, ratify)[0]
 
-        With `ratify`, the same change also records the assembly's ratification of its own
-        proposal, with the same date and tally: the vote that put it is its citizens' vote."""
+    def propose_and_ratify(self, body: ProposalBody, d: DecisionInput,
+                           ratify: bool) -> tuple[str, str | None]:
+        """Put a proposal; with `ratify`, the same change also records the assembly's
+        ratification of its own proposal, with the same date and tally: the vote that put it
+        is its citizens' vote. Returns the proposal's id and the ratification's, if any."""
         self._charter_held(body.confederation)
         adopted = self.will_adopt(d) is Outcome.ADOPTED
         if ratify and not adopted:
@@ -355,7 +401,7 @@ class Recorder:
                                            ratification if ratify else None)
 
         decision_id = self.decide(d, kind=PROPOSAL, extra=extra, check=check)
-        return proposal_id(self.node.assembly, decision_id)
+        return proposal_id(self.node.assembly, decision_id), ratification if ratify else None
 
     def ratify(self, pid: str, d: DecisionInput) -> str:
         """The assembly's own vote on a confederal proposal held here."""

@@ -28,9 +28,9 @@ from pnyx.federation.charter import (
     parse_threshold,
     share_text,
 )
-from pnyx.federation.confed import PROPOSAL_ID_RE, RATIFICATION, Act, ActKind, ProposalBody, ProposalKind
+from pnyx.federation.confed import PROPOSAL_ID_RE, Act, ActKind, ProposalBody, ProposalKind
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Binding, Position
+from pnyx.federation.ledger import Binding, Position, read_decision, read_mandate
 
 from ..store.peers import PeerBook, normalize_url
 from .bodies import (
@@ -70,9 +70,11 @@ def as_result(record: Any) -> Result:
 
 
 def decision_result(rec: Recorder, decision_id: str) -> Result:
-    """A decision just recorded, shaped as GET /decisions gives it, with its outcome."""
-    ledger, judged = rec.judged()
-    return decision_row(ledger.decisions[decision_id], ledger, judged)
+    """A decision just recorded, shaped as GET /decisions gives it (nothing supersedes it yet),
+    read without reading the whole ledger."""
+    decision = read_decision(rec.node.docs.get(rec.node.ledger_id), decision_id)
+    assert decision is not None  # just recorded
+    return decision_row(decision, rec.verdict(decision), False)
 
 
 # --- this assembly's ledger ----------------------------------------------------------------
@@ -99,14 +101,17 @@ def issue_mandate(rec: Recorder, params: Params, body: Body) -> Result:
         decision_input(body, f"Mandate for {delegate} to {council_name}"), delegate, delegate_key,
         council, date(body, "term_from"), date(body, "term_until"),
         tuple(instruction(item, n) for n, item in enumerate(raw)))
-    ledger, judged = rec.judged()
-    return mandate_row(ledger.mandates[mandate_id], ledger, judged)
+    doc = rec.node.docs.get(rec.node.ledger_id)
+    mandate = read_mandate(doc, mandate_id)
+    issued = read_decision(doc, mandate.decision) if mandate else None
+    assert mandate is not None and issued is not None  # just recorded
+    return mandate_row(mandate, issued, rec.verdict(issued), None)
 
 
 def recall_mandate(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, DECISION_FIELDS)
     mandate_id = params["mandate"]
-    found = rec.ledger().mandates.get(mandate_id)
+    found = read_mandate(rec.node.docs.get(rec.node.ledger_id), mandate_id)
     council = dict(held_charters(rec.node)).get(found.council, found.council) if found else ""
     title = f"Recall of {found.delegate}'s mandate to {council}" if found else "Recall"
     return decision_result(rec, rec.recall_mandate(mandate_id, decision_input(body, title)))
@@ -214,12 +219,9 @@ def propose(rec: Recorder, params: Params, body: Body) -> Result:
         raise
     except ValueError as exc:  # the rules of charters, proposals and acts
         raise RecordError(str(exc)) from None
-    pid = rec.propose(proposal, decision_input(body), ratify=ratify_too)
-    ledger, judged = rec.judged()
-    ratification = [decision_row(d, ledger, judged) for d in ledger.decisions.values()
-                    if d.kind == RATIFICATION and d.subject == pid]
+    pid, ratification = rec.propose_and_ratify(proposal, decision_input(body), ratify_too)
     return {"id": pid, "decision": decision_result(rec, pid.partition("/")[2]),
-            "ratification": ratification[0] if ratification else None}
+            "ratification": None if ratification is None else decision_result(rec, ratification)}
 
 
 def ratify(rec: Recorder, params: Params, body: Body) -> Result:
