@@ -19,6 +19,7 @@ from typing import Any
 
 from .confed import Record
 from .docids import DocKind, parse_doc_id
+from .economyindex import EconomyIndex
 from .keys import key_text
 
 STRUCTURAL = ("admit", "suspend", "amend", "join")
@@ -77,6 +78,8 @@ class RecordSet:
     versions: dict[str, int] = field(default_factory=dict)
     structure: int = 0
     memo: dict[str, tuple[tuple[Any, ...], Record, Fragment]] = field(default_factory=dict)
+    economy: EconomyIndex = field(default_factory=EconomyIndex)  # needs, offers...: the plan's input
+    plan_memo: dict[Any, tuple[tuple[Any, ...], Record, Fragment]] = field(default_factory=dict)
 
     def put(self, doc_id: str, record: Record | None) -> None:
         """Replace what document `doc_id` contributes (None: nothing)."""
@@ -123,6 +126,7 @@ class RecordSet:
             _set(self.ratifications.setdefault(pid, {}), assembly, after)
             if self.proposals.get(pid, {}).get("kind") in STRUCTURAL:
                 self.structure += 1
+        self.economy.put(assembly, old.get("economy") or {}, new.get("economy") or {})
         for mandate_id, _, _ in _changed(old.get("mandates"), new.get("mandates")):
             for act in (self.logs.get((assembly, mandate_id)) or {}).get("acts", {}).values():
                 self._bump(act["proposal"])

@@ -50,6 +50,7 @@ from .bodies import (
     text,
     texts,
 )
+from .economy import economy_writes
 from .jsonable import to_jsonable
 from .records import Recorder, RecordError, UnknownRecord, new_record_id
 
@@ -274,4 +275,5 @@ WRITES = {w.name: w for w in (
     Write("delegate-act", "/acts", delegate_act),
     Write("peers-add", "/peers", add_peer),
     Write("peers-remove", "/peers/remove", remove_peer),
+    *(Write(name, path, run) for name, path, run in economy_writes()),
 )}
