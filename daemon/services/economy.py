@@ -35,6 +35,7 @@ from pnyx.federation.economy import (
 )
 from pnyx.federation.keys import key_text, parse_key
 
+from ..store.node import Node
 from .bodies import BadRequest, Body, only_fields, text
 from .records import Recorder, RecordError, UnknownRecord, new_record_id
 
@@ -141,6 +142,14 @@ class Economy:
             raise UnknownRecord(f"{what} {ref} is not held here: bring its assembly's ledger first")
         current = self._current(collection, records, record_id)
         return f"{assembly}/{chain_root(record_id, records)}", current
+
+
+def listed_records(node: Node, assembly: bytes, collection: str) -> list[Result]:
+    """Every record of a collection of a ledger held, in id order, each saying whether a later
+    record supersedes it (as GET /decisions does for decisions)."""
+    records = read_records(node.docs.get(ledger_id(assembly)), collection)
+    superseded = {r["supersedes"] for r in records.values()}
+    return [{"id": k, **v, "superseded": k in superseded} for k, v in records.items()]
 
 
 def add(collection: str, rec: Recorder, params: dict[str, str], body: Body) -> Result:
