@@ -100,8 +100,8 @@ class Economy:
     def _write(self, collection: str, fields: Record) -> Result:
         try:
             record = check_record(collection, fields)
-        except ValueError as exc:
-            raise BadRequest(f"{SINGULAR[collection]}: {exc}") from None
+        except ValueError as exc:  # typed right (else the body was refused) but breaks a rule
+            raise RecordError(f"{SINGULAR[collection]}: {exc}") from None
         self.rec.require_certified()
         self.rec.charter_held(record["confederation"])
         record_id = new_record_id()
