@@ -225,15 +225,20 @@ class _Plan:
                 self.records.plan_memo[line] = memo
             items.append(memo[2])
         commons, ignored = self._commons(confederation)
+        others = [u for u in self.context.units(confederation) if len(u) != 64 and u not in members]
         return {"id": confederation,
                 "name": self.records.charters[confederation]["rules"]["name"],
-                "members": [self._held(assembly, via) for assembly, via in electorate],
+                "members": [self._held(assembly, via, "member") for assembly, via in electorate]
+                + [self._held(unit, (), self.context.state(confederation, unit, self.as_of))
+                   for unit in others],
                 "items": items, "commons": commons, "ignored_commons": ignored}
 
-    def _held(self, assembly: str, via: Iterable[str]) -> Record:
+    def _held(self, assembly: str, via: Iterable[str], state: str) -> Record:
+        """What this machine holds of one assembly: how recent the plan's news from it is."""
         ledger = self.records.ledgers.get(assembly)
-        return {"assembly": assembly, "via": list(via), "name": ledger["name"] if ledger else None,
-                "held": ledger is not None, "newest": self.index.newest(assembly, self.as_of),
+        return {"assembly": assembly, "via": list(via), "state": state,
+                "name": ledger["name"] if ledger else None, "held": ledger is not None,
+                "newest": self.index.newest(assembly, self.as_of),
                 "records": self.index.count(assembly, self.as_of)}
 
     def _commons(self, confederation: str) -> tuple[list[Record], list[Record]]:
