@@ -166,7 +166,8 @@ def files() -> dict[str, bytes]:
     for name, build in CASES.items():
         description, documents, as_of = build()
         inputs = {"description": description, "as_of": as_of, "documents": documents}
-        out[f"{name}.json"] = (json.dumps(inputs, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        text = json.dumps(inputs, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        out[f"{name}.json"] = text.encode()
         out[f"{name}.expected.json"] = render_plan(records_from(documents), dt.date.fromisoformat(as_of))
     return out
 
