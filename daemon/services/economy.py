@@ -134,6 +134,8 @@ class Economy:
 
     def _named(self, collection: str, ref: Any) -> tuple[str, Record]:
         what = SINGULAR[collection]
+        if ref is None:  # a revision names them through the record it revises
+            raise RecordError(f"{what} is required")
         if not isinstance(ref, str) or not RECORD_REF_RE.match(ref):
             raise BadRequest(f"{what}: expected ASSEMBLY_KEY/RECORD_ID")
         assembly, _, record_id = ref.partition("/")
