@@ -39,7 +39,7 @@ class EconomyIndex:
     def put(self, assembly: str, old: Record, new: Record) -> None:
         """Replace what ledger `assembly` contributes: `old` and `new` are its `economy` records."""
         for collection in LINE_COLLECTIONS:
-            for root, before, after in _changed(old.get(collection), new.get(collection)):
+            for root, before, after in changed(old.get(collection), new.get(collection)):
                 entry = (assembly, collection, root)
                 for line in lines_of(before or []):
                     self._bump(line)
@@ -51,7 +51,7 @@ class EconomyIndex:
                     self._bump(line)
                     self.lines.setdefault(line, {})[entry] = after
                     self.by_confederation.setdefault(line[0], set()).add(line)
-        for root, before, after in _changed(old.get(COMMONS), new.get(COMMONS)):
+        for root, before, after in changed(old.get(COMMONS), new.get(COMMONS)):
             for version in before or []:
                 self.commons.pop(f"{assembly}/{version['id']}", None)
             for version in after or []:
@@ -76,6 +76,7 @@ class EconomyIndex:
         return bisect.bisect_right(self.dates.get(assembly, []), as_of.isoformat())
 
 
-def _changed(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[tuple[str, Any, Any]]:
+def changed(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[tuple[str, Any, Any]]:
+    """(key, old value, new value) for every key whose value differs, in key order."""
     old, new = old or {}, new or {}
     return [(k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]

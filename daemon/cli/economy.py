@@ -27,9 +27,18 @@ from .confed import _confed_id, _date
 from .output import print_json
 
 Sub = Any
+
+
+def confed_arg(text: str) -> str:
+    """A confederation id as argparse takes it, its message kept."""
+    try:
+        return _confed_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
 # field -> (option, argparse keywords); required for `add` unless "default" is given
 OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
-    "confederation": ("--confed", {"metavar": "CONFED_ID", "type": _confed_id}),
+    "confederation": ("--confed", {"metavar": "CONFED_ID", "type": confed_arg}),
     "item": ("--item", {"help": "what is needed or offered, e.g. grain"}),
     "quantity": ("--quantity", {"type": int, "metavar": "N", "help": "in whole units"}),
     "unit": ("--unit", {"help": "e.g. kg, litre, day of work"}),
