@@ -39,9 +39,9 @@ def confed_arg(text: str) -> str:
 # field -> (option, argparse keywords); required for `add` unless "default" is given
 OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "confederation": ("--confed", {"metavar": "CONFED_ID", "type": confed_arg}),
-    "item": ("--item", {"help": "what is needed or offered, e.g. grain"}),
+    "item": ("--item", {"metavar": "ITEM", "help": "what is needed or offered, e.g. grain"}),
     "quantity": ("--quantity", {"type": int, "metavar": "N", "help": "in whole units"}),
-    "unit": ("--unit", {"help": "e.g. kg, litre, day of work"}),
+    "unit": ("--unit", {"metavar": "UNIT", "help": "e.g. kg, litre, day of work"}),
     "by": ("--by", {"metavar": "YYYY-MM-DD", "help": "needed by this day"}),
     "priority": ("--priority", {"choices": [p.value for p in Priority], "default": "normal"}),
     "from": ("--from", {"metavar": "YYYY-MM-DD", "help": "available from"}),
@@ -52,7 +52,7 @@ OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "note": ("--note", {"default": "", "metavar": "TEXT"}),
     "need": ("--need", {"metavar": "ASSEMBLY_KEY/ID"}),
     "offer": ("--offer", {"metavar": "ASSEMBLY_KEY/ID"}),
-    "good": ("--good", {"help": "the shared good: a tool, a field, a well"}),
+    "good": ("--good", {"metavar": "GOOD", "help": "the shared good: a tool, a field, a well"}),
     "rules": ("--rules", {"default": "", "metavar": "TEXT", "help": "its rules of use"}),
 }
 KINDS: dict[str, tuple[str, tuple[str, ...], str]] = {  # group -> (collection, fields, help)
