@@ -29,12 +29,12 @@ from pnyx.federation.keys import key_text, parse_key
 from pnyx.federation.ledger import ECONOMY_COLLECTIONS, Decision, Ledger, parse_date, read_ledger
 from pnyx.federation.valueflows import plan_jsonld
 
-from ..services.bodies import BadRequest
+from ..services.bodies import BadRequest, today
 from ..services.economy import listed_records
 from ..services.jsonable import to_jsonable
 from ..services.records import Recorder, RecordError, UnknownRecord
 from ..services.status import node_status
-from ..services.writes import WRITES, Write, charter_id, today
+from ..services.writes import WRITES, Write, charter_id
 from ..store.audit import reverify
 from ..store.node import Node
 from ..store.peers import PeerBook, peer_rows

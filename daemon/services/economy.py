@@ -36,7 +36,7 @@ from pnyx.federation.economy import (
 from pnyx.federation.keys import key_text, parse_key
 
 from ..store.node import Node
-from .bodies import BadRequest, Body, only_fields, text
+from .bodies import BadRequest, Body, only_fields, text, today
 from .records import Recorder, RecordError, UnknownRecord, new_record_id
 
 Result = dict[str, Any]
@@ -51,10 +51,6 @@ def body_fields(collection: str) -> set[str]:
     """The fields a client may send: the record's, less what is derived or set by a withdrawal."""
     derived = set(FROM_NEED) if collection in (PLEDGES, DELIVERIES) else set()
     return set(FIELDS[collection]) - derived - {"withdrawn"}
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
 
 
 class Economy:

@@ -13,7 +13,6 @@ a `BadRequest` (HTTP 400) naming the field. Unknown ids in the path are
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from .bodies import (
     optional_text,
     text,
     texts,
+    today,
 )
 from .economy import economy_writes
 from .jsonable import to_jsonable
@@ -118,10 +118,6 @@ def revoke_device(rec: Recorder, params: Params, body: Body) -> Result:
 
 
 # --- confederations -----------------------------------------------------------------------
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
 
 
 def charter_id(text_: str) -> str:
