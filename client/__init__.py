@@ -7,10 +7,13 @@ from .types import (
     Confederation,
     Decision,
     Device,
+    EconomyRecord,
     Event,
     Instruction,
     Ledger,
     Mandate,
+    Plan,
+    PlanConfederation,
     Profile,
     Proposal,
     Status,
@@ -18,5 +21,6 @@ from .types import (
     View,
 )
 
-__all__ = ["ApiError", "Assembly", "Bylaws", "Client", "Confederation", "Decision", "Device", "Event",
-           "Instruction", "Ledger", "Mandate", "Profile", "Proposal", "Status", "Tally", "View"]
+__all__ = ["ApiError", "Assembly", "Bylaws", "Client", "Confederation", "Decision", "Device", "EconomyRecord",
+           "Event", "Instruction", "Ledger", "Mandate", "Plan", "PlanConfederation", "Profile", "Proposal",
+           "Status", "Tally", "View"]

@@ -127,12 +127,17 @@ class Judged:
         verdict = self.verdicts.get(decision_id or "")
         return verdict is not None and verdict.outcome is Outcome.ADOPTED
 
-    def recall_of(self, ledger: Ledger, mandate_id: str) -> Decision | None:
-        """The adopted recall in force of a mandate: the earliest by (date, id)."""
+    def recalls(self, ledger: Ledger) -> dict[str, Decision]:
+        """mandate id -> its adopted recall in force: the earliest by (date, id)."""
         superseded = ledger.superseded()
-        recalls = [d for d in ledger.decisions.values() if d.kind == RECALL and d.subject == mandate_id
-                   and d.id not in superseded and self.adopted(d.id)]
-        return min(recalls, key=lambda d: (d.date, d.id), default=None)
+        out: dict[str, Decision] = {}
+        for d in sorted(ledger.decisions.values(), key=lambda d: (d.date, d.id)):
+            if d.kind == RECALL and d.subject and d.id not in superseded and self.adopted(d.id):
+                out.setdefault(d.subject, d)
+        return out
+
+    def recall_of(self, ledger: Ledger, mandate_id: str) -> Decision | None:
+        return self.recalls(ledger).get(mandate_id)
 
 
 def judge(ledger: Ledger) -> Judged:

@@ -34,6 +34,7 @@ from .amvalues import Plain, ensure_map, put_value, read_entry, read_root
 from .bylaws import judge
 from .charter import AMENDABLE, CHARTER_ID_RE, read_charter
 from .docids import RECORD_ID_RE
+from .economy import RECORD_REF_RE, economy_records
 from .keys import KEY_TEXT_CHARS, key_text, parse_key
 from .ledger import MAX_TEXT_CHARS, Binding, Position, read_ledger
 
@@ -50,6 +51,7 @@ class ProposalKind(str, Enum):
     AMEND = "amend"  # amendment: the rules it changes
     SUSPEND = "suspend"  # subject: a member
     JOIN = "join"  # subject: a higher confederation this one joins (its consent)
+    COMMONS = "commons"  # subject: ASSEMBLY_KEY/RECORD_ID of a `commons` record: adopts its rules of use
 
 
 class ActKind(str, Enum):
@@ -85,11 +87,15 @@ class ProposalBody:
     def __post_init__(self) -> None:
         if not CHARTER_ID_RE.match(self.confederation):
             raise ValueError(f"not a confederation id: {self.confederation!r}")
-        needs_subject = self.kind in (ProposalKind.ADMIT, ProposalKind.SUSPEND, ProposalKind.JOIN)
+        needs_subject = self.kind in (ProposalKind.ADMIT, ProposalKind.SUSPEND, ProposalKind.JOIN,
+                                      ProposalKind.COMMONS)
         if needs_subject != (self.subject is not None):
             raise ValueError(f"a {self.kind.value} proposal {'needs' if needs_subject else 'takes no'}"
                              " subject")
-        if self.subject is not None and not is_member_unit(self.subject):
+        if self.kind is ProposalKind.COMMONS:
+            if not RECORD_REF_RE.match(self.subject or ""):
+                raise ValueError("a commons proposal names the commons record ASSEMBLY_KEY/RECORD_ID")
+        elif self.subject is not None and not is_member_unit(self.subject):
             raise ValueError(f"not an assembly key or confederation id: {self.subject!r}")
         if self.kind is ProposalKind.JOIN and not CHARTER_ID_RE.match(self.subject or ""):
             raise ValueError("a join proposal names the confederation to join")
@@ -171,7 +177,8 @@ def charter_record(charter_id: str, doc: Document) -> Record | None:
 
 
 def ledger_records(assembly: bytes, doc: Document) -> Record:
-    """What one ledger contributes to the view: acceptances, proposals, ratifications, mandates.
+    """What one ledger contributes to the view: acceptances, proposals, ratifications, mandates,
+    and to the plan: its economy records (federation/economy.py).
 
     Each decision comes with its outcome under the assembly's bylaws (federation/bylaws.py):
     only an adopted acceptance consents, only an adopted mandate confers anything and only
@@ -201,11 +208,12 @@ def ledger_records(assembly: bytes, doc: Document) -> Record:
                     "subject": body.subject, "amendment": body.amendment, "title": d.title,
                     "text": d.text, "date": d.date.isoformat(), **tally}
     mandates: dict[str, Record] = {}
+    recalls = judged.recalls(ledger)
     for mandate_id, m in ledger.mandates.items():
         issued = ledger.decisions.get(m.decision)
         if issued is None:
             continue
-        recall = judged.recall_of(ledger, mandate_id)
+        recall = recalls.get(mandate_id)
         mandates[mandate_id] = {
             "delegate": m.delegate, "delegate_key": m.delegate_key, "council": m.council,
             "from": m.term_from.isoformat(), "until": m.term_until.isoformat(),
@@ -217,7 +225,7 @@ def ledger_records(assembly: bytes, doc: Document) -> Record:
     profile = ledger.profile
     return {"assembly": key_text(assembly), "name": profile.name if profile else None,
             "acceptances": acceptances, "proposals": proposals, "ratifications": ratifications,
-            "mandates": mandates}
+            "mandates": mandates, "economy": economy_records(doc)}
 
 
 def _proposal_body(raw: Plain) -> ProposalBody | None:

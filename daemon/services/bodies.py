@@ -10,6 +10,9 @@ from pnyx.federation.keys import parse_key
 from pnyx.federation.ledger import Binding, Instruction, Position, Tally, parse_date
 
 from .records import DecisionInput
+from .records import utc_today as today  # the day a write is dated when its body names none
+
+__all__ = ["BadRequest", "Body", "today"]
 
 Body = Mapping[str, Any]
 

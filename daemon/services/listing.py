@@ -49,8 +49,9 @@ def mandate_row(mandate: Mandate, issued: Decision | None, verdict: Verdict | No
 def mandate_rows(ledger: Ledger) -> list[Row]:
     """Every mandate, in order of the date of its issuing decision."""
     judged = judge(ledger)
+    recalls = judged.recalls(ledger)
     rows = [mandate_row(m, ledger.decisions.get(m.decision), judged.verdicts.get(m.decision),
-                        judged.recall_of(ledger, m.id)) for m in ledger.mandates.values()]
+                        recalls.get(m.id)) for m in ledger.mandates.values()]
     return sorted(rows, key=lambda r: (r["issued"] or "", r["id"]))
 
 

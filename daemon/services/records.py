@@ -202,7 +202,7 @@ class Recorder:
     def _ledger_doc(self) -> Document:
         return self.node.docs.get(self.node.ledger_id)
 
-    def _require_certified(self) -> None:
+    def require_certified(self) -> None:
         if read_device(self._ledger_doc(), key_text(self.node.device_key.public)) is None:
             raise RecordError(
                 "this device is not certified by its assembly yet: run `pnyx device add "
@@ -216,7 +216,7 @@ class Recorder:
                check: Callable[[Document, str], None] | None = None) -> str:
         """Record a decision; `extra` writes more in the same change, `check` judges the
         ledger with it (both given the decision's id)."""
-        self._require_certified()
+        self.require_certified()
         if d.supersedes is not None and read_decision(self._ledger_doc(), d.supersedes) is None:
             raise RecordError(f"unknown decision to supersede: {d.supersedes}")
         if not d.title.strip():
@@ -320,7 +320,7 @@ class Recorder:
         assembly_key = self._assembly_key()
         if key_text(device) in self.ledger().devices:
             raise RecordError(f"device {key_text(device)} is already certified")
-        self._require_certified()
+        self.require_certified()
         check_lengths(label=label)
         self.write(self.node.ledger_id, lambda tx: write_device(tx, assembly_key, device, label))
 
@@ -333,7 +333,7 @@ class Recorder:
             raise RecordError(f"device {key_text(device)} is already revoked")
         if device == self.node.device_key.public:
             raise RecordError("a device cannot revoke itself; revoke it from another device")
-        self._require_certified()
+        self.require_certified()
         cut = self.node.store.actor_cut(self.node.ledger_id, device)
         self.write(self.node.ledger_id, lambda tx: write_revocation(tx, assembly_key, device, cut))
         return cut
@@ -349,7 +349,7 @@ class Recorder:
             raise RecordError(f"the charter was not stored: {report.rejected}")
         return doc_id.removeprefix("charter/")
 
-    def _charter_held(self, charter_id: str) -> dt.date:
+    def charter_held(self, charter_id: str) -> dt.date:
         """The founding date of a confederation whose charter is held here."""
         found = self.view().charter(charter_id)
         if found is None:
@@ -358,7 +358,7 @@ class Recorder:
         return dt.date.fromisoformat(found["founded"])
 
     def accept_charter(self, charter_id: str, d: DecisionInput) -> str:
-        founded = self._charter_held(charter_id)
+        founded = self.charter_held(charter_id)
         if d.date < founded:
             raise RecordError(f"the charter was founded on {founded}: it cannot be accepted "
                               f"on {d.date}")
@@ -379,7 +379,7 @@ class Recorder:
         """Put a proposal; with `ratify`, the same change also records the assembly's
         ratification of its own proposal, with the same date and tally: the vote that put it
         is its citizens' vote. Returns the proposal's id and the ratification's, if any."""
-        self._charter_held(body.confederation)
+        self.charter_held(body.confederation)
         adopted = self.will_adopt(d) is Outcome.ADOPTED
         if ratify and not adopted:
             raise RecordError("the assembly did not adopt the proposal: there is nothing to ratify")
@@ -397,8 +397,8 @@ class Recorder:
         def check(doc: Document, decision_id: str) -> None:
             if adopted:
                 view.refuse_ignored(ledger_records(self.node.assembly, doc),
-                                           proposal_id(self.node.assembly, decision_id),
-                                           ratification if ratify else None)
+                                    proposal_id(self.node.assembly, decision_id),
+                                    ratification if ratify else None)
 
         decision_id = self.decide(d, kind=PROPOSAL, extra=extra, check=check)
         return proposal_id(self.node.assembly, decision_id), ratification if ratify else None

@@ -48,6 +48,7 @@ from .bodies import (
     text,
     texts,
 )
+from .economy import economy_writes
 from .jsonable import to_jsonable
 from .listing import decision_row, mandate_row
 from .names import (
@@ -210,10 +211,11 @@ def propose(rec: Recorder, params: Params, body: Body) -> Result:
         raise BadRequest("ratify must be true or false")
     subject = optional_text(body, "subject")
     try:
+        kind = ProposalKind(text(body, "kind", "policy"))
+        if subject is not None and kind is not ProposalKind.COMMONS:  # commons: a record, by id
+            subject = resolve_unit(rec.node, subject)
         proposal = ProposalBody(
-            resolve_confederation(rec.node, text(body, "confederation")),
-            ProposalKind(text(body, "kind", "policy")),
-            None if subject is None else resolve_unit(rec.node, subject),
+            resolve_confederation(rec.node, text(body, "confederation")), kind, subject,
             None if body.get("amendment") is None else amendment(body["amendment"]))
     except (BadRequest, RecordError):
         raise
@@ -308,4 +310,5 @@ WRITES = {w.name: w for w in (
     Write("delegate-act", "/acts", delegate_act),
     Write("peers-add", "/peers", add_peer),
     Write("peers-remove", "/peers/remove", remove_peer),
+    *(Write(name, path, run) for name, path, run in economy_writes()),
 )}
