@@ -127,6 +127,7 @@ def test_one_corrupted_byte_changes_at_most_one_field() -> None:
     differs from the original in at most that one field, and is itself announceable."""
     funnel = Funnel()
 
+    @settings(max_examples=400)
     @given(announcements, st.integers(0, 1300), st.integers(0, 255), st.booleans())
     def run(ann: Announcement, pos: int, byte: int, same_kind: bool) -> None:
         data = bytearray(encode_txt(ann))
@@ -148,7 +149,7 @@ def test_one_corrupted_byte_changes_at_most_one_field() -> None:
         assert decode_txt(encode_txt(got)) == got
 
     run()
-    funnel.assert_share("decoded", 0.3)
+    funnel.assert_share("decoded", 0.15)
 
 
 @pytest.mark.parametrize("bad, message", [
