@@ -32,6 +32,7 @@ class Reason(str, Enum):
     EQUIVOCATION = "equivocation"
     PREVIOUS_NOT_ANCESTOR = "previous-not-ancestor"
     START_OP_MISMATCH = "start-op-mismatch"
+    SCHEMA_VIOLATION = "schema-violation"
     APPLY_FAILED = "apply-failed"
     BAD_ANNOUNCEMENT = "bad-announcement"
     BAD_IDENTITY = "bad-identity"

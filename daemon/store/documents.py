@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from automerge.core import Document, Message, SyncState
+from automerge.core import ROOT, Document, Message, SyncState
 from pnyx.federation.amvalues import Plain, read_entry
 from pnyx.federation.chunk import encode_uleb
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.keys import key_text
+from pnyx.federation.ops import OpId
+from pnyx.federation.writerules import Path, resolve_path
 
 from .sqlite import Store
 
@@ -64,6 +66,7 @@ class DocumentCache:
         self.store = store
         self._docs: dict[str, tuple[Document, int]] = {}
         self._since_snapshot: dict[str, int] = {}
+        self._paths: dict[tuple[str, OpId], Path | None] = {}  # held objects never move
 
     def get(self, doc_id: str) -> Document:
         """The document with every change the store holds for it."""
@@ -150,8 +153,29 @@ class DocumentCache:
             return None
         return read_entry(doc, "devices", key_text(device), list(heads) if heads else None)
 
-    def revocation_cuts(self, assembly: bytes, device: bytes) -> list[dict[str, int]]:
-        return self.store.revocation_cuts(assembly, device)
+    # --- held objects (federation.writerules.HeldObjects) ---------------------------------
+
+    def object_path(self, doc_id: str, obj: OpId) -> Path | None:
+        key = (doc_id, obj)
+        if key not in self._paths:
+            path = resolve_path(doc_id, obj, self.store.chunk_with_op)
+            if path is None:
+                return None  # not held yet, or not a map: asked again later, never cached
+            self._paths[key] = path
+        return self._paths[key]
+
+    def has_entry(self, doc_id: str, path: Path, key: str, heads: Sequence[bytes]) -> bool:
+        doc = self.get(doc_id)
+        obj = ROOT
+        for segment in path:
+            found = doc.get(obj, segment, list(heads))
+            if found is None:
+                return False
+            obj = found[1]
+        return doc.get(obj, key, list(heads)) is not None
+
+    def first_change(self, doc_id: str) -> bytes | None:
+        return self.store.first_change(doc_id)
 
     def mandate_entry(self, assembly: bytes, mandate: str) -> Plain:
         return read_entry(self.get(ledger_id(assembly)), "mandates", mandate)

@@ -14,10 +14,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pnyx.federation.docids import DocKind
 from pnyx.federation.envelope import Envelope, VerifiedChange, check_envelope, decode_envelope
 from pnyx.federation.errors import Reason, Rejected
-from pnyx.federation.ledger import revocations_at
 from pnyx.federation.verify import check_in_context
 
 from .documents import DocumentCache
@@ -137,11 +135,6 @@ class Ingestor:
             self.docs.forget(vc.envelope.doc_id)
             raise
         self.docs.mark_stored(vc.envelope.doc_id, seqno)
-        if vc.doc.kind is DocKind.LEDGER:
-            assert vc.doc.assembly is not None
-            doc = self.docs.get(vc.envelope.doc_id)
-            for device, cut in revocations_at(doc, vc.doc.assembly, [vc.change.hash]):
-                self.store.add_revocation(vc.doc.assembly, device, cut)
         report.accepted += 1
         report.accepted_docs.add(vc.envelope.doc_id)
 

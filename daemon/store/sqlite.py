@@ -9,15 +9,15 @@ derived from this store (daemon/store/documents.py), never the other way round.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pnyx.federation.envelope import Envelope, VerifiedChange
+from pnyx.federation.ops import OpId
 from pnyx.federation.verify import HeldChange
 
 MAX_PENDING = 10_000
@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS changes (
     UNIQUE (doc, actor, seq)
 );
 CREATE INDEX IF NOT EXISTS changes_by_doc ON changes (doc, seqno);
+CREATE INDEX IF NOT EXISTS changes_by_op ON changes (doc, actor, max_op);
 CREATE TABLE IF NOT EXISTS pending (
     hash BLOB PRIMARY KEY,
     doc TEXT NOT NULL,
@@ -61,12 +62,6 @@ CREATE TABLE IF NOT EXISTS evidence (
     detail TEXT NOT NULL,
     envelope BLOB NOT NULL,
     UNIQUE (hash, reason)
-);
-CREATE TABLE IF NOT EXISTS revocations (
-    assembly BLOB NOT NULL,
-    device BLOB NOT NULL,
-    cut TEXT NOT NULL,
-    PRIMARY KEY (assembly, device, cut)
 );
 CREATE TABLE IF NOT EXISTS heads (
     doc TEXT NOT NULL,
@@ -160,6 +155,20 @@ class Store:
         row = self.db.execute(
             "SELECT hash FROM changes WHERE doc = ? AND actor = ? AND seq = ?", (doc_id, actor, seq)
         ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def chunk_with_op(self, doc_id: str, op: OpId) -> bytes | None:
+        """The canonical chunk of the held change of `doc_id` that made op `op`: an actor's
+        op counters grow with its seq, so it is the actor's first change ending at or past it."""
+        row = self.db.execute(
+            "SELECT start_op, change FROM changes WHERE doc = ? AND actor = ? AND max_op >= ?"
+            " ORDER BY max_op LIMIT 1", (doc_id, op.actor, op.counter)).fetchone()
+        return bytes(row[1]) if row is not None and row[0] <= op.counter else None
+
+    def first_change(self, doc_id: str) -> bytes | None:
+        """A held change of `doc_id` without dependencies (a ledger's genesis)."""
+        row = self.db.execute("SELECT hash FROM changes WHERE doc = ? AND deps = x'' ORDER BY seqno"
+                              " LIMIT 1", (doc_id,)).fetchone()
         return None if row is None else bytes(row[0])
 
     def holds(self, change_hash: bytes) -> bool:
@@ -312,18 +321,6 @@ class Store:
     def evidence(self) -> list[tuple[str, bytes, bytes, str, str]]:
         return [(r[0], bytes(r[1]), bytes(r[2]), r[3], r[4]) for r in self.db.execute(
             "SELECT doc, hash, signer, reason, detail FROM evidence ORDER BY id")]
-
-    # --- revocations ------------------------------------------------------------------
-
-    def add_revocation(self, assembly: bytes, device: bytes, cut: Mapping[str, int]) -> None:
-        """Remember a revocation for good, whatever later changes do to the ledger entry."""
-        self.db.execute("INSERT OR IGNORE INTO revocations (assembly, device, cut) VALUES (?,?,?)",
-                        (assembly, device, json.dumps(dict(cut), sort_keys=True)))
-
-    def revocation_cuts(self, assembly: bytes, device: bytes) -> list[dict[str, int]]:
-        return [json.loads(row[0]) for row in self.db.execute(
-            "SELECT cut FROM revocations WHERE assembly = ? AND device = ? ORDER BY cut",
-            (assembly, device))]
 
     # --- snapshots --------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import msgpack
 from automerge.core import Document, Transaction
-from pnyx.daemon.output import to_jsonable
+from pnyx.daemon.services.jsonable import to_jsonable
 from pnyx.federation.bundle import BundleWriter, Header, HeldState, Selection, encode_state
 from pnyx.federation.chunk import CHANGE_CHUNK, MAGIC, Reader, encode_uleb, parse_change
 from pnyx.federation.confed import Act, ActKind, write_act, write_recall_saw
@@ -45,7 +45,6 @@ from pnyx.federation.ledger import (
     write_device,
     write_genesis,
     write_mandate,
-    write_recall,
     write_revocation,
 )
 from pnyx.federation.sync import summarize
@@ -255,11 +254,10 @@ def build_history() -> tuple[History, dict[str, Any]]:
 
     def recall_edit(tx: Transaction) -> None:
         write_decision(tx, recall)
-        write_recall(tx, MANDATE, recall.id)
         write_recall_saw(tx, recall.id, log_heads)
 
-    h.add("recall", "device A records the recall: a decision (with the log heads it saw), and "
-                    "the mandate's recalled_by",
+    h.add("recall", "device A records the recall: a decision naming the mandate, with the log "
+                    "heads it saw",
           a.sign(a.change(recall_edit)))
     cut = {b.actor.hex(): 2}
     h.add("revoke-b", "device A records the assembly key's revocation of device B after its seq 2",

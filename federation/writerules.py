@@ -1,0 +1,290 @@
+"""Write rules: what an authorized change may do to its document, op by op.
+
+A signature proves who wrote a change; these rules say what that writer may
+do (protocol-spec/ledger.md "Write rules" is normative). Every operation of a
+change is decoded (federation/ops.py) and must be allowed by one row of the
+schema table below: the root collections are written by the document's first
+change only, a record is created once under a new key of its collection,
+its fields are written in the change that creates it and never overwritten
+or deleted, a field the table lists as `once` may be added later to a record
+already held, once, and every value has the type its row lists. A change
+that breaks a rule is refused whole with `schema-violation`, naming the
+operation and the rule.
+
+Adding a record kind or a field is one row or one entry of a row's `fields`
+(protocol-spec/ledger.md "Adding a record kind"). Raises only `Rejected`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from .chunk import ParsedChange, parse_change
+from .docids import RECORD_ID_RE, DocKind
+from .envelope import ACTOR_BYTES, VerifiedChange
+from .errors import Reason, Rejected
+from .keys import KEY_TEXT_CHARS
+from .ops import HEAD, Action, Op, OpId, decode_ops
+
+Path = tuple[str, ...]
+ITEM = "{item}"  # a list element: written by an insert
+
+
+class When(str, Enum):
+    GENESIS = "genesis"  # by the document's first change only
+    RECORD = "record"  # once, under a new key of its collection, by any change
+
+
+@dataclass(frozen=True)
+class Row:
+    """One schema row: an object at `path` and the fields written with it.
+
+    `fields` (paths relative to the object) are written in the change that creates
+    the object and never again; `once` fields may also be added later, once, to an
+    object already held. `required`: the document's first change must create it."""
+
+    rule: str
+    doc: DocKind
+    path: Path
+    type: str
+    when: When
+    fields: Mapping[Path, frozenset[str]]
+    once: frozenset[Path]
+    required: bool
+    meaning: str
+
+
+def row(rule: str, doc: DocKind, path: str, type_: str, when: When, meaning: str,
+        fields: Mapping[str, str] | None = None, once: Sequence[str] = (),
+        required: bool = False) -> Row:
+    """A row from its text form: paths as `a/b/{record}`, types as `str|null`."""
+    return Row(rule, doc, tuple(path.split("/")), type_, when,
+               {tuple(k.split("/")): frozenset(v.split("|")) for k, v in (fields or {}).items()},
+               frozenset(tuple(k.split("/")) for k in once), required, meaning)
+
+
+LEDGER, MANDATE, CHARTER = DocKind.LEDGER, DocKind.MANDATE, DocKind.CHARTER
+GENESIS, RECORD = When.GENESIS, When.RECORD
+DECISION_FIELDS = {
+    "title": "str", "text": "str", "date": "str", "for": "int", "against": "int",
+    "abstain": "int", "quorum": "int|null", "dissent": "str", "supersedes": "str|null",
+    "kind": "str", "subject": "str|null", "saw": "list", "saw/{item}": "str",
+    "proposal": "map", "proposal/confederation": "str", "proposal/kind": "str",
+    "proposal/subject": "str|null", "proposal/amendment": "map|null",
+    "proposal/amendment/name": "str", "proposal/amendment/threshold": "str",
+    "proposal/amendment/qualified": "str", "proposal/amendment/assembly_quorum": "str",
+    "proposal/amendment/deadline_days": "int", "proposal/amendment/protected": "list",
+    "proposal/amendment/protected/{item}": "str",
+}
+MANDATE_FIELDS = {
+    "delegate": "str", "delegate_key": "str|null", "council": "str", "term_from": "str",
+    "term_until": "str", "instructions": "list", "instructions/{item}": "map",
+    "instructions/{item}/question": "str", "instructions/{item}/position": "str",
+    "instructions/{item}/binding": "str", "decision": "str",
+}
+ACT_FIELDS = {
+    "kind": "str", "date": "str", "proposal": "str|null", "position": "str|null",
+    "binding": "str|null", "text": "str", "saw": "list", "saw/{item}": "str",
+}
+RULES_FIELDS = {
+    "name": "str", "threshold": "str", "qualified": "str", "assembly_quorum": "str",
+    "deadline_days": "int", "protected": "list", "protected/{item}": "str",
+}
+
+# The schema table (protocol-spec/ledger.md "Write rules" and charter.md list the same rows).
+TABLE: tuple[Row, ...] = (
+    row("L1", LEDGER, "profile", "map", GENESIS, "the assembly's profile", required=True,
+        fields={"assembly": "str", "name": "str", "place": "str", "members": "int|null"}),
+    row("L2", LEDGER, "devices", "map", GENESIS, "device certificates", required=True),
+    row("L3", LEDGER, "devices/{device}", "map", RECORD, "a device certificate",
+        fields={"label": "str", "certificate": "bytes", "revoked": "map", "revoked/cut": "map",
+                "revoked/cut/{actor}": "int", "revoked/signature": "bytes"},
+        once=["revoked"]),
+    row("L4", LEDGER, "decisions", "map", GENESIS, "decisions", required=True),
+    row("L5", LEDGER, "decisions/{record}", "map", RECORD, "a decision", fields=DECISION_FIELDS),
+    row("L6", LEDGER, "mandates", "map", GENESIS, "mandates", required=True),
+    row("L7", LEDGER, "mandates/{record}", "map", RECORD, "a mandate", fields=MANDATE_FIELDS),
+    row("M1", MANDATE, "{record}", "map", RECORD, "a delegate's act", fields=ACT_FIELDS),
+    row("C1", CHARTER, "format", "str", GENESIS, "the charter format"),
+    row("C2", CHARTER, "founded", "str", GENESIS, "the founding date"),
+    row("C3", CHARTER, "members", "list", GENESIS, "founding assemblies", fields={"{item}": "str"}),
+    row("C4", CHARTER, "confederations", "list", GENESIS, "founding confederations",
+        fields={"{item}": "str"}),
+    row("C5", CHARTER, "rules", "map", GENESIS, "decision rules", fields=RULES_FIELDS),
+)
+
+# Structural rules, numbered as protocol-spec/ledger.md lists them.
+W_ACTIONS = "W2"  # only make map, make list, put
+W_OVERWRITE = "W3"  # nothing overwritten or deleted; lists gain elements only when made
+W_PATH = "W4"  # every path written is one the table names
+W_WHEN = "W6"  # fields only with their object; genesis rows only in the first change
+W_NEW_KEY = "W7"  # records and once-fields under keys not held as of the deps
+W_GENESIS = "W8"  # one genesis per ledger, creating every required row
+
+PLACEHOLDERS = {
+    "{record}": RECORD_ID_RE,
+    "{device}": re.compile(f"[a-z2-7]{{{KEY_TEXT_CHARS}}}$"),
+    "{actor}": re.compile(f"[0-9a-f]{{{2 * ACTOR_BYTES}}}$"),
+}
+ALLOWED_ACTIONS = {Action.MAKE_MAP: "map", Action.MAKE_LIST: "list", Action.PUT: None}
+
+
+class HeldObjects(Protocol):
+    """What the rules need from the receiver's store about a document already held."""
+
+    def object_path(self, doc_id: str, obj: OpId) -> Path | None:
+        """The path from the root of the map or list that op `obj` created, if held."""
+        ...
+
+    def has_entry(self, doc_id: str, path: Path, key: str, heads: Sequence[bytes]) -> bool:
+        """Whether the object at `path` holds `key` as of `heads`."""
+        ...
+
+    def first_change(self, doc_id: str) -> bytes | None:
+        """The hash of a held change of `doc_id` without dependencies."""
+        ...
+
+
+def _segment_matches(pattern: str, key: str) -> bool:
+    if pattern == ITEM or key == ITEM:
+        return pattern == key
+    regex = PLACEHOLDERS.get(pattern)
+    return regex.match(key) is not None if regex else pattern == key
+
+
+def _matches(pattern: Path, path: Path) -> bool:
+    return len(pattern) == len(path) and all(map(_segment_matches, pattern, path))
+
+
+def match(doc: DocKind, path: Path) -> tuple[Row, Path, frozenset[str]] | None:
+    """The row allowing `path`, the path relative to the row's object, and its types."""
+    for candidate in TABLE:
+        n = len(candidate.path)
+        if candidate.doc is not doc or not _matches(candidate.path, path[:n]):
+            continue
+        rel = path[n:]
+        if not rel:
+            return candidate, rel, frozenset({candidate.type})
+        for field_path, types in candidate.fields.items():
+            if _matches(field_path, rel):
+                return candidate, rel, types
+    return None
+
+
+def _once(found: Row, rel: Path) -> bool:
+    return any(_matches(p, rel) for p in found.once)
+
+
+def violation(n: int, op: Op, rule: str, detail: str) -> Rejected:
+    return Rejected(Reason.SCHEMA_VIOLATION, f"op {n} ({op.describe()}): rule {rule}: {detail}")
+
+
+def check_writes(vc: VerifiedChange, held: HeldObjects) -> None:
+    """Refuse (`schema-violation`) a change any of whose operations no rule allows."""
+    change, doc_id, kind = vc.change, vc.envelope.doc_id, vc.doc.kind
+    genesis = not change.deps
+    if genesis and kind is LEDGER:
+        first = held.first_change(doc_id)
+        if first is not None and first != change.hash:
+            raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: a second genesis; the "
+                                                   f"ledger begins with {first.hex()}")
+    made: dict[OpId, tuple[Path, str]] = {}
+    written: set[tuple[OpId | None, str]] = set()
+    created_rows: set[str] = set()
+    for n, op in enumerate(decode_ops(change)):
+        path, found = _check_op(n, op, vc, held, genesis, made, written)
+        if found.required and path == found.path:
+            created_rows.add(found.rule)
+    if genesis and kind is LEDGER:
+        missing = [r.rule for r in TABLE if r.doc is kind and r.required and r.rule not in created_rows]
+        if missing:
+            raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: the genesis does not "
+                                                   f"create {', '.join(missing)}")
+
+
+def _check_op(n: int, op: Op, vc: VerifiedChange, held: HeldObjects, genesis: bool,
+              made: dict[OpId, tuple[Path, str]], written: set[tuple[OpId | None, str]],
+              ) -> tuple[Path, Row]:
+    change, doc_id = vc.change, vc.envelope.doc_id
+    if op.action not in ALLOWED_ACTIONS:
+        raise violation(n, op, W_ACTIONS, "only maps, lists and values are written; nothing "
+                                          "is deleted, counted or made text")
+    if op.pred:
+        raise violation(n, op, W_OVERWRITE, "overwrites an earlier value")
+    parent: Path = ()
+    parent_type, parent_new = "map", genesis
+    if op.obj in made:
+        (parent, parent_type), parent_new = made[op.obj], True
+    elif op.obj is not None:
+        resolved = held.object_path(doc_id, op.obj)
+        if resolved is None:
+            raise violation(n, op, W_PATH, "writes to an object the document does not hold")
+        parent, parent_new = resolved, False
+    key = _key(n, op, change, parent_type, written)
+    path = (*parent, key)
+    found = match(vc.doc.kind, path)
+    if found is None:
+        raise violation(n, op, W_PATH, f"no rule allows {'/'.join(path)}")
+    row_, rel, types = found
+    value_type = ALLOWED_ACTIONS[Action(op.action)] or op.kind
+    if value_type not in types:
+        raise violation(n, op, row_.rule, f"{'/'.join(path)} is {'|'.join(sorted(types))}, "
+                                          f"not {value_type}")
+    if not rel and row_.when is GENESIS and not genesis:
+        raise violation(n, op, row_.rule, f"{'/'.join(path)} is written by the first change only")
+    if rel and not parent_new and not _once(row_, rel):
+        raise violation(n, op, W_WHEN, f"{'/'.join(path)} is written only with its record")
+    if not parent_new and change.deps and held.has_entry(doc_id, parent, key, change.deps):
+        raise violation(n, op, W_NEW_KEY, f"{'/'.join(path)} exists already")
+    if op.action in (Action.MAKE_MAP, Action.MAKE_LIST):
+        made[op.id] = (path, value_type)
+    return path, row_
+
+
+def _key(n: int, op: Op, change: ParsedChange, parent_type: str,
+         written: set[tuple[OpId | None, str]]) -> str:
+    """The path segment an op writes: a map key, or ITEM for a list insert."""
+    if parent_type == "list":
+        own_element = (op.elem is not None and op.elem.actor == change.actor
+                       and change.start_op <= op.elem.counter < op.id.counter)
+        if not op.insert or not (op.elem == HEAD or own_element):
+            raise violation(n, op, W_OVERWRITE, "a list gains elements only in the change that makes it")
+        return ITEM
+    if op.insert or op.key is None:
+        raise violation(n, op, W_OVERWRITE, "a list operation on a map")
+    if (op.obj, op.key) in written:
+        raise violation(n, op, W_OVERWRITE, "writes one key twice")
+    written.add((op.obj, op.key))
+    return op.key
+
+
+def resolve_path(doc_id: str, obj: OpId, chunk_with_op: ChunkLookup, depth: int = 0) -> Path | None:
+    """The path of the map that op `obj` made, following each creating op up to the root.
+
+    Only maps made under a map key are targets the rules allow after their change, so
+    anything else (a list, a list element, an op that made no map) has no path here."""
+    if depth > 8:
+        return None
+    chunk = chunk_with_op(doc_id, obj)
+    if chunk is None:
+        return None
+    parsed = parse_change(chunk)
+    index = obj.counter - parsed.start_op
+    ops = decode_ops(parsed)
+    if not 0 <= index < len(ops):
+        return None
+    op = ops[index]
+    if op.action != Action.MAKE_MAP or op.key is None or op.insert:
+        return None
+    parent = () if op.obj is None else resolve_path(doc_id, op.obj, chunk_with_op, depth + 1)
+    return None if parent is None else (*parent, op.key)
+
+
+class ChunkLookup(Protocol):
+    def __call__(self, doc_id: str, op: OpId) -> bytes | None:
+        """The canonical chunk of the held change of `doc_id` holding op `op`."""
+        ...
