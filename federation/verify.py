@@ -67,7 +67,8 @@ def check_in_context(vc: VerifiedChange, index: ChangeIndex,
     change, doc_id = vc.change, vc.envelope.doc_id
     held_same_seq = index.hash_at(doc_id, change.actor, change.seq)
     if held_same_seq is not None and held_same_seq != change.hash:
-        raise Rejected(Reason.EQUIVOCATION, f"another change holds seq {change.seq} of this actor")
+        raise Rejected(Reason.EQUIVOCATION, f"another change holds seq {change.seq} of this actor",
+                       conflict=held_same_seq)
     deps: list[HeldChange] = []
     missing: list[bytes] = []
     for dep in change.deps:

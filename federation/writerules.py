@@ -191,7 +191,7 @@ def check_writes(vc: VerifiedChange, held: HeldObjects) -> None:
         first = held.first_change(doc_id)
         if first is not None and first != change.hash:
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: a second genesis; the "
-                                                   f"ledger begins with {first.hex()}")
+                                                   f"ledger begins with {first.hex()}", conflict=first)
     made: dict[OpId, tuple[Path, str]] = {}
     written: set[tuple[OpId | None, str]] = set()
     created_rows: set[str] = set()

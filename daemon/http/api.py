@@ -176,6 +176,7 @@ async def get_ledger(request: web.Request) -> web.Response:
         "decisions": [decision_json(d, superseded) for d in ledger.decisions.values()],
         "mandates": to_jsonable(list(ledger.mandates.values())),
         "devices": to_jsonable(list(ledger.devices.values())),
+        "void": [{"id": k, "reason": r} for k, r in sorted(ledger.void.items())],
     })
 
 

@@ -100,8 +100,8 @@ class Ingestor:
             if wait is None:
                 self.docs.apply_verified(vc.envelope.doc_id, vc.change.raw, vc.change.hash)
         except Rejected as exc:
-            if exc.reason is Reason.EQUIVOCATION:
-                self._keep_evidence(vc, exc)
+            if exc.conflict is not None:
+                self._keep_evidence(vc, exc, exc.conflict)
             report.rejected.append((exc.reason.value, exc.detail))
             return
         if wait is not None:
@@ -117,16 +117,14 @@ class Ingestor:
             report.released.add(waiting.change.hash)
             queue.append(waiting)
 
-    def _keep_evidence(self, vc: VerifiedChange, exc: Rejected) -> None:
-        """Equivocation: the change kept and the one refused are both kept as evidence."""
-        change = vc.change
-        kept_hash = self.store.hash_at(vc.envelope.doc_id, change.actor, change.seq)
-        kept = None if kept_hash is None else self.store.envelope(kept_hash)
+    def _keep_evidence(self, vc: VerifiedChange, exc: Rejected, kept_hash: bytes) -> None:
+        """Equivocation, a second genesis: the change kept and the one refused are both kept
+        as evidence (and travel by sync and bundles, so that every daemon flags the key)."""
+        kept = self.store.envelope(kept_hash)
         if kept is not None:
-            assert kept_hash is not None
             self.store.add_evidence(kept, kept_hash, exc.reason.value,
-                                    f"kept; {change.hash.hex()} has the same actor and seq")
-        self.store.add_evidence(vc.envelope, change.hash, exc.reason.value, exc.detail)
+                                    f"kept; {vc.change.hash.hex()} contradicts it")
+        self.store.add_evidence(vc.envelope, vc.change.hash, exc.reason.value, exc.detail)
 
     def _store_applied(self, vc: VerifiedChange, report: IngestReport) -> None:
         try:

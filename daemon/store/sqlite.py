@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pnyx.federation.envelope import Envelope, VerifiedChange
+from pnyx.federation.envelope import Envelope, VerifiedChange, decode_envelope
 from pnyx.federation.ops import OpId
 from pnyx.federation.verify import HeldChange
 
 MAX_PENDING = 10_000
+MAX_EVIDENCE_SENT = 1_000  # evidence envelopes offered per exchange or bundle
 HASH_BYTES = 32
 
 SCHEMA = """
@@ -317,6 +318,32 @@ class Store:
             " VALUES (?,?,?,?,?,?)",
             (envelope.doc_id, change_hash, envelope.signer, reason, detail, envelope.encode()),
         )
+
+    def count_evidence(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM evidence").fetchone()[0])
+
+    def evidence_hashes(self) -> dict[str, list[bytes]]:
+        """Per document, the hashes of every change kept as evidence (part of its digest)."""
+        out: dict[str, list[bytes]] = {}
+        for doc, h in self.db.execute("SELECT DISTINCT doc, hash FROM evidence ORDER BY doc, hash"):
+            out.setdefault(doc, []).append(bytes(h))
+        return out
+
+    def refused_evidence(self, docs: Collection[str] | None = None,
+                         limit: int = MAX_EVIDENCE_SENT) -> list[Envelope]:
+        """Evidence envelopes that are not held as changes (the refused halves), of `docs`
+        (all without), for peers and bundles: each receiver refuses them itself and so
+        keeps the same evidence."""
+        rows = self.db.execute(
+            "SELECT DISTINCT doc, envelope FROM evidence e WHERE NOT EXISTS"
+            " (SELECT 1 FROM changes c WHERE c.hash = e.hash) ORDER BY doc, hash")
+        out = []
+        for doc, envelope in rows:
+            if docs is None or doc in docs:
+                out.append(decode_envelope(bytes(envelope)))
+                if len(out) >= limit:
+                    break
+        return out
 
     def evidence(self) -> list[tuple[str, bytes, bytes, str, str]]:
         return [(r[0], bytes(r[1]), bytes(r[2]), r[3], r[4]) for r in self.db.execute(

@@ -105,6 +105,8 @@ function renderStatus() {
   document.title = (s.assembly_name || "pnyx") + " — pnyx";
   document.getElementById("status-line").textContent =
     `${s.changes} signed changes in ${s.documents} documents · ${s.pending} pending · device ${short(s.device)}`;
+  document.getElementById("equivocations").replaceChildren(...(s.equivocations || []).map(f => el("p", { class: "badge bad", role: "alert" },
+    `Equivocation: key ${short(f.key)} signed ${f.changes.length} contradicting changes in ${f.doc} (${f.reason})`)));
 }
 
 function renderLedger() {
