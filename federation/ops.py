@@ -93,6 +93,10 @@ def decode_ops(change: ParsedChange) -> list[Op]:
     if unknown:
         raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: unknown op column {unknown[0]:#x}")
     actors = (change.actor, *change.other_actors)
+    # Columns Automerge reads as never null: without them it refuses the change.
+    required = (INSERT, PRED_GROUP, *((VALUE_META,) if VALUE_RAW in cols else ()))
+    if n and any(spec not in cols for spec in required):
+        raise Rejected(Reason.MALFORMED_CHANGE, "an op column Automerge requires is missing")
 
     def actor_of(index: int | None) -> bytes | None:
         if index is None:
@@ -124,6 +128,8 @@ def decode_ops(change: ParsedChange) -> list[Op]:
             head = key_ctr[i] == 0 and key_actor[i] is None
             elem = HEAD if head else _op_id(key_ctr[i], actor_of(key_actor[i]), "list element")
         pred = []
+        if groups[i] is None:
+            raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} has a null predecessor count")
         for _ in range(groups[i] or 0):
             pred_id = _op_id(pred_ctr[used], actor_of(pred_actor[used]), "overwritten operation")
             if pred_id is None:

@@ -117,10 +117,13 @@ TABLE: tuple[Row, ...] = (
     row("C5", CHARTER, "rules", "map", GENESIS, "decision rules", fields=RULES_FIELDS),
 )
 
+BY_DEPTH = sorted(TABLE, key=lambda r: -len(r.path))  # a record's row before its collection's
+
 # Structural rules, numbered as protocol-spec/ledger.md lists them.
 W_ACTIONS = "W2"  # only make map, make list, put
 W_OVERWRITE = "W3"  # nothing overwritten or deleted; lists gain elements only when made
 W_PATH = "W4"  # every path written is one the table names
+W_TYPE = "W5"  # values of the types the row lists
 W_WHEN = "W6"  # fields only with their object; genesis rows only in the first change
 W_NEW_KEY = "W7"  # records and once-fields under keys not held as of the deps
 W_GENESIS = "W8"  # one genesis per ledger, creating every required row
@@ -161,17 +164,17 @@ def _matches(pattern: Path, path: Path) -> bool:
 
 
 def match(doc: DocKind, path: Path) -> tuple[Row, Path, frozenset[str]] | None:
-    """The row allowing `path`, the path relative to the row's object, and its types."""
-    for candidate in TABLE:
+    """The row whose object `path` is or lies in, the path relative to that object, and the
+    types allowed there (empty when the row names no such field)."""
+    for candidate in BY_DEPTH:
         n = len(candidate.path)
         if candidate.doc is not doc or not _matches(candidate.path, path[:n]):
             continue
         rel = path[n:]
         if not rel:
             return candidate, rel, frozenset({candidate.type})
-        for field_path, types in candidate.fields.items():
-            if _matches(field_path, rel):
-                return candidate, rel, types
+        fields = [types for field_path, types in candidate.fields.items() if _matches(field_path, rel)]
+        return candidate, rel, fields[0] if fields else frozenset()
     return None
 
 
@@ -179,8 +182,10 @@ def _once(found: Row, rel: Path) -> bool:
     return any(_matches(p, rel) for p in found.once)
 
 
-def violation(n: int, op: Op, rule: str, detail: str) -> Rejected:
-    return Rejected(Reason.SCHEMA_VIOLATION, f"op {n} ({op.describe()}): rule {rule}: {detail}")
+def violation(n: int, op: Op, rule: str, detail: str, row_: Row | None = None) -> Rejected:
+    """`op N (action key): rule W.. (row ..): what`, naming the operation, the rule and the row."""
+    where = f" (row {row_.rule})" if row_ is not None else ""
+    return Rejected(Reason.SCHEMA_VIOLATION, f"op {n} ({op.describe()}): rule {rule}{where}: {detail}")
 
 
 def check_writes(vc: VerifiedChange, held: HeldObjects) -> None:
@@ -230,16 +235,18 @@ def _check_op(n: int, op: Op, vc: VerifiedChange, held: HeldObjects, genesis: bo
     if found is None:
         raise violation(n, op, W_PATH, f"no rule allows {'/'.join(path)}")
     row_, rel, types = found
+    if not types:
+        raise violation(n, op, W_PATH, f"no field {'/'.join(rel)} in {row_.meaning}", row_)
     value_type = ALLOWED_ACTIONS[Action(op.action)] or op.kind
     if value_type not in types:
-        raise violation(n, op, row_.rule, f"{'/'.join(path)} is {'|'.join(sorted(types))}, "
-                                          f"not {value_type}")
+        raise violation(n, op, W_TYPE, f"{'/'.join(path)} is {'|'.join(sorted(types))}, "
+                                       f"not {value_type}", row_)
     if not rel and row_.when is GENESIS and not genesis:
-        raise violation(n, op, row_.rule, f"{'/'.join(path)} is written by the first change only")
+        raise violation(n, op, W_WHEN, f"{'/'.join(path)} is written by the first change only", row_)
     if rel and not parent_new and not _once(row_, rel):
-        raise violation(n, op, W_WHEN, f"{'/'.join(path)} is written only with its record")
+        raise violation(n, op, W_WHEN, f"{'/'.join(path)} is written only with its record", row_)
     if not parent_new and change.deps and held.has_entry(doc_id, parent, key, change.deps):
-        raise violation(n, op, W_NEW_KEY, f"{'/'.join(path)} exists already")
+        raise violation(n, op, W_NEW_KEY, f"{'/'.join(path)} exists already", row_)
     if op.action in (Action.MAKE_MAP, Action.MAKE_LIST):
         made[op.id] = (path, value_type)
     return path, row_

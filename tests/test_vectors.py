@@ -155,4 +155,31 @@ def test_regenerating_the_vectors_gives_identical_files() -> None:
     rendered = generator().render()
     for name, data in rendered.items():
         assert (VECTORS / name).read_bytes() == data, f"{name} is stale: run {VECTORS / 'generate.py'}"
-    assert sorted(rendered) == sorted(p.name for p in VECTORS.glob("*.json"))
+    others = {"writerules.json", "sortition.json"}  # from generate_writerules.py, generate_sortition.py
+    assert sorted([*rendered, *others]) == sorted(p.name for p in VECTORS.glob("*.json"))
+
+
+WRITERULES = load("writerules.json")["vectors"]
+
+
+@pytest.mark.parametrize("vector", WRITERULES, ids=[v["name"] for v in WRITERULES])
+def test_write_rule_vectors(node: Node, vector: dict[str, Any]) -> None:
+    """One change that follows each write rule and schema row, and one that breaks it."""
+    assert node.ingest(*STEPS[:vector["after"]]).rejected == []
+    before = node.held()
+    report = node.ingest(decode_envelope(bytes.fromhex(vector["envelope"])))
+    if vector["valid"]:
+        assert (report.accepted, report.rejected) == (1, []), report.rejected
+        return
+    assert [r for r, _ in report.rejected] == ["schema-violation"], report.rejected
+    detail = report.rejected[0][1]
+    assert f"rule {vector['rule']}" in detail or f"row {vector['rule']}" in detail, detail
+    assert node.held() == before
+
+
+def test_regenerating_the_write_rule_vectors_gives_identical_files() -> None:
+    spec = importlib.util.spec_from_file_location("writerule_vectors", VECTORS / "generate_writerules.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (VECTORS / "writerules.json").read_bytes() == module.render()

@@ -264,7 +264,7 @@ def build_history() -> tuple[History, dict[str, Any]]:
           a.sign(a.change(lambda tx: write_revocation(tx, KEYS["assembly"], KEYS["device-b"].public,
                                                       cut))))
     b.receive(a)
-    facts = {"a": a, "b": b, "founder": founder, "cut": cut,
+    facts = {"a": a, "b": b, "founder": founder, "delegate": delegate, "cut": cut,
              "heads_before_kitchen": heads_before_kitchen}
     return h, facts
 
