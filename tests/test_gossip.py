@@ -38,7 +38,7 @@ from pnyx.federation.syncmsg import (
     encode,
 )
 
-from bench.corpus import ledger_chain, new_key
+from bench.corpus import entry, ledger_chain, new_key
 from tests.pnyxproc import PNYX, Daemon, cli, cli_json, free_port, held_hashes, query, wait_for
 
 pytestmark = pytest.mark.slow
@@ -175,7 +175,7 @@ def rogue_envelopes(victim: bytes) -> list[Envelope]:
     for d, value in ((doc, "left"), (twin, "right")):
         heads = d.get_heads()
         with d.transaction() as tx:
-            tx.put(ROOT, "claim", ScalarType.Str, value)
+            entry(tx, value)
         pair.append(sign_change(rogue, ledger_id(rogue.public), d.get_changes(heads)[0].raw_bytes))
     assert parse_change(pair[0].change).seq == parse_change(pair[1].change).seq == 2
     _, (honest,) = ledger_chain(new_key(), 1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,7 @@ def import_summary(path: Path, result: ImportResult) -> dict[str, Any]:
         "new": r.accepted, "already_held": r.duplicate, "pending": r.pending, "dropped": r.dropped,
         "rejected": len(r.rejected),
         "reasons": [{"reason": reason, "detail": detail} for reason, detail in r.rejected[:50]],
+        "rejected_by_reason": dict(sorted(Counter(reason for reason, _ in r.rejected).items())),
         "covers": None if header is None else {
             "since": header.selection.since, "confed": header.selection.confed,
             "for_state": header.selection.for_state.hex() if header.selection.for_state else None,

@@ -24,7 +24,7 @@ from pnyx.federation.view import render_view
 from .documents import DocumentCache
 from .sqlite import Store
 
-RECORDS_FORMAT = "records/v1"  # bump when what document_records extracts changes: the index is rebuilt
+RECORDS_FORMAT = "records/v2"  # bump when what document_records extracts changes: the index is rebuilt
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS view_records (
     doc TEXT PRIMARY KEY,
