@@ -94,7 +94,7 @@ def decode_ops(change: ParsedChange) -> list[Op]:
         raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: unknown op column {unknown[0]:#x}")
     actors = (change.actor, *change.other_actors)
     # Columns Automerge reads as never null: without them it refuses the change.
-    required = (INSERT, PRED_GROUP, *((VALUE_META,) if VALUE_RAW in cols else ()))
+    required = (INSERT, PRED_GROUP, VALUE_META)
     if n and any(spec not in cols for spec in required):
         raise Rejected(Reason.MALFORMED_CHANGE, "an op column Automerge requires is missing")
 
@@ -196,7 +196,8 @@ def _delta(column: bytes, rows: int) -> list[int | None]:
 
 
 def _booleans(column: bytes, rows: int) -> list[bool]:
-    """Alternating run lengths, starting with false; rows it does not hold are false."""
+    """Alternating run lengths, starting with false, of exactly `rows` rows: Automerge does
+    not take a change whose insert column runs out early."""
     out: list[bool] = []
     r = Reader(column)
     value = False
@@ -206,7 +207,9 @@ def _booleans(column: bytes, rows: int) -> list[bool]:
             raise Rejected(Reason.MALFORMED_CHANGE, f"a boolean column holds over {rows} rows")
         out.extend([value] * count)
         value = not value
-    return out + [False] * (rows - len(out))
+    if len(out) != rows:
+        raise Rejected(Reason.MALFORMED_CHANGE, f"a boolean column holds {len(out)} of {rows} rows")
+    return out
 
 
 def _values(meta_column: bytes, raw: bytes, rows: int) -> list[tuple[str, object]]:
@@ -214,7 +217,8 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> list[tuple[str, object
     out: list[tuple[str, object]] = []
     r = Reader(raw)
     for meta in _rle(meta_column, rows, Reader.uleb):
-        meta = meta or 0
+        if meta is None:
+            raise Rejected(Reason.MALFORMED_CHANGE, "a null in the value metadata column")
         tag, length = meta & 0x0F, meta >> 4
         data = r.take(length)
         out.append(_value(tag, data))
