@@ -117,8 +117,6 @@ TABLE: tuple[Row, ...] = (
     row("C5", CHARTER, "rules", "map", GENESIS, "decision rules", fields=RULES_FIELDS),
 )
 
-BY_DEPTH = sorted(TABLE, key=lambda r: -len(r.path))  # a record's row before its collection's
-
 # Structural rules, numbered as protocol-spec/ledger.md lists them.
 W_ACTIONS = "W2"  # only make map, make list, put
 W_OVERWRITE = "W3"  # nothing overwritten or deleted; lists gain elements only when made
@@ -163,19 +161,66 @@ def _matches(pattern: Path, path: Path) -> bool:
     return len(pattern) == len(path) and all(map(_segment_matches, pattern, path))
 
 
+@dataclass
+class _Node:
+    """The table as a tree of path segments: literal keys first, then placeholders."""
+
+    literal: dict[str, _Node]
+    wild: list[tuple[str, _Node]]
+    row: Row | None = None  # the row whose object is here
+    types: frozenset[str] = frozenset()  # what may be written here
+
+    def child(self, segment: str) -> _Node:
+        if segment in PLACEHOLDERS or segment == ITEM:
+            for pattern, node in self.wild:
+                if pattern == segment:
+                    return node
+            self.wild.append((segment, _Node({}, [])))
+            return self.wild[-1][1]
+        return self.literal.setdefault(segment, _Node({}, []))
+
+    def step(self, key: str) -> _Node | None:
+        found = self.literal.get(key) if key != ITEM else None
+        if found is not None:
+            return found
+        return next((node for pattern, node in self.wild if _segment_matches(pattern, key)), None)
+
+
+def _tree(doc: DocKind) -> _Node:
+    root = _Node({}, [])
+    for r in TABLE:
+        if r.doc is not doc:
+            continue
+        node = root
+        for segment in r.path:
+            node = node.child(segment)
+        node.row, node.types = r, frozenset({r.type})
+        for field_path, types in r.fields.items():
+            leaf = node
+            for segment in field_path:
+                leaf = leaf.child(segment)
+            leaf.types = types
+    return root
+
+
+TREES = {kind: _tree(kind) for kind in DocKind}
+
+
 def match(doc: DocKind, path: Path) -> tuple[Row, Path, frozenset[str]] | None:
     """The row whose object `path` is or lies in, the path relative to that object, and the
     types allowed there (empty when the row names no such field)."""
-    for candidate in BY_DEPTH:
-        n = len(candidate.path)
-        if candidate.doc is not doc or not _matches(candidate.path, path[:n]):
-            continue
-        rel = path[n:]
-        if not rel:
-            return candidate, rel, frozenset({candidate.type})
-        fields = [types for field_path, types in candidate.fields.items() if _matches(field_path, rel)]
-        return candidate, rel, fields[0] if fields else frozenset()
-    return None
+    node: _Node | None = TREES[doc]
+    owner: tuple[Row, int] | None = None
+    for depth, key in enumerate(path):
+        node = node.step(key) if node is not None else None
+        if node is None:
+            break
+        if node.row is not None:
+            owner = (node.row, depth + 1)
+    if owner is None:
+        return None
+    found_row, depth = owner
+    return found_row, path[depth:], node.types if node is not None else frozenset()
 
 
 def _once(found: Row, rel: Path) -> bool:

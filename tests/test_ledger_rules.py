@@ -40,6 +40,7 @@ from pnyx.federation.syncmsg import Push, Pushed, decode_reply, encode
 
 from tests.ledgerkit import rechecksum
 from tests.pnyxproc import Daemon, cli, cli_json, post, query, wait_for
+from tests.test_page_browser import CHROMIUM, FLAGS
 
 pytestmark = pytest.mark.slow
 AS_OF = "2026-12-31"
@@ -208,6 +209,18 @@ def test_equivocation_by_a_device_is_flagged_and_the_evidence_travels(village: V
         wait_for("the peer flags B", lambda: api(peer.url, "status")["equivocations"] == flags, 30)
     finally:
         peer.stop()
+    # The page says so too, in a real browser.
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(village.a.url)
+            expect(page.locator("#equivocations")).to_contain_text(
+                f"Equivocation: key {key_text(village.b_key.public)[:8]}")
+        finally:
+            browser.close()
 
 
 # ------------------------------------------------------------------ mutants of real changes
