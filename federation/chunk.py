@@ -112,6 +112,10 @@ class Reader:
 
     def uleb(self) -> int:
         """An unsigned LEB128 that fits in 64 bits, in its minimal encoding."""
+        pos, data = self.pos, self.data
+        if pos < len(data) and data[pos] < 0x80:  # one byte: most values in op columns
+            self.pos = pos + 1
+            return data[pos]
         result = shift = 0
         while True:
             byte = self._byte()
@@ -128,6 +132,10 @@ class Reader:
 
     def sleb(self) -> int:
         """A signed LEB128 that fits in 64 bits, in its minimal encoding."""
+        pos, data = self.pos, self.data
+        if pos < len(data) and data[pos] < 0x80:
+            self.pos = pos + 1
+            return data[pos] - 0x80 if data[pos] & 0x40 else data[pos]
         result = shift = prev = 0
         while True:
             byte = self._byte()
