@@ -18,7 +18,7 @@ Adding a record kind or a field is one row or one entry of a row's `fields`
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -27,7 +27,7 @@ from .chunk import ParsedChange, parse_change
 from .docids import RECORD_ID_RE, DocKind
 from .envelope import ACTOR_BYTES, VerifiedChange
 from .errors import Reason, Rejected
-from .keys import KEY_TEXT_CHARS
+from .keys import key_text, parse_key
 from .ops import HEAD, Action, Op, OpId, decode_ops
 
 Path = tuple[str, ...]
@@ -126,10 +126,17 @@ W_WHEN = "W6"  # fields only with their object; genesis rows only in the first c
 W_NEW_KEY = "W7"  # records and once-fields under keys not held as of the deps
 W_GENESIS = "W8"  # one genesis per ledger, creating every required row
 
-PLACEHOLDERS = {
-    "{record}": RECORD_ID_RE,
-    "{device}": re.compile(f"[a-z2-7]{{{KEY_TEXT_CHARS}}}$"),
-    "{actor}": re.compile(f"[0-9a-f]{{{2 * ACTOR_BYTES}}}$"),
+def _canonical_key(text: str) -> bool:
+    try:
+        return key_text(parse_key(text)) == text
+    except ValueError:
+        return False
+
+
+PLACEHOLDERS: dict[str, Callable[[str], bool]] = {
+    "{record}": lambda k: RECORD_ID_RE.match(k) is not None,
+    "{device}": _canonical_key,
+    "{actor}": lambda k: re.fullmatch(f"[0-9a-f]{{{2 * ACTOR_BYTES}}}", k) is not None,
 }
 ALLOWED_ACTIONS = {Action.MAKE_MAP: "map", Action.MAKE_LIST: "list", Action.PUT: None}
 
@@ -153,8 +160,8 @@ class HeldObjects(Protocol):
 def _segment_matches(pattern: str, key: str) -> bool:
     if pattern == ITEM or key == ITEM:
         return pattern == key
-    regex = PLACEHOLDERS.get(pattern)
-    return regex.match(key) is not None if regex else pattern == key
+    fits = PLACEHOLDERS.get(pattern)
+    return fits(key) if fits else pattern == key
 
 
 def _matches(pattern: Path, path: Path) -> bool:
