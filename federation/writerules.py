@@ -28,10 +28,12 @@ from .docids import RECORD_ID_RE, DocKind
 from .envelope import ACTOR_BYTES, VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text, parse_key
+from .ledger import certificate_valid, revocation_cut
 from .ops import HEAD, Action, Op, OpId, decode_ops
 
 Path = tuple[str, ...]
 ITEM = "{item}"  # a list element: written by an insert
+MADE = object()  # in a change's values: a map or list made there
 
 
 class When(str, Enum):
@@ -45,7 +47,9 @@ class Row:
 
     `fields` (paths relative to the object) are written in the change that creates
     the object and never again; `once` fields may also be added later, once, to an
-    object already held. `required`: the document's first change must create it."""
+    object already held. `required`: the document's first change must create it.
+    `signed`: objects (relative paths, () the row's own) whose content must carry a
+    signature of the assembly key, by the name of the check in PROOFS."""
 
     rule: str
     doc: DocKind
@@ -56,15 +60,17 @@ class Row:
     once: frozenset[Path]
     required: bool
     meaning: str
+    signed: Mapping[Path, str]
 
 
 def row(rule: str, doc: DocKind, path: str, type_: str, when: When, meaning: str,
         fields: Mapping[str, str] | None = None, once: Sequence[str] = (),
-        required: bool = False) -> Row:
+        required: bool = False, signed: Mapping[str, str] | None = None) -> Row:
     """A row from its text form: paths as `a/b/{record}`, types as `str|null`."""
     return Row(rule, doc, tuple(path.split("/")), type_, when,
                {tuple(k.split("/")): frozenset(v.split("|")) for k, v in (fields or {}).items()},
-               frozenset(tuple(k.split("/")) for k in once), required, meaning)
+               frozenset(tuple(k.split("/")) for k in once), required, meaning,
+               {tuple(k.split("/")) if k else (): v for k, v in (signed or {}).items()})
 
 
 LEDGER, MANDATE, CHARTER = DocKind.LEDGER, DocKind.MANDATE, DocKind.CHARTER
@@ -103,7 +109,7 @@ TABLE: tuple[Row, ...] = (
     row("L3", LEDGER, "devices/{device}", "map", RECORD, "a device certificate",
         fields={"label": "str", "certificate": "bytes", "revoked": "map", "revoked/cut": "map",
                 "revoked/cut/{actor}": "int", "revoked/signature": "bytes"},
-        once=["revoked"]),
+        once=["revoked"], signed={"": "certificate", "revoked": "revocation"}),
     row("L4", LEDGER, "decisions", "map", GENESIS, "decisions", required=True),
     row("L5", LEDGER, "decisions/{record}", "map", RECORD, "a decision", fields=DECISION_FIELDS),
     row("L6", LEDGER, "mandates", "map", GENESIS, "mandates", required=True),
@@ -125,6 +131,7 @@ W_TYPE = "W5"  # values of the types the row lists
 W_WHEN = "W6"  # fields only with their object; genesis rows only in the first change
 W_NEW_KEY = "W7"  # records and once-fields under keys not held as of the deps
 W_GENESIS = "W8"  # one genesis per ledger, creating every required row
+W_SIGNED = "W9"  # certificates and revocations carry the assembly key's valid signature
 
 def _canonical_key(text: str) -> bool:
     try:
@@ -137,6 +144,11 @@ PLACEHOLDERS: dict[str, Callable[[str], bool]] = {
     "{record}": lambda k: RECORD_ID_RE.match(k) is not None,
     "{device}": _canonical_key,
     "{actor}": lambda k: re.fullmatch(f"[0-9a-f]{{{2 * ACTOR_BYTES}}}", k) is not None,
+}
+PROOFS: dict[str, Callable[[bytes, bytes, dict[str, object]], bool]] = {
+    "certificate": certificate_valid,
+    "revocation": lambda assembly, device, revoked: revocation_cut(
+        assembly, device, {"revoked": revoked}) is not None,
 }
 ALLOWED_ACTIONS = {Action.MAKE_MAP: "map", Action.MAKE_LIST: "list", Action.PUT: None}
 
@@ -249,59 +261,96 @@ def check_writes(vc: VerifiedChange, held: HeldObjects) -> None:
         if first is not None and first != change.hash:
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: a second genesis; the "
                                                    f"ledger begins with {first.hex()}", conflict=first)
-    made: dict[OpId, tuple[Path, str]] = {}
-    written: set[tuple[OpId | None, str]] = set()
-    created_rows: set[str] = set()
+    judge = _Judge(vc, held, genesis)
     for n, op in enumerate(decode_ops(change)):
-        path, found = _check_op(n, op, vc, held, genesis, made, written)
-        if found.required and path == found.path:
-            created_rows.add(found.rule)
+        judge.op(n, op)
+    judge.proofs()
     if genesis and kind is LEDGER:
-        missing = [r.rule for r in TABLE if r.doc is kind and r.required and r.rule not in created_rows]
+        missing = [r.rule for r in TABLE if r.doc is kind and r.required and r.rule not in judge.created]
         if missing:
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: the genesis does not "
                                                    f"create {', '.join(missing)}")
 
 
-def _check_op(n: int, op: Op, vc: VerifiedChange, held: HeldObjects, genesis: bool,
-              made: dict[OpId, tuple[Path, str]], written: set[tuple[OpId | None, str]],
-              ) -> tuple[Path, Row]:
-    change, doc_id = vc.change, vc.envelope.doc_id
-    if op.action not in ALLOWED_ACTIONS:
-        raise violation(n, op, W_ACTIONS, "only maps, lists and values are written; nothing "
-                                          "is deleted, counted or made text")
-    if op.pred:
-        raise violation(n, op, W_OVERWRITE, "overwrites an earlier value")
-    parent: Path = ()
-    parent_type, parent_new = "map", genesis
-    if op.obj in made:
-        (parent, parent_type), parent_new = made[op.obj], True
-    elif op.obj is not None:
-        resolved = held.object_path(doc_id, op.obj)
-        if resolved is None:
-            raise violation(n, op, W_PATH, "writes to an object the document does not hold")
-        parent, parent_new = resolved, False
-    key = _key(n, op, change, parent_type, written)
-    path = (*parent, key)
-    found = match(vc.doc.kind, path)
-    if found is None:
-        raise violation(n, op, W_PATH, f"no rule allows {'/'.join(path)}")
-    row_, rel, types = found
-    if not types:
-        raise violation(n, op, W_PATH, f"no field {'/'.join(rel)} in {row_.meaning}", row_)
-    value_type = ALLOWED_ACTIONS[Action(op.action)] or op.kind
-    if value_type not in types:
-        raise violation(n, op, W_TYPE, f"{'/'.join(path)} is {'|'.join(sorted(types))}, "
-                                       f"not {value_type}", row_)
-    if not rel and row_.when is GENESIS and not genesis:
-        raise violation(n, op, W_WHEN, f"{'/'.join(path)} is written by the first change only", row_)
-    if rel and not parent_new and not _once(row_, rel):
-        raise violation(n, op, W_WHEN, f"{'/'.join(path)} is written only with its record", row_)
-    if not parent_new and change.deps and held.has_entry(doc_id, parent, key, change.deps):
-        raise violation(n, op, W_NEW_KEY, f"{'/'.join(path)} exists already", row_)
-    if op.action in (Action.MAKE_MAP, Action.MAKE_LIST):
-        made[op.id] = (path, value_type)
-    return path, row_
+class _Judge:
+    """One change's operations judged in order, with what the change has made so far."""
+
+    def __init__(self, vc: VerifiedChange, held: HeldObjects, genesis: bool) -> None:
+        self.vc, self.held, self.genesis = vc, held, genesis
+        self.made: dict[OpId, tuple[Path, str]] = {}  # objects made: path and type
+        self.written: set[tuple[OpId | None, str]] = set()
+        self.values: dict[Path, object] = {}  # every value put, by path
+        self.signed: list[tuple[int, Op, Row, str, Path]] = []  # objects that need a proof
+        self.created: set[str] = set()  # rows whose object this change made
+
+    def op(self, n: int, op: Op) -> None:
+        change, doc_id = self.vc.change, self.vc.envelope.doc_id
+        if op.action not in ALLOWED_ACTIONS:
+            raise violation(n, op, W_ACTIONS, "only maps, lists and values are written; nothing "
+                                              "is deleted, counted or made text")
+        if op.pred:
+            raise violation(n, op, W_OVERWRITE, "overwrites an earlier value")
+        parent: Path = ()
+        parent_type, parent_new = "map", self.genesis
+        if op.obj in self.made:
+            (parent, parent_type), parent_new = self.made[op.obj], True
+        elif op.obj is not None:
+            resolved = self.held.object_path(doc_id, op.obj)
+            if resolved is None:
+                raise violation(n, op, W_PATH, "writes to an object the document does not hold")
+            parent, parent_new = resolved, False
+        key = _key(n, op, change, parent_type, self.written)
+        path = (*parent, key)
+        found = match(self.vc.doc.kind, path)
+        if found is None:
+            raise violation(n, op, W_PATH, f"no rule allows {'/'.join(path)}")
+        row_, rel, types = found
+        if not types:
+            raise violation(n, op, W_PATH, f"no field {'/'.join(rel)} in {row_.meaning}", row_)
+        value_type = ALLOWED_ACTIONS[Action(op.action)] or op.kind
+        if value_type not in types:
+            raise violation(n, op, W_TYPE, f"{'/'.join(path)} is {'|'.join(sorted(types))}, "
+                                           f"not {value_type}", row_)
+        if not rel and row_.when is GENESIS and not self.genesis:
+            raise violation(n, op, W_WHEN, f"{'/'.join(path)} is written by the first change only",
+                            row_)
+        if rel and not parent_new and not _once(row_, rel):
+            raise violation(n, op, W_WHEN, f"{'/'.join(path)} is written only with its record", row_)
+        if not parent_new and change.deps and self.held.has_entry(doc_id, parent, key, change.deps):
+            raise violation(n, op, W_NEW_KEY, f"{'/'.join(path)} exists already", row_)
+        self.values[path] = op.value if op.action == Action.PUT else MADE
+        if op.action == Action.PUT:
+            return
+        self.made[op.id] = (path, value_type)
+        if not rel:
+            self.created.add(row_.rule)
+        if rel in row_.signed:
+            self.signed.append((n, op, row_, row_.signed[rel], path))
+
+    def proofs(self) -> None:
+        """Objects whose content is the assembly key's statement (a certificate, a
+        revocation) must carry its valid signature: a certified device can neither squat a
+        device key nor write a revocation that would block the real one (rule W9)."""
+        assembly = self.vc.doc.assembly
+        for n, op, row_, proof, path in self.signed:
+            content = _plain(self.values, path)
+            device = parse_key(path[row_.path.index("{device}")])
+            if assembly is None or not PROOFS[proof](assembly, device, content):
+                raise violation(n, op, W_SIGNED, f"{'/'.join(path)} does not carry the assembly "
+                                                 f"key's {proof}", row_)
+
+
+def _plain(values: dict[Path, object], path: Path) -> dict[str, object]:
+    """The maps made and values put under `path` in this change, as nested dicts (lists,
+    which no proof reads, as empty dicts)."""
+    out: dict[str, object] = {}
+    for where in sorted((w for w in values if len(w) > len(path) and w[:len(path)] == path), key=len):
+        node: object = out
+        for segment in where[len(path):-1]:
+            node = node.get(segment) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node[where[-1]] = {} if values[where] is MADE else values[where]
+    return out
 
 
 def _key(n: int, op: Op, change: ParsedChange, parent_type: str,

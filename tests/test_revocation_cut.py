@@ -30,7 +30,9 @@ ASSEMBLY, A, B = (SigningKey(bytes([n]) * 32) for n in (1, 2, 3))
 DOC = ledger_id(ASSEMBLY.public)
 
 
-def test_a_cut_the_assembly_did_not_sign_is_no_revocation_and_ingest_goes_on(tmp_path: Path) -> None:
+def test_a_revocation_the_assembly_did_not_sign_is_refused_and_ingest_goes_on(tmp_path: Path) -> None:
+    """Written once and never again, an unsigned `revoked` would block the real revocation:
+    write rule W9 refuses it, and what depends on it waits."""
     founder = Document(run_actor(ASSEMBLY.public, bytes(8)))
     with founder.transaction() as tx:
         write_genesis(tx, Profile(key_text(ASSEMBLY.public), "Barrio Norte", "", None))
@@ -56,7 +58,9 @@ def test_a_cut_the_assembly_did_not_sign_is_no_revocation_and_ingest_goes_on(tmp
     store = Store(tmp_path / "pnyx.sqlite")
     try:
         report = Ingestor(store, DocumentCache(store)).ingest(envelopes)
-        assert (report.accepted, report.rejected) == (3, [])
+        assert report.accepted == 1 and report.pending == 1
+        ((reason, detail),) = report.rejected
+        assert reason == "schema-violation" and "rule W9" in detail, detail
     finally:
         store.close()
 

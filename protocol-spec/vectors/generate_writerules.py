@@ -208,6 +208,20 @@ def vectors() -> list[dict[str, Any]]:
         "predecessor (it may be written once)",
         by_a(lambda tx: put_value(tx, device_obj(tx, device_b), "revoked",
                                   {"cut": {}, "signature": bytes(64)}), crafted=True), False)
+    device_a = key_text(base.KEYS["device-a"].public)
+    signed_cut = base.KEYS["assembly"].sign(base.revocation_input(
+        base.ASSEMBLY, base.KEYS["device-a"].public, {}))
+    add("W9-valid", "W9", "device A's entry gains the assembly key's revocation, with an empty cut",
+        by_a(lambda tx: put_value(tx, device_obj(tx, device_a), "revoked",
+                                  {"cut": {}, "signature": signed_cut})), True)
+    add("W9-unsigned-revocation", "W9", "device A's entry gains a revocation the assembly key did "
+        "not sign: written once, it would block the real one",
+        by_a(lambda tx: put_value(tx, device_obj(tx, device_a), "revoked",
+                                  {"cut": {}, "signature": bytes(64)})), False)
+    add("W9-unsigned-certificate", "W9", "an entry for the stranger's key with a certificate the "
+        "assembly key did not sign: it would squat the key",
+        by_a(lambda tx: put_value(tx, ensure_map(tx, "devices"), key_text(base.KEYS["stranger"].public),
+                                  {"label": "x", "certificate": bytes(64)})), False)
     add("L5-valid", "L5", "a new decision", new, True)
     add("L5-wrong-type", "L5", "a decision whose `saw` is a map",
         by_a(put_decision("saw map", saw={"x": "y"})), False)
