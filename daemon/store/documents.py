@@ -165,17 +165,23 @@ class DocumentCache:
         return self._paths[key]
 
     def has_entry(self, doc_id: str, path: Path, key: str, heads: Sequence[bytes]) -> bool:
+        """Read now first: nothing is ever deleted, so a key absent now was absent at any
+        earlier heads, and the costlier read at `heads` is needed only when it exists."""
         doc = self.get(doc_id)
-        obj = ROOT
-        for segment in path:
-            found = doc.get(obj, segment, list(heads))
-            if found is None:
-                return False
-            obj = found[1]
-        return doc.get(obj, key, list(heads)) is not None
+        return all(_entry(doc, path, key, at) for at in (None, list(heads)))
 
     def first_change(self, doc_id: str) -> bytes | None:
         return self.store.first_change(doc_id)
 
     def mandate_entry(self, assembly: bytes, mandate: str) -> Plain:
         return read_entry(self.get(ledger_id(assembly)), "mandates", mandate)
+
+
+def _entry(doc: Document, path: Path, key: str, heads: list[bytes] | None) -> bool:
+    obj = ROOT
+    for segment in path:
+        found = doc.get(obj, segment, heads)
+        if found is None:
+            return False
+        obj = found[1]
+    return doc.get(obj, key, heads) is not None
