@@ -127,6 +127,8 @@ function renderLedger() {
   document.getElementById("devices").replaceChildren(...l.devices.map(d => el("li", {},
     el("code", {}, short(d.key)), " ", d.label || "", " ",
     el("span", { class: d.revoked_cut ? "badge bad" : "badge good" }, d.revoked_cut ? "revoked" : "certified"))));
+  document.getElementById("void").replaceChildren(...(l.void || []).map(v => el("li", {},
+    el("span", { class: "badge bad" }, "void"), " ", el("code", {}, v.id), " ", v.reason)));
 }
 
 function tallyChart(t, threshold) {
