@@ -15,12 +15,14 @@ import random
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from automerge.core import ROOT, Document, ObjType, Transaction
+from playwright.sync_api import Page, expect, sync_playwright
 from pnyx.daemon.store.node import read_key
 from pnyx.federation.bundle import BundleWriter, Header, HeldState, Selection
 from pnyx.federation.chunk import Reader
@@ -81,6 +83,19 @@ class Village:
             edit(tx)
         (change,) = doc.get_changes(before)
         return bytes(change.raw_bytes)
+
+
+@contextmanager
+def browser_page(url: str) -> Iterator[Page]:
+    """The daemon's page in the system's headless Chromium."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
 
 
 def push(url: str, *envelopes: Envelope) -> Pushed:
@@ -209,18 +224,9 @@ def test_equivocation_by_a_device_is_flagged_and_the_evidence_travels(village: V
         wait_for("the peer flags B", lambda: api(peer.url, "status")["equivocations"] == flags, 30)
     finally:
         peer.stop()
-    # The page says so too, in a real browser.
-    from playwright.sync_api import expect, sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto(village.a.url)
-            expect(page.locator("#equivocations")).to_contain_text(
-                f"Equivocation: key {key_text(village.b_key.public)[:8]}")
-        finally:
-            browser.close()
+    with browser_page(village.a.url) as page:  # the page says so too, in a real browser
+        expect(page.locator("#equivocations")).to_contain_text(
+            f"Equivocation: key {key_text(village.b_key.public)[:8]}")
 
 
 # ------------------------------------------------------------------ mutants of real changes
@@ -366,3 +372,7 @@ def test_a_revocation_race_reads_the_same_in_both_orders(village: Village) -> No
     finally:
         for d in daemons:
             d.stop()
+    # A, whose own ledger it is, takes the void change too; its page shows it as void.
+    assert push(village.a.url, outside).accepted == 1
+    with browser_page(village.a.url) as page:
+        expect(page.locator("#void")).to_contain_text("outside its revocation's cut")
