@@ -112,10 +112,10 @@ class Reader:
 
     def uleb(self) -> int:
         """An unsigned LEB128 that fits in 64 bits, in its minimal encoding."""
-        pos, data = self.pos, self.data
-        if pos < len(data) and data[pos] < 0x80:  # one byte: most values in op columns
+        pos = self.pos
+        if pos < len(self.data) and self.data[pos] < 0x80:  # one byte: most values
             self.pos = pos + 1
-            return data[pos]
+            return self.data[pos]
         result = shift = 0
         while True:
             byte = self._byte()
@@ -132,10 +132,11 @@ class Reader:
 
     def sleb(self) -> int:
         """A signed LEB128 that fits in 64 bits, in its minimal encoding."""
-        pos, data = self.pos, self.data
-        if pos < len(data) and data[pos] < 0x80:
+        pos = self.pos
+        if pos < len(self.data) and self.data[pos] < 0x80:  # one byte: -64..63
             self.pos = pos + 1
-            return data[pos] - 0x80 if data[pos] & 0x40 else data[pos]
+            byte = self.data[pos]
+            return byte - 0x80 if byte & 0x40 else byte
         result = shift = prev = 0
         while True:
             byte = self._byte()

@@ -96,6 +96,17 @@ ACT_FIELDS = {
     "kind": "str", "date": "str", "proposal": "str|null", "position": "str|null",
     "binding": "str|null", "text": "str", "saw": "list", "saw/{item}": "str",
 }
+CHAIN_FIELDS = {"date": "str", "supersedes": "str|null", "withdrawn": "bool"}  # economy.md
+WHAT_FIELDS = {"confederation": "str", "item": "str", "quantity": "int", "unit": "str"}
+ECONOMY_FIELDS = {  # federation/economy.py FIELDS, as types
+    "needs": {**WHAT_FIELDS, "by": "str", "priority": "str", "cooperative": "str", "note": "str",
+              **CHAIN_FIELDS},
+    "offers": {**WHAT_FIELDS, "from": "str", "until": "str", "conditions": "str",
+               "cooperative": "str", **CHAIN_FIELDS},
+    "pledges": {**WHAT_FIELDS, "need": "str", "offer": "str", **CHAIN_FIELDS},
+    "deliveries": {**WHAT_FIELDS, "need": "str", "offer": "str", "note": "str", **CHAIN_FIELDS},
+    "commons": {"confederation": "str", "good": "str", "rules": "str", **CHAIN_FIELDS},
+}
 RULES_FIELDS = {
     "name": "str", "threshold": "str", "qualified": "str", "assembly_quorum": "str",
     "deadline_days": "int", "protected": "list", "protected/{item}": "str",
@@ -114,6 +125,10 @@ TABLE: tuple[Row, ...] = (
     row("L5", LEDGER, "decisions/{record}", "map", RECORD, "a decision", fields=DECISION_FIELDS),
     row("L6", LEDGER, "mandates", "map", GENESIS, "mandates", required=True),
     row("L7", LEDGER, "mandates/{record}", "map", RECORD, "a mandate", fields=MANDATE_FIELDS),
+    *(r for n, (name, fields) in enumerate(ECONOMY_FIELDS.items()) for r in (
+        row(f"E{2 * n + 1}", LEDGER, name, "map", GENESIS, f"the economy's {name}"),
+        row(f"E{2 * n + 2}", LEDGER, f"{name}/{{record}}", "map", RECORD, f"a record of {name}",
+            fields=fields))),
     row("M1", MANDATE, "{record}", "map", RECORD, "a delegate's act", fields=ACT_FIELDS),
     row("C1", CHARTER, "format", "str", GENESIS, "the charter format"),
     row("C2", CHARTER, "founded", "str", GENESIS, "the founding date"),

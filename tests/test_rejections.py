@@ -363,7 +363,9 @@ def test_a_document_that_does_not_save_and_load_gets_no_snapshot(
     monkeypatch.setattr(documents, "SNAPSHOT_EVERY", 1)
     store, docs, ingestor = fresh_store()
     ingestor.ingest(world.assembly.envelopes(world.receiver))
+    docs.save_snapshots()
     assert ingestor.ingest([resign(world, literal_action_column(world.second.change))]).accepted == 1
+    docs.save_snapshots()
     doc = docs.get(world.assembly.doc_id)
     with pytest.raises(Exception, match="mismatching heads"):
         am.Document.load(doc.save())

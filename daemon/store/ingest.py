@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pnyx.federation.docids import DocKind
 from pnyx.federation.envelope import Envelope, VerifiedChange, check_envelope, decode_envelope
 from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.verify import check_in_context
@@ -76,7 +77,6 @@ class Ingestor:
         except BaseException:
             self.docs.forget_all(report.accepted_docs)
             raise
-        self.docs.snapshot_due()
         return report
 
     def _ingest_one(self, envelope: Envelope, report: IngestReport) -> None:
@@ -133,6 +133,9 @@ class Ingestor:
             self.docs.forget(vc.envelope.doc_id)
             raise
         self.docs.mark_stored(vc.envelope.doc_id, seqno)
+        change = vc.change
+        if vc.doc.kind is DocKind.LEDGER:
+            self.docs.note_ledger_change(change.hash, change.raw, change.deps)
         report.accepted += 1
         report.accepted_docs.add(vc.envelope.doc_id)
 
