@@ -222,6 +222,29 @@ def vectors() -> list[dict[str, Any]]:
         "assembly key did not sign: it would squat the key",
         by_a(lambda tx: put_value(tx, ensure_map(tx, "devices"), key_text(base.KEYS["stranger"].public),
                                   {"label": "x", "certificate": bytes(64)})), False)
+    economy = {"needs": {"by": "2027-01-01", "priority": "high", "cooperative": "", "note": ""},
+               "offers": {"from": "2026-12-01", "until": "2027-01-01", "conditions": "",
+                          "cooperative": ""},
+               "pledges": {"need": f"{key_text(base.ASSEMBLY)}/{record('need')}",
+                           "offer": f"{key_text(base.ASSEMBLY)}/{record('offer')}"},
+               "deliveries": {"need": f"{key_text(base.ASSEMBLY)}/{record('need')}",
+                              "offer": f"{key_text(base.ASSEMBLY)}/{record('offer')}", "note": ""},
+               "commons": {"good": "the mill", "rules": "shared by turns"}}
+    for n, (collection, extra) in enumerate(economy.items()):
+        what = {} if collection == "commons" else {"item": "flour", "quantity": 20, "unit": "kg"}
+        fields = {"confederation": "ab" * 32, **what, **extra, "date": "2026-11-30",
+                  "supersedes": None, "withdrawn": False}
+        rule, record_rule = f"E{2 * n + 1}", f"E{2 * n + 2}"
+        add(f"{rule}-valid", rule, f"the genesis makes {collection}", h.steps[0][2], True, after=0)
+        add(f"{rule}-later", rule, f"{collection} made again at the root by a later change, naming "
+            "no predecessor", by_a(lambda tx, k=collection: tx.put_object(ROOT, k, ObjType.Map),
+                                   crafted=True), False)
+        add(f"{record_rule}-valid", record_rule, f"a record of {collection}",
+            by_a(lambda tx, c=collection, f=fields: put_value(tx, ensure_map(tx, c), record(c), f)),
+            True)
+        add(f"{record_rule}-wrong-type", record_rule, f"a record of {collection} withdrawn as text",
+            by_a(lambda tx, c=collection, f=fields: put_value(tx, ensure_map(tx, c), record(c),
+                                                            {**f, "withdrawn": "no"})), False)
     add("L5-valid", "L5", "a new decision", new, True)
     add("L5-wrong-type", "L5", "a decision whose `saw` is a map",
         by_a(put_decision("saw map", saw={"x": "y"})), False)
