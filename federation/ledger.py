@@ -321,6 +321,18 @@ def _revoked(doc: Document, devices: dict[str, Device]) -> Revoked:
     "counter beyond the max_op of the cut's last change" for every op the actor made."""
     if all(device.revoked_cut is None for device in devices.values()):
         return Revoked({}, {})
+    heads = tuple(sorted(bytes(h) for h in doc.get_heads()))
+    if heads not in _REVOKED_AT:  # heads name a whole history: the same answer for good
+        if len(_REVOKED_AT) >= 64:
+            _REVOKED_AT.clear()
+        _REVOKED_AT[heads] = _revoked_in(doc, devices)
+    return _REVOKED_AT[heads]
+
+
+_REVOKED_AT: dict[tuple[bytes, ...], Revoked] = {}
+
+
+def _revoked_in(doc: Document, devices: dict[str, Device]) -> Revoked:
     changes = doc.get_changes([])
     assembly = next((bytes(c.actor_id)[:KEY_BYTES] for c in changes if not c.deps), b"")
     cuts = {}
