@@ -41,7 +41,6 @@ CREATE TABLE IF NOT EXISTS changes (
     UNIQUE (doc, actor, seq)
 );
 CREATE INDEX IF NOT EXISTS changes_by_doc ON changes (doc, seqno);
-CREATE INDEX IF NOT EXISTS changes_by_op ON changes (doc, actor, max_op);
 CREATE TABLE IF NOT EXISTS pending (
     hash BLOB PRIMARY KEY,
     doc TEXT NOT NULL,
@@ -194,10 +193,11 @@ class Store:
 
     def chunk_with_op(self, doc_id: str, op: OpId) -> bytes | None:
         """The canonical chunk of the held change of `doc_id` that made op `op`: an actor's
-        op counters grow with its seq, so it is the actor's first change ending at or past it."""
+        op counters grow with its seq, so it is the actor's first change ending at or past it
+        (read through the (doc, actor, seq) index; asked once per object, then remembered)."""
         row = self.db.execute(
             "SELECT start_op, change FROM changes WHERE doc = ? AND actor = ? AND max_op >= ?"
-            " ORDER BY max_op LIMIT 1", (doc_id, op.actor, op.counter)).fetchone()
+            " ORDER BY seq LIMIT 1", (doc_id, op.actor, op.counter)).fetchone()
         return bytes(row[1]) if row is not None and row[0] <= op.counter else None
 
     def first_change(self, doc_id: str) -> bytes | None:
