@@ -14,15 +14,14 @@ from typing import Any
 
 import msgpack
 
-from .chunk import MAX_CHUNK_BYTES
 from .envelope import Envelope, envelope_from_wire
 from .errors import Rejected
 from .keys import KEY_BYTES
 from .syncdigest import BUCKETS, DIGEST_BYTES
+from .wirelimits import SYNC_MESSAGE, WireLimitError, unpack
 
 PROTOCOL_VERSION = 1
-MAX_BODY_BYTES = 8 << 20
-MAX_ITEMS = 200_000  # longest array in any message
+MAX_BODY_BYTES = SYNC_MESSAGE.max_bytes
 MAX_URL_CHARS = 512
 MAX_REASONS = 16
 
@@ -174,14 +173,10 @@ def decode_reply(data: bytes) -> Reply:
 
 
 def _decode(data: bytes, allowed: tuple[str, ...]) -> Request | Reply:
-    if len(data) > MAX_BODY_BYTES:
-        raise ProtocolError("oversized", f"{len(data)} bytes, at most {MAX_BODY_BYTES}")
     try:
-        value = msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=MAX_CHUNK_BYTES,
-                                max_str_len=MAX_CHUNK_BYTES, max_array_len=MAX_ITEMS,
-                                max_map_len=16, max_ext_len=0)
-    except Exception as exc:  # msgpack raises many unrelated types for bad input
-        raise ProtocolError("malformed-msgpack", f"not one msgpack value: {type(exc).__name__}") from None
+        value = unpack(data, SYNC_MESSAGE)
+    except WireLimitError as exc:
+        raise ProtocolError(exc.code, exc.detail) from None
     if not isinstance(value, dict):
         raise ProtocolError("bad-message", "a message is a msgpack map")
     version = value.get("v")
