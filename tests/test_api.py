@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from pnyx.client import Client
-from pnyx.daemon.http.api import is_local
+from pnyx.daemon.http.access import is_local
 from pnyx.daemon.services.records import DecisionInput, Recorder
 from pnyx.daemon.store.node import open_node
 from pnyx.daemon.store.sqlite import Store

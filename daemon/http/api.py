@@ -4,7 +4,8 @@ JSON for everything the CLI reads and writes, served by `pnyx run` beside the
 peer protocol. Reads are open to whoever may reach the API; writes need the
 token of the data directory (`Authorization: Bearer TOKEN`). By default only
 loopback clients are answered. Every error is JSON `{"error": {"status",
-"message"}}`: 400 malformed body, 401 no or wrong token, 403 not loopback,
+"message"}}`: 400 malformed body, 401 no or wrong token, 403 not loopback or
+addressed to a name that is not this daemon's (daemon/http/access.py),
 404 unknown id, 413 body too large, 422 a ledger rule refused it; in every
 case nothing was written.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import ipaddress
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -38,6 +38,7 @@ from ..store.node import Node
 from ..store.peers import PeerBook, peer_rows
 from ..store.viewindex import ViewIndex
 from ..store.watch import StoreWatch
+from .access import Access
 from .events import stream
 
 PREFIX = "/api/v1"
@@ -50,7 +51,7 @@ class ApiContext:
     recorder: Recorder
     token: str
     watch: StoreWatch
-    allow_remote: bool
+    access: Access
     view: ViewIndex
     _digest: tuple[tuple[int, dt.date], str] | None = None
 
@@ -71,31 +72,10 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> w
                              headers=headers)
 
 
-def is_local(remote: str | None) -> bool:
-    if remote is None:
-        return True  # a unix socket
-    try:
-        address = ipaddress.ip_address(remote)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
-
-
-def refuse_remote(request: web.Request, ctx: ApiContext) -> web.Response | None:
-    if ctx.allow_remote or is_local(request.remote):
-        return None
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    if sockname and request.remote == sockname[0]:
-        return None  # this machine, reaching the daemon on the address it listens on
-    return error(403, "this daemon serves its local API to this machine only (pnyx run --api-remote)")
-
-
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Loopback only unless allowed; every failure as a JSON error."""
-    refused = refuse_remote(request, request.app[API_KEY])
+    refused = request.app[API_KEY].access.refuse(request)
     if refused is not None:
         return refused
     try:
@@ -354,11 +334,11 @@ READS: dict[str, Handler] = {
 # --- the application --------------------------------------------------------------------
 
 
-def api_app(node: Node, token: str, allow_remote: bool, view: ViewIndex,
+def api_app(node: Node, token: str, access: Access, view: ViewIndex,
             watch: StoreWatch) -> web.Application:
     """The /api/v1 sub-application, reading the daemon's view index and store watch."""
     app = web.Application(middlewares=[guard])
-    app[API_KEY] = ApiContext(node, Recorder(node), token, watch, allow_remote, view)
+    app[API_KEY] = ApiContext(node, Recorder(node), token, watch, access, view)
     for path, handler in READS.items():
         app.router.add_get(path, handler, allow_head=False)
     for write in WRITES.values():
