@@ -98,6 +98,12 @@ def check_envelope(envelope: Envelope) -> VerifiedChange:
     return VerifiedChange(canonical, doc, change)
 
 
+def recheck_envelope(envelope: Envelope) -> VerifiedChange:
+    """An envelope that passed `check_envelope` here before and was kept in canonical form
+    (the pending set): parsed again, without verifying its signature a second time."""
+    return VerifiedChange(envelope, parse_doc_id(envelope.doc_id), parse_change(envelope.change))
+
+
 ACTOR_NONCE_BYTES = 8
 ACTOR_BYTES = KEY_BYTES + ACTOR_NONCE_BYTES
 

@@ -105,6 +105,7 @@ class Pushed:
     pending: int
     rejected: int
     reasons: tuple[str, ...]
+    deferred: int = 0  # not judged or no room to wait: offered again later, never "duplicate"
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,8 @@ def to_wire(m: Request | Reply) -> dict[str, Any]:
     elif isinstance(m, Pushed):
         out |= {"t": "pushed", "accepted": m.accepted, "duplicate": m.duplicate,
                 "pending": m.pending, "rejected": m.rejected, "reasons": list(m.reasons)}
+        if m.deferred:
+            out["deferred"] = m.deferred
     else:
         out |= {"t": "peer-list", "urls": list(m.urls)}
     return out
@@ -221,8 +224,8 @@ class Fields:
 
     def count(self, name: str) -> int:
         n: int = self.get(name, int)
-        if n < 0:
-            raise ProtocolError("bad-message", f"{name} cannot be negative")
+        if not 0 <= n < 1 << 63:
+            raise ProtocolError("bad-message", f"{name} is 0 .. 2^63-1")
         return n
 
     def envelopes(self) -> tuple[Envelope, ...]:
@@ -284,8 +287,9 @@ def _buckets(f: Fields) -> Buckets:
 
 def _pushed(f: Fields) -> Pushed:
     reasons = tuple(_typed(r, str, "reasons") for r in f.get("reasons", list))[:MAX_REASONS]
+    deferred = 0 if f.get("deferred", int, optional=True) is None else f.count("deferred")
     return Pushed(f.count("accepted"), f.count("duplicate"), f.count("pending"), f.count("rejected"),
-                  reasons)
+                  reasons, deferred)
 
 
 _PARSERS: dict[str, Any] = {

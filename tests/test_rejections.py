@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import automerge.core as am
 import pytest
-from pnyx.daemon import store as store_module
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.node import Node
+from pnyx.daemon.store.pending import Bounds
 from pnyx.federation.amvalues import put_value
 from pnyx.federation.chunk import Reader, parse_change
 from pnyx.federation.envelope import Envelope, sign_change, signing_input
@@ -245,14 +245,14 @@ def test_changes_wait_for_their_dependencies_in_any_order(world: World, order: t
 
 
 def test_the_pending_set_is_bounded(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_module, "MAX_PENDING", 2)
+    monkeypatch.setattr(world.receiver.store.pending, "bounds", Bounds(count=2))
     changes = chain(world, 5)
     report = world.receiver.ingestor.ingest(changes[1:])
-    assert report.pending == 2 and report.dropped == 2 and report.accepted == 0
-    assert world.receiver.store.count_pending() == 2
+    assert report.pending == 2 and report.deferred == 2 and report.accepted == 0
+    assert world.receiver.store.pending.count() == 2
     # The missing change arrives: what waited is applied, what was dropped comes again later.
     report = world.receiver.ingestor.ingest(changes[:1])
-    assert report.accepted == 3 and world.receiver.store.count_pending() == 0
+    assert report.accepted == 3 and world.receiver.store.pending.count() == 0
     report = world.receiver.ingestor.ingest(changes[3:])
     assert report.accepted == 2 and report.rejected == []
 
@@ -333,7 +333,7 @@ def test_a_document_that_does_not_save_and_load_gets_no_snapshot(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Some accepted malformed changes leave a document whose save() does not load again:
     no snapshot is written of it, and it is rebuilt from the store's changes."""
-    from pnyx.daemon import documents
+    from pnyx.daemon.store import documents
 
     monkeypatch.setattr(documents, "SNAPSHOT_EVERY", 1)
     base = world.assembly.envelopes(world.receiver)

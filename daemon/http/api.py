@@ -265,7 +265,7 @@ async def get_completeness(request: web.Request) -> web.Response:
     """What this store knows it lacks: changes waiting for missing ones, and member
     assemblies of the confederations held whose ledgers have not arrived."""
     node = request.app[API_KEY].node
-    missing = node.store.pending_missing()
+    missing = node.store.pending.missing()
     held = {d.removeprefix("ledger/") for d in node.store.documents() if d.startswith("ledger/")}
     confederations = []
     for c in view_of(request)["confederations"]:
@@ -273,7 +273,7 @@ async def get_completeness(request: web.Request) -> web.Response:
         confederations.append({"id": c["id"], "name": c["rules"]["name"], "assemblies": len(units),
                                "ledgers_missing": [u for u in units if u not in held]})
     return web.json_response({
-        "pending": node.store.count_pending(), "missing": [h.hex() for h in missing[:MAX_LISTED]],
+        "pending": node.store.pending.count(), "missing": [h.hex() for h in missing[:MAX_LISTED]],
         "missing_count": len(missing), "confederations": confederations,
         "complete": not missing and all(not c["ledgers_missing"] for c in confederations)})
 

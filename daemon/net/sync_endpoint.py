@@ -2,17 +2,24 @@
 
 Bad requests get a 4xx with a JSON body {"error": code, "detail": text} and
 change nothing: 415 without `Content-Type: application/msgpack`, 413 over
-MAX_BODY_BYTES, 400 for malformed msgpack, wrong types or an unknown protocol
-version. Pushed envelopes go through the ingest pipeline like any others.
+MAX_BODY_BYTES or the decoding bounds, 400 for malformed msgpack, wrong types
+or an unknown protocol version, 429 for a sender that pushed too much junk.
+Pushed envelopes go through the ingest pipeline like any others, SLICE at a
+time with the event loop free in between, each slice charged to its sender
+(daemon/store/senders.py, daemon/net/throttle.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
+from pnyx.federation.errors import Rejected
+from pnyx.federation.identity import check_sender
+from pnyx.federation.keys import key_text
 from pnyx.federation.sync import answer
 from pnyx.federation.syncmsg import (
     MAX_BODY_BYTES,
@@ -32,11 +39,15 @@ from pnyx.federation.syncmsg import (
 
 from ..store.completeness import Completeness
 from ..store.holdings import StoreHoldings
+from ..store.ingest import IngestReport
 from ..store.node import Node
 from ..store.peers import PeerBook
-from .sync_client import MSGPACK
+from ..store.senders import ADDRESS_PREFIX, PushCounts, SenderBook
+from .sync_client import MSGPACK, SENDER_HEADER
+from .throttle import Throttle, junk_units
 
 PEERS_SHARED = 50
+SLICE = 50  # envelopes judged between two turns of the event loop
 log = logging.getLogger("pnyx.sync")
 
 
@@ -47,12 +58,15 @@ class SyncContext:
     node: Node
     holdings: StoreHoldings
     peers: PeerBook
+    senders: SenderBook
     advertise: str | None = None
     learn: bool = True  # add the peers that others name; False keeps a fixed topology
+    throttle: Throttle = field(default_factory=Throttle)
 
     @classmethod
     def open(cls, node: Node, advertise: str | None = None, learn: bool = True) -> SyncContext:
-        return cls(node, StoreHoldings(node.store), PeerBook(node.store), advertise, learn)
+        return cls(node, StoreHoldings(node.store), PeerBook(node.store), SenderBook(node.store),
+                   advertise, learn)
 
 
 SYNC_KEY = web.AppKey("sync", SyncContext)
@@ -76,28 +90,77 @@ async def handle_sync(request: web.Request) -> web.Response:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return error(413, "oversized", f"at most {MAX_BODY_BYTES} bytes")
+    sender = push_sender(ctx, request, body)
+    if ctx.throttle.over(sender, time.time()):
+        return slow_down(ctx, sender)
     try:
         message = decode_request(body)
     except ProtocolError as exc:
         return error(http_status(exc), exc.code, exc.detail)
-    reply = respond(ctx, message)
+    if isinstance(message, Push):
+        reply: Reply = await push(ctx, sender, message)
+    else:
+        reply = respond(ctx, message)
     return web.Response(body=encode(reply), content_type=MSGPACK)
 
 
+def push_sender(ctx: SyncContext, request: web.Request, body: bytes) -> str:
+    """Whom a request is charged to: the device key its Pnyx-Sender header proves, if that key
+    is a peer of this daemon or ever pushed a stored change here; else its address."""
+    address = f"{ADDRESS_PREFIX}{request.remote}"
+    header = request.headers.get(SENDER_HEADER)
+    if header is None:
+        return address
+    try:
+        device = check_sender(header, ctx.node.device_key.public, body, int(time.time()))
+    except Rejected:
+        return address
+    sender = key_text(device)
+    if ctx.peers.is_device(device) or ctx.senders.has_good_record(sender):
+        return sender
+    return address
+
+
+def slow_down(ctx: SyncContext, sender: str) -> web.Response:
+    now = time.time()
+    ctx.senders.refused(sender, now)
+    wait = max(1, int(ctx.throttle.retry_after(sender, now)) + 1)
+    response = error(429, "slow-down", f"{sender} sent too many refused changes; retry in {wait} s")
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+async def push(ctx: SyncContext, sender: str, message: Push) -> Pushed:
+    """Judge a push SLICE envelopes at a time, each slice its own transaction, yielding the
+    event loop in between; once the sender owes too much, the rest is deferred unread."""
+    report = IngestReport()
+    envelopes = message.envelopes
+    judged = 0
+    while judged < len(envelopes) and not ctx.throttle.over(sender, time.time()):
+        part = ctx.node.ingestor.ingest(envelopes[judged:judged + SLICE], sender)
+        judged += len(envelopes[judged:judged + SLICE])
+        ctx.throttle.charge(sender, junk_units([r for r, _ in part.rejected]), time.time())
+        report.merge(part)
+        await asyncio.sleep(0)
+    deferred = report.deferred + len(envelopes) - judged
+    now = time.time()
+    if report.accepted_docs:
+        Completeness(ctx.node.store).received("a peer's push", report.accepted_docs, now)
+    last = f"{report.rejected[-1][0]}: {report.rejected[-1][1]}"[:300] if report.rejected else None
+    ctx.senders.record(sender, PushCounts(report.accepted, report.duplicate, len(report.rejected),
+                                          deferred, last), now)
+    if report.rejected:
+        log.warning("a push from %s carried %d invalid envelopes: %s", sender, len(report.rejected),
+                    "; ".join(f"{r}: {d}" for r, d in report.rejected[:3]))
+    return Pushed(report.accepted, report.duplicate, report.pending, len(report.rejected),
+                  tuple(sorted({r for r, _ in report.rejected})), deferred)
+
+
 def respond(ctx: SyncContext, message: Request) -> Reply:
-    if isinstance(message, Push):
-        report = ctx.node.ingestor.ingest(message.envelopes)
-        if report.accepted_docs:
-            Completeness(ctx.node.store).received("a peer's push", report.accepted_docs, time.time())
-        if report.rejected:
-            log.warning("a push carried %d invalid envelopes: %s", len(report.rejected),
-                        "; ".join(f"{r}: {d}" for r, d in report.rejected[:3]))
-        return Pushed(report.accepted, report.duplicate + report.dropped, report.pending,
-                      len(report.rejected), tuple(sorted({r for r, _ in report.rejected})))
     if isinstance(message, PeersRequest):
         learn(ctx, message.url)
         return Peers(tuple(url for url in ctx.peers.good(PEERS_SHARED) if url != message.url))
-    assert isinstance(message, (Hello, DocsRequest, Pull))
+    assert isinstance(message, (Hello, DocsRequest, Pull)), type(message)
     if isinstance(message, Hello) and message.key != ctx.node.device_key.public:
         learn(ctx, message.url)
     return answer(ctx.holdings, ctx.node.device_key.public, message)

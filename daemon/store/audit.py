@@ -41,6 +41,6 @@ def reverify(store: Store) -> AuditReport:
         return AuditReport(
             changes=store.count_changes(), documents=len(store.documents()),
             verified=ingest.accepted, failed=len(ingest.rejected) + ingest.pending,
-            pending=store.count_pending(), evidence=len(store.evidence()), problems=problems)
+            pending=store.pending.count(), evidence=len(store.evidence()), problems=problems)
     finally:
         scratch.close()

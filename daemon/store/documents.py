@@ -5,7 +5,8 @@ caught up from the store on every access, so that a CLI process and the
 daemon writing the same store see each other's changes. Applying a verified
 change goes through a hand-built sync message (the binding has no
 apply_changes); if Automerge does not end up holding the change, the cached
-document is thrown away and rebuilt from the store, which was never touched.
+document is thrown away and rebuilt from the store, which was never touched,
+unless Automerge refused it silently and the document's heads did not move.
 """
 
 from __future__ import annotations
@@ -107,16 +108,20 @@ class DocumentCache:
 
         The caller stores the change afterwards and reports its seqno with `mark_stored`."""
         doc = self.get(doc_id)
+        before = doc.get_heads()
         try:
             apply_chunks(doc, [chunk])
-            applied = change_hash in doc.get_heads()
+            heads = doc.get_heads()
         except BaseException as exc:  # the binding may raise anything, even panics
             self.forget(doc_id)
             if not automerge_failed(exc):
                 raise
             raise Rejected(Reason.APPLY_FAILED, f"automerge refused it: {type(exc).__name__}") from None
-        if not applied:
-            self.forget(doc_id)
+        if change_hash not in heads:
+            # Refused without a word: a document whose heads did not move holds nothing new and
+            # is kept, so a push of such changes does not rebuild the document for each one.
+            if sorted(heads) != sorted(before):
+                self.forget(doc_id)
             raise Rejected(Reason.APPLY_FAILED, "automerge did not take the change")
 
     def mark_stored(self, doc_id: str, seqno: int) -> None:

@@ -175,6 +175,11 @@ class PeerBook:
         with self.store.transaction():
             self.db.execute("UPDATE peers SET flag = ? WHERE url = ?", (flag, url))
 
+    def is_device(self, device: bytes) -> bool:
+        """Whether `device` proved itself as one of these peers (daemon/net/identity.py)."""
+        return self.db.execute("SELECT 1 FROM peers WHERE device = ? LIMIT 1",
+                               (device,)).fetchone() is not None
+
     def mark_self(self, url: str) -> None:
         with self.store.transaction():
             self.db.execute("UPDATE peers SET is_self = 1 WHERE url = ?", (url,))

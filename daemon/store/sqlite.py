@@ -20,7 +20,8 @@ from pathlib import Path
 from pnyx.federation.envelope import Envelope, VerifiedChange
 from pnyx.federation.verify import HeldChange
 
-MAX_PENDING = 10_000
+from .pending import PendingSet
+
 HASH_BYTES = 32
 
 SCHEMA = """
@@ -101,6 +102,7 @@ class Store:
         self.db.execute("PRAGMA foreign_keys=ON")
         had_heads = self._has_table("heads")
         self.db.executescript(SCHEMA)
+        self.pending = PendingSet(self.db)
         if not had_heads:
             self._rebuild_heads()
 
@@ -130,10 +132,13 @@ class Store:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # A COMMIT that failed (a full disk) may leave the transaction open: reads on this
+            # connection would see what was never stored, and the next write would join it.
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -261,45 +266,6 @@ class Store:
         return [row[0] for row in self.db.execute(
             "SELECT DISTINCT doc FROM changes WHERE seqno > ? ORDER BY doc", (after_seqno,))]
 
-    # --- pending ----------------------------------------------------------------------
-
-    def count_pending(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM pending").fetchone()[0])
-
-    def pending_by_doc(self) -> dict[str, int]:
-        return {doc: int(n) for doc, n in self.db.execute("SELECT doc, count(*) FROM pending GROUP BY doc")}
-
-    def add_pending(self, vc: VerifiedChange, missing: tuple[bytes, ...],
-                    awaiting_doc: str | None) -> bool:
-        """Park a change until what it needs arrives; False when the pending set is full."""
-        if self.db.execute("SELECT 1 FROM pending WHERE hash = ?", (vc.change.hash,)).fetchone():
-            return True
-        if self.count_pending() >= MAX_PENDING:
-            return False
-        self.db.execute("INSERT INTO pending (hash, doc, envelope, awaiting_doc) VALUES (?,?,?,?)",
-                        (vc.change.hash, vc.envelope.doc_id, vc.envelope.encode(), awaiting_doc))
-        self.db.executemany("INSERT OR IGNORE INTO pending_missing (hash, missing) VALUES (?,?)",
-                            [(vc.change.hash, m) for m in missing])
-        return True
-
-    def release_pending(self, arrived_hash: bytes, arrived_doc: str) -> list[bytes]:
-        """Take out of the pending set, and return in arrival order (rowids grow), the
-        envelopes that may now be judged."""
-        self.db.execute("DELETE FROM pending_missing WHERE missing = ?", (arrived_hash,))
-        rows = self.db.execute(
-            "SELECT hash, envelope FROM pending p WHERE (awaiting_doc = ? OR awaiting_doc IS NULL)"
-            " AND NOT EXISTS (SELECT 1 FROM pending_missing m WHERE m.hash = p.hash)"
-            " ORDER BY p.rowid",
-            (arrived_doc,),
-        ).fetchall()
-        self.db.executemany("DELETE FROM pending WHERE hash = ?", [(r[0],) for r in rows])
-        return [bytes(r[1]) for r in rows]
-
-    def pending_missing(self) -> list[bytes]:
-        """Hashes that some pending change still waits for."""
-        return [bytes(r[0]) for r in self.db.execute(
-            "SELECT DISTINCT missing FROM pending_missing ORDER BY missing")]
-
     # --- evidence ---------------------------------------------------------------------
 
     def add_evidence(self, envelope: Envelope, change_hash: bytes, reason: str, detail: str) -> None:
@@ -308,6 +274,10 @@ class Store:
             " VALUES (?,?,?,?,?,?)",
             (envelope.doc_id, change_hash, envelope.signer, reason, detail, envelope.encode()),
         )
+
+    def holds_evidence(self, change_hash: bytes, reason: str) -> bool:
+        return self.db.execute("SELECT 1 FROM evidence WHERE hash = ? AND reason = ?",
+                               (change_hash, reason)).fetchone() is not None
 
     def evidence(self) -> list[tuple[str, bytes, bytes, str, str]]:
         return [(r[0], bytes(r[1]), bytes(r[2]), r[3], r[4]) for r in self.db.execute(
