@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from pnyx.federation.keys import key_text
 
+from .senders import SenderBook
 from .sqlite import Store
 
 SCHEMA = """
@@ -186,9 +187,12 @@ class PeerBook:
 
 
 def peer_rows(book: PeerBook, now: float) -> list[dict[str, object]]:
-    """Each peer as `pnyx peers --json` prints it and GET /api/v1/peers returns it."""
+    """Each peer as `pnyx peers --json` prints it and GET /api/v1/peers returns it; `pushes`
+    is what the peer pushed here under its proven key (daemon/store/senders.py)."""
+    pushes = {str(r["sender"]): r for r in SenderBook(book.store).rows()}
     return [{"url": p.url, "source": p.source, "device": p.device, "last_success": p.last_success,
              "lag_seconds": p.lag(now), "sent": p.sent, "received": p.received,
              "rejected": p.rejected, "last_rejection": p.last_rejection, "last_error": p.last_error,
              "failures": p.failures, "retry_in_seconds": max(0.0, p.next_attempt - now),
-             "self": p.is_self, "announced_device": p.announced, "flag": p.flag} for p in book.all()]
+             "self": p.is_self, "announced_device": p.announced, "flag": p.flag,
+             "pushes": pushes.get(p.device or "")} for p in book.all()]
