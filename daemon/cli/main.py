@@ -8,6 +8,7 @@ printed as one line on stderr with a non-zero exit, and nothing is written.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from pnyx.federation.errors import Rejected
 
 from ..services.records import RecordError
+from ..store.faults import StoreFault, fault
 from ..store.node import SetupError, default_data_dir
 from . import bundle, confed, discovery, ledger, run, sync
 
@@ -43,12 +45,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
         return code
-    except (SetupError, RecordError, Rejected) as exc:
+    except (SetupError, RecordError, Rejected, StoreFault) as exc:
         print(f"pnyx: error: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:
         print(f"pnyx: error: {exc}", file=sys.stderr)
         return 2
+    except (OSError, sqlite3.Error) as exc:
+        found = fault(exc)
+        if found is None:
+            raise
+        print(f"pnyx: error: {found}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -188,7 +188,8 @@ async def get_device(request: web.Request) -> web.Response:
 
 
 async def get_verify(request: web.Request) -> web.Response:
-    report = reverify(request.app[API_KEY].node.store)
+    node = request.app[API_KEY].node
+    report = reverify(node.store, node.data)
     return web.json_response({**to_jsonable(report), "ok": report.ok})
 
 
@@ -304,6 +305,10 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise BadRequest(f"malformed JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("the body holds a lone surrogate (\\ud800-\\udfff): not a character") from None
     return body
 
 

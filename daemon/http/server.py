@@ -31,6 +31,7 @@ from ..store.viewindex import ViewIndex
 from ..store.watch import WATCH_INTERVAL, StoreWatch
 from .access import Access
 from .api import PREFIX, api_app
+from .faults import json_faults
 from .page import add_page
 
 DEFAULT_PORT = 7464
@@ -95,7 +96,7 @@ async def closing(watch: StoreWatch) -> None:
 
 def make_app(node: Node, sync: SyncContext | None = None, access: Access | None = None,
              watch_interval: float = WATCH_INTERVAL) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024, middlewares=[json_faults])
     app[NODE_KEY] = node
     app[SYNC_KEY] = sync or SyncContext.open(node)
     app[VIEW_KEY] = ViewIndex(node.store, node.docs)

@@ -65,6 +65,9 @@ class DocumentCache:
         self.store = store
         self._docs: dict[str, tuple[Document, int]] = {}
         self._since_snapshot: dict[str, int] = {}
+        # Documents may hold changes of a transaction that was rolled back (a COMMIT on a full
+        # disk): reads must never show what was not stored, so all are rebuilt from the store.
+        store.abort_hooks.append(self._docs.clear)
 
     def get(self, doc_id: str) -> Document:
         """The document with every change the store holds for it."""

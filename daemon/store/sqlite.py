@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +103,8 @@ class Store:
         had_heads = self._has_table("heads")
         self.db.executescript(SCHEMA)
         self.pending = PendingSet(self.db)
+        # called when a transaction is rolled back: caches built on what it wrote forget it
+        self.abort_hooks: list[Callable[[], None]] = []
         if not had_heads:
             self._rebuild_heads()
 
@@ -138,6 +140,8 @@ class Store:
             # connection would see what was never stored, and the next write would join it.
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
+            for hook in self.abort_hooks:
+                hook()
             raise
 
     @contextmanager
