@@ -15,7 +15,10 @@ from pathlib import Path
 
 from pnyx.federation.errors import Rejected
 
+from ..services.bodies import BadRequest
+from ..services.once import check_request_id
 from ..services.records import RecordError
+from ..services.submit import REQUEST_ID
 from ..store.faults import StoreFault, fault
 from ..store.node import SetupError, default_data_dir
 from . import bundle, confed, discovery, ledger, run, sync
@@ -28,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     # SUPPRESS: a subcommand's copy of --data must not reset one given before the subcommand
     common.add_argument("--data", type=Path, default=argparse.SUPPRESS, metavar="DIR",
                         help="data directory (default: $PNYX_DATA, else the user data directory)")
+    common.add_argument("--request-id", default=argparse.SUPPRESS, metavar="ID",
+                        help="name a write, so that running it again records it at most once "
+                             "(default: a new id per command)")
     parser = argparse.ArgumentParser(
         prog="pnyx", parents=[common],
         description="Offline-first federated sync daemon for popular assemblies.")
@@ -42,6 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "data", None) is None:
         args.data = default_data_dir()
+    if getattr(args, "request_id", None) is not None:
+        try:
+            REQUEST_ID.set(check_request_id(args.request_id))
+        except BadRequest as exc:
+            parser.error(str(exc))
     try:
         code: int = args.handler(args)
         return code

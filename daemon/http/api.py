@@ -30,6 +30,7 @@ from pnyx.federation.ledger import Decision, Ledger, parse_date, read_ledger
 
 from ..services.bodies import BadRequest
 from ..services.jsonable import to_jsonable
+from ..services.once import HEADER, check_request_id, run_once
 from ..services.records import Recorder, RecordError, UnknownRecord
 from ..services.status import node_status
 from ..services.writes import WRITES, Write, charter_id, today
@@ -317,9 +318,12 @@ def write_handler(write: Write) -> Handler:
         ctx = request.app[API_KEY]
         authorize(request, ctx.token)
         body = await json_body(request)
-        result = write.run(ctx.recorder, dict(request.match_info), body)
+        given = request.headers.get(HEADER)
+        result, done_now = run_once(ctx.recorder, write, dict(request.match_info), body,
+                                    None if given is None else check_request_id(given))
         ctx.watch.check()
-        return web.json_response(result, status=201)
+        headers = None if done_now else {"Idempotent-Replayed": "true"}
+        return web.json_response(result, status=201, headers=headers)
 
     return handle
 
