@@ -195,7 +195,7 @@ class FrameReader:
             raise BundleError("damaged", "a frame header is damaged (unknown kind or length)", start)
         payload = self._exactly(length, start)
         (crc,) = CRC.unpack(self._exactly(CRC.size, start))
-        if crc != zlib.crc32(head + payload):
+        if crc != zlib.crc32(payload, zlib.crc32(head)):  # no copy of a large payload
             raise BundleError("damaged", "a record is damaged (checksum mismatch)", start)
         return kind, payload, start
 

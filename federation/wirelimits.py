@@ -55,8 +55,9 @@ ENVELOPE = Limits(max_bytes=MAX_CHUNK_BYTES + 512, max_objects=5, max_depth=1,
 SYNC_MESSAGE = Limits(max_bytes=8 << 20, max_objects=400_000, max_depth=6,
                       max_bin=MAX_CHUNK_BYTES, max_str=MAX_CHUNK_BYTES, max_array=200_000,
                       max_map=16)
-# A bundle's header or trailer, or a state file's state: the same vectors, a little deeper.
-BUNDLE_META = Limits(max_bytes=64 << 20, max_objects=600_000, max_depth=8, max_bin=1 << 16,
+# A bundle's header or trailer, or a state file's state: the same vectors, a little deeper;
+# 16 MiB holds 600,000 objects of vectors, and a frame is read whole before it is decoded.
+BUNDLE_META = Limits(max_bytes=16 << 20, max_objects=600_000, max_depth=8, max_bin=1 << 16,
                      max_str=1 << 16, max_array=200_000, max_map=16)
 
 # Fixed extra bytes after the type byte for scalars: ints, floats, and the ext type byte.
