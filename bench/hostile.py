@@ -151,7 +151,7 @@ def floods(root: Path) -> None:
               f"({HONEST} changes)", flush=True)
         attacks: list[tuple[str, Callable[[], list[bytes]], int]] = [
             ("pending", lambda: push_bodies(waiting_junk(new_key(), 10_500)), 1),
-            ("bad signatures", lambda: push_bodies(bad_signatures(30_000), 30_000), 3),
+            ("bad signatures", lambda: push_bodies(bad_signatures(26_500), 26_500), 3),
             ("equivocations", lambda: push_bodies(equivocations(new_key(), 600, 50_000), 150), 1),
         ]
         for name, make, threads in attacks:

@@ -139,7 +139,8 @@ async def push(ctx: SyncContext, sender: str, message: Push) -> Pushed:
     while judged < len(envelopes) and not ctx.throttle.over(sender, time.time()):
         part = ctx.node.ingestor.ingest(envelopes[judged:judged + SLICE], sender)
         judged += len(envelopes[judged:judged + SLICE])
-        ctx.throttle.charge(sender, junk_units([r for r, _ in part.rejected]), time.time())
+        ctx.throttle.charge(sender, junk_units([r for r, _ in part.rejected], part.deferred),
+                            time.time())
         report.merge(part)
         await asyncio.sleep(0)
     deferred = report.deferred + len(envelopes) - judged

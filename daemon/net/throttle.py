@@ -1,7 +1,8 @@
 """Slowing down a sender that keeps pushing junk: a leaky bucket of debt per sender.
 
 Every refused envelope adds to its sender's debt (one that Automerge refused
-adds more: containing it costs more), and the debt drains at a steady rate.
+adds more: containing it costs more), and so does one deferred for lack of room
+to wait; the debt drains at a steady rate.
 Above `limit`, the sender's pushes are answered 429 before their body is even
 decoded, until enough has drained; a push that crosses the limit half-way is
 cut there, the rest deferred. An honest peer that relays a few bad records
@@ -43,6 +44,7 @@ class Throttle:
         return max(0.0, (self.debt(sender, now) - self.limit) / self.drain_per_second)
 
 
-def junk_units(reasons: list[str]) -> float:
-    """The debt a push's refused envelopes add, by their reason codes."""
-    return float(sum(APPLY_FAILED_WEIGHT if r == "apply-failed" else 1 for r in reasons))
+def junk_units(reasons: list[str], deferred: int) -> float:
+    """The debt a push adds: its refused envelopes by their reason codes, and those that found
+    no room to wait (an honest sender's waiting changes find room: daemon/store/pending.py)."""
+    return float(deferred + sum(APPLY_FAILED_WEIGHT if r == "apply-failed" else 1 for r in reasons))

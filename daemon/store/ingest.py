@@ -120,7 +120,7 @@ class Ingestor:
             report.rejected.append((exc.reason.value, exc.detail))
             return
         if wait is not None:
-            known = pending.known_signer(vc.envelope.doc_id, vc.doc.assembly, vc.envelope.signer)
+            known = pending.known_signer(vc.envelope.doc_id, vc.envelope.signer)
             if pending.add(vc, wait.missing, wait.awaiting_doc, source, known, time.time()):
                 report.parked.add(vc.change.hash)
             else:

@@ -3,9 +3,9 @@
 Anyone with a key can sign changes on made-up dependencies that never arrive,
 so what waits is bounded by count and bytes, in all, per signer and per peer
 that sent it, and expires. Signers are in two classes:
-- known: the assembly's own key, or a key that already wrote to the document
-  (its actor range in the changes table). An honest change that arrived before
-  its parent is almost always of this class.
+- known: a key that already wrote to the document (its actor range in the
+  changes table; the assembly key wrote its ledger's genesis). An honest change
+  that arrived before its parent is almost always of this class.
 - unknown: any other key. All unknown signers together get a small share, and
   their changes expire within the hour.
 When the set is full, a known signer's change pushes out the oldest unknown
@@ -114,10 +114,10 @@ class PendingSet:
             self._unknown += n
             self._unknown_size += size
 
-    def known_signer(self, doc_id: str, assembly: bytes | None, signer: bytes) -> bool:
-        """The assembly's own key, or a key with an actor that already wrote to `doc_id`."""
-        if signer == assembly:
-            return True
+    def known_signer(self, doc_id: str, signer: bytes) -> bool:
+        """Whether a key already wrote to `doc_id` (the assembly key wrote a ledger's genesis).
+        Being the assembly key of a ledger this store does not hold makes no one known:
+        any throwaway key is the assembly key of its own ledger."""
         low, high = signer, signer + b"\xff" * (ACTOR_BYTES - len(signer) + 1)
         return self.db.execute("SELECT 1 FROM changes WHERE doc = ? AND actor > ? AND actor < ?"
                                " LIMIT 1", (doc_id, low, high)).fetchone() is not None
