@@ -86,6 +86,9 @@ async def handle_sync(request: web.Request) -> web.Response:
         return error(415, "unsupported-media-type", f"send Content-Type: {MSGPACK}")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return error(413, "oversized", f"at most {MAX_BODY_BYTES} bytes")
+    address = f"{ADDRESS_PREFIX}{request.remote}"
+    if SENDER_HEADER not in request.headers and ctx.throttle.over(address, time.time()):
+        return slow_down(ctx, address)  # not even read
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
@@ -93,8 +96,8 @@ async def handle_sync(request: web.Request) -> web.Response:
     sender = push_sender(ctx, request, body)
     if ctx.throttle.over(sender, time.time()):
         return slow_down(ctx, sender)
-    try:
-        message = decode_request(body)
+    try:  # off the event loop: a large body takes a while to check and build
+        message = await asyncio.to_thread(decode_request, body)
     except ProtocolError as exc:
         return error(http_status(exc), exc.code, exc.detail)
     if isinstance(message, Push):
@@ -123,7 +126,9 @@ def push_sender(ctx: SyncContext, request: web.Request, body: bytes) -> str:
 
 def slow_down(ctx: SyncContext, sender: str) -> web.Response:
     now = time.time()
-    ctx.senders.refused(sender, now)
+    flush = ctx.throttle.refused(sender, now)
+    if flush:
+        ctx.senders.refused(sender, flush, now)
     wait = max(1, int(ctx.throttle.retry_after(sender, now)) + 1)
     response = error(429, "slow-down", f"{sender} sent too many refused changes; retry in {wait} s")
     response.headers["Retry-After"] = str(wait)

@@ -22,6 +22,7 @@ class Throttle:
     limit: float = 1_000.0  # refused envelopes a sender may owe
     drain_per_second: float = 20.0
     _debt: dict[str, tuple[float, float]] = field(default_factory=dict)  # sender -> (debt, at)
+    _refused: dict[str, tuple[int, float]] = field(default_factory=dict)  # (unrecorded, recorded at)
 
     def debt(self, sender: str, now: float) -> float:
         debt, at = self._debt.get(sender, (0.0, now))
@@ -35,6 +36,19 @@ class Throttle:
             self._debt[sender] = (debt, now)
         else:
             self._debt.pop(sender, None)
+
+    def refused(self, sender: str, now: float) -> int:
+        """Count one request refused unread; how many to record now (at most once a second
+        per sender, so that answering a flood with 429 writes almost nothing to disk)."""
+        waiting, recorded = self._refused.get(sender, (0, 0.0))
+        waiting += 1
+        if now - recorded < 1.0:
+            self._refused[sender] = (waiting, recorded)
+            return 0
+        self._refused[sender] = (0, now)
+        if len(self._refused) > MAX_SENDERS:
+            self._refused = {s: r for s, r in self._refused.items() if now - r[1] < 1.0}
+        return waiting
 
     def over(self, sender: str, now: float) -> bool:
         return self.debt(sender, now) > self.limit

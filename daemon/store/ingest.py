@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pnyx.federation.docids import DocKind
+from pnyx.federation.docids import DocKind, ledger_id
 from pnyx.federation.envelope import (
     Envelope,
     VerifiedChange,
@@ -120,7 +120,7 @@ class Ingestor:
             report.rejected.append((exc.reason.value, exc.detail))
             return
         if wait is not None:
-            known = pending.known_signer(vc.envelope.doc_id, vc.envelope.signer)
+            known = self._known_signer(vc)
             if pending.add(vc, wait.missing, wait.awaiting_doc, source, known, time.time()):
                 report.parked.add(vc.change.hash)
             else:
@@ -133,6 +133,16 @@ class Ingestor:
             report.parked.discard(released.hash)
             report.released.add(released.hash)
             queue.append(waiting)
+
+    def _known_signer(self, vc: VerifiedChange) -> bool:
+        """A signer whose waiting changes rank above junk (daemon/store/pending.py): it already
+        wrote to the document, or the assembly's ledger held here certifies it as a device."""
+        if self.store.pending.known_signer(vc.envelope.doc_id, vc.envelope.signer):
+            return True
+        assembly = vc.doc.assembly
+        if assembly is None or not self.store.holds_document(ledger_id(assembly)):
+            return False
+        return self.docs.device_entry(assembly, vc.envelope.signer, None) is not None
 
     def _keep_evidence(self, vc: VerifiedChange, exc: Rejected) -> None:
         """Equivocation: the change kept and the one refused are both kept as evidence, once

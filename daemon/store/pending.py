@@ -4,8 +4,9 @@ Anyone with a key can sign changes on made-up dependencies that never arrive,
 so what waits is bounded by count and bytes, in all, per signer and per peer
 that sent it, and expires. Signers are in two classes:
 - known: a key that already wrote to the document (its actor range in the
-  changes table; the assembly key wrote its ledger's genesis). An honest change
-  that arrived before its parent is almost always of this class.
+  changes table; the assembly key wrote its ledger's genesis), or a device the
+  assembly's ledger held here certifies (daemon/store/ingest.py decides). An
+  honest change that arrived before its parent is almost always of this class.
 - unknown: any other key. All unknown signers together get a small share, and
   their changes expire within the hour.
 When the set is full, a known signer's change pushes out the oldest unknown

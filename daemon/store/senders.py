@@ -62,13 +62,13 @@ class SenderBook:
                 (sender, counts.accepted, counts.duplicate, counts.rejected, counts.deferred,
                  counts.last_rejection, now))
 
-    def refused(self, sender: str, now: float) -> None:
-        """A push not even read: the sender was told to slow down (HTTP 429)."""
+    def refused(self, sender: str, requests: int, now: float) -> None:
+        """Requests not even read: the sender was told to slow down (HTTP 429)."""
         with self.store.transaction():
             self.store.db.execute(
-                "INSERT INTO push_senders (sender, refused, last_at) VALUES (?, 1, ?)"
-                " ON CONFLICT (sender) DO UPDATE SET refused = refused + 1, last_at = excluded.last_at",
-                (sender, now))
+                "INSERT INTO push_senders (sender, refused, last_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (sender) DO UPDATE SET refused = refused + excluded.refused,"
+                " last_at = excluded.last_at", (sender, requests, now))
 
     def rows(self) -> list[dict[str, object]]:
         """Every sender, the most rejected first, as `pnyx peers --json` prints them."""
