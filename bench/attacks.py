@@ -19,11 +19,8 @@ from pnyx.federation.envelope import Envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey
 from pnyx.federation.syncmsg import PROTOCOL_VERSION, Push, encode
 
+from bench.corpus import new_key
 from tests.ledgerkit import rewrite_change
-
-
-def new_key() -> SigningKey:
-    return SigningKey(os.urandom(32))
 
 
 def one_change(actor: bytes, value: bytes) -> bytes:

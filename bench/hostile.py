@@ -29,13 +29,12 @@ from bench.attacks import (
     bundle_header_bomb,
     equivocations,
     nested_empty_arrays,
-    new_key,
     push_bodies,
     state_file_bomb,
     waiting_junk,
 )
-from bench.corpus import ledger_chain
-from bench.sync import PNYX, Daemon, count, init_all, ingest
+from bench.corpus import ledger_chain, new_key
+from bench.sync import PNYX, Daemon, count, ingest, init_all
 
 HONEST = 2_000
 POLLS = 40

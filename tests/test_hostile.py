@@ -19,10 +19,10 @@ from bench.attacks import (
     bad_signatures,
     equivocations,
     nested_empty_arrays,
-    new_key,
     push_bodies,
     waiting_junk,
 )
+from bench.corpus import new_key
 from tests.apikit import a_vote, call, serve, token
 from tests.pnyxproc import Daemon, cli, post, query
 

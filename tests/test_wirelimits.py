@@ -4,6 +4,7 @@ honest values at the bounds still decode; a push proves its sender (federation/i
 
 from __future__ import annotations
 
+import io
 import struct
 import tracemalloc
 
@@ -16,7 +17,8 @@ from pnyx.federation.identity import check_sender, prove_sender
 from pnyx.federation.syncmsg import ProtocolError, decode_request
 from pnyx.federation.wirelimits import ENVELOPE, SYNC_MESSAGE, Limits, WireLimitError, unpack
 
-from bench.attacks import bundle_header_bomb, nested_empty_arrays, new_key, state_file_bomb
+from bench.attacks import bundle_header_bomb, nested_empty_arrays, state_file_bomb
+from bench.corpus import new_key
 
 SMALL = Limits(max_bytes=1000, max_objects=10, max_depth=2, max_bin=8, max_str=8, max_array=5,
                max_map=2)
@@ -87,23 +89,12 @@ def test_bundle_and_state_bombs_are_damage_not_memory(make: object) -> None:
             if data.startswith(b"PNYXSTAT"):
                 decode_state(data)
             else:
-                list(BundleReader(iter_reader(data)).records())
+                list(BundleReader(io.BytesIO(data)).records())
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert "msgpack objects" in str(caught.value)
     assert peak < len(data) + (4 << 20), f"{peak} bytes for a {len(data)}-byte file"
-
-
-def iter_reader(data: bytes) -> object:
-    view = memoryview(data)
-    pos = [0]
-
-    def read(n: int) -> bytes:
-        chunk = bytes(view[pos[0]:pos[0] + n])
-        pos[0] += len(chunk)
-        return chunk
-    return read
 
 
 def test_a_push_proves_its_sender_for_one_responder_body_and_time() -> None:
