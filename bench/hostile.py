@@ -1,8 +1,10 @@
 """A hostile peer against a real daemon, each figure beside the same run without attack.
 
-1. Floods: while a flood runs against the victim daemon, the victim catches up HONEST
-   changes from an honest daemon (`pnyx sync`), and /pnyx/v1/status is polled: catch-up
-   time and status latency (median, worst) as ratios to the quiet run (goal: at most 1.5).
+1. Floods: while a flood runs against the victim daemon, an honest peer it knows (it
+   pushed stored changes before) brings it HONEST new changes (`pnyx sync VICTIM` on the
+   peer's data directory: they arrive as pushes, judged by the victim daemon under attack),
+   and /pnyx/v1/status is polled: catch-up time and status latency (median, worst) as
+   ratios to the quiet run (goal: at most 1.5).
    - pending: 10,500 changes on made-up dependencies from a throwaway key;
    - bad signatures: three 8 MiB pushes of envelopes whose signatures fail, at once;
    - equivocations: 600 changes of 50 KB claiming one actor's seq 1.
@@ -92,7 +94,7 @@ class Flood:
             t.join()
 
 
-def measure(victim: Path, daemon: Daemon, source: Path, source_url: str) -> tuple[float, list[float]]:
+def measure(victim: Path, daemon: Daemon, source: Path) -> tuple[float, list[float]]:
     """Seconds for the victim to catch up a fresh honest chain, and status latencies meanwhile."""
     before = count(victim)
     ingest(source, ledger_chain(new_key(), HONEST)[1])
@@ -101,7 +103,7 @@ def measure(victim: Path, daemon: Daemon, source: Path, source_url: str) -> tupl
     poller = threading.Thread(target=status_latency, args=(daemon.url, stop, latencies))
     poller.start()
     start = time.perf_counter()
-    subprocess.run([*PNYX, "--data", str(victim), "sync", source_url], check=True,
+    subprocess.run([*PNYX, "--data", str(source), "sync", daemon.url], check=True,
                    capture_output=True, timeout=600)
     took = time.perf_counter() - start
     poller.join()
@@ -139,12 +141,11 @@ def report(name: str, quiet: tuple[float, list[float]], loud: tuple[float, list[
 def floods(root: Path) -> None:
     victim, source = root / "victim", root / "source"
     init_all([victim, source])
-    honest = Daemon(source)
     daemon = Daemon(victim)
-    honest.wait_ready()
     daemon.wait_ready()
     try:
-        quiet = measure(victim, daemon, source, honest.url)
+        measure(victim, daemon, source)  # the victim gets to know the honest peer
+        quiet = measure(victim, daemon, source)
         print(f"  {'quiet':15} catch-up {quiet[0]:6.2f} s  status median "
               f"{statistics.median(quiet[1]) * 1000:6.1f} ms  worst {max(quiet[1]) * 1000:6.1f} ms "
               f"({HONEST} changes)", flush=True)
@@ -156,11 +157,10 @@ def floods(root: Path) -> None:
         for name, make, threads in attacks:
             bodies = make()
             with Flood(daemon.url, bodies, threads) as flood:
-                loud = measure(victim, daemon, source, honest.url)
+                loud = measure(victim, daemon, source)
             report(name, quiet, loud, flood.answers)
     finally:
         daemon.stop()
-        honest.stop()
 
 
 def bombs(root: Path) -> None:

@@ -94,8 +94,8 @@ async def handle_sync(request: web.Request) -> web.Response:
     except web.HTTPRequestEntityTooLarge:
         return error(413, "oversized", f"at most {MAX_BODY_BYTES} bytes")
     sender = push_sender(ctx, request, body)
-    if ctx.throttle.over(sender, time.time()):
-        return slow_down(ctx, sender)
+    if ctx.throttle.over(sender.charged, time.time()):
+        return slow_down(ctx, sender.charged)
     try:  # off the event loop: a large body takes a while to check and build
         message = await asyncio.to_thread(decode_request, body)
     except ProtocolError as exc:
@@ -107,21 +107,30 @@ async def handle_sync(request: web.Request) -> web.Response:
     return web.Response(body=encode(reply), content_type=MSGPACK)
 
 
-def push_sender(ctx: SyncContext, request: web.Request, body: bytes) -> str:
-    """Whom a request is charged to: the device key its Pnyx-Sender header proves, if that key
-    is a peer of this daemon or ever pushed a stored change here; else its address."""
+@dataclass(frozen=True)
+class Sender:
+    """Whom a push is charged to (`charged`: its debt, its pending share) and, if its header
+    proved a device key, that key as text."""
+
+    charged: str
+    proven: str | None = None
+
+
+def push_sender(ctx: SyncContext, request: web.Request, body: bytes) -> Sender:
+    """The device key a request's Pnyx-Sender header proves is charged if that key is a peer
+    of this daemon or ever pushed a stored change here; else the request's address is."""
     address = f"{ADDRESS_PREFIX}{request.remote}"
     header = request.headers.get(SENDER_HEADER)
     if header is None:
-        return address
+        return Sender(address)
     try:
         device = check_sender(header, ctx.node.device_key.public, body, int(time.time()))
     except Rejected:
-        return address
-    sender = key_text(device)
-    if ctx.peers.is_device(device) or ctx.senders.has_good_record(sender):
-        return sender
-    return address
+        return Sender(address)
+    proven = key_text(device)
+    if ctx.peers.is_device(device) or ctx.senders.has_good_record(proven):
+        return Sender(proven, proven)
+    return Sender(address, proven)
 
 
 def slow_down(ctx: SyncContext, sender: str) -> web.Response:
@@ -135,16 +144,16 @@ def slow_down(ctx: SyncContext, sender: str) -> web.Response:
     return response
 
 
-async def push(ctx: SyncContext, sender: str, message: Push) -> Pushed:
+async def push(ctx: SyncContext, sender: Sender, message: Push) -> Pushed:
     """Judge a push SLICE envelopes at a time, each slice its own transaction, yielding the
     event loop in between; once the sender owes too much, the rest is deferred unread."""
     report = IngestReport()
     envelopes = message.envelopes
     judged = 0
-    while judged < len(envelopes) and not ctx.throttle.over(sender, time.time()):
-        part = ctx.node.ingestor.ingest(envelopes[judged:judged + SLICE], sender)
+    while judged < len(envelopes) and not ctx.throttle.over(sender.charged, time.time()):
+        part = ctx.node.ingestor.ingest(envelopes[judged:judged + SLICE], sender.charged)
         judged += len(envelopes[judged:judged + SLICE])
-        ctx.throttle.charge(sender, junk_units([r for r, _ in part.rejected], part.deferred),
+        ctx.throttle.charge(sender.charged, junk_units([r for r, _ in part.rejected], part.deferred),
                             time.time())
         report.merge(part)
         await asyncio.sleep(0)
@@ -153,10 +162,13 @@ async def push(ctx: SyncContext, sender: str, message: Push) -> Pushed:
     if report.accepted_docs:
         Completeness(ctx.node.store).received("a peer's push", report.accepted_docs, now)
     last = f"{report.rejected[-1][0]}: {report.rejected[-1][1]}"[:300] if report.rejected else None
-    ctx.senders.record(sender, PushCounts(report.accepted, report.duplicate, len(report.rejected),
+    # A proven key is named once it brought something stored: from then on it is charged
+    # itself; a throwaway key that brings nothing stays under its address, and adds no row.
+    named = sender.proven if sender.proven is not None and report.accepted else sender.charged
+    ctx.senders.record(named, PushCounts(report.accepted, report.duplicate, len(report.rejected),
                                           deferred, last), now)
     if report.rejected:
-        log.warning("a push from %s carried %d invalid envelopes: %s", sender, len(report.rejected),
+        log.warning("a push from %s carried %d invalid envelopes: %s", named, len(report.rejected),
                     "; ".join(f"{r}: {d}" for r, d in report.rejected[:3]))
     return Pushed(report.accepted, report.duplicate, report.pending, len(report.rejected),
                   tuple(sorted({r for r, _ in report.rejected})), deferred)
