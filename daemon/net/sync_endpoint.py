@@ -48,6 +48,7 @@ from .throttle import Throttle, junk_units
 
 PEERS_SHARED = 50
 SLICE = 50  # envelopes judged between two turns of the event loop
+SMALL_BODY = 64 << 10  # a body this small is read and decoded even from a sender in debt
 log = logging.getLogger("pnyx.sync")
 
 
@@ -86,20 +87,27 @@ async def handle_sync(request: web.Request) -> web.Response:
         return error(415, "unsupported-media-type", f"send Content-Type: {MSGPACK}")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return error(413, "oversized", f"at most {MAX_BODY_BYTES} bytes")
+    # A sender in debt is told to slow down before its push is read or decoded; small bodies
+    # (hello, pull: never junk) are answered, so an honest daemon behind the same address
+    # still starts its exchanges, and proves its own key on its pushes.
     address = f"{ADDRESS_PREFIX}{request.remote}"
-    if SENDER_HEADER not in request.headers and ctx.throttle.over(address, time.time()):
+    large = (request.content_length or 0) > SMALL_BODY
+    if large and SENDER_HEADER not in request.headers and ctx.throttle.over(address, time.time()):
         return slow_down(ctx, address)  # not even read
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return error(413, "oversized", f"at most {MAX_BODY_BYTES} bytes")
     sender = push_sender(ctx, request, body)
-    if ctx.throttle.over(sender.charged, time.time()):
+    in_debt = ctx.throttle.over(sender.charged, time.time())
+    if in_debt and len(body) > SMALL_BODY:
         return slow_down(ctx, sender.charged)
     try:  # off the event loop: a large body takes a while to check and build
         message = await asyncio.to_thread(decode_request, body)
     except ProtocolError as exc:
         return error(http_status(exc), exc.code, exc.detail)
+    if isinstance(message, Push) and in_debt:
+        return slow_down(ctx, sender.charged)
     if isinstance(message, Push):
         reply: Reply = await push(ctx, sender, message)
     else:
