@@ -63,5 +63,5 @@ def test_federation_does_no_io(path: Path) -> None:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
             assert not node.module.startswith("pnyx.daemon"), f"federation/{path.name} imports the daemon"
-    forbidden = names & FORBIDDEN_IN_FEDERATION
-    assert not forbidden, f"federation/{path.name} imports {forbidden}"
+    io = names & FORBIDDEN_IN_FEDERATION
+    assert not io, f"federation/{path.name} imports {sorted(io)}"
