@@ -5,14 +5,20 @@ nothing half-written is ever shown."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import shutil
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pnyx.daemon.store.node import read_key
+from pnyx.federation.keys import key_text
 
 from tests.apikit import a_vote, call, serve, token
 from tests.pnyxproc import PNYX, cli, free_port
@@ -168,3 +174,51 @@ def test_a_store_that_is_a_directory_and_a_data_dir_that_is_a_file(secretary: Pa
     not_a_dir = secretary.parent / "a-file"
     not_a_dir.write_text("hello\n")
     one_line_error(cli(not_a_dir, "status", check=False), "not a data directory")
+
+
+class SilentOnWrites(http.server.BaseHTTPRequestHandler):
+    """A daemon that answers the CLI's probe as the data directory's device, then drops every
+    write without a word: what a daemon killed in the middle of a write looks like."""
+
+    device = ""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"device": self.device}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_cli_says_plainly_when_it_cannot_know_whether_a_write_was_stored(secretary: Path) -> None:
+    device = key_text(read_key(secretary / "device.key").public)
+    handler = type("Handler", (SilentOnWrites,), {"device": device})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        (secretary / "daemon.json").write_text(json.dumps(
+            {"pid": os.getpid(), "url": f"http://127.0.0.1:{server.server_port}", "device": device}))
+        result = cli(secretary, "--request-id", "lost-reply-0001", "decide", "--title", "Unknown",
+                     "--date", "2026-11-04", "--for", "1", "--against", "0", "--abstain", "0",
+                     check=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    one_line_error(result, "unknown", "--request-id lost-reply-0001", "at most once")
+    # The daemon is gone: the same command again writes the store itself, once.
+    (secretary / "daemon.json").unlink()
+    args = ("--request-id", "lost-reply-0001", "decide", "--title", "Unknown", "--date", "2026-11-04",
+            "--for", "1", "--against", "0", "--abstain", "0")
+    cli(secretary, *args)
+    cli(secretary, *args)
+    titles = [d["title"] for d in json.loads(cli(secretary, "show", "decisions", "--json").stdout)]
+    assert titles.count("Unknown") == 1

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from pnyx.federation.envelope import Envelope
 from pnyx.federation.errors import Rejected
 from pnyx.federation.identity import check_sender
 from pnyx.federation.keys import key_text
@@ -48,6 +49,7 @@ from .throttle import Throttle, junk_units
 
 PEERS_SHARED = 50
 SLICE = 50  # envelopes judged between two turns of the event loop
+SLICE_BYTES = 256 << 10  # and at most this many bytes of changes (a large change parses slowly)
 SMALL_BODY = 64 << 10  # a body this small is read and decoded even from a sender in debt
 log = logging.getLogger("pnyx.sync")
 
@@ -153,18 +155,21 @@ def slow_down(ctx: SyncContext, sender: str) -> web.Response:
 
 
 async def push(ctx: SyncContext, sender: Sender, message: Push) -> Pushed:
-    """Judge a push SLICE envelopes at a time, each slice its own transaction, yielding the
-    event loop in between; once the sender owes too much, the rest is deferred unread."""
+    """Judge a push a slice at a time (SLICE envelopes, SLICE_BYTES of changes), each slice its
+    own transaction, yielding the event loop in between; once the sender owes too much, the
+    rest is deferred unread, and charged too: a sender cut off stays cut off for longer."""
     report = IngestReport()
     envelopes = message.envelopes
     judged = 0
     while judged < len(envelopes) and not ctx.throttle.over(sender.charged, time.time()):
-        part = ctx.node.ingestor.ingest(envelopes[judged:judged + SLICE], sender.charged)
-        judged += len(envelopes[judged:judged + SLICE])
+        part_of = slice_end(envelopes, judged)
+        part = ctx.node.ingestor.ingest(envelopes[judged:part_of], sender.charged)
+        judged = part_of
         ctx.throttle.charge(sender.charged, junk_units([r for r, _ in part.rejected], part.deferred),
                             time.time())
         report.merge(part)
         await asyncio.sleep(0)
+    ctx.throttle.charge(sender.charged, len(envelopes) - judged, time.time())
     deferred = report.deferred + len(envelopes) - judged
     now = time.time()
     if report.accepted_docs:
@@ -180,6 +185,15 @@ async def push(ctx: SyncContext, sender: Sender, message: Push) -> Pushed:
                     "; ".join(f"{r}: {d}" for r, d in report.rejected[:3]))
     return Pushed(report.accepted, report.duplicate, report.pending, len(report.rejected),
                   tuple(sorted({r for r, _ in report.rejected})), deferred)
+
+
+def slice_end(envelopes: tuple[Envelope, ...], start: int) -> int:
+    """Where the slice that starts at `start` ends: SLICE envelopes, or fewer of SLICE_BYTES."""
+    end, size = start, 0
+    while end < len(envelopes) and end - start < SLICE and (size < SLICE_BYTES or end == start):
+        size += len(envelopes[end].change)
+        end += 1
+    return end
 
 
 def respond(ctx: SyncContext, message: Request) -> Reply:
