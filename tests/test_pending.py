@@ -58,7 +58,7 @@ def test_unknown_signers_share_a_small_part_and_never_push_out_a_known_one(store
 
 
 def test_per_signer_and_per_sender_bounds(store: Store) -> None:
-    pending = bounded(store, per_signer=2, per_peer=3)
+    bounded(store, per_signer=2, per_peer=3)
     one_signer = waiting(3)
     assert park(store, one_signer, known=True, peer="a") == [True, True, False]
     assert park(store, waiting(2), known=True, peer="a") == [True, False]  # "a" has 3
