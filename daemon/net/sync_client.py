@@ -34,6 +34,7 @@ from ..store.completeness import Completeness
 from ..store.holdings import StoreHoldings
 from ..store.ingest import IngestReport
 from ..store.node import Node
+from .slices import ingest_in_slices
 
 SYNC_PATH = "/pnyx/v1/sync"
 MSGPACK = "application/msgpack"
@@ -104,7 +105,7 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
                 raise SyncFailed(f"{url}: {exc}") from None
             if step.ingest:
                 source = url if initiator.peer_key is None else key_text(initiator.peer_key)
-                outcome.received.merge(node.ingestor.ingest(step.ingest, source))
+                outcome.received.merge(await ingest_in_slices(node.ingestor, step.ingest, source))
             if on_progress is not None:
                 on_progress(initiator.progress)
             request = step.request

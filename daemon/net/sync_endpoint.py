@@ -4,8 +4,9 @@ Bad requests get a 4xx with a JSON body {"error": code, "detail": text} and
 change nothing: 415 without `Content-Type: application/msgpack`, 413 over
 MAX_BODY_BYTES or the decoding bounds, 400 for malformed msgpack, wrong types
 or an unknown protocol version, 429 for a sender that pushed too much junk.
-Pushed envelopes go through the ingest pipeline like any others, SLICE at a
-time with the event loop free in between, each slice charged to its sender
+Pushed envelopes go through the ingest pipeline like any others, a slice at a
+time with the event loop free in between (daemon/net/slices.py), each slice
+charged to its sender
 (daemon/store/senders.py, daemon/net/throttle.py).
 """
 
@@ -17,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from pnyx.federation.envelope import Envelope
 from pnyx.federation.errors import Rejected
 from pnyx.federation.identity import check_sender
 from pnyx.federation.keys import key_text
@@ -44,12 +44,11 @@ from ..store.ingest import IngestReport
 from ..store.node import Node
 from ..store.peers import PeerBook
 from ..store.senders import ADDRESS_PREFIX, PushCounts, SenderBook
+from .slices import slice_end
 from .sync_client import MSGPACK, SENDER_HEADER
 from .throttle import Throttle, junk_units
 
 PEERS_SHARED = 50
-SLICE = 50  # envelopes judged between two turns of the event loop
-SLICE_BYTES = 256 << 10  # and at most this many bytes of changes (a large change parses slowly)
 SMALL_BODY = 64 << 10  # a body this small is read and decoded even from a sender in debt
 log = logging.getLogger("pnyx.sync")
 
@@ -151,13 +150,14 @@ def slow_down(ctx: SyncContext, sender: str) -> web.Response:
     wait = max(1, int(ctx.throttle.retry_after(sender, now)) + 1)
     response = error(429, "slow-down", f"{sender} sent too many refused changes; retry in {wait} s")
     response.headers["Retry-After"] = str(wait)
+    response.force_close()  # what is left of its body is not read, only the connection dropped
     return response
 
 
 async def push(ctx: SyncContext, sender: Sender, message: Push) -> Pushed:
-    """Judge a push a slice at a time (SLICE envelopes, SLICE_BYTES of changes), each slice its
-    own transaction, yielding the event loop in between; once the sender owes too much, the
-    rest is deferred unread, and charged too: a sender cut off stays cut off for longer."""
+    """Judge a push a slice at a time, yielding the event loop in between; once the sender owes
+    too much, the rest is deferred unread, and charged too: a sender cut off stays cut off
+    for longer."""
     report = IngestReport()
     envelopes = message.envelopes
     judged = 0
@@ -185,15 +185,6 @@ async def push(ctx: SyncContext, sender: Sender, message: Push) -> Pushed:
                     "; ".join(f"{r}: {d}" for r, d in report.rejected[:3]))
     return Pushed(report.accepted, report.duplicate, report.pending, len(report.rejected),
                   tuple(sorted({r for r, _ in report.rejected})), deferred)
-
-
-def slice_end(envelopes: tuple[Envelope, ...], start: int) -> int:
-    """Where the slice that starts at `start` ends: SLICE envelopes, or fewer of SLICE_BYTES."""
-    end, size = start, 0
-    while end < len(envelopes) and end - start < SLICE and (size < SLICE_BYTES or end == start):
-        size += len(envelopes[end].change)
-        end += 1
-    return end
 
 
 def respond(ctx: SyncContext, message: Request) -> Reply:

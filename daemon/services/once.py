@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ..store.schema import create_schema
 from ..store.sqlite import Store
 from .bodies import BadRequest
 from .records import Recorder
@@ -52,7 +53,7 @@ def run_once(rec: Recorder, write: Write, params: Mapping[str, str], body: dict[
     if request_id is None:
         return write.run(rec, params, body), True
     store: Store = rec.node.store
-    store.db.executescript(SCHEMA)
+    create_schema(store.db, SCHEMA)
     digest = _digest(write, params, body)
     with store.transaction():
         row = store.db.execute("SELECT digest, result FROM write_requests WHERE id = ?",

@@ -23,6 +23,7 @@ from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import read_ledger
 
 from .node import Node
+from .schema import create_schema
 from .sqlite import Store
 
 SCHEMA = """
@@ -45,7 +46,7 @@ CREATE TABLE IF NOT EXISTS news (
 class Completeness:
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.db.executescript(SCHEMA)
+        create_schema(store.db, SCHEMA)
 
     def advertised(self, source: str, vectors: Iterable[tuple[str, Iterable[tuple[bytes, int]]]],
                    now: float) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from pnyx.federation.keys import key_text
 
+from .schema import create_schema
 from .senders import SenderBook
 from .sqlite import Store
 
@@ -89,7 +90,7 @@ class PeerBook:
     def __init__(self, store: Store) -> None:
         self.db: sqlite3.Connection = store.db
         self.store = store
-        self.db.executescript(SCHEMA)
+        create_schema(self.db, SCHEMA)
         have = {r[1] for r in self.db.execute("PRAGMA table_info(peers)")}
         for column, declaration in LATER_COLUMNS.items():
             if column not in have:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 from pnyx.federation.envelope import ACTOR_BYTES, VerifiedChange
 
+from .schema import create_schema
+
 MIGRATIONS = (
     ("signer", "BLOB"), ("peer", "TEXT"), ("size", "INTEGER"), ("arrived", "REAL"),
     ("known", "INTEGER"),
@@ -78,7 +80,7 @@ class PendingSet:
         # Changes parked before the bounds existed count as unknown: junk among them expires.
         db.execute("UPDATE pending SET size = length(envelope), arrived = ?, known = 0, peer = ''"
                    " WHERE arrived IS NULL", (time.time(),))
-        db.executescript(INDEXES)
+        create_schema(db, INDEXES)
         self._fresh = False
         self._count = self._size = self._unknown = self._unknown_size = 0
         self._signers: Counter[bytes] = Counter()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .schema import create_schema
 from .sqlite import Store
 
 SCHEMA = """
@@ -41,7 +42,7 @@ class PushCounts:
 class SenderBook:
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.db.executescript(SCHEMA)
+        create_schema(store.db, SCHEMA)
 
     def has_good_record(self, sender: str) -> bool:
         """Whether `sender` ever pushed a change that was stored here."""

@@ -21,6 +21,7 @@ from pnyx.federation.envelope import Envelope, VerifiedChange
 from pnyx.federation.verify import HeldChange
 
 from .pending import PendingSet
+from .schema import create_schema
 
 HASH_BYTES = 32
 
@@ -101,7 +102,7 @@ class Store:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         had_heads = self._has_table("heads")
-        self.db.executescript(SCHEMA)
+        create_schema(self.db, SCHEMA)
         self.pending = PendingSet(self.db)
         # called when a transaction is rolled back: caches built on what it wrote forget it
         self.abort_hooks: list[Callable[[], None]] = []
