@@ -14,9 +14,10 @@ one; an unknown signer's change never pushes out anything: junk cannot push
 out an honest change waiting for its parent. A change that finds no room is
 *deferred*: not stored, and offered again by its sender on a later sync.
 
-Counters live in memory and are read again from the table at the start of
-every ingest batch (`refresh`), so other processes writing the same store
-(the CLI importing a bundle) are taken into account.
+Counters live in memory and are read again from the table at most once a
+second (`refresh`, asked at the start of every ingest batch) and after a
+rolled-back transaction, so other processes writing the same store (the CLI
+importing a bundle) are taken into account.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Bounds:
 
 
 BOUNDS = Bounds()
+REFRESH_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,15 +83,22 @@ class PendingSet:
         db.execute("UPDATE pending SET size = length(envelope), arrived = ?, known = 0, peer = ''"
                    " WHERE arrived IS NULL", (time.time(),))
         create_schema(db, INDEXES)
-        self._fresh = False
+        self._fresh_at: float | None = None
         self._count = self._size = self._unknown = self._unknown_size = 0
         self._signers: Counter[bytes] = Counter()
         self._signer_sizes: Counter[bytes] = Counter()
         self._peers: Counter[str] = Counter()
         self._peer_sizes: Counter[str] = Counter()
 
+    def stale(self) -> None:
+        """The counters may count what a rolled-back transaction added: read them again."""
+        self._fresh_at = None
+
     def refresh(self, now: float) -> None:
-        """Drop what expired and read the counters again (once per ingest batch)."""
+        """Drop what expired and read the counters again, at most once per REFRESH_SECONDS
+        (each ingest batch asks; between two, this process keeps them itself)."""
+        if self._fresh_at is not None and 0 <= now - self._fresh_at < REFRESH_SECONDS:
+            return
         b = self.bounds
         expired = [r[0] for r in self.db.execute(
             "SELECT hash FROM pending WHERE (known = 0 AND arrived < ?) OR (known = 1 AND arrived < ?)",
@@ -104,7 +113,7 @@ class PendingSet:
                 "SELECT signer, peer, known, count(*), sum(size) FROM pending"
                 " GROUP BY signer, peer, known"):
             self._counted(bytes(signer or b""), peer or "", bool(known), int(n), int(size or 0))
-        self._fresh = True
+        self._fresh_at = now
 
     def _counted(self, signer: bytes, peer: str, known: bool, n: int, size: int) -> None:
         self._count += n
@@ -133,8 +142,7 @@ class PendingSet:
             self.db.executemany("INSERT OR IGNORE INTO pending_missing (hash, missing) VALUES (?,?)",
                                 [(h, m) for m in missing])
             return True
-        if not self._fresh:
-            self.refresh(now)
+        self.refresh(now)
         encoded = vc.envelope.encode()
         size, signer = len(encoded), vc.envelope.signer
         if not self._room(signer, peer, known, size):
@@ -179,7 +187,7 @@ class PendingSet:
         if freed_count < over_count or freed_size < over_size:
             return False
         self._delete(victims)
-        self._fresh = False  # the counters of the victims' signers and peers changed
+        self._fresh_at = None  # the counters of the victims' signers and peers changed
         self.refresh(time.time())
         return True
 

@@ -106,6 +106,7 @@ class Store:
         self.pending = PendingSet(self.db)
         # called when a transaction is rolled back: caches built on what it wrote forget it
         self.abort_hooks: list[Callable[[], None]] = []
+        self.abort_hooks.append(self.pending.stale)
         if not had_heads:
             self._rebuild_heads()
 
