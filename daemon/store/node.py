@@ -105,10 +105,15 @@ class Node:
         return ledger_id(self.assembly)
 
     def close(self) -> None:
+        """Save the snapshots due (off every command's hot path), note what the store holds
+        (daemon/store/mark.py), then close the store."""
         try:
-            write_mark(self.data, self.store)
+            self.docs.save_snapshots()
         finally:
-            self.store.close()
+            try:
+                write_mark(self.data, self.store)
+            finally:
+                self.store.close()
 
 
 def open_node(data: Path, expect_records: bool = True) -> Node:

@@ -84,6 +84,9 @@ class PendingSet:
                    " WHERE arrived IS NULL", (time.time(),))
         create_schema(db, INDEXES)
         self._fresh_at: float | None = None
+        # Set by the store inside a transaction, where nobody else writes: an empty set
+        # answers release and discard without a query (daemon/store/sqlite.py).
+        self.empty = False
         self._count = self._size = self._unknown = self._unknown_size = 0
         self._signers: Counter[bytes] = Counter()
         self._signer_sizes: Counter[bytes] = Counter()
@@ -147,6 +150,7 @@ class PendingSet:
         size, signer = len(encoded), vc.envelope.signer
         if not self._room(signer, peer, known, size):
             return False
+        self.empty = False
         self.db.execute(
             "INSERT INTO pending (hash, doc, envelope, awaiting_doc, signer, peer, size, arrived, known)"
             " VALUES (?,?,?,?,?,?,?,?,?)",
@@ -197,6 +201,8 @@ class PendingSet:
 
     def discard(self, change_hash: bytes) -> None:
         """A change that was judged (stored or rejected) leaves the set, if it was in it."""
+        if self.empty:
+            return
         row = self.db.execute("SELECT signer, peer, known, size FROM pending WHERE hash = ?",
                               (change_hash,)).fetchone()
         if row is None:
@@ -210,6 +216,8 @@ class PendingSet:
         They stay in the set until judged: `discard` once judged, or parked again by `add`.
         Only the changes that named `arrived_hash`, or waited for `arrived_doc`, are looked
         at, through indexes: a full set costs an honest arrival nothing."""
+        if self.empty:
+            return []
         named = [bytes(r[0]) for r in self.db.execute(
             "SELECT hash FROM pending_missing WHERE missing = ?", (arrived_hash,))]
         self.db.execute("DELETE FROM pending_missing WHERE missing = ?", (arrived_hash,))
