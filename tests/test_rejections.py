@@ -376,3 +376,32 @@ def test_a_counter_cannot_make_a_ledger_unreadable(world: World) -> None:
         assert info.value.reason is Reason.MALFORMED_CHANGE
     assert world.deliver(world.second) == []
     read_ledger(world.receiver.docs.get(world.assembly.doc_id))
+
+
+def test_changes_automerge_refuses_without_a_word_do_not_rebuild_the_document(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A push of many changes that fail to apply costs one check each, not a rebuild of the
+    whole document each: a document whose heads did not move is kept."""
+    silent = []
+    for chunk in op_column_mutations(world.second.change, 400, seed=5):
+        try:
+            envelope = resign(world, chunk)
+        except Rejected:
+            continue
+        store, _, ingestor = fresh_store()
+        ingestor.ingest(world.assembly.envelopes(world.receiver))
+        if ingestor.ingest([envelope]).rejected == [(Reason.APPLY_FAILED.value,
+                                                     "automerge did not take the change")]:
+            silent.append(envelope)
+    assert len(silent) >= 3, f"{len(silent)} mutations refused silently: the corpus lost the case"
+    store, docs, ingestor = fresh_store()
+    ingestor.ingest(world.assembly.envelopes(world.receiver))
+    loads = []
+    real_load = DocumentCache._load
+    monkeypatch.setattr(DocumentCache, "_load", lambda self, doc_id: loads.append(doc_id) or
+                        real_load(self, doc_id))
+    report = ingestor.ingest(silent)
+    assert len(report.rejected) == len(silent)
+    assert loads == [], loads  # the cached document was kept: never rebuilt
+    assert ingestor.ingest([world.second]).accepted == 1
+    assert reverify(store).ok
