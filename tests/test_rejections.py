@@ -394,7 +394,7 @@ def test_changes_automerge_refuses_without_a_word_do_not_rebuild_the_document(
                                                      "automerge did not take the change")]:
             silent.append(envelope)
     assert len(silent) >= 3, f"{len(silent)} mutations refused silently: the corpus lost the case"
-    store, docs, ingestor = fresh_store()
+    store, _, ingestor = fresh_store()
     ingestor.ingest(world.assembly.envelopes(world.receiver))
     loads = []
     real_load = DocumentCache._load
