@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import automerge.core as am
@@ -74,6 +75,15 @@ def world() -> World:
 
 def resign(w: World, chunk: bytes) -> Envelope:
     return sign_change(w.b.device_key, w.assembly.doc_id, chunk)
+
+
+def signed_mutations(w: World, count: int, seed: int) -> Iterator[Envelope]:
+    """Op-column mutations of `w.second` that still parse, signed by its device."""
+    for chunk in op_column_mutations(w.second.change, count, seed):
+        try:
+            yield resign(w, chunk)
+        except Rejected:
+            continue  # the parser refuses it: the test_chunk fuzzers cover that
 
 
 def test_the_honest_next_change_is_accepted(world: World) -> None:
@@ -337,11 +347,7 @@ def test_a_document_that_does_not_save_and_load_gets_no_snapshot(
 
     monkeypatch.setattr(documents, "SNAPSHOT_EVERY", 1)
     base = world.assembly.envelopes(world.receiver)
-    for chunk in op_column_mutations(world.second.change, 400, seed=3):
-        try:
-            envelope = resign(world, chunk)
-        except Rejected:
-            continue
+    for envelope in signed_mutations(world, 400, seed=3):
         store, docs, ingestor = fresh_store()
         ingestor.ingest(base)
         docs.save_snapshots()
@@ -383,11 +389,7 @@ def test_changes_automerge_refuses_without_a_word_do_not_rebuild_the_document(
     """A push of many changes that fail to apply costs one check each, not a rebuild of the
     whole document each: a document whose heads did not move is kept."""
     silent = []
-    for chunk in op_column_mutations(world.second.change, 400, seed=5):
-        try:
-            envelope = resign(world, chunk)
-        except Rejected:
-            continue
+    for envelope in signed_mutations(world, 400, seed=5):
         store, _, ingestor = fresh_store()
         ingestor.ingest(world.assembly.envelopes(world.receiver))
         if ingestor.ingest([envelope]).rejected == [(Reason.APPLY_FAILED.value,
