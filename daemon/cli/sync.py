@@ -112,6 +112,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         node.close()
     summary = {"peer": url, "received": outcome.received.accepted,
                "duplicate": outcome.received.duplicate, "pending": outcome.received.pending,
+               "deferred": outcome.received.deferred,
                "rejected": len(outcome.received.rejected), "sent": outcome.progress.pushed,
                "accepted_by_peer": outcome.progress.remote_accepted,
                "round_trips": outcome.progress.round_trips, "bytes_sent": outcome.wire_sent,
@@ -120,8 +121,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         print(f"received {summary['received']} new changes ({summary['duplicate']} already held, "
-              f"{summary['rejected']} rejected, {summary['pending']} waiting); sent "
-              f"{summary['sent']} ({summary['accepted_by_peer']} accepted by the peer)")
+              f"{summary['rejected']} rejected, {summary['pending']} waiting, {summary['deferred']} "
+              f"deferred for lack of room to wait); sent {summary['sent']} "
+              f"({summary['accepted_by_peer']} accepted by the peer)")
         for reason, detail in outcome.received.rejected[:5]:
             print(f"  rejected: {reason}: {detail}")
     if failure is not None:
