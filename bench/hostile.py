@@ -16,13 +16,13 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import statistics
 import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -45,17 +45,20 @@ GOAL_RATIO = 1.5
 GOAL_MB = 50.0
 
 
-def post(url: str, body: bytes) -> int:
-    request = urllib.request.Request(f"{url}/pnyx/v1/sync", data=body,
-                                     headers={"Content-Type": "application/msgpack"})
+def post(url: str, body: bytes, source: str = "127.0.0.1") -> int:
+    """POST a sync body from the local address `source` (each attacker its own address)."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=120, source_address=(source, 0))
     try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            response.read()
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+        connection.request("POST", "/pnyx/v1/sync", body=body,
+                           headers={"Content-Type": "application/msgpack"})
+        response = connection.getresponse()
+        response.read()
+        return int(response.status)
     except OSError:
         return 0
+    finally:
+        connection.close()
 
 
 def status_latency(url: str, stop: threading.Event, out: list[float]) -> None:
@@ -70,8 +73,8 @@ def status_latency(url: str, stop: threading.Event, out: list[float]) -> None:
 class Flood:
     """Posts `bodies` over and over from `threads` threads until stopped; counts answers."""
 
-    def __init__(self, url: str, bodies: list[bytes], threads: int = 1) -> None:
-        self.url, self.bodies = url, bodies
+    def __init__(self, url: str, bodies: list[bytes], threads: int, source: str) -> None:
+        self.url, self.bodies, self.source = url, bodies, source
         self.stop = threading.Event()
         self.answers: dict[int, int] = {}
         self.threads = [threading.Thread(target=self._run, args=(i,)) for i in range(threads)]
@@ -79,7 +82,7 @@ class Flood:
     def _run(self, offset: int) -> None:
         i = offset
         while not self.stop.is_set():
-            status = post(self.url, self.bodies[i % len(self.bodies)])
+            status = post(self.url, self.bodies[i % len(self.bodies)], self.source)
             self.answers[status] = self.answers.get(status, 0) + 1
             i += 1
 
@@ -153,10 +156,11 @@ def floods(root: Path) -> None:
             ("bad signatures", lambda: push_bodies(bad_signatures(26_500), 26_500), 3),
             ("equivocations", lambda: push_bodies(equivocations(new_key(), 600, 50_000), 150), 1),
         ]
-        for name, make, threads in attacks:
+        for n, (name, make, threads) in enumerate(attacks):
             bodies = make()
             quiet = measure(victim, daemon, source)  # right before: the machine's load drifts
-            with Flood(daemon.url, bodies, threads) as flood:
+            # each attacker from an address of its own, as from another machine
+            with Flood(daemon.url, bodies, threads, f"127.0.0.{10 + n}") as flood:
                 loud = measure(victim, daemon, source)
             report(name, quiet, loud, flood.answers)
     finally:

@@ -49,6 +49,8 @@ from .sync_client import MSGPACK, SENDER_HEADER
 from .throttle import Throttle, junk_units
 
 PEERS_SHARED = 50
+TARPIT_SECONDS = 2.0
+TARPITS = 16
 SMALL_BODY = 64 << 10  # a body this small is read and decoded even from a sender in debt
 log = logging.getLogger("pnyx.sync")
 
@@ -64,6 +66,7 @@ class SyncContext:
     advertise: str | None = None
     learn: bool = True  # add the peers that others name; False keeps a fixed topology
     throttle: Throttle = field(default_factory=Throttle)
+    tarpits: int = 0  # 429 answers being held back now
 
     @classmethod
     def open(cls, node: Node, advertise: str | None = None, learn: bool = True) -> SyncContext:
@@ -94,7 +97,7 @@ async def handle_sync(request: web.Request) -> web.Response:
     address = f"{ADDRESS_PREFIX}{request.remote}"
     large = (request.content_length or 0) > SMALL_BODY
     if large and SENDER_HEADER not in request.headers and ctx.throttle.over(address, time.time()):
-        return slow_down(ctx, address)  # not even read
+        return await slow_down(ctx, address)  # not even read
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
@@ -102,13 +105,13 @@ async def handle_sync(request: web.Request) -> web.Response:
     sender = push_sender(ctx, request, body)
     in_debt = ctx.throttle.over(sender.charged, time.time())
     if in_debt and len(body) > SMALL_BODY:
-        return slow_down(ctx, sender.charged)
+        return await slow_down(ctx, sender.charged)
     try:  # off the event loop: a large body takes a while to check and build
         message = await asyncio.to_thread(decode_request, body)
     except ProtocolError as exc:
         return error(http_status(exc), exc.code, exc.detail)
     if isinstance(message, Push) and in_debt:
-        return slow_down(ctx, sender.charged)
+        return await slow_down(ctx, sender.charged)
     if isinstance(message, Push):
         reply: Reply = await push(ctx, sender, message)
     else:
@@ -142,7 +145,16 @@ def push_sender(ctx: SyncContext, request: web.Request, body: bytes) -> Sender:
     return Sender(address, proven)
 
 
-def slow_down(ctx: SyncContext, sender: str) -> web.Response:
+async def slow_down(ctx: SyncContext, sender: str) -> web.Response:
+    """429 with Retry-After, held back TARPIT_SECONDS first (for at most TARPITS requests at
+    once, so that held connections cannot pile up): a sender that does not wait as told
+    gets its answers no faster for asking again."""
+    if ctx.tarpits < TARPITS:
+        ctx.tarpits += 1
+        try:
+            await asyncio.sleep(TARPIT_SECONDS)
+        finally:
+            ctx.tarpits -= 1
     now = time.time()
     flush = ctx.throttle.refused(sender, now)
     if flush:
