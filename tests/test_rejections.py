@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import automerge.core as am
 import pytest
-from pnyx.daemon.store import sqlite as store_module
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.node import Node
+from pnyx.daemon.store.pending import Bounds
 from pnyx.federation.amvalues import put_value
 from pnyx.federation.chunk import Reader, encode_uleb, parse_change
 from pnyx.federation.envelope import Envelope, sign_change, signing_input
@@ -76,6 +77,15 @@ def world() -> World:
 
 def resign(w: World, chunk: bytes) -> Envelope:
     return sign_change(w.b.device_key, w.assembly.doc_id, chunk)
+
+
+def signed_mutations(w: World, count: int, seed: int) -> Iterator[Envelope]:
+    """Op-column mutations of `w.second` that still parse, signed by its device."""
+    for chunk in op_column_mutations(w.second.change, count, seed):
+        try:
+            yield resign(w, chunk)
+        except Rejected:
+            continue  # the parser refuses it: the test_chunk fuzzers cover that
 
 
 def test_the_honest_next_change_is_accepted(world: World) -> None:
@@ -250,14 +260,14 @@ def test_changes_wait_for_their_dependencies_in_any_order(world: World, order: t
 
 
 def test_the_pending_set_is_bounded(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_module, "MAX_PENDING", 2)
+    monkeypatch.setattr(world.receiver.store.pending, "bounds", Bounds(count=2))
     changes = chain(world, 5)
     report = world.receiver.ingestor.ingest(changes[1:])
-    assert report.pending == 2 and report.dropped == 2 and report.accepted == 0
-    assert world.receiver.store.count_pending() == 2
+    assert report.pending == 2 and report.deferred == 2 and report.accepted == 0
+    assert world.receiver.store.pending.count() == 2
     # The missing change arrives: what waited is applied, what was dropped comes again later.
     report = world.receiver.ingestor.ingest(changes[:1])
-    assert report.accepted == 3 and world.receiver.store.count_pending() == 0
+    assert report.accepted == 3 and world.receiver.store.pending.count() == 0
     report = world.receiver.ingestor.ingest(changes[3:])
     assert report.accepted == 2 and report.rejected == []
 
@@ -389,3 +399,28 @@ def test_a_counter_cannot_make_a_ledger_unreadable(world: World) -> None:
         assert info.value.reason is Reason.MALFORMED_CHANGE
     assert world.deliver(world.second) == []
     read_ledger(world.receiver.docs.get(world.assembly.doc_id))
+
+
+def test_changes_automerge_refuses_without_a_word_do_not_rebuild_the_document(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A push of many changes that fail to apply costs one check each, not a rebuild of the
+    whole document each: a document whose heads did not move is kept."""
+    silent = []
+    for envelope in signed_mutations(world, 400, seed=5):
+        store, _, ingestor = fresh_store()
+        ingestor.ingest(world.assembly.envelopes(world.receiver))
+        if ingestor.ingest([envelope]).rejected == [(Reason.APPLY_FAILED.value,
+                                                     "automerge did not take the change")]:
+            silent.append(envelope)
+    assert len(silent) >= 3, f"{len(silent)} mutations refused silently: the corpus lost the case"
+    store, _, ingestor = fresh_store()
+    ingestor.ingest(world.assembly.envelopes(world.receiver))
+    loads = []
+    real_load = DocumentCache._load
+    monkeypatch.setattr(DocumentCache, "_load", lambda self, doc_id: loads.append(doc_id) or
+                        real_load(self, doc_id))
+    report = ingestor.ingest(silent)
+    assert len(report.rejected) == len(silent)
+    assert loads == [], loads  # the cached document was kept: never rebuilt
+    assert ingestor.ingest([world.second]).accepted == 1
+    assert reverify(store).ok

@@ -143,11 +143,11 @@ def test_early_envelope_waits_until_released(node: Node, vector: dict[str, Any])
     report = node.ingest(decode_envelope(bytes.fromhex(vector["envelope"])))
     assert (report.accepted, report.rejected, report.pending) == (0, [], 1)
     assert node.heads() == before
-    assert [m.hex() for m in node.store.pending_missing()] == sorted(vector["waits_for"])
+    assert [m.hex() for m in node.store.pending.missing()] == sorted(vector["waits_for"])
     names = [e["name"] for e in HISTORY["envelopes"]]
     report = node.ingest(STEPS[names.index(vector["released_by"])])
     assert (report.accepted, report.rejected, report.pending) == (2, [], 0)
-    assert node.store.count_pending() == 0
+    assert node.store.pending.count() == 0
     assert node.heads() == vector["heads_after_release"]
 
 

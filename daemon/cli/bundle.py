@@ -143,7 +143,8 @@ def import_summary(path: Path, result: ImportResult) -> dict[str, Any]:
     return {
         "file": str(path),
         "records": result.records,
-        "new": r.accepted, "already_held": r.duplicate, "pending": r.pending, "dropped": r.dropped,
+        "new": r.accepted, "already_held": r.duplicate, "pending": r.pending,
+        "deferred": r.deferred,
         "rejected": len(r.rejected),
         "reasons": [{"reason": reason, "detail": detail} for reason, detail in r.rejected[:50]],
         "rejected_by_reason": dict(sorted(Counter(reason for reason, _ in r.rejected).items())),
@@ -161,7 +162,9 @@ def import_summary(path: Path, result: ImportResult) -> dict[str, Any]:
 
 def print_import(s: dict[str, Any]) -> None:
     print(f"{s['records']} records: {s['new']} new, {s['already_held']} already held, "
-          f"{s['pending']} pending (waiting for what they depend on), {s['rejected']} rejected")
+          f"{s['pending']} pending (waiting for what they depend on), {s['rejected']} rejected"
+          + (f", {s['deferred']} deferred (no room to wait: import the bundle again later)"
+             if s["deferred"] else ""))
     for r in s["reasons"][:10]:
         print(f"  rejected: {r['reason']}: {r['detail']}")
 

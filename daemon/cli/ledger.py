@@ -186,9 +186,9 @@ def describe(record: Any, superseded: set[str]) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    node = with_node(args)
+    node = open_node(args.data, expect_records=False)
     try:
-        report = reverify(node.store)
+        report = reverify(node.store, node.data)
     finally:
         node.close()
     if args.json:

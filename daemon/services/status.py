@@ -21,7 +21,7 @@ def node_status(node: Node) -> dict[str, Any]:
         "device": key_text(node.device_key.public),
         "documents": len(node.store.documents()),
         "changes": node.store.count_changes(),
-        "pending": node.store.count_pending(),
+        "pending": node.store.pending.count(),
         "evidence": node.store.count_evidence(),
         "equivocations": flagged_keys(node),
         "as_of": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

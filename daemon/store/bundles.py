@@ -151,7 +151,7 @@ def import_bundle(node: Node, stream: BinaryIO, source: str,
 
     def flush() -> None:
         if batch:
-            report = node.ingestor.ingest(batch)
+            report = node.ingestor.ingest(batch, f"bundle:{key_text(exporter.device)}")
             result.report.merge(report)
             completeness.received(f"bundle {source}", report.accepted_docs, time.time())
             batch.clear()

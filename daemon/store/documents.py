@@ -5,7 +5,8 @@ caught up from the store on every access, so that a CLI process and the
 daemon writing the same store see each other's changes. Applying a verified
 change goes through a hand-built sync message (the binding has no
 apply_changes); if Automerge does not end up holding the change, the cached
-document is thrown away and rebuilt from the store, which was never touched.
+document is thrown away and rebuilt from the store, which was never touched,
+unless Automerge refused it silently and the document's heads did not move.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ class DocumentCache:
         # ledger change hash -> the change as of which `devices` was last possibly changed
         self._devices_state: dict[bytes, bytes] = {}
         self._entries: dict[tuple[bytes, bytes], Plain] = {}  # (devices state, device) -> entry
+        # Documents may hold changes of a transaction that was rolled back (a COMMIT on a full
+        # disk): reads must never show what was not stored, so all are rebuilt from the store.
+        store.abort_hooks.append(self.forget_everything)
 
     def get(self, doc_id: str) -> Document:
         """The document with every change the store holds for it."""
@@ -129,16 +133,20 @@ class DocumentCache:
 
         The caller stores the change afterwards and reports its seqno with `mark_stored`."""
         doc = self.get(doc_id)
+        before = doc.get_heads()
         try:
             apply_chunks(doc, [chunk])
-            applied = change_hash in doc.get_heads()
+            heads = doc.get_heads()
         except BaseException as exc:  # the binding may raise anything, even panics
             self.forget(doc_id)
             if not automerge_failed(exc):
                 raise
             raise Rejected(Reason.APPLY_FAILED, f"automerge refused it: {type(exc).__name__}") from None
-        if not applied:
-            self.forget(doc_id)
+        if change_hash not in heads:
+            # Refused without a word: a document whose heads did not move holds nothing new and
+            # is kept, so a push of such changes does not rebuild the document for each one.
+            if sorted(heads) != sorted(before):
+                self.forget(doc_id)
             raise Rejected(Reason.APPLY_FAILED, "automerge did not take the change")
 
     def mark_stored(self, doc_id: str, seqno: int) -> None:
@@ -187,10 +195,13 @@ class DocumentCache:
         if not self._docs:
             return
         self.save_snapshots()
+        self.forget_everything()
+        release_free_memory()
+
+    def forget_everything(self) -> None:
         self._docs.clear()
         self._devices_state.clear()
         self._entries.clear()
-        release_free_memory()
 
     def note_ledger_change(self, change_hash: bytes, raw_chunk: bytes, deps: Sequence[bytes]) -> None:
         """Remember which earlier state of `devices` an applied ledger change shares, so that

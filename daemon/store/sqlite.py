@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +20,9 @@ from pnyx.federation.envelope import Envelope, VerifiedChange, decode_envelope
 from pnyx.federation.ops import OpId
 from pnyx.federation.verify import HeldChange
 
-MAX_PENDING = 10_000
+from .pending import PendingSet
+from .schema import create_schema
+
 MAX_EVIDENCE_SENT = 1_000  # evidence envelopes offered per exchange or bundle
 HASH_BYTES = 32
 MAX_REMEMBERED = 50_000  # held changes remembered in memory; past it they are forgotten
@@ -97,13 +99,16 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self._held: dict[bytes, HeldChange] = {}
         self._at: dict[tuple[str, bytes, int], bytes] = {}  # (doc, actor, seq) -> hash held
-        self._pending_empty = False  # known only within a transaction
         self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         had_heads = self._has_table("heads")
-        self.db.executescript(SCHEMA)
+        create_schema(self.db, SCHEMA)
+        self.pending = PendingSet(self.db)
+        # called when a transaction is rolled back: caches built on what it wrote forget it
+        self.abort_hooks: list[Callable[[], None]] = []
+        self.abort_hooks.append(self.pending.stale)
         if not had_heads:
             self._rebuild_heads()
 
@@ -132,17 +137,21 @@ class Store:
             return
         self.db.execute("BEGIN IMMEDIATE")
         # Inside the transaction nobody else writes: what it asks often is answered from memory.
-        self._pending_empty = self.db.execute("SELECT 1 FROM pending LIMIT 1").fetchone() is None
+        self.pending.empty = self.db.execute("SELECT 1 FROM pending LIMIT 1").fetchone() is None
         try:
             yield
             self.db.execute("COMMIT")
         except BaseException:
+            # A COMMIT that failed (a full disk) may leave the transaction open: reads on this
+            # connection would see what was never stored, and the next write would join it.
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
             self._forget_remembered()
+            for hook in self.abort_hooks:
+                hook()
             raise
         finally:
-            self._pending_empty = False
+            self.pending.empty = False
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -315,48 +324,6 @@ class Store:
         return [row[0] for row in self.db.execute(
             "SELECT DISTINCT doc FROM changes WHERE seqno > ? ORDER BY doc", (after_seqno,))]
 
-    # --- pending ----------------------------------------------------------------------
-
-    def count_pending(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM pending").fetchone()[0])
-
-    def pending_by_doc(self) -> dict[str, int]:
-        return {doc: int(n) for doc, n in self.db.execute("SELECT doc, count(*) FROM pending GROUP BY doc")}
-
-    def add_pending(self, vc: VerifiedChange, missing: tuple[bytes, ...],
-                    awaiting_doc: str | None) -> bool:
-        """Park a change until what it needs arrives; False when the pending set is full."""
-        if self.db.execute("SELECT 1 FROM pending WHERE hash = ?", (vc.change.hash,)).fetchone():
-            return True
-        if self.count_pending() >= MAX_PENDING:
-            return False
-        self._pending_empty = False
-        self.db.execute("INSERT INTO pending (hash, doc, envelope, awaiting_doc) VALUES (?,?,?,?)",
-                        (vc.change.hash, vc.envelope.doc_id, vc.envelope.encode(), awaiting_doc))
-        self.db.executemany("INSERT OR IGNORE INTO pending_missing (hash, missing) VALUES (?,?)",
-                            [(vc.change.hash, m) for m in missing])
-        return True
-
-    def release_pending(self, arrived_hash: bytes, arrived_doc: str) -> list[bytes]:
-        """Take out of the pending set, and return in arrival order (rowids grow), the
-        envelopes that may now be judged."""
-        if self._pending_empty:
-            return []
-        self.db.execute("DELETE FROM pending_missing WHERE missing = ?", (arrived_hash,))
-        rows = self.db.execute(
-            "SELECT hash, envelope FROM pending p WHERE (awaiting_doc = ? OR awaiting_doc IS NULL)"
-            " AND NOT EXISTS (SELECT 1 FROM pending_missing m WHERE m.hash = p.hash)"
-            " ORDER BY p.rowid",
-            (arrived_doc,),
-        ).fetchall()
-        self.db.executemany("DELETE FROM pending WHERE hash = ?", [(r[0],) for r in rows])
-        return [bytes(r[1]) for r in rows]
-
-    def pending_missing(self) -> list[bytes]:
-        """Hashes that some pending change still waits for."""
-        return [bytes(r[0]) for r in self.db.execute(
-            "SELECT DISTINCT missing FROM pending_missing ORDER BY missing")]
-
     # --- evidence ---------------------------------------------------------------------
 
     def add_evidence(self, envelope: Envelope, change_hash: bytes, reason: str, detail: str) -> None:
@@ -365,6 +332,10 @@ class Store:
             " VALUES (?,?,?,?,?,?)",
             (envelope.doc_id, change_hash, envelope.signer, reason, detail, envelope.encode()),
         )
+
+    def holds_evidence(self, change_hash: bytes, reason: str) -> bool:
+        return self.db.execute("SELECT 1 FROM evidence WHERE hash = ? AND reason = ?",
+                               (change_hash, reason)).fetchone() is not None
 
     def count_evidence(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM evidence").fetchone()[0])
