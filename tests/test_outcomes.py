@@ -100,7 +100,7 @@ def test_a_recall_voted_down_recalls_nothing(world: World) -> None:
     rejected = rec.recall_mandate(mandate, vote("2026-02-01", 1, 20, 1))
     ledger, judged = rec.judged()
     assert judged.verdicts[rejected].outcome is Outcome.REJECTED
-    assert ledger.mandates[mandate].recalled_by is None  # nothing written on the mandate
+    assert judged.recall_of(ledger, mandate) is None
     assert world.view("2026-03-01")["mandates"][0]["state"] == "active"
     adopted = rec.recall_mandate(mandate, vote("2026-02-02", 20, 1, 1))
     (row,) = world.view("2026-03-01")["mandates"]

@@ -207,6 +207,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(describe(args.what, row))
     if not rows:
         print(f"no {args.what}")
+    if args.what != "devices":
+        for record_id, reason in sorted(ledger.void.items()):
+            print(f"void: {record_id}  {reason}")
     return 0
 
 
@@ -246,9 +249,9 @@ def print_bylaws(row: dict[str, Any]) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    node = with_node(args)
+    node = open_node(args.data, expect_records=False)
     try:
-        report = reverify(node.store)
+        report = reverify(node.store, node.data)
     finally:
         node.close()
     if args.json:
@@ -276,7 +279,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print_json(status)
     else:
         for key, value in status.items():
-            print(f"{key}: {value}")
+            if key != "equivocations":
+                print(f"{key}: {value}")
+        for flag in status["equivocations"]:
+            print(f"EQUIVOCATION: key {flag['key']} signed {len(flag['changes'])} contradicting "
+                  f"changes in {flag['doc']} ({flag['reason']}): {', '.join(flag['changes'])}")
     return 0
 
 

@@ -16,7 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from automerge.core import Document, Transaction
-from pnyx.federation.bylaws import BYLAWS, FIELDS, MAX_COUNT, Bylaws, Judged, Outcome, Verdict, judge, outcome
+from pnyx.federation.bylaws import (
+    BYLAWS,
+    FIELDS,
+    MAX_COUNT,
+    RECALL,
+    Bylaws,
+    Judged,
+    Outcome,
+    Verdict,
+    judge,
+    outcome,
+)
 from pnyx.federation.charter import Charter, charter_change
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.confed import (
@@ -54,7 +65,6 @@ from pnyx.federation.ledger import (
     write_device,
     write_genesis,
     write_mandate,
-    write_recall,
     write_revocation,
 )
 
@@ -280,9 +290,8 @@ class Recorder:
         return mandate_id
 
     def mandate_in_force(self, mandate_id: str) -> Mandate:
-        """A mandate of this ledger that was adopted and not recalled; RecordError otherwise.
-
-        Recalled: `recalled_by` names an adopted recall (only adopted recalls write it)."""
+        """A mandate of this ledger that was adopted and not recalled by an adopted recall in
+        force; RecordError otherwise."""
         doc = self._ledger_doc()
         mandate = read_mandate(doc, mandate_id)
         if mandate is None:
@@ -292,24 +301,25 @@ class Recorder:
         if verdict is None or verdict.outcome is not Outcome.ADOPTED:
             raise RecordError(f"mandate {mandate_id} was not adopted "
                               f"({verdict.outcome.value if verdict else 'no decision'}): it confers nothing")
-        recall = read_decision(doc, mandate.recalled_by) if mandate.recalled_by else None
-        if recall is not None and self.verdict(recall).outcome is Outcome.ADOPTED:
-            raise RecordError(f"mandate {mandate_id} was recalled by {recall.id} on {recall.date}")
+        ledger = self.ledger()
+        superseded = ledger.superseded()
+        recalls = sorted((d.date, d.id) for d in ledger.decisions.values()
+                         if d.kind == RECALL and d.subject == mandate_id and d.id not in superseded
+                         and self.verdict(d).outcome is Outcome.ADOPTED)
+        if recalls:
+            raise RecordError(f"mandate {mandate_id} was recalled by {recalls[0][1]} on {recalls[0][0]}")
         return mandate
 
     def recall_mandate(self, mandate_id: str, d: DecisionInput) -> str:
-        """A recall; only one that is adopted marks the mandate `recalled_by` (ledger.md)."""
+        """A recall: a decision naming the mandate; only an adopted one recalls (ledger.md)."""
         mandate = self.mandate_in_force(mandate_id)
         issued = read_decision(self._ledger_doc(), mandate.decision)
         assert issued is not None  # mandate_in_force read it
         if d.date < issued.date:
             raise RecordError(f"the recall ({d.date}) is dated before the mandate was issued ({issued.date})")
         log_heads = self.node.docs.get(mandate_doc_id(self.node.assembly, mandate_id)).get_heads()
-        adopted = self.will_adopt(d) is Outcome.ADOPTED
 
         def extra(tx: Transaction, decision_id: str) -> None:
-            if adopted:
-                write_recall(tx, mandate_id, decision_id)
             write_recall_saw(tx, decision_id, log_heads)
 
         return self.decide(d, kind="recall", subject=mandate_id, extra=extra)
