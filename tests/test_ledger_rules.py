@@ -128,7 +128,7 @@ def found(root: Path) -> Village:
                   "--from", "2026-12-01", "--until", "2027-03-01", "--date", "2026-11-21", "--for", "70",
                   "--against", "3", "--abstain", "2", "--instruction", "water plan", "for",
                   "imperative").stdout.split()[-1]
-    cli(a, "mandate", "recall", mandate, "--date", "2026-12-15", "--for", "60", "--against", "20",
+    cli(a, "mandate", "recall", mandate, "--date", "2026-11-25", "--for", "60", "--against", "20",
         "--abstain", "1")
     b = root / "b"
     assembly = json.loads((a / "identity.json").read_text())["assembly"]
@@ -164,7 +164,7 @@ def test_an_empty_map_over_a_collection_is_refused_and_the_ledger_reads_the_same
     assert (reply.accepted, reply.rejected, reply.reasons) == (0, 1, ("schema-violation",))
     assert reads(village.a.data, assembly) == before
     # The founding device still writes, and so does B: nothing of the attack was stored.
-    cli(village.a.data, "decide", "--title", "After the attack", "--date", "2026-12-02",
+    cli(village.a.data, "decide", "--title", "After the attack", "--date", "2026-11-26",
         "--for", "5", "--against", "0", "--abstain", "0")
     titles = {d["title"] for d in cli_json(village.a.data, "show", "decisions")}
     assert {"Community kitchen", "After the attack"} <= titles
@@ -321,7 +321,7 @@ def test_five_thousand_signed_mutants_change_no_read(village: Village) -> None:
     assert len(json.loads(after["devices"])) == 2
     # The ledger still takes the founding device's decisions, verifies, and a fresh peer
     # syncing from it reads exactly the same.
-    cli(village.a.data, "decide", "--title", "After the mutants", "--date", "2026-12-03",
+    cli(village.a.data, "decide", "--title", "After the mutants", "--date", "2026-11-27",
         "--for", "5", "--against", "0", "--abstain", "0")
     assert cli(village.a.data, "verify").returncode == 0
     fresh = village.root / "fresh"
