@@ -29,6 +29,7 @@ from ..store.node import Node, ensure_api_token, open_node
 from ..store.viewindex import ViewIndex
 from ..store.watch import WATCH_INTERVAL, StoreWatch
 from .api import PREFIX, api_app
+from .exchange import add_exchange
 from .page import add_page
 
 DEFAULT_PORT = 7464
@@ -103,6 +104,7 @@ def make_app(node: Node, sync: SyncContext | None = None, api_remote: bool = Fal
     app.router.add_post("/pnyx/v1/sync", handle_sync)
     watch = app[WATCH_KEY] = StoreWatch(node.store, watch_interval)
     api = api_app(node, ensure_api_token(node.data), api_remote, app[VIEW_KEY], watch)
+    add_exchange(api)
     app.add_subapp(PREFIX, api)
     add_page(app, api)
     app.cleanup_ctx.append(watching)
