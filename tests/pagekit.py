@@ -19,6 +19,7 @@ from pnyx.federation.charter import Rules, new_charter
 from pnyx.federation.confed import Act, ActKind
 from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import Binding, Instruction, Position, Profile
+
 from tests.confedkit import World, vote
 
 NORTE, SUR, ESTE, ANA = "Barrio Norte", "Barrio Sur", "Villa Este", "Ana"
