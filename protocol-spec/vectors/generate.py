@@ -21,7 +21,7 @@ from typing import Any
 
 import msgpack
 from automerge.core import Document, Transaction
-from pnyx.daemon.output import to_jsonable
+from pnyx.daemon.services.jsonable import to_jsonable
 from pnyx.federation.bundle import BundleWriter, Header, HeldState, Selection, encode_state
 from pnyx.federation.chunk import CHANGE_CHUNK, MAGIC, Reader, encode_uleb, parse_change
 from pnyx.federation.confed import Act, ActKind, write_act, write_recall_saw
