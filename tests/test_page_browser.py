@@ -287,7 +287,7 @@ def test_every_form_round_trips_through_two_daemons(scene: Scene, browser: Any, 
     # Ana, on her own device, votes beyond her mandate; Norte's page flags it
     ana = open_page(browser, scene.page_url(scene.ana), PHONE)
     form = ana.locator("#act-form")
-    pick(form.get_by_label("Proposal (for a vote)"), "Road repairs")
+    pick(form.get_by_label("Proposal", exact=True), "Road repairs")
     form.get_by_label("Position").select_option("against")
     submit(form, "your vote against on “Road repairs before winter”")
     show(norte, "delegates")

@@ -20,7 +20,7 @@ from pnyx.federation.bundle import BundleError, HeldState, decode_state, encode_
 from pnyx.federation.ledger import parse_date
 
 from ..services.bodies import BadRequest
-from ..services.records import UnknownRecord
+from ..services.records import RecordError, UnknownRecord
 from ..store.bundles import export_selected, held_state, import_bundle, import_summary
 from .api import API_KEY, authorize, confederation_param
 
@@ -89,7 +89,7 @@ async def post_bundle_for_state(request: web.Request) -> web.Response:
         try:
             theirs = decode_state(body.read())
         except BundleError as exc:
-            raise BadRequest(f"not a usable state file: {exc}") from None
+            raise RecordError(f"not a usable state file: {exc}") from None
     return attachment(bundle_bytes(request, theirs), "pnyx-bundle.pnyx")
 
 
@@ -97,7 +97,7 @@ async def post_bundle_import(request: web.Request) -> web.Response:
     """POST /bundle/import: verify and store the posted bundle; what it brought.
 
     201 with `complete: false` and the error when the file is damaged after some
-    valid records (those are kept); 400 when not even its header can be read."""
+    valid records (those are kept); 422 when not even its header can be read."""
     ctx = request.app[API_KEY]
     authorize(request, ctx.token)
     with tempfile.TemporaryFile(dir=ctx.node.data) as body:
@@ -105,7 +105,7 @@ async def post_bundle_import(request: web.Request) -> web.Response:
         body.seek(0)
         result = import_bundle(ctx.node, body, "uploaded to the local API")
     if result.header is None:
-        raise BadRequest(f"not a bundle: {result.error}")
+        raise RecordError(f"not a bundle: {result.error}")
     ctx.watch.check()
     return web.json_response(import_summary("upload", result), status=201)
 

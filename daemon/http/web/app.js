@@ -650,6 +650,14 @@ function setUp() {
   for (const form of document.querySelectorAll("form[data-write]")) form.addEventListener("submit", submitWrite);
   for (const [id, run] of Object.entries(EXCHANGES)) document.getElementById(id).addEventListener("submit", e => exchange(e, run));
   document.getElementById("ledger-of").addEventListener("change", renderLedger);
+  for (const select of document.querySelectorAll("select[data-shows]")) {  // fields that only some kinds take
+    const toggle = () => {
+      for (const node of select.form.querySelectorAll("[data-for]")) node.hidden = !node.dataset.for.split(" ").includes(select.value);
+    };
+    select.addEventListener("change", toggle);
+    select.form.addEventListener("reset", () => setTimeout(toggle));
+    toggle();
+  }
   document.addEventListener("click", event => {  // "Record this assembly's vote" links open the right form
     const link = event.target.closest("a[data-form]");
     if (!link) return;
