@@ -11,7 +11,8 @@ const state = { status: null, view: null, ledgers: {}, assemblies: [], peers: []
 
 const OUTCOME = { adopted: "Adopted", rejected: "Rejected", "no-quorum": "No quorum", no_quorum: "No quorum",
   open: "Open", lapsed: "Lapsed" };
-const MANDATE_STATE = { active: "active", recalled: "recalled", expired: "expired", "not-yet-in-force": "not yet in force" };
+const MANDATE_STATE = { active: "active", recalled: "recalled", expired: "expired", "not-yet-in-force": "not yet in force",
+  "not-adopted": "not adopted" };
 const ACT_CLASS = {
   "within-mandate": ["✓", "within mandate", "good"],
   "exceeds-mandate": ["⚠", "exceeds mandate", "alarm"],
@@ -19,6 +20,7 @@ const ACT_CLASS = {
   "indicative-ratified": ["✓", "indicative, ratified", "good"],
   disputed: ["!", "disputed: concurrent with the recall", "wait"],
   void: ["✕", "void", "off"],
+  replaced: ["↺", "replaced by a later act", "off"],
 };
 const MEMBER_STATE = { member: "member", suspended: "suspended", "awaiting-acceptance": "has not accepted yet",
   "not-a-member": "not a member", "charter-not-held": "charter not held here", "membership-cycle": "membership cycle" };
@@ -369,7 +371,7 @@ function renderDelegates() {
       ? `You carry ${active.map(m => `${m.delegate}'s mandate of ${assemblyName(m.assembly)} to ${councilName(m.council)} until ${m.until}`).join("; ")}.`
       : "No active mandate names this device's key: acts would be refused.";
   }
-  const order = { active: 0, "not-yet-in-force": 1, expired: 2, recalled: 3 };
+  const order = { active: 0, "not-yet-in-force": 1, expired: 2, recalled: 3, "not-adopted": 4 };
   const sorted = [...all].sort((a, b) => (mine.includes(b) - mine.includes(a)) || (order[a.state] - order[b.state]) || a.delegate.localeCompare(b.delegate));
   const exceeded = all.flatMap(m => m.acts).filter(a => a.class === "exceeds-mandate").length;
   const awaiting = all.flatMap(m => m.acts).filter(a => a.class === "indicative-awaiting-ratification").length;
