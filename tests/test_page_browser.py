@@ -274,6 +274,14 @@ def test_every_form_round_trips_through_two_daemons(scene: Scene, browser: Any, 
     form.get_by_label("Title").fill("Fishing rights")
     fill_vote(form, 70, 10, 2)
     submit(form, "“Fishing rights” is put to Coast council")
+    form = record(norte, "A proposal to a confederation")
+    form.get_by_label("Confederation", exact=True).select_option(label="Coast council")
+    form.get_by_label("Kind").select_option("amend")
+    form.get_by_label("Title").fill("Longer to ratify")
+    form.get_by_label("Days to ratify").fill("45")
+    form.get_by_label("Protected principles").fill("The shore belongs to everyone\nNets are shared")
+    fill_vote(form, 65, 5, 0)
+    submit(form, "“Longer to ratify” is put to Coast council")
     form = record(sur, "A confederal proposal")
     expect(form.get_by_label("Proposal", exact=True)).to_contain_text("Fishing rights", timeout=SEEN)
     pick(form.get_by_label("Proposal", exact=True), "Fishing rights")
@@ -283,6 +291,10 @@ def test_every_form_round_trips_through_two_daemons(scene: Scene, browser: Any, 
     fishing = norte.locator(".proposal", has_text="Fishing rights")
     expect(fishing).to_contain_text("Boats need a season more", timeout=SEEN)
     expect(fishing).to_contain_text(f"{SUR} 33 for · 11 against · 2 abstain")
+    amendment = sur.locator(".proposal", has_text="Longer to ratify")
+    expect(amendment).to_contain_text("Amendment of the charter proposed by Barrio Norte")
+    expect(amendment).to_contain_text(
+        "deadline days 45; protected “The shore belongs to everyone”, “Nets are shared”")
 
     # Ana, on her own device, votes beyond her mandate; Norte's page flags it
     ana = open_page(browser, scene.page_url(scene.ana), PHONE)

@@ -24,6 +24,7 @@ const ACT_CLASS = {
 };
 const MEMBER_STATE = { member: "member", suspended: "suspended", "awaiting-acceptance": "has not accepted yet",
   "not-a-member": "not a member", "charter-not-held": "charter not held here", "membership-cycle": "membership cycle" };
+const KIND = { policy: "Policy", admit: "Admission", suspend: "Suspension", amend: "Amendment of the charter", join: "Joining" };
 const MAJORITY = { for: "majority for", against: "majority against", tie: "tied" };
 
 function outcomeWord(o) { return OUTCOME[o] || String(o).replace(/[-_]/g, " "); }
@@ -315,8 +316,10 @@ function renderProposal(p) {
   const ours = voted.has(thisAssembly());
   const status = decided ? `${outcomeWord(p.outcome)} on ${p.decided_on || p.deadline}` : `Open until ${p.deadline}`;
   return el("article", { class: "proposal card", "data-id": p.id },
-    el("p", { class: "meta" }, badge(outcomeWord(p.outcome), outcomeClass(p.outcome)), el("span", {}, `${p.kind === "policy" ? "Policy" : p.kind} proposed by ${assemblyName(p.proposer)} on ${p.date}`)),
+    el("p", { class: "meta" }, badge(outcomeWord(p.outcome), outcomeClass(p.outcome)), el("span", {}, `${KIND[p.kind] || p.kind} proposed by ${assemblyName(p.proposer)} on ${p.date}`)),
     el("h5", {}, p.title),
+    p.subject ? el("p", {}, `${p.kind === "admit" ? "Admits" : p.kind === "suspend" ? "Suspends" : "Joins"} ${p.kind === "join" ? councilName(p.subject) : assemblyName(p.subject)}.`) : null,
+    p.amendment ? el("p", {}, "Would set: ", Object.entries(p.amendment).map(([k, v], i) => [i ? "; " : "", `${k.replace(/_/g, " ")} ${Array.isArray(v) ? v.map(x => `“${x}”`).join(", ") : v}`]), ".") : null,
     el("p", { class: "summary" }, `${status}. ${p.members_voted} of ${plural(p.members, "member")} voted. ${p.reason[0].toUpperCase() + p.reason.slice(1)}.`),
     p.text ? el("p", { class: "text" }, p.text) : null,
     tallyChart(p.tally, { threshold: p.threshold, rule: p.threshold_rule }),
@@ -480,6 +483,7 @@ function vote(f) {
 }
 
 const enc = encodeURIComponent;
+function lines(text) { return text.split("\n").map(s => s.trim()).filter(Boolean); }
 const WRITES = {
   decide(f) {
     const body = { ...vote(f), title: f.elements.title.value, text: f.elements.text.value };
@@ -505,7 +509,15 @@ const WRITES = {
   propose(f) {
     const e = f.elements;
     const body = { ...vote(f), confederation: e.confederation.value, kind: e.kind.value, title: e.title.value, text: e.text.value };
-    if (e.kind.value !== "policy") body.subject = e.subject.value;
+    if (e.kind.value === "admit" || e.kind.value === "suspend") body.subject = e.subject.value;
+    if (e.kind.value === "join") body.subject = e.higher.value;
+    if (e.kind.value === "amend") {
+      body.amendment = {};
+      if (e.threshold.value) body.amendment.threshold = e.threshold.value;
+      if (e.deadline_days.value) body.amendment.deadline_days = Number(e.deadline_days.value);
+      const principles = lines(e.protected.value);
+      if (principles.length) body.amendment.protected = principles;
+    }
     return ["/proposals", body, () => `Recorded: “${e.title.value}” is put to ${councilName(e.confederation.value)}.`];
   },
   "confed-accept"(f) {
@@ -517,7 +529,7 @@ const WRITES = {
     const body = { name: e.name.value, members: [...f.querySelectorAll('input[name="members"]:checked')].map(i => i.value),
       threshold: e.threshold.value, qualified: e.qualified.value, assembly_quorum: e.assembly_quorum.value,
       deadline_days: Number(e.deadline_days.value), date: e.date.value,
-      protected: e.protected.value.split("\n").map(s => s.trim()).filter(Boolean) };
+      protected: lines(e.protected.value) };
     return ["/confederations", body, () => `Written: the charter of ${e.name.value}. Each founding member now records its acceptance.`];
   },
   "delegate-act"(f) {
