@@ -102,6 +102,9 @@ def open_page(browser: Any, url: str, viewport: dict[str, int]) -> Any:
     page = browser.new_context(viewport=viewport, bypass_csp=True, accept_downloads=True).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    origin = url.split("/#")[0]
+    page.on("request", lambda request: request.url.startswith((origin + "/", "data:", "blob:"))
+            or errors.append(f"a request left the daemon: {request.url}"))
     page.errors = errors
     page.goto(url)
     from playwright.sync_api import expect
@@ -177,6 +180,16 @@ def test_every_view_fits_a_phone_and_a_desktop_and_names_what_it_shows(scene: Sc
             != page.locator(".act-within-mandate").first.evaluate("e => getComputedStyle(e).borderLeftWidth")
         assert page.errors == []
         page.context.close()
+
+    page = open_page(browser, scene.page_url(scene.norte), PHONE)  # with the keyboard alone
+    show(page, "record")
+    page.locator("#record-h").focus()
+    reached = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("(e => e.textContent.trim() || e.name)(document.activeElement)"))
+    assert "title" in reached and "votes_for" in reached and "Record the decision" in reached, reached
+    page.context.close()
 
     page = open_page(browser, scene.page_url(scene.ana), PHONE)  # a delegate's own device
     expect(page.locator("#view-delegates")).to_be_visible()
