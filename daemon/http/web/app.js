@@ -445,10 +445,9 @@ function revokeForm(d) {
 function renderOptions() {
   const fill = (kind, items, none) => {
     for (const select of document.querySelectorAll(`select[data-options="${kind}"]`)) {
-      const chosen = select.dataset.want || select.value;
+      const chosen = select.value;
       select.replaceChildren(...(none ? [el("option", { value: "" }, none)] : []), ...items.map(([value, label]) => el("option", { value }, label)));
       if (items.some(([value]) => value === chosen)) select.value = chosen;
-      delete select.dataset.want;
     }
   };
   const l = ledger();
@@ -575,6 +574,7 @@ async function submitWrite(event) {
     setDefaults();
     tell(form, message, false);
     await loadAll();
+    tell(form, message, false);  // what was just recorded may have grown the lists above the form
   } catch (e) {
     refused(form, e);
   } finally {
@@ -618,7 +618,7 @@ const EXCHANGES = {
   },
   "import-form": async f => {
     const r = await api("/bundle/import", { method: "POST", body: f.elements.file.files[0], headers: authHeaders("application/octet-stream") });
-    loadAll();
+    await loadAll();
     const line = `${plural(r.records, "record")}: ${r.new} new, ${r.already_held} already held, ${r.pending} waiting for others, ${r.rejected} rejected.`;
     return r.complete ? "Imported. " + line : `The file is damaged (${r.error.detail}); what came before the damage is kept. ${line}`;
   },
@@ -643,7 +643,7 @@ function route() {
   for (const a of document.querySelectorAll("#tabs a")) {
     if (a.dataset.view === name) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
-  document.getElementById("token-box").hidden = name === "ledger" || name === "confederation";
+  document.getElementById("token-box").hidden = name === "ledger";
   if (state.shown && state.shown !== name) document.getElementById(name + "-h").focus();
   state.shown = name;
 }
