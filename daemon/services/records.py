@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from automerge.core import Transaction
+from automerge.core import Document, Transaction
 from pnyx.federation.charter import Charter, charter_change
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.confed import (
@@ -40,6 +40,8 @@ from pnyx.federation.ledger import (
     Mandate,
     Profile,
     Tally,
+    read_decision,
+    read_device,
     read_ledger,
     write_decision,
     write_device,
@@ -142,8 +144,11 @@ class Recorder:
             raise RecordError("this device does not hold the assembly key")
         return self.node.assembly_key
 
+    def _ledger_doc(self) -> Document:
+        return self.node.docs.get(self.node.ledger_id)
+
     def _require_certified(self) -> None:
-        if key_text(self.node.device_key.public) not in self.ledger().devices:
+        if read_device(self._ledger_doc(), key_text(self.node.device_key.public)) is None:
             raise RecordError(
                 "this device is not certified by its assembly yet: run `pnyx device add "
                 f"{key_text(self.node.device_key.public)}` where the assembly key is, then sync")
@@ -153,8 +158,7 @@ class Recorder:
     def decide(self, d: DecisionInput, kind: str = "decision", subject: str | None = None,
                extra: Callable[[Transaction, str], None] | None = None) -> str:
         self._require_certified()
-        ledger = self.ledger()
-        if d.supersedes is not None and d.supersedes not in ledger.decisions:
+        if d.supersedes is not None and read_decision(self._ledger_doc(), d.supersedes) is None:
             raise RecordError(f"unknown decision to supersede: {d.supersedes}")
         if d.quorum is not None and d.quorum < 0:
             raise RecordError("a quorum cannot be negative")
