@@ -10,10 +10,11 @@ and says where it stopped.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 from aiohttp import web
 from pnyx.federation.bundle import BundleError, HeldState, decode_state, encode_state
@@ -21,7 +22,8 @@ from pnyx.federation.ledger import parse_date
 
 from ..services.bodies import BadRequest
 from ..services.records import RecordError, UnknownRecord
-from ..store.bundles import export_selected, held_state, import_bundle, import_summary
+from ..store.bundles import ImportResult, export_selected, held_state, import_bundle, import_summary
+from ..store.node import open_node
 from .api import API_KEY, authorize, confederation_param
 
 MAX_STATE_BYTES = 4 * 1024 * 1024  # a state file is a version vector per document: small
@@ -93,6 +95,17 @@ async def post_bundle_for_state(request: web.Request) -> web.Response:
     return attachment(bundle_bytes(request, theirs), "pnyx-bundle.pnyx")
 
 
+def import_apart(data: Path, body: BinaryIO) -> ImportResult:
+    """Import on a connection of its own, in a worker thread, as `pnyx bundle import` does
+    beside a running daemon: verifying a large bundle never stalls the daemon's event loop,
+    and the store watch announces what arrived."""
+    node = open_node(data)
+    try:
+        return import_bundle(node, body, "uploaded to the local API")
+    finally:
+        node.close()
+
+
 async def post_bundle_import(request: web.Request) -> web.Response:
     """POST /bundle/import: verify and store the posted bundle; what it brought.
 
@@ -103,7 +116,7 @@ async def post_bundle_import(request: web.Request) -> web.Response:
     with tempfile.TemporaryFile(dir=ctx.node.data) as body:
         await read_body(request, MAX_BUNDLE_BYTES, body)
         body.seek(0)
-        result = import_bundle(ctx.node, body, "uploaded to the local API")
+        result = await asyncio.to_thread(import_apart, ctx.node.data, body)
     if result.header is None:
         raise RecordError(f"not a bundle: {result.error}")
     ctx.watch.check()
