@@ -340,11 +340,18 @@ function renderProposal(p) {
 
 function actLine(a) {
   const [mark, words, kind] = ACT_CLASS[a.class] || ["", a.class, ""];
-  const what = a.kind === "vote" ? `Voted ${a.position} on ${proposalTitle(a.proposal || "")} (${a.binding})`
+  const what = a.kind === "vote" ? `Vote on ${proposalTitle(a.proposal || "")}: ${a.position}, ${a.binding}`
     : a.kind === "sign" ? `Co-signed “${a.text}”` : `Reported: ${a.text}`;
   return el("li", { class: "act act-" + a.class },
     el("p", { class: "meta" }, badge(words, kind, mark), el("time", { datetime: a.date }, a.date)),
     el("p", {}, what), el("p", { class: "muted" }, a.reason));
+}
+
+function recallLine(m) {
+  const recall = m.recalled_by && ledger(m.assembly) ? ledger(m.assembly).decisions.find(d => d.id === m.recalled_by) : null;
+  if (!recall) return null;
+  const t = tallyOf(recall);
+  return el("p", {}, `Recalled by ${assemblyName(m.assembly)} on ${recall.date} (${t.for} for, ${t.against} against, ${t.abstain} abstain).`);
 }
 
 function mandateCard(m) {
@@ -355,6 +362,7 @@ function mandateCard(m) {
       exceeded ? badge(`${plural(exceeded, "act")} beyond the mandate`, "alarm", "⚠") : null),
     el("h4", {}, `${m.delegate} for ${assemblyName(m.assembly)}`),
     el("p", {}, `To ${councilName(m.council)}, ${m.from} to ${m.until}.`),
+    recallLine(m),
     instructions && instructions.instructions.length ? el("div", {}, el("h5", {}, "Instructions"),
       el("ul", {}, instructions.instructions.map(i => el("li", {}, `${i.question}: vote ${i.position} (${i.binding})`))))
       : el("p", { class: "muted" }, "No instructions: every vote is indicative and goes back to the assembly."),
