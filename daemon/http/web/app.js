@@ -278,6 +278,7 @@ function renderConfederations() {
   const v = state.view;
   document.getElementById("as-of").textContent = `As of ${v.as_of}, from the records held on this device.`;
   const list = document.getElementById("confederation-list");
+  const opened = new Set([...list.querySelectorAll("details[open]")].map(d => d.dataset.key));  // kept open across live updates
   if (!v.confederations.length) { list.replaceChildren(el("p", { class: "muted" }, "No confederation is held here yet.")); return; }
   list.replaceChildren(...v.confederations.map(c => {
     const open = c.proposals.filter(p => p.outcome === "open");
@@ -297,7 +298,7 @@ function renderConfederations() {
         r.protected.length ? el("ul", { class: "principles" }, r.protected.map(p => el("li", {}, p)))
           : el("p", { class: "muted" }, "None."),
         el("p", { class: "muted" }, `A simple changing majority cannot overturn these; amending them takes ${r.qualified}.`)),
-      el("details", { class: "card more" }, el("summary", {}, "Rules and members"),
+      el("details", { class: "card more", "data-key": c.id, open: opened.has(c.id) }, el("summary", {}, "Rules and members"),
         el("dl", { class: "facts" },
           el("dt", {}, "Founded"), el("dd", {}, c.founded),
           el("dt", {}, "Decisions need"), el("dd", {}, ruleWords(r.threshold)),
