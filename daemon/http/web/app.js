@@ -238,10 +238,12 @@ function renderLedger() {
   const standing = decisions.filter(d => !d.superseded);
   const latest = decisions[0];
   const active = mandates().filter(m => m.assembly === select.value && m.state === "active");
-  document.getElementById("ledger-summary").replaceChildren(
-    latest ? el("span", {}, "Latest: ", latest.outcome ? [badge(outcomeWord(latest.outcome), outcomeClass(latest.outcome)), " "] : null,
-      el("strong", {}, decisionHeading(latest, l)), ` (${latest.date}). `) : "No decisions recorded yet. ",
-    `${plural(standing.length, "decision")} in force, ${plural(active.length, "active mandate")}.`);
+  document.getElementById("ledger-summary").replaceChildren(...(latest
+    ? [el("span", {}, "Latest: ", latest.outcome ? [badge(outcomeWord(latest.outcome), outcomeClass(latest.outcome)), " "] : null,
+      el("strong", {}, decisionHeading(latest, l)), ` (${latest.date}). `),
+      `${plural(standing.length, "decision")} in force, ${plural(active.length, "active mandate")}.`]
+    : ["Nothing recorded yet.", select.value === thisAssembly() && !isDelegateDevice()
+      ? [" After a meeting, ", el("a", { href: "#record" }, "record what it decided"), "."] : null]));
   const list = document.getElementById("decisions");
   list.replaceChildren(...decisions.map(d => el("li", { class: "record decision" + (d.superseded ? " superseded" : ""), "data-id": d.id },
     el("p", { class: "meta" }, d.outcome ? badge(outcomeWord(d.outcome), outcomeClass(d.outcome)) : null,
@@ -279,7 +281,11 @@ function renderConfederations() {
   document.getElementById("as-of").textContent = `As of ${v.as_of}, from the records held on this device.`;
   const list = document.getElementById("confederation-list");
   const opened = new Set([...list.querySelectorAll("details[open]")].map(d => d.dataset.key));  // kept open across live updates
-  if (!v.confederations.length) { list.replaceChildren(el("p", { class: "muted" }, "No confederation is held here yet.")); return; }
+  if (!v.confederations.length) {
+    list.replaceChildren(el("p", { class: "summary" }, "No confederation is held here yet: found one below, or bring a neighbour's records (",
+      el("a", { href: "#exchange" }, "Peers & bundles"), ")."));
+    return;
+  }
   list.replaceChildren(...v.confederations.map(c => {
     const open = c.proposals.filter(p => p.outcome === "open");
     const decided = c.proposals.filter(p => p.outcome !== "open").reverse();
