@@ -81,7 +81,7 @@ def week(root: Path) -> Week:
             world.ratify(name, seeds, ago(45), *tally)
         water = world.propose(NORTE, charter, ago(5), title="Shared water plan")
         world.spread()
-        norte.ratify(water, vote(ago(4), 97, 23, 4, dissent="Too costly this year"))
+        norte.ratify(water, vote(ago(4), 90, 22, 4, dissent="Too costly this year"))
         world.recorders[SUR].ratify(water, vote(ago(3), 30, 25, 1, dissent="Wait for the spring"))
         roads = world.propose(SUR, charter, ago(3), title="Road repairs before winter")
         world.spread()
