@@ -5,7 +5,7 @@
 const API = "/api/v1";
 const TOKEN_KEY = "pnyx.token";
 const VIEWS = ["ledger", "record", "confederation", "delegates", "exchange"];
-const state = { status: null, view: null, ledgers: {}, assemblies: [], peers: [], completeness: null, shown: null };
+const state = { status: null, view: null, ledgers: {}, assemblies: [], peers: [], completeness: null, bylaws: null, shown: null };
 
 // --- words: one vocabulary for the whole page --------------------------------------------
 
@@ -187,10 +187,11 @@ async function loadAll() {
     const keys = assemblies.map(a => a.key);
     if (!keys.includes(status.assembly)) keys.push(status.assembly);
     const ledgers = await Promise.all(keys.map(k => api("/ledger?assembly=" + encodeURIComponent(k)).catch(() => null)));
-    const [peers, completeness] = await Promise.all([api("/peers").catch(() => []), api("/completeness").catch(() => null)]);
+    const [peers, completeness, bylaws] = await Promise.all([api("/peers").catch(() => []), api("/completeness").catch(() => null),
+      api("/bylaws").catch(() => null)]);  // bylaws: null from a daemon without them
     state.ledgers = {};
     keys.forEach((k, i) => { if (ledgers[i]) state.ledgers[k] = ledgers[i]; });
-    Object.assign(state, { status, view, assemblies, peers, completeness });
+    Object.assign(state, { status, view, assemblies, peers, completeness, bylaws });
     document.getElementById("load-error").hidden = true;
     render();
   } catch (e) {
@@ -208,7 +209,7 @@ function isDelegateDevice() {
 }
 
 function render() {
-  renderHeader(); renderLedger(); renderConfederations(); renderDelegates(); renderExchange(); renderOptions();
+  renderHeader(); renderLedger(); renderBylaws(); renderConfederations(); renderDelegates(); renderExchange(); renderOptions();
   route();
 }
 
@@ -258,6 +259,23 @@ function renderLedger() {
   const ms = document.getElementById("ledger-mandates");
   ms.replaceChildren(...l.mandates.map(m => mandateSummary(m.id, m.delegate, m.council, m.term_from, m.term_until, select.value)));
   if (!l.mandates.length) ms.append(el("li", { class: "muted" }, "No mandates given."));
+}
+
+function bylawsWords(b) {
+  const rule = b.rule === "simple" ? "more for than against" : `${b.rule} of for and against`;
+  return `decisions need ${rule}; ${b.quorum ? `at least ${b.quorum} members present` : "no quorum"}` +
+    (b.members ? `; ${plural(b.members, "member")}` : "");
+}
+
+function renderBylaws() {
+  const b = state.bylaws;
+  for (const node of document.querySelectorAll('[data-needs="bylaws"]')) node.hidden = !b;
+  const line = document.getElementById("ledger-bylaws");
+  line.hidden = !b || document.getElementById("ledger-of").value !== thisAssembly();
+  if (!b) return;
+  const words = bylawsWords(b.in_force);
+  line.textContent = `Bylaws in force: ${words}${b.decision ? "" : " (the defaults: none adopted yet)"}.`;
+  document.getElementById("bylaws-now").textContent = `In force now: ${words}.`;
 }
 
 function mandateState(id, fallback) {
@@ -553,6 +571,14 @@ const WRITES = {
     else body.text = e.text.value;
     return ["/acts", body, () => e.kind.value === "vote" ? `Recorded: your vote ${e.position.value} on ${proposalTitle(e.proposal.value)}.` : "Recorded."];
   },
+  bylaws(f) {
+    const e = f.elements;
+    const changes = {};
+    if (e.rule.value) changes.rule = e.rule.value;
+    if (e.least_present.value) changes.quorum = Number(e.least_present.value);
+    if (e.members.value) changes.members = Number(e.members.value);
+    return ["/bylaws", { ...vote(f), bylaws: changes }, () => `Recorded: the bylaws (${Object.keys(changes).join(", ") || "nothing"} changed).`];
+  },
   "peers-add"(f) { return ["/peers", { url: f.elements.url.value.trim() }, r => r.added ? `Added ${r.url}.` : `${r.url} was a peer already.`]; },
   "peers-remove"(f) { return ["/peers/remove", { url: f.elements.url.value }, r => `Removed ${r.url}.`]; },
   "device-add"(f) { return ["/devices", { key: f.elements.key.value.trim(), label: f.elements.label.value }, d => `Certified “${d.label || "the device"}”.`]; },
@@ -678,7 +704,7 @@ function setUp() {
   for (const radio of document.querySelectorAll('input[name="what"]')) radio.addEventListener("change", () => choose(radio.value));
   for (const form of document.querySelectorAll("form[data-write]")) form.addEventListener("submit", submitWrite);
   for (const [id, run] of Object.entries(EXCHANGES)) document.getElementById(id).addEventListener("submit", e => exchange(e, run));
-  document.getElementById("ledger-of").addEventListener("change", renderLedger);
+  document.getElementById("ledger-of").addEventListener("change", () => { renderLedger(); renderBylaws(); });
   for (const select of document.querySelectorAll("select[data-shows]")) {  // fields that only some kinds take
     const toggle = () => {
       for (const node of select.form.querySelectorAll("[data-for]")) node.hidden = !node.dataset.for.split(" ").includes(select.value);
