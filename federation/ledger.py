@@ -1,7 +1,8 @@
 """The assembly ledger: its document schema and its records as typed values.
 
 Layout of `ledger/<assembly key>` (protocol-spec/ledger.md is normative):
-root maps `profile`, `devices`, `decisions` and `mandates`, each keyed by id so
+root maps `profile`, `devices`, `decisions`, `mandates` and the economy's
+collections (federation/economy.py), each keyed by id so
 that two devices recording offline never conflict; the genesis change creates
 them all, so no device ever creates one concurrently with another. Decisions are superseded,
 never deleted; a recall is a decision that names the mandate it ends.
@@ -228,7 +229,9 @@ def device_entry(doc: Document, device: bytes, heads: list[bytes] | None = None)
 # Top-level maps of a ledger. The genesis change creates every one of them: two devices
 # that each created a missing map offline would make two conflicting maps under one key,
 # and Automerge would show only one of them, hiding the other device's records.
-COLLECTIONS = ("devices", "decisions", "mandates")
+# The economy's collections (federation/economy.py): needs, offers, pledges, deliveries, commons.
+ECONOMY_COLLECTIONS = ("needs", "offers", "pledges", "deliveries", "commons")
+COLLECTIONS = ("devices", "decisions", "mandates", *ECONOMY_COLLECTIONS)
 
 
 def write_genesis(tx: Transaction, profile: Profile) -> None:

@@ -4,7 +4,7 @@
 
 const API = "/api/v1";
 const TOKEN_KEY = "pnyx.token";
-const VIEWS = ["ledger", "record", "confederation", "delegates", "exchange"];
+const VIEWS = ["ledger", "record", "confederation", "delegates", "economy", "exchange"];
 const state = { status: null, view: null, ledgers: {}, assemblies: [], peers: [], completeness: null, bylaws: null, shown: null };
 
 // --- words: one vocabulary for the whole page --------------------------------------------
