@@ -37,7 +37,7 @@ AXE = WEB / "node_modules" / "axe-core" / "axe.min.js"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 900}
-VIEWS = ("ledger", "record", "confederation", "delegates", "exchange")
+VIEWS = ("ledger", "record", "confederation", "delegates", "economy", "exchange")
 SEEN = 20_000  # ms for gossip to carry a record to the other daemon and its page to show it
 KEY = re.compile(r"\b[a-z2-7]{52}\b")  # an assembly or device key in its text form
 
@@ -319,6 +319,56 @@ def test_every_form_round_trips_through_two_daemons(scene: Scene, browser: Any, 
     beyond = norte.locator("article.mandate", has_text="Ana for Barrio Norte").locator(
         ".act-exceeds-mandate", has_text="Road repairs")
     expect(beyond).to_contain_text("exceeds mandate", timeout=SEEN)
+
+    # needs and offers: Norte needs grain, Sur offers some, Norte pledges it, Sur delivers it
+    show(norte, "economy")
+    norte.get_by_text("State a need").click()
+    form = norte.locator("#need-form")
+    form.get_by_label("Confederation").select_option(label=COUNCIL)
+    form.get_by_label("Item").fill("grain")
+    form.get_by_label("Quantity").fill("400")
+    form.get_by_label("Unit").fill("kg")
+    form.get_by_label("Needed by").fill("2030-06-01")
+    form.get_by_label("Priority").select_option("urgent")
+    submit(form, "Recorded: a need of 400 kg grain by 2030-06-01")
+    show(sur, "economy")
+    expect(sur.locator('article.plan-line[data-item="grain"]')).to_contain_text("400 uncovered", timeout=SEEN)
+    sur.get_by_text("Make an offer").click()
+    form = sur.locator("#offer-form")
+    form.get_by_label("Confederation").select_option(label=COUNCIL)
+    form.get_by_label("Item").fill("grain")
+    form.get_by_label("Quantity").fill("250")
+    form.get_by_label("Unit").fill("kg")
+    form.get_by_label("Until").fill("2030-12-31")
+    submit(form, "Recorded: an offer of 250 kg grain")
+    grain = norte.locator('article.plan-line[data-item="grain"]')
+    expect(grain).to_contain_text("150 uncovered", timeout=SEEN)
+    norte.get_by_text("Pledge an offer to a need").click()
+    form = norte.locator("#pledge-form")
+    expect(form.get_by_label("Offer")).to_contain_text(f"{SUR}: 250 kg grain", timeout=SEEN)
+    pick(form.get_by_label("Need"), f"{NORTE}: 400 kg grain")
+    pick(form.get_by_label("Offer"), f"{SUR}: 250 kg grain")
+    form.get_by_label("Quantity").fill("200")
+    submit(form, "Recorded: a pledge of 200 kg grain")
+    sur.get_by_text("Record a delivery").click()
+    form = sur.locator("#delivery-form")
+    expect(form.get_by_label("Need")).to_contain_text(f"{NORTE}: 400 kg grain", timeout=SEEN)
+    pick(form.get_by_label("Need"), f"{NORTE}: 400 kg grain")
+    pick(form.get_by_label("Offer"), f"{SUR}: 250 kg grain")
+    form.get_by_label("Quantity").fill("200")
+    submit(form, "Recorded: a delivery of 200 kg grain")
+    expect(grain).to_contain_text("delivered 200", timeout=SEEN)
+    norte.get_by_text("Keep a good in the commons").click()
+    form = norte.locator("#commons-form")
+    form.get_by_label("Confederation").select_option(label=COUNCIL)
+    form.get_by_label("Good").fill("Seed bank")
+    submit(form, "Recorded: seed bank kept in the commons")  # names are kept in lower case
+    norte_key = scene.norte.status()["assembly"]
+    wait_until(lambda: any(r["good"] == "seed bank"
+                           for r in call(scene.sur, "GET", f"/commons?assembly={norte_key}")[1]))
+    norte.get_by_role("button", name=re.compile("^Withdraw: Need: 400 kg grain")).click()
+    expect(norte.locator("#economy-feedback")).to_contain_text("Withdrawn: Need: 400 kg grain")
+    wait_until(lambda: any(r["withdrawn"] for r in call(scene.sur, "GET", f"/needs?assembly={norte_key}")[1]))
 
     # a device certified and revoked at Norte, seen in Norte's ledger held by Sur
     device = cli(tmp_path / "laptop", "init", "--join", scene.norte.status()["assembly"]).stdout.split()[1]

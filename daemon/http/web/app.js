@@ -5,7 +5,10 @@
 const API = "/api/v1";
 const TOKEN_KEY = "pnyx.token";
 const VIEWS = ["ledger", "record", "confederation", "delegates", "economy", "exchange"];
-const state = { status: null, view: null, ledgers: {}, assemblies: [], peers: [], completeness: null, bylaws: null, shown: null };
+const state = { status: null, view: null, ledgers: {}, assemblies: [], peers: [], completeness: null, bylaws: null,
+  plan: null, economy: {}, shown: null };
+const ECONOMY = ["needs", "offers", "pledges", "deliveries", "commons"];
+const SINGULAR = { needs: "need", offers: "offer", pledges: "pledge", deliveries: "delivery", commons: "commons" };
 
 // --- words: one vocabulary for the whole page --------------------------------------------
 
@@ -187,11 +190,13 @@ async function loadAll() {
     const keys = assemblies.map(a => a.key);
     if (!keys.includes(status.assembly)) keys.push(status.assembly);
     const ledgers = await Promise.all(keys.map(k => api("/ledger?assembly=" + encodeURIComponent(k)).catch(() => null)));
-    const [peers, completeness, bylaws] = await Promise.all([api("/peers").catch(() => []), api("/completeness").catch(() => null),
-      api("/bylaws").catch(() => null)]);  // bylaws: null from a daemon without them
+    const [peers, completeness, bylaws, plan, ...mine] = await Promise.all([api("/peers").catch(() => []),
+      api("/completeness").catch(() => null), api("/bylaws").catch(() => null),  // bylaws: null from a daemon without them
+      api("/plan").catch(() => null), ...ECONOMY.map(c => api("/" + c).catch(() => []))]);
+    state.economy = Object.fromEntries(ECONOMY.map((c, i) => [c, mine[i]]));
     state.ledgers = {};
     keys.forEach((k, i) => { if (ledgers[i]) state.ledgers[k] = ledgers[i]; });
-    Object.assign(state, { status, view, assemblies, peers, completeness, bylaws });
+    Object.assign(state, { status, view, assemblies, peers, completeness, bylaws, plan });
     document.getElementById("load-error").hidden = true;
     render();
   } catch (e) {
@@ -209,7 +214,8 @@ function isDelegateDevice() {
 }
 
 function render() {
-  renderHeader(); renderLedger(); renderBylaws(); renderConfederations(); renderDelegates(); renderExchange(); renderOptions();
+  renderHeader(); renderLedger(); renderBylaws(); renderConfederations(); renderDelegates(); renderEconomy(); renderExchange();
+  renderOptions();
   route();
 }
 
@@ -418,6 +424,52 @@ function renderDelegates() {
   document.getElementById("delegate-list").replaceChildren(...(sorted.length ? sorted.map(mandateCard) : [el("p", { class: "muted" }, "No mandates held here.")]));
 }
 
+// --- needs and offers: this assembly's records, each withdrawable --------------------------
+
+function planLines() { return state.plan ? state.plan.confederations.flatMap(c => c.items.map(i => ({ ...i, name: c.name }))) : []; }
+
+function planEntry(kind, ref) {
+  for (const line of planLines()) {
+    const found = line[kind].find(x => x.id === ref);
+    if (found) return { ...found, line };
+  }
+  return null;
+}
+
+function refWords(kind, ref) {
+  const found = planEntry(kind, ref);
+  const whose = assemblyName(ref.split("/")[0]);
+  return found ? `${whose}'s ${kind === "needs" ? "need" : "offer"} of ${found.quantity} ${found.line.unit} ${found.line.item}` : `${whose}'s ${kind === "needs" ? "need" : "offer"}`;
+}
+
+function economyWords(collection, r) {
+  switch (collection) {
+    case "needs": return `Need: ${r.quantity} ${r.unit} ${r.item} by ${r.by} (${r.priority})`;
+    case "offers": return `Offer: ${r.quantity} ${r.unit} ${r.item}, ${r.from} to ${r.until}`;
+    case "pledges": return `Pledge: ${r.quantity} ${r.unit} ${r.item}, ${refWords("offers", r.offer)} to ${refWords("needs", r.need)}`;
+    case "deliveries": return `Delivery: ${r.quantity} ${r.unit} ${r.item}, ${refWords("offers", r.offer)} to ${refWords("needs", r.need)}`;
+    default: return `Commons: ${r.good}${r.rules ? ", " + r.rules : ""}`;
+  }
+}
+
+function renderEconomy() {
+  const list = document.getElementById("my-economy");
+  const items = ECONOMY.flatMap(c => (state.economy[c] || []).filter(r => !r.superseded && !r.withdrawn).map(r => [c, r]));
+  list.replaceChildren(...items.map(([c, r]) => el("li", { class: "record economy-record", "data-id": r.id },
+    el("p", { class: "meta" }, el("time", { datetime: r.date }, r.date), el("span", {}, councilName(r.confederation))),
+    el("p", {}, economyWords(c, r)), r.note ? el("p", { class: "muted" }, r.note) : null,
+    isDelegateDevice() ? null : withdrawForm(c, r))));
+  if (!items.length) list.append(el("li", { class: "muted" }, "None recorded."));
+}
+
+function withdrawForm(collection, r) {
+  const form = el("form", { class: "inline write", "data-write": SINGULAR[collection] + "-withdraw", "data-feedback": "economy-feedback" },
+    el("input", { type: "hidden", name: "record", value: r.id }),
+    el("button", { type: "submit", class: "secondary", "aria-label": `Withdraw: ${economyWords(collection, r)}` }, "Withdraw"));
+  form.addEventListener("submit", submitWrite);
+  return form;
+}
+
 // --- peers, bundles, devices -----------------------------------------------------------------
 
 function ago(s) { return s === null || s === undefined ? "never" : s < 90 ? `${Math.round(s)} s ago` : s < 5400 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`; }
@@ -490,6 +542,10 @@ function renderOptions() {
   fill("proposals", proposals().filter(p => p.outcome === "open" && p.not_voted.includes(thisAssembly()))
     .map(p => [p.id, `${p.title} (${p.confederation.rules.name})`]), "— choose —");
   fill("all-proposals", proposals().filter(p => p.outcome === "open").map(p => [p.id, `${p.title} (${p.confederation.rules.name})`]), "— none —");
+  const open = kind => planLines().flatMap(line => line[kind]
+    .map(x => [x.id, `${assemblyName(x.assembly)}: ${x.quantity} ${line.unit} ${line.item}` + (kind === "needs" ? ` by ${x.by}` : ` until ${x.until}`)]));
+  fill("needs", open("needs"), "— choose —");
+  fill("offers", open("offers"), "— choose —");
   const confeds = confederations().map(c => [c.id, c.rules.name]);
   fill("confederations", confeds, "— choose —");
   fill("confederation-ids", confeds, "— all —");
@@ -579,11 +635,37 @@ const WRITES = {
     if (e.members.value) changes.members = Number(e.members.value);
     return ["/bylaws", { ...vote(f), bylaws: changes }, () => `Recorded: the bylaws (${Object.keys(changes).join(", ") || "nothing"} changed).`];
   },
+  "need-add"(f) {
+    const e = f.elements;
+    return ["/needs", { ...what(f), by: e.by.value, priority: e.priority.value, cooperative: e.cooperative.value, note: e.note.value },
+      r => `Recorded: a need of ${r.quantity} ${r.unit} ${r.item} by ${r.by}.`];
+  },
+  "offer-add"(f) {
+    const e = f.elements;
+    return ["/offers", { ...what(f), from: e.from.value, until: e.until.value, conditions: e.conditions.value, cooperative: e.cooperative.value },
+      r => `Recorded: an offer of ${r.quantity} ${r.unit} ${r.item}.`];
+  },
+  "pledge-add"(f) { return ["/pledges", match(f), r => `Recorded: a pledge of ${r.quantity} ${r.unit} ${r.item}.`]; },
+  "delivery-add"(f) { return ["/deliveries", { ...match(f), note: f.elements.note.value }, r => `Recorded: a delivery of ${r.quantity} ${r.unit} ${r.item}.`]; },
+  "commons-add"(f) {
+    const e = f.elements;
+    return ["/commons", { confederation: e.confederation.value, good: e.good.value, rules: e.rules.value }, r => `Recorded: ${r.good} kept in the commons.`];
+  },
+  ...Object.fromEntries(ECONOMY.map(c => [SINGULAR[c] + "-withdraw",
+    f => [`/${c}/${enc(f.elements.record.value)}/withdraw`, {}, r => `Withdrawn: ${economyWords(c, r)}.`]])),
   "peers-add"(f) { return ["/peers", { url: f.elements.url.value.trim() }, r => r.added ? `Added ${r.url}.` : `${r.url} was a peer already.`]; },
   "peers-remove"(f) { return ["/peers/remove", { url: f.elements.url.value }, r => `Removed ${r.url}.`]; },
   "device-add"(f) { return ["/devices", { key: f.elements.key.value.trim(), label: f.elements.label.value }, d => `Certified “${d.label || "the device"}”.`]; },
   "device-revoke"(f) { return [`/devices/${enc(f.elements.device.value)}/revoke`, {}, d => `Revoked “${d.label || "the device"}”; ${plural(d.changes_kept, "change")} before the cut are kept.`]; },
 };
+
+function what(f) {
+  const e = f.elements;
+  // elements.item is the collection's own item() method: the field is reached by namedItem
+  return { confederation: e.confederation.value, item: e.namedItem("item").value.trim(), quantity: Number(e.quantity.value), unit: e.unit.value.trim() };
+}
+
+function match(f) { return { need: f.elements.need.value, offer: f.elements.offer.value, quantity: Number(f.elements.quantity.value) }; }
 
 function authHeaders(type) {
   return { "Content-Type": type, "Authorization": "Bearer " + token() };
@@ -666,7 +748,7 @@ const EXCHANGES = {
 };
 
 function setDefaults() {
-  for (const input of document.querySelectorAll('input[name="date"], input[name="term_from"]')) if (!input.value) input.value = today();
+  for (const input of document.querySelectorAll('input[name="date"], input[name="term_from"], input[name="from"]')) if (!input.value) input.value = today();
 }
 
 function showTokenState() {
@@ -697,6 +779,9 @@ function choose(formId) {
 }
 
 function setUp() {
+  for (const [attr, id] of [["data-what", "what-template"], ["data-match", "match-template"]]) {
+    for (const holder of document.querySelectorAll(`[${attr}]`)) holder.replaceWith(document.getElementById(id).content.cloneNode(true));
+  }
   for (const holder of document.querySelectorAll("[data-vote]")) {
     holder.replaceWith(document.getElementById("vote-template").content.cloneNode(true),
       ...(holder.dataset.vote === "dissent" ? [document.getElementById("dissent-template").content.cloneNode(true)] : []));

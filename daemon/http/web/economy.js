@@ -54,12 +54,10 @@
       h("h4", {}, `${line.item} (${line.unit})`,
         line.uncovered ? h("span", { class: "badge bad" }, ` ${line.uncovered} uncovered`) : h("span", { class: "badge good" }, " covered")),
       chart(line),
-      h("div", { class: "scroll" }, h("table", { class: "plan-periods" },
-        h("caption", {}, "Per month"),
-        h("thead", {}, h("tr", {}, ["Month", "Needed", "Offered", "Pledged", "Delivered", "Proposed", "Uncovered", "Surplus"]
-          .map(t => h("th", { scope: "col" }, t)))),
-        h("tbody", {}, line.periods.map(p => h("tr", {}, h("td", {}, p.period),
-          ["needed", "offered", "pledged", "delivered", "proposed", "uncovered", "surplus"].map(k => h("td", { class: "n" }, p[k]))))))),
+      h("h5", {}, "Per month"),
+      h("ul", { class: "plan-periods" }, line.periods.map(p => h("li", {}, h("strong", {}, p.period), " ",
+        ["needed", "offered", "pledged", "delivered", "proposed", "uncovered", "surplus"]
+          .filter(k => p[k]).map(k => `${k} ${p[k]}`).join(" · ")))),
       uncovered.length ? h("ul", { class: "uncovered" }, uncovered.map(n =>
         h("li", {}, `${n.uncovered} ${line.unit} for ${name(n.assembly)} by ${n.by} (${n.priority})`))) : null,
       line.proposal.length ? h("p", { class: "muted" }, "Proposed: ", line.proposal.map((m, i) =>
