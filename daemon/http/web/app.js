@@ -269,7 +269,7 @@ function renderLedger() {
 
 function bylawsWords(b) {
   const rule = b.rule === "simple" ? "more for than against" : `${b.rule} of for and against`;
-  return `decisions need ${rule}; ${b.quorum ? `at least ${b.quorum} members present` : "no quorum"}` +
+  return `decisions need ${rule}; ${b.quorum ? `at least ${b.quorum} members present` : "no minimum attendance"}` +
     (b.members ? `; ${plural(b.members, "member")}` : "");
 }
 
@@ -280,7 +280,8 @@ function renderBylaws() {
   line.hidden = !b || document.getElementById("ledger-of").value !== thisAssembly();
   if (!b) return;
   const words = bylawsWords(b.in_force);
-  line.textContent = `Bylaws in force: ${words}${b.decision ? "" : " (the defaults: none adopted yet)"}.`;
+  const coming = b.history.filter(h => h.after >= b.as_of).map(h => ` From the day after ${h.after}: ${bylawsWords({ ...b.in_force, ...h.bylaws })}.`);
+  line.textContent = `Bylaws in force: ${words}${b.decision ? "" : " (the defaults: none adopted yet)"}.${coming.join("")}`;
   document.getElementById("bylaws-now").textContent = `In force now: ${words}.`;
 }
 
