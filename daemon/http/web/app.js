@@ -256,6 +256,7 @@ function renderLedger() {
     el("p", { class: "meta" }, d.outcome ? badge(outcomeWord(d.outcome), outcomeClass(d.outcome)) : null,
       el("time", { datetime: d.date }, d.date), d.superseded ? badge("replaced by a later decision", "off") : null),
     el("h4", {}, decisionHeading(d, l)),
+    d.outcome && d.outcome !== "adopted" && d.reason ? el("p", { class: "muted" }, d.reason) : null,
     d.text ? el("p", { class: "text" }, d.text) : null,
     tallyChart(tallyOf(d), { small: true }),
     d.quorum !== null && d.quorum !== undefined ? el("p", { class: "muted" }, `${d.quorum} present`) : null,
