@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from pnyx.daemon.services.economy import Economy
 from pnyx.daemon.services.records import Recorder, new_record_id
 from pnyx.daemon.store.node import create_data_dir, new_key, open_node
 from pnyx.federation.charter import Rules, new_charter
@@ -93,6 +94,11 @@ def week(root: Path) -> Week:
                 (ActKind.REPORT, None, None, None, "The council met; water plan tabled")):
             ana.delegate_act(ana_mandate, Act(new_record_id(), kind, dt.date.fromisoformat(ago(2)),
                                               proposal, position, binding, text))
+        Economy(norte).record("needs", {"confederation": charter, "item": "seed potatoes", "quantity": 300,
+                                        "unit": "kg", "by": ago(-90), "priority": "high"})
+        Economy(world.recorders[ESTE]).record("offers", {
+            "confederation": charter, "item": "seed potatoes", "quantity": 120, "unit": "kg",
+            "from": ago(1), "until": ago(-120), "conditions": "bring sacks"})
         world.spread()
         return Week(root, charter, water, roads, seeds, ana_key, ana_mandate, bruno_mandate)
     finally:
