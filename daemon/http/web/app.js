@@ -79,6 +79,16 @@ async function api(path, options) {
   return body;
 }
 
+// A list holding forms is rebuilt only when what it shows changed: a live update must not
+// untick a box being ticked or take the keyboard's focus away.
+const lastShown = new WeakMap();
+function changed(node, shown) {
+  const key = JSON.stringify(shown);
+  if (lastShown.get(node) === key) return false;
+  lastShown.set(node, key);
+  return true;
+}
+
 // --- names: every key and id shown by what people call it -------------------------------
 
 function confederations() { return state.view ? state.view.confederations : []; }
@@ -184,16 +194,19 @@ function dissent(text) {
 
 // --- loading -----------------------------------------------------------------------------
 
+let loads = 0;
 async function loadAll() {
+  const mine = ++loads;  // a slower earlier load must not paint older records over a newer one
   try {
     const [status, view, assemblies] = await Promise.all([api("/status"), api("/view"), api("/assemblies")]);
     const keys = assemblies.map(a => a.key);
     if (!keys.includes(status.assembly)) keys.push(status.assembly);
     const ledgers = await Promise.all(keys.map(k => api("/ledger?assembly=" + encodeURIComponent(k)).catch(() => null)));
-    const [peers, completeness, bylaws, plan, ...mine] = await Promise.all([api("/peers").catch(() => []),
+    const [peers, completeness, bylaws, plan, ...records] = await Promise.all([api("/peers").catch(() => []),
       api("/completeness").catch(() => null), api("/bylaws").catch(() => null),  // bylaws: null from a daemon without them
       api("/plan").catch(() => null), ...ECONOMY.map(c => api("/" + c).catch(() => []))]);
-    state.economy = Object.fromEntries(ECONOMY.map((c, i) => [c, mine[i]]));
+    if (mine !== loads) return;
+    state.economy = Object.fromEntries(ECONOMY.map((c, i) => [c, records[i]]));
     state.ledgers = {};
     keys.forEach((k, i) => { if (ledgers[i]) state.ledgers[k] = ledgers[i]; });
     Object.assign(state, { status, view, assemblies, peers, completeness, bylaws, plan });
@@ -457,6 +470,7 @@ function economyWords(collection, r) {
 function renderEconomy() {
   const list = document.getElementById("my-economy");
   const items = ECONOMY.flatMap(c => (state.economy[c] || []).filter(r => !r.superseded && !r.withdrawn).map(r => [c, r]));
+  if (!changed(list, [items, state.plan, isDelegateDevice()])) return;
   list.replaceChildren(...items.map(([c, r]) => el("li", { class: "record economy-record", "data-id": r.id },
     el("p", { class: "meta" }, el("time", { datetime: r.date }, r.date), el("span", {}, councilName(r.confederation))),
     el("p", {}, economyWords(c, r)), r.note ? el("p", { class: "muted" }, r.note) : null,
@@ -484,6 +498,7 @@ function renderExchange() {
     : `Known to be missing: ${plural(c.missing_count, "change")} awaited, ${c.confederations.flatMap(x => x.ledgers_missing).map(assemblyName).join(", ") || "no ledgers"}.`;
   const l = ledger();
   const devices = document.getElementById("devices");
+  if (!changed(devices, [l && l.devices, state.status.device, isDelegateDevice()])) return;
   devices.replaceChildren(...(l ? l.devices : []).map(d => el("li", { class: "record device", "data-key": d.key },
     el("p", { class: "meta" }, badge(d.revoked_cut ? "revoked" : "certified", d.revoked_cut ? "off" : "good"),
       d.key === state.status.device ? el("span", {}, "this device") : null),
