@@ -69,16 +69,21 @@ class Client:
     # --- transport ------------------------------------------------------------------
 
     def request(self, method: str, path: str, body: Any = None,
-                query: dict[str, str | None] | None = None) -> Any:
-        """One call of the API; `path` is relative to /api/v1. The answer's JSON."""
+                query: dict[str, str | None] | None = None, request_id: str | None = None) -> Any:
+        """One call of the API; `path` is relative to /api/v1. The answer's JSON. A write with a
+        `request_id` (Idempotency-Key) is recorded once however often it is sent."""
         data = None if body is None else json.dumps(body).encode()
-        return json.loads(self.exchange(method, path, data, "application/json", query))
+        headers = {"Accept": "application/json"}
+        if request_id is not None:
+            headers["Idempotency-Key"] = request_id
+        return json.loads(self.exchange(method, path, data, "application/json", query, headers))
 
     def exchange(self, method: str, path: str, data: bytes | None = None,
                  content_type: str = "application/json",
-                 query: dict[str, str | None] | None = None) -> bytes:
+                 query: dict[str, str | None] | None = None,
+                 headers: dict[str, str] | None = None) -> bytes:
         """One call of the API with a raw body (sent as `content_type`); the raw answer."""
-        headers = {}
+        headers = dict(headers or {})
         if data is not None:
             headers["Content-Type"] = content_type
         if self.token is not None:
@@ -97,8 +102,8 @@ class Client:
     def get(self, path: str, **query: str | None) -> Any:
         return self.request("GET", path, query=query)
 
-    def post(self, path: str, body: dict[str, Any]) -> Any:
-        return self.request("POST", path, body)
+    def post(self, path: str, body: dict[str, Any], request_id: str | None = None) -> Any:
+        return self.request("POST", path, body, request_id=request_id)
 
     # --- reads ----------------------------------------------------------------------
 

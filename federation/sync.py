@@ -227,6 +227,8 @@ class Initiator:
             if push:
                 self._push[doc] = push
                 self.progress.to_push += sum(mine[a] - s for a, s in push.items())
+            if not pull and not push:  # same changes, other evidence: each side sends its own
+                self._pull[doc] = self._push[doc] = {}
         return self._next_pull()
 
     def _next_pull(self) -> Step:

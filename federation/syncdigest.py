@@ -23,11 +23,16 @@ EMPTY_BUCKET = bytes(DIGEST_BYTES)
 DOC_DOMAIN = b"pnyx/doc/v1\0"
 BUCKET_DOMAIN = b"pnyx/bucket/v1\0"
 STATE_DOMAIN = b"pnyx/state/v1\0"
+EVIDENCE_MARK = b"pnyx/evidence/v1\0"
 
 
-def doc_digest(heads: Iterable[bytes]) -> bytes:
-    """The digest of one document: SHA-256 over its sorted heads."""
-    return hashlib.sha256(DOC_DOMAIN + b"".join(sorted(heads))).digest()
+def doc_digest(heads: Iterable[bytes], evidence: Iterable[bytes] = ()) -> bytes:
+    """The digest of one document: SHA-256 over its sorted heads, then, where the document
+    has evidence (equivocation, a second genesis), EVIDENCE_MARK and the sorted hashes of
+    the changes kept as evidence, so that two daemons differing only in evidence differ."""
+    proof = b"".join(sorted(evidence))
+    tail = EVIDENCE_MARK + proof if proof else b""
+    return hashlib.sha256(DOC_DOMAIN + b"".join(sorted(heads)) + tail).digest()
 
 
 def bucket_of(doc_id: str) -> int:

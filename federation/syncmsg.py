@@ -14,15 +14,14 @@ from typing import Any
 
 import msgpack
 
-from .chunk import MAX_CHUNK_BYTES
 from .envelope import Envelope, envelope_from_wire
 from .errors import Rejected
 from .keys import KEY_BYTES
 from .syncdigest import BUCKETS, DIGEST_BYTES
+from .wirelimits import SYNC_MESSAGE, WireLimitError, unpack
 
 PROTOCOL_VERSION = 1
-MAX_BODY_BYTES = 8 << 20
-MAX_ITEMS = 200_000  # longest array in any message
+MAX_BODY_BYTES = SYNC_MESSAGE.max_bytes
 MAX_URL_CHARS = 512
 MAX_REASONS = 16
 
@@ -106,6 +105,7 @@ class Pushed:
     pending: int
     rejected: int
     reasons: tuple[str, ...]
+    deferred: int = 0  # not judged or no room to wait: offered again later, never "duplicate"
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,8 @@ def to_wire(m: Request | Reply) -> dict[str, Any]:
     elif isinstance(m, Pushed):
         out |= {"t": "pushed", "accepted": m.accepted, "duplicate": m.duplicate,
                 "pending": m.pending, "rejected": m.rejected, "reasons": list(m.reasons)}
+        if m.deferred:
+            out["deferred"] = m.deferred
     else:
         out |= {"t": "peer-list", "urls": list(m.urls)}
     return out
@@ -174,14 +176,10 @@ def decode_reply(data: bytes) -> Reply:
 
 
 def _decode(data: bytes, allowed: tuple[str, ...]) -> Request | Reply:
-    if len(data) > MAX_BODY_BYTES:
-        raise ProtocolError("oversized", f"{len(data)} bytes, at most {MAX_BODY_BYTES}")
     try:
-        value = msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=MAX_CHUNK_BYTES,
-                                max_str_len=MAX_CHUNK_BYTES, max_array_len=MAX_ITEMS,
-                                max_map_len=16, max_ext_len=0)
-    except Exception as exc:  # msgpack raises many unrelated types for bad input
-        raise ProtocolError("malformed-msgpack", f"not one msgpack value: {type(exc).__name__}") from None
+        value = unpack(data, SYNC_MESSAGE)
+    except WireLimitError as exc:
+        raise ProtocolError(exc.code, exc.detail) from None
     if not isinstance(value, dict):
         raise ProtocolError("bad-message", "a message is a msgpack map")
     version = value.get("v")
@@ -226,8 +224,8 @@ class Fields:
 
     def count(self, name: str) -> int:
         n: int = self.get(name, int)
-        if n < 0:
-            raise ProtocolError("bad-message", f"{name} cannot be negative")
+        if not 0 <= n < 1 << 63:
+            raise ProtocolError("bad-message", f"{name} is 0 .. 2^63-1")
         return n
 
     def envelopes(self) -> tuple[Envelope, ...]:
@@ -289,8 +287,9 @@ def _buckets(f: Fields) -> Buckets:
 
 def _pushed(f: Fields) -> Pushed:
     reasons = tuple(_typed(r, str, "reasons") for r in f.get("reasons", list))[:MAX_REASONS]
+    deferred = 0 if f.get("deferred", int, optional=True) is None else f.count("deferred")
     return Pushed(f.count("accepted"), f.count("duplicate"), f.count("pending"), f.count("rejected"),
-                  reasons)
+                  reasons, deferred)
 
 
 _PARSERS: dict[str, Any] = {

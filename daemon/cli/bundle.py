@@ -131,7 +131,9 @@ def cmd_bundle_import(args: argparse.Namespace) -> int:
 
 def print_import(s: dict[str, Any]) -> None:
     print(f"{s['records']} records: {s['new']} new, {s['already_held']} already held, "
-          f"{s['pending']} pending (waiting for what they depend on), {s['rejected']} rejected")
+          f"{s['pending']} pending (waiting for what they depend on), {s['rejected']} rejected"
+          + (f", {s['deferred']} deferred (no room to wait: import the bundle again later)"
+             if s["deferred"] else ""))
     for r in s["reasons"][:10]:
         print(f"  rejected: {r['reason']}: {r['detail']}")
 

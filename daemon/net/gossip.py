@@ -17,15 +17,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import aiohttp
 from pnyx.federation.keys import key_text
 from pnyx.federation.sync import BATCH_ENVELOPES
 
+from ..store.faults import fault
 from ..store.peers import PeerBook
 from ..store.watch import StoreWatch
 from .identity import Unproven, proven_key
@@ -33,6 +36,19 @@ from .sync_client import SyncFailed, fetch_peers, new_session, sync_with
 from .sync_endpoint import SyncContext
 
 log = logging.getLogger("pnyx.gossip")
+
+
+@contextlib.contextmanager
+def store_faults_logged(what: str) -> Iterator[None]:
+    """A full disk or a damaged store stops this round, not gossip: logged in one line, and
+    the next round tries again (the API answers the same fault as 507 or 503)."""
+    try:
+        yield
+    except Exception as exc:
+        found = fault(exc)
+        if found is None:
+            raise
+        log.error("%s: %s", what, found)
 
 
 @dataclass(frozen=True)
@@ -143,11 +159,12 @@ class Gossip:
     async def _periodic(self) -> None:
         while True:
             await asyncio.sleep(self.config.interval * self.rng.uniform(0.5, 1.5))
-            due = self.peers.due(time.time())
-            for url in self.rng.sample(due, min(self.config.fanout, len(due))):
-                self.kick(url)
-            if due and self.ctx.learn:
-                await self._learn_from(self.rng.choice(due))
+            with store_faults_logged("a gossip round"):
+                due = self.peers.due(time.time())
+                for url in self.rng.sample(due, min(self.config.fanout, len(due))):
+                    self.kick(url)
+                if due and self.ctx.learn:
+                    await self._learn_from(self.rng.choice(due))
 
     async def _learn_from(self, url: str) -> None:
         assert self._session is not None
@@ -170,7 +187,8 @@ class Gossip:
         try:
             while True:
                 self._again.discard(url)
-                await self._exchange(url)
+                with store_faults_logged(f"sync with {url}"):
+                    await self._exchange(url)
                 if url not in self._again:
                     return
         finally:

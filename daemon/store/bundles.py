@@ -16,6 +16,7 @@ everything valid before it was stored.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 import json
 import os
 import time
@@ -116,6 +117,10 @@ def export_bundle(node: Node, path: Path, selection: Selection, theirs: HeldStat
         if wants:
             for envelope in holdings.stream(wants, after_seqno):
                 writer.add(envelope)
+        evidence = [e for e in node.store.refused_evidence() if e.doc_id not in wants]
+        for envelope in evidence:  # the evidence of documents not streamed above
+            if belongs is None or belongs(envelope.doc_id):
+                writer.add(envelope)
         trailer.append(writer.finish())
     write_atomically(path, write)
     return trailer[0]
@@ -165,7 +170,7 @@ def import_bundle(node: Node, stream: BinaryIO, source: str,
 
     def flush() -> None:
         if batch:
-            report = node.ingestor.ingest(batch)
+            report = node.ingestor.ingest(batch, f"bundle:{key_text(exporter.device)}")
             result.report.merge(report)
             completeness.received(f"bundle {source}", report.accepted_docs, time.time())
             batch.clear()
@@ -199,9 +204,11 @@ def import_summary(source: str, result: ImportResult) -> dict[str, Any]:
     return {
         "file": source,
         "records": result.records,
-        "new": r.accepted, "already_held": r.duplicate, "pending": r.pending, "dropped": r.dropped,
+        "new": r.accepted, "already_held": r.duplicate, "pending": r.pending,
+        "deferred": r.deferred,
         "rejected": len(r.rejected),
         "reasons": [{"reason": reason, "detail": detail} for reason, detail in r.rejected[:50]],
+        "rejected_by_reason": dict(sorted(Counter(reason for reason, _ in r.rejected).items())),
         "covers": None if header is None else {
             "since": header.selection.since, "confed": header.selection.confed,
             "for_state": header.selection.for_state.hex() if header.selection.for_state else None,

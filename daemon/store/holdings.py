@@ -24,15 +24,17 @@ MAX_IN_LIST = 500  # above this many documents, filter in Python rather than in 
 class StoreHoldings:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._summary: tuple[int, Summary] | None = None
+        self._summary: tuple[tuple[int, int], Summary] | None = None
 
     def summary(self) -> Summary:
-        last = self.store.last_seqno()
+        last = (self.store.last_seqno(), self.store.count_evidence())
         if self._summary is None or self._summary[0] != last:
             heads: dict[str, list[bytes]] = {}
             for doc, h in self.store.heads():
                 heads.setdefault(doc, []).append(h)
-            self._summary = (last, summarize({doc: doc_digest(hs) for doc, hs in heads.items()}))
+            evidence = self.store.evidence_hashes()
+            self._summary = (last, summarize({doc: doc_digest(hs, evidence.get(doc, ()))
+                                              for doc, hs in heads.items()}))
         return self._summary[1]
 
     def vector(self, doc_id: str) -> dict[bytes, int]:
@@ -77,4 +79,11 @@ class StoreHoldings:
                 cursor = seqno
         finally:
             rows.close()
+        # The last batch ends with the evidence of the documents asked for: the receiver
+        # refuses each again and so keeps, and flags, the same evidence.
+        for envelope in self.store.refused_evidence(wants):
+            if size + len(envelope.change) > max_bytes:
+                break
+            out.append(envelope)
+            size += len(envelope.change) + 100
         return Batch(out, cursor, False)

@@ -240,6 +240,8 @@ function renderHeader() {
   const delegate = isDelegateDevice();
   document.getElementById("assembly-place").textContent = delegate ? `A delegate's device · ${where}` : where;
   document.title = `${name} — pnyx`;
+  document.getElementById("equivocations").replaceChildren(...(s.equivocations || []).map(f => el("p", { class: "feedback bad", role: "alert" },
+    `Equivocation: the key ${deviceName(f.key) || short(f.key)} signed ${f.changes.length} contradicting changes in ${f.doc} (${f.reason}).`)));
   document.body.classList.toggle("delegate-device", delegate);
   for (const node of document.querySelectorAll('[data-role="assembly"]')) node.hidden = delegate;
 }
@@ -276,6 +278,10 @@ function renderLedger() {
     dissent(d.dissent),
     d.supersedes ? el("p", { class: "muted" }, "Replaces: ", (l.decisions.find(x => x.id === d.supersedes) || { title: d.supersedes }).title) : null)));
   if (!decisions.length) list.append(el("li", { class: "muted" }, "No decisions yet."));
+  const voids = l.void || [];
+  document.getElementById("void-box").hidden = !voids.length;
+  document.getElementById("void").replaceChildren(...voids.map(v => el("li", { class: "record" },
+    el("p", { class: "meta" }, badge("void", "off", "✕")), el("p", {}, v.reason))));
   const ms = document.getElementById("ledger-mandates");
   ms.replaceChildren(...l.mandates.map(m => mandateSummary(m.id, m.delegate, m.council, m.term_from, m.term_until, select.value)));
   if (!l.mandates.length) ms.append(el("li", { class: "muted" }, "No mandates given."));
