@@ -16,10 +16,10 @@ everything valid before it was stored.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
