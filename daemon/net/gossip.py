@@ -4,8 +4,9 @@
   the API's event stream: its highest arrival number, polled every
   `watch_interval` seconds), so a change recorded by this daemon, by a CLI
   process on the same data directory, or received from a peer is offered to
-  every known peer within a fraction of a second. That also relays other
-  assemblies' records onward.
+  `fanout` random due peers within a fraction of a second. That also relays
+  other assemblies' records onward. Whom and when is federation/gossip.py's
+  policy, on the clock passed in.
 - Pull-push: every `interval` seconds (times a random factor in [0.5, 1.5))
   a full exchange with `fanout` random peers, and one peer is asked for the
   peers it knows.
@@ -20,9 +21,11 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
+from pnyx.federation.gossip import GossipPolicy
 from pnyx.federation.keys import key_text
 from pnyx.federation.sync import BATCH_ENVELOPES
 
@@ -44,11 +47,16 @@ class GossipConfig:
     batch: int = BATCH_ENVELOPES
     learn: bool = True  # add peers named by other peers, by inbound exchanges and by mDNS
 
+    @property
+    def policy(self) -> GossipPolicy:
+        return GossipPolicy(self.interval, self.fanout, self.push)
+
 
 class Gossip:
     def __init__(self, ctx: SyncContext, config: GossipConfig, rng: random.Random,
-                 watch: StoreWatch) -> None:
+                 watch: StoreWatch, clock: Callable[[], float] = time.time) -> None:
         self.ctx = ctx
+        self.clock = clock
         self.watch = watch
         self.config = config
         self.rng = rng
@@ -96,17 +104,17 @@ class Gossip:
         if not self.config.learn or url == self.ctx.advertise:
             return
         try:
-            if self.peers.add(url, "discovered", time.time()):
+            if self.peers.add(url, "discovered", self.clock()):
                 log.info("discovered peer %s", url)
         except ValueError:
             return
-        self.peers.heard(url, announced, time.time())
+        self.peers.heard(url, announced, self.clock())
         if self._session is not None and self._identities.get(url) != announced:
             self._identities[url] = announced
             task = asyncio.create_task(self._check_identity(url, announced))
             self._checks.add(task)
             task.add_done_callback(self._checks.discard)
-        if url in self.peers.due(time.time()):
+        if url in self.peers.due(self.clock()):
             self.kick(url)
 
     async def _check_identity(self, url: str, announced: bytes) -> None:
@@ -129,22 +137,21 @@ class Gossip:
     async def _watch(self) -> None:
         """Push whenever the store watch (daemon/store/watch.py) sees the arrival number move."""
         seen = self.watch.seqno
-        for url in self.peers.due(time.time()):
+        for url in self.peers.due(self.clock()):
             self.kick(url)
         while not self.watch.closed:
             moved = await self.watch.wait_beyond(seen, self.config.interval)
             if moved is None:
                 continue
             seen = moved
-            if self.config.push:
-                for url in self.peers.due(time.time()):
-                    self.kick(url)
+            for url in self.config.policy.push_peers(self.peers.due(self.clock()), self.rng):
+                self.kick(url)
 
     async def _periodic(self) -> None:
         while True:
-            await asyncio.sleep(self.config.interval * self.rng.uniform(0.5, 1.5))
-            due = self.peers.due(time.time())
-            for url in self.rng.sample(due, min(self.config.fanout, len(due))):
+            await asyncio.sleep(self.config.policy.next_round_in(self.rng))
+            due = self.peers.due(self.clock())
+            for url in self.config.policy.round_peers(due, self.rng):
                 self.kick(url)
             if due and self.ctx.learn:
                 await self._learn_from(self.rng.choice(due))
@@ -160,7 +167,7 @@ class Gossip:
             if learned == self.ctx.advertise:
                 continue
             try:
-                if self.peers.add(learned, "learned", time.time()):
+                if self.peers.add(learned, "learned", self.clock()):
                     log.info("learned peer %s from %s", learned, url)
                     self.kick(learned)
             except ValueError:
@@ -183,7 +190,7 @@ class Gossip:
             outcome = await sync_with(self._session, self.ctx.node, self.ctx.holdings, url,
                                       self.ctx.advertise, limit=self.config.batch)
         except SyncFailed as exc:
-            delay = self.peers.failed(url, str(exc), time.time(), self.rng.random())
+            delay = self.peers.failed(url, str(exc), self.clock(), self.rng.random())
             log.info("sync with %s failed (%s); next try in %.1f s", url, exc, delay)
             if exc.outcome is not None:
                 self.peers.count_rejected(url, exc.outcome.received.rejected)
@@ -192,7 +199,7 @@ class Gossip:
             self.peers.mark_self(url)
             return
         received = outcome.received
-        self.peers.succeeded(url, outcome.peer_key, time.time(), outcome.progress.pushed,
+        self.peers.succeeded(url, outcome.peer_key, self.clock(), outcome.progress.pushed,
                              received.accepted)
         self.peers.count_rejected(url, received.rejected)
         if received.accepted or received.rejected or outcome.progress.pushed:

@@ -102,7 +102,7 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
     finally:
         outcome.peer_key = initiator.peer_key
         outcome.wire_sent, outcome.wire_received = counts
-        remember(node, url, initiator.peer_vectors, outcome.received)
+        remember(node, url, tuple(initiator.peer_vectors), outcome.received)
     return outcome
 
 

@@ -10,28 +10,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
-from pnyx.federation.sync import answer
+from pnyx.federation.envelope import Envelope
 from pnyx.federation.syncmsg import (
     MAX_BODY_BYTES,
-    DocsRequest,
     Hello,
-    Peers,
-    PeersRequest,
     ProtocolError,
-    Pull,
-    Push,
-    Pushed,
     Reply,
     Request,
     decode_request,
     encode,
 )
+from pnyx.federation.syncpeer import Responder
 
 from ..store.completeness import Completeness
 from ..store.holdings import StoreHoldings
+from ..store.ingest import IngestReport
 from ..store.node import Node
 from ..store.peers import PeerBook
 from .sync_client import MSGPACK
@@ -85,22 +82,27 @@ async def handle_sync(request: web.Request) -> web.Response:
 
 
 def respond(ctx: SyncContext, message: Request) -> Reply:
-    if isinstance(message, Push):
-        report = ctx.node.ingestor.ingest(message.envelopes)
-        if report.accepted_docs:
-            Completeness(ctx.node.store).received("a peer's push", report.accepted_docs, time.time())
-        if report.rejected:
-            log.warning("a push carried %d invalid envelopes: %s", len(report.rejected),
-                        "; ".join(f"{r}: {d}" for r, d in report.rejected[:3]))
-        return Pushed(report.accepted, report.duplicate + report.dropped, report.pending,
-                      len(report.rejected), tuple(sorted({r for r, _ in report.rejected})))
-    if isinstance(message, PeersRequest):
-        learn(ctx, message.url)
-        return Peers(tuple(url for url in ctx.peers.good(PEERS_SHARED) if url != message.url))
-    assert isinstance(message, (Hello, DocsRequest, Pull))
     if isinstance(message, Hello) and message.key != ctx.node.device_key.public:
         learn(ctx, message.url)
-    return answer(ctx.holdings, ctx.node.device_key.public, message)
+    return Responder(ctx.holdings, ctx.node.device_key.public, lambda envelopes: ingest_push(ctx, envelopes),
+                     lambda url: peer_list(ctx, url)).respond(message)
+
+
+def ingest_push(ctx: SyncContext, envelopes: Sequence[Envelope]) -> IngestReport:
+    """Store what a peer pushed, like any envelope; pushes are anonymous, so refusals are
+    logged and counted in the reply, not charged to a peer."""
+    report = ctx.node.ingestor.ingest(envelopes)
+    if report.accepted_docs:
+        Completeness(ctx.node.store).received("a peer's push", report.accepted_docs, time.time())
+    if report.rejected:
+        log.warning("a push carried %d invalid envelopes: %s", len(report.rejected),
+                    "; ".join(f"{r}: {d}" for r, d in report.rejected[:3]))
+    return report
+
+
+def peer_list(ctx: SyncContext, url: str | None) -> list[str]:
+    learn(ctx, url)
+    return [u for u in ctx.peers.good(PEERS_SHARED) if u != url]
 
 
 def learn(ctx: SyncContext, url: str | None) -> None:

@@ -1,0 +1,166 @@
+"""A store in memory that implements `sync.Holdings`, for simulating many daemons in one process.
+
+It keeps what daemon/store/ keeps for sync (changes in arrival order, heads,
+vectors, the digest tree, a bounded pending set) and checks every change the
+way ingest does, through `envelope.check_envelope` and
+`verify.check_in_context`, except that it does not materialize documents: the
+only writers it can judge are those that need no document contents (an
+assembly key writing its own ledger, a charter). Any other change waits in
+the pending set, so the store never holds what a daemon would refuse.
+Everything is per instance: nodes in one process share nothing.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .amvalues import Plain
+from .envelope import Envelope, VerifiedChange, check_envelope
+from .errors import Rejected
+from .sync import Batch
+from .synctree import DigestTree, doc_digest
+from .verify import HeldChange, Wait, check_in_context
+
+MAX_PENDING = 10_000
+
+
+@dataclass
+class MemoryReport:
+    """What one ingest did, with the fields `sync.pushed_reply` reads."""
+
+    accepted: int = 0
+    duplicate: int = 0
+    dropped: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    parked: int = 0
+
+    @property
+    def pending(self) -> int:
+        return self.parked
+
+
+class _NoContents:
+    """AuthorityRecords without documents: no device certificate, mandate or revocation is known."""
+
+    def device_entry(self, assembly: bytes, device: bytes, heads: Sequence[bytes] | None) -> Plain:
+        return None
+
+    def revocation_cuts(self, assembly: bytes, device: bytes) -> Sequence[Mapping[str, int]]:
+        return ()
+
+    def mandate_entry(self, assembly: bytes, mandate: str) -> Plain:
+        return None
+
+
+class MemoryStore:
+    """Verified changes in arrival order (seqno = position + 1), and what sync reads of them."""
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[Envelope, HeldChange]] = []
+        self._by_hash: dict[bytes, int] = {}  # hash -> seqno
+        self._by_doc: dict[str, list[int]] = {}  # doc -> seqnos, ascending
+        self._at: dict[tuple[str, bytes, int], bytes] = {}  # (doc, actor, seq) -> hash
+        self._vectors: dict[str, dict[bytes, int]] = {}
+        self._heads: dict[str, set[bytes]] = {}
+        self._tree = DigestTree()
+        self._pending: dict[bytes, VerifiedChange] = {}
+        self._authority = _NoContents()
+
+    # --- sync.Holdings ---------------------------------------------------------------------
+
+    def tree(self) -> DigestTree:
+        return self._tree
+
+    def vector(self, doc_id: str) -> dict[bytes, int]:
+        return dict(self._vectors.get(doc_id, {}))
+
+    def changes_after(self, wants: Mapping[str, Mapping[bytes, int]], cursor: int, limit: int,
+                      max_bytes: int) -> Batch:
+        seqnos = sorted(s for doc in wants for s in self._after(doc, cursor))
+        out: list[Envelope] = []
+        size = 0
+        for seqno in seqnos:
+            envelope, held = self._rows[seqno - 1]
+            if held.seq <= wants[held.doc_id].get(held.actor, 1 << 63):
+                cursor = seqno
+                continue
+            if out and (len(out) >= limit or size + len(envelope.change) > max_bytes):
+                return Batch(out, cursor, True)
+            out.append(envelope)
+            size += len(envelope.change) + 100
+            cursor = seqno
+        return Batch(out, max(cursor, seqnos[-1]) if seqnos else cursor, False)
+
+    def _after(self, doc: str, cursor: int) -> list[int]:
+        seqnos = self._by_doc.get(doc, [])
+        return seqnos[bisect.bisect_right(seqnos, cursor):]
+
+    # --- verify.ChangeIndex ----------------------------------------------------------------
+
+    def lookup(self, change_hash: bytes) -> HeldChange | None:
+        seqno = self._by_hash.get(change_hash)
+        return None if seqno is None else self._rows[seqno - 1][1]
+
+    def hash_at(self, doc_id: str, actor: bytes, seq: int) -> bytes | None:
+        return self._at.get((doc_id, actor, seq))
+
+    # --- ingest ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def holds(self, change_hash: bytes) -> bool:
+        return change_hash in self._by_hash
+
+    def envelopes(self) -> list[Envelope]:
+        return [e for e, _ in self._rows]
+
+    def ingest(self, envelopes: Iterable[Envelope]) -> MemoryReport:
+        """Verify and store; a change that cannot be judged yet waits in the pending set."""
+        report = MemoryReport()
+        for envelope in envelopes:
+            try:
+                vc = check_envelope(envelope)
+            except Rejected as exc:
+                report.rejected.append((exc.reason.value, exc.detail))
+                continue
+            if vc.change.hash in self._by_hash or vc.change.hash in self._pending:
+                report.duplicate += 1
+                continue
+            self._judge(vc, report)
+        report.parked = len(self._pending)
+        return report
+
+    def _judge(self, vc: VerifiedChange, report: MemoryReport) -> None:
+        try:
+            wait = check_in_context(vc, self, self._authority)
+        except Rejected as exc:
+            report.rejected.append((exc.reason.value, exc.detail))
+            return
+        if isinstance(wait, Wait):
+            if len(self._pending) >= MAX_PENDING:
+                report.dropped += 1
+            else:
+                self._pending[vc.change.hash] = vc
+            return
+        self._insert(vc)
+        report.accepted += 1
+        for waiting in [p for p in self._pending.values() if vc.change.hash in p.change.deps]:
+            del self._pending[waiting.change.hash]
+            self._judge(waiting, report)
+
+    def _insert(self, vc: VerifiedChange) -> None:
+        c, doc = vc.change, vc.envelope.doc_id
+        self._rows.append((vc.envelope, HeldChange(doc, c.actor, c.seq, c.max_op, c.deps)))
+        seqno = len(self._rows)
+        self._by_hash[c.hash] = seqno
+        self._by_doc.setdefault(doc, []).append(seqno)
+        self._at[(doc, c.actor, c.seq)] = c.hash
+        vector = self._vectors.setdefault(doc, {})
+        vector[c.actor] = max(vector.get(c.actor, 0), c.seq)
+        heads = self._heads.setdefault(doc, set())
+        heads.difference_update(c.deps)
+        heads.add(c.hash)
+        self._tree.set(doc, doc_digest(heads))
