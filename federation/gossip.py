@@ -15,6 +15,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+Peer = TypeVar("Peer")  # a URL in the daemon, a node index in the simulator
 
 
 @dataclass(frozen=True)
@@ -27,10 +30,10 @@ class GossipPolicy:
         """Seconds (or rounds) until the next periodic exchange."""
         return self.interval * rng.uniform(0.5, 1.5)
 
-    def round_peers(self, due: Sequence[str], rng: random.Random) -> list[str]:
+    def round_peers(self, due: Sequence[Peer], rng: random.Random) -> list[Peer]:
         """The peers of one periodic round."""
         return rng.sample(list(due), min(self.fanout, len(due)))
 
-    def push_peers(self, due: Sequence[str], rng: random.Random) -> list[str]:
+    def push_peers(self, due: Sequence[Peer], rng: random.Random) -> list[Peer]:
         """The peers told at once of new changes (none when eager push is off)."""
         return self.round_peers(due, rng) if self.push else []

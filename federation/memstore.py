@@ -68,6 +68,20 @@ class MemoryStore:
         self._pending: dict[bytes, VerifiedChange] = {}
         self._authority = _NoContents()
 
+    def copy(self) -> MemoryStore:
+        """An independent store holding the same verified changes, as a daemon restored from
+        another's data directory would (the envelopes themselves are immutable and shared)."""
+        other = MemoryStore()
+        other._rows = list(self._rows)
+        other._by_hash = dict(self._by_hash)
+        other._by_doc = {doc: list(s) for doc, s in self._by_doc.items()}
+        other._at = dict(self._at)
+        other._vectors = {doc: dict(v) for doc, v in self._vectors.items()}
+        other._heads = {doc: set(h) for doc, h in self._heads.items()}
+        other._tree = self._tree.copy()
+        other._pending = dict(self._pending)
+        return other
+
     # --- sync.Holdings ---------------------------------------------------------------------
 
     def tree(self) -> DigestTree:

@@ -80,6 +80,14 @@ class DigestTree:
     def __len__(self) -> int:
         return len(self._paths)
 
+    def copy(self) -> DigestTree:
+        """An independent tree with the same documents (and the digests computed so far)."""
+        other = DigestTree()
+        other._paths = list(self._paths)
+        other._docs = dict(self._docs)
+        other._internal = dict(self._internal)
+        return other
+
     def set(self, doc_id: str, digest: bytes) -> None:
         """Record a document's new digest: O(log D) to insert, cached digests on its path dropped."""
         path = path_of(doc_id)

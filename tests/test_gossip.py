@@ -153,7 +153,8 @@ def test_sigkill_in_a_large_catch_up_loses_nothing_and_duplicates_nothing(tmp_pa
     tgt = Daemon(target, *GOSSIP, port=port)
     try:
         wait_for("the catch-up to complete", lambda: count(target) == total, 300)
-        assert held_hashes(target) == held_hashes(source)
+        # the target pushes its own genesis after its pulls: wait for that too
+        wait_for("the stores to agree", lambda: held_hashes(target) == held_hashes(source), 60)
         assert tgt.status()["sync_digest"] == src.status()["sync_digest"]
     finally:
         tgt.stop()
