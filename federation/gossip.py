@@ -12,12 +12,19 @@ time is the wall clock or a simulated round counter.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 Peer = TypeVar("Peer")  # a URL in the daemon, a node index in the simulator
+
+
+class Randomness(Protocol):
+    """What the policy draws from (random.Random fits): passed in, so runs can be replayed."""
+
+    def uniform(self, a: float, b: float) -> float: ...
+
+    def sample(self, population: Sequence[Peer], k: int) -> list[Peer]: ...
 
 
 @dataclass(frozen=True)
@@ -26,14 +33,14 @@ class GossipPolicy:
     fanout: int = 3
     push: bool = True
 
-    def next_round_in(self, rng: random.Random) -> float:
+    def next_round_in(self, rng: Randomness) -> float:
         """Seconds (or rounds) until the next periodic exchange."""
         return self.interval * rng.uniform(0.5, 1.5)
 
-    def round_peers(self, due: Sequence[Peer], rng: random.Random) -> list[Peer]:
+    def round_peers(self, due: Sequence[Peer], rng: Randomness) -> list[Peer]:
         """The peers of one periodic round."""
         return rng.sample(list(due), min(self.fanout, len(due)))
 
-    def push_peers(self, due: Sequence[Peer], rng: random.Random) -> list[Peer]:
+    def push_peers(self, due: Sequence[Peer], rng: Randomness) -> list[Peer]:
         """The peers told at once of new changes (none when eager push is off)."""
         return self.round_peers(due, rng) if self.push else []
