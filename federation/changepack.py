@@ -46,6 +46,16 @@ def split_chunk(raw: bytes) -> tuple[tuple[bytes, ...], bytes]:
     return deps, raw[b.pos:]
 
 
+def actor_and_seq(raw: bytes) -> tuple[bytes, int]:
+    """The actor and seq in a canonical chunk's body, read without checking the rest (what an
+    initiator needs to know how far a pull has come); raises Rejected."""
+    r = Reader(raw, pos=9)
+    r.uleb()
+    r.take(HASH_BYTES * r.count(HASH_BYTES, "deps"))
+    actor = r.take(r.uleb())
+    return actor, r.uleb()
+
+
 def join_chunk(deps: list[bytes], rest: bytes) -> tuple[bytes, bytes]:
     """The canonical chunk with these deps and body rest, and its hash."""
     body = encode_uleb(len(deps)) + b"".join(deps) + rest

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
+from .changepack import actor_and_seq
 from .envelope import Envelope
+from .errors import Rejected
 from .syncmsg import (
     Changes,
     Descend,
@@ -46,6 +48,31 @@ BATCH_ENVELOPES = 500
 BATCH_BYTES = 2 << 20
 
 Wants = dict[str, dict[bytes, int]]  # doc -> actor -> highest seq the receiver holds
+
+
+@dataclass
+class Due:
+    """What a pull still expects of one document: per actor, the seq held and the seq to reach."""
+
+    wants: dict[bytes, int]
+    upto: dict[bytes, int]
+
+    @property
+    def count(self) -> int:
+        return sum(self.upto[a] - s for a, s in self.wants.items())
+
+    def received(self, change: bytes) -> bool:
+        """Note a change received; True once nothing more is expected of the document."""
+        try:
+            actor, seq = actor_and_seq(change)
+        except Rejected:
+            return False  # ingest will say what is wrong with it
+        if seq > self.wants.get(actor, seq):
+            if seq >= self.upto[actor]:
+                del self.wants[actor]
+            else:
+                self.wants[actor] = seq
+        return not self.wants
 
 
 @dataclass(frozen=True)
@@ -184,8 +211,8 @@ class Initiator:
         self.peer_vectors: list[tuple[str, Vector]] = []  # the responder's, where we differ
         self._tree = holdings.tree()
         self._asked: deque[str] = deque()  # prefixes still to ask about
-        self._pull: dict[str, tuple[dict[bytes, int], int]] = {}  # doc -> (wants, changes due)
-        self._window: dict[str, dict[bytes, int]] = {}  # the documents being pulled
+        self._pull: dict[str, Due] = {}  # documents to pull, in the order found
+        self._window: dict[str, Due] = {}  # the documents being pulled
         self._push: Wants = {}
         self._pull_cursor = 0
         self._push_cursor = 0
@@ -274,9 +301,9 @@ class Initiator:
         pull = lacking(mine, theirs)
         push = lacking(theirs, mine)
         if pull:
-            due = sum(theirs[a] - s for a, s in pull.items())
-            self._pull[doc] = (pull, due)
-            self.progress.to_pull += due
+            due = Due(pull, {a: theirs[a] for a in pull})
+            self._pull[doc] = due
+            self.progress.to_pull += due.count
         if push:
             self._push[doc] = push
             self.progress.to_push += sum(mine[a] - s for a, s in push.items())
@@ -285,24 +312,29 @@ class Initiator:
 
     def _next_pull(self) -> Step:
         if not self._window:
-            due = 0
-            while self._pull and (not self._window or due + next(iter(self._pull.values()))[1]
+            count = 0
+            while self._pull and (not self._window or count + next(iter(self._pull.values())).count
                                   <= self.limit):
-                doc, (wants, n) = next(iter(self._pull.items()))
+                doc, due = next(iter(self._pull.items()))
                 del self._pull[doc]
-                self._window[doc] = wants
-                due += n
+                self._window[doc] = due
+                count += due.count
             self._pull_cursor = 0
         if not self._window:
             return self._next_push()
         self.phase = Phase.PULL
-        return Step(Pull(vectors_wire(self._window), self._pull_cursor, self.limit))
+        return Step(Pull(vectors_wire({doc: due.wants for doc, due in self._window.items()}),
+                         self._pull_cursor, self.limit))
 
     def _pulled(self, reply: Changes) -> Step:
         if reply.more and reply.cursor <= self._pull_cursor:
             raise ProtocolError("no-progress", "the responder's cursor did not advance")
         self._pull_cursor = reply.cursor
         self.progress.pulled += len(reply.envelopes)
+        for e in reply.envelopes:  # the next pull names only the actors still behind
+            due = self._window.get(e.doc_id)
+            if due is not None and due.received(e.change):
+                del self._window[e.doc_id]
         if not reply.more:
             self._window = {}
         return Step(self._next_pull().request, reply.envelopes)

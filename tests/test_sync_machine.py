@@ -134,6 +134,17 @@ def test_pulls_window_documents_and_never_repeat_finished_wants() -> None:
     assert len(pulls) == 10
 
 
+def test_a_pull_stops_naming_the_actors_it_has_caught_up_with() -> None:
+    key = new_key()
+    doc, first = ledger_chain(key, 5)
+    _, second = ledger_chain(key, 60, doc)  # a second run: a second actor, after the first
+    a, b = store(), store(first + second)
+    initiator, wire = run(a, b, limit=20)
+    assert hashes(a) == hashes(b) and initiator.progress.pulled == 65
+    pulls = [r for r in wire.requests if isinstance(r, Pull)]
+    assert [len(p.wants[0][1]) for p in pulls] == [2, 1, 1, 1]  # the first actor is done at once
+
+
 def test_batches_are_bounded_and_an_interrupted_exchange_resumes() -> None:
     _, chain = ledger_chain(new_key(), 100)
     a, b = store(), store(chain)
