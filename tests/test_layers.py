@@ -63,4 +63,5 @@ def test_federation_does_no_io(path: Path) -> None:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
             assert not node.module.startswith("pnyx.daemon"), f"federation/{path.name} imports the daemon"
-    assert not names & FORBIDDEN_IN_FEDERATION, f"federation/{path.name} imports {names & FORBIDDEN_IN_FEDERATION}"
+    io = names & FORBIDDEN_IN_FEDERATION
+    assert not io, f"federation/{path.name} imports {sorted(io)}"

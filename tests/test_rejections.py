@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import automerge.core as am
 import pytest
-from pnyx.daemon import store as store_module
+from pnyx.daemon.store import sqlite as store_module
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.node import Node
@@ -333,7 +333,7 @@ def test_a_document_that_does_not_save_and_load_gets_no_snapshot(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Some accepted malformed changes leave a document whose save() does not load again:
     no snapshot is written of it, and it is rebuilt from the store's changes."""
-    from pnyx.daemon import documents
+    from pnyx.daemon.store import documents
 
     monkeypatch.setattr(documents, "SNAPSHOT_EVERY", 1)
     base = world.assembly.envelopes(world.receiver)
