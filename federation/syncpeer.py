@@ -9,7 +9,7 @@ whether the messages cross a socket or a function call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,8 +63,22 @@ def exchange(initiator: Initiator, send: Callable[[Request], Reply],
     Raises what `send` raises and ProtocolError from the initiator; what was stored stays."""
     request: Request | None = initiator.start()
     while request is not None:
-        step = initiator.receive(send(request))
-        if step.ingest:
-            ingest(step.ingest)
-        request = step.request
+        request = _step(initiator, send(request), ingest)
     return initiator.progress
+
+
+async def exchange_async(initiator: Initiator, send: Callable[[Request], Awaitable[Reply]],
+                         ingest: Callable[[Sequence[Envelope]], object]) -> Progress:
+    """`exchange` for a transport that awaits its replies (the daemon's HTTP client)."""
+    request: Request | None = initiator.start()
+    while request is not None:
+        request = _step(initiator, await send(request), ingest)
+    return initiator.progress
+
+
+def _step(initiator: Initiator, reply: Reply,
+          ingest: Callable[[Sequence[Envelope]], object]) -> Request | None:
+    step = initiator.receive(reply)
+    if step.ingest:
+        ingest(step.ingest)
+    return step.request

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
+from pnyx.federation.envelope import Envelope
 from pnyx.federation.sync import BATCH_ENVELOPES, Initiator, Progress
 from pnyx.federation.syncmsg import (
     DocVectors,
@@ -26,6 +27,7 @@ from pnyx.federation.syncmsg import (
     decode_reply,
     encode,
 )
+from pnyx.federation.syncpeer import exchange_async
 
 from ..store.completeness import Completeness
 from ..store.holdings import StoreHoldings
@@ -83,19 +85,22 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
     initiator = Initiator(holdings, node.device_key.public, advertise, limit)
     outcome = Outcome(None, initiator.progress)
     counts = [0, 0]
-    request: Request | None = initiator.start()
+
+    async def send(request: Request) -> Reply:
+        reply = await post(session, url, request, counts)
+        if on_progress is not None:
+            on_progress(initiator.progress)
+        return reply
+
+    def ingest(envelopes: Sequence[Envelope]) -> None:
+        outcome.received.merge(node.ingestor.ingest(envelopes))
+
     try:
-        while request is not None:
-            reply = await post(session, url, request, counts)
-            try:
-                step = initiator.receive(reply)
-            except ProtocolError as exc:
-                raise SyncFailed(f"{url}: {exc}") from None
-            if step.ingest:
-                outcome.received.merge(node.ingestor.ingest(step.ingest))
-            if on_progress is not None:
-                on_progress(initiator.progress)
-            request = step.request
+        await exchange_async(initiator, send, ingest)
+    except ProtocolError as exc:
+        failed = SyncFailed(f"{url}: {exc}")
+        failed.outcome = outcome
+        raise failed from None
     except SyncFailed as exc:
         exc.outcome = outcome
         raise
@@ -103,6 +108,8 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
         outcome.peer_key = initiator.peer_key
         outcome.wire_sent, outcome.wire_received = counts
         remember(node, url, tuple(initiator.peer_vectors), outcome.received)
+    if on_progress is not None:
+        on_progress(initiator.progress)
     return outcome
 
 
