@@ -43,7 +43,7 @@ from pnyx.federation.gossip import GossipPolicy
 from pnyx.federation.keys import SigningKey
 from pnyx.federation.memstore import MemoryReport, MemoryStore
 from pnyx.federation.sync import Initiator
-from pnyx.federation.syncmsg import ProtocolError, Reply, Request, decode_reply, decode_request, encode
+from pnyx.federation.syncmsg import ProtocolError, Push, Reply, Request, decode_reply, decode_request, encode
 from pnyx.federation.syncpeer import Responder, exchange
 
 from bench.corpus import ledger_chain, new_key
@@ -52,6 +52,7 @@ NODES = int(os.environ.get("PNYX_SIM_NODES", "10000"))
 DOCS = int(os.environ.get("PNYX_SIM_DOCS", "100000"))
 MESH_DEGREE = 4
 POLICY = GossipPolicy(interval=1.0, fanout=3, push=False)
+EAGER = GossipPolicy(interval=1.0, fanout=3, push=True)
 
 
 class LinkDown(Exception):
@@ -69,13 +70,16 @@ class SimNode:
     cpu: float = 0.0
     inbox: list[Envelope] = field(default_factory=list)  # received this round
     synchronous: bool = False
+    fresh: list[Envelope] = field(default_factory=list)  # accepted, not yet pushed on
 
     def receive(self, envelopes: Sequence[Envelope]) -> MemoryReport:
         """Stored at once (asynchronous rounds: every node's timer fires once a round at a
         random moment, so what it learns it may pass on within the same round); in
         synchronous rounds, stored at the round's end and passed on from the next round."""
         if not self.synchronous:
-            return self.store.ingest(envelopes)
+            report = self.store.ingest(envelopes)
+            self.fresh.extend(report.new)
+            return report
         self.inbox.extend(envelopes)
         return MemoryReport(accepted=len(envelopes))
 
@@ -91,12 +95,25 @@ class Network:
     """Nodes joined by links that lose each message with probability `loss`; `side` splits
     the nodes into partitions that cannot reach each other."""
 
-    def __init__(self, nodes: list[SimNode], rng: random.Random, loss: float = 0.0) -> None:
+    def __init__(self, nodes: list[SimNode], rng: random.Random, loss: float = 0.0,
+                 policy: GossipPolicy = POLICY) -> None:
         self.nodes = nodes
+        self.policy = policy
         self.rng = rng
         self.loss = loss
         self.side: list[int] | None = None
         self.exchanges = 0
+        self.fresh: list[int] = []  # nodes that accepted changes not yet pushed on
+
+    def receiver(self, i: int) -> Callable[[Sequence[Envelope]], MemoryReport]:
+        node = self.nodes[i]
+
+        def receive(envelopes: Sequence[Envelope]) -> MemoryReport:
+            report = node.receive(envelopes)
+            if node.fresh:
+                self.fresh.append(i)
+            return report
+        return receive
 
     def link(self, a: int, b: int) -> Callable[[Request], Reply]:
         src, dst = self.nodes[a], self.nodes[b]
@@ -107,7 +124,7 @@ class Network:
                 raise LinkDown
             body = encode(request)
             start = time.process_time()
-            reply = encode(Responder(dst.store, dst.key, dst.receive).respond(decode_request(body)))
+            reply = encode(Responder(dst.store, dst.key, self.receiver(b)).respond(decode_request(body)))
             dst.cpu += time.process_time() - start
             src.sent += len(body)
             dst.received += len(body)
@@ -125,8 +142,21 @@ class Network:
         start = time.process_time()
         before = self.nodes[b].cpu
         with contextlib.suppress(LinkDown, ProtocolError):  # what was stored stays stored
-            exchange(Initiator(node.store, node.key), self.link(a, b), node.receive)
+            exchange(Initiator(node.store, node.key), self.link(a, b), self.receiver(a))
         node.cpu += time.process_time() - start - (self.nodes[b].cpu - before)
+        self.push_fresh()
+
+    def push_fresh(self) -> None:
+        """Eager push: every node that accepted changes pushes them, and only them, to
+        `fanout` random neighbours at once; those that accept them push them on in turn."""
+        while self.fresh:
+            i = self.fresh.pop(0)
+            node = self.nodes[i]
+            envelopes, node.fresh = tuple(node.fresh), []
+            if envelopes:
+                for j in self.policy.push_peers(node.neighbours, self.rng):
+                    with contextlib.suppress(LinkDown):
+                        self.link(i, j)(Push(envelopes))
 
     def round(self) -> None:
         """Every online node pull-pushes with `fanout` random neighbours, in random order."""
@@ -134,7 +164,7 @@ class Network:
         self.rng.shuffle(order)
         for i in order:
             if self.nodes[i].online:
-                for j in POLICY.round_peers(self.nodes[i].neighbours, self.rng):
+                for j in self.policy.round_peers(self.nodes[i].neighbours, self.rng):
                     self.sync(i, j)
         for node in self.nodes:
             node.settle()
@@ -211,10 +241,12 @@ def per_node_memory(store: MemoryStore, sample: int = 20) -> float:
 def spread(net: Network, origin: int, change: Envelope, limit: int) -> tuple[int, int, float]:
     """Give `change` to `origin`, run rounds until every online node holds it."""
     h = parse_change(change.change).hash
-    assert net.nodes[origin].store.ingest([change]).accepted == 1
     sent, cpu = net.totals()
-    for rounds in range(1, limit + 1):
-        net.round()
+    assert net.receiver(origin)([change]).accepted == 1
+    net.push_fresh()
+    for rounds in range(limit + 1):
+        if rounds:
+            net.round()
         if all(n.store.holds(h) for n in net.nodes if n.online):
             s, c = net.totals()
             return rounds, s - sent, c - cpu
@@ -229,31 +261,31 @@ def idle_round(net: Network) -> tuple[int, float]:
 
 
 def scenario_spread(rng: random.Random) -> None:
-    assemblies = {False: Decisions(), True: Decisions()}  # one per run: the decision follows its genesis
-    base = seeded([d.genesis for d in assemblies.values()]
-                  + [e for _ in range(8) for e in ledger_chain(new_key(), 2)[1]])
+    assemblies = [Decisions() for _ in range(3)]  # one per run: a decision follows its genesis
+    others = [e for _ in range(7) for e in ledger_chain(new_key(), 2)[1]]
+    base = seeded([d.genesis for d in assemblies] + others)
     memory = per_node_memory(base)
     target = math.ceil(math.log2(NODES)) + 2
     print(f"spread: {NODES:,} nodes on a {MESH_DEGREE}-regular random mesh, 10 documents each, "
           f"periodic pull-push only, fanout {POLICY.fanout}; goal: every node within ceil(log2 N) "
           f"+ 2 = {target} rounds; memory per node {memory / 1024:,.0f} KiB")
     mesh = random_mesh(NODES, MESH_DEGREE, rng)
-    for synchronous in (False, True):
+    runs = (("asynchronous", False, POLICY), ("synchronous", True, POLICY),
+            ("eager push, asynchronous", False, EAGER))
+    for (label, synchronous, policy), assembly in zip(runs, assemblies, strict=True):
         t = time.perf_counter()
         nodes = nodes_holding(base, NODES, rng)
         for node, neighbours in zip(nodes, mesh, strict=True):
             node.neighbours = neighbours
             node.synchronous = synchronous
-        net = Network(nodes, rng)
+        net = Network(nodes, rng, policy=policy)
         idle_bytes, idle_cpu = idle_round(net)
-        rounds, spread_bytes, spread_cpu = spread(net, rng.randrange(NODES),
-                                                  assemblies[synchronous].next(), 4 * target)
-        print(f"spread, {'synchronous' if synchronous else 'asynchronous'} rounds: every node held "
-              f"the decision after {rounds} rounds ({'met' if rounds <= target else 'MISSED'}); "
-              f"per node per round: idle {idle_bytes / NODES:,.0f} bytes sent, "
-              f"{idle_cpu / NODES * 1e6:,.0f} us CPU; during the spread "
-              f"{spread_bytes / NODES / rounds:,.0f} bytes, {spread_cpu / NODES / rounds * 1e6:,.0f} us "
-              f"({time.perf_counter() - t:.0f} s simulated)")
+        rounds, spread_bytes, spread_cpu = spread(net, rng.randrange(NODES), assembly.next(), 4 * target)
+        print(f"spread, {label} rounds: every node held the decision after {rounds} rounds "
+              f"({'met' if rounds <= target else 'MISSED'}); per node per round idle "
+              f"{idle_bytes / NODES:,.0f} bytes sent, {idle_cpu / NODES * 1e6:,.0f} us CPU; per node "
+              f"for the whole spread {spread_bytes / NODES:,.0f} bytes sent, "
+              f"{spread_cpu / NODES * 1e6:,.0f} us ({time.perf_counter() - t:.0f} s simulated)")
         del nodes, net
 
 
@@ -317,23 +349,26 @@ def scenario_size(rng: random.Random) -> None:
     many = charters(DOCS)
     made = time.perf_counter() - t
     for docs in sorted({1000, DOCS}):
-        decisions = Decisions()
         t = time.perf_counter()
-        base = seeded([decisions.genesis, *many[:docs - 1]])
+        assemblies = [Decisions(), Decisions()]  # one per policy: a decision follows its genesis
+        base = seeded([*(d.genesis for d in assemblies), *many[:docs - 2]])
         stored = time.perf_counter() - t
-        line = nodes_holding(base, 4, rng)  # a line: each node talks to its neighbours
-        for i, node in enumerate(line):
-            node.neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(line)]
-        net = Network(line, rng)
-        idle_bytes, _ = idle_round(net)
-        change = decisions.next()
-        size = len(change.encode())
-        rounds, spread_bytes, _ = spread(net, 0, change, 20)
-        per_node = 2 * spread_bytes / len(line)  # each byte is sent by one node, received by one
-        print(f"size: D = {docs:,} documents ({made + stored:.0f} s to make and verify): idle "
-              f"{idle_bytes / len(line):,.0f} bytes per node per round; one change of {size} bytes "
-              f"(envelope) cost each node {per_node:,.0f} bytes sent + received = "
-              f"{per_node / size:.1f}x its size (in {rounds} rounds)")
+        for policy, decisions in zip((POLICY, EAGER), assemblies, strict=True):
+            line = nodes_holding(base, 4, rng)  # a line: each node talks to its neighbours
+            for i, node in enumerate(line):
+                node.neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(line)]
+            net = Network(line, rng, policy=policy)
+            idle_bytes, _ = idle_round(net)
+            change = decisions.next()
+            size = len(change.encode())
+            rounds, spread_bytes, _ = spread(net, 0, change, 20)
+            per_node = 2 * spread_bytes / len(line)  # each byte is sent by one node, received by one
+            how = "eager push" if policy.push else "periodic pull-push"
+            print(f"size: D = {docs:,} documents ({made + stored:.0f} s to make and verify), {how}: "
+                  f"idle {idle_bytes / len(line):,.0f} bytes per node per round; one change of {size} "
+                  f"bytes (envelope) cost each node {per_node:,.0f} bytes sent + received = "
+                  f"{per_node / size:.1f}x its size (goal: 4x + a constant), spread in {rounds} rounds")
+            del line, net
         made = 0.0
 
 

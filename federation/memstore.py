@@ -28,13 +28,14 @@ MAX_PENDING = 10_000
 
 @dataclass
 class MemoryReport:
-    """What one ingest did, with the fields `sync.pushed_reply` reads."""
+    """What one ingest did, with the fields `syncpeer.pushed_reply` reads."""
 
     accepted: int = 0
     duplicate: int = 0
     dropped: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
     parked: int = 0
+    new: list[Envelope] = field(default_factory=list)  # accepted, in the order stored
 
     @property
     def pending(self) -> int:
@@ -161,6 +162,7 @@ class MemoryStore:
             return
         self._insert(vc)
         report.accepted += 1
+        report.new.append(vc.envelope)
         for waiting in [p for p in self._pending.values() if vc.change.hash in p.change.deps]:
             del self._pending[waiting.change.hash]
             self._judge(waiting, report)

@@ -3,10 +3,10 @@
 - Push at once: the store is watched (daemon/store/watch.py, the same watch that feeds
   the API's event stream: its highest arrival number, polled every
   `watch_interval` seconds), so a change recorded by this daemon, by a CLI
-  process on the same data directory, or received from a peer is offered to
-  `fanout` random due peers within a fraction of a second. That also relays
-  other assemblies' records onward. Whom and when is federation/gossip.py's
-  policy, on the clock passed in.
+  process on the same data directory, or received from a peer is pushed,
+  itself and nothing else, to `fanout` random due peers within a fraction of
+  a second. That also relays other assemblies' records onward. Whom and when
+  is federation/gossip.py's policy, on the clock passed in.
 - Pull-push: every `interval` seconds (times a random factor in [0.5, 1.5))
   a full exchange with `fanout` random peers, and one peer is asked for the
   peers it knows.
@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import time
@@ -25,14 +26,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
+from pnyx.federation.envelope import Envelope
 from pnyx.federation.gossip import GossipPolicy
 from pnyx.federation.keys import key_text
 from pnyx.federation.sync import BATCH_ENVELOPES
+from pnyx.federation.syncmsg import Push, Pushed
 
 from ..store.peers import PeerBook
 from ..store.watch import StoreWatch
 from .identity import Unproven, proven_key
-from .sync_client import SyncFailed, fetch_peers, new_session, sync_with
+from .sync_client import SyncFailed, fetch_peers, new_session, post, sync_with
 from .sync_endpoint import SyncContext
 
 log = logging.getLogger("pnyx.gossip")
@@ -143,9 +146,36 @@ class Gossip:
             moved = await self.watch.wait_beyond(seen, self.config.interval)
             if moved is None:
                 continue
-            seen = moved
-            for url in self.config.policy.push_peers(self.peers.due(self.clock()), self.rng):
+            since, seen = seen, moved
+            peers = self.config.policy.push_peers(self.peers.due(self.clock()), self.rng)
+            if peers:
+                self._push_new(since, moved, peers)
+
+    def _push_new(self, since: int, upto: int, peers: list[str]) -> None:
+        """Eager push (protocol-spec/sync.md, "Gossip"): the changes stored after arrival number
+        `since`, and only them, in one `push` to each peer; a full exchange when more than a
+        batch arrived (a catch-up is the exchange's job, not the push's)."""
+        fresh = list(itertools.islice((c.envelope for c in self.ctx.node.store.envelopes(since)
+                                       if c.seqno <= upto), self.config.batch + 1))
+        for url in peers:
+            if len(fresh) > self.config.batch:
                 self.kick(url)
+            elif fresh:
+                task = asyncio.create_task(self._push(url, tuple(fresh)))
+                self._checks.add(task)
+                task.add_done_callback(self._checks.discard)
+
+    async def _push(self, url: str, envelopes: tuple[Envelope, ...]) -> None:
+        assert self._session is not None
+        try:
+            reply = await post(self._session, url, Push(envelopes))
+        except SyncFailed as exc:
+            delay = self.peers.failed(url, str(exc), self.clock(), self.rng.random())
+            log.info("push to %s failed (%s); next try in %.1f s", url, exc, delay)
+            return
+        if isinstance(reply, Pushed) and (reply.accepted or reply.rejected):
+            log.info("pushed %d to %s: %d new, %d rejected", len(envelopes), url, reply.accepted,
+                     reply.rejected)
 
     async def _periodic(self) -> None:
         while True:
