@@ -264,6 +264,9 @@ class Initiator:
             self._asked.popleft()
             self._compare(t)
         self.progress.nodes += len(reply.nodes)
+        if self.progress.nodes + len(self._asked) > LIMITS.descent_nodes:
+            raise ProtocolError("too-many-nodes",
+                                f"the responder's tree would take over {LIMITS.descent_nodes} nodes")
         if self._asked:
             self.phase = Phase.DESCEND
             n = min(len(self._asked), LIMITS.prefixes)

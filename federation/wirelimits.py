@@ -25,6 +25,7 @@ class WireLimits:
     pack_changes: int = 20_000  # changes in one batch
     prefixes: int = 1024  # prefixes in one `descend`
     nodes_reply_bytes: int = 1 << 20  # a `nodes` reply stops answering once this big
+    descent_nodes: int = 4_000_000  # tree nodes one exchange may be told about (about 2 per document)
     actors: int = 100_000  # actors in one vector
 
 

@@ -8,12 +8,25 @@ import hashlib
 import random
 from collections.abc import Mapping
 
+import pytest
+from pnyx.federation import sync
 from pnyx.federation.gossip import GossipPolicy
 from pnyx.federation.sync import Batch, Initiator
-from pnyx.federation.syncmsg import Descend, Nodes, Pull, Reply, Request, decode_reply, decode_request, encode
+from pnyx.federation.syncmsg import (
+    Descend,
+    Nodes,
+    ProtocolError,
+    Pull,
+    Reply,
+    Request,
+    Told,
+    decode_reply,
+    decode_request,
+    encode,
+)
 from pnyx.federation.syncpeer import Responder
-from pnyx.federation.synctree import DigestTree
-from pnyx.federation.wirelimits import LIMITS
+from pnyx.federation.synctree import HEX, DigestTree, Internal
+from pnyx.federation.wirelimits import LIMITS, WireLimits
 
 
 class MadeUp:
@@ -96,3 +109,17 @@ def test_eager_push_tells_fanout_peers_not_all() -> None:
     assert len(chosen) == 3 and set(chosen) <= set(peers)
     assert GossipPolicy(fanout=3, push=False).push_peers(peers, random.Random(1)) == []
     assert 0.5 <= policy.next_round_in(random.Random(2)) < 1.5
+
+
+def test_a_responder_inventing_nodes_cannot_keep_the_descent_going(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every node it describes is internal with 16 children: the initiator stops at its bound."""
+    monkeypatch.setattr(sync, "LIMITS", WireLimits(descent_nodes=5000))
+    initiator = Initiator(MadeUp(0), b"i" * 32)
+    request: Request | None = initiator.start()
+    children = {c: bytes([i + 1]) * 32 for i, c in enumerate(HEX)}
+    with pytest.raises(ProtocolError, match="too-many-nodes"):
+        for _ in range(10_000):
+            prefixes = request.prefixes if isinstance(request, Descend) else ("",)
+            reply = Nodes(b"r" * 32, tuple(Told(p, Internal(children)) for p in prefixes))
+            request = initiator.receive(reply).request
+    assert initiator.progress.nodes <= 5000
