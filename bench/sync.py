@@ -3,8 +3,10 @@
 1. Idle: two daemons already in step, 10 and 1,000 documents: round trips and
    bytes of one exchange (bodies, and a whole HTTP/1.1 exchange on the socket).
 2. Catch-up: 1k, 10k and 50k changes (10 ledgers) held by a `pnyx run` daemon,
-   pulled by `pnyx sync` into an empty store: bytes of bodies and wall time
-   (verification and storage included), beside automerge-repo 2.5.6 (installed
+   pulled into an empty store by the exchange `pnyx sync` runs (in this
+   process, so Python's start is not counted, as node's is not for
+   automerge-repo): bytes of bodies and wall time (verification and storage
+   included), beside automerge-repo 2.5.6 (installed
    from npm in bench/automerge-repo/, outside the pnyx package) catching up the
    same documents in the same run, as ratios.
 3. Convergence: MESH daemons on a random connected 3-regular graph (static
@@ -14,6 +16,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import random
@@ -26,9 +29,10 @@ import time
 from pathlib import Path
 
 from automerge.core import Document
+from pnyx.daemon.net.sync_client import Outcome, new_session, sync_with
 from pnyx.daemon.services.records import DecisionInput, Recorder
 from pnyx.daemon.store.holdings import StoreHoldings
-from pnyx.daemon.store.node import open_node
+from pnyx.daemon.store.node import Node, open_node
 from pnyx.daemon.store.peers import PeerBook
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.ledger import Tally
@@ -141,9 +145,9 @@ def idle(root: Path, docs: int) -> None:
         node = open_node(a)
         try:
             t = time.perf_counter()
-            root = StoreHoldings(node.store).tree().root()  # a fresh tree: built from the heads
+            digest = StoreHoldings(node.store).tree().root()  # a fresh tree: built from the heads
             recompute = time.perf_counter() - t
-            hello = encode(Hello(root, node.device_key.public, "http://127.0.0.1:7464"))
+            hello = encode(Hello(digest, node.device_key.public, "http://127.0.0.1:7464"))
         finally:
             node.close()
         sent, received = raw_http_exchange(daemon.port, hello)
@@ -174,6 +178,12 @@ def automerge_repo(chains: list[tuple[Document, list[Envelope]]], root: Path) ->
     return result
 
 
+async def pull_all(node: Node, url: str) -> Outcome:
+    """One exchange from an empty store, in this process, as `pnyx sync` runs it."""
+    async with new_session() as session:
+        return await sync_with(session, node, StoreHoldings(node.store), url)
+
+
 def catch_up(root: Path, total: int) -> None:
     source, target = root / f"source{total}", root / f"target{total}"
     init_all([source, target])
@@ -188,20 +198,22 @@ def catch_up(root: Path, total: int) -> None:
           f"stored at the source in {stored:.1f} s")
     daemon = Daemon(source)
     daemon.wait_ready()
+    node = open_node(target)
     try:
         t = time.perf_counter()
-        result = json.loads(pnyx(target, "sync", daemon.url, "--json"))
+        outcome = asyncio.run(pull_all(node, daemon.url))
         wall = time.perf_counter() - t
     finally:
+        node.close()
         daemon.stop()
-    assert result["received"] == len(envelopes) + 1, result
+    assert outcome.received.accepted == len(envelopes) + 1, outcome.received
     assert digest_of(source) == digest_of(target)
     envelope_bytes = sum(len(e.encode()) for e in envelopes)
-    wire = result["bytes_sent"] + result["bytes_received"]
+    wire = outcome.wire_sent + outcome.wire_received
     repo = automerge_repo(chains, root)
     print(f"catch-up {total:,}: pnyx sync {wire:,} bytes of bodies ({wire / envelope_bytes:.3f} of the "
-          f"envelopes' {envelope_bytes:,}), {result['round_trips']} round trips, {wall:.1f} s wall "
-          f"({len(envelopes) / wall:,.0f} changes/s verified and stored, CLI start included); "
+          f"envelopes' {envelope_bytes:,}), {outcome.progress.round_trips} round trips, {wall:.2f} s "
+          f"({len(envelopes) / wall:,.0f} changes/s verified and stored, in the process that pulls); "
           f"automerge-repo {repo['bytes']:,.0f} bytes in {repo['messages']:.0f} messages, "
           f"{repo['seconds']:.2f} s")
     print(f"catch-up {total:,}: ratios pnyx/automerge-repo: bytes {wire / repo['bytes']:.2f}x "
