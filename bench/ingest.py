@@ -8,24 +8,36 @@ The baseline is Automerge alone taking the same chunks with no verification:
 the hand-built sync message the daemon uses (documents.apply_chunks), and
 Document.load of the concatenated chunks. Bytes at rest are the store file
 (WAL checkpointed) per decision, beside Automerge's own save() per decision.
+
+Also: the Ed25519 verifiers available to Python on the same signatures (the
+daemon uses the faster), `pnyx verify` (store/audit.reverify) over the store
+just filled, and memory: a fresh process receiving all the changes, its peak
+and what stays resident once the daemon's idle tending has run, beside a fresh
+process holding the same changes in plain Automerge.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 import random
+import resource
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import nacl.bindings
 from automerge.core import Document
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.documents import DocumentCache, apply_chunks
 from pnyx.daemon.store.ingest import Ingestor
 from pnyx.daemon.store.sqlite import Store
+from pnyx.federation.chunk import parse_change
 from pnyx.federation.docids import ledger_id
-from pnyx.federation.envelope import Envelope, check_envelope, run_actor, sign_change
+from pnyx.federation.envelope import Envelope, check_envelope, run_actor, sign_change, signing_input
 from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import Decision, Profile, Tally, write_decision, write_device, write_genesis
 
@@ -107,6 +119,59 @@ def at_rest(path: Path, store: Store) -> int:
     return sum(os.path.getsize(p) for p in (path, Path(f"{path}-wal")) if p.exists())
 
 
+def signature_rates(envelopes: list[Envelope]) -> list[tuple[str, float]]:
+    """Seconds to verify every signature with each library (no other check)."""
+    inputs = [(e.signer, e.signature, signing_input(e.doc_id, parse_change(e.change).hash))
+              for e in envelopes]
+
+    def with_cryptography() -> None:
+        for signer, signature, message in inputs:
+            Ed25519PublicKey.from_public_bytes(signer).verify(signature, message)
+
+    def with_libsodium() -> None:
+        for signer, signature, message in inputs:
+            nacl.bindings.crypto_sign_open(signature + message, signer)
+
+    return [("  Ed25519: cryptography (OpenSSL)", timed(with_cryptography)),
+            ("  Ed25519: PyNaCl (libsodium), used", timed(with_libsodium))]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def receive_in_child(envelopes: list[Envelope], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """Runs in a fresh process: ingest everything, then tend as an idle daemon does."""
+    start = rss_mb()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "pnyx.sqlite")
+        docs = DocumentCache(store)
+        Ingestor(store, docs).ingest(envelopes)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+        docs.tend()
+        out.put((start, peak, rss_mb()))
+        store.close()
+
+
+def plain_in_child(chunks: list[bytes], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    start = rss_mb()
+    doc = apply_in_batches(chunks)
+    out.put((start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, rss_mb()))
+    del doc
+
+
+def in_child(target: Callable[..., None], argument: object) -> tuple[float, float, float]:
+    """(resident MB at start, peak MB, resident MB at the end) of `target` in a fresh process."""
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    child = context.Process(target=target, args=(argument, out))
+    child.start()
+    result: tuple[float, float, float] = out.get()
+    child.join()
+    return result
+
+
 def run() -> None:
     started = time.perf_counter()
     doc_id, envelopes = write_history()
@@ -124,6 +189,7 @@ def run() -> None:
         box: list[tuple[Store, DocumentCache]] = []
         ingest = timed(lambda: box.append(ingest_into(path, envelopes)))
         store, docs = box[0]
+        verify = timed(lambda: reverify(store))
         saved = len(docs.get(doc_id).save())
         heads_match = docs.get(doc_id).get_heads() == apply_in_batches(chunks).get_heads()
         stored = at_rest(path, store)
@@ -132,6 +198,8 @@ def run() -> None:
     rows = [
         ("verified ingest (Ingestor.ingest, SQLite)", ingest),
         ("  of which parse + hash + signature", checks),
+        *signature_rates(envelopes),
+        ("pnyx verify (reverify of the store)", verify),
         ("plain Automerge, sync-message apply", plain_sync),
         ("plain Automerge, Document.load", plain_load),
     ]
@@ -140,6 +208,12 @@ def run() -> None:
         print(f"{label:44} {seconds:8.2f} {n / seconds:10.0f}")
     print(f"verified ingest is {ingest / plain_sync:.1f}x the time of sync-message apply, "
           f"{ingest / plain_load:.1f}x that of Document.load; same heads: {heads_match}")
+    received = in_child(receive_in_child, envelopes)
+    plain = in_child(plain_in_child, chunks)
+    print(f"memory receiving {n} changes in a fresh process (MB): peak {received[1]:.0f}, "
+          f"resident after idle tending {received[2]:.0f} (at start {received[0]:.0f}); "
+          f"plain Automerge peak {plain[1]:.0f}, holding them {plain[2]:.0f}; "
+          f"peak ratio {received[1] / plain[1]:.1f}x")
     print(f"bytes at rest per decision: store {stored / DECISIONS:.0f} "
           f"(SQLite + WAL after checkpoint, {stored / 1e6:.1f} MB), "
           f"Automerge save() {saved / DECISIONS:.0f}; ratio {stored / saved:.1f}x")

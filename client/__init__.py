@@ -6,10 +6,13 @@ from .types import (
     Confederation,
     Decision,
     Device,
+    EconomyRecord,
     Event,
     Instruction,
     Ledger,
     Mandate,
+    Plan,
+    PlanConfederation,
     Profile,
     Proposal,
     Status,
@@ -17,5 +20,6 @@ from .types import (
     View,
 )
 
-__all__ = ["ApiError", "Assembly", "Client", "Confederation", "Decision", "Device", "Event", "Instruction",
-           "Ledger", "Mandate", "Profile", "Proposal", "Status", "Tally", "View"]
+__all__ = ["ApiError", "Assembly", "Client", "Confederation", "Decision", "Device", "EconomyRecord",
+           "Event", "Instruction", "Ledger", "Mandate", "Plan", "PlanConfederation", "Profile", "Proposal",
+           "Status", "Tally", "View"]

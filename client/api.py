@@ -25,9 +25,11 @@ from .types import (
     Confederation,
     Decision,
     Device,
+    EconomyRecord,
     Event,
     Ledger,
     Mandate,
+    Plan,
     Proposal,
     Status,
     View,
@@ -196,6 +198,60 @@ class Client:
 
     def revoke_device(self, key: str) -> Device:
         return cast(Device, self.post(f"/devices/{quote(key, safe='')}/revoke", {}))
+
+    # --- the economy of solidarity (protocol-spec/economy.md) ----------------------
+
+    def plan(self, as_of: str | None = None, confederation: str | None = None) -> Plan:
+        """The confederal plan: per item and month, needed against offered, what is uncovered."""
+        return cast(Plan, self.get("/plan", as_of=as_of, confederation=confederation))
+
+    def plan_jsonld(self, as_of: str | None = None, confederation: str | None = None) -> dict[str, Any]:
+        """The same plan in Valueflows terms (Intent, Commitment, EconomicEvent...), as JSON-LD."""
+        return cast(dict[str, Any], self.get("/plan.jsonld", as_of=as_of, confederation=confederation))
+
+    def records(self, collection: str, assembly: str | None = None) -> list[EconomyRecord]:
+        """Every record of `needs`, `offers`, `pledges`, `deliveries` or `commons` of a ledger."""
+        return cast(list[EconomyRecord], self.get(f"/{quote(collection, safe='')}", assembly=assembly))
+
+    def need(self, confederation: str, item: str, quantity: int, unit: str, by: str, *,
+             priority: str = "normal", cooperative: str = "", note: str = "",
+             date: str | None = None) -> EconomyRecord:
+        return self._record("needs", date, confederation=confederation, item=item, quantity=quantity,
+                            unit=unit, by=by, priority=priority, cooperative=cooperative, note=note)
+
+    def offer(self, confederation: str, item: str, quantity: int, unit: str, available_from: str,
+              available_until: str, *, conditions: str = "", cooperative: str = "",
+              date: str | None = None) -> EconomyRecord:
+        return self._record("offers", date, confederation=confederation, item=item, quantity=quantity,
+                            unit=unit, conditions=conditions, cooperative=cooperative,
+                            **{"from": available_from, "until": available_until})
+
+    def pledge(self, need: str, offer: str, quantity: int, *, date: str | None = None) -> EconomyRecord:
+        """This assembly's side of a pledge: `need` and `offer` are ASSEMBLY_KEY/RECORD_ID."""
+        return self._record("pledges", date, need=need, offer=offer, quantity=quantity)
+
+    def deliver(self, need: str, offer: str, quantity: int, *, note: str = "",
+                date: str | None = None) -> EconomyRecord:
+        return self._record("deliveries", date, need=need, offer=offer, quantity=quantity, note=note)
+
+    def commons(self, confederation: str, good: str, rules: str, *,
+                date: str | None = None) -> EconomyRecord:
+        """A shared good this assembly keeps; the confederation adopts it by a `commons` proposal."""
+        return self._record("commons", date, confederation=confederation, good=good, rules=rules)
+
+    def revise(self, collection: str, record_id: str, *, date: str | None = None,
+               **fields: Any) -> EconomyRecord:
+        """A new record superseding `record_id`; the fields not given are kept."""
+        return self._record(collection, date, supersedes=record_id, **fields)
+
+    def withdraw(self, collection: str, record_id: str, *, date: str | None = None) -> EconomyRecord:
+        body = {} if date is None else {"date": date}
+        return cast(EconomyRecord, self.post(
+            f"/{quote(collection, safe='')}/{quote(record_id, safe='')}/withdraw", body))
+
+    def _record(self, collection: str, date: str | None, **fields: Any) -> EconomyRecord:
+        body = {**fields, **({} if date is None else {"date": date})}
+        return cast(EconomyRecord, self.post(f"/{quote(collection, safe='')}", body))
 
     # --- live events ----------------------------------------------------------------
 

@@ -135,3 +135,36 @@ class View(TypedDict):
     as_of: str
     confederations: list[Confederation]
     mandates: list[dict[str, Any]]
+
+
+class EconomyRecord(TypedDict, total=False):
+    """A need, offer, pledge, delivery or commons record (protocol-spec/economy.md): every
+    record has `id`, `date`, `supersedes`, `withdrawn`; listed ones also `superseded`."""
+
+    id: str
+    confederation: str
+    item: str
+    quantity: int
+    unit: str
+    date: str
+    supersedes: str | None
+    withdrawn: bool
+    superseded: bool
+
+
+class PlanConfederation(TypedDict):
+    """One confederation's plan: `members` says, per member assembly, whether its ledger is held
+    and the date of its newest economy record held; `items` one line per item and unit."""
+
+    id: str
+    name: str
+    members: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+    commons: list[dict[str, Any]]
+    ignored_commons: list[dict[str, Any]]
+
+
+class Plan(TypedDict):
+    format: str
+    as_of: str
+    confederations: list[PlanConfederation]

@@ -108,6 +108,10 @@ class Reader:
 
     def uleb(self) -> int:
         """An unsigned LEB128 that fits in 64 bits, in its minimal encoding."""
+        pos = self.pos
+        if pos < len(self.data) and self.data[pos] < 0x80:  # one byte: most values
+            self.pos = pos + 1
+            return self.data[pos]
         result = shift = 0
         while True:
             byte = self._byte()
@@ -124,6 +128,11 @@ class Reader:
 
     def sleb(self) -> int:
         """A signed LEB128 that fits in 64 bits, in its minimal encoding."""
+        pos = self.pos
+        if pos < len(self.data) and self.data[pos] < 0x80:  # one byte: -64..63
+            self.pos = pos + 1
+            byte = self.data[pos]
+            return byte - 0x80 if byte & 0x40 else byte
         result = shift = prev = 0
         while True:
             byte = self._byte()

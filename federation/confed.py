@@ -30,6 +30,7 @@ from automerge.core import ROOT, Document, ObjType, Transaction
 from .amvalues import Plain, ensure_map, put_value, read_entry, read_root
 from .charter import AMENDABLE, CHARTER_ID_RE, read_charter
 from .docids import RECORD_ID_RE
+from .economy import RECORD_REF_RE, economy_records
 from .keys import KEY_TEXT_CHARS, key_text, parse_key
 from .ledger import MAX_TEXT_CHARS, Binding, Position, read_ledger
 
@@ -47,6 +48,7 @@ class ProposalKind(str, Enum):
     AMEND = "amend"  # amendment: the rules it changes
     SUSPEND = "suspend"  # subject: a member
     JOIN = "join"  # subject: a higher confederation this one joins (its consent)
+    COMMONS = "commons"  # subject: ASSEMBLY_KEY/RECORD_ID of a `commons` record: adopts its rules of use
 
 
 class ActKind(str, Enum):
@@ -81,11 +83,15 @@ class ProposalBody:
     def __post_init__(self) -> None:
         if not CHARTER_ID_RE.match(self.confederation):
             raise ValueError(f"not a confederation id: {self.confederation!r}")
-        needs_subject = self.kind in (ProposalKind.ADMIT, ProposalKind.SUSPEND, ProposalKind.JOIN)
+        needs_subject = self.kind in (ProposalKind.ADMIT, ProposalKind.SUSPEND, ProposalKind.JOIN,
+                                      ProposalKind.COMMONS)
         if needs_subject != (self.subject is not None):
             raise ValueError(f"a {self.kind.value} proposal {'needs' if needs_subject else 'takes no'}"
                              " subject")
-        if self.subject is not None and not is_member_unit(self.subject):
+        if self.kind is ProposalKind.COMMONS:
+            if not RECORD_REF_RE.match(self.subject or ""):
+                raise ValueError("a commons proposal names the commons record ASSEMBLY_KEY/RECORD_ID")
+        elif self.subject is not None and not is_member_unit(self.subject):
             raise ValueError(f"not an assembly key or confederation id: {self.subject!r}")
         if self.kind is ProposalKind.JOIN and not CHARTER_ID_RE.match(self.subject or ""):
             raise ValueError("a join proposal names the confederation to join")
@@ -163,7 +169,8 @@ def charter_record(charter_id: str, doc: Document) -> Record | None:
 
 
 def ledger_records(assembly: bytes, doc: Document) -> Record:
-    """What one ledger contributes to the view: acceptances, proposals, ratifications, mandates."""
+    """What one ledger contributes to the view: acceptances, proposals, ratifications, mandates,
+    and to the plan: its economy records (federation/economy.py)."""
     ledger = read_ledger(doc)
     in_force = {k: d for k, d in ledger.decisions.items() if k not in ledger.superseded()}
     acceptances: dict[str, str] = {}
@@ -201,7 +208,7 @@ def ledger_records(assembly: bytes, doc: Document) -> Record:
     profile = ledger.profile
     return {"assembly": key_text(assembly), "name": profile.name if profile else None,
             "acceptances": acceptances, "proposals": proposals, "ratifications": ratifications,
-            "mandates": mandates}
+            "mandates": mandates, "economy": economy_records(doc)}
 
 
 def _proposal_body(raw: Plain) -> ProposalBody | None:

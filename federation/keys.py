@@ -13,8 +13,9 @@ import binascii
 import functools
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+import nacl.bindings
+import nacl.exceptions
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 KEY_BYTES = 32
 SIGNATURE_BYTES = 64
@@ -66,11 +67,16 @@ def _private(seed: bytes) -> Ed25519PrivateKey:
 
 
 def verify_signature(public: bytes, signature: bytes, message: bytes) -> bool:
-    """True if `signature` is `public`'s Ed25519 signature over `message`."""
+    """True if `signature` is `public`'s Ed25519 signature over `message`.
+
+    Verified by libsodium (through PyNaCl): about 1.6 times as fast as OpenSSL through
+    `cryptography` on these machines (`make bench`, ingest), and it is the stricter of the
+    two: it refuses a non-canonical S, a small-order key or R, which only a forger makes
+    (protocol-spec/identity.md)."""
     if len(public) != KEY_BYTES or len(signature) != SIGNATURE_BYTES:
         return False
     try:
-        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
-    except (InvalidSignature, ValueError):
+        nacl.bindings.crypto_sign_open(signature + message, public)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError):
         return False
     return True

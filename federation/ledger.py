@@ -1,7 +1,8 @@
 """The assembly ledger: its document schema and its records as typed values.
 
 Layout of `ledger/<assembly key>` (protocol-spec/ledger.md is normative):
-root maps `profile`, `devices`, `decisions` and `mandates`, each keyed by id so
+root maps `profile`, `devices`, `decisions`, `mandates` and the economy's
+collections (federation/economy.py), each keyed by id so
 that two devices recording offline never conflict; the genesis change creates
 them all, so no device ever creates one concurrently with another. Decisions are superseded,
 never deleted; a recall is a decision that names the mandate it ends.
@@ -14,10 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from automerge.core import ROOT, Document, Transaction
 
@@ -26,6 +27,7 @@ from .docids import RECORD_ID_RE
 from .envelope import ACTOR_BYTES
 from .keys import SigningKey, key_text, parse_key, verify_signature
 
+T = TypeVar("T")
 DEVICE_DOMAIN = b"pnyx/device/v1"
 REVOKE_DOMAIN = b"pnyx/revoke/v1"
 MAX_TEXT_CHARS = 20_000
@@ -188,6 +190,28 @@ def revocations_at(doc: Document, assembly: bytes, heads: list[bytes]) -> list[t
     return found
 
 
+# Every map key on the path to what a `devices` entry says about certification and
+# revocation: the map itself, the entry's `certificate` and `revoked`, the revocation's
+# `cut` and `signature`, a device's text form (52 base32 characters) and an actor in a
+# cut (80 hex digits), both runs of at least 52 of [0-9a-z]. A change writes a map key as
+# its literal UTF-8 bytes (string columns are never compressed inside a change, chunk.py),
+# so a change whose canonical chunk holds none of these writes nothing on that path.
+_DEVICE_PATH_WORDS = (b"devices", b"certificate", b"revoked", b"cut", b"signature")
+_KEY_RUN = 52
+_KEY_CHARS = bytes(ord("k") if chr(b) in "0123456789abcdefghijklmnopqrstuvwxyz" else ord(".")
+                   for b in range(256))
+
+
+def may_change_devices(raw_chunk: bytes, deps: int) -> bool:
+    """Whether the `devices` map as of this ledger change alone can differ from the map as of
+    its dependency. False only for a change with exactly one dependency that writes no key
+    on a device entry's path; true for a genesis and for a merge of several branches, whose
+    merged state no single held change had. Lets the daemon read `devices` only where it
+    may have changed (revocations_at) and reuse a certificate read for the states after."""
+    return (deps != 1 or any(word in raw_chunk for word in _DEVICE_PATH_WORDS)
+            or b"k" * _KEY_RUN in raw_chunk.translate(_KEY_CHARS))
+
+
 def _cut_entry(actor: object, seq: object) -> bool:
     """An actor id in lowercase hex and a seq: anything else cannot be encoded in the signed
     input (or could be read two ways), so a cut holding it is no revocation at all."""
@@ -205,7 +229,9 @@ def device_entry(doc: Document, device: bytes, heads: list[bytes] | None = None)
 # Top-level maps of a ledger. The genesis change creates every one of them: two devices
 # that each created a missing map offline would make two conflicting maps under one key,
 # and Automerge would show only one of them, hiding the other device's records.
-COLLECTIONS = ("devices", "decisions", "mandates")
+# The economy's collections (federation/economy.py): needs, offers, pledges, deliveries, commons.
+ECONOMY_COLLECTIONS = ("needs", "offers", "pledges", "deliveries", "commons")
+COLLECTIONS = ("devices", "decisions", "mandates", *ECONOMY_COLLECTIONS)
 
 
 def write_genesis(tx: Transaction, profile: Profile) -> None:
@@ -277,21 +303,45 @@ def _decision_plain(d: Decision) -> dict[str, Plain]:
 
 def read_ledger(doc: Document) -> Ledger:
     return Ledger(
-        profile=_profile(read_map(doc, "profile") if doc.get(ROOT, "profile") else {}),
+        profile=read_profile(doc),
         devices=_entries(read_map(doc, "devices"), _device),
         decisions=_entries(read_map(doc, "decisions"), _decision),
         mandates=_entries(read_map(doc, "mandates"), _mandate),
     )
 
 
+def read_profile(doc: Document) -> Profile | None:
+    """The profile alone: what a status needs, without reading every record."""
+    return _profile(read_map(doc, "profile") if doc.get(ROOT, "profile") else {})
+
+
+def read_device(doc: Document, key: str) -> Device | None:
+    """One device entry, read as read_ledger reads it (None if absent or ill-formed): a
+    write checks one entry in time independent of the ledger's size."""
+    return _entry(key, read_entry(doc, "devices", key), _device)
+
+
+def read_decision(doc: Document, decision_id: str) -> Decision | None:
+    """One decision, read as read_ledger reads it (None if absent or ill-formed)."""
+    return _entry(decision_id, read_entry(doc, "decisions", decision_id), _decision)
+
+
 def _entries(raw: dict[str, Plain], build: Any) -> dict[str, Any]:
     out = {}
     for key in sorted(raw):
-        try:
-            out[key] = build(key, raw[key])
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue  # ill-formed entry: skipped, never fatal
+        built = _entry(key, raw[key], build)
+        if built is not None:
+            out[key] = built
     return out
+
+
+def _entry(key: str, raw: Plain, build: Callable[[str, Plain], T]) -> T | None:
+    if raw is None:
+        return None
+    try:
+        return build(key, raw)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None  # ill-formed entry: skipped, never fatal
 
 
 def _text(value: Plain) -> str:

@@ -13,12 +13,12 @@ already encoded (`Fragment`) copied in as they are.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .confed import Record
 from .docids import DocKind, parse_doc_id
+from .economyindex import EconomyIndex, changed
 from .keys import key_text
 
 STRUCTURAL = ("admit", "suspend", "amend", "join")
@@ -77,6 +77,8 @@ class RecordSet:
     versions: dict[str, int] = field(default_factory=dict)
     structure: int = 0
     memo: dict[str, tuple[tuple[Any, ...], Record, Fragment]] = field(default_factory=dict)
+    economy: EconomyIndex = field(default_factory=EconomyIndex)  # needs, offers...: the plan's input
+    plan_memo: dict[Any, tuple[tuple[Any, ...], Record, Fragment]] = field(default_factory=dict)
 
     def put(self, doc_id: str, record: Record | None) -> None:
         """Replace what document `doc_id` contributes (None: nothing)."""
@@ -108,7 +110,7 @@ class RecordSet:
             for charter_id in set(old.get("acceptances", {})) | set(new.get("acceptances", {})):
                 _set(self.acceptances.setdefault(charter_id, {}), assembly,
                      new.get("acceptances", {}).get(charter_id))
-        for rid, before, after in _changed(old.get("proposals"), new.get("proposals")):
+        for rid, before, after in changed(old.get("proposals"), new.get("proposals")):
             pid = f"{assembly}/{rid}"
             self._bump(pid)
             if before is not None:
@@ -118,19 +120,20 @@ class RecordSet:
             _set(self.proposals, pid, None if after is None else {**after, "proposer": assembly})
             if any(p is not None and p["kind"] in STRUCTURAL for p in (before, after)):
                 self.structure += 1
-        for pid, _, after in _changed(old.get("ratifications"), new.get("ratifications")):
+        for pid, _, after in changed(old.get("ratifications"), new.get("ratifications")):
             self._bump(pid)
             _set(self.ratifications.setdefault(pid, {}), assembly, after)
             if self.proposals.get(pid, {}).get("kind") in STRUCTURAL:
                 self.structure += 1
-        for mandate_id, _, _ in _changed(old.get("mandates"), new.get("mandates")):
+        self.economy.put(assembly, old.get("economy") or {}, new.get("economy") or {})
+        for mandate_id, _, _ in changed(old.get("mandates"), new.get("mandates")):
             for act in (self.logs.get((assembly, mandate_id)) or {}).get("acts", {}).values():
                 self._bump(act["proposal"])
 
     def _put_log(self, assembly: str, mandate_id: str, record: Record | None) -> None:
         old = self.logs.get((assembly, mandate_id)) or {}
         _set(self.logs, (assembly, mandate_id), record)
-        for act_id, before, after in _changed(old.get("acts"), (record or {}).get("acts")):
+        for act_id, before, after in changed(old.get("acts"), (record or {}).get("acts")):
             for act, add in ((before, False), (after, True)):
                 if act is not None and act["proposal"] is not None:
                     self._bump(act["proposal"])
@@ -143,14 +146,6 @@ def _set(mapping: dict[Any, Any], key: Any, value: Any) -> None:
         mapping.pop(key, None)
     else:
         mapping[key] = value
-
-
-def _changed(old: dict[str, Any] | None, new: dict[str, Any] | None,
-             ) -> Iterable[tuple[str, Any, Any]]:
-    old, new = old or {}, new or {}
-    for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            yield key, old.get(key), new.get(key)
 
 
 def records_from(documents: dict[str, Record]) -> RecordSet:

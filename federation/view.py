@@ -14,7 +14,7 @@ new ratification only that proposal is tallied again.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .charter import SIMPLE, Rules, amendment_from_plain, rules_from_plain, threshold_met
@@ -40,12 +40,16 @@ class Timeline:
     joined: dict[str, dt.date]  # higher confederation -> effective date of this one's consent
     results: list[Record]
     ignored: list[Record]
+    commons: list[tuple[dt.date, str]] = field(default_factory=list)  # (effective, pid) adopted
 
     def rules_at(self, day: dt.date) -> Rules:
         return [r for since, r in self.rules if since <= day][-1]
 
 
-class _Context:
+class Context:
+    """Membership and proposal outcomes of every confederation held, judged as of one date;
+    the plan (federation/plan.py) reads the same memberships and adopted commons."""
+
     def __init__(self, records: RecordSet, as_of: dt.date) -> None:
         self.records = records
         self.as_of = as_of
@@ -157,6 +161,8 @@ class _Context:
             timeline.events.setdefault(proposal["subject"], []).append((effective, kind, pid))
         elif kind == "join":
             timeline.joined.setdefault(proposal["subject"], effective)
+        elif kind == "commons":
+            timeline.commons.append((effective, pid))
 
     def _refusal(self, confederation: str, proposal: Record, rules: Rules, day: dt.date) -> str | None:
         proposer = proposal["proposer"]
@@ -322,7 +328,7 @@ def _cyclic(records: RecordSet) -> set[tuple[str, str]]:
 
 def render_view(records: RecordSet, as_of: dt.date, confederation: str | None = None) -> bytes:
     """The view as canonical JSON bytes: the same records and as-of give the same bytes."""
-    context = _Context(records, as_of)
+    context = Context(records, as_of)
     chosen = sorted(c for c in records.charters if confederation in (None, c))
     view = {"format": VIEW_FORMAT, "as_of": as_of.isoformat(),
             "confederations": [context.confederation(c) for c in chosen],

@@ -344,8 +344,10 @@ def test_a_document_that_does_not_save_and_load_gets_no_snapshot(
             continue
         store, docs, ingestor = fresh_store()
         ingestor.ingest(base)
+        docs.save_snapshots()
         if ingestor.ingest([envelope]).accepted != 1:
             continue
+        docs.save_snapshots()
         doc = docs.get(world.assembly.doc_id)
         try:
             am.Document.load(doc.save())

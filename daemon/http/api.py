@@ -26,13 +26,15 @@ from pnyx.federation.charter import CHARTER_ID_RE
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.errors import Rejected
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Decision, Ledger, parse_date, read_ledger
+from pnyx.federation.ledger import ECONOMY_COLLECTIONS, Decision, Ledger, parse_date, read_ledger
+from pnyx.federation.valueflows import plan_jsonld
 
-from ..services.bodies import BadRequest
+from ..services.bodies import BadRequest, today
+from ..services.economy import listed_records
 from ..services.jsonable import to_jsonable
 from ..services.records import Recorder, RecordError, UnknownRecord
 from ..services.status import node_status
-from ..services.writes import WRITES, Write, charter_id, today
+from ..services.writes import WRITES, Write, charter_id
 from ..store.audit import reverify
 from ..store.node import Node
 from ..store.peers import PeerBook, peer_rows
@@ -220,14 +222,19 @@ async def get_events(request: web.Request) -> web.StreamResponse:
 # --- the confederal view ------------------------------------------------------------------
 
 
-def view_of(request: web.Request, confederation: str | None = None) -> dict[str, Any]:
-    """The confederal view as of `?as_of=` (default today), as federation/view.py renders it."""
+def as_of_param(request: web.Request) -> dt.date:
+    """`?as_of=YYYY-MM-DD`, default today (UTC): what the view and the plan are judged as of."""
     text = request.query.get("as_of")
     try:
-        as_of = today() if text is None else parse_date(text)
+        return today() if text is None else parse_date(text)
     except ValueError as exc:
         raise BadRequest(f"as_of: {exc}") from None
-    view: dict[str, Any] = json.loads(request.app[API_KEY].view.render(as_of, confederation))
+
+
+def view_of(request: web.Request, confederation: str | None = None) -> dict[str, Any]:
+    """The confederal view as of `?as_of=` (default today), as federation/view.py renders it."""
+    view: dict[str, Any] = json.loads(request.app[API_KEY].view.render(as_of_param(request),
+                                                                       confederation))
     return view
 
 
@@ -271,6 +278,33 @@ async def get_proposal(request: web.Request) -> web.Response:
     if not found:
         raise UnknownRecord(f"unknown proposal: {pid}")
     return web.json_response(found[0])
+
+
+# --- the economy: records and the confederal plan (protocol-spec/economy.md) --------------
+
+
+def plan_of(request: web.Request) -> dict[str, Any]:
+    plan: dict[str, Any] = json.loads(request.app[API_KEY].view.render_plan(
+        as_of_param(request), confederation_param(request)))
+    return plan
+
+
+async def get_plan(request: web.Request) -> web.Response:
+    return web.json_response(plan_of(request))
+
+
+async def get_plan_jsonld(request: web.Request) -> web.Response:
+    """The plan in Valueflows terms (federation/valueflows.py)."""
+    return web.json_response(plan_jsonld(plan_of(request)), content_type="application/ld+json")
+
+
+def economy_reader(collection: str) -> Handler:
+    """GET /needs (offers, ...): every record of that collection of a ledger, revisions included."""
+    async def handle(request: web.Request) -> web.Response:
+        node = request.app[API_KEY].node
+        return web.json_response(listed_records(node, assembly_of(request), collection))
+
+    return handle
 
 
 MAX_LISTED = 200
@@ -348,6 +382,8 @@ READS: dict[str, Handler] = {
     "/confederations": get_confederations, "/confederations/{id}": get_confederation,
     "/completeness": get_completeness, "/peers": get_peers,
     "/proposals": get_proposals, "/proposals/{assembly}/{decision}": get_proposal,
+    "/plan": get_plan, "/plan.jsonld": get_plan_jsonld,
+    **{f"/{collection}": economy_reader(collection) for collection in ECONOMY_COLLECTIONS},
 }
 
 

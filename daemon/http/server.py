@@ -101,7 +101,7 @@ def make_app(node: Node, sync: SyncContext | None = None, api_remote: bool = Fal
     app.router.add_get("/pnyx/v1/view", view)
     app.router.add_get(IDENTITY_PATH, identity_handler(node.device_key))
     app.router.add_post("/pnyx/v1/sync", handle_sync)
-    watch = app[WATCH_KEY] = StoreWatch(node.store, watch_interval)
+    watch = app[WATCH_KEY] = StoreWatch(node.store, watch_interval, on_idle=node.docs.tend)
     api = api_app(node, ensure_api_token(node.data), api_remote, app[VIEW_KEY], watch)
     app.add_subapp(PREFIX, api)
     add_page(app, api)

@@ -18,6 +18,11 @@ class BadRequest(ValueError):
     """A body that is not what the operation takes; nothing was written."""
 
 
+def today() -> dt.date:
+    """The day a write is dated when its body names none (UTC)."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
 # --- reading fields of a body -----------------------------------------------------------
 
 

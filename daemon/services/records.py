@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from automerge.core import Transaction
+from automerge.core import Document, Transaction
 from pnyx.federation.charter import Charter, charter_change
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.confed import (
@@ -40,6 +40,8 @@ from pnyx.federation.ledger import (
     Mandate,
     Profile,
     Tally,
+    read_decision,
+    read_device,
     read_ledger,
     write_decision,
     write_device,
@@ -142,8 +144,11 @@ class Recorder:
             raise RecordError("this device does not hold the assembly key")
         return self.node.assembly_key
 
-    def _require_certified(self) -> None:
-        if key_text(self.node.device_key.public) not in self.ledger().devices:
+    def _ledger_doc(self) -> Document:
+        return self.node.docs.get(self.node.ledger_id)
+
+    def require_certified(self) -> None:
+        if read_device(self._ledger_doc(), key_text(self.node.device_key.public)) is None:
             raise RecordError(
                 "this device is not certified by its assembly yet: run `pnyx device add "
                 f"{key_text(self.node.device_key.public)}` where the assembly key is, then sync")
@@ -152,9 +157,8 @@ class Recorder:
 
     def decide(self, d: DecisionInput, kind: str = "decision", subject: str | None = None,
                extra: Callable[[Transaction, str], None] | None = None) -> str:
-        self._require_certified()
-        ledger = self.ledger()
-        if d.supersedes is not None and d.supersedes not in ledger.decisions:
+        self.require_certified()
+        if d.supersedes is not None and read_decision(self._ledger_doc(), d.supersedes) is None:
             raise RecordError(f"unknown decision to supersede: {d.supersedes}")
         if d.quorum is not None and d.quorum < 0:
             raise RecordError("a quorum cannot be negative")
@@ -214,7 +218,7 @@ class Recorder:
         assembly_key = self._assembly_key()
         if key_text(device) in self.ledger().devices:
             raise RecordError(f"device {key_text(device)} is already certified")
-        self._require_certified()
+        self.require_certified()
         check_lengths(label=label)
         self.write(self.node.ledger_id, lambda tx: write_device(tx, assembly_key, device, label))
 
@@ -227,7 +231,7 @@ class Recorder:
             raise RecordError(f"device {key_text(device)} is already revoked")
         if device == self.node.device_key.public:
             raise RecordError("a device cannot revoke itself; revoke it from another device")
-        self._require_certified()
+        self.require_certified()
         cut = self.node.store.actor_cut(self.node.ledger_id, device)
         self.write(self.node.ledger_id, lambda tx: write_revocation(tx, assembly_key, device, cut))
         return cut
@@ -243,20 +247,20 @@ class Recorder:
             raise RecordError(f"the charter was not stored: {report.rejected}")
         return doc_id.removeprefix("charter/")
 
-    def _charter_held(self, charter_id: str) -> None:
+    def charter_held(self, charter_id: str) -> None:
         if not self.node.store.holds(bytes.fromhex(charter_id)):
             raise UnknownRecord(f"confederation {charter_id} is not held here: bring its charter "
                               "(sync or import) first")
 
     def accept_charter(self, charter_id: str, d: DecisionInput) -> str:
-        self._charter_held(charter_id)
+        self.charter_held(charter_id)
         if any(x.kind == ACCEPTANCE and x.subject == charter_id for x in self.ledger().decisions.values()):
             raise RecordError(f"this assembly already accepted the charter {charter_id}")
         return self.decide(d, kind=ACCEPTANCE, subject=charter_id)
 
     def propose(self, body: ProposalBody, d: DecisionInput) -> str:
         """Put a proposal to a confederation; returns its id (assembly key / decision id)."""
-        self._charter_held(body.confederation)
+        self.charter_held(body.confederation)
         decision_id = self.decide(d, kind=PROPOSAL,
                                   extra=lambda tx, decision_id: write_proposal(tx, decision_id, body))
         return proposal_id(self.node.assembly, decision_id)

@@ -12,9 +12,9 @@ from ..store.node import Node
 
 def node_status(node: Node) -> dict[str, Any]:
     """The status a daemon reports at GET /pnyx/v1/status and `pnyx status` prints."""
-    from pnyx.federation.ledger import read_ledger
+    from pnyx.federation.ledger import read_profile
 
-    profile = read_ledger(node.docs.get(node.ledger_id)).profile
+    profile = read_profile(node.docs.get(node.ledger_id))
     return {
         "assembly": key_text(node.assembly),
         "assembly_name": profile.name if profile else None,
@@ -22,6 +22,6 @@ def node_status(node: Node) -> dict[str, Any]:
         "documents": len(node.store.documents()),
         "changes": node.store.count_changes(),
         "pending": node.store.count_pending(),
-        "evidence": len(node.store.evidence()),
+        "evidence": node.store.count_evidence(),
         "as_of": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }

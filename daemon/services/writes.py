@@ -13,7 +13,6 @@ a `BadRequest` (HTTP 400) naming the field. Unknown ids in the path are
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -49,7 +48,9 @@ from .bodies import (
     optional_text,
     text,
     texts,
+    today,
 )
+from .economy import economy_writes
 from .jsonable import to_jsonable
 from .records import Recorder, RecordError, UnknownRecord, new_record_id
 
@@ -117,10 +118,6 @@ def revoke_device(rec: Recorder, params: Params, body: Body) -> Result:
 
 
 # --- confederations -----------------------------------------------------------------------
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
 
 
 def charter_id(text_: str) -> str:
@@ -274,4 +271,5 @@ WRITES = {w.name: w for w in (
     Write("delegate-act", "/acts", delegate_act),
     Write("peers-add", "/peers", add_peer),
     Write("peers-remove", "/peers/remove", remove_peer),
+    *(Write(name, path, run) for name, path, run in economy_writes()),
 )}

@@ -10,6 +10,10 @@ document is thrown away and rebuilt from the store, which was never touched.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import sqlite3
+import sys
 from collections.abc import Iterable, Sequence
 
 from automerge.core import Document, Message, SyncState
@@ -18,12 +22,15 @@ from pnyx.federation.chunk import encode_uleb
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.keys import key_text
+from pnyx.federation.ledger import may_change_devices
 
 from .sqlite import Store
 
-SNAPSHOT_EVERY = 2_000
+SNAPSHOT_EVERY = 2_000  # changes after a snapshot before it is renewed, at least ...
+SNAPSHOT_SHARE = 4  # ... and at least a quarter of the document's changes
 SYNC_MESSAGE_V1 = 0x42
 APPLY_BATCH = 1_000
+MAX_REMEMBERED = 100_000  # device states and entries remembered; past it they are forgotten
 
 
 def automerge_failed(exc: BaseException) -> bool:
@@ -57,13 +64,30 @@ def loads_back(data: bytes, heads: Sequence[bytes]) -> bool:
         return False
 
 
+def release_free_memory() -> None:
+    """Hand the memory freed by dropped documents back to the system. Automerge allocates
+    through the C library's malloc, which on glibc keeps freed memory in the process
+    unless asked (malloc_trim); elsewhere this does nothing."""
+    if sys.platform != "linux":
+        return
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return
+    trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
 class DocumentCache:
     """Materialized documents by id, each with the last store seqno it includes."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._docs: dict[str, tuple[Document, int]] = {}
-        self._since_snapshot: dict[str, int] = {}
+        self._unsaveable: dict[str, int] = {}  # doc -> the seqno at which its save did not load
+        # ledger change hash -> the change as of which `devices` was last possibly changed
+        self._devices_state: dict[bytes, bytes] = {}
+        self._entries: dict[tuple[bytes, bytes], Plain] = {}  # (devices state, device) -> entry
 
     def get(self, doc_id: str) -> Document:
         """The document with every change the store holds for it."""
@@ -93,14 +117,9 @@ class DocumentCache:
             upto = seqno
             if len(batch) >= APPLY_BATCH:
                 apply_chunks(doc, batch)
-                self._count(doc_id, len(batch))
                 batch = []
         apply_chunks(doc, batch)
-        self._count(doc_id, len(batch))
         return upto
-
-    def _count(self, doc_id: str, applied: int) -> None:
-        self._since_snapshot[doc_id] = self._since_snapshot.get(doc_id, 0) + applied
 
     def apply_verified(self, doc_id: str, chunk: bytes, change_hash: bytes) -> None:
         """Apply one verified change to the cached document; Rejected if Automerge refuses.
@@ -123,7 +142,6 @@ class DocumentCache:
         """A change already in the cached document has been stored at `seqno`."""
         doc, _ = self._docs[doc_id]
         self._docs[doc_id] = (doc, seqno)
-        self._count(doc_id, 1)
 
     def forget(self, doc_id: str) -> None:
         self._docs.pop(doc_id, None)
@@ -132,23 +150,72 @@ class DocumentCache:
         for doc_id in doc_ids:
             self.forget(doc_id)
 
-    def snapshot_due(self) -> None:
-        """Write snapshots of documents that gained many changes since their last one."""
-        for doc_id, count in list(self._since_snapshot.items()):
-            if count >= SNAPSHOT_EVERY and doc_id in self._docs:
-                doc, upto = self._docs[doc_id]
-                data = doc.save()
-                if loads_back(data, doc.get_heads()):
+    def save_snapshots(self) -> None:
+        """Snapshot every cached document that has outgrown its snapshot (snapshot_due).
+
+        Called off the hot path, never per change or per batch: when the daemon is idle
+        (tend) and when a process closes its node. Saving and loading back cost in
+        proportion to the whole document, so a snapshot is renewed only once the changes
+        after it make up a share of the document: the cost per change stays bounded
+        however large the document grows."""
+        for doc_id, (doc, upto) in list(self._docs.items()):
+            if not self.snapshot_due(doc_id):
+                continue
+            data = doc.save()
+            if loads_back(data, doc.get_heads()):
+                try:
                     self.store.save_snapshot(doc_id, upto, data)
-                self._since_snapshot[doc_id] = 0
+                except sqlite3.OperationalError:  # another process holds the store: only a cache
+                    return
+            else:  # the older snapshot stays; try again once as many changes came after this
+                self._unsaveable[doc_id] = upto
+
+    def snapshot_due(self, doc_id: str) -> bool:
+        """Whether the changes newer than the document's snapshot (or than a try whose save
+        did not load back) are at least SNAPSHOT_EVERY and 1/SNAPSHOT_SHARE of all its changes."""
+        since = max(self.store.snapshot_upto(doc_id), self._unsaveable.get(doc_id, 0))
+        newer, total = self.store.count_changes_of(doc_id, since)
+        return newer >= max(SNAPSHOT_EVERY, total // SNAPSHOT_SHARE)
+
+    def tend(self) -> None:
+        """What an idle daemon does: save the snapshots due, then let go of every cached
+        document, so that its memory does not keep what it once loaded; the next access
+        loads from the snapshot."""
+        if not self._docs:
+            return
+        self.save_snapshots()
+        self._docs.clear()
+        self._devices_state.clear()
+        self._entries.clear()
+        release_free_memory()
+
+    def note_ledger_change(self, change_hash: bytes, raw_chunk: bytes, deps: Sequence[bytes]) -> bool:
+        """Remember which earlier state of `devices` an applied ledger change shares, so that
+        a certificate read once serves every change written on top of it. True when
+        `devices` as of this change may differ from its dependency's (may_change_devices):
+        only then can it hold a revocation not already known."""
+        changed = may_change_devices(raw_chunk, len(deps))
+        if len(self._devices_state) >= MAX_REMEMBERED:
+            self._devices_state.clear()
+        same = None if changed else self._devices_state.get(deps[0])
+        self._devices_state[change_hash] = change_hash if same is None else same
+        return changed
 
     # --- authority records (federation.verify.AuthorityRecords) ------------------------
 
     def device_entry(self, assembly: bytes, device: bytes, heads: Sequence[bytes] | None) -> Plain:
-        doc = self.get(ledger_id(assembly))
         if heads is not None and not heads:
             return None
-        return read_entry(doc, "devices", key_text(device), list(heads) if heads else None)
+        state = self._devices_state.get(heads[0]) if heads and len(heads) == 1 else None
+        if state is not None and (state, device) in self._entries:
+            return self._entries[(state, device)]
+        doc = self.get(ledger_id(assembly))
+        entry = read_entry(doc, "devices", key_text(device), list(heads) if heads else None)
+        if state is not None:
+            if len(self._entries) >= MAX_REMEMBERED:
+                self._entries.clear()
+            self._entries[(state, device)] = entry
+        return entry
 
     def revocation_cuts(self, assembly: bytes, device: bytes) -> list[dict[str, int]]:
         return self.store.revocation_cuts(assembly, device)

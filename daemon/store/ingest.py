@@ -78,7 +78,6 @@ class Ingestor:
         except BaseException:
             self.docs.forget_all(report.accepted_docs)
             raise
-        self.docs.snapshot_due()
         return report
 
     def _ingest_one(self, envelope: Envelope, report: IngestReport) -> None:
@@ -137,10 +136,12 @@ class Ingestor:
             self.docs.forget(vc.envelope.doc_id)
             raise
         self.docs.mark_stored(vc.envelope.doc_id, seqno)
-        if vc.doc.kind is DocKind.LEDGER:
+        change = vc.change
+        if vc.doc.kind is DocKind.LEDGER and self.docs.note_ledger_change(change.hash, change.raw,
+                                                                          change.deps):
             assert vc.doc.assembly is not None
             doc = self.docs.get(vc.envelope.doc_id)
-            for device, cut in revocations_at(doc, vc.doc.assembly, [vc.change.hash]):
+            for device, cut in revocations_at(doc, vc.doc.assembly, [change.hash]):
                 self.store.add_revocation(vc.doc.assembly, device, cut)
         report.accepted += 1
         report.accepted_docs.add(vc.envelope.doc_id)

@@ -102,7 +102,11 @@ class Node:
         return ledger_id(self.assembly)
 
     def close(self) -> None:
-        self.store.close()
+        """Save the snapshots due (off every command's hot path), then close the store."""
+        try:
+            self.docs.save_snapshots()
+        finally:
+            self.store.close()
 
 
 def open_node(data: Path) -> Node:

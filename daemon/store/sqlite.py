@@ -22,6 +22,7 @@ from pnyx.federation.verify import HeldChange
 
 MAX_PENDING = 10_000
 HASH_BYTES = 32
+MAX_REMEMBERED = 50_000  # held changes remembered in memory; past it they are forgotten
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS changes (
@@ -92,9 +93,17 @@ class StoredChange:
 
 
 class Store:
-    """One connection to the store file; not shared between threads."""
+    """One connection to the store file; not shared between threads.
+
+    Held changes are remembered in memory as they are stored or looked up: the table is
+    append-only, so what is held never changes, and the checks of a change mostly ask about
+    the changes just before it."""
 
     def __init__(self, path: Path | str) -> None:
+        self._held: dict[bytes, HeldChange] = {}
+        self._at: dict[tuple[str, bytes, int], bytes] = {}  # (doc, actor, seq) -> hash held
+        self._cuts: dict[tuple[bytes, bytes], list[dict[str, int]]] = {}  # within a transaction
+        self._pending_empty = False  # known only within a transaction
         self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -128,12 +137,19 @@ class Store:
             yield
             return
         self.db.execute("BEGIN IMMEDIATE")
+        # Inside the transaction nobody else writes: what it asks often is answered from memory.
+        self._pending_empty = self.db.execute("SELECT 1 FROM pending LIMIT 1").fetchone() is None
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            self._forget_remembered()
             raise
-        self.db.execute("COMMIT")
+        finally:
+            self._pending_empty = False
+            self._cuts.clear()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -141,6 +157,7 @@ class Store:
         try:
             yield
         except BaseException:
+            self._forget_remembered()
             self.db.execute("ROLLBACK TO one_change")
             self.db.execute("RELEASE one_change")
             raise
@@ -149,21 +166,42 @@ class Store:
     # --- the change index (federation.verify.ChangeIndex) ----------------------------
 
     def lookup(self, change_hash: bytes) -> HeldChange | None:
+        held = self._held.get(change_hash)
+        if held is not None:
+            return held
         row = self.db.execute(
             "SELECT doc, actor, seq, max_op, deps FROM changes WHERE hash = ?", (change_hash,)
         ).fetchone()
         if row is None:
             return None
-        return HeldChange(row[0], row[1], row[2], row[3], split_hashes(row[4]))
+        held = HeldChange(row[0], bytes(row[1]), row[2], row[3], split_hashes(row[4]))
+        self._remember(change_hash, held)
+        return held
+
+    def _remember(self, change_hash: bytes, held: HeldChange) -> None:
+        if len(self._held) >= MAX_REMEMBERED:
+            self._forget_remembered()
+        self._held[change_hash] = held
+        self._at[(held.doc_id, held.actor, held.seq)] = change_hash
+
+    def _forget_remembered(self) -> None:
+        """A rollback may have taken back changes remembered as stored."""
+        self._held.clear()
+        self._at.clear()
+        self._cuts.clear()
 
     def hash_at(self, doc_id: str, actor: bytes, seq: int) -> bytes | None:
+        found = self._at.get((doc_id, actor, seq))
+        if found is not None:
+            return found
         row = self.db.execute(
             "SELECT hash FROM changes WHERE doc = ? AND actor = ? AND seq = ?", (doc_id, actor, seq)
         ).fetchone()
         return None if row is None else bytes(row[0])
 
     def holds(self, change_hash: bytes) -> bool:
-        return self.db.execute("SELECT 1 FROM changes WHERE hash = ?", (change_hash,)).fetchone() is not None
+        return change_hash in self._held or self.db.execute(
+            "SELECT 1 FROM changes WHERE hash = ?", (change_hash,)).fetchone() is not None
 
     # --- accepted changes -------------------------------------------------------------
 
@@ -176,6 +214,7 @@ class Store:
              e.signature, c.raw),
         )
         assert cursor.lastrowid is not None
+        self._remember(c.hash, HeldChange(e.doc_id, c.actor, c.seq, c.max_op, c.deps))
         self.db.executemany("DELETE FROM heads WHERE doc = ? AND hash = ?",
                             [(e.doc_id, dep) for dep in c.deps])
         self.db.execute("INSERT INTO heads (doc, hash) VALUES (?, ?)", (e.doc_id, c.hash))
@@ -244,10 +283,18 @@ class Store:
             yield doc_now, vector
 
     def documents(self) -> list[str]:
-        return [row[0] for row in self.db.execute("SELECT DISTINCT doc FROM changes ORDER BY doc")]
+        """Every document held: each has at least one head, and the heads table is small."""
+        return [row[0] for row in self.db.execute("SELECT DISTINCT doc FROM heads ORDER BY doc")]
 
     def count_changes(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM changes").fetchone()[0])
+
+    def count_changes_of(self, doc_id: str, after_seqno: int) -> tuple[int, int]:
+        """How many changes of `doc_id` came after arrival number `after_seqno`, and in all."""
+        newer, total = self.db.execute(
+            "SELECT count(*) FILTER (WHERE seqno > ?), count(*) FROM changes WHERE doc = ?",
+            (after_seqno, doc_id)).fetchone()
+        return int(newer), int(total)
 
     def last_seqno(self) -> int:
         return int(self.db.execute("SELECT coalesce(max(seqno), 0) FROM changes").fetchone()[0])
@@ -276,6 +323,7 @@ class Store:
             return True
         if self.count_pending() >= MAX_PENDING:
             return False
+        self._pending_empty = False
         self.db.execute("INSERT INTO pending (hash, doc, envelope, awaiting_doc) VALUES (?,?,?,?)",
                         (vc.change.hash, vc.envelope.doc_id, vc.envelope.encode(), awaiting_doc))
         self.db.executemany("INSERT OR IGNORE INTO pending_missing (hash, missing) VALUES (?,?)",
@@ -285,6 +333,8 @@ class Store:
     def release_pending(self, arrived_hash: bytes, arrived_doc: str) -> list[bytes]:
         """Take out of the pending set, and return in arrival order (rowids grow), the
         envelopes that may now be judged."""
+        if self._pending_empty:
+            return []
         self.db.execute("DELETE FROM pending_missing WHERE missing = ?", (arrived_hash,))
         rows = self.db.execute(
             "SELECT hash, envelope FROM pending p WHERE (awaiting_doc = ? OR awaiting_doc IS NULL)"
@@ -309,6 +359,9 @@ class Store:
             (envelope.doc_id, change_hash, envelope.signer, reason, detail, envelope.encode()),
         )
 
+    def count_evidence(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM evidence").fetchone()[0])
+
     def evidence(self) -> list[tuple[str, bytes, bytes, str, str]]:
         return [(r[0], bytes(r[1]), bytes(r[2]), r[3], r[4]) for r in self.db.execute(
             "SELECT doc, hash, signer, reason, detail FROM evidence ORDER BY id")]
@@ -317,19 +370,30 @@ class Store:
 
     def add_revocation(self, assembly: bytes, device: bytes, cut: Mapping[str, int]) -> None:
         """Remember a revocation for good, whatever later changes do to the ledger entry."""
+        self._cuts.pop((assembly, device), None)
         self.db.execute("INSERT OR IGNORE INTO revocations (assembly, device, cut) VALUES (?,?,?)",
                         (assembly, device, json.dumps(dict(cut), sort_keys=True)))
 
     def revocation_cuts(self, assembly: bytes, device: bytes) -> list[dict[str, int]]:
-        return [json.loads(row[0]) for row in self.db.execute(
-            "SELECT cut FROM revocations WHERE assembly = ? AND device = ? ORDER BY cut",
-            (assembly, device))]
+        cuts = self._cuts.get((assembly, device))
+        if cuts is None:
+            cuts = [json.loads(row[0]) for row in self.db.execute(
+                "SELECT cut FROM revocations WHERE assembly = ? AND device = ? ORDER BY cut",
+                (assembly, device))]
+            if self.db.in_transaction:
+                self._cuts[(assembly, device)] = cuts
+        return cuts
 
     # --- snapshots --------------------------------------------------------------------
 
     def snapshot(self, doc_id: str) -> tuple[int, bytes] | None:
         row = self.db.execute("SELECT upto, data FROM snapshots WHERE doc = ?", (doc_id,)).fetchone()
         return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def snapshot_upto(self, doc_id: str) -> int:
+        """The last arrival number the document's snapshot includes, 0 without one."""
+        row = self.db.execute("SELECT upto FROM snapshots WHERE doc = ?", (doc_id,)).fetchone()
+        return 0 if row is None else int(row[0])
 
     def save_snapshot(self, doc_id: str, upto: int, data: bytes) -> None:
         self.db.execute("INSERT OR REPLACE INTO snapshots (doc, upto, data) VALUES (?,?,?)",

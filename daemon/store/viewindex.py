@@ -18,13 +18,14 @@ from collections.abc import Callable
 from automerge.core import Document
 from pnyx.federation.confed import Record, charter_record, ledger_records, mandate_log_records
 from pnyx.federation.docids import DocKind, ledger_id, parse_doc_id
+from pnyx.federation.plan import render_plan
 from pnyx.federation.recordset import RecordSet
 from pnyx.federation.view import render_view
 
 from .documents import DocumentCache
 from .sqlite import Store
 
-RECORDS_FORMAT = "records/v1"  # bump when what document_records extracts changes: the index is rebuilt
+RECORDS_FORMAT = "records/v2"  # bump when what document_records extracts changes: the index is rebuilt
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS view_records (
     doc TEXT PRIMARY KEY,
@@ -107,11 +108,26 @@ class ViewIndex:
         self.refresh()
         return render_view(self.records, as_of, confederation)
 
+    def render_plan(self, as_of: dt.date, confederation: str | None = None) -> bytes:
+        """The confederal plan (federation/plan.py), from the same records as the view."""
+        self.refresh()
+        return render_plan(self.records, as_of, confederation)
 
-def scratch_view(store: Store, as_of: dt.date, confederation: str | None = None) -> bytes:
-    """The view recomputed from every stored change, with nothing cached."""
+
+def scratch_records(store: Store) -> RecordSet:
+    """Every stored document read again into a fresh RecordSet, with nothing cached."""
     docs = DocumentCache(store)
     records = RecordSet()
     for doc_id in store.documents():
         records.put(doc_id, document_records(doc_id, docs.get))
-    return render_view(records, as_of, confederation)
+    return records
+
+
+def scratch_view(store: Store, as_of: dt.date, confederation: str | None = None) -> bytes:
+    """The view recomputed from every stored change, with nothing cached."""
+    return render_view(scratch_records(store), as_of, confederation)
+
+
+def scratch_plan(store: Store, as_of: dt.date, confederation: str | None = None) -> bytes:
+    """The plan recomputed from every stored change, with nothing cached."""
+    return render_plan(scratch_records(store), as_of, confederation)

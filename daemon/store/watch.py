@@ -12,25 +12,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from .sqlite import Store
 
 WATCH_INTERVAL = 0.2
+IDLE_AFTER = 10.0  # seconds without a new record before the daemon counts as idle
 
 
 class StoreWatch:
-    def __init__(self, store: Store, interval: float = WATCH_INTERVAL) -> None:
+    """Polls the store; after `idle_after` seconds in which nothing arrived, calls `on_idle`
+    once (the document cache's tend: snapshots, then letting go of what was loaded)."""
+
+    def __init__(self, store: Store, interval: float = WATCH_INTERVAL,
+                 on_idle: Callable[[], None] | None = None, idle_after: float = IDLE_AFTER) -> None:
         self.store = store
         self.interval = interval
         self.seqno = store.last_seqno()
         self.closed = False
         self._moved = asyncio.Event()
+        self._on_idle = on_idle
+        self._idle_after = idle_after
 
     async def run(self) -> None:
         """Poll until cancelled."""
+        quiet = 0.0
         while True:
             await asyncio.sleep(self.interval)
+            before = self.seqno
             self.check()
+            quiet = 0.0 if self.seqno != before else quiet + self.interval
+            if self._on_idle is not None and quiet >= self._idle_after:
+                self._on_idle()
+                quiet = 0.0
 
     def check(self) -> None:
         last = self.store.last_seqno()

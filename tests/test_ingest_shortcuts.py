@@ -1,0 +1,129 @@
+"""What ingest skips for speed must skip nothing that counts.
+
+Ingest reads a ledger's `devices` map only for changes that may have changed it
+(federation.ledger.may_change_devices) and reuses certificate reads between
+them; the store remembers held changes; snapshots are taken off the hot path,
+by a size-relative policy; an idle daemon lets go of its documents. Each test
+compares against the slow, plain reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from pnyx.daemon.store import documents
+from pnyx.daemon.store.documents import DocumentCache
+from pnyx.daemon.store.ingest import Ingestor
+from pnyx.daemon.store.sqlite import Store
+from pnyx.daemon.store.watch import StoreWatch
+from pnyx.federation.chunk import parse_change
+from pnyx.federation.ledger import may_change_devices, read_ledger, revocations_at
+
+from .ledgerkit import author_on, found_assembly, fresh_store, vote
+
+
+def test_changes_said_not_to_touch_devices_leave_every_revocation_as_it_was() -> None:
+    """For every change of a ledger with certifications, a revocation, decisions and merges:
+    where may_change_devices says no, the revocations as of the change equal those as of its
+    dependency, so reading them only where it says yes finds every one."""
+    assembly = found_assembly()
+    one = assembly.add_device("one")
+    two = assembly.add_device("two")
+    one.ingestor.ingest(assembly.envelopes())
+    for n in range(3):
+        assembly.recorder.decide(vote(f"home {n}"))
+    assembly.recorder.revoke_device(two.device_key.public)
+    other = author_on(one, one.device_key, nonce=7)
+    late = [other.decide(f"offline {n}") for n in range(2)]
+    assembly.home.ingestor.ingest(late)
+    assembly.recorder.decide(vote("after the merge"))
+    doc = assembly.home.docs.get(assembly.doc_id)
+    said: dict[bool, int] = {True: 0, False: 0}
+    for envelope in assembly.envelopes():
+        change = parse_change(envelope.change)
+        changed = may_change_devices(change.raw, len(change.deps))
+        said[changed] += 1
+        if not changed:
+            assert (revocations_at(doc, assembly.key.public, [change.hash])
+                    == revocations_at(doc, assembly.key.public, list(change.deps)))
+    assert said[True] >= 4 and said[False] >= 4, said  # genesis, certificates, revocation, merge
+    revoked = [device for device, _ in revocations_at(doc, assembly.key.public, doc.get_heads())]
+    assert revoked == [two.device_key.public]
+    assert assembly.home.store.revocation_cuts(assembly.key.public, two.device_key.public)
+
+
+def test_a_revoked_device_is_refused_after_the_cut_by_a_receiver_that_skipped_reads() -> None:
+    assembly = found_assembly()
+    device = assembly.add_device("laptop")
+    assembly.recorder.decide(vote("before"))
+    assembly.recorder.revoke_device(device.device_key.public)
+    device.ingestor.ingest(assembly.envelopes())
+    late = author_on(device, device.device_key, nonce=10).decide("after the cut")
+    _, _, ingestor = fresh_store()
+    report = ingestor.ingest([*assembly.envelopes(), late])
+    assert report.rejected == [("revoked-device", "the device was revoked before this change")]
+
+
+def test_the_store_forgets_what_a_rolled_back_batch_remembered() -> None:
+    assembly = found_assembly()
+    store, docs, ingestor = fresh_store()
+    envelopes = assembly.envelopes()
+    with pytest.raises(RuntimeError), store.transaction():
+        ingestor.ingest(envelopes)
+        raise RuntimeError("the batch fails after its inserts")
+    first = parse_change(envelopes[0].change).hash
+    assert not store.holds(first) and store.lookup(first) is None
+    docs.forget_all([assembly.doc_id])
+    assert ingestor.ingest(envelopes).accepted == len(envelopes)
+
+
+def test_snapshots_are_taken_off_the_hot_path_and_renewed_by_share(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(documents, "SNAPSHOT_EVERY", 4)
+    assembly = found_assembly()
+    for n in range(11):
+        assembly.recorder.decide(vote(f"decision {n}"))
+    store = Store(tmp_path / "pnyx.sqlite")
+    docs = DocumentCache(store)
+    Ingestor(store, docs).ingest(assembly.envelopes())
+    assert store.snapshot_upto(assembly.doc_id) == 0  # ingest itself never snapshots
+    docs.save_snapshots()
+    upto = store.snapshot_upto(assembly.doc_id)
+    assert upto == store.last_seqno()
+    for n in range(3):  # fewer than SNAPSHOT_EVERY newer changes: not renewed
+        assembly.recorder.decide(vote(f"later {n}"))
+    Ingestor(store, docs).ingest(assembly.envelopes())
+    docs.save_snapshots()
+    assert store.snapshot_upto(assembly.doc_id) == upto
+    fresh = DocumentCache(store)  # loads the snapshot, then the newer changes
+    assert read_ledger(fresh.get(assembly.doc_id)) == read_ledger(docs.get(assembly.doc_id))
+    store.close()
+
+
+def test_an_idle_daemon_tends_its_cache_once_nothing_arrives(tmp_path: Path) -> None:
+    assembly = found_assembly()
+    store = Store(tmp_path / "pnyx.sqlite")
+    docs = DocumentCache(store)
+    Ingestor(store, docs).ingest(assembly.envelopes())
+    held = read_ledger(docs.get(assembly.doc_id))
+    tended: list[int] = []
+
+    def on_idle() -> None:
+        tended.append(len(docs._docs))
+        docs.tend()
+
+    async def watch_until_tended() -> None:
+        watch = StoreWatch(store, interval=0.01, on_idle=on_idle, idle_after=0.05)
+        task = asyncio.create_task(watch.run())
+        for _ in range(500):
+            if tended:
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(watch_until_tended())
+    assert tended == [1] and not docs._docs
+    assert read_ledger(docs.get(assembly.doc_id)) == held  # loaded again when asked
+    store.close()
