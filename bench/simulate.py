@@ -43,7 +43,16 @@ from pnyx.federation.gossip import GossipPolicy
 from pnyx.federation.keys import SigningKey
 from pnyx.federation.memstore import MemoryReport, MemoryStore
 from pnyx.federation.sync import Initiator
-from pnyx.federation.syncmsg import ProtocolError, Push, Reply, Request, decode_reply, decode_request, encode
+from pnyx.federation.syncmsg import (
+    ProtocolError,
+    Push,
+    Pushed,
+    Reply,
+    Request,
+    decode_reply,
+    decode_request,
+    encode,
+)
 from pnyx.federation.syncpeer import Responder, exchange
 
 from bench.corpus import ledger_chain, new_key
@@ -156,7 +165,9 @@ class Network:
             if envelopes:
                 for j in self.policy.push_peers(node.neighbours, self.rng):
                     with contextlib.suppress(LinkDown):
-                        self.link(i, j)(Push(envelopes))
+                        reply = self.link(i, j)(Push(envelopes))
+                        if isinstance(reply, Pushed) and reply.pending:
+                            self.sync(i, j)  # it lacks what they build on: an exchange brings it
 
     def round(self) -> None:
         """Every online node pull-pushes with `fanout` random neighbours, in random order."""

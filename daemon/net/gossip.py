@@ -173,9 +173,14 @@ class Gossip:
             delay = self.peers.failed(url, str(exc), self.clock(), self.rng.random())
             log.info("push to %s failed (%s); next try in %.1f s", url, exc, delay)
             return
-        if isinstance(reply, Pushed) and (reply.accepted or reply.rejected):
+        if not isinstance(reply, Pushed):
+            return
+        self.peers.succeeded(url, None, self.clock(), reply.accepted, 0)  # reached, took our news
+        if reply.accepted or reply.rejected:
             log.info("pushed %d to %s: %d new, %d rejected", len(envelopes), url, reply.accepted,
                      reply.rejected)
+        if reply.pending:
+            self.kick(url)  # it lacks what they build on: an exchange brings it now
 
     async def _periodic(self) -> None:
         while True:
