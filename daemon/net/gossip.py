@@ -85,8 +85,9 @@ class Gossip:
                     task.cancel()
                 await asyncio.gather(*self._running.values(), return_exceptions=True)
 
-    def kick(self, url: str) -> None:
-        """Sync with `url` now, or once more right after the exchange under way.
+    def kick(self, url: str, fresh: tuple[Envelope, ...] | None = None) -> None:
+        """Sync with `url` now (only push `fresh` if given), or run a full exchange right after
+        the one under way, which carries `fresh` too.
 
         Before `run` has started this does nothing: `run` begins with every due peer."""
         if self._session is None:
@@ -94,7 +95,7 @@ class Gossip:
         if url in self._running:
             self._again.add(url)
         else:
-            self._running[url] = asyncio.create_task(self._exchange_loop(url))
+            self._running[url] = asyncio.create_task(self._exchange_loop(url, fresh))
 
     def discovered(self, url: str, announced: bytes) -> None:
         """A neighbour heard on the local network: a proposed peer, synced with at once.
@@ -161,9 +162,7 @@ class Gossip:
             if len(fresh) > self.config.batch:
                 self.kick(url)
             elif fresh:
-                task = asyncio.create_task(self._push(url, tuple(fresh)))
-                self._checks.add(task)
-                task.add_done_callback(self._checks.discard)
+                self.kick(url, tuple(fresh))
 
     async def _push(self, url: str, envelopes: tuple[Envelope, ...]) -> None:
         assert self._session is not None
@@ -180,7 +179,7 @@ class Gossip:
             log.info("pushed %d to %s: %d new, %d rejected", len(envelopes), url, reply.accepted,
                      reply.rejected)
         if reply.pending:
-            self.kick(url)  # it lacks what they build on: an exchange brings it now
+            self._again.add(url)  # it lacks what they build on: an exchange brings it now
 
     async def _periodic(self) -> None:
         while True:
@@ -208,11 +207,16 @@ class Gossip:
             except ValueError:
                 continue
 
-    async def _exchange_loop(self, url: str) -> None:
+    async def _exchange_loop(self, url: str, fresh: tuple[Envelope, ...] | None) -> None:
+        """Exchanges with one peer never overlap: a push, or an exchange, then one more if asked."""
         try:
             while True:
                 self._again.discard(url)
-                await self._exchange(url)
+                if fresh is not None:
+                    await self._push(url, fresh)
+                    fresh = None
+                else:
+                    await self._exchange(url)
                 if url not in self._again:
                     return
         finally:
