@@ -1,17 +1,21 @@
 """Signed changes made in bulk, for benchmarks and tests that need many of them quickly.
 
-Each chain is one assembly key writing to its own ledger (always authorized),
-one Automerge change per entry, signed exactly as the daemon signs.
+Each chain is one assembly key writing to its own ledger (always authorized):
+a genesis, then one Automerge change per entry (a decision holding only a
+title: the smallest record the write rules allow), signed exactly as the
+daemon signs.
 """
 
 from __future__ import annotations
 
 import os
 
-from automerge.core import ROOT, Document, ScalarType
+from automerge.core import Document, Transaction
+from pnyx.federation.amvalues import ensure_map, put_value
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change
-from pnyx.federation.keys import SigningKey
+from pnyx.federation.keys import SigningKey, key_text
+from pnyx.federation.ledger import Profile, write_genesis
 
 
 def new_key() -> SigningKey:
@@ -22,6 +26,7 @@ def ledger_chain(key: SigningKey, n: int, doc: Document | None = None) -> tuple[
     """`n` signed changes to ledger/<key>, each setting one entry; continues `doc` if given
     (with a fresh actor, as a new run of the daemon would)."""
     doc_id = ledger_id(key.public)
+    fresh = doc is None
     if doc is None:
         doc = Document()
     doc.set_actor(run_actor(key.public, os.urandom(8)))
@@ -29,7 +34,16 @@ def ledger_chain(key: SigningKey, n: int, doc: Document | None = None) -> tuple[
     for i in range(n):
         heads = doc.get_heads()
         with doc.transaction() as tx:
-            tx.put(ROOT, f"entry-{os.urandom(4).hex()}", ScalarType.Int, i)
+            if fresh and i == 0:
+                write_genesis(tx, Profile(key_text(key.public), "Bench", "", None))
+            else:
+                entry(tx, str(i))
         (change,) = doc.get_changes(heads)
         out.append(sign_change(key, doc_id, change.raw_bytes))
     return doc, out
+
+
+def entry(tx: Transaction, title: str) -> None:
+    """A new decision holding only `title`, under a fresh record id."""
+    record_id = os.urandom(10).hex()[:16].translate(str.maketrans("0189", "abcd"))
+    put_value(tx, ensure_map(tx, "decisions"), record_id, {"title": title})

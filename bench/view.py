@@ -32,7 +32,7 @@ from pnyx.federation.confed import (
 from pnyx.federation.docids import charter_doc_id, ledger_id
 from pnyx.federation.envelope import run_actor
 from pnyx.federation.keys import SigningKey, key_text, parse_key
-from pnyx.federation.ledger import Decision, Profile, Tally, write_decision, write_profile
+from pnyx.federation.ledger import Decision, Profile, Tally, write_decision, write_genesis
 from pnyx.federation.recordset import RecordSet
 from pnyx.federation.view import render_view
 
@@ -70,7 +70,7 @@ def build() -> tuple[str, Document, dict[str, Document], list[str]]:
     for i, key in enumerate(keys):
         doc = Document(run_actor(key.public, bytes(8)))
         with doc.transaction() as tx:
-            write_profile(tx, Profile(key_text(key.public), f"Assembly {i}", "", 100))
+            write_genesis(tx, Profile(key_text(key.public), f"Assembly {i}", "", 100))
             write_decision(tx, decision(0, ACCEPTANCE, charter_id, Tally(50, 1, 0), dt.date(2026, 1, 2)))
             if i == 0:
                 for k in range(PROPOSALS):

@@ -68,11 +68,14 @@ class Client:
     # --- transport ------------------------------------------------------------------
 
     def request(self, method: str, path: str, body: Any = None,
-                query: dict[str, str | None] | None = None) -> Any:
-        """One call of the API; `path` is relative to /api/v1. The answer's JSON."""
+                query: dict[str, str | None] | None = None, request_id: str | None = None) -> Any:
+        """One call of the API; `path` is relative to /api/v1. The answer's JSON. A write with a
+        `request_id` (Idempotency-Key) is recorded once however often it is sent."""
         url = self._url(path, query)
         data = None if body is None else json.dumps(body).encode()
         headers = {"Accept": "application/json"}
+        if request_id is not None:
+            headers["Idempotency-Key"] = request_id
         if data is not None:
             headers["Content-Type"] = "application/json"
         if self.token is not None:
@@ -91,8 +94,8 @@ class Client:
     def get(self, path: str, **query: str | None) -> Any:
         return self.request("GET", path, query=query)
 
-    def post(self, path: str, body: dict[str, Any]) -> Any:
-        return self.request("POST", path, body)
+    def post(self, path: str, body: dict[str, Any], request_id: str | None = None) -> Any:
+        return self.request("POST", path, body, request_id=request_id)
 
     # --- reads ----------------------------------------------------------------------
 

@@ -63,6 +63,23 @@ class Ledger(TypedDict):
     decisions: list[Decision]
     mandates: list[Mandate]
     devices: list[Device]
+    void: list[VoidRecord]
+
+
+class VoidRecord(TypedDict):
+    """A record left out of every read, and why (protocol-spec/ledger.md "Void records")."""
+
+    id: str
+    reason: str
+
+
+class Flag(TypedDict):
+    """A key that signed contradicting changes in one document, with the changes' hashes."""
+
+    key: str
+    doc: str
+    reason: str
+    changes: list[str]
 
 
 class Assembly(TypedDict):
@@ -81,6 +98,7 @@ class Status(TypedDict, total=False):
     changes: int
     pending: int
     evidence: int
+    equivocations: list[Flag]
     as_of: str
     seqno: int
 

@@ -118,3 +118,40 @@ def _read_object(doc: Document, obj: bytes, obj_type: ObjType, heads: list[bytes
     if obj_type == ObjType.List:
         return [_read_item(doc, item, heads, depth) for item in doc.values(obj, heads)]
     return doc.text(obj, heads)
+
+
+def entry_ids(doc: Document, key: str, heads: list[bytes] | None = None) -> dict[str, bytes]:
+    """The object id of each object entry of the top-level map `key` (records)."""
+    found = doc.get(ROOT, key, heads)
+    if found is None or found[0] != ObjType.Map:
+        return {}
+    out = {}
+    for entry in doc.keys(found[1], heads):
+        item = doc.get(found[1], entry, heads)
+        if item is not None and isinstance(item[0], ObjType):
+            out[entry] = bytes(item[1])
+    return out
+
+
+def object_op(obj_id: bytes) -> tuple[bytes, int] | None:
+    """(actor, counter) of the op that made an object, from the binding's object id:
+    a tag byte, uLEB actor length, the actor, uLEB actor index, uLEB counter (None: root)."""
+    try:
+        pos, length = _uleb(obj_id, 1)
+        actor = obj_id[pos:pos + length]
+        pos, _ = _uleb(obj_id, pos + length)
+        _, counter = _uleb(obj_id, pos)
+    except IndexError:
+        return None
+    return (actor, counter) if len(actor) == length else None
+
+
+def _uleb(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return pos, result

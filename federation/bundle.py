@@ -31,6 +31,7 @@ import msgpack
 from .envelope import MAX_ENVELOPE_BYTES, Envelope, decode_envelope
 from .errors import Rejected
 from .syncmsg import DocVectors, Fields, ProtocolError, vectors_to_wire
+from .wirelimits import BUNDLE_META, WireLimitError, unpack
 
 BUNDLE_MAGIC = b"PNYXBNDL\x01"
 STATE_MAGIC = b"PNYXSTAT\x01"
@@ -38,7 +39,7 @@ FORMAT_VERSION = 1
 HEADER, RECORD, TRAILER, STATE = b"H", b"R", b"T", b"S"
 FRAME_HEAD = struct.Struct(">cI")  # kind, payload length
 CRC = struct.Struct(">I")
-MAX_META_BYTES = 64 << 20  # a header or a state: vectors of many documents
+MAX_META_BYTES = BUNDLE_META.max_bytes  # a header or a state: vectors of many documents
 MAX_LENGTH = {HEADER: MAX_META_BYTES, RECORD: MAX_ENVELOPE_BYTES, TRAILER: 1024, STATE: MAX_META_BYTES}
 
 
@@ -104,9 +105,9 @@ def _pack(value: Any) -> bytes:
 
 def _unpack(payload: bytes, what: str, offset: int) -> Any:
     try:
-        return msgpack.unpackb(payload, raw=False, strict_map_key=True, max_ext_len=0)
-    except Exception as exc:  # msgpack raises many unrelated types for bad input
-        raise BundleError("malformed", f"the {what} is not msgpack: {type(exc).__name__}",
+        return unpack(payload, BUNDLE_META)
+    except WireLimitError as exc:
+        raise BundleError("malformed", f"the {what} is not msgpack within limits: {exc.detail}",
                           offset) from None
 
 
@@ -194,7 +195,7 @@ class FrameReader:
             raise BundleError("damaged", "a frame header is damaged (unknown kind or length)", start)
         payload = self._exactly(length, start)
         (crc,) = CRC.unpack(self._exactly(CRC.size, start))
-        if crc != zlib.crc32(head + payload):
+        if crc != zlib.crc32(payload, zlib.crc32(head)):  # no copy of a large payload
             raise BundleError("damaged", "a record is damaged (checksum mismatch)", start)
         return kind, payload, start
 

@@ -26,7 +26,8 @@ from .chunk import CHANGE_CHUNK, HASH_BYTES, MAGIC, MAX_CHUNK_BYTES, Reader, enc
 from .envelope import Envelope
 from .errors import Rejected
 from .keys import KEY_BYTES, SIGNATURE_BYTES
-from .wirelimits import LIMITS
+from .wirelimits import LIMITS, PACK, WireLimitError
+from .wirelimits import unpack as unpack_bounded
 
 COMPRESSION_LEVEL = 1  # as small as 6 on packs of changes (measured), and faster
 _TYPE = bytes((CHANGE_CHUNK,))
@@ -110,19 +111,17 @@ def unpack(data: bytes) -> list[Envelope]:
     """The envelopes of a pack, canonical chunks rebuilt; raises PackError."""
     inflater = zlib.decompressobj(-15)
     try:
-        raw = inflater.decompress(data, LIMITS.pack_bytes + 1)
+        raw = inflater.decompress(data, PACK.max_bytes + 1)
     except zlib.error as exc:
         raise PackError(f"bad deflate data: {exc}") from None
-    if len(raw) > LIMITS.pack_bytes or inflater.unconsumed_tail:
-        raise PackError(f"a pack inflates to over {LIMITS.pack_bytes} bytes")
+    if len(raw) > PACK.max_bytes or inflater.unconsumed_tail:
+        raise PackError(f"a pack inflates to over {PACK.max_bytes} bytes")
     if not inflater.eof or inflater.unused_data:
         raise PackError("deflate stream incomplete or followed by junk")
     try:
-        groups = msgpack.unpackb(raw, raw=False, strict_map_key=True, max_bin_len=MAX_CHUNK_BYTES,
-                                 max_str_len=1024, max_array_len=LIMITS.pack_changes, max_map_len=0,
-                                 max_ext_len=0)
-    except Exception as exc:  # msgpack raises many unrelated types for bad input
-        raise PackError(f"not one msgpack value: {type(exc).__name__}") from None
+        groups = unpack_bounded(raw, PACK)
+    except WireLimitError as exc:
+        raise PackError(exc.detail) from None
     return list(_envelopes(groups))
 
 

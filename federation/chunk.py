@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 from .errors import Reason, Rejected
@@ -53,6 +53,10 @@ class ParsedChange:
     seq: int
     start_op: int
     num_ops: int  # rows of the op columns
+    # For decoding the ops (federation/ops.py): the other actors, and each column's bytes
+    # by spec. Both follow from `raw`, so they take no part in equality.
+    other_actors: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
+    columns: tuple[tuple[int, bytes], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def max_op(self) -> int:
@@ -216,8 +220,7 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
         r.take(r.uleb()).decode("utf-8")
     except UnicodeDecodeError:
         r.fail("message is not UTF-8")
-    for _ in range(r.count(1, "other actors")):
-        r.take(r.uleb())
+    others = tuple(r.take(r.uleb()) for _ in range(r.count(1, "other actors")))
     # Column metadata, sorted strictly ascending by spec, never deflated. Value
     # and object columns share an id across two types, so uniqueness is per (id, type).
     previous = -1
@@ -225,6 +228,7 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     # (offset in column data, length) of the action and value metadata columns
     action: tuple[int, int] | None = None
     value_meta: tuple[int, int] | None = None
+    specs: list[tuple[int, int, int]] = []  # (spec, offset in column data, length)
     for _ in range(r.count(2, "columns")):
         spec, col_len = r.uleb(), r.uleb()
         if spec & DEFLATE_BIT:
@@ -239,6 +243,7 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
             action = (data_len, col_len)
         if normal == VALUE_META_COLUMN:
             value_meta = (data_len, col_len)
+        specs.append((spec, data_len, col_len))
         data_len += col_len
     if data_len > r.remaining():
         r.fail(f"columns hold {data_len} bytes, {r.remaining()} left")
@@ -248,7 +253,8 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     # The rest of the body is extra bytes, kept by Automerge and covered by the hash.
     if start_op + max(num_ops - 1, 0) > MAX_OP_COUNTER:
         r.fail(f"ops {start_op}..{start_op + num_ops - 1} exceed Automerge's u32 counters")
-    return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops)
+    columns = tuple((spec, _column(body, r.pos, (offset, n))) for spec, offset, n in specs)
+    return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops, others, columns)
 
 
 def _column(body: bytes, data_start: int, where: tuple[int, int]) -> bytes:

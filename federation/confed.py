@@ -228,9 +228,9 @@ def mandate_log_records(assembly: bytes, mandate_id: str, log: Document,
     `saw_recall`: the ledger, read at the heads the act names, already held the recall.
     `seen_by_recall`: the mandate log, read at the heads the recall names, held the act.
     Heads that this machine does not hold are left out (they cannot be read)."""
-    mandate = read_entry(ledger, "mandates", mandate_id)
-    recall_id = mandate.get("recalled_by") if isinstance(mandate, dict) else None
-    recall = read_entry(ledger, "decisions", recall_id) if isinstance(recall_id, str) else None
+    held_mandate = read_ledger(ledger).mandates.get(mandate_id)
+    recall_id = held_mandate.recalled_by if held_mandate is not None else None
+    recall = read_entry(ledger, "decisions", recall_id) if recall_id is not None else None
     ledger_held = _held_hashes(ledger) if recall is not None else set()
     recall_saw = _heads(recall.get("saw") if isinstance(recall, dict) else None, _held_hashes(log))
     acts_seen_by_recall = set(log.keys(ROOT, recall_saw)) if recall_saw else set()
@@ -240,10 +240,9 @@ def mandate_log_records(assembly: bytes, mandate_id: str, log: Document,
         if act is None:
             continue
         saw_recall = False
-        if recall is not None:
+        if recall is not None and recall_id is not None:
             seen = _heads(raw.get("saw"), ledger_held)
-            at_seen = read_entry(ledger, "mandates", mandate_id, seen) if seen else None
-            saw_recall = isinstance(at_seen, dict) and at_seen.get("recalled_by") is not None
+            saw_recall = bool(seen) and read_entry(ledger, "decisions", recall_id, seen) is not None
         acts[act_id] = {
             "kind": act.kind.value, "date": act.date.isoformat(), "proposal": act.proposal,
             "position": act.position.value if act.position else None,

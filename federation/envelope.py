@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import msgpack
 
-from .chunk import MAX_CHUNK_BYTES, ParsedChange, parse_change
+from .chunk import ParsedChange, parse_change
 from .docids import DocId, parse_doc_id
 from .errors import Reason, Rejected
 from .keys import KEY_BYTES, SIGNATURE_BYTES, SigningKey, verify_signature
+from .wirelimits import ENVELOPE, WireLimitError, unpack
 
 CHANGE_DOMAIN = b"pnyx/change/v1"
-MAX_ENVELOPE_BYTES = MAX_CHUNK_BYTES + 512
+MAX_ENVELOPE_BYTES = ENVELOPE.max_bytes
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,9 @@ def decode_envelope(data: bytes) -> Envelope:
     if len(data) > MAX_ENVELOPE_BYTES:
         raise Rejected(Reason.OVERSIZED, f"envelope of {len(data)} bytes")
     try:
-        value = msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=MAX_CHUNK_BYTES,
-                                max_str_len=1024, max_array_len=8, max_map_len=0)
-    except Exception as exc:  # msgpack raises many unrelated types for bad input
-        raise Rejected(Reason.MALFORMED_ENVELOPE, f"not msgpack: {type(exc).__name__}") from None
+        value = unpack(data, ENVELOPE)
+    except WireLimitError as exc:
+        raise Rejected(Reason.MALFORMED_ENVELOPE, f"not msgpack: {exc.detail}") from None
     return envelope_from_wire(value)
 
 
@@ -96,6 +96,12 @@ def check_envelope(envelope: Envelope) -> VerifiedChange:
         raise Rejected(Reason.BAD_SIGNATURE, "signature does not verify for this doc and change")
     canonical = Envelope(envelope.doc_id, change.raw, envelope.signer, envelope.signature)
     return VerifiedChange(canonical, doc, change)
+
+
+def recheck_envelope(envelope: Envelope) -> VerifiedChange:
+    """An envelope that passed `check_envelope` here before and was kept in canonical form
+    (the pending set): parsed again, without verifying its signature a second time."""
+    return VerifiedChange(envelope, parse_doc_id(envelope.doc_id), parse_change(envelope.change))
 
 
 ACTOR_NONCE_BYTES = 8

@@ -32,15 +32,20 @@ class Reason(str, Enum):
     EQUIVOCATION = "equivocation"
     PREVIOUS_NOT_ANCESTOR = "previous-not-ancestor"
     START_OP_MISMATCH = "start-op-mismatch"
+    SCHEMA_VIOLATION = "schema-violation"
     APPLY_FAILED = "apply-failed"
     BAD_ANNOUNCEMENT = "bad-announcement"
     BAD_IDENTITY = "bad-identity"
 
 
 class Rejected(Exception):
-    """Input refused by a protocol rule; `reason` is machine-readable, `detail` is for people."""
+    """Input refused by a protocol rule; `reason` is machine-readable, `detail` is for people.
 
-    def __init__(self, reason: Reason, detail: str = "") -> None:
+    `conflict`: the hash of a held change this one contradicts (an equivocation, a second
+    genesis). Both are then kept as evidence, which travels to every peer."""
+
+    def __init__(self, reason: Reason, detail: str = "", conflict: bytes | None = None) -> None:
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
         self.reason = reason
         self.detail = detail
+        self.conflict = conflict

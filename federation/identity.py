@@ -11,6 +11,7 @@ way, signatures on changes decide.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -18,6 +19,8 @@ from .errors import Reason, Rejected
 from .keys import SigningKey, key_text, parse_key, verify_signature
 
 IDENTITY_DOMAIN = b"pnyx/identity/v1"
+PUSH_DOMAIN = b"pnyx/push/v1"
+MAX_CLOCK_SKEW = 300  # seconds a push proof may be older or newer than the responder's clock
 NONCE_BYTES = 32
 _NONCE = re.compile(r"^[0-9a-f]{64}$")
 _SIGNATURE = re.compile(r"^[0-9a-f]{128}$")
@@ -50,4 +53,34 @@ def check_identity(nonce: bytes, answer: Any) -> bytes:
         raise Rejected(Reason.BAD_IDENTITY, f"device: {exc}") from None
     if not verify_signature(device, bytes.fromhex(answer["signature"]), identity_input(nonce)):
         raise Rejected(Reason.BAD_IDENTITY, "signature does not verify for this nonce")
+    return device
+
+
+# --- who sent a push (protocol-spec/sync.md, "Push senders") -------------------------------
+
+
+def push_input(responder: bytes, at: int, body: bytes) -> bytes:
+    return PUSH_DOMAIN + responder + at.to_bytes(8, "big") + hashlib.sha256(body).digest()
+
+
+def prove_sender(key: SigningKey, responder: bytes, at: int, body: bytes) -> str:
+    """The `Pnyx-Sender` header of a push: `KEY.TIME.SIGNATURE`, bound to the responder's key,
+    the time and the body, so it cannot be moved to another daemon or another body."""
+    return f"{key_text(key.public)}.{at}.{key.sign(push_input(responder, at, body)).hex()}"
+
+
+def check_sender(header: str, responder: bytes, body: bytes, now: int) -> bytes:
+    """The device key a `Pnyx-Sender` header proves for `body`; Rejected(BAD_IDENTITY) otherwise."""
+    parts = header.strip().split(".")
+    if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 12 or not _SIGNATURE.match(parts[2]):
+        raise Rejected(Reason.BAD_IDENTITY, "Pnyx-Sender is KEY.TIME.SIGNATURE")
+    try:
+        device = parse_key(parts[0])
+    except ValueError as exc:
+        raise Rejected(Reason.BAD_IDENTITY, f"sender key: {exc}") from None
+    at = int(parts[1])
+    if abs(now - at) > MAX_CLOCK_SKEW:
+        raise Rejected(Reason.BAD_IDENTITY, f"the proof is {now - at} s old")
+    if not verify_signature(device, bytes.fromhex(parts[2]), push_input(responder, at, body)):
+        raise Rejected(Reason.BAD_IDENTITY, "signature does not verify for this body")
     return device

@@ -8,10 +8,15 @@ them all, so no device ever creates one concurrently with another. Decisions are
 never deleted; a recall is a decision that names the mandate it ends.
 Readers are defensive: an entry that does not fit the schema is skipped, so a
 well-signed but ill-formed record can never stop a ledger from being read.
+Records a revoked device wrote outside its revocation's cut are void: every
+read leaves them out (`Ledger.void` says why), whatever order the changes
+arrived in. A mandate's recall is the recall decision naming it: records never
+change once written (federation/writerules.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import re
@@ -22,10 +27,10 @@ from typing import Any, TypeVar
 
 from automerge.core import ROOT, Document, Transaction
 
-from .amvalues import Plain, ensure_map, put_value, read_entry, read_map
+from .amvalues import Plain, ensure_map, entry_ids, object_op, put_value, read_entry, read_map
 from .docids import RECORD_ID_RE
 from .envelope import ACTOR_BYTES
-from .keys import SigningKey, key_text, parse_key, verify_signature
+from .keys import KEY_BYTES, SigningKey, key_text, parse_key, verify_signature
 
 T = TypeVar("T")
 DEVICE_DOMAIN = b"pnyx/device/v1"
@@ -96,7 +101,7 @@ class Mandate:
     term_until: dt.date
     instructions: tuple[Instruction, ...]
     decision: str
-    recalled_by: str | None
+    recalled_by: str | None  # read: the first recall decision naming the mandate
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ class Ledger:
     devices: dict[str, Device]
     decisions: dict[str, Decision]
     mandates: dict[str, Mandate]
+    void: dict[str, str] = dataclasses.field(default_factory=dict)  # record id -> why it is void
 
     def superseded(self) -> set[str]:
         return {d.supersedes for d in self.decisions.values() if d.supersedes}
@@ -171,25 +177,6 @@ def revocation_cut(assembly: bytes, device: bytes, entry: Plain) -> dict[str, in
     return dict(cut)
 
 
-def revocations_at(doc: Document, assembly: bytes, heads: list[bytes]) -> list[tuple[bytes, dict[str, int]]]:
-    """Every validly signed revocation in the ledger as of `heads`.
-
-    The daemon calls this at the heads of each ledger change it applies and keeps
-    what it finds for good: a later change that rewrites a device entry cannot
-    undo a revocation, and since every daemon applies every change, all daemons
-    holding the same changes know the same revocations."""
-    found = []
-    for key, entry in read_map(doc, "devices", heads).items():
-        try:
-            device = parse_key(key)
-        except ValueError:
-            continue
-        cut = revocation_cut(assembly, device, entry)
-        if cut is not None:
-            found.append((device, cut))
-    return found
-
-
 # Every map key on the path to what a `devices` entry says about certification and
 # revocation: the map itself, the entry's `certificate` and `revoked`, the revocation's
 # `cut` and `signature`, a device's text form (52 base32 characters) and an actor in a
@@ -206,8 +193,9 @@ def may_change_devices(raw_chunk: bytes, deps: int) -> bool:
     """Whether the `devices` map as of this ledger change alone can differ from the map as of
     its dependency. False only for a change with exactly one dependency that writes no key
     on a device entry's path; true for a genesis and for a merge of several branches, whose
-    merged state no single held change had. Lets the daemon read `devices` only where it
-    may have changed (revocations_at) and reuse a certificate read for the states after."""
+    merged state no single held change had. Lets the daemon reuse a device entry read
+    (certificate and revocation) for the states after, reading again only where it may
+    have changed."""
     return (deps != 1 or any(word in raw_chunk for word in _DEVICE_PATH_WORDS)
             or b"k" * _KEY_RUN in raw_chunk.translate(_KEY_CHARS))
 
@@ -278,15 +266,8 @@ def write_mandate(tx: Transaction, mandate: Mandate) -> None:
         "term_until": mandate.term_until.isoformat(),
         "instructions": [{"question": i.question, "position": i.position.value,
                           "binding": i.binding.value} for i in mandate.instructions],
-        "decision": mandate.decision, "recalled_by": None,
+        "decision": mandate.decision,
     })
-
-
-def write_recall(tx: Transaction, mandate_id: str, decision_id: str) -> None:
-    found = tx.get(ensure_map(tx, "mandates"), mandate_id)
-    if found is None:
-        raise ValueError(f"unknown mandate {mandate_id}")
-    put_value(tx, found[1], "recalled_by", decision_id)
 
 
 def _decision_plain(d: Decision) -> dict[str, Plain]:
@@ -302,12 +283,87 @@ def _decision_plain(d: Decision) -> dict[str, Plain]:
 
 
 def read_ledger(doc: Document) -> Ledger:
-    return Ledger(
-        profile=read_profile(doc),
-        devices=_entries(read_map(doc, "devices"), _device),
-        decisions=_entries(read_map(doc, "decisions"), _decision),
-        mandates=_entries(read_map(doc, "mandates"), _mandate),
-    )
+    devices = _entries(read_map(doc, "devices"), _device)
+    profile = read_profile(doc)
+    void: dict[str, str] = {}
+    revoked = _revoked(doc, devices)
+    decisions = _entries(_valid(doc, "decisions", revoked, void), _decision)
+    mandates = _entries(_valid(doc, "mandates", revoked, void), _mandate)
+    recalls = sorted((d.date, d.id, d.subject) for d in decisions.values() if d.kind == "recall")
+    recalled_by: dict[str, str] = {}
+    for _, decision_id, subject in recalls:
+        if subject is not None:
+            recalled_by.setdefault(subject, decision_id)
+    mandates = {k: dataclasses.replace(m, recalled_by=recalled_by.get(k)) for k, m in mandates.items()}
+    return Ledger(profile, devices, decisions, mandates, void)
+
+
+# --- void records ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Revoked:
+    """Revoked devices and, per actor of theirs, the last op counter inside the cut."""
+
+    devices: dict[bytes, str]  # device key -> the reason its void records give
+    inside: dict[bytes, int]  # actor -> max_op of its last change inside the cut
+
+    def void(self, actor: bytes, counter: int) -> str | None:
+        reason = self.devices.get(actor[:KEY_BYTES])
+        return reason if reason is not None and counter > self.inside.get(actor, 0) else None
+
+
+def _revoked(doc: Document, devices: dict[str, Device]) -> Revoked:
+    """The validly revoked devices of the ledger and where their cuts end in op counters.
+
+    The assembly key is the genesis's signer (its actor begins with it, rule E3). An
+    actor's op counters grow with its seq (rules S4, S5), so "seq beyond the cut" is
+    "counter beyond the max_op of the cut's last change" for every op the actor made."""
+    if all(device.revoked_cut is None for device in devices.values()):
+        return Revoked({}, {})
+    heads = tuple(sorted(bytes(h) for h in doc.get_heads()))
+    if heads not in _REVOKED_AT:  # heads name a whole history: the same answer for good
+        if len(_REVOKED_AT) >= 64:
+            _REVOKED_AT.clear()
+        _REVOKED_AT[heads] = _revoked_in(doc, devices)
+    return _REVOKED_AT[heads]
+
+
+_REVOKED_AT: dict[tuple[bytes, ...], Revoked] = {}
+
+
+def _revoked_in(doc: Document, devices: dict[str, Device]) -> Revoked:
+    changes = doc.get_changes([])
+    assembly = next((bytes(c.actor_id)[:KEY_BYTES] for c in changes if not c.deps), b"")
+    cuts = {}
+    for key, device in devices.items():
+        if device.revoked_cut is not None:
+            cut = revocation_cut(assembly, parse_key(key), read_entry(doc, "devices", key))
+            if cut is not None:
+                cuts[parse_key(key)] = cut
+    inside: dict[bytes, int] = {}
+    for change in changes:
+        actor = bytes(change.actor_id)
+        cut = cuts.get(actor[:KEY_BYTES])
+        if cut is not None and change.seq <= cut.get(actor.hex(), 0):
+            inside[actor] = max(inside.get(actor, 0), change.max_op)
+    reasons = {device: f"written by device {key_text(device)} outside its revocation's cut"
+               for device in cuts}
+    return Revoked(reasons, inside)
+
+
+def _valid(doc: Document, collection: str, revoked: Revoked, void: dict[str, str]) -> dict[str, Plain]:
+    """The entries of a collection, without the void ones (noted in `void`)."""
+    entries = read_map(doc, collection)
+    if not revoked.devices:
+        return entries
+    for key, obj_id in entry_ids(doc, collection).items():
+        made = object_op(obj_id)
+        reason = None if made is None else revoked.void(*made)
+        if reason is not None:
+            void[key] = reason
+            entries.pop(key, None)
+    return entries
 
 
 def read_profile(doc: Document) -> Profile | None:

@@ -3,10 +3,10 @@
 It keeps what daemon/store/ keeps for sync (changes in arrival order, heads,
 vectors, the digest tree, a bounded pending set) and checks every change the
 way ingest does, through `envelope.check_envelope` and
-`verify.check_in_context`, except that it does not materialize documents: the
-only writers it can judge are those that need no document contents (an
-assembly key writing its own ledger, a charter). Any other change waits in
-the pending set, so the store never holds what a daemon would refuse.
+`verify.check_in_context` (write rules included), except that it keeps no
+device certificates or mandates: the only writers it admits are an assembly
+key writing its own ledger and a charter's; a device's change is refused and
+a mandate log's waits, so the store never holds what a daemon would refuse.
 Everything is per instance: nodes in one process share nothing.
 """
 
@@ -16,12 +16,17 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from automerge.core import ROOT, Document
+
 from .amvalues import Plain
+from .chunk import parse_change
 from .envelope import Envelope, VerifiedChange, check_envelope
 from .errors import Rejected
+from .ops import OpId
 from .sync import Batch
 from .synctree import DigestTree, doc_digest
 from .verify import HeldChange, Wait, check_in_context
+from .writerules import Path, resolve_path
 
 MAX_PENDING = 10_000
 
@@ -32,7 +37,7 @@ class MemoryReport:
 
     accepted: int = 0
     duplicate: int = 0
-    dropped: int = 0
+    deferred: int = 0  # no room in the pending set
     rejected: list[tuple[str, str]] = field(default_factory=list)
     parked: int = 0
     new: list[Envelope] = field(default_factory=list)  # accepted, in the order stored
@@ -40,19 +45,6 @@ class MemoryReport:
     @property
     def pending(self) -> int:
         return self.parked
-
-
-class _NoContents:
-    """AuthorityRecords without documents: no device certificate, mandate or revocation is known."""
-
-    def device_entry(self, assembly: bytes, device: bytes, heads: Sequence[bytes] | None) -> Plain:
-        return None
-
-    def revocation_cuts(self, assembly: bytes, device: bytes) -> Sequence[Mapping[str, int]]:
-        return ()
-
-    def mandate_entry(self, assembly: bytes, mandate: str) -> Plain:
-        return None
 
 
 class MemoryStore:
@@ -67,7 +59,7 @@ class MemoryStore:
         self._heads: dict[str, set[bytes]] = {}
         self._tree = DigestTree()
         self._pending: dict[bytes, VerifiedChange] = {}
-        self._authority = _NoContents()
+        self._first: dict[str, bytes] = {}  # doc -> its change without deps
 
     def copy(self) -> MemoryStore:
         """An independent store holding the same verified changes, as a daemon restored from
@@ -81,6 +73,7 @@ class MemoryStore:
         other._heads = {doc: set(h) for doc, h in self._heads.items()}
         other._tree = self._tree.copy()
         other._pending = dict(self._pending)
+        other._first = dict(self._first)
         return other
 
     # --- sync.Holdings ---------------------------------------------------------------------
@@ -121,6 +114,38 @@ class MemoryStore:
     def hash_at(self, doc_id: str, actor: bytes, seq: int) -> bytes | None:
         return self._at.get((doc_id, actor, seq))
 
+    # --- verify.AuthorityRecords, from the changes alone ---------------------------------------
+
+    def device_entry(self, assembly: bytes, device: bytes, heads: Sequence[bytes] | None) -> Plain:
+        return None  # no document is materialized: only the assembly key itself writes a ledger
+
+    def mandate_entry(self, assembly: bytes, mandate: str) -> Plain:
+        return None  # so a mandate log's changes wait
+
+    def object_path(self, doc_id: str, obj: OpId) -> Path | None:
+        return resolve_path(doc_id, obj, self._chunk_with_op)
+
+    def _chunk_with_op(self, doc_id: str, op: OpId) -> bytes | None:
+        for seqno in self._by_doc.get(doc_id, []):
+            envelope, held = self._rows[seqno - 1]
+            if held.actor == op.actor and held.max_op >= op.counter:
+                return envelope.change if parse_change(envelope.change).start_op <= op.counter else None
+        return None
+
+    def has_entry(self, doc_id: str, path: Path, key: str, heads: Sequence[bytes]) -> bool:
+        """Read from the document rebuilt from its changes: slow, and fine for a simulation."""
+        doc = Document.load(b"".join(self._rows[s - 1][0].change for s in self._by_doc.get(doc_id, [])))
+        obj = ROOT
+        for segment in path:
+            found = doc.get(obj, segment, list(heads))
+            if found is None:
+                return False
+            obj = found[1]
+        return doc.get(obj, key, list(heads)) is not None
+
+    def first_change(self, doc_id: str) -> bytes | None:
+        return self._first.get(doc_id)
+
     # --- ingest ----------------------------------------------------------------------------
 
     def __len__(self) -> int:
@@ -150,13 +175,13 @@ class MemoryStore:
 
     def _judge(self, vc: VerifiedChange, report: MemoryReport) -> None:
         try:
-            wait = check_in_context(vc, self, self._authority)
+            wait = check_in_context(vc, self, self)
         except Rejected as exc:
             report.rejected.append((exc.reason.value, exc.detail))
             return
         if isinstance(wait, Wait):
             if len(self._pending) >= MAX_PENDING:
-                report.dropped += 1
+                report.deferred += 1
             else:
                 self._pending[vc.change.hash] = vc
             return
@@ -176,6 +201,8 @@ class MemoryStore:
         self._at[(doc, c.actor, c.seq)] = c.hash
         vector = self._vectors.setdefault(doc, {})
         vector[c.actor] = max(vector.get(c.actor, 0), c.seq)
+        if not c.deps:
+            self._first.setdefault(doc, c.hash)
         heads = self._heads.setdefault(doc, set())
         heads.difference_update(c.deps)
         heads.add(c.hash)

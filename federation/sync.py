@@ -310,6 +310,9 @@ class Initiator:
         if push:
             self._push[doc] = push
             self.progress.to_push += sum(mine[a] - s for a, s in push.items())
+        if not pull and not push:  # same changes, other evidence: each side sends its own
+            self._pull[doc] = Due({}, {})
+            self._push[doc] = {}
 
     # --- pulling, a window of documents at a time ------------------------------------------
 

@@ -15,14 +15,15 @@ from typing import Any
 
 import msgpack
 
-from .changepack import PackError, pack, unpack
+from .changepack import PackError, pack
+from .changepack import unpack as unpack_pack
 from .envelope import Envelope
 from .keys import KEY_BYTES
 from .synctree import DIGEST_BYTES, HEX, PATH_CHARS, Internal, Leaf
-from .wirelimits import LIMITS
+from .wirelimits import LIMITS, SYNC_MESSAGE, WireLimitError, unpack
 
 PROTOCOL_VERSION = 2
-MAX_BODY_BYTES = LIMITS.body_bytes
+MAX_BODY_BYTES = SYNC_MESSAGE.max_bytes
 
 Vector = tuple[tuple[bytes, int], ...]  # (actor, seq), sorted by actor
 DocVectors = tuple[tuple[str, Vector], ...]
@@ -107,6 +108,7 @@ class Pushed:
     pending: int
     rejected: int
     reasons: tuple[str, ...]
+    deferred: int = 0  # not judged or no room to wait: offered again later, never "duplicate"
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,8 @@ def to_wire(m: Request | Reply) -> dict[str, Any]:
     elif isinstance(m, Pushed):
         out |= {"t": "pushed", "accepted": m.accepted, "duplicate": m.duplicate,
                 "pending": m.pending, "rejected": m.rejected, "reasons": list(m.reasons)}
+        if m.deferred:
+            out["deferred"] = m.deferred
     else:
         out |= {"t": "peer-list", "urls": list(m.urls)}
     return out
@@ -188,14 +192,10 @@ def decode_reply(data: bytes) -> Reply:
 
 
 def _decode(data: bytes, allowed: tuple[str, ...]) -> Request | Reply:
-    if len(data) > LIMITS.body_bytes:
-        raise ProtocolError("oversized", f"{len(data)} bytes, at most {LIMITS.body_bytes}")
     try:
-        value = msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=LIMITS.body_bytes,
-                                max_str_len=LIMITS.bin_bytes, max_array_len=LIMITS.items,
-                                max_map_len=LIMITS.map_entries, max_ext_len=0)
-    except Exception as exc:  # msgpack raises many unrelated types for bad input
-        raise ProtocolError("malformed-msgpack", f"not one msgpack value: {type(exc).__name__}") from None
+        value = unpack(data, SYNC_MESSAGE)
+    except WireLimitError as exc:
+        raise ProtocolError(exc.code, exc.detail) from None
     if not isinstance(value, dict):
         raise ProtocolError("bad-message", "a message is a msgpack map")
     version = value.get("v")
@@ -240,12 +240,12 @@ class Fields:
 
     def count(self, name: str) -> int:
         n: int = self.get(name, int)
-        if n < 0:
-            raise ProtocolError("bad-message", f"{name} cannot be negative")
+        if not 0 <= n < 1 << 63:
+            raise ProtocolError("bad-message", f"{name} is 0 .. 2^63-1")
         return n
 
     def envelopes(self) -> tuple[Envelope, ...]:
-        return tuple(unpack(self.get("pack", bytes)))
+        return tuple(unpack_pack(self.get("pack", bytes)))
 
     def vectors(self, name: str) -> DocVectors:
         out = []
@@ -322,8 +322,9 @@ def _told(item: Any) -> Told:
 
 def _pushed(f: Fields) -> Pushed:
     reasons = tuple(_typed(r, str, "reasons") for r in f.get("reasons", list))[:LIMITS.reasons]
+    deferred = 0 if f.get("deferred", int, optional=True) is None else f.count("deferred")
     return Pushed(f.count("accepted"), f.count("duplicate"), f.count("pending"), f.count("rejected"),
-                  reasons)
+                  reasons, deferred)
 
 
 _PARSERS: dict[str, Any] = {

@@ -24,7 +24,7 @@ class IngestResult(Protocol):
 
     accepted: int
     duplicate: int
-    dropped: int
+    deferred: int  # no room to wait: offered again later, never "duplicate"
     rejected: list[tuple[str, str]]
 
     @property
@@ -34,8 +34,8 @@ class IngestResult(Protocol):
 def pushed_reply(report: IngestResult) -> Pushed:
     """The answer to a push: counts, and the distinct rejection reasons (at most LIMITS.reasons)."""
     reasons = tuple(sorted({r for r, _ in report.rejected}))[:LIMITS.reasons]
-    return Pushed(report.accepted, report.duplicate + report.dropped, report.pending,
-                  len(report.rejected), reasons)
+    return Pushed(report.accepted, report.duplicate, report.pending, len(report.rejected), reasons,
+                  report.deferred)
 
 
 @dataclass
@@ -63,22 +63,21 @@ def exchange(initiator: Initiator, send: Callable[[Request], Reply],
     Raises what `send` raises and ProtocolError from the initiator; what was stored stays."""
     request: Request | None = initiator.start()
     while request is not None:
-        request = _step(initiator, send(request), ingest)
+        step = initiator.receive(send(request))
+        if step.ingest:
+            ingest(step.ingest)
+        request = step.request
     return initiator.progress
 
 
 async def exchange_async(initiator: Initiator, send: Callable[[Request], Awaitable[Reply]],
-                         ingest: Callable[[Sequence[Envelope]], object]) -> Progress:
-    """`exchange` for a transport that awaits its replies (the daemon's HTTP client)."""
+                         ingest: Callable[[Sequence[Envelope]], Awaitable[object]]) -> Progress:
+    """`exchange` for a transport that awaits its replies and a store that yields the event
+    loop while it judges (the daemon's HTTP client and sliced ingest)."""
     request: Request | None = initiator.start()
     while request is not None:
-        request = _step(initiator, await send(request), ingest)
+        step = initiator.receive(await send(request))
+        if step.ingest:
+            await ingest(step.ingest)
+        request = step.request
     return initiator.progress
-
-
-def _step(initiator: Initiator, reply: Reply,
-          ingest: Callable[[Sequence[Envelope]], object]) -> Request | None:
-    step = initiator.receive(reply)
-    if step.ingest:
-        ingest(step.ingest)
-    return step.request

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 DIGEST_BYTES = 32
@@ -32,12 +32,18 @@ PATH_CHARS = 2 * DIGEST_BYTES
 DOC_DOMAIN = b"pnyx/doc/v2\0"
 LEAF_DOMAIN = b"pnyx/leaf/v2\0"
 NODE_DOMAIN = b"pnyx/node/v2\0"
+EVIDENCE_MARK = b"pnyx/evidence/v2\0"
 _PAST_PREFIX = "g"  # sorts after every hex digit: the paths under p are [p, p + "g")
 
 
-def doc_digest(heads: list[bytes] | tuple[bytes, ...] | set[bytes]) -> bytes:
-    """The digest of one document: SHA-256 over its heads sorted bytewise."""
-    return hashlib.sha256(DOC_DOMAIN + b"".join(sorted(heads))).digest()
+def doc_digest(heads: Iterable[bytes], evidence: Iterable[bytes] = ()) -> bytes:
+    """The digest of one document: SHA-256 over its heads sorted bytewise, then, where the
+    document has evidence (equivocation, a second genesis), EVIDENCE_MARK and the sorted
+    hashes of the changes kept as evidence, so that two daemons differing only in evidence
+    differ."""
+    proof = b"".join(sorted(evidence))
+    tail = EVIDENCE_MARK + proof if proof else b""
+    return hashlib.sha256(DOC_DOMAIN + b"".join(sorted(heads)) + tail).digest()
 
 
 def path_of(doc_id: str) -> str:

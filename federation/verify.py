@@ -4,14 +4,16 @@
 that change may join the document, in the order protocol-spec/changes.md
 gives: equivocation, missing dependencies (the change waits), sequence
 continuity, the actor's previous change among the ancestors, start_op
-continuity, then the writer's authority over the document. The store answers
+continuity, the writer's authority over the document, then the write rules
+(federation/writerules.py). Authority is judged by causal position only: what
+the change's own dependencies hold, never what happened to arrive first. The store answers
 questions through the two protocols below, so the rules stay pure and the
 same for sync, bundles and local writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,7 +22,8 @@ from .docids import DocKind
 from .envelope import VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text
-from .ledger import certificate_valid
+from .ledger import certificate_valid, revocation_cut
+from .writerules import HeldObjects, check_writes
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,9 @@ class ChangeIndex(Protocol):
     def hash_at(self, doc_id: str, actor: bytes, seq: int) -> bytes | None: ...
 
 
-class AuthorityRecords(Protocol):
+class AuthorityRecords(HeldObjects, Protocol):
     def device_entry(self, assembly: bytes, device: bytes, heads: Sequence[bytes] | None) -> Plain:
         """The `devices` entry in ledger/<assembly> as of `heads`."""
-        ...
-
-    def revocation_cuts(self, assembly: bytes, device: bytes) -> Sequence[Mapping[str, int]]:
-        """Every revocation of `device` seen in any change of ledger/<assembly> held."""
         ...
 
     def mandate_entry(self, assembly: bytes, mandate: str) -> Plain:
@@ -68,7 +67,8 @@ def check_in_context(vc: VerifiedChange, index: ChangeIndex,
     change, doc_id = vc.change, vc.envelope.doc_id
     held_same_seq = index.hash_at(doc_id, change.actor, change.seq)
     if held_same_seq is not None and held_same_seq != change.hash:
-        raise Rejected(Reason.EQUIVOCATION, f"another change holds seq {change.seq} of this actor")
+        raise Rejected(Reason.EQUIVOCATION, f"another change holds seq {change.seq} of this actor",
+                       conflict=held_same_seq)
     deps: list[HeldChange] = []
     missing: list[bytes] = []
     for dep in change.deps:
@@ -87,7 +87,10 @@ def check_in_context(vc: VerifiedChange, index: ChangeIndex,
     if change.start_op != expected_start:
         raise Rejected(Reason.START_OP_MISMATCH,
                        f"start_op {change.start_op}, dependencies say {expected_start}")
-    return _check_authority(vc, authority)
+    wait = _check_authority(vc, authority)
+    if wait is None:
+        check_writes(vc, authority)
+    return wait
 
 
 def _check_previous(vc: VerifiedChange, index: ChangeIndex, deps: list[HeldChange]) -> None:
@@ -134,10 +137,13 @@ def _check_authority(vc: VerifiedChange, authority: AuthorityRecords) -> Wait | 
         return None
     if signer == doc.assembly:
         return None
-    if not certificate_valid(doc.assembly, signer,
-                             authority.device_entry(doc.assembly, signer, change.deps)):
+    entry = authority.device_entry(doc.assembly, signer, change.deps)
+    if not certificate_valid(doc.assembly, signer, entry):
         raise Rejected(Reason.UNKNOWN_DEVICE, "no certificate of the assembly precedes this change")
-    cuts = authority.revocation_cuts(doc.assembly, signer)
-    if any(cut.get(change.actor.hex(), 0) < change.seq for cut in cuts):
-        raise Rejected(Reason.REVOKED_DEVICE, "the device was revoked before this change")
+    # A revocation in the change's own past: its writer knew it was revoked. One the change
+    # has not seen leaves it valid but void in every read (federation/void.py), wherever
+    # and whenever it arrives, so that every receiver holds the same changes.
+    cut = revocation_cut(doc.assembly, signer, entry)
+    if cut is not None and cut.get(change.actor.hex(), 0) < change.seq:
+        raise Rejected(Reason.REVOKED_DEVICE, "the device's revocation precedes this change")
     return None

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from pnyx.client import Client
-from pnyx.daemon.http.api import is_local
+from pnyx.daemon.http.access import is_local
 from pnyx.daemon.services.records import DecisionInput, Recorder
 from pnyx.daemon.store.node import open_node
 from pnyx.daemon.store.sqlite import Store
@@ -232,7 +232,7 @@ def test_page_and_its_files_are_served_with_no_outside_references(one_assembly: 
         for path, kind in [("/", "text/html"), ("/static/app.js", "text/javascript"),
                            ("/static/style.css", "text/css")]:
             with socket.create_connection(("127.0.0.1", daemon.port)) as s:
-                s.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+                s.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
                 answer = b"".join(iter(lambda: s.recv(65536), b"")).decode()
             head, _, body = answer.partition("\r\n\r\n")
             assert " 200 " in head.splitlines()[0] and kind in head

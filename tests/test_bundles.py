@@ -26,7 +26,7 @@ from pnyx.federation.bundle import BundleReader, Selection
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey, key_text
-from pnyx.federation.ledger import Decision, Profile, Tally, write_decision, write_profile
+from pnyx.federation.ledger import Decision, Profile, Tally, write_decision, write_genesis
 
 from .confedkit import World, count_changes
 from .pnyxproc import PNYX, cli, cli_json
@@ -38,7 +38,7 @@ def ledger_history(n: int, name: str = "Village") -> list[Envelope]:
     doc_id = ledger_id(assembly.public)
     doc = Document(run_actor(assembly.public, os.urandom(8)))
     with doc.transaction() as tx:
-        write_profile(tx, Profile(key_text(assembly.public), name, "", 100))
+        write_genesis(tx, Profile(key_text(assembly.public), name, "", 100))
     for i in range(n):
         with doc.transaction() as tx:
             write_decision(tx, Decision(f"{i:016d}".translate(str.maketrans("0123456789", "abcdefghij")),

@@ -273,7 +273,7 @@ def test_ill_formed_records_are_skipped_not_fatal(world: World) -> None:
     world.ratify("B", pid, "2026-02-02", 5, 1)
     b = world.recorders["B"]
     b.write(b.node.ledger_id, lambda tx: put_value(tx, ensure_map(tx, "decisions"), "badbadbadbadbadb", {
-        "title": "x", "text": "", "date": "2026-02-02", "for": "many", "against": 0, "abstain": 0,
+        "title": "x", "text": "", "date": "2026-02-02", "for": -3, "against": 0, "abstain": 0,
         "kind": "ratification", "subject": pid}))
     b.write(b.node.ledger_id, lambda tx: put_value(tx, ensure_map(tx, "decisions"), "bad2bad2bad2bad2", {
         "title": "x", "text": "", "date": "2026-02-02", "for": 1, "against": 0, "abstain": 0,

@@ -80,7 +80,7 @@ def ingest_safely(envelope: Envelope) -> None:
     assert ingestor.ingest(c.base + c.valid[:1]).accepted == len(c.base) + 1
     before = store_state(store)
     report = ingestor.ingest([envelope])
-    outcomes = report.accepted + report.duplicate + report.pending + report.dropped
+    outcomes = report.accepted + report.duplicate + report.pending + report.deferred
     assert outcomes + len(report.rejected) == 1, report
     after = store_state(store)
     if report.accepted:

@@ -35,7 +35,7 @@ from pnyx.federation.syncmsg import (
 )
 from pnyx.federation.synctree import HEX, Internal, Leaf, path_of
 
-from bench.corpus import ledger_chain, new_key
+from bench.corpus import entry, ledger_chain, new_key
 from tests.apikit import call
 from tests.pnyxproc import (
     PNYX,
@@ -174,7 +174,7 @@ def rogue_envelopes(victim: bytes) -> list[Envelope]:
     for d, value in ((doc, "left"), (twin, "right")):
         heads = d.get_heads()
         with d.transaction() as tx:
-            tx.put(ROOT, "claim", ScalarType.Str, value)
+            entry(tx, value)
         pair.append(sign_change(rogue, ledger_id(rogue.public), d.get_changes(heads)[0].raw_bytes))
     assert parse_change(pair[0].change).seq == parse_change(pair[1].change).seq == 2
     _, (honest,) = ledger_chain(new_key(), 1)

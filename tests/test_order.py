@@ -87,7 +87,7 @@ def assert_nothing_lost(ledger: Ledger, decisions: set[str], mandates: set[str])
 def ingest_in_order(envelopes: list[Envelope]) -> tuple[Ledger, list[bytes]]:
     store, docs, ingestor = fresh_store()
     report = ingestor.ingest(envelopes)
-    assert not report.rejected and report.pending == 0 and store.count_pending() == 0, report
+    assert not report.rejected and report.pending == 0 and store.pending.count() == 0, report
     assert report.accepted == len(envelopes)
     doc = docs.get(envelopes[0].doc_id)
     return read_ledger(doc), sorted(doc.get_heads())

@@ -23,17 +23,19 @@ from pnyx.federation.ledger import (
     revocation_input,
     write_decision,
     write_device,
-    write_profile,
+    write_genesis,
 )
 
 ASSEMBLY, A, B = (SigningKey(bytes([n]) * 32) for n in (1, 2, 3))
 DOC = ledger_id(ASSEMBLY.public)
 
 
-def test_a_cut_that_cannot_be_signed_is_no_revocation_and_ingest_goes_on(tmp_path: Path) -> None:
+def test_a_revocation_the_assembly_did_not_sign_is_refused_and_ingest_goes_on(tmp_path: Path) -> None:
+    """Written once and never again, an unsigned `revoked` would block the real revocation:
+    write rule W9 refuses it, and what depends on it waits."""
     founder = Document(run_actor(ASSEMBLY.public, bytes(8)))
     with founder.transaction() as tx:
-        write_profile(tx, Profile(key_text(ASSEMBLY.public), "Barrio Norte", "", None))
+        write_genesis(tx, Profile(key_text(ASSEMBLY.public), "Barrio Norte", "", None))
         write_device(tx, ASSEMBLY, A.public, "a")
         write_device(tx, ASSEMBLY, B.public, "b")
     a = founder.fork()
@@ -42,7 +44,7 @@ def test_a_cut_that_cannot_be_signed_is_no_revocation_and_ingest_goes_on(tmp_pat
     def junk_revocation(tx: Transaction) -> None:
         found = tx.get(ensure_map(tx, "devices"), key_text(B.public))
         assert found is not None
-        put_value(tx, found[1], "revoked", {"cut": {"é": 1}, "signature": bytes(64)})
+        put_value(tx, found[1], "revoked", {"cut": {"ab" * 40: 1}, "signature": bytes(64)})
 
     with a.transaction() as tx:
         junk_revocation(tx)
@@ -56,7 +58,9 @@ def test_a_cut_that_cannot_be_signed_is_no_revocation_and_ingest_goes_on(tmp_pat
     store = Store(tmp_path / "pnyx.sqlite")
     try:
         report = Ingestor(store, DocumentCache(store)).ingest(envelopes)
-        assert (report.accepted, report.rejected) == (3, [])
+        assert report.accepted == 1 and report.pending == 1
+        ((reason, detail),) = report.rejected
+        assert reason == "schema-violation" and "rule W9" in detail, detail
     finally:
         store.close()
 

@@ -10,7 +10,7 @@ import pytest
 from pnyx.federation.changepack import PackError, pack, split_chunk, unpack
 from pnyx.federation.envelope import check_envelope
 from pnyx.federation.errors import Rejected
-from pnyx.federation.wirelimits import LIMITS
+from pnyx.federation.wirelimits import PACK
 
 from bench.corpus import ledger_chain, new_key
 
@@ -40,7 +40,7 @@ def test_a_back_reference_that_lies_yields_a_change_whose_signature_fails() -> N
 
 
 @pytest.mark.parametrize("name,data", [
-    ("bomb", zlib.compress(bytes(LIMITS.pack_bytes + 10))[2:-4]),
+    ("bomb", zlib.compress(bytes(PACK.max_bytes + 10))[2:-4]),
     ("not deflate", b"\xff\x00\xff"),
     ("junk after", pack([]) + b"junk"),
     ("a forward reference", zlib.compress(msgpack.packb([["ledger/x", [[[5], b"", bytes(64)]]]]))[2:-4]),

@@ -12,6 +12,9 @@ import pytest
 from pnyx.daemon.net.sync_endpoint import http_status
 from pnyx.daemon.services.jsonable import to_jsonable
 from pnyx.federation.changepack import unpack
+from pnyx.federation.errors import Rejected
+from pnyx.federation.identity import check_sender
+from pnyx.federation.keys import key_text
 from pnyx.federation.syncmsg import (
     REQUEST_TYPES,
     ProtocolError,
@@ -65,3 +68,13 @@ def test_bad_bodies_get_their_error(vector: dict[str, Any]) -> None:
         decode_request(bytes.fromhex(vector["msgpack"]))
     assert caught.value.code == vector["code"]
     assert http_status(caught.value) == vector["status"]
+
+
+def test_a_push_sender_proof_checks() -> None:
+    v = SYNC["push_sender"]
+    proven = check_sender(v["header"], bytes.fromhex(v["responder"]), bytes.fromhex(v["body"]),
+                          v["time"])
+    assert key_text(proven) == v["sender"]
+    with pytest.raises(Rejected):
+        check_sender(v["header"], bytes.fromhex(v["responder"]), bytes.fromhex(v["body"]) + b"\0",
+                     v["time"])

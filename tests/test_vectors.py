@@ -143,11 +143,11 @@ def test_early_envelope_waits_until_released(node: Node, vector: dict[str, Any])
     report = node.ingest(decode_envelope(bytes.fromhex(vector["envelope"])))
     assert (report.accepted, report.rejected, report.pending) == (0, [], 1)
     assert node.heads() == before
-    assert [m.hex() for m in node.store.pending_missing()] == sorted(vector["waits_for"])
+    assert [m.hex() for m in node.store.pending.missing()] == sorted(vector["waits_for"])
     names = [e["name"] for e in HISTORY["envelopes"]]
     report = node.ingest(STEPS[names.index(vector["released_by"])])
     assert (report.accepted, report.rejected, report.pending) == (2, [], 0)
-    assert node.store.count_pending() == 0
+    assert node.store.pending.count() == 0
     assert node.heads() == vector["heads_after_release"]
 
 
@@ -155,6 +155,32 @@ def test_regenerating_the_vectors_gives_identical_files() -> None:
     rendered = generator().render()
     for name, data in rendered.items():
         assert (VECTORS / name).read_bytes() == data, f"{name} is stale: run {VECTORS / 'generate.py'}"
-    # generate_outcomes.py, generate_sortition.py, generate_ed25519.py
-    others = {"outcomes.json", "sortition.json", "ed25519.json"}
+    # generate_outcomes.py, generate_sortition.py, generate_ed25519.py, generate_writerules.py
+    others = {"outcomes.json", "sortition.json", "ed25519.json", "writerules.json"}
     assert sorted(rendered) == sorted(p.name for p in VECTORS.glob("*.json") if p.name not in others)
+
+
+WRITERULES = load("writerules.json")["vectors"]
+
+
+@pytest.mark.parametrize("vector", WRITERULES, ids=[v["name"] for v in WRITERULES])
+def test_write_rule_vectors(node: Node, vector: dict[str, Any]) -> None:
+    """One change that follows each write rule and schema row, and one that breaks it."""
+    assert node.ingest(*STEPS[:vector["after"]]).rejected == []
+    before = node.held()
+    report = node.ingest(decode_envelope(bytes.fromhex(vector["envelope"])))
+    if vector["valid"]:
+        assert (report.accepted, report.rejected) == (1, []), report.rejected
+        return
+    assert [r for r, _ in report.rejected] == ["schema-violation"], report.rejected
+    detail = report.rejected[0][1]
+    assert f"rule {vector['rule']}" in detail or f"row {vector['rule']}" in detail, detail
+    assert node.held() == before
+
+
+def test_regenerating_the_write_rule_vectors_gives_identical_files() -> None:
+    spec = importlib.util.spec_from_file_location("writerule_vectors", VECTORS / "generate_writerules.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (VECTORS / "writerules.json").read_bytes() == module.render()

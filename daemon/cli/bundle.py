@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -142,9 +143,11 @@ def import_summary(path: Path, result: ImportResult) -> dict[str, Any]:
     return {
         "file": str(path),
         "records": result.records,
-        "new": r.accepted, "already_held": r.duplicate, "pending": r.pending, "dropped": r.dropped,
+        "new": r.accepted, "already_held": r.duplicate, "pending": r.pending,
+        "deferred": r.deferred,
         "rejected": len(r.rejected),
         "reasons": [{"reason": reason, "detail": detail} for reason, detail in r.rejected[:50]],
+        "rejected_by_reason": dict(sorted(Counter(reason for reason, _ in r.rejected).items())),
         "covers": None if header is None else {
             "since": header.selection.since, "confed": header.selection.confed,
             "for_state": header.selection.for_state.hex() if header.selection.for_state else None,
@@ -159,7 +162,9 @@ def import_summary(path: Path, result: ImportResult) -> dict[str, Any]:
 
 def print_import(s: dict[str, Any]) -> None:
     print(f"{s['records']} records: {s['new']} new, {s['already_held']} already held, "
-          f"{s['pending']} pending (waiting for what they depend on), {s['rejected']} rejected")
+          f"{s['pending']} pending (waiting for what they depend on), {s['rejected']} rejected"
+          + (f", {s['deferred']} deferred (no room to wait: import the bundle again later)"
+             if s["deferred"] else ""))
     for r in s["reasons"][:10]:
         print(f"  rejected: {r['reason']}: {r['detail']}")
 

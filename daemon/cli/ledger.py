@@ -162,6 +162,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(describe(record, superseded))
     if not chosen:
         print(f"no {args.what}")
+    if args.what != "devices":
+        for record_id, reason in sorted(ledger.void.items()):
+            print(f"void: {record_id}  {reason}")
     return 0
 
 
@@ -183,9 +186,9 @@ def describe(record: Any, superseded: set[str]) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    node = with_node(args)
+    node = open_node(args.data, expect_records=False)
     try:
-        report = reverify(node.store)
+        report = reverify(node.store, node.data)
     finally:
         node.close()
     if args.json:
@@ -213,7 +216,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print_json(status)
     else:
         for key, value in status.items():
-            print(f"{key}: {value}")
+            if key != "equivocations":
+                print(f"{key}: {value}")
+        for flag in status["equivocations"]:
+            print(f"EQUIVOCATION: key {flag['key']} signed {len(flag['changes'])} contradicting "
+                  f"changes in {flag['doc']} ({flag['reason']}): {', '.join(flag['changes'])}")
     return 0
 
 

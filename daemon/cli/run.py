@@ -46,9 +46,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--mdns-reannounce", type=float, default=DEFAULT_REANNOUNCE_SECONDS, metavar="SECONDS",
                    help=f"re-announce this often, so neighbours that appeared during a partition find "
                         f"us (default {DEFAULT_REANNOUNCE_SECONDS:g})")
-    p.add_argument("--api-remote", action="store_true",
-                   help="answer the local API and web page from other machines too "
-                        "(default: this machine only; writes always need the API token)")
+    p.add_argument("--api-remote", action="append", nargs="?", const="", default=None,
+                   metavar="NAME",
+                   help="answer the local API and web page from other machines too, and requests "
+                        "addressed to NAME besides this machine's own names and addresses "
+                        "(repeatable; '*' for any name; default: this machine only; writes "
+                        "always need the API token)")
     p.set_defaults(handler=cmd_run)
 
     p = commands.add_parser("page", parents=[common],

@@ -20,6 +20,7 @@ from ..net.sync_endpoint import SyncContext
 from ..services.submit import submit
 from ..store.node import Node, open_node
 from ..store.peers import PeerBook, normalize_url, peer_rows
+from ..store.senders import SenderBook
 from .output import print_json
 
 PROGRESS_FROM = 200  # show a progress bar for exchanges moving at least this many changes
@@ -63,11 +64,27 @@ def cmd_peers(args: argparse.Namespace) -> int:
     node = open_node(args.data)
     try:
         rows: list[dict[str, Any]] = peer_rows(PeerBook(node.store), time.time())
+        senders = SenderBook(node.store).rows()
     finally:
         node.close()
     if args.json:
         print_json(rows)
         return 0
+    print_peers(rows)
+    if senders:
+        print("pushes received, by sender (a proven device key, else an address):")
+    for r in senders:
+        line = (f"  {r['sender']}  pushes {r['pushes']}  accepted {r['accepted']}  "
+                f"duplicate {r['duplicate']}  rejected {r['rejected']}  deferred {r['deferred']}")
+        if r["refused"]:
+            line += f"  slowed down {r['refused']} times"
+        if r["last_rejection"]:
+            line += f"  ({r['last_rejection']})"
+        print(line)
+    return 0
+
+
+def print_peers(rows: list[dict[str, Any]]) -> None:
     if not rows:
         print("no peers; add one with `pnyx peers add http://HOST:PORT`")
     for r in rows:
@@ -84,7 +101,6 @@ def cmd_peers(args: argparse.Namespace) -> int:
         if r["flag"]:
             line += f"  FLAGGED: {r['flag']}"
         print(line)
-    return 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -96,6 +112,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         node.close()
     summary = {"peer": url, "received": outcome.received.accepted,
                "duplicate": outcome.received.duplicate, "pending": outcome.received.pending,
+               "deferred": outcome.received.deferred,
                "rejected": len(outcome.received.rejected), "sent": outcome.progress.pushed,
                "accepted_by_peer": outcome.progress.remote_accepted,
                "round_trips": outcome.progress.round_trips, "bytes_sent": outcome.wire_sent,
@@ -104,8 +121,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         print(f"received {summary['received']} new changes ({summary['duplicate']} already held, "
-              f"{summary['rejected']} rejected, {summary['pending']} waiting); sent "
-              f"{summary['sent']} ({summary['accepted_by_peer']} accepted by the peer)")
+              f"{summary['rejected']} rejected, {summary['pending']} waiting, {summary['deferred']} "
+              f"deferred for lack of room to wait); sent {summary['sent']} "
+              f"({summary['accepted_by_peer']} accepted by the peer)")
         for reason, detail in outcome.received.rejected[:5]:
             print(f"  rejected: {reason}: {detail}")
     if failure is not None:

@@ -4,7 +4,8 @@ JSON for everything the CLI reads and writes, served by `pnyx run` beside the
 peer protocol. Reads are open to whoever may reach the API; writes need the
 token of the data directory (`Authorization: Bearer TOKEN`). By default only
 loopback clients are answered. Every error is JSON `{"error": {"status",
-"message"}}`: 400 malformed body, 401 no or wrong token, 403 not loopback,
+"message"}}`: 400 malformed body, 401 no or wrong token, 403 not loopback or
+addressed to a name that is not this daemon's (daemon/http/access.py),
 404 unknown id, 413 body too large, 422 a ledger rule refused it; in every
 case nothing was written.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import ipaddress
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +32,7 @@ from pnyx.federation.valueflows import plan_jsonld
 from ..services.bodies import BadRequest, today
 from ..services.economy import listed_records
 from ..services.jsonable import to_jsonable
+from ..services.once import HEADER, check_request_id, run_once
 from ..services.records import Recorder, RecordError, UnknownRecord
 from ..services.status import node_status
 from ..services.writes import WRITES, Write, charter_id
@@ -40,6 +41,7 @@ from ..store.node import Node
 from ..store.peers import PeerBook, peer_rows
 from ..store.viewindex import ViewIndex
 from ..store.watch import StoreWatch
+from .access import Access
 from .events import stream
 
 PREFIX = "/api/v1"
@@ -52,7 +54,7 @@ class ApiContext:
     recorder: Recorder
     token: str
     watch: StoreWatch
-    allow_remote: bool
+    access: Access
     view: ViewIndex
     _digest: tuple[tuple[int, dt.date], str] | None = None
 
@@ -73,31 +75,10 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> w
                              headers=headers)
 
 
-def is_local(remote: str | None) -> bool:
-    if remote is None:
-        return True  # a unix socket
-    try:
-        address = ipaddress.ip_address(remote)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
-
-
-def refuse_remote(request: web.Request, ctx: ApiContext) -> web.Response | None:
-    if ctx.allow_remote or is_local(request.remote):
-        return None
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    if sockname and request.remote == sockname[0]:
-        return None  # this machine, reaching the daemon on the address it listens on
-    return error(403, "this daemon serves its local API to this machine only (pnyx run --api-remote)")
-
-
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Loopback only unless allowed; every failure as a JSON error."""
-    refused = refuse_remote(request, request.app[API_KEY])
+    refused = request.app[API_KEY].access.refuse(request)
     if refused is not None:
         return refused
     try:
@@ -178,6 +159,7 @@ async def get_ledger(request: web.Request) -> web.Response:
         "decisions": [decision_json(d, superseded) for d in ledger.decisions.values()],
         "mandates": to_jsonable(list(ledger.mandates.values())),
         "devices": to_jsonable(list(ledger.devices.values())),
+        "void": [{"id": k, "reason": r} for k, r in sorted(ledger.void.items())],
     })
 
 
@@ -210,7 +192,8 @@ async def get_device(request: web.Request) -> web.Response:
 
 
 async def get_verify(request: web.Request) -> web.Response:
-    report = reverify(request.app[API_KEY].node.store)
+    node = request.app[API_KEY].node
+    report = reverify(node.store, node.data)
     return web.json_response({**to_jsonable(report), "ok": report.ok})
 
 
@@ -319,7 +302,7 @@ async def get_completeness(request: web.Request) -> web.Response:
     """What this store knows it lacks: changes waiting for missing ones, and member
     assemblies of the confederations held whose ledgers have not arrived."""
     node = request.app[API_KEY].node
-    missing = node.store.pending_missing()
+    missing = node.store.pending.missing()
     held = {d.removeprefix("ledger/") for d in node.store.documents() if d.startswith("ledger/")}
     confederations = []
     for c in view_of(request)["confederations"]:
@@ -327,7 +310,7 @@ async def get_completeness(request: web.Request) -> web.Response:
         confederations.append({"id": c["id"], "name": c["rules"]["name"], "assemblies": len(units),
                                "ledgers_missing": [u for u in units if u not in held]})
     return web.json_response({
-        "pending": node.store.count_pending(), "missing": [h.hex() for h in missing[:MAX_LISTED]],
+        "pending": node.store.pending.count(), "missing": [h.hex() for h in missing[:MAX_LISTED]],
         "missing_count": len(missing), "confederations": confederations,
         "complete": not missing and all(not c["ledgers_missing"] for c in confederations)})
 
@@ -358,6 +341,10 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise BadRequest(f"malformed JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("the body holds a lone surrogate (\\ud800-\\udfff): not a character") from None
     return body
 
 
@@ -366,9 +353,12 @@ def write_handler(write: Write) -> Handler:
         ctx = request.app[API_KEY]
         authorize(request, ctx.token)
         body = await json_body(request)
-        result = write.run(ctx.recorder, dict(request.match_info), body)
+        given = request.headers.get(HEADER)
+        result, done_now = run_once(ctx.recorder, write, dict(request.match_info), body,
+                                    None if given is None else check_request_id(given))
         ctx.watch.check()
-        return web.json_response(result, status=201)
+        headers = None if done_now else {"Idempotent-Replayed": "true"}
+        return web.json_response(result, status=201, headers=headers)
 
     return handle
 
@@ -390,11 +380,11 @@ READS: dict[str, Handler] = {
 # --- the application --------------------------------------------------------------------
 
 
-def api_app(node: Node, token: str, allow_remote: bool, view: ViewIndex,
+def api_app(node: Node, token: str, access: Access, view: ViewIndex,
             watch: StoreWatch) -> web.Application:
     """The /api/v1 sub-application, reading the daemon's view index and store watch."""
     app = web.Application(middlewares=[guard])
-    app[API_KEY] = ApiContext(node, Recorder(node), token, watch, allow_remote, view)
+    app[API_KEY] = ApiContext(node, Recorder(node), token, watch, access, view)
     for path, handler in READS.items():
         app.router.add_get(path, handler, allow_head=False)
     for write in WRITES.values():

@@ -5,7 +5,8 @@ It reads the local API and listens to its event stream; writes use the API
 token, which the page takes from the `#token=` part of its address (never
 sent to the server; `pnyx page` prints that address) or from a field on the
 page, and keeps in the browser's local storage. Like the API, it answers
-loopback clients only unless `pnyx run --api-remote`.
+loopback clients only unless `pnyx run --api-remote`, and only requests
+addressed to this daemon's own names (daemon/http/access.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from .api import API_KEY, refuse_remote
+from .api import API_KEY
 
 FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css",
          "economy.js": "text/javascript"}
@@ -35,13 +36,13 @@ def add_page(app: web.Application, api: web.Application) -> None:
     """Serve the page on `app`, answering whom the API `api` answers."""
 
     async def index(request: web.Request) -> web.Response:
-        return refuse_remote(request, api[API_KEY]) or page_file("index.html")
+        return api[API_KEY].access.refuse(request) or page_file("index.html")
 
     async def static(request: web.Request) -> web.Response:
         name = request.match_info["name"]
         if name not in FILES:
             raise web.HTTPNotFound()
-        return refuse_remote(request, api[API_KEY]) or page_file(name)
+        return api[API_KEY].access.refuse(request) or page_file(name)
 
     app.router.add_get("/", index)
     app.router.add_get("/static/{name}", static)

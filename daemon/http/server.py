@@ -15,6 +15,7 @@ import random
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from pnyx.federation.syncmsg import MAX_BODY_BYTES
@@ -28,7 +29,9 @@ from ..services.status import node_status
 from ..store.node import Node, ensure_api_token, open_node
 from ..store.viewindex import ViewIndex
 from ..store.watch import WATCH_INTERVAL, StoreWatch
+from .access import Access
 from .api import PREFIX, api_app
+from .faults import json_faults
 from .page import add_page
 
 DEFAULT_PORT = 7464
@@ -91,9 +94,9 @@ async def closing(watch: StoreWatch) -> None:
     watch.close()
 
 
-def make_app(node: Node, sync: SyncContext | None = None, api_remote: bool = False,
+def make_app(node: Node, sync: SyncContext | None = None, access: Access | None = None,
              watch_interval: float = WATCH_INTERVAL) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024, middlewares=[json_faults])
     app[NODE_KEY] = node
     app[SYNC_KEY] = sync or SyncContext.open(node)
     app[VIEW_KEY] = ViewIndex(node.store, node.docs)
@@ -102,7 +105,7 @@ def make_app(node: Node, sync: SyncContext | None = None, api_remote: bool = Fal
     app.router.add_get(IDENTITY_PATH, identity_handler(node.device_key))
     app.router.add_post("/pnyx/v1/sync", handle_sync)
     watch = app[WATCH_KEY] = StoreWatch(node.store, watch_interval, on_idle=node.docs.tend)
-    api = api_app(node, ensure_api_token(node.data), api_remote, app[VIEW_KEY], watch)
+    api = api_app(node, ensure_api_token(node.data), access or Access.of(None), app[VIEW_KEY], watch)
     app.add_subapp(PREFIX, api)
     add_page(app, api)
     app.cleanup_ctx.append(watching)
@@ -128,13 +131,14 @@ async def start_discovery(app: web.Application, settings: DiscoverySettings, por
 async def run_until_stopped(data: Path, host: str, port: int,
                             discovery_settings: DiscoverySettings | None = None,
                             config: GossipConfig | None = None, advertise: str | None = None,
-                            api_remote: bool = False) -> None:
+                            api_remote: list[str] | None = None) -> None:
     node = open_node(data)
     if advertise is None and host not in ("0.0.0.0", "::"):
         advertise = f"http://{host}:{port}"
     config = config or GossipConfig()
     sync = SyncContext.open(node, advertise, config.learn)
-    app = make_app(node, sync, api_remote, config.watch_interval)
+    access = Access.of(api_remote, (host, urlsplit(advertise).hostname if advertise else None))
+    app = make_app(node, sync, access, config.watch_interval)
     gossip = Gossip(sync, config, random.Random(), app[WATCH_KEY])
     app[GOSSIP_KEY] = gossip
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0)
@@ -169,7 +173,7 @@ async def run_until_stopped(data: Path, host: str, port: int,
 
 def serve(data: Path, host: str, port: int, discovery: DiscoverySettings | None = None,
           config: GossipConfig | None = None, advertise: str | None = None,
-          api_remote: bool = False) -> None:
+          api_remote: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     asyncio.run(run_until_stopped(data, host, port, discovery, config, advertise, api_remote))

@@ -18,11 +18,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import aiohttp
@@ -32,6 +33,7 @@ from pnyx.federation.keys import key_text
 from pnyx.federation.sync import BATCH_ENVELOPES
 from pnyx.federation.syncmsg import Push, Pushed
 
+from ..store.faults import fault
 from ..store.peers import PeerBook
 from ..store.watch import StoreWatch
 from .identity import Unproven, proven_key
@@ -39,6 +41,19 @@ from .sync_client import SyncFailed, fetch_peers, new_session, post, sync_with
 from .sync_endpoint import SyncContext
 
 log = logging.getLogger("pnyx.gossip")
+
+
+@contextlib.contextmanager
+def store_faults_logged(what: str) -> Iterator[None]:
+    """A full disk or a damaged store stops this round, not gossip: logged in one line, and
+    the next round tries again (the API answers the same fault as 507 or 503)."""
+    try:
+        yield
+    except Exception as exc:
+        found = fault(exc)
+        if found is None:
+            raise
+        log.error("%s: %s", what, found)
 
 
 @dataclass(frozen=True)
@@ -166,8 +181,10 @@ class Gossip:
 
     async def _push(self, url: str, envelopes: tuple[Envelope, ...]) -> None:
         assert self._session is not None
+        peer = self.peers.device_of(url)  # a push proves its sender to a peer whose key is known
+        sender = None if peer is None else (self.ctx.node.device_key, peer)
         try:
-            reply = await post(self._session, url, Push(envelopes))
+            reply = await post(self._session, url, Push(envelopes), sender=sender)
         except SyncFailed as exc:
             delay = self.peers.failed(url, str(exc), self.clock(), self.rng.random())
             log.info("push to %s failed (%s); next try in %.1f s", url, exc, delay)
@@ -184,11 +201,12 @@ class Gossip:
     async def _periodic(self) -> None:
         while True:
             await asyncio.sleep(self.config.policy.next_round_in(self.rng))
-            due = self.peers.due(self.clock())
-            for url in self.config.policy.round_peers(due, self.rng):
-                self.kick(url)
-            if due and self.ctx.learn:
-                await self._learn_from(self.rng.choice(due))
+            with store_faults_logged("a gossip round"):
+                due = self.peers.due(self.clock())
+                for url in self.config.policy.round_peers(due, self.rng):
+                    self.kick(url)
+                if due and self.ctx.learn:
+                    await self._learn_from(self.rng.choice(due))
 
     async def _learn_from(self, url: str) -> None:
         assert self._session is not None
@@ -212,11 +230,12 @@ class Gossip:
         try:
             while True:
                 self._again.discard(url)
-                if fresh is not None:
-                    await self._push(url, fresh)
-                    fresh = None
-                else:
-                    await self._exchange(url)
+                with store_faults_logged(f"sync with {url}"):
+                    if fresh is not None:
+                        await self._push(url, fresh)
+                        fresh = None
+                    else:
+                        await self._exchange(url)
                 if url not in self._again:
                     return
         finally:

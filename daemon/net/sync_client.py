@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 
 import aiohttp
 from pnyx.federation.envelope import Envelope
+from pnyx.federation.identity import prove_sender
+from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.sync import BATCH_ENVELOPES, Initiator, Progress
 from pnyx.federation.syncmsg import (
     DocVectors,
     Peers,
     PeersRequest,
     ProtocolError,
+    Push,
     Reply,
     Request,
     decode_reply,
@@ -33,9 +36,11 @@ from ..store.completeness import Completeness
 from ..store.holdings import StoreHoldings
 from ..store.ingest import IngestReport
 from ..store.node import Node
+from .slices import ingest_in_slices
 
 SYNC_PATH = "/pnyx/v1/sync"
 MSGPACK = "application/msgpack"
+SENDER_HEADER = "Pnyx-Sender"  # a push's proof of its sender (federation/identity.py)
 TIMEOUT = aiohttp.ClientTimeout(total=None, connect=5, sock_read=60)
 
 
@@ -59,10 +64,15 @@ def new_session() -> aiohttp.ClientSession:
 
 
 async def post(session: aiohttp.ClientSession, url: str, request: Request,
-               counts: list[int] | None = None) -> Reply:
+               counts: list[int] | None = None,
+               sender: tuple[SigningKey, bytes] | None = None) -> Reply:
+    """Post one request; a push proves `sender` = (this device's key, the responder's key)."""
     body = encode(request)
+    headers = {"Content-Type": MSGPACK}
+    if sender is not None and isinstance(request, Push):
+        headers[SENDER_HEADER] = prove_sender(sender[0], sender[1], int(time.time()), body)
     try:
-        async with session.post(url + SYNC_PATH, data=body, headers={"Content-Type": MSGPACK}) as r:
+        async with session.post(url + SYNC_PATH, data=body, headers=headers) as r:
             data = await r.read()
             if r.status != 200:
                 raise SyncFailed(f"{url} answered {r.status}: {data[:200].decode('utf-8', 'replace')}")
@@ -87,13 +97,16 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
     counts = [0, 0]
 
     async def send(request: Request) -> Reply:
-        reply = await post(session, url, request, counts)
+        peer = initiator.peer_key  # known after hello: pushes then prove who sends them
+        reply = await post(session, url, request, counts,
+                           None if peer is None else (node.device_key, peer))
         if on_progress is not None:
             on_progress(initiator.progress)
         return reply
 
-    def ingest(envelopes: Sequence[Envelope]) -> None:
-        outcome.received.merge(node.ingestor.ingest(envelopes))
+    async def ingest(envelopes: Sequence[Envelope]) -> None:
+        source = url if initiator.peer_key is None else key_text(initiator.peer_key)
+        outcome.received.merge(await ingest_in_slices(node.ingestor, envelopes, source))
 
     try:
         await exchange_async(initiator, send, ingest)

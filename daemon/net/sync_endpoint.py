@@ -2,38 +2,56 @@
 
 Bad requests get a 4xx with a JSON body {"error": code, "detail": text} and
 change nothing: 415 without `Content-Type: application/msgpack`, 413 over
-MAX_BODY_BYTES, 400 for malformed msgpack, wrong types or an unknown protocol
-version. Pushed envelopes go through the ingest pipeline like any others.
+MAX_BODY_BYTES or the decoding bounds, 400 for malformed msgpack, wrong types
+or an unknown protocol version, 429 for a sender that pushed too much junk.
+Pushed envelopes go through the ingest pipeline like any others, a slice at a
+time with the event loop free in between (daemon/net/slices.py), each slice
+charged to its sender
+(daemon/store/senders.py, daemon/net/throttle.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
-from pnyx.federation.envelope import Envelope
+from pnyx.federation.errors import Rejected
+from pnyx.federation.identity import check_sender
+from pnyx.federation.keys import key_text
+from pnyx.federation.sync import answer
 from pnyx.federation.syncmsg import (
     MAX_BODY_BYTES,
+    Descend,
     Hello,
+    Peers,
+    PeersRequest,
     ProtocolError,
+    Pull,
+    Push,
+    Pushed,
     Reply,
     Request,
     decode_request,
     encode,
 )
-from pnyx.federation.syncpeer import Responder
 
 from ..store.completeness import Completeness
 from ..store.holdings import StoreHoldings
 from ..store.ingest import IngestReport
 from ..store.node import Node
 from ..store.peers import PeerBook
-from .sync_client import MSGPACK
+from ..store.senders import ADDRESS_PREFIX, PushCounts, SenderBook
+from .slices import slice_end
+from .sync_client import MSGPACK, SENDER_HEADER
+from .throttle import Throttle, junk_units
 
 PEERS_SHARED = 50
+TARPIT_SECONDS = 2.0
+TARPITS = 16
+SMALL_BODY = 64 << 10  # a body this small is read and decoded even from a sender in debt
 log = logging.getLogger("pnyx.sync")
 
 
@@ -44,12 +62,16 @@ class SyncContext:
     node: Node
     holdings: StoreHoldings
     peers: PeerBook
+    senders: SenderBook
     advertise: str | None = None
     learn: bool = True  # add the peers that others name; False keeps a fixed topology
+    throttle: Throttle = field(default_factory=Throttle)
+    tarpits: int = 0  # 429 answers being held back now
 
     @classmethod
     def open(cls, node: Node, advertise: str | None = None, learn: bool = True) -> SyncContext:
-        return cls(node, StoreHoldings(node.store), PeerBook(node.store), advertise, learn)
+        return cls(node, StoreHoldings(node.store), PeerBook(node.store), SenderBook(node.store),
+                   advertise, learn)
 
 
 SYNC_KEY = web.AppKey("sync", SyncContext)
@@ -69,40 +91,122 @@ async def handle_sync(request: web.Request) -> web.Response:
         return error(415, "unsupported-media-type", f"send Content-Type: {MSGPACK}")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return error(413, "oversized", f"at most {MAX_BODY_BYTES} bytes")
+    # A sender in debt is told to slow down before its push is read or decoded; small bodies
+    # (hello, pull: never junk) are answered, so an honest daemon behind the same address
+    # still starts its exchanges, and proves its own key on its pushes.
+    address = f"{ADDRESS_PREFIX}{request.remote}"
+    large = (request.content_length or 0) > SMALL_BODY
+    if large and SENDER_HEADER not in request.headers and ctx.throttle.over(address, time.time()):
+        return await slow_down(ctx, address)  # not even read
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return error(413, "oversized", f"at most {MAX_BODY_BYTES} bytes")
-    try:
-        message = decode_request(body)
+    sender = push_sender(ctx, request, body)
+    in_debt = ctx.throttle.over(sender.charged, time.time())
+    if in_debt and len(body) > SMALL_BODY:
+        return await slow_down(ctx, sender.charged)
+    try:  # off the event loop: a large body takes a while to check and build
+        message = await asyncio.to_thread(decode_request, body)
     except ProtocolError as exc:
         return error(http_status(exc), exc.code, exc.detail)
-    reply = respond(ctx, message)
+    if isinstance(message, Push) and in_debt:
+        return await slow_down(ctx, sender.charged)
+    if isinstance(message, Push):
+        reply: Reply = await push(ctx, sender, message)
+    else:
+        reply = respond(ctx, message)
     return web.Response(body=encode(reply), content_type=MSGPACK)
 
 
+@dataclass(frozen=True)
+class Sender:
+    """Whom a push is charged to (`charged`: its debt, its pending share) and, if its header
+    proved a device key, that key as text."""
+
+    charged: str
+    proven: str | None = None
+
+
+def push_sender(ctx: SyncContext, request: web.Request, body: bytes) -> Sender:
+    """The device key a request's Pnyx-Sender header proves is charged if that key is a peer
+    of this daemon or ever pushed a stored change here; else the request's address is."""
+    address = f"{ADDRESS_PREFIX}{request.remote}"
+    header = request.headers.get(SENDER_HEADER)
+    if header is None:
+        return Sender(address)
+    try:
+        device = check_sender(header, ctx.node.device_key.public, body, int(time.time()))
+    except Rejected:
+        return Sender(address)
+    proven = key_text(device)
+    if ctx.peers.is_device(device) or ctx.senders.has_good_record(proven):
+        return Sender(proven, proven)
+    return Sender(address, proven)
+
+
+async def slow_down(ctx: SyncContext, sender: str) -> web.Response:
+    """429 with Retry-After, held back TARPIT_SECONDS first (for at most TARPITS requests at
+    once, so that held connections cannot pile up): a sender that does not wait as told
+    gets its answers no faster for asking again."""
+    if ctx.tarpits < TARPITS:
+        ctx.tarpits += 1
+        try:
+            await asyncio.sleep(TARPIT_SECONDS)
+        finally:
+            ctx.tarpits -= 1
+    now = time.time()
+    flush = ctx.throttle.refused(sender, now)
+    if flush:
+        ctx.senders.refused(sender, flush, now)
+    wait = max(1, int(ctx.throttle.retry_after(sender, now)) + 1)
+    response = error(429, "slow-down", f"{sender} sent too many refused changes; retry in {wait} s")
+    response.headers["Retry-After"] = str(wait)
+    response.force_close()  # what is left of its body is not read, only the connection dropped
+    return response
+
+
+async def push(ctx: SyncContext, sender: Sender, message: Push) -> Pushed:
+    """Judge a push a slice at a time, yielding the event loop in between; once the sender owes
+    too much, the rest is deferred unread, and charged too: a sender cut off stays cut off
+    for longer."""
+    report = IngestReport()
+    envelopes = message.envelopes
+    judged = 0
+    while judged < len(envelopes) and not ctx.throttle.over(sender.charged, time.time()):
+        part_of = slice_end(envelopes, judged)
+        part = ctx.node.ingestor.ingest(envelopes[judged:part_of], sender.charged)
+        judged = part_of
+        ctx.throttle.charge(sender.charged, junk_units([r for r, _ in part.rejected], part.deferred),
+                            time.time())
+        report.merge(part)
+        await asyncio.sleep(0)
+    ctx.throttle.charge(sender.charged, len(envelopes) - judged, time.time())
+    deferred = report.deferred + len(envelopes) - judged
+    now = time.time()
+    if report.accepted_docs:
+        Completeness(ctx.node.store).received("a peer's push", report.accepted_docs, now)
+    last = f"{report.rejected[-1][0]}: {report.rejected[-1][1]}"[:300] if report.rejected else None
+    # A proven key is named once it brought something stored: from then on it is charged
+    # itself; a throwaway key that brings nothing stays under its address, and adds no row.
+    named = sender.proven if sender.proven is not None and report.accepted else sender.charged
+    ctx.senders.record(named, PushCounts(report.accepted, report.duplicate, len(report.rejected),
+                                          deferred, last), now)
+    if report.rejected:
+        log.warning("a push from %s carried %d invalid envelopes: %s", named, len(report.rejected),
+                    "; ".join(f"{r}: {d}" for r, d in report.rejected[:3]))
+    return Pushed(report.accepted, report.duplicate, report.pending, len(report.rejected),
+                  tuple(sorted({r for r, _ in report.rejected})), deferred)
+
+
 def respond(ctx: SyncContext, message: Request) -> Reply:
+    if isinstance(message, PeersRequest):
+        learn(ctx, message.url)
+        return Peers(tuple(url for url in ctx.peers.good(PEERS_SHARED) if url != message.url))
+    assert isinstance(message, (Hello, Descend, Pull)), type(message)
     if isinstance(message, Hello) and message.key != ctx.node.device_key.public:
         learn(ctx, message.url)
-    return Responder(ctx.holdings, ctx.node.device_key.public, lambda envelopes: ingest_push(ctx, envelopes),
-                     lambda url: peer_list(ctx, url)).respond(message)
-
-
-def ingest_push(ctx: SyncContext, envelopes: Sequence[Envelope]) -> IngestReport:
-    """Store what a peer pushed, like any envelope; pushes are anonymous, so refusals are
-    logged and counted in the reply, not charged to a peer."""
-    report = ctx.node.ingestor.ingest(envelopes)
-    if report.accepted_docs:
-        Completeness(ctx.node.store).received("a peer's push", report.accepted_docs, time.time())
-    if report.rejected:
-        log.warning("a push carried %d invalid envelopes: %s", len(report.rejected),
-                    "; ".join(f"{r}: {d}" for r, d in report.rejected[:3]))
-    return report
-
-
-def peer_list(ctx: SyncContext, url: str | None) -> list[str]:
-    learn(ctx, url)
-    return [u for u in ctx.peers.good(PEERS_SHARED) if u != url]
+    return answer(ctx.holdings, ctx.node.device_key.public, message)
 
 
 def learn(ctx: SyncContext, url: str | None) -> None:

@@ -2,6 +2,7 @@
 
 A write's body is parsed here (`bodies.py`), recorded through `records.py`,
 and answered as plain JSON (`jsonable.py`); `submit.py` sends a CLI write to
-a running daemon or records it directly. May import `store/`; never `cli/`,
+a running daemon or records it directly, `once.py` keeps a write with its
+request id so a retry records nothing twice. May import `store/`; never `cli/`,
 `http/` or `net/`.
 """

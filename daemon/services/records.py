@@ -47,7 +47,6 @@ from pnyx.federation.ledger import (
     write_device,
     write_genesis,
     write_mandate,
-    write_recall,
     write_revocation,
 )
 
@@ -207,7 +206,6 @@ class Recorder:
         log_heads = self.node.docs.get(mandate_doc_id(self.node.assembly, mandate_id)).get_heads()
 
         def extra(tx: Transaction, decision_id: str) -> None:
-            write_recall(tx, mandate_id, decision_id)
             write_recall_saw(tx, decision_id, log_heads)
 
         return self.decide(d, kind="recall", subject=mandate_id, extra=extra)

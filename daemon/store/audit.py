@@ -1,18 +1,26 @@
 """Re-verification of a whole store, for `pnyx verify`.
 
-Every stored envelope is replayed, in arrival order, through the ingest
-pipeline into an empty in-memory store: a change that was stored but would
-not be accepted again (a bit flipped on disk, a bug fixed since) is reported,
-and every document must load from scratch.
+First SQLite's own integrity check of the file, and the store mark
+(daemon/store/mark.py): a store that lost records this data directory is
+known to have held is reported. Then every stored envelope is replayed, in
+arrival order, through the ingest pipeline into an empty in-memory store: a
+change that was stored but would not be accepted again (a bit flipped on
+disk, a bug fixed since) is reported, and every document must load from
+scratch.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .documents import DocumentCache
 from .ingest import Ingestor
+from .mark import lost_records
 from .sqlite import Store
+
+MAX_INTEGRITY_PROBLEMS = 20
 
 
 @dataclass
@@ -24,23 +32,45 @@ class AuditReport:
     pending: int
     evidence: int
     problems: list[str] = field(default_factory=list)
+    damaged: bool = False  # the file failed SQLite's integrity check or could not be read
+    lost: str | None = None  # records this data directory held that the store no longer has
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.verified == self.changes
+        return self.failed == 0 and self.verified == self.changes and not self.damaged \
+            and self.lost is None
 
 
-def reverify(store: Store) -> AuditReport:
+def integrity(store: Store) -> list[str]:
+    """SQLite's own check of every page and index; empty if the file is sound."""
+    rows = [str(r[0]) for r in store.db.execute(
+        f"PRAGMA integrity_check({MAX_INTEGRITY_PROBLEMS})")]
+    return [] if rows == ["ok"] else [f"the store file is damaged: {r}" for r in rows]
+
+
+def reverify(store: Store, data: Path | None = None) -> AuditReport:
+    """Check the store of the data directory `data` (None: no mark to compare with)."""
+    try:
+        damage = integrity(store)
+    except sqlite3.DatabaseError as exc:
+        damage = [f"the store file is damaged: {exc}"]
+    lost = None if data is None else lost_records(data, store)
     scratch = Store(":memory:")
     try:
         ingest = Ingestor(scratch, DocumentCache(scratch)).ingest(
             stored.envelope for stored in store.envelopes())
-        problems = [f"{reason}: {detail}" for reason, detail in ingest.rejected]
+        problems = damage + ([lost] if lost else [])
+        problems += [f"{reason}: {detail}" for reason, detail in ingest.rejected]
         if ingest.pending:
             problems.append(f"{ingest.pending} stored changes lack a stored dependency")
         return AuditReport(
             changes=store.count_changes(), documents=len(store.documents()),
             verified=ingest.accepted, failed=len(ingest.rejected) + ingest.pending,
-            pending=store.count_pending(), evidence=len(store.evidence()), problems=problems)
+            pending=store.pending.count(), evidence=len(store.evidence()), problems=problems,
+            damaged=bool(damage), lost=lost)
+    except sqlite3.DatabaseError as exc:
+        return AuditReport(changes=0, documents=0, verified=0, failed=0, pending=0, evidence=0,
+                           problems=[*damage, f"the store could not be read to the end: {exc}"],
+                           damaged=True, lost=lost)
     finally:
         scratch.close()

@@ -115,6 +115,10 @@ def export_bundle(node: Node, path: Path, selection: Selection, theirs: HeldStat
         if wants:
             for envelope in holdings.stream(wants, after_seqno):
                 writer.add(envelope)
+        evidence = [e for e in node.store.refused_evidence() if e.doc_id not in wants]
+        for envelope in evidence:  # the evidence of documents not streamed above
+            if belongs is None or belongs(envelope.doc_id):
+                writer.add(envelope)
         trailer.append(writer.finish())
     write_atomically(path, write)
     return trailer[0]
@@ -147,7 +151,7 @@ def import_bundle(node: Node, stream: BinaryIO, source: str,
 
     def flush() -> None:
         if batch:
-            report = node.ingestor.ingest(batch)
+            report = node.ingestor.ingest(batch, f"bundle:{key_text(exporter.device)}")
             result.report.merge(report)
             completeness.received(f"bundle {source}", report.accepted_docs, time.time())
             batch.clear()

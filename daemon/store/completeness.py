@@ -23,6 +23,7 @@ from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import read_ledger
 
 from .node import Node
+from .schema import create_schema
 from .sqlite import Store
 
 SCHEMA = """
@@ -45,7 +46,7 @@ CREATE TABLE IF NOT EXISTS news (
 class Completeness:
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.db.executescript(SCHEMA)
+        create_schema(store.db, SCHEMA)
 
     def advertised(self, source: str, vectors: Iterable[tuple[str, Iterable[tuple[bytes, int]]]],
                    now: float) -> None:
@@ -74,7 +75,7 @@ class Completeness:
             lack = int(seq) - held.get(doc, {}).get(bytes(actor), 0)
             if lack > 0:
                 missing[doc] = missing.get(doc, 0) + lack
-        pending = self.store.pending_by_doc()
+        pending = self.store.pending.by_doc()
         news = {doc: (source, at) for doc, source, at in db.execute("SELECT doc, source, at FROM news")}
         owners: dict[str, list[str]] = {}
         for doc in set(held) | set(missing) | set(pending):
@@ -82,7 +83,7 @@ class Completeness:
         rows = [self._row(node, owner, sorted(docs), held, missing, pending, news)
                 for owner, docs in sorted(owners.items())]
         return {"complete": all(r["complete"] for r in rows),
-                "awaited_changes": len(self.store.pending_missing()), "assemblies": rows}
+                "awaited_changes": len(self.store.pending.missing()), "assemblies": rows}
 
     def _row(self, node: Node, owner: str, docs: list[str], held: Mapping[str, dict[bytes, int]],
              missing: Mapping[str, int], pending: Mapping[str, int],

@@ -5,7 +5,8 @@ caught up from the store on every access, so that a CLI process and the
 daemon writing the same store see each other's changes. Applying a verified
 change goes through a hand-built sync message (the binding has no
 apply_changes); if Automerge does not end up holding the change, the cached
-document is thrown away and rebuilt from the store, which was never touched.
+document is thrown away and rebuilt from the store, which was never touched,
+unless Automerge refused it silently and the document's heads did not move.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import sqlite3
 import sys
 from collections.abc import Iterable, Sequence
 
-from automerge.core import Document, Message, SyncState
+from automerge.core import ROOT, Document, Message, SyncState
 from pnyx.federation.amvalues import Plain, read_entry
 from pnyx.federation.chunk import encode_uleb
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import may_change_devices
+from pnyx.federation.ops import OpId
+from pnyx.federation.writerules import Path, resolve_path
 
 from .sqlite import Store
 
@@ -84,10 +87,14 @@ class DocumentCache:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._docs: dict[str, tuple[Document, int]] = {}
+        self._paths: dict[tuple[str, OpId], Path | None] = {}  # held objects never move
         self._unsaveable: dict[str, int] = {}  # doc -> the seqno at which its save did not load
         # ledger change hash -> the change as of which `devices` was last possibly changed
         self._devices_state: dict[bytes, bytes] = {}
         self._entries: dict[tuple[bytes, bytes], Plain] = {}  # (devices state, device) -> entry
+        # Documents may hold changes of a transaction that was rolled back (a COMMIT on a full
+        # disk): reads must never show what was not stored, so all are rebuilt from the store.
+        store.abort_hooks.append(self.forget_everything)
 
     def get(self, doc_id: str) -> Document:
         """The document with every change the store holds for it."""
@@ -126,16 +133,20 @@ class DocumentCache:
 
         The caller stores the change afterwards and reports its seqno with `mark_stored`."""
         doc = self.get(doc_id)
+        before = doc.get_heads()
         try:
             apply_chunks(doc, [chunk])
-            applied = change_hash in doc.get_heads()
+            heads = doc.get_heads()
         except BaseException as exc:  # the binding may raise anything, even panics
             self.forget(doc_id)
             if not automerge_failed(exc):
                 raise
             raise Rejected(Reason.APPLY_FAILED, f"automerge refused it: {type(exc).__name__}") from None
-        if not applied:
-            self.forget(doc_id)
+        if change_hash not in heads:
+            # Refused without a word: a document whose heads did not move holds nothing new and
+            # is kept, so a push of such changes does not rebuild the document for each one.
+            if sorted(heads) != sorted(before):
+                self.forget(doc_id)
             raise Rejected(Reason.APPLY_FAILED, "automerge did not take the change")
 
     def mark_stored(self, doc_id: str, seqno: int) -> None:
@@ -184,22 +195,23 @@ class DocumentCache:
         if not self._docs:
             return
         self.save_snapshots()
+        self.forget_everything()
+        release_free_memory()
+
+    def forget_everything(self) -> None:
         self._docs.clear()
         self._devices_state.clear()
         self._entries.clear()
-        release_free_memory()
 
-    def note_ledger_change(self, change_hash: bytes, raw_chunk: bytes, deps: Sequence[bytes]) -> bool:
+    def note_ledger_change(self, change_hash: bytes, raw_chunk: bytes, deps: Sequence[bytes]) -> None:
         """Remember which earlier state of `devices` an applied ledger change shares, so that
-        a certificate read once serves every change written on top of it. True when
-        `devices` as of this change may differ from its dependency's (may_change_devices):
-        only then can it hold a revocation not already known."""
+        a device entry (certificate and revocation) read once serves every change written
+        on top of it (may_change_devices)."""
         changed = may_change_devices(raw_chunk, len(deps))
         if len(self._devices_state) >= MAX_REMEMBERED:
             self._devices_state.clear()
         same = None if changed else self._devices_state.get(deps[0])
         self._devices_state[change_hash] = change_hash if same is None else same
-        return changed
 
     # --- authority records (federation.verify.AuthorityRecords) ------------------------
 
@@ -217,8 +229,35 @@ class DocumentCache:
             self._entries[(state, device)] = entry
         return entry
 
-    def revocation_cuts(self, assembly: bytes, device: bytes) -> list[dict[str, int]]:
-        return self.store.revocation_cuts(assembly, device)
+    # --- held objects (federation.writerules.HeldObjects) ---------------------------------
+
+    def object_path(self, doc_id: str, obj: OpId) -> Path | None:
+        key = (doc_id, obj)
+        if key not in self._paths:
+            path = resolve_path(doc_id, obj, self.store.chunk_with_op)
+            if path is None:
+                return None  # not held yet, or not a map: asked again later, never cached
+            self._paths[key] = path
+        return self._paths[key]
+
+    def has_entry(self, doc_id: str, path: Path, key: str, heads: Sequence[bytes]) -> bool:
+        """Read now first: nothing is ever deleted, so a key absent now was absent at any
+        earlier heads, and the costlier read at `heads` is needed only when it exists."""
+        doc = self.get(doc_id)
+        return all(_entry(doc, path, key, at) for at in (None, list(heads)))
+
+    def first_change(self, doc_id: str) -> bytes | None:
+        return self.store.first_change(doc_id)
 
     def mandate_entry(self, assembly: bytes, mandate: str) -> Plain:
         return read_entry(self.get(ledger_id(assembly)), "mandates", mandate)
+
+
+def _entry(doc: Document, path: Path, key: str, heads: list[bytes] | None) -> bool:
+    obj = ROOT
+    for segment in path:
+        found = doc.get(obj, segment, heads)
+        if found is None:
+            return False
+        obj = found[1]
+    return doc.get(obj, key, heads) is not None

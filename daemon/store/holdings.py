@@ -27,22 +27,29 @@ class StoreHoldings:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._tree: DigestTree | None = None
-        self._seen = 0  # the last arrival number the tree reflects
+        self._seen = (0, 0)  # the arrival number and evidence count the tree reflects
 
     def tree(self) -> DigestTree:
-        last = self.store.last_seqno()
+        seen = (self.store.last_seqno(), self.store.count_evidence())
         if self._tree is None:
             self._tree = DigestTree()
             heads: dict[str, list[bytes]] = {}
             for doc, h in self.store.heads():
                 heads.setdefault(doc, []).append(h)
+            evidence = self.store.evidence_hashes()
             for doc, hs in heads.items():
-                self._tree.set(doc, doc_digest(hs))
-        elif last != self._seen:
-            for doc in self.store.documents_since(self._seen):
-                self._tree.set(doc, doc_digest([bytes(h) for (h,) in self.store.db.execute(
-                    "SELECT hash FROM heads WHERE doc = ?", (doc,))]))
-        self._seen = last
+                self._tree.set(doc, doc_digest(hs, evidence.get(doc, ())))
+        elif seen != self._seen:
+            changed = set(self.store.documents_since(self._seen[0]))
+            evidence = self.store.evidence_hashes() if seen[1] != self._seen[1] or changed else {}
+            if seen[1] != self._seen[1]:
+                changed |= set(evidence)
+            for doc in changed:
+                hs = [bytes(h) for (h,) in self.store.db.execute(
+                    "SELECT hash FROM heads WHERE doc = ?", (doc,))]
+                if hs:
+                    self._tree.set(doc, doc_digest(hs, evidence.get(doc, ())))
+        self._seen = seen
         return self._tree
 
     def vector(self, doc_id: str) -> dict[bytes, int]:
@@ -87,4 +94,11 @@ class StoreHoldings:
                 cursor = seqno
         finally:
             rows.close()
+        # The last batch ends with the evidence of the documents asked for: the receiver
+        # refuses each again and so keeps, and flags, the same evidence.
+        for envelope in self.store.refused_evidence(wants):
+            if size + len(envelope.change) > max_bytes:
+                break
+            out.append(envelope)
+            size += len(envelope.change) + 100
         return Batch(out, cursor, False)

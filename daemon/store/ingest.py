@@ -10,14 +10,20 @@ again as soon as what they wait for arrives.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pnyx.federation.docids import DocKind
-from pnyx.federation.envelope import Envelope, VerifiedChange, check_envelope, decode_envelope
+from pnyx.federation.docids import DocKind, ledger_id
+from pnyx.federation.envelope import (
+    Envelope,
+    VerifiedChange,
+    check_envelope,
+    decode_envelope,
+    recheck_envelope,
+)
 from pnyx.federation.errors import Reason, Rejected
-from pnyx.federation.ledger import revocations_at
 from pnyx.federation.verify import check_in_context
 
 from .documents import DocumentCache
@@ -32,7 +38,7 @@ class IngestReport:
 
     accepted: int = 0
     duplicate: int = 0
-    dropped: int = 0  # the pending set was full: the sender will offer it again
+    deferred: int = 0  # no room in the pending set (daemon/store/pending.py): offered again later
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (reason, detail)
     accepted_docs: set[str] = field(default_factory=set)
     parked: set[bytes] = field(default_factory=set)  # still pending at the end
@@ -46,7 +52,7 @@ class IngestReport:
         self.accepted += other.accepted
         self.duplicate += other.duplicate
         self.parked = (self.parked - other.released) | other.parked
-        self.dropped += other.dropped
+        self.deferred += other.deferred
         self.rejected.extend(other.rejected)
         self.accepted_docs |= other.accepted_docs
 
@@ -56,31 +62,33 @@ class Ingestor:
         self.store = store
         self.docs = docs
 
-    def ingest(self, envelopes: Iterable[Envelope]) -> IngestReport:
-        """Verify and store envelopes, committing every BATCH of them."""
+    def ingest(self, envelopes: Iterable[Envelope], source: str = "") -> IngestReport:
+        """Verify and store envelopes, committing every BATCH of them. `source` names who
+        sent them (a peer's proven key, a bundle): what waits is bounded per source."""
         report = IngestReport()
         batch: list[Envelope] = []
         for envelope in envelopes:
             batch.append(envelope)
             if len(batch) >= BATCH:
-                report.merge(self._ingest_batch(batch))
+                report.merge(self._ingest_batch(batch, source))
                 batch = []
         if batch:
-            report.merge(self._ingest_batch(batch))
+            report.merge(self._ingest_batch(batch, source))
         return report
 
-    def _ingest_batch(self, batch: list[Envelope]) -> IngestReport:
+    def _ingest_batch(self, batch: list[Envelope], source: str) -> IngestReport:
         report = IngestReport()
         try:
             with self.store.transaction():
+                self.store.pending.refresh(time.time())
                 for envelope in batch:
-                    self._ingest_one(envelope, report)
+                    self._ingest_one(envelope, report, source)
         except BaseException:
             self.docs.forget_all(report.accepted_docs)
             raise
         return report
 
-    def _ingest_one(self, envelope: Envelope, report: IngestReport) -> None:
+    def _ingest_one(self, envelope: Envelope, report: IngestReport, source: str) -> None:
         try:
             vc = check_envelope(envelope)
         except Rejected as exc:
@@ -90,10 +98,13 @@ class Ingestor:
         # arrived, so that of two equivocating changes the first to arrive is kept.
         queue = deque([vc])
         while queue:
-            self._judge(queue.popleft(), report, queue)
+            self._judge(queue.popleft(), report, queue, source)
 
-    def _judge(self, vc: VerifiedChange, report: IngestReport, queue: deque[VerifiedChange]) -> None:
+    def _judge(self, vc: VerifiedChange, report: IngestReport, queue: deque[VerifiedChange],
+               source: str) -> None:
+        pending = self.store.pending
         if self.store.holds(vc.change.hash):
+            pending.discard(vc.change.hash)
             report.duplicate += 1
             return
         try:
@@ -101,33 +112,46 @@ class Ingestor:
             if wait is None:
                 self.docs.apply_verified(vc.envelope.doc_id, vc.change.raw, vc.change.hash)
         except Rejected as exc:
-            if exc.reason is Reason.EQUIVOCATION:
-                self._keep_evidence(vc, exc)
+            pending.discard(vc.change.hash)
+            if exc.conflict is not None:
+                self._keep_evidence(vc, exc, exc.conflict)
             report.rejected.append((exc.reason.value, exc.detail))
             return
         if wait is not None:
-            if self.store.add_pending(vc, wait.missing, wait.awaiting_doc):
+            known = self._known_signer(vc)
+            if pending.add(vc, wait.missing, wait.awaiting_doc, source, known, time.time()):
                 report.parked.add(vc.change.hash)
             else:
-                report.dropped += 1
+                report.deferred += 1
             return
+        pending.discard(vc.change.hash)
         self._store_applied(vc, report)
-        for released in self.store.release_pending(vc.change.hash, vc.envelope.doc_id):
-            waiting = check_envelope(decode_envelope(released))
-            report.parked.discard(waiting.change.hash)
-            report.released.add(waiting.change.hash)
+        for released in pending.release(vc.change.hash, vc.envelope.doc_id):
+            waiting = recheck_envelope(decode_envelope(released.envelope))
+            report.parked.discard(released.hash)
+            report.released.add(released.hash)
             queue.append(waiting)
 
-    def _keep_evidence(self, vc: VerifiedChange, exc: Rejected) -> None:
-        """Equivocation: the change kept and the one refused are both kept as evidence."""
-        change = vc.change
-        kept_hash = self.store.hash_at(vc.envelope.doc_id, change.actor, change.seq)
-        kept = None if kept_hash is None else self.store.envelope(kept_hash)
-        if kept is not None:
-            assert kept_hash is not None
-            self.store.add_evidence(kept, kept_hash, exc.reason.value,
-                                    f"kept; {change.hash.hex()} has the same actor and seq")
-        self.store.add_evidence(vc.envelope, change.hash, exc.reason.value, exc.detail)
+    def _known_signer(self, vc: VerifiedChange) -> bool:
+        """A signer whose waiting changes rank above junk (daemon/store/pending.py): it already
+        wrote to the document, or the assembly's ledger held here certifies it as a device."""
+        if self.store.pending.known_signer(vc.envelope.doc_id, vc.envelope.signer):
+            return True
+        assembly = vc.doc.assembly
+        if assembly is None or not self.store.holds_document(ledger_id(assembly)):
+            return False
+        return self.docs.device_entry(assembly, vc.envelope.signer, None) is not None
+
+    def _keep_evidence(self, vc: VerifiedChange, exc: Rejected, kept_hash: bytes) -> None:
+        """Equivocation, a second genesis: the change kept and the one refused are both kept as
+        evidence (they travel by sync and bundles, so that every daemon flags the key), once per
+        kept change and reason: one pair proves it, and more would let a key fill the disk."""
+        kept = self.store.envelope(kept_hash)
+        if kept is None or self.store.holds_evidence(kept_hash, exc.reason.value):
+            return
+        self.store.add_evidence(kept, kept_hash, exc.reason.value,
+                                f"kept; {vc.change.hash.hex()} contradicts it")
+        self.store.add_evidence(vc.envelope, vc.change.hash, exc.reason.value, exc.detail)
 
     def _store_applied(self, vc: VerifiedChange, report: IngestReport) -> None:
         try:
@@ -137,12 +161,8 @@ class Ingestor:
             raise
         self.docs.mark_stored(vc.envelope.doc_id, seqno)
         change = vc.change
-        if vc.doc.kind is DocKind.LEDGER and self.docs.note_ledger_change(change.hash, change.raw,
-                                                                          change.deps):
-            assert vc.doc.assembly is not None
-            doc = self.docs.get(vc.envelope.doc_id)
-            for device, cut in revocations_at(doc, vc.doc.assembly, [change.hash]):
-                self.store.add_revocation(vc.doc.assembly, device, cut)
+        if vc.doc.kind is DocKind.LEDGER:
+            self.docs.note_ledger_change(change.hash, change.raw, change.deps)
         report.accepted += 1
         report.accepted_docs.add(vc.envelope.doc_id)
 

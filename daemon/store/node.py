@@ -10,6 +10,7 @@ Layout of a data directory (README "Data directory"):
   daemon.json     while `pnyx run` serves this directory: its pid and API URL
                   (daemon/services/presence.py); removed on a clean stop
   pnyx.sqlite     the store (plus its -wal and -shm files)
+  store.mark      what the store is known to have held (daemon/store/mark.py)
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from pnyx.federation.docids import ledger_id
 from pnyx.federation.keys import SigningKey, key_text, parse_key
 
 from .documents import DocumentCache
+from .faults import StoreFault, fault
 from .ingest import Ingestor
+from .mark import check_mark, write_mark
 from .sqlite import Store
 
 IDENTITY_FILE = "identity.json"
@@ -102,14 +105,22 @@ class Node:
         return ledger_id(self.assembly)
 
     def close(self) -> None:
-        """Save the snapshots due (off every command's hot path), then close the store."""
+        """Save the snapshots due (off every command's hot path), note what the store holds
+        (daemon/store/mark.py), then close the store."""
         try:
             self.docs.save_snapshots()
         finally:
-            self.store.close()
+            try:
+                write_mark(self.data, self.store)
+            finally:
+                self.store.close()
 
 
-def open_node(data: Path) -> Node:
+def open_node(data: Path, expect_records: bool = True) -> Node:
+    """Open a data directory; StoreFault if its store is damaged or, with `expect_records`,
+    lost records it is known to have held (daemon/store/mark.py)."""
+    if data.exists() and not data.is_dir():
+        raise SetupError(f"{data} is not a data directory but a file: give another --data")
     identity_path = data / IDENTITY_FILE
     if not identity_path.exists():
         raise SetupError(f"no assembly in {data}: run `pnyx init --assembly NAME` first")
@@ -120,7 +131,19 @@ def open_node(data: Path) -> Node:
         raise SetupError(f"{identity_path} is damaged: {exc}") from None
     assembly_path = data / ASSEMBLY_KEY_FILE
     assembly_key = read_key(assembly_path) if assembly_path.exists() else None
-    store = Store(data / STORE_FILE)
+    try:
+        store = Store(data / STORE_FILE)
+    except Exception as exc:
+        found = fault(exc)
+        if found is None:
+            raise
+        raise found from None
+    if expect_records:
+        try:
+            check_mark(data, store)
+        except StoreFault:
+            store.close()
+            raise
     docs = DocumentCache(store)
     return Node(data, assembly, read_key(data / DEVICE_KEY_FILE), assembly_key, store, docs,
                 Ingestor(store, docs))

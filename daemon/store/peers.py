@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from pnyx.federation.keys import key_text
 
+from .schema import create_schema
+from .senders import SenderBook
 from .sqlite import Store
 
 SCHEMA = """
@@ -88,7 +90,7 @@ class PeerBook:
     def __init__(self, store: Store) -> None:
         self.db: sqlite3.Connection = store.db
         self.store = store
-        self.db.executescript(SCHEMA)
+        create_schema(self.db, SCHEMA)
         have = {r[1] for r in self.db.execute("PRAGMA table_info(peers)")}
         for column, declaration in LATER_COLUMNS.items():
             if column not in have:
@@ -175,15 +177,28 @@ class PeerBook:
         with self.store.transaction():
             self.db.execute("UPDATE peers SET flag = ? WHERE url = ?", (flag, url))
 
+    def device_of(self, url: str) -> bytes | None:
+        """The device key the peer at `url` answered with when last reached, if ever."""
+        row = self.db.execute("SELECT device FROM peers WHERE url = ?", (url,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def is_device(self, device: bytes) -> bool:
+        """Whether `device` proved itself as one of these peers (daemon/net/identity.py)."""
+        return self.db.execute("SELECT 1 FROM peers WHERE device = ? LIMIT 1",
+                               (device,)).fetchone() is not None
+
     def mark_self(self, url: str) -> None:
         with self.store.transaction():
             self.db.execute("UPDATE peers SET is_self = 1 WHERE url = ?", (url,))
 
 
 def peer_rows(book: PeerBook, now: float) -> list[dict[str, object]]:
-    """Each peer as `pnyx peers --json` prints it and GET /api/v1/peers returns it."""
+    """Each peer as `pnyx peers --json` prints it and GET /api/v1/peers returns it; `pushes`
+    is what the peer pushed here under its proven key (daemon/store/senders.py)."""
+    pushes = {str(r["sender"]): r for r in SenderBook(book.store).rows()}
     return [{"url": p.url, "source": p.source, "device": p.device, "last_success": p.last_success,
              "lag_seconds": p.lag(now), "sent": p.sent, "received": p.received,
              "rejected": p.rejected, "last_rejection": p.last_rejection, "last_error": p.last_error,
              "failures": p.failures, "retry_in_seconds": max(0.0, p.next_attempt - now),
-             "self": p.is_self, "announced_device": p.announced, "flag": p.flag} for p in book.all()]
+             "self": p.is_self, "announced_device": p.announced, "flag": p.flag,
+             "pushes": pushes.get(p.device or "")} for p in book.all()]

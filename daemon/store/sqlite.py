@@ -9,18 +9,21 @@ derived from this store (daemon/store/documents.py), never the other way round.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pnyx.federation.envelope import Envelope, VerifiedChange
+from pnyx.federation.envelope import Envelope, VerifiedChange, decode_envelope
+from pnyx.federation.ops import OpId
 from pnyx.federation.verify import HeldChange
 
-MAX_PENDING = 10_000
+from .pending import PendingSet
+from .schema import create_schema
+
+MAX_EVIDENCE_SENT = 1_000  # evidence envelopes offered per exchange or bundle
 HASH_BYTES = 32
 MAX_REMEMBERED = 50_000  # held changes remembered in memory; past it they are forgotten
 
@@ -63,12 +66,6 @@ CREATE TABLE IF NOT EXISTS evidence (
     envelope BLOB NOT NULL,
     UNIQUE (hash, reason)
 );
-CREATE TABLE IF NOT EXISTS revocations (
-    assembly BLOB NOT NULL,
-    device BLOB NOT NULL,
-    cut TEXT NOT NULL,
-    PRIMARY KEY (assembly, device, cut)
-);
 CREATE TABLE IF NOT EXISTS heads (
     doc TEXT NOT NULL,
     hash BLOB NOT NULL,
@@ -102,14 +99,16 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self._held: dict[bytes, HeldChange] = {}
         self._at: dict[tuple[str, bytes, int], bytes] = {}  # (doc, actor, seq) -> hash held
-        self._cuts: dict[tuple[bytes, bytes], list[dict[str, int]]] = {}  # within a transaction
-        self._pending_empty = False  # known only within a transaction
         self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         had_heads = self._has_table("heads")
-        self.db.executescript(SCHEMA)
+        create_schema(self.db, SCHEMA)
+        self.pending = PendingSet(self.db)
+        # called when a transaction is rolled back: caches built on what it wrote forget it
+        self.abort_hooks: list[Callable[[], None]] = []
+        self.abort_hooks.append(self.pending.stale)
         if not had_heads:
             self._rebuild_heads()
 
@@ -138,18 +137,21 @@ class Store:
             return
         self.db.execute("BEGIN IMMEDIATE")
         # Inside the transaction nobody else writes: what it asks often is answered from memory.
-        self._pending_empty = self.db.execute("SELECT 1 FROM pending LIMIT 1").fetchone() is None
+        self.pending.empty = self.db.execute("SELECT 1 FROM pending LIMIT 1").fetchone() is None
         try:
             yield
             self.db.execute("COMMIT")
         except BaseException:
+            # A COMMIT that failed (a full disk) may leave the transaction open: reads on this
+            # connection would see what was never stored, and the next write would join it.
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
             self._forget_remembered()
+            for hook in self.abort_hooks:
+                hook()
             raise
         finally:
-            self._pending_empty = False
-            self._cuts.clear()
+            self.pending.empty = False
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -188,7 +190,6 @@ class Store:
         """A rollback may have taken back changes remembered as stored."""
         self._held.clear()
         self._at.clear()
-        self._cuts.clear()
 
     def hash_at(self, doc_id: str, actor: bytes, seq: int) -> bytes | None:
         found = self._at.get((doc_id, actor, seq))
@@ -197,6 +198,21 @@ class Store:
         row = self.db.execute(
             "SELECT hash FROM changes WHERE doc = ? AND actor = ? AND seq = ?", (doc_id, actor, seq)
         ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def chunk_with_op(self, doc_id: str, op: OpId) -> bytes | None:
+        """The canonical chunk of the held change of `doc_id` that made op `op`: an actor's
+        op counters grow with its seq, so it is the actor's first change ending at or past it
+        (read through the (doc, actor, seq) index; asked once per object, then remembered)."""
+        row = self.db.execute(
+            "SELECT start_op, change FROM changes WHERE doc = ? AND actor = ? AND max_op >= ?"
+            " ORDER BY seq LIMIT 1", (doc_id, op.actor, op.counter)).fetchone()
+        return bytes(row[1]) if row is not None and row[0] <= op.counter else None
+
+    def first_change(self, doc_id: str) -> bytes | None:
+        """A held change of `doc_id` without dependencies (a ledger's genesis)."""
+        row = self.db.execute("SELECT hash FROM changes WHERE doc = ? AND deps = x'' ORDER BY seqno"
+                              " LIMIT 1", (doc_id,)).fetchone()
         return None if row is None else bytes(row[0])
 
     def holds(self, change_hash: bytes) -> bool:
@@ -308,48 +324,6 @@ class Store:
         return [row[0] for row in self.db.execute(
             "SELECT DISTINCT doc FROM changes WHERE seqno > ? ORDER BY doc", (after_seqno,))]
 
-    # --- pending ----------------------------------------------------------------------
-
-    def count_pending(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM pending").fetchone()[0])
-
-    def pending_by_doc(self) -> dict[str, int]:
-        return {doc: int(n) for doc, n in self.db.execute("SELECT doc, count(*) FROM pending GROUP BY doc")}
-
-    def add_pending(self, vc: VerifiedChange, missing: tuple[bytes, ...],
-                    awaiting_doc: str | None) -> bool:
-        """Park a change until what it needs arrives; False when the pending set is full."""
-        if self.db.execute("SELECT 1 FROM pending WHERE hash = ?", (vc.change.hash,)).fetchone():
-            return True
-        if self.count_pending() >= MAX_PENDING:
-            return False
-        self._pending_empty = False
-        self.db.execute("INSERT INTO pending (hash, doc, envelope, awaiting_doc) VALUES (?,?,?,?)",
-                        (vc.change.hash, vc.envelope.doc_id, vc.envelope.encode(), awaiting_doc))
-        self.db.executemany("INSERT OR IGNORE INTO pending_missing (hash, missing) VALUES (?,?)",
-                            [(vc.change.hash, m) for m in missing])
-        return True
-
-    def release_pending(self, arrived_hash: bytes, arrived_doc: str) -> list[bytes]:
-        """Take out of the pending set, and return in arrival order (rowids grow), the
-        envelopes that may now be judged."""
-        if self._pending_empty:
-            return []
-        self.db.execute("DELETE FROM pending_missing WHERE missing = ?", (arrived_hash,))
-        rows = self.db.execute(
-            "SELECT hash, envelope FROM pending p WHERE (awaiting_doc = ? OR awaiting_doc IS NULL)"
-            " AND NOT EXISTS (SELECT 1 FROM pending_missing m WHERE m.hash = p.hash)"
-            " ORDER BY p.rowid",
-            (arrived_doc,),
-        ).fetchall()
-        self.db.executemany("DELETE FROM pending WHERE hash = ?", [(r[0],) for r in rows])
-        return [bytes(r[1]) for r in rows]
-
-    def pending_missing(self) -> list[bytes]:
-        """Hashes that some pending change still waits for."""
-        return [bytes(r[0]) for r in self.db.execute(
-            "SELECT DISTINCT missing FROM pending_missing ORDER BY missing")]
-
     # --- evidence ---------------------------------------------------------------------
 
     def add_evidence(self, envelope: Envelope, change_hash: bytes, reason: str, detail: str) -> None:
@@ -359,30 +333,39 @@ class Store:
             (envelope.doc_id, change_hash, envelope.signer, reason, detail, envelope.encode()),
         )
 
+    def holds_evidence(self, change_hash: bytes, reason: str) -> bool:
+        return self.db.execute("SELECT 1 FROM evidence WHERE hash = ? AND reason = ?",
+                               (change_hash, reason)).fetchone() is not None
+
     def count_evidence(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM evidence").fetchone()[0])
+
+    def evidence_hashes(self) -> dict[str, list[bytes]]:
+        """Per document, the hashes of every change kept as evidence (part of its digest)."""
+        out: dict[str, list[bytes]] = {}
+        for doc, h in self.db.execute("SELECT DISTINCT doc, hash FROM evidence ORDER BY doc, hash"):
+            out.setdefault(doc, []).append(bytes(h))
+        return out
+
+    def refused_evidence(self, docs: Collection[str] | None = None,
+                         limit: int = MAX_EVIDENCE_SENT) -> list[Envelope]:
+        """Evidence envelopes that are not held as changes (the refused halves), of `docs`
+        (all without), for peers and bundles: each receiver refuses them itself and so
+        keeps the same evidence."""
+        rows = self.db.execute(
+            "SELECT DISTINCT doc, envelope FROM evidence e WHERE NOT EXISTS"
+            " (SELECT 1 FROM changes c WHERE c.hash = e.hash) ORDER BY doc, hash")
+        out = []
+        for doc, envelope in rows:
+            if docs is None or doc in docs:
+                out.append(decode_envelope(bytes(envelope)))
+                if len(out) >= limit:
+                    break
+        return out
 
     def evidence(self) -> list[tuple[str, bytes, bytes, str, str]]:
         return [(r[0], bytes(r[1]), bytes(r[2]), r[3], r[4]) for r in self.db.execute(
             "SELECT doc, hash, signer, reason, detail FROM evidence ORDER BY id")]
-
-    # --- revocations ------------------------------------------------------------------
-
-    def add_revocation(self, assembly: bytes, device: bytes, cut: Mapping[str, int]) -> None:
-        """Remember a revocation for good, whatever later changes do to the ledger entry."""
-        self._cuts.pop((assembly, device), None)
-        self.db.execute("INSERT OR IGNORE INTO revocations (assembly, device, cut) VALUES (?,?,?)",
-                        (assembly, device, json.dumps(dict(cut), sort_keys=True)))
-
-    def revocation_cuts(self, assembly: bytes, device: bytes) -> list[dict[str, int]]:
-        cuts = self._cuts.get((assembly, device))
-        if cuts is None:
-            cuts = [json.loads(row[0]) for row in self.db.execute(
-                "SELECT cut FROM revocations WHERE assembly = ? AND device = ? ORDER BY cut",
-                (assembly, device))]
-            if self.db.in_transaction:
-                self._cuts[(assembly, device)] = cuts
-        return cuts
 
     # --- snapshots --------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from pnyx.federation.recordset import RecordSet
 from pnyx.federation.view import render_view
 
 from .documents import DocumentCache
+from .schema import create_schema
 from .sqlite import Store
 
 RECORDS_FORMAT = "records/v2"  # bump when what document_records extracts changes: the index is rebuilt
@@ -77,7 +78,7 @@ class ViewIndex:
         self.records = RecordSet()
         self.versions: dict[str, str] = {}
         self.upto = 0  # the store seqno the records include
-        store.db.executescript(SCHEMA)
+        create_schema(store.db, SCHEMA)
 
     def refresh(self) -> int:
         """Bring the records up to date with the store; returns how many documents were re-read."""

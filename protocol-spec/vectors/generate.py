@@ -30,7 +30,7 @@ from pnyx.federation.confed import Act, ActKind, write_act, write_recall_saw
 from pnyx.federation.discovery_txt import Announcement, encode_txt
 from pnyx.federation.docids import ledger_id, mandate_doc_id
 from pnyx.federation.envelope import Envelope, run_actor, signing_input
-from pnyx.federation.identity import prove_identity
+from pnyx.federation.identity import prove_identity, prove_sender
 from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import (
     Binding,
@@ -47,7 +47,6 @@ from pnyx.federation.ledger import (
     write_device,
     write_genesis,
     write_mandate,
-    write_recall,
     write_revocation,
 )
 from pnyx.federation.syncmsg import (
@@ -257,18 +256,17 @@ def build_history() -> tuple[History, dict[str, Any]]:
 
     def recall_edit(tx: Transaction) -> None:
         write_decision(tx, recall)
-        write_recall(tx, MANDATE, recall.id)
         write_recall_saw(tx, recall.id, log_heads)
 
-    h.add("recall", "device A records the recall: a decision (with the log heads it saw), and "
-                    "the mandate's recalled_by",
+    h.add("recall", "device A records the recall: a decision naming the mandate, with the log "
+                    "heads it saw",
           a.sign(a.change(recall_edit)))
     cut = {b.actor.hex(): 2}
     h.add("revoke-b", "device A records the assembly key's revocation of device B after its seq 2",
           a.sign(a.change(lambda tx: write_revocation(tx, KEYS["assembly"], KEYS["device-b"].public,
                                                       cut))))
     b.receive(a)
-    facts = {"a": a, "b": b, "founder": founder, "cut": cut,
+    facts = {"a": a, "b": b, "founder": founder, "delegate": delegate, "cut": cut,
              "heads_before_kitchen": heads_before_kitchen}
     return h, facts
 
@@ -596,6 +594,7 @@ def sync_json(h: History) -> dict[str, Any]:
         Push(tuple(envelopes)), PeersRequest("http://192.0.2.7:7464"), Same(key),
         Nodes(key, tuple(told[:4])), Changes(tuple(envelopes), 1201, True),
         Pushed(1, 2, 0, 1, ("bad-signature",)),
+        Pushed(0, 0, 1, 0, (), 499),
         Peers(("http://192.0.2.8:7464", "https://pnyx.example.org")),
     ]
 
@@ -603,6 +602,8 @@ def sync_json(h: History) -> dict[str, Any]:
         return bytes(msgpack.packb(value, use_bin_type=True)).hex()
 
     hello = {"v": 2, "t": "hello", "root": bytes(32), "key": key}
+    sender, responder = SigningKey(seed("device a")), SigningKey(seed("device b")).public
+    pushed_body = encode(Push(tuple(envelopes[:1])))
     return {
         "description": "protocol-spec/sync.md. `tree`: each document's heads give `doc_digest` "
                        "and `path`; together they give `root` and each listed node as a `nodes` "
@@ -612,7 +613,9 @@ def sync_json(h: History) -> dict[str, Any]:
                        "`messages`: `msgpack` (hex) decodes to `fields` (bytes as hex); encoding "
                        "the decoded message gives `msgpack` again, except a pack's deflate bytes, "
                        "which may differ between deflate implementations. `bad`: each request "
-                       "body must be refused with the error `code` (HTTP `status`).",
+                       "body must be refused with the error `code` (HTTP `status`). `push_sender`: "
+                       "the `Pnyx-Sender` header `header` proves `sender` for `body` sent to "
+                       "`responder` at `time` (\"Push senders\").",
         "tree": {
             "documents": [{"doc_id": doc, "heads": [x.hex() for x in hs],
                            "doc_digest": doc_digest(hs).hex(), "path": path_of(doc)}
@@ -640,7 +643,14 @@ def sync_json(h: History) -> dict[str, Any]:
             ("forward reference in a pack",
              packed({"v": 2, "t": "push", "pack": zlib_raw(msgpack.packb([["x", [[[3], b"", bytes(64)]]]]))}),
              "bad-message", 400),
+            ("cursor of 2^63", packed({"v": 2, "t": "pull", "wants": [], "cursor": 1 << 63, "limit": 9}),
+             "bad-message", 400),
+            ("nested 7 deep", packed({"v": 2, "t": "pull", "wants": [[[[[[[]]]]]]], "cursor": 0,
+                                      "limit": 9}), "oversized", 413),
         ]],
+        "push_sender": {"sender": key_text(sender.public), "responder": responder.hex(),
+                        "time": 1_800_000_000, "body": pushed_body.hex(),
+                        "header": prove_sender(sender, responder, 1_800_000_000, pushed_body)},
     }
 
 

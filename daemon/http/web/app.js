@@ -105,6 +105,8 @@ function renderStatus() {
   document.title = (s.assembly_name || "pnyx") + " — pnyx";
   document.getElementById("status-line").textContent =
     `${s.changes} signed changes in ${s.documents} documents · ${s.pending} pending · device ${short(s.device)}`;
+  document.getElementById("equivocations").replaceChildren(...(s.equivocations || []).map(f => el("p", { class: "badge bad", role: "alert" },
+    `Equivocation: key ${short(f.key)} signed ${f.changes.length} contradicting changes in ${f.doc} (${f.reason})`)));
 }
 
 function renderLedger() {
@@ -125,6 +127,8 @@ function renderLedger() {
   document.getElementById("devices").replaceChildren(...l.devices.map(d => el("li", {},
     el("code", {}, short(d.key)), " ", d.label || "", " ",
     el("span", { class: d.revoked_cut ? "badge bad" : "badge good" }, d.revoked_cut ? "revoked" : "certified"))));
+  document.getElementById("void").replaceChildren(...(l.void || []).map(v => el("li", {},
+    el("span", { class: "badge bad" }, "void"), " ", el("code", {}, v.id), " ", v.reason)));
 }
 
 function tallyChart(t, threshold) {

@@ -1,0 +1,40 @@
+"""Judging many envelopes without stalling the event loop: a slice at a time.
+
+A slice is at most SLICE envelopes and, past its first, SLICE_BYTES of change bytes (a
+large change parses slowly); each slice is its own ingest transaction, and the loop
+gets a turn between two. The sync endpoint judges pushes so (and stops between slices
+when the sender owes too much), the sync client what it pulled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from pnyx.federation.envelope import Envelope
+
+from ..store.ingest import Ingestor, IngestReport
+
+SLICE = 50
+SLICE_BYTES = 256 << 10
+
+
+def slice_end(envelopes: Sequence[Envelope], start: int) -> int:
+    """Where the slice that starts at `start` ends."""
+    end, size = start, 0
+    while end < len(envelopes) and end - start < SLICE and (size < SLICE_BYTES or end == start):
+        size += len(envelopes[end].change)
+        end += 1
+    return end
+
+
+async def ingest_in_slices(ingestor: Ingestor, envelopes: Sequence[Envelope],
+                           source: str) -> IngestReport:
+    report = IngestReport()
+    start = 0
+    while start < len(envelopes):
+        end = slice_end(envelopes, start)
+        report.merge(ingestor.ingest(envelopes[start:end], source))
+        start = end
+        await asyncio.sleep(0)
+    return report

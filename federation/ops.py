@@ -1,0 +1,252 @@
+"""Every operation of a change, decoded from its columns, for the write rules.
+
+federation/chunk.py checks a chunk's framing and keeps its op columns; this
+module reads them row by row into `Op`s, so that federation/writerules.py can
+judge each operation before Automerge sees it. Format: the Automerge binary
+format's change op columns (Rust `storage/change/change_op_columns.rs`), as
+protocol-spec/changes.md "Operations" restates them. Input is bounded: a
+change of more than MAX_OPS operations is refused before any row is built.
+Raises only `Rejected` (`malformed-change` for columns that do not decode).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TypeVar
+
+from .chunk import ParsedChange, Reader
+from .errors import Reason, Rejected
+
+MAX_OPS = 1 << 16  # far above any record; a run-length column could otherwise claim billions
+T = TypeVar("T")
+
+
+class Action(IntEnum):
+    MAKE_MAP = 0
+    PUT = 1
+    MAKE_LIST = 2
+    DELETE = 3
+    MAKE_TEXT = 4
+    INCREMENT = 5
+    MAKE_TABLE = 6
+    MARK = 7
+
+
+# Column specs, (column id << 4) | column type.
+OBJ_ACTOR, OBJ_CTR = 0x01, 0x02
+KEY_ACTOR, KEY_CTR, KEY_STR = 0x11, 0x13, 0x15
+INSERT = 0x34
+ACTION = 0x42
+VALUE_META, VALUE_RAW = 0x56, 0x57
+PRED_GROUP, PRED_ACTOR, PRED_CTR = 0x70, 0x71, 0x73
+EXPAND, MARK_NAME = 0x94, 0xA5
+KNOWN_COLUMNS = frozenset({OBJ_ACTOR, OBJ_CTR, KEY_ACTOR, KEY_CTR, KEY_STR, INSERT, ACTION,
+                           VALUE_META, VALUE_RAW, PRED_GROUP, PRED_ACTOR, PRED_CTR, EXPAND,
+                           MARK_NAME})
+# Value types: the low 4 bits of a value metadata entry (the rest is the length).
+VALUE_KINDS = {0: "null", 1: "bool", 2: "bool", 3: "uint", 4: "int", 5: "f64", 6: "str",
+               7: "bytes", 8: "counter", 9: "timestamp"}
+
+
+@dataclass(frozen=True, order=True)
+class OpId:
+    """An operation's id: its counter and its actor. The root object has no id (None)."""
+
+    counter: int
+    actor: bytes
+
+
+HEAD = OpId(0, b"")  # the list position before the first element
+
+
+@dataclass(frozen=True)
+class Op:
+    id: OpId
+    obj: OpId | None  # the object written to; None is the root map
+    key: str | None  # map key; None for a list operation
+    elem: OpId | None  # list operations: the element it follows (HEAD for the start)
+    insert: bool
+    action: int
+    kind: str  # value type for a put (VALUE_KINDS, "unknown" otherwise); "" for other actions
+    value: object
+    pred: tuple[OpId, ...]  # the operations this one overwrites
+
+    def describe(self) -> str:
+        """A short name for error details: action and key."""
+        try:
+            action = Action(self.action).name.lower()
+        except ValueError:
+            action = f"action {self.action}"
+        return f"{action} {self.key if self.key is not None else 'list element'}"
+
+
+def decode_ops(change: ParsedChange) -> list[Op]:
+    """The operations of a parsed change, in order; Rejected if the columns do not decode."""
+    n = change.num_ops
+    if n > MAX_OPS:
+        raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: {n} operations, at most {MAX_OPS}")
+    cols = dict(change.columns)
+    unknown = sorted(set(cols) - KNOWN_COLUMNS)
+    if unknown:
+        raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: unknown op column {unknown[0]:#x}")
+    actors = (change.actor, *change.other_actors)
+    # Columns Automerge reads as never null: without them it refuses the change.
+    required = (INSERT, PRED_GROUP, VALUE_META)
+    if n and any(spec not in cols for spec in required):
+        raise Rejected(Reason.MALFORMED_CHANGE, "an op column Automerge requires is missing")
+
+    def actor_of(index: int | None) -> bytes | None:
+        if index is None:
+            return None
+        if index >= len(actors):
+            raise Rejected(Reason.MALFORMED_CHANGE, f"actor index {index} of {len(actors)}")
+        return actors[index]
+
+    obj_actor = _rle(cols.get(OBJ_ACTOR, b""), n, Reader.uleb)
+    obj_ctr = _rle(cols.get(OBJ_CTR, b""), n, Reader.uleb)
+    key_actor = _rle(cols.get(KEY_ACTOR, b""), n, Reader.uleb)
+    key_ctr = _delta(cols.get(KEY_CTR, b""), n)
+    key_str = _rle(cols.get(KEY_STR, b""), n, _utf8)
+    insert = _booleans(cols.get(INSERT, b""), n)
+    action = _rle(cols.get(ACTION, b""), n, Reader.uleb)
+    values = _values(cols.get(VALUE_META, b""), cols.get(VALUE_RAW, b""), n)
+    groups = _rle(cols.get(PRED_GROUP, b""), n, Reader.uleb)
+    total_preds = sum(g or 0 for g in groups)
+    if total_preds > MAX_OPS:
+        raise Rejected(Reason.MALFORMED_CHANGE, f"{total_preds} overwritten operations")
+    pred_actor = _rle(cols.get(PRED_ACTOR, b""), total_preds, Reader.uleb)
+    pred_ctr = _delta(cols.get(PRED_CTR, b""), total_preds)
+    ops: list[Op] = []
+    used = 0
+    for i in range(n):
+        obj = _op_id(obj_ctr[i], actor_of(obj_actor[i]), "object")
+        elem = None
+        if key_str[i] is None:
+            head = key_ctr[i] == 0 and key_actor[i] is None
+            elem = HEAD if head else _op_id(key_ctr[i], actor_of(key_actor[i]), "list element")
+        pred = []
+        if groups[i] is None:
+            raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} has a null predecessor count")
+        for _ in range(groups[i] or 0):
+            pred_id = _op_id(pred_ctr[used], actor_of(pred_actor[used]), "overwritten operation")
+            if pred_id is None:
+                raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} overwrites no operation")
+            pred.append(pred_id)
+            used += 1
+        act = action[i]
+        if act is None:
+            raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} has no action")
+        kind, value = values[i] if act == Action.PUT else ("", None)
+        ops.append(Op(OpId(change.start_op + i, change.actor), obj, key_str[i], elem, insert[i],
+                      act, kind, value, tuple(pred)))
+    return ops
+
+
+def _op_id(counter: int | None, actor: bytes | None, what: str) -> OpId | None:
+    """An id from a counter and actor column pair: both null is none (the root, or HEAD)."""
+    if counter is None and actor is None:
+        return None
+    if counter is None or actor is None or counter == 0:
+        raise Rejected(Reason.MALFORMED_CHANGE, f"half an id for a {what}")
+    return OpId(counter, actor)
+
+
+def _utf8(r: Reader) -> str:
+    try:
+        return r.take(r.uleb()).decode("utf-8")
+    except UnicodeDecodeError:
+        r.fail("a key is not UTF-8")
+
+
+def _rle(column: bytes, rows: int, read: Callable[[Reader], T]) -> list[T | None]:
+    """A run-length encoded column of at most `rows` rows; rows it does not hold are null,
+    as Automerge reads a column that runs out."""
+    out: list[T | None] = []
+    r = Reader(column)
+    while r.remaining():
+        run = r.sleb()
+        count = run if run > 0 else -run if run < 0 else r.uleb()
+        if len(out) + count > rows:
+            raise Rejected(Reason.MALFORMED_CHANGE, f"an op column holds over {rows} rows")
+        if run > 0:
+            out.extend([read(r)] * count)
+        elif run < 0:
+            out.extend(read(r) for _ in range(count))
+        else:
+            out.extend([None] * count)
+    return out + [None] * (rows - len(out))
+
+
+def _delta(column: bytes, rows: int) -> list[int | None]:
+    """A delta-encoded column: each value is the previous non-null one plus the delta."""
+    out: list[int | None] = []
+    last = 0
+    for delta in _rle(column, rows, Reader.sleb):
+        if delta is None:
+            out.append(None)
+            continue
+        last += delta
+        if last < 0:
+            raise Rejected(Reason.MALFORMED_CHANGE, "a negative counter")
+        out.append(last)
+    return out
+
+
+def _booleans(column: bytes, rows: int) -> list[bool]:
+    """Alternating run lengths, starting with false, of exactly `rows` rows: Automerge does
+    not take a change whose insert column runs out early."""
+    out: list[bool] = []
+    r = Reader(column)
+    value = False
+    while r.remaining():
+        count = r.uleb()
+        if len(out) + count > rows:
+            raise Rejected(Reason.MALFORMED_CHANGE, f"a boolean column holds over {rows} rows")
+        out.extend([value] * count)
+        value = not value
+    if len(out) != rows:
+        raise Rejected(Reason.MALFORMED_CHANGE, f"a boolean column holds {len(out)} of {rows} rows")
+    return out
+
+
+def _values(meta_column: bytes, raw: bytes, rows: int) -> list[tuple[str, object]]:
+    """(kind, value) of each row from the value metadata and raw columns."""
+    out: list[tuple[str, object]] = []
+    r = Reader(raw)
+    for meta in _rle(meta_column, rows, Reader.uleb):
+        if meta is None:
+            raise Rejected(Reason.MALFORMED_CHANGE, "a null in the value metadata column")
+        tag, length = meta & 0x0F, meta >> 4
+        data = r.take(length)
+        out.append(_value(tag, data))
+    if r.remaining():
+        raise Rejected(Reason.MALFORMED_CHANGE, "the value column holds more than its metadata says")
+    return out
+
+
+def _value(tag: int, data: bytes) -> tuple[str, object]:
+    kind = VALUE_KINDS.get(tag, "unknown")
+    fixed = {"null": 0, "bool": 0, "f64": 8}
+    if kind in fixed and len(data) != fixed[kind]:
+        raise Rejected(Reason.MALFORMED_CHANGE, f"a {kind} value of {len(data)} bytes")
+    if kind == "null":
+        return kind, None
+    if kind == "bool":
+        return kind, tag == 2
+    if kind == "f64":
+        return kind, struct.unpack("<d", data)[0]
+    if kind in ("uint", "int", "counter", "timestamp"):
+        r = Reader(data)
+        number = r.uleb() if kind == "uint" else r.sleb()
+        if r.remaining():
+            raise Rejected(Reason.MALFORMED_CHANGE, f"junk after a {kind} value")
+        return kind, number
+    if kind == "str":
+        try:
+            return kind, data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Rejected(Reason.MALFORMED_CHANGE, "a string value is not UTF-8") from None
+    return kind, data

@@ -1,0 +1,413 @@
+"""Write rules: what an authorized change may do to its document, op by op.
+
+A signature proves who wrote a change; these rules say what that writer may
+do (protocol-spec/ledger.md "Write rules" is normative). Every operation of a
+change is decoded (federation/ops.py) and must be allowed by one row of the
+schema table below: the root collections are written by the document's first
+change only, a record is created once under a new key of its collection,
+its fields are written in the change that creates it and never overwritten
+or deleted, a field the table lists as `once` may be added later to a record
+already held, once, and every value has the type its row lists. A change
+that breaks a rule is refused whole with `schema-violation`, naming the
+operation and the rule.
+
+Adding a record kind or a field is one row or one entry of a row's `fields`
+(protocol-spec/ledger.md "Adding a record kind"). Raises only `Rejected`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from .chunk import ParsedChange, parse_change
+from .docids import RECORD_ID_RE, DocKind
+from .envelope import ACTOR_BYTES, VerifiedChange
+from .errors import Reason, Rejected
+from .keys import key_text, parse_key
+from .ledger import certificate_valid, revocation_cut
+from .ops import HEAD, Action, Op, OpId, decode_ops
+
+Path = tuple[str, ...]
+ITEM = "{item}"  # a list element: written by an insert
+MADE = object()  # in a change's values: a map or list made there
+
+
+class When(str, Enum):
+    GENESIS = "genesis"  # by the document's first change only
+    RECORD = "record"  # once, under a new key of its collection, by any change
+
+
+@dataclass(frozen=True)
+class Row:
+    """One schema row: an object at `path` and the fields written with it.
+
+    `fields` (paths relative to the object) are written in the change that creates
+    the object and never again; `once` fields may also be added later, once, to an
+    object already held. `required`: the document's first change must create it.
+    `signed`: objects (relative paths, () the row's own) whose content must carry a
+    signature of the assembly key, by the name of the check in PROOFS."""
+
+    rule: str
+    doc: DocKind
+    path: Path
+    type: str
+    when: When
+    fields: Mapping[Path, frozenset[str]]
+    once: frozenset[Path]
+    required: bool
+    meaning: str
+    signed: Mapping[Path, str]
+
+
+def row(rule: str, doc: DocKind, path: str, type_: str, when: When, meaning: str,
+        fields: Mapping[str, str] | None = None, once: Sequence[str] = (),
+        required: bool = False, signed: Mapping[str, str] | None = None) -> Row:
+    """A row from its text form: paths as `a/b/{record}`, types as `str|null`."""
+    return Row(rule, doc, tuple(path.split("/")), type_, when,
+               {tuple(k.split("/")): frozenset(v.split("|")) for k, v in (fields or {}).items()},
+               frozenset(tuple(k.split("/")) for k in once), required, meaning,
+               {tuple(k.split("/")) if k else (): v for k, v in (signed or {}).items()})
+
+
+LEDGER, MANDATE, CHARTER = DocKind.LEDGER, DocKind.MANDATE, DocKind.CHARTER
+GENESIS, RECORD = When.GENESIS, When.RECORD
+DECISION_FIELDS = {
+    "title": "str", "text": "str", "date": "str", "for": "int", "against": "int",
+    "abstain": "int", "quorum": "int|null", "dissent": "str", "supersedes": "str|null",
+    "kind": "str", "subject": "str|null", "saw": "list", "saw/{item}": "str",
+    "proposal": "map", "proposal/confederation": "str", "proposal/kind": "str",
+    "proposal/subject": "str|null", "proposal/amendment": "map|null",
+    "proposal/amendment/name": "str", "proposal/amendment/threshold": "str",
+    "proposal/amendment/qualified": "str", "proposal/amendment/assembly_quorum": "str",
+    "proposal/amendment/deadline_days": "int", "proposal/amendment/protected": "list",
+    "proposal/amendment/protected/{item}": "str",
+}
+MANDATE_FIELDS = {
+    "delegate": "str", "delegate_key": "str|null", "council": "str", "term_from": "str",
+    "term_until": "str", "instructions": "list", "instructions/{item}": "map",
+    "instructions/{item}/question": "str", "instructions/{item}/position": "str",
+    "instructions/{item}/binding": "str", "decision": "str",
+}
+ACT_FIELDS = {
+    "kind": "str", "date": "str", "proposal": "str|null", "position": "str|null",
+    "binding": "str|null", "text": "str", "saw": "list", "saw/{item}": "str",
+}
+CHAIN_FIELDS = {"date": "str", "supersedes": "str|null", "withdrawn": "bool"}  # economy.md
+WHAT_FIELDS = {"confederation": "str", "item": "str", "quantity": "int", "unit": "str"}
+ECONOMY_FIELDS = {  # federation/economy.py FIELDS, as types
+    "needs": {**WHAT_FIELDS, "by": "str", "priority": "str", "cooperative": "str", "note": "str",
+              **CHAIN_FIELDS},
+    "offers": {**WHAT_FIELDS, "from": "str", "until": "str", "conditions": "str",
+               "cooperative": "str", **CHAIN_FIELDS},
+    "pledges": {**WHAT_FIELDS, "need": "str", "offer": "str", **CHAIN_FIELDS},
+    "deliveries": {**WHAT_FIELDS, "need": "str", "offer": "str", "note": "str", **CHAIN_FIELDS},
+    "commons": {"confederation": "str", "good": "str", "rules": "str", **CHAIN_FIELDS},
+}
+RULES_FIELDS = {
+    "name": "str", "threshold": "str", "qualified": "str", "assembly_quorum": "str",
+    "deadline_days": "int", "protected": "list", "protected/{item}": "str",
+}
+
+# The schema table (protocol-spec/ledger.md "Write rules" and charter.md list the same rows).
+TABLE: tuple[Row, ...] = (
+    row("L1", LEDGER, "profile", "map", GENESIS, "the assembly's profile", required=True,
+        fields={"assembly": "str", "name": "str", "place": "str", "members": "int|null"}),
+    row("L2", LEDGER, "devices", "map", GENESIS, "device certificates", required=True),
+    row("L3", LEDGER, "devices/{device}", "map", RECORD, "a device certificate",
+        fields={"label": "str", "certificate": "bytes", "revoked": "map", "revoked/cut": "map",
+                "revoked/cut/{actor}": "int", "revoked/signature": "bytes"},
+        once=["revoked"], signed={"": "certificate", "revoked": "revocation"}),
+    row("L4", LEDGER, "decisions", "map", GENESIS, "decisions", required=True),
+    row("L5", LEDGER, "decisions/{record}", "map", RECORD, "a decision", fields=DECISION_FIELDS),
+    row("L6", LEDGER, "mandates", "map", GENESIS, "mandates", required=True),
+    row("L7", LEDGER, "mandates/{record}", "map", RECORD, "a mandate", fields=MANDATE_FIELDS),
+    *(r for n, (name, fields) in enumerate(ECONOMY_FIELDS.items()) for r in (
+        row(f"E{2 * n + 1}", LEDGER, name, "map", GENESIS, f"the economy's {name}"),
+        row(f"E{2 * n + 2}", LEDGER, f"{name}/{{record}}", "map", RECORD, f"a record of {name}",
+            fields=fields))),
+    row("M1", MANDATE, "{record}", "map", RECORD, "a delegate's act", fields=ACT_FIELDS),
+    row("C1", CHARTER, "format", "str", GENESIS, "the charter format"),
+    row("C2", CHARTER, "founded", "str", GENESIS, "the founding date"),
+    row("C3", CHARTER, "members", "list", GENESIS, "founding assemblies", fields={"{item}": "str"}),
+    row("C4", CHARTER, "confederations", "list", GENESIS, "founding confederations",
+        fields={"{item}": "str"}),
+    row("C5", CHARTER, "rules", "map", GENESIS, "decision rules", fields=RULES_FIELDS),
+)
+
+# Structural rules, numbered as protocol-spec/ledger.md lists them.
+W_ACTIONS = "W2"  # only make map, make list, put
+W_OVERWRITE = "W3"  # nothing overwritten or deleted; lists gain elements only when made
+W_PATH = "W4"  # every path written is one the table names
+W_TYPE = "W5"  # values of the types the row lists
+W_WHEN = "W6"  # fields only with their object; genesis rows only in the first change
+W_NEW_KEY = "W7"  # records and once-fields under keys not held as of the deps
+W_GENESIS = "W8"  # one genesis per ledger, creating every required row
+W_SIGNED = "W9"  # certificates and revocations carry the assembly key's valid signature
+
+def _canonical_key(text: str) -> bool:
+    try:
+        return key_text(parse_key(text)) == text
+    except ValueError:
+        return False
+
+
+PLACEHOLDERS: dict[str, Callable[[str], bool]] = {
+    "{record}": lambda k: RECORD_ID_RE.match(k) is not None,
+    "{device}": _canonical_key,
+    "{actor}": lambda k: re.fullmatch(f"[0-9a-f]{{{2 * ACTOR_BYTES}}}", k) is not None,
+}
+PROOFS: dict[str, Callable[[bytes, bytes, dict[str, object]], bool]] = {
+    "certificate": certificate_valid,
+    "revocation": lambda assembly, device, revoked: revocation_cut(
+        assembly, device, {"revoked": revoked}) is not None,
+}
+ALLOWED_ACTIONS = {Action.MAKE_MAP: "map", Action.MAKE_LIST: "list", Action.PUT: None}
+
+
+class HeldObjects(Protocol):
+    """What the rules need from the receiver's store about a document already held."""
+
+    def object_path(self, doc_id: str, obj: OpId) -> Path | None:
+        """The path from the root of the map or list that op `obj` created, if held."""
+        ...
+
+    def has_entry(self, doc_id: str, path: Path, key: str, heads: Sequence[bytes]) -> bool:
+        """Whether the object at `path` holds `key` as of `heads`."""
+        ...
+
+    def first_change(self, doc_id: str) -> bytes | None:
+        """The hash of a held change of `doc_id` without dependencies."""
+        ...
+
+
+def _segment_matches(pattern: str, key: str) -> bool:
+    if pattern == ITEM or key == ITEM:
+        return pattern == key
+    fits = PLACEHOLDERS.get(pattern)
+    return fits(key) if fits else pattern == key
+
+
+def _matches(pattern: Path, path: Path) -> bool:
+    return len(pattern) == len(path) and all(map(_segment_matches, pattern, path))
+
+
+@dataclass
+class _Node:
+    """The table as a tree of path segments: literal keys first, then placeholders."""
+
+    literal: dict[str, _Node]
+    wild: list[tuple[str, _Node]]
+    row: Row | None = None  # the row whose object is here
+    types: frozenset[str] = frozenset()  # what may be written here
+
+    def child(self, segment: str) -> _Node:
+        if segment in PLACEHOLDERS or segment == ITEM:
+            for pattern, node in self.wild:
+                if pattern == segment:
+                    return node
+            self.wild.append((segment, _Node({}, [])))
+            return self.wild[-1][1]
+        return self.literal.setdefault(segment, _Node({}, []))
+
+    def step(self, key: str) -> _Node | None:
+        found = self.literal.get(key) if key != ITEM else None
+        if found is not None:
+            return found
+        return next((node for pattern, node in self.wild if _segment_matches(pattern, key)), None)
+
+
+def _tree(doc: DocKind) -> _Node:
+    root = _Node({}, [])
+    for r in TABLE:
+        if r.doc is not doc:
+            continue
+        node = root
+        for segment in r.path:
+            node = node.child(segment)
+        node.row, node.types = r, frozenset({r.type})
+        for field_path, types in r.fields.items():
+            leaf = node
+            for segment in field_path:
+                leaf = leaf.child(segment)
+            leaf.types = types
+    return root
+
+
+TREES = {kind: _tree(kind) for kind in DocKind}
+
+
+def match(doc: DocKind, path: Path) -> tuple[Row, Path, frozenset[str]] | None:
+    """The row whose object `path` is or lies in, the path relative to that object, and the
+    types allowed there (empty when the row names no such field)."""
+    node: _Node | None = TREES[doc]
+    owner: tuple[Row, int] | None = None
+    for depth, key in enumerate(path):
+        node = node.step(key) if node is not None else None
+        if node is None:
+            break
+        if node.row is not None:
+            owner = (node.row, depth + 1)
+    if owner is None:
+        return None
+    found_row, depth = owner
+    return found_row, path[depth:], node.types if node is not None else frozenset()
+
+
+def _once(found: Row, rel: Path) -> bool:
+    return any(_matches(p, rel) for p in found.once)
+
+
+def violation(n: int, op: Op, rule: str, detail: str, row_: Row | None = None) -> Rejected:
+    """`op N (action key): rule W.. (row ..): what`, naming the operation, the rule and the row."""
+    where = f" (row {row_.rule})" if row_ is not None else ""
+    return Rejected(Reason.SCHEMA_VIOLATION, f"op {n} ({op.describe()}): rule {rule}{where}: {detail}")
+
+
+def check_writes(vc: VerifiedChange, held: HeldObjects) -> None:
+    """Refuse (`schema-violation`) a change any of whose operations no rule allows."""
+    change, doc_id, kind = vc.change, vc.envelope.doc_id, vc.doc.kind
+    genesis = not change.deps
+    if genesis and kind is LEDGER:
+        first = held.first_change(doc_id)
+        if first is not None and first != change.hash:
+            raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: a second genesis; the "
+                                                   f"ledger begins with {first.hex()}", conflict=first)
+    judge = _Judge(vc, held, genesis)
+    for n, op in enumerate(decode_ops(change)):
+        judge.op(n, op)
+    judge.proofs()
+    if genesis and kind is LEDGER:
+        missing = [r.rule for r in TABLE if r.doc is kind and r.required and r.rule not in judge.created]
+        if missing:
+            raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: the genesis does not "
+                                                   f"create {', '.join(missing)}")
+
+
+class _Judge:
+    """One change's operations judged in order, with what the change has made so far."""
+
+    def __init__(self, vc: VerifiedChange, held: HeldObjects, genesis: bool) -> None:
+        self.vc, self.held, self.genesis = vc, held, genesis
+        self.made: dict[OpId, tuple[Path, str]] = {}  # objects made: path and type
+        self.written: set[tuple[OpId | None, str]] = set()
+        self.values: dict[Path, object] = {}  # every value put, by path
+        self.signed: list[tuple[int, Op, Row, str, Path]] = []  # objects that need a proof
+        self.created: set[str] = set()  # rows whose object this change made
+
+    def op(self, n: int, op: Op) -> None:
+        change, doc_id = self.vc.change, self.vc.envelope.doc_id
+        if op.action not in ALLOWED_ACTIONS:
+            raise violation(n, op, W_ACTIONS, "only maps, lists and values are written; nothing "
+                                              "is deleted, counted or made text")
+        if op.pred:
+            raise violation(n, op, W_OVERWRITE, "overwrites an earlier value")
+        parent: Path = ()
+        parent_type, parent_new = "map", self.genesis
+        if op.obj in self.made:
+            (parent, parent_type), parent_new = self.made[op.obj], True
+        elif op.obj is not None:
+            resolved = self.held.object_path(doc_id, op.obj)
+            if resolved is None:
+                raise violation(n, op, W_PATH, "writes to an object the document does not hold")
+            parent, parent_new = resolved, False
+        key = _key(n, op, change, parent_type, self.written)
+        path = (*parent, key)
+        found = match(self.vc.doc.kind, path)
+        if found is None:
+            raise violation(n, op, W_PATH, f"no rule allows {'/'.join(path)}")
+        row_, rel, types = found
+        if not types:
+            raise violation(n, op, W_PATH, f"no field {'/'.join(rel)} in {row_.meaning}", row_)
+        value_type = ALLOWED_ACTIONS[Action(op.action)] or op.kind
+        if value_type not in types:
+            raise violation(n, op, W_TYPE, f"{'/'.join(path)} is {'|'.join(sorted(types))}, "
+                                           f"not {value_type}", row_)
+        if not rel and row_.when is GENESIS and not self.genesis:
+            raise violation(n, op, W_WHEN, f"{'/'.join(path)} is written by the first change only",
+                            row_)
+        if rel and not parent_new and not _once(row_, rel):
+            raise violation(n, op, W_WHEN, f"{'/'.join(path)} is written only with its record", row_)
+        if not parent_new and change.deps and self.held.has_entry(doc_id, parent, key, change.deps):
+            raise violation(n, op, W_NEW_KEY, f"{'/'.join(path)} exists already", row_)
+        self.values[path] = op.value if op.action == Action.PUT else MADE
+        if op.action == Action.PUT:
+            return
+        self.made[op.id] = (path, value_type)
+        if not rel:
+            self.created.add(row_.rule)
+        if rel in row_.signed:
+            self.signed.append((n, op, row_, row_.signed[rel], path))
+
+    def proofs(self) -> None:
+        """Objects whose content is the assembly key's statement (a certificate, a
+        revocation) must carry its valid signature: a certified device can neither squat a
+        device key nor write a revocation that would block the real one (rule W9)."""
+        assembly = self.vc.doc.assembly
+        for n, op, row_, proof, path in self.signed:
+            content = _plain(self.values, path)
+            device = parse_key(path[row_.path.index("{device}")])
+            if assembly is None or not PROOFS[proof](assembly, device, content):
+                raise violation(n, op, W_SIGNED, f"{'/'.join(path)} does not carry the assembly "
+                                                 f"key's {proof}", row_)
+
+
+def _plain(values: dict[Path, object], path: Path) -> dict[str, object]:
+    """The maps made and values put under `path` in this change, as nested dicts (lists,
+    which no proof reads, as empty dicts)."""
+    out: dict[str, object] = {}
+    for where in sorted((w for w in values if len(w) > len(path) and w[:len(path)] == path), key=len):
+        node: object = out
+        for segment in where[len(path):-1]:
+            node = node.get(segment) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node[where[-1]] = {} if values[where] is MADE else values[where]
+    return out
+
+
+def _key(n: int, op: Op, change: ParsedChange, parent_type: str,
+         written: set[tuple[OpId | None, str]]) -> str:
+    """The path segment an op writes: a map key, or ITEM for a list insert."""
+    if parent_type == "list":
+        own_element = (op.elem is not None and op.elem.actor == change.actor
+                       and change.start_op <= op.elem.counter < op.id.counter)
+        if not op.insert or not (op.elem == HEAD or own_element):
+            raise violation(n, op, W_OVERWRITE, "a list gains elements only in the change that makes it")
+        return ITEM
+    if op.insert or op.key is None:
+        raise violation(n, op, W_OVERWRITE, "a list operation on a map")
+    if (op.obj, op.key) in written:
+        raise violation(n, op, W_OVERWRITE, "writes one key twice")
+    written.add((op.obj, op.key))
+    return op.key
+
+
+def resolve_path(doc_id: str, obj: OpId, chunk_with_op: ChunkLookup, depth: int = 0) -> Path | None:
+    """The path of the map that op `obj` made, following each creating op up to the root.
+
+    Only maps made under a map key are targets the rules allow after their change, so
+    anything else (a list, a list element, an op that made no map) has no path here."""
+    if depth > 8:
+        return None
+    chunk = chunk_with_op(doc_id, obj)
+    if chunk is None:
+        return None
+    parsed = parse_change(chunk)
+    index = obj.counter - parsed.start_op
+    ops = decode_ops(parsed)
+    if not 0 <= index < len(ops):
+        return None
+    op = ops[index]
+    if op.action != Action.MAKE_MAP or op.key is None or op.insert:
+        return None
+    parent = () if op.obj is None else resolve_path(doc_id, op.obj, chunk_with_op, depth + 1)
+    return None if parent is None else (*parent, op.key)
+
+
+class ChunkLookup(Protocol):
+    def __call__(self, doc_id: str, op: OpId) -> bytes | None:
+        """The canonical chunk of the held change of `doc_id` holding op `op`."""
+        ...
