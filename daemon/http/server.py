@@ -56,7 +56,7 @@ async def status(request: web.Request) -> web.Response:
     report = node_status(request.app[NODE_KEY])
     discovery = request.app.get(DISCOVERY_KEY)
     report["discovery"] = discovery.describe() if discovery else None
-    report["sync_digest"] = request.app[SYNC_KEY].holdings.summary().digest.hex()
+    report["sync_digest"] = request.app[SYNC_KEY].holdings.tree().root().hex()
     gossip = request.app.get(GOSSIP_KEY)
     if gossip is not None:
         report["sync_sessions"] = gossip.sessions
