@@ -16,7 +16,8 @@ from automerge.core import ROOT, Document, ScalarType
 from pnyx.federation.bundle import BUNDLE_MAGIC, HEADER, STATE, STATE_MAGIC
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change
-from pnyx.federation.keys import SigningKey
+from pnyx.federation.keys import SigningKey, key_text
+from pnyx.federation.ledger import Profile, write_genesis
 from pnyx.federation.syncmsg import PROTOCOL_VERSION, Push, encode
 
 from bench.corpus import new_key
@@ -50,11 +51,17 @@ def bad_signatures(n: int, payload: int = 64) -> list[Envelope]:
 
 
 def equivocations(key: SigningKey, n: int, payload: int = 200_000) -> list[Envelope]:
-    """`n` different first changes of one actor in the key's own ledger: the first is stored,
-    every other one is an equivocation."""
+    """`n` different first changes of one actor in the key's own ledger: the first, a valid
+    genesis, is stored; every other one is an equivocation, judged as such before its ops are."""
     actor = run_actor(key.public, os.urandom(8))
-    return [sign_change(key, ledger_id(key.public), one_change(actor, os.urandom(payload)))
-            for _ in range(n)]
+    first = Document()
+    first.set_actor(actor)
+    with first.transaction() as tx:
+        write_genesis(tx, Profile(key_text(key.public), "Equivocators", "", None))
+    (genesis,) = first.get_changes([])
+    return [sign_change(key, ledger_id(key.public), bytes(genesis.raw_bytes))] + [
+        sign_change(key, ledger_id(key.public), one_change(actor, os.urandom(payload)))
+        for _ in range(n - 1)]
 
 
 def push_bodies(envelopes: list[Envelope], per_push: int = 500) -> list[bytes]:

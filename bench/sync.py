@@ -2,10 +2,13 @@
 
 1. Idle: two daemons already in step, 10 and 1,000 documents: round trips and
    bytes of one exchange (bodies, and a whole HTTP/1.1 exchange on the socket).
-2. Catch-up: CATCH_UP changes (10 ledgers) held by a `pnyx run` daemon, pulled
-   by `pnyx sync` into an empty store: wire bytes / envelope bytes and wall time
-   (verification and storage included), beside Automerge's own
-   generate_sync_message/receive_sync_message on the same changes, in memory.
+2. Catch-up: 1k, 10k and 50k changes (10 ledgers) held by a `pnyx run` daemon,
+   pulled into an empty store by the exchange `pnyx sync` runs (in this
+   process, so Python's start is not counted, as node's is not for
+   automerge-repo): bytes of bodies and wall time (verification and storage
+   included), beside automerge-repo 2.5.6 (installed
+   from npm in bench/automerge-repo/, outside the pnyx package) catching up the
+   same documents in the same run, as ratios.
 3. Convergence: MESH daemons on a random connected 3-regular graph (static
    peers, --no-learn), one new decision: seconds until all hold it, with push
    at once, and with periodic pull-push only (gossip rounds = seconds / interval).
@@ -13,6 +16,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import random
@@ -24,12 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from automerge.core import Document, SyncState
+from automerge.core import Document
+from pnyx.daemon.net.sync_client import Outcome, new_session, sync_with
 from pnyx.daemon.services.records import DecisionInput, Recorder
 from pnyx.daemon.store.holdings import StoreHoldings
-from pnyx.daemon.store.node import open_node
+from pnyx.daemon.store.node import Node, open_node
 from pnyx.daemon.store.peers import PeerBook
-from pnyx.federation.chunk import parse_change
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.ledger import Tally
 from pnyx.federation.syncmsg import Hello, decode_reply, encode
@@ -37,8 +41,9 @@ from pnyx.federation.syncmsg import Hello, decode_reply, encode
 from bench.corpus import ledger_chain, new_key
 
 PNYX = [sys.executable, "-m", "pnyx.daemon.cli.main"]
-CATCH_UP = 50_000
+CATCH_UP = (1_000, 10_000, 50_000)
 CATCH_UP_DOCS = 10
+AUTOMERGE_REPO = Path(__file__).resolve().parent / "automerge-repo"
 MESH = 20
 INTERVAL = 1.0
 
@@ -105,7 +110,7 @@ def ingest(data: Path, envelopes: list[Envelope]) -> None:
 def digest_of(data: Path) -> bytes:
     node = open_node(data)
     try:
-        return StoreHoldings(node.store).summary().digest
+        return StoreHoldings(node.store).tree().root()
     finally:
         node.close()
 
@@ -140,9 +145,9 @@ def idle(root: Path, docs: int) -> None:
         node = open_node(a)
         try:
             t = time.perf_counter()
-            summary = StoreHoldings(node.store).summary()  # a fresh one: recomputed from the heads
+            digest = StoreHoldings(node.store).tree().root()  # a fresh tree: built from the heads
             recompute = time.perf_counter() - t
-            hello = encode(Hello(summary.digest, node.device_key.public, "http://127.0.0.1:7464"))
+            hello = encode(Hello(digest, node.device_key.public, "http://127.0.0.1:7464"))
         finally:
             node.close()
         sent, received = raw_http_exchange(daemon.port, hello)
@@ -151,67 +156,69 @@ def idle(root: Path, docs: int) -> None:
     print(f"idle, {docs + 2:>5} documents: {result['round_trips']} round trip, "
           f"{result['bytes_sent'] + result['bytes_received']} bytes of bodies "
           f"({result['bytes_sent']} + {result['bytes_received']}); whole HTTP/1.1 exchange "
-          f"{sent + received} bytes ({sent} + {received}); state digest recomputed from the heads "
-          f"in {recompute * 1000:.1f} ms (done once per change of the store)")
+          f"{sent + received} bytes ({sent} + {received}); digest tree built from the heads "
+          f"in {recompute * 1000:.1f} ms (once per process; then kept up to date per insert)")
 
 
-def automerge_sync(chains: list[tuple[Document, list[Envelope]]]) -> tuple[int, float, int]:
-    """Automerge's own sync protocol, source document to an empty one, per document."""
-    total_bytes, rounds = 0, 0
-    start = time.perf_counter()
-    for source, _ in chains:
-        target = Document()
-        s_state, t_state = SyncState(), SyncState()
-        while True:
-            moved = False
-            for sender, s, receiver, r in ((source, s_state, target, t_state),
-                                           (target, t_state, source, s_state)):
-                message = sender.generate_sync_message(s)
-                if message is not None:
-                    total_bytes += len(message.encode())
-                    receiver.receive_sync_message(r, message)
-                    moved = True
-                    rounds += 1
-            if not moved:
-                break
-        assert len(target.get_heads()) == len(source.get_heads())
-    return total_bytes, time.perf_counter() - start, rounds
+def automerge_repo(chains: list[tuple[Document, list[Envelope]]], root: Path) -> dict[str, float]:
+    """automerge-repo 2.5.6 (bench/automerge-repo/) catching up the same documents: bytes of its
+    messages and seconds until the target holds them, from bench/automerge-repo/catchup.mjs."""
+    if not (AUTOMERGE_REPO / "node_modules").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=AUTOMERGE_REPO, check=True,
+                       capture_output=True, timeout=600)
+    saved = root / "automerge-repo-docs"
+    saved.mkdir(exist_ok=True)
+    for old in saved.iterdir():
+        old.unlink()
+    for i, (doc, _) in enumerate(chains):
+        (saved / f"doc{i:03d}.automerge").write_bytes(doc.save())
+    out = subprocess.run(["node", str(AUTOMERGE_REPO / "catchup.mjs"), str(saved)], check=True,
+                         capture_output=True, text=True, timeout=900).stdout
+    result: dict[str, float] = json.loads(out)
+    return result
 
 
-def catch_up(root: Path) -> None:
-    source, target = root / "source", root / "target"
+async def pull_all(node: Node, url: str) -> Outcome:
+    """One exchange from an empty store, in this process, as `pnyx sync` runs it."""
+    async with new_session() as session:
+        return await sync_with(session, node, StoreHoldings(node.store), url)
+
+
+def catch_up(root: Path, total: int) -> None:
+    source, target = root / f"source{total}", root / f"target{total}"
     init_all([source, target])
     t = time.perf_counter()
-    chains = [ledger_chain(new_key(), CATCH_UP // CATCH_UP_DOCS) for _ in range(CATCH_UP_DOCS)]
+    chains = [ledger_chain(new_key(), total // CATCH_UP_DOCS) for _ in range(CATCH_UP_DOCS)]
     envelopes = [e for _, chain in chains for e in chain]
     made = time.perf_counter() - t
     t = time.perf_counter()
     ingest(source, envelopes)
     stored = time.perf_counter() - t
-    print(f"catch-up corpus: {len(envelopes)} changes in {CATCH_UP_DOCS} ledgers made in {made:.1f} s, "
+    print(f"catch-up corpus: {len(envelopes):,} changes in {CATCH_UP_DOCS} ledgers made in {made:.1f} s, "
           f"stored at the source in {stored:.1f} s")
     daemon = Daemon(source)
     daemon.wait_ready()
+    node = open_node(target)
     try:
         t = time.perf_counter()
-        result = json.loads(pnyx(target, "sync", daemon.url, "--json"))
+        outcome = asyncio.run(pull_all(node, daemon.url))
         wall = time.perf_counter() - t
     finally:
+        node.close()
         daemon.stop()
-    assert result["received"] == len(envelopes) + 1, result
+    assert outcome.received.accepted == len(envelopes) + 1, outcome.received
     assert digest_of(source) == digest_of(target)
     envelope_bytes = sum(len(e.encode()) for e in envelopes)
-    wire = result["bytes_sent"] + result["bytes_received"]
-    am_bytes, am_wall, am_rounds = automerge_sync(chains)
-    change_bytes = sum(len(parse_change(e.change).raw) for e in envelopes)
-    print(f"catch-up pnyx sync: {wire:,} bytes on the wire / {envelope_bytes:,} bytes of envelopes "
-          f"= {wire / envelope_bytes:.3f}; {result['round_trips']} round trips; {wall:.1f} s wall "
-          f"({len(envelopes) / wall:,.0f} changes/s, verified and stored)")
-    print(f"catch-up automerge sync (same changes, in memory, per document): {am_bytes:,} bytes "
-          f"/ {change_bytes:,} bytes of change chunks = {am_bytes / change_bytes:.3f}; "
-          f"{am_rounds} messages; {am_wall:.1f} s")
-    print(f"catch-up ratios pnyx/automerge: bytes {wire / am_bytes:.2f}x, time {wall / am_wall:.1f}x "
-          "(pnyx verifies signatures and authority and commits to SQLite; automerge does neither)")
+    wire = outcome.wire_sent + outcome.wire_received
+    repo = automerge_repo(chains, root)
+    print(f"catch-up {total:,}: pnyx sync {wire:,} bytes of bodies ({wire / envelope_bytes:.3f} of the "
+          f"envelopes' {envelope_bytes:,}), {outcome.progress.round_trips} round trips, {wall:.2f} s "
+          f"({len(envelopes) / wall:,.0f} changes/s verified and stored, in the process that pulls); "
+          f"automerge-repo {repo['bytes']:,.0f} bytes in {repo['messages']:.0f} messages, "
+          f"{repo['seconds']:.2f} s")
+    print(f"catch-up {total:,}: ratios pnyx/automerge-repo: bytes {wire / repo['bytes']:.2f}x "
+          f"(goal 2x), time {wall / repo['seconds']:.2f}x (goal 1x); pnyx verifies every signature "
+          "and authority and commits to SQLite, automerge-repo verifies nothing")
 
 
 def decide(data: Path, title: str) -> None:
@@ -303,5 +310,6 @@ def run() -> None:
         root = Path(tmp)
         for docs in (10, 1000):
             idle(root, docs)
-        catch_up(root)
+        for total in CATCH_UP:
+            catch_up(root, total)
         mesh(root)

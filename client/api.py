@@ -39,6 +39,7 @@ from .types import (
 T = TypeVar("T")
 PRESENCE_FILE = "daemon.json"
 TOKEN_FILE = "api.token"
+OCTETS = "application/octet-stream"
 EVENTS_READ_TIMEOUT = 20.0  # the daemon sends a keep-alive every 15 s
 
 
@@ -72,19 +73,26 @@ class Client:
                 query: dict[str, str | None] | None = None, request_id: str | None = None) -> Any:
         """One call of the API; `path` is relative to /api/v1. The answer's JSON. A write with a
         `request_id` (Idempotency-Key) is recorded once however often it is sent."""
-        url = self._url(path, query)
         data = None if body is None else json.dumps(body).encode()
         headers = {"Accept": "application/json"}
         if request_id is not None:
             headers["Idempotency-Key"] = request_id
+        return json.loads(self.exchange(method, path, data, "application/json", query, headers))
+
+    def exchange(self, method: str, path: str, data: bytes | None = None,
+                 content_type: str = "application/json",
+                 query: dict[str, str | None] | None = None,
+                 headers: dict[str, str] | None = None) -> bytes:
+        """One call of the API with a raw body (sent as `content_type`); the raw answer."""
+        headers = dict(headers or {})
         if data is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         if self.token is not None:
             headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        req = urllib.request.Request(self._url(path, query), data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as response:
-                return json.load(response)
+                return bytes(response.read())
         except urllib.error.HTTPError as exc:
             raise ApiError(exc.code, error_message(exc)) from None
 
@@ -217,6 +225,26 @@ class Client:
 
     def revoke_device(self, key: str) -> Device:
         return cast(Device, self.post(f"/devices/{quote(key, safe='')}/revoke", {}))
+
+    # --- offline exchange (protocol-spec/bundles.md) --------------------------------
+
+    def export_state(self) -> bytes:
+        """What the daemon holds, as a state file (`pnyx state export`)."""
+        return self.exchange("GET", "/state")
+
+    def export_bundle(self, since: str | None = None, confederation: str | None = None,
+                      for_state: bytes | None = None) -> bytes:
+        """A bundle file of the records held (`pnyx bundle export`), optionally only what the
+        daemon that wrote `for_state` lacks."""
+        query = {"since": since, "confederation": confederation}
+        if for_state is None:
+            return self.exchange("GET", "/bundle", query=query)
+        return self.exchange("POST", "/bundle/for-state", for_state, OCTETS, query)
+
+    def import_bundle(self, bundle: bytes) -> dict[str, Any]:
+        """Verify and store a bundle's records; new, already held, pending, rejected."""
+        return cast(dict[str, Any], json.loads(
+            self.exchange("POST", "/bundle/import", bundle, OCTETS)))
 
     # --- the economy of solidarity (protocol-spec/economy.md) ----------------------
 

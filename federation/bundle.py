@@ -1,7 +1,7 @@
 """Bundles and state files: signed records carried by hand (protocol-spec/bundles.md).
 
 A bundle is a stream of frames after a magic: one header, then one frame per
-envelope (the same msgpack envelope sync sends), then a trailer. Every frame
+envelope (the msgpack array of envelope.py), then a trailer. Every frame
 carries its own CRC-32, so damage is found at the first bad frame and every
 record before it can still be used; the trailer counts the records and
 hashes every byte before it, so a file cut anywhere, even between two frames,
@@ -9,7 +9,7 @@ is never taken for complete. The header says what the bundle covers and
 carries the exporter's state: what it held when it wrote the file.
 
 A state file is a magic and one frame holding a state: per document, each
-actor's highest seq held (the version vectors sync exchanges) and the state
+actor's highest seq held (the version vectors sync exchanges) and the root
 digest sync's hello carries. `bundle export --for` sends exactly what a state
 lacks.
 
@@ -59,7 +59,7 @@ class HeldState:
 
     device: bytes
     assembly: bytes
-    digest: bytes  # sync's state digest (federation/syncdigest.py)
+    digest: bytes  # sync's root digest (federation/synctree.py)
     vectors: DocVectors
 
     def as_map(self) -> dict[str, dict[bytes, int]]:

@@ -1,34 +1,36 @@
 """The sync exchange as a sans-IO state machine (protocol-spec/sync.md, "State machine").
 
 The initiator is fed replies and emits the next request plus the envelopes
-it received, which the caller verifies and stores (daemon/store/ingest.py); the
-responder answers one request at a time and keeps no state between them, so
-an exchange cut anywhere simply starts again from what both sides have
-stored. What each side holds is read through `Holdings`, which the daemon
-implements over its store and tests implement in memory.
+it received, which the caller verifies and stores; the responder answers one
+request at a time and keeps no state between them, so an exchange cut
+anywhere simply starts again from what both sides have stored. What each
+side holds is read through `Holdings`, which the daemon implements over its
+store (daemon/store/holdings.py) and federation/memstore.py in memory.
 
-  hello(state digest) -> same                      : done, one round trip
-                      -> buckets(64 bucket digests)
-  docs(my doc digests in differing buckets) -> vectors(theirs for differing docs)
-  pull(wanted actor ranges, cursor) -> changes(batch, cursor, more)   ... until not more
-  push(batch of what they lack) -> pushed(counts)                      ... until all sent
+  hello(root digest) -> same                         : done, one round trip
+                     -> nodes(the root node)
+  descend(prefixes that differ) -> nodes(those nodes) ... until every difference is a leaf
+  pull(wants of a window of documents, cursor) -> changes(pack, cursor, more)  ... per window
+  push(pack of what they lack) -> pushed(counts)                               ... until all sent
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
+from .changepack import actor_and_seq
 from .envelope import Envelope
-from .syncdigest import BUCKETS, bucket_digests, bucket_of, state_digest
+from .errors import Rejected
 from .syncmsg import (
-    Buckets,
     Changes,
-    DocsRequest,
+    Descend,
     DocVectors,
     Hello,
+    Nodes,
     ProtocolError,
     Pull,
     Push,
@@ -36,8 +38,11 @@ from .syncmsg import (
     Reply,
     Request,
     Same,
-    Vectors,
+    Told,
+    Vector,
 )
+from .synctree import EMPTY, HEX, PATH_CHARS, DigestTree, Internal, Leaf
+from .wirelimits import LIMITS
 
 BATCH_ENVELOPES = 500
 BATCH_BYTES = 2 << 20
@@ -45,18 +50,29 @@ BATCH_BYTES = 2 << 20
 Wants = dict[str, dict[bytes, int]]  # doc -> actor -> highest seq the receiver holds
 
 
-@dataclass(frozen=True)
-class Summary:
-    """Everything the digest phase needs, computed once per state of the store."""
+@dataclass
+class Due:
+    """What a pull still expects of one document: per actor, the seq held and the seq to reach."""
 
-    docs: Mapping[str, bytes]  # doc id -> doc digest
-    buckets: list[bytes]
-    digest: bytes
+    wants: dict[bytes, int]
+    upto: dict[bytes, int]
 
+    @property
+    def count(self) -> int:
+        return sum(self.upto[a] - s for a, s in self.wants.items())
 
-def summarize(doc_digests: Mapping[str, bytes]) -> Summary:
-    buckets = bucket_digests(doc_digests)
-    return Summary(doc_digests, buckets, state_digest(buckets))
+    def received(self, change: bytes) -> bool:
+        """Note a change received; True once nothing more is expected of the document."""
+        try:
+            actor, seq = actor_and_seq(change)
+        except Rejected:
+            return False  # ingest will say what is wrong with it
+        if seq > self.wants.get(actor, seq):
+            if seq >= self.upto[actor]:
+                del self.wants[actor]
+            else:
+                self.wants[actor] = seq
+        return not self.wants
 
 
 @dataclass(frozen=True)
@@ -69,7 +85,9 @@ class Batch:
 class Holdings(Protocol):
     """What one side holds, as the exchange needs to read it."""
 
-    def summary(self) -> Summary: ...
+    def tree(self) -> DigestTree:
+        """The digest tree of what is stored now (kept up to date on every insert)."""
+        ...
 
     def vector(self, doc_id: str) -> dict[bytes, int]:
         """actor -> highest seq held (every seq from 1 to it is held)."""
@@ -88,34 +106,50 @@ def lacking(have: Mapping[bytes, int], other: Mapping[bytes, int]) -> dict[bytes
     return {a: have.get(a, 0) for a, s in other.items() if s > have.get(a, 0)}
 
 
-def docs_in(summary: Summary, buckets: set[int]) -> dict[str, bytes]:
-    return {doc: d for doc, d in summary.docs.items() if bucket_of(doc) in buckets}
-
-
-def vectors_wire(wants: Wants) -> DocVectors:
-    return tuple((doc, tuple(sorted(actors.items()))) for doc, actors in sorted(wants.items()))
+def vectors_wire(wants: Mapping[str, Mapping[bytes, int]]) -> DocVectors:
+    return tuple((doc, tuple(sorted(actors.items()))) for doc, actors in wants.items())
 
 
 # --- responder -------------------------------------------------------------------------------
 
 
-def answer(holdings: Holdings, key: bytes, request: Hello | DocsRequest | Pull) -> Reply:
+def told(holdings: Holdings, tree: DigestTree, prefix: str) -> Told:
+    node = tree.node(prefix)
+    if isinstance(node, Leaf):
+        return Told(prefix, node, tuple(sorted(holdings.vector(node.doc_id).items())))
+    return Told(prefix, node)
+
+
+def told_bytes(t: Told) -> int:
+    """About what one node costs on the wire, to keep a `nodes` reply within its budget."""
+    if isinstance(t.node, Internal):
+        return 8 + len(t.prefix) + 32 * len(t.node.children)
+    if isinstance(t.node, Leaf):
+        return 48 + len(t.prefix) + len(t.node.doc_id) + sum(len(a) + 10 for a, _ in t.vector)
+    return 2 + len(t.prefix)
+
+
+def answer(holdings: Holdings, key: bytes, request: Hello | Descend | Pull) -> Reply:
     """The responder's reply to one request; pushes and peer lists are the caller's."""
-    summary = holdings.summary()
+    if isinstance(request, Pull):
+        wants = {doc: dict(vector) for doc, vector in request.wants}
+        limit = max(1, min(request.limit, BATCH_ENVELOPES))
+        batch = holdings.changes_after(wants, request.cursor, limit, BATCH_BYTES)
+        return Changes(tuple(batch.envelopes), batch.cursor, batch.more)
+    tree = holdings.tree()
     if isinstance(request, Hello):
-        if request.digest == summary.digest:
+        if request.root == tree.root():
             return Same(key)
-        return Buckets(key, summary.digest, tuple(summary.buckets))
-    if isinstance(request, DocsRequest):
-        mine = docs_in(summary, set(request.buckets))
-        theirs = {doc: d for doc, d in request.docs if bucket_of(doc) in set(request.buckets)}
-        differ = sorted(doc for doc in mine.keys() | theirs.keys() if mine.get(doc) != theirs.get(doc))
-        return Vectors(tuple((doc, tuple(sorted(holdings.vector(doc).items())) if doc in mine else ())
-                             for doc in differ))
-    wants = {doc: dict(vector) for doc, vector in request.wants}
-    limit = max(1, min(request.limit, BATCH_ENVELOPES))
-    batch = holdings.changes_after(wants, request.cursor, limit, BATCH_BYTES)
-    return Changes(tuple(batch.envelopes), batch.cursor, batch.more)
+        return Nodes(key, (told(holdings, tree, ""),))
+    out: list[Told] = []
+    size = 0
+    for prefix in request.prefixes:
+        t = told(holdings, tree, prefix)
+        size += told_bytes(t)
+        if out and size > LIMITS.nodes_reply_bytes:
+            break
+        out.append(t)
+    return Nodes(key, tuple(out))
 
 
 # --- initiator -------------------------------------------------------------------------------
@@ -123,17 +157,28 @@ def answer(holdings: Holdings, key: bytes, request: Hello | DocsRequest | Pull) 
 
 class Phase(str, Enum):
     HELLO = "hello"
-    DOCS = "docs"
+    DESCEND = "descend"
     PULL = "pull"
     PUSH = "push"
     DONE = "done"
 
 
+# The replies each phase accepts; anything else is `unexpected-reply`.
+EXPECTED: dict[Phase, tuple[type, ...]] = {
+    Phase.HELLO: (Same, Nodes),
+    Phase.DESCEND: (Nodes,),
+    Phase.PULL: (Changes,),
+    Phase.PUSH: (Pushed,),
+    Phase.DONE: (),
+}
+
+
 @dataclass
 class Progress:
-    """What the exchange has moved so far; `to_pull`/`to_push` are known after the vectors."""
+    """What the exchange has moved so far; `to_pull`/`to_push` grow as differences are found."""
 
     round_trips: int = 0
+    nodes: int = 0  # tree nodes the responder described
     to_pull: int = 0
     pulled: int = 0
     to_push: int = 0
@@ -159,39 +204,37 @@ class Initiator:
         self.holdings = holdings
         self.key = key
         self.url = url
-        self.limit = limit
+        self.limit = max(1, limit)
         self.phase = Phase.HELLO
         self.progress = Progress()
         self.peer_key: bytes | None = None
-        self.peer_vectors: DocVectors = ()  # the responder's, for the documents where we differ
-        self._pull: Wants = {}
+        self.peer_vectors: list[tuple[str, Vector]] = []  # the responder's, where we differ
+        self._tree = holdings.tree()
+        self._asked: deque[str] = deque()  # prefixes still to ask about
+        self._pull: dict[str, Due] = {}  # documents to pull, in the order found
+        self._window: dict[str, Due] = {}  # the documents being pulled
         self._push: Wants = {}
         self._pull_cursor = 0
         self._push_cursor = 0
-        self._summary: Summary | None = None
 
     @property
     def done(self) -> bool:
         return self.phase is Phase.DONE
 
     def start(self) -> Hello:
-        self._summary = self.holdings.summary()
-        return Hello(self._summary.digest, self.key, self.url)
+        return Hello(self._tree.root(), self.key, self.url)
 
     def receive(self, reply: Reply) -> Step:
-        """Feed the reply to the last request."""
+        """Feed the reply to the last request; raises ProtocolError (only) on a reply that
+        breaks the exchange."""
         self.progress.round_trips += 1
-        expected = {Phase.HELLO: (Same, Buckets), Phase.DOCS: (Vectors,), Phase.PULL: (Changes,),
-                    Phase.PUSH: (Pushed,)}.get(self.phase, ())
-        if not isinstance(reply, expected):
+        if not isinstance(reply, EXPECTED[self.phase]):
             raise ProtocolError("unexpected-reply", f"{type(reply).__name__} in phase {self.phase.value}")
-        if isinstance(reply, (Same, Buckets)):
+        if isinstance(reply, Same):
             self.peer_key = reply.key
-            if isinstance(reply, Same) or self.peer_key == self.key:
-                return self._finish()
-            return self._docs(reply)
-        if isinstance(reply, Vectors):
-            return self._plan(reply)
+            return self._finish()
+        if isinstance(reply, Nodes):
+            return self._nodes(reply)
         if isinstance(reply, Changes):
             return self._pulled(reply)
         assert isinstance(reply, Pushed)
@@ -205,46 +248,104 @@ class Initiator:
         self.phase = Phase.DONE
         return Step(None)
 
-    def _docs(self, reply: Buckets) -> Step:
-        assert self._summary is not None
-        differing = [i for i in range(BUCKETS) if self._summary.buckets[i] != reply.buckets[i]]
-        if not differing:
-            return self._finish()
-        mine = docs_in(self._summary, set(differing))
-        self.phase = Phase.DOCS
-        return Step(DocsRequest(tuple(differing), tuple(sorted(mine.items()))))
+    # --- descending the tree ---------------------------------------------------------------
 
-    def _plan(self, reply: Vectors) -> Step:
-        self.peer_vectors = reply.vectors
-        for doc, vector in reply.vectors:
-            theirs = dict(vector)
-            mine = self.holdings.vector(doc)
-            pull = lacking(mine, theirs)
-            push = lacking(theirs, mine)
-            if pull:
-                self._pull[doc] = pull
-                self.progress.to_pull += sum(theirs[a] - s for a, s in pull.items())
-            if push:
-                self._push[doc] = push
-                self.progress.to_push += sum(mine[a] - s for a, s in push.items())
-            if not pull and not push:  # same changes, other evidence: each side sends its own
-                self._pull[doc] = self._push[doc] = {}
+    def _nodes(self, reply: Nodes) -> Step:
+        if self.phase is Phase.HELLO:
+            self.peer_key = reply.key
+            if reply.key == self.key:
+                return self._finish()
+            self._asked.append("")
+        if not reply.nodes:
+            raise ProtocolError("no-progress", "the responder described no node")
+        for t in reply.nodes:
+            if not self._asked or self._asked[0] != t.prefix:
+                raise ProtocolError("unexpected-reply", f"node {t.prefix!r} was not the next asked")
+            self._asked.popleft()
+            self._compare(t)
+        self.progress.nodes += len(reply.nodes)
+        if self.progress.nodes + len(self._asked) > LIMITS.descent_nodes:
+            raise ProtocolError("too-many-nodes",
+                                f"the responder's tree would take over {LIMITS.descent_nodes} nodes")
+        if self._asked:
+            self.phase = Phase.DESCEND
+            n = min(len(self._asked), LIMITS.prefixes)
+            return Step(Descend(tuple(self._asked[i] for i in range(n))))
         return self._next_pull()
 
+    def _compare(self, t: Told) -> None:
+        node = t.node
+        if node is None:
+            for mine in self._tree.docs_under(t.prefix):
+                self._plan(mine.doc_id, {})
+        elif isinstance(node, Leaf):
+            for mine in self._tree.docs_under(t.prefix):
+                if mine.doc_id != node.doc_id:
+                    self._plan(mine.doc_id, {})
+            if self._tree.get(node.doc_id) != node.digest:
+                self._plan(node.doc_id, dict(t.vector))
+                self.peer_vectors.append((node.doc_id, t.vector))
+        else:
+            if len(t.prefix) >= PATH_CHARS:
+                raise ProtocolError("bad-message", "an internal node at a full path")
+            for c in HEX:
+                prefix = t.prefix + c
+                theirs = node.children.get(c, EMPTY)
+                if theirs == self._tree.digest(prefix):
+                    continue
+                if theirs == EMPTY:
+                    for mine in self._tree.docs_under(prefix):
+                        self._plan(mine.doc_id, {})
+                else:
+                    self._asked.append(prefix)
+
+    def _plan(self, doc: str, theirs: dict[bytes, int]) -> None:
+        mine = self.holdings.vector(doc) if self._tree.get(doc) is not None else {}
+        pull = lacking(mine, theirs)
+        push = lacking(theirs, mine)
+        if pull:
+            due = Due(pull, {a: theirs[a] for a in pull})
+            self._pull[doc] = due
+            self.progress.to_pull += due.count
+        if push:
+            self._push[doc] = push
+            self.progress.to_push += sum(mine[a] - s for a, s in push.items())
+        if not pull and not push:  # same changes, other evidence: each side sends its own
+            self._pull[doc] = Due({}, {})
+            self._push[doc] = {}
+
+    # --- pulling, a window of documents at a time ------------------------------------------
+
     def _next_pull(self) -> Step:
-        if not self._pull:
+        if not self._window:
+            count = 0
+            while self._pull and (not self._window or count + next(iter(self._pull.values())).count
+                                  <= self.limit):
+                doc, due = next(iter(self._pull.items()))
+                del self._pull[doc]
+                self._window[doc] = due
+                count += due.count
+            self._pull_cursor = 0
+        if not self._window:
             return self._next_push()
         self.phase = Phase.PULL
-        return Step(Pull(vectors_wire(self._pull), self._pull_cursor, self.limit))
+        return Step(Pull(vectors_wire({doc: due.wants for doc, due in self._window.items()}),
+                         self._pull_cursor, self.limit))
 
     def _pulled(self, reply: Changes) -> Step:
         if reply.more and reply.cursor <= self._pull_cursor:
             raise ProtocolError("no-progress", "the responder's cursor did not advance")
         self._pull_cursor = reply.cursor
         self.progress.pulled += len(reply.envelopes)
+        for e in reply.envelopes:  # the next pull names only the actors still behind
+            due = self._window.get(e.doc_id)
+            if due is not None and due.received(e.change):
+                del self._window[e.doc_id]
         if not reply.more:
-            self._pull = {}
+            self._window = {}
         return Step(self._next_pull().request, reply.envelopes)
+
+    # --- pushing ---------------------------------------------------------------------------
 
     def _next_push(self) -> Step:
         if not self._push:

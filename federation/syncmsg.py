@@ -1,9 +1,10 @@
 """The sync messages and their msgpack wire form (protocol-spec/sync.md, "Messages").
 
 Every message is a msgpack map with the protocol version `v` and a type `t`.
-Decoding bounds sizes before anything is built, checks every field's type,
-and raises ProtocolError with a stable code, which the daemon turns into an
-HTTP 4xx: a peer speaking badly gets a clear answer and changes nothing.
+Decoding bounds sizes before anything is built (federation/wirelimits.py),
+checks every field's type, and raises ProtocolError with a stable code, which
+the daemon turns into an HTTP 4xx: a peer speaking badly gets a clear answer
+and changes nothing. Batches of changes travel as packs (federation/changepack.py).
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ from typing import Any
 
 import msgpack
 
-from .envelope import Envelope, envelope_from_wire
-from .errors import Rejected
+from .changepack import PackError, pack
+from .changepack import unpack as unpack_pack
+from .envelope import Envelope
 from .keys import KEY_BYTES
-from .syncdigest import BUCKETS, DIGEST_BYTES
-from .wirelimits import SYNC_MESSAGE, WireLimitError, unpack
+from .synctree import DIGEST_BYTES, HEX, PATH_CHARS, Internal, Leaf
+from .wirelimits import LIMITS, SYNC_MESSAGE, WireLimitError, unpack
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAX_BODY_BYTES = SYNC_MESSAGE.max_bytes
-MAX_URL_CHARS = 512
-MAX_REASONS = 16
 
 Vector = tuple[tuple[bytes, int], ...]  # (actor, seq), sorted by actor
 DocVectors = tuple[tuple[str, Vector], ...]
@@ -43,15 +43,14 @@ class ProtocolError(Exception):
 
 @dataclass(frozen=True)
 class Hello:
-    digest: bytes
+    root: bytes  # the initiator's root digest
     key: bytes
     url: str | None = None
 
 
 @dataclass(frozen=True)
-class DocsRequest:
-    buckets: tuple[int, ...]
-    docs: tuple[tuple[str, bytes], ...]  # the initiator's (doc id, doc digest) in those buckets
+class Descend:
+    prefixes: tuple[str, ...]  # nodes of the responder's tree the initiator asks about
 
 
 @dataclass(frozen=True)
@@ -80,15 +79,19 @@ class Same:
 
 
 @dataclass(frozen=True)
-class Buckets:
-    key: bytes
-    digest: bytes
-    buckets: tuple[bytes, ...]
+class Told:
+    """One node of the responder's tree: empty (None), a leaf with its document's vector,
+    or internal with its children's digests."""
+
+    prefix: str
+    node: Leaf | Internal | None
+    vector: Vector = ()
 
 
 @dataclass(frozen=True)
-class Vectors:
-    vectors: DocVectors
+class Nodes:
+    key: bytes
+    nodes: tuple[Told, ...]  # answers to the first prefixes asked, in order
 
 
 @dataclass(frozen=True)
@@ -113,8 +116,8 @@ class Peers:
     urls: tuple[str, ...]
 
 
-Request = Hello | DocsRequest | Pull | Push | PeersRequest
-Reply = Same | Buckets | Vectors | Changes | Pushed | Peers
+Request = Hello | Descend | Pull | Push | PeersRequest
+Reply = Same | Nodes | Changes | Pushed | Peers
 
 
 def encode(message: Request | Reply) -> bytes:
@@ -124,28 +127,25 @@ def encode(message: Request | Reply) -> bytes:
 def to_wire(m: Request | Reply) -> dict[str, Any]:
     out: dict[str, Any] = {"v": PROTOCOL_VERSION}
     if isinstance(m, Hello):
-        out |= {"t": "hello", "digest": m.digest, "key": m.key}
+        out |= {"t": "hello", "root": m.root, "key": m.key}
         if m.url is not None:
             out["url"] = m.url
-    elif isinstance(m, DocsRequest):
-        out |= {"t": "docs", "buckets": list(m.buckets), "docs": [list(d) for d in m.docs]}
+    elif isinstance(m, Descend):
+        out |= {"t": "descend", "prefixes": list(m.prefixes)}
     elif isinstance(m, Pull):
         out |= {"t": "pull", "wants": vectors_to_wire(m.wants), "cursor": m.cursor, "limit": m.limit}
     elif isinstance(m, Push):
-        out |= {"t": "push", "envelopes": [e.to_wire() for e in m.envelopes]}
+        out |= {"t": "push", "pack": pack(m.envelopes)}
     elif isinstance(m, PeersRequest):
         out["t"] = "peers"
         if m.url is not None:
             out["url"] = m.url
     elif isinstance(m, Same):
         out |= {"t": "same", "key": m.key}
-    elif isinstance(m, Buckets):
-        out |= {"t": "buckets", "key": m.key, "digest": m.digest, "buckets": list(m.buckets)}
-    elif isinstance(m, Vectors):
-        out |= {"t": "vectors", "vectors": vectors_to_wire(m.vectors)}
+    elif isinstance(m, Nodes):
+        out |= {"t": "nodes", "key": m.key, "nodes": [told_to_wire(n) for n in m.nodes]}
     elif isinstance(m, Changes):
-        out |= {"t": "changes", "envelopes": [e.to_wire() for e in m.envelopes], "cursor": m.cursor,
-                "more": m.more}
+        out |= {"t": "changes", "pack": pack(m.envelopes), "cursor": m.cursor, "more": m.more}
     elif isinstance(m, Pushed):
         out |= {"t": "pushed", "accepted": m.accepted, "duplicate": m.duplicate,
                 "pending": m.pending, "rejected": m.rejected, "reasons": list(m.reasons)}
@@ -156,22 +156,38 @@ def to_wire(m: Request | Reply) -> dict[str, Any]:
     return out
 
 
+def told_to_wire(told: Told) -> list[Any]:
+    node = told.node
+    if node is None:
+        return [told.prefix]
+    if isinstance(node, Leaf):
+        return [told.prefix, node.doc_id, node.digest, vector_to_wire(told.vector)]
+    bitmap = sum(1 << int(c, 16) for c in node.children)
+    return [told.prefix, bitmap, b"".join(node.children[c] for c in sorted(node.children))]
+
+
+def vector_to_wire(vector: Vector) -> list[Any]:
+    return [[actor, seq] for actor, seq in vector]
+
+
 def vectors_to_wire(vectors: DocVectors) -> list[Any]:
-    return [[doc, [[actor, seq] for actor, seq in vector]] for doc, vector in vectors]
+    return [[doc, vector_to_wire(vector)] for doc, vector in vectors]
 
 
 # --- decoding ------------------------------------------------------------------------------
 
 
-REQUEST_TYPES = ("hello", "docs", "pull", "push", "peers")
-REPLY_TYPES = ("same", "buckets", "vectors", "changes", "pushed", "peer-list")
+REQUEST_TYPES = ("hello", "descend", "pull", "push", "peers")
+REPLY_TYPES = ("same", "nodes", "changes", "pushed", "peer-list")
 
 
 def decode_request(data: bytes) -> Request:
+    """Decode one request body; raises only ProtocolError."""
     return _decode(data, REQUEST_TYPES)  # type: ignore[return-value]
 
 
 def decode_reply(data: bytes) -> Reply:
+    """Decode one reply body; raises only ProtocolError."""
     return _decode(data, REPLY_TYPES)  # type: ignore[return-value]
 
 
@@ -193,8 +209,8 @@ def _decode(data: bytes, allowed: tuple[str, ...]) -> Request | Reply:
         raise ProtocolError("bad-message", f"t must be one of {', '.join(allowed)}")
     try:
         message: Request | Reply = _PARSERS[kind](Fields(value))
-    except Rejected as exc:
-        raise ProtocolError("bad-message", f"an envelope: {exc.detail}") from None
+    except PackError as exc:
+        raise ProtocolError("bad-message", f"the pack: {exc}") from None
     return message
 
 
@@ -218,8 +234,8 @@ class Fields:
 
     def url(self) -> str | None:
         url: str | None = self.get("url", str, optional=True)
-        if url is not None and len(url) > MAX_URL_CHARS:
-            raise ProtocolError("bad-message", f"url longer than {MAX_URL_CHARS} characters")
+        if url is not None and len(url) > LIMITS.url_chars:
+            raise ProtocolError("bad-message", f"url longer than {LIMITS.url_chars} characters")
         return url
 
     def count(self, name: str) -> int:
@@ -229,15 +245,13 @@ class Fields:
         return n
 
     def envelopes(self) -> tuple[Envelope, ...]:
-        return tuple(envelope_from_wire(e) for e in self.get("envelopes", list))
+        return tuple(unpack_pack(self.get("pack", bytes)))
 
     def vectors(self, name: str) -> DocVectors:
         out = []
         for item in self.get(name, list):
             doc, vector = _pair(item, name)
-            out.append((_typed(doc, str, name), tuple(
-                (_typed(a, bytes, name), _seq(s, name)) for a, s in
-                (_pair(entry, name) for entry in _typed(vector, list, name)))))
+            out.append((_typed(doc, str, name), _vector(vector, name)))
         return tuple(out)
 
 
@@ -266,43 +280,63 @@ def _seq(item: Any, name: str) -> int:
     return n
 
 
-def _docs_request(f: Fields) -> DocsRequest:
-    buckets = tuple(_typed(b, int, "buckets") for b in f.get("buckets", list))
-    if not all(0 <= b < BUCKETS for b in buckets):
-        raise ProtocolError("bad-message", f"a bucket is 0..{BUCKETS - 1}")
-    docs = []
-    for item in f.get("docs", list):
-        doc, digest = _pair(item, "docs")
-        docs.append((_typed(doc, str, "docs"), _sized(_typed(digest, bytes, "docs"), DIGEST_BYTES, "docs")))
-    return DocsRequest(buckets, tuple(docs))
+def _vector(value: Any, name: str) -> Vector:
+    entries = _typed(value, list, name)
+    if len(entries) > LIMITS.actors:
+        raise ProtocolError("bad-message", f"a vector in {name} lists over {LIMITS.actors} actors")
+    return tuple((_typed(a, bytes, name), _seq(s, name)) for a, s in (_pair(e, name) for e in entries))
 
 
-def _buckets(f: Fields) -> Buckets:
-    buckets = tuple(_sized(_typed(b, bytes, "buckets"), DIGEST_BYTES, "buckets")
-                    for b in f.get("buckets", list))
-    if len(buckets) != BUCKETS:
-        raise ProtocolError("bad-message", f"buckets holds {BUCKETS} digests")
-    return Buckets(f.key("key"), f.digest("digest"), buckets)
+def _prefix(item: Any) -> str:
+    prefix: str = _typed(item, str, "prefix")
+    if len(prefix) > PATH_CHARS or prefix.strip(HEX):
+        raise ProtocolError("bad-message", f"a prefix is 0 to {PATH_CHARS} lowercase hex digits")
+    return prefix
+
+
+def _descend(f: Fields) -> Descend:
+    prefixes = tuple(_prefix(p) for p in f.get("prefixes", list))
+    if len(prefixes) > LIMITS.prefixes:
+        raise ProtocolError("bad-message", f"at most {LIMITS.prefixes} prefixes")
+    return Descend(prefixes)
+
+
+def _told(item: Any) -> Told:
+    if not isinstance(item, list) or len(item) not in (1, 3, 4):
+        raise ProtocolError("bad-message", "a node is an array of 1, 3 or 4")
+    prefix = _prefix(item[0])
+    if len(item) == 1:
+        return Told(prefix, None)
+    if len(item) == 4:
+        doc = _typed(item[1], str, "a leaf's doc id")
+        digest = _sized(_typed(item[2], bytes, "a leaf's digest"), DIGEST_BYTES, "a leaf's digest")
+        return Told(prefix, Leaf(doc, digest), _vector(item[3], "a leaf's vector"))
+    bitmap = _typed(item[1], int, "a node's bitmap")
+    digests = _typed(item[2], bytes, "a node's digests")
+    present = [c for i, c in enumerate(HEX) if bitmap >> i & 1]
+    if not 0 < bitmap < 1 << 16 or len(digests) != DIGEST_BYTES * len(present):
+        raise ProtocolError("bad-message", "a node's bitmap names the children its digests hold")
+    return Told(prefix, Internal({c: digests[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES]
+                                  for i, c in enumerate(present)}))
 
 
 def _pushed(f: Fields) -> Pushed:
-    reasons = tuple(_typed(r, str, "reasons") for r in f.get("reasons", list))[:MAX_REASONS]
+    reasons = tuple(_typed(r, str, "reasons") for r in f.get("reasons", list))[:LIMITS.reasons]
     deferred = 0 if f.get("deferred", int, optional=True) is None else f.count("deferred")
     return Pushed(f.count("accepted"), f.count("duplicate"), f.count("pending"), f.count("rejected"),
                   reasons, deferred)
 
 
 _PARSERS: dict[str, Any] = {
-    "hello": lambda f: Hello(f.digest("digest"), f.key("key"), f.url()),
-    "docs": _docs_request,
+    "hello": lambda f: Hello(f.digest("root"), f.key("key"), f.url()),
+    "descend": _descend,
     "pull": lambda f: Pull(f.vectors("wants"), f.count("cursor"), f.count("limit")),
     "push": lambda f: Push(f.envelopes()),
     "peers": lambda f: PeersRequest(f.url()),
     "same": lambda f: Same(f.key("key")),
-    "buckets": _buckets,
-    "vectors": lambda f: Vectors(f.vectors("vectors")),
+    "nodes": lambda f: Nodes(f.key("key"), tuple(_told(n) for n in f.get("nodes", list))),
     "changes": lambda f: Changes(f.envelopes(), f.count("cursor"), f.get("more", bool)),
     "pushed": _pushed,
-    "peer-list": lambda f: Peers(tuple(_typed(u, str, "urls")[:MAX_URL_CHARS]
+    "peer-list": lambda f: Peers(tuple(_typed(u, str, "urls")[:LIMITS.url_chars]
                                        for u in f.get("urls", list))),
 }

@@ -7,8 +7,10 @@ million lists, about 600 MB. So `unpack` first walks the bytes without
 building anything, counting objects and open containers, and stops at the
 first limit crossed, after at most `max_objects` steps; only a value within
 every limit is then built by msgpack, with its per-item limits set from the
-same `Limits`. What each format allows is named beside it: `SYNC_MESSAGE`
+same `Limits`. What each format allows is named beside it: `SYNC_MESSAGE` and `PACK`
 (protocol-spec/sync.md), `ENVELOPE` (changes.md), `BUNDLE_META` (bundles.md).
+`LIMITS` holds the sync protocol's other bounds (prefixes, vectors, replies,
+a descent), so that every bound a sync decoder applies is in this one file.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import msgpack
 
 from .chunk import MAX_CHUNK_BYTES
 
-__all__ = ["BUNDLE_META", "ENVELOPE", "SYNC_MESSAGE", "Limits", "WireLimitError", "unpack"]
+__all__ = ["BUNDLE_META", "ENVELOPE", "LIMITS", "PACK", "SYNC_MESSAGE", "Limits", "WireLimitError",
+           "WireLimits", "unpack"]
 
 
 class WireLimitError(ValueError):
@@ -49,12 +52,17 @@ class Limits:
 # An envelope is [doc id, change, signer, signature].
 ENVELOPE = Limits(max_bytes=MAX_CHUNK_BYTES + 512, max_objects=5, max_depth=1,
                   max_bin=MAX_CHUNK_BYTES, max_str=1024, max_array=4, max_map=0)
-# A sync message: a map whose deepest field is wants/vectors, [[doc, [[actor, seq], ...]], ...]
-# (depth 5). 400,000 objects cover every honest message (500 envelopes are 2,500; the vectors of
-# 20,000 documents with 5 actors each are 360,000) and cost at most about 30 MB to build.
+# A sync message: a map whose deepest field is a vector entry, e.g. nodes: [[prefix, doc, digest,
+# [[actor, seq], ...]], ...] (depth 5). 400,000 objects cover every honest message (the nodes of
+# a 1 MiB reply are under 70,000; the wants of 20,000 documents with 5 actors each 360,000) and
+# cost at most about 30 MB to build. A bin may be as long as the body: a pack is one bin.
 SYNC_MESSAGE = Limits(max_bytes=8 << 20, max_objects=400_000, max_depth=6,
-                      max_bin=MAX_CHUNK_BYTES, max_str=MAX_CHUNK_BYTES, max_array=200_000,
+                      max_bin=8 << 20, max_str=MAX_CHUNK_BYTES, max_array=200_000,
                       max_map=16)
+# A pack once inflated: [[doc, [[deps, rest, signature], ...]], ...] (depth 5), at most 20,000
+# changes of a few deps each.
+PACK = Limits(max_bytes=32 << 20, max_objects=400_000, max_depth=5, max_bin=MAX_CHUNK_BYTES,
+              max_str=1024, max_array=20_000, max_map=0)
 # A bundle's header or trailer, or a state file's state: the same vectors, a little deeper;
 # 16 MiB holds 600,000 objects of vectors, and a frame is read whole before it is decoded.
 BUNDLE_META = Limits(max_bytes=16 << 20, max_objects=600_000, max_depth=8, max_bin=1 << 16,
@@ -134,3 +142,19 @@ def _scan(data: bytes, limits: Limits) -> None:
 def _bounded(kind: str, count: int, limit: int) -> None:
     if count > limit:
         raise WireLimitError("oversized", f"{kind} of {count} items, at most {limit}")
+
+
+@dataclass(frozen=True)
+class WireLimits:
+    """The sync protocol's bounds beyond msgpack's (protocol-spec/sync.md, "Bounds")."""
+
+    url_chars: int = 512
+    reasons: int = 16  # distinct rejection reasons reported in `pushed`
+    pack_changes: int = PACK.max_array  # changes in one pack
+    prefixes: int = 1024  # prefixes in one `descend`
+    nodes_reply_bytes: int = 1 << 20  # a `nodes` reply stops answering once this big
+    descent_nodes: int = 4_000_000  # tree nodes one exchange may be told about (about 2 per document)
+    actors: int = 100_000  # actors in one vector
+
+
+LIMITS = WireLimits()

@@ -37,22 +37,22 @@ def test_the_page_shows_needs_against_offers_and_what_is_uncovered(tmp_path: Pat
     cli(north, "need", "add", "--confed", charter, "--item", "grain", "--quantity", "400", "--unit", "kg",
         "--by", "2099-06-01", "--priority", "urgent")
     daemon = serve(north)
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             try:
                 page = browser.new_page(viewport={"width": 390, "height": 844})
                 page.goto(f"{daemon.url}/#economy")
-                grain = page.locator('#economy article.plan-line[data-item="grain"]')
+                grain = page.locator('#view-economy article.plan-line[data-item="grain"]')
                 expect(grain).to_contain_text("150 uncovered")
                 expect(grain.locator("svg.plan-chart")).to_have_attribute(
                     "aria-label", "grain: 400 kg needed, 250 offered, 150 uncovered, 0 surplus")
                 expect(grain.locator("ul.uncovered")).to_contain_text("150 kg for north")
-                expect(page.locator("#economy .plan-news")).to_contain_text("south up to")
+                expect(page.locator("#view-economy .plan-news")).to_contain_text("south up to")
                 cli(north, "need", "add", "--confed", charter, "--item", "salt", "--quantity", "5",
                     "--unit", "kg", "--by", "2099-01-01")  # through the daemon; shown without a reload
-                expect(page.locator('#economy article.plan-line[data-item="salt"]')).to_contain_text(
+                expect(page.locator('#view-economy article.plan-line[data-item="salt"]')).to_contain_text(
                     "5 uncovered", timeout=15_000)
                 page.screenshot(path=str(ARTIFACTS / "page-economy-phone.png"), full_page=True)
             finally:

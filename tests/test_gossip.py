@@ -19,21 +19,21 @@ from pnyx.federation.chunk import parse_change
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change
 from pnyx.federation.keys import parse_key
-from pnyx.federation.syncdigest import BUCKETS
 from pnyx.federation.syncmsg import (
-    Buckets,
     Changes,
-    DocsRequest,
+    Descend,
     Hello,
+    Nodes,
     Peers,
     Pull,
     Push,
     Pushed,
     Reply,
-    Vectors,
+    Told,
     decode_request,
     encode,
 )
+from pnyx.federation.synctree import HEX, Internal, Leaf, path_of
 
 from bench.corpus import entry, ledger_chain, new_key
 from tests.apikit import call
@@ -151,7 +151,8 @@ def test_sigkill_in_a_large_catch_up_loses_nothing_and_duplicates_nothing(tmp_pa
     tgt = Daemon(target, *GOSSIP, port=port)
     try:
         wait_for("the catch-up to complete", lambda: count(target) == total, 300)
-        assert held_hashes(target) == held_hashes(source)
+        # the target pushes its own genesis after its pulls: wait for that too
+        wait_for("the stores to agree", lambda: held_hashes(target) == held_hashes(source), 60)
         assert tgt.status()["sync_digest"] == src.status()["sync_digest"]
     finally:
         tgt.stop()
@@ -199,12 +200,20 @@ class RogueServer:
         self.thread.start()
         assert self.ready.wait(10)
 
+    def _node(self, prefix: str) -> Told:
+        """A tree that differs everywhere: every document claims an actor at seq 99."""
+        docs = sorted({e.doc_id for e in self.envelopes if path_of(e.doc_id).startswith(prefix)})
+        if not docs:
+            return Told(prefix, None)
+        if len(docs) == 1 and prefix:
+            return Told(prefix, Leaf(docs[0], os.urandom(32)), ((b"\x66" * 40, 99),))
+        return Told(prefix, Internal({c: os.urandom(32) for c in HEX}))
+
     def _answer(self, message: object) -> Reply:
-        docs = sorted({e.doc_id for e in self.envelopes})
         if isinstance(message, Hello):
-            return Buckets(b"\x66" * 32, os.urandom(32), tuple(os.urandom(32) for _ in range(BUCKETS)))
-        if isinstance(message, DocsRequest):
-            return Vectors(tuple((doc, ((b"\x66" * 40, 99),)) for doc in docs))
+            return Nodes(b"\x66" * 32, (self._node(""),))
+        if isinstance(message, Descend):
+            return Nodes(b"\x66" * 32, tuple(self._node(p) for p in message.prefixes))
         if isinstance(message, Pull):
             return Changes(tuple(self.envelopes), 1, False)
         if isinstance(message, Push):

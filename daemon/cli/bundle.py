@@ -12,14 +12,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pnyx.federation.bundle import BundleError, HeldState, Selection, decode_state
-from pnyx.federation.keys import key_text
+from pnyx.federation.bundle import BundleError, HeldState, decode_state
 
-from ..store.bundles import ImportResult, confed_documents, export_bundle, export_state, read_import
+from ..store.bundles import export_selected, export_state, import_summary, read_import
 from ..store.completeness import Completeness
 from ..store.node import open_node
 from .output import print_json
@@ -73,12 +71,11 @@ def _read_state(path: Path) -> HeldState:
         raise ValueError(f"{path} is not a usable state file: {exc}") from None
 
 
-def _since(text: str) -> dt.datetime:
+def _since(text: str) -> dt.date:
     try:
-        day = dt.date.fromisoformat(text)
+        return dt.date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"--since takes a date YYYY-MM-DD, got {text!r}") from None
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
 
 
 def cmd_bundle_export(args: argparse.Namespace) -> int:
@@ -86,14 +83,9 @@ def cmd_bundle_export(args: argparse.Namespace) -> int:
         raise ValueError("--all cannot be combined with --for, --since or --confed")
     theirs = _read_state(args.for_state) if args.for_state else None
     since = _since(args.since) if args.since else None
-    if args.confed and (len(args.confed) != 64 or not all(c in "0123456789abcdef" for c in args.confed)):
-        raise ValueError(f"not a confederation id (64 hex digits): {args.confed!r}")
     node = open_node(args.data)
     try:
-        belongs = confed_documents(node, args.confed) if args.confed else None
-        after = node.store.arrived_before(since.timestamp()) if since else 0
-        selection = Selection(args.since, args.confed, theirs.digest if theirs else None)
-        trailer = export_bundle(node, args.output, selection, theirs, belongs, after)
+        trailer = export_selected(node, args.output, since, args.confed, theirs)
     finally:
         node.close()
     size = args.output.stat().st_size
@@ -125,7 +117,7 @@ def cmd_bundle_import(args: argparse.Namespace) -> int:
             result = read_import(node, args.bundle, on_progress)
     finally:
         node.close()
-    summary = import_summary(args.bundle, result)
+    summary = import_summary(str(args.bundle), result)
     if args.json:
         print_json(summary)
     else:
@@ -135,29 +127,6 @@ def cmd_bundle_import(args: argparse.Namespace) -> int:
               " before the damage were verified and what was valid is kept)", file=sys.stderr)
         return 1
     return 0
-
-
-def import_summary(path: Path, result: ImportResult) -> dict[str, Any]:
-    r = result.report
-    header = result.header
-    return {
-        "file": str(path),
-        "records": result.records,
-        "new": r.accepted, "already_held": r.duplicate, "pending": r.pending,
-        "deferred": r.deferred,
-        "rejected": len(r.rejected),
-        "reasons": [{"reason": reason, "detail": detail} for reason, detail in r.rejected[:50]],
-        "rejected_by_reason": dict(sorted(Counter(reason for reason, _ in r.rejected).items())),
-        "covers": None if header is None else {
-            "since": header.selection.since, "confed": header.selection.confed,
-            "for_state": header.selection.for_state.hex() if header.selection.for_state else None,
-            "exporter_device": key_text(header.exporter.device),
-            "exporter_assembly": key_text(header.exporter.assembly),
-            "exporter_documents": len(header.exporter.vectors)},
-        "complete": result.error is None,
-        "error": None if result.error is None else {"code": result.error.code,
-                                                    "detail": str(result.error)},
-    }
 
 
 def print_import(s: dict[str, Any]) -> None:

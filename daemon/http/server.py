@@ -31,6 +31,7 @@ from ..store.viewindex import ViewIndex
 from ..store.watch import WATCH_INTERVAL, StoreWatch
 from .access import Access
 from .api import PREFIX, api_app
+from .exchange import add_exchange
 from .faults import json_faults
 from .page import add_page
 
@@ -55,7 +56,7 @@ async def status(request: web.Request) -> web.Response:
     report = node_status(request.app[NODE_KEY])
     discovery = request.app.get(DISCOVERY_KEY)
     report["discovery"] = discovery.describe() if discovery else None
-    report["sync_digest"] = request.app[SYNC_KEY].holdings.summary().digest.hex()
+    report["sync_digest"] = request.app[SYNC_KEY].holdings.tree().root().hex()
     gossip = request.app.get(GOSSIP_KEY)
     if gossip is not None:
         report["sync_sessions"] = gossip.sessions
@@ -106,6 +107,7 @@ def make_app(node: Node, sync: SyncContext | None = None, access: Access | None 
     app.router.add_post("/pnyx/v1/sync", handle_sync)
     watch = app[WATCH_KEY] = StoreWatch(node.store, watch_interval, on_idle=node.docs.tend)
     api = api_app(node, ensure_api_token(node.data), access or Access.of(None), app[VIEW_KEY], watch)
+    add_exchange(api)
     app.add_subapp(PREFIX, api)
     add_page(app, api)
     app.cleanup_ctx.append(watching)

@@ -3,9 +3,10 @@
 - Push at once: the store is watched (daemon/store/watch.py, the same watch that feeds
   the API's event stream: its highest arrival number, polled every
   `watch_interval` seconds), so a change recorded by this daemon, by a CLI
-  process on the same data directory, or received from a peer is offered to
-  every known peer within a fraction of a second. That also relays other
-  assemblies' records onward.
+  process on the same data directory, or received from a peer is pushed,
+  itself and nothing else, to `fanout` random due peers within a fraction of
+  a second. That also relays other assemblies' records onward. Whom and when
+  is federation/gossip.py's policy, on the clock passed in.
 - Pull-push: every `interval` seconds (times a random factor in [0.5, 1.5))
   a full exchange with `fanout` random peers, and one peer is asked for the
   peers it knows.
@@ -18,21 +19,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import aiohttp
+from pnyx.federation.envelope import Envelope
+from pnyx.federation.gossip import GossipPolicy
 from pnyx.federation.keys import key_text
 from pnyx.federation.sync import BATCH_ENVELOPES
+from pnyx.federation.syncmsg import Push, Pushed
 
 from ..store.faults import fault
 from ..store.peers import PeerBook
 from ..store.watch import StoreWatch
 from .identity import Unproven, proven_key
-from .sync_client import SyncFailed, fetch_peers, new_session, sync_with
+from .sync_client import SyncFailed, fetch_peers, new_session, post, sync_with
 from .sync_endpoint import SyncContext
 
 log = logging.getLogger("pnyx.gossip")
@@ -60,11 +65,16 @@ class GossipConfig:
     batch: int = BATCH_ENVELOPES
     learn: bool = True  # add peers named by other peers, by inbound exchanges and by mDNS
 
+    @property
+    def policy(self) -> GossipPolicy:
+        return GossipPolicy(self.interval, self.fanout, self.push)
+
 
 class Gossip:
     def __init__(self, ctx: SyncContext, config: GossipConfig, rng: random.Random,
-                 watch: StoreWatch) -> None:
+                 watch: StoreWatch, clock: Callable[[], float] = time.time) -> None:
         self.ctx = ctx
+        self.clock = clock
         self.watch = watch
         self.config = config
         self.rng = rng
@@ -90,8 +100,9 @@ class Gossip:
                     task.cancel()
                 await asyncio.gather(*self._running.values(), return_exceptions=True)
 
-    def kick(self, url: str) -> None:
-        """Sync with `url` now, or once more right after the exchange under way.
+    def kick(self, url: str, fresh: tuple[Envelope, ...] | None = None) -> None:
+        """Sync with `url` now (only push `fresh` if given), or run a full exchange right after
+        the one under way, which carries `fresh` too.
 
         Before `run` has started this does nothing: `run` begins with every due peer."""
         if self._session is None:
@@ -99,7 +110,7 @@ class Gossip:
         if url in self._running:
             self._again.add(url)
         else:
-            self._running[url] = asyncio.create_task(self._exchange_loop(url))
+            self._running[url] = asyncio.create_task(self._exchange_loop(url, fresh))
 
     def discovered(self, url: str, announced: bytes) -> None:
         """A neighbour heard on the local network: a proposed peer, synced with at once.
@@ -112,17 +123,17 @@ class Gossip:
         if not self.config.learn or url == self.ctx.advertise:
             return
         try:
-            if self.peers.add(url, "discovered", time.time()):
+            if self.peers.add(url, "discovered", self.clock()):
                 log.info("discovered peer %s", url)
         except ValueError:
             return
-        self.peers.heard(url, announced, time.time())
+        self.peers.heard(url, announced, self.clock())
         if self._session is not None and self._identities.get(url) != announced:
             self._identities[url] = announced
             task = asyncio.create_task(self._check_identity(url, announced))
             self._checks.add(task)
             task.add_done_callback(self._checks.discard)
-        if url in self.peers.due(time.time()):
+        if url in self.peers.due(self.clock()):
             self.kick(url)
 
     async def _check_identity(self, url: str, announced: bytes) -> None:
@@ -145,23 +156,54 @@ class Gossip:
     async def _watch(self) -> None:
         """Push whenever the store watch (daemon/store/watch.py) sees the arrival number move."""
         seen = self.watch.seqno
-        for url in self.peers.due(time.time()):
+        for url in self.peers.due(self.clock()):
             self.kick(url)
         while not self.watch.closed:
             moved = await self.watch.wait_beyond(seen, self.config.interval)
             if moved is None:
                 continue
-            seen = moved
-            if self.config.push:
-                for url in self.peers.due(time.time()):
-                    self.kick(url)
+            since, seen = seen, moved
+            peers = self.config.policy.push_peers(self.peers.due(self.clock()), self.rng)
+            if peers:
+                self._push_new(since, moved, peers)
+
+    def _push_new(self, since: int, upto: int, peers: list[str]) -> None:
+        """Eager push (protocol-spec/sync.md, "Gossip"): the changes stored after arrival number
+        `since`, and only them, in one `push` to each peer; a full exchange when more than a
+        batch arrived (a catch-up is the exchange's job, not the push's)."""
+        fresh = list(itertools.islice((c.envelope for c in self.ctx.node.store.envelopes(since)
+                                       if c.seqno <= upto), self.config.batch + 1))
+        for url in peers:
+            if len(fresh) > self.config.batch:
+                self.kick(url)
+            elif fresh:
+                self.kick(url, tuple(fresh))
+
+    async def _push(self, url: str, envelopes: tuple[Envelope, ...]) -> None:
+        assert self._session is not None
+        peer = self.peers.device_of(url)  # a push proves its sender to a peer whose key is known
+        sender = None if peer is None else (self.ctx.node.device_key, peer)
+        try:
+            reply = await post(self._session, url, Push(envelopes), sender=sender)
+        except SyncFailed as exc:
+            delay = self.peers.failed(url, str(exc), self.clock(), self.rng.random())
+            log.info("push to %s failed (%s); next try in %.1f s", url, exc, delay)
+            return
+        if not isinstance(reply, Pushed):
+            return
+        self.peers.succeeded(url, None, self.clock(), reply.accepted, 0)  # reached, took our news
+        if reply.accepted or reply.rejected:
+            log.info("pushed %d to %s: %d new, %d rejected", len(envelopes), url, reply.accepted,
+                     reply.rejected)
+        if reply.pending:
+            self._again.add(url)  # it lacks what they build on: an exchange brings it now
 
     async def _periodic(self) -> None:
         while True:
-            await asyncio.sleep(self.config.interval * self.rng.uniform(0.5, 1.5))
+            await asyncio.sleep(self.config.policy.next_round_in(self.rng))
             with store_faults_logged("a gossip round"):
-                due = self.peers.due(time.time())
-                for url in self.rng.sample(due, min(self.config.fanout, len(due))):
+                due = self.peers.due(self.clock())
+                for url in self.config.policy.round_peers(due, self.rng):
                     self.kick(url)
                 if due and self.ctx.learn:
                     await self._learn_from(self.rng.choice(due))
@@ -177,18 +219,23 @@ class Gossip:
             if learned == self.ctx.advertise:
                 continue
             try:
-                if self.peers.add(learned, "learned", time.time()):
+                if self.peers.add(learned, "learned", self.clock()):
                     log.info("learned peer %s from %s", learned, url)
                     self.kick(learned)
             except ValueError:
                 continue
 
-    async def _exchange_loop(self, url: str) -> None:
+    async def _exchange_loop(self, url: str, fresh: tuple[Envelope, ...] | None) -> None:
+        """Exchanges with one peer never overlap: a push, or an exchange, then one more if asked."""
         try:
             while True:
                 self._again.discard(url)
                 with store_faults_logged(f"sync with {url}"):
-                    await self._exchange(url)
+                    if fresh is not None:
+                        await self._push(url, fresh)
+                        fresh = None
+                    else:
+                        await self._exchange(url)
                 if url not in self._again:
                     return
         finally:
@@ -201,7 +248,7 @@ class Gossip:
             outcome = await sync_with(self._session, self.ctx.node, self.ctx.holdings, url,
                                       self.ctx.advertise, limit=self.config.batch)
         except SyncFailed as exc:
-            delay = self.peers.failed(url, str(exc), time.time(), self.rng.random())
+            delay = self.peers.failed(url, str(exc), self.clock(), self.rng.random())
             log.info("sync with %s failed (%s); next try in %.1f s", url, exc, delay)
             if exc.outcome is not None:
                 self.peers.count_rejected(url, exc.outcome.received.rejected)
@@ -210,7 +257,7 @@ class Gossip:
             self.peers.mark_self(url)
             return
         received = outcome.received
-        self.peers.succeeded(url, outcome.peer_key, time.time(), outcome.progress.pushed,
+        self.peers.succeeded(url, outcome.peer_key, self.clock(), outcome.progress.pushed,
                              received.accepted)
         self.peers.count_rejected(url, received.rejected)
         if received.accepted or received.rejected or outcome.progress.pushed:

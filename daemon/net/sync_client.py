@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
+from pnyx.federation.envelope import Envelope
 from pnyx.federation.identity import prove_sender
 from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.sync import BATCH_ENVELOPES, Initiator, Progress
@@ -29,6 +30,7 @@ from pnyx.federation.syncmsg import (
     decode_reply,
     encode,
 )
+from pnyx.federation.syncpeer import exchange_async
 
 from ..store.completeness import Completeness
 from ..store.holdings import StoreHoldings
@@ -93,29 +95,34 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
     initiator = Initiator(holdings, node.device_key.public, advertise, limit)
     outcome = Outcome(None, initiator.progress)
     counts = [0, 0]
-    request: Request | None = initiator.start()
+
+    async def send(request: Request) -> Reply:
+        peer = initiator.peer_key  # known after hello: pushes then prove who sends them
+        reply = await post(session, url, request, counts,
+                           None if peer is None else (node.device_key, peer))
+        if on_progress is not None:
+            on_progress(initiator.progress)
+        return reply
+
+    async def ingest(envelopes: Sequence[Envelope]) -> None:
+        source = url if initiator.peer_key is None else key_text(initiator.peer_key)
+        outcome.received.merge(await ingest_in_slices(node.ingestor, envelopes, source))
+
     try:
-        while request is not None:
-            peer = initiator.peer_key
-            reply = await post(session, url, request, counts,
-                               None if peer is None else (node.device_key, peer))
-            try:
-                step = initiator.receive(reply)
-            except ProtocolError as exc:
-                raise SyncFailed(f"{url}: {exc}") from None
-            if step.ingest:
-                source = url if initiator.peer_key is None else key_text(initiator.peer_key)
-                outcome.received.merge(await ingest_in_slices(node.ingestor, step.ingest, source))
-            if on_progress is not None:
-                on_progress(initiator.progress)
-            request = step.request
+        await exchange_async(initiator, send, ingest)
+    except ProtocolError as exc:
+        failed = SyncFailed(f"{url}: {exc}")
+        failed.outcome = outcome
+        raise failed from None
     except SyncFailed as exc:
         exc.outcome = outcome
         raise
     finally:
         outcome.peer_key = initiator.peer_key
         outcome.wire_sent, outcome.wire_received = counts
-        remember(node, url, initiator.peer_vectors, outcome.received)
+        remember(node, url, tuple(initiator.peer_vectors), outcome.received)
+    if on_progress is not None:
+        on_progress(initiator.progress)
     return outcome
 
 

@@ -24,7 +24,7 @@ from pnyx.federation.keys import key_text
 from pnyx.federation.sync import answer
 from pnyx.federation.syncmsg import (
     MAX_BODY_BYTES,
-    DocsRequest,
+    Descend,
     Hello,
     Peers,
     PeersRequest,
@@ -203,7 +203,7 @@ def respond(ctx: SyncContext, message: Request) -> Reply:
     if isinstance(message, PeersRequest):
         learn(ctx, message.url)
         return Peers(tuple(url for url in ctx.peers.good(PEERS_SHARED) if url != message.url))
-    assert isinstance(message, (Hello, DocsRequest, Pull)), type(message)
+    assert isinstance(message, (Hello, Descend, Pull)), type(message)
     if isinstance(message, Hello) and message.key != ctx.node.device_key.public:
         learn(ctx, message.url)
     return answer(ctx.holdings, ctx.node.device_key.public, message)

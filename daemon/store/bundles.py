@@ -19,10 +19,11 @@ import datetime as dt
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from pnyx.federation.bundle import (
     BundleError,
@@ -34,6 +35,7 @@ from pnyx.federation.bundle import (
     Trailer,
     encode_state,
 )
+from pnyx.federation.charter import CHARTER_ID_RE
 from pnyx.federation.docids import DocKind, charter_doc_id, parse_doc_id
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.errors import Rejected
@@ -124,6 +126,23 @@ def export_bundle(node: Node, path: Path, selection: Selection, theirs: HeldStat
     return trailer[0]
 
 
+def export_selected(node: Node, path: Path, since: dt.date | None, confed: str | None,
+                    theirs: HeldState | None) -> Trailer:
+    """Export as `pnyx bundle export` and the API do: the changes stored on or after `since`
+    (UTC), of confederation `confed`'s documents, that `theirs` lacks; each filter optional.
+
+    Raises ValueError for a malformed or unknown confederation."""
+    if confed is not None and not CHARTER_ID_RE.match(confed):
+        raise ValueError(f"not a confederation id (64 hex digits): {confed!r}")
+    belongs = confed_documents(node, confed) if confed else None
+    start = None if since is None else dt.datetime(since.year, since.month, since.day,
+                                                   tzinfo=dt.timezone.utc).timestamp()
+    after = node.store.arrived_before(start) if start is not None else 0
+    selection = Selection(None if since is None else since.isoformat(), confed,
+                          theirs.digest if theirs else None)
+    return export_bundle(node, path, selection, theirs, belongs, after)
+
+
 @dataclass
 class ImportResult:
     header: Header | None = None
@@ -176,3 +195,27 @@ def read_import(node: Node, path: Path, on_progress: Callable[[int, int], None] 
                 ) -> ImportResult:
     with open(path, "rb") as stream:
         return import_bundle(node, stream, path.name, on_progress)
+
+
+def import_summary(source: str, result: ImportResult) -> dict[str, Any]:
+    """What an import did, as `pnyx bundle import --json` prints it and the API answers."""
+    r = result.report
+    header = result.header
+    return {
+        "file": source,
+        "records": result.records,
+        "new": r.accepted, "already_held": r.duplicate, "pending": r.pending,
+        "deferred": r.deferred,
+        "rejected": len(r.rejected),
+        "reasons": [{"reason": reason, "detail": detail} for reason, detail in r.rejected[:50]],
+        "rejected_by_reason": dict(sorted(Counter(reason for reason, _ in r.rejected).items())),
+        "covers": None if header is None else {
+            "since": header.selection.since, "confed": header.selection.confed,
+            "for_state": header.selection.for_state.hex() if header.selection.for_state else None,
+            "exporter_device": key_text(header.exporter.device),
+            "exporter_assembly": key_text(header.exporter.assembly),
+            "exporter_documents": len(header.exporter.vectors)},
+        "complete": result.error is None,
+        "error": None if result.error is None else {"code": result.error.code,
+                                                    "detail": str(result.error)},
+    }

@@ -1,10 +1,12 @@
-"""The store seen through federation.sync.Holdings: digests, vectors and batches of changes.
+"""The store seen through federation.sync.Holdings: the digest tree, vectors and batches of changes.
 
-The state summary (document, bucket and state digests) is recomputed only
-when the store's last arrival number moves, so an idle exchange costs one
-indexed query. Batches are read in arrival order, which is an order in which
-every change comes after its dependencies: a receiver can store each batch
-as it comes, with nothing left waiting.
+The digest tree (federation/synctree.py) is built once per process from the
+heads table, then kept up to date incrementally: when the store's last
+arrival number has moved, only the documents that gained changes since are
+re-read (their heads) and set in the tree, O(log D) each. An idle exchange
+costs one indexed query. Batches are read in arrival order, which is an order
+in which every change comes after its dependencies: a receiver can store each
+batch as it comes, with nothing left waiting.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from collections.abc import Iterator, Mapping
 
 from pnyx.federation.bundle import HeldState
 from pnyx.federation.envelope import Envelope
-from pnyx.federation.sync import BATCH_BYTES, BATCH_ENVELOPES, Batch, Summary, summarize
-from pnyx.federation.syncdigest import doc_digest
+from pnyx.federation.sync import BATCH_BYTES, BATCH_ENVELOPES, Batch
+from pnyx.federation.synctree import DigestTree, doc_digest
 
 from .sqlite import Store
 
@@ -24,25 +26,38 @@ MAX_IN_LIST = 500  # above this many documents, filter in Python rather than in 
 class StoreHoldings:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._summary: tuple[tuple[int, int], Summary] | None = None
+        self._tree: DigestTree | None = None
+        self._seen = (0, 0)  # the arrival number and evidence count the tree reflects
 
-    def summary(self) -> Summary:
-        last = (self.store.last_seqno(), self.store.count_evidence())
-        if self._summary is None or self._summary[0] != last:
+    def tree(self) -> DigestTree:
+        seen = (self.store.last_seqno(), self.store.count_evidence())
+        if self._tree is None:
+            self._tree = DigestTree()
             heads: dict[str, list[bytes]] = {}
             for doc, h in self.store.heads():
                 heads.setdefault(doc, []).append(h)
             evidence = self.store.evidence_hashes()
-            self._summary = (last, summarize({doc: doc_digest(hs, evidence.get(doc, ()))
-                                              for doc, hs in heads.items()}))
-        return self._summary[1]
+            for doc, hs in heads.items():
+                self._tree.set(doc, doc_digest(hs, evidence.get(doc, ())))
+        elif seen != self._seen:
+            changed = set(self.store.documents_since(self._seen[0]))
+            evidence = self.store.evidence_hashes() if seen[1] != self._seen[1] or changed else {}
+            if seen[1] != self._seen[1]:
+                changed |= set(evidence)
+            for doc in changed:
+                hs = [bytes(h) for (h,) in self.store.db.execute(
+                    "SELECT hash FROM heads WHERE doc = ?", (doc,))]
+                if hs:
+                    self._tree.set(doc, doc_digest(hs, evidence.get(doc, ())))
+        self._seen = seen
+        return self._tree
 
     def vector(self, doc_id: str) -> dict[bytes, int]:
         return self.store.vector(doc_id)
 
     def state(self, device: bytes, assembly: bytes) -> HeldState:
         """What this store holds, as a state file and a bundle header carry it."""
-        digest = self.summary().digest
+        digest = self.tree().root()
         vectors = tuple((doc, tuple(sorted(v.items()))) for doc, v in self.store.vectors())
         return HeldState(device, assembly, digest, vectors)
 

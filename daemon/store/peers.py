@@ -177,6 +177,11 @@ class PeerBook:
         with self.store.transaction():
             self.db.execute("UPDATE peers SET flag = ? WHERE url = ?", (flag, url))
 
+    def device_of(self, url: str) -> bytes | None:
+        """The device key the peer at `url` answered with when last reached, if ever."""
+        row = self.db.execute("SELECT device FROM peers WHERE url = ?", (url,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
     def is_device(self, device: bytes) -> bool:
         """Whether `device` proved itself as one of these peers (daemon/net/identity.py)."""
         return self.db.execute("SELECT 1 FROM peers WHERE device = ? LIMIT 1",

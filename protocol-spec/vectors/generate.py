@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import msgpack
 from automerge.core import Document, Transaction
 from pnyx.daemon.services.jsonable import to_jsonable
 from pnyx.federation.bundle import BundleWriter, Header, HeldState, Selection, encode_state
+from pnyx.federation.changepack import pack
 from pnyx.federation.chunk import CHANGE_CHUNK, MAGIC, Reader, encode_uleb, parse_change
 from pnyx.federation.confed import Act, ActKind, write_act, write_recall_saw
 from pnyx.federation.discovery_txt import Announcement, encode_txt
@@ -47,23 +49,23 @@ from pnyx.federation.ledger import (
     write_mandate,
     write_revocation,
 )
-from pnyx.federation.sync import summarize
-from pnyx.federation.syncdigest import EMPTY_BUCKET, bucket_digests, bucket_of, doc_digest, state_digest
 from pnyx.federation.syncmsg import (
-    Buckets,
     Changes,
-    DocsRequest,
+    Descend,
     Hello,
+    Nodes,
     Peers,
     PeersRequest,
     Pull,
     Push,
     Pushed,
     Same,
-    Vectors,
+    Told,
     encode,
     to_wire,
+    told_to_wire,
 )
+from pnyx.federation.synctree import DigestTree, Leaf, doc_digest, path_of
 
 HERE = Path(__file__).resolve().parent
 FILES = ("keys.json", "signatures.json", "history.json", "invalid.json", "pending.json", "discovery.json",
@@ -570,23 +572,28 @@ def discovery_json() -> dict[str, Any]:
 
 
 def sync_json(h: History) -> dict[str, Any]:
-    """Sync digests and messages (protocol-spec/sync.md), and bad messages with their error code."""
+    """The digest tree, packs and messages (protocol-spec/sync.md), and bad messages with their
+    error code."""
     heads = {f"ledger/{key_text(SigningKey(seed(n)).public)}": [hashlib.sha256(f"{n} {i}".encode()).digest()
                                                                  for i in range(k)]
-             for n, k in (("sync a", 1), ("sync b", 2), ("sync c", 3))}
-    digests = {doc: doc_digest(hs) for doc, hs in heads.items()}
-    buckets = bucket_digests(digests)
-    empty = bucket_digests({})
+             for n, k in (("sync a", 1), ("sync b", 2), ("sync c", 3), ("sync d", 1), ("sync e", 2))}
+    tree = DigestTree()
+    for doc, hs in heads.items():
+        tree.set(doc, doc_digest(hs))
     key = SigningKey(seed("device a")).public
     actor = run_actor(key, nonce("sync"))
-    genesis = h.steps[0][2]
-    vec = ((next(iter(heads)), ((actor, 7),)),)
+    envelopes = [e for _, _, e in h.steps[:4]]
+    first = next(iter(heads))
+    vec = ((first, ((actor, 7),)),)
+    prefixes = ["", *sorted({path_of(doc)[:i] for doc in heads for i in (1, 2)})]
+    told = [Told(p, tree.node(p), ((actor, 7),) if isinstance(tree.node(p), Leaf) else ())
+            for p in prefixes]
     messages = [
-        Hello(state_digest(buckets), key, "http://192.0.2.7:7464"), Hello(state_digest(empty), key),
-        DocsRequest((3, 41), tuple(sorted(digests.items()))), Pull(vec, 1200, 500),
-        Push((genesis,)), PeersRequest("http://192.0.2.7:7464"), Same(key),
-        Buckets(key, state_digest(buckets), tuple(buckets)), Vectors(vec),
-        Changes((genesis,), 1201, True), Pushed(1, 2, 0, 1, ("bad-signature",)),
+        Hello(tree.root(), key, "http://192.0.2.7:7464"), Hello(DigestTree().root(), key),
+        Descend(tuple(prefixes[1:4])), Pull(vec, 1200, 500),
+        Push(tuple(envelopes)), PeersRequest("http://192.0.2.7:7464"), Same(key),
+        Nodes(key, tuple(told[:4])), Changes(tuple(envelopes), 1201, True),
+        Pushed(1, 2, 0, 1, ("bad-signature",)),
         Pushed(0, 0, 1, 0, (), 499),
         Peers(("http://192.0.2.8:7464", "https://pnyx.example.org")),
     ]
@@ -594,24 +601,30 @@ def sync_json(h: History) -> dict[str, Any]:
     def packed(value: Any) -> str:
         return bytes(msgpack.packb(value, use_bin_type=True)).hex()
 
-    hello = {"v": 1, "t": "hello", "digest": bytes(32), "key": key}
+    hello = {"v": 2, "t": "hello", "root": bytes(32), "key": key}
     sender, responder = SigningKey(seed("device a")), SigningKey(seed("device b")).public
-    pushed_body = encode(Push((genesis,)))
+    pushed_body = encode(Push(tuple(envelopes[:1])))
     return {
-        "description": "protocol-spec/sync.md. `digests`: each document's heads give `doc_digest` "
-                       "and `bucket`; all three give the non-empty `buckets` and `state`; "
-                       "`empty_state` is the digest of a store holding nothing. `messages`: "
-                       "`msgpack` (hex) decodes to `fields` (bytes as hex), and encoding the decoded "
-                       "message gives `msgpack` again. `bad`: each request body must be refused "
-                       "with the error `code` (HTTP `status`). `push_sender`: the `Pnyx-Sender` "
-                       "header `header` proves `sender` for `body` sent to `responder` at `time` "
-                       "(\"Push senders\").",
-        "digests": {
-            "documents": [{"doc_id": doc, "heads": [x.hex() for x in hs], "doc_digest": digests[doc].hex(),
-                           "bucket": bucket_of(doc)} for doc, hs in heads.items()],
-            "buckets": {str(i): b.hex() for i, b in enumerate(buckets) if b != EMPTY_BUCKET},
-            "state": state_digest(buckets).hex(), "empty_state": state_digest(empty).hex(),
+        "description": "protocol-spec/sync.md. `tree`: each document's heads give `doc_digest` "
+                       "and `path`; together they give `root` and each listed node as a `nodes` "
+                       "reply carries it (leaves with an empty vector); `empty_root` is the root "
+                       "of a store holding nothing. `pack`: the envelopes (each [doc_id, change, "
+                       "signer, signature], hex) and a pack of them (hex) that unpacks to them. "
+                       "`messages`: `msgpack` (hex) decodes to `fields` (bytes as hex); encoding "
+                       "the decoded message gives `msgpack` again, except a pack's deflate bytes, "
+                       "which may differ between deflate implementations. `bad`: each request "
+                       "body must be refused with the error `code` (HTTP `status`). `push_sender`: "
+                       "the `Pnyx-Sender` header `header` proves `sender` for `body` sent to "
+                       "`responder` at `time` (\"Push senders\").",
+        "tree": {
+            "documents": [{"doc_id": doc, "heads": [x.hex() for x in hs],
+                           "doc_digest": doc_digest(hs).hex(), "path": path_of(doc)}
+                          for doc, hs in heads.items()],
+            "root": tree.root().hex(), "empty_root": DigestTree().root().hex(),
+            "nodes": [to_jsonable(told_to_wire(Told(p, tree.node(p)))) for p in prefixes],
         },
+        "pack": {"envelopes": [to_jsonable(e.to_wire()) for e in envelopes],
+                 "pack": pack(envelopes).hex()},
         "messages": [{"type": to_wire(m)["t"], "msgpack": encode(m).hex(), "fields": to_jsonable(to_wire(m))}
                      for m in messages],
         "bad": [{"name": name, "msgpack": data, "code": code, "status": status}
@@ -619,24 +632,31 @@ def sync_json(h: History) -> dict[str, Any]:
             ("not msgpack", "c1", "malformed-msgpack", 400),
             ("two values", packed(hello) + "00", "malformed-msgpack", 400),
             ("not a map", packed([1, "hello"]), "bad-message", 400),
-            ("unknown version", packed(hello | {"v": 2}), "unsupported-version", 400),
+            ("unknown version", packed(hello | {"v": 1}), "unsupported-version", 400),
             ("unknown type", packed(hello | {"t": "gimme"}), "bad-message", 400),
-            ("a reply sent as a request", packed({"v": 1, "t": "same", "key": key}), "bad-message", 400),
-            ("digest of 31 bytes", packed(hello | {"digest": bytes(31)}), "bad-message", 400),
-            ("negative cursor", packed({"v": 1, "t": "pull", "wants": [], "cursor": -1, "limit": 9}),
+            ("a reply sent as a request", packed({"v": 2, "t": "same", "key": key}), "bad-message", 400),
+            ("root of 31 bytes", packed(hello | {"root": bytes(31)}), "bad-message", 400),
+            ("negative cursor", packed({"v": 2, "t": "pull", "wants": [], "cursor": -1, "limit": 9}),
              "bad-message", 400),
-            ("bucket 64", packed({"v": 1, "t": "docs", "buckets": [64], "docs": []}), "bad-message", 400),
-            ("envelope of three", packed({"v": 1, "t": "push", "envelopes": [["x", b"", key]]}),
+            ("prefix not hex", packed({"v": 2, "t": "descend", "prefixes": ["A"]}), "bad-message", 400),
+            ("pack not deflate", packed({"v": 2, "t": "push", "pack": b"\xff"}), "bad-message", 400),
+            ("forward reference in a pack",
+             packed({"v": 2, "t": "push", "pack": zlib_raw(msgpack.packb([["x", [[[3], b"", bytes(64)]]]]))}),
              "bad-message", 400),
-            ("cursor of 2^63", packed({"v": 1, "t": "pull", "wants": [], "cursor": 1 << 63, "limit": 9}),
+            ("cursor of 2^63", packed({"v": 2, "t": "pull", "wants": [], "cursor": 1 << 63, "limit": 9}),
              "bad-message", 400),
-            ("nested 7 deep", packed({"v": 1, "t": "pull", "wants": [[[[[[[]]]]]]], "cursor": 0,
+            ("nested 7 deep", packed({"v": 2, "t": "pull", "wants": [[[[[[[]]]]]]], "cursor": 0,
                                       "limit": 9}), "oversized", 413),
         ]],
         "push_sender": {"sender": key_text(sender.public), "responder": responder.hex(),
                         "time": 1_800_000_000, "body": pushed_body.hex(),
                         "header": prove_sender(sender, responder, 1_800_000_000, pushed_body)},
     }
+
+
+def zlib_raw(data: bytes) -> bytes:
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
 
 
 def history_state(envelopes: list[Envelope]) -> HeldState:
@@ -646,8 +666,10 @@ def history_state(envelopes: list[Envelope]) -> HeldState:
         change = parse_change(envelope.change)
         vector = vectors.setdefault(envelope.doc_id, {})
         vector[change.actor] = max(vector.get(change.actor, 0), change.seq)
-    digests = {doc: doc_digest(bytes.fromhex(x) for x in hs) for doc, hs in heads_after(envelopes).items()}
-    return HeldState(KEYS["device-a"].public, ASSEMBLY, summarize(digests).digest,
+    tree = DigestTree()
+    for doc, hs in heads_after(envelopes).items():
+        tree.set(doc, doc_digest([bytes.fromhex(x) for x in hs]))
+    return HeldState(KEYS["device-a"].public, ASSEMBLY, tree.root(),
                      tuple((doc, tuple(sorted(v.items()))) for doc, v in sorted(vectors.items())))
 
 

@@ -6,7 +6,10 @@
 
 (() => {
   const API = "/api/v1";
-  const COLOURS = { covered: "#2e7d32", proposed: "#f9a825", uncovered: "#c62828", surplus: "#1d4e89" };
+  // Uncovered is hatched (the page's pattern), not only red: the legend under each chart names them all.
+  const COLOURS = { covered: "#1b6b2a", proposed: "#f9a825", uncovered: "url(#fill-against)", surplus: "#1d4e89" };
+  const LEGEND = [["pledged, met or given", COLOURS.covered], ["proposed", COLOURS.proposed],
+                  ["uncovered", COLOURS.uncovered], ["surplus", COLOURS.surplus]];
 
   function make(ns, tag, attrs, children) {
     const node = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
@@ -54,12 +57,12 @@
       h("h4", {}, `${line.item} (${line.unit})`,
         line.uncovered ? h("span", { class: "badge bad" }, ` ${line.uncovered} uncovered`) : h("span", { class: "badge good" }, " covered")),
       chart(line),
-      h("div", { class: "scroll" }, h("table", { class: "plan-periods" },
-        h("caption", {}, "Per month"),
-        h("thead", {}, h("tr", {}, ["Month", "Needed", "Offered", "Pledged", "Delivered", "Proposed", "Uncovered", "Surplus"]
-          .map(t => h("th", { scope: "col" }, t)))),
-        h("tbody", {}, line.periods.map(p => h("tr", {}, h("td", {}, p.period),
-          ["needed", "offered", "pledged", "delivered", "proposed", "uncovered", "surplus"].map(k => h("td", { class: "n" }, p[k]))))))),
+      h("ul", { class: "legend", "aria-hidden": "true" }, LEGEND.map(([label, fill]) => h("li", {},
+        s("svg", { class: "swatch", viewBox: "0 0 14 14" }, s("rect", { width: 14, height: 14, fill })), ` ${label}`))),
+      h("h5", {}, "Per month"),
+      h("ul", { class: "plan-periods" }, line.periods.map(p => h("li", {}, h("strong", {}, p.period), " ",
+        ["needed", "offered", "pledged", "delivered", "proposed", "uncovered", "surplus"]
+          .filter(k => p[k]).map(k => `${k} ${p[k]}`).join(" · ")))),
       uncovered.length ? h("ul", { class: "uncovered" }, uncovered.map(n =>
         h("li", {}, `${n.uncovered} ${line.unit} for ${name(n.assembly)} by ${n.by} (${n.priority})`))) : null,
       line.proposal.length ? h("p", { class: "muted" }, "Proposed: ", line.proposal.map((m, i) =>

@@ -1,0 +1,390 @@
+"""N daemons' real protocol code in one process: gossip rounds on a random mesh (issue 18).
+
+Each node is a federation/memstore.MemoryStore (every change verified: Ed25519,
+dependencies, sequence, authority as far as no document contents are
+needed) behind a federation/syncpeer.Responder; exchanges run
+federation/sync.Initiator through federation/syncpeer.exchange, and every
+message is encoded and decoded by federation/syncmsg, so the bytes counted
+are the bodies a daemon would post. Whom each node syncs with comes from
+federation/gossip.GossipPolicy, on a round counter instead of a clock.
+Nothing is shared between nodes but immutable envelopes.
+
+Reported, each beside its goal:
+Rounds are asynchronous (each node's timer fires once a round, in an order
+drawn again every round, and what it learns it stores at once), and for the
+spread also synchronous (what a node receives in a round it stores at the
+round's end and passes on from the next round only: the slowest case).
+1. spread: NODES nodes on a random 4-regular mesh, periodic pull-push only
+   (fanout 3): rounds until every node holds a new decision, against
+   ceil(log2 N) + 2; bytes and CPU per node per round, idle and during the
+   spread; memory per node.
+2. faults: lossy links, a partition healed, a node offline while changes are
+   made elsewhere, then rejoining: rounds to converge and what it costs.
+3. size: one new change among D documents (1,000 and DOCS): bytes each node
+   sends and receives for it, against the change's own size, and idle bytes
+   per node per round, which must not grow with D.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from automerge.core import ROOT, Document, ScalarType
+from pnyx.federation.chunk import parse_change
+from pnyx.federation.envelope import Envelope, run_actor, sign_change
+from pnyx.federation.gossip import GossipPolicy
+from pnyx.federation.keys import SigningKey
+from pnyx.federation.memstore import MemoryReport, MemoryStore
+from pnyx.federation.sync import Initiator
+from pnyx.federation.syncmsg import (
+    ProtocolError,
+    Push,
+    Pushed,
+    Reply,
+    Request,
+    decode_reply,
+    decode_request,
+    encode,
+)
+from pnyx.federation.syncpeer import Responder, exchange
+
+from bench.corpus import ledger_chain, new_key
+
+NODES = int(os.environ.get("PNYX_SIM_NODES", "10000"))
+DOCS = int(os.environ.get("PNYX_SIM_DOCS", "100000"))
+MESH_DEGREE = 4
+POLICY = GossipPolicy(interval=1.0, fanout=3, push=False)
+EAGER = GossipPolicy(interval=1.0, fanout=3, push=True)
+
+
+class LinkDown(Exception):
+    """The message (or its reply) was lost, or the peer is unreachable."""
+
+
+@dataclass
+class SimNode:
+    key: bytes
+    store: MemoryStore
+    neighbours: list[int] = field(default_factory=list)
+    online: bool = True
+    sent: int = 0
+    received: int = 0
+    cpu: float = 0.0
+    inbox: list[Envelope] = field(default_factory=list)  # received this round
+    synchronous: bool = False
+    fresh: list[Envelope] = field(default_factory=list)  # accepted, not yet pushed on
+
+    def receive(self, envelopes: Sequence[Envelope]) -> MemoryReport:
+        """Stored at once (asynchronous rounds: every node's timer fires once a round at a
+        random moment, so what it learns it may pass on within the same round); in
+        synchronous rounds, stored at the round's end and passed on from the next round."""
+        if not self.synchronous:
+            report = self.store.ingest(envelopes)
+            self.fresh.extend(report.new)
+            return report
+        self.inbox.extend(envelopes)
+        return MemoryReport(accepted=len(envelopes))
+
+    def settle(self) -> None:
+        if self.inbox:
+            start = time.process_time()
+            self.store.ingest(self.inbox)
+            self.cpu += time.process_time() - start
+            self.inbox = []
+
+
+class Network:
+    """Nodes joined by links that lose each message with probability `loss`; `side` splits
+    the nodes into partitions that cannot reach each other."""
+
+    def __init__(self, nodes: list[SimNode], rng: random.Random, loss: float = 0.0,
+                 policy: GossipPolicy = POLICY) -> None:
+        self.nodes = nodes
+        self.policy = policy
+        self.rng = rng
+        self.loss = loss
+        self.side: list[int] | None = None
+        self.exchanges = 0
+        self.fresh: list[int] = []  # nodes that accepted changes not yet pushed on
+
+    def receiver(self, i: int) -> Callable[[Sequence[Envelope]], MemoryReport]:
+        node = self.nodes[i]
+
+        def receive(envelopes: Sequence[Envelope]) -> MemoryReport:
+            report = node.receive(envelopes)
+            if node.fresh:
+                self.fresh.append(i)
+            return report
+        return receive
+
+    def link(self, a: int, b: int) -> Callable[[Request], Reply]:
+        src, dst = self.nodes[a], self.nodes[b]
+
+        def send(request: Request) -> Reply:
+            if not dst.online or (self.side is not None and self.side[a] != self.side[b]) \
+                    or self.rng.random() < self.loss:
+                raise LinkDown
+            body = encode(request)
+            start = time.process_time()
+            reply = encode(Responder(dst.store, dst.key, self.receiver(b)).respond(decode_request(body)))
+            dst.cpu += time.process_time() - start
+            src.sent += len(body)
+            dst.received += len(body)
+            dst.sent += len(reply)
+            if self.rng.random() < self.loss:
+                raise LinkDown
+            src.received += len(reply)
+            return decode_reply(reply)
+        return send
+
+    def sync(self, a: int, b: int) -> None:
+        """One exchange initiated by node a with node b; a lost message ends it."""
+        self.exchanges += 1
+        node = self.nodes[a]
+        start = time.process_time()
+        before = self.nodes[b].cpu
+        with contextlib.suppress(LinkDown, ProtocolError):  # what was stored stays stored
+            exchange(Initiator(node.store, node.key), self.link(a, b), self.receiver(a))
+        node.cpu += time.process_time() - start - (self.nodes[b].cpu - before)
+        self.push_fresh()
+
+    def push_fresh(self) -> None:
+        """Eager push: every node that accepted changes pushes them, and only them, to
+        `fanout` random neighbours at once; those that accept them push them on in turn."""
+        while self.fresh:
+            i = self.fresh.pop(0)
+            node = self.nodes[i]
+            envelopes, node.fresh = tuple(node.fresh), []
+            if envelopes:
+                for j in self.policy.push_peers(node.neighbours, self.rng):
+                    with contextlib.suppress(LinkDown):
+                        reply = self.link(i, j)(Push(envelopes))
+                        if isinstance(reply, Pushed) and reply.pending:
+                            self.sync(i, j)  # it lacks what they build on: an exchange brings it
+
+    def round(self) -> None:
+        """Every online node pull-pushes with `fanout` random neighbours, in random order."""
+        order = list(range(len(self.nodes)))
+        self.rng.shuffle(order)
+        for i in order:
+            if self.nodes[i].online:
+                for j in self.policy.round_peers(self.nodes[i].neighbours, self.rng):
+                    self.sync(i, j)
+        for node in self.nodes:
+            node.settle()
+
+    def totals(self) -> tuple[int, float]:
+        return sum(n.sent for n in self.nodes), sum(n.cpu for n in self.nodes)
+
+
+def random_mesh(n: int, degree: int, rng: random.Random) -> list[list[int]]:
+    """A random graph where every node has about `degree` neighbours, connected (a ring is
+    laid first, then random chords)."""
+    adj: list[set[int]] = [set() for _ in range(n)]
+    order = list(range(n))
+    rng.shuffle(order)
+    for a, b in zip(order, order[1:] + order[:1], strict=True):
+        if a != b:
+            adj[a].add(b)
+            adj[b].add(a)
+    for a in range(n):
+        while len(adj[a]) < degree and n > degree:
+            b = rng.randrange(n)
+            if b != a:
+                adj[a].add(b)
+                adj[b].add(a)
+    return [sorted(s) for s in adj]
+
+
+def nodes_holding(store: MemoryStore, n: int, rng: random.Random) -> list[SimNode]:
+    return [SimNode(rng.randbytes(32), store.copy()) for _ in range(n)]
+
+
+def charters(n: int) -> list[Envelope]:
+    """`n` documents cheaply: charters (one change each, whose hash is the id), one signer."""
+    key = new_key()
+    out = []
+    for i in range(n):
+        doc = Document()
+        doc.set_actor(run_actor(key.public, os.urandom(8)))
+        with doc.transaction() as tx:
+            tx.put(ROOT, "name", ScalarType.Str, f"confederation {i}")
+        raw = doc.get_changes([])[0].raw_bytes
+        out.append(sign_change(key, f"charter/{parse_change(raw).hash.hex()}", raw))
+    return out
+
+
+class Decisions:
+    """New changes to one assembly's ledger, each a fresh run of its daemon."""
+
+    def __init__(self) -> None:
+        self.key: SigningKey = new_key()
+        self.doc, (self.genesis,) = ledger_chain(self.key, 1)
+
+    def next(self) -> Envelope:
+        return ledger_chain(self.key, 1, self.doc)[1][0]
+
+
+def seeded(envelopes: list[Envelope]) -> MemoryStore:
+    store = MemoryStore()
+    report = store.ingest(envelopes)
+    assert report.accepted == len(envelopes), report.rejected[:3]
+    return store
+
+
+def per_node_memory(store: MemoryStore, sample: int = 20) -> float:
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    copies = [store.copy() for _ in range(sample)]
+    used = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    del copies
+    return used / sample
+
+
+def spread(net: Network, origin: int, change: Envelope, limit: int) -> tuple[int, int, float]:
+    """Give `change` to `origin`, run rounds until every online node holds it."""
+    h = parse_change(change.change).hash
+    sent, cpu = net.totals()
+    assert net.receiver(origin)([change]).accepted == 1
+    net.push_fresh()
+    for rounds in range(limit + 1):
+        if rounds:
+            net.round()
+        if all(n.store.holds(h) for n in net.nodes if n.online):
+            s, c = net.totals()
+            return rounds, s - sent, c - cpu
+    raise RuntimeError(f"not spread after {limit} rounds")
+
+
+def idle_round(net: Network) -> tuple[int, float]:
+    sent, cpu = net.totals()
+    net.round()
+    s, c = net.totals()
+    return s - sent, c - cpu
+
+
+def scenario_spread(rng: random.Random) -> None:
+    assemblies = [Decisions() for _ in range(3)]  # one per run: a decision follows its genesis
+    others = [e for _ in range(7) for e in ledger_chain(new_key(), 2)[1]]
+    base = seeded([d.genesis for d in assemblies] + others)
+    memory = per_node_memory(base)
+    target = math.ceil(math.log2(NODES)) + 2
+    print(f"spread: {NODES:,} nodes on a {MESH_DEGREE}-regular random mesh, 10 documents each, "
+          f"periodic pull-push only, fanout {POLICY.fanout}; goal: every node within ceil(log2 N) "
+          f"+ 2 = {target} rounds; memory per node {memory / 1024:,.0f} KiB")
+    mesh = random_mesh(NODES, MESH_DEGREE, rng)
+    runs = (("asynchronous", False, POLICY), ("synchronous", True, POLICY),
+            ("eager push, asynchronous", False, EAGER))
+    for (label, synchronous, policy), assembly in zip(runs, assemblies, strict=True):
+        t = time.perf_counter()
+        nodes = nodes_holding(base, NODES, rng)
+        for node, neighbours in zip(nodes, mesh, strict=True):
+            node.neighbours = neighbours
+            node.synchronous = synchronous
+        net = Network(nodes, rng, policy=policy)
+        idle_bytes, idle_cpu = idle_round(net)
+        rounds, spread_bytes, spread_cpu = spread(net, rng.randrange(NODES), assembly.next(), 4 * target)
+        print(f"spread, {label} rounds: every node held the decision after {rounds} rounds "
+              f"({'met' if rounds <= target else 'MISSED'}); per node per round idle "
+              f"{idle_bytes / NODES:,.0f} bytes sent, {idle_cpu / NODES * 1e6:,.0f} us CPU; per node "
+              f"for the whole spread {spread_bytes / NODES:,.0f} bytes sent, "
+              f"{spread_cpu / NODES * 1e6:,.0f} us ({time.perf_counter() - t:.0f} s simulated)")
+        del nodes, net
+
+
+def scenario_faults(rng: random.Random) -> None:
+    n = min(NODES, 500)
+    decisions = Decisions()
+    base = seeded([decisions.genesis] + [e for _ in range(9) for e in ledger_chain(new_key(), 2)[1]])
+    nodes = nodes_holding(base, n, rng)
+    for node, neighbours in zip(nodes, random_mesh(n, MESH_DEGREE, rng), strict=True):
+        node.neighbours = neighbours
+    net = Network(nodes, rng, loss=0.1)
+    rounds, _, _ = spread(net, rng.randrange(n), decisions.next(), 60)
+    print(f"faults: {n} nodes, 10% of messages lost: a decision reached every node in {rounds} rounds")
+    net.loss = 0.0
+    net.side = [i % 2 for i in range(n)]
+    other = Decisions()
+    for node in nodes:
+        node.store.ingest([other.genesis])
+    a, b = decisions.next(), other.next()
+    nodes[0].store.ingest([a])
+    nodes[1].store.ingest([b])
+    for _ in range(5):
+        net.round()
+    net.side = None
+    hashes = [nodes[0].store.envelopes()[-1], nodes[1].store.envelopes()[-1]]
+    healed = converge(net, hashes, 60)
+    print(f"faults: partitioned in two for 5 rounds, a decision on each side; both everywhere "
+          f"{healed} rounds after the partition healed")
+    assemblies = [(Decisions(), rng.randrange(3, n)) for _ in range(20)]
+    for d, _ in assemblies:
+        for node in nodes:
+            node.store.ingest([d.genesis])
+    away = nodes[2]
+    away.online = False
+    made = []
+    for _ in range(10):  # each assembly records at its own daemon, one decision a round
+        for d, home in assemblies:
+            change = d.next()
+            nodes[home].store.ingest([change])
+            made.append(change)
+        net.round()
+    before = away.received + away.sent
+    away.online = True
+    back = converge(net, made, 60)
+    print(f"faults: a node offline while 20 assemblies recorded 200 decisions; back in step {back} "
+          f"rounds after rejoining, {away.received + away.sent - before:,} bytes sent and received "
+          "meanwhile")
+
+
+def converge(net: Network, changes: list[Envelope], limit: int) -> int:
+    hashes = [parse_change(e.change).hash for e in changes]
+    for rounds in range(1, limit + 1):
+        net.round()
+        if all(n.store.holds(h) for n in net.nodes if n.online for h in hashes):
+            return rounds
+    raise RuntimeError(f"no convergence within {limit} rounds")
+
+
+def scenario_size(rng: random.Random) -> None:
+    t = time.perf_counter()
+    many = charters(DOCS)
+    made = time.perf_counter() - t
+    for docs in sorted({1000, DOCS}):
+        t = time.perf_counter()
+        assemblies = [Decisions(), Decisions()]  # one per policy: a decision follows its genesis
+        base = seeded([*(d.genesis for d in assemblies), *many[:docs - 2]])
+        stored = time.perf_counter() - t
+        for policy, decisions in zip((POLICY, EAGER), assemblies, strict=True):
+            line = nodes_holding(base, 4, rng)  # a line: each node talks to its neighbours
+            for i, node in enumerate(line):
+                node.neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(line)]
+            net = Network(line, rng, policy=policy)
+            idle_bytes, _ = idle_round(net)
+            change = decisions.next()
+            size = len(change.encode())
+            rounds, spread_bytes, _ = spread(net, 0, change, 20)
+            per_node = 2 * spread_bytes / len(line)  # each byte is sent by one node, received by one
+            how = "eager push" if policy.push else "periodic pull-push"
+            print(f"size: D = {docs:,} documents ({made + stored:.0f} s to make and verify), {how}: "
+                  f"idle {idle_bytes / len(line):,.0f} bytes per node per round; one change of {size} "
+                  f"bytes (envelope) cost each node {per_node:,.0f} bytes sent + received = "
+                  f"{per_node / size:.1f}x its size (goal: 4x + a constant), spread in {rounds} rounds")
+            del line, net
+        made = 0.0
+
+
+def run() -> None:
+    rng = random.Random(18)
+    scenario_size(rng)
+    scenario_faults(rng)
+    scenario_spread(rng)

@@ -1,0 +1,83 @@
+"""One daemon's side of sync without I/O: answering any request, and driving an exchange.
+
+The daemon (daemon/net/) only moves bytes and stores through its ingest; the
+simulator (bench/simulate.py) moves them between nodes in one process. Both
+hand this module what a node holds, how it ingests, and how a request
+reaches the peer, so push handling and the exchange loop are the same code
+whether the messages cross a socket or a function call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .envelope import Envelope
+from .sync import Holdings, Initiator, Progress, answer
+from .syncmsg import Descend, Hello, Peers, PeersRequest, Pull, Push, Pushed, Reply, Request
+from .wirelimits import LIMITS
+
+
+class IngestResult(Protocol):
+    """What an ingest reports: daemon/store/ingest.IngestReport and memstore.MemoryReport."""
+
+    accepted: int
+    duplicate: int
+    deferred: int  # no room to wait: offered again later, never "duplicate"
+    rejected: list[tuple[str, str]]
+
+    @property
+    def pending(self) -> int: ...
+
+
+def pushed_reply(report: IngestResult) -> Pushed:
+    """The answer to a push: counts, and the distinct rejection reasons (at most LIMITS.reasons)."""
+    reasons = tuple(sorted({r for r, _ in report.rejected}))[:LIMITS.reasons]
+    return Pushed(report.accepted, report.duplicate, report.pending, len(report.rejected), reasons,
+                  report.deferred)
+
+
+@dataclass
+class Responder:
+    """A node's answers to every request type: pushes go to `ingest`, `peers` lists addresses."""
+
+    holdings: Holdings
+    key: bytes
+    ingest: Callable[[Sequence[Envelope]], IngestResult]
+    peers: Callable[[str | None], Sequence[str]] = lambda url: ()
+
+    def respond(self, request: Request) -> Reply:
+        if isinstance(request, Push):
+            return pushed_reply(self.ingest(request.envelopes))
+        if isinstance(request, PeersRequest):
+            return Peers(tuple(self.peers(request.url)))
+        assert isinstance(request, (Hello, Descend, Pull))
+        return answer(self.holdings, self.key, request)
+
+
+def exchange(initiator: Initiator, send: Callable[[Request], Reply],
+             ingest: Callable[[Sequence[Envelope]], object]) -> Progress:
+    """Run one exchange to its end: each reply's envelopes are stored before the next request.
+
+    Raises what `send` raises and ProtocolError from the initiator; what was stored stays."""
+    request: Request | None = initiator.start()
+    while request is not None:
+        step = initiator.receive(send(request))
+        if step.ingest:
+            ingest(step.ingest)
+        request = step.request
+    return initiator.progress
+
+
+async def exchange_async(initiator: Initiator, send: Callable[[Request], Awaitable[Reply]],
+                         ingest: Callable[[Sequence[Envelope]], Awaitable[object]]) -> Progress:
+    """`exchange` for a transport that awaits its replies and a store that yields the event
+    loop while it judges (the daemon's HTTP client and sliced ingest)."""
+    request: Request | None = initiator.start()
+    while request is not None:
+        step = initiator.receive(await send(request))
+        if step.ingest:
+            await ingest(step.ingest)
+        request = step.request
+    return initiator.progress
