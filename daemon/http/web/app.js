@@ -186,7 +186,7 @@ function swatch(name) {
   return svg("svg", { class: "swatch", viewBox: "0 0 14 14", "aria-hidden": "true" }, svg("rect", { x: 0, y: 0, width: 14, height: 14, ...fill }));
 }
 
-function tallyOf(d) { return { for: d.tally.votes_for ?? d.tally.for, against: d.tally.against, abstain: d.tally.abstain }; }
+function tallyOf(d) { return { for: d.tally.for, against: d.tally.against, abstain: d.tally.abstain }; }
 
 function dissent(text) {
   return text ? el("blockquote", { class: "dissent" }, el("span", { class: "label" }, "Dissent: "), text) : null;
@@ -587,7 +587,7 @@ function renderOptions() {
 
 function vote(f) {
   const n = name => f.elements[name] && f.elements[name].value !== "" ? Number(f.elements[name].value) : null;
-  const body = { date: f.elements.date.value, tally: { votes_for: n("votes_for"), against: n("against"), abstain: n("abstain") } };
+  const body = { date: f.elements.date.value, tally: { for: n("votes_for"), against: n("against"), abstain: n("abstain") } };
   if (f.elements.quorum && f.elements.quorum.value !== "") body.quorum = n("quorum");
   if (f.elements.dissent && f.elements.dissent.value) body.dissent = f.elements.dissent.value;
   return body;
