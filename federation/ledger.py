@@ -78,6 +78,7 @@ class Decision:
     kind: str  # "decision", "mandate", "recall", "bylaws", or a confederal kind (confed.py)
     subject: str | None  # the mandate, charter or proposal the decision is about
     bylaws: dict[str, Any] | None = None  # kind "bylaws": the keys it sets (federation/bylaws.py)
+    sortition: dict[str, Any] | None = None  # kind "sortition": the draw it declares (draws.py)
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,8 @@ def device_entry(doc: Document, device: bytes, heads: list[bytes] | None = None)
 # and Automerge would show only one of them, hiding the other device's records.
 # The economy's collections (federation/economy.py): needs, offers, pledges, deliveries, commons.
 ECONOMY_COLLECTIONS = ("needs", "offers", "pledges", "deliveries", "commons")
-COLLECTIONS = ("devices", "decisions", "mandates", *ECONOMY_COLLECTIONS)
+# "sortition": the commitments and reveals of draws by lot (federation/draws.py).
+COLLECTIONS = ("devices", "decisions", "mandates", *ECONOMY_COLLECTIONS, "sortition")
 
 
 def write_genesis(tx: Transaction, profile: Profile) -> None:
@@ -299,6 +301,8 @@ def _decision_plain(d: Decision) -> dict[str, Plain]:
     }
     if d.bylaws is not None:
         plain["bylaws"] = d.bylaws
+    if d.sortition is not None:
+        plain["sortition"] = d.sortition
     return plain
 
 
@@ -407,6 +411,7 @@ def _decision(key: str, raw: Plain) -> Decision:
         supersedes=_optional(raw.get("supersedes"), _text), kind=_text(raw["kind"]),
         subject=_optional(raw.get("subject"), _text),
         bylaws=raw["bylaws"] if isinstance(raw.get("bylaws"), dict) else None,
+        sortition=raw["sortition"] if isinstance(raw.get("sortition"), dict) else None,
     )
 
 

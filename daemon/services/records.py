@@ -213,6 +213,7 @@ class Recorder:
     def decide(self, d: DecisionInput, kind: str = "decision", subject: str | None = None,
                extra: Callable[[Transaction, str], None] | None = None,
                bylaws: dict[str, object] | None = None,
+               sortition: dict[str, object] | None = None,
                check: Callable[[Document, str], None] | None = None) -> str:
         """Record a decision; `extra` writes more in the same change, `check` judges the
         ledger with it (both given the decision's id)."""
@@ -224,7 +225,7 @@ class Recorder:
         check_lengths(title=d.title, text=d.text, dissent=d.dissent)
         check_vote(d, self.bylaws().bylaws_at(d.date)[1], self.today())
         decision = Decision(new_record_id(), d.title, d.text, d.date, d.tally, d.quorum, d.dissent,
-                            d.supersedes, kind, subject, bylaws)
+                            d.supersedes, kind, subject, bylaws, sortition)
 
         def edit(tx: Transaction) -> None:
             write_decision(tx, decision)

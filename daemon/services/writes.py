@@ -48,6 +48,7 @@ from .bodies import (
     text,
     texts,
 )
+from .draws import commit, declare, reveal
 from .economy import economy_writes
 from .jsonable import to_jsonable
 from .listing import decision_row, mandate_row
@@ -308,6 +309,9 @@ WRITES = {w.name: w for w in (
     Write("propose", "/proposals", propose),
     Write("ratify", "/proposals/{assembly}/{decision}/ratify", ratify),
     Write("delegate-act", "/acts", delegate_act),
+    Write("sortition-draw", "/draws", declare),
+    Write("sortition-commit", "/draws/{assembly}/{decision}/commit", commit),
+    Write("sortition-reveal", "/draws/{assembly}/{decision}/reveal", reveal),
     Write("peers-add", "/peers", add_peer),
     Write("peers-remove", "/peers/remove", remove_peer),
     *(Write(name, path, run) for name, path, run in economy_writes()),
