@@ -117,7 +117,8 @@ def read_declaration(raw: Any, declared: dt.date) -> Declaration:
         if cid in pool:
             raise DrawError("SP1", f"the candidate {cid[:64]} is in the pool twice")
         pool[cid] = Candidate(cid, attributes)
-    quotas = tuple(Quota(_str(q.get("attribute"), "a quota's attribute"), _str(q.get("value"), "a quota's value"),
+    quotas = tuple(Quota(_str(q.get("attribute"), "a quota's attribute"),
+                         _str(q.get("value"), "a quota's value"),
                          _int(q.get("min"), "a quota's min"), _int(q.get("max"), "a quota's max"))
                    for q in (_map(x, "a quota") for x in _list(raw.get("quotas", []), "the quotas")))
     post = Post(_int(raw.get("seats"), "seats"), quotas)
@@ -184,8 +185,8 @@ def _first(steps: Mapping[str, Record], draw: str, step: str, lo: dt.date, hi: d
            ok: Any = None) -> tuple[str, Record] | None:
     """The earliest record (by date, then id) of `step` for `draw` dated within lo..hi."""
     found = sorted((r["date"], k) for k, r in steps.items()
-                   if r["draw"] == draw and r["step"] == step and lo.isoformat() <= r["date"] <= hi.isoformat()
-                   and (ok is None or ok(r)))
+                   if r["draw"] == draw and r["step"] == step
+                   and lo.isoformat() <= r["date"] <= hi.isoformat() and (ok is None or ok(r)))
     return (found[0][1], dict(steps[found[0][1]])) if found else None
 
 

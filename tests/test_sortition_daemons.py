@@ -78,7 +78,8 @@ def test_a_draw_declared_at_one_daemon_committed_and_revealed_by_two_others(tmp_
                              auth=token(north))
         assert status == 422 and "already committed" in again["error"]["message"]
         wait_for("north's commitment reaches south",
-                 lambda: any(p["committed"] for p in one_draw(daemons["south"], ref).get("participants", [])), 60)
+                 lambda: any(p["committed"] for p in one_draw(daemons["south"], ref).get("participants", [])),
+                 60)
         early = cli(south, "sortition", "reveal", ref, "--date", "2026-10-06", check=False)
         assert early.returncode != 0 and "commitment" in early.stderr and "Traceback" not in early.stderr
         cli(south, "sortition", "commit", ref, "--date", "2026-10-04")

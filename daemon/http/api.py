@@ -29,9 +29,9 @@ from pnyx.federation.ledger import ECONOMY_COLLECTIONS, Ledger, parse_date, read
 from pnyx.federation.valueflows import plan_jsonld
 
 from ..services.bodies import BadRequest, today
+from ..services.draws import draw_row, draw_rows
 from ..services.economy import listed_records
 from ..services.jsonable import to_jsonable
-from ..services.draws import draw_row, draw_rows
 from ..services.listing import bylaws_row, decision_rows, mandate_rows
 from ..services.names import resolve_assembly, resolve_confederation
 from ..services.records import Recorder, RecordError, UnknownRecord

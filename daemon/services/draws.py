@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from pnyx.federation.bylaws import judge
@@ -77,7 +78,7 @@ def _quota(value: Any, n: int) -> Quota:
     return Quota(attribute, val, low, high)
 
 
-def declare(rec: Recorder, params: dict[str, str], body: Body) -> Result:
+def declare(rec: Recorder, params: Mapping[str, str], body: Body) -> Result:
     """An assembly decision declaring a draw, with its fair lottery computed and published."""
     only_fields(body, DECISION_FIELDS | {"pool", "seats", "quotas", "participants", "commit_by",
                                          "reveal_by"})
@@ -116,7 +117,7 @@ def _declared(node: Node, draw: str) -> tuple[Decision, Declaration]:
         raise RecordError(f"draw {draw} is invalid: {exc}") from None
 
 
-def _step(rec: Recorder, params: dict[str, str], body: Body, step: str) -> Result:
+def _step(rec: Recorder, params: Mapping[str, str], body: Body, step: str) -> Result:
     """Record this assembly's commitment or reveal for the draw named in the path."""
     only_fields(body, {"date"})
     node = rec.node
@@ -167,11 +168,11 @@ def _require_commitments(node: Node, draw: str, declaration: Declaration, secret
             raise RecordError("this assembly's commitment was made by another device: reveal from it")
 
 
-def commit(rec: Recorder, params: dict[str, str], body: Body) -> Result:
+def commit(rec: Recorder, params: Mapping[str, str], body: Body) -> Result:
     return _step(rec, params, body, COMMIT)
 
 
-def reveal(rec: Recorder, params: dict[str, str], body: Body) -> Result:
+def reveal(rec: Recorder, params: Mapping[str, str], body: Body) -> Result:
     return _step(rec, params, body, REVEAL)
 
 
