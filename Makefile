@@ -8,7 +8,7 @@ DATA ?= $(CURDIR)/data/default
 LISTEN ?= 127.0.0.1:7464
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench typing-shim clean
+.PHONY: run test test-packages lint bench typing-shim clean
 
 $(BIN)/pnyx: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "pnyx needs Python 3.10, 3.11 or 3.12" >&2; exit 1; }
@@ -21,7 +21,14 @@ run: $(BIN)/pnyx
 	@test -f "$(DATA)/identity.json" || $(BIN)/pnyx --data "$(DATA)" init --assembly "Local assembly"
 	$(BIN)/pnyx --data "$(DATA)" run --listen $(LISTEN)
 
-test: $(BIN)/pnyx
+# First the system packages the tests need (tests/system-packages.txt): installed where this
+# machine allows it, else make stops at once with the command to run. The tests run in a
+# shuffled order (pytest-randomly prints its seed: PYTEST_ARGS=--randomly-seed=N repeats one,
+# PYTEST_ARGS="-p no:randomly" keeps the file order).
+test-packages:
+	@bash tests/system-packages.sh
+
+test: test-packages $(BIN)/pnyx
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 typing-shim:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import threading
@@ -28,13 +28,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
 from tests.pnyxproc import PNYX
+from tests.systemtools import require
 
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
 PORT = 7464
 
 
+IN_USER_NAMESPACE = "PNYX_TEST_IN_USER_NAMESPACE"  # set for a pytest run inside one
 USERNS = ["unshare", "--user", "--map-root-user", "--net", "--mount", "--propagation", "private",
           "sh", "-c", 'mount -t tmpfs tmpfs /run && exec "$@"', "sh"]
 
@@ -45,9 +49,9 @@ def in_user_namespace(argv: list[str]) -> list[str]:
 
 
 def netns_mode() -> tuple[str | None, str]:
-    """("root" | "userns" | None, why): how namespace tests can run here."""
-    if shutil.which("ip") is None or shutil.which("unshare") is None:
-        return None, "iproute2 (`ip`) or util-linux (`unshare`) is not installed"
+    """("root" | "userns" | None, why): how namespace tests can run here; None only where the
+    kernel refuses network namespaces (a missing `ip` or `unshare` fails the calling test)."""
+    require("ip", "unshare")
     probe = ["ip", "netns", "add", f"pxprobe{secrets.token_hex(3)}"]
     if os.geteuid() == 0:
         made = subprocess.run(probe, capture_output=True, text=True)
@@ -60,6 +64,20 @@ def netns_mode() -> tuple[str | None, str]:
         return None, (f"not root, and user namespaces are refused here "
                       f"(`unshare --user --net`): {made.stderr.strip()}")
     return "userns", "ip netns inside a user namespace"
+
+
+mode = functools.cache(netns_mode)
+
+
+def require_namespaces() -> None:
+    """Let the calling test run only where `ip netns` works directly: as root (also as root
+    of a user namespace). Without root, test_netns_in_user_namespace.py runs it inside a user
+    namespace; where the kernel refuses both, the README ("Tests") says it is skipped."""
+    how, why = mode()
+    if how is None:
+        pytest.skip(f"no network namespaces on this machine (README, Tests): {why}")
+    if how == "userns":
+        pytest.skip("not root: test_netns_in_user_namespace.py runs this inside a user namespace")
 
 
 def ip(*args: str) -> None:
@@ -182,7 +200,9 @@ class HostDaemon:
         return {n["device"]: n for n in self.status()["discovery"]["neighbours"]}
 
     def stop(self) -> None:
+        """SIGTERM, and the clean exit the README promises: status 0 (else the test fails)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=20)
+            code = self.proc.wait(timeout=20)
+            assert code == 0, f"daemon in {self.ns} exited with {code}: {self.log_path.read_text()[-2000:]}"
 

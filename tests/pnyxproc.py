@@ -16,6 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pnyx.daemon.store.peers import PeerBook
+from pnyx.daemon.store.sqlite import Store
+
 PNYX = [sys.executable, "-m", "pnyx.daemon.cli.main"]
 
 
@@ -75,15 +78,34 @@ class Daemon:
             return json.load(response)
 
     def stop(self) -> int:
+        """SIGTERM, and the clean exit the README promises: status 0 (else the test fails)."""
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout=20)
         self.log.close()
+        assert code == 0, f"daemon exited with {code} after SIGTERM: {self.log_path.read_text()[-2000:]}"
         return code
 
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait(timeout=20)
         self.log.close()
+
+
+def init_all(datas: list[Path]) -> None:
+    """`pnyx init` each data directory (assembly "Assembly NAME"), all at once."""
+    procs = [subprocess.Popen([*PNYX, "--data", str(d), "init", "--assembly", f"Assembly {d.name}"],
+                              stdout=subprocess.DEVNULL) for d in datas]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+
+
+def add_peers(data: Path, *urls: str) -> None:
+    """What `pnyx peers add` does (tested in test_sync_http.py), without a process per peer."""
+    store = Store(data / "pnyx.sqlite")
+    try:
+        for url in urls:
+            PeerBook(store).add(url, "added", time.time())
+    finally:
+        store.close()
 
 
 def post(url: str, body: bytes, content_type: str = "application/msgpack") -> tuple[int, bytes]:

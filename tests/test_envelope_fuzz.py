@@ -8,6 +8,7 @@ import contextlib
 import functools
 from dataclasses import dataclass
 
+import msgpack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pnyx.daemon.store.audit import reverify
@@ -17,6 +18,7 @@ from pnyx.federation.errors import Rejected
 from pnyx.federation.keys import SigningKey
 from pnyx.federation.ledger import read_ledger
 
+from .funnel import Funnel
 from .ledgerkit import author_on, body_of, columns_start, found_assembly, fresh_store, rechecksum, store_state
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -96,12 +98,40 @@ def ingest_safely(envelope: Envelope) -> None:
     assert reverify(store).ok
 
 
-@FUZZ
-@given(st.binary(max_size=600))
-def test_random_bytes(data: bytes) -> None:
-    envelope = decode_and_check(data)
-    if envelope is not None:
-        ingest_safely(envelope)
+@st.composite
+def wire_values(draw: st.DrawFn) -> bytes:
+    """Msgpack arrays whose elements are each of the right or a wrong type, from the corpus
+    or random: most are well-framed envelopes that reach ingest, some are not."""
+    c = corpus()
+    known = (c.valid + c.base)[draw(st.integers(0, len(c.valid + c.base) - 1))]
+    doc_id = draw(st.sampled_from([known.doc_id, c.doc_id, "ledger/x", "charter/" + "0" * 64])
+                  | st.text(max_size=12))
+    change = draw(st.sampled_from([known.change]) | st.binary(max_size=80))
+    signer = draw(st.sampled_from([known.signer, c.writer.public]) | st.binary(min_size=32, max_size=32))
+    signature = draw(st.sampled_from([known.signature]) | st.binary(min_size=64, max_size=64))
+    value: list[object] = [doc_id, change, signer, signature]
+    if draw(st.integers(0, 9)) == 0:  # wrong types and lengths
+        value = draw(st.permutations(value))[:draw(st.integers(0, 4))]
+    return bytes(msgpack.packb(value))
+
+
+def test_random_envelopes() -> None:
+    """Random bytes and random well-framed envelopes (a corpus change under another doc id,
+    signer or signature, junk changes...): nothing escapes but Rejected, and most inputs
+    get past decoding to ingest, whose store checks then run."""
+    funnel = Funnel()
+
+    @FUZZ
+    @given(st.binary(max_size=600) | wire_values())
+    def run(data: bytes) -> None:
+        funnel.saw("input")
+        envelope = decode_and_check(data)
+        if envelope is not None:
+            funnel.saw("decoded")
+            ingest_safely(envelope)
+
+    run()
+    funnel.assert_share("decoded", 0.3)
 
 
 @FUZZ

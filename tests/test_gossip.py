@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +15,6 @@ import pytest
 from aiohttp import web
 from automerge.core import ROOT, Document, ScalarType
 from pnyx.daemon.store.node import open_node
-from pnyx.daemon.store.peers import PeerBook
-from pnyx.daemon.store.sqlite import Store
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change
@@ -39,7 +36,19 @@ from pnyx.federation.syncmsg import (
 )
 
 from bench.corpus import ledger_chain, new_key
-from tests.pnyxproc import PNYX, Daemon, cli, cli_json, free_port, held_hashes, query, wait_for
+from tests.apikit import call
+from tests.pnyxproc import (
+    PNYX,
+    Daemon,
+    add_peers,
+    cli,
+    cli_json,
+    free_port,
+    held_hashes,
+    init_all,
+    query,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 GOSSIP = ("--gossip-interval", "1", "--watch-interval", "0.1")
@@ -47,22 +56,6 @@ GOSSIP = ("--gossip-interval", "1", "--watch-interval", "0.1")
 
 def count(data: Path) -> int:
     return int(query(data, "SELECT count(*) FROM changes")[0][0])
-
-
-def init_all(datas: list[Path]) -> None:
-    procs = [subprocess.Popen([*PNYX, "--data", str(d), "init", "--assembly", f"Assembly {d.name}"],
-                              stdout=subprocess.DEVNULL) for d in datas]
-    assert all(p.wait(timeout=60) == 0 for p in procs)
-
-
-def add_peers(data: Path, *urls: str) -> None:
-    """What `pnyx peers add` does (tested in test_sync_http.py), without a process per peer."""
-    store = Store(data / "pnyx.sqlite")
-    try:
-        for url in urls:
-            PeerBook(store).add(url, "added", time.time())
-    finally:
-        store.close()
 
 
 def start_all(datas: list[Path], neighbours: dict[int, list[int]], *extra: str) -> list[Daemon]:
@@ -101,14 +94,15 @@ def test_a_decision_at_one_end_is_held_and_verified_at_the_other(line: list[Daem
     mandate = cli(a, "mandate", "issue", "--delegate", "Ana", "--council", "Water council", "--from",
                   "2026-12-01", "--until", "2027-03-01", "--date", "2026-11-20", "--for", "70",
                   "--against", "3", "--abstain", "2").stdout.strip()
-    wait_for("the records to reach E", lambda: count(e) >= 7, 60)  # 5 geneses, decision, mandate
+    at_a = held_hashes(a)  # the decision and the mandate among them
+    wait_for("the records to reach E", lambda: at_a <= held_hashes(e), 60)
     assert decision in decisions(e, "Assembly A")
     shown = cli(e, "show", "decisions", "--assembly", "Assembly A").stdout
     assert "Community kitchen" in shown and "80 for" in shown
     mandates = cli_json(e, "show", "mandates", "--assembly", "Assembly A")
-    assert [(m["id"], m["delegate"]) for m in mandates] == [(mandate, "Ana")]
+    assert (mandate, "Ana") in [(m["id"], m["delegate"]) for m in mandates]
     report = cli_json(e, "verify")
-    assert report["verified"] == report["changes"] == 7 and report["failed"] == 0
+    assert report["verified"] == report["changes"] >= len(at_a) and report["failed"] == 0
     peers = cli_json(line[2].data, "peers")
     assert sorted(p["url"] for p in peers) == sorted([line[1].url, line[3].url])
     assert all(p["device"] and p["last_success"] for p in peers)
@@ -117,19 +111,23 @@ def test_a_decision_at_one_end_is_held_and_verified_at_the_other(line: list[Daem
 def test_concurrent_records_converge_to_identical_ledgers(line: list[Daemon]) -> None:
     procs = [subprocess.Popen([*PNYX, "--data", str(d.data), "decide", "--title", f"motion {i}",
                                "--date", "2026-11-21", "--for", "3", "--against", "1", "--abstain", "0"],
-                              stdout=subprocess.DEVNULL) for i, d in enumerate(line)]
-    assert all(p.wait(timeout=60) == 0 for p in procs)
+                              stdout=subprocess.PIPE, text=True) for i, d in enumerate(line)]
+    motions = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    recorded = set().union(*(held_hashes(d.data) for d in line))  # each motion is in its own store
 
     def converged() -> bool:
         held = [held_hashes(d.data) for d in line]
-        return len(held[0]) >= 11 and all(h == held[0] for h in held)
+        return recorded <= held[0] and all(h == held[0] for h in held)
 
-    wait_for("five identical stores", converged, 90)
+    wait_for("five identical stores holding the five motions", converged, 90)
     digests = {d.status()["sync_digest"] for d in line}
     assert len(digests) == 1
-    for d in line:
-        assert len(decisions(d.data, "Assembly C")) == 1
-        assert len(decisions(d.data, "Assembly A")) == 3  # the decision, the mandate's, the motion
+    assemblies = [d.status()["assembly"] for d in line]
+    for d in line:  # through each daemon's API: a CLI process per question would take a minute
+        for assembly, motion in zip(assemblies, motions, strict=True):
+            status, listed = call(d, "GET", f"/decisions?assembly={assembly}")
+            assert status == 200 and motion in {decision["id"] for decision in listed}, listed
 
 
 def test_sigkill_in_a_large_catch_up_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -255,13 +253,15 @@ def test_a_rogue_peer_changes_nothing_and_honest_records_flow_around_it(tmp_path
             return all(genesis in h and left in h for h in held) and held[0] == held[1] == held[2]
 
         wait_for("the rogue's valid changes to spread and the stores to agree", settled, 60)
-        for d, daemon in zip(datas, daemons, strict=True):
-            held = held_hashes(d)
-            assert not held & {right, forged, unauthorized}
-            assert daemon.status()["evidence"] >= (1 if d != datas[1] else 0)
         for d in (datas[0], datas[2]):
             rejected, device = query(d, "SELECT rejected, device FROM peers WHERE url = ?", rogue.url)[0]
             assert rejected >= 3 and device == b"\x66" * 32
+        for d, daemon in zip(datas, daemons, strict=True):
+            assert not held_hashes(d) & {right, forged, unauthorized}
+            # every daemon that was served the twin keeps it as evidence (B, only once it
+            # learned the rogue's address from A or C and synced with it)
+            if query(d, "SELECT 1 FROM peers WHERE url = ? AND rejected > 0", rogue.url):
+                assert daemon.status()["evidence"] >= 1
         listed = [line for line in cli(datas[0], "peers").stdout.splitlines() if rogue.url in line]
         assert "rejected" in listed[0]
         assert cli_json(datas[0], "verify")["failed"] == 0

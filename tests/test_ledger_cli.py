@@ -3,6 +3,8 @@ show, status, verify; and every invalid input gets one error line and writes not
 
 from __future__ import annotations
 
+import json
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -121,6 +123,28 @@ def test_status_and_verify(secretary: dict[str, Any]) -> None:
     assert (status["documents"], status["pending"], status["evidence"]) == (1, 0, 0)
     report = cli_json(data, "verify")
     assert (report["verified"], report["changes"], report["failed"]) == (9, 9, 0)
+
+
+@pytest.mark.parametrize("damage", ["signature", "change"])
+def test_verify_exits_1_when_a_stored_change_fails(secretary: dict[str, Any], tmp_path: Path,
+                                                    damage: str) -> None:
+    """A bit flipped on disk in one stored change (its signature, or the change itself) is
+    found by `pnyx verify`: exit 1, the failure counted and its reason printed."""
+    data = tmp_path / "copy"
+    shutil.copytree(secretary["data"], data)
+    with sqlite3.connect(data / "pnyx.sqlite") as db:
+        seqno, value = db.execute(f"SELECT seqno, {damage} FROM changes ORDER BY seqno DESC").fetchone()
+        flipped = bytearray(value)
+        flipped[len(flipped) // 2] ^= 0x01
+        db.execute(f"UPDATE changes SET {damage} = ? WHERE seqno = ?", (bytes(flipped), seqno))
+    result = cli(data, "verify", "--json", check=False)
+    assert result.returncode == 1, result.stdout
+    report = json.loads(result.stdout)
+    assert (report["changes"], report["verified"], report["failed"]) == (9, 8, 1)
+    expected = "bad-signature" if damage == "signature" else "bad-checksum"
+    assert any(expected in problem for problem in report["problems"]), report["problems"]
+    shown = cli(data, "verify", check=False)
+    assert shown.returncode == 1 and "1 failed" in shown.stdout and expected in shown.stdout
 
 
 def assert_one_error_line(stderr: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,13 +45,14 @@ BAD = [
 def test_bad_requests(daemon: Daemon, name: str, body: bytes, content_type: str, status: int,
                       code: str) -> None:
     before = daemon.status()
+    peers_before = query(daemon.data, "SELECT * FROM peers")
     got, answer = post(f"{daemon.url}/pnyx/v1/sync", body, content_type)
     assert got == status
     assert json.loads(answer)["error"] == code
     after = daemon.status()
     assert {k: after[k] for k in ("changes", "pending", "evidence", "sync_digest")} == \
         {k: before[k] for k in ("changes", "pending", "evidence", "sync_digest")}
-    assert query(daemon.data, "SELECT url FROM peers") == []  # the url in a bad hello was not learned
+    assert query(daemon.data, "SELECT * FROM peers") == peers_before  # the url in a bad hello was not learned
 
 
 def test_equal_digest_is_one_small_round_trip(daemon: Daemon) -> None:
@@ -65,6 +65,8 @@ def test_equal_digest_is_one_small_round_trip(daemon: Daemon) -> None:
 
 
 def test_unreachable_peer_backs_off(tmp_path: Path) -> None:
+    """Gossip rounds every 0.1 s, yet each retry of a dead peer waits until the time its
+    last failure set, and those waits grow (2^n s times a factor in [0.5, 1.5))."""
     data = tmp_path / "lonely"
     dead = f"http://127.0.0.1:{free_port()}"
     cli(data, "init", "--assembly", "Lonely")
@@ -73,17 +75,26 @@ def test_unreachable_peer_backs_off(tmp_path: Path) -> None:
     assert cli(data, "peers", "add", "ftp://x", check=False).returncode == 2
     result = cli(data, "sync", dead, check=False)
     assert result.returncode == 1 and "sync stopped" in result.stderr
+    attempts: dict[int, tuple[float, float]] = {}  # failures -> (attempted at, next attempt)
+
+    def third_failure() -> bool:
+        ((failures, attempted, due),) = query(data, "SELECT failures, last_attempt, next_attempt FROM peers")
+        if failures:
+            attempts.setdefault(failures, (attempted, due))
+        return failures >= 3
+
     daemon = Daemon(data, "--gossip-interval", "0.1")
     try:
-        wait_for("two failed attempts",
-                 lambda: query(data, "SELECT failures FROM peers")[0][0] >= 2, 30)
-        failures = query(data, "SELECT failures FROM peers")[0][0]
-        time.sleep(2.0)  # twenty gossip rounds; the backoff is at least 2 s by now
-        assert query(data, "SELECT failures FROM peers")[0][0] <= failures + 1
+        wait_for("three failed attempts", third_failure, 40)
         (peer,) = cli_json(data, "peers")
         assert peer["retry_in_seconds"] > 0
         assert "ClientConnectorError" in peer["last_error"]
     finally:
-        daemon.stop()
+        assert daemon.stop() == 0
+    assert sorted(attempts) == [1, 2, 3], attempts  # each failure state was seen: none was skipped
+    for n in (1, 2):
+        attempted, due = attempts[n]
+        assert due - attempted >= 0.5 * 2 ** n  # the wait grows with the failures
+        assert due <= attempts[n + 1][0] < due + 5  # retried once it is over, not before
     assert cli(data, "peers", "remove", dead).returncode == 0
     assert cli_json(data, "peers") == []

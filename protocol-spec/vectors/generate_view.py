@@ -267,10 +267,42 @@ def nested() -> tuple[str, dict[str, Record], str]:
             "has not voted as a council while D is silent"), docs, "2026-02-03"
 
 
+def reasons() -> tuple[str, dict[str, Record], str]:
+    """Every reason text no other vector shows (view.md, "Reason texts")."""
+    c, docs = valley(days=10)
+    early, home = pid("A", "early"), pid("A", "home")
+    m_b, m_c = rid("mandate-b"), rid("mandate-c")
+    votes: dict[str, Any] = {
+        "A": {"proposals": {
+            rid("bad-amend"): proposal(c, "2026-02-01", "No deadline", "amend",
+                                       amendment={"deadline_days": 0}),
+            rid("admit-b"): proposal(c, "2026-02-01", "Admit B", "admit", key("B")),
+            rid("suspend-z"): proposal(c, "2026-02-01", "Suspend Z", "suspend", key("Z")),
+            rid("early"): proposal(c, "2026-02-05", "Early ratification"),
+            rid("nobody"): proposal(c, "2026-02-01", "Nobody votes"),
+            rid("home"): proposal(c, "2026-02-01", "Ratified at home")},
+            "ratifications": {early: ratified("2026-02-06", 5, 1), home: ratified("2026-02-02", 3, 0)}},
+        "B": {"ratifications": {early: ratified("2026-02-03", 9, 0), home: ratified("2026-02-02", 2, 0)},
+              "mandates": {m_b: mandate("Elsewhere", None)}},
+        "C": {"ratifications": {early: ratified("2026-02-07", 1, 4), home: ratified("2026-02-02", 4, 1)},
+              "mandates": {m_c: mandate(c, None, ("Early ratification", "for", "imperative"))}}}
+    docs |= members_accepting(c, "ABC", **votes)
+    doc_id, record = ledger("Z", proposals={rid("from-z"): proposal(c, "2026-02-01", "Proposed by Z")})
+    docs[doc_id] = record
+    docs[f"mandate/{key('B')}/{m_b}"] = {"assembly": key("B"), "mandate": m_b, "acts": {
+        rid("b1"): act("vote", "2026-02-06", early, "for", "indicative")}}
+    docs[f"mandate/{key('C')}/{m_c}"] = {"assembly": key("C"), "mandate": m_c, "acts": {
+        rid("c1"): act("vote", "2026-02-06", early, "against", "imperative"),
+        rid("c2"): act("vote", "2026-02-01", home, "for", "indicative")}}
+    return ("proposals ignored (proposer not in the electorate, invalid amendment, admitting a "
+            "member, suspending a non-member), a ratification dated before its proposal, decided "
+            "at the deadline, lapsed with nothing counted; acts for another council, against an "
+            "instruction, indicative once ratified"), docs, "2026-03-01"
+
 CASES = {"tally-97-23": tally_97_23, "amendment-60": lambda: amendment(60),
          "amendment-70": lambda: amendment(70), "admission": admission, "suspension": suspension,
          "non-member": non_member, "lapse": lapse, "delegates": delegates, "nested": nested,
-         "outcomes": outcomes, "standing-acts": standing_acts}
+         "outcomes": outcomes, "standing-acts": standing_acts, "reasons": reasons}
 
 
 def files() -> dict[str, bytes]:
