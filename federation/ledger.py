@@ -79,6 +79,8 @@ class Decision:
     subject: str | None  # the mandate, charter or proposal the decision is about
     bylaws: dict[str, Any] | None = None  # kind "bylaws": the keys it sets (federation/bylaws.py)
     sortition: dict[str, Any] | None = None  # kind "sortition": the draw it declares (draws.py)
+    reopening: dict[str, Any] | None = None  # kind "reopening": the condition it claims (reopening.py)
+    revote_of: str | None = None  # the reopening this new vote answers (reopening.py)
 
 
 @dataclass(frozen=True)
@@ -303,6 +305,10 @@ def _decision_plain(d: Decision) -> dict[str, Plain]:
         plain["bylaws"] = d.bylaws
     if d.sortition is not None:
         plain["sortition"] = d.sortition
+    if d.reopening is not None:
+        plain["reopening"] = d.reopening
+    if d.revote_of is not None:
+        plain["revote_of"] = d.revote_of
     return plain
 
 
@@ -412,6 +418,8 @@ def _decision(key: str, raw: Plain) -> Decision:
         subject=_optional(raw.get("subject"), _text),
         bylaws=raw["bylaws"] if isinstance(raw.get("bylaws"), dict) else None,
         sortition=raw["sortition"] if isinstance(raw.get("sortition"), dict) else None,
+        reopening=raw["reopening"] if isinstance(raw.get("reopening"), dict) else None,
+        revote_of=_optional(raw.get("revote_of"), _text),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from pnyx.federation.bylaws import Verdict, judge
 from pnyx.federation.ledger import Decision, Ledger, Mandate
+from pnyx.federation.reopening import REOPENING, reopenings
 
 from .jsonable import to_jsonable
 
@@ -29,10 +30,20 @@ def decision_row(decision: Decision, verdict: Verdict, superseded: bool) -> Row:
 
 
 def decision_rows(ledger: Ledger) -> list[Row]:
-    """Every decision, in order of (date, id)."""
+    """Every decision, in order of (date, id), with its minority reopening (federation/reopening.py):
+    a reopened decision names its valid reopening (`reopened_by`) and the new vote answering it
+    (`revote`); a reopening that does not meet the bylaws says why it is `ignored`."""
     judged, superseded = judge(ledger), ledger.superseded()
-    return [decision_row(d, judged.verdicts[d.id], d.id in superseded)
-            for d in sorted(ledger.decisions.values(), key=lambda d: (d.date, d.id))]
+    reopened, ignored = reopenings(ledger, judged)
+    rows = []
+    for d in sorted(ledger.decisions.values(), key=lambda d: (d.date, d.id)):
+        row = decision_row(d, judged.verdicts[d.id], d.id in superseded)
+        found = reopened.get(d.id)
+        row.update(reopened_by=found.reopening if found else None, revote=found.revote if found else None)
+        if d.kind == REOPENING:
+            row["ignored"] = ignored.get(d.id)
+        rows.append(row)
+    return rows
 
 
 def mandate_row(mandate: Mandate, issued: Decision | None, verdict: Verdict | None,

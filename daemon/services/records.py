@@ -14,6 +14,7 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from automerge.core import Document, Transaction
 from pnyx.federation.bylaws import BYLAWS, FIELDS, MAX_COUNT, Bylaws, Judged, Outcome, Verdict, judge, outcome
@@ -212,11 +213,10 @@ class Recorder:
 
     def decide(self, d: DecisionInput, kind: str = "decision", subject: str | None = None,
                extra: Callable[[Transaction, str], None] | None = None,
-               bylaws: dict[str, object] | None = None,
-               sortition: dict[str, object] | None = None,
-               check: Callable[[Document, str], None] | None = None) -> str:
+               check: Callable[[Document, str], None] | None = None, **fields: Any) -> str:
         """Record a decision; `extra` writes more in the same change, `check` judges the
-        ledger with it (both given the decision's id)."""
+        ledger with it (both given the decision's id); `fields` are the decision's fields of
+        its kind (`bylaws`, `sortition`, `reopening`, `revote_of`: federation/ledger.py)."""
         self.require_certified()
         if d.supersedes is not None and read_decision(self._ledger_doc(), d.supersedes) is None:
             raise RecordError(f"unknown decision to supersede: {d.supersedes}")
@@ -225,7 +225,7 @@ class Recorder:
         check_lengths(title=d.title, text=d.text, dissent=d.dissent)
         check_vote(d, self.bylaws().bylaws_at(d.date)[1], self.today())
         decision = Decision(new_record_id(), d.title, d.text, d.date, d.tally, d.quorum, d.dissent,
-                            d.supersedes, kind, subject, bylaws, sortition)
+                            d.supersedes, kind, subject, **fields)
 
         def edit(tx: Transaction) -> None:
             write_decision(tx, decision)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from pnyx.federation.bylaws import BY_DISSENT, BY_SHARE
 from pnyx.federation.charter import (
     AMENDABLE,
     DEFAULT_QUALIFIED,
@@ -61,6 +62,7 @@ from .names import (
     resolve_unit,
 )
 from .records import Recorder, RecordError, UnknownRecord, new_record_id
+from .reopening import reopen, revote
 
 Params = Mapping[str, str]
 Result = dict[str, Any]
@@ -83,8 +85,25 @@ def decision_result(rec: Recorder, decision_id: str) -> Result:
 
 
 def decide(rec: Recorder, params: Params, body: Body) -> Result:
-    only_fields(body, DECISION_FIELDS | {"supersedes"})
-    return decision_result(rec, rec.decide(decision_input(body)))
+    """A decision; with `revote_of`, the new vote on a reopened decision (it supersedes it)."""
+    only_fields(body, DECISION_FIELDS | {"supersedes", "revote_of"})
+    d = decision_input(body)
+    if body.get("revote_of") is not None:
+        return decision_result(rec, revote(rec, text(body, "revote_of"), d))
+    return decision_result(rec, rec.decide(d))
+
+
+def reopen_decision(rec: Recorder, params: Params, body: Body) -> Result:
+    """A minority's reopening of the decision in the path (protocol-spec/ledger.md)."""
+    only_fields(body, {"by", "members", "date", "text"})
+    by = text(body, "by")
+    if by not in (BY_SHARE, BY_DISSENT):
+        raise BadRequest(f"by must be {BY_SHARE!r} or {BY_DISSENT!r}")
+    asking = count(body, "members")
+    if asking is None or asking < 1:
+        raise BadRequest("members must be a whole number from 1")
+    day = date(body, "date") if "date" in body else rec.today()
+    return decision_result(rec, reopen(rec, params["decision"], by, asking, day, text(body, "text", "")))
 
 
 def issue_mandate(rec: Recorder, params: Params, body: Body) -> Result:
@@ -300,6 +319,7 @@ class Write:
 WRITES = {w.name: w for w in (
     Write("decide", "/decisions", decide),
     Write("bylaws", "/bylaws", adopt_bylaws),
+    Write("reopen", "/decisions/{decision}/reopen", reopen_decision),
     Write("mandate-issue", "/mandates", issue_mandate),
     Write("mandate-recall", "/mandates/{mandate}/recall", recall_mandate),
     Write("device-add", "/devices", add_device),
