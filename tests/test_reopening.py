@@ -90,6 +90,24 @@ def test_a_minority_reopens_a_decision_and_the_new_vote_links_back(tmp_path: Pat
         shown = cli(south, "show", "decisions", "--assembly", north_key).stdout
         assert f"(reopened by {reopening['id']}, new vote {revote})" in shown
         assert "(ignored: 4 members asked" in shown
+        _page_shows_it(daemons[0].url, kitchen, revote)
     finally:
         for daemon in daemons:
             daemon.stop()
+
+
+def _page_shows_it(url: str, kitchen: str, revote: str) -> None:
+    """The secretary's page (headless Chromium) marks the decision reopened, with the new vote."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from .test_page_browser import CHROMIUM, FLAGS
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/#ledger")
+            mark = page.locator(f'#decisions tr[data-id="{kitchen}"] .reopened')
+            expect(mark).to_contain_text("reopened by a minority", timeout=15_000)
+            expect(mark).to_contain_text(f"new vote {revote}")
+        finally:
+            browser.close()

@@ -46,6 +46,10 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
                    help="a minority of this share of the members may reopen a decision")
     p.add_argument("--reopen-dissent-days", default=None, type=int, metavar="DAYS",
                    help="the dissenting side may reopen a decision within this many days")
+    p.add_argument("--rotation-terms", default=None, type=int, metavar="N",
+                   help="a person may hold at most N consecutive terms to one council")
+    p.add_argument("--rotation-days", default=None, nargs=2, type=int, metavar=("DAYS", "PERIOD"),
+                   help="a person may hold a mandate to one council at most DAYS in any PERIOD days")
     add_decision_args(p, title_required=False)
     p.set_defaults(handler=cmd_bylaws)
 
@@ -158,9 +162,16 @@ def cmd_bylaws(args: argparse.Namespace) -> int:
                                    ("dissent_days", args.reopen_dissent_days)) if v is not None}
     if reopening:
         changes["reopening"] = reopening
+    rotation: dict[str, int] = {}
+    if args.rotation_terms is not None:
+        rotation["consecutive_terms"] = args.rotation_terms
+    if args.rotation_days is not None:
+        rotation.update(days=args.rotation_days[0], period_days=args.rotation_days[1])
+    if rotation:
+        changes["rotation"] = rotation
     if not changes:
         raise ValueError("say what the bylaws set: --rule, --quorum-required, --members, "
-                         "--reopen-share or --reopen-dissent-days")
+                         "--reopen-share, --reopen-dissent-days, --rotation-terms or --rotation-days")
     body = vote_body(args)
     body["bylaws"] = changes
     result = submit(args.data, "bylaws", body)
@@ -257,7 +268,8 @@ def describe(what: str, row: dict[str, Any]) -> str:
         state = ("not adopted" if row["outcome"] != "adopted" else
                  f"recalled by {row['recalled_by']}" if row["recalled_by"] else "issued")
         return (f"{row['issued']}  {row['delegate']} to {row['council']}  "
-                f"{row['term_from']}..{row['term_until']}  {state}  {row['id']}")
+                f"{row['term_from']}..{row['term_until']}  {state}  {row['id']}"
+                + (f"\n    BREAKS THE ROTATION: {row['rotation']}" if row.get("rotation") else ""))
     state = "revoked" if row["revoked_cut"] is not None else "certified"
     return f"{row['key']}  {row['label'] or '-'}  {state}"
 

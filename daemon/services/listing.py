@@ -16,6 +16,7 @@ from typing import Any
 from pnyx.federation.bylaws import Verdict, judge
 from pnyx.federation.ledger import Decision, Ledger, Mandate
 from pnyx.federation.reopening import REOPENING, reopenings
+from pnyx.federation.rotation import breaches
 
 from .jsonable import to_jsonable
 
@@ -58,11 +59,14 @@ def mandate_row(mandate: Mandate, issued: Decision | None, verdict: Verdict | No
 
 
 def mandate_rows(ledger: Ledger) -> list[Row]:
-    """Every mandate, in order of the date of its issuing decision."""
+    """Every mandate, in order of the date of its issuing decision; `rotation` says why one
+    breaks the bylaws' rotation (federation/rotation.py), null when it does not."""
     judged = judge(ledger)
     recalls = judged.recalls(ledger)
+    rotation = breaches(ledger, judged)
     rows = [mandate_row(m, ledger.decisions.get(m.decision), judged.verdicts.get(m.decision),
-                        recalls.get(m.id)) for m in ledger.mandates.values()]
+                        recalls.get(m.id)) | {"rotation": rotation.get(m.id)}
+            for m in ledger.mandates.values()]
     return sorted(rows, key=lambda r: (r["issued"] or "", r["id"]))
 
 

@@ -58,6 +58,7 @@ from pnyx.federation.ledger import (
     write_recall,
     write_revocation,
 )
+from pnyx.federation.rotation import breach
 
 from ..store.node import Node
 from ..store.viewindex import ViewIndex
@@ -272,6 +273,12 @@ class Recorder:
         check_lengths(delegate=delegate, council=council,
                       **{f"instruction {n + 1}": i.question for n, i in enumerate(instructions)})
         mandate_id = new_record_id()
+        if self.will_adopt(d) is Outcome.ADOPTED:
+            ledger, judged = self.judged()
+            why = breach(ledger, judged, Mandate(mandate_id, delegate, delegate_key, council, term_from,
+                                                 term_until, instructions, "", None), d.date)
+            if why is not None:
+                raise RecordError(f"the mandate breaks the rotation: {why}")
 
         def extra(tx: Transaction, decision_id: str) -> None:
             write_mandate(tx, Mandate(mandate_id, delegate, delegate_key, council, term_from,

@@ -114,15 +114,20 @@ function renderLedger() {
     el("td", {}, d.date),
     el("td", {}, el("strong", {}, d.title), d.text ? el("div", { class: "muted" }, d.text) : null,
       d.dissent ? el("div", { class: "dissent" }, "Dissent: " + d.dissent) : null,
-      d.superseded ? el("div", { class: "muted" }, "superseded") : null),
+      d.superseded ? el("div", { class: "muted" }, "superseded") : null,
+      d.reopened_by ? el("div", { class: "reopened" }, `reopened by a minority (${d.reopened_by})`,
+        d.revote ? `; new vote ${d.revote}` : "; new vote pending") : null,
+      d.revote_of ? el("div", { class: "muted" }, `new vote on the reopening ${d.revote_of}`) : null,
+      d.ignored ? el("div", { class: "muted ignored" }, "ignored: " + d.ignored) : null),
     el("td", { class: "n" }, d.tally.for), el("td", { class: "n" }, d.tally.against),
     el("td", { class: "n" }, d.tally.abstain),
     el("td", {}, d.kind, " ", el("span", { class: "badge outcome-" + d.outcome, title: d.reason }, d.outcome)))));
   if (!decisions.length) document.querySelector("#decisions tbody").append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No decisions yet.")));
-  document.getElementById("mandates").replaceChildren(...l.mandates.map(m => el("li", { class: "card" },
+  document.getElementById("mandates").replaceChildren(...l.mandates.map(m => el("li", { class: "card", "data-id": m.id },
     el("strong", {}, m.delegate), ` to ${nameOf(m.council)} · ${m.term_from} – ${m.term_until} · `,
     el("span", { class: m.outcome !== "adopted" || m.recalled_by ? "badge bad" : "badge good" },
       m.outcome !== "adopted" ? "not adopted" : m.recalled_by ? "recalled" : "issued"),
+    m.rotation ? el("div", { class: "badge bad rotation" }, "breaks the rotation: " + m.rotation) : null,
     m.instructions.length ? el("ul", {}, m.instructions.map(i => el("li", {}, `${i.question}: ${i.position} (${i.binding})`))) : null)));
   document.getElementById("devices").replaceChildren(...l.devices.map(d => el("li", {},
     el("code", {}, short(d.key)), " ", d.label || "", " ",
