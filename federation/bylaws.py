@@ -127,9 +127,9 @@ class Bylaws:
     rule: str = SIMPLE
     quorum: int | None = None
     members: int | None = None
-    reopening: dict[str, Any] | None = None
-    rotation: dict[str, Any] | None = None
     other: dict[str, Plain] = field(default_factory=dict)  # keys this version does not read
+    reopening: dict[str, Any] | None = None  # what a minority needs to reopen (reopening.py)
+    rotation: dict[str, Any] | None = None  # how long one may hold a mandate (rotation.py)
 
     def amended(self, changes: Mapping[str, Plain]) -> Bylaws:
         """These bylaws with the keys of a `bylaws` map set; ValueError if one is ill-formed."""

@@ -329,6 +329,11 @@ def read_decisions(raw: dict[str, Plain]) -> dict[str, Decision]:
     return _entries(raw, _decision)
 
 
+def read_mandates(raw: dict[str, Plain]) -> dict[str, Mandate]:
+    """The well-formed entries of a `mandates` map (as plain values), by id."""
+    return _entries(raw, _mandate)
+
+
 def read_profile(doc: Document) -> Profile | None:
     """The profile alone: what a status needs, without reading every record."""
     return _profile(read_map(doc, "profile") if doc.get(ROOT, "profile") else {})
