@@ -101,6 +101,17 @@ class Mandate:
     instructions: tuple[Instruction, ...]
     decision: str
     recalled_by: str | None
+    attributes: dict[str, str] | None = None  # what the assembly declares of the delegate (parity)
+    co_delegates: tuple[CoDelegate, ...] = ()  # who act together with the delegate
+
+
+@dataclass(frozen=True)
+class CoDelegate:
+    """A further delegate of one mandate (co-chairs, co-spokespeople), with a key and attributes."""
+
+    delegate: str
+    delegate_key: str | None
+    attributes: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -284,6 +295,10 @@ def write_mandate(tx: Transaction, mandate: Mandate) -> None:
         "instructions": [{"question": i.question, "position": i.position.value,
                           "binding": i.binding.value} for i in mandate.instructions],
         "decision": mandate.decision, "recalled_by": None,
+        **({"attributes": dict(mandate.attributes)} if mandate.attributes else {}),
+        **({"co_delegates": [{"delegate": c.delegate, "delegate_key": c.delegate_key,
+                              "attributes": dict(c.attributes)} for c in mandate.co_delegates]}
+           if mandate.co_delegates else {}),
     })
 
 
@@ -440,4 +455,20 @@ def _mandate(key: str, raw: Plain) -> Mandate:
         instructions=tuple(Instruction(_text(i["question"]), Position(i["position"]),
                                        Binding(i["binding"])) for i in instructions),
         decision=_text(raw["decision"]), recalled_by=_optional(raw.get("recalled_by"), _text),
+        attributes=_optional(raw.get("attributes"), _attributes),
+        co_delegates=tuple(CoDelegate(_text(c["delegate"]), _optional(c.get("delegate_key"), _text),
+                                      _attributes(c.get("attributes", {})))
+                           for c in _list(raw.get("co_delegates", []))),
     )
+
+
+def _attributes(value: Plain) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("attributes are a map of texts")
+    return {k: _text(v) for k, v in value.items()}
+
+
+def _list(value: Plain) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError("expected a list")
+    return value

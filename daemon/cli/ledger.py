@@ -82,6 +82,11 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--instruction", nargs=3, action="append", default=[],
                    metavar=("QUESTION", "POSITION", "BINDING"),
                    help="repeatable; POSITION for|against|abstain, BINDING imperative|indicative")
+    p.add_argument("--attribute", action="append", default=[], metavar="NAME=VALUE",
+                   help="what the assembly declares of the delegate, for parity (repeatable)")
+    p.add_argument("--co-delegate", nargs=3, action="append", default=[],
+                   metavar=("NAME", "KEY|-", "NAME=VALUE,..."),
+                   help="a further delegate acting together with the first (repeatable)")
     add_decision_args(p, title_required=False)
     p.set_defaults(handler=cmd_mandate_issue)
     p = sub.add_parser("recall", parents=[common], help="recall a mandate (an assembly decision)")
@@ -203,9 +208,24 @@ def cmd_mandate_issue(args: argparse.Namespace) -> int:
     body.update(delegate=args.delegate, delegate_key=args.delegate_key, council=args.council,
                 term_from=args.term_from, term_until=args.term_until,
                 instructions=[{"question": q, "position": p, "binding": b}
-                              for q, p, b in args.instruction])
+                              for q, p, b in args.instruction],
+                attributes=_pairs(args.attribute),
+                co_delegates=[{"delegate": name, "delegate_key": None if key == "-" else key,
+                               "attributes": _pairs([a for a in attrs.split(",") if a])}
+                              for name, key, attrs in args.co_delegate])
     print(submit(args.data, "mandate-issue", body)["id"])
     return 0
+
+
+def _pairs(items: list[str]) -> dict[str, str]:
+    """NAME=VALUE items as a map; ValueError (one line) for an item without `=`."""
+    out = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq or not name:
+            raise ValueError(f"not NAME=VALUE: {item!r}")
+        out[name] = value
+    return out
 
 
 def cmd_mandate_recall(args: argparse.Namespace) -> int:

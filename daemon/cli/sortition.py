@@ -1,4 +1,4 @@
-"""`pnyx sortition`: draw by lot (declare), commit, reveal, show and verify.
+"""`pnyx sortition`: draw by lot (declare), commit, reveal, show and verify; and `pnyx parity`.
 
 `draw` is an assembly vote declaring a draw: the pool (a JSON file
 `{"candidate id": {"attribute": "value"}}`), the seats, the quotas, the
@@ -21,7 +21,9 @@ from pnyx.federation.keys import key_text
 
 from ..services.draws import draw_row, draw_rows
 from ..services.names import resolve_assembly
+from ..services.parity import parity_rows
 from ..services.submit import submit
+from ..store.viewindex import ViewIndex
 from .common import add_decision_args, vote_body, with_node
 from .confed import _date
 from .output import print_json
@@ -43,6 +45,7 @@ def quota_arg(text: str) -> dict[str, Any]:
 
 
 def register(commands: Sub, common: argparse.ArgumentParser) -> None:
+    register_parity(commands, common)
     group = commands.add_parser("sortition", help="fill a post by a verifiable draw by lot")
     sub = group.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = sub.add_parser("draw", parents=[common],
@@ -71,6 +74,37 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
         p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="default today")
         p.add_argument("--json", action="store_true", help="print JSON")
         p.set_defaults(handler=cmd_show, verify=action == "verify")
+
+
+def register_parity(commands: Sub, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser("parity", parents=[common],
+                            help="per council and member: whether each delegation meets the charter's parity")
+    p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="default today")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_parity)
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    as_of = _date(args.as_of)
+    node = with_node(args)
+    try:
+        rows = parity_rows(node, ViewIndex(node.store, node.docs), as_of)
+    finally:
+        node.close()
+    if args.json:
+        print_json(rows)
+        return 0
+    for council in rows:
+        rule = ", ".join(f"{n} {v}" for v, n in council["parity"]["min"].items())
+        print(f"{council['name']}  {council['confederation']}: parity over {council['parity']['attribute']} "
+              f"({rule}) as of {council['as_of']}: {'met' if council['met'] else 'NOT MET'}")
+        for m in council["members"]:
+            who = ", ".join(d["delegate"] for d in m["delegates"]) or "-"
+            print(f"  {m['name'] or m['assembly']}: {'met' if m['met'] else 'not met: ' + m['reason']}"
+                  f"  [{who}]")
+    if not rows:
+        print(f"as of {as_of}: no confederation held here requires parity")
+    return 0
 
 
 def cmd_draw(args: argparse.Namespace) -> int:

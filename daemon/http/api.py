@@ -34,6 +34,7 @@ from ..services.economy import listed_records
 from ..services.jsonable import to_jsonable
 from ..services.listing import bylaws_row, decision_rows, mandate_rows
 from ..services.names import resolve_assembly, resolve_confederation
+from ..services.parity import parity_rows
 from ..services.records import Recorder, RecordError, UnknownRecord
 from ..services.status import node_status
 from ..services.writes import WRITES, Write
@@ -312,6 +313,12 @@ async def get_draw(request: web.Request) -> web.Response:
                                       as_of_param(request)))
 
 
+async def get_parity(request: web.Request) -> web.Response:
+    """Per confederation requiring parity: each member's delegation and whether it meets it."""
+    ctx = request.app[API_KEY]
+    return web.json_response(parity_rows(ctx.node, ctx.view, as_of_param(request)))
+
+
 async def get_peers(request: web.Request) -> web.Response:
     """Whom this daemon syncs with and how that went (as `pnyx peers --json`)."""
     return web.json_response(peer_rows(PeerBook(request.app[API_KEY].node.store), time.time()))
@@ -384,7 +391,7 @@ READS: dict[str, Handler] = {
     "/confederations": get_confederations, "/confederations/{id}": get_confederation,
     "/completeness": get_completeness, "/peers": get_peers,
     "/proposals": get_proposals, "/proposals/{assembly}/{decision}": get_proposal,
-    "/draws": get_draws, "/draws/{assembly}/{decision}": get_draw,
+    "/parity": get_parity, "/draws": get_draws, "/draws/{assembly}/{decision}": get_draw,
     "/plan": get_plan, "/plan.jsonld": get_plan_jsonld,
     **{f"/{collection}": economy_reader(collection) for collection in ECONOMY_COLLECTIONS},
 }

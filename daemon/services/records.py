@@ -40,6 +40,7 @@ from pnyx.federation.envelope import check_envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey, key_text, parse_key
 from pnyx.federation.ledger import (
     MAX_TEXT_CHARS,
+    CoDelegate,
     Decision,
     Instruction,
     Ledger,
@@ -263,7 +264,8 @@ class Recorder:
 
     def issue_mandate(self, d: DecisionInput, delegate: str, delegate_key: str | None,
                       council: str, term_from: dt.date, term_until: dt.date,
-                      instructions: tuple[Instruction, ...]) -> str:
+                      instructions: tuple[Instruction, ...], attributes: dict[str, str] | None = None,
+                      co_delegates: tuple[CoDelegate, ...] = ()) -> str:
         if term_until < term_from:
             raise RecordError("the term ends before it starts")
         if term_until < d.date:
@@ -271,7 +273,10 @@ class Recorder:
         if not delegate.strip() or not council.strip():
             raise RecordError("a mandate names a delegate and a council")
         check_lengths(delegate=delegate, council=council,
-                      **{f"instruction {n + 1}": i.question for n, i in enumerate(instructions)})
+                      **{f"instruction {n + 1}": i.question for n, i in enumerate(instructions)},
+                      **{f"co-delegate {n + 1}": c.delegate for n, c in enumerate(co_delegates)})
+        if any(not c.delegate.strip() for c in co_delegates):
+            raise RecordError("a co-delegate needs a name")
         mandate_id = new_record_id()
         if self.will_adopt(d) is Outcome.ADOPTED:
             ledger, judged = self.judged()
@@ -282,7 +287,8 @@ class Recorder:
 
         def extra(tx: Transaction, decision_id: str) -> None:
             write_mandate(tx, Mandate(mandate_id, delegate, delegate_key, council, term_from,
-                                      term_until, instructions, decision_id, None))
+                                      term_until, instructions, decision_id, None, attributes,
+                                      co_delegates))
 
         self.decide(d, kind="mandate", subject=mandate_id, extra=extra)
         return mandate_id

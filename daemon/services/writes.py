@@ -31,7 +31,7 @@ from pnyx.federation.charter import (
 )
 from pnyx.federation.confed import PROPOSAL_ID_RE, Act, ActKind, ProposalBody, ProposalKind
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Binding, Position, read_decision, read_mandate
+from pnyx.federation.ledger import Binding, CoDelegate, Position, read_decision, read_mandate
 
 from ..store.peers import PeerBook, normalize_url
 from .bodies import (
@@ -108,7 +108,7 @@ def reopen_decision(rec: Recorder, params: Params, body: Body) -> Result:
 
 def issue_mandate(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, DECISION_FIELDS | {"delegate", "delegate_key", "council", "term_from",
-                                         "term_until", "instructions"})
+                                         "term_until", "instructions", "attributes", "co_delegates"})
     delegate = text(body, "delegate")
     delegate_key = optional_text(body, "delegate_key")
     if delegate_key is not None:
@@ -121,12 +121,39 @@ def issue_mandate(rec: Recorder, params: Params, body: Body) -> Result:
     mandate_id = rec.issue_mandate(
         decision_input(body, f"Mandate for {delegate} to {council_name}"), delegate, delegate_key,
         council, date(body, "term_from"), date(body, "term_until"),
-        tuple(instruction(item, n) for n, item in enumerate(raw)))
+        tuple(instruction(item, n) for n, item in enumerate(raw)),
+        attributes(body.get("attributes"), "attributes") or None, co_delegates(body.get("co_delegates")))
     doc = rec.node.docs.get(rec.node.ledger_id)
     mandate = read_mandate(doc, mandate_id)
     issued = read_decision(doc, mandate.decision) if mandate else None
     assert mandate is not None and issued is not None  # just recorded
     return mandate_row(mandate, issued, rec.verdict(issued), None)
+
+
+def attributes(value: Any, name: str) -> dict[str, str]:
+    """What an assembly declares of a delegate, for parity: a map of texts."""
+    raw = obj(value if value is not None else {}, name)
+    if not all(isinstance(v, str) for v in raw.values()):
+        raise BadRequest(f"{name}: values must be strings")
+    return dict(raw)
+
+
+def co_delegates(value: Any) -> tuple[CoDelegate, ...]:
+    """The further delegates of a mandate, each with a name, a key (or null) and attributes."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise BadRequest("co_delegates must be a list")
+    out = []
+    for n, item in enumerate(value):
+        raw = obj(item, f"co_delegates[{n}]")
+        only_fields(raw, {"delegate", "delegate_key", "attributes"}, f"co_delegates[{n}]")
+        delegate_key = optional_text(raw, "delegate_key")
+        if delegate_key is not None:
+            key(delegate_key, f"co_delegates[{n}].delegate_key")
+        out.append(CoDelegate(text(raw, "delegate"), delegate_key,
+                              attributes(raw.get("attributes"), f"co_delegates[{n}].attributes")))
+    return tuple(out)
 
 
 def recall_mandate(rec: Recorder, params: Params, body: Body) -> Result:
@@ -177,7 +204,7 @@ def share(body: Body, name: str, default: str, parse: Callable[[str], str]) -> s
 
 def found_confederation(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, {"name", "members", "member_confederations", "threshold", "qualified",
-                       "assembly_quorum", "deadline_days", "protected", "date"})
+                       "assembly_quorum", "deadline_days", "protected", "date", "parity"})
     try:
         rules = Rules(text(body, "name"), share(body, "threshold", "simple", parse_threshold),
                       share(body, "qualified", DEFAULT_QUALIFIED, parse_threshold),
@@ -188,7 +215,7 @@ def found_confederation(rec: Recorder, params: Params, body: Body) -> Result:
         founded = date(body, "date") if "date" in body else rec.today()
         if founded > rec.today():
             raise RecordError(f"the founding date {founded} is after today ({rec.today()})")
-        charter = new_charter(founded, members, confederations, rules)
+        charter = new_charter(founded, members, confederations, rules, body.get("parity"))
     except BadRequest:
         raise
     except ValueError as exc:  # the rules of charters, proposals and acts
