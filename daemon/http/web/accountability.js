@@ -1,7 +1,8 @@
-// pnyx web page, draws by lot (protocol-spec/sortition.md): each draw held here with every
-// candidate's exact chance, the participants' commitments and reveals, and the panel once drawn.
-// Self-contained like economy.js: it reads GET /api/v1/draws, follows the event stream and fills
-// <section id="sortition">. Everything shown is built with textContent.
+// pnyx web page, accountability: draws by lot (protocol-spec/sortition.md), each with every
+// candidate's exact chance, the participants' commitments and reveals and the panel once drawn;
+// and parity (charter.md): per council and member, whether its delegation meets the charter's.
+// Self-contained like economy.js: it reads GET /api/v1/draws and /parity, follows the event
+// stream and fills <section id="sortition"> and <section id="parity">. Built with textContent.
 "use strict";
 
 (() => {
@@ -47,22 +48,41 @@
         h("span", { class: "muted" }, ` (seed ${d.seed.slice(0, 16)}…)`)) : null);
   }
 
-  async function load() {
-    const box = document.getElementById("draw-list");
+  function renderParity(c) {
+    const rule = Object.entries(c.parity.min).map(([v, n]) => `${n} ${v}`).join(", ");
+    return h("article", { class: "card parity", "data-confederation": c.confederation },
+      h("h3", {}, c.name, " ", h("span", { class: "badge " + (c.met ? "good" : "bad") }, c.met ? "parity met" : "parity not met")),
+      h("p", { class: "muted" }, `Each delegation: at least ${rule} by ${c.parity.attribute}`,
+        c.parity.share ? `, each at least ${c.parity.share}` : "", `; as of ${c.as_of}.`),
+      h("ul", {}, c.members.map(m => h("li", { "data-assembly": m.assembly, class: m.met ? "met" : "not-met" },
+        `${m.name || m.assembly.slice(0, 10) + "…"}: `, m.met ? "met" : "not met: " + m.reason,
+        m.delegates.length ? ` (${m.delegates.map(d => d.delegate).join(", ")})` : ""))));
+  }
+
+  // Each list this page fills: [API path, box id, how one row is shown, what an empty list says].
+  const LISTS = [
+    ["/draws", "draw-list", renderDraw, "No draw held here."],
+    ["/parity", "parity-list", renderParity, "No council held here requires parity."],
+  ];
+
+  async function fill([path, id, render, empty]) {
+    const box = document.getElementById(id);
     if (!box) return;
     try {
-      const response = await fetch(API + "/draws");
+      const response = await fetch(API + path);
       if (!response.ok) return;
-      const draws = await response.json();
-      box.replaceChildren(...(draws.length ? draws.map(renderDraw) : [h("p", { class: "muted" }, "No draw held here.")]));
+      const rows = await response.json();
+      box.replaceChildren(...(rows.length ? rows.map(render) : [h("p", { class: "muted" }, empty)]));
     } catch (e) { /* the daemon is away: the next event reloads */ }
   }
 
   let timer = null;
-  const soon = () => { clearTimeout(timer); timer = setTimeout(load, 150); };
+  const reload = () => LISTS.forEach(fill);
   document.addEventListener("DOMContentLoaded", () => {
-    load();
-    const events = new EventSource(API + "/events");
-    events.addEventListener("records", soon);
+    reload();
+    new EventSource(API + "/events").addEventListener("records", () => {
+      clearTimeout(timer);
+      timer = setTimeout(reload, 150);
+    });
   });
 })();
