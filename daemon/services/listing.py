@@ -15,7 +15,7 @@ from typing import Any
 
 from pnyx.federation.bylaws import Verdict, judge
 from pnyx.federation.ledger import Decision, Ledger, Mandate
-from pnyx.federation.reopening import REOPENING, reopenings
+from pnyx.federation.reopening import reopenings
 from pnyx.federation.rotation import breaches
 
 from .jsonable import to_jsonable
@@ -26,7 +26,7 @@ Row = dict[str, Any]
 def decision_row(decision: Decision, verdict: Verdict, superseded: bool) -> Row:
     row: Row = to_jsonable(decision)
     row.update(superseded=superseded, outcome=verdict.outcome.value, reason=verdict.reason,
-               judged_by=verdict.bylaws)
+               judged_by=verdict.bylaws, reopened_by=None, revote=None, ignored=None)
     return row
 
 
@@ -41,8 +41,7 @@ def decision_rows(ledger: Ledger) -> list[Row]:
         row = decision_row(d, judged.verdicts[d.id], d.id in superseded)
         found = reopened.get(d.id)
         row.update(reopened_by=found.reopening if found else None, revote=found.revote if found else None)
-        if d.kind == REOPENING:
-            row["ignored"] = ignored.get(d.id)
+        row["ignored"] = ignored.get(d.id)
         rows.append(row)
     return rows
 

@@ -122,7 +122,7 @@ def issue_mandate(rec: Recorder, params: Params, body: Body) -> Result:
         decision_input(body, f"Mandate for {delegate} to {council_name}"), delegate, delegate_key,
         council, date(body, "term_from"), date(body, "term_until"),
         tuple(instruction(item, n) for n, item in enumerate(raw)),
-        attributes(body.get("attributes"), "attributes") or None, co_delegates(body.get("co_delegates")))
+        attributes(body.get("attributes", {}), "attributes") or None, co_delegates(body.get("co_delegates")))
     doc = rec.node.docs.get(rec.node.ledger_id)
     mandate = read_mandate(doc, mandate_id)
     issued = read_decision(doc, mandate.decision) if mandate else None
@@ -132,7 +132,7 @@ def issue_mandate(rec: Recorder, params: Params, body: Body) -> Result:
 
 def attributes(value: Any, name: str) -> dict[str, str]:
     """What an assembly declares of a delegate, for parity: a map of texts."""
-    raw = obj(value if value is not None else {}, name)
+    raw = obj(value, name)
     if not all(isinstance(v, str) for v in raw.values()):
         raise BadRequest(f"{name}: values must be strings")
     return dict(raw)
@@ -143,7 +143,7 @@ def co_delegates(value: Any) -> tuple[CoDelegate, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise BadRequest("co_delegates must be a list")
+        raise BadRequest("co_delegates must be a list")  # null: none
     out = []
     for n, item in enumerate(value):
         raw = obj(item, f"co_delegates[{n}]")
@@ -152,7 +152,7 @@ def co_delegates(value: Any) -> tuple[CoDelegate, ...]:
         if delegate_key is not None:
             key(delegate_key, f"co_delegates[{n}].delegate_key")
         out.append(CoDelegate(text(raw, "delegate"), delegate_key,
-                              attributes(raw.get("attributes"), f"co_delegates[{n}].attributes")))
+                              attributes(raw.get("attributes", {}), f"co_delegates[{n}].attributes")))
     return tuple(out)
 
 
