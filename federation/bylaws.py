@@ -28,7 +28,7 @@ from enum import Enum
 from typing import Any
 
 from .amvalues import Plain
-from .charter import SIMPLE, parse_threshold, threshold_met
+from .charter import SIMPLE, parse_share, parse_threshold, threshold_met
 from .ledger import Decision, Ledger, Tally
 
 BYLAWS = "bylaws"  # the decision kind that adopts or amends the bylaws
@@ -61,12 +61,64 @@ def _count(name: str, least: int) -> Callable[[Plain], int | None]:
     return parse
 
 
+BY_SHARE, BY_DISSENT = "share", "dissent"  # how a minority may reopen a decision (reopening.py)
+MAX_DAYS = 3650
+
+
+def _reopening(value: Plain) -> dict[str, Any] | None:
+    """The bylaws' `reopening` map, checked; null removes the right to reopen by these rules."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not value or set(value) - {BY_SHARE, "dissent_days"}:
+        raise ValueError("reopening: a map of `share` (p/q of the members) and/or `dissent_days`")
+    out: dict[str, Any] = {}
+    if BY_SHARE in value:
+        share = value[BY_SHARE]
+        if not isinstance(share, str):
+            raise ValueError(f"reopening.share: a share such as 1/3, not {share!r}")
+        parsed = parse_share(share)
+        if not 0 < parsed <= 1:
+            raise ValueError(f"reopening.share: above 0 and at most 1, not {share!r}")
+        out[BY_SHARE] = f"{parsed.numerator}/{parsed.denominator}"
+    if "dissent_days" in value:
+        days = value["dissent_days"]
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
+            raise ValueError(f"reopening.dissent_days: a whole number from 1 to {MAX_DAYS}, not {days!r}")
+        out["dissent_days"] = days
+    return out
+
+
+
+ROTATION_KEYS = ("consecutive_terms", "days", "period_days")
+
+
+def _rotation(value: Plain) -> dict[str, Any] | None:
+    """The bylaws' `rotation` map: a person's mandates to one council are limited to
+    `consecutive_terms`, and/or to `days` held within any `period_days` (rotation.py)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not value or set(value) - set(ROTATION_KEYS):
+        raise ValueError(f"rotation: a map of {', '.join(ROTATION_KEYS)}")
+    out: dict[str, Any] = {}
+    for key in ROTATION_KEYS:
+        if key in value:
+            n = value[key]
+            if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_DAYS * 10:
+                raise ValueError(f"rotation.{key}: a whole number from 1, not {n!r}")
+            out[key] = n
+    if ("days" in out) != ("period_days" in out):
+        raise ValueError("rotation: days and period_days go together")
+    return out
+
+
 # The keys of a `bylaws` map this version reads: name -> parser (ValueError if ill-formed).
 # A rule added later (rotation, parity, reopening) is one more row and one more field.
 FIELDS: dict[str, Callable[[Plain], Any]] = {
     "rule": _rule,  # "simple" (more for than against) or "p/q": for >= p/q of (for + against)
     "quorum": _count("quorum", 0),  # least members present, or null: no quorum
     "members": _count("members", 1),  # the number of members, or null: unknown
+    "reopening": _reopening,  # what a minority needs to reopen a decision, or null: nothing
+    "rotation": _rotation,  # how long one person may hold a mandate to one council, or null
 }
 
 
@@ -76,6 +128,8 @@ class Bylaws:
     quorum: int | None = None
     members: int | None = None
     other: dict[str, Plain] = field(default_factory=dict)  # keys this version does not read
+    reopening: dict[str, Any] | None = None  # what a minority needs to reopen (reopening.py)
+    rotation: dict[str, Any] | None = None  # how long one may hold a mandate (rotation.py)
 
     def amended(self, changes: Mapping[str, Plain]) -> Bylaws:
         """These bylaws with the keys of a `bylaws` map set; ValueError if one is ill-formed."""
@@ -86,7 +140,9 @@ class Bylaws:
         return replace(self, **known, other={**self.other, **unknown})
 
     def plain(self) -> dict[str, Plain]:
-        return {**self.other, "rule": self.rule, "quorum": self.quorum, "members": self.members}
+        shown = {k: v for k, v in (("reopening", self.reopening), ("rotation", self.rotation))
+                 if v is not None}
+        return {**self.other, "rule": self.rule, "quorum": self.quorum, "members": self.members, **shown}
 
 
 def outcome(tally: Tally, present: int | None, bylaws: Bylaws) -> tuple[Outcome, str]:

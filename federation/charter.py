@@ -22,6 +22,7 @@ from automerge.core import ROOT, Document
 
 from .amvalues import Plain, put_value
 from .keys import parse_key
+from .parity import parse_parity
 
 CHARTER_FORMAT = "pnyx/charter/v1"
 SIMPLE = "simple"
@@ -134,15 +135,19 @@ class Charter:
     members: tuple[str, ...]  # founding member assemblies, key text
     confederations: tuple[str, ...]  # founding member confederations, charter ids
     rules: Rules
+    parity: dict[str, Any] | None = None  # what each member's delegation must meet (parity.py)
 
     def plain(self) -> dict[str, Plain]:
-        return {"format": CHARTER_FORMAT, "founded": self.founded.isoformat(),
-                "members": list(self.members), "confederations": list(self.confederations),
-                "rules": self.rules.plain()}
+        out: dict[str, Plain] = {"format": CHARTER_FORMAT, "founded": self.founded.isoformat(),
+                                 "members": list(self.members),
+                                 "confederations": list(self.confederations), "rules": self.rules.plain()}
+        if self.parity is not None:
+            out["parity"] = self.parity
+        return out
 
 
 def new_charter(founded: dt.date, members: Sequence[str], confederations: Sequence[str],
-                rules: Rules) -> Charter:
+                rules: Rules, parity: Plain = None) -> Charter:
     """A charter to be written; ValueError names a bad member or a repeated one."""
     for member in members:
         parse_key(member)
@@ -155,7 +160,8 @@ def new_charter(founded: dt.date, members: Sequence[str], confederations: Sequen
         raise ValueError("a founding member is named twice")
     if len(members) + len(confederations) > MAX_LIST:
         raise ValueError("too many founding members")
-    return Charter("", founded, tuple(sorted(members)), tuple(sorted(confederations)), rules)
+    return Charter("", founded, tuple(sorted(members)), tuple(sorted(confederations)), rules,
+                   parse_parity(parity))
 
 
 def charter_change(charter: Charter, actor: bytes) -> bytes:
@@ -179,6 +185,6 @@ def read_charter(charter_id: str, raw: dict[str, Plain]) -> Charter:
         raise ValueError("members are lists")
     founded = dt.date.fromisoformat(str(raw["founded"]))
     charter = new_charter(founded, [str(m) for m in members], [str(c) for c in confederations],
-                          rules_from_plain(raw["rules"]))
+                          rules_from_plain(raw["rules"]), raw.get("parity"))
     return replace(charter, id=charter_id)
 

@@ -83,6 +83,9 @@ class Decision:
     kind: str  # "decision", "mandate", "recall", "bylaws", or a confederal kind (confed.py)
     subject: str | None  # the mandate, charter or proposal the decision is about
     bylaws: dict[str, Any] | None = None  # kind "bylaws": the keys it sets (federation/bylaws.py)
+    sortition: dict[str, Any] | None = None  # kind "sortition": the draw it declares (draws.py)
+    reopening: dict[str, Any] | None = None  # kind "reopening": the condition it claims (reopening.py)
+    revote_of: str | None = None  # the reopening this new vote answers (reopening.py)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,17 @@ class Mandate:
     instructions: tuple[Instruction, ...]
     decision: str
     recalled_by: str | None  # read: the first recall decision naming the mandate
+    attributes: dict[str, str] | None = None  # what the assembly declares of the delegate (parity)
+    co_delegates: tuple[CoDelegate, ...] = ()  # who act together with the delegate
+
+
+@dataclass(frozen=True)
+class CoDelegate:
+    """A further delegate of one mandate (co-chairs, co-spokespeople), with a key and attributes."""
+
+    delegate: str
+    delegate_key: str | None
+    attributes: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -220,7 +234,8 @@ def device_entry(doc: Document, device: bytes, heads: list[bytes] | None = None)
 # and Automerge would show only one of them, hiding the other device's records.
 # The economy's collections (federation/economy.py): needs, offers, pledges, deliveries, commons.
 ECONOMY_COLLECTIONS = ("needs", "offers", "pledges", "deliveries", "commons")
-COLLECTIONS = ("devices", "decisions", "mandates", *ECONOMY_COLLECTIONS)
+# "sortition": the commitments and reveals of draws by lot (federation/draws.py).
+COLLECTIONS = ("devices", "decisions", "mandates", *ECONOMY_COLLECTIONS, "sortition")
 
 
 def write_genesis(tx: Transaction, profile: Profile) -> None:
@@ -268,6 +283,10 @@ def write_mandate(tx: Transaction, mandate: Mandate) -> None:
         "instructions": [{"question": i.question, "position": i.position.value,
                           "binding": i.binding.value} for i in mandate.instructions],
         "decision": mandate.decision,
+        **({"attributes": dict(mandate.attributes)} if mandate.attributes else {}),
+        **({"co_delegates": [{"delegate": c.delegate, "delegate_key": c.delegate_key,
+                              "attributes": dict(c.attributes)} for c in mandate.co_delegates]}
+           if mandate.co_delegates else {}),
     })
 
 
@@ -280,6 +299,12 @@ def _decision_plain(d: Decision) -> dict[str, Plain]:
     }
     if d.bylaws is not None:
         plain["bylaws"] = d.bylaws
+    if d.sortition is not None:
+        plain["sortition"] = d.sortition
+    if d.reopening is not None:
+        plain["reopening"] = d.reopening
+    if d.revote_of is not None:
+        plain["revote_of"] = d.revote_of
     return plain
 
 
@@ -375,6 +400,11 @@ def read_decisions(raw: dict[str, Plain]) -> dict[str, Decision]:
     return _entries(raw, _decision)
 
 
+def read_mandates(raw: dict[str, Plain]) -> dict[str, Mandate]:
+    """The well-formed entries of a `mandates` map (as plain values), by id."""
+    return _entries(raw, _mandate)
+
+
 def read_profile(doc: Document) -> Profile | None:
     """The profile alone: what a status needs, without reading every record."""
     return _profile(read_map(doc, "profile") if doc.get(ROOT, "profile") else {})
@@ -463,6 +493,9 @@ def _decision(key: str, raw: Plain) -> Decision:
         supersedes=_optional(raw.get("supersedes"), _text), kind=_text(raw["kind"]),
         subject=_optional(raw.get("subject"), _text),
         bylaws=raw["bylaws"] if isinstance(raw.get("bylaws"), dict) else None,
+        sortition=raw["sortition"] if isinstance(raw.get("sortition"), dict) else None,
+        reopening=raw["reopening"] if isinstance(raw.get("reopening"), dict) else None,
+        revote_of=_optional(raw.get("revote_of"), _text),
     )
 
 
@@ -478,4 +511,20 @@ def _mandate(key: str, raw: Plain) -> Mandate:
         instructions=tuple(Instruction(_text(i["question"]), Position(i["position"]),
                                        Binding(i["binding"])) for i in instructions),
         decision=_text(raw["decision"]), recalled_by=_optional(raw.get("recalled_by"), _text),
+        attributes=_optional(raw.get("attributes"), _attributes),
+        co_delegates=tuple(CoDelegate(_text(c["delegate"]), _optional(c.get("delegate_key"), _text),
+                                      _attributes(c.get("attributes", {})))
+                           for c in _list(raw.get("co_delegates", []))),
     )
+
+
+def _attributes(value: Plain) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("attributes are a map of texts")
+    return {k: _text(v) for k, v in value.items()}
+
+
+def _list(value: Plain) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError("expected a list")
+    return value

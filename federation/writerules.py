@@ -87,13 +87,36 @@ DECISION_FIELDS = {
     "proposal/amendment/protected/{item}": "str",
     # kind bylaws: the keys it sets (federation/bylaws.py FIELDS; a new bylaws key is a row here)
     "bylaws": "map", "bylaws/rule": "str", "bylaws/quorum": "int|null", "bylaws/members": "int|null",
+    "bylaws/reopening": "map|null", "bylaws/reopening/share": "str",
+    "bylaws/reopening/dissent_days": "int", "bylaws/rotation": "map|null",
+    "bylaws/rotation/consecutive_terms": "int", "bylaws/rotation/days": "int",
+    "bylaws/rotation/period_days": "int",
+    # kind sortition: the draw it declares (protocol-spec/sortition.md, federation/draws.py)
+    "sortition": "map", "sortition/seats": "int",
+    "sortition/pool": "list", "sortition/pool/{item}": "map", "sortition/pool/{item}/id": "str",
+    "sortition/pool/{item}/attributes": "map", "sortition/pool/{item}/attributes/{name}": "str",
+    "sortition/quotas": "list", "sortition/quotas/{item}": "map",
+    "sortition/quotas/{item}/attribute": "str", "sortition/quotas/{item}/value": "str",
+    "sortition/quotas/{item}/min": "int", "sortition/quotas/{item}/max": "int",
+    "sortition/portfolio": "list", "sortition/portfolio/{item}": "map",
+    "sortition/portfolio/{item}/panel": "list", "sortition/portfolio/{item}/panel/{item}": "str",
+    "sortition/portfolio/{item}/weight": "int", "sortition/participants": "list",
+    "sortition/participants/{item}": "str", "sortition/commit_by": "str", "sortition/reveal_by": "str",
+    # kind reopening, and the new vote that answers one (ledger.md RO1-RO3)
+    "reopening": "map", "reopening/by": "str", "revote_of": "str",
 }
 MANDATE_FIELDS = {
     "delegate": "str", "delegate_key": "str|null", "council": "str", "term_from": "str",
     "term_until": "str", "instructions": "list", "instructions/{item}": "map",
     "instructions/{item}/question": "str", "instructions/{item}/position": "str",
     "instructions/{item}/binding": "str", "decision": "str",
+    # parity and co-delegates (charter.md PA1-PA3)
+    "attributes": "map", "attributes/{name}": "str", "co_delegates": "list",
+    "co_delegates/{item}": "map", "co_delegates/{item}/delegate": "str",
+    "co_delegates/{item}/delegate_key": "str|null", "co_delegates/{item}/attributes": "map",
+    "co_delegates/{item}/attributes/{name}": "str",
 }
+DRAW_STEP_FIELDS = {"draw": "str", "step": "str", "value": "str", "date": "str"}  # sortition.md
 ACT_FIELDS = {
     "kind": "str", "date": "str", "proposal": "str|null", "position": "str|null",
     "binding": "str|null", "text": "str", "replaces": "str|null", "saw": "list", "saw/{item}": "str",
@@ -131,6 +154,9 @@ TABLE: tuple[Row, ...] = (
         row(f"E{2 * n + 1}", LEDGER, name, "map", GENESIS, f"the economy's {name}"),
         row(f"E{2 * n + 2}", LEDGER, f"{name}/{{record}}", "map", RECORD, f"a record of {name}",
             fields=fields))),
+    row("S1", LEDGER, "sortition", "map", GENESIS, "the commitments and reveals of draws by lot"),
+    row("S2", LEDGER, "sortition/{record}", "map", RECORD, "a commitment or reveal",
+        fields=DRAW_STEP_FIELDS),
     row("M1", MANDATE, "{record}", "map", RECORD, "a delegate's act", fields=ACT_FIELDS),
     row("C1", CHARTER, "format", "str", GENESIS, "the charter format"),
     row("C2", CHARTER, "founded", "str", GENESIS, "the founding date"),
@@ -138,6 +164,8 @@ TABLE: tuple[Row, ...] = (
     row("C4", CHARTER, "confederations", "list", GENESIS, "founding confederations",
         fields={"{item}": "str"}),
     row("C5", CHARTER, "rules", "map", GENESIS, "decision rules", fields=RULES_FIELDS),
+    row("C6", CHARTER, "parity", "map", GENESIS, "the parity each member's delegation must meet",
+        fields={"attribute": "str", "min": "map", "min/{name}": "int", "share": "str"}),
 )
 
 # Structural rules, numbered as protocol-spec/ledger.md lists them.
@@ -157,9 +185,12 @@ def _canonical_key(text: str) -> bool:
         return False
 
 
+MAX_NAME_CHARS = 64
+
 PLACEHOLDERS: dict[str, Callable[[str], bool]] = {
     "{record}": lambda k: RECORD_ID_RE.match(k) is not None,
     "{device}": _canonical_key,
+    "{name}": lambda k: 1 <= len(k) <= MAX_NAME_CHARS,  # an attribute or a value named by the assembly
     "{actor}": lambda k: re.fullmatch(f"[0-9a-f]{{{2 * ACTOR_BYTES}}}", k) is not None,
 }
 PROOFS: dict[str, Callable[[bytes, bytes, dict[str, object]], bool]] = {

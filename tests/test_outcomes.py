@@ -47,13 +47,13 @@ def test_simple_majority_by_default_and_a_share_once_adopted() -> None:
 def test_quorum_amendments_keep_other_keys_and_unknown_keys_are_kept() -> None:
     judged = judge(ledger(
         decision("bbbbbbbbbbbbbbb1", "2026-01-01", (50, 0, 0), kind="bylaws",
-                 bylaws={"rule": "3/5", "rotation": {"terms": 2}}),
+                 bylaws={"rule": "3/5", "petition": {"share": "1/4"}}),
         decision("bbbbbbbbbbbbbbb2", "2026-01-02", (50, 0, 0), kind="bylaws", bylaws={"quorum": 40}),
         decision("bbbbbbbbbbbbbbb3", "2026-01-03", (20, 5, 0)),
         decision("bbbbbbbbbbbbbbb4", "2026-01-03", (20, 5, 0), quorum=45),
         decision("bbbbbbbbbbbbbbb5", "2026-01-02", (1, 9, 0), kind="bylaws", bylaws={"rule": "simple"}),
         decision("bbbbbbbbbbbbbbb6", "2026-01-04", (5, 0, 0), kind="bylaws", bylaws={"rule": "1/3"})))
-    assert judged.bylaws_at(day("2026-01-03"))[1] == Bylaws("3/5", 40, 120, {"rotation": {"terms": 2}})
+    assert judged.bylaws_at(day("2026-01-03"))[1] == Bylaws("3/5", 40, 120, {"petition": {"share": "1/4"}})
     assert judged.verdicts["bbbbbbbbbbbbbbb3"].outcome is Outcome.NO_QUORUM
     assert judged.verdicts["bbbbbbbbbbbbbbb3"].reason == "25 members present; the bylaws require 40"
     assert judged.verdicts["bbbbbbbbbbbbbbb4"].outcome is Outcome.ADOPTED

@@ -8,6 +8,7 @@ promised: panels that meet the quotas, and chances as equal as they allow.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import itertools
 import json
@@ -19,6 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pnyx.daemon.services.lottery import fair_portfolio
+from pnyx.federation.draws import draw_result
+from pnyx.federation.keys import parse_key
 from pnyx.federation.sortition import (
     Candidate,
     DrawError,
@@ -148,3 +151,47 @@ def test_any_lottery_pnyx_makes_passes_every_reader_check(case: tuple[dict[str, 
     assert sum(shares.values()) == post.seats
     seated = [s for s in shares.values() if s > 0]
     assert min(seated) > 0
+
+
+LEDGER = VECTOR["ledger"]
+
+
+def ledger_steps() -> dict[bytes, dict[str, dict[str, str]]]:
+    return {parse_key(k): v for k, v in LEDGER["steps"].items()}
+
+
+@pytest.mark.parametrize("as_of", sorted(LEDGER["results"]))
+def test_the_ledger_records_of_a_draw_give_the_published_result(as_of: str) -> None:
+    """SL1–SL5: the declaration and the steps, read back from JSON, give the vector's result."""
+    found = draw_result(LEDGER["draw"], LEDGER["sortition"], dt.date.fromisoformat(LEDGER["declared"]),
+                        True, ledger_steps(), dt.date.fromisoformat(as_of))
+    assert found == LEDGER["results"][as_of]
+
+
+def test_a_draw_not_adopted_or_ill_declared_draws_nothing() -> None:
+    declared, as_of = dt.date.fromisoformat(LEDGER["declared"]), dt.date(2026, 10, 20)
+    rejected = draw_result(LEDGER["draw"], LEDGER["sortition"], declared, False, ledger_steps(), as_of)
+    assert rejected["status"] == "rejected" and "panel" not in rejected
+    assert rejected["chances"] == VECTOR["chances"]
+    one_participant = {**LEDGER["sortition"], "participants": LEDGER["sortition"]["participants"][:1]}
+    lonely = draw_result(LEDGER["draw"], one_participant, declared, True, ledger_steps(), as_of)
+    assert lonely["status"] == "invalid" and lonely["reason"].startswith("SL1")
+    bad_panel = {**LEDGER["sortition"], "portfolio": [{"panel": ["bo", "dara"], "weight": 1}]}
+    assert draw_result(LEDGER["draw"], bad_panel, declared, True, ledger_steps(),
+                       as_of)["reason"].startswith("SR1")
+    late = {**LEDGER["sortition"], "commit_by": "2026-09-30"}
+    assert draw_result(LEDGER["draw"], late, declared, True, ledger_steps(), as_of)["status"] == "invalid"
+
+
+def test_a_withheld_reveal_voids_the_draw_after_its_date() -> None:
+    steps = ledger_steps()
+    withheld = next(iter(steps))
+    steps[withheld] = {k: r for k, r in steps[withheld].items() if r["step"] == "commit"}
+    declared = dt.date.fromisoformat(LEDGER["declared"])
+    assert draw_result(LEDGER["draw"], LEDGER["sortition"], declared, True, steps,
+                       dt.date(2026, 10, 9))["status"] == "revealing"
+    void = draw_result(LEDGER["draw"], LEDGER["sortition"], declared, True, steps, dt.date(2026, 10, 11))
+    assert void["status"] == "void" and "panel" not in void and "seed" not in void
+    steps[withheld] = None  # type: ignore[assignment]
+    assert draw_result(LEDGER["draw"], LEDGER["sortition"], declared, True, steps,
+                       dt.date(2026, 10, 11))["status"] == "incomplete"

@@ -42,6 +42,12 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--protect", action="append", default=[], metavar="PRINCIPLE",
                    help="a protected principle (repeatable)")
     p.add_argument("--date", default=None, metavar="YYYY-MM-DD", help="founding date (default today)")
+    p.add_argument("--parity-attribute", default=None, metavar="ATTRIBUTE",
+                   help="require parity of each member's delegation over this declared attribute")
+    p.add_argument("--parity-min", action="append", default=[], metavar="VALUE=N",
+                   help="at least N delegates of each member declare VALUE (repeatable)")
+    p.add_argument("--parity-share", default=None, metavar="P/Q",
+                   help="each VALUE holds at least this share of each delegation")
     p.set_defaults(handler=cmd_confed_create)
     p = sub.add_parser("accept", parents=[common],
                        help="the assembly accepts a charter (becomes a member if named or admitted)")
@@ -124,6 +130,11 @@ def cmd_confed_create(args: argparse.Namespace) -> int:
         "protected": args.protect}
     if args.date is not None:
         body["date"] = args.date
+    if args.parity_attribute is not None:
+        body["parity"] = {"attribute": args.parity_attribute,
+                          "min": {v: int(n) for v, _, n in (m.partition("=") for m in args.parity_min)}}
+        if args.parity_share is not None:
+            body["parity"]["share"] = args.parity_share
     print(submit(args.data, "confed-create", body)["id"])
     return 0
 

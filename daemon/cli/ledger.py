@@ -42,12 +42,32 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--quorum-required", default=None, metavar="N|none",
                    help="the least number of members present for a decision to count")
     p.add_argument("--members", default=None, metavar="N|none", help="the number of members")
+    p.add_argument("--reopen-share", default=None, metavar="P/Q",
+                   help="a minority of this share of the members may reopen a decision")
+    p.add_argument("--reopen-dissent-days", default=None, type=int, metavar="DAYS",
+                   help="the dissenting side may reopen a decision within this many days")
+    p.add_argument("--rotation-terms", default=None, type=int, metavar="N",
+                   help="a person may hold at most N consecutive terms to one council")
+    p.add_argument("--rotation-days", default=None, nargs=2, type=int, metavar=("DAYS", "PERIOD"),
+                   help="a person may hold a mandate to one council at most DAYS in any PERIOD days")
     add_decision_args(p, title_required=False)
     p.set_defaults(handler=cmd_bylaws)
+
+    p = commands.add_parser("reopen", parents=[common],
+                            help="a minority reopens a decision, as the bylaws allow")
+    p.add_argument("decision", metavar="DECISION_ID")
+    p.add_argument("--by", required=True, choices=["share", "dissent"],
+                   help="share: a share of the members asks; dissent: the dissenting side, in time")
+    p.add_argument("--members", required=True, type=int, metavar="N", help="how many members ask")
+    p.add_argument("--date", default=None, metavar="YYYY-MM-DD", help="default today")
+    p.add_argument("--text", default="", help="why they ask")
+    p.set_defaults(handler=cmd_reopen)
 
     p = commands.add_parser("decide", parents=[common], help="record a decision of the assembly")
     add_decision_args(p, title_required=True)
     p.add_argument("--supersedes", default=None, metavar="ID", help="decision this one replaces")
+    p.add_argument("--revote-of", default=None, metavar="REOPENING_ID",
+                   help="the new vote on a reopened decision (supersedes it)")
     p.set_defaults(handler=cmd_decide)
 
     mandate = commands.add_parser("mandate", help="issue or recall a delegate's mandate")
@@ -62,6 +82,11 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--instruction", nargs=3, action="append", default=[],
                    metavar=("QUESTION", "POSITION", "BINDING"),
                    help="repeatable; POSITION for|against|abstain, BINDING imperative|indicative")
+    p.add_argument("--attribute", action="append", default=[], metavar="NAME=VALUE",
+                   help="what the assembly declares of the delegate, for parity (repeatable)")
+    p.add_argument("--co-delegate", nargs=3, action="append", default=[],
+                   metavar=("NAME", "KEY|-", "NAME=VALUE,..."),
+                   help="a further delegate acting together with the first (repeatable)")
     add_decision_args(p, title_required=False)
     p.set_defaults(handler=cmd_mandate_issue)
     p = sub.add_parser("recall", parents=[common], help="recall a mandate (an assembly decision)")
@@ -138,8 +163,20 @@ def cmd_bylaws(args: argparse.Namespace) -> int:
         changes["quorum"] = _count_or_none(args.quorum_required, "--quorum-required")
     if args.members is not None:
         changes["members"] = _count_or_none(args.members, "--members")
+    reopening = {k: v for k, v in (("share", args.reopen_share),
+                                   ("dissent_days", args.reopen_dissent_days)) if v is not None}
+    if reopening:
+        changes["reopening"] = reopening
+    rotation: dict[str, int] = {}
+    if args.rotation_terms is not None:
+        rotation["consecutive_terms"] = args.rotation_terms
+    if args.rotation_days is not None:
+        rotation.update(days=args.rotation_days[0], period_days=args.rotation_days[1])
+    if rotation:
+        changes["rotation"] = rotation
     if not changes:
-        raise ValueError("say what the bylaws set: --rule, --quorum-required or --members")
+        raise ValueError("say what the bylaws set: --rule, --quorum-required, --members, "
+                         "--reopen-share, --reopen-dissent-days, --rotation-terms or --rotation-days")
     body = vote_body(args)
     body["bylaws"] = changes
     result = submit(args.data, "bylaws", body)
@@ -152,7 +189,17 @@ def cmd_decide(args: argparse.Namespace) -> int:
     body = vote_body(args)
     if args.supersedes is not None:
         body["supersedes"] = args.supersedes
+    if args.revote_of is not None:
+        body["revote_of"] = args.revote_of
     print(submit(args.data, "decide", body)["id"])
+    return 0
+
+
+def cmd_reopen(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"by": args.by, "members": args.members, "text": args.text}
+    if args.date is not None:
+        body["date"] = args.date
+    print(submit(args.data, "reopen", body, decision=args.decision)["id"])
     return 0
 
 
@@ -161,9 +208,24 @@ def cmd_mandate_issue(args: argparse.Namespace) -> int:
     body.update(delegate=args.delegate, delegate_key=args.delegate_key, council=args.council,
                 term_from=args.term_from, term_until=args.term_until,
                 instructions=[{"question": q, "position": p, "binding": b}
-                              for q, p, b in args.instruction])
+                              for q, p, b in args.instruction],
+                attributes=_pairs(args.attribute),
+                co_delegates=[{"delegate": name, "delegate_key": None if key == "-" else key,
+                               "attributes": _pairs([a for a in attrs.split(",") if a])}
+                              for name, key, attrs in args.co_delegate])
     print(submit(args.data, "mandate-issue", body)["id"])
     return 0
+
+
+def _pairs(items: list[str]) -> dict[str, str]:
+    """NAME=VALUE items as a map; ValueError (one line) for an item without `=`."""
+    out = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq or not name:
+            raise ValueError(f"not NAME=VALUE: {item!r}")
+        out[name] = value
+    return out
 
 
 def cmd_mandate_recall(args: argparse.Namespace) -> int:
@@ -220,13 +282,17 @@ def describe(what: str, row: dict[str, Any]) -> str:
         line = (f"{row['date']}  {row['title']}  {row['outcome'].upper()}  "
                 f"[{t['for']} for, {t['against']} against, {t['abstain']} abstain"
                 + (f", {row['quorum']} present" if row["quorum"] is not None else "") + "]"
-                + (" (superseded)" if row["superseded"] else "") + f"  {row['id']}")
+                + (" (superseded)" if row["superseded"] else "")
+                + (f" (reopened by {row['reopened_by']}" + (f", new vote {row['revote']})" if row["revote"]
+                                                           else ")") if row["reopened_by"] else "")
+                + (f" (ignored: {row['ignored']})" if row.get("ignored") else "") + f"  {row['id']}")
         return line + (f"\n    dissent: {row['dissent']}" if row["dissent"] else "")
     if what == "mandates":
         state = ("not adopted" if row["outcome"] != "adopted" else
                  f"recalled by {row['recalled_by']}" if row["recalled_by"] else "issued")
         return (f"{row['issued']}  {row['delegate']} to {row['council']}  "
-                f"{row['term_from']}..{row['term_until']}  {state}  {row['id']}")
+                f"{row['term_from']}..{row['term_until']}  {state}  {row['id']}"
+                + (f"\n    BREAKS THE ROTATION: {row['rotation']}" if row.get("rotation") else ""))
     state = "revoked" if row["revoked_cut"] is not None else "certified"
     return f"{row['key']}  {row['label'] or '-'}  {state}"
 

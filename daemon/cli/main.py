@@ -21,9 +21,9 @@ from ..services.records import RecordError
 from ..services.submit import REQUEST_ID
 from ..store.faults import StoreFault, fault
 from ..store.node import SetupError, default_data_dir
-from . import bundle, confed, discovery, economy, ledger, run, sync
+from . import bundle, confed, discovery, economy, ledger, run, sortition, sync
 
-COMMAND_MODULES = [ledger, confed, economy, run, sync, discovery, bundle]
+COMMAND_MODULES = [ledger, confed, economy, sortition, run, sync, discovery, bundle]
 
 
 def build_parser() -> argparse.ArgumentParser:

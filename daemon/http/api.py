@@ -29,11 +29,13 @@ from pnyx.federation.ledger import ECONOMY_COLLECTIONS, Ledger, parse_date, read
 from pnyx.federation.valueflows import plan_jsonld
 
 from ..services.bodies import BadRequest, today
+from ..services.draws import draw_row, draw_rows
 from ..services.economy import listed_records
 from ..services.jsonable import to_jsonable
 from ..services.listing import bylaws_row, decision_rows, mandate_rows
 from ..services.names import resolve_assembly, resolve_confederation
 from ..services.once import HEADER, check_request_id, run_once
+from ..services.parity import parity_rows
 from ..services.records import Recorder, RecordError, UnknownRecord
 from ..services.status import node_status
 from ..services.writes import WRITES, Write
@@ -282,6 +284,24 @@ def economy_reader(collection: str) -> Handler:
 MAX_LISTED = 200
 
 
+async def get_draws(request: web.Request) -> web.Response:
+    """Every draw by lot declared in a ledger held here, recomputed as of `?as_of=`."""
+    return web.json_response(draw_rows(request.app[API_KEY].node, as_of_param(request)))
+
+
+async def get_draw(request: web.Request) -> web.Response:
+    node = request.app[API_KEY].node
+    assembly = key_text(resolve_assembly(node, request.match_info["assembly"]))
+    return web.json_response(draw_row(node, f"{assembly}/{request.match_info['decision']}",
+                                      as_of_param(request)))
+
+
+async def get_parity(request: web.Request) -> web.Response:
+    """Per confederation requiring parity: each member's delegation and whether it meets it."""
+    ctx = request.app[API_KEY]
+    return web.json_response(parity_rows(ctx.node, ctx.view, as_of_param(request)))
+
+
 async def get_peers(request: web.Request) -> web.Response:
     """Whom this daemon syncs with and how that went (as `pnyx peers --json`)."""
     return web.json_response(peer_rows(PeerBook(request.app[API_KEY].node.store), time.time()))
@@ -361,6 +381,7 @@ READS: dict[str, Handler] = {
     "/confederations": get_confederations, "/confederations/{id}": get_confederation,
     "/completeness": get_completeness, "/peers": get_peers,
     "/proposals": get_proposals, "/proposals/{assembly}/{decision}": get_proposal,
+    "/parity": get_parity, "/draws": get_draws, "/draws/{assembly}/{decision}": get_draw,
     "/plan": get_plan, "/plan.jsonld": get_plan_jsonld,
     **{f"/{collection}": economy_reader(collection) for collection in ECONOMY_COLLECTIONS},
 }

@@ -18,7 +18,7 @@ from aiohttp import web
 from .api import API_KEY
 
 FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css",
-         "economy.js": "text/javascript"}
+         "economy.js": "text/javascript", "accountability.js": "text/javascript"}
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",

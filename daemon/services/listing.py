@@ -15,6 +15,8 @@ from typing import Any
 
 from pnyx.federation.bylaws import Verdict, judge
 from pnyx.federation.ledger import Decision, Ledger, Mandate
+from pnyx.federation.reopening import reopenings
+from pnyx.federation.rotation import breaches
 
 from .jsonable import to_jsonable
 
@@ -24,15 +26,24 @@ Row = dict[str, Any]
 def decision_row(decision: Decision, verdict: Verdict, superseded: bool) -> Row:
     row: Row = to_jsonable(decision)
     row.update(superseded=superseded, outcome=verdict.outcome.value, reason=verdict.reason,
-               judged_by=verdict.bylaws)
+               judged_by=verdict.bylaws, reopened_by=None, revote=None, ignored=None)
     return row
 
 
 def decision_rows(ledger: Ledger) -> list[Row]:
-    """Every decision, in order of (date, id)."""
+    """Every decision, in order of (date, id), with its minority reopening (federation/reopening.py):
+    a reopened decision names its valid reopening (`reopened_by`) and the new vote answering it
+    (`revote`); a reopening that does not meet the bylaws says why it is `ignored`."""
     judged, superseded = judge(ledger), ledger.superseded()
-    return [decision_row(d, judged.verdicts[d.id], d.id in superseded)
-            for d in sorted(ledger.decisions.values(), key=lambda d: (d.date, d.id))]
+    reopened, ignored = reopenings(ledger, judged)
+    rows = []
+    for d in sorted(ledger.decisions.values(), key=lambda d: (d.date, d.id)):
+        row = decision_row(d, judged.verdicts[d.id], d.id in superseded)
+        found = reopened.get(d.id)
+        row.update(reopened_by=found.reopening if found else None, revote=found.revote if found else None)
+        row["ignored"] = ignored.get(d.id)
+        rows.append(row)
+    return rows
 
 
 def mandate_row(mandate: Mandate, issued: Decision | None, verdict: Verdict | None,
@@ -47,11 +58,14 @@ def mandate_row(mandate: Mandate, issued: Decision | None, verdict: Verdict | No
 
 
 def mandate_rows(ledger: Ledger) -> list[Row]:
-    """Every mandate, in order of the date of its issuing decision."""
+    """Every mandate, in order of the date of its issuing decision; `rotation` says why one
+    breaks the bylaws' rotation (federation/rotation.py), null when it does not."""
     judged = judge(ledger)
     recalls = judged.recalls(ledger)
+    rotation = breaches(ledger, judged)
     rows = [mandate_row(m, ledger.decisions.get(m.decision), judged.verdicts.get(m.decision),
-                        recalls.get(m.id)) for m in ledger.mandates.values()]
+                        recalls.get(m.id)) | {"rotation": rotation.get(m.id)}
+            for m in ledger.mandates.values()]
     return sorted(rows, key=lambda r: (r["issued"] or "", r["id"]))
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from automerge.core import Document, Transaction
 from pnyx.federation.bylaws import (
@@ -50,6 +51,7 @@ from pnyx.federation.envelope import check_envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey, key_text, parse_key
 from pnyx.federation.ledger import (
     MAX_TEXT_CHARS,
+    CoDelegate,
     Decision,
     Instruction,
     Ledger,
@@ -67,6 +69,7 @@ from pnyx.federation.ledger import (
     write_mandate,
     write_revocation,
 )
+from pnyx.federation.rotation import breach
 
 from ..store.node import Node
 from ..store.viewindex import ViewIndex
@@ -222,10 +225,10 @@ class Recorder:
 
     def decide(self, d: DecisionInput, kind: str = "decision", subject: str | None = None,
                extra: Callable[[Transaction, str], None] | None = None,
-               bylaws: dict[str, object] | None = None,
-               check: Callable[[Document, str], None] | None = None) -> str:
+               check: Callable[[Document, str], None] | None = None, **fields: Any) -> str:
         """Record a decision; `extra` writes more in the same change, `check` judges the
-        ledger with it (both given the decision's id)."""
+        ledger with it (both given the decision's id); `fields` are the decision's fields of
+        its kind (`bylaws`, `sortition`, `reopening`, `revote_of`: federation/ledger.py)."""
         self.require_certified()
         if d.supersedes is not None and read_decision(self._ledger_doc(), d.supersedes) is None:
             raise RecordError(f"unknown decision to supersede: {d.supersedes}")
@@ -234,7 +237,7 @@ class Recorder:
         check_lengths(title=d.title, text=d.text, dissent=d.dissent)
         check_vote(d, self.bylaws().bylaws_at(d.date)[1], self.today())
         decision = Decision(new_record_id(), d.title, d.text, d.date, d.tally, d.quorum, d.dissent,
-                            d.supersedes, kind, subject, bylaws)
+                            d.supersedes, kind, subject, **fields)
 
         def edit(tx: Transaction) -> None:
             write_decision(tx, decision)
@@ -271,7 +274,8 @@ class Recorder:
 
     def issue_mandate(self, d: DecisionInput, delegate: str, delegate_key: str | None,
                       council: str, term_from: dt.date, term_until: dt.date,
-                      instructions: tuple[Instruction, ...]) -> str:
+                      instructions: tuple[Instruction, ...], attributes: dict[str, str] | None = None,
+                      co_delegates: tuple[CoDelegate, ...] = ()) -> str:
         if term_until < term_from:
             raise RecordError("the term ends before it starts")
         if term_until < d.date:
@@ -279,12 +283,22 @@ class Recorder:
         if not delegate.strip() or not council.strip():
             raise RecordError("a mandate names a delegate and a council")
         check_lengths(delegate=delegate, council=council,
-                      **{f"instruction {n + 1}": i.question for n, i in enumerate(instructions)})
+                      **{f"instruction {n + 1}": i.question for n, i in enumerate(instructions)},
+                      **{f"co-delegate {n + 1}": c.delegate for n, c in enumerate(co_delegates)})
+        if any(not c.delegate.strip() for c in co_delegates):
+            raise RecordError("a co-delegate needs a name")
         mandate_id = new_record_id()
+        if self.will_adopt(d) is Outcome.ADOPTED:
+            ledger, judged = self.judged()
+            why = breach(ledger, judged, Mandate(mandate_id, delegate, delegate_key, council, term_from,
+                                                 term_until, instructions, "", None), d.date)
+            if why is not None:
+                raise RecordError(f"the mandate breaks the rotation: {why}")
 
         def extra(tx: Transaction, decision_id: str) -> None:
             write_mandate(tx, Mandate(mandate_id, delegate, delegate_key, council, term_from,
-                                      term_until, instructions, decision_id, None))
+                                      term_until, instructions, decision_id, None, attributes,
+                                      co_delegates))
 
         self.decide(d, kind="mandate", subject=mandate_id, extra=extra)
         return mandate_id

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from pnyx.federation.bylaws import BY_DISSENT, BY_SHARE
 from pnyx.federation.charter import (
     AMENDABLE,
     DEFAULT_QUALIFIED,
@@ -30,7 +31,7 @@ from pnyx.federation.charter import (
 )
 from pnyx.federation.confed import PROPOSAL_ID_RE, Act, ActKind, ProposalBody, ProposalKind
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Binding, Position, read_decision, read_mandate
+from pnyx.federation.ledger import Binding, CoDelegate, Position, read_decision, read_mandate
 
 from ..store.peers import PeerBook, normalize_url
 from .bodies import (
@@ -48,6 +49,7 @@ from .bodies import (
     text,
     texts,
 )
+from .draws import commit, declare, reveal
 from .economy import economy_writes
 from .jsonable import to_jsonable
 from .listing import decision_row, mandate_row
@@ -60,6 +62,7 @@ from .names import (
     resolve_unit,
 )
 from .records import Recorder, RecordError, UnknownRecord, new_record_id
+from .reopening import reopen, revote
 
 Params = Mapping[str, str]
 Result = dict[str, Any]
@@ -82,13 +85,30 @@ def decision_result(rec: Recorder, decision_id: str) -> Result:
 
 
 def decide(rec: Recorder, params: Params, body: Body) -> Result:
-    only_fields(body, DECISION_FIELDS | {"supersedes"})
-    return decision_result(rec, rec.decide(decision_input(body)))
+    """A decision; with `revote_of`, the new vote on a reopened decision (it supersedes it)."""
+    only_fields(body, DECISION_FIELDS | {"supersedes", "revote_of"})
+    d = decision_input(body)
+    if body.get("revote_of") is not None:
+        return decision_result(rec, revote(rec, text(body, "revote_of"), d))
+    return decision_result(rec, rec.decide(d))
+
+
+def reopen_decision(rec: Recorder, params: Params, body: Body) -> Result:
+    """A minority's reopening of the decision in the path (protocol-spec/ledger.md)."""
+    only_fields(body, {"by", "members", "date", "text"})
+    by = text(body, "by")
+    if by not in (BY_SHARE, BY_DISSENT):
+        raise BadRequest(f"by must be {BY_SHARE!r} or {BY_DISSENT!r}")
+    asking = count(body, "members")
+    if asking is None or asking < 1:
+        raise BadRequest("members must be a whole number from 1")
+    day = date(body, "date") if "date" in body else rec.today()
+    return decision_result(rec, reopen(rec, params["decision"], by, asking, day, text(body, "text", "")))
 
 
 def issue_mandate(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, DECISION_FIELDS | {"delegate", "delegate_key", "council", "term_from",
-                                         "term_until", "instructions"})
+                                         "term_until", "instructions", "attributes", "co_delegates"})
     delegate = text(body, "delegate")
     delegate_key = optional_text(body, "delegate_key")
     if delegate_key is not None:
@@ -101,12 +121,39 @@ def issue_mandate(rec: Recorder, params: Params, body: Body) -> Result:
     mandate_id = rec.issue_mandate(
         decision_input(body, f"Mandate for {delegate} to {council_name}"), delegate, delegate_key,
         council, date(body, "term_from"), date(body, "term_until"),
-        tuple(instruction(item, n) for n, item in enumerate(raw)))
+        tuple(instruction(item, n) for n, item in enumerate(raw)),
+        attributes(body.get("attributes", {}), "attributes") or None, co_delegates(body.get("co_delegates")))
     doc = rec.node.docs.get(rec.node.ledger_id)
     mandate = read_mandate(doc, mandate_id)
     issued = read_decision(doc, mandate.decision) if mandate else None
     assert mandate is not None and issued is not None  # just recorded
     return mandate_row(mandate, issued, rec.verdict(issued), None)
+
+
+def attributes(value: Any, name: str) -> dict[str, str]:
+    """What an assembly declares of a delegate, for parity: a map of texts."""
+    raw = obj(value, name)
+    if not all(isinstance(v, str) for v in raw.values()):
+        raise BadRequest(f"{name}: values must be strings")
+    return dict(raw)
+
+
+def co_delegates(value: Any) -> tuple[CoDelegate, ...]:
+    """The further delegates of a mandate, each with a name, a key (or null) and attributes."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise BadRequest("co_delegates must be a list")  # null: none
+    out = []
+    for n, item in enumerate(value):
+        raw = obj(item, f"co_delegates[{n}]")
+        only_fields(raw, {"delegate", "delegate_key", "attributes"}, f"co_delegates[{n}]")
+        delegate_key = optional_text(raw, "delegate_key")
+        if delegate_key is not None:
+            key(delegate_key, f"co_delegates[{n}].delegate_key")
+        out.append(CoDelegate(text(raw, "delegate"), delegate_key,
+                              attributes(raw.get("attributes", {}), f"co_delegates[{n}].attributes")))
+    return tuple(out)
 
 
 def recall_mandate(rec: Recorder, params: Params, body: Body) -> Result:
@@ -157,7 +204,7 @@ def share(body: Body, name: str, default: str, parse: Callable[[str], str]) -> s
 
 def found_confederation(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, {"name", "members", "member_confederations", "threshold", "qualified",
-                       "assembly_quorum", "deadline_days", "protected", "date"})
+                       "assembly_quorum", "deadline_days", "protected", "date", "parity"})
     try:
         rules = Rules(text(body, "name"), share(body, "threshold", "simple", parse_threshold),
                       share(body, "qualified", DEFAULT_QUALIFIED, parse_threshold),
@@ -168,7 +215,7 @@ def found_confederation(rec: Recorder, params: Params, body: Body) -> Result:
         founded = date(body, "date") if "date" in body else rec.today()
         if founded > rec.today():
             raise RecordError(f"the founding date {founded} is after today ({rec.today()})")
-        charter = new_charter(founded, members, confederations, rules)
+        charter = new_charter(founded, members, confederations, rules, body.get("parity"))
     except BadRequest:
         raise
     except ValueError as exc:  # the rules of charters, proposals and acts
@@ -299,6 +346,7 @@ class Write:
 WRITES = {w.name: w for w in (
     Write("decide", "/decisions", decide),
     Write("bylaws", "/bylaws", adopt_bylaws),
+    Write("reopen", "/decisions/{decision}/reopen", reopen_decision),
     Write("mandate-issue", "/mandates", issue_mandate),
     Write("mandate-recall", "/mandates/{mandate}/recall", recall_mandate),
     Write("device-add", "/devices", add_device),
@@ -308,6 +356,9 @@ WRITES = {w.name: w for w in (
     Write("propose", "/proposals", propose),
     Write("ratify", "/proposals/{assembly}/{decision}/ratify", ratify),
     Write("delegate-act", "/acts", delegate_act),
+    Write("sortition-draw", "/draws", declare),
+    Write("sortition-commit", "/draws/{assembly}/{decision}/commit", commit),
+    Write("sortition-reveal", "/draws/{assembly}/{decision}/reveal", reveal),
     Write("peers-add", "/peers", add_peer),
     Write("peers-remove", "/peers/remove", remove_peer),
     *(Write(name, path, run) for name, path, run in economy_writes()),

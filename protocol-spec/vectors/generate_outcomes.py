@@ -48,7 +48,7 @@ CASES: dict[str, tuple[str, int | None, dict[str, Record]]] = {
         "a quorum of 40 present, then the rule amended: keys not named are kept, unknown keys "
         "are kept and change nothing; a bylaws decision voted down changes nothing", 120, {
             "ccccccccccccccca": decision("2026-01-01", (50, 0, 0), kind="bylaws",
-                                         bylaws={"quorum": 40, "rotation": {"terms": 2}}),
+                                         bylaws={"quorum": 40, "petition": {"share": "1/4"}}),
             "cccccccccccccccb": decision("2026-01-02", (20, 5, 0)),
             "cccccccccccccccc": decision("2026-01-02", (20, 5, 0), quorum=45),
             "cccccccccccccccd": decision("2026-01-02", (30, 15, 0), kind="bylaws", bylaws={"rule": "3/4"}),

@@ -10,13 +10,15 @@ checks every vector and that regenerating changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from pnyx.federation.keys import SigningKey
+from pnyx.federation.draws import COMMIT, REVEAL, Declaration, draw_result, step_record
+from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.sortition import (
     Candidate,
     Post,
@@ -73,6 +75,28 @@ def broken() -> list[dict[str, Any]]:
     return out
 
 
+def ledger_draw(people: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """The draw as ledger records (SL1–SL5): declared by the first participant on 2026-10-01,
+    commitments by 10-05, reveals by 10-10; a late commitment and a wrong reveal are ignored."""
+    ref = f"{key_text(people[0][0])}/{DRAW}"
+    declared = dt.date(2026, 10, 1)
+    declaration = Declaration(POOL, POST, CANONICAL, tuple(sorted(k for k, _ in people)),
+                              dt.date(2026, 10, 5), dt.date(2026, 10, 10)).plain()
+    steps: dict[bytes, dict[str, Any]] = {}
+    for n, (key, secret) in enumerate(people):
+        day = dt.date(2026, 10, 2 + n)
+        records = {f"c{n}aaaaaaaaaaaaaa": step_record(ref, COMMIT, commitment(ref, key, secret), day),
+                   f"r{n}aaaaaaaaaaaaaa": step_record(ref, REVEAL, secret, dt.date(2026, 10, 6 + n))}
+        if n == 0:  # ignored: after commit_by (SL3), and a secret that is not the committed one (SL4)
+            records["latecommitaaaaaa"] = step_record(ref, COMMIT, bytes(32), dt.date(2026, 10, 6))
+            records["wrongrevealaaaaa"] = step_record(ref, REVEAL, bytes(32), dt.date(2026, 10, 6))
+        steps[key] = records
+    results = {day: draw_result(ref, declaration, declared, True, steps, dt.date.fromisoformat(day))
+               for day in ("2026-10-03", "2026-10-07", "2026-10-20")}
+    return {"draw": ref, "declared": declared.isoformat(), "sortition": declaration,
+            "steps": {key_text(k): v for k, v in sorted(steps.items())}, "results": results}
+
+
 def vectors() -> dict[str, Any]:
     check_portfolio(POOL, POST, CANONICAL)
     people = [participant(n) for n in ("Barrio Sur", "Barrio Norte", "Villa Alta")]
@@ -90,6 +114,7 @@ def vectors() -> dict[str, Any]:
         "seed": draw_seed.hex(),
         "panel": list(pick(CANONICAL, draw_seed)),
         "invalid_portfolios": broken(),
+        "ledger": ledger_draw(people),
     }
 
 

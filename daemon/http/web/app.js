@@ -4,7 +4,7 @@
 
 const API = "/api/v1";
 const TOKEN_KEY = "pnyx.token";
-const VIEWS = ["ledger", "record", "confederation", "delegates", "economy", "exchange"];
+const VIEWS = ["ledger", "record", "confederation", "delegates", "economy", "sortition", "parity", "exchange"];
 const state = { status: null, view: null, ledgers: {}, assemblies: [], peers: [], completeness: null, bylaws: null,
   plan: null, economy: {}, shown: null };
 const ECONOMY = ["needs", "offers", "pledges", "deliveries", "commons"];
@@ -276,6 +276,10 @@ function renderLedger() {
     tallyChart(tallyOf(d), { small: true }),
     d.quorum !== null && d.quorum !== undefined ? el("p", { class: "muted" }, `${d.quorum} present`) : null,
     dissent(d.dissent),
+    d.reopened_by ? el("p", { class: "reopened" }, badge("reopened", "alarm", "↺"), ` by a minority (${d.reopened_by})`,
+      d.revote ? `; new vote ${d.revote}` : "; new vote pending") : null,
+    d.revote_of ? el("p", { class: "muted" }, `New vote on the reopening ${d.revote_of}`) : null,
+    d.ignored ? el("p", { class: "muted ignored" }, "Ignored: " + d.ignored) : null,
     d.supersedes ? el("p", { class: "muted" }, "Replaces: ", (l.decisions.find(x => x.id === d.supersedes) || { title: d.supersedes }).title) : null)));
   if (!decisions.length) list.append(el("li", { class: "muted" }, "No decisions yet."));
   const voids = l.void || [];
@@ -283,7 +287,11 @@ function renderLedger() {
   document.getElementById("void").replaceChildren(...voids.map(v => el("li", { class: "record" },
     el("p", { class: "meta" }, badge("void", "off", "✕")), el("p", {}, v.reason))));
   const ms = document.getElementById("ledger-mandates");
-  ms.replaceChildren(...l.mandates.map(m => mandateSummary(m.id, m.delegate, m.council, m.term_from, m.term_until, select.value)));
+  ms.replaceChildren(...l.mandates.map(m => {
+    const line = mandateSummary(m.id, m.delegate, m.council, m.term_from, m.term_until, select.value);
+    if (m.rotation) line.append(el("p", { class: "rotation" }, badge("breaks the rotation", "alarm", "⚠"), ": " + m.rotation));
+    return line;
+  }));
   if (!l.mandates.length) ms.append(el("li", { class: "muted" }, "No mandates given."));
 }
 
@@ -312,7 +320,7 @@ function mandateState(id, fallback) {
 
 function mandateSummary(id, delegate, council, from, until, assembly) {
   const s = mandateState(id, "active");
-  return el("li", { class: "record mandate-line" },
+  return el("li", { class: "record mandate-line", "data-id": id },
     el("p", { class: "meta" }, badge(MANDATE_STATE[s] || s, s === "active" ? "good" : "off")),
     el("p", {}, el("strong", {}, delegate), ` for ${assemblyName(assembly)} to ${councilName(council)}, ${from} to ${until}`));
 }
