@@ -92,7 +92,7 @@ def test_bad_uploads_get_a_clear_error_and_change_nothing(tmp_path: Path) -> Non
                 ("POST", "/bundle/import", b"", token(north.data), 422),
                 ("POST", "/bundle/for-state", b"\x00garbage", None, 422),
                 ("GET", "/bundle?since=yesterday", None, None, 400),
-                ("GET", "/bundle?confederation=nope", None, None, 400),
+                ("GET", "/bundle?confederation=nope", None, None, 404),  # a name none holds
                 ("GET", f"/bundle?confederation={'ab' * 32}", None, None, 404)):
             status, answer = raw(north, method, path, body, auth)
             assert status == expected, (path, answer)
