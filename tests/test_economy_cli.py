@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.pnyxproc import cli, cli_json, query
+import pytest
+
+from tests.pnyxproc import Daemon, cli, cli_json, query
 
 
 def test_a_secretary_records_needs_and_offers_and_reads_the_plan(tmp_path: Path) -> None:
@@ -57,4 +59,36 @@ def test_a_secretary_records_needs_and_offers_and_reads_the_plan(tmp_path: Path)
         assert result.returncode != 0, args
         assert result.stderr.startswith("pnyx: error: ") or "error: argument" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr, args
+    assert query(data, "SELECT count(*) FROM changes")[0][0] == changes
+
+
+def test_a_ledger_founded_before_the_economy_is_told_so_not_crashed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its genesis lacks the economy's collections, and a writer must not create them (ledger.md):
+    a need is refused with one line, through the CLI and through the API, and nothing is written."""
+    from pnyx.daemon.cli.main import main
+    from pnyx.federation import ledger
+
+    data = tmp_path / "old"
+    monkeypatch.setattr(ledger, "COLLECTIONS", ("devices", "decisions", "mandates"))
+    assert main(["--data", str(data), "init", "--assembly", "Old village"]) == 0
+    monkeypatch.undo()
+    key = cli_json(data, "status", "--json")["assembly"]
+    charter = cli(data, "confed", "create", "--name", "Valley", "--member", key, "--deadline-days", "30",
+                  "--date", "2026-01-01").stdout.strip()
+    cli(data, "confed", "accept", charter, "--date", "2026-01-02", "--for", "9", "--against", "0",
+        "--abstain", "0")
+    changes = query(data, "SELECT count(*) FROM changes")[0][0]
+    need = ["need", "add", "--confed", charter, "--item", "x", "--quantity", "5", "--unit", "kg",
+            "--by", "2027-01-01"]
+    direct = cli(data, *need, check=False)  # no daemon: the CLI writes the store itself
+    daemon = Daemon(data)
+    try:
+        through_api = cli(data, *need, check=False)  # the running daemon's API takes the write
+    finally:
+        daemon.stop()
+    for result in (direct, through_api):
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.startswith("pnyx: error: ") and "no needs collection" in result.stderr, \
+            result.stderr
     assert query(data, "SELECT count(*) FROM changes")[0][0] == changes

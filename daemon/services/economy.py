@@ -101,8 +101,11 @@ class Economy:
         self.rec.require_certified()
         self.rec.charter_held(record["confederation"])
         record_id = new_record_id()
-        self.rec.write(self.node.ledger_id,
-                       lambda tx: write_record(tx, collection, record_id, record))
+        try:
+            self.rec.write(self.node.ledger_id,
+                           lambda tx: write_record(tx, collection, record_id, record))
+        except ValueError as exc:  # a ledger founded before the economy's collections
+            raise RecordError(f"{SINGULAR[collection]}: {exc}") from None
         return {"id": record_id, **record, "assembly": key_text(self.node.assembly)}
 
     def _current(self, collection: str, records: dict[str, Record], record_id: str) -> Record:
