@@ -46,7 +46,7 @@ def test_the_page_shows_each_persons_chance_and_the_panel_drawn(tmp_path: Path) 
     north = tmp_path / "north"
     (tmp_path / "pool.json").write_text('{"x": {}, "y": {}, "z": {}}')
     daemon = serve(north)
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
