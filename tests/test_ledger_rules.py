@@ -15,14 +15,13 @@ import random
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from automerge.core import ROOT, Document, ObjType, Transaction
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect
 from pnyx.daemon.store.node import read_key
 from pnyx.federation.bundle import BundleWriter, Header, HeldState, Selection
 from pnyx.federation.chunk import Reader
@@ -40,9 +39,9 @@ from pnyx.federation.ledger import (
 )
 from pnyx.federation.syncmsg import Push, Pushed, decode_reply, encode
 
+from tests.browserkit import browser_page
 from tests.ledgerkit import rechecksum
 from tests.pnyxproc import Daemon, cli, cli_json, post, query, wait_for
-from tests.test_page_browser import CHROMIUM, FLAGS
 
 pytestmark = pytest.mark.slow
 AS_OF = "2026-12-31"
@@ -83,19 +82,6 @@ class Village:
             edit(tx)
         (change,) = doc.get_changes(before)
         return bytes(change.raw_bytes)
-
-
-@contextmanager
-def browser_page(url: str) -> Iterator[Page]:
-    """The daemon's page in the system's headless Chromium."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto(url)
-            yield page
-        finally:
-            browser.close()
 
 
 def push(url: str, *envelopes: Envelope) -> Pushed:

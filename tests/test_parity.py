@@ -86,21 +86,15 @@ def test_each_members_delegation_is_judged_against_the_charters_parity(tmp_path:
 
 def _page_shows(url: str, keys: dict[str, str]) -> None:
     """The page (headless Chromium) shows, per member, whether its delegation meets parity."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from .test_page_browser import CHROMIUM, FLAGS
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{url}/#parity")
-            council = page.locator("#parity article.parity")
-            expect(council).to_contain_text("parity not met", timeout=15_000)
-            expect(council.locator(f'li[data-assembly="{keys["north"]}"]')).to_contain_text("met (Ana, Bo)")
-            expect(council.locator(f'li[data-assembly="{keys["south"]}"]')).to_contain_text(
-                "not met: 0 delegates of gender woman")
-        finally:
-            browser.close()
+    from tests.browserkit import browser_page
+    with browser_page(f"{url}/#parity") as page:
+        council = page.locator("#parity article.parity")
+        expect(council).to_contain_text("parity not met", timeout=15_000)
+        expect(council.locator(f'li[data-assembly="{keys["north"]}"]')).to_contain_text("met (Ana, Bo)")
+        expect(council.locator(f'li[data-assembly="{keys["south"]}"]')).to_contain_text(
+            "not met: 0 delegates of gender woman")
 
 
 def _bundle(source: Path, tmp_path: Path) -> Path:

@@ -98,16 +98,10 @@ def test_a_minority_reopens_a_decision_and_the_new_vote_links_back(tmp_path: Pat
 
 def _page_shows_it(url: str, kitchen: str, revote: str) -> None:
     """The secretary's page (headless Chromium) marks the decision reopened, with the new vote."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from .test_page_browser import CHROMIUM, FLAGS
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{url}/#ledger")
-            mark = page.locator(f'#decisions li[data-id="{kitchen}"] .reopened')
-            expect(mark).to_contain_text("reopened by a minority", timeout=15_000)
-            expect(mark).to_contain_text(f"new vote {revote}")
-        finally:
-            browser.close()
+    from tests.browserkit import browser_page
+    with browser_page(f"{url}/#ledger") as page:
+        mark = page.locator(f'#decisions li[data-id="{kitchen}"] .reopened')
+        expect(mark).to_contain_text("reopened by a minority", timeout=15_000)
+        expect(mark).to_contain_text(f"new vote {revote}")

@@ -88,15 +88,9 @@ def test_a_mandate_breaking_the_rotation_is_refused_here_and_flagged_from_elsewh
 
 
 def _page_flags(url: str, mandate_id: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from .test_page_browser import CHROMIUM, FLAGS
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{url}/#ledger")
-            expect(page.locator(f'#ledger-mandates li[data-id="{mandate_id}"] .rotation')).to_contain_text(
-                "breaks the rotation: 3 consecutive terms", timeout=15_000)
-        finally:
-            browser.close()
+    from tests.browserkit import browser_page
+    with browser_page(f"{url}/#ledger") as page:
+        expect(page.locator(f'#ledger-mandates li[data-id="{mandate_id}"] .rotation')).to_contain_text(
+            "breaks the rotation: 3 consecutive terms", timeout=15_000)
