@@ -8,11 +8,14 @@ daemon signs.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 from automerge.core import Document, Transaction
 from pnyx.federation.amvalues import ensure_map, put_value
-from pnyx.federation.docids import ledger_id
+from pnyx.federation.charter import Rules, charter_change, new_charter
+from pnyx.federation.chunk import parse_change
+from pnyx.federation.docids import charter_doc_id, ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import Profile, write_genesis
@@ -47,3 +50,14 @@ def entry(tx: Transaction, title: str) -> None:
     """A new decision holding only `title`, under a fresh record id."""
     record_id = os.urandom(10).hex()[:16].translate(str.maketrans("0189", "abcd"))
     put_value(tx, ensure_map(tx, "decisions"), record_id, {"title": title})
+
+
+def charter(members: list[bytes], confederations: list[bytes] = (), name: str = "Bench") -> Envelope:  # type: ignore[assignment]
+    """A confederation's charter founded by these assembly keys and confederations (charter
+    hashes), signed for `charter/<hash>` by a fresh key (a charter's id is its hash)."""
+    rules = Rules(name, "simple", "2/3", "1/2", 30, ())
+    made = new_charter(dt.date(2026, 1, 1), [key_text(m) for m in members],
+                       [c.hex() for c in confederations], rules)
+    signer = new_key()
+    raw = charter_change(made, run_actor(signer.public, os.urandom(8)))
+    return sign_change(signer, charter_doc_id(parse_change(raw).hash), raw)

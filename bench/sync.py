@@ -110,7 +110,7 @@ def ingest(data: Path, envelopes: list[Envelope]) -> None:
 def digest_of(data: Path) -> bytes:
     node = open_node(data)
     try:
-        return StoreHoldings(node.store).tree().root()
+        return StoreHoldings(node.store).trees().whole.root()
     finally:
         node.close()
 
@@ -145,9 +145,9 @@ def idle(root: Path, docs: int) -> None:
         node = open_node(a)
         try:
             t = time.perf_counter()
-            digest = StoreHoldings(node.store).tree().root()  # a fresh tree: built from the heads
+            digest = StoreHoldings(node.store).trees().whole.root()  # a fresh tree: built from the heads
             recompute = time.perf_counter() - t
-            hello = encode(Hello(digest, node.device_key.public, "http://127.0.0.1:7464"))
+            hello = encode(Hello(((b"", digest),), node.device_key.public, "http://127.0.0.1:7464"))
         finally:
             node.close()
         sent, received = raw_http_exchange(daemon.port, hello)

@@ -24,7 +24,8 @@ from .envelope import Envelope, VerifiedChange, check_envelope
 from .errors import Rejected
 from .ops import OpId
 from .sync import Batch
-from .synctree import DigestTree, doc_digest
+from .syncscope import Founders, ScopedTrees, founders
+from .synctree import doc_digest
 from .verify import HeldChange, Wait, check_in_context
 from .writerules import Path, resolve_path
 
@@ -50,14 +51,14 @@ class MemoryReport:
 class MemoryStore:
     """Verified changes in arrival order (seqno = position + 1), and what sync reads of them."""
 
-    def __init__(self) -> None:
+    def __init__(self, follow: Iterable[bytes] | None = None) -> None:
         self._rows: list[tuple[Envelope, HeldChange]] = []
         self._by_hash: dict[bytes, int] = {}  # hash -> seqno
         self._by_doc: dict[str, list[int]] = {}  # doc -> seqnos, ascending
         self._at: dict[tuple[str, bytes, int], bytes] = {}  # (doc, actor, seq) -> hash
         self._vectors: dict[str, dict[bytes, int]] = {}
         self._heads: dict[str, set[bytes]] = {}
-        self._tree = DigestTree()
+        self._trees = ScopedTrees(follow, self._founders)
         self._pending: dict[bytes, VerifiedChange] = {}
         self._first: dict[str, bytes] = {}  # doc -> its change without deps
 
@@ -71,15 +72,19 @@ class MemoryStore:
         other._at = dict(self._at)
         other._vectors = {doc: dict(v) for doc, v in self._vectors.items()}
         other._heads = {doc: set(h) for doc, h in self._heads.items()}
-        other._tree = self._tree.copy()
+        other._trees = self._trees.copy(other._founders)
         other._pending = dict(self._pending)
         other._first = dict(self._first)
         return other
 
     # --- sync.Holdings ---------------------------------------------------------------------
 
-    def tree(self) -> DigestTree:
-        return self._tree
+    def trees(self) -> ScopedTrees:
+        return self._trees
+
+    def _founders(self, charter: bytes) -> Founders | None:
+        first = self._first.get(f"charter/{charter.hex()}")
+        return None if first is None else founders(charter, self._rows[self._by_hash[first] - 1][0].change)
 
     def vector(self, doc_id: str) -> dict[bytes, int]:
         return dict(self._vectors.get(doc_id, {}))
@@ -206,4 +211,4 @@ class MemoryStore:
         heads = self._heads.setdefault(doc, set())
         heads.difference_update(c.deps)
         heads.add(c.hash)
-        self._tree.set(doc, doc_digest(heads))
+        self._trees.set(doc, doc_digest(heads))

@@ -7,9 +7,9 @@ anywhere simply starts again from what both sides have stored. What each
 side holds is read through `Holdings`, which the daemon implements over its
 store (daemon/store/holdings.py) and federation/memstore.py in memory.
 
-  hello(root digest) -> same                         : done, one round trip
-                     -> nodes(the root node)
-  descend(prefixes that differ) -> nodes(those nodes) ... until every difference is a leaf
+  hello(root digest per scope) -> same              : done, one round trip
+                               -> roots(the root node of each scope that differs, a salt)
+  descend(scope, salt, prefixes that differ) -> nodes(those nodes) ... until every difference is a leaf
   pull(wants of a window of documents, cursor) -> changes(pack, cursor, more)  ... per window
   push(pack of what they lack) -> pushed(counts)                               ... until all sent
 """
@@ -38,10 +38,12 @@ from .syncmsg import (
     Reply,
     Request,
     Same,
+    ScopeRoots,
     Told,
     Vector,
 )
-from .synctree import EMPTY, HEX, PATH_CHARS, DigestTree, Internal, Leaf
+from .syncscope import ScopedTrees
+from .synctree import EMPTY, HEX, PATH_CHARS, DigestTree, Internal, Leaf, short
 from .wirelimits import LIMITS
 
 BATCH_ENVELOPES = 500
@@ -85,8 +87,9 @@ class Batch:
 class Holdings(Protocol):
     """What one side holds, as the exchange needs to read it."""
 
-    def tree(self) -> DigestTree:
-        """The digest tree of what is stored now (kept up to date on every insert)."""
+    def trees(self) -> ScopedTrees:
+        """The digest trees of what is stored now, whole and per scope (kept up to date on
+        every insert)."""
         ...
 
     def vector(self, doc_id: str) -> dict[bytes, int]:
@@ -113,43 +116,54 @@ def vectors_wire(wants: Mapping[str, Mapping[bytes, int]]) -> DocVectors:
 # --- responder -------------------------------------------------------------------------------
 
 
-def told(holdings: Holdings, tree: DigestTree, prefix: str) -> Told:
+def told(holdings: Holdings, tree: DigestTree, prefix: str, salt: bytes) -> Told:
+    """A node as the wire describes it: an internal node's children cut short with `salt`."""
     node = tree.node(prefix)
     if isinstance(node, Leaf):
         return Told(prefix, node, tuple(sorted(holdings.vector(node.doc_id).items())))
+    if isinstance(node, Internal):
+        return Told(prefix, Internal({c: short(salt, d) for c, d in node.children.items()}))
     return Told(prefix, node)
 
 
 def told_bytes(t: Told) -> int:
     """About what one node costs on the wire, to keep a `nodes` reply within its budget."""
     if isinstance(t.node, Internal):
-        return 8 + len(t.prefix) + 32 * len(t.node.children)
+        return 8 + len(t.prefix) + sum(len(d) for d in t.node.children.values())
     if isinstance(t.node, Leaf):
         return 48 + len(t.prefix) + len(t.node.doc_id) + sum(len(a) + 10 for a, _ in t.vector)
     return 2 + len(t.prefix)
 
 
-def answer(holdings: Holdings, key: bytes, request: Hello | Descend | Pull) -> Reply:
-    """The responder's reply to one request; pushes and peer lists are the caller's."""
+def answer(holdings: Holdings, key: bytes, request: Hello | Descend | Pull, salt: bytes) -> Reply:
+    """The responder's reply to one request; pushes and peer lists are the caller's. `salt`
+    (SALT_BYTES drawn at random for each hello) cuts short the digests of a `roots` reply;
+    raises ProtocolError for a descent into a scope this side does not follow."""
     if isinstance(request, Pull):
         wants = {doc: dict(vector) for doc, vector in request.wants}
         limit = max(1, min(request.limit, BATCH_ENVELOPES))
         batch = holdings.changes_after(wants, request.cursor, limit, BATCH_BYTES)
         return Changes(tuple(batch.envelopes), batch.cursor, batch.more)
-    tree = holdings.tree()
+    trees = holdings.trees()
     if isinstance(request, Hello):
-        if request.root == tree.root():
-            return Same(key)
-        return Nodes(key, (told(holdings, tree, ""),))
+        differ = []
+        for scope, root in request.roots:
+            tree = trees.tree(scope)
+            if tree is not None and tree.root() != root:
+                differ.append((scope, told(holdings, tree, "", salt)))
+        return ScopeRoots(key, salt, tuple(differ)) if differ else Same(key)
+    tree = trees.tree(request.scope)
+    if tree is None:
+        raise ProtocolError("bad-message", "a descent into a scope this daemon does not follow")
     out: list[Told] = []
     size = 0
     for prefix in request.prefixes:
-        t = told(holdings, tree, prefix)
+        t = told(holdings, tree, prefix, request.salt)
         size += told_bytes(t)
         if out and size > LIMITS.nodes_reply_bytes:
             break
         out.append(t)
-    return Nodes(key, tuple(out))
+    return Nodes(tuple(out))
 
 
 # --- initiator -------------------------------------------------------------------------------
@@ -165,7 +179,7 @@ class Phase(str, Enum):
 
 # The replies each phase accepts; anything else is `unexpected-reply`.
 EXPECTED: dict[Phase, tuple[type, ...]] = {
-    Phase.HELLO: (Same, Nodes),
+    Phase.HELLO: (Same, ScopeRoots),
     Phase.DESCEND: (Nodes,),
     Phase.PULL: (Changes,),
     Phase.PUSH: (Pushed,),
@@ -209,8 +223,10 @@ class Initiator:
         self.progress = Progress()
         self.peer_key: bytes | None = None
         self.peer_vectors: list[tuple[str, Vector]] = []  # the responder's, where we differ
-        self._tree = holdings.tree()
-        self._asked: deque[str] = deque()  # prefixes still to ask about
+        self._trees = holdings.trees()
+        self._salt = b""  # the responder's, from its `roots`
+        self._asked: deque[tuple[bytes, str]] = deque()  # (scope, prefix) still to ask about
+        self._planned: set[str] = set()
         self._pull: dict[str, Due] = {}  # documents to pull, in the order found
         self._window: dict[str, Due] = {}  # the documents being pulled
         self._push: Wants = {}
@@ -222,7 +238,12 @@ class Initiator:
         return self.phase is Phase.DONE
 
     def start(self) -> Hello:
-        return Hello(self._tree.root(), self.key, self.url)
+        roots = []
+        for scope in self._trees.scopes():
+            tree = self._trees.tree(scope)
+            assert tree is not None  # a side serves every scope it follows
+            roots.append((scope, tree.root()))
+        return Hello(tuple(roots), self.key, self.url)
 
     def receive(self, reply: Reply) -> Step:
         """Feed the reply to the last request; raises ProtocolError (only) on a reply that
@@ -233,6 +254,8 @@ class Initiator:
         if isinstance(reply, Same):
             self.peer_key = reply.key
             return self._finish()
+        if isinstance(reply, ScopeRoots):
+            return self._roots(reply)
         if isinstance(reply, Nodes):
             return self._nodes(reply)
         if isinstance(reply, Changes):
@@ -250,39 +273,56 @@ class Initiator:
 
     # --- descending the tree ---------------------------------------------------------------
 
+    def _roots(self, reply: ScopeRoots) -> Step:
+        self.peer_key = reply.key
+        if reply.key == self.key:
+            return self._finish()
+        self._salt = reply.salt
+        for scope, t in reply.roots:
+            if t.prefix or self._trees.tree(scope) is None or scope not in self._trees.scopes():
+                raise ProtocolError("unexpected-reply", "a root of a scope not asked about")
+            self._compare(scope, t)
+        return self._described(len(reply.roots))
+
     def _nodes(self, reply: Nodes) -> Step:
-        if self.phase is Phase.HELLO:
-            self.peer_key = reply.key
-            if reply.key == self.key:
-                return self._finish()
-            self._asked.append("")
         if not reply.nodes:
             raise ProtocolError("no-progress", "the responder described no node")
         for t in reply.nodes:
-            if not self._asked or self._asked[0] != t.prefix:
+            if not self._asked or self._asked[0][1] != t.prefix:
                 raise ProtocolError("unexpected-reply", f"node {t.prefix!r} was not the next asked")
-            self._asked.popleft()
-            self._compare(t)
-        self.progress.nodes += len(reply.nodes)
+            scope, _ = self._asked.popleft()
+            self._compare(scope, t)
+        return self._described(len(reply.nodes))
+
+    def _described(self, n: int) -> Step:
+        """After n nodes were compared: the next descend (one scope's prefixes), else pulls."""
+        self.progress.nodes += n
         if self.progress.nodes + len(self._asked) > LIMITS.descent_nodes:
             raise ProtocolError("too-many-nodes",
                                 f"the responder's tree would take over {LIMITS.descent_nodes} nodes")
         if self._asked:
             self.phase = Phase.DESCEND
-            n = min(len(self._asked), LIMITS.prefixes)
-            return Step(Descend(tuple(self._asked[i] for i in range(n))))
+            scope = self._asked[0][0]
+            prefixes: list[str] = []
+            for s, prefix in self._asked:
+                if s != scope or len(prefixes) == LIMITS.prefixes:
+                    break
+                prefixes.append(prefix)
+            return Step(Descend(scope, self._salt, tuple(prefixes)))
         return self._next_pull()
 
-    def _compare(self, t: Told) -> None:
+    def _compare(self, scope: bytes, t: Told) -> None:
+        tree = self._trees.tree(scope)
+        assert tree is not None
         node = t.node
         if node is None:
-            for mine in self._tree.docs_under(t.prefix):
+            for mine in tree.docs_under(t.prefix):
                 self._plan(mine.doc_id, {})
         elif isinstance(node, Leaf):
-            for mine in self._tree.docs_under(t.prefix):
+            for mine in tree.docs_under(t.prefix):
                 if mine.doc_id != node.doc_id:
                     self._plan(mine.doc_id, {})
-            if self._tree.get(node.doc_id) != node.digest:
+            if self._trees.whole.get(node.doc_id) != node.digest:  # compared whole: exact
                 self._plan(node.doc_id, dict(t.vector))
                 self.peer_vectors.append((node.doc_id, t.vector))
         else:
@@ -290,17 +330,19 @@ class Initiator:
                 raise ProtocolError("bad-message", "an internal node at a full path")
             for c in HEX:
                 prefix = t.prefix + c
-                theirs = node.children.get(c, EMPTY)
-                if theirs == self._tree.digest(prefix):
-                    continue
-                if theirs == EMPTY:
-                    for mine in self._tree.docs_under(prefix):
+                theirs = node.children.get(c)
+                mine_digest = tree.digest(prefix)
+                if theirs is None:
+                    for mine in tree.docs_under(prefix) if mine_digest != EMPTY else ():
                         self._plan(mine.doc_id, {})
-                else:
-                    self._asked.append(prefix)
+                elif mine_digest == EMPTY or theirs != short(self._salt, mine_digest):
+                    self._asked.append((scope, prefix))
 
     def _plan(self, doc: str, theirs: dict[bytes, int]) -> None:
-        mine = self.holdings.vector(doc) if self._tree.get(doc) is not None else {}
+        if doc in self._planned:  # reached again through another scope
+            return
+        self._planned.add(doc)
+        mine = self.holdings.vector(doc) if self._trees.whole.get(doc) is not None else {}
         pull = lacking(mine, theirs)
         push = lacking(theirs, mine)
         if pull:

@@ -19,10 +19,11 @@ from .changepack import PackError, pack
 from .changepack import unpack as unpack_pack
 from .envelope import Envelope
 from .keys import KEY_BYTES
-from .synctree import DIGEST_BYTES, HEX, PATH_CHARS, Internal, Leaf
+from .syncscope import TAG_BYTES, WHOLE
+from .synctree import DIGEST_BYTES, HEX, PATH_CHARS, SALT_BYTES, SHORT_BYTES, Internal, Leaf
 from .wirelimits import LIMITS, SYNC_MESSAGE, WireLimitError, unpack
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAX_BODY_BYTES = SYNC_MESSAGE.max_bytes
 
 Vector = tuple[tuple[bytes, int], ...]  # (actor, seq), sorted by actor
@@ -41,15 +42,20 @@ class ProtocolError(Exception):
 # --- requests (initiator -> responder) ---------------------------------------------------
 
 
+Roots = tuple[tuple[bytes, bytes], ...]  # (scope, root digest): WHOLE or a charter hash
+
+
 @dataclass(frozen=True)
 class Hello:
-    root: bytes  # the initiator's root digest
+    roots: Roots  # the initiator's root digest of each scope it follows
     key: bytes
     url: str | None = None
 
 
 @dataclass(frozen=True)
 class Descend:
+    scope: bytes  # whose tree
+    salt: bytes  # as the responder drew it in `roots`: children's digests are cut short with it
     prefixes: tuple[str, ...]  # nodes of the responder's tree the initiator asks about
 
 
@@ -89,8 +95,17 @@ class Told:
 
 
 @dataclass(frozen=True)
-class Nodes:
+class ScopeRoots:
+    """The answer to a hello whose roots differ: the root node of every scope both sides
+    follow whose roots differ, children's digests cut short with `salt`."""
+
     key: bytes
+    salt: bytes
+    roots: tuple[tuple[bytes, Told], ...]
+
+
+@dataclass(frozen=True)
+class Nodes:
     nodes: tuple[Told, ...]  # answers to the first prefixes asked, in order
 
 
@@ -117,7 +132,7 @@ class Peers:
 
 
 Request = Hello | Descend | Pull | Push | PeersRequest
-Reply = Same | Nodes | Changes | Pushed | Peers
+Reply = Same | ScopeRoots | Nodes | Changes | Pushed | Peers
 
 
 def encode(message: Request | Reply) -> bytes:
@@ -127,11 +142,11 @@ def encode(message: Request | Reply) -> bytes:
 def to_wire(m: Request | Reply) -> dict[str, Any]:
     out: dict[str, Any] = {"v": PROTOCOL_VERSION}
     if isinstance(m, Hello):
-        out |= {"t": "hello", "root": m.root, "key": m.key}
+        out |= {"t": "hello", "roots": [[s, r] for s, r in m.roots], "key": m.key}
         if m.url is not None:
             out["url"] = m.url
     elif isinstance(m, Descend):
-        out |= {"t": "descend", "prefixes": list(m.prefixes)}
+        out |= {"t": "descend", "scope": m.scope, "salt": m.salt, "prefixes": list(m.prefixes)}
     elif isinstance(m, Pull):
         out |= {"t": "pull", "wants": vectors_to_wire(m.wants), "cursor": m.cursor, "limit": m.limit}
     elif isinstance(m, Push):
@@ -142,8 +157,11 @@ def to_wire(m: Request | Reply) -> dict[str, Any]:
             out["url"] = m.url
     elif isinstance(m, Same):
         out |= {"t": "same", "key": m.key}
+    elif isinstance(m, ScopeRoots):
+        out |= {"t": "roots", "key": m.key, "salt": m.salt,
+                "roots": [[s, told_to_wire(n)] for s, n in m.roots]}
     elif isinstance(m, Nodes):
-        out |= {"t": "nodes", "key": m.key, "nodes": [told_to_wire(n) for n in m.nodes]}
+        out |= {"t": "nodes", "nodes": [told_to_wire(n) for n in m.nodes]}
     elif isinstance(m, Changes):
         out |= {"t": "changes", "pack": pack(m.envelopes), "cursor": m.cursor, "more": m.more}
     elif isinstance(m, Pushed):
@@ -178,7 +196,7 @@ def vectors_to_wire(vectors: DocVectors) -> list[Any]:
 
 
 REQUEST_TYPES = ("hello", "descend", "pull", "push", "peers")
-REPLY_TYPES = ("same", "nodes", "changes", "pushed", "peer-list")
+REPLY_TYPES = ("same", "roots", "nodes", "changes", "pushed", "peer-list")
 
 
 def decode_request(data: bytes) -> Request:
@@ -294,11 +312,39 @@ def _prefix(item: Any) -> str:
     return prefix
 
 
+def _scope(item: Any) -> bytes:
+    scope: bytes = _typed(item, bytes, "a scope")
+    if scope != WHOLE and len(scope) != TAG_BYTES:
+        raise ProtocolError("bad-message", f"a scope is empty or {TAG_BYTES} bytes")
+    return scope
+
+
+def _scoped(value: Any, name: str) -> list[tuple[bytes, Any]]:
+    """[[scope, item], ...]: at most LIMITS.scopes, each scope once."""
+    pairs = [_pair(p, name) for p in _typed(value, list, name)]
+    scopes = [_scope(s) for s, _ in pairs]
+    if len(pairs) > LIMITS.scopes or len(set(scopes)) != len(scopes):
+        raise ProtocolError("bad-message", f"{name}: at most {LIMITS.scopes} scopes, each once")
+    return [(s, item) for s, (_, item) in zip(scopes, pairs, strict=True)]
+
+
+def _hello(f: Fields) -> Hello:
+    roots = tuple((s, _sized(_typed(r, bytes, "a root"), DIGEST_BYTES, "a root"))
+                  for s, r in _scoped(f.get("roots", list), "roots"))
+    return Hello(roots, f.key("key"), f.url())
+
+
 def _descend(f: Fields) -> Descend:
     prefixes = tuple(_prefix(p) for p in f.get("prefixes", list))
     if len(prefixes) > LIMITS.prefixes:
         raise ProtocolError("bad-message", f"at most {LIMITS.prefixes} prefixes")
-    return Descend(prefixes)
+    return Descend(_scope(f.get("scope", bytes)), _sized(f.get("salt", bytes), SALT_BYTES, "salt"),
+                   prefixes)
+
+
+def _roots(f: Fields) -> ScopeRoots:
+    roots = tuple((s, _told(n)) for s, n in _scoped(f.get("roots", list), "roots"))
+    return ScopeRoots(f.key("key"), _sized(f.get("salt", bytes), SALT_BYTES, "salt"), roots)
 
 
 def _told(item: Any) -> Told:
@@ -314,9 +360,9 @@ def _told(item: Any) -> Told:
     bitmap = _typed(item[1], int, "a node's bitmap")
     digests = _typed(item[2], bytes, "a node's digests")
     present = [c for i, c in enumerate(HEX) if bitmap >> i & 1]
-    if not 0 < bitmap < 1 << 16 or len(digests) != DIGEST_BYTES * len(present):
+    if not 0 < bitmap < 1 << 16 or len(digests) != SHORT_BYTES * len(present):
         raise ProtocolError("bad-message", "a node's bitmap names the children its digests hold")
-    return Told(prefix, Internal({c: digests[i * DIGEST_BYTES:(i + 1) * DIGEST_BYTES]
+    return Told(prefix, Internal({c: digests[i * SHORT_BYTES:(i + 1) * SHORT_BYTES]
                                   for i, c in enumerate(present)}))
 
 
@@ -328,13 +374,14 @@ def _pushed(f: Fields) -> Pushed:
 
 
 _PARSERS: dict[str, Any] = {
-    "hello": lambda f: Hello(f.digest("root"), f.key("key"), f.url()),
+    "hello": _hello,
     "descend": _descend,
     "pull": lambda f: Pull(f.vectors("wants"), f.count("cursor"), f.count("limit")),
     "push": lambda f: Push(f.envelopes()),
     "peers": lambda f: PeersRequest(f.url()),
     "same": lambda f: Same(f.key("key")),
-    "nodes": lambda f: Nodes(f.key("key"), tuple(_told(n) for n in f.get("nodes", list))),
+    "roots": _roots,
+    "nodes": lambda f: Nodes(tuple(_told(n) for n in f.get("nodes", list))),
     "changes": lambda f: Changes(f.envelopes(), f.count("cursor"), f.get("more", bool)),
     "pushed": _pushed,
     "peer-list": lambda f: Peers(tuple(_typed(u, str, "urls")[:LIMITS.url_chars]

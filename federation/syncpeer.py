@@ -16,6 +16,7 @@ from typing import Protocol
 from .envelope import Envelope
 from .sync import Holdings, Initiator, Progress, answer
 from .syncmsg import Descend, Hello, Peers, PeersRequest, Pull, Push, Pushed, Reply, Request
+from .synctree import SALT_BYTES
 from .wirelimits import LIMITS
 
 
@@ -45,6 +46,7 @@ class Responder:
     holdings: Holdings
     key: bytes
     ingest: Callable[[Sequence[Envelope]], IngestResult]
+    draw: Callable[[int], bytes]  # randomness: n bytes (a hello's salt)
     peers: Callable[[str | None], Sequence[str]] = lambda url: ()
 
     def respond(self, request: Request) -> Reply:
@@ -53,7 +55,7 @@ class Responder:
         if isinstance(request, PeersRequest):
             return Peers(tuple(self.peers(request.url)))
         assert isinstance(request, (Hello, Descend, Pull))
-        return answer(self.holdings, self.key, request)
+        return answer(self.holdings, self.key, request, self.draw(SALT_BYTES))
 
 
 def exchange(initiator: Initiator, send: Callable[[Request], Reply],

@@ -33,6 +33,9 @@ DOC_DOMAIN = b"pnyx/doc/v2\0"
 LEAF_DOMAIN = b"pnyx/leaf/v2\0"
 NODE_DOMAIN = b"pnyx/node/v2\0"
 EVIDENCE_MARK = b"pnyx/evidence/v2\0"
+SHORT_DOMAIN = b"pnyx/short/v3\0"
+SHORT_BYTES = 8  # a child's digest on the wire: salted and cut short (see `short`)
+SALT_BYTES = 8
 _PAST_PREFIX = "g"  # sorts after every hex digit: the paths under p are [p, p + "g")
 
 
@@ -52,6 +55,16 @@ def path_of(doc_id: str) -> str:
 
 def leaf_digest(path: str, digest: bytes) -> bytes:
     return hashlib.sha256(LEAF_DOMAIN + bytes.fromhex(path) + digest).digest()
+
+
+def short(salt: bytes, digest: bytes) -> bytes:
+    """A child's digest as a `nodes` reply carries it: SHORT_BYTES of SHA-256 over the salt the
+    responder drew for this exchange and the full digest. A quarter of the bytes per level of
+    the descent; a collision (2^-64 per compared child, and nobody can aim for one without
+    knowing the salt in advance) only makes the descent skip a subtree in this exchange, and
+    the next exchange draws another salt: it delays, never loses. Roots in `hello` and
+    documents' digests at leaves travel whole."""
+    return hashlib.sha256(SHORT_DOMAIN + salt + digest).digest()[:SHORT_BYTES]
 
 
 def node_digest(children: dict[str, bytes]) -> bytes:
@@ -85,6 +98,14 @@ class DigestTree:
 
     def __len__(self) -> int:
         return len(self._paths)
+
+    @classmethod
+    def of(cls, docs: Iterable[tuple[str, bytes]]) -> DigestTree:
+        """A tree of these (doc id, digest): sorted once, not inserted one by one."""
+        tree = cls()
+        tree._docs = {path_of(doc): Leaf(doc, digest) for doc, digest in docs}
+        tree._paths = sorted(tree._docs)
+        return tree
 
     def copy(self) -> DigestTree:
         """An independent tree with the same documents (and the digests computed so far)."""

@@ -152,6 +152,7 @@ class WireLimits:
     reasons: int = 16  # distinct rejection reasons reported in `pushed`
     pack_changes: int = PACK.max_array  # changes in one pack
     prefixes: int = 1024  # prefixes in one `descend`
+    scopes: int = 64  # scopes named in one `hello` or `roots`
     nodes_reply_bytes: int = 1 << 20  # a `nodes` reply stops answering once this big
     descent_nodes: int = 4_000_000  # tree nodes one exchange may be told about (about 2 per document)
     actors: int = 100_000  # actors in one vector

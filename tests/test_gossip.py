@@ -29,6 +29,7 @@ from pnyx.federation.syncmsg import (
     Push,
     Pushed,
     Reply,
+    ScopeRoots,
     Told,
     decode_request,
     encode,
@@ -207,13 +208,13 @@ class RogueServer:
             return Told(prefix, None)
         if len(docs) == 1 and prefix:
             return Told(prefix, Leaf(docs[0], os.urandom(32)), ((b"\x66" * 40, 99),))
-        return Told(prefix, Internal({c: os.urandom(32) for c in HEX}))
+        return Told(prefix, Internal({c: os.urandom(8) for c in HEX}))
 
     def _answer(self, message: object) -> Reply:
         if isinstance(message, Hello):
-            return Nodes(b"\x66" * 32, (self._node(""),))
+            return ScopeRoots(b"\x66" * 32, bytes(8), ((b"", self._node("")),))
         if isinstance(message, Descend):
-            return Nodes(b"\x66" * 32, tuple(self._node(p) for p in message.prefixes))
+            return Nodes(tuple(self._node(p) for p in message.prefixes))
         if isinstance(message, Pull):
             return Changes(tuple(self.envelopes), 1, False)
         if isinstance(message, Push):

@@ -16,12 +16,12 @@ from pnyx.federation.syncmsg import (
     Changes,
     Descend,
     Hello,
-    Nodes,
     ProtocolError,
     Pull,
     Reply,
     Request,
     Same,
+    ScopeRoots,
     Told,
     decode_reply,
     decode_request,
@@ -50,7 +50,7 @@ class Wire:
     """Carries requests to a responder over the codec, counting body bytes and requests."""
 
     def __init__(self, theirs: MemoryStore, stop_after: int | None = None) -> None:
-        self.responder = Responder(theirs, KEY_R, theirs.ingest)
+        self.responder = Responder(theirs, KEY_R, theirs.ingest, os.urandom)
         self.bytes = 0
         self.requests: list[Request] = []
         self.stop_after = stop_after
@@ -104,7 +104,7 @@ def test_divergent_states_exchange_exactly_what_is_missing() -> None:
     assert hashes(a) == hashes(b) == a_before | b_before
     assert initiator.progress.pulled == initiator.progress.to_pull == len(b_before - a_before) == 35
     assert initiator.progress.pushed == initiator.progress.to_push == len(a_before - b_before) == 21
-    assert a.tree().root() == b.tree().root()
+    assert a.trees().whole.root() == b.trees().whole.root()
     again, _ = run(a, b)
     assert again.progress.round_trips == 1
 
@@ -170,7 +170,7 @@ def test_talking_to_itself_stops_after_hello() -> None:
     a = store(many_docs(2))
     initiator = Initiator(a, KEY_I)
     initiator.start()
-    step = initiator.receive(Nodes(KEY_I, (Told("", None),)))
+    step = initiator.receive(ScopeRoots(KEY_I, bytes(8), ((b"", Told("", None)),)))
     assert step.request is None and initiator.done
 
 
@@ -183,14 +183,14 @@ def test_unexpected_replies_and_a_stuck_cursor_are_protocol_errors() -> None:
     b = store(many_docs(1))
     initiator = Initiator(a, KEY_I)
     hello = initiator.start()
-    step = initiator.receive(answer(b, KEY_R, hello))
+    step = initiator.receive(answer(b, KEY_R, hello, bytes(8)))
     assert isinstance(step.request, Pull)
     with pytest.raises(ProtocolError, match="no-progress"):
         initiator.receive(Changes((), 0, True))
     initiator = Initiator(a, KEY_I)
     initiator.start()
     with pytest.raises(ProtocolError, match="unexpected-reply"):
-        initiator.receive(Nodes(KEY_R, (Told("0", None),)))  # not the node asked
+        initiator.receive(ScopeRoots(KEY_R, bytes(8), ((b"", Told("0", None)),)))  # not a root
 
 
 def test_the_tree_is_kept_up_to_date_incrementally() -> None:
@@ -199,10 +199,10 @@ def test_the_tree_is_kept_up_to_date_incrementally() -> None:
     s = MemoryStore()
     for e in envelopes:
         s.ingest([e])
-    for leaf in s.tree().docs_under(""):
+    for leaf in s.trees().whole.docs_under(""):
         grown.set(leaf.doc_id, leaf.digest)
-    assert grown.root() == s.tree().root() == store(list(reversed(envelopes))).tree().root()
-    root = s.tree().node("")
+    assert grown.root() == s.trees().whole.root() == store(list(reversed(envelopes))).trees().whole.root()
+    root = s.trees().whole.node("")
     assert isinstance(root, Internal) and len(root.children) == 16
 
 
@@ -210,7 +210,8 @@ def packed(value: object) -> bytes:
     return bytes(msgpack.packb(value, use_bin_type=True))
 
 
-HELLO = {"v": 2, "t": "hello", "root": bytes(32), "key": bytes(32)}
+HELLO = {"v": 3, "t": "hello", "roots": [[b"", bytes(32)]], "key": bytes(32)}
+DESCEND = {"v": 3, "t": "descend", "scope": b"", "salt": bytes(8)}
 BAD_MESSAGES = {
     "not msgpack": (b"\xc1", "malformed-msgpack"),
     "truncated": (packed(HELLO)[:-3], "malformed-msgpack"),
@@ -220,18 +221,23 @@ BAD_MESSAGES = {
     "version 1": (packed(HELLO | {"v": 1}), "unsupported-version"),
     "version as text": (packed(HELLO | {"v": "2"}), "bad-message"),
     "unknown type": (packed(HELLO | {"t": "gimme"}), "bad-message"),
-    "a reply type as request": (packed({"v": 2, "t": "same", "key": bytes(32)}), "bad-message"),
-    "short root": (packed(HELLO | {"root": bytes(31)}), "bad-message"),
+    "a reply type as request": (packed({"v": 3, "t": "same", "key": bytes(32)}), "bad-message"),
+    "short root": (packed(HELLO | {"roots": [[b"", bytes(31)]]}), "bad-message"),
+    "scope of 7 bytes": (packed(HELLO | {"roots": [[bytes(7), bytes(32)]]}), "bad-message"),
+    "a scope twice": (packed(HELLO | {"roots": [[b"", bytes(32)], [b"", bytes(32)]]}), "bad-message"),
+    "65 scopes": (packed(HELLO | {"roots": [[bytes([i]) * 8, bytes(32)] for i in range(65)]}),
+                  "bad-message"),
+    "salt of 7 bytes": (packed(DESCEND | {"salt": bytes(7), "prefixes": ["0"]}), "bad-message"),
     "key as text": (packed(HELLO | {"key": "k" * 32}), "bad-message"),
-    "negative cursor": (packed({"v": 2, "t": "pull", "wants": [], "cursor": -1, "limit": 1}),
+    "negative cursor": (packed({"v": 3, "t": "pull", "wants": [], "cursor": -1, "limit": 1}),
                         "bad-message"),
-    "bool as count": (packed({"v": 2, "t": "pull", "wants": [], "cursor": True, "limit": 1}),
+    "bool as count": (packed({"v": 3, "t": "pull", "wants": [], "cursor": True, "limit": 1}),
                       "bad-message"),
-    "prefix not hex": (packed({"v": 2, "t": "descend", "prefixes": ["0g"]}), "bad-message"),
-    "prefix too long": (packed({"v": 2, "t": "descend", "prefixes": ["0" * 65]}), "bad-message"),
-    "too many prefixes": (packed({"v": 2, "t": "descend", "prefixes": ["0"] * 1025}), "bad-message"),
-    "pack not deflate": (packed({"v": 2, "t": "push", "pack": b"\xff\xff"}), "bad-message"),
-    "wants not pairs": (packed({"v": 2, "t": "pull", "wants": [["d"]], "cursor": 0, "limit": 1}),
+    "prefix not hex": (packed(DESCEND | {"prefixes": ["0g"]}), "bad-message"),
+    "prefix too long": (packed(DESCEND | {"prefixes": ["0" * 65]}), "bad-message"),
+    "too many prefixes": (packed(DESCEND | {"prefixes": ["0"] * 1025}), "bad-message"),
+    "pack not deflate": (packed({"v": 3, "t": "push", "pack": b"\xff\xff"}), "bad-message"),
+    "wants not pairs": (packed({"v": 3, "t": "pull", "wants": [["d"]], "cursor": 0, "limit": 1}),
                         "bad-message"),
     "oversized": (bytes(MAX_BODY_BYTES + 1), "oversized"),
 }
@@ -247,5 +253,6 @@ def test_bad_requests_raise_protocol_errors(name: str) -> None:
 
 def test_same_is_the_answer_to_an_equal_root() -> None:
     b = store(many_docs(3))
-    assert answer(b, KEY_R, Hello(b.tree().root(), KEY_I)) == Same(KEY_R)
-    assert isinstance(answer(b, KEY_R, Hello(bytes(32), KEY_I)), Nodes)
+    salt = bytes(8)
+    assert answer(b, KEY_R, Hello(((b"", b.trees().whole.root()),), KEY_I), salt) == Same(KEY_R)
+    assert isinstance(answer(b, KEY_R, Hello(((b"", bytes(32)),), KEY_I), salt), ScopeRoots)

@@ -5,6 +5,7 @@ exchange around them: bytes that follow the difference, replies within their bud
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 from collections.abc import Mapping
 
@@ -19,13 +20,15 @@ from pnyx.federation.syncmsg import (
     Pull,
     Reply,
     Request,
+    ScopeRoots,
     Told,
     decode_reply,
     decode_request,
     encode,
 )
 from pnyx.federation.syncpeer import Responder
-from pnyx.federation.synctree import HEX, DigestTree, Internal
+from pnyx.federation.syncscope import ScopedTrees
+from pnyx.federation.synctree import HEX, Internal
 from pnyx.federation.wirelimits import LIMITS, WireLimits
 
 
@@ -33,16 +36,16 @@ class MadeUp:
     """A tree of `docs` documents; `vector` gives every document `actors` actors at seq `seq`."""
 
     def __init__(self, docs: int, seq: int = 1, actors: int = 1, changed: str | None = None) -> None:
-        self._tree = DigestTree()
+        self._trees = ScopedTrees(None, lambda charter: None)
         for i in range(docs):
             doc = f"ledger/{i}"
-            self._tree.set(doc, hashlib.sha256(f"{doc} {seq if doc == changed else 1}".encode()).digest())
+            self._trees.set(doc, hashlib.sha256(f"{doc} {seq if doc == changed else 1}".encode()).digest())
         self.seq = seq
         self.actors = actors
         self.changed = changed
 
-    def tree(self) -> DigestTree:
-        return self._tree
+    def trees(self) -> ScopedTrees:
+        return self._trees
 
     def vector(self, doc_id: str) -> dict[bytes, int]:
         seq = self.seq if doc_id == self.changed else 1
@@ -54,7 +57,7 @@ class MadeUp:
 
 
 def run(mine: MadeUp, theirs: MadeUp) -> tuple[list[Request], list[int]]:
-    responder = Responder(theirs, b"r" * 32, lambda envelopes: None)  # type: ignore[arg-type, return-value]
+    responder = Responder(theirs, b"r" * 32, lambda envelopes: None, os.urandom)  # type: ignore[arg-type, return-value]
     initiator = Initiator(mine, b"i" * 32)
     requests: list[Request] = []
     sizes: list[int] = []
@@ -86,7 +89,7 @@ def test_a_nodes_reply_stays_within_its_budget_and_the_rest_is_asked_again() -> 
     again for what was not answered, and the exchange still finds every difference."""
     theirs = MadeUp(64, actors=6000)
     mine = MadeUp(0)
-    responder = Responder(theirs, b"r" * 32, lambda envelopes: None)  # type: ignore[arg-type, return-value]
+    responder = Responder(theirs, b"r" * 32, lambda envelopes: None, os.urandom)  # type: ignore[arg-type, return-value]
     initiator = Initiator(mine, b"i" * 32)
     request: Request | None = initiator.start()
     answered = 0
@@ -116,10 +119,11 @@ def test_a_responder_inventing_nodes_cannot_keep_the_descent_going(monkeypatch: 
     monkeypatch.setattr(sync, "LIMITS", WireLimits(descent_nodes=5000))
     initiator = Initiator(MadeUp(0), b"i" * 32)
     request: Request | None = initiator.start()
-    children = {c: bytes([i + 1]) * 32 for i, c in enumerate(HEX)}
+    children = {c: bytes([i + 1]) * 8 for i, c in enumerate(HEX)}
+    reply: Reply = ScopeRoots(b"r" * 32, bytes(8), ((b"", Told("", Internal(children))),))
     with pytest.raises(ProtocolError, match="too-many-nodes"):
         for _ in range(10_000):
-            prefixes = request.prefixes if isinstance(request, Descend) else ("",)
-            reply = Nodes(b"r" * 32, tuple(Told(p, Internal(children)) for p in prefixes))
             request = initiator.receive(reply).request
+            assert isinstance(request, Descend)
+            reply = Nodes(tuple(Told(p, Internal(children)) for p in request.prefixes))
     assert initiator.progress.nodes <= 5000

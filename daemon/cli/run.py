@@ -37,6 +37,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
                    help="do not push new changes at once; only the periodic rounds")
     g.add_argument("--no-learn", dest="learn", action="store_false",
                    help="keep to the peers added by hand; learn none from other peers")
+    g.add_argument("--follow", action="append", default=[], metavar="CHARTER",
+                   help="reconcile only these confederations' documents (charter hash; repeatable; "
+                        "default: every document this daemon holds)")
     p.add_argument("--no-discovery", action="store_true",
                    help="neither announce this daemon nor look for neighbours with mDNS")
     add_interface_arg(p, "the --listen address, or every interface when it is 0.0.0.0")
@@ -80,9 +83,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not 1 <= args.batch <= BATCH_ENVELOPES:
         raise ValueError(f"--batch takes 1..{BATCH_ENVELOPES}")
     advertise = normalize_url(args.advertise) if args.advertise else None
+    follow = tuple(dict.fromkeys(parse_charter(c, "--follow") for c in args.follow)) or None
     serve(args.data, host, port, discovery_settings(args, host),
           GossipConfig(args.gossip_interval, args.fanout, args.watch_interval, args.push,
-                       args.batch, args.learn), advertise, args.api_remote)
+                       args.batch, args.learn, follow), advertise, args.api_remote)
     return 0
 
 

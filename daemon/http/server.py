@@ -56,7 +56,7 @@ async def status(request: web.Request) -> web.Response:
     report = node_status(request.app[NODE_KEY])
     discovery = request.app.get(DISCOVERY_KEY)
     report["discovery"] = discovery.describe() if discovery else None
-    report["sync_digest"] = request.app[SYNC_KEY].holdings.tree().root().hex()
+    report["sync_digest"] = request.app[SYNC_KEY].holdings.trees().whole.root().hex()
     gossip = request.app.get(GOSSIP_KEY)
     if gossip is not None:
         report["sync_sessions"] = gossip.sessions
@@ -138,7 +138,7 @@ async def run_until_stopped(data: Path, host: str, port: int,
     if advertise is None and host not in ("0.0.0.0", "::"):
         advertise = f"http://{host}:{port}"
     config = config or GossipConfig()
-    sync = SyncContext.open(node, advertise, config.learn)
+    sync = SyncContext.open(node, advertise, config.learn, config.follow)
     access = Access.of(api_remote, (host, urlsplit(advertise).hostname if advertise else None))
     app = make_app(node, sync, access, config.watch_interval)
     gossip = Gossip(sync, config, random.Random(), app[WATCH_KEY])

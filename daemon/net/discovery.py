@@ -365,12 +365,12 @@ class DiscoverySettings:
     reannounce_seconds: float = DEFAULT_REANNOUNCE_SECONDS
 
 
-def parse_charter(text: str) -> bytes:
+def parse_charter(text: str, flag: str = "--announce-confed") -> bytes:
     """A confederation named on the command line: its charter hash hex, or `charter/<hex>`."""
     try:
         doc = parse_doc_id(text if text.startswith("charter/") else f"charter/{text}")
     except Rejected:
-        raise ValueError(f"--announce-confed takes a charter hash (64 hex digits), got {text!r}") from None
+        raise ValueError(f"{flag} takes a charter hash (64 hex digits), got {text!r}") from None
     return bytes.fromhex(doc.record)
 
 

@@ -64,6 +64,7 @@ class GossipConfig:
     push: bool = True
     batch: int = BATCH_ENVELOPES
     learn: bool = True  # add peers named by other peers, by inbound exchanges and by mDNS
+    follow: tuple[bytes, ...] | None = None  # the scopes reconciled (None: the whole store)
 
     @property
     def policy(self) -> GossipPolicy:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -37,6 +38,7 @@ from pnyx.federation.syncmsg import (
     decode_request,
     encode,
 )
+from pnyx.federation.synctree import SALT_BYTES
 
 from ..store.completeness import Completeness
 from ..store.holdings import StoreHoldings
@@ -69,8 +71,9 @@ class SyncContext:
     tarpits: int = 0  # 429 answers being held back now
 
     @classmethod
-    def open(cls, node: Node, advertise: str | None = None, learn: bool = True) -> SyncContext:
-        return cls(node, StoreHoldings(node.store), PeerBook(node.store), SenderBook(node.store),
+    def open(cls, node: Node, advertise: str | None = None, learn: bool = True,
+             follow: tuple[bytes, ...] | None = None) -> SyncContext:
+        return cls(node, StoreHoldings(node.store, follow), PeerBook(node.store), SenderBook(node.store),
                    advertise, learn)
 
 
@@ -206,7 +209,7 @@ def respond(ctx: SyncContext, message: Request) -> Reply:
     assert isinstance(message, (Hello, Descend, Pull)), type(message)
     if isinstance(message, Hello) and message.key != ctx.node.device_key.public:
         learn(ctx, message.url)
-    return answer(ctx.holdings, ctx.node.device_key.public, message)
+    return answer(ctx.holdings, ctx.node.device_key.public, message, os.urandom(SALT_BYTES))
 
 
 def learn(ctx: SyncContext, url: str | None) -> None:

@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from pnyx.federation.bundle import HeldState
+from pnyx.federation.docids import charter_doc_id
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.sync import BATCH_BYTES, BATCH_ENVELOPES, Batch
-from pnyx.federation.synctree import DigestTree, doc_digest
+from pnyx.federation.syncscope import Founders, ScopedTrees, founders
+from pnyx.federation.synctree import doc_digest
 
 from .sqlite import Store
 
@@ -24,15 +26,24 @@ MAX_IN_LIST = 500  # above this many documents, filter in Python rather than in 
 
 
 class StoreHoldings:
-    def __init__(self, store: Store) -> None:
+    """`follow`: the confederations (charter hashes) this daemon reconciles (`pnyx run
+    --follow`); None: every document it holds."""
+
+    def __init__(self, store: Store, follow: tuple[bytes, ...] | None = None) -> None:
         self.store = store
-        self._tree: DigestTree | None = None
+        self.follow = follow
+        self._tree: ScopedTrees | None = None
         self._seen = (0, 0)  # the arrival number and evidence count the tree reflects
 
-    def tree(self) -> DigestTree:
+    def _founders(self, charter: bytes) -> Founders | None:
+        row = self.store.db.execute("SELECT change FROM changes WHERE doc = ? ORDER BY seqno LIMIT 1",
+                                    (charter_doc_id(charter),)).fetchone()
+        return None if row is None else founders(charter, bytes(row[0]))
+
+    def trees(self) -> ScopedTrees:
         seen = (self.store.last_seqno(), self.store.count_evidence())
         if self._tree is None:
-            self._tree = DigestTree()
+            self._tree = ScopedTrees(self.follow, self._founders)
             heads: dict[str, list[bytes]] = {}
             for doc, h in self.store.heads():
                 heads.setdefault(doc, []).append(h)
@@ -57,7 +68,7 @@ class StoreHoldings:
 
     def state(self, device: bytes, assembly: bytes) -> HeldState:
         """What this store holds, as a state file and a bundle header carry it."""
-        digest = self.tree().root()
+        digest = self.trees().whole.root()
         vectors = tuple((doc, tuple(sorted(v.items()))) for doc, v in self.store.vectors())
         return HeldState(device, assembly, digest, vectors)
 
