@@ -25,9 +25,10 @@ def new_key() -> SigningKey:
     return SigningKey(os.urandom(32))
 
 
-def ledger_chain(key: SigningKey, n: int, doc: Document | None = None) -> tuple[Document, list[Envelope]]:
-    """`n` signed changes to ledger/<key>, each setting one entry; continues `doc` if given
-    (with a fresh actor, as a new run of the daemon would)."""
+def ledger_chain(key: SigningKey, n: int, doc: Document | None = None,
+                 title: str | None = None) -> tuple[Document, list[Envelope]]:
+    """`n` signed changes to ledger/<key>, each setting one entry (titled `title`, else its
+    number); continues `doc` if given (with a fresh actor, as a new run of the daemon would)."""
     doc_id = ledger_id(key.public)
     fresh = doc is None
     if doc is None:
@@ -40,7 +41,7 @@ def ledger_chain(key: SigningKey, n: int, doc: Document | None = None) -> tuple[
             if fresh and i == 0:
                 write_genesis(tx, Profile(key_text(key.public), "Bench", "", None))
             else:
-                entry(tx, str(i))
+                entry(tx, str(i) if title is None else title)
         (change,) = doc.get_changes(heads)
         out.append(sign_change(key, doc_id, change.raw_bytes))
     return doc, out

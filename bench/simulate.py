@@ -27,18 +27,19 @@ round's end and passes on from the next round only: the slowest case).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import math
 import os
 import random
+import resource
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from automerge.core import ROOT, Document, ScalarType
 from pnyx.federation.chunk import parse_change
-from pnyx.federation.envelope import Envelope, run_actor, sign_change
+from pnyx.federation.envelope import Envelope
 from pnyx.federation.gossip import GossipPolicy
 from pnyx.federation.keys import SigningKey
 from pnyx.federation.memstore import MemoryReport, MemoryStore
@@ -55,7 +56,7 @@ from pnyx.federation.syncmsg import (
 )
 from pnyx.federation.syncpeer import Responder, exchange
 
-from bench.corpus import ledger_chain, new_key
+from bench.corpus import charter, ledger_chain, new_key
 
 NODES = int(os.environ.get("PNYX_SIM_NODES", "10000"))
 DOCS = int(os.environ.get("PNYX_SIM_DOCS", "100000"))
@@ -133,7 +134,8 @@ class Network:
                 raise LinkDown
             body = encode(request)
             start = time.process_time()
-            reply = encode(Responder(dst.store, dst.key, self.receiver(b)).respond(decode_request(body)))
+            responder = Responder(dst.store, dst.key, self.receiver(b), self.rng.randbytes)
+            reply = encode(responder.respond(decode_request(body)))
             dst.cpu += time.process_time() - start
             src.sent += len(body)
             dst.received += len(body)
@@ -204,21 +206,13 @@ def random_mesh(n: int, degree: int, rng: random.Random) -> list[list[int]]:
 
 
 def nodes_holding(store: MemoryStore, n: int, rng: random.Random) -> list[SimNode]:
-    return [SimNode(rng.randbytes(32), store.copy()) for _ in range(n)]
+    """n nodes that start from `store`'s holdings, sharing them (MemoryStore.fork)."""
+    return [SimNode(rng.randbytes(32), store.fork()) for _ in range(n)]
 
 
 def charters(n: int) -> list[Envelope]:
-    """`n` documents cheaply: charters (one change each, whose hash is the id), one signer."""
-    key = new_key()
-    out = []
-    for i in range(n):
-        doc = Document()
-        doc.set_actor(run_actor(key.public, os.urandom(8)))
-        with doc.transaction() as tx:
-            tx.put(ROOT, "name", ScalarType.Str, f"confederation {i}")
-        raw = doc.get_changes([])[0].raw_bytes
-        out.append(sign_change(key, f"charter/{parse_change(raw).hash.hex()}", raw))
-    return out
+    """`n` documents cheaply: charters (one change each, whose hash is the id) of one member."""
+    return [charter([new_key().public]) for _ in range(n)]
 
 
 class Decisions:
@@ -228,8 +222,8 @@ class Decisions:
         self.key: SigningKey = new_key()
         self.doc, (self.genesis,) = ledger_chain(self.key, 1)
 
-    def next(self) -> Envelope:
-        return ledger_chain(self.key, 1, self.doc)[1][0]
+    def next(self, title: str | None = None) -> Envelope:
+        return ledger_chain(self.key, 1, self.doc, title)[1][0]
 
 
 def seeded(envelopes: list[Envelope]) -> MemoryStore:
@@ -242,15 +236,16 @@ def seeded(envelopes: list[Envelope]) -> MemoryStore:
 def per_node_memory(store: MemoryStore, sample: int = 20) -> float:
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    copies = [store.copy() for _ in range(sample)]
+    copies = [store.fork() for _ in range(sample)]
     used = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
     del copies
     return used / sample
 
 
-def spread(net: Network, origin: int, change: Envelope, limit: int) -> tuple[int, int, float]:
-    """Give `change` to `origin`, run rounds until every online node holds it."""
+def spread(net: Network, origin: int, change: Envelope, limit: int,
+           among: Sequence[int] | None = None) -> tuple[int, int, float]:
+    """Give `change` to `origin`, run rounds until every online node (of `among`) holds it."""
     h = parse_change(change.change).hash
     sent, cpu = net.totals()
     assert net.receiver(origin)([change]).accepted == 1
@@ -258,7 +253,8 @@ def spread(net: Network, origin: int, change: Envelope, limit: int) -> tuple[int
     for rounds in range(limit + 1):
         if rounds:
             net.round()
-        if all(n.store.holds(h) for n in net.nodes if n.online):
+        nodes = net.nodes if among is None else [net.nodes[i] for i in among]
+        if all(n.store.holds(h) for n in nodes if n.online):
             s, c = net.totals()
             return rounds, s - sent, c - cpu
     raise RuntimeError(f"not spread after {limit} rounds")
@@ -355,32 +351,116 @@ def converge(net: Network, changes: list[Envelope], limit: int) -> int:
     raise RuntimeError(f"no convergence within {limit} rounds")
 
 
+SIZE_NODES = 32
+
+
+def change_cost(net: Network, origin: int, change: Envelope, idle: int) -> tuple[float, int]:
+    """Bytes each node sent and received for one change beyond what the same rounds cost idle,
+    and the rounds it took to reach every node."""
+    rounds, spread_bytes, _ = spread(net, origin, change, 40)
+    return 2 * (spread_bytes - idle * rounds) / len(net.nodes), rounds
+
+
 def scenario_size(rng: random.Random) -> None:
+    """One change among D documents, on SIZE_NODES nodes of a random mesh, periodic gossip only
+    and eager push: a small decision and a large one, so the cost splits into a share of the
+    change's size (slope) and a constant (the descent, the pull's wants)."""
     t = time.perf_counter()
     many = charters(DOCS)
     made = time.perf_counter() - t
+    mesh = random_mesh(SIZE_NODES, MESH_DEGREE, rng)
     for docs in sorted({1000, DOCS}):
         t = time.perf_counter()
-        assemblies = [Decisions(), Decisions()]  # one per policy: a decision follows its genesis
-        base = seeded([*(d.genesis for d in assemblies), *many[:docs - 2]])
+        assemblies = [Decisions() for _ in range(4)]  # one per run: a decision follows its genesis
+        base = seeded([*(d.genesis for d in assemblies), *many[:docs - len(assemblies)]])
         stored = time.perf_counter() - t
-        for policy, decisions in zip((POLICY, EAGER), assemblies, strict=True):
-            line = nodes_holding(base, 4, rng)  # a line: each node talks to its neighbours
-            for i, node in enumerate(line):
-                node.neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(line)]
-            net = Network(line, rng, policy=policy)
-            idle_bytes, _ = idle_round(net)
-            change = decisions.next()
-            size = len(change.encode())
-            rounds, spread_bytes, _ = spread(net, 0, change, 20)
-            per_node = 2 * spread_bytes / len(line)  # each byte is sent by one node, received by one
-            how = "eager push" if policy.push else "periodic pull-push"
-            print(f"size: D = {docs:,} documents ({made + stored:.0f} s to make and verify), {how}: "
-                  f"idle {idle_bytes / len(line):,.0f} bytes per node per round; one change of {size} "
-                  f"bytes (envelope) cost each node {per_node:,.0f} bytes sent + received = "
-                  f"{per_node / size:.1f}x its size (goal: 4x + a constant), spread in {rounds} rounds")
-            del line, net
+        runs = iter(assemblies)
+        for policy in (POLICY, EAGER):
+            costs = []
+            for title in ("small", base64.b64encode(os.urandom(3000)).decode()):
+                nodes = nodes_holding(base, SIZE_NODES, rng)
+                for node, neighbours in zip(nodes, mesh, strict=True):
+                    node.neighbours = neighbours
+                net = Network(nodes, rng, policy=policy)
+                idle, _ = idle_round(net)
+                change = next(runs).next(title)
+                cost, rounds = change_cost(net, 0, change, idle)
+                costs.append((len(change.encode()), cost, rounds))
+            (small, c_small, r_small), (large, c_large, _) = costs
+            slope = (c_large - c_small) / (large - small)
+            how = "eager push" if policy.push else "periodic pull-push only"
+            print(f"size: D = {docs:,} documents ({made + stored:.0f} s to make and verify), {how}, "
+                  f"{SIZE_NODES} nodes: idle {idle / SIZE_NODES:,.0f} bytes sent per node per round; "
+                  f"beyond idle, a change of {small} bytes cost each node {c_small:,.0f} bytes sent + "
+                  f"received ({c_small / small:.1f}x), one of {large:,} bytes {c_large:,.0f} "
+                  f"({c_large / large:.1f}x): {slope:.1f}x its size + {c_small - slope * small:,.0f} "
+                  f"bytes (goal: 4x + a constant); spread in {r_small} rounds")
+            del nodes, net
         made = 0.0
+
+
+CONFED_SIZE = 100  # founding member assemblies of each confederation
+FOLLOWED = 3  # confederations each daemon follows: its own and the next ones
+
+
+def scenario_federation(rng: random.Random) -> None:
+    """NODES assemblies, one daemon each, in confederations of CONFED_SIZE founding members,
+    grouped ten by ten into confederations of confederations under one top confederation.
+    Each daemon follows FOLLOWED confederations (its own and the next ones: scopes), holds
+    their documents only, and knows MESH_DEGREE peers among the daemons following its own
+    confederation. Daemons of one confederation start from one shared store (fork)."""
+    t = time.perf_counter()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assemblies = [Decisions() for _ in range(NODES)]
+    groups = max(1, NODES // CONFED_SIZE)
+    home = [min(i // CONFED_SIZE, groups - 1) for i in range(NODES)]
+    members: list[list[int]] = [[] for _ in range(groups)]
+    for i, g in enumerate(home):
+        members[g].append(i)
+    confeds = [charter([assemblies[i].key.public for i in m]) for m in members]
+    scope = [bytes.fromhex(c.doc_id.removeprefix("charter/")) for c in confeds]
+    uppers = [charter([], scope[u:u + 10]) for u in range(0, groups, 10)]
+    top = charter([], [bytes.fromhex(u.doc_id.removeprefix("charter/")) for u in uppers])
+    follows = [[(g + k) % groups for k in range(min(FOLLOWED, groups))] for g in range(groups)]
+    bases = []
+    for g in range(groups):
+        base = MemoryStore([scope[f] for f in follows[g]])
+        docs = [confeds[f] for f in follows[g]]
+        docs += [assemblies[i].genesis for f in follows[g] for i in members[f]]
+        assert base.ingest(docs).accepted == len(docs)
+        bases.append(base)
+    nodes = [SimNode(rng.randbytes(32), bases[home[i]].fork()) for i in range(NODES)]
+    followers = [[i for f in range(groups) if g in follows[f] for i in members[f]] for g in range(groups)]
+    for i, node in enumerate(nodes):
+        peers = [j for j in rng.sample(followers[home[i]], min(MESH_DEGREE + 1, len(followers[home[i]])))
+                 if j != i][:MESH_DEGREE]
+        for j in peers:
+            if j not in node.neighbours:
+                node.neighbours.append(j)
+                nodes[j].neighbours.append(i)
+    memory = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) * 1024 / NODES
+    held = len(bases[0])
+    target = math.ceil(math.log2(NODES)) + 2
+    print(f"federation: {NODES:,} daemons, {groups} confederations of {CONFED_SIZE} under "
+          f"{len(uppers)} confederations of confederations and a top one ({top.doc_id[:17]}...); each "
+          f"follows {len(follows[0])} confederations and holds {held:,} documents; made in "
+          f"{time.perf_counter() - t:.0f} s; memory per daemon {memory / 1024:,.1f} KiB (growth of "
+          f"the process's peak resident memory / N, the bases shared included)")
+    net = Network(nodes, rng)
+    idle, _ = idle_round(net)
+    origin = rng.randrange(NODES)
+    reached = followers[home[origin]]
+    change = assemblies[origin].next()
+    h = parse_change(change.change).hash
+    rounds, spread_bytes, _ = spread(net, origin, change, 4 * target, reached)
+    spent = spread_bytes - idle * rounds
+    followers_here = set(reached)
+    outside = sum(n.store.holds(h) for i, n in enumerate(nodes) if i not in followers_here)
+    print(f"federation: a decision reached all {len(reached)} daemons following its assembly's "
+          f"confederation in {rounds} rounds of periodic pull-push (goal ceil(log2 N) + 2 = {target}); "
+          f"{outside} daemons not following it hold it; idle {idle / NODES:,.0f} bytes sent per daemon "
+          f"per round; beyond idle, the change ({len(change.encode())} bytes) cost each daemon that "
+          f"follows it {2 * spent / len(reached):,.0f} bytes sent + received")
 
 
 def run() -> None:
@@ -388,3 +468,4 @@ def run() -> None:
     scenario_size(rng)
     scenario_faults(rng)
     scenario_spread(rng)
+    scenario_federation(rng)

@@ -7,13 +7,17 @@ way ingest does, through `envelope.check_envelope` and
 device certificates or mandates: the only writers it admits are an assembly
 key writing its own ledger and a charter's; a device's change is refused and
 a mandate log's waits, so the store never holds what a daemon would refuse.
-Everything is per instance: nodes in one process share nothing.
+Nodes in one process share nothing they can change: `fork` starts a node
+from another's holdings by layering its own maps over the other's, which
+must not change afterwards (many simulated daemons holding the same
+documents cost the memory of one, plus what each learns later).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+from collections import ChainMap
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 
 from automerge.core import ROOT, Document
@@ -52,30 +56,41 @@ class MemoryStore:
     """Verified changes in arrival order (seqno = position + 1), and what sync reads of them."""
 
     def __init__(self, follow: Iterable[bytes] | None = None) -> None:
+        self._base: MemoryStore | None = None  # rows 1.._offset are the base's
+        self._offset = 0
+        self._frozen = False  # forked: its maps are shared and must not change
         self._rows: list[tuple[Envelope, HeldChange]] = []
-        self._by_hash: dict[bytes, int] = {}  # hash -> seqno
-        self._by_doc: dict[str, list[int]] = {}  # doc -> seqnos, ascending
-        self._at: dict[tuple[str, bytes, int], bytes] = {}  # (doc, actor, seq) -> hash
-        self._vectors: dict[str, dict[bytes, int]] = {}
-        self._heads: dict[str, set[bytes]] = {}
+        # Values in these maps are replaced, never changed in place, so a fork can share them.
+        self._by_hash: MutableMapping[bytes, int] = {}  # hash -> seqno
+        self._by_doc: MutableMapping[str, list[int]] = {}  # doc -> seqnos, ascending
+        self._at: MutableMapping[tuple[str, bytes, int], bytes] = {}  # (doc, actor, seq) -> hash
+        self._vectors: MutableMapping[str, dict[bytes, int]] = {}
+        self._heads: MutableMapping[str, frozenset[bytes]] = {}
         self._trees = ScopedTrees(follow, self._founders)
         self._pending: dict[bytes, VerifiedChange] = {}
-        self._first: dict[str, bytes] = {}  # doc -> its change without deps
+        self._first: MutableMapping[str, bytes] = {}  # doc -> its change without deps
 
-    def copy(self) -> MemoryStore:
-        """An independent store holding the same verified changes, as a daemon restored from
-        another's data directory would (the envelopes themselves are immutable and shared)."""
-        other = MemoryStore()
-        other._rows = list(self._rows)
-        other._by_hash = dict(self._by_hash)
-        other._by_doc = {doc: list(s) for doc, s in self._by_doc.items()}
-        other._at = dict(self._at)
-        other._vectors = {doc: dict(v) for doc, v in self._vectors.items()}
-        other._heads = {doc: set(h) for doc, h in self._heads.items()}
-        other._trees = self._trees.copy(other._founders)
+    def fork(self) -> MemoryStore:
+        """A store holding the same verified changes, as a daemon restored from another's data
+        directory would, sharing this one's maps (this one must not change afterwards)."""
+        self._frozen = True
+        other = MemoryStore(self._trees.follow)
+        other._base, other._offset = self, len(self)
+        other._by_hash = ChainMap({}, self._by_hash)
+        other._by_doc = ChainMap({}, self._by_doc)
+        other._at = ChainMap({}, self._at)
+        other._vectors = ChainMap({}, self._vectors)
+        other._heads = ChainMap({}, self._heads)
+        other._trees = self._trees.fork(other._founders)
         other._pending = dict(self._pending)
-        other._first = dict(self._first)
+        other._first = ChainMap({}, self._first)
         return other
+
+    def _row(self, seqno: int) -> tuple[Envelope, HeldChange]:
+        if seqno <= self._offset:
+            assert self._base is not None
+            return self._base._row(seqno)
+        return self._rows[seqno - self._offset - 1]
 
     # --- sync.Holdings ---------------------------------------------------------------------
 
@@ -84,7 +99,7 @@ class MemoryStore:
 
     def _founders(self, charter: bytes) -> Founders | None:
         first = self._first.get(f"charter/{charter.hex()}")
-        return None if first is None else founders(charter, self._rows[self._by_hash[first] - 1][0].change)
+        return None if first is None else founders(charter, self._row(self._by_hash[first])[0].change)
 
     def vector(self, doc_id: str) -> dict[bytes, int]:
         return dict(self._vectors.get(doc_id, {}))
@@ -95,7 +110,7 @@ class MemoryStore:
         out: list[Envelope] = []
         size = 0
         for seqno in seqnos:
-            envelope, held = self._rows[seqno - 1]
+            envelope, held = self._row(seqno)
             if held.seq <= wants[held.doc_id].get(held.actor, 1 << 63):
                 cursor = seqno
                 continue
@@ -114,7 +129,7 @@ class MemoryStore:
 
     def lookup(self, change_hash: bytes) -> HeldChange | None:
         seqno = self._by_hash.get(change_hash)
-        return None if seqno is None else self._rows[seqno - 1][1]
+        return None if seqno is None else self._row(seqno)[1]
 
     def hash_at(self, doc_id: str, actor: bytes, seq: int) -> bytes | None:
         return self._at.get((doc_id, actor, seq))
@@ -132,14 +147,14 @@ class MemoryStore:
 
     def _chunk_with_op(self, doc_id: str, op: OpId) -> bytes | None:
         for seqno in self._by_doc.get(doc_id, []):
-            envelope, held = self._rows[seqno - 1]
+            envelope, held = self._row(seqno)
             if held.actor == op.actor and held.max_op >= op.counter:
                 return envelope.change if parse_change(envelope.change).start_op <= op.counter else None
         return None
 
     def has_entry(self, doc_id: str, path: Path, key: str, heads: Sequence[bytes]) -> bool:
         """Read from the document rebuilt from its changes: slow, and fine for a simulation."""
-        doc = Document.load(b"".join(self._rows[s - 1][0].change for s in self._by_doc.get(doc_id, [])))
+        doc = Document.load(b"".join(self._row(s)[0].change for s in self._by_doc.get(doc_id, [])))
         obj = ROOT
         for segment in path:
             found = doc.get(obj, segment, list(heads))
@@ -154,16 +169,18 @@ class MemoryStore:
     # --- ingest ----------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._offset + len(self._rows)
 
     def holds(self, change_hash: bytes) -> bool:
         return change_hash in self._by_hash
 
     def envelopes(self) -> list[Envelope]:
-        return [e for e, _ in self._rows]
+        return [self._row(s)[0] for s in range(1, len(self) + 1)]
 
     def ingest(self, envelopes: Iterable[Envelope]) -> MemoryReport:
         """Verify and store; a change that cannot be judged yet waits in the pending set."""
+        if self._frozen:
+            raise RuntimeError("a forked store's base must not change")
         report = MemoryReport()
         for envelope in envelopes:
             try:
@@ -200,15 +217,14 @@ class MemoryStore:
     def _insert(self, vc: VerifiedChange) -> None:
         c, doc = vc.change, vc.envelope.doc_id
         self._rows.append((vc.envelope, HeldChange(doc, c.actor, c.seq, c.max_op, c.deps)))
-        seqno = len(self._rows)
+        seqno = len(self)
         self._by_hash[c.hash] = seqno
-        self._by_doc.setdefault(doc, []).append(seqno)
+        self._by_doc[doc] = [*self._by_doc.get(doc, ()), seqno]
         self._at[(doc, c.actor, c.seq)] = c.hash
-        vector = self._vectors.setdefault(doc, {})
-        vector[c.actor] = max(vector.get(c.actor, 0), c.seq)
-        if not c.deps:
-            self._first.setdefault(doc, c.hash)
-        heads = self._heads.setdefault(doc, set())
-        heads.difference_update(c.deps)
-        heads.add(c.hash)
+        vector = self._vectors.get(doc, {})
+        self._vectors[doc] = vector | {c.actor: max(vector.get(c.actor, 0), c.seq)}
+        if not c.deps and doc not in self._first:
+            self._first[doc] = c.hash
+        heads = (self._heads.get(doc, frozenset()) - set(c.deps)) | {c.hash}
+        self._heads[doc] = heads
         self._trees.set(doc, doc_digest(heads))

@@ -43,7 +43,7 @@ from .syncmsg import (
     Vector,
 )
 from .syncscope import ScopedTrees
-from .synctree import EMPTY, HEX, PATH_CHARS, DigestTree, Internal, Leaf, short
+from .synctree import EMPTY, HEX, PATH_CHARS, DigestTree, Internal, Leaf, Node, short
 from .wirelimits import LIMITS
 
 BATCH_ENVELOPES = 500
@@ -116,14 +116,18 @@ def vectors_wire(wants: Mapping[str, Mapping[bytes, int]]) -> DocVectors:
 # --- responder -------------------------------------------------------------------------------
 
 
+def cut(node: Node, salt: bytes) -> Node:
+    """A node as the wire carries it: an internal node's children cut short with `salt`."""
+    if isinstance(node, Internal):
+        return Internal({c: short(salt, d) for c, d in node.children.items()})
+    return node
+
+
 def told(holdings: Holdings, tree: DigestTree, prefix: str, salt: bytes) -> Told:
-    """A node as the wire describes it: an internal node's children cut short with `salt`."""
     node = tree.node(prefix)
     if isinstance(node, Leaf):
         return Told(prefix, node, tuple(sorted(holdings.vector(node.doc_id).items())))
-    if isinstance(node, Internal):
-        return Told(prefix, Internal({c: short(salt, d) for c, d in node.children.items()}))
-    return Told(prefix, node)
+    return Told(prefix, cut(node, salt))
 
 
 def told_bytes(t: Told) -> int:

@@ -108,11 +108,14 @@ class ScopedTrees:
         # tag -> charter hash: those followed, or (following everything) those held
         self._named = {} if self.follow is None else {tag(s): s for s in self.follow}
 
-    def copy(self, read: Callable[[bytes], Founders | None]) -> ScopedTrees:
-        """Independent trees with the same documents, reading charters through `read`."""
+    def fork(self, read: Callable[[bytes], Founders | None]) -> ScopedTrees:
+        """Trees that start as these and share their structures (DigestTree.fork), reading
+        charters through `read`; these must not change afterwards."""
+        for name in self.scopes():
+            self.tree(name)  # built once, in the shared part
         other = ScopedTrees(self.follow, read)
-        other.whole = self.whole.copy()
-        other._trees = {name: (held, tree.copy()) for name, (held, tree) in self._trees.items()}
+        other.whole = self.whole.fork()
+        other._trees = {name: (held, tree.fork()) for name, (held, tree) in self._trees.items()}
         other._named = dict(self._named)
         return other
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections import ChainMap
+from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 
 DIGEST_BYTES = 32
@@ -93,8 +94,10 @@ class DigestTree:
 
     def __init__(self) -> None:
         self._paths: list[str] = []  # sorted
-        self._docs: dict[str, Leaf] = {}  # path -> document
-        self._internal: dict[str, bytes] = {}  # prefix -> digest, for internal nodes computed
+        self._docs: MutableMapping[str, Leaf] = {}  # path -> document
+        # prefix -> digest, for internal nodes computed (b"": computed by the base, since stale)
+        self._internal: MutableMapping[str, bytes] = {}
+        self._forked = False  # sharing a base's structures: paths copied before a new document
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -107,22 +110,32 @@ class DigestTree:
         tree._paths = sorted(tree._docs)
         return tree
 
-    def copy(self) -> DigestTree:
-        """An independent tree with the same documents (and the digests computed so far)."""
+    def fork(self) -> DigestTree:
+        """A tree that starts as this one and shares its structures (many simulated nodes
+        holding the same documents); this one must not change afterwards."""
+        self.root()  # every internal digest computed once, in the shared part
         other = DigestTree()
-        other._paths = list(self._paths)
-        other._docs = dict(self._docs)
-        other._internal = dict(self._internal)
+        other._paths = self._paths
+        other._docs = ChainMap({}, self._docs)
+        other._internal = ChainMap({}, self._internal)
+        other._forked = True
         return other
 
     def set(self, doc_id: str, digest: bytes) -> None:
         """Record a document's new digest: O(log D) to insert, cached digests on its path dropped."""
         path = path_of(doc_id)
         if path not in self._docs:
+            if self._forked:  # the first new document: the sorted paths become this tree's own
+                self._paths = list(self._paths)
+                self._forked = False
             bisect.insort(self._paths, path)
         self._docs[path] = Leaf(doc_id, digest)
         for i in range(PATH_CHARS + 1):
-            self._internal.pop(path[:i], None)
+            if isinstance(self._internal, ChainMap):
+                if path[:i] in self._internal:
+                    self._internal[path[:i]] = b""  # shadows the base's digest
+            else:
+                self._internal.pop(path[:i], None)
 
     def get(self, doc_id: str) -> bytes | None:
         leaf = self._docs.get(path_of(doc_id))
@@ -139,7 +152,7 @@ class DigestTree:
             path = self._paths[lo]
             return leaf_digest(path, self._docs[path].digest)
         cached = self._internal.get(prefix)
-        if cached is None:
+        if not cached:
             cached = self._internal[prefix] = node_digest(self._children(prefix))
         return cached
 

@@ -14,7 +14,8 @@ from pnyx.daemon.services.jsonable import to_jsonable
 from pnyx.federation.changepack import unpack
 from pnyx.federation.errors import Rejected
 from pnyx.federation.identity import check_sender
-from pnyx.federation.keys import key_text
+from pnyx.federation.keys import key_text, parse_key
+from pnyx.federation.sync import cut
 from pnyx.federation.syncmsg import (
     REQUEST_TYPES,
     ProtocolError,
@@ -25,6 +26,7 @@ from pnyx.federation.syncmsg import (
     to_wire,
     told_to_wire,
 )
+from pnyx.federation.syncscope import Founders, ScopedTrees, tag
 from pnyx.federation.synctree import DigestTree, doc_digest, path_of
 
 SYNC = json.loads((Path(__file__).resolve().parent.parent / "protocol-spec" / "vectors" / "sync.json")
@@ -41,8 +43,26 @@ def test_the_tree_recomputes() -> None:
         tree.set(doc["doc_id"], digest)
     assert tree.root().hex() == vectors["root"]
     assert DigestTree().root().hex() == vectors["empty_root"]
+    salt = bytes.fromhex(vectors["salt"])
     for node in vectors["nodes"]:
-        assert to_jsonable(told_to_wire(Told(node[0], tree.node(node[0])))) == node
+        assert to_jsonable(told_to_wire(Told(node[0], cut(tree.node(node[0]), salt)))) == node
+
+
+def test_each_scope_holds_its_documents_and_recomputes_its_root() -> None:
+    vectors = SYNC["scopes"]
+    charters = {bytes.fromhex(c["charter"]): Founders(tuple(parse_key(m) for m in c["members"]),
+                                                       tuple(bytes.fromhex(x) for x in c["confederations"]))
+                for c in vectors["charters"]}
+    trees = ScopedTrees(tuple(charters), charters.get)
+    for doc in vectors["documents"]:
+        trees.set(doc["doc_id"], bytes.fromhex(doc["doc_digest"]))
+    assert trees.whole.root().hex() == vectors["whole_root"]
+    assert [s["tag"] for s in vectors["scopes"]] == [tag(c).hex() for c in charters]
+    for scope in vectors["scopes"]:
+        tree = trees.tree(bytes.fromhex(scope["tag"]))
+        assert tree is not None
+        assert sorted(leaf.doc_id for leaf in tree.docs_under("")) == scope["documents"]
+        assert tree.root().hex() == scope["root"]
 
 
 def test_the_pack_unpacks_to_its_envelopes() -> None:

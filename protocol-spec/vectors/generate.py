@@ -49,6 +49,7 @@ from pnyx.federation.ledger import (
     write_mandate,
     write_revocation,
 )
+from pnyx.federation.sync import cut
 from pnyx.federation.syncmsg import (
     Changes,
     Descend,
@@ -60,11 +61,13 @@ from pnyx.federation.syncmsg import (
     Push,
     Pushed,
     Same,
+    ScopeRoots,
     Told,
     encode,
     to_wire,
     told_to_wire,
 )
+from pnyx.federation.syncscope import Founders, ScopedTrees, tag
 from pnyx.federation.synctree import DigestTree, Leaf, doc_digest, path_of
 
 HERE = Path(__file__).resolve().parent
@@ -586,13 +589,17 @@ def sync_json(h: History) -> dict[str, Any]:
     first = next(iter(heads))
     vec = ((first, ((actor, 7),)),)
     prefixes = ["", *sorted({path_of(doc)[:i] for doc in heads for i in (1, 2)})]
-    told = [Told(p, tree.node(p), ((actor, 7),) if isinstance(tree.node(p), Leaf) else ())
+    salt = hashlib.sha256(b"sync salt").digest()[:8]
+    told = [Told(p, cut(tree.node(p), salt), ((actor, 7),) if isinstance(tree.node(p), Leaf) else ())
             for p in prefixes]
+    scope = hashlib.sha256(b"a confederation").digest()
     messages = [
-        Hello(tree.root(), key, "http://192.0.2.7:7464"), Hello(DigestTree().root(), key),
-        Descend(tuple(prefixes[1:4])), Pull(vec, 1200, 500),
+        Hello(((b"", tree.root()),), key, "http://192.0.2.7:7464"),
+        Hello(((tag(scope), DigestTree().root()), (tag(bytes(32)), tree.root())), key),
+        Descend(b"", salt, tuple(prefixes[1:4])), Pull(vec, 1200, 500),
         Push(tuple(envelopes)), PeersRequest("http://192.0.2.7:7464"), Same(key),
-        Nodes(key, tuple(told[:4])), Changes(tuple(envelopes), 1201, True),
+        ScopeRoots(key, salt, ((b"", told[0]),)), Nodes(tuple(told[1:4])),
+        Changes(tuple(envelopes), 1201, True),
         Pushed(1, 2, 0, 1, ("bad-signature",)),
         Pushed(0, 0, 1, 0, (), 499),
         Peers(("http://192.0.2.8:7464", "https://pnyx.example.org")),
@@ -601,14 +608,17 @@ def sync_json(h: History) -> dict[str, Any]:
     def packed(value: Any) -> str:
         return bytes(msgpack.packb(value, use_bin_type=True)).hex()
 
-    hello = {"v": 2, "t": "hello", "root": bytes(32), "key": key}
+    hello = {"v": 3, "t": "hello", "roots": [[b"", bytes(32)]], "key": key}
+    descend = {"v": 3, "t": "descend", "scope": b"", "salt": salt}
     sender, responder = SigningKey(seed("device a")), SigningKey(seed("device b")).public
     pushed_body = encode(Push(tuple(envelopes[:1])))
     return {
         "description": "protocol-spec/sync.md. `tree`: each document's heads give `doc_digest` "
                        "and `path`; together they give `root` and each listed node as a `nodes` "
-                       "reply carries it (leaves with an empty vector); `empty_root` is the root "
-                       "of a store holding nothing. `pack`: the envelopes (each [doc_id, change, "
+                       "reply carries it with the salt `salt` (leaves with an empty vector); "
+                       "`empty_root` is the root of a store holding nothing. `scopes`: charters "
+                       "given by their founding lists, documents by their heads: each scope's "
+                       "tag, documents and root (\"Scopes\"). `pack`: the envelopes (each [doc_id, change, "
                        "signer, signature], hex) and a pack of them (hex) that unpacks to them. "
                        "`messages`: `msgpack` (hex) decodes to `fields` (bytes as hex); encoding "
                        "the decoded message gives `msgpack` again, except a pack's deflate bytes, "
@@ -620,9 +630,10 @@ def sync_json(h: History) -> dict[str, Any]:
             "documents": [{"doc_id": doc, "heads": [x.hex() for x in hs],
                            "doc_digest": doc_digest(hs).hex(), "path": path_of(doc)}
                           for doc, hs in heads.items()],
-            "root": tree.root().hex(), "empty_root": DigestTree().root().hex(),
-            "nodes": [to_jsonable(told_to_wire(Told(p, tree.node(p)))) for p in prefixes],
+            "root": tree.root().hex(), "empty_root": DigestTree().root().hex(), "salt": salt.hex(),
+            "nodes": [to_jsonable(told_to_wire(Told(p, cut(tree.node(p), salt)))) for p in prefixes],
         },
+        "scopes": scopes_json(),
         "pack": {"envelopes": [to_jsonable(e.to_wire()) for e in envelopes],
                  "pack": pack(envelopes).hex()},
         "messages": [{"type": to_wire(m)["t"], "msgpack": encode(m).hex(), "fields": to_jsonable(to_wire(m))}
@@ -634,24 +645,54 @@ def sync_json(h: History) -> dict[str, Any]:
             ("not a map", packed([1, "hello"]), "bad-message", 400),
             ("unknown version", packed(hello | {"v": 1}), "unsupported-version", 400),
             ("unknown type", packed(hello | {"t": "gimme"}), "bad-message", 400),
-            ("a reply sent as a request", packed({"v": 2, "t": "same", "key": key}), "bad-message", 400),
-            ("root of 31 bytes", packed(hello | {"root": bytes(31)}), "bad-message", 400),
-            ("negative cursor", packed({"v": 2, "t": "pull", "wants": [], "cursor": -1, "limit": 9}),
+            ("a reply sent as a request", packed({"v": 3, "t": "same", "key": key}), "bad-message", 400),
+            ("root of 31 bytes", packed(hello | {"roots": [[b"", bytes(31)]]}), "bad-message", 400),
+            ("scope tag of 32 bytes", packed(hello | {"roots": [[scope, bytes(32)]]}), "bad-message", 400),
+            ("a scope named twice", packed(hello | {"roots": [[b"", bytes(32)]] * 2}), "bad-message", 400),
+            ("negative cursor", packed({"v": 3, "t": "pull", "wants": [], "cursor": -1, "limit": 9}),
              "bad-message", 400),
-            ("prefix not hex", packed({"v": 2, "t": "descend", "prefixes": ["A"]}), "bad-message", 400),
-            ("pack not deflate", packed({"v": 2, "t": "push", "pack": b"\xff"}), "bad-message", 400),
+            ("prefix not hex", packed(descend | {"prefixes": ["A"]}), "bad-message", 400),
+            ("salt of 32 bytes", packed(descend | {"salt": bytes(32), "prefixes": ["a"]}), "bad-message",
+             400),
+            ("pack not deflate", packed({"v": 3, "t": "push", "pack": b"\xff"}), "bad-message", 400),
             ("forward reference in a pack",
-             packed({"v": 2, "t": "push", "pack": zlib_raw(msgpack.packb([["x", [[[3], b"", bytes(64)]]]]))}),
+             packed({"v": 3, "t": "push", "pack": zlib_raw(msgpack.packb([["x", [[[3], b"", bytes(64)]]]]))}),
              "bad-message", 400),
-            ("cursor of 2^63", packed({"v": 2, "t": "pull", "wants": [], "cursor": 1 << 63, "limit": 9}),
+            ("cursor of 2^63", packed({"v": 3, "t": "pull", "wants": [], "cursor": 1 << 63, "limit": 9}),
              "bad-message", 400),
-            ("nested 7 deep", packed({"v": 2, "t": "pull", "wants": [[[[[[[]]]]]]], "cursor": 0,
+            ("nested 7 deep", packed({"v": 3, "t": "pull", "wants": [[[[[[[]]]]]]], "cursor": 0,
                                       "limit": 9}), "oversized", 413),
         ]],
         "push_sender": {"sender": key_text(sender.public), "responder": responder.hex(),
                         "time": 1_800_000_000, "body": pushed_body.hex(),
                         "header": prove_sender(sender, responder, 1_800_000_000, pushed_body)},
     }
+
+
+def scopes_json() -> dict[str, Any]:
+    """Three assemblies, a confederation of two of them, and a confederation of that one and
+    the third: the documents each scope holds, and its root."""
+    a, b, c = (SigningKey(seed(f"scope {n}")).public for n in "abc")
+    low, high = hashlib.sha256(b"low charter").digest(), hashlib.sha256(b"high charter").digest()
+    charters = {low: Founders((a, b), ()), high: Founders((c,), (low,))}
+    docs = [ledger_id(a), ledger_id(b), ledger_id(c), mandate_doc_id(a, record_id("scoped mandate")),
+            f"charter/{low.hex()}", f"charter/{high.hex()}", ledger_id(SigningKey(seed("scope d")).public)]
+    heads = {doc: [hashlib.sha256(f"scope {doc}".encode()).digest()] for doc in docs}
+    trees = ScopedTrees((low, high), charters.get)
+    for doc, hs in heads.items():
+        trees.set(doc, doc_digest(hs))
+    out = []
+    for charter in (low, high):
+        tree = trees.tree(tag(charter))
+        assert tree is not None
+        out.append({"charter": charter.hex(), "tag": tag(charter).hex(),
+                    "documents": sorted(leaf.doc_id for leaf in tree.docs_under("")),
+                    "root": tree.root().hex()})
+    return {"charters": [{"charter": h.hex(), "members": [key_text(m) for m in f.assemblies],
+                          "confederations": [x.hex() for x in f.confederations]}
+                         for h, f in charters.items()],
+            "documents": [{"doc_id": doc, "doc_digest": doc_digest(hs).hex()} for doc, hs in heads.items()],
+            "scopes": out, "whole_root": trees.whole.root().hex()}
 
 
 def zlib_raw(data: bytes) -> bytes:
