@@ -226,8 +226,8 @@ class Decisions:
         return ledger_chain(self.key, 1, self.doc, title)[1][0]
 
 
-def seeded(envelopes: list[Envelope]) -> MemoryStore:
-    store = MemoryStore()
+def seeded(envelopes: list[Envelope], follow: Sequence[bytes] | None = None) -> MemoryStore:
+    store = MemoryStore(follow)
     report = store.ingest(envelopes)
     assert report.accepted == len(envelopes), report.rejected[:3]
     return store
@@ -401,66 +401,91 @@ def scenario_size(rng: random.Random) -> None:
 
 CONFED_SIZE = 100  # founding member assemblies of each confederation
 FOLLOWED = 3  # confederations each daemon follows: its own and the next ones
+PEERS_PER_SCOPE = 2
 
 
-def scenario_federation(rng: random.Random) -> None:
+def charter_hash(envelope: Envelope) -> bytes:
+    return bytes.fromhex(envelope.doc_id.removeprefix("charter/"))
+
+
+@dataclass
+class Federation:
     """NODES assemblies, one daemon each, in confederations of CONFED_SIZE founding members,
     grouped ten by ten into confederations of confederations under one top confederation.
     Each daemon follows FOLLOWED confederations (its own and the next ones: scopes), holds
-    their documents only, and knows MESH_DEGREE peers among the daemons following its own
-    confederation. Daemons of one confederation start from one shared store (fork)."""
+    their documents only, and knows PEERS_PER_SCOPE peers among the daemons following each.
+    One daemon per confederation is a relay that follows none in particular and holds the
+    whole federation; relays know MESH_DEGREE other relays. Daemons that hold the same
+    documents start from one shared store (MemoryStore.fork)."""
+
+    assemblies: list[Decisions]
+    home: list[int]  # each daemon's own confederation
+    follows: list[list[int]]  # per confederation: the confederations its daemons follow
+    followers: list[list[int]]  # per confederation: the daemons that follow it
+    relays: set[int]
+    nodes: list[SimNode]
+    held: tuple[int, int]  # documents a daemon holds, a relay holds
+
+    @classmethod
+    def build(cls, rng: random.Random) -> Federation:
+        assemblies = [Decisions() for _ in range(NODES)]
+        groups = max(1, NODES // CONFED_SIZE)
+        home = [min(i // CONFED_SIZE, groups - 1) for i in range(NODES)]
+        members: list[list[int]] = [[] for _ in range(groups)]
+        for i, g in enumerate(home):
+            members[g].append(i)
+        confeds = [charter([assemblies[i].key.public for i in m]) for m in members]
+        uppers = [charter([], [charter_hash(c) for c in confeds[u:u + 10]]) for u in range(0, groups, 10)]
+        top = charter([], [charter_hash(u) for u in uppers])
+        follows = [[(g + k) % groups for k in range(min(FOLLOWED, groups))] for g in range(groups)]
+        bases = [seeded([confeds[f] for f in follows[g]]
+                        + [assemblies[i].genesis for f in follows[g] for i in members[f]],
+                        [charter_hash(confeds[f]) for f in follows[g]]) for g in range(groups)]
+        whole = seeded([*confeds, *uppers, top, *(a.genesis for a in assemblies)])
+        relays = {m[0] for m in members}
+        nodes = [SimNode(rng.randbytes(32), (whole if i in relays else bases[home[i]]).fork())
+                 for i in range(NODES)]
+        followers = [[i for f in range(groups) if g in follows[f] for i in members[f]] for g in range(groups)]
+        for i, node in enumerate(nodes):
+            for f in follows[home[i]]:
+                met = [j for j in rng.sample(followers[f], min(PEERS_PER_SCOPE + 1, len(followers[f])))
+                       if j != i][:PEERS_PER_SCOPE]
+                for j in met:
+                    if j not in node.neighbours:
+                        node.neighbours.append(j)
+                        nodes[j].neighbours.append(i)
+        order = sorted(relays)
+        for a, near in zip(order, random_mesh(len(order), MESH_DEGREE, rng), strict=True):
+            nodes[a].neighbours.extend(order[j] for j in near if order[j] not in nodes[a].neighbours)
+        return cls(assemblies, home, follows, followers, relays, nodes, (len(bases[0]), len(whole)))
+
+
+def scenario_federation(rng: random.Random) -> None:
     t = time.perf_counter()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    assemblies = [Decisions() for _ in range(NODES)]
-    groups = max(1, NODES // CONFED_SIZE)
-    home = [min(i // CONFED_SIZE, groups - 1) for i in range(NODES)]
-    members: list[list[int]] = [[] for _ in range(groups)]
-    for i, g in enumerate(home):
-        members[g].append(i)
-    confeds = [charter([assemblies[i].key.public for i in m]) for m in members]
-    scope = [bytes.fromhex(c.doc_id.removeprefix("charter/")) for c in confeds]
-    uppers = [charter([], scope[u:u + 10]) for u in range(0, groups, 10)]
-    top = charter([], [bytes.fromhex(u.doc_id.removeprefix("charter/")) for u in uppers])
-    follows = [[(g + k) % groups for k in range(min(FOLLOWED, groups))] for g in range(groups)]
-    bases = []
-    for g in range(groups):
-        base = MemoryStore([scope[f] for f in follows[g]])
-        docs = [confeds[f] for f in follows[g]]
-        docs += [assemblies[i].genesis for f in follows[g] for i in members[f]]
-        assert base.ingest(docs).accepted == len(docs)
-        bases.append(base)
-    nodes = [SimNode(rng.randbytes(32), bases[home[i]].fork()) for i in range(NODES)]
-    followers = [[i for f in range(groups) if g in follows[f] for i in members[f]] for g in range(groups)]
-    for i, node in enumerate(nodes):
-        peers = [j for j in rng.sample(followers[home[i]], min(MESH_DEGREE + 1, len(followers[home[i]])))
-                 if j != i][:MESH_DEGREE]
-        for j in peers:
-            if j not in node.neighbours:
-                node.neighbours.append(j)
-                nodes[j].neighbours.append(i)
+    fed = Federation.build(rng)
     memory = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) * 1024 / NODES
-    held = len(bases[0])
     target = math.ceil(math.log2(NODES)) + 2
-    print(f"federation: {NODES:,} daemons, {groups} confederations of {CONFED_SIZE} under "
-          f"{len(uppers)} confederations of confederations and a top one ({top.doc_id[:17]}...); each "
-          f"follows {len(follows[0])} confederations and holds {held:,} documents; made in "
-          f"{time.perf_counter() - t:.0f} s; memory per daemon {memory / 1024:,.1f} KiB (growth of "
-          f"the process's peak resident memory / N, the bases shared included)")
-    net = Network(nodes, rng)
+    print(f"federation: {NODES:,} daemons in {len(fed.follows)} confederations of {CONFED_SIZE}, "
+          f"under confederations of confederations and a top one; each daemon follows "
+          f"{len(fed.follows[0])} confederations and holds {fed.held[0]:,} documents, but "
+          f"{len(fed.relays)} relays that follow none in particular and hold all {fed.held[1]:,}; "
+          f"made in {time.perf_counter() - t:.0f} s; memory per daemon {memory / 1024:,.1f} KiB "
+          f"(growth of the process's peak resident memory / N, shared bases included)")
+    net = Network(fed.nodes, rng)
     idle, _ = idle_round(net)
     origin = rng.randrange(NODES)
-    reached = followers[home[origin]]
-    change = assemblies[origin].next()
-    h = parse_change(change.change).hash
+    reached = sorted({*fed.followers[fed.home[origin]], *fed.relays})
+    change = fed.assemblies[origin].next()
     rounds, spread_bytes, _ = spread(net, origin, change, 4 * target, reached)
-    spent = spread_bytes - idle * rounds
-    followers_here = set(reached)
-    outside = sum(n.store.holds(h) for i, n in enumerate(nodes) if i not in followers_here)
-    print(f"federation: a decision reached all {len(reached)} daemons following its assembly's "
-          f"confederation in {rounds} rounds of periodic pull-push (goal ceil(log2 N) + 2 = {target}); "
-          f"{outside} daemons not following it hold it; idle {idle / NODES:,.0f} bytes sent per daemon "
-          f"per round; beyond idle, the change ({len(change.encode())} bytes) cost each daemon that "
-          f"follows it {2 * spent / len(reached):,.0f} bytes sent + received")
+    h = parse_change(change.change).hash
+    followers = set(reached)
+    outside = sum(n.store.holds(h) for i, n in enumerate(fed.nodes) if i not in followers)
+    print(f"federation: a decision reached all {len(reached)} daemons that follow its assembly's "
+          f"confederation or relay all in {rounds} rounds of periodic pull-push (goal ceil(log2 N) "
+          f"+ 2 = {target}), and {outside} others; idle {idle / NODES:,.0f} bytes sent per daemon "
+          f"per round; beyond idle, the change ({len(change.encode())} bytes) cost each of them "
+          f"{2 * (spread_bytes - idle * rounds) / len(reached):,.0f} bytes sent + received")
 
 
 def run() -> None:

@@ -138,9 +138,10 @@ class ScopedTrees:
 
     def tree(self, name: bytes) -> DigestTree | None:
         """The tree of the scope tagged `name` (WHOLE: every document), None if this side does
-        not follow it."""
+        not follow it. A side following some confederations does not answer for WHOLE: a peer
+        reconciling everything would otherwise push it what it does not relay."""
         if name == WHOLE:
-            return self.whole
+            return self.whole if self.follow is None else None
         scope = self._named.get(name)
         if scope is None:
             return None
