@@ -20,9 +20,16 @@ round's end and passes on from the next round only: the slowest case).
    spread; memory per node.
 2. faults: lossy links, a partition healed, a node offline while changes are
    made elsewhere, then rejoining: rounds to converge and what it costs.
-3. size: one new change among D documents (1,000 and DOCS): bytes each node
-   sends and receives for it, against the change's own size, and idle bytes
-   per node per round, which must not grow with D.
+3. size: one new change among D documents (1,000 and DOCS), on SIZE_NODES
+   nodes: bytes each node sends and receives for it beyond idle, for a small
+   and a large change, so the cost splits into a multiple of the change's
+   size and a constant; idle bytes per node per round, which must not grow
+   with D.
+4. federation: NODES daemons that each follow a few confederations of a
+   confederation of confederations (scopes) and hold only their documents,
+   and a relay per confederation holding all: rounds for a decision to reach
+   every daemon that follows it, bytes, and memory per daemon (daemons with
+   the same holdings share them: MemoryStore.fork).
 """
 
 from __future__ import annotations

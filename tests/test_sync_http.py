@@ -28,10 +28,10 @@ def packed(value: object) -> bytes:
     return bytes(msgpack.packb(value, use_bin_type=True))
 
 
-HELLO = {"v": 3, "t": "hello", "root": bytes(32), "key": bytes(32), "url": "http://127.0.0.1:9"}
+HELLO = {"v": 3, "t": "hello", "roots": [[b"", bytes(32)]], "key": bytes(32), "url": "http://127.0.0.1:9"}
 BAD = [
     ("not msgpack", b"\xc1\xc1", "application/msgpack", 400, "malformed-msgpack"),
-    ("wrong types", packed(HELLO | {"root": "zz"}), "application/msgpack", 400, "bad-message"),
+    ("wrong types", packed(HELLO | {"roots": [[b"", "zz"]]}), "application/msgpack", 400, "bad-message"),
     ("unknown version", packed(HELLO | {"v": 7}), "application/msgpack", 400, "unsupported-version"),
     ("unknown message", packed(HELLO | {"t": "delete-all"}), "application/msgpack", 400, "bad-message"),
     ("bad pack", packed({"v": 3, "t": "push", "pack": b"\x00\x01"}),
@@ -57,7 +57,7 @@ def test_bad_requests(daemon: Daemon, name: str, body: bytes, content_type: str,
 
 def test_equal_digest_is_one_small_round_trip(daemon: Daemon) -> None:
     digest = bytes.fromhex(daemon.status()["sync_digest"])
-    body = packed(HELLO | {"root": digest, "key": b"\x01" * 32})
+    body = packed(HELLO | {"roots": [[b"", digest]], "key": b"\x01" * 32})
     status, answer = post(f"{daemon.url}/pnyx/v1/sync", body)
     assert status == 200 and isinstance(decode_reply(answer), Same)
     assert len(body) + len(answer) < 256

@@ -12,7 +12,7 @@ from pnyx.federation.envelope import Envelope
 from pnyx.federation.keys import SigningKey
 
 from bench.corpus import charter, ledger_chain, new_key
-from tests.pnyxproc import Daemon, add_peers, free_port, init_all, query, wait_for
+from tests.pnyxproc import Daemon, add_peers, cli, free_port, init_all, query, wait_for
 
 
 def held_docs(data: Path) -> set[str]:
@@ -66,3 +66,12 @@ def test_two_daemons_exchange_only_the_confederation_both_follow(tmp_path: Path)
     finally:
         da.stop()
         db.stop()
+
+
+def test_following_something_not_a_charter_hash_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "a"
+    init_all([data])
+    result = cli(data, "run", "--no-discovery", "--follow", "Barrio Norte", check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip() == ("pnyx: error: --follow takes a charter hash (64 hex digits), "
+                                     "got 'Barrio Norte'")

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from pnyx.federation.discovery_txt import MAX_CONFEDERATIONS
 from pnyx.federation.sync import BATCH_ENVELOPES
+from pnyx.federation.wirelimits import LIMITS
 
 from ..http.server import DEFAULT_LISTEN, parse_listen, serve
 from ..net.discovery import DEFAULT_REANNOUNCE_SECONDS, DiscoverySettings, discovery_interfaces, parse_charter
@@ -62,7 +63,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_page)
 
 
-def discovery_settings(args: argparse.Namespace, host: str) -> DiscoverySettings | None:
+def discovery_settings(args: argparse.Namespace, host: str,
+                       follow: tuple[bytes, ...] | None = None) -> DiscoverySettings | None:
+    """Discovery announces --announce-confed, else the confederations followed, else every
+    confederation whose charter the daemon holds."""
     if args.no_discovery:
         if args.mdns_interface or args.announce_confed:
             raise ValueError("--no-discovery cannot be combined with --mdns-interface or --announce-confed")
@@ -73,7 +77,7 @@ def discovery_settings(args: argparse.Namespace, host: str) -> DiscoverySettings
     if len(confederations) > MAX_CONFEDERATIONS:
         raise ValueError(f"at most {MAX_CONFEDERATIONS} confederations can be announced")
     return DiscoverySettings(discovery_interfaces(host, args.mdns_interface),
-                             confederations or None, args.mdns_reannounce)
+                             confederations or follow, args.mdns_reannounce)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -84,7 +88,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--batch takes 1..{BATCH_ENVELOPES}")
     advertise = normalize_url(args.advertise) if args.advertise else None
     follow = tuple(dict.fromkeys(parse_charter(c, "--follow") for c in args.follow)) or None
-    serve(args.data, host, port, discovery_settings(args, host),
+    if follow is not None and len(follow) > LIMITS.scopes:
+        raise ValueError(f"at most {LIMITS.scopes} confederations can be followed")
+    serve(args.data, host, port, discovery_settings(args, host, follow),
           GossipConfig(args.gossip_interval, args.fanout, args.watch_interval, args.push,
                        args.batch, args.learn, follow), advertise, args.api_remote)
     return 0
