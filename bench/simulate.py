@@ -359,13 +359,14 @@ def converge(net: Network, changes: list[Envelope], limit: int) -> int:
 
 
 SIZE_NODES = 32
+REPEATS = 3
 
 
-def change_cost(net: Network, origin: int, change: Envelope, idle: int) -> tuple[float, int]:
+def change_cost(net: Network, origin: int, change: Envelope, idle: int) -> tuple[float, int, int]:
     """Bytes each node sent and received for one change beyond what the same rounds cost idle,
-    and the rounds it took to reach every node."""
+    the rounds it took to reach every node, and the change's size."""
     rounds, spread_bytes, _ = spread(net, origin, change, 40)
-    return 2 * (spread_bytes - idle * rounds) / len(net.nodes), rounds
+    return 2 * (spread_bytes - idle * rounds) / len(net.nodes), rounds, len(change.encode())
 
 
 def scenario_size(rng: random.Random) -> None:
@@ -374,11 +375,11 @@ def scenario_size(rng: random.Random) -> None:
     change's size (slope) and a constant (the descent, the pull's wants)."""
     t = time.perf_counter()
     many = charters(DOCS)
-    made = time.perf_counter() - t
+    making = time.perf_counter() - t
     mesh = random_mesh(SIZE_NODES, MESH_DEGREE, rng)
     for docs in sorted({1000, DOCS}):
         t = time.perf_counter()
-        assemblies = [Decisions() for _ in range(4)]  # one per run: a decision follows its genesis
+        assemblies = [Decisions() for _ in range(4 * REPEATS)]  # one per run: a decision follows its genesis
         base = seeded([*(d.genesis for d in assemblies), *many[:docs - len(assemblies)]])
         stored = time.perf_counter() - t
         runs = iter(assemblies)
@@ -390,20 +391,22 @@ def scenario_size(rng: random.Random) -> None:
                     node.neighbours = neighbours
                 net = Network(nodes, rng, policy=policy)
                 idle, _ = idle_round(net)
-                change = next(runs).next(title)
-                cost, rounds = change_cost(net, 0, change, idle)
-                costs.append((len(change.encode()), cost, rounds))
+                made = [change_cost(net, rng.randrange(SIZE_NODES), change, idle)
+                        for change in (next(runs).next(title) for _ in range(REPEATS))]
+                costs.append((sum(m[2] for m in made) / REPEATS, sum(m[0] for m in made) / REPEATS,
+                              max(m[1] for m in made)))
             (small, c_small, r_small), (large, c_large, _) = costs
             slope = (c_large - c_small) / (large - small)
             how = "eager push" if policy.push else "periodic pull-push only"
-            print(f"size: D = {docs:,} documents ({made + stored:.0f} s to make and verify), {how}, "
+            print(f"size: D = {docs:,} documents ({making + stored:.0f} s to make and verify), {how}, "
                   f"{SIZE_NODES} nodes: idle {idle / SIZE_NODES:,.0f} bytes sent per node per round; "
-                  f"beyond idle, a change of {small} bytes cost each node {c_small:,.0f} bytes sent + "
-                  f"received ({c_small / small:.1f}x), one of {large:,} bytes {c_large:,.0f} "
+                  f"beyond idle, a change of {small:,.0f} bytes cost each node {c_small:,.0f} bytes sent + "
+                  f"received ({c_small / small:.1f}x), one of {large:,.0f} bytes {c_large:,.0f} "
                   f"({c_large / large:.1f}x): {slope:.1f}x its size + {c_small - slope * small:,.0f} "
-                  f"bytes (goal: 4x + a constant); spread in {r_small} rounds")
+                  f"bytes (goal: 4x + a constant; mean of {REPEATS} changes each); spread in at most "
+                  f"{r_small} rounds")
             del nodes, net
-        made = 0.0
+        making = 0.0
 
 
 CONFED_SIZE = 100  # founding member assemblies of each confederation

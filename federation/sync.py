@@ -43,7 +43,7 @@ from .syncmsg import (
     Vector,
 )
 from .syncscope import ScopedTrees
-from .synctree import EMPTY, HEX, PATH_CHARS, DigestTree, Internal, Leaf, Node, short
+from .synctree import EMPTY, HEX, PATH_CHARS, RECENT, DigestTree, Internal, Leaf, Node, path_of, short
 from .wirelimits import LIMITS
 
 BATCH_ENVELOPES = 500
@@ -151,11 +151,16 @@ def answer(holdings: Holdings, key: bytes, request: Hello | Descend | Pull, salt
     trees = holdings.trees()
     if isinstance(request, Hello):
         differ = []
+        recent: dict[str, None] = {}
         for scope, root in request.roots:
             tree = trees.tree(scope)
             if tree is not None and tree.root() != root:
                 differ.append((scope, told(holdings, tree, "", salt)))
-        return ScopeRoots(key, salt, tuple(differ)) if differ else Same(key)
+                recent.update(dict.fromkeys(tree.recent))
+        if not differ:
+            return Same(key)
+        hints = (told(holdings, trees.whole, path_of(doc), salt) for doc in list(recent)[:RECENT])
+        return ScopeRoots(key, salt, tuple(differ), tuple(h for h in hints if isinstance(h.node, Leaf)))
     tree = trees.tree(request.scope)
     if tree is None:
         raise ProtocolError("bad-message", "a descent into a scope this daemon does not follow")
@@ -231,6 +236,10 @@ class Initiator:
         self._salt = b""  # the responder's, from its `roots`
         self._asked: deque[tuple[bytes, str]] = deque()  # (scope, prefix) still to ask about
         self._planned: set[str] = set()
+        # Shortcut: the responder's digests of documents changed last (its hints, and its
+        # answers about ours); a scope whose root they explain needs no descent.
+        self._theirs: dict[str, bytes] = {}
+        self._unsure: dict[bytes, Told] = {}  # scope -> its root, until our documents are asked
         self._pull: dict[str, Due] = {}  # documents to pull, in the order found
         self._window: dict[str, Due] = {}  # the documents being pulled
         self._push: Wants = {}
@@ -282,11 +291,35 @@ class Initiator:
         if reply.key == self.key:
             return self._finish()
         self._salt = reply.salt
+        for hint in reply.hints:
+            assert isinstance(hint.node, Leaf)
+            self._compare(b"", hint)
         for scope, t in reply.roots:
-            if t.prefix or self._trees.tree(scope) is None or scope not in self._trees.scopes():
+            tree = self._trees.tree(scope)
+            if t.prefix or tree is None or scope not in self._trees.scopes():
                 raise ProtocolError("unexpected-reply", "a root of a scope not asked about")
-            self._compare(scope, t)
+            ours = [doc for doc in tree.recent if doc not in self._theirs]
+            if self._explained(scope, t):
+                continue
+            if ours and isinstance(t.node, Internal):  # first ask about what we changed last
+                self._unsure[scope] = t
+                self._asked.extend((scope, path_of(doc)) for doc in ours)
+            else:
+                self._compare(scope, t)
         return self._described(len(reply.roots))
+
+    def _explained(self, scope: bytes, root: Told) -> bool:
+        """Whether our tree of `scope`, with the responder's digests of the documents we know
+        them for, has the responder's root node: then those documents are all that differ."""
+        tree = self._trees.tree(scope)
+        assert tree is not None
+        known = [(doc, d) for doc, d in self._theirs.items() if tree.get(doc) not in (None, d)]
+        if not known or not isinstance(root.node, Internal):
+            return False
+        theirs = tree.fork()  # dropped at once, before our tree changes
+        for doc, digest in known:
+            theirs.set(doc, digest)
+        return cut(theirs.node(""), self._salt) == root.node
 
     def _nodes(self, reply: Nodes) -> Step:
         if not reply.nodes:
@@ -296,6 +329,11 @@ class Initiator:
                 raise ProtocolError("unexpected-reply", f"node {t.prefix!r} was not the next asked")
             scope, _ = self._asked.popleft()
             self._compare(scope, t)
+        for scope, root in list(self._unsure.items()):
+            if not any(s == scope for s, _ in self._asked):
+                del self._unsure[scope]
+                if not self._explained(scope, root):
+                    self._compare(scope, root)  # the descent from the root after all
         return self._described(len(reply.nodes))
 
     def _described(self, n: int) -> Step:
@@ -316,8 +354,7 @@ class Initiator:
         return self._next_pull()
 
     def _compare(self, scope: bytes, t: Told) -> None:
-        tree = self._trees.tree(scope)
-        assert tree is not None
+        tree = self._trees.tree(scope) or self._trees.whole  # a hint: any scope
         node = t.node
         if node is None:
             for mine in tree.docs_under(t.prefix):
@@ -326,6 +363,7 @@ class Initiator:
             for mine in tree.docs_under(t.prefix):
                 if mine.doc_id != node.doc_id:
                     self._plan(mine.doc_id, {})
+            self._theirs[node.doc_id] = node.digest
             if self._trees.whole.get(node.doc_id) != node.digest:  # compared whole: exact
                 self._plan(node.doc_id, dict(t.vector))
                 self.peer_vectors.append((node.doc_id, t.vector))

@@ -20,7 +20,17 @@ from .changepack import unpack as unpack_pack
 from .envelope import Envelope
 from .keys import KEY_BYTES
 from .syncscope import TAG_BYTES, WHOLE
-from .synctree import DIGEST_BYTES, HEX, PATH_CHARS, SALT_BYTES, SHORT_BYTES, Internal, Leaf
+from .synctree import (
+    DIGEST_BYTES,
+    HEX,
+    PATH_CHARS,
+    RECENT,
+    SALT_BYTES,
+    SHORT_BYTES,
+    Internal,
+    Leaf,
+    path_of,
+)
 from .wirelimits import LIMITS, SYNC_MESSAGE, WireLimitError, unpack
 
 PROTOCOL_VERSION = 3
@@ -102,6 +112,7 @@ class ScopeRoots:
     key: bytes
     salt: bytes
     roots: tuple[tuple[bytes, Told], ...]
+    hints: tuple[Told, ...] = ()  # the responder's documents changed last: leaves at full paths
 
 
 @dataclass(frozen=True)
@@ -159,7 +170,8 @@ def to_wire(m: Request | Reply) -> dict[str, Any]:
         out |= {"t": "same", "key": m.key}
     elif isinstance(m, ScopeRoots):
         out |= {"t": "roots", "key": m.key, "salt": m.salt,
-                "roots": [[s, told_to_wire(n)] for s, n in m.roots]}
+                "roots": [[s, told_to_wire(n)] for s, n in m.roots],
+                "hints": [told_to_wire(h)[1:] for h in m.hints]}
     elif isinstance(m, Nodes):
         out |= {"t": "nodes", "nodes": [told_to_wire(n) for n in m.nodes]}
     elif isinstance(m, Changes):
@@ -344,7 +356,18 @@ def _descend(f: Fields) -> Descend:
 
 def _roots(f: Fields) -> ScopeRoots:
     roots = tuple((s, _told(n)) for s, n in _scoped(f.get("roots", list), "roots"))
-    return ScopeRoots(f.key("key"), _sized(f.get("salt", bytes), SALT_BYTES, "salt"), roots)
+    hints = f.get("hints", list)
+    if len(hints) > RECENT:
+        raise ProtocolError("bad-message", f"at most {RECENT} hints")
+    return ScopeRoots(f.key("key"), _sized(f.get("salt", bytes), SALT_BYTES, "salt"), roots,
+                      tuple(_hint(h) for h in hints))
+
+
+def _hint(item: Any) -> Told:
+    """A hint: a leaf without its prefix, which is its document's full path."""
+    if not isinstance(item, list) or len(item) != 3:
+        raise ProtocolError("bad-message", "a hint is [doc_id, digest, vector]")
+    return _told([path_of(_typed(item[0], str, "a hint's doc id")), *item])
 
 
 def _told(item: Any) -> Told:

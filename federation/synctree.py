@@ -37,6 +37,7 @@ EVIDENCE_MARK = b"pnyx/evidence/v2\0"
 SHORT_DOMAIN = b"pnyx/short/v3\0"
 SHORT_BYTES = 8  # a child's digest on the wire: salted and cut short (see `short`)
 SALT_BYTES = 8
+RECENT = 1  # documents a tree remembers as set last: the hints of a `roots` reply
 _PAST_PREFIX = "g"  # sorts after every hex digit: the paths under p are [p, p + "g")
 
 
@@ -98,6 +99,7 @@ class DigestTree:
         # prefix -> digest, for internal nodes computed (b"": computed by the base, since stale)
         self._internal: MutableMapping[str, bytes] = {}
         self._forked = False  # sharing a base's structures: paths copied before a new document
+        self.recent: tuple[str, ...] = ()  # the documents set last, the latest first
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -119,6 +121,7 @@ class DigestTree:
         other._docs = ChainMap({}, self._docs)
         other._internal = ChainMap({}, self._internal)
         other._forked = True
+        other.recent = self.recent
         return other
 
     def set(self, doc_id: str, digest: bytes) -> None:
@@ -130,6 +133,7 @@ class DigestTree:
                 self._forked = False
             bisect.insort(self._paths, path)
         self._docs[path] = Leaf(doc_id, digest)
+        self.recent = (doc_id, *(d for d in self.recent if d != doc_id))[:RECENT]
         for i in range(PATH_CHARS + 1):
             if isinstance(self._internal, ChainMap):
                 if path[:i] in self._internal:

@@ -123,6 +123,22 @@ def test_one_change_among_many_documents_costs_the_path_not_the_state() -> None:
     assert costs[2000] < costs[100] + 1200  # one more level of 16 digests at most
 
 
+def test_the_document_changed_last_needs_no_descent() -> None:
+    """The shortcut: the responder's hint explains its root, so one change is pulled right
+    after hello; one the initiator made is asked about by its path, then pushed."""
+    shared = many_docs(300)
+    _, chain = ledger_chain(new_key(), 2)
+    a, b = store(shared + chain[:1]), store(shared + chain)
+    initiator, wire = run(a, b)
+    assert [type(r).__name__ for r in wire.requests] == ["Hello", "Pull"]
+    assert hashes(a) == hashes(b) and initiator.progress.nodes == 1
+    _, chain = ledger_chain(new_key(), 2)
+    a, b = store(shared + chain), store(chain[:1] + shared)  # b changed another document last
+    initiator, wire = run(a, b)
+    assert [type(r).__name__ for r in wire.requests] == ["Hello", "Descend", "Push"]
+    assert hashes(a) == hashes(b)
+
+
 def test_pulls_window_documents_and_never_repeat_finished_wants() -> None:
     chains = many_docs(40, 5)
     a, b = store(), store(chains)
@@ -249,6 +265,22 @@ def test_bad_requests_raise_protocol_errors(name: str) -> None:
     with pytest.raises(ProtocolError) as caught:
         decode_request(data)
     assert caught.value.code == code
+
+
+BAD_REPLIES = {
+    "two hints": {"hints": [["d", bytes(32), []]] * 2},
+    "a hint of 2": {"hints": [["d", bytes(32)]]},
+    "a hint's digest of 8 bytes": {"hints": [["d", bytes(8), []]]},
+}
+
+
+@pytest.mark.parametrize("name", BAD_REPLIES)
+def test_bad_roots_replies_raise_protocol_errors(name: str) -> None:
+    roots = {"v": 3, "t": "roots", "key": bytes(32), "salt": bytes(8), "roots": [[b"", [""]]]}
+    decode_reply(packed(roots | {"hints": []}))
+    with pytest.raises(ProtocolError) as caught:
+        decode_reply(packed(roots | BAD_REPLIES[name]))
+    assert caught.value.code == "bad-message"
 
 
 def test_same_is_the_answer_to_an_equal_root() -> None:
