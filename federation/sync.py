@@ -364,7 +364,8 @@ class Initiator:
                 if mine.doc_id != node.doc_id:
                     self._plan(mine.doc_id, {})
             self._theirs[node.doc_id] = node.digest
-            if self._trees.whole.get(node.doc_id) != node.digest:  # compared whole: exact
+            differs = self._trees.whole.get(node.doc_id) != node.digest  # compared whole: exact
+            if differs and node.doc_id not in self._planned:
                 self._plan(node.doc_id, dict(t.vector))
                 self.peer_vectors.append((node.doc_id, t.vector))
         else:

@@ -36,6 +36,9 @@ BAD = [
     ("unknown message", packed(HELLO | {"t": "delete-all"}), "application/msgpack", 400, "bad-message"),
     ("bad pack", packed({"v": 3, "t": "push", "pack": b"\x00\x01"}),
      "application/msgpack", 400, "bad-message"),
+    ("descent into a scope not followed",
+     packed({"v": 3, "t": "descend", "scope": b"\x07" * 8, "salt": bytes(8), "prefixes": ["0"]}),
+     "application/msgpack", 400, "bad-message"),
     ("json body", json.dumps({"v": 3}).encode(), "application/json", 415, "unsupported-media-type"),
     ("oversized", bytes(MAX_BODY_BYTES + 10), "application/msgpack", 413, "oversized"),
 ]

@@ -118,7 +118,10 @@ async def handle_sync(request: web.Request) -> web.Response:
     if isinstance(message, Push):
         reply: Reply = await push(ctx, sender, message)
     else:
-        reply = respond(ctx, message)
+        try:
+            reply = respond(ctx, message)
+        except ProtocolError as exc:  # a descent into a scope this daemon does not follow
+            return error(http_status(exc), exc.code, exc.detail)
     return web.Response(body=encode(reply), content_type=MSGPACK)
 
 
