@@ -30,7 +30,7 @@ from pnyx.federation.syncmsg import (
 from pnyx.federation.syncpeer import Responder, exchange
 from pnyx.federation.synctree import DigestTree, Internal
 
-from bench.corpus import ledger_chain, new_key
+from bench.corpus import charter, ledger_chain, new_key
 
 KEY_I, KEY_R = os.urandom(32), os.urandom(32)
 
@@ -88,6 +88,19 @@ def test_equal_states_end_in_one_small_round_trip(docs: int) -> None:
     assert initiator.done and initiator.progress.round_trips == 1
     assert wire.bytes < 256
     assert initiator.progress.pulled == initiator.progress.pushed == 0
+
+
+def test_equal_states_following_three_confederations_end_in_one_small_round_trip() -> None:
+    keys = [new_key() for _ in range(3)]
+    charters = [charter([k.public]) for k in keys]
+    envelopes = charters + [e for k in keys for e in ledger_chain(k, 2)[1]]
+    follow = [bytes.fromhex(c.doc_id.removeprefix("charter/")) for c in charters]
+    a, b = MemoryStore(follow), MemoryStore(follow)
+    assert a.ingest(envelopes).accepted == b.ingest(envelopes[::-1]).accepted == 9
+    initiator, wire = Initiator(a, KEY_I), Wire(b)  # no url: 23 bytes more with a daemon's
+    exchange(initiator, wire, a.ingest)
+    assert initiator.done and initiator.progress.round_trips == 1
+    assert len(wire.requests[0].roots) == 3 and wire.bytes < 256  # type: ignore[attr-defined]
 
 
 def test_divergent_states_exchange_exactly_what_is_missing() -> None:
