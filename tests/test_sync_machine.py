@@ -301,3 +301,24 @@ def test_same_is_the_answer_to_an_equal_root() -> None:
     salt = bytes(8)
     assert answer(b, KEY_R, Hello(((b"", b.trees().whole.root()),), KEY_I), salt) == Same(KEY_R)
     assert isinstance(answer(b, KEY_R, Hello(((b"", bytes(32)),), KEY_I), salt), ScopeRoots)
+
+
+def test_a_fork_shares_what_it_started_from_and_changes_alone() -> None:
+    """MemoryStore.fork (the simulator's many daemons): a fork's inserts change neither its
+    base nor its siblings, and give the root a store built whole would have."""
+    key = new_key()
+    doc, chain = ledger_chain(key, 3)
+    _, later = ledger_chain(key, 2, doc)
+    others = many_docs(60)
+    base = store(others + chain[:1])
+    root = base.trees().whole.root()
+    a, b = base.fork(), base.fork()
+    _, new = ledger_chain(new_key(), 2)
+    assert a.ingest(chain[1:] + later + new).accepted == 6
+    assert base.trees().whole.root() == b.trees().whole.root() == root
+    assert a.trees().whole.root() == store(others + chain + later + new).trees().whole.root()
+    assert hashes(a) == hashes(b) | {e.change for e in chain[1:] + later + new}
+    with pytest.raises(RuntimeError):
+        base.ingest(new)
+    run(b, a)
+    assert hashes(a) == hashes(b) and b.trees().whole.root() == a.trees().whole.root()
