@@ -86,10 +86,10 @@ class MemoryStore:
         other._first = ChainMap({}, self._first)
         return other
 
-    def _row(self, seqno: int) -> tuple[Envelope, HeldChange]:
+    def _stored(self, seqno: int) -> tuple[Envelope, HeldChange]:
         if seqno <= self._offset:
             assert self._base is not None
-            return self._base._row(seqno)
+            return self._base._stored(seqno)
         return self._rows[seqno - self._offset - 1]
 
     # --- sync.Holdings ---------------------------------------------------------------------
@@ -99,7 +99,7 @@ class MemoryStore:
 
     def _founders(self, charter: bytes) -> Founders | None:
         first = self._first.get(f"charter/{charter.hex()}")
-        return None if first is None else founders(charter, self._row(self._by_hash[first])[0].change)
+        return None if first is None else founders(charter, self._stored(self._by_hash[first])[0].change)
 
     def vector(self, doc_id: str) -> dict[bytes, int]:
         return dict(self._vectors.get(doc_id, {}))
@@ -110,7 +110,7 @@ class MemoryStore:
         out: list[Envelope] = []
         size = 0
         for seqno in seqnos:
-            envelope, held = self._row(seqno)
+            envelope, held = self._stored(seqno)
             if held.seq <= wants[held.doc_id].get(held.actor, 1 << 63):
                 cursor = seqno
                 continue
@@ -129,7 +129,7 @@ class MemoryStore:
 
     def lookup(self, change_hash: bytes) -> HeldChange | None:
         seqno = self._by_hash.get(change_hash)
-        return None if seqno is None else self._row(seqno)[1]
+        return None if seqno is None else self._stored(seqno)[1]
 
     def hash_at(self, doc_id: str, actor: bytes, seq: int) -> bytes | None:
         return self._at.get((doc_id, actor, seq))
@@ -147,14 +147,14 @@ class MemoryStore:
 
     def _chunk_with_op(self, doc_id: str, op: OpId) -> bytes | None:
         for seqno in self._by_doc.get(doc_id, []):
-            envelope, held = self._row(seqno)
+            envelope, held = self._stored(seqno)
             if held.actor == op.actor and held.max_op >= op.counter:
                 return envelope.change if parse_change(envelope.change).start_op <= op.counter else None
         return None
 
     def has_entry(self, doc_id: str, path: Path, key: str, heads: Sequence[bytes]) -> bool:
         """Read from the document rebuilt from its changes: slow, and fine for a simulation."""
-        doc = Document.load(b"".join(self._row(s)[0].change for s in self._by_doc.get(doc_id, [])))
+        doc = Document.load(b"".join(self._stored(s)[0].change for s in self._by_doc.get(doc_id, [])))
         obj = ROOT
         for segment in path:
             found = doc.get(obj, segment, list(heads))
@@ -175,7 +175,7 @@ class MemoryStore:
         return change_hash in self._by_hash
 
     def envelopes(self) -> list[Envelope]:
-        return [self._row(s)[0] for s in range(1, len(self) + 1)]
+        return [self._stored(s)[0] for s in range(1, len(self) + 1)]
 
     def ingest(self, envelopes: Iterable[Envelope]) -> MemoryReport:
         """Verify and store; a change that cannot be judged yet waits in the pending set."""
