@@ -39,7 +39,6 @@ import contextlib
 import math
 import os
 import random
-import resource
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -472,16 +471,17 @@ class Federation:
 
 def scenario_federation(rng: random.Random) -> None:
     t = time.perf_counter()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
     fed = Federation.build(rng)
-    memory = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) * 1024 / NODES
+    memory = tracemalloc.get_traced_memory()[0] / NODES
+    tracemalloc.stop()
     target = math.ceil(math.log2(NODES)) + 2
     print(f"federation: {NODES:,} daemons in {len(fed.follows)} confederations of {CONFED_SIZE}, "
           f"under confederations of confederations and a top one; each daemon follows "
           f"{len(fed.follows[0])} confederations and holds {fed.held[0]:,} documents, but "
           f"{len(fed.relays)} relays that follow none in particular and hold all {fed.held[1]:,}; "
           f"made in {time.perf_counter() - t:.0f} s; memory per daemon {memory / 1024:,.1f} KiB "
-          f"(growth of the process's peak resident memory / N, shared bases included)")
+          f"(all the federation's envelopes, stores and trees, shared ones included, / N)")
     net = Network(fed.nodes, rng)
     idle, _ = idle_round(net)
     origin = rng.randrange(NODES)
