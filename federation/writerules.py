@@ -273,21 +273,33 @@ def _tree(doc: DocKind) -> _Node:
 TREES = {kind: _tree(kind) for kind in DocKind}
 
 
-def match(doc: DocKind, path: Path) -> tuple[Row, Path, frozenset[str]] | None:
-    """The row whose object `path` is or lies in, the path relative to that object, and the
-    types allowed there (empty when the row names no such field)."""
-    node: _Node | None = TREES[doc]
-    owner: tuple[Row, int] | None = None
-    for depth, key in enumerate(path):
-        node = node.step(key) if node is not None else None
+Place = tuple[_Node | None, tuple[Row, int] | None]  # a node of the tree and its owning row
+
+
+def _descend(place: Place, path: Path, start: int) -> Place:
+    """From the place of `path[:start]` down to that of `path`."""
+    node, owner = place
+    for depth in range(start, len(path)):
+        node = node.step(path[depth]) if node is not None else None
         if node is None:
             break
         if node.row is not None:
             owner = (node.row, depth + 1)
+    return node, owner
+
+
+def _found(place: Place, path: Path) -> tuple[Row, Path, frozenset[str]] | None:
+    node, owner = place
     if owner is None:
         return None
     found_row, depth = owner
     return found_row, path[depth:], node.types if node is not None else frozenset()
+
+
+def match(doc: DocKind, path: Path) -> tuple[Row, Path, frozenset[str]] | None:
+    """The row whose object `path` is or lies in, the path relative to that object, and the
+    types allowed there (empty when the row names no such field)."""
+    return _found(_descend((TREES[doc], None), path, 0), path)
 
 
 def _once(found: Row, rel: Path) -> bool:
@@ -330,6 +342,8 @@ class _Judge:
         self.values: dict[Path, object] = {}  # every value put, by path
         self.signed: list[tuple[int, Op, Row, str, Path]] = []  # objects that need a proof
         self.created: set[str] = set()  # rows whose object this change made
+        # where each parent lies in the table: a record's fields share their parent's walk
+        self.places: dict[Path, Place] = {}
 
     def op(self, n: int, op: Op) -> None:
         change, doc_id = self.vc.change, self.vc.envelope.doc_id
@@ -349,13 +363,17 @@ class _Judge:
             parent, parent_new = resolved, False
         key = _key(n, op, change, parent_type, self.written)
         path = (*parent, key)
-        found = match(self.vc.doc.kind, path)
+        place = self.places.get(parent)
+        if place is None:
+            place = self.places[parent] = _descend((TREES[self.vc.doc.kind], None), parent, 0)
+        here = _descend(place, path, len(parent))
+        found = _found(here, path)
         if found is None:
             raise violation(n, op, W_PATH, f"no rule allows {'/'.join(path)}")
         row_, rel, types = found
         if not types:
             raise violation(n, op, W_PATH, f"no field {'/'.join(rel)} in {row_.meaning}", row_)
-        value_type = ALLOWED_ACTIONS[Action(op.action)] or op.kind
+        value_type = ALLOWED_ACTIONS[op.action] or op.kind
         if value_type not in types:
             raise violation(n, op, W_TYPE, f"{'/'.join(path)} is {'|'.join(sorted(types))}, "
                                            f"not {value_type}", row_)
@@ -370,6 +388,7 @@ class _Judge:
         if op.action == Action.PUT:
             return
         self.made[op.id] = (path, value_type)
+        self.places[path] = here
         if not rel:
             self.created.add(row_.rule)
         if rel in row_.signed:
