@@ -198,7 +198,7 @@ PROOFS: dict[str, Callable[[bytes, bytes, dict[str, object]], bool]] = {
     "revocation": lambda assembly, device, revoked: revocation_cut(
         assembly, device, {"revoked": revoked}) is not None,
 }
-ALLOWED_ACTIONS = {Action.MAKE_MAP: "map", Action.MAKE_LIST: "list", Action.PUT: None}
+ALLOWED_ACTIONS: dict[int, str | None] = {Action.MAKE_MAP: "map", Action.MAKE_LIST: "list", Action.PUT: None}
 
 
 class HeldObjects(Protocol):

@@ -23,7 +23,7 @@ from pnyx.federation.chunk import encode_uleb
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.keys import key_text
-from pnyx.federation.ledger import may_change_devices
+from pnyx.federation.ledger import Profile, may_change_devices, read_profile
 from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import Path, resolve_path
 
@@ -92,6 +92,7 @@ class DocumentCache:
         # ledger change hash -> the change as of which `devices` was last possibly changed
         self._devices_state: dict[bytes, bytes] = {}
         self._entries: dict[tuple[bytes, bytes], Plain] = {}  # (devices state, device) -> entry
+        self._profiles: dict[str, Profile | None] = {}  # ledger -> its profile, once held
         # Documents may hold changes of a transaction that was rolled back (a COMMIT on a full
         # disk): reads must never show what was not stored, so all are rebuilt from the store.
         store.abort_hooks.append(self.forget_everything)
@@ -200,6 +201,7 @@ class DocumentCache:
 
     def forget_everything(self) -> None:
         self._docs.clear()
+        self._profiles.clear()
         self._devices_state.clear()
         self._entries.clear()
 
@@ -212,6 +214,20 @@ class DocumentCache:
             self._devices_state.clear()
         same = None if changed else self._devices_state.get(deps[0])
         self._devices_state[change_hash] = change_hash if same is None else same
+
+    def profile(self, doc_id: str) -> Profile | None:
+        """A ledger's profile, read from its genesis alone, without loading its records: only
+        the genesis writes the profile (rules L1 and W6) and a ledger has one genesis (W8)."""
+        if doc_id in self._profiles:
+            return self._profiles[doc_id]
+        genesis = self.store.first_change(doc_id)
+        envelope = None if genesis is None else self.store.envelope(genesis)
+        if envelope is None:
+            return None  # not held yet: asked again later
+        doc = Document()
+        apply_chunks(doc, [envelope.change])
+        found = self._profiles[doc_id] = read_profile(doc)
+        return found
 
     # --- authority records (federation.verify.AuthorityRecords) ------------------------
 
