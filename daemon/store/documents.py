@@ -33,7 +33,11 @@ SNAPSHOT_EVERY = 2_000  # changes after a snapshot before it is renewed, at leas
 SNAPSHOT_SHARE = 4  # ... and at least a quarter of the document's changes
 SYNC_MESSAGE_V1 = 0x42
 APPLY_BATCH = 1_000
-MAX_REMEMBERED = 100_000  # device states and entries remembered; past it they are forgotten
+MAX_REMEMBERED = 10_000  # device states and entries remembered; past it they are forgotten
+# Changes held by the cached documents together; past it the least recently used documents
+# are let go (snapshotted first if due), so that receiving many documents stays bounded in
+# memory: Automerge takes about 1.8 kB per change held.
+MAX_CACHED_CHANGES = 20_000
 
 
 def automerge_failed(exc: BaseException) -> bool:
@@ -86,7 +90,8 @@ class DocumentCache:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._docs: dict[str, tuple[Document, int]] = {}
+        self._docs: dict[str, tuple[Document, int]] = {}  # least recently used first
+        self._sizes: dict[str, int] = {}  # cached document -> changes it holds
         self._paths: dict[tuple[str, OpId], Path | None] = {}  # held objects never move
         self._unsaveable: dict[str, int] = {}  # doc -> the seqno at which its save did not load
         # ledger change hash -> the change as of which `devices` was last possibly changed
@@ -99,14 +104,29 @@ class DocumentCache:
 
     def get(self, doc_id: str) -> Document:
         """The document with every change the store holds for it."""
-        cached = self._docs.get(doc_id)
+        cached = self._docs.pop(doc_id, None)
         if cached is None:
             doc, upto = self._load(doc_id)
+            self._sizes[doc_id] = self.store.count_changes_of(doc_id, upto)[1]
         else:
             doc, upto = cached
         upto = self._catch_up(doc_id, doc, upto)
         self._docs[doc_id] = (doc, upto)
+        if len(self._docs) > 1 and sum(self._sizes.values()) > MAX_CACHED_CHANGES:
+            self._let_go(doc_id)
         return doc
+
+    def _let_go(self, keep: str) -> None:
+        """Forget the least recently used documents but `keep` until the rest hold at most
+        MAX_CACHED_CHANGES changes, each snapshotted first if its snapshot is due."""
+        total = sum(self._sizes.values())
+        for doc_id in list(self._docs):
+            if total <= MAX_CACHED_CHANGES or doc_id == keep:
+                break
+            self._save_if_due(doc_id)
+            total -= self._sizes.get(doc_id, 0)
+            self.forget(doc_id)
+        release_free_memory()
 
     def _load(self, doc_id: str) -> tuple[Document, int]:
         snapshot = self.store.snapshot(doc_id)
@@ -154,9 +174,11 @@ class DocumentCache:
         """A change already in the cached document has been stored at `seqno`."""
         doc, _ = self._docs[doc_id]
         self._docs[doc_id] = (doc, seqno)
+        self._sizes[doc_id] = self._sizes.get(doc_id, 0) + 1
 
     def forget(self, doc_id: str) -> None:
         self._docs.pop(doc_id, None)
+        self._sizes.pop(doc_id, None)
 
     def forget_all(self, doc_ids: Iterable[str]) -> None:
         for doc_id in doc_ids:
@@ -170,17 +192,24 @@ class DocumentCache:
         proportion to the whole document, so a snapshot is renewed only once the changes
         after it make up a share of the document: the cost per change stays bounded
         however large the document grows."""
-        for doc_id, (doc, upto) in list(self._docs.items()):
-            if not self.snapshot_due(doc_id):
-                continue
-            data = doc.save()
-            if loads_back(data, doc.get_heads()):
-                try:
-                    self.store.save_snapshot(doc_id, upto, data)
-                except sqlite3.OperationalError:  # another process holds the store: only a cache
-                    return
-            else:  # the older snapshot stays; try again once as many changes came after this
-                self._unsaveable[doc_id] = upto
+        for doc_id in list(self._docs):
+            if not self._save_if_due(doc_id):
+                return
+
+    def _save_if_due(self, doc_id: str) -> bool:
+        """Snapshot one cached document if due; False if another process holds the store."""
+        doc, upto = self._docs[doc_id]
+        if not self.snapshot_due(doc_id):
+            return True
+        data = doc.save()
+        if loads_back(data, doc.get_heads()):
+            try:
+                self.store.save_snapshot(doc_id, upto, data)
+            except sqlite3.OperationalError:  # another process holds the store: only a cache
+                return False
+        else:  # the older snapshot stays; try again once as many changes came after this
+            self._unsaveable[doc_id] = upto
+        return True
 
     def snapshot_due(self, doc_id: str) -> bool:
         """Whether the changes newer than the document's snapshot (or than a try whose save
@@ -193,6 +222,7 @@ class DocumentCache:
         """What an idle daemon does: save the snapshots due, then let go of every cached
         document, so that its memory does not keep what it once loaded; the next access
         loads from the snapshot."""
+        self.store.forget_remembered()
         if not self._docs:
             return
         self.save_snapshots()
@@ -201,6 +231,8 @@ class DocumentCache:
 
     def forget_everything(self) -> None:
         self._docs.clear()
+        self._sizes.clear()
+        self._paths.clear()
         self._profiles.clear()
         self._devices_state.clear()
         self._entries.clear()

@@ -25,7 +25,7 @@ from .schema import create_schema
 
 MAX_EVIDENCE_SENT = 1_000  # evidence envelopes offered per exchange or bundle
 HASH_BYTES = 32
-MAX_REMEMBERED = 50_000  # held changes remembered in memory; past it they are forgotten
+MAX_REMEMBERED = 10_000  # held changes remembered in memory; past it they are forgotten
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS changes (
@@ -146,7 +146,7 @@ class Store:
             # connection would see what was never stored, and the next write would join it.
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
-            self._forget_remembered()
+            self.forget_remembered()
             for hook in self.abort_hooks:
                 hook()
             raise
@@ -159,7 +159,7 @@ class Store:
         try:
             yield
         except BaseException:
-            self._forget_remembered()
+            self.forget_remembered()
             self.db.execute("ROLLBACK TO one_change")
             self.db.execute("RELEASE one_change")
             raise
@@ -182,12 +182,13 @@ class Store:
 
     def _remember(self, change_hash: bytes, held: HeldChange) -> None:
         if len(self._held) >= MAX_REMEMBERED:
-            self._forget_remembered()
+            self.forget_remembered()
         self._held[change_hash] = held
         self._at[(held.doc_id, held.actor, held.seq)] = change_hash
 
-    def _forget_remembered(self) -> None:
-        """A rollback may have taken back changes remembered as stored."""
+    def forget_remembered(self) -> None:
+        """A rollback may have taken back changes remembered as stored; an idle daemon lets
+        go of what it remembered (DocumentCache.tend)."""
         self._held.clear()
         self._at.clear()
 
