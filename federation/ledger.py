@@ -312,7 +312,7 @@ def _decision_plain(d: Decision) -> dict[str, Plain]:
 
 
 def read_ledger(doc: Document) -> Ledger:
-    devices = _entries(read_map(doc, "devices"), _device)
+    devices = read_devices(doc)
     profile = read_profile(doc)
     void: dict[str, str] = {}
     revoked = _revoked(doc, devices)
@@ -403,6 +403,11 @@ def read_decisions(raw: dict[str, Plain]) -> dict[str, Decision]:
 def read_mandates(raw: dict[str, Plain]) -> dict[str, Mandate]:
     """The well-formed entries of a `mandates` map (as plain values), by id."""
     return _entries(raw, _mandate)
+
+
+def read_devices(doc: Document) -> dict[str, Device]:
+    """The devices alone, as read_ledger reads them, without reading every record."""
+    return _entries(read_map(doc, "devices"), _device)
 
 
 def read_profile(doc: Document) -> Profile | None:

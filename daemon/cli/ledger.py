@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Profile, read_ledger
+from pnyx.federation.ledger import Profile, read_devices, read_ledger
 
 from ..services.jsonable import to_jsonable
 from ..services.listing import bylaws_row, decision_rows, mandate_rows
@@ -249,19 +249,23 @@ def cmd_show(args: argparse.Namespace) -> int:
     node = with_node(args)
     try:
         assembly = resolve_assembly(node, args.assembly) if args.assembly else node.assembly
-        ledger = read_ledger(node.docs.get(ledger_id(assembly)))
+        doc = node.docs.get(ledger_id(assembly))
+        # devices are read alone; the rest needs every record, to leave out the void ones
+        ledger = None if args.what == "devices" else read_ledger(doc)
+        devices = read_devices(doc) if ledger is None else ledger.devices
     finally:
         node.close()
     if args.what == "bylaws":
+        assert ledger is not None
         row = bylaws_row(ledger, utc_today())
         if args.json:
             print_json(row)
         else:
             print_bylaws(row)
         return 0
-    rows: list[dict[str, Any]] = (decision_rows(ledger) if args.what == "decisions"
-                                  else mandate_rows(ledger) if args.what == "mandates"
-                                  else to_jsonable(list(ledger.devices.values())))
+    rows: list[dict[str, Any]] = (to_jsonable(list(devices.values())) if ledger is None
+                                  else decision_rows(ledger) if args.what == "decisions"
+                                  else mandate_rows(ledger))
     if args.json:
         print_json(rows)
         return 0
@@ -269,7 +273,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(describe(args.what, row))
     if not rows:
         print(f"no {args.what}")
-    if args.what != "devices":
+    if ledger is not None:
         for record_id, reason in sorted(ledger.void.items()):
             print(f"void: {record_id}  {reason}")
     return 0
