@@ -131,10 +131,11 @@ def test_an_idle_daemon_tends_its_cache_once_nothing_arrives(tmp_path: Path) -> 
 
 def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the_same(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past MAX_CACHED_CHANGES the least recently used documents are let go (snapshotted when
-    due) while ingest goes on; every ledger then reads as its own daemon reads it, and an
+    """Past MAX_CACHED_CHANGES the documents unused lately are let go (snapshotted when due)
+    while ingest goes on; every ledger then reads as its own daemon reads it, and an
     idle daemon forgets even the held changes it remembered."""
     monkeypatch.setattr(documents, "MAX_CACHED_CHANGES", 12)
+    monkeypatch.setattr(documents, "UNUSED_AFTER", 1)
     monkeypatch.setattr(documents, "SNAPSHOT_EVERY", 4)
     assemblies = [found_assembly(f"Barrio {n}") for n in range(3)]
     for assembly in assemblies:

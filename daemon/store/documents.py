@@ -34,10 +34,12 @@ SNAPSHOT_SHARE = 4  # ... and at least a quarter of the document's changes
 SYNC_MESSAGE_V1 = 0x42
 APPLY_BATCH = 1_000
 MAX_REMEMBERED = 10_000  # device states and entries remembered; past it they are forgotten
-# Changes held by the cached documents together; past it the least recently used documents
-# are let go (snapshotted first if due), so that receiving many documents stays bounded in
-# memory: Automerge takes about 1.8 kB per change held.
+# Changes held by the cached documents together; past it the documents not asked for in the
+# last UNUSED_AFTER reads are let go (snapshotted first if due), so that receiving many
+# documents one after the other stays bounded in memory (Automerge takes about 1.8 kB per
+# change held), while documents whose changes arrive interleaved are never reloaded in turn.
 MAX_CACHED_CHANGES = 20_000
+UNUSED_AFTER = 1_000
 
 
 def automerge_failed(exc: BaseException) -> bool:
@@ -91,7 +93,10 @@ class DocumentCache:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._docs: dict[str, tuple[Document, int]] = {}  # least recently used first
-        self._sizes: dict[str, int] = {}  # cached document -> changes it holds
+        self._sizes: dict[str, int] = {}  # cached document -> changes it holds ...
+        self._cached_changes = 0  # ... and all of them together
+        self._reads = 0  # documents asked for so far ...
+        self._read_at: dict[str, int] = {}  # ... and when each cached one was last
         self._paths: dict[tuple[str, OpId], Path | None] = {}  # held objects never move
         self._unsaveable: dict[str, int] = {}  # doc -> the seqno at which its save did not load
         # ledger change hash -> the change as of which `devices` was last possibly changed
@@ -108,25 +113,29 @@ class DocumentCache:
         if cached is None:
             doc, upto = self._load(doc_id)
             self._sizes[doc_id] = self.store.count_changes_of(doc_id, upto)[1]
+            self._cached_changes += self._sizes[doc_id]
         else:
             doc, upto = cached
         upto = self._catch_up(doc_id, doc, upto)
         self._docs[doc_id] = (doc, upto)
-        if len(self._docs) > 1 and sum(self._sizes.values()) > MAX_CACHED_CHANGES:
-            self._let_go(doc_id)
+        self._reads += 1
+        self._read_at[doc_id] = self._reads
+        if self._cached_changes > MAX_CACHED_CHANGES and len(self._docs) > 1:
+            self._let_go()
         return doc
 
-    def _let_go(self, keep: str) -> None:
-        """Forget the least recently used documents but `keep` until the rest hold at most
-        MAX_CACHED_CHANGES changes, each snapshotted first if its snapshot is due."""
-        total = sum(self._sizes.values())
-        for doc_id in list(self._docs):
-            if total <= MAX_CACHED_CHANGES or doc_id == keep:
+    def _let_go(self) -> None:
+        """Forget the least recently used documents, unused in the last UNUSED_AFTER reads,
+        until the rest hold at most MAX_CACHED_CHANGES changes; each is snapshotted first if
+        its snapshot is due."""
+        unused = [doc_id for doc_id in self._docs if self._reads - self._read_at[doc_id] >= UNUSED_AFTER]
+        for doc_id in unused:
+            if self._cached_changes <= MAX_CACHED_CHANGES:
                 break
             self._save_if_due(doc_id)
-            total -= self._sizes.get(doc_id, 0)
             self.forget(doc_id)
-        release_free_memory()
+        if unused:
+            release_free_memory()
 
     def _load(self, doc_id: str) -> tuple[Document, int]:
         snapshot = self.store.snapshot(doc_id)
@@ -175,10 +184,12 @@ class DocumentCache:
         doc, _ = self._docs[doc_id]
         self._docs[doc_id] = (doc, seqno)
         self._sizes[doc_id] = self._sizes.get(doc_id, 0) + 1
+        self._cached_changes += 1
 
     def forget(self, doc_id: str) -> None:
         self._docs.pop(doc_id, None)
-        self._sizes.pop(doc_id, None)
+        self._cached_changes -= self._sizes.pop(doc_id, 0)
+        self._read_at.pop(doc_id, None)
 
     def forget_all(self, doc_ids: Iterable[str]) -> None:
         for doc_id in doc_ids:
@@ -232,6 +243,8 @@ class DocumentCache:
     def forget_everything(self) -> None:
         self._docs.clear()
         self._sizes.clear()
+        self._cached_changes = 0
+        self._read_at.clear()
         self._paths.clear()
         self._profiles.clear()
         self._devices_state.clear()
