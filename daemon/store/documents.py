@@ -97,6 +97,7 @@ class DocumentCache:
         self._cached_changes = 0  # ... and all of them together
         self._reads = 0  # documents asked for so far ...
         self._read_at: dict[str, int] = {}  # ... and when each cached one was last
+        self._caught_up: dict[str, int] = {}  # document -> the write transaction it caught up in
         self._paths: dict[tuple[str, OpId], Path | None] = {}  # held objects never move
         self._unsaveable: dict[str, int] = {}  # doc -> the seqno at which its save did not load
         # ledger change hash -> the change as of which `devices` was last possibly changed
@@ -116,7 +117,13 @@ class DocumentCache:
             self._cached_changes += self._sizes[doc_id]
         else:
             doc, upto = cached
-        upto = self._catch_up(doc_id, doc, upto)
+        writing = self.store.writing
+        if cached is None or not writing or self._caught_up.get(doc_id) != writing:
+            # inside a write transaction no other process writes, and what this one stores
+            # is applied here (mark_stored): one catch-up per document per transaction
+            upto = self._catch_up(doc_id, doc, upto)
+            if writing:
+                self._caught_up[doc_id] = writing
         self._docs[doc_id] = (doc, upto)
         self._reads += 1
         self._read_at[doc_id] = self._reads
@@ -190,6 +197,7 @@ class DocumentCache:
         self._docs.pop(doc_id, None)
         self._cached_changes -= self._sizes.pop(doc_id, 0)
         self._read_at.pop(doc_id, None)
+        self._caught_up.pop(doc_id, None)
 
     def forget_all(self, doc_ids: Iterable[str]) -> None:
         for doc_id in doc_ids:
@@ -245,6 +253,7 @@ class DocumentCache:
         self._sizes.clear()
         self._cached_changes = 0
         self._read_at.clear()
+        self._caught_up.clear()
         self._paths.clear()
         self._profiles.clear()
         self._devices_state.clear()

@@ -99,6 +99,8 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self._held: dict[bytes, HeldChange] = {}
         self._at: dict[tuple[str, bytes, int], bytes] = {}  # (doc, actor, seq) -> hash held
+        self.serial = 0  # write transactions begun ...
+        self.writing = 0  # ... and the number of the one open (0: none): no other process writes
         self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -136,6 +138,8 @@ class Store:
             yield
             return
         self.db.execute("BEGIN IMMEDIATE")
+        self.serial += 1
+        self.writing = self.serial
         # Inside the transaction nobody else writes: what it asks often is answered from memory.
         self.pending.empty = self.db.execute("SELECT 1 FROM pending LIMIT 1").fetchone() is None
         try:
@@ -152,6 +156,7 @@ class Store:
             raise
         finally:
             self.pending.empty = False
+            self.writing = 0
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
