@@ -175,14 +175,18 @@ def _utf8(r: Reader) -> str:
 
 # Decoded columns by their bytes: changes of one kind repeat most of their columns byte for
 # byte (the actions, the insert flags, the actor indexes), so each is decoded once. Only what
-# decoded is kept, the lists are never changed by their readers, and the memo is bounded.
+# decoded is kept, the lists are never changed by their readers, and the memo is bounded:
+# at most MAX_DECODED columns of at most MEMO_ROWS rows and MEMO_BYTES bytes each.
 _DECODED: dict[tuple[bytes, int, object], list[Any]] = {}
 MAX_DECODED = 4_096
+MEMO_ROWS = MEMO_BYTES = 64
 
 
 def _rle(column: bytes, rows: int, read: Callable[[Reader], T]) -> list[T | None]:
     """A run-length encoded column of at most `rows` rows; rows it does not hold are null,
     as Automerge reads a column that runs out. Read only: the list may be shared."""
+    if rows > MEMO_ROWS or len(column) > MEMO_BYTES:
+        return _decode_rle(column, rows, read)
     memo = (column, rows, read)
     found = _DECODED.get(memo)
     if found is not None:
