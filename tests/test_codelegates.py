@@ -26,7 +26,7 @@ from pnyx.federation.envelope import check_envelope, run_actor, sign_change
 from pnyx.federation.keys import parse_key
 
 from .apikit import call, serve
-from .confedkit import World
+from .confedkit import north_and_south
 from .pnyxproc import cli, wait_for
 from .test_confed_cli import share
 
@@ -52,11 +52,7 @@ def _views(daemons: list[Any], as_of: str) -> list[Any]:
 
 
 def test_every_co_delegate_acts_in_the_one_log_and_a_recall_stops_them_all(tmp_path: Path) -> None:
-    world = World(tmp_path)
-    keys = {name: world.assembly(name) for name in ("north", "south")}
-    world.spread()
-    world.close()
-    north, south = tmp_path / "north", tmp_path / "south"
+    keys, north, south = north_and_south(tmp_path)
     ana, ana_key = _delegate(tmp_path, "ana", keys["north"])
     bo, bo_key = _delegate(tmp_path, "bo", keys["north"])
     cy, _ = _delegate(tmp_path, "cy", keys["north"])
@@ -146,10 +142,7 @@ def _page_shows_who_acted(url: str) -> None:
 
 
 def test_a_charter_limits_consecutive_terms_to_its_council(tmp_path: Path) -> None:
-    world = World(tmp_path)
-    keys = {name: world.assembly(name) for name in ("north", "south")}
-    world.close()
-    north, south = tmp_path / "north", tmp_path / "south"
+    keys, north, south = north_and_south(tmp_path, spread=False)
     term = ("--council", "Valley", "--date", "2026-01-10", "--for", "20", "--against", "2",
             "--abstain", "0")
     # south names two terms in a row before it holds the charter: nothing to check them against
