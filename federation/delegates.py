@@ -101,6 +101,7 @@ def classify(records: RecordSet, as_of: dt.date, assembly: str, mandate: Record,
                                        f"{majority(ratified['for'], ratified['against'])}")
     return "indicative-awaiting-ratification", "the proposal goes back to the assembly"
 
+
 def acted_by(mandate: Record, act: Record) -> tuple[str | None, str]:
     """(key, name) of the delegate who made `act`: its `by`, or the mandate's first delegate
     for an act without one (written before co-delegates could act)."""

@@ -140,10 +140,11 @@ def _check_acts_by(vc: VerifiedChange, written: Mapping[Path, object],
     co-delegates could act) is by the mandate's first delegate: only that key may write one."""
     doc, signer = vc.doc, key_text(vc.envelope.signer)
     assert doc.assembly is not None
-    first = mandate_keys(authority.mandate_entry(doc.assembly, doc.record))[:1]
+    entry = authority.mandate_entry(doc.assembly, doc.record)
+    first = entry.get("delegate_key") if isinstance(entry, dict) else None
     for path in sorted(p for p in written if len(p) == 1):
         by = written.get((*path, "by"))
-        if by is None and [signer] != first:
+        if by is None and signer != first:
             raise Rejected(Reason.NOT_AUTHORIZED, f"act {path[0]} does not name its delegate in "
                                                   "`by`; only the first delegate's acts may omit it")
         if by is not None and by != signer:

@@ -7,7 +7,7 @@ acts in the mandate's one log, each act naming who made it; a stranger's device 
 an act of Bo's naming Ana is refused where it is received. Both daemons serve the same view,
 which says who acted; after the recall neither may act. A charter allowing one term in a row
 makes the issuing daemon refuse a second term, and the view flags one written where the charter
-was not held yet."""
+was not held yet. Screenshots of both go to test-artifacts/page/."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from .apikit import call, serve
 from .confedkit import north_and_south
 from .pnyxproc import cli, wait_for
 from .test_confed_cli import share
+from .test_page_browser import ARTIFACTS
 
 pytestmark = pytest.mark.slow
 GOSSIP = ("--gossip-interval", "1", "--watch-interval", "0.1")
@@ -139,6 +140,8 @@ def _page_shows_who_acted(url: str) -> None:
         expect(card).to_contain_text("Ana and Bo for", timeout=15_000)
         expect(card.locator("li.act", has_text="the budget was read")).to_contain_text("by Bo")
         expect(card.locator("li.act", has_text="the council met")).to_contain_text("by Ana")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "page-co-delegates.png"), full_page=True)
 
 
 def test_a_charter_limits_consecutive_terms_to_its_council(tmp_path: Path) -> None:
@@ -189,6 +192,8 @@ def test_a_charter_limits_consecutive_terms_to_its_council(tmp_path: Path) -> No
         with browser_page(f"{daemons[0].url}/#delegates") as page:
             card = page.locator(f'#delegate-list article.mandate[data-id="{second}"]')
             expect(card).to_contain_text("Breaks the rotation: 2 consecutive terms to Valley", timeout=15_000)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "page-charter-rotation.png"), full_page=True)
     finally:
         for daemon in daemons:
             daemon.stop()
