@@ -433,7 +433,7 @@ function mandateCard(m) {
     instructions && instructions.instructions.length ? el("div", {}, el("h5", {}, "Instructions"),
       el("ul", {}, instructions.instructions.map(i => el("li", {}, `${i.question}: vote ${i.position} (${i.binding})`))))
       : el("p", { class: "muted" }, "No instructions: every vote is indicative and goes back to the assembly."),
-    el("h5", {}, m.acts.length ? "What the delegate did" : "No acts recorded."),
+    el("h5", {}, !m.acts.length ? "No acts recorded." : m.co_delegates.length ? "What the delegates did" : "What the delegate did"),
     m.acts.length ? el("ol", { class: "acts" }, [...m.acts].sort((a, b) => b.date.localeCompare(a.date)).map(actLine)) : null);
 }
 
