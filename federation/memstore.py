@@ -23,7 +23,7 @@ from .chunk import parse_change
 from .envelope import Envelope, VerifiedChange, check_envelope
 from .errors import Rejected
 from .ops import OpId
-from .sync import Batch
+from .sync import Batch, Row, take_batch
 from .synctree import DigestTree, doc_digest
 from .verify import HeldChange, Wait, check_in_context
 from .writerules import Path, resolve_path
@@ -60,6 +60,9 @@ class MemoryStore:
         self._tree = DigestTree()
         self._pending: dict[bytes, VerifiedChange] = {}
         self._first: dict[str, bytes] = {}  # doc -> its change without deps
+        self._hashes: list[bytes] = []  # by seqno - 1
+        self._vouch: dict[bytes, bytes] = {}  # vouched change -> its voucher's hash
+        self._vouchers: dict[bytes, Envelope] = {}  # voucher hash -> its envelope
 
     def copy(self) -> MemoryStore:
         """An independent store holding the same verified changes, as a daemon restored from
@@ -74,6 +77,9 @@ class MemoryStore:
         other._tree = self._tree.copy()
         other._pending = dict(self._pending)
         other._first = dict(self._first)
+        other._hashes = list(self._hashes)
+        other._vouch = dict(self._vouch)
+        other._vouchers = dict(self._vouchers)
         return other
 
     # --- sync.Holdings ---------------------------------------------------------------------
@@ -87,19 +93,14 @@ class MemoryStore:
     def changes_after(self, wants: Mapping[str, Mapping[bytes, int]], cursor: int, limit: int,
                       max_bytes: int) -> Batch:
         seqnos = sorted(s for doc in wants for s in self._after(doc, cursor))
-        out: list[Envelope] = []
-        size = 0
-        for seqno in seqnos:
-            envelope, held = self._rows[seqno - 1]
-            if held.seq <= wants[held.doc_id].get(held.actor, 1 << 63):
-                cursor = seqno
-                continue
-            if out and (len(out) >= limit or size + len(envelope.change) > max_bytes):
-                return Batch(out, cursor, True)
-            out.append(envelope)
-            size += len(envelope.change) + 100
-            cursor = seqno
-        return Batch(out, max(cursor, seqnos[-1]) if seqnos else cursor, False)
+        rows = (self._row(seqno) for seqno in seqnos)
+        batch = take_batch(rows, wants, cursor, limit, max_bytes, self._vouchers.get)
+        return batch if batch.more or not seqnos else Batch(batch.envelopes, max(batch.cursor, seqnos[-1]), False)
+
+    def _row(self, seqno: int) -> Row:
+        envelope, held = self._rows[seqno - 1]
+        h = self._hashes[seqno - 1]
+        return Row(seqno, envelope, held.actor, held.seq, h, self._vouch.get(h))
 
     def _after(self, doc: str, cursor: int) -> list[int]:
         seqnos = self._by_doc.get(doc, [])
@@ -179,6 +180,9 @@ class MemoryStore:
         except Rejected as exc:
             report.rejected.append((exc.reason.value, exc.detail))
             return
+        voucher = vc.envelope.voucher
+        if voucher is not None and vc.vouch is not None:
+            self._vouchers[vc.vouch] = voucher.envelope
         if isinstance(wait, Wait):
             if len(self._pending) >= MAX_PENDING:
                 report.deferred += 1
@@ -187,14 +191,18 @@ class MemoryStore:
             return
         self._insert(vc)
         report.accepted += 1
-        report.new.append(vc.envelope)
+        report.new.append(vc.envelope)  # a vouched one with its voucher: a push carries both
         for waiting in [p for p in self._pending.values() if vc.change.hash in p.change.deps]:
             del self._pending[waiting.change.hash]
             self._judge(waiting, report)
 
     def _insert(self, vc: VerifiedChange) -> None:
         c, doc = vc.change, vc.envelope.doc_id
-        self._rows.append((vc.envelope, HeldChange(doc, c.actor, c.seq, c.max_op, c.deps)))
+        stored = Envelope(doc, c.raw, vc.envelope.signer, vc.envelope.signature)  # no voucher kept
+        self._rows.append((stored, HeldChange(doc, c.actor, c.seq, c.max_op, c.deps)))
+        self._hashes.append(c.hash)
+        if vc.vouch is not None:
+            self._vouch[c.hash] = vc.vouch
         seqno = len(self._rows)
         self._by_hash[c.hash] = seqno
         self._by_doc.setdefault(doc, []).append(seqno)

@@ -22,7 +22,7 @@ from .keys import KEY_BYTES
 from .synctree import DIGEST_BYTES, HEX, PATH_CHARS, Internal, Leaf
 from .wirelimits import LIMITS, SYNC_MESSAGE, WireLimitError, unpack
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAX_BODY_BYTES = SYNC_MESSAGE.max_bytes
 
 Vector = tuple[tuple[bytes, int], ...]  # (actor, seq), sorted by actor

@@ -93,7 +93,7 @@ def test_equivocations_leave_one_pair_of_evidence(daemon: Daemon) -> None:
 
 
 def test_bad_requests_are_answered_in_json_never_500(daemon: Daemon) -> None:
-    pull = {"v": 2, "t": "pull", "wants": [], "cursor": 1 << 63, "limit": 10}
+    pull = {"v": 3, "t": "pull", "wants": [], "cursor": 1 << 63, "limit": 10}
     status, body = post(f"{daemon.url}/pnyx/v1/sync", msgpack.packb(pull))
     assert status == 400 and json.loads(body)["error"] == "bad-message", body
     status, answer = call(daemon, "POST", "/decisions", raw=b'{"title": "\\ud800", "date": "2026-11-20",'

@@ -28,15 +28,15 @@ def packed(value: object) -> bytes:
     return bytes(msgpack.packb(value, use_bin_type=True))
 
 
-HELLO = {"v": 2, "t": "hello", "root": bytes(32), "key": bytes(32), "url": "http://127.0.0.1:9"}
+HELLO = {"v": 3, "t": "hello", "root": bytes(32), "key": bytes(32), "url": "http://127.0.0.1:9"}
 BAD = [
     ("not msgpack", b"\xc1\xc1", "application/msgpack", 400, "malformed-msgpack"),
     ("wrong types", packed(HELLO | {"root": "zz"}), "application/msgpack", 400, "bad-message"),
     ("unknown version", packed(HELLO | {"v": 7}), "application/msgpack", 400, "unsupported-version"),
     ("unknown message", packed(HELLO | {"t": "delete-all"}), "application/msgpack", 400, "bad-message"),
-    ("bad pack", packed({"v": 2, "t": "push", "pack": b"\x00\x01"}),
+    ("bad pack", packed({"v": 3, "t": "push", "pack": b"\x00\x01"}),
      "application/msgpack", 400, "bad-message"),
-    ("json body", json.dumps({"v": 2}).encode(), "application/json", 415, "unsupported-media-type"),
+    ("json body", json.dumps({"v": 3}).encode(), "application/json", 415, "unsupported-media-type"),
     ("oversized", bytes(MAX_BODY_BYTES + 10), "application/msgpack", 413, "oversized"),
 ]
 

@@ -47,7 +47,11 @@ def test_the_tree_recomputes() -> None:
 
 def test_the_pack_unpacks_to_its_envelopes() -> None:
     envelopes = unpack(bytes.fromhex(SYNC["pack"]["pack"]))
-    assert [to_jsonable(e.to_wire()) for e in envelopes] == SYNC["pack"]["envelopes"]
+    assert [to_jsonable(e.to_wire()) for e in envelopes] == SYNC["pack"]["received"]
+    assert [e.change.hex() for e in envelopes] == [e[1] for e in SYNC["pack"]["envelopes"]]
+    assert [None if e.voucher is None else envelopes.index(e.voucher.envelope)
+            for e in envelopes] == SYNC["pack"]["vouched_by"]
+    assert any(SYNC["pack"]["vouched_by"])  # the vector shows a chain vouched for
 
 
 @pytest.mark.parametrize("vector", SYNC["messages"], ids=[m["type"] for m in SYNC["messages"]])

@@ -24,7 +24,7 @@ import msgpack
 from automerge.core import Document, Transaction
 from pnyx.daemon.services.jsonable import to_jsonable
 from pnyx.federation.bundle import BundleWriter, Header, HeldState, Selection, encode_state
-from pnyx.federation.changepack import pack
+from pnyx.federation.changepack import pack, unpack
 from pnyx.federation.chunk import CHANGE_CHUNK, MAGIC, Reader, encode_uleb, parse_change
 from pnyx.federation.confed import Act, ActKind, write_act, write_recall_saw
 from pnyx.federation.discovery_txt import Announcement, encode_txt
@@ -571,6 +571,17 @@ def discovery_json() -> dict[str, Any]:
     }
 
 
+def pack_vector(envelopes: list[Envelope]) -> dict[str, Any]:
+    """Signed envelopes, their pack, and what it unpacks to: each change with its signature, or
+    with none and the position of the change that vouches for it."""
+    received = unpack(pack(envelopes))
+    return {"envelopes": [to_jsonable(e.to_wire()) for e in envelopes],
+            "pack": pack(envelopes).hex(),
+            "received": [to_jsonable(e.to_wire()) for e in received],
+            "vouched_by": [None if e.voucher is None else received.index(e.voucher.envelope)
+                           for e in received]}
+
+
 def sync_json(h: History) -> dict[str, Any]:
     """The digest tree, packs and messages (protocol-spec/sync.md), and bad messages with their
     error code."""
@@ -601,7 +612,7 @@ def sync_json(h: History) -> dict[str, Any]:
     def packed(value: Any) -> str:
         return bytes(msgpack.packb(value, use_bin_type=True)).hex()
 
-    hello = {"v": 2, "t": "hello", "root": bytes(32), "key": key}
+    hello = {"v": 3, "t": "hello", "root": bytes(32), "key": key}
     sender, responder = SigningKey(seed("device a")), SigningKey(seed("device b")).public
     pushed_body = encode(Push(tuple(envelopes[:1])))
     return {
@@ -623,8 +634,7 @@ def sync_json(h: History) -> dict[str, Any]:
             "root": tree.root().hex(), "empty_root": DigestTree().root().hex(),
             "nodes": [to_jsonable(told_to_wire(Told(p, tree.node(p)))) for p in prefixes],
         },
-        "pack": {"envelopes": [to_jsonable(e.to_wire()) for e in envelopes],
-                 "pack": pack(envelopes).hex()},
+        "pack": pack_vector(envelopes),
         "messages": [{"type": to_wire(m)["t"], "msgpack": encode(m).hex(), "fields": to_jsonable(to_wire(m))}
                      for m in messages],
         "bad": [{"name": name, "msgpack": data, "code": code, "status": status}
@@ -634,18 +644,18 @@ def sync_json(h: History) -> dict[str, Any]:
             ("not a map", packed([1, "hello"]), "bad-message", 400),
             ("unknown version", packed(hello | {"v": 1}), "unsupported-version", 400),
             ("unknown type", packed(hello | {"t": "gimme"}), "bad-message", 400),
-            ("a reply sent as a request", packed({"v": 2, "t": "same", "key": key}), "bad-message", 400),
+            ("a reply sent as a request", packed({"v": 3, "t": "same", "key": key}), "bad-message", 400),
             ("root of 31 bytes", packed(hello | {"root": bytes(31)}), "bad-message", 400),
-            ("negative cursor", packed({"v": 2, "t": "pull", "wants": [], "cursor": -1, "limit": 9}),
+            ("negative cursor", packed({"v": 3, "t": "pull", "wants": [], "cursor": -1, "limit": 9}),
              "bad-message", 400),
-            ("prefix not hex", packed({"v": 2, "t": "descend", "prefixes": ["A"]}), "bad-message", 400),
-            ("pack not deflate", packed({"v": 2, "t": "push", "pack": b"\xff"}), "bad-message", 400),
+            ("prefix not hex", packed({"v": 3, "t": "descend", "prefixes": ["A"]}), "bad-message", 400),
+            ("pack not deflate", packed({"v": 3, "t": "push", "pack": b"\xff"}), "bad-message", 400),
             ("forward reference in a pack",
-             packed({"v": 2, "t": "push", "pack": zlib_raw(msgpack.packb([["x", [[[3], b"", bytes(64)]]]]))}),
+             packed({"v": 3, "t": "push", "pack": zlib_raw(msgpack.packb([["x", [[[3], b"", bytes(64)]]]]))}),
              "bad-message", 400),
-            ("cursor of 2^63", packed({"v": 2, "t": "pull", "wants": [], "cursor": 1 << 63, "limit": 9}),
+            ("cursor of 2^63", packed({"v": 3, "t": "pull", "wants": [], "cursor": 1 << 63, "limit": 9}),
              "bad-message", 400),
-            ("nested 7 deep", packed({"v": 2, "t": "pull", "wants": [[[[[[[]]]]]]], "cursor": 0,
+            ("nested 7 deep", packed({"v": 3, "t": "pull", "wants": [[[[[[[]]]]]]], "cursor": 0,
                                       "limit": 9}), "oversized", 413),
         ]],
         "push_sender": {"sender": key_text(sender.public), "responder": responder.hex(),
