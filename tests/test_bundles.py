@@ -23,6 +23,7 @@ from automerge.core import Document
 from pnyx.daemon.store.bundles import export_bundle
 from pnyx.daemon.store.node import Node, create_data_dir, new_key, open_node
 from pnyx.federation.bundle import BundleReader, Selection
+from pnyx.federation.changepack import pack
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey, key_text
@@ -241,7 +242,7 @@ def test_reader_never_buffers_past_one_frame() -> None:
 
     writer = BundleWriter(out.write, Header(Selection(), HeldState(bytes(32), bytes(32), bytes(32), ())))
     for e in envelopes:
-        writer.add(e)
+        writer.add([e])
     writer.finish()
     reads: list[int] = []
     stream = io.BytesIO(out.getvalue())
@@ -250,4 +251,4 @@ def test_reader_never_buffers_past_one_frame() -> None:
         reads.append(n)
         return stream.read(n)
     assert [e for e in BundleReader(read).records()] == envelopes
-    assert max(reads) <= max(len(e.encode()) for e in envelopes) + 4
+    assert max(reads) <= max(len(pack([e])) for e in envelopes) + 4

@@ -688,13 +688,13 @@ def bundles_json(h: History) -> dict[str, Any]:
     envelopes = [s[2] for s in h.steps]
     state = history_state(envelopes)
 
-    def bundle(items: list[Envelope]) -> tuple[bytes, list[int]]:
+    def bundle(items: list[Envelope], per_frame: int = 1) -> tuple[bytes, list[int]]:
         out = io.BytesIO()
         writer = BundleWriter(out.write, Header(Selection(), state))
         offsets = []
-        for envelope in items:
+        for i in range(0, len(items), per_frame):
             offsets.append(writer.bytes)
-            writer.add(envelope)
+            writer.add(items[i:i + per_frame])
         offsets.append(writer.bytes)  # where the trailer starts
         writer.finish()
         return out.getvalue(), offsets
@@ -707,8 +707,11 @@ def bundles_json(h: History) -> dict[str, Any]:
                            bytes([last.signature[0] ^ 1]) + last.signature[1:])
     forged, _ = bundle([*envelopes[:-1], forged_last])
     n = len(envelopes)
+    chained, _ = bundle(envelopes, n)
     cases = [
         ("valid", "the whole history (history.json), in order", valid, None, n, n, []),
+        ("vouched", "the whole history in one record frame: one signature per actor and document",
+         chained, None, n, n, []),
         ("truncated", "cut 20 bytes into the fifth record", valid[:offsets[4] + 20], "truncated", 4, 4, []),
         ("cut-before-trailer", "every record, but the trailer is missing", valid[:offsets[-1]],
          "truncated", n, n, []),
@@ -718,7 +721,7 @@ def bundles_json(h: History) -> dict[str, Any]:
     ]
     return {
         "description": "protocol-spec/bundles.md. Each bundle is imported into an empty store: `records` "
-                       "frames are read, `new` changes are stored, each record refused gives its reason in "
+                       "changes are read, `new` are stored, each record refused gives its reason in "
                        "`rejected`, and the import ends with `error` (null: the file is complete). "
                        "`state` is device A's state file after the whole history; every bundle's header "
                        "carries it as the exporter's state, with no selection.",
