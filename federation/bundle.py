@@ -88,8 +88,9 @@ class Header:
 
 @dataclass(frozen=True)
 class Trailer:
-    records: int
+    records: int  # record frames (packs)
     sha256: bytes
+    changes: int = 0  # the changes in them, as the exporter counts them (not written)
 
 
 def state_to_wire(state: HeldState) -> dict[str, Any]:
@@ -215,6 +216,7 @@ class BundleWriter:
         self._write = write
         self._hash = hashlib.sha256()
         self.records = 0
+        self.changes = 0
         self.bytes = 0
         self._emit(BUNDLE_MAGIC)
         s = header.selection
@@ -232,9 +234,10 @@ class BundleWriter:
         change without a signature of its own is vouched for within it)."""
         self._emit(frame(RECORD, pack(envelopes)))
         self.records += 1
+        self.changes += len(envelopes)
 
     def finish(self) -> Trailer:
-        trailer = Trailer(self.records, self._hash.digest())
+        trailer = Trailer(self.records, self._hash.digest(), self.changes)
         self._emit(frame(TRAILER, _pack({"records": trailer.records, "sha256": trailer.sha256})))
         return trailer
 

@@ -112,7 +112,7 @@ def test_damaged_files_are_refused_and_what_came_before_is_kept(tmp_path: Path) 
     assert result.returncode == 1
     assert "cut short" in result.stderr and "is damaged" in result.stderr
     kept = count_changes(target)
-    assert 700 < kept < len(envelopes)  # every whole record before the cut is stored
+    assert 0 < kept < len(envelopes) and kept % 500 == 0  # every whole pack before the cut is stored
     flipped = bytearray(data)
     flipped[len(data) // 3] ^= 0x40
     damaged = tmp_path / "damaged.pnyx"
@@ -198,7 +198,7 @@ RECORDS = 100_000
 @pytest.mark.slow
 def test_100k_records_stream_both_ways_in_bounded_memory(tmp_path: Path) -> None:
     """Export from a store of 100,000 changes and read the bundle back, measuring the
-    allocations at their peak: a small fraction of the bundle's size."""
+    allocations at their peak: a few batches (one pack frame each), whatever the store holds."""
     create_data_dir(tmp_path / "d", new_key().public, new_key(), None)
     node = open_node(tmp_path / "d")
     try:
@@ -211,7 +211,7 @@ def test_100k_records_stream_both_ways_in_bounded_memory(tmp_path: Path) -> None
     finally:
         node.close()
     size = bundle.stat().st_size
-    assert trailer.records == RECORDS and size > 25 << 20
+    assert trailer.changes == RECORDS and trailer.records >= RECORDS // 500
     tracemalloc.start()
     with open(bundle, "rb") as f:
         reader = BundleReader(f)
@@ -219,8 +219,8 @@ def test_100k_records_stream_both_ways_in_bounded_memory(tmp_path: Path) -> None
     _, import_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert read == RECORDS
-    assert export_peak < size / 20, f"export peaked at {export_peak} bytes for a {size}-byte bundle"
-    assert import_peak < size / 1000, f"reading peaked at {import_peak} bytes for a {size}-byte bundle"
+    assert export_peak < 16 << 20, f"export peaked at {export_peak} bytes for a {size}-byte bundle"
+    assert import_peak < 8 << 20, f"reading peaked at {import_peak} bytes for a {size}-byte bundle"
 
 
 def fill(node: Node, n: int) -> None:
