@@ -111,7 +111,7 @@ def pack_value(envelopes: Iterable[Envelope]) -> list[Any]:
             links.append(Link(_actor(rest), bool(e.signature),
                               [order[d] - first for d in deps if order.get(d, -1) >= first]))
             order[_hash(e.change)] = len(order)
-        for entry, voucher in zip(entries, vouchers(links)):
+        for entry, voucher in zip(entries, vouchers(links), strict=True):
             if voucher is not None:
                 entry[2] = None
         out.append([doc, entries])
@@ -213,7 +213,7 @@ def unpack_value(groups: Any) -> list[Envelope]:
             if len(hashes) > LIMITS.pack_changes:
                 raise PackError(f"over {LIMITS.pack_changes} changes in a pack")
         cache: dict[int, Voucher] = {}
-        for e, at in zip(built, vouchers(links)):
+        for e, at in zip(built, vouchers(links), strict=True):
             if e.signature or at is None:
                 out.append(e)
             else:

@@ -95,7 +95,9 @@ class MemoryStore:
         seqnos = sorted(s for doc in wants for s in self._after(doc, cursor))
         rows = (self._row(seqno) for seqno in seqnos)
         batch = take_batch(rows, wants, cursor, limit, max_bytes, self._vouchers.get)
-        return batch if batch.more or not seqnos else Batch(batch.envelopes, max(batch.cursor, seqnos[-1]), False)
+        if batch.more or not seqnos:
+            return batch
+        return Batch(batch.envelopes, max(batch.cursor, seqnos[-1]), False)
 
     def _row(self, seqno: int) -> Row:
         envelope, held = self._rows[seqno - 1]

@@ -22,7 +22,7 @@ def _plain(envelopes: list[Envelope]) -> list[tuple[str, bytes]]:
 def test_a_pack_gives_back_the_exact_changes_each_signed_or_vouched_and_is_smaller() -> None:
     chains = [ledger_chain(new_key(), 50)[1] for _ in range(3)]
     envelopes = [e for chain in chains for e in chain]
-    interleaved = [e for row in zip(*chains) for e in row]  # documents mixed: regrouped by doc
+    interleaved = [e for row in zip(*chains, strict=True) for e in row]  # documents mixed: regrouped by doc
     data = pack(interleaved)
     back = unpack(data)
     for doc in {e.doc_id for e in envelopes}:
@@ -58,7 +58,7 @@ def test_an_unsigned_change_no_signed_change_of_its_actor_reaches_is_refused_unv
 
 def test_a_head_whose_signature_fails_fails_every_change_it_vouches_for() -> None:
     _, chain = ledger_chain(new_key(), 3)
-    forged = chain[:2] + [Envelope(chain[2].doc_id, chain[2].change, chain[2].signer, bytes(64))]
+    forged = [*chain[:2], Envelope(chain[2].doc_id, chain[2].change, chain[2].signer, bytes(64))]
     for e in unpack(_entries(forged, {2})):
         with pytest.raises(Rejected, match="bad-signature"):
             check_envelope(e)
@@ -68,7 +68,7 @@ def test_a_head_by_another_actor_vouches_for_nothing() -> None:
     key = new_key()
     _, chain = ledger_chain(key, 2)
     _, other = ledger_chain(new_key(), 1)  # another actor's change, made to depend on ours
-    deps, rest = split_chunk(other[0].change)
+    _, rest = split_chunk(other[0].change)
     entries = [[[], split_chunk(chain[0].change)[1], None],
                [[0], rest, other[0].signature]]
     compressor = zlib.compressobj(6, zlib.DEFLATED, -15)

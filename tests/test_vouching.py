@@ -128,7 +128,7 @@ def test_a_broken_chain_is_refused_and_changes_nothing(tmp_path: Path) -> None:
         reply = push_pack(daemon.url, chain[0].doc_id, entries([*chain[1:3], forged_head], {2}))
         assert reply.accepted == 0 and reply.reasons == ("bad-signature",) and reply.rejected == 3
         # a head by another actor (made to depend on ours) vouches for nothing
-        deps, rest = split_chunk(other[0].change)
+        _, rest = split_chunk(other[0].change)
         reply = push_pack(daemon.url, chain[0].doc_id,
                           [[[], split_chunk(chain[1].change)[1], None], [[0], rest, other[0].signature]])
         assert reply.accepted == 0 and "unvouched" in reply.reasons
