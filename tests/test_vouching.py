@@ -13,7 +13,8 @@ import msgpack
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.holdings import StoreHoldings
 from pnyx.daemon.store.node import open_node
-from pnyx.federation.changepack import split_chunk
+from pnyx.federation.changepack import pack, split_chunk, unpack
+from pnyx.federation.chunk import parse_change
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.sync import Initiator
 from pnyx.federation.syncmsg import Pushed, decode_reply, decode_request, encode
@@ -136,3 +137,25 @@ def test_a_broken_chain_is_refused_and_changes_nothing(tmp_path: Path) -> None:
         assert query(target, "SELECT count(*) FROM vouchers")[0][0] == 0
     finally:
         daemon.stop()
+
+
+def test_a_vouched_change_that_waits_keeps_its_voucher_and_is_stored_with_it(tmp_path: Path) -> None:
+    """Changes that arrive vouched before their parent wait in the pending set with their
+    voucher's hash; released, they are stored with it and verify like the rest."""
+    node = open_node(data_dir(tmp_path, "village"))
+    try:
+        _, chain = ledger_chain(new_key(), 6)
+        early = unpack(pack(chain[1:]))
+        assert [bool(e.signature) for e in early] == [False] * 4 + [True]
+        report = node.ingestor.ingest(early)
+        assert report.accepted == 0 and report.pending == 5
+        assert node.ingestor.ingest(chain[:1]).accepted == 6  # the genesis releases the rest
+        assert node.store.count_changes() == 6 and node.store.pending.count() == 0
+        head = parse_change(chain[5].change).hash
+        vouched = node.store.db.execute("SELECT vouch FROM changes WHERE signature = x''").fetchall()
+        assert [bytes(v) for (v,) in vouched] == [head] * 4
+        assert node.store.voucher(head) == chain[5]
+        report_ = reverify(node.store)
+        assert report_.ok and report_.verified == 6, report_.problems
+    finally:
+        node.close()
