@@ -61,6 +61,7 @@ class Ingestor:
     def __init__(self, store: Store, docs: DocumentCache) -> None:
         self.store = store
         self.docs = docs
+        self._vouchers_kept: set[bytes] = set()  # in the batch's transaction
 
     def ingest(self, envelopes: Iterable[Envelope], source: str = "") -> IngestReport:
         """Verify and store envelopes, committing every BATCH of them. `source` names who
@@ -78,6 +79,7 @@ class Ingestor:
 
     def _ingest_batch(self, batch: list[Envelope], source: str) -> IngestReport:
         report = IngestReport()
+        self._vouchers_kept.clear()
         try:
             with self.store.transaction():
                 self.store.pending.refresh(time.time())
@@ -139,8 +141,9 @@ class Ingestor:
         voucher's envelope is kept beside it: this daemon serves the change to others, and
         `pnyx verify` re-checks it, with the signature that vouched for it."""
         voucher = vc.envelope.voucher
-        if voucher is not None:
-            self.store.keep_voucher(voucher.envelope, voucher.check().change.hash)
+        if voucher is not None and vc.vouch is not None and vc.vouch not in self._vouchers_kept:
+            self.store.keep_voucher(voucher.envelope, vc.vouch)
+            self._vouchers_kept.add(vc.vouch)
 
     def _known_signer(self, vc: VerifiedChange) -> bool:
         """A signer whose waiting changes rank above junk (daemon/store/pending.py): it already
