@@ -142,20 +142,22 @@ class Link:
 
 
 def vouchers(links: list[Link]) -> list[int | None]:
-    """For each change of a group, the position of its voucher: the last signed change of the
-    same actor, later in the group, whose deps reach it through changes of the group (None
-    if there is none). Computed backwards: each change hands on, per actor, the last signed
-    change that reaches it, so the cost is (changes x actors x deps), not quadratic."""
+    """For each change of a group, the position of its voucher: the first signed change of the
+    same actor after it in the group whose deps reach it through changes of the group (None
+    if there is none). The first, not the last: evidence sent at a batch's end (a twin of a
+    chain's change) then never vouches where the chain's own head does. Computed backwards:
+    each change hands on, per actor, the first signed change that reaches it, so the cost is
+    (changes x actors x deps), not quadratic."""
     reach: list[dict[bytes, int]] = [{} for _ in links]
     for i in range(len(links) - 1, -1, -1):
         link = links[i]
-        label = dict(reach[i])
+        label = reach[i]
         if link.signed:
-            label[link.actor] = max(i, label.get(link.actor, i))
+            label = {**label, link.actor: i}
         for d in link.deps:
             target = reach[d]
             for actor, at in label.items():
-                if target.get(actor, -1) < at:
+                if target.get(actor, at + 1) > at:
                     target[actor] = at
     return [reach[i].get(link.actor) for i, link in enumerate(links)]
 
