@@ -141,19 +141,35 @@ class Link:
     deps: list[int]
 
 
-def vouchers(links: list[Link]) -> list[int | None]:
+@dataclass
+class Budget:
+    """Steps left for finding vouchers in one pack, whatever its groups."""
+
+    left: int
+
+
+def vouchers(links: list[Link], needed: set[bytes] | None = None,
+             budget: Budget | None = None) -> list[int | None]:
     """For each change of a group, the position of its voucher: the first signed change of the
     same actor after it in the group whose deps reach it through changes of the group (None
     if there is none). The first, not the last: evidence sent at a batch's end (a twin of a
     chain's change) then never vouches where the chain's own head does. Computed backwards:
     each change hands on, per actor, the first signed change that reaches it, so the cost is
-    (changes x actors x deps), not quadratic."""
+    (changes x actors x deps), not quadratic. Only the actors in `needed` are followed (all
+    without it); past the `budget`, PackError: a pack whose actors and deps are made to cost
+    more than any honest one is refused."""
     reach: list[dict[bytes, int]] = [{} for _ in links]
     for i in range(len(links) - 1, -1, -1):
         link = links[i]
         label = reach[i]
-        if link.signed:
+        if link.signed and (needed is None or link.actor in needed):
             label = {**label, link.actor: i}
+        if not label:
+            continue
+        if budget is not None:
+            budget.left -= len(label) * (len(link.deps) + 1)
+            if budget.left < 0:
+                raise PackError(f"finding a pack's vouchers takes over {LIMITS.vouch_steps} steps")
         for d in link.deps:
             target = reach[d]
             for actor, at in label.items():
@@ -190,6 +206,7 @@ def unpack_value(groups: Any) -> list[Envelope]:
     voucher (Envelope.voucher) when the group has one, computed on the rebuilt hashes."""
     hashes: list[bytes] = []
     out: list[Envelope] = []
+    budget = Budget(LIMITS.vouch_steps)
     for group in _array(groups, "a pack"):
         doc, entries = _array(group, "a group", 2)
         if not isinstance(doc, str):
@@ -214,8 +231,10 @@ def unpack_value(groups: Any) -> list[Envelope]:
             built.append(Envelope(doc, chunk, actor[:KEY_BYTES], signature or b""))
             if len(hashes) > LIMITS.pack_changes:
                 raise PackError(f"over {LIMITS.pack_changes} changes in a pack")
+        needed = {link.actor for link in links if not link.signed}
+        found = vouchers(links, needed, budget) if needed else [None] * len(links)
         cache: dict[int, Voucher] = {}
-        for e, at in zip(built, vouchers(links), strict=True):
+        for e, at in zip(built, found, strict=True):
             if e.signature or at is None:
                 out.append(e)
             else:

@@ -7,10 +7,10 @@ import zlib
 
 import msgpack
 import pytest
-from pnyx.federation.changepack import PackError, pack, split_chunk, unpack
+from pnyx.federation.changepack import Budget, Link, PackError, pack, split_chunk, unpack, vouchers
 from pnyx.federation.envelope import Envelope, check_envelope
 from pnyx.federation.errors import Rejected
-from pnyx.federation.wirelimits import PACK
+from pnyx.federation.wirelimits import LIMITS, PACK
 
 from bench.corpus import ledger_chain, new_key
 
@@ -101,3 +101,18 @@ def test_a_back_reference_that_lies_yields_a_change_whose_signature_fails() -> N
 def test_bad_packs_are_refused(name: str, data: bytes) -> None:
     with pytest.raises(PackError):
         unpack(data)
+
+
+def test_finding_vouchers_is_bounded_whatever_a_sender_makes_of_actors_and_deps() -> None:
+    """Many actors whose unsigned changes sit below a long run of signed ones: every step
+    carries every actor. Honest groups cost changes x (a few actors) x (a few deps)."""
+    n = 2_000
+    links = [Link(i.to_bytes(4, "big"), False, []) for i in range(n)]
+    links += [Link(i.to_bytes(4, "big"), True, [n - 1] if i == 0 else [n + i - 1]) for i in range(n)]
+    links[n - 1] = Link(links[n - 1].actor, False, list(range(n - 1)))
+    with pytest.raises(PackError, match="vouchers"):
+        vouchers(links, {link.actor for link in links[:n]}, Budget(LIMITS.vouch_steps))
+    honest = [Link(b"a", False, []), *(Link(b"ab"[i % 2:i % 2 + 1], i == 498, [i - 1]) for i in range(1, 500))]
+    budget = Budget(LIMITS.vouch_steps)
+    assert vouchers(honest, {b"a", b"b"}, budget)[0] == 498
+    assert LIMITS.vouch_steps - budget.left < 5_000
