@@ -112,7 +112,8 @@ def test_finding_vouchers_is_bounded_whatever_a_sender_makes_of_actors_and_deps(
     links[n - 1] = Link(links[n - 1].actor, False, list(range(n - 1)))
     with pytest.raises(PackError, match="vouchers"):
         vouchers(links, {link.actor for link in links[:n]}, Budget(LIMITS.vouch_steps))
-    honest = [Link(b"a", False, []), *(Link(b"ab"[i % 2:i % 2 + 1], i == 498, [i - 1]) for i in range(1, 500))]
+    honest = [Link(b"a", False, []),
+              *(Link(b"ab"[i % 2:i % 2 + 1], i == 498, [i - 1]) for i in range(1, 500))]
     budget = Budget(LIMITS.vouch_steps)
     assert vouchers(honest, {b"a", b"b"}, budget)[0] == 498
     assert LIMITS.vouch_steps - budget.left < 5_000
