@@ -213,7 +213,7 @@ def run() -> None:
     rows = [
         ("verified ingest (Ingestor.ingest, SQLite)", ingest),
         ("  of which parse + hash + signature", checks),
-        ("verified ingest of packs (one signature a chain)", packed),
+        ("verified ingest from packs (vouched)", packed),
         ("  of which parse + hash + vouching", vouched_checks),
         *signature_rates(envelopes),
         ("pnyx verify (reverify of the store)", verify),
