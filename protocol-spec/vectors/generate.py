@@ -24,12 +24,13 @@ import msgpack
 from automerge.core import Document, Transaction
 from pnyx.daemon.services.jsonable import to_jsonable
 from pnyx.federation.bundle import BundleWriter, Header, HeldState, Selection, encode_state
-from pnyx.federation.changepack import pack, unpack
+from pnyx.federation.changepack import pack, split_chunk, unpack
 from pnyx.federation.chunk import CHANGE_CHUNK, MAGIC, Reader, encode_uleb, parse_change
 from pnyx.federation.confed import Act, ActKind, write_act, write_recall_saw
 from pnyx.federation.discovery_txt import Announcement, encode_txt
 from pnyx.federation.docids import ledger_id, mandate_doc_id
-from pnyx.federation.envelope import Envelope, run_actor, signing_input
+from pnyx.federation.envelope import Envelope, check_envelope, run_actor, signing_input
+from pnyx.federation.errors import Rejected
 from pnyx.federation.identity import prove_identity, prove_sender
 from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import (
@@ -575,11 +576,37 @@ def pack_vector(envelopes: list[Envelope]) -> dict[str, Any]:
     """Signed envelopes, their pack, and what it unpacks to: each change with its signature, or
     with none and the position of the change that vouches for it."""
     received = unpack(pack(envelopes))
+    voucher = next(e.voucher.envelope for e in received if e.voucher is not None)
+    forged = bytes([voucher.signature[0] ^ 1]) + voucher.signature[1:]
+    refused = [("no-signature", "every signature left out", [None] * len(received)),
+               ("forged-voucher", "the voucher's signature altered",
+                [forged if e is voucher else e.signature or None for e in received])]
     return {"envelopes": [to_jsonable(e.to_wire()) for e in envelopes],
             "pack": pack(envelopes).hex(),
             "received": [to_jsonable(e.to_wire()) for e in received],
             "vouched_by": [None if e.voucher is None else received.index(e.voucher.envelope)
-                           for e in received]}
+                           for e in received],
+            "refused": [{"name": name, "note": note, "pack": hand_pack(received, signatures).hex(),
+                         "reasons": [outcome(e) for e in unpack(hand_pack(received, signatures))]}
+                        for name, note, signatures in refused]}
+
+
+def hand_pack(envelopes: list[Envelope], signatures: list[bytes | None]) -> bytes:
+    """A pack of one group with every dep as its hash, and these signatures (None: nil)."""
+    entries = [[list(split_chunk(e.change)[0]), split_chunk(e.change)[1], signature]
+               for e, signature in zip(envelopes, signatures, strict=True)]
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    value = [[envelopes[0].doc_id, entries]]
+    return compressor.compress(msgpack.packb(value, use_bin_type=True)) + compressor.flush()
+
+
+def outcome(envelope: Envelope) -> str | None:
+    """The reason E0-E4 refuse the envelope with, None if they pass."""
+    try:
+        check_envelope(envelope)
+    except Rejected as exc:
+        return exc.reason.value
+    return None
 
 
 def sync_json(h: History) -> dict[str, Any]:
