@@ -85,6 +85,16 @@ def join_chunk(deps: list[bytes], rest: bytes) -> tuple[bytes, bytes]:
     return MAGIC + digest[:4] + hashed, digest
 
 
+def is_canonical(raw: bytes) -> bool:
+    """Whether a chunk is exactly what a receiver rebuilds from its deps and body (checksum and
+    header included): the form a pack can carry without changing a byte."""
+    try:
+        deps, rest = split_chunk(raw)
+        return join_chunk(list(deps), rest)[0] == raw
+    except (ValueError, IndexError, Rejected):
+        return False
+
+
 def pack(envelopes: Iterable[Envelope]) -> bytes:
     """Group `envelopes` by document (documents in order of first appearance, each document's
     changes in the order given) and compress. Every change must be canonical."""

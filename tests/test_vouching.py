@@ -10,6 +10,7 @@ import zlib
 from pathlib import Path
 
 import msgpack
+import pytest
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.holdings import StoreHoldings
 from pnyx.daemon.store.node import open_node
@@ -95,6 +96,25 @@ def test_verify_catches_a_tampered_vouched_row(tmp_path: Path) -> None:
         db.close()
     result = cli(village, "verify", check=False)
     assert result.returncode == 1
+
+
+@pytest.mark.parametrize("where", [4, 8])  # the checksum; the chunk type
+def test_verify_catches_a_damaged_header_of_a_vouched_row(tmp_path: Path, where: int) -> None:
+    """A pack rebuilds a chunk's header from its body: verify still judges the bytes stored."""
+    village = data_dir(tmp_path, "village")
+    node = open_node(village)
+    try:
+        _, chain = ledger_chain(new_key(), 5)
+        assert node.ingestor.ingest(unpack(pack(chain))).accepted == 5
+        seqno, change = node.store.db.execute("SELECT seqno, change FROM changes WHERE signature = x''"
+                                              " ORDER BY seqno LIMIT 1 OFFSET 2").fetchone()
+        flipped = bytearray(change)
+        flipped[where] ^= 0x01
+        node.store.db.execute("UPDATE changes SET change = ? WHERE seqno = ?", (bytes(flipped), seqno))
+        report = reverify(node.store)
+        assert not report.ok and report.failed >= 1
+    finally:
+        node.close()
 
 
 def push_pack(url: str, doc: str, entries: list[list[object]]) -> Pushed:

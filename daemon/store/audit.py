@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pnyx.federation.changepack import pack_value, unpack_value
+from pnyx.federation.changepack import is_canonical, pack_value, unpack_value
 from pnyx.federation.envelope import Envelope
 
 from .documents import DocumentCache
@@ -58,10 +58,12 @@ def integrity(store: Store) -> list[str]:
 def replayed(store: Store) -> Iterator[Envelope]:
     """Every stored change as a receiver of this store's packs would get it: each batch's
     vouched changes given their voucher by the pack's own rule (changepack.unpack_value),
-    on hashes recomputed from the stored chunks."""
+    on hashes recomputed from the stored chunks. A stored chunk a pack cannot carry as it is
+    (a damaged header or checksum) goes as it is stored, to be refused for what is wrong."""
     wants = {doc: dict.fromkeys(vector, 0) for doc, vector in store.vectors()}
     for batch in StoreHoldings(store).batches(wants, evidence=False):
-        yield from unpack_value(pack_value(batch))
+        yield from (e for e in batch if not is_canonical(e.change))
+        yield from unpack_value(pack_value([e for e in batch if is_canonical(e.change)]))
 
 
 def reverify(store: Store, data: Path | None = None) -> AuditReport:
