@@ -23,7 +23,7 @@ from automerge.core import Document
 from pnyx.daemon.store.bundles import export_bundle
 from pnyx.daemon.store.node import Node, create_data_dir, new_key, open_node
 from pnyx.federation.bundle import BundleReader, Selection
-from pnyx.federation.changepack import pack
+from pnyx.federation.changepack import join_chunk, pack
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey, key_text
@@ -226,7 +226,7 @@ def test_100k_records_stream_both_ways_in_bounded_memory(tmp_path: Path) -> None
 def fill(node: Node, n: int) -> None:
     """n stored rows (as the store keeps verified changes; export does not re-verify)."""
     db = node.store.db
-    body = os.urandom(220)
+    body = join_chunk([], os.urandom(220))[0]  # canonical, as every stored chunk is
     with node.store.transaction():
         db.executemany(
             "INSERT INTO changes (hash, doc, actor, seq, start_op, max_op, deps, signer, signature, change)"
