@@ -164,7 +164,9 @@ def automerge_repo(chains: list[tuple[Document, list[Envelope]]], root: Path) ->
     """automerge-repo 2.5.6 (bench/automerge-repo/) catching up the same documents: bytes of its
     messages and seconds until the target holds them, from bench/automerge-repo/catchup.mjs."""
     if not (AUTOMERGE_REPO / "node_modules").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=AUTOMERGE_REPO, check=True,
+        # `npm install`, not `npm ci`: npm 11 refuses this lock file, which leaves out the
+        # optional per-platform packages of cbor-extract; install keeps the locked versions
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=AUTOMERGE_REPO, check=True,
                        capture_output=True, timeout=600)
     saved = root / "automerge-repo-docs"
     saved.mkdir(exist_ok=True)

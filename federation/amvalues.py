@@ -96,10 +96,26 @@ def _read_item(doc: Document, item: tuple[Any, bytes], heads: list[bytes] | None
     value, obj_id = item
     if isinstance(value, ObjType):
         return _read_object(doc, obj_id, value, heads, depth + 1)
+    return _scalar(value)
+
+
+# Scalar types as ints: comparing the binding's enum objects costs more than reading a value.
+def _code(scalar_type: ScalarType) -> int:
+    return int(scalar_type)  # type: ignore[call-overload,no-any-return]  # the enum converts
+
+
+_STR, _BYTES = _code(ScalarType.Str), _code(ScalarType.Bytes)
+_UNREAD = frozenset({_code(ScalarType.Counter), _code(ScalarType.Unknown)})
+
+
+def _scalar(value: tuple[ScalarType, Any]) -> Plain:
     scalar_type, scalar = value
-    if scalar_type in (ScalarType.Counter, ScalarType.Unknown):
+    kind = int(scalar_type)  # type: ignore[call-overload]
+    if kind == _STR:  # most values: asked first
+        return scalar
+    if kind in _UNREAD:
         return None
-    if scalar_type == ScalarType.Bytes:
+    if kind == _BYTES:
         return bytes(scalar)  # the binding hands bytes back as a list of ints
     return scalar
 
@@ -110,10 +126,18 @@ def _read_object(doc: Document, obj: bytes, obj_type: ObjType, heads: list[bytes
         return None
     if obj_type == ObjType.Map:
         out: dict[str, Plain] = {}
-        for key in doc.keys(obj, heads):
-            item = doc.get(obj, key, heads)
-            if item is not None:
-                out[key] = _read_item(doc, item, heads, depth)
+        keys = doc.keys(obj, heads)
+        # One call for every value (in key order, the winning one, as `get` gives it) instead
+        # of one per key; asked key by key should the binding ever answer otherwise.
+        items: list[Any] = doc.values(obj, heads)
+        if len(items) != len(keys):
+            items = [doc.get(obj, key, heads) for key in keys]
+        for key, item in zip(keys, items, strict=True):
+            if item is None:
+                continue
+            value = item[0]
+            out[key] = (_read_object(doc, item[1], value, heads, depth + 1)
+                        if isinstance(value, ObjType) else _scalar(value))
         return out
     if obj_type == ObjType.List:
         return [_read_item(doc, item, heads, depth) for item in doc.values(obj, heads)]

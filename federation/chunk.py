@@ -98,51 +98,57 @@ class Reader:
         return len(self.data) - self.pos
 
     def take(self, n: int) -> bytes:
-        if n > self.remaining():
-            raise Rejected(self.short, f"{n} bytes wanted at byte {self.pos}, "
-                                       f"{self.remaining()} left")
-        self.pos += n
-        return self.data[self.pos - n:self.pos]
-
-    def _byte(self) -> int:
-        if self.pos >= len(self.data):
-            raise Rejected(self.short, "LEB128 runs past the end")
-        self.pos += 1
-        return self.data[self.pos - 1]
+        pos = self.pos
+        end = pos + n
+        if end > len(self.data):
+            raise Rejected(self.short, f"{n} bytes wanted at byte {pos}, {self.remaining()} left")
+        self.pos = end
+        return self.data[pos:end]
 
     def uleb(self) -> int:
         """An unsigned LEB128 that fits in 64 bits, in its minimal encoding."""
-        pos = self.pos
-        if pos < len(self.data) and self.data[pos] < 0x80:  # one byte: most values
+        data, pos = self.data, self.pos
+        end = len(data)
+        if pos < end and data[pos] < 0x80:  # one byte: most values
             self.pos = pos + 1
-            return self.data[pos]
+            return data[pos]
         result = shift = 0
         while True:
-            byte = self._byte()
+            if pos >= end:
+                raise Rejected(self.short, "LEB128 runs past the end")
+            byte = data[pos]
+            pos += 1
             result |= (byte & 0x7F) << shift
             shift += 7
             if not byte & 0x80:
+                self.pos = pos
                 if byte == 0 and shift > 7:
                     self.fail("non-minimal LEB128")
                 if result >= _U64_LIMIT:
                     self.fail("LEB128 over 64 bits")
                 return result
             if shift >= 70:
+                self.pos = pos
                 self.fail("LEB128 over 64 bits")
 
     def sleb(self) -> int:
         """A signed LEB128 that fits in 64 bits, in its minimal encoding."""
-        pos = self.pos
-        if pos < len(self.data) and self.data[pos] < 0x80:  # one byte: -64..63
+        data, pos = self.data, self.pos
+        end = len(data)
+        if pos < end and data[pos] < 0x80:  # one byte: -64..63
             self.pos = pos + 1
-            byte = self.data[pos]
+            byte = data[pos]
             return byte - 0x80 if byte & 0x40 else byte
         result = shift = prev = 0
         while True:
-            byte = self._byte()
+            if pos >= end:
+                raise Rejected(self.short, "LEB128 runs past the end")
+            byte = data[pos]
+            pos += 1
             result |= (byte & 0x7F) << shift
             shift += 7
             if not byte & 0x80:
+                self.pos = pos
                 redundant = (byte, prev & 0x40) in ((0, 0), (0x7F, 0x40))
                 if shift > 7 and redundant:
                     self.fail("non-minimal LEB128")
@@ -152,6 +158,7 @@ class Reader:
                     self.fail("LEB128 over 64 bits")
                 return result
             if shift >= 70:
+                self.pos = pos
                 self.fail("LEB128 over 64 bits")
             prev = byte
 
@@ -265,7 +272,8 @@ def _column(body: bytes, data_start: int, where: tuple[int, int]) -> bytes:
 def _rle_runs(column: bytes) -> Iterator[tuple[int, int | None]]:
     """(run length, value) of a uLEB RLE column; value None for a run of nulls."""
     r = Reader(column)
-    while r.remaining():
+    end = len(column)
+    while r.pos < end:
         run = r.sleb()
         if run > 0:
             yield run, r.uleb()
@@ -289,7 +297,8 @@ def _count_actions(column: bytes) -> int:
     are refused."""
     r = Reader(column)
     rows = 0
-    while r.remaining():
+    end = len(column)
+    while r.pos < end:
         run = r.sleb()
         if run == 0:
             r.fail("null in the action column")

@@ -109,6 +109,10 @@ class Mandate:
     attributes: dict[str, str] | None = None  # what the assembly declares of the delegate (parity)
     co_delegates: tuple[CoDelegate, ...] = ()  # who act together with the delegate
 
+    def writers(self) -> list[str]:
+        """The keys that may write this mandate's log: the delegate's, then each co-delegate's."""
+        return [k for k in (self.delegate_key, *(c.delegate_key for c in self.co_delegates)) if k]
+
 
 @dataclass(frozen=True)
 class CoDelegate:
@@ -312,7 +316,7 @@ def _decision_plain(d: Decision) -> dict[str, Plain]:
 
 
 def read_ledger(doc: Document) -> Ledger:
-    devices = _entries(read_map(doc, "devices"), _device)
+    devices = read_devices(doc)
     profile = read_profile(doc)
     void: dict[str, str] = {}
     revoked = _revoked(doc, devices)
@@ -403,6 +407,11 @@ def read_decisions(raw: dict[str, Plain]) -> dict[str, Decision]:
 def read_mandates(raw: dict[str, Plain]) -> dict[str, Mandate]:
     """The well-formed entries of a `mandates` map (as plain values), by id."""
     return _entries(raw, _mandate)
+
+
+def read_devices(doc: Document) -> dict[str, Device]:
+    """The devices alone, as read_ledger reads them, without reading every record."""
+    return _entries(read_map(doc, "devices"), _device)
 
 
 def read_profile(doc: Document) -> Profile | None:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from .chunk import ParsedChange, Reader
 from .errors import Reason, Rejected
@@ -51,9 +50,9 @@ VALUE_KINDS = {0: "null", 1: "bool", 2: "bool", 3: "uint", 4: "int", 5: "f64", 6
                7: "bytes", 8: "counter", 9: "timestamp"}
 
 
-@dataclass(frozen=True, order=True)
-class OpId:
-    """An operation's id: its counter and its actor. The root object has no id (None)."""
+class OpId(NamedTuple):
+    """An operation's id: its counter and its actor. The root object has no id (None).
+    A named tuple: ids are hashed for every op judged, and a tuple hashes in C."""
 
     counter: int
     actor: bytes
@@ -62,8 +61,7 @@ class OpId:
 HEAD = OpId(0, b"")  # the list position before the first element
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(NamedTuple):
     id: OpId
     obj: OpId | None  # the object written to; None is the root map
     key: str | None  # map key; None for a list operation
@@ -121,28 +119,42 @@ def decode_ops(change: ParsedChange) -> list[Op]:
     pred_ctr = _delta(cols.get(PRED_CTR, b""), total_preds)
     ops: list[Op] = []
     used = 0
+    start, actor, put = change.start_op, change.actor, Action.PUT.value
+    ids: dict[tuple[int | None, int | None], OpId | None] = {}  # objects repeat across rows
     for i in range(n):
-        obj = _op_id(obj_ctr[i], actor_of(obj_actor[i]), "object")
+        place = (obj_ctr[i], obj_actor[i])
+        obj = ids.get(place, _UNSEEN)
+        if obj is _UNSEEN:
+            obj = ids[place] = _op_id(place[0], actor_of(place[1]), "object")
+        key = key_str[i]
         elem = None
-        if key_str[i] is None:
+        if key is None:
             head = key_ctr[i] == 0 and key_actor[i] is None
             elem = HEAD if head else _op_id(key_ctr[i], actor_of(key_actor[i]), "list element")
-        pred = []
-        if groups[i] is None:
+        group = groups[i]
+        if group is None:
             raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} has a null predecessor count")
-        for _ in range(groups[i] or 0):
-            pred_id = _op_id(pred_ctr[used], actor_of(pred_actor[used]), "overwritten operation")
-            if pred_id is None:
-                raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} overwrites no operation")
-            pred.append(pred_id)
-            used += 1
+        pred: tuple[OpId, ...] = ()
+        if group:
+            pred = tuple(_pred(i, pred_ctr[used + j], actor_of(pred_actor[used + j]))
+                         for j in range(group))
+            used += group
         act = action[i]
         if act is None:
             raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} has no action")
-        kind, value = values[i] if act == Action.PUT else ("", None)
-        ops.append(Op(OpId(change.start_op + i, change.actor), obj, key_str[i], elem, insert[i],
-                      act, kind, value, tuple(pred)))
+        kind, value = values[i] if act == put else ("", None)
+        ops.append(Op(OpId(start + i, actor), obj, key, elem, insert[i], act, kind, value, pred))
     return ops
+
+
+_UNSEEN = OpId(-1, b"")
+
+
+def _pred(i: int, counter: int | None, actor: bytes | None) -> OpId:
+    pred_id = _op_id(counter, actor, "overwritten operation")
+    if pred_id is None:
+        raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} overwrites no operation")
+    return pred_id
 
 
 def _op_id(counter: int | None, actor: bytes | None, what: str) -> OpId | None:
@@ -161,23 +173,49 @@ def _utf8(r: Reader) -> str:
         r.fail("a key is not UTF-8")
 
 
+# Decoded columns by their bytes: changes of one kind repeat most of their columns byte for
+# byte (the actions, the insert flags, the actor indexes), so each is decoded once. Only what
+# decoded is kept, the lists are never changed by their readers, and the memo is bounded:
+# at most MAX_DECODED columns of at most MEMO_ROWS rows and MEMO_BYTES bytes each.
+_DECODED: dict[tuple[bytes, int, object], list[Any]] = {}
+MAX_DECODED = 4_096
+MEMO_ROWS = MEMO_BYTES = 64
+
+
 def _rle(column: bytes, rows: int, read: Callable[[Reader], T]) -> list[T | None]:
     """A run-length encoded column of at most `rows` rows; rows it does not hold are null,
-    as Automerge reads a column that runs out."""
+    as Automerge reads a column that runs out. Read only: the list may be shared."""
+    if rows > MEMO_ROWS or len(column) > MEMO_BYTES:
+        return _decode_rle(column, rows, read)
+    memo = (column, rows, read)
+    found = _DECODED.get(memo)
+    if found is not None:
+        return found
+    out = _decode_rle(column, rows, read)
+    if len(_DECODED) >= MAX_DECODED:
+        _DECODED.clear()
+    _DECODED[memo] = out
+    return out
+
+
+def _decode_rle(column: bytes, rows: int, read: Callable[[Reader], T]) -> list[T | None]:
     out: list[T | None] = []
     r = Reader(column)
-    while r.remaining():
-        run = r.sleb()
-        count = run if run > 0 else -run if run < 0 else r.uleb()
+    end, sleb, uleb = len(column), r.sleb, r.uleb
+    while r.pos < end:
+        run = sleb()
+        count = run if run > 0 else -run if run < 0 else uleb()
         if len(out) + count > rows:
             raise Rejected(Reason.MALFORMED_CHANGE, f"an op column holds over {rows} rows")
         if run > 0:
             out.extend([read(r)] * count)
         elif run < 0:
-            out.extend(read(r) for _ in range(count))
+            out.extend([read(r) for _ in range(count)])
         else:
             out.extend([None] * count)
-    return out + [None] * (rows - len(out))
+    if len(out) < rows:
+        out.extend([None] * (rows - len(out)))
+    return out
 
 
 def _delta(column: bytes, rows: int) -> list[int | None]:
@@ -200,8 +238,9 @@ def _booleans(column: bytes, rows: int) -> list[bool]:
     not take a change whose insert column runs out early."""
     out: list[bool] = []
     r = Reader(column)
+    end = len(column)
     value = False
-    while r.remaining():
+    while r.pos < end:
         count = r.uleb()
         if len(out) + count > rows:
             raise Rejected(Reason.MALFORMED_CHANGE, f"a boolean column holds over {rows} rows")
@@ -215,22 +254,34 @@ def _booleans(column: bytes, rows: int) -> list[bool]:
 def _values(meta_column: bytes, raw: bytes, rows: int) -> list[tuple[str, object]]:
     """(kind, value) of each row from the value metadata and raw columns."""
     out: list[tuple[str, object]] = []
-    r = Reader(raw)
+    pos = 0
     for meta in _rle(meta_column, rows, Reader.uleb):
         if meta is None:
             raise Rejected(Reason.MALFORMED_CHANGE, "a null in the value metadata column")
-        tag, length = meta & 0x0F, meta >> 4
-        data = r.take(length)
-        out.append(_value(tag, data))
-    if r.remaining():
+        end = pos + (meta >> 4)
+        if end > len(raw):
+            raise Rejected(Reason.MALFORMED_CHANGE, f"{meta >> 4} bytes wanted at byte {pos}, "
+                                                    f"{len(raw) - pos} left")
+        out.append(_value(meta & 0x0F, raw[pos:end]))
+        pos = end
+    if pos < len(raw):
         raise Rejected(Reason.MALFORMED_CHANGE, "the value column holds more than its metadata says")
     return out
 
 
+FIXED_BYTES = {"null": 0, "bool": 0, "f64": 8}
+NUMBERS = frozenset({"uint", "int", "counter", "timestamp"})
+
+
 def _value(tag: int, data: bytes) -> tuple[str, object]:
     kind = VALUE_KINDS.get(tag, "unknown")
-    fixed = {"null": 0, "bool": 0, "f64": 8}
-    if kind in fixed and len(data) != fixed[kind]:
+    if kind == "str":  # most values: checked first
+        try:
+            return kind, data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Rejected(Reason.MALFORMED_CHANGE, "a string value is not UTF-8") from None
+    fixed = FIXED_BYTES.get(kind)
+    if fixed is not None and len(data) != fixed:
         raise Rejected(Reason.MALFORMED_CHANGE, f"a {kind} value of {len(data)} bytes")
     if kind == "null":
         return kind, None
@@ -238,15 +289,10 @@ def _value(tag: int, data: bytes) -> tuple[str, object]:
         return kind, tag == 2
     if kind == "f64":
         return kind, struct.unpack("<d", data)[0]
-    if kind in ("uint", "int", "counter", "timestamp"):
+    if kind in NUMBERS:
         r = Reader(data)
         number = r.uleb() if kind == "uint" else r.sleb()
-        if r.remaining():
+        if r.pos < len(data):
             raise Rejected(Reason.MALFORMED_CHANGE, f"junk after a {kind} value")
         return kind, number
-    if kind == "str":
-        try:
-            return kind, data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise Rejected(Reason.MALFORMED_CHANGE, "a string value is not UTF-8") from None
     return kind, data

@@ -120,6 +120,7 @@ DRAW_STEP_FIELDS = {"draw": "str", "step": "str", "value": "str", "date": "str"}
 ACT_FIELDS = {
     "kind": "str", "date": "str", "proposal": "str|null", "position": "str|null",
     "binding": "str|null", "text": "str", "replaces": "str|null", "saw": "list", "saw/{item}": "str",
+    "by": "str",  # the acting delegate's key: the change's signer (changes.md S6)
 }
 CHAIN_FIELDS = {"date": "str", "supersedes": "str|null", "withdrawn": "bool"}  # economy.md
 WHAT_FIELDS = {"confederation": "str", "item": "str", "quantity": "int", "unit": "str"}
@@ -166,6 +167,8 @@ TABLE: tuple[Row, ...] = (
     row("C5", CHARTER, "rules", "map", GENESIS, "decision rules", fields=RULES_FIELDS),
     row("C6", CHARTER, "parity", "map", GENESIS, "the parity each member's delegation must meet",
         fields={"attribute": "str", "min": "map", "min/{name}": "int", "share": "str"}),
+    row("C7", CHARTER, "rotation", "map", GENESIS, "how long one person may hold a mandate to the council",
+        fields={"consecutive_terms": "int", "days": "int", "period_days": "int"}),
 )
 
 # Structural rules, numbered as protocol-spec/ledger.md lists them.
@@ -198,7 +201,7 @@ PROOFS: dict[str, Callable[[bytes, bytes, dict[str, object]], bool]] = {
     "revocation": lambda assembly, device, revoked: revocation_cut(
         assembly, device, {"revoked": revoked}) is not None,
 }
-ALLOWED_ACTIONS = {Action.MAKE_MAP: "map", Action.MAKE_LIST: "list", Action.PUT: None}
+ALLOWED_ACTIONS: dict[int, str | None] = {Action.MAKE_MAP: "map", Action.MAKE_LIST: "list", Action.PUT: None}
 
 
 class HeldObjects(Protocol):
@@ -273,21 +276,33 @@ def _tree(doc: DocKind) -> _Node:
 TREES = {kind: _tree(kind) for kind in DocKind}
 
 
-def match(doc: DocKind, path: Path) -> tuple[Row, Path, frozenset[str]] | None:
-    """The row whose object `path` is or lies in, the path relative to that object, and the
-    types allowed there (empty when the row names no such field)."""
-    node: _Node | None = TREES[doc]
-    owner: tuple[Row, int] | None = None
-    for depth, key in enumerate(path):
-        node = node.step(key) if node is not None else None
+Place = tuple[_Node | None, tuple[Row, int] | None]  # a node of the tree and its owning row
+
+
+def _descend(place: Place, path: Path, start: int) -> Place:
+    """From the place of `path[:start]` down to that of `path`."""
+    node, owner = place
+    for depth in range(start, len(path)):
+        node = node.step(path[depth]) if node is not None else None
         if node is None:
             break
         if node.row is not None:
             owner = (node.row, depth + 1)
+    return node, owner
+
+
+def _found(place: Place, path: Path) -> tuple[Row, Path, frozenset[str]] | None:
+    node, owner = place
     if owner is None:
         return None
     found_row, depth = owner
     return found_row, path[depth:], node.types if node is not None else frozenset()
+
+
+def match(doc: DocKind, path: Path) -> tuple[Row, Path, frozenset[str]] | None:
+    """The row whose object `path` is or lies in, the path relative to that object, and the
+    types allowed there (empty when the row names no such field)."""
+    return _found(_descend((TREES[doc], None), path, 0), path)
 
 
 def _once(found: Row, rel: Path) -> bool:
@@ -300,8 +315,9 @@ def violation(n: int, op: Op, rule: str, detail: str, row_: Row | None = None) -
     return Rejected(Reason.SCHEMA_VIOLATION, f"op {n} ({op.describe()}): rule {rule}{where}: {detail}")
 
 
-def check_writes(vc: VerifiedChange, held: HeldObjects) -> None:
-    """Refuse (`schema-violation`) a change any of whose operations no rule allows."""
+def check_writes(vc: VerifiedChange, held: HeldObjects) -> Mapping[Path, object]:
+    """Refuse (`schema-violation`) a change any of whose operations no rule allows; return
+    what it writes: every value put, by path (a map or list made there as MADE)."""
     change, doc_id, kind = vc.change, vc.envelope.doc_id, vc.doc.kind
     genesis = not change.deps
     if genesis and kind is LEDGER:
@@ -318,6 +334,7 @@ def check_writes(vc: VerifiedChange, held: HeldObjects) -> None:
         if missing:
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: the genesis does not "
                                                    f"create {', '.join(missing)}")
+    return judge.values
 
 
 class _Judge:
@@ -330,6 +347,8 @@ class _Judge:
         self.values: dict[Path, object] = {}  # every value put, by path
         self.signed: list[tuple[int, Op, Row, str, Path]] = []  # objects that need a proof
         self.created: set[str] = set()  # rows whose object this change made
+        # where each parent lies in the table: a record's fields share their parent's walk
+        self.places: dict[Path, Place] = {}
 
     def op(self, n: int, op: Op) -> None:
         change, doc_id = self.vc.change, self.vc.envelope.doc_id
@@ -349,13 +368,17 @@ class _Judge:
             parent, parent_new = resolved, False
         key = _key(n, op, change, parent_type, self.written)
         path = (*parent, key)
-        found = match(self.vc.doc.kind, path)
+        place = self.places.get(parent)
+        if place is None:
+            place = self.places[parent] = _descend((TREES[self.vc.doc.kind], None), parent, 0)
+        here = _descend(place, path, len(parent))
+        found = _found(here, path)
         if found is None:
             raise violation(n, op, W_PATH, f"no rule allows {'/'.join(path)}")
         row_, rel, types = found
         if not types:
             raise violation(n, op, W_PATH, f"no field {'/'.join(rel)} in {row_.meaning}", row_)
-        value_type = ALLOWED_ACTIONS[Action(op.action)] or op.kind
+        value_type = ALLOWED_ACTIONS[op.action] or op.kind
         if value_type not in types:
             raise violation(n, op, W_TYPE, f"{'/'.join(path)} is {'|'.join(sorted(types))}, "
                                            f"not {value_type}", row_)
@@ -370,6 +393,7 @@ class _Judge:
         if op.action == Action.PUT:
             return
         self.made[op.id] = (path, value_type)
+        self.places[path] = here
         if not rel:
             self.created.add(row_.rule)
         if rel in row_.signed:

@@ -127,3 +127,31 @@ def test_an_idle_daemon_tends_its_cache_once_nothing_arrives(tmp_path: Path) -> 
     assert tended == [1] and not docs._docs
     assert read_ledger(docs.get(assembly.doc_id)) == held  # loaded again when asked
     store.close()
+
+
+def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_CACHED_CHANGES the documents unused lately are let go (snapshotted when due)
+    while ingest goes on; every ledger then reads as its own daemon reads it, and an
+    idle daemon forgets even the held changes it remembered."""
+    monkeypatch.setattr(documents, "MAX_CACHED_CHANGES", 12)
+    monkeypatch.setattr(documents, "UNUSED_AFTER", 1)
+    monkeypatch.setattr(documents, "SNAPSHOT_EVERY", 4)
+    assemblies = [found_assembly(f"Barrio {n}") for n in range(3)]
+    for assembly in assemblies:
+        for n in range(8):
+            assembly.recorder.decide(vote(f"decision {n}"))
+    store = Store(tmp_path / "pnyx.sqlite")
+    docs = DocumentCache(store)
+    report = Ingestor(store, docs).ingest([e for a in assemblies for e in a.envelopes()])
+    assert report.accepted == sum(len(a.envelopes()) for a in assemblies) and not report.rejected
+    assert list(docs._docs) == [assemblies[-1].doc_id]  # the others were let go ...
+    assert all(store.snapshot_upto(a.doc_id) > 0 for a in assemblies[:-1])  # ... snapshotted
+    for assembly in assemblies:
+        assert read_ledger(docs.get(assembly.doc_id)) == read_ledger(
+            assembly.home.docs.get(assembly.doc_id))
+        assert docs.profile(assembly.doc_id) == read_ledger(docs.get(assembly.doc_id)).profile
+    assert len(docs._docs) == 1 and store._held
+    docs.tend()
+    assert not docs._docs and not store._held
+    store.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import automerge.core as am
 import pytest
+from pnyx.federation import ops
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.errors import Rejected
 from pnyx.federation.ops import HEAD, Action, OpId, decode_ops
@@ -85,3 +86,20 @@ def test_mangled_op_columns_are_rejected_or_read_never_crash(seed: int) -> None:
         except Rejected:  # anything else escaping fails the test
             outcomes["rejected"] += 1
     assert outcomes["read"] and outcomes["rejected"], outcomes
+
+
+def test_columns_decoded_once_are_read_back_the_same_and_only_small_ones_are_kept() -> None:
+    """The memo of decoded columns gives what decoding gives, and keeps no large column:
+    a peer's changes can make it hold at most MAX_DECODED small lists."""
+    ops._DECODED.clear()
+    big = am.Document(A)
+    with big.transaction() as tx:
+        record = tx.put_object(am.ROOT, "decisions", am.ObjType.Map)
+        for n in range(200):
+            tx.put(record, f"key {n}", am.ScalarType.Str, f"value {n}")
+    parsed = [parse_change(c) for c in (*changes(), bytes(big.get_changes([])[0].raw_bytes))]
+    first = [decode_ops(p) for p in parsed]
+    assert ops._DECODED and all(len(column) <= ops.MEMO_BYTES and rows <= ops.MEMO_ROWS
+                                for column, rows, _ in ops._DECODED)
+    assert [decode_ops(p) for p in parsed] == first  # the second time from the memo
+    assert len(first[-1]) == 201 and first[-1][-1].value == "value 199"

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Profile, read_ledger
+from pnyx.federation.ledger import Profile, read_devices, read_ledger
 
 from ..services.jsonable import to_jsonable
 from ..services.listing import bylaws_row, decision_rows, mandate_rows
@@ -18,7 +18,7 @@ from ..services.status import node_status
 from ..services.submit import submit
 from ..store.audit import reverify
 from ..store.node import create_data_dir, new_key, open_node
-from .common import add_decision_args, vote_body, with_node
+from .common import add_decision_args, add_rotation_args, rotation_body, vote_body, with_node
 from .output import print_json
 
 T = TypeVar("T")
@@ -46,10 +46,7 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
                    help="a minority of this share of the members may reopen a decision")
     p.add_argument("--reopen-dissent-days", default=None, type=int, metavar="DAYS",
                    help="the dissenting side may reopen a decision within this many days")
-    p.add_argument("--rotation-terms", default=None, type=int, metavar="N",
-                   help="a person may hold at most N consecutive terms to one council")
-    p.add_argument("--rotation-days", default=None, nargs=2, type=int, metavar=("DAYS", "PERIOD"),
-                   help="a person may hold a mandate to one council at most DAYS in any PERIOD days")
+    add_rotation_args(p, "one council")
     add_decision_args(p, title_required=False)
     p.set_defaults(handler=cmd_bylaws)
 
@@ -167,11 +164,7 @@ def cmd_bylaws(args: argparse.Namespace) -> int:
                                    ("dissent_days", args.reopen_dissent_days)) if v is not None}
     if reopening:
         changes["reopening"] = reopening
-    rotation: dict[str, int] = {}
-    if args.rotation_terms is not None:
-        rotation["consecutive_terms"] = args.rotation_terms
-    if args.rotation_days is not None:
-        rotation.update(days=args.rotation_days[0], period_days=args.rotation_days[1])
+    rotation = rotation_body(args)
     if rotation:
         changes["rotation"] = rotation
     if not changes:
@@ -249,19 +242,23 @@ def cmd_show(args: argparse.Namespace) -> int:
     node = with_node(args)
     try:
         assembly = resolve_assembly(node, args.assembly) if args.assembly else node.assembly
-        ledger = read_ledger(node.docs.get(ledger_id(assembly)))
+        doc = node.docs.get(ledger_id(assembly))
+        # devices are read alone; the rest needs every record, to leave out the void ones
+        ledger = None if args.what == "devices" else read_ledger(doc)
+        devices = read_devices(doc) if ledger is None else ledger.devices
     finally:
         node.close()
     if args.what == "bylaws":
+        assert ledger is not None
         row = bylaws_row(ledger, utc_today())
         if args.json:
             print_json(row)
         else:
             print_bylaws(row)
         return 0
-    rows: list[dict[str, Any]] = (decision_rows(ledger) if args.what == "decisions"
-                                  else mandate_rows(ledger) if args.what == "mandates"
-                                  else to_jsonable(list(ledger.devices.values())))
+    rows: list[dict[str, Any]] = (to_jsonable(list(devices.values())) if ledger is None
+                                  else decision_rows(ledger) if args.what == "decisions"
+                                  else mandate_rows(ledger))
     if args.json:
         print_json(rows)
         return 0
@@ -269,7 +266,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(describe(args.what, row))
     if not rows:
         print(f"no {args.what}")
-    if args.what != "devices":
+    if ledger is not None:
         for record_id, reason in sorted(ledger.void.items()):
             print(f"void: {record_id}  {reason}")
     return 0

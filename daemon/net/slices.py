@@ -15,14 +15,15 @@ from pnyx.federation.envelope import Envelope
 
 from ..store.ingest import Ingestor, IngestReport
 
-SLICE = 50
+SLICE = 50  # a push: judged a slice at a time, so a sender owing too much is cut off early
+PULLED_SLICE = 250  # what this daemon pulled: fewer, larger transactions (each commit syncs)
 SLICE_BYTES = 256 << 10
 
 
-def slice_end(envelopes: Sequence[Envelope], start: int) -> int:
-    """Where the slice that starts at `start` ends."""
+def slice_end(envelopes: Sequence[Envelope], start: int, most: int = SLICE) -> int:
+    """Where the slice that starts at `start` ends: at most `most` envelopes."""
     end, size = start, 0
-    while end < len(envelopes) and end - start < SLICE and (size < SLICE_BYTES or end == start):
+    while end < len(envelopes) and end - start < most and (size < SLICE_BYTES or end == start):
         size += len(envelopes[end].change)
         end += 1
     return end
@@ -33,7 +34,7 @@ async def ingest_in_slices(ingestor: Ingestor, envelopes: Sequence[Envelope],
     report = IngestReport()
     start = 0
     while start < len(envelopes):
-        end = slice_end(envelopes, start)
+        end = slice_end(envelopes, start, PULLED_SLICE)
         report.merge(ingestor.ingest(envelopes[start:end], source))
         start = end
         await asyncio.sleep(0)

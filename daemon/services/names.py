@@ -36,8 +36,14 @@ def held_charters(node: Node) -> Iterator[tuple[str, str]]:
 
 
 def assembly_names(node: Node) -> dict[str, str]:
-    """Assembly key text -> name, for every ledger held with a profile."""
-    return {key: ledger.profile.name for key, ledger in held_ledgers(node) if ledger.profile}
+    """Assembly key text -> name, for every ledger held with a profile (read from its genesis
+    alone, DocumentCache.profile: no record is loaded)."""
+    out = {}
+    for doc_id in node.store.documents():
+        profile = node.docs.profile(doc_id) if doc_id.startswith("ledger/") else None
+        if profile is not None:
+            out[doc_id.removeprefix("ledger/")] = profile.name
+    return out
 
 
 def the_one(found: list[tuple[str, str]], what: str) -> str:

@@ -12,9 +12,7 @@ from ..store.node import Node
 
 def node_status(node: Node) -> dict[str, Any]:
     """The status a daemon reports at GET /pnyx/v1/status and `pnyx status` prints."""
-    from pnyx.federation.ledger import read_profile
-
-    profile = read_profile(node.docs.get(node.ledger_id))
+    profile = node.docs.profile(node.ledger_id)
     return {
         "assembly": key_text(node.assembly),
         "assembly_name": profile.name if profile else None,

@@ -23,7 +23,7 @@ from pnyx.federation.chunk import encode_uleb
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.keys import key_text
-from pnyx.federation.ledger import may_change_devices
+from pnyx.federation.ledger import Profile, may_change_devices, read_profile
 from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import Path, resolve_path
 
@@ -33,7 +33,13 @@ SNAPSHOT_EVERY = 2_000  # changes after a snapshot before it is renewed, at leas
 SNAPSHOT_SHARE = 4  # ... and at least a quarter of the document's changes
 SYNC_MESSAGE_V1 = 0x42
 APPLY_BATCH = 1_000
-MAX_REMEMBERED = 100_000  # device states and entries remembered; past it they are forgotten
+MAX_REMEMBERED = 10_000  # device states and entries remembered; past it they are forgotten
+# Changes held by the cached documents together; past it the documents not asked for in the
+# last UNUSED_AFTER reads are let go (snapshotted first if due), so that receiving many
+# documents one after the other stays bounded in memory (Automerge takes about 1.8 kB per
+# change held), while documents whose changes arrive interleaved are never reloaded in turn.
+MAX_CACHED_CHANGES = 20_000
+UNUSED_AFTER = 1_000
 
 
 def automerge_failed(exc: BaseException) -> bool:
@@ -86,26 +92,57 @@ class DocumentCache:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._docs: dict[str, tuple[Document, int]] = {}
+        self._docs: dict[str, tuple[Document, int]] = {}  # least recently used first
+        self._sizes: dict[str, int] = {}  # cached document -> changes it holds ...
+        self._cached_changes = 0  # ... and all of them together
+        self._reads = 0  # documents asked for so far ...
+        self._read_at: dict[str, int] = {}  # ... and when each cached one was last
+        self._caught_up: dict[str, int] = {}  # document -> the write transaction it caught up in
         self._paths: dict[tuple[str, OpId], Path | None] = {}  # held objects never move
         self._unsaveable: dict[str, int] = {}  # doc -> the seqno at which its save did not load
         # ledger change hash -> the change as of which `devices` was last possibly changed
         self._devices_state: dict[bytes, bytes] = {}
         self._entries: dict[tuple[bytes, bytes], Plain] = {}  # (devices state, device) -> entry
+        self._profiles: dict[str, Profile | None] = {}  # ledger -> its profile, once held
         # Documents may hold changes of a transaction that was rolled back (a COMMIT on a full
         # disk): reads must never show what was not stored, so all are rebuilt from the store.
         store.abort_hooks.append(self.forget_everything)
 
     def get(self, doc_id: str) -> Document:
         """The document with every change the store holds for it."""
-        cached = self._docs.get(doc_id)
+        cached = self._docs.pop(doc_id, None)
         if cached is None:
             doc, upto = self._load(doc_id)
+            self._sizes[doc_id] = self.store.count_changes_of(doc_id, upto)[1]
+            self._cached_changes += self._sizes[doc_id]
         else:
             doc, upto = cached
-        upto = self._catch_up(doc_id, doc, upto)
+        writing = self.store.writing
+        if cached is None or not writing or self._caught_up.get(doc_id) != writing:
+            # inside a write transaction no other process writes, and what this one stores
+            # is applied here (mark_stored): one catch-up per document per transaction
+            upto = self._catch_up(doc_id, doc, upto)
+            if writing:
+                self._caught_up[doc_id] = writing
         self._docs[doc_id] = (doc, upto)
+        self._reads += 1
+        self._read_at[doc_id] = self._reads
+        if self._cached_changes > MAX_CACHED_CHANGES and len(self._docs) > 1:
+            self._let_go()
         return doc
+
+    def _let_go(self) -> None:
+        """Forget the least recently used documents, unused in the last UNUSED_AFTER reads,
+        until the rest hold at most MAX_CACHED_CHANGES changes; each is snapshotted first if
+        its snapshot is due."""
+        unused = [doc_id for doc_id in self._docs if self._reads - self._read_at[doc_id] >= UNUSED_AFTER]
+        for doc_id in unused:
+            if self._cached_changes <= MAX_CACHED_CHANGES:
+                break
+            self._save_if_due(doc_id)
+            self.forget(doc_id)
+        if unused:
+            release_free_memory()
 
     def _load(self, doc_id: str) -> tuple[Document, int]:
         snapshot = self.store.snapshot(doc_id)
@@ -153,9 +190,14 @@ class DocumentCache:
         """A change already in the cached document has been stored at `seqno`."""
         doc, _ = self._docs[doc_id]
         self._docs[doc_id] = (doc, seqno)
+        self._sizes[doc_id] = self._sizes.get(doc_id, 0) + 1
+        self._cached_changes += 1
 
     def forget(self, doc_id: str) -> None:
         self._docs.pop(doc_id, None)
+        self._cached_changes -= self._sizes.pop(doc_id, 0)
+        self._read_at.pop(doc_id, None)
+        self._caught_up.pop(doc_id, None)
 
     def forget_all(self, doc_ids: Iterable[str]) -> None:
         for doc_id in doc_ids:
@@ -169,17 +211,24 @@ class DocumentCache:
         proportion to the whole document, so a snapshot is renewed only once the changes
         after it make up a share of the document: the cost per change stays bounded
         however large the document grows."""
-        for doc_id, (doc, upto) in list(self._docs.items()):
-            if not self.snapshot_due(doc_id):
-                continue
-            data = doc.save()
-            if loads_back(data, doc.get_heads()):
-                try:
-                    self.store.save_snapshot(doc_id, upto, data)
-                except sqlite3.OperationalError:  # another process holds the store: only a cache
-                    return
-            else:  # the older snapshot stays; try again once as many changes came after this
-                self._unsaveable[doc_id] = upto
+        for doc_id in list(self._docs):
+            if not self._save_if_due(doc_id):
+                return
+
+    def _save_if_due(self, doc_id: str) -> bool:
+        """Snapshot one cached document if due; False if another process holds the store."""
+        doc, upto = self._docs[doc_id]
+        if not self.snapshot_due(doc_id):
+            return True
+        data = doc.save()
+        if loads_back(data, doc.get_heads()):
+            try:
+                self.store.save_snapshot(doc_id, upto, data)
+            except sqlite3.OperationalError:  # another process holds the store: only a cache
+                return False
+        else:  # the older snapshot stays; try again once as many changes came after this
+            self._unsaveable[doc_id] = upto
+        return True
 
     def snapshot_due(self, doc_id: str) -> bool:
         """Whether the changes newer than the document's snapshot (or than a try whose save
@@ -192,6 +241,7 @@ class DocumentCache:
         """What an idle daemon does: save the snapshots due, then let go of every cached
         document, so that its memory does not keep what it once loaded; the next access
         loads from the snapshot."""
+        self.store.forget_remembered()
         if not self._docs:
             return
         self.save_snapshots()
@@ -200,6 +250,12 @@ class DocumentCache:
 
     def forget_everything(self) -> None:
         self._docs.clear()
+        self._sizes.clear()
+        self._cached_changes = 0
+        self._read_at.clear()
+        self._caught_up.clear()
+        self._paths.clear()
+        self._profiles.clear()
         self._devices_state.clear()
         self._entries.clear()
 
@@ -212,6 +268,20 @@ class DocumentCache:
             self._devices_state.clear()
         same = None if changed else self._devices_state.get(deps[0])
         self._devices_state[change_hash] = change_hash if same is None else same
+
+    def profile(self, doc_id: str) -> Profile | None:
+        """A ledger's profile, read from its genesis alone, without loading its records: only
+        the genesis writes the profile (rules L1 and W6) and a ledger has one genesis (W8)."""
+        if doc_id in self._profiles:
+            return self._profiles[doc_id]
+        genesis = self.store.first_change(doc_id)
+        envelope = None if genesis is None else self.store.envelope(genesis)
+        if envelope is None:
+            return None  # not held yet: asked again later
+        doc = Document()
+        apply_chunks(doc, [envelope.change])
+        found = self._profiles[doc_id] = read_profile(doc)
+        return found
 
     # --- authority records (federation.verify.AuthorityRecords) ------------------------
 

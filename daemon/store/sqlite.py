@@ -25,7 +25,7 @@ from .schema import create_schema
 
 MAX_EVIDENCE_SENT = 1_000  # evidence envelopes offered per exchange or bundle
 HASH_BYTES = 32
-MAX_REMEMBERED = 50_000  # held changes remembered in memory; past it they are forgotten
+MAX_REMEMBERED = 10_000  # held changes remembered in memory; past it they are forgotten
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS changes (
@@ -104,6 +104,8 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self._held: dict[bytes, HeldChange] = {}
         self._at: dict[tuple[str, bytes, int], bytes] = {}  # (doc, actor, seq) -> hash held
+        self.serial = 0  # write transactions begun ...
+        self.writing = 0  # ... and the number of the one open (0: none): no other process writes
         self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -143,6 +145,8 @@ class Store:
             yield
             return
         self.db.execute("BEGIN IMMEDIATE")
+        self.serial += 1
+        self.writing = self.serial
         # Inside the transaction nobody else writes: what it asks often is answered from memory.
         self.pending.empty = self.db.execute("SELECT 1 FROM pending LIMIT 1").fetchone() is None
         try:
@@ -153,12 +157,13 @@ class Store:
             # connection would see what was never stored, and the next write would join it.
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
-            self._forget_remembered()
+            self.forget_remembered()
             for hook in self.abort_hooks:
                 hook()
             raise
         finally:
             self.pending.empty = False
+            self.writing = 0
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -166,7 +171,7 @@ class Store:
         try:
             yield
         except BaseException:
-            self._forget_remembered()
+            self.forget_remembered()
             self.db.execute("ROLLBACK TO one_change")
             self.db.execute("RELEASE one_change")
             raise
@@ -189,12 +194,13 @@ class Store:
 
     def _remember(self, change_hash: bytes, held: HeldChange) -> None:
         if len(self._held) >= MAX_REMEMBERED:
-            self._forget_remembered()
+            self.forget_remembered()
         self._held[change_hash] = held
         self._at[(held.doc_id, held.actor, held.seq)] = change_hash
 
-    def _forget_remembered(self) -> None:
-        """A rollback may have taken back changes remembered as stored."""
+    def forget_remembered(self) -> None:
+        """A rollback may have taken back changes remembered as stored; an idle daemon lets
+        go of what it remembered (DocumentCache.tend)."""
         self._held.clear()
         self._at.clear()
 
