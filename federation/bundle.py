@@ -1,7 +1,9 @@
 """Bundles and state files: signed records carried by hand (protocol-spec/bundles.md).
 
-A bundle is a stream of frames after a magic: one header, then one frame per
-envelope (the msgpack array of envelope.py), then a trailer. Every frame
+A bundle is a stream of frames after a magic: one header, then record frames,
+each a pack of changes exactly as sync sends them (changepack.py: grouped by
+document, compressed, one signature vouching for each actor's chain in a
+group), then a trailer. Every frame
 carries its own CRC-32, so damage is found at the first bad frame and every
 record before it can still be used; the trailer counts the records and
 hashes every byte before it, so a file cut anywhere, even between two frames,
@@ -28,19 +30,22 @@ from typing import Any, BinaryIO
 
 import msgpack
 
-from .envelope import MAX_ENVELOPE_BYTES, Envelope, decode_envelope
-from .errors import Rejected
+from .changepack import PackError, pack
+from .changepack import unpack as unpack_pack
+from .envelope import Envelope
+from .errors import Reason, Rejected
 from .syncmsg import DocVectors, Fields, ProtocolError, vectors_to_wire
 from .wirelimits import BUNDLE_META, WireLimitError, unpack
 
 BUNDLE_MAGIC = b"PNYXBNDL\x01"
 STATE_MAGIC = b"PNYXSTAT\x01"
-FORMAT_VERSION = 1
-HEADER, RECORD, TRAILER, STATE = b"H", b"R", b"T", b"S"
+FORMAT_VERSION = 2
+HEADER, RECORD, TRAILER, STATE = b"H", b"P", b"T", b"S"
+MAX_PACK_BYTES = 8 << 20  # a record frame: one pack, at most what one sync body holds
 FRAME_HEAD = struct.Struct(">cI")  # kind, payload length
 CRC = struct.Struct(">I")
 MAX_META_BYTES = BUNDLE_META.max_bytes  # a header or a state: vectors of many documents
-MAX_LENGTH = {HEADER: MAX_META_BYTES, RECORD: MAX_ENVELOPE_BYTES, TRAILER: 1024, STATE: MAX_META_BYTES}
+MAX_LENGTH = {HEADER: MAX_META_BYTES, RECORD: MAX_PACK_BYTES, TRAILER: 1024, STATE: MAX_META_BYTES}
 
 
 class BundleError(Exception):
@@ -83,8 +88,9 @@ class Header:
 
 @dataclass(frozen=True)
 class Trailer:
-    records: int
+    records: int  # record frames (packs)
     sha256: bytes
+    changes: int = 0  # the changes in them, as the exporter counts them (not written)
 
 
 def state_to_wire(state: HeldState) -> dict[str, Any]:
@@ -210,6 +216,7 @@ class BundleWriter:
         self._write = write
         self._hash = hashlib.sha256()
         self.records = 0
+        self.changes = 0
         self.bytes = 0
         self._emit(BUNDLE_MAGIC)
         s = header.selection
@@ -222,12 +229,15 @@ class BundleWriter:
         self.bytes += len(data)
         self._write(data)
 
-    def add(self, envelope: Envelope) -> None:
-        self._emit(frame(RECORD, envelope.encode()))
+    def add(self, envelopes: list[Envelope]) -> None:
+        """One record frame: the pack of `envelopes` (a batch as sync serves it, so that each
+        change without a signature of its own is vouched for within it)."""
+        self._emit(frame(RECORD, pack(envelopes)))
         self.records += 1
+        self.changes += len(envelopes)
 
     def finish(self) -> Trailer:
-        trailer = Trailer(self.records, self._hash.digest())
+        trailer = Trailer(self.records, self._hash.digest(), self.changes)
         self._emit(frame(TRAILER, _pack({"records": trailer.records, "sha256": trailer.sha256})))
         return trailer
 
@@ -236,8 +246,9 @@ Item = Envelope | Rejected
 
 
 class BundleReader:
-    """Reads a bundle from `read(n)`: `header`, then `records()` yields each envelope (or the
-    Rejected of a record that is not an envelope) and checks the trailer at the end.
+    """Reads a bundle from `read(n)`: `header`, then `records()` yields the envelopes of each
+    record frame's pack (or the Rejected of a record that is not a pack) and checks the
+    trailer at the end.
     A damaged or truncated file raises BundleError where the damage is, after every
     record before it was yielded."""
 
@@ -265,9 +276,11 @@ class BundleReader:
                 raise BundleError("malformed", "a second header inside the bundle", offset)
             self.records_read += 1
             try:
-                yield decode_envelope(payload)
-            except Rejected as exc:
-                yield exc
+                envelopes = unpack_pack(payload)
+            except PackError as exc:
+                yield Rejected(Reason.MALFORMED_ENVELOPE, f"a record that is not a pack: {exc}")
+                continue
+            yield from envelopes
 
     def _check_trailer(self, payload: bytes, offset: int, digest: bytes) -> None:
         value = _unpack(payload, "trailer", offset)

@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
 
 from .chunk import CHANGE_CHUNK, HASH_BYTES, MAGIC, MAX_CHUNK_BYTES, Reader, encode_uleb
-from .envelope import Envelope
+from .envelope import ACTOR_BYTES, Envelope, Voucher
 from .errors import Rejected
 from .keys import KEY_BYTES, SIGNATURE_BYTES
 from .wirelimits import LIMITS, PACK, WireLimitError
@@ -84,22 +85,107 @@ def join_chunk(deps: list[bytes], rest: bytes) -> tuple[bytes, bytes]:
     return MAGIC + digest[:4] + hashed, digest
 
 
+def is_canonical(raw: bytes) -> bool:
+    """Whether a chunk is exactly what a receiver rebuilds from its deps and body (checksum and
+    header included): the form a pack can carry without changing a byte."""
+    try:
+        deps, rest = split_chunk(raw)
+        return join_chunk(list(deps), rest)[0] == raw
+    except (ValueError, IndexError, Rejected):
+        return False
+
+
 def pack(envelopes: Iterable[Envelope]) -> bytes:
     """Group `envelopes` by document (documents in order of first appearance, each document's
     changes in the order given) and compress. Every change must be canonical."""
+    return _deflate(pack_value(envelopes))
+
+
+def pack_value(envelopes: Iterable[Envelope]) -> list[Any]:
+    """The msgpack value of a pack, before deflate. Only the changes that vouch for the others
+    of their actor in their group keep their signature; a change without a signature whose
+    voucher is attached (Envelope.voucher) and not in its group gets it added at the group's
+    end, and one with neither goes without (its receiver refuses it: `unvouched`)."""
     groups: dict[str, list[Envelope]] = {}
     for e in envelopes:
         groups.setdefault(e.doc_id, []).append(e)
     order: dict[bytes, int] = {}  # change hash -> its index in the pack
     out = []
     for doc, members in groups.items():
-        entries = []
-        for e in members:
+        entries: list[list[Any]] = []
+        links: list[Link] = []
+        first = len(order)
+        for e in _with_vouchers(members):
             deps, rest = split_chunk(e.change)
-            entries.append([[order.get(d, d) for d in deps], rest, e.signature])
-            order[hashlib.sha256(memoryview(e.change)[8:]).digest()] = len(order)
+            entries.append([[order.get(d, d) for d in deps], rest, e.signature or None])
+            links.append(Link(_actor(rest), bool(e.signature),
+                              [order[d] - first for d in deps if order.get(d, -1) >= first]))
+            order[_hash(e.change)] = len(order)
+        for entry, voucher in zip(entries, vouchers(links), strict=True):
+            if voucher is not None:
+                entry[2] = None
         out.append([doc, entries])
-    return _deflate(out)
+    return out
+
+
+def _hash(chunk: bytes) -> bytes:
+    return hashlib.sha256(memoryview(chunk)[8:]).digest()
+
+
+def _with_vouchers(members: list[Envelope]) -> list[Envelope]:
+    """A group's changes, then the attached vouchers the group does not hold."""
+    attached = {id(e.voucher): e.voucher.envelope for e in members if e.voucher is not None}
+    if not attached:
+        return members
+    held = {_hash(e.change) for e in members}
+    return members + [v for v in attached.values() if _hash(v.change) not in held]
+
+
+@dataclass(frozen=True)
+class Link:
+    """One change of a group as vouching sees it: its actor, whether it is signed, and the
+    positions in the group of those of its deps that are in the group."""
+
+    actor: bytes
+    signed: bool
+    deps: list[int]
+
+
+@dataclass
+class Budget:
+    """Steps left for finding vouchers in one pack, whatever its groups."""
+
+    left: int
+
+
+def vouchers(links: list[Link], needed: set[bytes] | None = None,
+             budget: Budget | None = None) -> list[int | None]:
+    """For each change of a group, the position of its voucher: the first signed change of the
+    same actor after it in the group whose deps reach it through changes of the group (None
+    if there is none). The first, not the last: evidence sent at a batch's end (a twin of a
+    chain's change) then never vouches where the chain's own head does. Computed backwards:
+    each change hands on, per actor, the first signed change that reaches it, so the cost is
+    (changes x actors x deps), not quadratic. Only the actors in `needed` are followed (all
+    without it); past the `budget`, PackError: a pack whose actors and deps are made to cost
+    more than any honest one is refused."""
+    reach: list[dict[bytes, int]] = [{} for _ in links]
+    for i in range(len(links) - 1, -1, -1):
+        link = links[i]
+        label = reach[i]
+        if link.signed and (needed is None or link.actor in needed):
+            label = {**label, link.actor: i}
+        if not label:
+            continue
+        if budget is not None:
+            budget.left -= len(label) * (len(link.deps) + 1)
+            if budget.left < 0:
+                raise PackError(f"finding a pack's vouchers takes over {LIMITS.vouch_steps} steps")
+        for d in link.deps:
+            target = reach[d]
+            for actor, at in label.items():
+                if target.get(actor, at + 1) > at:
+                    target[actor] = at
+    return [reach[i].get(link.actor) for i, link in enumerate(links)]
 
 
 def _deflate(value: Any) -> bytes:
@@ -122,28 +208,49 @@ def unpack(data: bytes) -> list[Envelope]:
         groups = unpack_bounded(raw, PACK)
     except WireLimitError as exc:
         raise PackError(exc.detail) from None
-    return list(_envelopes(groups))
+    return unpack_value(groups)
 
 
-def _envelopes(groups: Any) -> Iterable[Envelope]:
+def unpack_value(groups: Any) -> list[Envelope]:
+    """The envelopes of a pack's msgpack value: each change without a signature gets its
+    voucher (Envelope.voucher) when the group has one, computed on the rebuilt hashes."""
     hashes: list[bytes] = []
+    out: list[Envelope] = []
+    budget = Budget(LIMITS.vouch_steps)
     for group in _array(groups, "a pack"):
         doc, entries = _array(group, "a group", 2)
         if not isinstance(doc, str):
             raise PackError("a group's doc id is a string")
+        position: dict[bytes, int] = {}  # hash -> position in this group
+        built: list[Envelope] = []
+        links: list[Link] = []
         for entry in _array(entries, "a group's changes"):
             refs, rest, signature = _array(entry, "a change", 3)
-            if not isinstance(rest, bytes) or not isinstance(signature, bytes) \
-                    or len(signature) != SIGNATURE_BYTES:
-                raise PackError("a change is [deps, bytes, 64-byte signature]")
+            if not isinstance(rest, bytes) or not (signature is None or (
+                    isinstance(signature, bytes) and len(signature) == SIGNATURE_BYTES)):
+                raise PackError("a change is [deps, bytes, 64-byte signature or nil]")
             deps = [_dep(r, hashes) for r in _array(refs, "deps")]
             chunk, digest = join_chunk(deps, rest)
             if len(chunk) > MAX_CHUNK_BYTES:
                 raise PackError(f"a change of over {MAX_CHUNK_BYTES} bytes")
+            actor = _actor(rest)
+            links.append(Link(actor, signature is not None,
+                              [position[d] for d in deps if d in position]))
+            position[digest] = len(built)
             hashes.append(digest)
-            yield Envelope(doc, chunk, _signer(rest), signature)
+            built.append(Envelope(doc, chunk, actor[:KEY_BYTES], signature or b""))
             if len(hashes) > LIMITS.pack_changes:
                 raise PackError(f"over {LIMITS.pack_changes} changes in a pack")
+        needed = {link.actor for link in links if not link.signed}
+        found = vouchers(links, needed, budget) if needed else [None] * len(links)
+        cache: dict[int, Voucher] = {}
+        for e, at in zip(built, found, strict=True):
+            if e.signature or at is None:
+                out.append(e)
+            else:
+                voucher = cache.setdefault(at, Voucher(built[at]))
+                out.append(Envelope(e.doc_id, e.change, e.signer, b"", voucher))
+    return out
 
 
 def _array(value: Any, what: str, size: int | None = None) -> list[Any]:
@@ -160,11 +267,12 @@ def _dep(ref: Any, hashes: list[bytes]) -> bytes:
     raise PackError("a dep is a 32-byte hash or the index of an earlier change in the pack")
 
 
-def _signer(rest: bytes) -> bytes:
-    """The first 32 bytes of the actor id, which opens the body after the deps. A change
-    whose actor is shorter gets a short signer, and ingest rejects it (actor-not-signer)."""
+def _actor(rest: bytes) -> bytes:
+    """The actor id, which opens the body after the deps; its first 32 bytes are the signer.
+    A change whose actor is shorter gets a short signer, and ingest rejects it
+    (actor-not-signer)."""
     try:
         length, start = _read_uleb(rest, 0)
     except (Rejected, IndexError):
         return b""
-    return rest[start:start + min(length, KEY_BYTES)]
+    return rest[start:start + min(length, ACTOR_BYTES)]

@@ -6,11 +6,17 @@ prefix keeps these signatures apart from every other use of the key, the doc
 id stops a change from being replayed into another document, and the hash is
 always computed by the receiver, never taken from the sender.
 The wire form is a msgpack array `[doc_id, change, signer, signature]`.
+
+A change received in a pack (changepack.py) may come without a signature of
+its own: it is **vouched** for by the newest change of its actor in the same
+group, signed, whose deps reach it (protocol-spec/changes.md, "Vouched
+changes"). Such an envelope has an empty signature and a `voucher`; E4 is then
+the voucher's E3 and E4, checked once for the whole chain.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgpack
 
@@ -29,7 +35,9 @@ class Envelope:
     doc_id: str
     change: bytes
     signer: bytes
-    signature: bytes
+    signature: bytes  # empty for a vouched change
+    # Set only by code that checked the voucher's deps reach this change (changepack.py).
+    voucher: Voucher | None = field(default=None, compare=False, repr=False)
 
     def encode(self) -> bytes:
         return bytes(msgpack.packb(self.to_wire()))
@@ -41,11 +49,32 @@ class Envelope:
 
 @dataclass(frozen=True)
 class VerifiedChange:
-    """An envelope whose stateless checks passed, with the change as we parsed it."""
+    """An envelope whose stateless checks passed, with the change as we parsed it; `vouch` is
+    the hash of the signed change that vouched for it (None: it carries its own signature)."""
 
     envelope: Envelope
     doc: DocId
     change: ParsedChange
+    vouch: bytes | None = None
+
+
+@dataclass(eq=False)
+class Voucher:
+    """The signed change that vouches for the earlier changes of its actor in one pack group.
+    Its stateless checks run once, however many changes it vouches for."""
+
+    envelope: Envelope
+    _outcome: VerifiedChange | Rejected | None = None
+
+    def check(self) -> VerifiedChange:
+        if self._outcome is None:
+            try:
+                self._outcome = check_envelope(self.envelope)
+            except Rejected as exc:
+                self._outcome = exc
+        if isinstance(self._outcome, Rejected):
+            raise Rejected(self._outcome.reason, f"its voucher: {self._outcome.detail}")
+        return self._outcome
 
 
 def signing_input(doc_id: str, change_hash: bytes) -> bytes:
@@ -58,18 +87,19 @@ def sign_change(key: SigningKey, doc_id: str, raw_change: bytes) -> Envelope:
     return Envelope(doc_id, parsed.raw, key.public, key.sign(signing_input(doc_id, parsed.hash)))
 
 
-def decode_envelope(data: bytes) -> Envelope:
-    """Decode one envelope from its msgpack bytes."""
+def decode_envelope(data: bytes, vouched: bool = False) -> Envelope:
+    """Decode one envelope from its msgpack bytes; `vouched`: one kept here with an empty
+    signature (a vouched change waiting in the pending set)."""
     if len(data) > MAX_ENVELOPE_BYTES:
         raise Rejected(Reason.OVERSIZED, f"envelope of {len(data)} bytes")
     try:
         value = unpack(data, ENVELOPE)
     except WireLimitError as exc:
         raise Rejected(Reason.MALFORMED_ENVELOPE, f"not msgpack: {exc.detail}") from None
-    return envelope_from_wire(value)
+    return envelope_from_wire(value, vouched)
 
 
-def envelope_from_wire(value: object) -> Envelope:
+def envelope_from_wire(value: object, vouched: bool = False) -> Envelope:
     """Type-check an already-decoded msgpack value as an envelope."""
     if not isinstance(value, (list, tuple)) or len(value) != 4:
         raise Rejected(Reason.MALFORMED_ENVELOPE, "an envelope is an array of 4")
@@ -80,7 +110,7 @@ def envelope_from_wire(value: object) -> Envelope:
         raise Rejected(Reason.MALFORMED_ENVELOPE, "change and signer must be bytes")
     if not isinstance(signature, bytes):
         raise Rejected(Reason.MALFORMED_ENVELOPE, "signature must be bytes")
-    if len(signer) != KEY_BYTES or len(signature) != SIGNATURE_BYTES:
+    if len(signer) != KEY_BYTES or len(signature) != (0 if vouched else SIGNATURE_BYTES):
         raise Rejected(Reason.MALFORMED_ENVELOPE, "signer is 32 bytes, signature 64")
     return Envelope(doc_id, change, signer, signature)
 
@@ -91,17 +121,34 @@ def check_envelope(envelope: Envelope) -> VerifiedChange:
     change = parse_change(envelope.change)
     if change.actor[:KEY_BYTES] != envelope.signer or len(change.actor) != ACTOR_BYTES:
         raise Rejected(Reason.ACTOR_NOT_SIGNER, "the actor id must be the signer key + 8 bytes")
+    canonical = Envelope(envelope.doc_id, change.raw, envelope.signer, envelope.signature,
+                         envelope.voucher)
+    if not envelope.signature:
+        return VerifiedChange(canonical, doc, change, _vouched(envelope, change))
     if not verify_signature(envelope.signer, envelope.signature,
                             signing_input(envelope.doc_id, change.hash)):
         raise Rejected(Reason.BAD_SIGNATURE, "signature does not verify for this doc and change")
-    canonical = Envelope(envelope.doc_id, change.raw, envelope.signer, envelope.signature)
     return VerifiedChange(canonical, doc, change)
 
 
-def recheck_envelope(envelope: Envelope) -> VerifiedChange:
+def _vouched(envelope: Envelope, change: ParsedChange) -> bytes:
+    """E4 of a change without a signature: its voucher passes E0-E4 and is a change of the same
+    actor in the same document; the voucher's hash."""
+    if envelope.voucher is None:
+        raise Rejected(Reason.UNVOUCHED, "no signature, and no signed later change of its actor"
+                                         " in its pack group has it among its ancestors")
+    head = envelope.voucher.check()
+    if head.change.actor != change.actor or head.envelope.doc_id != envelope.doc_id:
+        raise Rejected(Reason.UNVOUCHED, "its voucher is a change of another actor or document")
+    return head.change.hash
+
+
+def recheck_envelope(envelope: Envelope, vouch: bytes | None = None) -> VerifiedChange:
     """An envelope that passed `check_envelope` here before and was kept in canonical form
-    (the pending set): parsed again, without verifying its signature a second time."""
-    return VerifiedChange(envelope, parse_doc_id(envelope.doc_id), parse_change(envelope.change))
+    (the pending set, with the hash of its voucher if it had one): parsed again, without
+    verifying its signature or voucher a second time."""
+    return VerifiedChange(envelope, parse_doc_id(envelope.doc_id), parse_change(envelope.change),
+                          vouch)
 
 
 ACTOR_NONCE_BYTES = 8

@@ -25,6 +25,7 @@ class Reason(str, Enum):
     BAD_DOC_ID = "bad-doc-id"
     ACTOR_NOT_SIGNER = "actor-not-signer"
     BAD_SIGNATURE = "bad-signature"
+    UNVOUCHED = "unvouched"
     UNKNOWN_DEVICE = "unknown-device"
     REVOKED_DEVICE = "revoked-device"
     NOT_AUTHORIZED = "not-authorized"

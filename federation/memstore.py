@@ -27,7 +27,7 @@ from .chunk import parse_change
 from .envelope import Envelope, VerifiedChange, check_envelope
 from .errors import Rejected
 from .ops import OpId
-from .sync import Batch
+from .sync import Batch, Row, take_batch
 from .syncscope import Founders, ScopedTrees, founders
 from .synctree import doc_digest
 from .verify import HeldChange, Wait, check_in_context
@@ -69,6 +69,8 @@ class MemoryStore:
         self._trees = ScopedTrees(follow, self._founders)
         self._pending: dict[bytes, VerifiedChange] = {}
         self._first: MutableMapping[str, bytes] = {}  # doc -> its change without deps
+        self._vouch: MutableMapping[bytes, bytes] = {}  # vouched change -> its voucher's hash
+        self._vouchers: MutableMapping[bytes, Envelope] = {}  # voucher hash -> its envelope
 
     def fork(self) -> MemoryStore:
         """A store holding the same verified changes, as a daemon restored from another's data
@@ -84,6 +86,8 @@ class MemoryStore:
         other._trees = self._trees.fork(other._founders)
         other._pending = dict(self._pending)
         other._first = ChainMap({}, self._first)
+        other._vouch = ChainMap({}, self._vouch)
+        other._vouchers = ChainMap({}, self._vouchers)
         return other
 
     def _stored(self, seqno: int) -> tuple[Envelope, HeldChange]:
@@ -107,19 +111,16 @@ class MemoryStore:
     def changes_after(self, wants: Mapping[str, Mapping[bytes, int]], cursor: int, limit: int,
                       max_bytes: int) -> Batch:
         seqnos = sorted(s for doc in wants for s in self._after(doc, cursor))
-        out: list[Envelope] = []
-        size = 0
-        for seqno in seqnos:
-            envelope, held = self._stored(seqno)
-            if held.seq <= wants[held.doc_id].get(held.actor, 1 << 63):
-                cursor = seqno
-                continue
-            if out and (len(out) >= limit or size + len(envelope.change) > max_bytes):
-                return Batch(out, cursor, True)
-            out.append(envelope)
-            size += len(envelope.change) + 100
-            cursor = seqno
-        return Batch(out, max(cursor, seqnos[-1]) if seqnos else cursor, False)
+        rows = (self._row(seqno) for seqno in seqnos)
+        batch = take_batch(rows, wants, cursor, limit, max_bytes, self._vouchers.get)
+        if batch.more or not seqnos:
+            return batch
+        return Batch(batch.envelopes, max(batch.cursor, seqnos[-1]), False)
+
+    def _row(self, seqno: int) -> Row:
+        envelope, held = self._stored(seqno)
+        h = self._at[(held.doc_id, held.actor, held.seq)]
+        return Row(seqno, envelope, held.actor, held.seq, h, self._vouch.get(h))
 
     def _after(self, doc: str, cursor: int) -> list[int]:
         seqnos = self._by_doc.get(doc, [])
@@ -201,6 +202,9 @@ class MemoryStore:
         except Rejected as exc:
             report.rejected.append((exc.reason.value, exc.detail))
             return
+        voucher = vc.envelope.voucher
+        if voucher is not None and vc.vouch is not None:
+            self._vouchers[vc.vouch] = voucher.envelope
         if isinstance(wait, Wait):
             if len(self._pending) >= MAX_PENDING:
                 report.deferred += 1
@@ -209,14 +213,17 @@ class MemoryStore:
             return
         self._insert(vc)
         report.accepted += 1
-        report.new.append(vc.envelope)
+        report.new.append(vc.envelope)  # a vouched one with its voucher: a push carries both
         for waiting in [p for p in self._pending.values() if vc.change.hash in p.change.deps]:
             del self._pending[waiting.change.hash]
             self._judge(waiting, report)
 
     def _insert(self, vc: VerifiedChange) -> None:
         c, doc = vc.change, vc.envelope.doc_id
-        self._rows.append((vc.envelope, HeldChange(doc, c.actor, c.seq, c.max_op, c.deps)))
+        stored = Envelope(doc, c.raw, vc.envelope.signer, vc.envelope.signature)  # no voucher kept
+        self._rows.append((stored, HeldChange(doc, c.actor, c.seq, c.max_op, c.deps)))
+        if vc.vouch is not None:
+            self._vouch[c.hash] = vc.vouch
         seqno = len(self)
         self._by_hash[c.hash] = seqno
         self._by_doc[doc] = [*self._by_doc.get(doc, ()), seqno]

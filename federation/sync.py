@@ -17,13 +17,13 @@ store (daemon/store/holdings.py) and federation/memstore.py in memory.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
 from .changepack import actor_and_seq
-from .envelope import Envelope
+from .envelope import Envelope, Voucher
 from .errors import Rejected
 from .syncmsg import (
     Changes,
@@ -82,6 +82,69 @@ class Batch:
     envelopes: list[Envelope]
     cursor: int  # arrival number of the last change looked at
     more: bool
+
+
+@dataclass(frozen=True)
+class Row:
+    """One held change as a batch reads it, in arrival order; `vouch` is the hash of the change
+    that vouched for it when it has no signature of its own."""
+
+    seqno: int
+    envelope: Envelope
+    actor: bytes
+    seq: int
+    hash: bytes
+    vouch: bytes | None
+
+
+EXTEND_BYTES = 3 * BATCH_BYTES  # how far past its byte budget a batch extends to its vouchers
+
+
+def take_batch(rows: Iterable[Row], wants: Mapping[str, Mapping[bytes, int]], cursor: int,
+               limit: int, max_bytes: int, voucher_of: Callable[[bytes], Envelope | None]) -> Batch:
+    """The wanted rows after `cursor`, at most `limit` and about `max_bytes`, then on to the
+    voucher of every change without a signature among them (sync.md, "Packs"): the batch
+    extends, in arrival order, until it holds each voucher and so the chain down to each
+    vouched change, within LIMITS.pack_changes changes and EXTEND_BYTES. A voucher not
+    reached by then is attached (`voucher_of` reads it) and the pack carries it at the end
+    of its group."""
+    out: list[Envelope] = []
+    vouches: list[bytes | None] = []
+    owed: set[bytes] = set()
+    size = 0
+    for row in rows:
+        actors = wants.get(row.envelope.doc_id)
+        if actors is None or row.seq <= actors.get(row.actor, 1 << 63):
+            cursor = row.seqno
+            continue
+        if out and (len(out) >= limit or size + len(row.envelope.change) > max_bytes) and (
+                not owed or len(out) >= LIMITS.pack_changes - len(owed) or size > EXTEND_BYTES):
+            return Batch(_attach(out, vouches, owed, voucher_of), cursor, True)
+        out.append(row.envelope)
+        vouches.append(row.vouch)
+        owed.discard(row.hash)
+        if row.vouch is not None:
+            owed.add(row.vouch)
+        size += len(row.envelope.change) + 100
+        cursor = row.seqno
+    return Batch(_attach(out, vouches, owed, voucher_of), cursor, False)
+
+
+def _attach(out: list[Envelope], vouches: list[bytes | None], owed: set[bytes],
+            voucher_of: Callable[[bytes], Envelope | None]) -> list[Envelope]:
+    """The batch, each change whose voucher it does not hold given that voucher (a change
+    whose voucher is not kept here goes without: its receiver refuses it, `unvouched`)."""
+    if not owed:
+        return out
+    kept: dict[bytes, Voucher | None] = {}
+    for i, vouch in enumerate(vouches):
+        if vouch in owed:
+            if vouch not in kept:
+                head = voucher_of(vouch)
+                kept[vouch] = None if head is None else Voucher(head)
+            e = out[i]
+            out[i] = Envelope(e.doc_id, e.change, e.signer, b"", kept[vouch])
+    return out
 
 
 class Holdings(Protocol):

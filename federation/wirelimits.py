@@ -151,6 +151,7 @@ class WireLimits:
     url_chars: int = 512
     reasons: int = 16  # distinct rejection reasons reported in `pushed`
     pack_changes: int = PACK.max_array  # changes in one pack
+    vouch_steps: int = 4_000_000  # (actor, dep) steps finding the vouchers of one pack
     prefixes: int = 1024  # prefixes in one `descend`
     scopes: int = 64  # scopes named in one `hello` or `roots`
     nodes_reply_bytes: int = 1 << 20  # a `nodes` reply stops answering once this big

@@ -286,7 +286,7 @@ def test_five_thousand_signed_mutants_change_no_read(village: Village) -> None:
                                                 HeldState(village.b_key.public, village.assembly_key.public,
                                                           bytes(32), ())))
         for envelope in mutants:
-            writer.add(envelope)
+            writer.add([envelope])
         writer.finish()
     report = cli_json(village.a.data, "bundle", "import", str(path))
     counts = Counter(report["rejected_by_reason"]) + Counter(

@@ -7,23 +7,75 @@ import zlib
 
 import msgpack
 import pytest
-from pnyx.federation.changepack import PackError, pack, split_chunk, unpack
-from pnyx.federation.envelope import check_envelope
+from pnyx.federation.changepack import Budget, Link, PackError, pack, split_chunk, unpack, vouchers
+from pnyx.federation.envelope import Envelope, check_envelope
 from pnyx.federation.errors import Rejected
-from pnyx.federation.wirelimits import PACK
+from pnyx.federation.wirelimits import LIMITS, PACK
 
 from bench.corpus import ledger_chain, new_key
 
 
-def test_a_pack_gives_back_the_exact_envelopes_and_is_smaller() -> None:
-    envelopes = [e for _ in range(3) for e in ledger_chain(new_key(), 50)[1]]
-    interleaved = envelopes[::2] + envelopes[1::2]  # documents mixed: regrouped, order kept per doc
+def _plain(envelopes: list[Envelope]) -> list[tuple[str, bytes]]:
+    return [(e.doc_id, e.change) for e in envelopes]
+
+
+def test_a_pack_gives_back_the_exact_changes_each_signed_or_vouched_and_is_smaller() -> None:
+    chains = [ledger_chain(new_key(), 50)[1] for _ in range(3)]
+    envelopes = [e for chain in chains for e in chain]
+    interleaved = [e for row in zip(*chains, strict=True) for e in row]  # documents mixed: regrouped by doc
     data = pack(interleaved)
     back = unpack(data)
-    assert sorted(back, key=envelopes.index) == envelopes
     for doc in {e.doc_id for e in envelopes}:
-        assert [e for e in back if e.doc_id == doc] == [e for e in interleaved if e.doc_id == doc]
-    assert len(data) < 0.5 * sum(len(e.encode()) for e in envelopes)
+        assert _plain([e for e in back if e.doc_id == doc]) == \
+            _plain([e for e in interleaved if e.doc_id == doc])
+        signed = [e for e in back if e.doc_id == doc and e.signature]
+        assert signed == [e for e in envelopes if e.doc_id == doc][-1:]  # one signature per chain
+    checked = [check_envelope(e) for e in back]
+    heads = {c.change.hash for c in checked if c.vouch is None}
+    assert len(heads) == 3 and all(c.vouch in heads for c in checked if c.vouch is not None)
+    assert len(data) < 0.3 * sum(len(e.encode()) for e in envelopes)
+
+
+def _entries(envelopes: list[Envelope], signed: set[int]) -> bytes:
+    """A pack written by hand: hash deps, and a signature only on the changes listed."""
+    entries = [[list(split_chunk(e.change)[0]), split_chunk(e.change)[1],
+                e.signature if i in signed else None] for i, e in enumerate(envelopes)]
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    value = [[envelopes[0].doc_id, entries]]
+    return compressor.compress(msgpack.packb(value, use_bin_type=True)) + compressor.flush()
+
+
+def test_an_unsigned_change_no_signed_change_of_its_actor_reaches_is_refused_unvouched() -> None:
+    _, chain = ledger_chain(new_key(), 4)
+    back = unpack(_entries(chain, {1, 3}))  # change 2 is vouched by 3; 0 by 1
+    assert [bool(check_envelope(e).vouch) for e in back] == [True, False, True, False]
+    back = unpack(_entries([chain[0], chain[2], chain[1]], {1}))  # 2 does not reach 1
+    with pytest.raises(Rejected, match="unvouched"):
+        check_envelope(back[2])
+    with pytest.raises(Rejected, match="unvouched"):  # a last change without signature
+        check_envelope(unpack(_entries(chain, set()))[3])
+
+
+def test_a_head_whose_signature_fails_fails_every_change_it_vouches_for() -> None:
+    _, chain = ledger_chain(new_key(), 3)
+    forged = [*chain[:2], Envelope(chain[2].doc_id, chain[2].change, chain[2].signer, bytes(64))]
+    for e in unpack(_entries(forged, {2})):
+        with pytest.raises(Rejected, match="bad-signature"):
+            check_envelope(e)
+
+
+def test_a_head_by_another_actor_vouches_for_nothing() -> None:
+    key = new_key()
+    _, chain = ledger_chain(key, 2)
+    _, other = ledger_chain(new_key(), 1)  # another actor's change, made to depend on ours
+    _, rest = split_chunk(other[0].change)
+    entries = [[[], split_chunk(chain[0].change)[1], None],
+               [[0], rest, other[0].signature]]
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    data = compressor.compress(msgpack.packb([[chain[0].doc_id, entries]], use_bin_type=True))
+    back = unpack(data + compressor.flush())
+    with pytest.raises(Rejected, match="unvouched"):
+        check_envelope(back[0])
 
 
 def test_a_back_reference_that_lies_yields_a_change_whose_signature_fails() -> None:
@@ -49,3 +101,19 @@ def test_a_back_reference_that_lies_yields_a_change_whose_signature_fails() -> N
 def test_bad_packs_are_refused(name: str, data: bytes) -> None:
     with pytest.raises(PackError):
         unpack(data)
+
+
+def test_finding_vouchers_is_bounded_whatever_a_sender_makes_of_actors_and_deps() -> None:
+    """Many actors whose unsigned changes sit below a long run of signed ones: every step
+    carries every actor. Honest groups cost changes x (a few actors) x (a few deps)."""
+    n = 2_000
+    links = [Link(i.to_bytes(4, "big"), False, []) for i in range(n)]
+    links += [Link(i.to_bytes(4, "big"), True, [n - 1] if i == 0 else [n + i - 1]) for i in range(n)]
+    links[n - 1] = Link(links[n - 1].actor, False, list(range(n - 1)))
+    with pytest.raises(PackError, match="vouchers"):
+        vouchers(links, {link.actor for link in links[:n]}, Budget(LIMITS.vouch_steps))
+    honest = [Link(b"a", False, []),
+              *(Link(b"ab"[i % 2:i % 2 + 1], i == 498, [i - 1]) for i in range(1, 500))]
+    budget = Budget(LIMITS.vouch_steps)
+    assert vouchers(honest, {b"a", b"b"}, budget)[0] == 498
+    assert LIMITS.vouch_steps - budget.left < 5_000

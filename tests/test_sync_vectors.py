@@ -12,6 +12,7 @@ import pytest
 from pnyx.daemon.net.sync_endpoint import http_status
 from pnyx.daemon.services.jsonable import to_jsonable
 from pnyx.federation.changepack import unpack
+from pnyx.federation.envelope import check_envelope
 from pnyx.federation.errors import Rejected
 from pnyx.federation.identity import check_sender
 from pnyx.federation.keys import key_text, parse_key
@@ -67,7 +68,24 @@ def test_each_scope_holds_its_documents_and_recomputes_its_root() -> None:
 
 def test_the_pack_unpacks_to_its_envelopes() -> None:
     envelopes = unpack(bytes.fromhex(SYNC["pack"]["pack"]))
-    assert [to_jsonable(e.to_wire()) for e in envelopes] == SYNC["pack"]["envelopes"]
+    assert [to_jsonable(e.to_wire()) for e in envelopes] == SYNC["pack"]["received"]
+    assert [e.change.hex() for e in envelopes] == [e[1] for e in SYNC["pack"]["envelopes"]]
+    assert [None if e.voucher is None else envelopes.index(e.voucher.envelope)
+            for e in envelopes] == SYNC["pack"]["vouched_by"]
+    assert any(SYNC["pack"]["vouched_by"])  # the vector shows a chain vouched for
+
+
+@pytest.mark.parametrize("case", SYNC["pack"]["refused"], ids=[c["name"] for c in SYNC["pack"]["refused"]])
+def test_a_broken_chain_is_refused_for_the_stated_reasons(case: dict[str, Any]) -> None:
+    reasons = []
+    for envelope in unpack(bytes.fromhex(case["pack"])):
+        try:
+            check_envelope(envelope)
+            reasons.append(None)
+        except Rejected as exc:
+            reasons.append(exc.reason.value)
+    assert reasons == case["reasons"]
+    assert "unvouched" in reasons or "bad-signature" in reasons
 
 
 @pytest.mark.parametrize("vector", SYNC["messages"], ids=[m["type"] for m in SYNC["messages"]])

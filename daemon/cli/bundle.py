@@ -90,10 +90,10 @@ def cmd_bundle_export(args: argparse.Namespace) -> int:
         node.close()
     size = args.output.stat().st_size
     if args.json:
-        print_json({"file": str(args.output), "records": trailer.records, "bytes": size,
+        print_json({"file": str(args.output), "records": trailer.changes, "bytes": size,
                     "sha256": trailer.sha256.hex()})
     else:
-        print(f"wrote {args.output}: {trailer.records} records, {size} bytes")
+        print(f"wrote {args.output}: {trailer.changes} records, {size} bytes")
     return 0
 
 

@@ -171,11 +171,13 @@ class Gossip:
     def _push_new(self, since: int, upto: int, peers: list[str]) -> None:
         """Eager push (protocol-spec/sync.md, "Gossip"): the changes stored after arrival number
         `since`, and only them, in one `push` to each peer; a full exchange when more than a
-        batch arrived (a catch-up is the exchange's job, not the push's)."""
+        batch arrived (a catch-up is the exchange's job, not the push's), or when some arrived
+        vouched (no signature of their own: an exchange's batches carry their vouchers)."""
         fresh = list(itertools.islice((c.envelope for c in self.ctx.node.store.envelopes(since)
                                        if c.seqno <= upto), self.config.batch + 1))
+        vouched = any(not e.signature for e in fresh)
         for url in peers:
-            if len(fresh) > self.config.batch:
+            if len(fresh) > self.config.batch or vouched:
                 self.kick(url)
             elif fresh:
                 self.kick(url, tuple(fresh))

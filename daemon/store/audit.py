@@ -3,7 +3,9 @@
 First SQLite's own integrity check of the file, and the store mark
 (daemon/store/mark.py): a store that lost records this data directory is
 known to have held is reported. Then every stored envelope is replayed, in
-arrival order, through the ingest pipeline into an empty in-memory store: a
+arrival order and in the batches this daemon would serve (a change stored
+without a signature travels with the change that vouched for it, as in a
+pack), through the ingest pipeline into an empty in-memory store: a
 change that was stored but would not be accepted again (a bit flipped on
 disk, a bug fixed since) is reported, and every document must load from
 scratch.
@@ -12,10 +14,15 @@ scratch.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pnyx.federation.changepack import is_canonical, pack_value, unpack_value
+from pnyx.federation.envelope import Envelope
+
 from .documents import DocumentCache
+from .holdings import StoreHoldings
 from .ingest import Ingestor
 from .mark import lost_records
 from .sqlite import Store
@@ -48,6 +55,17 @@ def integrity(store: Store) -> list[str]:
     return [] if rows == ["ok"] else [f"the store file is damaged: {r}" for r in rows]
 
 
+def replayed(store: Store) -> Iterator[Envelope]:
+    """Every stored change as a receiver of this store's packs would get it: each batch's
+    vouched changes given their voucher by the pack's own rule (changepack.unpack_value),
+    on hashes recomputed from the stored chunks. A stored chunk a pack cannot carry as it is
+    (a damaged header or checksum) goes as it is stored, to be refused for what is wrong."""
+    wants = {doc: dict.fromkeys(vector, 0) for doc, vector in store.vectors()}
+    for batch in StoreHoldings(store).batches(wants, evidence=False):
+        yield from (e for e in batch if not is_canonical(e.change))
+        yield from unpack_value(pack_value([e for e in batch if is_canonical(e.change)]))
+
+
 def reverify(store: Store, data: Path | None = None) -> AuditReport:
     """Check the store of the data directory `data` (None: no mark to compare with)."""
     try:
@@ -57,8 +75,7 @@ def reverify(store: Store, data: Path | None = None) -> AuditReport:
     lost = None if data is None else lost_records(data, store)
     scratch = Store(":memory:")
     try:
-        ingest = Ingestor(scratch, DocumentCache(scratch)).ingest(
-            stored.envelope for stored in store.envelopes())
+        ingest = Ingestor(scratch, DocumentCache(scratch)).ingest(replayed(store))
         problems = damage + ([lost] if lost else [])
         problems += [f"{reason}: {detail}" for reason, detail in ingest.rejected]
         if ingest.pending:

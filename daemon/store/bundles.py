@@ -115,12 +115,12 @@ def export_bundle(node: Node, path: Path, selection: Selection, theirs: HeldStat
     def write(out: BinaryIO) -> None:
         writer = BundleWriter(out.write, header)
         if wants:
-            for envelope in holdings.stream(wants, after_seqno):
-                writer.add(envelope)
-        evidence = [e for e in node.store.refused_evidence() if e.doc_id not in wants]
-        for envelope in evidence:  # the evidence of documents not streamed above
-            if belongs is None or belongs(envelope.doc_id):
-                writer.add(envelope)
+            for batch in holdings.batches(wants, after_seqno):
+                writer.add(batch)
+        evidence = [e for e in node.store.refused_evidence() if e.doc_id not in wants
+                    and (belongs is None or belongs(e.doc_id))]
+        if evidence:  # the evidence of documents not streamed above
+            writer.add(evidence)
         trailer.append(writer.finish())
     write_atomically(path, write)
     return trailer[0]

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pnyx.federation.bundle import HeldState
 from pnyx.federation.docids import charter_doc_id
 from pnyx.federation.envelope import Envelope
-from pnyx.federation.sync import BATCH_BYTES, BATCH_ENVELOPES, Batch
+from pnyx.federation.sync import BATCH_BYTES, BATCH_ENVELOPES, Batch, Row, take_batch
 from pnyx.federation.syncscope import Founders, ScopedTrees, founders
 from pnyx.federation.synctree import doc_digest
 
@@ -72,44 +72,42 @@ class StoreHoldings:
         vectors = tuple((doc, tuple(sorted(v.items()))) for doc, v in self.store.vectors())
         return HeldState(device, assembly, digest, vectors)
 
-    def stream(self, wants: Mapping[str, Mapping[bytes, int]], cursor: int = 0) -> Iterator[Envelope]:
-        """Every change `changes_after` would send, batch after batch, in arrival order."""
+    def batches(self, wants: Mapping[str, Mapping[bytes, int]], cursor: int = 0,
+                evidence: bool = True) -> Iterator[list[Envelope]]:
+        """Every batch `changes_after` would send, in arrival order (each one a pack: its
+        vouched changes are vouched for within it); `evidence` False leaves evidence out."""
         while True:
-            batch = self.changes_after(wants, cursor, BATCH_ENVELOPES, BATCH_BYTES)
-            yield from batch.envelopes
+            batch = self.changes_after(wants, cursor, BATCH_ENVELOPES, BATCH_BYTES, evidence)
+            yield batch.envelopes
             if not batch.more:
                 return
             cursor = batch.cursor
 
     def changes_after(self, wants: Mapping[str, Mapping[bytes, int]], cursor: int, limit: int,
-                      max_bytes: int) -> Batch:
-        sql = ("SELECT seqno, doc, actor, seq, change, signer, signature FROM changes"
+                      max_bytes: int, evidence: bool = True) -> Batch:
+        sql = ("SELECT seqno, doc, actor, seq, change, signer, signature, hash, vouch FROM changes"
                " WHERE seqno > ?")
         params: list[object] = [cursor]
         if len(wants) <= MAX_IN_LIST:
             sql += f" AND doc IN ({','.join('?' * len(wants))})"
             params.extend(wants)
-        out: list[Envelope] = []
-        size = 0
         rows = self.store.db.execute(sql + " ORDER BY seqno", params)
         try:  # closed when we stop early, so no read transaction stays open
-            for seqno, doc, actor, seq, change, signer, signature in rows:
-                actors = wants.get(doc)
-                if actors is None or seq <= actors.get(bytes(actor), 1 << 63):
-                    cursor = seqno
-                    continue
-                if out and (len(out) >= limit or size + len(change) > max_bytes):
-                    return Batch(out, cursor, True)
-                out.append(Envelope(doc, bytes(change), bytes(signer), bytes(signature)))
-                size += len(change) + 100
-                cursor = seqno
+            batch = take_batch((Row(seqno, Envelope(doc, bytes(change), bytes(signer), bytes(sig)),
+                                    bytes(actor), seq, bytes(h), None if vouch is None else bytes(vouch))
+                                for seqno, doc, actor, seq, change, signer, sig, h, vouch in rows),
+                               wants, cursor, limit, max_bytes, self.store.voucher)
         finally:
             rows.close()
+        if batch.more or not evidence:
+            return batch
         # The last batch ends with the evidence of the documents asked for: the receiver
         # refuses each again and so keeps, and flags, the same evidence.
+        out = batch.envelopes
+        size = sum(len(e.change) + 100 for e in out)
         for envelope in self.store.refused_evidence(wants):
             if size + len(envelope.change) > max_bytes:
                 break
             out.append(envelope)
             size += len(envelope.change) + 100
-        return Batch(out, cursor, False)
+        return Batch(out, batch.cursor, False)

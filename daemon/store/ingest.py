@@ -61,6 +61,7 @@ class Ingestor:
     def __init__(self, store: Store, docs: DocumentCache) -> None:
         self.store = store
         self.docs = docs
+        self._vouchers_kept: set[bytes] = set()  # in the batch's transaction
 
     def ingest(self, envelopes: Iterable[Envelope], source: str = "") -> IngestReport:
         """Verify and store envelopes, committing every BATCH of them. `source` names who
@@ -78,6 +79,7 @@ class Ingestor:
 
     def _ingest_batch(self, batch: list[Envelope], source: str) -> IngestReport:
         report = IngestReport()
+        self._vouchers_kept.clear()
         try:
             with self.store.transaction():
                 self.store.pending.refresh(time.time())
@@ -117,6 +119,7 @@ class Ingestor:
                 self._keep_evidence(vc, exc, exc.conflict)
             report.rejected.append((exc.reason.value, exc.detail))
             return
+        self._keep_voucher(vc)
         if wait is not None:
             known = self._known_signer(vc)
             if pending.add(vc, wait.missing, wait.awaiting_doc, source, known, time.time()):
@@ -127,10 +130,20 @@ class Ingestor:
         pending.discard(vc.change.hash)
         self._store_applied(vc, report)
         for released in pending.release(vc.change.hash, vc.envelope.doc_id):
-            waiting = recheck_envelope(decode_envelope(released.envelope))
+            waiting = recheck_envelope(decode_envelope(released.envelope, released.vouch is not None),
+                                       released.vouch)
             report.parked.discard(released.hash)
             report.released.add(released.hash)
             queue.append(waiting)
+
+    def _keep_voucher(self, vc: VerifiedChange) -> None:
+        """A vouched change is kept (stored or waiting) with its voucher's hash, and the
+        voucher's envelope is kept beside it: this daemon serves the change to others, and
+        `pnyx verify` re-checks it, with the signature that vouched for it."""
+        voucher = vc.envelope.voucher
+        if voucher is not None and vc.vouch is not None and vc.vouch not in self._vouchers_kept:
+            self.store.keep_voucher(voucher.envelope, vc.vouch)
+            self._vouchers_kept.add(vc.vouch)
 
     def _known_signer(self, vc: VerifiedChange) -> bool:
         """A signer whose waiting changes rank above junk (daemon/store/pending.py): it already
@@ -147,8 +160,9 @@ class Ingestor:
         evidence (they travel by sync and bundles, so that every daemon flags the key), once per
         kept change and reason: one pair proves it, and more would let a key fill the disk."""
         kept = self.store.envelope(kept_hash)
-        if kept is None or self.store.holds_evidence(kept_hash, exc.reason.value):
-            return
+        if kept is None or not kept.signature or not vc.envelope.signature \
+                or self.store.holds_evidence(kept_hash, exc.reason.value):
+            return  # a vouched change is no proof on its own (changes.md, "Vouched changes")
         self.store.add_evidence(kept, kept_hash, exc.reason.value,
                                 f"kept; {vc.change.hash.hex()} contradicts it")
         self.store.add_evidence(vc.envelope, vc.change.hash, exc.reason.value, exc.detail)

@@ -33,7 +33,7 @@ from .schema import create_schema
 
 MIGRATIONS = (
     ("signer", "BLOB"), ("peer", "TEXT"), ("size", "INTEGER"), ("arrived", "REAL"),
-    ("known", "INTEGER"),
+    ("known", "INTEGER"), ("vouch", "BLOB"),
 )
 INDEXES = """
 CREATE INDEX IF NOT EXISTS pending_by_arrival ON pending (known, arrived);
@@ -67,6 +67,7 @@ class Waiting:
 
     hash: bytes
     envelope: bytes
+    vouch: bytes | None  # the hash of the change that vouched for it, if it has no signature
 
 
 class PendingSet:
@@ -152,9 +153,10 @@ class PendingSet:
             return False
         self.empty = False
         self.db.execute(
-            "INSERT INTO pending (hash, doc, envelope, awaiting_doc, signer, peer, size, arrived, known)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            (h, vc.envelope.doc_id, encoded, awaiting_doc, signer, peer, size, now, int(known)))
+            "INSERT INTO pending (hash, doc, envelope, awaiting_doc, signer, peer, size, arrived, known,"
+            " vouch) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (h, vc.envelope.doc_id, encoded, awaiting_doc, signer, peer, size, now, int(known),
+             vc.vouch))
         self.db.executemany("INSERT OR IGNORE INTO pending_missing (hash, missing) VALUES (?,?)",
                             [(h, m) for m in missing])
         self._counted(signer, peer, known, 1, size)
@@ -226,10 +228,11 @@ class PendingSet:
         ready = []
         for h in dict.fromkeys(named):
             row = self.db.execute(
-                "SELECT rowid, envelope FROM pending p WHERE hash = ? AND NOT EXISTS"
+                "SELECT rowid, envelope, vouch FROM pending p WHERE hash = ? AND NOT EXISTS"
                 " (SELECT 1 FROM pending_missing m WHERE m.hash = p.hash)", (h,)).fetchone()
             if row is not None:
-                ready.append((int(row[0]), Waiting(h, bytes(row[1]))))
+                vouch = None if row[2] is None else bytes(row[2])
+                ready.append((int(row[0]), Waiting(h, bytes(row[1]), vouch)))
         return [waiting for _, waiting in sorted(ready, key=lambda r: r[0])]
 
     def count(self) -> int:

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS changes (
     signer BLOB NOT NULL,
     signature BLOB NOT NULL,
     change BLOB NOT NULL,
+    vouch BLOB,
     UNIQUE (doc, actor, seq)
 );
 CREATE INDEX IF NOT EXISTS changes_by_doc ON changes (doc, seqno);
@@ -75,6 +76,10 @@ CREATE TABLE IF NOT EXISTS arrivals (
     seqno INTEGER PRIMARY KEY,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS vouchers (
+    hash BLOB PRIMARY KEY,
+    envelope BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS snapshots (
     doc TEXT PRIMARY KEY,
     upto INTEGER NOT NULL,
@@ -107,6 +112,8 @@ class Store:
         self.db.execute("PRAGMA foreign_keys=ON")
         had_heads = self._has_table("heads")
         create_schema(self.db, SCHEMA)
+        if "vouch" not in {row[1] for row in self.db.execute("PRAGMA table_info(changes)")}:
+            self.db.execute("ALTER TABLE changes ADD COLUMN vouch BLOB")
         self.pending = PendingSet(self.db)
         # called when a transaction is rolled back: caches built on what it wrote forget it
         self.abort_hooks: list[Callable[[], None]] = []
@@ -231,9 +238,9 @@ class Store:
         c, e = vc.change, vc.envelope
         cursor = self.db.execute(
             "INSERT INTO changes (hash, doc, actor, seq, start_op, max_op, deps, signer, signature,"
-            " change) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " change, vouch) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (c.hash, e.doc_id, c.actor, c.seq, c.start_op, c.max_op, b"".join(c.deps), e.signer,
-             e.signature, c.raw),
+             e.signature, c.raw, vc.vouch),
         )
         assert cursor.lastrowid is not None
         self._remember(c.hash, HeldChange(e.doc_id, c.actor, c.seq, c.max_op, c.deps))
@@ -242,6 +249,17 @@ class Store:
         self.db.execute("INSERT INTO heads (doc, hash) VALUES (?, ?)", (e.doc_id, c.hash))
         self.db.execute("INSERT INTO arrivals (seqno, at) VALUES (?, ?)", (cursor.lastrowid, time.time()))
         return cursor.lastrowid
+
+    def keep_voucher(self, envelope: Envelope, change_hash: bytes) -> None:
+        """The signed change that vouched for changes kept here (changes.md, "Vouched
+        changes"), kept whatever became of it: those changes are served and re-verified with it."""
+        self.db.execute("INSERT OR IGNORE INTO vouchers (hash, envelope) VALUES (?, ?)",
+                        (change_hash, envelope.encode()))
+
+    def voucher(self, change_hash: bytes) -> Envelope | None:
+        row = self.db.execute("SELECT envelope FROM vouchers WHERE hash = ?",
+                              (change_hash,)).fetchone()
+        return None if row is None else decode_envelope(bytes(row[0]))
 
     def arrived_before(self, at: float) -> int:
         """The last arrival number stored before `at` (`bundle export --since`): arrival

@@ -24,12 +24,13 @@ import msgpack
 from automerge.core import Document, Transaction
 from pnyx.daemon.services.jsonable import to_jsonable
 from pnyx.federation.bundle import BundleWriter, Header, HeldState, Selection, encode_state
-from pnyx.federation.changepack import pack
+from pnyx.federation.changepack import pack, split_chunk, unpack
 from pnyx.federation.chunk import CHANGE_CHUNK, MAGIC, Reader, encode_uleb, parse_change
 from pnyx.federation.confed import Act, ActKind, write_act, write_recall_saw
 from pnyx.federation.discovery_txt import Announcement, encode_txt
 from pnyx.federation.docids import ledger_id, mandate_doc_id
-from pnyx.federation.envelope import Envelope, run_actor, signing_input
+from pnyx.federation.envelope import Envelope, check_envelope, run_actor, signing_input
+from pnyx.federation.errors import Rejected
 from pnyx.federation.identity import prove_identity, prove_sender
 from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import (
@@ -581,6 +582,43 @@ def discovery_json() -> dict[str, Any]:
     }
 
 
+def pack_vector(envelopes: list[Envelope]) -> dict[str, Any]:
+    """Signed envelopes, their pack, and what it unpacks to: each change with its signature, or
+    with none and the position of the change that vouches for it."""
+    received = unpack(pack(envelopes))
+    voucher = next(e.voucher.envelope for e in received if e.voucher is not None)
+    forged = bytes([voucher.signature[0] ^ 1]) + voucher.signature[1:]
+    refused = [("no-signature", "every signature left out", [None] * len(received)),
+               ("forged-voucher", "the voucher's signature altered",
+                [forged if e is voucher else e.signature or None for e in received])]
+    return {"envelopes": [to_jsonable(e.to_wire()) for e in envelopes],
+            "pack": pack(envelopes).hex(),
+            "received": [to_jsonable(e.to_wire()) for e in received],
+            "vouched_by": [None if e.voucher is None else received.index(e.voucher.envelope)
+                           for e in received],
+            "refused": [{"name": name, "note": note, "pack": hand_pack(received, signatures).hex(),
+                         "reasons": [outcome(e) for e in unpack(hand_pack(received, signatures))]}
+                        for name, note, signatures in refused]}
+
+
+def hand_pack(envelopes: list[Envelope], signatures: list[bytes | None]) -> bytes:
+    """A pack of one group with every dep as its hash, and these signatures (None: nil)."""
+    entries = [[list(split_chunk(e.change)[0]), split_chunk(e.change)[1], signature]
+               for e, signature in zip(envelopes, signatures, strict=True)]
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    value = [[envelopes[0].doc_id, entries]]
+    return compressor.compress(msgpack.packb(value, use_bin_type=True)) + compressor.flush()
+
+
+def outcome(envelope: Envelope) -> str | None:
+    """The reason E0-E4 refuse the envelope with, None if they pass."""
+    try:
+        check_envelope(envelope)
+    except Rejected as exc:
+        return exc.reason.value
+    return None
+
+
 def sync_json(h: History) -> dict[str, Any]:
     """The digest tree, packs and messages (protocol-spec/sync.md), and bad messages with their
     error code."""
@@ -643,8 +681,7 @@ def sync_json(h: History) -> dict[str, Any]:
             "nodes": [to_jsonable(told_to_wire(Told(p, cut(tree.node(p), salt)))) for p in prefixes],
         },
         "scopes": scopes_json(),
-        "pack": {"envelopes": [to_jsonable(e.to_wire()) for e in envelopes],
-                 "pack": pack(envelopes).hex()},
+        "pack": pack_vector(envelopes),
         "messages": [{"type": to_wire(m)["t"], "msgpack": encode(m).hex(), "fields": to_jsonable(to_wire(m))}
                      for m in messages],
         "bad": [{"name": name, "msgpack": data, "code": code, "status": status}
@@ -728,13 +765,13 @@ def bundles_json(h: History) -> dict[str, Any]:
     envelopes = [s[2] for s in h.steps]
     state = history_state(envelopes)
 
-    def bundle(items: list[Envelope]) -> tuple[bytes, list[int]]:
+    def bundle(items: list[Envelope], per_frame: int = 1) -> tuple[bytes, list[int]]:
         out = io.BytesIO()
         writer = BundleWriter(out.write, Header(Selection(), state))
         offsets = []
-        for envelope in items:
+        for i in range(0, len(items), per_frame):
             offsets.append(writer.bytes)
-            writer.add(envelope)
+            writer.add(items[i:i + per_frame])
         offsets.append(writer.bytes)  # where the trailer starts
         writer.finish()
         return out.getvalue(), offsets
@@ -747,8 +784,11 @@ def bundles_json(h: History) -> dict[str, Any]:
                            bytes([last.signature[0] ^ 1]) + last.signature[1:])
     forged, _ = bundle([*envelopes[:-1], forged_last])
     n = len(envelopes)
+    chained, _ = bundle(envelopes, n)
     cases = [
         ("valid", "the whole history (history.json), in order", valid, None, n, n, []),
+        ("vouched", "the whole history in one record frame: one signature per actor and document",
+         chained, None, n, n, []),
         ("truncated", "cut 20 bytes into the fifth record", valid[:offsets[4] + 20], "truncated", 4, 4, []),
         ("cut-before-trailer", "every record, but the trailer is missing", valid[:offsets[-1]],
          "truncated", n, n, []),
@@ -758,7 +798,7 @@ def bundles_json(h: History) -> dict[str, Any]:
     ]
     return {
         "description": "protocol-spec/bundles.md. Each bundle is imported into an empty store: `records` "
-                       "frames are read, `new` changes are stored, each record refused gives its reason in "
+                       "changes are read, `new` are stored, each record refused gives its reason in "
                        "`rejected`, and the import ends with `error` (null: the file is complete). "
                        "`state` is device A's state file after the whole history; every bundle's header "
                        "carries it as the exporter's state, with no selection.",
