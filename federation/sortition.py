@@ -50,7 +50,7 @@ __all__ = [
     "seed",
 ]
 
-MAX_POOL = 1000
+MAX_POOL = 2000
 MAX_SEATS = 100
 MAX_PANELS = 2000
 MAX_ID_CHARS = 64
