@@ -27,7 +27,7 @@ from pnyx.federation.sortition import Candidate, Portfolio, Post, Quota, chances
 from .leximin_reference import fair_portfolio as reference_portfolio
 
 SIZES = ((300, 20), (1_000, 50), (2_000, 100))
-BASELINE_BUDGET = 600.0
+BASELINE_BUDGET = 300.0
 CATEGORIES: dict[str, dict[str, tuple[float, float]]] = {  # value: (population share, volunteer share)
     "gender": {"woman": (0.51, 0.44), "man": (0.49, 0.56)},
     "age": {"16-29": (0.20, 0.12), "30-44": (0.25, 0.20), "45-59": (0.25, 0.27), "60-74": (0.20, 0.28),
