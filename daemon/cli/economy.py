@@ -15,7 +15,6 @@ import json
 import sys
 from typing import Any
 
-from pnyx.federation.charter import CHARTER_ID_RE
 from pnyx.federation.economy import Priority
 from pnyx.federation.valueflows import plan_jsonld
 
@@ -30,16 +29,9 @@ from .output import print_json
 Sub = Any
 
 
-def confed_arg(text: str) -> str:
-    """A confederation id as argparse takes it, its message kept."""
-    cleaned = text.strip().removeprefix("charter/")
-    if not CHARTER_ID_RE.match(cleaned):
-        raise argparse.ArgumentTypeError(f"not a confederation id (64 hex digits): {text!r}")
-    return cleaned
-
 # field -> (option, argparse keywords); required for `add` unless "default" is given
 OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
-    "confederation": ("--confed", {"metavar": "CONFED_ID", "type": confed_arg}),
+    "confederation": ("--confed", {"metavar": "CONFED", "help": "the confederation, by id or name"}),
     "item": ("--item", {"metavar": "ITEM", "help": "what is needed or offered, e.g. grain"}),
     "quantity": ("--quantity", {"type": int, "metavar": "N", "help": "in whole units"}),
     "unit": ("--unit", {"metavar": "UNIT", "help": "e.g. kg, litre, day of work"}),
@@ -92,7 +84,7 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
 
     p = commands.add_parser("plan", parents=[common],
                             help="the confederal plan: needs against offers, what is uncovered")
-    p.add_argument("--confed", default=None, metavar="CONFED_ID")
+    p.add_argument("--confed", default=None, metavar="CONFED", help="one confederation, by id or name")
     p.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="default today")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the canonical JSON")

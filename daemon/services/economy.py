@@ -37,6 +37,7 @@ from pnyx.federation.keys import key_text, parse_key
 
 from ..store.node import Node
 from .bodies import BadRequest, Body, only_fields, text, today
+from .names import resolve_confederation
 from .records import Recorder, RecordError, UnknownRecord, new_record_id
 
 Result = dict[str, Any]
@@ -80,6 +81,8 @@ class Economy:
                                   f"revise that one")
             fields = {**current, "withdrawn": False, "date": today().isoformat(), **body}
             fields.pop("id")
+        if isinstance(body.get("confederation"), str):  # a name as well as an id, like everywhere
+            fields["confederation"] = resolve_confederation(self.node, body["confederation"])
         if collection in (PLEDGES, DELIVERIES):
             fields.update(self._sides(fields))
         return self._write(collection, fields)
