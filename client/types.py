@@ -162,13 +162,16 @@ class Confederation(TypedDict, total=False):
     members: list[dict[str, Any]]
     proposals: list[Proposal]
     ignored_proposals: list[dict[str, Any]]
+    parity: dict[str, Any] | None  # per member assembly, whether its delegation meets the charter's
+    rotation: dict[str, int] | None  # the charter's rotation for its council
 
 
 class View(TypedDict):
     format: str
     as_of: str
     confederations: list[Confederation]
-    mandates: list[dict[str, Any]]
+    mandates: list[dict[str, Any]]  # each with co_delegates, rotation, acts naming who acted (`by`)
+    draws: list[dict[str, Any]]  # every draw by lot, with each person's chance
 
 
 class EconomyRecord(TypedDict, total=False):

@@ -30,6 +30,7 @@ from typing import Any
 from .amvalues import Plain
 from .charter import SIMPLE, parse_share, parse_threshold, threshold_met
 from .ledger import Decision, Ledger, Tally
+from .rotation import parse_rotation
 
 BYLAWS = "bylaws"  # the decision kind that adopts or amends the bylaws
 RECALL = "recall"
@@ -88,29 +89,6 @@ def _reopening(value: Plain) -> dict[str, Any] | None:
     return out
 
 
-
-ROTATION_KEYS = ("consecutive_terms", "days", "period_days")
-
-
-def _rotation(value: Plain) -> dict[str, Any] | None:
-    """The bylaws' `rotation` map: a person's mandates to one council are limited to
-    `consecutive_terms`, and/or to `days` held within any `period_days` (rotation.py)."""
-    if value is None:
-        return None
-    if not isinstance(value, Mapping) or not value or set(value) - set(ROTATION_KEYS):
-        raise ValueError(f"rotation: a map of {', '.join(ROTATION_KEYS)}")
-    out: dict[str, Any] = {}
-    for key in ROTATION_KEYS:
-        if key in value:
-            n = value[key]
-            if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_DAYS * 10:
-                raise ValueError(f"rotation.{key}: a whole number from 1, not {n!r}")
-            out[key] = n
-    if ("days" in out) != ("period_days" in out):
-        raise ValueError("rotation: days and period_days go together")
-    return out
-
-
 # The keys of a `bylaws` map this version reads: name -> parser (ValueError if ill-formed).
 # A rule added later (rotation, parity, reopening) is one more row and one more field.
 FIELDS: dict[str, Callable[[Plain], Any]] = {
@@ -118,7 +96,7 @@ FIELDS: dict[str, Callable[[Plain], Any]] = {
     "quorum": _count("quorum", 0),  # least members present, or null: no quorum
     "members": _count("members", 1),  # the number of members, or null: unknown
     "reopening": _reopening,  # what a minority needs to reopen a decision, or null: nothing
-    "rotation": _rotation,  # how long one person may hold a mandate to one council, or null
+    "rotation": parse_rotation,  # how long one person may hold a mandate to one council, or null
 }
 
 

@@ -23,6 +23,7 @@ from automerge.core import ROOT, Document
 from .amvalues import Plain, put_value
 from .keys import parse_key
 from .parity import parse_parity
+from .rotation import parse_rotation
 
 CHARTER_FORMAT = "pnyx/charter/v1"
 SIMPLE = "simple"
@@ -136,6 +137,7 @@ class Charter:
     confederations: tuple[str, ...]  # founding member confederations, charter ids
     rules: Rules
     parity: dict[str, Any] | None = None  # what each member's delegation must meet (parity.py)
+    rotation: dict[str, Any] | None = None  # how long one person may hold a mandate to the council
 
     def plain(self) -> dict[str, Plain]:
         out: dict[str, Plain] = {"format": CHARTER_FORMAT, "founded": self.founded.isoformat(),
@@ -143,11 +145,13 @@ class Charter:
                                  "confederations": list(self.confederations), "rules": self.rules.plain()}
         if self.parity is not None:
             out["parity"] = self.parity
+        if self.rotation is not None:
+            out["rotation"] = self.rotation
         return out
 
 
 def new_charter(founded: dt.date, members: Sequence[str], confederations: Sequence[str],
-                rules: Rules, parity: Plain = None) -> Charter:
+                rules: Rules, parity: Plain = None, rotation: Plain = None) -> Charter:
     """A charter to be written; ValueError names a bad member or a repeated one."""
     for member in members:
         parse_key(member)
@@ -161,7 +165,7 @@ def new_charter(founded: dt.date, members: Sequence[str], confederations: Sequen
     if len(members) + len(confederations) > MAX_LIST:
         raise ValueError("too many founding members")
     return Charter("", founded, tuple(sorted(members)), tuple(sorted(confederations)), rules,
-                   parse_parity(parity))
+                   parse_parity(parity), parse_rotation(rotation))
 
 
 def charter_change(charter: Charter, actor: bytes) -> bytes:
@@ -185,6 +189,6 @@ def read_charter(charter_id: str, raw: dict[str, Plain]) -> Charter:
         raise ValueError("members are lists")
     founded = dt.date.fromisoformat(str(raw["founded"]))
     charter = new_charter(founded, [str(m) for m in members], [str(c) for c in confederations],
-                          rules_from_plain(raw["rules"]), raw.get("parity"))
+                          rules_from_plain(raw["rules"]), raw.get("parity"), raw.get("rotation"))
     return replace(charter, id=charter_id)
 

@@ -11,7 +11,8 @@ Only adopted decisions take effect (federation/bylaws.py judges them); the
 records say each one's outcome so that the view can tell why one is ignored.
 Written by a delegate in `mandate/<assembly>/<mandate>`: one root entry per act
 (vote, withdraw, sign, report) with `saw`, the ledger heads the delegate's device
-held, and `replaces`, the earlier act on the same proposal it stands in for.
+held, `replaces`, the earlier act on the same proposal it stands in for, and `by`,
+the key of the delegate or co-delegate who acted (the change's signer).
 
 `ledger_records` and `mandate_log_records` turn documents into plain, JSON-ready
 records (protocol-spec/view.md, "Records"): everything the view needs and
@@ -34,9 +35,11 @@ from .amvalues import Plain, ensure_map, put_value, read_entry, read_root
 from .bylaws import judge
 from .charter import AMENDABLE, CHARTER_ID_RE, read_charter
 from .docids import RECORD_ID_RE
+from .draws import SORTITION, read_steps
 from .economy import RECORD_REF_RE, economy_records
 from .keys import KEY_TEXT_CHARS, key_text, parse_key
 from .ledger import MAX_TEXT_CHARS, Binding, Position, read_ledger
+from .rotation import breaches
 
 ACCEPTANCE = "charter-acceptance"
 PROPOSAL = "proposal"
@@ -137,6 +140,7 @@ class Act:
     binding: Binding | None  # votes
     text: str  # the text id co-signed, or the report
     replaces: str | None = None  # votes and withdrawals: the earlier act on the proposal
+    by: str | None = None  # the acting delegate's key; None: the mandate's first delegate
 
     def __post_init__(self) -> None:
         is_vote = self.kind is ActKind.VOTE
@@ -152,6 +156,8 @@ class Act:
             raise ValueError(f"a {self.kind.value} needs a text")
         if len(self.text) > MAX_TEXT_CHARS:
             raise ValueError("text too long")
+        if self.by is not None and not isinstance(self.by, str):
+            raise ValueError("by: a delegate's key")
 
 
 def write_act(tx: Transaction, act: Act, saw: Sequence[bytes]) -> None:
@@ -159,7 +165,8 @@ def write_act(tx: Transaction, act: Act, saw: Sequence[bytes]) -> None:
         "kind": act.kind.value, "date": act.date.isoformat(), "proposal": act.proposal,
         "position": act.position.value if act.position else None,
         "binding": act.binding.value if act.binding else None, "text": act.text,
-        "replaces": act.replaces, "saw": sorted(h.hex() for h in saw)})
+        "replaces": act.replaces, "saw": sorted(h.hex() for h in saw),
+        **({"by": act.by} if act.by is not None else {})})
 
 
 # --- normalized records ------------------------------------------------------------------
@@ -173,12 +180,13 @@ def charter_record(charter_id: str, doc: Document) -> Record | None:
         return None
     return {"id": charter.id, "founded": charter.founded.isoformat(),
             "members": list(charter.members), "confederations": list(charter.confederations),
-            "rules": charter.rules.plain()}
+            "rules": charter.rules.plain(), "parity": charter.parity, "rotation": charter.rotation}
 
 
 def ledger_records(assembly: bytes, doc: Document) -> Record:
-    """What one ledger contributes to the view: acceptances, proposals, ratifications, mandates,
-    and to the plan: its economy records (federation/economy.py).
+    """What one ledger contributes to the view: acceptances, proposals, ratifications, mandates
+    (with their rotation breach under the bylaws), draws by lot declared and its commitments
+    and reveals; and to the plan: its economy records (federation/economy.py).
 
     Each decision comes with its outcome under the assembly's bylaws (federation/bylaws.py):
     only an adopted acceptance consents, only an adopted mandate confers anything and only
@@ -209,6 +217,7 @@ def ledger_records(assembly: bytes, doc: Document) -> Record:
                     "text": d.text, "date": d.date.isoformat(), **tally}
     mandates: dict[str, Record] = {}
     recalls = judged.recalls(ledger)
+    broken = breaches(ledger, judged)
     for mandate_id, m in ledger.mandates.items():
         issued = ledger.decisions.get(m.decision)
         if issued is None:
@@ -221,11 +230,19 @@ def ledger_records(assembly: bytes, doc: Document) -> Record:
             "instructions": [{"question": i.question, "position": i.position.value,
                               "binding": i.binding.value} for i in m.instructions],
             "recall": None if recall is None else {"decision": recall.id,
-                                                   "date": recall.date.isoformat()}}
+                                                   "date": recall.date.isoformat()},
+            "attributes": dict(sorted((m.attributes or {}).items())),
+            "co_delegates": [{"delegate": c.delegate, "delegate_key": c.delegate_key,
+                              "attributes": dict(sorted(c.attributes.items()))} for c in m.co_delegates],
+            "rotation": broken.get(mandate_id)}
     profile = ledger.profile
     return {"assembly": key_text(assembly), "name": profile.name if profile else None,
             "acceptances": acceptances, "proposals": proposals, "ratifications": ratifications,
-            "mandates": mandates, "economy": economy_records(doc)}
+            "mandates": mandates, "economy": economy_records(doc),
+            "draws": {d.id: {"title": d.title, "date": d.date.isoformat(),
+                             "adopted": judged.adopted(d.id), "sortition": d.sortition}
+                      for d in ledger.decisions.values() if d.kind == SORTITION},
+            "sortition": read_steps(doc)}
 
 
 def _proposal_body(raw: Plain) -> ProposalBody | None:
@@ -271,7 +288,7 @@ def act_records(log: Document) -> dict[str, Record]:
                 "kind": act.kind.value, "date": act.date.isoformat(), "proposal": act.proposal,
                 "position": act.position.value if act.position else None,
                 "binding": act.binding.value if act.binding else None, "text": act.text,
-                "replaces": act.replaces, "saw": raw.get("saw")}
+                "replaces": act.replaces, "by": act.by, "saw": raw.get("saw")}
     return acts
 
 
@@ -301,6 +318,6 @@ def _act(act_id: str, raw: Plain) -> Act | None:
                    raw.get("proposal"),
                    None if raw.get("position") is None else Position(raw["position"]),
                    None if raw.get("binding") is None else Binding(raw["binding"]),
-                   str(raw.get("text", "")), raw.get("replaces"))
+                   str(raw.get("text", "")), raw.get("replaces"), raw.get("by"))
     except (KeyError, TypeError, ValueError):
         return None

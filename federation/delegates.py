@@ -3,7 +3,8 @@
 protocol-spec/view.md, "Mandates and delegate acts": the term, then the
 recall (judged causally: whether the act had seen the recall, or the recall
 the act), then the instructions. Used by the view for its mandate list and
-for the indicative tendency of delegates on pending proposals.
+for the indicative tendency of delegates on pending proposals. Every delegate and
+co-delegate of a mandate acts in its one log; each act says who acted (`by`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 
 from .confed import Record
 from .recordset import RecordSet
+from .rotation import Term, charter_breach, person
 
 
 def majority(votes_for: int, against: int) -> str:
@@ -99,6 +101,42 @@ def classify(records: RecordSet, as_of: dt.date, assembly: str, mandate: Record,
                                        f"{majority(ratified['for'], ratified['against'])}")
     return "indicative-awaiting-ratification", "the proposal goes back to the assembly"
 
+
+def acted_by(mandate: Record, act: Record) -> tuple[str | None, str]:
+    """(key, name) of the delegate who made `act`: its `by`, or the mandate's first delegate
+    for an act without one (written before co-delegates could act)."""
+    key = act.get("by") or mandate["delegate_key"]
+    names = {c["delegate_key"]: c["delegate"] for c in mandate["co_delegates"]}
+    return key, mandate["delegate"] if key == mandate["delegate_key"] else names.get(key, "")
+
+
+def rotation_flag(records: RecordSet, as_of: dt.date, assembly: str, mandate_id: str,
+                  mandate: Record) -> str | None:
+    """Why an adopted mandate breaks the rotation: its bylaws' (RT1, RT2, read with the
+    ledger), else that of the charter of its council (RT3), against the same ledger's
+    adopted mandates issued by as-of."""
+    bylaws: str | None = mandate["rotation"]
+    if mandate["outcome"] != "adopted" or bylaws is not None:
+        return bylaws
+    today = as_of.isoformat()
+    for charter_id, charter in sorted(records.charters.items()):
+        names = {charter_id, charter["rules"]["name"]}
+        if charter["rotation"] is None or mandate["council"] not in names:
+            continue
+        pool = [_term(k, m) for k, m in records.ledgers[assembly]["mandates"].items()
+                if m["outcome"] == "adopted" and m["issued"] <= today]
+        why = charter_breach(charter["rotation"], charter["rules"]["name"], names,
+                             _term(mandate_id, mandate), pool)
+        if why is not None:
+            return why
+    return None
+
+
+def _term(mandate_id: str, m: Record) -> Term:
+    return Term(mandate_id, person(m["delegate_key"], m["delegate"]), m["council"],
+                dt.date.fromisoformat(m["from"]), dt.date.fromisoformat(m["until"]))
+
+
 def mandate_rows(records: RecordSet, as_of: dt.date, councils: set[str] | None) -> list[Record]:
     """Every mandate issued by as-of, or those for one of `councils` (ids or names)."""
     out = []
@@ -117,12 +155,17 @@ def mandate_rows(records: RecordSet, as_of: dt.date, councils: set[str] | None) 
             for act_id, act in sorted(log["acts"].items()):
                 if act["date"] <= today:
                     verdict, reason = classify(records, as_of, assembly, m, act, replaced.get(act_id))
+                    by, name = acted_by(m, act)
                     acts.append({"id": act_id, "kind": act["kind"], "date": act["date"],
                                  "proposal": act["proposal"], "position": act["position"],
                                  "binding": act["binding"], "text": act["text"],
-                                 "replaces": act["replaces"], "class": verdict, "reason": reason})
+                                 "replaces": act["replaces"], "by": by, "delegate": name,
+                                 "class": verdict, "reason": reason})
             out.append({"assembly": assembly, "mandate": mandate_id, "delegate": m["delegate"],
-                        "delegate_key": m["delegate_key"], "council": m["council"],
-                        "from": m["from"], "until": m["until"], "state": state,
-                        "recalled_by": recall["decision"] if recall else None, "acts": acts})
+                        "delegate_key": m["delegate_key"],
+                        "co_delegates": [{"delegate": c["delegate"], "delegate_key": c["delegate_key"]}
+                                         for c in m["co_delegates"]],
+                        "council": m["council"], "from": m["from"], "until": m["until"], "state": state,
+                        "recalled_by": recall["decision"] if recall else None,
+                        "rotation": rotation_flag(records, as_of, assembly, mandate_id, m), "acts": acts})
     return out

@@ -254,3 +254,35 @@ def draw_result(draw: str, raw: Any, declared: dt.date, adopted: bool,
 def _matches(draw: str, assembly: bytes, record: Record, commitment_value: bytes) -> bool:
     """A reveal counts only if its secret hashes to the participant's commitment (SD2)."""
     return commitment(draw, assembly, bytes.fromhex(record["value"])) == commitment_value
+
+
+def participant_keys(raw: Any) -> list[bytes]:
+    """The participant keys a declaration's `sortition` map names, as far as they parse (a
+    declaration with others is invalid anyway)."""
+    listed = raw.get("participants") if isinstance(raw, Mapping) else None
+    out = []
+    for text in listed if isinstance(listed, list) else []:
+        try:
+            out.append(parse_key(text))
+        except (ValueError, TypeError):
+            continue
+    return out
+
+
+def view_draws(ledgers: Mapping[str, Record], as_of: dt.date, assemblies: set[str] | None) -> list[Record]:
+    """The view's `draws`: every draw declared by as-of in the ledgers' records (view.md,
+    "Records"), or in those of `assemblies`, by (assembly, decision id), each recomputed
+    from the commitments and reveals held, with its title."""
+    out = []
+    for assembly in sorted(ledgers):
+        if assemblies is not None and assembly not in assemblies:
+            continue
+        for decision_id, d in sorted(ledgers[assembly]["draws"].items()):
+            if d["date"] > as_of.isoformat():
+                continue
+            steps = {p: ledgers[key_text(p)]["sortition"] if key_text(p) in ledgers else None
+                     for p in participant_keys(d["sortition"])}
+            out.append(draw_result(f"{assembly}/{decision_id}", d["sortition"],
+                                   dt.date.fromisoformat(d["date"]), d["adopted"], steps, as_of)
+                       | {"title": d["title"]})
+    return out

@@ -109,6 +109,10 @@ class Mandate:
     attributes: dict[str, str] | None = None  # what the assembly declares of the delegate (parity)
     co_delegates: tuple[CoDelegate, ...] = ()  # who act together with the delegate
 
+    def writers(self) -> list[str]:
+        """The keys that may write this mandate's log: the delegate's, then each co-delegate's."""
+        return [k for k in (self.delegate_key, *(c.delegate_key for c in self.co_delegates)) if k]
+
 
 @dataclass(frozen=True)
 class CoDelegate:

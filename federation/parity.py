@@ -65,3 +65,34 @@ def parity_gap(parity: Mapping[str, Any], declared: Sequence[Mapping[str, str]])
                 return (f"{counts[value]} of {len(declared)} delegates of {attribute} {value}; "
                         f"the charter requires {parity['share']}")
     return None
+
+
+def delegation(mandates: Mapping[str, Mapping[str, Any]], council: set[str],
+               day: str) -> list[dict[str, Any]]:
+    """The delegates (main and co-delegates, by mandate id) of one ledger's mandate records
+    (view.md, "Records") in office at the council (named by any of `council`) on `day`."""
+    out: list[dict[str, Any]] = []
+    for mandate_id, m in sorted(mandates.items()):
+        recall = m["recall"]
+        if m["council"] not in council or m["outcome"] != "adopted" or m["issued"] > day \
+                or not m["from"] <= day <= m["until"] or (recall is not None and recall["date"] <= day):
+            continue
+        out.append({"mandate": mandate_id, "delegate": m["delegate"], "delegate_key": m["delegate_key"],
+                    "attributes": m["attributes"]})
+        out.extend({"mandate": mandate_id, "delegate": c["delegate"], "delegate_key": c["delegate_key"],
+                    "attributes": c["attributes"]} for c in m["co_delegates"])
+    return out
+
+
+def parity_report(parity: Mapping[str, Any], council: set[str], members: Sequence[tuple[str, str | None]],
+                  ledgers: Mapping[str, Mapping[str, Any]], day: str) -> dict[str, Any]:
+    """The view's `parity` of one confederation on `day`: per member assembly (key, name),
+    its delegation and whether it meets `parity` (PA1-PA3), and whether all do. A member's
+    ledger is always held: its acceptance, which made it a member, is read from it."""
+    rows = []
+    for assembly, name in members:
+        delegates = delegation(ledgers[assembly]["mandates"], council, day)
+        gap = parity_gap(parity, [d["attributes"] for d in delegates])
+        rows.append({"assembly": assembly, "name": name, "delegates": delegates,
+                     "met": gap is None, "reason": gap})
+    return {"rule": dict(parity), "met": all(r["met"] for r in rows), "members": rows}

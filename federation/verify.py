@@ -13,7 +13,7 @@ same for sync, bundles and local writes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,7 +23,7 @@ from .envelope import VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text
 from .ledger import certificate_valid, revocation_cut
-from .writerules import HeldObjects, check_writes
+from .writerules import HeldObjects, Path, check_writes
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,9 @@ def check_in_context(vc: VerifiedChange, index: ChangeIndex,
                        f"start_op {change.start_op}, dependencies say {expected_start}")
     wait = _check_authority(vc, authority)
     if wait is None:
-        check_writes(vc, authority)
+        written = check_writes(vc, authority)
+        if vc.doc.kind is DocKind.MANDATE:
+            _check_acts_by(vc, written, authority)
     return wait
 
 
@@ -121,6 +123,34 @@ def _is_ancestor(index: ChangeIndex, target: bytes, target_max_op: int,
     return False
 
 
+def mandate_keys(entry: Plain) -> list[str]:
+    """The keys that may write a mandate's log: its `delegate_key`, then each co-delegate's."""
+    if not isinstance(entry, dict):
+        return []
+    co = entry.get("co_delegates")
+    keys = [entry.get("delegate_key"), *(c.get("delegate_key") for c in co if isinstance(c, dict))] \
+        if isinstance(co, list) else [entry.get("delegate_key")]
+    return [k for k in keys if isinstance(k, str)]
+
+
+def _check_acts_by(vc: VerifiedChange, written: Mapping[Path, object],
+                   authority: AuthorityRecords) -> None:
+    """Every act a change makes names its signer in `by`, so that who acted is on record
+    and no co-delegate acts in another's name. An act without `by` (logs written before
+    co-delegates could act) is by the mandate's first delegate: only that key may write one."""
+    doc, signer = vc.doc, key_text(vc.envelope.signer)
+    assert doc.assembly is not None
+    entry = authority.mandate_entry(doc.assembly, doc.record)
+    first = entry.get("delegate_key") if isinstance(entry, dict) else None
+    for path in sorted(p for p in written if len(p) == 1):
+        by = written.get((*path, "by"))
+        if by is None and signer != first:
+            raise Rejected(Reason.NOT_AUTHORIZED, f"act {path[0]} does not name its delegate in "
+                                                  "`by`; only the first delegate's acts may omit it")
+        if by is not None and by != signer:
+            raise Rejected(Reason.NOT_AUTHORIZED, f"act {path[0]} names {by} in `by`, not its signer")
+
+
 def _check_authority(vc: VerifiedChange, authority: AuthorityRecords) -> Wait | None:
     doc, change, signer = vc.doc, vc.change, vc.envelope.signer
     if doc.kind is DocKind.CHARTER:
@@ -132,8 +162,8 @@ def _check_authority(vc: VerifiedChange, authority: AuthorityRecords) -> Wait | 
         entry = authority.mandate_entry(doc.assembly, doc.record)
         if entry is None:
             return Wait((), f"ledger/{key_text(doc.assembly)}")
-        if not isinstance(entry, dict) or entry.get("delegate_key") != key_text(signer):
-            raise Rejected(Reason.NOT_AUTHORIZED, "the signer is not the mandated delegate")
+        if key_text(signer) not in mandate_keys(entry):
+            raise Rejected(Reason.NOT_AUTHORIZED, "the signer is not a delegate of the mandate")
         return None
     if signer == doc.assembly:
         return None

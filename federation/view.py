@@ -4,7 +4,9 @@
 (federation/recordset.py) as canonical JSON bytes, identical on every machine
 that holds the same records, whatever order they arrived in. The rules are
 protocol-spec/view.md: membership through time, then each proposal in order
-of date; mandates and delegate acts are judged in federation/delegates.py.
+of date; mandates and delegate acts (who acted, rotation) are judged in
+federation/delegates.py, each charter's parity in federation/parity.py, and
+draws by lot are recomputed by federation/draws.py.
 
 Incremental upkeep: each proposal's result and its JSON text are memoized in
 the RecordSet under (its version, the structure version, as-of), so after one
@@ -19,7 +21,9 @@ from fractions import Fraction
 
 from .charter import SIMPLE, Rules, amendment_from_plain, rules_from_plain, threshold_met
 from .confed import Record
-from .delegates import classify, majority, mandate_rows, replacements
+from .delegates import acted_by, classify, majority, mandate_rows, replacements
+from .draws import view_draws
+from .parity import parity_report
 from .recordset import Fragment, RecordSet, canonical, encode
 
 VIEW_FORMAT = "pnyx/view/v1"
@@ -281,14 +285,14 @@ class Context:
             verdict, _ = classify(self.records, self.as_of, assembly, mandate, act, replaced.get(act_id))
             if verdict in ("within-mandate", "indicative-awaiting-ratification"):
                 out.append({"assembly": assembly, "mandate": mandate_id, "act": act_id,
-                            "delegate": mandate["delegate"], "position": act["position"],
+                            "delegate": acted_by(mandate, act)[1], "position": act["position"],
                             "class": verdict})
         return out
 
     # -- one confederation -------------------------------------------------------------
     def confederation(self, confederation: str) -> Record:
         timeline = self.timeline(confederation)
-        members = []
+        members: list[Record] = []
         for unit in self.units(confederation):
             name = (self.records.ledgers.get(unit) or {}).get("name") if len(unit) != 64 else (
                 (self.records.charters.get(unit) or {}).get("rules", {}).get("name"))
@@ -299,11 +303,18 @@ class Context:
                 "state": self.state(confederation, unit, self.as_of),
                 "events": [{"effective": d.isoformat(), "kind": k, "proposal": p}
                            for d, k, p in timeline.events.get(unit, [])]})
+        parity = timeline.charter["parity"]
         return {"id": confederation, "founded": timeline.charter["founded"],
                 "charter": timeline.charter["rules"],
                 "rules": timeline.rules_at(self.as_of).plain(),
                 "members": members, "proposals": [r["fragment"] for r in timeline.results],
-                "ignored_proposals": timeline.ignored}
+                "ignored_proposals": timeline.ignored,
+                "parity": None if parity is None else parity_report(
+                    parity, {confederation, timeline.charter["rules"]["name"]},
+                    [(str(m["member"]), m["name"]) for m in members
+                     if m["kind"] == "assembly" and m["state"] == "member"],
+                    self.records.ledgers, self.as_of.isoformat()),
+                "rotation": timeline.charter["rotation"]}
 
 
 def ratification_refusal(ratification: Record, day: dt.date, last_day: dt.date) -> str | None:
@@ -347,5 +358,7 @@ def render_view(records: RecordSet, as_of: dt.date, confederation: str | None = 
     view = {"format": VIEW_FORMAT, "as_of": as_of.isoformat(),
             "confederations": [context.confederation(c) for c in chosen],
             "mandates": mandate_rows(records, as_of, None if confederation is None else {
-                confederation, records.charters.get(confederation, {}).get("rules", {}).get("name")})}
+                confederation, records.charters.get(confederation, {}).get("rules", {}).get("name")}),
+            "draws": view_draws(records.ledgers, as_of, None if confederation is None else {
+                u for c in chosen for u in context.units(c)})}
     return encode(view)

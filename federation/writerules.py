@@ -120,6 +120,7 @@ DRAW_STEP_FIELDS = {"draw": "str", "step": "str", "value": "str", "date": "str"}
 ACT_FIELDS = {
     "kind": "str", "date": "str", "proposal": "str|null", "position": "str|null",
     "binding": "str|null", "text": "str", "replaces": "str|null", "saw": "list", "saw/{item}": "str",
+    "by": "str",  # the acting delegate's key: the change's signer (changes.md S6)
 }
 CHAIN_FIELDS = {"date": "str", "supersedes": "str|null", "withdrawn": "bool"}  # economy.md
 WHAT_FIELDS = {"confederation": "str", "item": "str", "quantity": "int", "unit": "str"}
@@ -166,6 +167,8 @@ TABLE: tuple[Row, ...] = (
     row("C5", CHARTER, "rules", "map", GENESIS, "decision rules", fields=RULES_FIELDS),
     row("C6", CHARTER, "parity", "map", GENESIS, "the parity each member's delegation must meet",
         fields={"attribute": "str", "min": "map", "min/{name}": "int", "share": "str"}),
+    row("C7", CHARTER, "rotation", "map", GENESIS, "how long one person may hold a mandate to the council",
+        fields={"consecutive_terms": "int", "days": "int", "period_days": "int"}),
 )
 
 # Structural rules, numbered as protocol-spec/ledger.md lists them.
@@ -300,8 +303,9 @@ def violation(n: int, op: Op, rule: str, detail: str, row_: Row | None = None) -
     return Rejected(Reason.SCHEMA_VIOLATION, f"op {n} ({op.describe()}): rule {rule}{where}: {detail}")
 
 
-def check_writes(vc: VerifiedChange, held: HeldObjects) -> None:
-    """Refuse (`schema-violation`) a change any of whose operations no rule allows."""
+def check_writes(vc: VerifiedChange, held: HeldObjects) -> Mapping[Path, object]:
+    """Refuse (`schema-violation`) a change any of whose operations no rule allows; return
+    what it writes: every value put, by path (a map or list made there as MADE)."""
     change, doc_id, kind = vc.change, vc.envelope.doc_id, vc.doc.kind
     genesis = not change.deps
     if genesis and kind is LEDGER:
@@ -318,6 +322,7 @@ def check_writes(vc: VerifiedChange, held: HeldObjects) -> None:
         if missing:
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: the genesis does not "
                                                    f"create {', '.join(missing)}")
+    return judge.values
 
 
 class _Judge:

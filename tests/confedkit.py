@@ -169,3 +169,15 @@ def members(view: dict[str, Any], charter: str) -> dict[str, str]:
         if confederation["id"] == charter:
             return {m["member"]: m["state"] for m in confederation["members"]}
     raise AssertionError(f"confederation {charter} not in the view")
+
+
+def north_and_south(root: Path, spread: bool = True) -> tuple[dict[str, str], Path, Path]:
+    """Two assemblies' data directories under `root`, founded and closed for `pnyx` processes
+    to use: their keys by name, and the directories of north and south. `spread`: each holds
+    the other's ledger already."""
+    world = World(root)
+    keys = {name: world.assembly(name) for name in ("north", "south")}
+    if spread:
+        world.spread()
+    world.close()
+    return keys, root / "north", root / "south"

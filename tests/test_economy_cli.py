@@ -19,7 +19,8 @@ def test_a_secretary_records_needs_and_offers_and_reads_the_plan(tmp_path: Path)
                   "--date", "2026-01-01").stdout.strip()
     cli(data, "confed", "accept", charter, "--date", "2026-01-02", "--for", "9", "--against", "0",
         "--abstain", "0")
-    need = cli(data, "need", "add", "--confed", f"charter/{charter}", "--item", "Seed potatoes", "--quantity", "80",
+    need = cli(data, "need", "add", "--confed", f"charter/{charter}", "--item", "Seed potatoes",
+               "--quantity", "80",
                "--unit", "kg", "--by", "2027-03-01", "--priority", "high", "--cooperative", "Huerta",
                "--date", "2026-10-01").stdout.strip()
     cli(data, "offer", "add", "--confed", "valley", "--item", "seed  POTATOES",  # by its name

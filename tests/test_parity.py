@@ -14,7 +14,7 @@ from pnyx.daemon.store.node import new_key
 from pnyx.federation.keys import key_text
 
 from .apikit import call, serve
-from .confedkit import World
+from .confedkit import north_and_south
 from .pnyxproc import cli, wait_for
 
 pytestmark = pytest.mark.slow
@@ -24,11 +24,7 @@ AS_OF = "2026-03-01"
 
 
 def test_each_members_delegation_is_judged_against_the_charters_parity(tmp_path: Path) -> None:
-    world = World(tmp_path)
-    keys = {name: world.assembly(name) for name in ("north", "south")}
-    world.spread()
-    world.close()
-    north, south = tmp_path / "north", tmp_path / "south"
+    keys, north, south = north_and_south(tmp_path)
     bad = cli(north, "confed", "create", "--name", "Valley", "--member", keys["north"], "--member",
               keys["south"], "--deadline-days", "30", "--date", "2026-01-01", "--parity-attribute", "gender",
               "--parity-min", "woman=-1", check=False)

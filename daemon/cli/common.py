@@ -38,3 +38,21 @@ def vote_body(args: argparse.Namespace) -> dict[str, Any]:
 
 def with_node(args: argparse.Namespace) -> Node:
     return open_node(args.data)
+
+
+def add_rotation_args(p: argparse.ArgumentParser, council: str) -> None:
+    """The rotation limits (protocol-spec/ledger.md "Rotation"), for bylaws or a charter."""
+    p.add_argument("--rotation-terms", default=None, type=int, metavar="N",
+                   help=f"a person may hold at most N consecutive terms to {council}")
+    p.add_argument("--rotation-days", default=None, nargs=2, type=int, metavar=("DAYS", "PERIOD"),
+                   help=f"a person may hold a mandate to {council} at most DAYS in any PERIOD days")
+
+
+def rotation_body(args: argparse.Namespace) -> dict[str, int]:
+    """The `rotation` map the rotation arguments give; empty if none was given."""
+    rotation: dict[str, int] = {}
+    if args.rotation_terms is not None:
+        rotation["consecutive_terms"] = args.rotation_terms
+    if args.rotation_days is not None:
+        rotation.update(days=args.rotation_days[0], period_days=args.rotation_days[1])
+    return rotation

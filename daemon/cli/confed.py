@@ -19,7 +19,7 @@ from ..services.names import assembly_names, resolve_confederation, resolve_prop
 from ..services.submit import submit
 from ..store.node import create_data_dir, new_key
 from ..store.viewindex import ViewIndex, scratch_view
-from .common import add_decision_args, vote_body, with_node
+from .common import add_decision_args, add_rotation_args, rotation_body, vote_body, with_node
 
 Sub = Any
 
@@ -48,6 +48,7 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
                    help="at least N delegates of each member declare VALUE (repeatable)")
     p.add_argument("--parity-share", default=None, metavar="P/Q",
                    help="each VALUE holds at least this share of each delegation")
+    add_rotation_args(p, "this council")
     p.set_defaults(handler=cmd_confed_create)
     p = sub.add_parser("accept", parents=[common],
                        help="the assembly accepts a charter (becomes a member if named or admitted)")
@@ -135,6 +136,9 @@ def cmd_confed_create(args: argparse.Namespace) -> int:
                           "min": {v: int(n) for v, _, n in (m.partition("=") for m in args.parity_min)}}
         if args.parity_share is not None:
             body["parity"]["share"] = args.parity_share
+    rotation = rotation_body(args)
+    if rotation:
+        body["rotation"] = rotation
     print(submit(args.data, "confed-create", body)["id"])
     return 0
 
@@ -242,10 +246,14 @@ def print_view(view: dict[str, Any], held: dict[str, str]) -> None:
         for i in c["ignored_proposals"]:
             print(f"  ignored proposal {i['proposal']}: {i['reason']}")
     for m in view["mandates"]:
+        delegates = " and ".join([m["delegate"], *(c["delegate"] for c in m["co_delegates"])])
         print(f"\nmandate {m['mandate']} of {name(m['assembly'])}: "
-              f"{m['delegate']} to {name(m['council'])}, {m['state']}")
+              f"{delegates} to {name(m['council'])}, {m['state']}")
+        if m["rotation"]:
+            print(f"  BREAKS THE ROTATION: {m['rotation']}")
         for a in m["acts"]:
-            print(f"  {a['date']} {a['kind']} {a['proposal'] or a['text']}: {a['class']} ({a['reason']})")
+            print(f"  {a['date']} {a['kind']} by {a['delegate']} {a['proposal'] or a['text']}: "
+                  f"{a['class']} ({a['reason']})")
 
 
 def cmd_delegate_init(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from ..services.status import node_status
 from ..services.submit import submit
 from ..store.audit import reverify
 from ..store.node import create_data_dir, new_key, open_node
-from .common import add_decision_args, vote_body, with_node
+from .common import add_decision_args, add_rotation_args, rotation_body, vote_body, with_node
 from .output import print_json
 
 T = TypeVar("T")
@@ -46,10 +46,7 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
                    help="a minority of this share of the members may reopen a decision")
     p.add_argument("--reopen-dissent-days", default=None, type=int, metavar="DAYS",
                    help="the dissenting side may reopen a decision within this many days")
-    p.add_argument("--rotation-terms", default=None, type=int, metavar="N",
-                   help="a person may hold at most N consecutive terms to one council")
-    p.add_argument("--rotation-days", default=None, nargs=2, type=int, metavar=("DAYS", "PERIOD"),
-                   help="a person may hold a mandate to one council at most DAYS in any PERIOD days")
+    add_rotation_args(p, "one council")
     add_decision_args(p, title_required=False)
     p.set_defaults(handler=cmd_bylaws)
 
@@ -167,11 +164,7 @@ def cmd_bylaws(args: argparse.Namespace) -> int:
                                    ("dissent_days", args.reopen_dissent_days)) if v is not None}
     if reopening:
         changes["reopening"] = reopening
-    rotation: dict[str, int] = {}
-    if args.rotation_terms is not None:
-        rotation["consecutive_terms"] = args.rotation_terms
-    if args.rotation_days is not None:
-        rotation.update(days=args.rotation_days[0], period_days=args.rotation_days[1])
+    rotation = rotation_body(args)
     if rotation:
         changes["rotation"] = rotation
     if not changes:

@@ -88,7 +88,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
     as_of = _date(args.as_of)
     node = with_node(args)
     try:
-        rows = parity_rows(node, ViewIndex(node.store, node.docs), as_of)
+        rows = parity_rows(ViewIndex(node.store, node.docs), as_of)
     finally:
         node.close()
     if args.json:
@@ -140,9 +140,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         if args.draw:
             params = _draw_params(args)
             assembly = resolve_assembly(node, params["assembly"])
-            rows = [draw_row(node, f"{key_text(assembly)}/{params['decision']}", as_of)]
+            rows = [draw_row(ViewIndex(node.store, node.docs), f"{key_text(assembly)}/{params['decision']}",
+                             as_of)]
         else:
-            rows = draw_rows(node, as_of)
+            rows = draw_rows(ViewIndex(node.store, node.docs), as_of)
     finally:
         node.close()
     if args.json:

@@ -286,20 +286,20 @@ MAX_LISTED = 200
 
 async def get_draws(request: web.Request) -> web.Response:
     """Every draw by lot declared in a ledger held here, recomputed as of `?as_of=`."""
-    return web.json_response(draw_rows(request.app[API_KEY].node, as_of_param(request)))
+    return web.json_response(draw_rows(request.app[API_KEY].view, as_of_param(request)))
 
 
 async def get_draw(request: web.Request) -> web.Response:
-    node = request.app[API_KEY].node
-    assembly = key_text(resolve_assembly(node, request.match_info["assembly"]))
-    return web.json_response(draw_row(node, f"{assembly}/{request.match_info['decision']}",
+    ctx = request.app[API_KEY]
+    assembly = key_text(resolve_assembly(ctx.node, request.match_info["assembly"]))
+    return web.json_response(draw_row(ctx.view, f"{assembly}/{request.match_info['decision']}",
                                       as_of_param(request)))
 
 
 async def get_parity(request: web.Request) -> web.Response:
     """Per confederation requiring parity: each member's delegation and whether it meets it."""
     ctx = request.app[API_KEY]
-    return web.json_response(parity_rows(ctx.node, ctx.view, as_of_param(request)))
+    return web.json_response(parity_rows(ctx.view, as_of_param(request)))
 
 
 async def get_peers(request: web.Request) -> web.Response:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from pnyx.federation.bylaws import judge
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.draws import (
     COMMIT,
@@ -29,8 +29,6 @@ from pnyx.federation.draws import (
     REVEAL,
     SORTITION,
     Declaration,
-    Record,
-    draw_result,
     read_declaration,
     read_steps,
     step_record,
@@ -41,6 +39,7 @@ from pnyx.federation.ledger import Decision, read_ledger
 from pnyx.federation.sortition import Candidate, DrawError, Post, Quota, commitment
 
 from ..store.node import Node
+from ..store.viewindex import ViewIndex
 from .bodies import DECISION_FIELDS, BadRequest, Body, count, date, decision_input, obj, only_fields, texts
 from .lottery import fair_portfolio
 from .names import resolve_assembly
@@ -98,7 +97,7 @@ def declare(rec: Recorder, params: Mapping[str, str], body: Body) -> Result:
     except DrawError as exc:
         raise RecordError(f"the draw cannot be declared: {exc}") from None
     decision_id = rec.decide(d, kind=SORTITION, sortition=plain)
-    return draw_row(rec.node, f"{key_text(rec.node.assembly)}/{decision_id}", rec.today())
+    return draw_row(rec.view().index, f"{key_text(rec.node.assembly)}/{decision_id}", rec.today())
 
 
 def _declared(node: Node, draw: str) -> tuple[Decision, Declaration]:
@@ -179,48 +178,15 @@ def reveal(rec: Recorder, params: Mapping[str, str], body: Body) -> Result:
 # --- reading -----------------------------------------------------------------------------------
 
 
-def draw_rows(node: Node, as_of: dt.date) -> list[Result]:
-    """Every draw declared in a ledger held here, recomputed from the records held, by reference."""
-    steps: dict[bytes, dict[str, Record] | None] = {}
-
-    def held_steps(assembly: bytes) -> dict[str, Record] | None:
-        if assembly not in steps:
-            doc_id = ledger_id(assembly)
-            steps[assembly] = read_steps(node.docs.get(doc_id)) if node.store.holds_document(doc_id) else None
-        return steps[assembly]
-
-    out = []
-    for doc_id in sorted(node.store.documents()):
-        if not doc_id.startswith("ledger/"):
-            continue
-        ledger = read_ledger(node.docs.get(doc_id))
-        draws = [d for d in ledger.decisions.values() if d.kind == SORTITION and d.date <= as_of]
-        if not draws:
-            continue
-        judged = judge(ledger)
-        for d in draws:
-            participants = _participants(d)
-            out.append(draw_result(f"{doc_id.removeprefix('ledger/')}/{d.id}", d.sortition, d.date,
-                                   judged.adopted(d.id),
-                                   {p: held_steps(p) for p in participants}, as_of)
-                       | {"title": d.title})
-    return out
+def draw_rows(view: ViewIndex, as_of: dt.date) -> list[Result]:
+    """Every draw declared in a ledger held here, recomputed from the records held: the
+    confederal view's `draws` (federation/draws.py `view_draws`), so every reader agrees."""
+    rows: list[Result] = json.loads(view.render(as_of))["draws"]
+    return rows
 
 
-def _participants(d: Decision) -> list[bytes]:
-    """The participant keys a declaration names, as far as they parse (the rest: invalid anyway)."""
-    raw = (d.sortition or {}).get("participants")
-    out = []
-    for text in raw if isinstance(raw, list) else []:
-        try:
-            out.append(parse_key(text))
-        except (ValueError, TypeError):
-            continue
-    return out
-
-
-def draw_row(node: Node, draw: str, as_of: dt.date) -> Result:
-    found = [r for r in draw_rows(node, as_of) if r["draw"] == draw]
+def draw_row(view: ViewIndex, draw: str, as_of: dt.date) -> Result:
+    found = [r for r in draw_rows(view, as_of) if r["draw"] == draw]
     if not found:
         raise UnknownRecord(f"draw {draw} is not held here")
     return found[0]

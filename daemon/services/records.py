@@ -69,7 +69,7 @@ from pnyx.federation.ledger import (
     write_mandate,
     write_revocation,
 )
-from pnyx.federation.rotation import breach
+from pnyx.federation.rotation import breach, charter_breach, term
 
 from ..store.node import Node
 from ..store.viewindex import ViewIndex
@@ -289,11 +289,8 @@ class Recorder:
             raise RecordError("a co-delegate needs a name")
         mandate_id = new_record_id()
         if self.will_adopt(d) is Outcome.ADOPTED:
-            ledger, judged = self.judged()
-            why = breach(ledger, judged, Mandate(mandate_id, delegate, delegate_key, council, term_from,
-                                                 term_until, instructions, "", None), d.date)
-            if why is not None:
-                raise RecordError(f"the mandate breaks the rotation: {why}")
+            self._check_rotation(d, Mandate(mandate_id, delegate, delegate_key, council, term_from,
+                                            term_until, instructions, "", None))
 
         def extra(tx: Transaction, decision_id: str) -> None:
             write_mandate(tx, Mandate(mandate_id, delegate, delegate_key, council, term_from,
@@ -302,6 +299,17 @@ class Recorder:
 
         self.decide(d, kind="mandate", subject=mandate_id, extra=extra)
         return mandate_id
+
+    def _check_rotation(self, d: DecisionInput, mandate: Mandate) -> None:
+        """Refuse a mandate that would break the rotation of the bylaws in force (RT1, RT2) or
+        of the charter of its council (RT3), against this ledger's adopted mandates."""
+        ledger, judged = self.judged()
+        why = breach(ledger, judged, mandate, d.date)
+        adopted = [term(m) for m in ledger.mandates.values() if judged.adopted(m.decision)]
+        for name, names, rules in self.view().charter_rotations(mandate.council):
+            why = why or charter_breach(rules, name, names, term(mandate), adopted)
+        if why is not None:
+            raise RecordError(f"the mandate breaks the rotation: {why}")
 
     def mandate_in_force(self, mandate_id: str) -> Mandate:
         """A mandate of this ledger that was adopted and not recalled by an adopted recall in
@@ -453,13 +461,14 @@ class Recorder:
     # --- a delegate's own device ------------------------------------------------------
 
     def delegate_act(self, mandate_id: str | None, act: Act) -> str:
-        """Record an act in the mandate log of a mandate naming this device's key.
+        """Record an act in the mandate log of a mandate naming this device's key, as its
+        delegate or a co-delegate; the act names the key in `by`.
 
         A vote on a proposal the delegate already voted on replaces the standing act (the
         new act names it in `replaces`); a withdrawal names the act it withdraws."""
         me = key_text(self.node.device_key.public)
         ledger, judged = self.judged()
-        mine = {k: m for k, m in ledger.mandates.items() if m.delegate_key == me
+        mine = {k: m for k, m in ledger.mandates.items() if me in m.writers()
                 and (mandate_id is None or k == mandate_id)}
         if len(mine) > 1:
             mine = {k: m for k, m in mine.items() if judged.adopted(m.decision)
@@ -478,6 +487,7 @@ class Recorder:
         if act.proposal is not None:
             act = self._standing(log_id, act)
         saw = self.node.docs.get(self.node.ledger_id).get_heads()
+        act = replace(act, by=me)
         self.write(log_id, lambda tx: write_act(tx, act, saw))
         return act.id
 

@@ -204,7 +204,7 @@ def share(body: Body, name: str, default: str, parse: Callable[[str], str]) -> s
 
 def found_confederation(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, {"name", "members", "member_confederations", "threshold", "qualified",
-                       "assembly_quorum", "deadline_days", "protected", "date", "parity"})
+                       "assembly_quorum", "deadline_days", "protected", "date", "parity", "rotation"})
     try:
         rules = Rules(text(body, "name"), share(body, "threshold", "simple", parse_threshold),
                       share(body, "qualified", DEFAULT_QUALIFIED, parse_threshold),
@@ -215,7 +215,8 @@ def found_confederation(rec: Recorder, params: Params, body: Body) -> Result:
         founded = date(body, "date") if "date" in body else rec.today()
         if founded > rec.today():
             raise RecordError(f"the founding date {founded} is after today ({rec.today()})")
-        charter = new_charter(founded, members, confederations, rules, body.get("parity"))
+        charter = new_charter(founded, members, confederations, rules, body.get("parity"),
+                              body.get("rotation"))
     except BadRequest:
         raise
     except ValueError as exc:  # the rules of charters, proposals and acts

@@ -26,7 +26,7 @@ from .documents import DocumentCache
 from .schema import create_schema
 from .sqlite import Store
 
-RECORDS_FORMAT = "records/v2"  # bump when what document_records extracts changes: the index is rebuilt
+RECORDS_FORMAT = "records/v3"  # bump when what document_records extracts changes: the index is rebuilt
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS view_records (
     doc TEXT PRIMARY KEY,

@@ -408,6 +408,13 @@ def invalid_vectors(h: History, facts: dict[str, Any]) -> list[dict[str, Any]]:
     add("not-the-delegate", "not-authorized", "the stranger writes to the mandate's log",
         env(stranger.change(lambda tx: write_act(tx, forged, ()), MANDATE_DOC), key="stranger",
             doc_id=MANDATE_DOC))
+    impostor = Writer("delegate", "delegate run 2")
+    impostor.adopt(h_doc(h, every, MANDATE_DOC), MANDATE_DOC)
+    named = Act(record_id("act in another's name"), ActKind.REPORT, dt.date(2026, 12, 3), None, None,
+                None, "Report in another's name", by=key_text(KEYS["stranger"].public))
+    add("act-by-another", "not-authorized", "the delegate writes an act naming another key in `by`",
+        env(impostor.change(lambda tx: write_act(tx, named, ()), MANDATE_DOC), key="delegate",
+            doc_id=MANDATE_DOC))
     return out
 
 

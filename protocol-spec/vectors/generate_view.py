@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pnyx.federation.keys import SigningKey, key_text
+from pnyx.federation.keys import SigningKey, key_text, parse_key
 from pnyx.federation.recordset import records_from
+from pnyx.federation.sortition import commitment
 from pnyx.federation.view import render_view
 
 HERE = Path(__file__).resolve().parent / "view"
@@ -45,7 +46,8 @@ def charter(name: str, members: list[str], confederations: tuple[str, ...] = (),
         "id": cid(name), "founded": "2026-01-01", "members": sorted(key(m) for m in members),
         "confederations": sorted(confederations),
         "rules": {"name": name, "threshold": threshold, "qualified": qualified,
-                  "assembly_quorum": quorum, "deadline_days": days, "protected": []}}
+                  "assembly_quorum": quorum, "deadline_days": days, "protected": []},
+        "parity": None, "rotation": None}
 
 
 def ledger(name: str, accepts: dict[str, str] | None = None, proposals: dict[str, Record] | None = None,
@@ -53,7 +55,8 @@ def ledger(name: str, accepts: dict[str, str] | None = None, proposals: dict[str
            mandates: dict[str, Record] | None = None) -> tuple[str, Record]:
     return f"ledger/{key(name)}", {
         "assembly": key(name), "name": name, "acceptances": accepts or {},
-        "proposals": proposals or {}, "ratifications": ratifications or {}, "mandates": mandates or {}}
+        "proposals": proposals or {}, "ratifications": ratifications or {}, "mandates": mandates or {},
+        "draws": {}, "sortition": {}}
 
 
 def proposal(confederation: str, on: str, title: str, kind: str = "policy", subject: str | None = None,
@@ -164,14 +167,15 @@ def mandate(council: str, recall: Record | None, *instructions: tuple[str, str, 
     return {"delegate": "Ana", "delegate_key": key("ana"), "council": council, "from": "2026-01-15",
             "until": "2026-03-01", "issued": "2026-01-10", "outcome": outcome,
             "instructions": [{"question": q, "position": p, "binding": b} for q, p, b in instructions],
-            "recall": recall}
+            "recall": recall, "attributes": {}, "co_delegates": [], "rotation": None}
 
 
 def act(kind: str, on: str, proposal_id: str | None = None, position: str | None = None,
         binding: str | None = None, text: str = "", saw_recall: bool = False,
         seen_by_recall: bool = False, replaces: str | None = None) -> Record:
     return {"kind": kind, "date": on, "proposal": proposal_id, "position": position, "binding": binding,
-            "text": text, "replaces": replaces, "saw_recall": saw_recall, "seen_by_recall": seen_by_recall}
+            "text": text, "replaces": replaces, "by": None, "saw_recall": saw_recall,
+            "seen_by_recall": seen_by_recall}
 
 
 def delegates() -> tuple[str, dict[str, Record], str]:
@@ -299,10 +303,59 @@ def reasons() -> tuple[str, dict[str, Record], str]:
             "at the deadline, lapsed with nothing counted; acts for another council, against an "
             "instruction, indicative once ratified"), docs, "2026-03-01"
 
+def accountability() -> tuple[str, dict[str, Record], str]:
+    """Co-delegates acting, a charter's parity and rotation for its council, a draw by lot."""
+    c_doc, valley_charter = charter("Valley", ["A", "B", "C", "D"])
+    valley_charter |= {"parity": {"attribute": "gender", "min": {"man": 1, "woman": 1}, "share": "1/2"},
+                       "rotation": {"consecutive_terms": 1, "days": 200, "period_days": 365}}
+    c = valley_charter["id"]
+    water = pid("A", "water")
+    ana, bo = mandate(c, None), rid("mandate-ana")
+    ana |= {"attributes": {"gender": "woman"}, "co_delegates": [
+        {"delegate": "Bo", "delegate_key": key("bo"), "attributes": {"gender": "man"}}]}
+    carl = {"delegate": "Carl", "delegate_key": None, "attributes": {"gender": "man"}}
+    first = mandate("Valley", None) | carl | {"from": "2025-11-01", "until": "2026-01-14",
+                                              "issued": "2025-10-20"}
+    second = mandate(c, None) | carl
+    def person(name: str, gender: str) -> Record:
+        return {"delegate": name, "delegate_key": key(name), "attributes": {"gender": gender}}
+
+    dee = mandate(c, None) | person("Dee", "woman") | {"from": "2025-03-01", "issued": "2025-02-20",
+                                                        "co_delegates": [person("Eve", "woman"),
+                                                                         person("Finn", "man")]}
+    ref, draw = f"{key('A')}/{rid('draw')}", rid("draw")
+    secrets = {n: hashlib.sha256(b"pnyx/vectors/view-secret/" + n.encode()).digest() for n in "AB"}
+    steps = {n: {rid(f"commit-{n}"): {"draw": ref, "step": "commit", "date": "2026-02-02",
+                                      "value": commitment(ref, parse_key(key(n)), secrets[n]).hex()},
+                 rid(f"reveal-{n}"): {"draw": ref, "step": "reveal", "date": "2026-02-04",
+                                      "value": secrets[n].hex()}} for n in "AB"}
+    declaration = {"pool": [{"id": p, "attributes": {}} for p in ("dee", "eli", "fay", "gus")], "seats": 2,
+                   "quotas": [], "portfolio": [{"panel": list(pair), "weight": 1} for pair in (
+                       ("dee", "eli"), ("dee", "fay"), ("dee", "gus"), ("eli", "fay"), ("eli", "gus"),
+                       ("fay", "gus"))],
+                   "participants": sorted([key("A"), key("B")]), "commit_by": "2026-02-03",
+                   "reveal_by": "2026-02-05"}
+    docs = {c_doc: valley_charter}
+    docs |= members_accepting(c, "ABCD", C={"mandates": {rid("dee"): dee}}, A={
+        "mandates": {bo: ana}, "proposals": {rid("water"): proposal(c, "2026-02-01", "Water plan")}},
+                              B={"mandates": {rid("carl-1"): first, rid("carl-2"): second}})
+    docs[f"ledger/{key('A')}"] |= {"sortition": steps["A"], "draws": {draw: {
+        "title": "Water council", "date": "2026-02-01", "adopted": True, "sortition": declaration}}}
+    docs[f"ledger/{key('B')}"]["sortition"] = steps["B"]
+    docs[f"mandate/{key('A')}/{bo}"] = {"assembly": key("A"), "mandate": bo, "acts": {
+        rid("ana-1"): act("vote", "2026-02-02", water, "for", "indicative"),
+        rid("bo-1"): act("report", "2026-02-03", text="council of 3 February") | {"by": key("bo")}}}
+    return ("Ana and her co-delegate Bo act in one log; Valley requires a woman and a man in each "
+            "delegation, each at least half of it (A meets it, B sends only Carl, C two women and "
+            "a man, D nobody), one term in a row (Carl's second breaks it) and 200 days in 365 "
+            "(Dee's year breaks it); A's draw by lot, with B, is drawn"), docs, "2026-02-10"
+
+
 CASES = {"tally-97-23": tally_97_23, "amendment-60": lambda: amendment(60),
          "amendment-70": lambda: amendment(70), "admission": admission, "suspension": suspension,
          "non-member": non_member, "lapse": lapse, "delegates": delegates, "nested": nested,
-         "outcomes": outcomes, "standing-acts": standing_acts, "reasons": reasons}
+         "outcomes": outcomes, "standing-acts": standing_acts, "reasons": reasons,
+         "accountability": accountability}
 
 
 def files() -> dict[str, bytes]:

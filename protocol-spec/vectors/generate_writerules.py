@@ -18,6 +18,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -264,9 +265,14 @@ def vectors() -> list[dict[str, Any]]:
         tx, ROOT, record("act int"), {"kind": "report", "date": 20261205, "proposal": None,
                                       "position": None, "binding": None, "text": "x", "saw": []})),
         False)
+    signed = replace(act, id=record("act by"), by=key_text(base.KEYS["delegate"].public))
+    add("M1-by", "M1", "the delegate adds a report naming its own key in `by`",
+        by_delegate(lambda tx: write_act(tx, signed, ())), True)
     for rule, key, bad in (("C1", "format", 1), ("C2", "founded", 20260101),
                            ("C3", "members", [1]), ("C4", "confederations", [1]),
-                           ("C5", "rules", {"name": "Valley", "deadline_days": "30"})):
+                           ("C5", "rules", {"name": "Valley", "deadline_days": "30"}),
+                           ("C6", "parity", {"attribute": 1}),
+                           ("C7", "rotation", {"consecutive_terms": "2"})):
         add(f"{rule}-valid", rule, "a charter", charter("charter"), True, after=0)
         add(f"{rule}-wrong-type", rule, f"a charter whose {key} has the wrong type",
             charter(f"charter {rule}", **{key: bad}), False, after=0)

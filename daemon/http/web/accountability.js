@@ -1,8 +1,9 @@
 // pnyx web page, accountability: draws by lot (protocol-spec/sortition.md), each with every
 // candidate's exact chance, the participants' commitments and reveals and the panel once drawn;
 // and parity (charter.md): per council and member, whether its delegation meets the charter's.
-// Self-contained like economy.js: it reads GET /api/v1/draws and /parity, follows the event
-// stream and fills <section id="sortition"> and <section id="parity">. Built with textContent.
+// Self-contained like economy.js: it reads both from the confederal view (GET /api/v1/view: its
+// `draws`, and each confederation's `parity`), follows the event stream and fills
+// <section id="sortition"> and <section id="parity">. Built with textContent.
 "use strict";
 
 (() => {
@@ -59,25 +60,31 @@
         m.delegates.length ? ` (${m.delegates.map(d => d.delegate).join(", ")})` : ""))));
   }
 
-  // Each list this page fills: [API path, box id, how one row is shown, what an empty list says].
+  // Each list this page fills: [rows from the view, box id, how one row is shown, what an empty list says].
   const LISTS = [
-    ["/draws", "draw-list", renderDraw, "No draw held here."],
-    ["/parity", "parity-list", renderParity, "No council held here requires parity."],
+    [view => view.draws, "draw-list", renderDraw, "No draw held here."],
+    [view => view.confederations.filter(c => c.parity).map(c => ({
+      confederation: c.id, name: c.rules.name, as_of: view.as_of, parity: c.parity.rule,
+      members: c.parity.members, met: c.parity.met })), "parity-list", renderParity,
+     "No council held here requires parity."],
   ];
 
-  async function fill([path, id, render, empty]) {
+  function fill(view, [rowsOf, id, render, empty]) {
     const box = document.getElementById(id);
     if (!box) return;
-    try {
-      const response = await fetch(API + path);
-      if (!response.ok) return;
-      const rows = await response.json();
-      box.replaceChildren(...(rows.length ? rows.map(render) : [h("p", { class: "muted" }, empty)]));
-    } catch (e) { /* the daemon is away: the next event reloads */ }
+    const rows = rowsOf(view);
+    box.replaceChildren(...(rows.length ? rows.map(render) : [h("p", { class: "muted" }, empty)]));
   }
 
   let timer = null;
-  const reload = () => LISTS.forEach(fill);
+  async function reload() {
+    try {
+      const response = await fetch(API + "/view");
+      if (!response.ok) return;
+      const view = await response.json();
+      LISTS.forEach(list => fill(view, list));
+    } catch (e) { /* the daemon is away: the next event reloads */ }
+  }
   document.addEventListener("DOMContentLoaded", () => {
     reload();
     new EventSource(API + "/events").addEventListener("records", () => {

@@ -114,13 +114,17 @@ function proposalTitle(pid) {
 
 function mandateOf(id) { return mandates().find(m => m.mandate === id); }
 
+// Whether `key` is the delegate's or a co-delegate's: each may act under the mandate.
+function carries(m, key) { return m.delegate_key === key || m.co_delegates.some(c => c.delegate_key === key); }
+
 function deviceName(key) {
   for (const l of Object.values(state.ledgers)) {
     const d = l.devices.find(d => d.key === key);
     if (d) return `${l.profile ? l.profile.name : "assembly"}: ${d.label || "a device"}`;
   }
-  const m = mandates().find(m => m.delegate_key === key);
-  return m ? `${m.delegate}, delegate of ${assemblyName(m.assembly)}` : null;
+  const m = mandates().find(m => carries(m, key));
+  const who = m && (m.delegate_key === key ? m.delegate : m.co_delegates.find(c => c.delegate_key === key).delegate);
+  return m ? `${who}, delegate of ${assemblyName(m.assembly)}` : null;
 }
 
 function decisionHeading(d, l) {
@@ -223,7 +227,7 @@ function isDelegateDevice() {
   const l = ledger();
   if (!state.status || !l) return false;
   const me = state.status.device;
-  return !l.devices.some(d => d.key === me) && l.mandates.some(m => m.delegate_key === me);
+  return !l.devices.some(d => d.key === me) && mandates().some(m => carries(m, me));
 }
 
 function render() {
@@ -402,8 +406,9 @@ function actLine(a) {
   const [mark, words, kind] = ACT_CLASS[a.class] || ["", a.class, ""];
   const what = a.kind === "vote" ? `Vote on ${proposalTitle(a.proposal || "")}: ${a.position}, ${a.binding}`
     : a.kind === "sign" ? `Co-signed “${a.text}”` : `Reported: ${a.text}`;
-  return el("li", { class: "act act-" + a.class },
-    el("p", { class: "meta" }, badge(words, kind, mark), el("time", { datetime: a.date }, a.date)),
+  return el("li", { class: "act act-" + a.class, "data-by": a.by || "" },
+    el("p", { class: "meta" }, badge(words, kind, mark), el("time", { datetime: a.date }, a.date),
+      a.delegate ? el("span", { class: "act-by" }, `by ${a.delegate}`) : null),
     el("p", {}, what), el("p", { class: "muted" }, a.reason));
 }
 
@@ -419,21 +424,23 @@ function mandateCard(m) {
   const exceeded = m.acts.filter(a => a.class === "exceeds-mandate").length;
   return el("article", { class: "card mandate", "data-id": m.mandate },
     el("p", { class: "meta" }, badge(MANDATE_STATE[m.state] || m.state, m.state === "active" ? "good" : "off"),
-      exceeded ? badge(`${plural(exceeded, "act")} beyond the mandate`, "alarm", "⚠") : null),
-    el("h4", {}, `${m.delegate} for ${assemblyName(m.assembly)}`),
+      exceeded ? badge(`${plural(exceeded, "act")} beyond the mandate`, "alarm", "⚠") : null,
+      m.rotation ? badge("breaks the rotation", "alarm", "⚠") : null),
+    el("h4", {}, `${[m.delegate, ...m.co_delegates.map(c => c.delegate)].join(" and ")} for ${assemblyName(m.assembly)}`),
+    m.rotation ? el("p", { class: "rotation" }, `Breaks the rotation: ${m.rotation}.`) : null,
     el("p", {}, `To ${councilName(m.council)}, ${m.from} to ${m.until}.`),
     recallLine(m),
     instructions && instructions.instructions.length ? el("div", {}, el("h5", {}, "Instructions"),
       el("ul", {}, instructions.instructions.map(i => el("li", {}, `${i.question}: vote ${i.position} (${i.binding})`))))
       : el("p", { class: "muted" }, "No instructions: every vote is indicative and goes back to the assembly."),
-    el("h5", {}, m.acts.length ? "What the delegate did" : "No acts recorded."),
+    el("h5", {}, !m.acts.length ? "No acts recorded." : m.co_delegates.length ? "What the delegates did" : "What the delegate did"),
     m.acts.length ? el("ol", { class: "acts" }, [...m.acts].sort((a, b) => b.date.localeCompare(a.date)).map(actLine)) : null);
 }
 
 function renderDelegates() {
   const all = mandates();
   const me = state.status.device;
-  const mine = all.filter(m => m.delegate_key === me);
+  const mine = all.filter(m => carries(m, me));
   const box = document.getElementById("my-mandate");
   box.hidden = !isDelegateDevice();
   if (!box.hidden) {
