@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS: list[str] = ["ingest", "record", "view", "plan", "sync", "simulate", "bundles", "hostile"]
+BENCHMARKS: list[str] = ["ingest", "record", "view", "plan", "sync", "simulate", "bundles", "hostile",
+                         "lottery"]
 
 
 def main(names: list[str]) -> int:

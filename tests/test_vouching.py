@@ -5,6 +5,7 @@ served on to a third daemon (also by windows that end inside a chain) and re-ver
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import zlib
 from pathlib import Path
@@ -55,7 +56,7 @@ def test_changes_arrive_vouched_and_a_third_daemon_verifies_them(tmp_path: Path)
     relay_node, fourth = open_node(relay), open_node(data_dir(tmp_path, "fourth"))
     try:
         responder = Responder(StoreHoldings(relay_node.store), relay_node.device_key.public,
-                              relay_node.ingestor.ingest)
+                              relay_node.ingestor.ingest, os.urandom)
         initiator = Initiator(StoreHoldings(fourth.store), b"f" * 32, "http://127.0.0.1:1", 7)
         exchange(initiator, lambda r: decode_reply(encode(responder.respond(decode_request(encode(r))))),
                  fourth.ingestor.ingest)
