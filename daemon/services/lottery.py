@@ -23,10 +23,13 @@ leximin chances are unique, so all of a profile get the same chance. So
    program over volunteers (same column generation, one stage) mixes those
    panels so that everyone gets their profile's chance.
 
-Between rounds a local search (swap one seat between profiles while a swap
-within the quotas gains) finds most new columns in milliseconds; the
-integer program runs only when it finds none, to prove a stage is done. The
-linear program stays warm in HiGHS between rounds.
+Each round the integer program prices exactly (the column of most value),
+and a local search (swap one seat between profiles while a swap within the
+quotas gains) adds, in milliseconds, the nearby columns that also gain. A
+stage ends when the best column gains nothing. Pricing by local search
+alone until it found nothing, and only then by the integer program, made
+thousands of rounds of weak columns that barely moved the floor (issue 15).
+The linear program stays warm in HiGHS between rounds.
 
 The result is published as integer weights (federation/sortition.py), so a
 reader never needs this module or its solver: it checks the published
@@ -237,18 +240,24 @@ def covering(groups: Groups, pricer: Pricer) -> list[np.ndarray]:
 
 
 def raise_floor(master: Master, groups: Groups, pricer: Pricer) -> np.ndarray:
-    """Add columns until none would raise the master's floor; the duals of its last solve."""
-    duals = np.zeros(0)
+    """Add columns until none would raise the master's floor; the duals of its last solve.
+
+    The integer program's best column each round is the one that gains most,
+    and its gain bounds how far the floor can still rise (the Lagrangian
+    bound), so the stage stops exactly when it is 0; the local search's
+    columns come cheap beside it. At 1,000 volunteers the second stage took
+    1,688 rounds by local search first, 146 this way.
+    """
     for _ in range(MAX_ROUNDS):
         duals, price = master.solve()
         value = duals / groups.sizes
         found = [c for c in (groups.improve(c, value) for c in master.best(value, STARTS))
                  if master.gains(c, value, price)]
+        best = pricer.best(value)
+        if best is not None and master.gains(best, value, price):
+            found.append(best)
         if not found:
-            best = pricer.best(value, price + EPSILON)
-            if best is None or not master.gains(best, value, price):
-                return duals
-            found = [groups.improve(best, value)]
+            return duals
         for counts in found:
             master.add(counts)
     return master.solve()[0]
@@ -304,8 +313,10 @@ class Master:
         columns, and the price a new column must beat (the dual of "the mix adds up to 1")."""
         self.highs.run()
         if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            self.highs.clearSolver()  # a warm start gone wrong numerically: once more from scratch
-            self.highs.run()
+            self.highs.clearSolver()  # a warm start gone wrong numerically: once more from scratch,
+            self.highs.setOptionValue("simplex_strategy", 1)  # by dual simplex, which HiGHS's primal
+            self.highs.run()  # simplex has been seen to give up on as infeasible
+            self.highs.setOptionValue("simplex_strategy", 4)
         if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise DrawError("SR1", f"the lottery could not be solved: {self.highs.getModelStatus()}")
         solution = self.highs.getSolution()
