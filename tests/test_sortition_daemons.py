@@ -49,6 +49,7 @@ def test_a_draw_declared_at_one_daemon_committed_and_revealed_by_two_others(tmp_
                    "--date", "2026-10-01", "--for", "30", "--against", "2", "--abstain", "1")
     ref = declared.stdout.strip()
     assert ref.startswith(keys["hall"] + "/")
+    assert "pnyx: lottery: " in declared.stderr and "profiles have their chance" in declared.stderr
     bad = cli(hall, "sortition", "draw", "--pool", str(tmp_path / "pool.json"), "--seats", "4",
               "--quota", "gender=woman:5:5", "--participant", keys["north"], "--participant", keys["south"],
               "--commit-by", "2026-10-05", "--reveal-by", "2026-10-10",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,12 @@ def cmd_draw(args: argparse.Namespace) -> int:
         pool = json.loads(args.pool.read_text(encoding="utf-8"))
     except (OSError, UnicodeError, ValueError) as exc:
         raise ValueError(f"--pool: cannot read {args.pool}: {exc}") from None
+    progress = logging.StreamHandler(sys.stderr)  # the lottery's stages, as a large pool takes minutes
+    progress.setFormatter(logging.Formatter("pnyx: %(message)s"))
+    lottery = logging.getLogger("pnyx.lottery")
+    lottery.addHandler(progress)
+    lottery.setLevel(logging.INFO)
+    lottery.propagate = False
     body = vote_body(args) | {"pool": pool, "seats": args.seats, "quotas": args.quota,
                               "participants": args.participant, "commit_by": args.commit_by,
                               "reveal_by": args.reveal_by}

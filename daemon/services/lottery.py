@@ -23,12 +23,14 @@ leximin chances are unique, so all of a profile get the same chance. So
    program over volunteers (same column generation, one stage) mixes those
    panels so that everyone gets their profile's chance.
 
-Each round the integer program prices exactly (the column of most value),
-and a local search (swap one seat between profiles while a swap within the
-quotas gains) adds, in milliseconds, the nearby columns that also gain. A
-stage ends when the best column gains nothing. Pricing by local search
-alone until it found nothing, and only then by the integer program, made
-thousands of rounds of weak columns that barely moved the floor (issue 15).
+Each round the integer program looks for a column that gains (told the
+price to beat, it stops at the first), and a local search (swap one seat
+between profiles while a swap within the quotas gains) adds, in
+milliseconds, the nearby columns that also gain; a stage ends when the
+integer program proves none does. Pricing by local search alone until it
+found nothing, and only then by the integer program, made thousands of
+rounds of weak columns that barely moved the floor (issue 15). Columns a
+stage's mix does not use are dropped before the next.
 The linear program stays warm in HiGHS between rounds.
 
 The result is published as integer weights (federation/sortition.py), so a
@@ -41,6 +43,8 @@ lottery` and the oracle of tests/test_lottery.py.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -52,6 +56,7 @@ from pnyx.federation.sortition import Candidate, DrawError, Portfolio, Post, can
 # be a second copy of the same solver that prints a banner on stdout when first used.
 from scipy.optimize._highspy import _core as highspy
 
+log = logging.getLogger("pnyx.lottery")  # each stage, as a large pool takes minutes (`pnyx sortition draw`)
 RESOLUTION = 2**20  # the published weights' total, about: fine enough that rounding moves a chance < 1e-5
 MAX_ROUNDS = 2000
 EPSILON = 1e-9
@@ -208,10 +213,14 @@ def fair_portfolio(pool: Mapping[str, Candidate], post: Post) -> Portfolio:
     stages = Master(people.profiles.sizes, seated, np.zeros(len(seated)))
     for counts in columns:
         stages.add(counts)
+    start = time.monotonic()
     while stages.free.any():
         duals = raise_floor(stages, people.profiles, pricer)
         tight = stages.free & (duals > EPSILON)
         stages.fix(tight if tight.any() else stages.free)
+        log.info("lottery: %d of %d profiles have their chance (this stage's: %.5f), %d panels, %.0f s",
+                 len(seated) - int(stages.free.sum()), len(seated), stages.floor, len(stages.columns),
+                 time.monotonic() - start)
     chance = stages.chances()[people.profile]
     who = np.flatnonzero(chance > 0)
     last = Master(people.volunteers.sizes, who, chance[who] - TOLERANCE)
@@ -242,20 +251,19 @@ def covering(groups: Groups, pricer: Pricer) -> list[np.ndarray]:
 def raise_floor(master: Master, groups: Groups, pricer: Pricer) -> np.ndarray:
     """Add columns until none would raise the master's floor; the duals of its last solve.
 
-    The integer program's best column each round is the one that gains most,
-    and its gain bounds how far the floor can still rise (the Lagrangian
-    bound), so the stage stops exactly when it is 0; the local search's
-    columns come cheap beside it. At 1,000 volunteers the second stage took
-    1,688 rounds by local search first, 146 this way.
+    The integer program runs every round: its column steers the stage
+    towards the optimum, where local-search columns alone tail off (at 1,000
+    volunteers the second stage took 1,688 rounds that way, about 160 this
+    way), and when it finds none the stage is proven done.
     """
     for _ in range(MAX_ROUNDS):
         duals, price = master.solve()
         value = duals / groups.sizes
         found = [c for c in (groups.improve(c, value) for c in master.best(value, STARTS))
                  if master.gains(c, value, price)]
-        best = pricer.best(value)
+        best = pricer.best(value, price + EPSILON)
         if best is not None and master.gains(best, value, price):
-            found.append(best)
+            found.append(groups.improve(best, value))  # from the first that gains, the best nearby
         if not found:
             return duals
         for counts in found:
@@ -286,6 +294,9 @@ class Master:
         self.highs = quiet_highs()
         self.highs.setOptionValue("presolve", "off")  # so that HiGHS starts from its last basis
         self.highs.setOptionValue("simplex_strategy", 4)  # primal simplex: new columns keep it feasible
+        # shares within 1e-7 (HiGHS's default) of a bound fixed TOLERANCE below them could add up, stage
+        # after stage, to a model HiGHS finds infeasible
+        self.highs.setOptionValue("primal_feasibility_tolerance", TOLERANCE / 100)
         inf = highspy.kHighsInf
         rows = self.convexity = len(held)
         self.highs.addRows(rows + 1, np.append(lower, 1.0), np.append(np.full(rows, inf), 1.0),
@@ -338,11 +349,25 @@ class Master:
 
     def fix(self, groups: np.ndarray) -> None:
         """Hold `groups` at the floor just found (less TOLERANCE) from now on."""
+        self.drop_unused()
         for group in np.flatnonzero(groups):
             row = int(self.row[group])
             self.highs.changeCoeff(row, 0, 0.0)
             self.highs.changeRowBounds(row, self.floor - TOLERANCE, highspy.kHighsInf)
         self.free &= ~groups
+
+    def drop_unused(self) -> None:
+        """Forget the columns the last mix does not use: the next stage prices its own, and a linear
+        program thousands of columns long made each round slower (1,000 volunteers: 2,500 by stage 5)."""
+        unused = np.flatnonzero(self.mix() <= 0)
+        if not len(unused):
+            return
+        self.highs.deleteCols(len(unused), (unused + 1).astype(np.int32))  # column 0 is z
+        keep = np.setdiff1d(np.arange(len(self.columns)), unused)
+        self.columns = [self.columns[i] for i in keep]
+        self.stack = np.vstack([self.stack[keep], np.zeros((max(16, len(keep)), self.stack.shape[1]))])
+        self.known = {c.tobytes() for c in self.columns}
+        self.solve()  # the same optimum, the unused columns being out of the basis, now with its mix
 
     def mix(self) -> np.ndarray:
         """Each column's weight in the last solve."""
