@@ -356,7 +356,8 @@ class Initiator:
         self._salt = reply.salt
         for hint in reply.hints:
             assert isinstance(hint.node, Leaf)
-            self._compare(b"", hint)
+            if self._trees.covers(hint.node.doc_id):  # a hint outside our scopes is not pulled
+                self._compare(b"", hint)
         for scope, t in reply.roots:
             tree = self._trees.tree(scope)
             if t.prefix or tree is None or scope not in self._trees.scopes():

@@ -136,6 +136,15 @@ class ScopedTrees:
             if held.holds(doc_id):
                 tree.set(doc_id, digest)
 
+    def covers(self, doc_id: str) -> bool:
+        """Whether `doc_id` is in a scope this side follows (every document, following none):
+        what an initiator may take from a responder's hints, which name documents, not scopes."""
+        if self.follow is None:
+            return True
+        for name in self.scopes():
+            self.tree(name)
+        return any(held.holds(doc_id) for held, _ in self._trees.values())
+
     def tree(self, name: bytes) -> DigestTree | None:
         """The tree of the scope tagged `name` (WHOLE: every document), None if this side does
         not follow it. A side following some confederations does not answer for WHOLE: a peer

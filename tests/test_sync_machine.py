@@ -10,7 +10,7 @@ import msgpack
 import pytest
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.memstore import MemoryStore
-from pnyx.federation.sync import Initiator, answer
+from pnyx.federation.sync import Initiator, answer, told
 from pnyx.federation.syncmsg import (
     MAX_BODY_BYTES,
     Changes,
@@ -28,7 +28,7 @@ from pnyx.federation.syncmsg import (
     encode,
 )
 from pnyx.federation.syncpeer import Responder, exchange
-from pnyx.federation.synctree import DigestTree, Internal
+from pnyx.federation.synctree import DigestTree, Internal, path_of
 
 from bench.corpus import charter, ledger_chain, new_key
 
@@ -150,6 +150,32 @@ def test_the_document_changed_last_needs_no_descent() -> None:
     initiator, wire = run(a, b)
     assert [type(r).__name__ for r in wire.requests] == ["Hello", "Descend", "Push"]
     assert hashes(a) == hashes(b)
+
+
+def test_a_hint_outside_the_scopes_followed_is_not_pulled() -> None:
+    """Hints name documents, not scopes: a responder that hints a document of a confederation
+    the initiator does not follow cannot make it hold that document."""
+    inside, outside = new_key(), new_key()
+    ours, theirs = charter([inside.public]), charter([outside.public])
+    _, chain = ledger_chain(inside, 2)
+    _, other = ledger_chain(outside, 1)
+    a = MemoryStore([bytes.fromhex(ours.doc_id.removeprefix("charter/"))])
+    b = MemoryStore()
+    assert a.ingest([ours, chain[0]]).accepted == 2
+    assert b.ingest([ours, theirs, *chain, *other]).accepted == 5
+
+    class Hinting(Wire):
+        def __call__(self, request: Request) -> Reply:
+            reply = super().__call__(request)
+            if isinstance(reply, ScopeRoots):  # and the document it changed last, out of scope
+                stray = told(b, b.trees().whole, path_of(other[0].doc_id), reply.salt)
+                reply = ScopeRoots(reply.key, reply.salt, reply.roots, (*reply.hints, stray))
+            return reply
+
+    initiator, wire = Initiator(a, KEY_I), Hinting(b)
+    exchange(initiator, wire, a.ingest)
+    assert initiator.done and any(isinstance(r, Pull) for r in wire.requests)
+    assert hashes(a) == {ours.change, *(e.change for e in chain)}  # the scope's, nothing else
 
 
 def test_pulls_window_documents_and_never_repeat_finished_wants() -> None:
