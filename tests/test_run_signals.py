@@ -77,5 +77,8 @@ def test_make_run_initializes_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None
             if make.poll() is None:
                 os.killpg(make.pid, signal.SIGKILL)
                 make.wait()
-    assert make.returncode == -signal.SIGINT  # make passes the interrupt on, as at a terminal
+    # make passes the interrupt on, as at a terminal; under load the daemon can have exited 0
+    # before make handled its own SIGINT, and make then exits 0. Either is a clean stop; an error
+    # of the daemon makes make exit 2.
+    assert make.returncode in (-signal.SIGINT, 0), make.returncode
     assert_stopped_cleanly(data, port, log_path.read_text())
