@@ -29,7 +29,7 @@ test-packages:
 	@bash tests/system-packages.sh
 
 test: test-packages $(BIN)/pnyx
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --durations=20 $(PYTEST_ARGS)
 
 typing-shim:
 	@mkdir -p build/typing/pnyx
