@@ -1,18 +1,5 @@
-"""The organiser's side of a draw: a lottery over panels, chances as equal as the quotas allow.
-
-This is LEXIMIN from Flanigan et al., "Fair algorithms for selecting
-citizens' assemblies" (Nature, 2021), by column generation: a linear
-program finds the best mix of the panels found so far, and an integer program
-(the pricing step) looks for a panel that would raise the smallest chance;
-when none can, the candidates holding the floor down are fixed there and
-the next stage raises the rest. Candidates whom no panel meeting the quotas can seat
-are left at chance 0 and named, rather than dragging everyone else down.
-
-The result is published as integer weights (federation/sortition.py), so a
-reader never needs this module or its solver: it checks the published
-lottery, not how it was found. Solving is floating point and may differ by
-machine; what is recorded does not.
-"""
+"""The lottery as pnyx drew it before profiles (daemon/services/lottery.py at 1057ec7): LEXIMIN by
+plain column generation over volunteers, kept as the bench's baseline and the tests' oracle."""
 
 from __future__ import annotations
 
