@@ -241,10 +241,6 @@ class PendingSet:
     def by_doc(self) -> dict[str, int]:
         return {doc: int(n) for doc, n in self.db.execute("SELECT doc, count(*) FROM pending GROUP BY doc")}
 
-    def by_peer(self) -> dict[str, int]:
-        return {peer or "": int(n) for peer, n in self.db.execute(
-            "SELECT peer, count(*) FROM pending GROUP BY peer")}
-
     def missing(self) -> list[bytes]:
         """Hashes that some pending change still waits for."""
         return [bytes(r[0]) for r in self.db.execute(
