@@ -317,11 +317,19 @@ def _decision_plain(d: Decision) -> dict[str, Plain]:
 
 def read_ledger(doc: Document) -> Ledger:
     devices = read_devices(doc)
-    profile = read_profile(doc)
     void: dict[str, str] = {}
     revoked = _revoked(doc, devices)
-    decisions = _entries(_valid(doc, "decisions", revoked, void), _decision)
-    mandates = _entries(_valid(doc, "mandates", revoked, void), _mandate)
+    return ledger_of(read_profile(doc), devices, _valid(doc, "decisions", revoked, void),
+                     _valid(doc, "mandates", revoked, void), void)
+
+
+def ledger_of(profile: Profile | None, devices: dict[str, Device], decisions_raw: dict[str, Plain],
+              mandates_raw: dict[str, Plain], void: dict[str, str]) -> Ledger:
+    """A Ledger from the plain entries of `decisions` and `mandates` that are not void, as
+    read_ledger reads a document; also what the daemon's index of records (or a part of it,
+    daemon/store/ledgerindex.py) gives, so both readers build records the same way."""
+    decisions = _entries(decisions_raw, _decision)
+    mandates = _entries(mandates_raw, _mandate)
     recalls = sorted((d.date, d.id, d.subject) for d in decisions.values() if d.kind == "recall")
     recalled_by: dict[str, str] = {}
     for _, decision_id, subject in recalls:
@@ -380,9 +388,13 @@ def _revoked_in(doc: Document, devices: dict[str, Device]) -> Revoked:
         cut = cuts.get(actor[:KEY_BYTES])
         if cut is not None and change.seq <= cut.get(actor.hex(), 0):
             inside[actor] = max(inside.get(actor, 0), change.max_op)
-    reasons = {device: f"written by device {key_text(device)} outside its revocation's cut"
-               for device in cuts}
+    reasons = {device: void_reason(device) for device in cuts}
     return Revoked(reasons, inside)
+
+
+def void_reason(device: bytes) -> str:
+    """Why a record a revoked device wrote outside its revocation's cut is void."""
+    return f"written by device {key_text(device)} outside its revocation's cut"
 
 
 def _valid(doc: Document, collection: str, revoked: Revoked, void: dict[str, str]) -> dict[str, Plain]:

@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Profile, read_devices, read_ledger
+from pnyx.federation.ledger import Profile, read_devices
 
 from ..services.jsonable import to_jsonable
-from ..services.listing import bylaws_row, decision_rows, mandate_rows
+from ..services.listing import Listing, decision_listing, indexed_bylaws_row, mandate_listing
 from ..services.names import resolve_assembly
 from ..services.records import Recorder, utc_today
 from ..services.status import node_status
@@ -22,6 +22,7 @@ from .common import add_decision_args, add_rotation_args, rotation_body, vote_bo
 from .output import print_json
 
 T = TypeVar("T")
+SHOWN = 50  # decisions or mandates `show` lists by default: the newest
 Sub = Any  # argparse's private _SubParsersAction
 
 
@@ -106,6 +107,10 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=["decisions", "mandates", "devices", "bylaws"])
     p.add_argument("--assembly", default=None, metavar="KEY_OR_NAME",
                    help="another assembly held here (default: this one)")
+    count = p.add_mutually_exclusive_group()
+    count.add_argument("--limit", type=int, default=SHOWN, metavar="N",
+                       help=f"decisions or mandates: the newest N (default {SHOWN}), and how many there are")
+    count.add_argument("--all", action="store_true", help="decisions or mandates: every one")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_show)
 
@@ -239,36 +244,44 @@ def cmd_device_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise ValueError("--limit: at least 1")
     node = with_node(args)
     try:
         assembly = resolve_assembly(node, args.assembly) if args.assembly else node.assembly
-        doc = node.docs.get(ledger_id(assembly))
-        # devices are read alone; the rest needs every record, to leave out the void ones
-        ledger = None if args.what == "devices" else read_ledger(doc)
-        devices = read_devices(doc) if ledger is None else ledger.devices
+        doc_id = ledger_id(assembly)
+        index, profile = node.ingestor.ledgers, node.docs.profile(doc_id)
+        if args.what == "devices":  # read alone, from the document
+            listing = Listing(to_jsonable(list(read_devices(node.docs.get(doc_id)).values())), 0, {})
+        elif args.what == "bylaws":
+            row = indexed_bylaws_row(index, doc_id, profile, utc_today())
+        else:
+            lister = decision_listing if args.what == "decisions" else mandate_listing
+            listing = lister(index, doc_id, profile, None if args.all else args.limit)
     finally:
         node.close()
     if args.what == "bylaws":
-        assert ledger is not None
-        row = bylaws_row(ledger, utc_today())
         if args.json:
             print_json(row)
         else:
             print_bylaws(row)
         return 0
-    rows: list[dict[str, Any]] = (to_jsonable(list(devices.values())) if ledger is None
-                                  else decision_rows(ledger) if args.what == "decisions"
-                                  else mandate_rows(ledger))
+    rows = listing.rows
+    more = (f"the newest {len(rows)} of {listing.total} {args.what}; --limit N or --all for more"
+            if args.what != "devices" and len(rows) < listing.total else None)
     if args.json:
         print_json(rows)
+        if more:
+            print(more, file=sys.stderr)
         return 0
     for row in rows:
         print(describe(args.what, row))
     if not rows:
         print(f"no {args.what}")
-    if ledger is not None:
-        for record_id, reason in sorted(ledger.void.items()):
-            print(f"void: {record_id}  {reason}")
+    if more:
+        print(more)
+    for record_id, reason in sorted(listing.void.items()):
+        print(f"void: {record_id}  {reason}")
     return 0
 
 

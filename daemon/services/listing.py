@@ -11,13 +11,24 @@ recall, if any.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pnyx.federation.bylaws import Verdict, judge
-from pnyx.federation.ledger import Decision, Ledger, Mandate
-from pnyx.federation.reopening import reopenings
-from pnyx.federation.rotation import breaches
+from pnyx.federation.ledger import (
+    Decision,
+    Ledger,
+    Mandate,
+    Profile,
+    ledger_of,
+    read_decisions,
+    read_mandates,
+)
+from pnyx.federation.reopening import REOPENING, reopenings
+from pnyx.federation.rotation import breaches, person
 
+from ..store.ledgerindex import DECISIONS, MANDATES, LedgerIndex
 from .jsonable import to_jsonable
 
 Row = dict[str, Any]
@@ -77,3 +88,69 @@ def bylaws_row(ledger: Ledger, day: dt.date) -> Row:
             "history": [{"after": since.isoformat(), "decision": decision, "bylaws": b.plain()}
                         for since, decision, b in judged.history[1:]],
             "ill_formed": judged.ill_formed}
+
+
+# --- from the index of records (daemon/store/ledgerindex.py), a page at a time --------------
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Rows of one collection, `total` how many there are in all, and every void record."""
+
+    rows: list[Row]
+    total: int
+    void: dict[str, str]
+
+
+def decision_listing(index: LedgerIndex, doc_id: str, profile: Profile | None,
+                     limit: int | None = None, ids: Iterable[str] | None = None) -> Listing:
+    """The decisions `decision_rows` gives for the whole ledger: the newest `limit` (all with
+    None), or those of `ids`. Only the records their rows depend on are read: the page,
+    every bylaws decision (which judge them), the decisions superseding them, reopening
+    them or answering their reopenings, and the decisions the page's reopenings name."""
+    with index.reading(doc_id):
+        total, void = index.count(doc_id, DECISIONS), index.void(doc_id)
+        if limit is None and ids is None:
+            every = ledger_of(profile, {}, index.records(doc_id, DECISIONS), {}, {})
+            return Listing(decision_rows(every), total, void)
+        page = (index.by_id(doc_id, DECISIONS, ids) if ids is not None
+                else index.newest(doc_id, DECISIONS, limit or 0))
+        reopening = index.referring(doc_id, DECISIONS, "subject", page)
+        answering = index.referring(doc_id, DECISIONS, "revote_of", {*page, *reopening})
+        named = index.by_id(doc_id, DECISIONS, [d.subject for d in read_decisions(page).values()
+                                                if d.kind == REOPENING and d.subject])
+        needed = {**index.bylaws(doc_id), **index.referring(doc_id, DECISIONS, "supersedes", page),
+                  **reopening, **answering, **named, **page}
+    rows = decision_rows(ledger_of(profile, {}, needed, {}, {}))
+    return Listing([row for row in rows if row["id"] in page], total, void)
+
+
+def mandate_listing(index: LedgerIndex, doc_id: str, profile: Profile | None,
+                    limit: int | None = None, ids: Iterable[str] | None = None) -> Listing:
+    """The mandates `mandate_rows` gives for the whole ledger: the newest `limit` by the date
+    of their issuing decision (all with None), or those of `ids`. Read besides the page: the
+    bylaws decisions, the issuing decisions, the recalls naming the page and what supersedes
+    them, and the same person's other mandates (rotation) with their issuing decisions."""
+    with index.reading(doc_id):
+        total, void = index.count(doc_id, MANDATES), index.void(doc_id)
+        if limit is None and ids is None:
+            every = ledger_of(profile, {}, index.records(doc_id, DECISIONS),
+                              index.records(doc_id, MANDATES), {})
+            return Listing(mandate_rows(every), total, void)
+        page = (index.by_id(doc_id, MANDATES, ids) if ids is not None
+                else index.newest(doc_id, MANDATES, limit or 0))
+        persons = {person(m.delegate_key, m.delegate) for m in read_mandates(page).values()}
+        mandates = {**index.referring(doc_id, MANDATES, "person", persons), **page}
+        recalls = index.referring(doc_id, DECISIONS, "subject", page)
+        issuing = index.by_id(doc_id, DECISIONS, [m.decision for m in read_mandates(mandates).values()])
+        needed = {**index.bylaws(doc_id), **issuing, **recalls,
+                  **index.referring(doc_id, DECISIONS, "supersedes", recalls)}
+    rows = mandate_rows(ledger_of(profile, {}, needed, mandates, {}))
+    return Listing([row for row in rows if row["id"] in page], total, void)
+
+
+def indexed_bylaws_row(index: LedgerIndex, doc_id: str, profile: Profile | None, day: dt.date) -> Row:
+    """`bylaws_row` from the bylaws decisions alone: only they make the bylaws."""
+    with index.reading(doc_id):
+        bylaws = index.bylaws(doc_id)
+    return bylaws_row(ledger_of(profile, {}, bylaws, {}, {}), day)

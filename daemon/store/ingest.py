@@ -27,6 +27,7 @@ from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.verify import check_in_context
 
 from .documents import DocumentCache
+from .ledgerindex import LedgerIndex
 from .sqlite import Store
 
 BATCH = 500
@@ -61,6 +62,7 @@ class Ingestor:
     def __init__(self, store: Store, docs: DocumentCache) -> None:
         self.store = store
         self.docs = docs
+        self.ledgers = LedgerIndex(store, docs)  # kept in each change's transaction
         self._vouchers_kept: set[bytes] = set()  # in the batch's transaction
 
     def ingest(self, envelopes: Iterable[Envelope], source: str = "") -> IngestReport:
@@ -177,6 +179,7 @@ class Ingestor:
         change = vc.change
         if vc.doc.kind is DocKind.LEDGER:
             self.docs.note_ledger_change(change.hash, change.raw, change.deps)
+            self.ledgers.note(vc)
         report.accepted += 1
         report.accepted_docs.add(vc.envelope.doc_id)
 

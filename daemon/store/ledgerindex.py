@@ -1,0 +1,406 @@
+"""The records of each ledger held, indexed in SQLite as its changes are stored.
+
+`pnyx show`, the API's listings and the page read a ledger's decisions and
+mandates from here, newest first and a page at a time, without loading the
+ledger's Automerge document: at 100k records that load alone takes seconds.
+
+A record is written whole by the change that makes it and never changes after
+(write rules W3, W6, W7), so each stored ledger change adds the records whose
+map it makes, in the same transaction as the change itself: a process killed
+mid-ingest leaves both or neither. Two concurrent creations of one id keep the
+entry Automerge shows (the winning op), as every reader of the document does.
+A record is void when a revoked device wrote it outside its revocation's cut
+(federation/ledger.py): the revocations in force are kept per ledger, and the
+void marks are revised when they change (a revocation arrives, or a change of
+a revoked device inside its cut). A mandate carries the date of its issuing
+decision, when that decision is held and stands, so mandates page by date too.
+
+A ledger held before this index existed, or indexed in an older FORMAT, is
+indexed from its document the first time it is read (`ensure`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from automerge.core import ROOT, Document, ObjType
+from pnyx.federation.amvalues import Plain, entry_ids, object_op, read_entry, read_map
+from pnyx.federation.docids import parse_doc_id
+from pnyx.federation.envelope import ACTOR_BYTES, VerifiedChange
+from pnyx.federation.keys import KEY_BYTES, parse_key
+from pnyx.federation.ledger import (
+    may_change_devices,
+    read_decisions,
+    read_devices,
+    read_mandates,
+    revocation_cut,
+    void_reason,
+)
+from pnyx.federation.ops import Action, decode_ops
+from pnyx.federation.rotation import person
+
+from .documents import DocumentCache
+from .schema import create_schema
+from .sqlite import Store
+
+FORMAT = "ledger-records/v1"  # bump when what a row holds changes: every ledger is re-indexed
+DECISIONS, MANDATES = "decisions", "mandates"
+COLLECTIONS = (DECISIONS, MANDATES)
+MAKES = frozenset({Action.MAKE_MAP, Action.MAKE_LIST, Action.MAKE_TEXT, Action.MAKE_TABLE})
+# Columns a caller may select records by (`referring`): each has an index.
+REFERENCES = ("supersedes", "subject", "revote_of", "decision", "person")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_records (
+    doc TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    actor BLOB NOT NULL,
+    counter INTEGER NOT NULL,
+    entry TEXT,
+    day TEXT NOT NULL,
+    kind TEXT,
+    subject TEXT,
+    supersedes TEXT,
+    revote_of TEXT,
+    decision TEXT,
+    person TEXT,
+    council TEXT,
+    void TEXT,
+    PRIMARY KEY (doc, collection, id)
+);
+CREATE INDEX IF NOT EXISTS ledger_records_by_day ON ledger_records (doc, collection, day, id);
+CREATE INDEX IF NOT EXISTS ledger_records_by_actor ON ledger_records (doc, actor, counter);
+CREATE INDEX IF NOT EXISTS ledger_records_bylaws ON ledger_records (doc, kind) WHERE kind = 'bylaws';
+CREATE INDEX IF NOT EXISTS ledger_records_by_subject ON ledger_records (doc, subject)
+    WHERE subject IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ledger_records_by_supersedes ON ledger_records (doc, supersedes)
+    WHERE supersedes IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ledger_records_by_revote_of ON ledger_records (doc, revote_of)
+    WHERE revote_of IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ledger_records_by_decision ON ledger_records (doc, decision)
+    WHERE decision IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ledger_records_by_person ON ledger_records (doc, person)
+    WHERE person IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ledger_records_void ON ledger_records (doc, collection, id)
+    WHERE void IS NOT NULL;
+CREATE TABLE IF NOT EXISTS ledger_indexed (
+    doc TEXT PRIMARY KEY,
+    format TEXT NOT NULL,
+    revoked TEXT NOT NULL,
+    decisions INTEGER NOT NULL DEFAULT 0,
+    mandates INTEGER NOT NULL DEFAULT 0
+);
+"""
+STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
+# device key (hex) -> (why its records are void, actor (hex) -> max_op of its last change
+# inside the cut): the revocations in force in one ledger
+Revocations = dict[str, tuple[str, dict[str, int]]]
+
+
+class LedgerIndex:
+    """The index of one store's ledgers; `note` is called for every ledger change stored."""
+
+    def __init__(self, store: Store, docs: DocumentCache) -> None:
+        self.store = store
+        self.docs = docs
+        self._maps: dict[str, dict[tuple[bytes, int], str]] = {}  # ledger -> collection by op
+        create_schema(store.db, SCHEMA)
+
+    # --- kept up to date at ingest --------------------------------------------------------
+
+    def note(self, vc: VerifiedChange) -> None:
+        """Index what a ledger change just stored (inside its transaction) wrote: its records,
+        and the void marks if it may change which records are void."""
+        doc_id, change = vc.envelope.doc_id, vc.change
+        revoked = self._revocations(doc_id)
+        if revoked is None:
+            if change.deps:
+                return  # indexed before this index existed, or in another format: see `ensure`
+            self._begin(doc_id)
+            revoked = {}
+        doc = self.docs.get(doc_id)
+        if may_change_devices(change.raw, len(change.deps)) or change.actor[:KEY_BYTES].hex() in revoked:
+            now = self._revoked(doc_id, doc)
+            if now != revoked:
+                self._revise(doc_id, revoked, now)
+                revoked = now
+        maps = self._collections(doc_id, doc)
+        made = [(maps[(op.obj.actor, op.obj.counter)], op.key, op.id.actor, op.id.counter)
+                for op in decode_ops(change) if op.action in MAKES and op.key is not None
+                and op.obj is not None and (op.obj.actor, op.obj.counter) in maps]
+        for collection, key, actor, counter in made:
+            item = doc.get(self._map_id(doc, collection), key)
+            if item is None or object_op(bytes(item[1])) != (actor, counter):
+                continue  # a concurrent creation of the same id won: its row stands
+            self._put(doc_id, collection, key, actor, counter,
+                      read_entry(doc, collection, key), revoked)
+        if made:
+            self._date_mandates(doc_id, [k for c, k, _, _ in made if c == DECISIONS],
+                                [k for c, k, _, _ in made if c == MANDATES])
+
+    def _begin(self, doc_id: str) -> None:
+        self.store.db.execute("INSERT OR REPLACE INTO ledger_indexed (doc, format, revoked)"
+                              " VALUES (?, ?, '{}')", (doc_id, FORMAT))
+
+    def _revocations(self, doc_id: str) -> Revocations | None:
+        """The revocations in force the index holds for a ledger; None if it is not indexed."""
+        row = self.store.db.execute("SELECT format, revoked FROM ledger_indexed WHERE doc = ?",
+                                    (doc_id,)).fetchone()
+        if row is None or row[0] != FORMAT:
+            return None
+        return {device: (reason, inside) for device, (reason, inside) in json.loads(row[1]).items()}
+
+    @staticmethod
+    def _map_id(doc: Document, collection: str) -> bytes:
+        found = doc.get(ROOT, collection)
+        return b"" if found is None else bytes(found[1])
+
+    def _collections(self, doc_id: str, doc: Document) -> dict[tuple[bytes, int], str]:
+        """The op that made each collection's map (made once, by the genesis: rule W8)."""
+        if doc_id not in self._maps:
+            found = {}
+            for collection in COLLECTIONS:
+                item = doc.get(ROOT, collection)
+                made = None if item is None or item[0] != ObjType.Map else object_op(bytes(item[1]))
+                if made is not None:
+                    found[made] = collection
+            if len(found) < len(COLLECTIONS):
+                return found  # asked again at the next change
+            self._maps[doc_id] = found
+        return self._maps[doc_id]
+
+    def _revoked(self, doc_id: str, doc: Document) -> Revocations:
+        """The validly signed revocations of a ledger and where each cut ends in op counters,
+        as federation/ledger.py reads them, with the changes inside each cut read from the
+        store (an actor's op counters grow with its seq)."""
+        assembly = parse_doc_id(doc_id).assembly
+        assert assembly is not None
+        out: Revocations = {}
+        for key, device in read_devices(doc).items():
+            if device.revoked_cut is None:
+                continue
+            raw = parse_key(key)
+            cut = revocation_cut(assembly, raw, read_entry(doc, "devices", key))
+            if cut is None:
+                continue
+            inside = {}
+            for actor, seq in sorted(cut.items()):
+                if bytes.fromhex(actor)[:KEY_BYTES] != raw:
+                    continue  # another device's actor: no change of it is judged by this cut
+                found = self.store.db.execute(
+                    "SELECT max(max_op) FROM changes WHERE doc = ? AND actor = ? AND seq <= ?",
+                    (doc_id, bytes.fromhex(actor), seq)).fetchone()[0]
+                if found is not None:
+                    inside[actor] = int(found)
+            out[raw.hex()] = (void_reason(raw), inside)
+        return out
+
+    def _revise(self, doc_id: str, before: Revocations, now: Revocations) -> None:
+        """Mark void, and no longer void, the records of the devices whose revocation changed."""
+        db = self.store.db
+        db.execute("UPDATE ledger_indexed SET revoked = ? WHERE doc = ?",
+                   (json.dumps(now, sort_keys=True), doc_id))
+        for device in sorted(set(before) | set(now)):
+            if before.get(device) == now.get(device):
+                continue
+            low = bytes.fromhex(device)
+            # the device's actors: those beginning with its key (rule E3), found by range
+            actors = [bytes(a) for (a,) in db.execute(
+                "SELECT DISTINCT actor FROM ledger_records WHERE doc = ? AND actor > ? AND actor < ?",
+                (doc_id, low, low + b"\xff" * (ACTOR_BYTES - KEY_BYTES + 1)))]
+            for actor in actors:
+                if actor[:KEY_BYTES] != low:
+                    continue
+                if device in now:
+                    reason, inside = now[device]
+                    db.execute("UPDATE ledger_records SET void = CASE WHEN counter > ? THEN ? END "
+                               "WHERE doc = ? AND actor = ?",
+                               (inside.get(actor.hex(), 0), reason, doc_id, actor))
+                else:
+                    db.execute("UPDATE ledger_records SET void = NULL WHERE doc = ? AND actor = ?",
+                               (doc_id, actor))
+        self._recount(doc_id)
+        self._date_mandates(doc_id, None, None)
+
+    def _recount(self, doc_id: str) -> None:
+        """Count again the records readers show (after their void marks changed)."""
+        for collection in COLLECTIONS:
+            self.store.db.execute(
+                f"UPDATE ledger_indexed SET {collection} = (SELECT count(*) FROM ledger_records"
+                f" WHERE doc = ? AND collection = ? AND {STANDING}) WHERE doc = ?",
+                (doc_id, collection, doc_id))
+
+    def _put(self, doc_id: str, collection: str, key: str, actor: bytes, counter: int,
+             raw: Plain, revoked: Revocations) -> None:
+        """One record's row: its fields as readers select by them, and why it is void."""
+        cols: dict[str, Any] = dict.fromkeys(("kind", "subject", "supersedes", "revote_of",
+                                              "decision", "person", "council"))
+        day = ""
+        entry = _encoded(raw)
+        if collection == DECISIONS:
+            decision = read_decisions({key: raw}).get(key) if entry is not None else None
+            if decision is None:
+                entry = None
+            else:
+                day = decision.date.isoformat()
+                cols.update(kind=decision.kind, subject=decision.subject,
+                            supersedes=decision.supersedes, revote_of=decision.revote_of)
+        else:
+            mandate = read_mandates({key: raw}).get(key) if entry is not None else None
+            if mandate is None:
+                entry = None
+            else:
+                cols.update(decision=mandate.decision, council=mandate.council,
+                            person=person(mandate.delegate_key, mandate.delegate))
+        reason, inside = revoked.get(actor[:KEY_BYTES].hex(), (None, {}))
+        void = reason if reason is not None and counter > inside.get(actor.hex(), 0) else None
+        db = self.store.db
+        before = db.execute(f"SELECT {STANDING} FROM ledger_records WHERE doc = ? AND collection = ?"
+                            " AND id = ?", (doc_id, collection, key)).fetchone()
+        db.execute(
+            "INSERT OR REPLACE INTO ledger_records (doc, collection, id, actor, counter, entry, day,"
+            " kind, subject, supersedes, revote_of, decision, person, council, void)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (doc_id, collection, key, actor, counter, entry, day, cols["kind"], cols["subject"],
+             cols["supersedes"], cols["revote_of"], cols["decision"], cols["person"],
+             cols["council"], void))
+        counted = int(entry is not None and void is None) - (before[0] if before else 0)
+        if counted:
+            db.execute(f"UPDATE ledger_indexed SET {collection} = {collection} + ? WHERE doc = ?",
+                       (counted, doc_id))
+
+    def _date_mandates(self, doc_id: str, decisions: list[str] | None,
+                       mandates: list[str] | None) -> None:
+        """Give mandates the date of their issuing decision where it stands ('' where none
+        does): those issued by `decisions`, and `mandates`; every mandate when both are None."""
+        date = ("UPDATE ledger_records AS m SET day = coalesce((SELECT d.day FROM ledger_records d"
+                " WHERE d.doc = m.doc AND d.collection = 'decisions' AND d.id = m.decision"
+                " AND d.entry IS NOT NULL AND d.void IS NULL), '')"
+                " WHERE m.doc = ? AND m.collection = 'mandates'")
+        db = self.store.db
+        if decisions is None and mandates is None:
+            db.execute(date, (doc_id,))
+            return
+        db.executemany(date + " AND m.decision = ?", [(doc_id, d) for d in decisions or ()])
+        db.executemany(date + " AND m.id = ?", [(doc_id, m) for m in mandates or ()])
+
+    # --- built from the document, for ledgers held before -----------------------------------
+
+    def ensure(self, doc_id: str) -> None:
+        """Index a ledger held here from its document if it is not indexed yet (a store made
+        before this index, or an older FORMAT): once, the first time it is read."""
+        if self._revocations(doc_id) is not None:
+            return
+        with self.store.transaction():
+            if self._revocations(doc_id) is not None:
+                return  # another process indexed it meanwhile
+            self.rebuild(doc_id)
+
+    def rebuild(self, doc_id: str) -> None:
+        """Index a ledger afresh from its whole document (inside a transaction)."""
+        db = self.store.db
+        db.execute("DELETE FROM ledger_records WHERE doc = ?", (doc_id,))
+        self._begin(doc_id)
+        doc = self.docs.get(doc_id)
+        revoked = self._revoked(doc_id, doc)
+        db.execute("UPDATE ledger_indexed SET revoked = ? WHERE doc = ?",
+                   (json.dumps(revoked, sort_keys=True), doc_id))
+        for collection in COLLECTIONS:
+            raws = read_map(doc, collection)
+            for key, obj in entry_ids(doc, collection).items():
+                made = object_op(obj)
+                if made is not None:
+                    self._put(doc_id, collection, key, made[0], made[1], raws.get(key), revoked)
+        self._recount(doc_id)
+        self._date_mandates(doc_id, None, None)
+
+    # --- reads --------------------------------------------------------------------------
+
+    @contextmanager
+    def reading(self, doc_id: str) -> Iterator[None]:
+        """Reads of one ledger from one state of the store: indexed first if it is not yet,
+        then inside one read transaction, so a daemon storing changes meanwhile is seen
+        by all of them or none."""
+        self.ensure(doc_id)
+        db = self.store.db
+        if db.in_transaction:
+            yield
+            return
+        db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            db.execute("COMMIT")
+
+    def count(self, doc_id: str, collection: str) -> int:
+        """How many records of a collection every reader shows (well-formed, not void)."""
+        assert collection in COLLECTIONS
+        row = self.store.db.execute(f"SELECT {collection} FROM ledger_indexed WHERE doc = ?",
+                                    (doc_id,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def newest(self, doc_id: str, collection: str, limit: int) -> dict[str, Plain]:
+        """The `limit` last records of a collection by (date, id): a decision's own date, a
+        mandate's issuing decision's."""
+        return _entries(self.store.db.execute(
+            f"SELECT id, entry FROM ledger_records WHERE doc = ? AND collection = ? AND {STANDING}"
+            " ORDER BY day DESC, id DESC LIMIT ?", (doc_id, collection, limit)))
+
+    def records(self, doc_id: str, collection: str) -> dict[str, Plain]:
+        """Every record of a collection that readers show."""
+        return _entries(self.store.db.execute(
+            f"SELECT id, entry FROM ledger_records WHERE doc = ? AND collection = ? AND {STANDING}",
+            (doc_id, collection)))
+
+    def referring(self, doc_id: str, collection: str, column: str,
+                  values: Iterable[str]) -> dict[str, Plain]:
+        """The records of a collection whose `column` (one of REFERENCES) is one of `values`."""
+        assert column in REFERENCES
+        wanted = sorted(set(values))
+        out: dict[str, Plain] = {}
+        for at in range(0, len(wanted), 500):
+            part = wanted[at:at + 500]
+            out.update(_entries(self.store.db.execute(
+                f"SELECT id, entry FROM ledger_records WHERE doc = ? AND {column} IN "
+                f"({','.join('?' * len(part))}) AND collection = ? AND {STANDING}",
+                (doc_id, *part, collection))))
+        return out
+
+    def by_id(self, doc_id: str, collection: str, ids: Iterable[str]) -> dict[str, Plain]:
+        out: dict[str, Plain] = {}
+        wanted = sorted(set(ids))
+        for at in range(0, len(wanted), 500):
+            part = wanted[at:at + 500]
+            out.update(_entries(self.store.db.execute(
+                f"SELECT id, entry FROM ledger_records WHERE doc = ? AND collection = ? AND id IN "
+                f"({','.join('?' * len(part))}) AND {STANDING}", (doc_id, collection, *part))))
+        return out
+
+    def bylaws(self, doc_id: str) -> dict[str, Plain]:
+        """Every decision of kind `bylaws`: they alone make the bylaws through time."""
+        return _entries(self.store.db.execute(
+            f"SELECT id, entry FROM ledger_records WHERE doc = ? AND kind = 'bylaws' AND {STANDING}",
+            (doc_id,)))
+
+    def void(self, doc_id: str) -> dict[str, str]:
+        """Every void record's id and why, as Ledger.void says (a mandate's reason last)."""
+        return dict(self.store.db.execute(
+            "SELECT id, void FROM ledger_records WHERE doc = ? AND void IS NOT NULL"
+            " ORDER BY collection, id", (doc_id,)))
+
+
+def _encoded(raw: Plain) -> str | None:
+    """A record's plain value as JSON; None for one JSON cannot hold (bytes), which no
+    reader builds a decision or mandate from and the write rules refuse (W5)."""
+    try:
+        return json.dumps(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def _entries(rows: Iterable[tuple[str, str]]) -> dict[str, Plain]:
+    return {key: json.loads(entry) for key, entry in rows}
+

@@ -1,0 +1,236 @@
+"""The index of ledger records (daemon/store/ledgerindex.py) reads exactly what the whole
+ledger reads: the same decisions and mandates with the same outcomes, supersessions,
+reopenings, recalls and rotation flags, the same void records, whatever order the changes
+arrived in; a page of the newest, or one record by id, is the tail of the full listing, or
+its row; and an index rebuilt from the document (a store made before the index) holds the
+same rows as the one kept up to date at ingest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sqlite3
+from typing import Any
+
+from automerge.core import Transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pnyx.daemon.services.listing import (
+    Listing,
+    bylaws_row,
+    decision_listing,
+    decision_rows,
+    indexed_bylaws_row,
+    mandate_listing,
+    mandate_rows,
+)
+from pnyx.daemon.services.records import Recorder
+from pnyx.daemon.services.reopening import reopen, revote
+from pnyx.daemon.store.documents import DocumentCache
+from pnyx.daemon.store.ledgerindex import LedgerIndex
+from pnyx.daemon.store.sqlite import Store
+from pnyx.federation.envelope import Envelope
+from pnyx.federation.ledger import (
+    Binding,
+    Decision,
+    Instruction,
+    Mandate,
+    Position,
+    Tally,
+    read_ledger,
+    write_decision,
+    write_mandate,
+)
+from pnyx.federation.reopening import REOPENING
+
+from .ledgerkit import author_on, found_assembly, fresh_store, vote
+
+TODAY = dt.date(2026, 12, 31)
+PLAN = (Instruction("water plan", Position.FOR, Binding.IMPERATIVE),)
+
+
+def on(day: int) -> dt.date:
+    return dt.date(2026, 11, day)
+
+
+def hand_made(author: Any, decision: Decision, mandate: Mandate | None = None) -> Envelope:
+    """A decision (and the mandate it issues) written by hand, as another daemon might: the
+    writer's checks (rotation, reopening conditions) are not the reader's."""
+    def edit(tx: Transaction) -> None:
+        write_decision(tx, decision)
+        if mandate is not None:
+            write_mandate(tx, mandate)
+    envelope: Envelope = author.sign(author.change(edit))
+    return envelope
+
+
+def decision(record_id: str, title: str, day: int, tally: tuple[int, int, int], kind: str = "decision",
+             subject: str | None = None, **fields: Any) -> Decision:
+    return Decision(record_id, title, "", on(day), Tally(*tally), None, "", None, kind, subject, **fields)
+
+
+@functools.cache
+def story() -> tuple[str, tuple[Envelope, ...]]:
+    """One ledger with every kind of record the listings judge, and void ones."""
+    assembly = found_assembly()
+    b = assembly.add_device("b")
+    c = assembly.add_device("c")
+    home = Recorder(assembly.home, today=lambda: TODAY)
+    home.adopt_bylaws({"quorum": 5, "members": 30, "reopening": {"share": "1/3", "dissent_days": 10},
+                       "rotation": {"consecutive_terms": 1}}, vote("Bylaws", day=1, tally=(20, 1, 0)))
+    plain = [home.decide(vote(f"Decision {n}", day=2 + n % 4, tally=tally))
+             for n, tally in enumerate([(10, 2, 1), (3, 9, 0), (2, 1, 0), (8, 6, 0), (6, 6, 1)])]
+    home.decide(vote("Replaces decision 1", day=7, supersedes=plain[1]))
+    reopening = reopen(home, plain[3], "dissent", 6, on(8), "we dissent")
+    revote(home, reopening, vote("Decision 3 again", day=9, tally=(4, 11, 0)))
+    ana = home.issue_mandate(vote("Send Ana", day=2), "Ana", None, "Water council", on(2), on(10), PLAN)
+    home.issue_mandate(vote("Send Bo", day=3, tally=(1, 9, 0)), "Bo", None, "Water council", on(3),
+                       on(20), PLAN)
+    home.recall_mandate(ana, vote("Recall Ana?", day=4, tally=(2, 12, 0)))
+    home.recall_mandate(ana, vote("Recall Ana", day=5, tally=(14, 2, 0)))
+    bylaws_too = home.adopt_bylaws({"rule": "2/3"}, vote("Two thirds", day=6, tally=(25, 2, 0)))
+    home.decide(vote("Under two thirds", day=12, tally=(10, 6, 0)))
+    honest = author_on(c, c.device_key, nonce=7)
+    c.ingestor.ingest(assembly.envelopes())
+    made = [
+        hand_made(honest, decision("reopenignoredaaa", "Too few ask", 13, (1, 0, 0), REOPENING,
+                                   plain[0], reopening={"by": "share"})),
+        hand_made(honest, decision("sendanaagainaaaa", "Send Ana again", 11, (20, 1, 0), "mandate",
+                                   "anaagainmandatea"),
+                  Mandate("anaagainmandatea", "Ana", None, "Water council", on(11), on(30), PLAN,
+                          "sendanaagainaaaa", None)),
+        hand_made(honest, Decision("supersedesbylaws", "Replaces the two thirds", "", on(14),
+                                   Tally(9, 1, 0), None, "", bylaws_too, "decision", None)),
+    ]
+    for node, nonce, title in ((assembly.home, 9, "Twin A"), (c, 10, "Twin B")):  # concurrent, one id
+        made.append(hand_made(author_on(node, node.device_key, nonce=nonce),
+                              decision("twinrecordaaaaaa", title, 16, (5, 1, 0))))
+    inside = author_on(b, b.device_key, nonce=1).decide("inside the cut")
+    assembly.home.ingestor.ingest([inside])
+    void_author = author_on(b, b.device_key, nonce=2)
+    outside = void_author.decide("outside the cut")
+    void_mandate = hand_made(void_author, decision("voidissueaaaaaaa", "Send Cy", 3, (9, 0, 0),
+                                                   "mandate", "cymandateaaaaaaa"),
+                             Mandate("cymandateaaaaaaa", "Cy", None, "Water council", on(3), on(9),
+                                     PLAN, "voidissueaaaaaaa", None))
+    c.ingestor.ingest([inside, outside, void_mandate])  # c saw b's changes before the revocation
+    orphan = author_on(c, c.device_key, nonce=8)
+    made.append(hand_made(orphan, decision("honestonvoidaaaa", "Built on a void change", 15, (7, 1, 0)),
+                          Mandate("issuedbyvoidaaaa", "Di", None, "Water council", on(3), on(9), PLAN,
+                                  "voidissueaaaaaaa", None)))
+    home.revoke_device(b.device_key.public)
+    stored = {s.envelope.change: s.envelope for node in (assembly.home, c)
+              for s in node.store.envelopes()}
+    return assembly.doc_id, (*stored.values(), *made, inside, outside, void_mandate)
+
+
+def full_reads(store: Store, doc_id: str) -> dict[str, Any]:
+    """What the whole ledger document reads: every row, and the void records."""
+    ledger = read_ledger(DocumentCache(store).get(doc_id))
+    return {"decisions": decision_rows(ledger), "mandates": mandate_rows(ledger),
+            "bylaws": bylaws_row(ledger, TODAY), "void": ledger.void}
+
+
+def indexed_reads(store: Store, doc_id: str) -> dict[str, Any]:
+    index, profile = LedgerIndex(store, DocumentCache(store)), DocumentCache(store).profile(doc_id)
+    decisions = decision_listing(index, doc_id, profile)
+    mandates = mandate_listing(index, doc_id, profile)
+    assert decisions.total == len(decisions.rows) and mandates.total == len(mandates.rows)
+    assert decisions.void == mandates.void
+    return {"decisions": decisions.rows, "mandates": mandates.rows,
+            "bylaws": indexed_bylaws_row(index, doc_id, profile, TODAY), "void": decisions.void}
+
+
+def assert_pages_are_the_full_listing(store: Store, doc_id: str, full: dict[str, Any]) -> None:
+    index, profile = LedgerIndex(store, DocumentCache(store)), DocumentCache(store).profile(doc_id)
+    for what, lister in (("decisions", decision_listing), ("mandates", mandate_listing)):
+        rows = full[what]
+        for limit in (1, 2, 3, 5, 8, len(rows) + 1):
+            page: Listing = lister(index, doc_id, profile, limit)
+            assert page.rows == rows[-limit:], (what, limit)
+            assert page.total == len(rows)
+        for row in rows:
+            assert lister(index, doc_id, profile, ids=[row["id"]]).rows == [row]
+        assert lister(index, doc_id, profile, ids=["unknownrecordaaa"]).rows == []
+
+
+def index_rows(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    return [*db.execute("SELECT * FROM ledger_records ORDER BY doc, collection, id"),
+            *db.execute("SELECT * FROM ledger_indexed ORDER BY doc")]
+
+
+def test_the_story_has_what_the_listings_judge() -> None:
+    doc_id, envelopes = story()
+    store, _, ingestor = fresh_store()
+    ingestor.ingest(envelopes)
+    full = full_reads(store, doc_id)
+    rows = {r["title"]: r for r in full["decisions"]}
+    assert rows["Decision 1"]["superseded"] and rows["Decision 3"]["reopened_by"]
+    assert rows["Decision 3"]["revote"] and rows["Too few ask"]["ignored"]
+    assert {r["outcome"] for r in full["decisions"]} == {"adopted", "rejected", "no-quorum"}
+    assert rows["Under two thirds"]["outcome"] == "rejected"  # judged by the later bylaws
+    assert rows["Built on a void change"]["outcome"] == "adopted"
+    assert len({"Twin A", "Twin B"} & set(rows)) == 1  # Automerge shows one of the two
+    mandates = {r["delegate"]: r for r in full["mandates"]}
+    first, again = [r for r in full["mandates"] if r["delegate"] == "Ana"]
+    assert first["recalled_by"] and again["rotation"] and not first["rotation"]
+    assert mandates["Bo"]["outcome"] == "rejected"
+    assert mandates["Di"]["issued"] is None  # its issuing decision is void
+    assert len(full["void"]) == 3 and "cymandateaaaaaaa" in full["void"]
+    assert indexed_reads(store, doc_id) == full
+    assert_pages_are_the_full_listing(store, doc_id, full)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_in_any_arrival_order_the_index_reads_what_the_ledger_reads(data: st.DataObject) -> None:
+    doc_id, envelopes = story()
+    order = data.draw(st.permutations(range(len(envelopes))), label="order")
+    cut = data.draw(st.integers(1, len(envelopes)), label="held")
+    store, _, ingestor = fresh_store()
+    for i in order[:cut]:
+        ingestor.ingest([envelopes[i]])
+    if not store.holds_document(doc_id):
+        return
+    full = full_reads(store, doc_id)
+    assert indexed_reads(store, doc_id) == full
+    kept = index_rows(store.db)
+    LedgerIndex(store, DocumentCache(store)).rebuild(doc_id)
+    assert index_rows(store.db) == kept
+
+
+def test_a_store_made_before_the_index_is_indexed_when_first_read() -> None:
+    doc_id, envelopes = story()
+    store, _, ingestor = fresh_store()
+    ingestor.ingest(envelopes)
+    kept = index_rows(store.db)
+    store.db.execute("DROP TABLE ledger_records")
+    store.db.execute("DROP TABLE ledger_indexed")
+    full = full_reads(store, doc_id)
+    assert indexed_reads(store, doc_id) == full
+    assert index_rows(store.db) == kept
+    assert_pages_are_the_full_listing(store, doc_id, full)
+
+
+def test_an_index_of_another_format_is_rebuilt_and_not_extended_meanwhile() -> None:
+    doc_id, envelopes = story()
+    store, _, ingestor = fresh_store()
+    ingestor.ingest(envelopes[:10])
+    store.db.execute("UPDATE ledger_indexed SET format = 'ledger-records/v0'")
+    ingestor.ingest(envelopes[10:])
+    assert indexed_reads(store, doc_id) == full_reads(store, doc_id)
+
+
+def test_of_two_concurrent_creations_of_one_id_the_index_keeps_the_one_automerge_shows() -> None:
+    doc_id, envelopes = story()
+    twins = [e for e in envelopes if b"twinrecordaaaaaa" in e.change]
+    assert len(twins) == 2
+    for arrival in (twins, twins[::-1]):
+        store, _, ingestor = fresh_store()
+        ingestor.ingest([e for e in envelopes if e not in twins])
+        for twin in arrival:
+            ingestor.ingest([twin])
+        assert indexed_reads(store, doc_id) == full_reads(store, doc_id)
+        kept = index_rows(store.db)  # the winner's op too, which judges whether it is void
+        LedgerIndex(store, DocumentCache(store)).rebuild(doc_id)
+        assert index_rows(store.db) == kept
