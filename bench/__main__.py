@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS: list[str] = ["ingest", "record", "view", "plan", "sync", "simulate", "bundles", "hostile",
+BENCHMARKS: list[str] = ["ingest", "record", "show", "view", "plan", "sync", "simulate", "bundles", "hostile",
                          "lottery"]
 
 

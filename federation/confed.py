@@ -24,21 +24,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from automerge.core import ROOT, Document, ObjType, Transaction
 
-from .amvalues import Plain, ensure_map, put_value, read_entry, read_root
+from .amvalues import Plain, ensure_map, put_value, read_entry, read_map, read_root
 from .bylaws import judge
 from .charter import AMENDABLE, CHARTER_ID_RE, read_charter
 from .docids import RECORD_ID_RE
-from .draws import SORTITION, read_steps
-from .economy import RECORD_REF_RE, economy_records
+from .draws import SORTITION, steps_of
+from .economy import RECORD_REF_RE, economy_of
 from .keys import KEY_TEXT_CHARS, key_text, parse_key
-from .ledger import MAX_TEXT_CHARS, Binding, Position, read_ledger
+from .ledger import ECONOMY_COLLECTIONS, MAX_TEXT_CHARS, Binding, Ledger, Position, read_ledger
 from .rotation import breaches
 
 ACCEPTANCE = "charter-acceptance"
@@ -191,7 +191,17 @@ def ledger_records(assembly: bytes, doc: Document) -> Record:
     Each decision comes with its outcome under the assembly's bylaws (federation/bylaws.py):
     only an adopted acceptance consents, only an adopted mandate confers anything and only
     an adopted recall recalls; proposals and ratifications carry their outcome for the view."""
-    ledger = read_ledger(doc)
+    return records_of_ledger(assembly, read_ledger(doc), lambda k: read_entry(doc, "decisions", k),
+                             {c: read_map(doc, c) for c in (*ECONOMY_COLLECTIONS, SORTITION)})
+
+
+def records_of_ledger(assembly: bytes, ledger: Ledger, decision_entry: Callable[[str], Plain],
+                      entries: Mapping[str, Mapping[str, Plain]]) -> Record:
+    """ledger_records from a Ledger that holds at least every decision of a kind other than
+    plain `decision`, the decisions superseding those, every mandate and the decisions that
+    issued them (the rest changes nothing here: daemon/store/ledgerindex.py reads no more);
+    `decision_entry` gives a decision's plain entry, `entries` the plain entries of the
+    economy's collections and of `sortition`, by collection."""
     judged = judge(ledger)
     superseded = ledger.superseded()
     in_force = {k: d for k, d in ledger.decisions.items() if k not in superseded}
@@ -208,7 +218,7 @@ def ledger_records(assembly: bytes, doc: Document) -> Record:
             ratifications[d.subject] = {"decision": decision_id, "date": d.date.isoformat(),
                                         **tally, "dissent": d.dissent}
         elif d.kind == PROPOSAL:
-            raw = read_entry(doc, "decisions", decision_id)
+            raw = decision_entry(decision_id)
             body = _proposal_body(raw.get("proposal") if isinstance(raw, dict) else None)
             if body is not None:
                 proposals[decision_id] = {
@@ -238,11 +248,11 @@ def ledger_records(assembly: bytes, doc: Document) -> Record:
     profile = ledger.profile
     return {"assembly": key_text(assembly), "name": profile.name if profile else None,
             "acceptances": acceptances, "proposals": proposals, "ratifications": ratifications,
-            "mandates": mandates, "economy": economy_records(doc),
+            "mandates": mandates, "economy": economy_of(entries),
             "draws": {d.id: {"title": d.title, "date": d.date.isoformat(),
                              "adopted": judged.adopted(d.id), "sortition": d.sortition}
                       for d in ledger.decisions.values() if d.kind == SORTITION},
-            "sortition": read_steps(doc)}
+            "sortition": steps_of(entries.get(SORTITION, {}))}
 
 
 def _proposal_body(raw: Plain) -> ProposalBody | None:

@@ -165,8 +165,13 @@ def write_step(tx: Transaction, record_id: str, record: Record) -> None:
 
 def read_steps(doc: Document) -> dict[str, Record]:
     """The well-formed records of a ledger's `sortition` collection, by id; others skipped."""
+    return steps_of(read_map(doc, SORTITION))
+
+
+def steps_of(entries: Mapping[str, Plain]) -> dict[str, Record]:
+    """read_steps from the collection's entries (plain values, by id)."""
     out: dict[str, Record] = {}
-    for record_id, raw in sorted(read_map(doc, SORTITION).items()):
+    for record_id, raw in sorted(entries.items()):
         if not RECORD_ID_RE.match(record_id) or not isinstance(raw, dict):
             continue
         draw, step, value, date = (raw.get(k) for k in ("draw", "step", "value", "date"))

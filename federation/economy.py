@@ -27,7 +27,7 @@ from typing import Any
 
 from automerge.core import ROOT, Document, ObjType, Transaction
 
-from .amvalues import put_value, read_map
+from .amvalues import Plain, put_value, read_map
 from .charter import CHARTER_ID_RE
 from .docids import RECORD_ID_RE
 from .keys import KEY_TEXT_CHARS
@@ -168,8 +168,13 @@ def write_record(tx: Transaction, collection: str, record_id: str, record: Recor
 
 def read_records(doc: Document, collection: str) -> dict[str, Record]:
     """The valid records of one collection by id, in id order; ill-formed ones skipped."""
+    return records_of(collection, read_map(doc, collection))
+
+
+def records_of(collection: str, entries: Mapping[str, Plain]) -> dict[str, Record]:
+    """The valid records of one collection's entries (plain values, by id), in id order."""
     out = {}
-    for record_id, raw in sorted(read_map(doc, collection).items()):
+    for record_id, raw in sorted(entries.items()):
         if not RECORD_ID_RE.match(record_id) or not isinstance(raw, dict):
             continue
         try:
@@ -218,4 +223,10 @@ def in_force(versions: list[Record], as_of: dt.date) -> Record | None:
 
 def economy_records(doc: Document) -> Record:
     """What one ledger contributes to the plan: collection -> chain root -> versions."""
-    return {collection: chains(read_records(doc, collection)) for collection in ECONOMY_COLLECTIONS}
+    return economy_of({collection: read_map(doc, collection) for collection in ECONOMY_COLLECTIONS})
+
+
+def economy_of(entries: Mapping[str, Mapping[str, Plain]]) -> Record:
+    """economy_records from each collection's entries (plain values, by id)."""
+    return {collection: chains(records_of(collection, entries.get(collection, {})))
+            for collection in ECONOMY_COLLECTIONS}

@@ -296,3 +296,27 @@ def _value(tag: int, data: bytes) -> tuple[str, object]:
             raise Rejected(Reason.MALFORMED_CHANGE, f"junk after a {kind} value")
         return kind, number
     return kind, data
+
+
+MAKES = frozenset({Action.MAKE_MAP, Action.MAKE_LIST, Action.MAKE_TEXT, Action.MAKE_TABLE})
+
+
+def made_under_keys(change: ParsedChange) -> list[tuple[OpId | None, str, OpId]]:
+    """(parent object, map key, id of the op) of every object a change makes under a map key,
+    decoding only the columns that say so: what an index of records needs of a change the
+    write rules have already judged (decode_ops reads every column)."""
+    n = change.num_ops
+    cols = dict(change.columns)
+    actors = (change.actor, *change.other_actors)
+    obj_actor = _rle(cols.get(OBJ_ACTOR, b""), n, Reader.uleb)
+    obj_ctr = _rle(cols.get(OBJ_CTR, b""), n, Reader.uleb)
+    key_str = _rle(cols.get(KEY_STR, b""), n, _utf8)
+    action = _rle(cols.get(ACTION, b""), n, Reader.uleb)
+    out = []
+    for i in range(n):
+        key, ctr, actor = key_str[i], obj_ctr[i], obj_actor[i]
+        if key is None or action[i] not in MAKES:
+            continue
+        parent = None if ctr is None or actor is None or actor >= len(actors) else OpId(ctr, actors[actor])
+        out.append((parent, key, OpId(change.start_op + i, change.actor)))
+    return out

@@ -15,6 +15,7 @@ from typing import Any
 from automerge.core import Transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pnyx.daemon.services.economy import Economy
 from pnyx.daemon.services.listing import (
     Listing,
     bylaws_row,
@@ -29,7 +30,12 @@ from pnyx.daemon.services.reopening import reopen, revote
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ledgerindex import LedgerIndex
 from pnyx.daemon.store.sqlite import Store
+from pnyx.daemon.store.viewindex import ViewIndex, indexed_ledger_records, scratch_view
+from pnyx.federation.charter import Rules, new_charter
+from pnyx.federation.confed import ProposalBody, ProposalKind, ledger_records
+from pnyx.federation.docids import parse_doc_id
 from pnyx.federation.envelope import Envelope
+from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import (
     Binding,
     Decision,
@@ -87,9 +93,16 @@ def story() -> tuple[str, tuple[Envelope, ...]]:
     home.issue_mandate(vote("Send Bo", day=3, tally=(1, 9, 0)), "Bo", None, "Water council", on(3),
                        on(20), PLAN)
     home.recall_mandate(ana, vote("Recall Ana?", day=4, tally=(2, 12, 0)))
-    home.recall_mandate(ana, vote("Recall Ana", day=5, tally=(14, 2, 0)))
+    recall = home.recall_mandate(ana, vote("Recall Ana", day=5, tally=(14, 2, 0)))
     bylaws_too = home.adopt_bylaws({"rule": "2/3"}, vote("Two thirds", day=6, tally=(25, 2, 0)))
     home.decide(vote("Under two thirds", day=12, tally=(10, 6, 0)))
+    charter = home.found_confederation(new_charter(dt.date(2026, 1, 1), [key_text(assembly.key.public)],
+                                                   [], Rules("Valley", "simple", "2/3", "1/2", 30, ())))
+    home.accept_charter(charter, vote("Join the valley", day=2, tally=(20, 1, 0)))
+    home.propose(ProposalBody(charter, ProposalKind.POLICY, None, None),
+                 vote("Share the wells", day=3, tally=(20, 2, 0)), ratify=True)
+    Economy(home).record("needs", {"confederation": charter, "item": "flour", "quantity": 40,
+                                   "unit": "kg", "by": "2026-12-20"})
     honest = author_on(c, c.device_key, nonce=7)
     c.ingestor.ingest(assembly.envelopes())
     made = [
@@ -101,6 +114,8 @@ def story() -> tuple[str, tuple[Envelope, ...]]:
                           "sendanaagainaaaa", None)),
         hand_made(honest, Decision("supersedesbylaws", "Replaces the two thirds", "", on(14),
                                    Tally(9, 1, 0), None, "", bylaws_too, "decision", None)),
+        hand_made(honest, Decision("undoestherecalla", "Replaces the recall", "", on(6),
+                                   Tally(9, 1, 0), None, "", recall, "decision", None)),
     ]
     for node, nonce, title in ((assembly.home, 9, "Twin A"), (c, 10, "Twin B")):  # concurrent, one id
         made.append(hand_made(author_on(node, node.device_key, nonce=nonce),
@@ -126,9 +141,13 @@ def story() -> tuple[str, tuple[Envelope, ...]]:
 
 def full_reads(store: Store, doc_id: str) -> dict[str, Any]:
     """What the whole ledger document reads: every row, and the void records."""
-    ledger = read_ledger(DocumentCache(store).get(doc_id))
+    doc = DocumentCache(store).get(doc_id)
+    ledger = read_ledger(doc)
+    assembly = parse_doc_id(doc_id).assembly
+    assert assembly is not None
     return {"decisions": decision_rows(ledger), "mandates": mandate_rows(ledger),
-            "bylaws": bylaws_row(ledger, TODAY), "void": ledger.void}
+            "bylaws": bylaws_row(ledger, TODAY), "void": ledger.void,
+            "view records": ledger_records(assembly, doc), "view": scratch_view(store, TODAY)}
 
 
 def indexed_reads(store: Store, doc_id: str) -> dict[str, Any]:
@@ -138,7 +157,9 @@ def indexed_reads(store: Store, doc_id: str) -> dict[str, Any]:
     assert decisions.total == len(decisions.rows) and mandates.total == len(mandates.rows)
     assert decisions.void == mandates.void
     return {"decisions": decisions.rows, "mandates": mandates.rows,
-            "bylaws": indexed_bylaws_row(index, doc_id, profile, TODAY), "void": decisions.void}
+            "bylaws": indexed_bylaws_row(index, doc_id, profile, TODAY), "void": decisions.void,
+            "view records": indexed_ledger_records(index, doc_id, profile),
+            "view": ViewIndex(store, DocumentCache(store)).render(TODAY)}
 
 
 def assert_pages_are_the_full_listing(store: Store, doc_id: str, full: dict[str, Any]) -> None:
@@ -173,10 +194,14 @@ def test_the_story_has_what_the_listings_judge() -> None:
     assert len({"Twin A", "Twin B"} & set(rows)) == 1  # Automerge shows one of the two
     mandates = {r["delegate"]: r for r in full["mandates"]}
     first, again = [r for r in full["mandates"] if r["delegate"] == "Ana"]
-    assert first["recalled_by"] and again["rotation"] and not first["rotation"]
+    assert again["rotation"] and not first["rotation"]
+    assert first["recalled_by"] is None  # its adopted recall was superseded
     assert mandates["Bo"]["outcome"] == "rejected"
     assert mandates["Di"]["issued"] is None  # its issuing decision is void
     assert len(full["void"]) == 3 and "cymandateaaaaaaa" in full["void"]
+    records = full["view records"]
+    assert records["proposals"] and records["ratifications"] and records["acceptances"]
+    assert records["economy"]["needs"] and len(records["mandates"]) == 3  # not Di: no issuing decision
     assert indexed_reads(store, doc_id) == full
     assert_pages_are_the_full_listing(store, doc_id, full)
 

@@ -22,6 +22,7 @@ indexed from its document the first time it is read (`ensure`).
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,9 +30,11 @@ from typing import Any
 from automerge.core import ROOT, Document, ObjType
 from pnyx.federation.amvalues import Plain, entry_ids, object_op, read_entry, read_map
 from pnyx.federation.docids import parse_doc_id
-from pnyx.federation.envelope import ACTOR_BYTES, VerifiedChange
+from pnyx.federation.draws import SORTITION
+from pnyx.federation.envelope import VerifiedChange
 from pnyx.federation.keys import KEY_BYTES, parse_key
 from pnyx.federation.ledger import (
+    ECONOMY_COLLECTIONS,
     may_change_devices,
     read_decisions,
     read_devices,
@@ -39,7 +42,7 @@ from pnyx.federation.ledger import (
     revocation_cut,
     void_reason,
 )
-from pnyx.federation.ops import Action, decode_ops
+from pnyx.federation.ops import made_under_keys
 from pnyx.federation.rotation import person
 
 from .documents import DocumentCache
@@ -48,8 +51,10 @@ from .sqlite import Store
 
 FORMAT = "ledger-records/v1"  # bump when what a row holds changes: every ledger is re-indexed
 DECISIONS, MANDATES = "decisions", "mandates"
-COLLECTIONS = (DECISIONS, MANDATES)
-MAKES = frozenset({Action.MAKE_MAP, Action.MAKE_LIST, Action.MAKE_TEXT, Action.MAKE_TABLE})
+COLLECTIONS = (DECISIONS, MANDATES)  # records that may be void, counted, dated
+# Also kept, as plain entries: the economy's collections and the draws' steps, which the
+# view and the plan read whole (their readers leave no record of them out as void).
+INDEXED = (*COLLECTIONS, *ECONOMY_COLLECTIONS, SORTITION)
 # Columns a caller may select records by (`referring`): each has an index.
 REFERENCES = ("supersedes", "subject", "revote_of", "decision", "person")
 SCHEMA = """
@@ -72,8 +77,8 @@ CREATE TABLE IF NOT EXISTS ledger_records (
     PRIMARY KEY (doc, collection, id)
 );
 CREATE INDEX IF NOT EXISTS ledger_records_by_day ON ledger_records (doc, collection, day, id);
-CREATE INDEX IF NOT EXISTS ledger_records_by_actor ON ledger_records (doc, actor, counter);
-CREATE INDEX IF NOT EXISTS ledger_records_bylaws ON ledger_records (doc, kind) WHERE kind = 'bylaws';
+CREATE INDEX IF NOT EXISTS ledger_records_by_kind ON ledger_records (doc, kind)
+    WHERE kind <> 'decision';
 CREATE INDEX IF NOT EXISTS ledger_records_by_subject ON ledger_records (doc, subject)
     WHERE subject IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ledger_records_by_supersedes ON ledger_records (doc, supersedes)
@@ -94,6 +99,8 @@ CREATE TABLE IF NOT EXISTS ledger_indexed (
     mandates INTEGER NOT NULL DEFAULT 0
 );
 """
+ROW = ("(doc, collection, id, actor, counter, entry, day, kind, subject, supersedes, revote_of,"
+       " decision, person, council, void) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
 # device key (hex) -> (why its records are void, actor (hex) -> max_op of its last change
 # inside the cut): the revocations in force in one ledger
@@ -107,6 +114,7 @@ class LedgerIndex:
         self.store = store
         self.docs = docs
         self._maps: dict[str, dict[tuple[bytes, int], str]] = {}  # ledger -> collection by op
+        self._known: tuple[int, str, Revocations | None] | None = None  # (transaction, ledger, ...)
         create_schema(store.db, SCHEMA)
 
     # --- kept up to date at ingest --------------------------------------------------------
@@ -128,30 +136,41 @@ class LedgerIndex:
                 self._revise(doc_id, revoked, now)
                 revoked = now
         maps = self._collections(doc_id, doc)
-        made = [(maps[(op.obj.actor, op.obj.counter)], op.key, op.id.actor, op.id.counter)
-                for op in decode_ops(change) if op.action in MAKES and op.key is not None
-                and op.obj is not None and (op.obj.actor, op.obj.counter) in maps]
+        made = [(maps[(parent.actor, parent.counter)], key, op.actor, op.counter)
+                for parent, key, op in made_under_keys(change)
+                if parent is not None and (parent.actor, parent.counter) in maps]
+        counted = dict.fromkeys(INDEXED, 0)
         for collection, key, actor, counter in made:
             item = doc.get(self._map_id(doc, collection), key)
             if item is None or object_op(bytes(item[1])) != (actor, counter):
                 continue  # a concurrent creation of the same id won: its row stands
-            self._put(doc_id, collection, key, actor, counter,
-                      read_entry(doc, collection, key), revoked)
+            counted[collection] += self._put(doc_id, collection, key, actor, counter,
+                                             read_entry(doc, collection, key), revoked)
+        if any(counted.values()):
+            self.store.db.execute("UPDATE ledger_indexed SET decisions = decisions + ?,"
+                                  " mandates = mandates + ? WHERE doc = ?",
+                                  (counted[DECISIONS], counted[MANDATES], doc_id))
         if made:
             self._date_mandates(doc_id, [k for c, k, _, _ in made if c == DECISIONS],
                                 [k for c, k, _, _ in made if c == MANDATES])
 
     def _begin(self, doc_id: str) -> None:
+        self._known = None
         self.store.db.execute("INSERT OR REPLACE INTO ledger_indexed (doc, format, revoked)"
                               " VALUES (?, ?, '{}')", (doc_id, FORMAT))
 
     def _revocations(self, doc_id: str) -> Revocations | None:
-        """The revocations in force the index holds for a ledger; None if it is not indexed."""
+        """The revocations in force the index holds for a ledger; None if it is not indexed.
+        Remembered for the rest of a write transaction: nobody else writes meanwhile."""
+        known = self._known
+        if known is not None and known[0] == self.store.writing != 0 and known[1] == doc_id:
+            return known[2]
         row = self.store.db.execute("SELECT format, revoked FROM ledger_indexed WHERE doc = ?",
                                     (doc_id,)).fetchone()
-        if row is None or row[0] != FORMAT:
-            return None
-        return {device: (reason, inside) for device, (reason, inside) in json.loads(row[1]).items()}
+        found = None if row is None or row[0] != FORMAT else {
+            device: (reason, inside) for device, (reason, inside) in json.loads(row[1]).items()}
+        self._known = (self.store.writing, doc_id, found)
+        return found
 
     @staticmethod
     def _map_id(doc: Document, collection: str) -> bytes:
@@ -159,16 +178,16 @@ class LedgerIndex:
         return b"" if found is None else bytes(found[1])
 
     def _collections(self, doc_id: str, doc: Document) -> dict[tuple[bytes, int], str]:
-        """The op that made each collection's map (made once, by the genesis: rule W8)."""
+        """The op that made each collection's map: the genesis makes them all, once (W8)."""
         if doc_id not in self._maps:
             found = {}
-            for collection in COLLECTIONS:
+            for collection in INDEXED:
                 item = doc.get(ROOT, collection)
                 made = None if item is None or item[0] != ObjType.Map else object_op(bytes(item[1]))
                 if made is not None:
                     found[made] = collection
-            if len(found) < len(COLLECTIONS):
-                return found  # asked again at the next change
+            if DECISIONS not in found.values():
+                return found  # no genesis held yet: asked again at the next change
             self._maps[doc_id] = found
         return self._maps[doc_id]
 
@@ -201,23 +220,23 @@ class LedgerIndex:
     def _revise(self, doc_id: str, before: Revocations, now: Revocations) -> None:
         """Mark void, and no longer void, the records of the devices whose revocation changed."""
         db = self.store.db
+        self._known = None
         db.execute("UPDATE ledger_indexed SET revoked = ? WHERE doc = ?",
                    (json.dumps(now, sort_keys=True), doc_id))
         for device in sorted(set(before) | set(now)):
             if before.get(device) == now.get(device):
                 continue
             low = bytes.fromhex(device)
-            # the device's actors: those beginning with its key (rule E3), found by range
+            # the device's actors, those beginning with its key (rule E3): a revocation is rare
+            # enough to look through the ledger's rows rather than index every record's actor
             actors = [bytes(a) for (a,) in db.execute(
-                "SELECT DISTINCT actor FROM ledger_records WHERE doc = ? AND actor > ? AND actor < ?",
-                (doc_id, low, low + b"\xff" * (ACTOR_BYTES - KEY_BYTES + 1)))]
+                "SELECT DISTINCT actor FROM ledger_records WHERE doc = ? AND substr(actor, 1, ?) = ?",
+                (doc_id, KEY_BYTES, low))]
             for actor in actors:
-                if actor[:KEY_BYTES] != low:
-                    continue
                 if device in now:
                     reason, inside = now[device]
                     db.execute("UPDATE ledger_records SET void = CASE WHEN counter > ? THEN ? END "
-                               "WHERE doc = ? AND actor = ?",
+                               f"WHERE doc = ? AND actor = ? AND collection IN {COLLECTIONS}",
                                (inside.get(actor.hex(), 0), reason, doc_id, actor))
                 else:
                     db.execute("UPDATE ledger_records SET void = NULL WHERE doc = ? AND actor = ?",
@@ -234,11 +253,12 @@ class LedgerIndex:
                 (doc_id, collection, doc_id))
 
     def _put(self, doc_id: str, collection: str, key: str, actor: bytes, counter: int,
-             raw: Plain, revoked: Revocations) -> None:
-        """One record's row: its fields as readers select by them, and why it is void."""
+             raw: Plain, revoked: Revocations) -> int:
+        """One record's row: its fields as readers select by them, and why it is void; returns
+        how many more records readers show (0 or 1; -1 when a shown one was replaced)."""
         cols: dict[str, Any] = dict.fromkeys(("kind", "subject", "supersedes", "revote_of",
                                               "decision", "person", "council"))
-        day = ""
+        day, void = "", None
         entry = _encoded(raw)
         if collection == DECISIONS:
             decision = read_decisions({key: raw}).get(key) if entry is not None else None
@@ -248,29 +268,28 @@ class LedgerIndex:
                 day = decision.date.isoformat()
                 cols.update(kind=decision.kind, subject=decision.subject,
                             supersedes=decision.supersedes, revote_of=decision.revote_of)
-        else:
+        elif collection == MANDATES:
             mandate = read_mandates({key: raw}).get(key) if entry is not None else None
             if mandate is None:
                 entry = None
             else:
                 cols.update(decision=mandate.decision, council=mandate.council,
                             person=person(mandate.delegate_key, mandate.delegate))
-        reason, inside = revoked.get(actor[:KEY_BYTES].hex(), (None, {}))
-        void = reason if reason is not None and counter > inside.get(actor.hex(), 0) else None
+        if collection in COLLECTIONS:
+            reason, inside = revoked.get(actor[:KEY_BYTES].hex(), (None, {}))
+            void = reason if reason is not None and counter > inside.get(actor.hex(), 0) else None
+        row = (doc_id, collection, key, actor, counter, entry, day, cols["kind"], cols["subject"],
+               cols["supersedes"], cols["revote_of"], cols["decision"], cols["person"],
+               cols["council"], void)
         db = self.store.db
-        before = db.execute(f"SELECT {STANDING} FROM ledger_records WHERE doc = ? AND collection = ?"
-                            " AND id = ?", (doc_id, collection, key)).fetchone()
-        db.execute(
-            "INSERT OR REPLACE INTO ledger_records (doc, collection, id, actor, counter, entry, day,"
-            " kind, subject, supersedes, revote_of, decision, person, council, void)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (doc_id, collection, key, actor, counter, entry, day, cols["kind"], cols["subject"],
-             cols["supersedes"], cols["revote_of"], cols["decision"], cols["person"],
-             cols["council"], void))
-        counted = int(entry is not None and void is None) - (before[0] if before else 0)
-        if counted:
-            db.execute(f"UPDATE ledger_indexed SET {collection} = {collection} + ? WHERE doc = ?",
-                       (counted, doc_id))
+        before = None
+        try:
+            db.execute(f"INSERT INTO ledger_records {ROW}", row)
+        except sqlite3.IntegrityError:  # a concurrent creation of the same id that won
+            before = db.execute(f"SELECT {STANDING} FROM ledger_records WHERE doc = ? AND"
+                                " collection = ? AND id = ?", (doc_id, collection, key)).fetchone()
+            db.execute(f"INSERT OR REPLACE INTO ledger_records {ROW}", row)
+        return int(entry is not None and void is None) - (before[0] if before else 0)
 
     def _date_mandates(self, doc_id: str, decisions: list[str] | None,
                        mandates: list[str] | None) -> None:
@@ -284,8 +303,10 @@ class LedgerIndex:
         if decisions is None and mandates is None:
             db.execute(date, (doc_id,))
             return
-        db.executemany(date + " AND m.decision = ?", [(doc_id, d) for d in decisions or ()])
-        db.executemany(date + " AND m.id = ?", [(doc_id, m) for m in mandates or ()])
+        if decisions:
+            db.executemany(date + " AND m.decision = ?", [(doc_id, d) for d in decisions])
+        if mandates:
+            db.executemany(date + " AND m.id = ?", [(doc_id, m) for m in mandates])
 
     # --- built from the document, for ledgers held before -----------------------------------
 
@@ -308,7 +329,8 @@ class LedgerIndex:
         revoked = self._revoked(doc_id, doc)
         db.execute("UPDATE ledger_indexed SET revoked = ? WHERE doc = ?",
                    (json.dumps(revoked, sort_keys=True), doc_id))
-        for collection in COLLECTIONS:
+        self._known = None
+        for collection in INDEXED:
             raws = read_map(doc, collection)
             for key, obj in entry_ids(doc, collection).items():
                 made = object_op(obj)
@@ -382,7 +404,13 @@ class LedgerIndex:
     def bylaws(self, doc_id: str) -> dict[str, Plain]:
         """Every decision of kind `bylaws`: they alone make the bylaws through time."""
         return _entries(self.store.db.execute(
-            f"SELECT id, entry FROM ledger_records WHERE doc = ? AND kind = 'bylaws' AND {STANDING}",
+            "SELECT id, entry FROM ledger_records WHERE doc = ? AND kind <> 'decision'"
+            f" AND kind = 'bylaws' AND {STANDING}", (doc_id,)))
+
+    def kinds(self, doc_id: str) -> dict[str, Plain]:
+        """Every decision of a kind other than a plain `decision`: what the view reads."""
+        return _entries(self.store.db.execute(
+            f"SELECT id, entry FROM ledger_records WHERE doc = ? AND kind <> 'decision' AND {STANDING}",
             (doc_id,)))
 
     def void(self, doc_id: str) -> dict[str, str]:

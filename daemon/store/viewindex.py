@@ -3,7 +3,9 @@
 Each document's normalized records (federation/confed.py) are indexed in the
 table `view_records`, keyed by the document's version (the last store seqno
 of its changes; for a mandate log also that of its assembly's ledger, since
-what an act and a recall had seen is read from both). Refreshing re-reads only
+what an act and a recall had seen is read from both); a ledger's records are
+read from the index of its records (daemon/store/ledgerindex.py), not from its
+whole document. Refreshing re-reads only
 documents whose version moved; the RecordSet then re-tallies only the
 proposals whose inputs changed. `scratch_view` ignores all of that and reads
 every document again, which is what `pnyx view --verify` compares against.
@@ -16,13 +18,22 @@ import json
 from collections.abc import Callable
 
 from automerge.core import Document
-from pnyx.federation.confed import Record, charter_record, ledger_records, mandate_log_records
+from pnyx.federation.confed import (
+    Record,
+    charter_record,
+    ledger_records,
+    mandate_log_records,
+    records_of_ledger,
+)
 from pnyx.federation.docids import DocKind, ledger_id, parse_doc_id
+from pnyx.federation.draws import SORTITION
+from pnyx.federation.ledger import ECONOMY_COLLECTIONS, Profile, ledger_of, read_mandates
 from pnyx.federation.plan import render_plan
 from pnyx.federation.recordset import RecordSet
 from pnyx.federation.view import render_view
 
 from .documents import DocumentCache
+from .ledgerindex import DECISIONS, MANDATES, LedgerIndex
 from .schema import create_schema
 from .sqlite import Store
 
@@ -45,6 +56,23 @@ def document_records(doc_id: str, get: Callable[[str], Document]) -> Record | No
     if doc.kind is DocKind.LEDGER:
         return ledger_records(doc.assembly, get(doc_id))
     return mandate_log_records(doc.assembly, doc.record, get(doc_id), get(ledger_id(doc.assembly)))
+
+
+def indexed_ledger_records(ledgers: LedgerIndex, doc_id: str, profile: Profile | None) -> Record:
+    """document_records of a ledger from the index of its records, reading only what the view
+    takes from a ledger (federation/confed.py records_of_ledger): the decisions of a kind
+    other than a plain `decision`, every mandate with its issuing decision, the decisions
+    superseding any of these, and the economy's and the draws' collections."""
+    assembly = parse_doc_id(doc_id).assembly
+    assert assembly is not None
+    with ledgers.reading(doc_id):
+        mandates = ledgers.records(doc_id, MANDATES)
+        decisions = {**ledgers.kinds(doc_id), **ledgers.by_id(
+            doc_id, DECISIONS, [m.decision for m in read_mandates(mandates).values()])}
+        decisions.update(ledgers.referring(doc_id, DECISIONS, "supersedes", decisions))
+        entries = {c: ledgers.records(doc_id, c) for c in (*ECONOMY_COLLECTIONS, SORTITION)}
+    return records_of_ledger(assembly, ledger_of(profile, {}, decisions, mandates, {}), decisions.get,
+                             entries)
 
 
 def _versions(store: Store, after: int, known: dict[str, str]) -> dict[str, str]:
@@ -78,6 +106,7 @@ class ViewIndex:
         self.records = RecordSet()
         self.versions: dict[str, str] = {}
         self.upto = 0  # the store seqno the records include
+        self.ledgers = LedgerIndex(store, docs)
         create_schema(store.db, SCHEMA)
 
     def refresh(self) -> int:
@@ -94,7 +123,8 @@ class ViewIndex:
                 if found is not None and found[0] == f"{RECORDS_FORMAT} {version}":
                     record = None if found[1] is None else json.loads(found[1])
                 else:
-                    record = document_records(doc_id, self.docs.get)
+                    record = (indexed_ledger_records(self.ledgers, doc_id, self.docs.profile(doc_id))
+                              if doc_id.startswith("ledger/") else document_records(doc_id, self.docs.get))
                     reread += 1
                     self.store.db.execute(
                         "INSERT OR REPLACE INTO view_records (doc, version, record) VALUES (?,?,?)",
