@@ -130,7 +130,8 @@ def mandate_listing(index: LedgerIndex, doc_id: str, profile: Profile | None,
     """The mandates `mandate_rows` gives for the whole ledger: the newest `limit` by the date
     of their issuing decision (all with None), or those of `ids`. Read besides the page: the
     bylaws decisions, the issuing decisions, the recalls naming the page and what supersedes
-    them, and the same person's other mandates (rotation) with their issuing decisions."""
+    them, and, once the bylaws limit rotation, the same person's other mandates with their
+    issuing decisions."""
     with index.reading(doc_id):
         total, void = index.count(doc_id, MANDATES), index.void(doc_id)
         if limit is None and ids is None:
@@ -139,11 +140,14 @@ def mandate_listing(index: LedgerIndex, doc_id: str, profile: Profile | None,
             return Listing(mandate_rows(every), total, void)
         page = (index.by_id(doc_id, MANDATES, ids) if ids is not None
                 else index.newest(doc_id, MANDATES, limit or 0))
-        persons = {person(m.delegate_key, m.delegate) for m in read_mandates(page).values()}
+        bylaws = index.bylaws(doc_id)
+        judged = judge(ledger_of(profile, {}, bylaws, {}, {}))
+        persons = {person(m.delegate_key, m.delegate) for m in read_mandates(page).values()
+                   if any(b.rotation for _, _, b in judged.history)}  # else no mandate breaks it
         mandates = {**index.referring(doc_id, MANDATES, "person", persons), **page}
         recalls = index.referring(doc_id, DECISIONS, "subject", page)
         issuing = index.by_id(doc_id, DECISIONS, [m.decision for m in read_mandates(mandates).values()])
-        needed = {**index.bylaws(doc_id), **issuing, **recalls,
+        needed = {**bylaws, **issuing, **recalls,
                   **index.referring(doc_id, DECISIONS, "supersedes", recalls)}
     rows = mandate_rows(ledger_of(profile, {}, needed, mandates, {}))
     return Listing([row for row in rows if row["id"] in page], total, void)

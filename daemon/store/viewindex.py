@@ -78,8 +78,12 @@ def indexed_ledger_records(ledgers: LedgerIndex, doc_id: str, profile: Profile |
 def _versions(store: Store, after: int, known: dict[str, str]) -> dict[str, str]:
     """The version of every document changed since store seqno `after`, and of the mandate
     logs whose ledger changed (`known`: the versions already indexed)."""
-    last = {doc: int(seqno) for doc, seqno in store.db.execute(
-        "SELECT doc, max(seqno) FROM changes WHERE seqno > ? GROUP BY doc", (after,))}
+    if after:
+        last = {doc: int(seqno) for doc, seqno in store.db.execute(
+            "SELECT doc, max(seqno) FROM changes WHERE seqno > ? GROUP BY doc", (after,))}
+    else:  # from nothing: each document's last change through the (doc, seqno) index, not a scan
+        last = {doc: int(store.db.execute("SELECT max(seqno) FROM changes WHERE doc = ?",
+                                          (doc,)).fetchone()[0]) for doc in store.documents()}
     own = {doc: int(version.split(":")[0]) for doc, version in known.items()} | last
     logs = [doc for doc in own if doc.startswith("mandate/")]
     versions = {}
