@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from automerge.core import Document, Transaction
 from pnyx.daemon.services.records import DecisionInput, Recorder
@@ -192,3 +194,9 @@ def store_state(store: Store) -> StoreState:
     hashes = frozenset(bytes(r[0]) for r in store.db.execute("SELECT hash FROM changes"))
     pending = frozenset(bytes(r[0]) for r in store.db.execute("SELECT hash FROM pending"))
     return StoreState(store.count_changes(), hashes, pending)
+
+
+def index_rows(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """Everything the index of ledger records holds (daemon/store/ledgerindex.py)."""
+    return [*db.execute("SELECT * FROM ledger_records ORDER BY doc, collection, id"),
+            *db.execute("SELECT * FROM ledger_indexed ORDER BY doc")]

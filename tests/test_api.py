@@ -8,6 +8,7 @@ import socket
 import stat
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,12 @@ def test_writes_record_what_reads_and_the_view_then_show(served: tuple[Daemon, d
                                    instructions=[("water plan", "for", "imperative")])
     recall = client.recall_mandate(mandate["id"], date="2026-11-25", votes_for=60, against=20, abstain=1)
     assert client.mandate(mandate["id"])["recalled_by"] == recall["id"]
+    for what, every in (("decisions", client.decisions()), ("mandates", client.mandates())):
+        with urllib.request.urlopen(f"{daemon.url}/api/v1/{what}?limit=2") as answer:
+            assert json.load(answer) == every[-2:]  # the newest, judged as in the whole listing
+            assert answer.headers["Pnyx-Total"] == str(len(every))
+        for bad in ("0", "two"):
+            assert "limit" in refused(daemon, "GET", f"/{what}?limit={bad}", 400)
 
     proposal = client.proposal(ids["proposal"], as_of="2026-11-10")
     assert proposal["outcome"] == "open" and proposal["tally"] == {"for": 30, "against": 5, "abstain": 0}

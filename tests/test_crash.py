@@ -1,5 +1,6 @@
 """A writer killed with SIGKILL at random moments, again and again: every decision it
-acknowledged is there after each restart, and the store verifies."""
+acknowledged is there after each restart, the index of records is whole, and the store
+verifies."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from pnyx.daemon.services.listing import decision_listing, decision_rows
 from pnyx.daemon.store.audit import reverify
-from pnyx.daemon.store.node import open_node
-from pnyx.federation.ledger import read_ledger
+from pnyx.daemon.store.node import Node, open_node
+from pnyx.federation.ledger import Ledger, read_ledger
 
+from .ledgerkit import index_rows
 from .pnyxproc import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +39,17 @@ def run_and_kill(data: Path, rng: random.Random) -> list[str]:
     return [line for line in lines[:-1] if line]  # the last piece may be half written
 
 
+def assert_index_whole(node: Node, ledger: Ledger) -> None:
+    """The index of records, kept in each change's transaction, lists what the ledger holds
+    and is what rebuilding it from the document gives."""
+    listing = decision_listing(node.ingestor.ledgers, node.ledger_id, node.docs.profile(node.ledger_id))
+    assert listing.rows == decision_rows(ledger) and listing.total == len(ledger.decisions)
+    kept = index_rows(node.store.db)
+    with node.store.transaction():
+        node.ingestor.ledgers.rebuild(node.ledger_id)
+    assert index_rows(node.store.db) == kept
+
+
 @pytest.mark.slow
 def test_every_acknowledged_decision_survives_sigkill(tmp_path: Path) -> None:
     data = tmp_path / "assembly"
@@ -46,9 +60,10 @@ def test_every_acknowledged_decision_survives_sigkill(tmp_path: Path) -> None:
         acknowledged += run_and_kill(data, rng)
         node = open_node(data)
         try:
-            decisions = read_ledger(node.docs.get(node.ledger_id)).decisions
-            missing = [d for d in acknowledged if d not in decisions]
+            ledger = read_ledger(node.docs.get(node.ledger_id))
+            missing = [d for d in acknowledged if d not in ledger.decisions]
             assert not missing, f"round {round_}: lost {missing}"
+            assert_index_whole(node, ledger)
             audit = reverify(node.store)
             assert audit.ok and audit.pending == 0, audit
         finally:

@@ -220,3 +220,21 @@ def test_bylaws_decide_and_a_recall_voted_down_leaves_the_delegate(tmp_path: Pat
     listing = cli(data, "show", "decisions").stdout
     assert "Recall of Ana's mandate to Water  REJECTED" in listing
     assert "Few  NO-QUORUM" in listing and "dissent: Too few of us" in listing
+
+
+def test_show_lists_the_newest_and_says_how_many_there_are(secretary: dict[str, Any]) -> None:
+    """`--limit N` shows the last N rows of the whole listing (`--all`), judged the same, and
+    says how many there are; `--json` keeps its shape and says it on stderr."""
+    data = secretary["data"]
+    every = cli_json(data, "show", "decisions", "--all")
+    assert len(every) == 5  # two decisions, the two issuing the mandates, a recall
+    assert cli_json(data, "show", "decisions") == every  # fewer than the default 50
+    newest = cli(data, "show", "decisions", "--limit", "2", "--json")
+    assert json.loads(newest.stdout) == every[-2:]
+    assert newest.stderr.strip() == "the newest 2 of 5 decisions; --limit N or --all for more"
+    text = cli(data, "show", "mandates", "--limit", "1").stdout.splitlines()
+    assert text[0].endswith(cli_json(data, "show", "mandates", "--all")[-1]["id"])
+    assert text[1] == "the newest 1 of 2 mandates; --limit N or --all for more"
+    for bad in (["--limit", "0"], ["--limit", "2", "--all"]):
+        refused = cli(data, "show", "decisions", *bad, check=False)
+        assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import sqlite3
 from typing import Any
 
 from automerge.core import Transaction
@@ -49,7 +48,7 @@ from pnyx.federation.ledger import (
 )
 from pnyx.federation.reopening import REOPENING
 
-from .ledgerkit import author_on, found_assembly, fresh_store, vote
+from .ledgerkit import author_on, found_assembly, fresh_store, index_rows, vote
 
 TODAY = dt.date(2026, 12, 31)
 PLAN = (Instruction("water plan", Position.FOR, Binding.IMPERATIVE),)
@@ -173,11 +172,6 @@ def assert_pages_are_the_full_listing(store: Store, doc_id: str, full: dict[str,
         for row in rows:
             assert lister(index, doc_id, profile, ids=[row["id"]]).rows == [row]
         assert lister(index, doc_id, profile, ids=["unknownrecordaaa"]).rows == []
-
-
-def index_rows(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
-    return [*db.execute("SELECT * FROM ledger_records ORDER BY doc, collection, id"),
-            *db.execute("SELECT * FROM ledger_indexed ORDER BY doc")]
 
 
 def test_the_story_has_what_the_listings_judge() -> None:

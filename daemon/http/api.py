@@ -25,14 +25,14 @@ from aiohttp import web
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.errors import Rejected
 from pnyx.federation.keys import key_text
-from pnyx.federation.ledger import ECONOMY_COLLECTIONS, Ledger, parse_date, read_ledger
+from pnyx.federation.ledger import ECONOMY_COLLECTIONS, parse_date, read_devices
 from pnyx.federation.valueflows import plan_jsonld
 
 from ..services.bodies import BadRequest, today
 from ..services.draws import draw_row, draw_rows
 from ..services.economy import listed_records
 from ..services.jsonable import to_jsonable
-from ..services.listing import bylaws_row, decision_rows, mandate_rows
+from ..services.listing import Lister, Listing, decision_listing, indexed_bylaws_row, mandate_listing
 from ..services.names import resolve_assembly, resolve_confederation
 from ..services.once import HEADER, check_request_id, run_once
 from ..services.parity import parity_rows
@@ -48,6 +48,7 @@ from .access import Access
 from .events import stream
 
 PREFIX = "/api/v1"
+TOTAL = "Pnyx-Total"  # header of a listing: how many records there are, however many were listed
 MAX_BODY_BYTES = 256 * 1024  # three texts of 20,000 characters in any script, with room
 
 
@@ -114,8 +115,11 @@ def assembly_of(request: web.Request) -> bytes:
     return assembly
 
 
-def ledger_of(request: web.Request) -> Ledger:
-    return read_ledger(request.app[API_KEY].node.docs.get(ledger_id(assembly_of(request))))
+def devices_of(request: web.Request) -> list[Any]:
+    """The devices alone, as `pnyx show devices` reads them."""
+    devices = read_devices(request.app[API_KEY].node.docs.get(ledger_id(assembly_of(request))))
+    rows: list[Any] = to_jsonable(list(devices.values()))
+    return rows
 
 
 def one(rows: list[dict[str, Any]], request: web.Request, what: str) -> dict[str, Any]:
@@ -135,7 +139,7 @@ async def get_assemblies(request: web.Request) -> web.Response:
     out = []
     for doc_id in node.store.documents():
         if doc_id.startswith("ledger/"):
-            profile = read_ledger(node.docs.get(doc_id)).profile
+            profile = node.docs.profile(doc_id)  # from the genesis alone
             key = doc_id.removeprefix("ledger/")
             out.append({"key": key, "name": profile.name if profile else None,
                         "place": profile.place if profile else None,
@@ -144,45 +148,78 @@ async def get_assemblies(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+def listed(request: web.Request, lister: Lister) -> Listing:
+    """Decisions or mandates of the assembly a read is about, from the index of its records:
+    the newest `?limit=N`, else every one."""
+    text = request.query.get("limit")
+    try:
+        limit = None if text is None else int(text)
+    except ValueError:
+        raise BadRequest(f"limit: a whole number, not {str(text)[:20]!r}") from None
+    if limit is not None and limit < 1:
+        raise BadRequest("limit: at least 1")
+    node, doc_id = request.app[API_KEY].node, ledger_id(assembly_of(request))
+    return lister(node.ingestor.ledgers, doc_id, node.docs.profile(doc_id), limit)
+
+
+def listing_response(request: web.Request, lister: Lister) -> web.Response:
+    found = listed(request, lister)
+    return web.json_response(found.rows, headers={TOTAL: str(found.total)})
+
+
+def one_listed(request: web.Request, lister: Lister, what: str) -> web.Response:
+    node, doc_id = request.app[API_KEY].node, ledger_id(assembly_of(request))
+    found = lister(node.ingestor.ledgers, doc_id, node.docs.profile(doc_id),
+                   ids=[request.match_info["id"]]).rows
+    if not found:
+        raise UnknownRecord(f"unknown {what}: {request.match_info['id']}")
+    return web.json_response(found[0])
+
+
 async def get_ledger(request: web.Request) -> web.Response:
     assembly = assembly_of(request)
-    ledger = read_ledger(request.app[API_KEY].node.docs.get(ledger_id(assembly)))
+    node, doc_id = request.app[API_KEY].node, ledger_id(assembly)
+    profile = node.docs.profile(doc_id)
+    decisions = decision_listing(node.ingestor.ledgers, doc_id, profile)
     return web.json_response({
-        "assembly": key_text(assembly), "profile": to_jsonable(ledger.profile),
-        "bylaws": bylaws_row(ledger, today()),
-        "decisions": decision_rows(ledger), "mandates": mandate_rows(ledger),
-        "devices": to_jsonable(list(ledger.devices.values())),
-        "void": [{"id": k, "reason": r} for k, r in sorted(ledger.void.items())],
+        "assembly": key_text(assembly), "profile": to_jsonable(profile),
+        "bylaws": indexed_bylaws_row(node.ingestor.ledgers, doc_id, profile, today()),
+        "decisions": decisions.rows,
+        "mandates": mandate_listing(node.ingestor.ledgers, doc_id, profile).rows,
+        "devices": to_jsonable(list(read_devices(node.docs.get(doc_id)).values())),
+        "void": [{"id": k, "reason": r} for k, r in sorted(decisions.void.items())],
     })
 
 
 async def get_decisions(request: web.Request) -> web.Response:
-    return web.json_response(decision_rows(ledger_of(request)))
+    return listing_response(request, decision_listing)
 
 
 async def get_decision(request: web.Request) -> web.Response:
-    return web.json_response(one(decision_rows(ledger_of(request)), request, "decision"))
+    return one_listed(request, decision_listing, "decision")
 
 
 async def get_bylaws(request: web.Request) -> web.Response:
     """The bylaws in force (as of `?as_of=`, default today) and every adopted change."""
-    return web.json_response(bylaws_row(ledger_of(request), as_of_param(request)))
+    node, doc_id = request.app[API_KEY].node, ledger_id(assembly_of(request))
+    return web.json_response(indexed_bylaws_row(node.ingestor.ledgers, doc_id, node.docs.profile(doc_id),
+                                                as_of_param(request)))
 
 
 async def get_mandates(request: web.Request) -> web.Response:
-    return web.json_response(mandate_rows(ledger_of(request)))
+    return listing_response(request, mandate_listing)
 
 
 async def get_mandate(request: web.Request) -> web.Response:
-    return web.json_response(one(mandate_rows(ledger_of(request)), request, "mandate"))
+    return one_listed(request, mandate_listing, "mandate")
 
 
 async def get_devices(request: web.Request) -> web.Response:
-    return web.json_response(to_jsonable(list(ledger_of(request).devices.values())))
+    return web.json_response(devices_of(request))
 
 
 async def get_device(request: web.Request) -> web.Response:
-    return web.json_response(one(to_jsonable(list(ledger_of(request).devices.values())), request, "device"))
+    return web.json_response(one(devices_of(request), request, "device"))
 
 
 async def get_verify(request: web.Request) -> web.Response:

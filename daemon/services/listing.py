@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pnyx.federation.bylaws import Verdict, judge
 from pnyx.federation.ledger import (
@@ -100,6 +100,13 @@ class Listing:
     rows: list[Row]
     total: int
     void: dict[str, str]
+
+
+class Lister(Protocol):
+    """decision_listing or mandate_listing."""
+
+    def __call__(self, index: LedgerIndex, doc_id: str, profile: Profile | None,
+                 limit: int | None = None, ids: Iterable[str] | None = None) -> Listing: ...
 
 
 def decision_listing(index: LedgerIndex, doc_id: str, profile: Profile | None,
