@@ -20,8 +20,9 @@ from typing import Any
 from pnyx.federation.docids import DocKind, parse_doc_id
 from pnyx.federation.errors import Rejected
 from pnyx.federation.keys import key_text
-from pnyx.federation.ledger import read_ledger
+from pnyx.federation.ledger import read_decisions
 
+from .ledgerindex import DECISIONS
 from .node import Node
 from .schema import create_schema
 from .sqlite import Store
@@ -126,12 +127,15 @@ def _owner(doc: str) -> str:
 
 
 def _newest(node: Node, ledger: str) -> dict[str, Any]:
-    """The assembly's name, its newest decision by date, and the ledger's head changes."""
-    ledger_doc = read_ledger(node.docs.get(ledger))
-    newest = max(ledger_doc.decisions.values(), key=lambda d: (d.date, d.id), default=None)
+    """The assembly's name, its newest decision by date, and the ledger's head changes: read
+    from the genesis and the index of records, not the whole ledger."""
+    with node.ingestor.ledgers.reading(ledger):
+        found = read_decisions(node.ingestor.ledgers.newest(ledger, DECISIONS, 1))
+    newest = next(iter(found.values()), None)
+    profile = node.docs.profile(ledger)
     heads = sorted(bytes(h).hex() for (h,) in node.store.db.execute(
         "SELECT hash FROM heads WHERE doc = ?", (ledger,)))
-    return {"name": ledger_doc.profile.name if ledger_doc.profile else None,
+    return {"name": profile.name if profile else None,
             "newest_decision": None if newest is None else {
                 "id": newest.id, "date": newest.date.isoformat(), "title": newest.title,
                 "kind": newest.kind},

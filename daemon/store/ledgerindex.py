@@ -116,6 +116,11 @@ class LedgerIndex:
         self._maps: dict[str, dict[tuple[bytes, int], str]] = {}  # ledger -> collection by op
         self._known: tuple[int, str, Revocations | None] | None = None  # (transaction, ledger, ...)
         create_schema(store.db, SCHEMA)
+        store.abort_hooks.append(self._forget)  # what a rolled-back transaction wrote is gone
+
+    def _forget(self) -> None:
+        self._maps.clear()
+        self._known = None
 
     # --- kept up to date at ingest --------------------------------------------------------
 
