@@ -59,10 +59,10 @@ from pnyx.federation.ledger import (
     Profile,
     Tally,
     read_decision,
+    read_decisions,
     read_device,
     read_ledger,
     read_mandate,
-    read_profile,
     write_decision,
     write_device,
     write_genesis,
@@ -118,7 +118,6 @@ class Recorder:
         self.today = today
         self._view = view
         self._actors: dict[bytes, bytes] = {}
-        self._bylaws: tuple[list[bytes], dict[str, Decision]] | None = None
 
     def view(self) -> ViewCheck:
         if self._view is None:
@@ -140,31 +139,19 @@ class Recorder:
         return ledger, judge(ledger)
 
     def bylaws(self) -> Judged:
-        """The bylaws through time, judged from the ledger's `bylaws` decisions alone.
-
-        Only bylaws decisions decide the bylaws, so a write judges just them: they are
-        found by reading the ledger once, then kept up to date with what this Recorder
-        writes; the ledger is read again only when its heads moved otherwise (sync)."""
-        doc = self._ledger_doc()
-        heads = sorted(bytes(h) for h in doc.get_heads())
-        if self._bylaws is None or self._bylaws[0] != heads:
-            found = {k: d for k, d in read_ledger(doc).decisions.items() if d.kind == BYLAWS}
-            self._bylaws = (heads, found)
-        return judge(Ledger(read_profile(doc), {}, self._bylaws[1], {}))
+        """The bylaws through time, judged from the ledger's `bylaws` decisions alone: only they
+        decide the bylaws, so a write reads just them, from the index of records
+        (daemon/store/ledgerindex.py), never the whole ledger."""
+        index, doc_id = self.node.ingestor.ledgers, self.node.ledger_id
+        with index.reading(doc_id):
+            found = read_decisions(index.bylaws(doc_id))
+        return judge(Ledger(self.node.docs.profile(doc_id), {}, found, {}))
 
     def verdict(self, decision: Decision) -> Verdict:
         """A decision's outcome under the bylaws in force at its date."""
         source, bylaws = self.bylaws().bylaws_at(decision.date)
         result, reason = outcome(decision.tally, decision.quorum, bylaws)
         return Verdict(result, reason, source)
-
-    def _wrote(self, before: list[bytes], decision: Decision) -> None:
-        """Keep the bylaws found up to date with a decision this Recorder just wrote."""
-        if self._bylaws is not None and self._bylaws[0] == sorted(before):
-            found = dict(self._bylaws[1])
-            if decision.kind == BYLAWS:
-                found[decision.id] = decision
-            self._bylaws = (sorted(bytes(h) for h in self._ledger_doc().get_heads()), found)
 
     def write(self, doc_id: str, edit: Callable[[Transaction], None],
               key: SigningKey | None = None, check: Callable[[Document], None] | None = None) -> bytes:
@@ -244,10 +231,8 @@ class Recorder:
             if extra is not None:
                 extra(tx, decision.id)
 
-        before = [bytes(h) for h in self._ledger_doc().get_heads()]
         self.write(self.node.ledger_id, edit,
                    check=None if check is None else lambda doc: check(doc, decision.id))
-        self._wrote(before, decision)
         return decision.id
 
     def will_adopt(self, d: DecisionInput) -> Outcome:
