@@ -38,7 +38,7 @@ from .docids import RECORD_ID_RE
 from .draws import SORTITION, steps_of
 from .economy import RECORD_REF_RE, economy_of
 from .keys import KEY_TEXT_CHARS, key_text, parse_key
-from .ledger import ECONOMY_COLLECTIONS, MAX_TEXT_CHARS, Binding, Ledger, Position, read_ledger
+from .ledger import ECONOMY_COLLECTIONS, MAX_TEXT_CHARS, Binding, Decision, Ledger, Position, read_ledger
 from .rotation import breaches
 
 ACCEPTANCE = "charter-acceptance"
@@ -274,16 +274,24 @@ def mandate_log_records(assembly: bytes, mandate_id: str, log: Document,
     `seen_by_recall`: the mandate log, read at the heads the recall names, held the act.
     Heads that this machine does not hold are left out (they cannot be read)."""
     read = read_ledger(ledger)
-    adopted_recall = judge(read).recall_of(read, mandate_id)
-    recall = read_entry(ledger, "decisions", adopted_recall.id) if adopted_recall else None
-    ledger_held = _held_hashes(ledger) if recall is not None else set()
+    return log_records(assembly, mandate_id, log, judge(read).recall_of(read, mandate_id), lambda: ledger)
+
+
+def log_records(assembly: bytes, mandate_id: str, log: Document, adopted_recall: Decision | None,
+                ledger: Callable[[], Document]) -> Record:
+    """mandate_log_records given the mandate's adopted recall in force; `ledger` gives the
+    ledger's document, asked for only when there is such a recall (what it and the acts saw)."""
+    held = None if adopted_recall is None else ledger()
+    recall = None if held is None or adopted_recall is None else \
+        read_entry(held, "decisions", adopted_recall.id)
+    ledger_held = _held_hashes(held) if held is not None and recall is not None else set()
     recall_saw = _heads(recall.get("saw") if isinstance(recall, dict) else None, _held_hashes(log))
     acts_seen_by_recall = set(log.keys(ROOT, recall_saw)) if recall_saw else set()
     acts = act_records(log)
     for act_id, act in acts.items():
         seen = _heads(act.pop("saw"), ledger_held)
-        saw_recall = (adopted_recall is not None and bool(seen)
-                      and read_entry(ledger, "decisions", adopted_recall.id, seen) is not None)
+        saw_recall = (held is not None and adopted_recall is not None and bool(seen)
+                      and read_entry(held, "decisions", adopted_recall.id, seen) is not None)
         act.update(saw_recall=saw_recall, seen_by_recall=act_id in acts_seen_by_recall)
     return {"assembly": key_text(assembly), "mandate": mandate_id, "acts": acts}
 

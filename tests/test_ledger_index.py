@@ -29,9 +29,15 @@ from pnyx.daemon.services.reopening import reopen, revote
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ledgerindex import LedgerIndex
 from pnyx.daemon.store.sqlite import Store
-from pnyx.daemon.store.viewindex import ViewIndex, indexed_ledger_records, scratch_view
+from pnyx.daemon.store.viewindex import (
+    ViewIndex,
+    document_records,
+    indexed_ledger_records,
+    indexed_log_records,
+    scratch_view,
+)
 from pnyx.federation.charter import Rules, new_charter
-from pnyx.federation.confed import ProposalBody, ProposalKind, ledger_records
+from pnyx.federation.confed import Act, ActKind, ProposalBody, ProposalKind, ledger_records
 from pnyx.federation.docids import parse_doc_id
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.keys import key_text
@@ -48,7 +54,7 @@ from pnyx.federation.ledger import (
 )
 from pnyx.federation.reopening import REOPENING
 
-from .ledgerkit import author_on, found_assembly, fresh_store, index_rows, vote
+from .ledgerkit import author_on, found_assembly, fresh_store, index_rows, memory_node, new_key, vote
 
 TODAY = dt.date(2026, 12, 31)
 PLAN = (Instruction("water plan", Position.FOR, Binding.IMPERATIVE),)
@@ -93,6 +99,15 @@ def story() -> tuple[str, tuple[Envelope, ...]]:
                        on(20), PLAN)
     home.recall_mandate(ana, vote("Recall Ana?", day=4, tally=(2, 12, 0)))
     recall = home.recall_mandate(ana, vote("Recall Ana", day=5, tally=(14, 2, 0)))
+    delegate_key = new_key()
+    eve = home.issue_mandate(vote("Send Eve", day=3), "Eve", key_text(delegate_key.public), "Roads",
+                             on(3), on(28), PLAN)
+    delegate = memory_node(assembly.key.public, delegate_key)
+    delegate.ingestor.ingest(assembly.envelopes())
+    Recorder(delegate, today=lambda: TODAY).delegate_act(
+        eve, Act("actactactactacta", ActKind.REPORT, on(4), None, None, None, "The council met"))
+    assembly.home.ingestor.ingest([s.envelope for s in delegate.store.envelopes()])
+    home.recall_mandate(eve, vote("Recall Eve", day=5, tally=(14, 2, 0)))
     bylaws_too = home.adopt_bylaws({"rule": "2/3"}, vote("Two thirds", day=6, tally=(25, 2, 0)))
     home.decide(vote("Under two thirds", day=12, tally=(10, 6, 0)))
     charter = home.found_confederation(new_charter(dt.date(2026, 1, 1), [key_text(assembly.key.public)],
@@ -146,7 +161,9 @@ def full_reads(store: Store, doc_id: str) -> dict[str, Any]:
     assert assembly is not None
     return {"decisions": decision_rows(ledger), "mandates": mandate_rows(ledger),
             "bylaws": bylaws_row(ledger, TODAY), "void": ledger.void,
-            "view records": ledger_records(assembly, doc), "view": scratch_view(store, TODAY)}
+            "view records": ledger_records(assembly, doc), "view": scratch_view(store, TODAY),
+            "logs": {d: document_records(d, DocumentCache(store).get) for d in store.documents()
+                     if d.startswith("mandate/")}}
 
 
 def indexed_reads(store: Store, doc_id: str) -> dict[str, Any]:
@@ -158,7 +175,9 @@ def indexed_reads(store: Store, doc_id: str) -> dict[str, Any]:
     return {"decisions": decisions.rows, "mandates": mandates.rows,
             "bylaws": indexed_bylaws_row(index, doc_id, profile, TODAY), "void": decisions.void,
             "view records": indexed_ledger_records(index, doc_id, profile),
-            "view": ViewIndex(store, DocumentCache(store)).render(TODAY)}
+            "view": ViewIndex(store, DocumentCache(store)).render(TODAY),
+            "logs": {d: indexed_log_records(index, d, profile, DocumentCache(store).get)
+                     for d in store.documents() if d.startswith("mandate/")}}
 
 
 def assert_pages_are_the_full_listing(store: Store, doc_id: str, full: dict[str, Any]) -> None:
@@ -195,7 +214,9 @@ def test_the_story_has_what_the_listings_judge() -> None:
     assert len(full["void"]) == 3 and "cymandateaaaaaaa" in full["void"]
     records = full["view records"]
     assert records["proposals"] and records["ratifications"] and records["acceptances"]
-    assert records["economy"]["needs"] and len(records["mandates"]) == 3  # not Di: no issuing decision
+    assert records["economy"]["needs"] and len(records["mandates"]) == 4  # not Di: no issuing decision
+    (log,) = full["logs"].values()
+    assert log["acts"]["actactactactacta"]["saw_recall"] is False
     assert indexed_reads(store, doc_id) == full
     assert_pages_are_the_full_listing(store, doc_id, full)
 

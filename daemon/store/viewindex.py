@@ -18,10 +18,12 @@ import json
 from collections.abc import Callable
 
 from automerge.core import Document
+from pnyx.federation.bylaws import judge
 from pnyx.federation.confed import (
     Record,
     charter_record,
     ledger_records,
+    log_records,
     mandate_log_records,
     records_of_ledger,
 )
@@ -73,6 +75,23 @@ def indexed_ledger_records(ledgers: LedgerIndex, doc_id: str, profile: Profile |
         entries = {c: ledgers.records(doc_id, c) for c in (*ECONOMY_COLLECTIONS, SORTITION)}
     return records_of_ledger(assembly, ledger_of(profile, {}, decisions, mandates, {}), decisions.get,
                              entries)
+
+
+def indexed_log_records(ledgers: LedgerIndex, doc_id: str, profile: Profile | None,
+                        get: Callable[[str], Document]) -> Record:
+    """document_records of a mandate log, with the mandate's adopted recall in force found in the
+    index of its ledger's records (the bylaws decisions, the recalls naming the mandate and
+    what supersedes them): the ledger's document is read only when there is one."""
+    doc = parse_doc_id(doc_id)
+    assert doc.assembly is not None
+    ledger = ledger_id(doc.assembly)
+    with ledgers.reading(ledger):
+        recalls = ledgers.referring(ledger, DECISIONS, "subject", [doc.record])
+        needed = {**ledgers.bylaws(ledger), **recalls,
+                  **ledgers.referring(ledger, DECISIONS, "supersedes", recalls)}
+    read = ledger_of(profile, {}, needed, {}, {})
+    return log_records(doc.assembly, doc.record, get(doc_id), judge(read).recall_of(read, doc.record),
+                       lambda: get(ledger))
 
 
 def _versions(store: Store, after: int, known: dict[str, str]) -> dict[str, str]:
@@ -127,8 +146,7 @@ class ViewIndex:
                 if found is not None and found[0] == f"{RECORDS_FORMAT} {version}":
                     record = None if found[1] is None else json.loads(found[1])
                 else:
-                    record = (indexed_ledger_records(self.ledgers, doc_id, self.docs.profile(doc_id))
-                              if doc_id.startswith("ledger/") else document_records(doc_id, self.docs.get))
+                    record = self._records(doc_id)
                     reread += 1
                     self.store.db.execute(
                         "INSERT OR REPLACE INTO view_records (doc, version, record) VALUES (?,?,?)",
@@ -138,6 +156,17 @@ class ViewIndex:
                 self.versions[doc_id] = version
         self.upto = last
         return reread
+
+    def _records(self, doc_id: str) -> Record | None:
+        """document_records, a ledger's and a mandate log's read through the index of records."""
+        doc = parse_doc_id(doc_id)
+        if doc.kind is DocKind.CHARTER:
+            return document_records(doc_id, self.docs.get)
+        assert doc.assembly is not None
+        profile = self.docs.profile(ledger_id(doc.assembly))
+        if doc.kind is DocKind.LEDGER:
+            return indexed_ledger_records(self.ledgers, doc_id, profile)
+        return indexed_log_records(self.ledgers, doc_id, profile, self.docs.get)
 
     def render(self, as_of: dt.date, confederation: str | None = None) -> bytes:
         self.refresh()
