@@ -244,8 +244,8 @@ def test_a_store_made_before_the_index_is_indexed_when_first_read() -> None:
     store, _, ingestor = fresh_store()
     ingestor.ingest(envelopes)
     kept = index_rows(store.db)
-    store.db.execute("DROP TABLE ledger_records")
-    store.db.execute("DROP TABLE ledger_indexed")
+    for table in ("ledger_records", "ledger_indexed", "ledger_index_state"):
+        store.db.execute(f"DROP TABLE {table}")
     full = full_reads(store, doc_id)
     assert indexed_reads(store, doc_id) == full
     assert index_rows(store.db) == kept
@@ -274,3 +274,12 @@ def test_of_two_concurrent_creations_of_one_id_the_index_keeps_the_one_automerge
         kept = index_rows(store.db)  # the winner's op too, which judges whether it is void
         LedgerIndex(store, DocumentCache(store)).rebuild(doc_id)
         assert index_rows(store.db) == kept
+
+
+def test_changes_stored_where_the_index_is_not_kept_are_caught_up_when_read() -> None:
+    doc_id, envelopes = story()
+    store, _, ingestor = fresh_store()
+    ingestor.ingest(envelopes[:20])
+    store.commit_hooks.clear()  # as a process storing changes without the index would
+    ingestor.ingest(envelopes[20:])
+    assert indexed_reads(store, doc_id) == full_reads(store, doc_id)

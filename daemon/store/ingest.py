@@ -62,7 +62,7 @@ class Ingestor:
     def __init__(self, store: Store, docs: DocumentCache) -> None:
         self.store = store
         self.docs = docs
-        self.ledgers = LedgerIndex(store, docs)  # kept in each change's transaction
+        self.ledgers = LedgerIndex(store, docs)  # kept in each write transaction
         self._vouchers_kept: set[bytes] = set()  # in the batch's transaction
 
     def ingest(self, envelopes: Iterable[Envelope], source: str = "") -> IngestReport:
@@ -179,7 +179,7 @@ class Ingestor:
         change = vc.change
         if vc.doc.kind is DocKind.LEDGER:
             self.docs.note_ledger_change(change.hash, change.raw, change.deps)
-            self.ledgers.note(vc)
+            self.ledgers.stored(change)
         report.accepted += 1
         report.accepted_docs.add(vc.envelope.doc_id)
 

@@ -29,9 +29,9 @@ from typing import Any
 
 from automerge.core import ROOT, Document, ObjType
 from pnyx.federation.amvalues import Plain, entry_ids, object_op, read_entry, read_map
+from pnyx.federation.chunk import ParsedChange, parse_change
 from pnyx.federation.docids import parse_doc_id
 from pnyx.federation.draws import SORTITION
-from pnyx.federation.envelope import VerifiedChange
 from pnyx.federation.keys import KEY_BYTES, parse_key
 from pnyx.federation.ledger import (
     ECONOMY_COLLECTIONS,
@@ -91,6 +91,9 @@ CREATE INDEX IF NOT EXISTS ledger_records_by_person ON ledger_records (doc, pers
     WHERE person IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ledger_records_void ON ledger_records (doc, collection, id)
     WHERE void IS NOT NULL;
+CREATE TABLE IF NOT EXISTS ledger_index_state (
+    upto INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ledger_indexed (
     doc TEXT PRIMARY KEY,
     format TEXT NOT NULL,
@@ -102,47 +105,85 @@ CREATE TABLE IF NOT EXISTS ledger_indexed (
 ROW = ("(doc, collection, id, actor, counter, entry, day, kind, subject, supersedes, revote_of,"
        " decision, person, council, void) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
+MAX_PARSED = 20_000  # parsed changes kept for the end of one transaction (ingest's batch at most)
 # device key (hex) -> (why its records are void, actor (hex) -> max_op of its last change
 # inside the cut): the revocations in force in one ledger
 Revocations = dict[str, tuple[str, dict[str, int]]]
 
 
 class LedgerIndex:
-    """The index of one store's ledgers; `note` is called for every ledger change stored."""
+    """The index of one store's ledgers, brought up to date with the changes stored in each
+    write transaction just before it commits (a commit hook of the store), and before reads."""
 
     def __init__(self, store: Store, docs: DocumentCache) -> None:
         self.store = store
         self.docs = docs
         self._maps: dict[str, dict[tuple[bytes, int], str]] = {}  # ledger -> collection by op
         self._known: tuple[int, str, Revocations | None] | None = None  # (transaction, ledger, ...)
+        self._parsed: dict[bytes, ParsedChange] = {}  # changes stored in this transaction, parsed
         create_schema(store.db, SCHEMA)
-        store.abort_hooks.append(self._forget)  # what a rolled-back transaction wrote is gone
+        # Changes held before the index existed are not caught up: their ledgers are indexed
+        # whole from their documents when first read (`ensure`).
+        store.db.execute("INSERT INTO ledger_index_state (upto) SELECT coalesce(max(seqno), 0)"
+                         " FROM changes WHERE NOT EXISTS (SELECT 1 FROM ledger_index_state)")
+        if not any(isinstance(getattr(hook, "__self__", None), LedgerIndex) for hook in store.commit_hooks):
+            store.commit_hooks.append(self.catch_up)  # one index keeps a store's
+            store.abort_hooks.append(self._forget)  # what a rolled-back transaction wrote is gone
 
     def _forget(self) -> None:
         self._maps.clear()
+        self._parsed.clear()
         self._known = None
 
-    # --- kept up to date at ingest --------------------------------------------------------
+    # --- kept up to date in each write transaction ----------------------------------------
 
-    def note(self, vc: VerifiedChange) -> None:
-        """Index what a ledger change just stored (inside its transaction) wrote: its records,
-        and the void marks if it may change which records are void."""
-        doc_id, change = vc.envelope.doc_id, vc.change
+    def catch_up(self) -> None:
+        """Index the ledger changes stored since the index was last brought up to date (inside
+        the write transaction that stored them): their records, and the void marks where they
+        may change which records are void. Read from the store and the documents, whatever
+        path stored the changes (received, bundled, recorded here)."""
+        db = self.store.db
+        rows = db.execute("SELECT seqno, doc, change FROM changes WHERE seqno > ? ORDER BY seqno",
+                          (self._upto(),)).fetchall()
+        if not rows:
+            return
+        changes: dict[str, list[ParsedChange]] = {}
+        for _, doc_id, raw in rows:
+            if doc_id.startswith("ledger/"):
+                parsed = self._parsed.get(bytes(raw))
+                changes.setdefault(doc_id, []).append(parsed or parse_change(bytes(raw)))
+        self._parsed.clear()
+        for doc_id, stored in changes.items():
+            self._index(doc_id, stored)
+        db.execute("UPDATE ledger_index_state SET upto = ?", (rows[-1][0],))
+
+    def stored(self, change: ParsedChange) -> None:
+        """A ledger change ingest just stored, as it parsed it: spares parsing it again."""
+        if len(self._parsed) < MAX_PARSED:
+            self._parsed[change.raw] = change
+
+    def _upto(self) -> int:
+        """The last store seqno whose change the index has seen."""
+        return int(self.store.db.execute("SELECT upto FROM ledger_index_state").fetchone()[0])
+
+    def _index(self, doc_id: str, changes: list[ParsedChange]) -> None:
+        """Index what these changes of one ledger, stored in order, wrote."""
         revoked = self._revocations(doc_id)
         if revoked is None:
-            if change.deps:
+            if all(change.deps for change in changes):
                 return  # indexed before this index existed, or in another format: see `ensure`
             self._begin(doc_id)
             revoked = {}
         doc = self.docs.get(doc_id)
-        if may_change_devices(change.raw, len(change.deps)) or change.actor[:KEY_BYTES].hex() in revoked:
+        if any(may_change_devices(c.raw, len(c.deps)) or c.actor[:KEY_BYTES].hex() in revoked
+               for c in changes):
             now = self._revoked(doc_id, doc)
             if now != revoked:
                 self._revise(doc_id, revoked, now)
                 revoked = now
         maps = self._collections(doc_id, doc)
         made = [(maps[(parent.actor, parent.counter)], key, op.actor, op.counter)
-                for parent, key, op in made_under_keys(change)
+                for change in changes for parent, key, op in made_under_keys(change)
                 if parent is not None and (parent.actor, parent.counter) in maps]
         counted = dict.fromkeys(INDEXED, 0)
         for collection, key, actor, counter in made:
@@ -353,6 +394,9 @@ class LedgerIndex:
         by all of them or none."""
         self.ensure(doc_id)
         db = self.store.db
+        if self.store.last_seqno() > self._upto():
+            with self.store.transaction():
+                self.catch_up()  # stored by a process that does not keep the index
         if db.in_transaction:
             yield
             return

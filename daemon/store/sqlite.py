@@ -118,6 +118,8 @@ class Store:
         # called when a transaction is rolled back: caches built on what it wrote forget it
         self.abort_hooks: list[Callable[[], None]] = []
         self.abort_hooks.append(self.pending.stale)
+        # called inside a write transaction just before it commits: indexes kept in step with it
+        self.commit_hooks: list[Callable[[], None]] = []
         if not had_heads:
             self._rebuild_heads()
 
@@ -151,6 +153,8 @@ class Store:
         self.pending.empty = self.db.execute("SELECT 1 FROM pending LIMIT 1").fetchone() is None
         try:
             yield
+            for commit_hook in self.commit_hooks:
+                commit_hook()
             self.db.execute("COMMIT")
         except BaseException:
             # A COMMIT that failed (a full disk) may leave the transaction open: reads on this
