@@ -1,19 +1,24 @@
 """The records of each ledger held, indexed in SQLite as its changes are stored.
 
-`pnyx show`, the API's listings and the page read a ledger's decisions and
-mandates from here, newest first and a page at a time, without loading the
-ledger's Automerge document: at 100k records that load alone takes seconds.
+`pnyx show`, the API's listings, `pnyx view` and the page read a ledger's
+records from here, a page of the newest at a time, without loading the ledger's
+Automerge document: at 100k records that load alone takes seconds.
 
 A record is written whole by the change that makes it and never changes after
-(write rules W3, W6, W7), so each stored ledger change adds the records whose
-map it makes, in the same transaction as the change itself: a process killed
-mid-ingest leaves both or neither. Two concurrent creations of one id keep the
-entry Automerge shows (the winning op), as every reader of the document does.
-A record is void when a revoked device wrote it outside its revocation's cut
+(write rules W3, W6, W7), so the changes stored in a write transaction add the
+records whose maps they make, in that same transaction, just before it commits
+(a commit hook of the store, whatever path stored them): a process killed
+mid-ingest leaves both or neither. `ledger_index_state` says up to which store
+seqno the index has seen; a reader catches up what a process without the hook
+stored. Two concurrent creations of one id keep the entry Automerge shows (the
+winning op), as every reader of the document does. Decisions and mandates are
+void when a revoked device wrote them outside its revocation's cut
 (federation/ledger.py): the revocations in force are kept per ledger, and the
-void marks are revised when they change (a revocation arrives, or a change of
-a revoked device inside its cut). A mandate carries the date of its issuing
+void marks revised when they change (a revocation arrives, or a change of a
+revoked device inside its cut). A mandate carries the date of its issuing
 decision, when that decision is held and stands, so mandates page by date too.
+The economy's collections and the draws' steps are kept as plain entries, for
+the view and the plan, which read them whole.
 
 A ledger held before this index existed, or indexed in an older FORMAT, is
 indexed from its document the first time it is read (`ensure`).
