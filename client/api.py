@@ -117,8 +117,10 @@ class Client:
     def ledger(self, assembly: str | None = None) -> Ledger:
         return cast(Ledger, self.get("/ledger", assembly=assembly))
 
-    def decisions(self, assembly: str | None = None) -> list[Decision]:
-        return cast(list[Decision], self.get("/decisions", assembly=assembly))
+    def decisions(self, assembly: str | None = None, limit: int | None = None) -> list[Decision]:
+        """Every decision by date, or the newest `limit`."""
+        return cast(list[Decision], self.get("/decisions", assembly=assembly,
+                                             limit=None if limit is None else str(limit)))
 
     def decision(self, decision_id: str, assembly: str | None = None) -> Decision:
         return cast(Decision, self.get(f"/decisions/{quote(decision_id, safe='')}", assembly=assembly))
@@ -127,8 +129,10 @@ class Client:
         """The bylaws in force (today, or `as_of`) and every adopted change of them."""
         return cast(Bylaws, self.get("/bylaws", assembly=assembly, as_of=as_of))
 
-    def mandates(self, assembly: str | None = None) -> list[Mandate]:
-        return cast(list[Mandate], self.get("/mandates", assembly=assembly))
+    def mandates(self, assembly: str | None = None, limit: int | None = None) -> list[Mandate]:
+        """Every mandate by the date of its issuing decision, or the newest `limit`."""
+        return cast(list[Mandate], self.get("/mandates", assembly=assembly,
+                                            limit=None if limit is None else str(limit)))
 
     def mandate(self, mandate_id: str, assembly: str | None = None) -> Mandate:
         return cast(Mandate, self.get(f"/mandates/{quote(mandate_id, safe='')}", assembly=assembly))

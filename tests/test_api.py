@@ -145,6 +145,8 @@ def test_writes_record_what_reads_and_the_view_then_show(served: tuple[Daemon, d
             assert answer.headers["Pnyx-Total"] == str(len(every))
         for bad in ("0", "two"):
             assert "limit" in refused(daemon, "GET", f"/{what}?limit={bad}", 400)
+    assert client.decisions(limit=1) == client.decisions()[-1:]
+    assert client.mandates(limit=1) == client.mandates()[-1:]
 
     proposal = client.proposal(ids["proposal"], as_of="2026-11-10")
     assert proposal["outcome"] == "open" and proposal["tally"] == {"for": 30, "against": 5, "abstain": 0}
