@@ -129,8 +129,9 @@ class LedgerIndex:
         create_schema(store.db, SCHEMA)
         # Changes held before the index existed are not caught up: their ledgers are indexed
         # whole from their documents when first read (`ensure`).
-        store.db.execute("INSERT INTO ledger_index_state (upto) SELECT coalesce(max(seqno), 0)"
-                         " FROM changes WHERE NOT EXISTS (SELECT 1 FROM ledger_index_state)")
+        if store.db.execute("SELECT 1 FROM ledger_index_state").fetchone() is None:  # no write else
+            store.db.execute("INSERT INTO ledger_index_state (upto) SELECT coalesce(max(seqno), 0)"
+                             " FROM changes WHERE NOT EXISTS (SELECT 1 FROM ledger_index_state)")
         if not any(isinstance(getattr(hook, "__self__", None), LedgerIndex) for hook in store.commit_hooks):
             store.commit_hooks.append(self.catch_up)  # one index keeps a store's
             store.abort_hooks.append(self._forget)  # what a rolled-back transaction wrote is gone
