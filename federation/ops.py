@@ -299,24 +299,53 @@ def _value(tag: int, data: bytes) -> tuple[str, object]:
 
 
 MAKES = frozenset({Action.MAKE_MAP, Action.MAKE_LIST, Action.MAKE_TEXT, Action.MAKE_TABLE})
+PLAIN_KINDS = frozenset({"str", "uint", "int", "f64", "bool", "bytes", "null"})  # others read as None
 
 
-def made_under_keys(change: ParsedChange) -> list[tuple[OpId | None, str, OpId]]:
-    """(parent object, map key, id of the op) of every object a change makes under a map key,
-    decoding only the columns that say so: what an index of records needs of a change the
-    write rules have already judged (decode_ops reads every column)."""
-    n = change.num_ops
-    cols = dict(change.columns)
-    actors = (change.actor, *change.other_actors)
-    obj_actor = _rle(cols.get(OBJ_ACTOR, b""), n, Reader.uleb)
-    obj_ctr = _rle(cols.get(OBJ_CTR, b""), n, Reader.uleb)
-    key_str = _rle(cols.get(KEY_STR, b""), n, _utf8)
-    action = _rle(cols.get(ACTION, b""), n, Reader.uleb)
+def made_under_keys(change: ParsedChange) -> list[tuple[OpId | None, str, OpId, object]]:
+    """(parent object, map key, id of the op, value) of every object a change makes under a
+    map key, with the value as a reader of the document gets it (amvalues.read_entry) when
+    the change alone writes all of it, as the write rules have every record written (W6):
+    maps as dicts, lists in Automerge's order (elements after the same one, the later op
+    first), scalars as Python values. What an index of records needs of a judged change,
+    without the document."""
+    made: dict[OpId, dict[str, object] | list[object]] = {}
+    after: dict[tuple[OpId, OpId], list[OpId]] = {}  # (list, element before) -> elements
+    values: dict[OpId, object] = {}  # list element -> its value
     out = []
-    for i in range(n):
-        key, ctr, actor = key_str[i], obj_ctr[i], obj_actor[i]
-        if key is None or action[i] not in MAKES:
+    for op in decode_ops(change):
+        value: object
+        if op.action in MAKES:
+            value = made[op.id] = {} if op.action in (Action.MAKE_MAP, Action.MAKE_TABLE) else []
+        elif op.action == Action.PUT:
+            value = op.value if op.kind in PLAIN_KINDS else None
+        else:
             continue
-        parent = None if ctr is None or actor is None or actor >= len(actors) else OpId(ctr, actors[actor])
-        out.append((parent, key, OpId(change.start_op + i, change.actor)))
+        parent = made.get(op.obj) if op.obj is not None else None
+        if op.insert and isinstance(parent, list) and op.elem is not None and op.obj is not None:
+            after.setdefault((op.obj, op.elem), []).append(op.id)
+            values[op.id] = value
+        elif op.key is not None and not op.insert:
+            if isinstance(parent, dict):
+                parent[op.key] = value
+            elif op.action in MAKES:
+                out.append((op.obj, op.key, op.id, value))
+    for obj_id, made_obj in made.items():
+        if isinstance(made_obj, list):
+            made_obj.extend(values[e] for e in _in_order(obj_id, HEAD, after))
+        else:  # keys in Automerge's order, as the document gives them
+            entries = sorted(made_obj.items())
+            made_obj.clear()
+            made_obj.update(entries)
     return out
+
+
+def _in_order(list_id: OpId, start: OpId, after: dict[tuple[OpId, OpId], list[OpId]]) -> list[OpId]:
+    """The elements of a list made in one change, in Automerge's (RGA) order."""
+    order: list[OpId] = []
+    stack = sorted(after.get((list_id, start), ()))
+    while stack:
+        element = stack.pop()  # the greatest id first
+        order.append(element)
+        stack.extend(sorted(after.get((list_id, element), ())))
+    return order

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -40,14 +40,13 @@ from pnyx.federation.draws import SORTITION
 from pnyx.federation.keys import KEY_BYTES, parse_key
 from pnyx.federation.ledger import (
     ECONOMY_COLLECTIONS,
-    may_change_devices,
     read_decisions,
     read_devices,
     read_mandates,
     revocation_cut,
     void_reason,
 )
-from pnyx.federation.ops import made_under_keys
+from pnyx.federation.ops import OpId, made_under_keys
 from pnyx.federation.rotation import person
 
 from .documents import DocumentCache
@@ -103,6 +102,7 @@ CREATE TABLE IF NOT EXISTS ledger_indexed (
     doc TEXT PRIMARY KEY,
     format TEXT NOT NULL,
     revoked TEXT NOT NULL,
+    maps TEXT NOT NULL DEFAULT '{}',
     decisions INTEGER NOT NULL DEFAULT 0,
     mandates INTEGER NOT NULL DEFAULT 0
 );
@@ -123,7 +123,7 @@ class LedgerIndex:
     def __init__(self, store: Store, docs: DocumentCache) -> None:
         self.store = store
         self.docs = docs
-        self._maps: dict[str, dict[tuple[bytes, int], str]] = {}  # ledger -> collection by op
+        self._maps: dict[str, dict[OpId, str]] = {}  # ledger -> collection by the op making its map
         self._known: tuple[int, str, Revocations | None] | None = None  # (transaction, ledger, ...)
         self._parsed: dict[bytes, ParsedChange] = {}  # changes stored in this transaction, parsed
         create_schema(store.db, SCHEMA)
@@ -173,43 +173,45 @@ class LedgerIndex:
         return int(self.store.db.execute("SELECT upto FROM ledger_index_state").fetchone()[0])
 
     def _index(self, doc_id: str, changes: list[ParsedChange]) -> None:
-        """Index what these changes of one ledger, stored in order, wrote."""
+        """Index what these changes of one ledger, stored in order, wrote: read from the
+        changes alone (the ledger's document is read only when a revocation may have moved)."""
         revoked = self._revocations(doc_id)
+        made = [found for change in changes for found in made_under_keys(change)]
         if revoked is None:
             if all(change.deps for change in changes):
                 return  # indexed before this index existed, or in another format: see `ensure`
-            self._begin(doc_id)
+            self._begin(doc_id, {key: op for parent, key, op, _ in made
+                                 if parent is None and key in INDEXED})
             revoked = {}
-        doc = self.docs.get(doc_id)
-        if any(may_change_devices(c.raw, len(c.deps)) or c.actor[:KEY_BYTES].hex() in revoked
-               for c in changes):
-            now = self._revoked(doc_id, doc)
+        if any(key == "revoked" for _, key, _, _ in made) or any(
+                c.actor[:KEY_BYTES].hex() in revoked for c in changes):
+            now = self._revoked(doc_id, self.docs.get(doc_id))
             if now != revoked:
                 self._revise(doc_id, revoked, now)
                 revoked = now
-        maps = self._collections(doc_id, doc)
-        made = [(maps[(parent.actor, parent.counter)], key, op.actor, op.counter)
-                for change in changes for parent, key, op in made_under_keys(change)
-                if parent is not None and (parent.actor, parent.counter) in maps]
+        maps = self._collections(doc_id)
+        records = [(maps[parent], key, op, value) for parent, key, op, value in made
+                   if parent is not None and parent in maps]
         counted = dict.fromkeys(INDEXED, 0)
-        for collection, key, actor, counter in made:
-            item = doc.get(self._map_id(doc, collection), key)
-            if item is None or object_op(bytes(item[1])) != (actor, counter):
-                continue  # a concurrent creation of the same id won: its row stands
-            counted[collection] += self._put(doc_id, collection, key, actor, counter,
-                                             read_entry(doc, collection, key), revoked)
+        for collection, key, op, value in records:
+            counted[collection] += self._put(doc_id, collection, key, op.actor, op.counter,
+                                             value, revoked)
         if any(counted.values()):
             self.store.db.execute("UPDATE ledger_indexed SET decisions = decisions + ?,"
                                   " mandates = mandates + ? WHERE doc = ?",
                                   (counted[DECISIONS], counted[MANDATES], doc_id))
-        if made:
-            self._date_mandates(doc_id, [k for c, k, _, _ in made if c == DECISIONS],
-                                [k for c, k, _, _ in made if c == MANDATES])
+        if records:
+            self._date_mandates(doc_id, [k for c, k, _, _ in records if c == DECISIONS],
+                                [k for c, k, _, _ in records if c == MANDATES])
 
-    def _begin(self, doc_id: str) -> None:
+    def _begin(self, doc_id: str, maps: Mapping[str, OpId]) -> None:
+        """Index a ledger from its first change: the op that made each collection's map (the
+        genesis makes them all, once: W8), and no revocation yet."""
         self._known = None
-        self.store.db.execute("INSERT OR REPLACE INTO ledger_indexed (doc, format, revoked)"
-                              " VALUES (?, ?, '{}')", (doc_id, FORMAT))
+        self._maps.pop(doc_id, None)
+        self.store.db.execute(
+            "INSERT OR REPLACE INTO ledger_indexed (doc, format, revoked, maps) VALUES (?, ?, '{}', ?)",
+            (doc_id, FORMAT, json.dumps({c: [op.actor.hex(), op.counter] for c, op in sorted(maps.items())})))
 
     def _revocations(self, doc_id: str) -> Revocations | None:
         """The revocations in force the index holds for a ledger; None if it is not indexed.
@@ -224,23 +226,12 @@ class LedgerIndex:
         self._known = (self.store.writing, doc_id, found)
         return found
 
-    @staticmethod
-    def _map_id(doc: Document, collection: str) -> bytes:
-        found = doc.get(ROOT, collection)
-        return b"" if found is None else bytes(found[1])
-
-    def _collections(self, doc_id: str, doc: Document) -> dict[tuple[bytes, int], str]:
-        """The op that made each collection's map: the genesis makes them all, once (W8)."""
+    def _collections(self, doc_id: str) -> dict[OpId, str]:
+        """The collection each map made by the ledger's genesis is, by the op that made it."""
         if doc_id not in self._maps:
-            found = {}
-            for collection in INDEXED:
-                item = doc.get(ROOT, collection)
-                made = None if item is None or item[0] != ObjType.Map else object_op(bytes(item[1]))
-                if made is not None:
-                    found[made] = collection
-            if DECISIONS not in found.values():
-                return found  # no genesis held yet: asked again at the next change
-            self._maps[doc_id] = found
+            row = self.store.db.execute("SELECT maps FROM ledger_indexed WHERE doc = ?", (doc_id,)).fetchone()
+            self._maps[doc_id] = {OpId(counter, bytes.fromhex(actor)): collection
+                                  for collection, (actor, counter) in json.loads(row[0]).items()}
         return self._maps[doc_id]
 
     def _revoked(self, doc_id: str, doc: Document) -> Revocations:
@@ -334,14 +325,17 @@ class LedgerIndex:
                cols["supersedes"], cols["revote_of"], cols["decision"], cols["person"],
                cols["council"], void)
         db = self.store.db
-        before = None
         try:
             db.execute(f"INSERT INTO ledger_records {ROW}", row)
-        except sqlite3.IntegrityError:  # a concurrent creation of the same id that won
-            before = db.execute(f"SELECT {STANDING} FROM ledger_records WHERE doc = ? AND"
-                                " collection = ? AND id = ?", (doc_id, collection, key)).fetchone()
+            return int(entry is not None and void is None)
+        except sqlite3.IntegrityError:  # two concurrent creations of one id: the greater op wins
+            held_counter, held_actor, standing = db.execute(
+                f"SELECT counter, actor, {STANDING} FROM ledger_records WHERE doc = ? AND"
+                " collection = ? AND id = ?", (doc_id, collection, key)).fetchone()
+            if (held_counter, bytes(held_actor)) >= (counter, actor):
+                return 0
             db.execute(f"INSERT OR REPLACE INTO ledger_records {ROW}", row)
-        return int(entry is not None and void is None) - (before[0] if before else 0)
+            return int(entry is not None and void is None) - int(standing)
 
     def _date_mandates(self, doc_id: str, decisions: list[str] | None,
                        mandates: list[str] | None) -> None:
@@ -376,8 +370,14 @@ class LedgerIndex:
         """Index a ledger afresh from its whole document (inside a transaction)."""
         db = self.store.db
         db.execute("DELETE FROM ledger_records WHERE doc = ?", (doc_id,))
-        self._begin(doc_id)
         doc = self.docs.get(doc_id)
+        maps = {}
+        for collection in INDEXED:
+            item = doc.get(ROOT, collection)
+            made = None if item is None or item[0] != ObjType.Map else object_op(bytes(item[1]))
+            if made is not None:
+                maps[collection] = OpId(made[1], made[0])
+        self._begin(doc_id, maps)
         revoked = self._revoked(doc_id, doc)
         db.execute("UPDATE ledger_indexed SET revoked = ? WHERE doc = ?",
                    (json.dumps(revoked, sort_keys=True), doc_id))
