@@ -134,42 +134,35 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     # Column metadata, sorted strictly ascending by spec, never deflated. Value
     # and object columns share an id across two types, so uniqueness is per (id, type).
     previous = -1
-    data_len = 0
-    # (offset in column data, length) of the action and value metadata columns
-    action: tuple[int, int] | None = None
-    value_meta: tuple[int, int] | None = None
-    specs: list[tuple[int, int, int]] = []  # (spec, offset in column data, length)
+    specs: list[tuple[int, int]] = []  # (spec, length)
     for _ in range(r.count(2, "columns")):
         spec, col_len = r.uleb(), r.uleb()
         if spec & DEFLATE_BIT:
             r.fail("compressed columns are not allowed in a change (Automerge refuses them)")
-        normal = spec
-        if spec > 0xFFFFFFFF or normal <= previous:
+        if spec > 0xFFFFFFFF or spec <= previous:
             r.fail(f"column spec {spec} out of order, duplicated or over 32 bits")
-        previous = normal
-        if spec >> 4 == ACTION_COLUMN_ID:
-            if normal != ACTION_COLUMN:
-                r.fail(f"action column has spec {spec}")
-            action = (data_len, col_len)
-        if normal == VALUE_META_COLUMN:
-            value_meta = (data_len, col_len)
-        specs.append((spec, data_len, col_len))
-        data_len += col_len
+        if spec >> 4 == ACTION_COLUMN_ID and spec != ACTION_COLUMN:
+            r.fail(f"action column has spec {spec}")
+        previous = spec
+        specs.append((spec, col_len))
+    data_len = sum(col_len for _, col_len in specs)
     if data_len > r.remaining():
         r.fail(f"columns hold {data_len} bytes, {r.remaining()} left")
-    num_ops = 0 if action is None else _count_actions(_column(body, r.pos, action))
+    columns: list[tuple[int, bytes]] = []
+    at = r.pos
+    for spec, col_len in specs:
+        columns.append((spec, body[at:at + col_len]))
+        at += col_len
+    by_spec = dict(columns)
+    action = by_spec.get(ACTION_COLUMN)
+    num_ops = 0 if action is None else _count_actions(action)
+    value_meta = by_spec.get(VALUE_META_COLUMN)
     if value_meta is not None:
-        _refuse_unreadable_values(_column(body, r.pos, value_meta), num_ops)
+        _refuse_unreadable_values(value_meta, num_ops)
     # The rest of the body is extra bytes, kept by Automerge and covered by the hash.
     if start_op + max(num_ops - 1, 0) > MAX_OP_COUNTER:
         r.fail(f"ops {start_op}..{start_op + num_ops - 1} exceed Automerge's u32 counters")
-    columns = tuple((spec, _column(body, r.pos, (offset, n))) for spec, offset, n in specs)
-    return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops, others, columns)
-
-
-def _column(body: bytes, data_start: int, where: tuple[int, int]) -> bytes:
-    offset, col_len = where
-    return body[data_start + offset:data_start + offset + col_len]
+    return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops, others, tuple(columns))
 
 
 def _rle_runs(column: bytes) -> Iterator[tuple[int, int | None]]:

@@ -127,7 +127,7 @@ def decode_rows(change: ParsedChange) -> Rows:
     action = int_column(cols.get(ACTION, empty), n)
     kinds, values = _values(cols.get(VALUE_META, empty), cols.get(VALUE_RAW, empty), n)
     groups = int_column(cols.get(PRED_GROUP, empty), n)
-    total_preds = sum(g or 0 for g in groups)
+    total_preds = sum(groups) if None not in groups else sum(g or 0 for g in groups)  # type: ignore[arg-type]
     if total_preds > MAX_OPS:
         raise Rejected(Reason.MALFORMED_CHANGE, f"{total_preds} overwritten operations")
     columns = _Columns((change.actor, *change.other_actors), obj_actor, obj_ctr, key_actor, key_ctr,
@@ -151,7 +151,7 @@ class _Columns(NamedTuple):
     key_str: list[str | None]
     insert: list[bool]
     action: list[int | None]
-    kinds: list[str]
+    kinds: list[str]  # fresh lists (never memo-shared): rows_at_once blanks non-puts in place
     values: list[object]
     groups: list[int | None]
     pred_actor: list[int | None]
@@ -168,8 +168,8 @@ class _Columns(NamedTuple):
         """The rows read column by column: what `row_by_row` reads, and Rejected whenever it
         is (perhaps for another row: then `row_by_row` says which is first)."""
         n = len(self.action)
-        places = list(zip(self.obj_ctr, self.obj_actor, strict=True))
-        ids = {place: _op_id(place[0], self.actor_of(place[1]), "object") for place in set(places)}
+        places = set(zip(self.obj_ctr, self.obj_actor, strict=True))
+        ids = {place: _op_id(place[0], self.actor_of(place[1]), "object") for place in places}
         keys = self.key_str
         elems: list[OpId | None] = [None] * n
         if None in keys:
@@ -181,13 +181,14 @@ class _Columns(NamedTuple):
         preds: list[tuple[OpId, ...]] = [()] * n
         if self.pred_actor:
             preds = self.preds()
-        put = Action.PUT
-        kinds = self.kinds if actions.count(put) == n else \
-            [kind if act == put else "" for act, kind in zip(actions, self.kinds, strict=True)]
-        values = self.values if kinds is self.kinds else \
-            [value if act == put else None for act, value in zip(actions, self.values, strict=True)]
-        return Rows(start, self.actors[0], [ids[place] for place in places], keys, elems,
-                    self.insert, actions, kinds, values, preds)
+        kinds, values, put = self.kinds, self.values, Action.PUT
+        if actions.count(put) != n:
+            for i, act in enumerate(actions):
+                if act != put:  # only a put has a value
+                    kinds[i], values[i] = "", None
+        objs = list(map(ids.__getitem__, zip(self.obj_ctr, self.obj_actor, strict=True)))
+        return Rows(start, self.actors[0], objs, keys, elems, self.insert, actions, kinds, values,
+                    preds)
 
     def elem(self, ctr: int | None, actor: int | None) -> OpId | None:
         head = ctr == 0 and actor is None

@@ -21,7 +21,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from itertools import groupby
+from typing import Protocol, cast
 
 from .chunk import parse_change
 from .docids import RECORD_ID_RE, DocKind
@@ -231,7 +232,7 @@ def _matches(pattern: Path, path: Path) -> bool:
     return len(pattern) == len(path) and all(map(_segment_matches, pattern, path))
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: the memo of verdicts is keyed by node
 class _Node:
     """The table as a tree of path segments: literal keys first, then placeholders."""
 
@@ -345,7 +346,7 @@ class _Judge:
     def __init__(self, vc: VerifiedChange, held: HeldObjects, genesis: bool, rows: Rows) -> None:
         self.vc, self.held, self.genesis, self.rows = vc, held, genesis, rows
         self.made: dict[OpId, tuple[Path, str]] = {}  # objects made: path and type
-        self.written: set[tuple[OpId | None, str]] = set()
+        self.written: dict[OpId | None, set[str]] = {}  # the keys written in each map
         self.values: dict[Path, object] = {}  # every value put, by path
         self.signed: list[tuple[int, Row, str, Path]] = []  # objects that need a proof
         self.created: set[str] = set()  # rows whose object this change made
@@ -357,55 +358,85 @@ class _Judge:
         return violation(n, self.rows.op(n), rule, detail, row_)
 
     def ops(self) -> None:
-        """Every op in order, each allowed by one row (the checks of ledger.md, in its order)."""
-        rows, values, made, parents = self.rows, self.values, self.made, self.parents
-        change, put = self.vc.change, Action.PUT
-        for n, (obj, key, action, kind, value, pred) in enumerate(zip(
-                rows.obj, rows.key, rows.action, rows.kind, rows.value, rows.pred, strict=True)):
-            if action not in ALLOWED_ACTIONS:
-                raise self.fail(n, W_ACTIONS, "only maps, lists and values are written; nothing "
-                                              "is deleted, counted or made text")
-            if pred:
-                raise self.fail(n, W_OVERWRITE, "overwrites an earlier value")
-            parent, parent_type, parent_new, (node, owner) = parents.get(obj) or self.parent(n, obj)
-            segment = self.segment(n, obj, key, parent_type)
-            path = (*parent, segment)
-            node = node.step(segment) if node is not None else None
-            if node is not None and node.row is not None:
-                owner = (node.row, len(path))
-            if owner is None:
-                raise self.fail(n, W_PATH, f"no rule allows {'/'.join(path)}")
-            row_, depth = owner
-            rel = path[depth:]
-            types = node.types if node is not None else frozenset()
-            if not types:
-                raise self.fail(n, W_PATH, f"no field {'/'.join(rel)} in {row_.meaning}", row_)
-            value_type = ALLOWED_ACTIONS[action] or kind
-            if value_type not in types:
-                raise self.fail(n, W_TYPE, f"{'/'.join(path)} is {'|'.join(sorted(types))}, "
-                                           f"not {value_type}", row_)
-            if not rel and row_.when is GENESIS and not self.genesis:
-                raise self.fail(n, W_WHEN, f"{'/'.join(path)} is written by the first change only",
-                                row_)
-            if not parent_new:
-                if rel and not _once(row_, rel):
-                    raise self.fail(n, W_WHEN, f"{'/'.join(path)} is written only with its record",
-                                    row_)
-                if change.deps and self.held.has_entry(self.vc.envelope.doc_id, parent, segment,
-                                                       change.deps):
-                    raise self.fail(n, W_NEW_KEY, f"{'/'.join(path)} exists already", row_)
-            if action == put:
-                values[path] = value
-                continue
-            values[path] = MADE
-            op_id = OpId(rows.start + n, rows.actor)
-            made[op_id] = (path, value_type)
-            parents.pop(op_id, None)
-            self.places[path] = (node, owner)
-            if not rel:
-                self.created.add(row_.rule)
-            if rel in row_.signed:
-                self.signed.append((n, row_, row_.signed[rel], path))
+        """Every op in order, each allowed by one row. Ops run in groups by the object they
+        write to: a record's fields, put in the change that makes it, are judged at once."""
+        start = 0
+        for obj, group in groupby(self.rows.obj):
+            end = start + len(list(group))
+            if end - start < 2 or not self.fields(obj, start, end):
+                for n in range(start, end):
+                    self.op(n, obj)
+            start = end
+
+    def fields(self, obj: OpId | None, start: int, end: int) -> bool:
+        """Ops `start` to `end`, when all of them put a field of a map this change made: True
+        if `op` would allow each (and then with what `op` would record), False to ask `op`."""
+        found = self.parents.get(obj)
+        if found is None:
+            return False
+        parent, parent_type, parent_new, (node, owner) = found
+        rows = self.rows
+        if not parent_new or parent_type != "map" or node is None or owner is None \
+                or rows.action[start:end].count(Action.PUT) != end - start \
+                or any(rows.pred[start:end]) or True in rows.insert[start:end]:
+            return False
+        keys = tuple(rows.key[start:end])
+        if None in keys:
+            return False
+        named = cast(tuple[str, ...], keys)
+        written = self.written.setdefault(obj, set())
+        if not written.isdisjoint(named) or not _fields_allowed(node, named, tuple(rows.kind[start:end])):
+            return False
+        written.update(named)
+        self.values.update(zip([(*parent, key) for key in named], rows.value[start:end], strict=True))
+        return True
+
+    def op(self, n: int, obj: OpId | None) -> None:
+        """Op `n`, checked as ledger.md lists the rules, in its order."""
+        rows, change = self.rows, self.vc.change
+        action = rows.action[n]
+        if action not in ALLOWED_ACTIONS:
+            raise self.fail(n, W_ACTIONS, "only maps, lists and values are written; nothing "
+                                          "is deleted, counted or made text")
+        if rows.pred[n]:
+            raise self.fail(n, W_OVERWRITE, "overwrites an earlier value")
+        parent, parent_type, parent_new, (node, owner) = self.parents.get(obj) or self.parent(n, obj)
+        segment = self.segment(n, obj, parent_type)
+        path = (*parent, segment)
+        node = node.step(segment) if node is not None else None
+        if node is not None and node.row is not None:
+            owner = (node.row, len(path))
+        if owner is None:
+            raise self.fail(n, W_PATH, f"no rule allows {'/'.join(path)}")
+        row_, depth = owner
+        rel = path[depth:]
+        types = node.types if node is not None else frozenset()
+        if not types:
+            raise self.fail(n, W_PATH, f"no field {'/'.join(rel)} in {row_.meaning}", row_)
+        value_type = ALLOWED_ACTIONS[action] or rows.kind[n]
+        if value_type not in types:
+            raise self.fail(n, W_TYPE, f"{'/'.join(path)} is {'|'.join(sorted(types))}, "
+                                       f"not {value_type}", row_)
+        if not rel and row_.when is GENESIS and not self.genesis:
+            raise self.fail(n, W_WHEN, f"{'/'.join(path)} is written by the first change only", row_)
+        if not parent_new:
+            if rel and not _once(row_, rel):
+                raise self.fail(n, W_WHEN, f"{'/'.join(path)} is written only with its record", row_)
+            if change.deps and self.held.has_entry(self.vc.envelope.doc_id, parent, segment,
+                                                   change.deps):
+                raise self.fail(n, W_NEW_KEY, f"{'/'.join(path)} exists already", row_)
+        if action == Action.PUT:
+            self.values[path] = rows.value[n]
+            return
+        self.values[path] = MADE
+        op_id = OpId(rows.start + n, rows.actor)
+        self.made[op_id] = (path, value_type)
+        self.places[path] = (node, owner)
+        self.parents[op_id] = (path, value_type, True, (node, owner))  # what `parent` would find
+        if not rel:
+            self.created.add(row_.rule)
+        if rel in row_.signed:
+            self.signed.append((n, row_, row_.signed[rel], path))
 
     def parent(self, n: int, obj: OpId | None) -> Parent:
         """The object op `n` writes to: made by this change, held, or the root."""
@@ -424,21 +455,23 @@ class _Judge:
         found = self.parents[obj] = (parent, parent_type, parent_new, place)
         return found
 
-    def segment(self, n: int, obj: OpId | None, key: str | None, parent_type: str) -> str:
+    def segment(self, n: int, obj: OpId | None, parent_type: str) -> str:
         """The path segment op `n` writes: a map key, or ITEM for a list insert."""
+        rows = self.rows
         if parent_type == "list":
-            rows, change = self.rows, self.vc.change
-            elem = rows.elem[n]
+            change, elem = self.vc.change, rows.elem[n]
             own_element = (elem is not None and elem.actor == change.actor
                            and change.start_op <= elem.counter < rows.start + n)
             if not rows.insert[n] or not (elem == HEAD or own_element):
                 raise self.fail(n, W_OVERWRITE, "a list gains elements only in the change that makes it")
             return ITEM
-        if key is None or self.rows.insert[n]:
+        key = rows.key[n]
+        if key is None or rows.insert[n]:
             raise self.fail(n, W_OVERWRITE, "a list operation on a map")
-        if (obj, key) in self.written:
+        written = self.written.setdefault(obj, set())
+        if key in written:
             raise self.fail(n, W_OVERWRITE, "writes one key twice")
-        self.written.add((obj, key))
+        written.add(key)
         return key
 
     def proofs(self) -> None:
@@ -452,6 +485,31 @@ class _Judge:
             if assembly is None or not PROOFS[proof](assembly, device, content):
                 raise self.fail(n, W_SIGNED, f"{'/'.join(path)} does not carry the assembly "
                                              f"key's {proof}", row_)
+
+
+# Whether a run of fields may be put in a map made in the same change, by the map's node in
+# the table and the run's keys and value types: changes of one kind repeat them. Bounded: at
+# most MAX_VERDICTS runs of at most VERDICT_KEYS keys and VERDICT_CHARS characters of keys each.
+_VERDICTS: dict[tuple[_Node, tuple[str, ...], tuple[str, ...]], bool] = {}
+MAX_VERDICTS = 4_096
+VERDICT_KEYS, VERDICT_CHARS = 64, 1_024
+
+
+def _fields_allowed(node: _Node, keys: tuple[str, ...], kinds: tuple[str, ...]) -> bool:
+    """Every key a field of `node` (not a row of its own) whose types include its value's,
+    and no key twice: what `_Judge.op` checks of a put in a map made in the same change."""
+    memo = (node, keys, kinds)
+    verdict = _VERDICTS.get(memo)
+    if verdict is not None:
+        return verdict
+    verdict = len(set(keys)) == len(keys) and all(
+        child is not None and child.row is None and kind in child.types
+        for child, kind in zip(map(node.step, keys), kinds, strict=True))
+    if len(keys) <= VERDICT_KEYS and sum(map(len, keys)) <= VERDICT_CHARS:
+        if len(_VERDICTS) >= MAX_VERDICTS:
+            _VERDICTS.clear()
+        _VERDICTS[memo] = verdict
+    return verdict
 
 
 def _plain(values: dict[Path, object], path: Path) -> dict[str, object]:
