@@ -20,6 +20,7 @@ import hashlib
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from .columns import MAX_OPS, Reader, int_column
 from .errors import Reason, Rejected
@@ -135,16 +136,14 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     # and object columns share an id across two types, so uniqueness is per (id, type).
     previous = -1
     specs: list[tuple[int, int]] = []  # (spec, length)
+    uleb, append = r.uleb, specs.append
     for _ in range(r.count(2, "columns")):
-        spec, col_len = r.uleb(), r.uleb()
-        if spec & DEFLATE_BIT:
-            r.fail("compressed columns are not allowed in a change (Automerge refuses them)")
-        if spec > 0xFFFFFFFF or spec <= previous:
-            r.fail(f"column spec {spec} out of order, duplicated or over 32 bits")
-        if spec >> 4 == ACTION_COLUMN_ID and spec != ACTION_COLUMN:
-            r.fail(f"action column has spec {spec}")
+        spec, col_len = uleb(), uleb()
+        if spec <= previous or spec & DEFLATE_BIT or spec > 0xFFFFFFFF \
+                or (spec >> 4 == ACTION_COLUMN_ID and spec != ACTION_COLUMN):
+            _refuse_spec(r, spec, previous)
         previous = spec
-        specs.append((spec, col_len))
+        append((spec, col_len))
     data_len = sum(col_len for _, col_len in specs)
     if data_len > r.remaining():
         r.fail(f"columns hold {data_len} bytes, {r.remaining()} left")
@@ -163,6 +162,15 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     if start_op + max(num_ops - 1, 0) > MAX_OP_COUNTER:
         r.fail(f"ops {start_op}..{start_op + num_ops - 1} exceed Automerge's u32 counters")
     return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops, others, tuple(columns))
+
+
+def _refuse_spec(r: Reader, spec: int, previous: int) -> NoReturn:
+    """What is wrong with a column spec, checked in this order."""
+    if spec & DEFLATE_BIT:
+        r.fail("compressed columns are not allowed in a change (Automerge refuses them)")
+    if spec > 0xFFFFFFFF or spec <= previous:
+        r.fail(f"column spec {spec} out of order, duplicated or over 32 bits")
+    r.fail(f"action column has spec {spec}")
 
 
 def _rle_runs(column: bytes) -> Iterator[tuple[int, int | None]]:

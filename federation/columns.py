@@ -118,7 +118,7 @@ class Reader:
 
 
 
-def _utf8(r: Reader) -> str:
+def read_key(r: Reader) -> str:
     try:
         return r.take(r.uleb()).decode("utf-8")
     except UnicodeDecodeError:
@@ -211,7 +211,7 @@ def _runs(column: bytes, rows: int, signed: bool) -> list[int | None]:
             if len(out) > rows:
                 raise _Unusual
     except (_Unusual, IndexError):
-        return _decode_rle(column, rows, Reader.sleb if signed else Reader.uleb)
+        return decode_rle(column, rows, Reader.sleb if signed else Reader.uleb)
     out += [None] * (rows - len(out))
     return out
 
@@ -227,7 +227,7 @@ def int_column(column: bytes, rows: int) -> list[int | None]:
 def string_column(column: bytes, rows: int) -> list[str | None]:
     """A string run-length column, fast when it is ASCII, as keys almost always are."""
     if not column.isascii():
-        return _decode_rle(column, rows, _utf8)
+        return decode_rle(column, rows, read_key)
     text = column.decode("ascii")  # one character per byte: lengths and offsets agree
     out: list[str | None] = []
     pos, end = 0, len(column)
@@ -252,12 +252,12 @@ def string_column(column: bytes, rows: int) -> list[str | None]:
             if len(out) > rows:
                 raise _Unusual
     except (_Unusual, IndexError):
-        return _decode_rle(column, rows, _utf8)
+        return decode_rle(column, rows, read_key)
     out += [None] * (rows - len(out))
     return out
 
 
-def _decode_rle(column: bytes, rows: int, read: Callable[[Reader], T]) -> list[T | None]:
+def decode_rle(column: bytes, rows: int, read: Callable[[Reader], T]) -> list[T | None]:
     """The exact decoder: every column the fast ones leave, and what is wrong with it."""
     out: list[T | None] = []
     r = Reader(column)

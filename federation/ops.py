@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 from enum import IntEnum
+from itertools import repeat
 from typing import NamedTuple
 
 from .chunk import ParsedChange
@@ -42,6 +43,7 @@ EXPAND, MARK_NAME = 0x94, 0xA5
 KNOWN_COLUMNS = frozenset({OBJ_ACTOR, OBJ_CTR, KEY_ACTOR, KEY_CTR, KEY_STR, INSERT, ACTION,
                            VALUE_META, VALUE_RAW, PRED_GROUP, PRED_ACTOR, PRED_CTR, EXPAND,
                            MARK_NAME})
+REQUIRED_COLUMNS = frozenset({INSERT, PRED_GROUP, VALUE_META})  # Automerge reads them as never null
 # Value types: the low 4 bits of a value metadata entry (the rest is the length).
 VALUE_KINDS = {0: "null", 1: "bool", 2: "bool", 3: "uint", 4: "int", 5: "f64", 6: "str",
                7: "bytes", 8: "counter", 9: "timestamp"}
@@ -101,7 +103,8 @@ class Rows(NamedTuple):
 def decode_ops(change: ParsedChange) -> list[Op]:
     """The operations of a parsed change, in order; Rejected if the columns do not decode."""
     rows = decode_rows(change)
-    return [rows.op(i) for i in range(len(rows.action))]
+    ids = map(OpId, range(rows.start, rows.start + len(rows.action)), repeat(rows.actor))
+    return list(map(Op, ids, *rows[2:]))
 
 
 def decode_rows(change: ParsedChange) -> Rows:
@@ -110,12 +113,10 @@ def decode_rows(change: ParsedChange) -> Rows:
     if n > MAX_OPS:
         raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: {n} operations, at most {MAX_OPS}")
     cols = dict(change.columns)
-    unknown = sorted(set(cols) - KNOWN_COLUMNS)
-    if unknown:
-        raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: unknown op column {unknown[0]:#x}")
-    # Columns Automerge reads as never null: without them it refuses the change.
-    required = (INSERT, PRED_GROUP, VALUE_META)
-    if n and any(spec not in cols for spec in required):
+    if not KNOWN_COLUMNS.issuperset(cols):
+        unknown = min(set(cols) - KNOWN_COLUMNS)
+        raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: unknown op column {unknown:#x}")
+    if n and not REQUIRED_COLUMNS.issubset(cols):
         raise Rejected(Reason.MALFORMED_CHANGE, "an op column Automerge requires is missing")
     empty = b""
     obj_actor = int_column(cols.get(OBJ_ACTOR, empty), n)
@@ -271,7 +272,10 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
         if end > size:
             raise Rejected(Reason.MALFORMED_CHANGE, f"{meta >> 4} bytes wanted at byte {pos}, "
                                                     f"{size - pos} left")
-        if meta & 0x0F == STR_TAG:  # most values: read here
+        if not meta:  # a null, or no value (a make or a delete)
+            values.append(None)
+            kinds.append("null")
+        elif meta & 0x0F == STR_TAG:  # most values: read here
             try:
                 values.append(raw[pos:end].decode("utf-8"))
             except UnicodeDecodeError:
