@@ -136,9 +136,14 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     # and object columns share an id across two types, so uniqueness is per (id, type).
     previous = -1
     specs: list[tuple[int, int]] = []  # (spec, length)
-    uleb, append = r.uleb, specs.append
+    uleb, append, end = r.uleb, specs.append, len(body)
     for _ in range(r.count(2, "columns")):
-        spec, col_len = uleb(), uleb()
+        pos = r.pos  # one-byte LEB128s (almost all of them) read here, the others by `r`
+        if pos + 1 < end and body[pos] < 0x80 and body[pos + 1] < 0x80:
+            spec, col_len = body[pos], body[pos + 1]
+            r.pos = pos + 2
+        else:
+            spec, col_len = uleb(), uleb()
         if spec <= previous or spec & DEFLATE_BIT or spec > 0xFFFFFFFF \
                 or (spec >> 4 == ACTION_COLUMN_ID and spec != ACTION_COLUMN):
             _refuse_spec(r, spec, previous)
