@@ -242,13 +242,19 @@ def string_column(column: bytes, rows: int) -> list[str | None]:
                     raise _Unusual
                 out += [None] * count
                 continue
-            literal = run >= 0x40
-            for _ in range(0x80 - run if literal else 1):
+            if run < 0x40:  # one string, repeated
                 stop = pos + 1 + column[pos]
                 if stop > end:
                     raise _Unusual
-                out += [text[pos + 1:stop]] * (1 if literal else run)
+                out += [text[pos + 1:stop]] * run
                 pos = stop
+            else:
+                for _ in range(0x80 - run):  # a literal run of strings
+                    stop = pos + 1 + column[pos]
+                    if stop > end:
+                        raise _Unusual
+                    out.append(text[pos + 1:stop])
+                    pos = stop
             if len(out) > rows:
                 raise _Unusual
     except (_Unusual, IndexError):

@@ -265,6 +265,7 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
     kinds: list[str] = []
     values: list[object] = []
     pos, size = 0, len(raw)
+    text = raw.decode("ascii") if raw.isascii() else None  # then a string value is a slice of it
     for meta in int_column(meta_column, rows):
         if meta is None:
             raise Rejected(Reason.MALFORMED_CHANGE, "a null in the value metadata column")
@@ -272,15 +273,18 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
         if end > size:
             raise Rejected(Reason.MALFORMED_CHANGE, f"{meta >> 4} bytes wanted at byte {pos}, "
                                                     f"{size - pos} left")
-        if not meta:  # a null, or no value (a make or a delete)
+        if meta & 0x0F == STR_TAG:  # most values: read here
+            if text is not None:
+                values.append(text[pos:end])
+            else:
+                try:
+                    values.append(raw[pos:end].decode("utf-8"))
+                except UnicodeDecodeError:
+                    raise Rejected(Reason.MALFORMED_CHANGE, "a string value is not UTF-8") from None
+            kinds.append("str")
+        elif not meta:  # a null, or no value (a make or a delete)
             values.append(None)
             kinds.append("null")
-        elif meta & 0x0F == STR_TAG:  # most values: read here
-            try:
-                values.append(raw[pos:end].decode("utf-8"))
-            except UnicodeDecodeError:
-                raise Rejected(Reason.MALFORMED_CHANGE, "a string value is not UTF-8") from None
-            kinds.append("str")
         elif meta == SMALL_INT and raw[pos] < 0x80:  # an int of one byte, -64..63
             values.append(raw[pos] - 0x80 if raw[pos] & 0x40 else raw[pos])
             kinds.append("int")
