@@ -265,7 +265,7 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
     kinds: list[str] = []
     values: list[object] = []
     pos, size = 0, len(raw)
-    text = raw.decode("ascii") if raw.isascii() else None  # then a string value is a slice of it
+    text = raw.decode("latin-1")  # one character per byte: an ASCII string value is a slice of it
     for meta in int_column(meta_column, rows):
         if meta is None:
             raise Rejected(Reason.MALFORMED_CHANGE, "a null in the value metadata column")
@@ -274,13 +274,13 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
             raise Rejected(Reason.MALFORMED_CHANGE, f"{meta >> 4} bytes wanted at byte {pos}, "
                                                     f"{size - pos} left")
         if meta & 0x0F == STR_TAG:  # most values: read here
-            if text is not None:
-                values.append(text[pos:end])
-            else:
+            string = text[pos:end]
+            if not string.isascii():
                 try:
-                    values.append(raw[pos:end].decode("utf-8"))
+                    string = raw[pos:end].decode("utf-8")
                 except UnicodeDecodeError:
                     raise Rejected(Reason.MALFORMED_CHANGE, "a string value is not UTF-8") from None
+            values.append(string)
             kinds.append("str")
         elif not meta:  # a null, or no value (a make or a delete)
             values.append(None)
