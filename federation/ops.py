@@ -1,10 +1,13 @@
 """Every operation of a change, decoded from its columns, for the write rules.
 
 federation/chunk.py checks a chunk's framing and keeps its op columns; this
-module reads them row by row into `Op`s, so that federation/writerules.py can
-judge each operation before Automerge sees it. Format: the Automerge binary
-format's change op columns (Rust `storage/change/change_op_columns.rs`), as
-protocol-spec/changes.md "Operations" restates them. Input is bounded: a
+module reads them (federation/columns.py decodes each) into `Rows`, one list per
+field, so that federation/writerules.py can judge each operation before Automerge
+sees it. The rows are read column by column; when that finds anything wrong,
+they are read again one by one, so that the refusal names the first bad row.
+Format: the Automerge binary format's change op columns (Rust
+`storage/change/change_op_columns.rs`), as protocol-spec/changes.md
+"Operations" restates them. Input is bounded: a
 change of more than MAX_OPS operations is refused before any row is built.
 Raises only `Rejected` (`malformed-change` for columns that do not decode).
 """
@@ -128,7 +131,7 @@ def decode_rows(change: ParsedChange) -> Rows:
     action = int_column(cols.get(ACTION, empty), n)
     kinds, values = _values(cols.get(VALUE_META, empty), cols.get(VALUE_RAW, empty), n)
     groups = int_column(cols.get(PRED_GROUP, empty), n)
-    total_preds = sum(groups) if None not in groups else sum(g or 0 for g in groups)  # type: ignore[arg-type]
+    total_preds = sum(filter(None, groups))
     if total_preds > MAX_OPS:
         raise Rejected(Reason.MALFORMED_CHANGE, f"{total_preds} overwritten operations")
     columns = _Columns((change.actor, *change.other_actors), obj_actor, obj_ctr, key_actor, key_ctr,
@@ -200,10 +203,14 @@ class _Columns(NamedTuple):
         out: list[tuple[OpId, ...]] = []
         for i, group in enumerate(self.groups):
             assert group is not None
-            out.append(tuple(_pred(i, self.pred_ctr[used + j], self.actor_of(self.pred_actor[used + j]))
-                             for j in range(group)))
+            out.append(self.pred(i, used, group))
             used += group
         return out
+
+    def pred(self, i: int, used: int, group: int) -> tuple[OpId, ...]:
+        """The ops row `i` overwrites: `group` of them, after the `used` of earlier rows."""
+        return tuple(_pred(i, self.pred_ctr[used + j], self.actor_of(self.pred_actor[used + j]))
+                     for j in range(group))
 
     def row_by_row(self, start: int) -> Rows:
         """The rows read one by one, each checked in full before the next: the first bad row
@@ -220,8 +227,7 @@ class _Columns(NamedTuple):
             elem = None if key is not None else self.elem(self.key_ctr[i], self.key_actor[i])
             if group is None:
                 raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} has a null predecessor count")
-            pred = tuple(_pred(i, self.pred_ctr[used + j], self.actor_of(self.pred_actor[used + j]))
-                         for j in range(group))
+            pred = self.pred(i, used, group)
             used += group
             if act is None:
                 raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} has no action")
@@ -237,7 +243,6 @@ class _Columns(NamedTuple):
 
 
 _UNSEEN = OpId(-1, b"")
-
 
 
 def _pred(i: int, counter: int | None, actor: bytes | None) -> OpId:
