@@ -137,6 +137,7 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     previous = -1
     specs: list[tuple[int, int]] = []  # (spec, length)
     uleb, append, end = r.uleb, specs.append, len(body)
+    data_len = 0
     for _ in range(r.count(2, "columns")):
         pos = r.pos  # one-byte LEB128s (almost all of them) read here, the others by `r`
         if pos + 1 < end and body[pos] < 0x80 and body[pos + 1] < 0x80:
@@ -149,7 +150,7 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
             _refuse_spec(r, spec, previous)
         previous = spec
         append((spec, col_len))
-    data_len = sum(col_len for _, col_len in specs)
+        data_len += col_len
     if data_len > r.remaining():
         r.fail(f"columns hold {data_len} bytes, {r.remaining()} left")
     columns: list[tuple[int, bytes]] = []
@@ -234,7 +235,11 @@ def _refuse_unreadable_values(column: bytes, rows: int) -> None:
             metas = int_column(column, rows)
         except Rejected:
             metas = None  # more rows than ops, or not decodable: ops.py refuses it later
-    runs = _rle_runs(column) if metas is None else ((1, meta) for meta in set(metas))
-    for _, meta in runs:
-        if meta is not None and meta & 0x0F in UNREADABLE_VALUE_TYPES:
-            raise Rejected(Reason.MALFORMED_CHANGE, UNREADABLE)
+    if metas is None:
+        unreadable = any(meta is not None and meta & 0x0F in UNREADABLE_VALUE_TYPES
+                         for _, meta in _rle_runs(column))
+    else:
+        unreadable = not UNREADABLE_VALUE_TYPES.isdisjoint([meta & 0x0F for meta in set(metas)
+                                                             if meta is not None])
+    if unreadable:
+        raise Rejected(Reason.MALFORMED_CHANGE, UNREADABLE)
