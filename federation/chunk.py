@@ -120,7 +120,7 @@ def parse_change(data: bytes) -> ParsedChange:
 
 def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     r = Reader(body)
-    deps = tuple(r.take(HASH_BYTES) for _ in range(r.count(HASH_BYTES, "deps")))
+    deps = tuple([r.take(HASH_BYTES) for _ in range(r.count(HASH_BYTES, "deps"))])
     actor = r.take(r.uleb())
     seq = r.uleb()
     start_op = r.uleb()
@@ -131,7 +131,7 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
         r.take(r.uleb()).decode("utf-8")
     except UnicodeDecodeError:
         r.fail("message is not UTF-8")
-    others = tuple(r.take(r.uleb()) for _ in range(r.count(1, "other actors")))
+    others = tuple([r.take(r.uleb()) for _ in range(r.count(1, "other actors"))])
     # Column metadata, sorted strictly ascending by spec, never deflated. Value
     # and object columns share an id across two types, so uniqueness is per (id, type).
     previous = -1
