@@ -64,6 +64,10 @@ class World:
 
 @pytest.fixture
 def world() -> World:
+    return make_world()
+
+
+def make_world() -> World:
     assembly = found_assembly()
     b = assembly.add_device("b")
     receiver = assembly.add_device("receiver")
