@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from pnyx.daemon.store import documents
+from pnyx.daemon.store import documents, sqlite
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ingest import Ingestor
 from pnyx.daemon.store.sqlite import Store
@@ -155,3 +156,30 @@ def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the
     docs.tend()
     assert not docs._docs and not store._held
     store.close()
+
+
+def test_one_arrivals_row_per_batch_dates_every_change_of_the_batch(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bundle export --since` finds the last change stored before a time from one arrivals
+    row per batch (its first change), as it did from the row per change that older stores
+    hold; changes stored before the table existed count as stored before any time."""
+    assembly = found_assembly()
+    for n in range(3):
+        assembly.recorder.decide(vote(f"decision {n}"))
+    envelopes = assembly.envelopes()
+    store, _, ingestor = fresh_store()
+    now = [100.0]
+    monkeypatch.setattr(sqlite, "time", SimpleNamespace(time=lambda: now[0]))
+    ingestor.ingest(envelopes[:2])
+    now[0] = 200.0
+    ingestor.ingest(envelopes[2:])
+    last = len(envelopes)
+    assert store.db.execute("SELECT seqno, at FROM arrivals").fetchall() == [(1, 100.0), (3, 200.0)]
+    answers = {at: store.arrived_before(at) for at in (50.0, 100.0, 150.0, 200.0, 250.0)}
+    assert answers == {50.0: 0, 100.0: 0, 150.0: 2, 200.0: 2, 250.0: last}
+    store.db.execute("DELETE FROM arrivals")  # as an older store wrote them: one per change
+    store.db.executemany("INSERT INTO arrivals (seqno, at) VALUES (?, ?)",
+                         [(n, 100.0 if n <= 2 else 200.0) for n in range(1, last + 1)])
+    assert {at: store.arrived_before(at) for at in answers} == answers
+    store.db.execute("DELETE FROM arrivals WHERE seqno <= 2")  # stored before the table existed
+    assert store.arrived_before(50.0) == store.arrived_before(150.0) == 2

@@ -102,7 +102,7 @@ class Store:
     append-only, so what is held never changes, and the checks of a change mostly ask about
     the changes just before it. Inside a write transaction nobody else writes, so what is
     *not* held is remembered too, until it ends: the hashes a batch was found not to hold
-    (`expect`) and each document's highest seq per actor, which answer most questions
+    (`expect`) and each actor's highest seq in a document, which answer most questions
     about a new change without a query. The heads and arrivals of the changes stored are
     written once per batch (`settle`), before the transaction commits."""
 
@@ -110,7 +110,7 @@ class Store:
         self._held: dict[bytes, HeldChange] = {}
         self._at: dict[tuple[str, bytes, int], bytes] = {}  # (doc, actor, seq) -> hash held
         self._absent: set[bytes] = set()  # hashes not held, in this write transaction
-        self._tops: dict[str, dict[bytes, int]] = {}  # doc -> actor -> highest seq, in it
+        self._tops: dict[tuple[str, bytes], int] = {}  # (doc, actor) -> highest seq held, in it
         self._unsettled: list[tuple[int, str, bytes, tuple[bytes, ...]]] = []  # stored, not settled
         self.serial = 0  # write transactions begun ...
         self.writing = 0  # ... and the number of the one open (0: none): no other process writes
@@ -231,10 +231,12 @@ class Store:
         if found is not None:
             return found
         if self.writing:
-            top = self._tops.get(doc_id)
+            top = self._tops.get((doc_id, actor))
             if top is None:
-                top = self._tops[doc_id] = self.vector(doc_id)
-            if seq > top.get(actor, 0):
+                top = self._tops[(doc_id, actor)] = int(self.db.execute(
+                    "SELECT coalesce(max(seq), 0) FROM changes WHERE doc = ? AND actor = ?",
+                    (doc_id, actor)).fetchone()[0])
+            if seq > top:
                 return None  # past the actor's last change held: the common case, a new change
         row = self.db.execute(
             "SELECT hash FROM changes WHERE doc = ? AND actor = ? AND seq = ?", (doc_id, actor, seq)
@@ -291,9 +293,8 @@ class Store:
         assert seqno is not None
         self._remember(c.hash, HeldChange(e.doc_id, c.actor, c.seq, c.max_op, c.deps))
         self._absent.discard(c.hash)
-        top = self._tops.get(e.doc_id)
-        if top is not None and c.seq > top.get(c.actor, 0):
-            top[c.actor] = c.seq
+        if c.seq > self._tops.get((e.doc_id, c.actor), c.seq):
+            self._tops[(e.doc_id, c.actor)] = c.seq
         self._unsettled.append((seqno, e.doc_id, c.hash, c.deps))
         return seqno
 
