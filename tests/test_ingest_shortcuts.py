@@ -14,12 +14,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from pnyx.daemon.services.records import Recorder
 from pnyx.daemon.store import documents, sqlite
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ingest import Ingestor
 from pnyx.daemon.store.sqlite import Store
 from pnyx.daemon.store.watch import StoreWatch
-from pnyx.federation.amvalues import read_map
+from pnyx.federation.amvalues import read_entry, read_map
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import may_change_devices, read_ledger
@@ -183,3 +184,29 @@ def test_one_arrivals_row_per_batch_dates_every_change_of_the_batch(
     assert {at: store.arrived_before(at) for at in answers} == answers
     store.db.execute("DELETE FROM arrivals WHERE seqno <= 2")  # stored before the table existed
     assert store.arrived_before(50.0) == store.arrived_before(150.0) == 2
+
+
+def test_past_its_bound_the_cache_of_device_states_reads_no_more_often(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two devices writing and merging each other's changes: with room for a few device
+    states only, ingest reads `devices` as often as with room for all, since it forgets the
+    older states first (daemon/store/bounded.py) and later changes ask about recent ones."""
+    assembly = found_assembly()
+    one, two = assembly.add_device("one"), assembly.add_device("two")
+    for n in range(12):
+        for writer, other in ((one, two), (two, one)):
+            Recorder(writer).decide(vote(f"decision {n} by {writer.device_key.public.hex()[:4]}"))
+            if n % 3 == 0:
+                other.ingestor.ingest(assembly.envelopes(writer))
+    envelopes = [e for node in (one, two) for e in assembly.envelopes(node)]
+
+    def reads_with_room_for(states: int) -> int:
+        monkeypatch.setattr(documents, "MAX_REMEMBERED", states)
+        reads = []
+        monkeypatch.setattr(documents, "read_entry", lambda *a: reads.append(1) or read_entry(*a))
+        store, _, ingestor = fresh_store()
+        report = ingestor.ingest(envelopes)
+        assert report.accepted == store.count_changes() and not report.rejected
+        return len(reads)
+
+    assert reads_with_room_for(6) == reads_with_room_for(10_000)

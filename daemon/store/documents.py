@@ -29,6 +29,7 @@ from pnyx.federation.ledger import Profile, may_change_devices, read_profile
 from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import Path, resolve_path
 
+from .bounded import make_room
 from .sqlite import Store
 from .staging import Asked, Staged, StagedApplyFailed
 
@@ -36,7 +37,7 @@ SNAPSHOT_EVERY = 2_000  # changes after a snapshot before it is renewed, at leas
 SNAPSHOT_SHARE = 4  # ... and at least a quarter of the document's changes
 SYNC_MESSAGE_V1 = 0x42
 APPLY_BATCH = 1_000
-MAX_REMEMBERED = 10_000  # device states and entries remembered; past it they are forgotten
+MAX_REMEMBERED = 10_000  # device states and entries remembered; past it the older half is forgotten
 # Changes held by the cached documents together; past it the documents not asked for in the
 # last UNUSED_AFTER reads are let go (snapshotted first if due), so that receiving many
 # documents one after the other stays bounded in memory (Automerge takes about 1.8 kB per
@@ -353,8 +354,7 @@ class DocumentCache:
         it too: the changes since that state on each branch wrote nothing on `devices`, so
         the merged history holds the same writes on it as the state's own."""
         changed = may_change_devices(raw_chunk, min(len(deps), 1))
-        if len(self._devices_state) >= MAX_REMEMBERED:
-            self._devices_state.clear()
+        make_room(self._devices_state, MAX_REMEMBERED)
         same = None if changed else self._state_of(deps)
         self._devices_state[change_hash] = change_hash if same is None else same
 
@@ -388,8 +388,7 @@ class DocumentCache:
         doc = self.get(ledger_id(assembly))
         entry = read_entry(doc, "devices", key_text(device), list(heads) if heads else None)
         if state is not None:
-            if len(self._entries) >= MAX_REMEMBERED:
-                self._entries.clear()
+            make_room(self._entries, MAX_REMEMBERED)
             self._entries[(state, device)] = entry
         return entry
 
@@ -411,7 +410,9 @@ class DocumentCache:
         at `heads` too unless a staged change may have written it (daemon/store/staging.py)."""
         staged = self._staged.get(doc_id)
         if self.staging:
-            asked = self._asked.setdefault(doc_id, Asked())
+            asked = self._asked.get(doc_id)
+            if asked is None:
+                asked = self._asked[doc_id] = Asked()
             whole = (*path, key)
             if staged is not None and not staged.first and not asked.may_hold(whole) \
                     and not _entry(self._docs[doc_id][0], path, key, None):

@@ -20,12 +20,13 @@ from pnyx.federation.envelope import Envelope, VerifiedChange, decode_envelope
 from pnyx.federation.ops import OpId
 from pnyx.federation.verify import HeldChange
 
+from .bounded import make_room
 from .pending import PendingSet
 from .schema import create_schema
 
 MAX_EVIDENCE_SENT = 1_000  # evidence envelopes offered per exchange or bundle
 HASH_BYTES = 32
-MAX_REMEMBERED = 10_000  # held changes remembered in memory; past it they are forgotten
+MAX_REMEMBERED = 10_000  # held changes remembered in memory; past it the older half is forgotten
 MAX_IN_QUERY = 500  # hashes asked about in one query
 
 SCHEMA = """
@@ -215,8 +216,8 @@ class Store:
         return held
 
     def _remember(self, change_hash: bytes, held: HeldChange) -> None:
-        if len(self._held) >= MAX_REMEMBERED:
-            self.forget_remembered()
+        make_room(self._held, MAX_REMEMBERED)
+        make_room(self._at, MAX_REMEMBERED)
         self._held[change_hash] = held
         self._at[(held.doc_id, held.actor, held.seq)] = change_hash
 
