@@ -137,7 +137,7 @@ def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the
     while ingest goes on; every ledger then reads as its own daemon reads it, and an
     idle daemon forgets even the held changes it remembered."""
     monkeypatch.setattr(documents, "MAX_CACHED_CHANGES", 12)
-    monkeypatch.setattr(documents, "UNUSED_AFTER", 1)
+    monkeypatch.setattr(documents, "UNUSED_AFTER", 8)  # fewer than the changes of a ledger
     monkeypatch.setattr(documents, "SNAPSHOT_EVERY", 4)
     assemblies = [found_assembly(f"Barrio {n}") for n in range(3)]
     for assembly in assemblies:
@@ -149,6 +149,7 @@ def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the
     assert report.accepted == sum(len(a.envelopes()) for a in assemblies) and not report.rejected
     assert list(docs._docs) == [assemblies[-1].doc_id]  # the others were let go ...
     assert all(store.snapshot_upto(a.doc_id) > 0 for a in assemblies[:-1])  # ... snapshotted
+    monkeypatch.setattr(documents, "UNUSED_AFTER", 1)  # each read below lets go of the others
     for assembly in assemblies:
         assert read_ledger(docs.get(assembly.doc_id)) == read_ledger(
             assembly.home.docs.get(assembly.doc_id))

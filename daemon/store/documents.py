@@ -136,12 +136,16 @@ class DocumentCache:
             if writing:
                 self._caught_up[doc_id] = writing
         self._docs[doc_id] = (doc, upto)
-        self._reads += 1
-        self._read_at[doc_id] = self._reads
+        self._touch(doc_id)
         if doc_id in self._staged:
             self._apply_staged(doc_id)
         self._let_go()
         return doc
+
+    def _touch(self, doc_id: str) -> None:
+        """Count a use of a cached document: each read, and each change staged for it."""
+        self._reads += 1
+        self._read_at[doc_id] = self._reads
 
     def _let_go(self) -> None:
         """Past MAX_CACHED_CHANGES, forget the least recently used documents, unused in the
@@ -214,6 +218,8 @@ class DocumentCache:
             if doc_id not in self._before:
                 self._before[doc_id] = (self._docs[doc_id][1], self._sizes.get(doc_id, 0))
             staged = self._staged[doc_id] = Staged()
+        else:
+            self._touch(doc_id)
         staged.add(chunk, change_hash, deps)
 
     def _apply_staged(self, doc_id: str) -> None:
