@@ -189,9 +189,11 @@ class Ingestor:
         evidence (they travel by sync and bundles, so that every daemon flags the key), once per
         kept change and reason: one pair proves it, and more would let a key fill the disk."""
         kept = self.store.envelope(kept_hash)
-        if kept is None or not kept.signature or not vc.envelope.signature \
+        if kept is None or not vc.envelope.signature \
                 or self.store.holds_evidence(kept_hash, exc.reason.value):
-            return  # a vouched change is no proof on its own (changes.md, "Vouched changes")
+            # The refused change travels as the evidence, so it must carry its signature; the
+            # kept one may be held vouched, its voucher kept beside it (changes.md, "Limits").
+            return
         self.store.add_evidence(kept, kept_hash, exc.reason.value,
                                 f"kept; {vc.change.hash.hex()} contradicts it")
         self.store.add_evidence(vc.envelope, vc.change.hash, exc.reason.value, exc.detail)
