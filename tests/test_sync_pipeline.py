@@ -7,10 +7,14 @@ daemon's sliced ingest does."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
+from pnyx.daemon.store.node import open_node
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.memstore import MemoryReport, MemoryStore
 from pnyx.federation.sync import Initiator
@@ -18,6 +22,7 @@ from pnyx.federation.syncmsg import Changes, Pull, Reply, Request, decode_reply,
 from pnyx.federation.syncpeer import Responder, exchange_async
 
 from bench.corpus import ledger_chain, new_key
+from tests.pnyxproc import PNYX, Daemon, cli_json, held_hashes, init_all, query, wait_for
 
 KEY_I, KEY_R = os.urandom(32), os.urandom(32)
 
@@ -148,3 +153,48 @@ def test_an_exchange_cut_while_a_batch_is_stored_keeps_that_batch_and_resumes() 
     resumed = Peer(theirs)
     store = run(mine, resumed, limit=10)
     assert store.report.accepted == 20 and changes(mine) == changes(theirs)
+
+
+# --- real daemons ---------------------------------------------------------------------------
+
+
+def stored(data: Path) -> int:
+    return int(query(data, "SELECT count(*) FROM changes")[0][0])
+
+
+def test_a_responder_killed_mid_catch_up_leaves_what_was_reported_and_the_rest_comes_once(
+        tmp_path: Path) -> None:
+    """`pnyx sync` pulling batches while it stores the one before, from a daemon killed part
+    way: one line of error, the summary counts exactly what is stored, and the next sync
+    brings the rest with nothing received twice."""
+    source, target = tmp_path / "source", tmp_path / "target"
+    init_all([source, target])
+    node = open_node(source)
+    try:
+        assert node.ingestor.ingest(ledger_chain(new_key(), 6000)[1]).accepted == 6000
+    finally:
+        node.close()
+    total = stored(source)
+    own = stored(target)
+    daemon = Daemon(source)
+    try:
+        sync = subprocess.Popen([*PNYX, "--data", str(target), "sync", daemon.url, "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for("the catch-up to store its first batches", lambda: stored(target) > own + 600, 120)
+    finally:
+        daemon.kill()
+    out, err = sync.communicate(timeout=120)
+    summary = json.loads(out)
+    assert sync.returncode == 1 and summary["error"], (out, err)
+    assert err.count("\n") == 1 and err.startswith("pnyx: error: sync stopped:"), err
+    at_kill = stored(target)
+    assert at_kill < own + total, "the catch-up ended before the kill; nothing was tested"
+    assert summary["received"] == at_kill - own and summary["rejected"] == 0
+    daemon = Daemon(source)
+    try:
+        rest = cli_json(target, "sync", daemon.url)
+    finally:
+        daemon.stop()
+    assert rest["error"] is None and rest["duplicate"] == 0, rest
+    assert rest["received"] == total - (at_kill - own)
+    assert held_hashes(target) == held_hashes(source)  # and the target's genesis was pushed
