@@ -23,7 +23,8 @@ from typing import Any
 
 import msgpack
 
-from .chunk import CHANGE_CHUNK, HASH_BYTES, MAGIC, MAX_CHUNK_BYTES, Reader, encode_uleb
+from .chunk import CHANGE_CHUNK, HASH_BYTES, MAGIC, MAX_CHUNK_BYTES, encode_uleb
+from .columns import Reader
 from .envelope import ACTOR_BYTES, Envelope, Voucher
 from .errors import Rejected
 from .keys import KEY_BYTES, SIGNATURE_BYTES

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NoReturn
 
+from .columns import MAX_OPS, Reader, int_column
 from .errors import Reason, Rejected
 
 MAX_CHUNK_BYTES: int = 1 << 18
@@ -40,8 +41,6 @@ INCREMENT_ACTION = 5
 UNREADABLE_VALUE_TYPES = frozenset({8, *range(10, 16)})
 # Automerge keeps op counters in a u32 and refuses a change whose start_op exceeds it.
 MAX_OP_COUNTER = (1 << 32) - 1
-_U64_LIMIT = 1 << 64
-_I64_LIMIT = 1 << 63
 
 
 @dataclass(frozen=True)
@@ -73,101 +72,6 @@ def encode_uleb(n: int) -> bytes:
         n >>= 7
     out.append(n)
     return bytes(out)
-
-
-class Reader:
-    """A cursor over bytes that turns every decoding failure into `Rejected`.
-
-    `short` is the reason for running past the end, `bad` for anything else (LEB128
-    values that are non-minimal or over 64 bits, counts the input cannot hold).
-    """
-
-    __slots__ = ("bad", "data", "pos", "short")
-
-    def __init__(self, data: bytes, short: Reason = Reason.MALFORMED_CHANGE,
-                 bad: Reason = Reason.MALFORMED_CHANGE, pos: int = 0) -> None:
-        self.data = data
-        self.pos = pos
-        self.short = short
-        self.bad = bad
-
-    def fail(self, detail: str) -> NoReturn:
-        raise Rejected(self.bad, f"{detail} at byte {self.pos}")
-
-    def remaining(self) -> int:
-        return len(self.data) - self.pos
-
-    def take(self, n: int) -> bytes:
-        pos = self.pos
-        end = pos + n
-        if end > len(self.data):
-            raise Rejected(self.short, f"{n} bytes wanted at byte {pos}, {self.remaining()} left")
-        self.pos = end
-        return self.data[pos:end]
-
-    def uleb(self) -> int:
-        """An unsigned LEB128 that fits in 64 bits, in its minimal encoding."""
-        data, pos = self.data, self.pos
-        end = len(data)
-        if pos < end and data[pos] < 0x80:  # one byte: most values
-            self.pos = pos + 1
-            return data[pos]
-        result = shift = 0
-        while True:
-            if pos >= end:
-                raise Rejected(self.short, "LEB128 runs past the end")
-            byte = data[pos]
-            pos += 1
-            result |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                self.pos = pos
-                if byte == 0 and shift > 7:
-                    self.fail("non-minimal LEB128")
-                if result >= _U64_LIMIT:
-                    self.fail("LEB128 over 64 bits")
-                return result
-            if shift >= 70:
-                self.pos = pos
-                self.fail("LEB128 over 64 bits")
-
-    def sleb(self) -> int:
-        """A signed LEB128 that fits in 64 bits, in its minimal encoding."""
-        data, pos = self.data, self.pos
-        end = len(data)
-        if pos < end and data[pos] < 0x80:  # one byte: -64..63
-            self.pos = pos + 1
-            byte = data[pos]
-            return byte - 0x80 if byte & 0x40 else byte
-        result = shift = prev = 0
-        while True:
-            if pos >= end:
-                raise Rejected(self.short, "LEB128 runs past the end")
-            byte = data[pos]
-            pos += 1
-            result |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                self.pos = pos
-                redundant = (byte, prev & 0x40) in ((0, 0), (0x7F, 0x40))
-                if shift > 7 and redundant:
-                    self.fail("non-minimal LEB128")
-                if byte & 0x40:
-                    result -= 1 << shift
-                if not -_I64_LIMIT <= result < _I64_LIMIT:
-                    self.fail("LEB128 over 64 bits")
-                return result
-            if shift >= 70:
-                self.pos = pos
-                self.fail("LEB128 over 64 bits")
-            prev = byte
-
-    def count(self, min_item_bytes: int, what: str) -> int:
-        """A uLEB item count, refused if the rest of the input cannot hold that many items."""
-        n = self.uleb()
-        if n * min_item_bytes > self.remaining():
-            self.fail(f"{n} {what} cannot fit in {self.remaining()} bytes")
-        return n
 
 
 def inflate(data: bytes, limit: int = MAX_CHUNK_BYTES) -> bytes:
@@ -216,7 +120,7 @@ def parse_change(data: bytes) -> ParsedChange:
 
 def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     r = Reader(body)
-    deps = tuple(r.take(HASH_BYTES) for _ in range(r.count(HASH_BYTES, "deps")))
+    deps = tuple([r.take(HASH_BYTES) for _ in range(r.count(HASH_BYTES, "deps"))])
     actor = r.take(r.uleb())
     seq = r.uleb()
     start_op = r.uleb()
@@ -227,46 +131,52 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
         r.take(r.uleb()).decode("utf-8")
     except UnicodeDecodeError:
         r.fail("message is not UTF-8")
-    others = tuple(r.take(r.uleb()) for _ in range(r.count(1, "other actors")))
+    others = tuple([r.take(r.uleb()) for _ in range(r.count(1, "other actors"))])
     # Column metadata, sorted strictly ascending by spec, never deflated. Value
     # and object columns share an id across two types, so uniqueness is per (id, type).
     previous = -1
+    specs: list[tuple[int, int]] = []  # (spec, length)
+    uleb, append, end = r.uleb, specs.append, len(body)
     data_len = 0
-    # (offset in column data, length) of the action and value metadata columns
-    action: tuple[int, int] | None = None
-    value_meta: tuple[int, int] | None = None
-    specs: list[tuple[int, int, int]] = []  # (spec, offset in column data, length)
     for _ in range(r.count(2, "columns")):
-        spec, col_len = r.uleb(), r.uleb()
-        if spec & DEFLATE_BIT:
-            r.fail("compressed columns are not allowed in a change (Automerge refuses them)")
-        normal = spec
-        if spec > 0xFFFFFFFF or normal <= previous:
-            r.fail(f"column spec {spec} out of order, duplicated or over 32 bits")
-        previous = normal
-        if spec >> 4 == ACTION_COLUMN_ID:
-            if normal != ACTION_COLUMN:
-                r.fail(f"action column has spec {spec}")
-            action = (data_len, col_len)
-        if normal == VALUE_META_COLUMN:
-            value_meta = (data_len, col_len)
-        specs.append((spec, data_len, col_len))
+        pos = r.pos  # one-byte LEB128s (almost all of them) read here, the others by `r`
+        if pos + 1 < end and body[pos] < 0x80 and body[pos + 1] < 0x80:
+            spec, col_len = body[pos], body[pos + 1]
+            r.pos = pos + 2
+        else:
+            spec, col_len = uleb(), uleb()
+        if spec <= previous or spec & DEFLATE_BIT or spec > 0xFFFFFFFF \
+                or (spec >> 4 == ACTION_COLUMN_ID and spec != ACTION_COLUMN):
+            _refuse_spec(r, spec, previous)
+        previous = spec
+        append((spec, col_len))
         data_len += col_len
     if data_len > r.remaining():
         r.fail(f"columns hold {data_len} bytes, {r.remaining()} left")
-    num_ops = 0 if action is None else _count_actions(_column(body, r.pos, action))
+    columns: list[tuple[int, bytes]] = []
+    at = r.pos
+    for spec, col_len in specs:
+        columns.append((spec, body[at:at + col_len]))
+        at += col_len
+    by_spec = dict(columns)
+    action = by_spec.get(ACTION_COLUMN)
+    num_ops = 0 if action is None else _count_actions(action)
+    value_meta = by_spec.get(VALUE_META_COLUMN)
     if value_meta is not None:
-        _refuse_unreadable_values(_column(body, r.pos, value_meta))
+        _refuse_unreadable_values(value_meta, num_ops)
     # The rest of the body is extra bytes, kept by Automerge and covered by the hash.
     if start_op + max(num_ops - 1, 0) > MAX_OP_COUNTER:
         r.fail(f"ops {start_op}..{start_op + num_ops - 1} exceed Automerge's u32 counters")
-    columns = tuple((spec, _column(body, r.pos, (offset, n))) for spec, offset, n in specs)
-    return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops, others, columns)
+    return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops, others, tuple(columns))
 
 
-def _column(body: bytes, data_start: int, where: tuple[int, int]) -> bytes:
-    offset, col_len = where
-    return body[data_start + offset:data_start + offset + col_len]
+def _refuse_spec(r: Reader, spec: int, previous: int) -> NoReturn:
+    """What is wrong with a column spec, checked in this order."""
+    if spec & DEFLATE_BIT:
+        r.fail("compressed columns are not allowed in a change (Automerge refuses them)")
+    if spec > 0xFFFFFFFF or spec <= previous:
+        r.fail(f"column spec {spec} out of order, duplicated or over 32 bits")
+    r.fail(f"action column has spec {spec}")
 
 
 def _rle_runs(column: bytes) -> Iterator[tuple[int, int | None]]:
@@ -316,7 +226,20 @@ def _count_actions(column: bytes) -> int:
     return rows
 
 
-def _refuse_unreadable_values(column: bytes) -> None:
-    for _, meta in _rle_runs(column):
-        if meta is not None and meta & 0x0F in UNREADABLE_VALUE_TYPES:
-            raise Rejected(Reason.MALFORMED_CHANGE, UNREADABLE)
+def _refuse_unreadable_values(column: bytes, rows: int) -> None:
+    """Through the decoder ops.py reads the column with (and so from its memo), for a change
+    it can read; as a stream of runs for any other."""
+    metas: list[int | None] | None = None
+    if rows <= MAX_OPS:
+        try:
+            metas = int_column(column, rows)
+        except Rejected:
+            metas = None  # more rows than ops, or not decodable: ops.py refuses it later
+    if metas is None:
+        unreadable = any(meta is not None and meta & 0x0F in UNREADABLE_VALUE_TYPES
+                         for _, meta in _rle_runs(column))
+    else:
+        unreadable = not UNREADABLE_VALUE_TYPES.isdisjoint([meta & 0x0F for meta in set(metas)
+                                                             if meta is not None])
+    if unreadable:
+        raise Rejected(Reason.MALFORMED_CHANGE, UNREADABLE)

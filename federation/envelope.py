@@ -121,8 +121,8 @@ def check_envelope(envelope: Envelope) -> VerifiedChange:
     change = parse_change(envelope.change)
     if change.actor[:KEY_BYTES] != envelope.signer or len(change.actor) != ACTOR_BYTES:
         raise Rejected(Reason.ACTOR_NOT_SIGNER, "the actor id must be the signer key + 8 bytes")
-    canonical = Envelope(envelope.doc_id, change.raw, envelope.signer, envelope.signature,
-                         envelope.voucher)
+    canonical = envelope if change.raw is envelope.change else Envelope(
+        envelope.doc_id, change.raw, envelope.signer, envelope.signature, envelope.voucher)
     if not envelope.signature:
         return VerifiedChange(canonical, doc, change, _vouched(envelope, change))
     if not verify_signature(envelope.signer, envelope.signature,

@@ -1,10 +1,13 @@
 """Every operation of a change, decoded from its columns, for the write rules.
 
 federation/chunk.py checks a chunk's framing and keeps its op columns; this
-module reads them row by row into `Op`s, so that federation/writerules.py can
-judge each operation before Automerge sees it. Format: the Automerge binary
-format's change op columns (Rust `storage/change/change_op_columns.rs`), as
-protocol-spec/changes.md "Operations" restates them. Input is bounded: a
+module reads them (federation/columns.py decodes each) into `Rows`, one list per
+field, so that federation/writerules.py can judge each operation before Automerge
+sees it. The rows are read column by column; when that finds anything wrong,
+they are read again one by one, so that the refusal names the first bad row.
+Format: the Automerge binary format's change op columns (Rust
+`storage/change/change_op_columns.rs`), as protocol-spec/changes.md
+"Operations" restates them. Input is bounded: a
 change of more than MAX_OPS operations is refused before any row is built.
 Raises only `Rejected` (`malformed-change` for columns that do not decode).
 """
@@ -12,15 +15,13 @@ Raises only `Rejected` (`malformed-change` for columns that do not decode).
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from enum import IntEnum
-from typing import Any, NamedTuple, TypeVar
+from itertools import repeat
+from typing import NamedTuple
 
-from .chunk import ParsedChange, Reader
+from .chunk import ParsedChange
+from .columns import MAX_OPS, Reader, boolean_column, delta_column, int_column, string_column
 from .errors import Reason, Rejected
-
-MAX_OPS = 1 << 16  # far above any record; a run-length column could otherwise claim billions
-T = TypeVar("T")
 
 
 class Action(IntEnum):
@@ -45,6 +46,7 @@ EXPAND, MARK_NAME = 0x94, 0xA5
 KNOWN_COLUMNS = frozenset({OBJ_ACTOR, OBJ_CTR, KEY_ACTOR, KEY_CTR, KEY_STR, INSERT, ACTION,
                            VALUE_META, VALUE_RAW, PRED_GROUP, PRED_ACTOR, PRED_CTR, EXPAND,
                            MARK_NAME})
+REQUIRED_COLUMNS = frozenset({INSERT, PRED_GROUP, VALUE_META})  # Automerge reads them as never null
 # Value types: the low 4 bits of a value metadata entry (the rest is the length).
 VALUE_KINDS = {0: "null", 1: "bool", 2: "bool", 3: "uint", 4: "int", 5: "f64", 6: "str",
                7: "bytes", 8: "counter", 9: "timestamp"}
@@ -81,70 +83,163 @@ class Op(NamedTuple):
         return f"{action} {self.key if self.key is not None else 'list element'}"
 
 
+class Rows(NamedTuple):
+    """A change's operations column by column: row i of each list is op i (`op(i)` builds it).
+    The write rules read the columns, so no `Op` is built for a change they allow."""
+
+    start: int  # the first op's counter
+    actor: bytes
+    obj: list[OpId | None]
+    key: list[str | None]
+    elem: list[OpId | None]
+    insert: list[bool]
+    action: list[int]
+    kind: list[str]
+    value: list[object]
+    pred: list[tuple[OpId, ...]]
+
+    def op(self, i: int) -> Op:
+        return Op(OpId(self.start + i, self.actor), self.obj[i], self.key[i], self.elem[i],
+                  self.insert[i], self.action[i], self.kind[i], self.value[i], self.pred[i])
+
+
 def decode_ops(change: ParsedChange) -> list[Op]:
     """The operations of a parsed change, in order; Rejected if the columns do not decode."""
+    rows = decode_rows(change)
+    ids = map(OpId, range(rows.start, rows.start + len(rows.action)), repeat(rows.actor))
+    return list(map(Op, ids, *rows[2:]))
+
+
+def decode_rows(change: ParsedChange) -> Rows:
+    """The operations of a parsed change as columns; Rejected if the columns do not decode."""
     n = change.num_ops
     if n > MAX_OPS:
         raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: {n} operations, at most {MAX_OPS}")
     cols = dict(change.columns)
-    unknown = sorted(set(cols) - KNOWN_COLUMNS)
-    if unknown:
-        raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: unknown op column {unknown[0]:#x}")
-    actors = (change.actor, *change.other_actors)
-    # Columns Automerge reads as never null: without them it refuses the change.
-    required = (INSERT, PRED_GROUP, VALUE_META)
-    if n and any(spec not in cols for spec in required):
+    if not KNOWN_COLUMNS.issuperset(cols):
+        unknown = min(set(cols) - KNOWN_COLUMNS)
+        raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: unknown op column {unknown:#x}")
+    if n and not REQUIRED_COLUMNS.issubset(cols):
         raise Rejected(Reason.MALFORMED_CHANGE, "an op column Automerge requires is missing")
-
-    def actor_of(index: int | None) -> bytes | None:
-        if index is None:
-            return None
-        if index >= len(actors):
-            raise Rejected(Reason.MALFORMED_CHANGE, f"actor index {index} of {len(actors)}")
-        return actors[index]
-
-    obj_actor = _rle(cols.get(OBJ_ACTOR, b""), n, Reader.uleb)
-    obj_ctr = _rle(cols.get(OBJ_CTR, b""), n, Reader.uleb)
-    key_actor = _rle(cols.get(KEY_ACTOR, b""), n, Reader.uleb)
-    key_ctr = _delta(cols.get(KEY_CTR, b""), n)
-    key_str = _rle(cols.get(KEY_STR, b""), n, _utf8)
-    insert = _booleans(cols.get(INSERT, b""), n)
-    action = _rle(cols.get(ACTION, b""), n, Reader.uleb)
-    values = _values(cols.get(VALUE_META, b""), cols.get(VALUE_RAW, b""), n)
-    groups = _rle(cols.get(PRED_GROUP, b""), n, Reader.uleb)
-    total_preds = sum(g or 0 for g in groups)
+    empty = b""
+    obj_actor = int_column(cols.get(OBJ_ACTOR, empty), n)
+    obj_ctr = int_column(cols.get(OBJ_CTR, empty), n)
+    key_actor = int_column(cols.get(KEY_ACTOR, empty), n)
+    key_ctr = delta_column(cols.get(KEY_CTR, empty), n)
+    key_str = string_column(cols.get(KEY_STR, empty), n)
+    insert = boolean_column(cols.get(INSERT, empty), n)
+    action = int_column(cols.get(ACTION, empty), n)
+    kinds, values = _values(cols.get(VALUE_META, empty), cols.get(VALUE_RAW, empty), n)
+    groups = int_column(cols.get(PRED_GROUP, empty), n)
+    total_preds = sum(filter(None, groups))
     if total_preds > MAX_OPS:
         raise Rejected(Reason.MALFORMED_CHANGE, f"{total_preds} overwritten operations")
-    pred_actor = _rle(cols.get(PRED_ACTOR, b""), total_preds, Reader.uleb)
-    pred_ctr = _delta(cols.get(PRED_CTR, b""), total_preds)
-    ops: list[Op] = []
-    used = 0
-    start, actor, put = change.start_op, change.actor, Action.PUT.value
-    ids: dict[tuple[int | None, int | None], OpId | None] = {}  # objects repeat across rows
-    for i in range(n):
-        place = (obj_ctr[i], obj_actor[i])
-        obj = ids.get(place, _UNSEEN)
-        if obj is _UNSEEN:
-            obj = ids[place] = _op_id(place[0], actor_of(place[1]), "object")
-        key = key_str[i]
-        elem = None
-        if key is None:
-            head = key_ctr[i] == 0 and key_actor[i] is None
-            elem = HEAD if head else _op_id(key_ctr[i], actor_of(key_actor[i]), "list element")
-        group = groups[i]
-        if group is None:
-            raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} has a null predecessor count")
-        pred: tuple[OpId, ...] = ()
-        if group:
-            pred = tuple(_pred(i, pred_ctr[used + j], actor_of(pred_actor[used + j]))
-                         for j in range(group))
+    columns = _Columns((change.actor, *change.other_actors), obj_actor, obj_ctr, key_actor, key_ctr,
+                       key_str, insert, action, kinds, values, groups,
+                       int_column(cols.get(PRED_ACTOR, empty), total_preds),
+                       delta_column(cols.get(PRED_CTR, empty), total_preds))
+    try:
+        return columns.rows_at_once(change.start_op)
+    except Rejected:
+        return columns.row_by_row(change.start_op)  # raises what the first bad row breaks
+
+
+class _Columns(NamedTuple):
+    """The decoded columns of a change, before they are read as ops."""
+
+    actors: tuple[bytes, ...]
+    obj_actor: list[int | None]
+    obj_ctr: list[int | None]
+    key_actor: list[int | None]
+    key_ctr: list[int | None]
+    key_str: list[str | None]
+    insert: list[bool]
+    action: list[int | None]
+    kinds: list[str]  # fresh lists (never memo-shared): rows_at_once blanks non-puts in place
+    values: list[object]
+    groups: list[int | None]
+    pred_actor: list[int | None]
+    pred_ctr: list[int | None]
+
+    def actor_of(self, index: int | None) -> bytes | None:
+        if index is None:
+            return None
+        if index >= len(self.actors):
+            raise Rejected(Reason.MALFORMED_CHANGE, f"actor index {index} of {len(self.actors)}")
+        return self.actors[index]
+
+    def rows_at_once(self, start: int) -> Rows:
+        """The rows read column by column: what `row_by_row` reads, and Rejected whenever it
+        is (perhaps for another row: then `row_by_row` says which is first)."""
+        n = len(self.action)
+        places = set(zip(self.obj_ctr, self.obj_actor, strict=True))
+        ids = {place: _op_id(place[0], self.actor_of(place[1]), "object") for place in places}
+        keys = self.key_str
+        elems: list[OpId | None] = [None] * n
+        if None in keys:
+            elems = [None if key is not None else self.elem(ctr, actor)
+                     for key, ctr, actor in zip(keys, self.key_ctr, self.key_actor, strict=True)]
+        if None in self.groups or None in self.action:
+            raise Rejected(Reason.MALFORMED_CHANGE, "a null predecessor count or action")
+        actions: list[int] = self.action  # type: ignore[assignment]  # no null: just checked
+        preds: list[tuple[OpId, ...]] = [()] * n
+        if self.pred_actor:
+            preds = self.preds()
+        kinds, values, put = self.kinds, self.values, Action.PUT
+        if actions.count(put) != n:
+            for i, act in enumerate(actions):
+                if act != put:  # only a put has a value
+                    kinds[i], values[i] = "", None
+        objs = list(map(ids.__getitem__, zip(self.obj_ctr, self.obj_actor, strict=True)))
+        return Rows(start, self.actors[0], objs, keys, elems, self.insert, actions, kinds, values,
+                    preds)
+
+    def elem(self, ctr: int | None, actor: int | None) -> OpId | None:
+        head = ctr == 0 and actor is None
+        return HEAD if head else _op_id(ctr, self.actor_of(actor), "list element")
+
+    def preds(self) -> list[tuple[OpId, ...]]:
+        used = 0
+        out: list[tuple[OpId, ...]] = []
+        for i, group in enumerate(self.groups):
+            assert group is not None
+            out.append(self.pred(i, used, group))
             used += group
-        act = action[i]
-        if act is None:
-            raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} has no action")
-        kind, value = values[i] if act == put else ("", None)
-        ops.append(Op(OpId(start + i, actor), obj, key, elem, insert[i], act, kind, value, pred))
-    return ops
+        return out
+
+    def pred(self, i: int, used: int, group: int) -> tuple[OpId, ...]:
+        """The ops row `i` overwrites: `group` of them, after the `used` of earlier rows."""
+        return tuple(_pred(i, self.pred_ctr[used + j], self.actor_of(self.pred_actor[used + j]))
+                     for j in range(group))
+
+    def row_by_row(self, start: int) -> Rows:
+        """The rows read one by one, each checked in full before the next: the first bad row
+        is the one refused."""
+        rows = Rows(start, self.actors[0], [], [], [], self.insert, [], [], [], [])
+        used = 0
+        ids: dict[tuple[int | None, int | None], OpId | None] = {}  # objects repeat across rows
+        for i, (place, key, group, act) in enumerate(zip(
+                zip(self.obj_ctr, self.obj_actor, strict=True), self.key_str, self.groups, self.action,
+                strict=True)):
+            obj = ids.get(place, _UNSEEN)
+            if obj is _UNSEEN:
+                obj = ids[place] = _op_id(place[0], self.actor_of(place[1]), "object")
+            elem = None if key is not None else self.elem(self.key_ctr[i], self.key_actor[i])
+            if group is None:
+                raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} has a null predecessor count")
+            pred = self.pred(i, used, group)
+            used += group
+            if act is None:
+                raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} has no action")
+            put = act == Action.PUT
+            rows.obj.append(obj)
+            rows.key.append(key)
+            rows.elem.append(elem)
+            rows.action.append(act)
+            rows.kind.append(self.kinds[i] if put else "")
+            rows.value.append(self.values[i] if put else None)
+            rows.pred.append(pred)
+        return rows
 
 
 _UNSEEN = OpId(-1, b"")
@@ -166,107 +261,46 @@ def _op_id(counter: int | None, actor: bytes | None, what: str) -> OpId | None:
     return OpId(counter, actor)
 
 
-def _utf8(r: Reader) -> str:
-    try:
-        return r.take(r.uleb()).decode("utf-8")
-    except UnicodeDecodeError:
-        r.fail("a key is not UTF-8")
+STR_TAG = 6
+SMALL_INT = 1 << 4 | 4  # value metadata of a one-byte int
 
 
-# Decoded columns by their bytes: changes of one kind repeat most of their columns byte for
-# byte (the actions, the insert flags, the actor indexes), so each is decoded once. Only what
-# decoded is kept, the lists are never changed by their readers, and the memo is bounded:
-# at most MAX_DECODED columns of at most MEMO_ROWS rows and MEMO_BYTES bytes each.
-_DECODED: dict[tuple[bytes, int, object], list[Any]] = {}
-MAX_DECODED = 4_096
-MEMO_ROWS = MEMO_BYTES = 64
-
-
-def _rle(column: bytes, rows: int, read: Callable[[Reader], T]) -> list[T | None]:
-    """A run-length encoded column of at most `rows` rows; rows it does not hold are null,
-    as Automerge reads a column that runs out. Read only: the list may be shared."""
-    if rows > MEMO_ROWS or len(column) > MEMO_BYTES:
-        return _decode_rle(column, rows, read)
-    memo = (column, rows, read)
-    found = _DECODED.get(memo)
-    if found is not None:
-        return found
-    out = _decode_rle(column, rows, read)
-    if len(_DECODED) >= MAX_DECODED:
-        _DECODED.clear()
-    _DECODED[memo] = out
-    return out
-
-
-def _decode_rle(column: bytes, rows: int, read: Callable[[Reader], T]) -> list[T | None]:
-    out: list[T | None] = []
-    r = Reader(column)
-    end, sleb, uleb = len(column), r.sleb, r.uleb
-    while r.pos < end:
-        run = sleb()
-        count = run if run > 0 else -run if run < 0 else uleb()
-        if len(out) + count > rows:
-            raise Rejected(Reason.MALFORMED_CHANGE, f"an op column holds over {rows} rows")
-        if run > 0:
-            out.extend([read(r)] * count)
-        elif run < 0:
-            out.extend([read(r) for _ in range(count)])
-        else:
-            out.extend([None] * count)
-    if len(out) < rows:
-        out.extend([None] * (rows - len(out)))
-    return out
-
-
-def _delta(column: bytes, rows: int) -> list[int | None]:
-    """A delta-encoded column: each value is the previous non-null one plus the delta."""
-    out: list[int | None] = []
-    last = 0
-    for delta in _rle(column, rows, Reader.sleb):
-        if delta is None:
-            out.append(None)
-            continue
-        last += delta
-        if last < 0:
-            raise Rejected(Reason.MALFORMED_CHANGE, "a negative counter")
-        out.append(last)
-    return out
-
-
-def _booleans(column: bytes, rows: int) -> list[bool]:
-    """Alternating run lengths, starting with false, of exactly `rows` rows: Automerge does
-    not take a change whose insert column runs out early."""
-    out: list[bool] = []
-    r = Reader(column)
-    end = len(column)
-    value = False
-    while r.pos < end:
-        count = r.uleb()
-        if len(out) + count > rows:
-            raise Rejected(Reason.MALFORMED_CHANGE, f"a boolean column holds over {rows} rows")
-        out.extend([value] * count)
-        value = not value
-    if len(out) != rows:
-        raise Rejected(Reason.MALFORMED_CHANGE, f"a boolean column holds {len(out)} of {rows} rows")
-    return out
-
-
-def _values(meta_column: bytes, raw: bytes, rows: int) -> list[tuple[str, object]]:
-    """(kind, value) of each row from the value metadata and raw columns."""
-    out: list[tuple[str, object]] = []
-    pos = 0
-    for meta in _rle(meta_column, rows, Reader.uleb):
+def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[object]]:
+    """The kind and value of each row, from the value metadata and raw columns."""
+    kinds: list[str] = []
+    values: list[object] = []
+    pos, size = 0, len(raw)
+    text = raw.decode("latin-1")  # one character per byte: an ASCII string value is a slice of it
+    for meta in int_column(meta_column, rows):
         if meta is None:
             raise Rejected(Reason.MALFORMED_CHANGE, "a null in the value metadata column")
         end = pos + (meta >> 4)
-        if end > len(raw):
+        if end > size:
             raise Rejected(Reason.MALFORMED_CHANGE, f"{meta >> 4} bytes wanted at byte {pos}, "
-                                                    f"{len(raw) - pos} left")
-        out.append(_value(meta & 0x0F, raw[pos:end]))
+                                                    f"{size - pos} left")
+        if meta & 0x0F == STR_TAG:  # most values: read here
+            string = text[pos:end]
+            if not string.isascii():
+                try:
+                    string = raw[pos:end].decode("utf-8")
+                except UnicodeDecodeError:
+                    raise Rejected(Reason.MALFORMED_CHANGE, "a string value is not UTF-8") from None
+            values.append(string)
+            kinds.append("str")
+        elif not meta:  # a null, or no value (a make or a delete)
+            values.append(None)
+            kinds.append("null")
+        elif meta == SMALL_INT and raw[pos] < 0x80:  # an int of one byte, -64..63
+            values.append(raw[pos] - 0x80 if raw[pos] & 0x40 else raw[pos])
+            kinds.append("int")
+        else:
+            kind, value = _value(meta & 0x0F, raw[pos:end])
+            kinds.append(kind)
+            values.append(value)
         pos = end
-    if pos < len(raw):
+    if pos < size:
         raise Rejected(Reason.MALFORMED_CHANGE, "the value column holds more than its metadata says")
-    return out
+    return kinds, values
 
 
 FIXED_BYTES = {"null": 0, "bool": 0, "f64": 8}
@@ -275,11 +309,6 @@ NUMBERS = frozenset({"uint", "int", "counter", "timestamp"})
 
 def _value(tag: int, data: bytes) -> tuple[str, object]:
     kind = VALUE_KINDS.get(tag, "unknown")
-    if kind == "str":  # most values: checked first
-        try:
-            return kind, data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise Rejected(Reason.MALFORMED_CHANGE, "a string value is not UTF-8") from None
     fixed = FIXED_BYTES.get(kind)
     if fixed is not None and len(data) != fixed:
         raise Rejected(Reason.MALFORMED_CHANGE, f"a {kind} value of {len(data)} bytes")

@@ -21,15 +21,16 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from itertools import groupby
+from typing import Protocol, cast
 
-from .chunk import ParsedChange, parse_change
+from .chunk import parse_change
 from .docids import RECORD_ID_RE, DocKind
 from .envelope import ACTOR_BYTES, VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text, parse_key
 from .ledger import certificate_valid, revocation_cut
-from .ops import HEAD, Action, Op, OpId, decode_ops
+from .ops import HEAD, Action, Op, OpId, Rows, decode_rows
 
 Path = tuple[str, ...]
 ITEM = "{item}"  # a list element: written by an insert
@@ -231,7 +232,7 @@ def _matches(pattern: Path, path: Path) -> bool:
     return len(pattern) == len(path) and all(map(_segment_matches, pattern, path))
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: the memo of verdicts is keyed by node
 class _Node:
     """The table as a tree of path segments: literal keys first, then placeholders."""
 
@@ -325,9 +326,8 @@ def check_writes(vc: VerifiedChange, held: HeldObjects) -> Mapping[Path, object]
         if first is not None and first != change.hash:
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: a second genesis; the "
                                                    f"ledger begins with {first.hex()}", conflict=first)
-    judge = _Judge(vc, held, genesis)
-    for n, op in enumerate(decode_ops(change)):
-        judge.op(n, op)
+    judge = _Judge(vc, held, genesis, decode_rows(change))
+    judge.ops()
     judge.proofs()
     if genesis and kind is LEDGER:
         missing = [r.rule for r in TABLE if r.doc is kind and r.required and r.rule not in judge.created]
@@ -337,79 +337,179 @@ def check_writes(vc: VerifiedChange, held: HeldObjects) -> Mapping[Path, object]
     return judge.values
 
 
+Parent = tuple[Path, str, bool, Place]  # an object's path, type, whether made here, and place
+
+
 class _Judge:
     """One change's operations judged in order, with what the change has made so far."""
 
-    def __init__(self, vc: VerifiedChange, held: HeldObjects, genesis: bool) -> None:
-        self.vc, self.held, self.genesis = vc, held, genesis
+    def __init__(self, vc: VerifiedChange, held: HeldObjects, genesis: bool, rows: Rows) -> None:
+        self.vc, self.held, self.genesis, self.rows = vc, held, genesis, rows
         self.made: dict[OpId, tuple[Path, str]] = {}  # objects made: path and type
-        self.written: set[tuple[OpId | None, str]] = set()
+        self.written: dict[OpId | None, set[str]] = {}  # the keys written in each map
         self.values: dict[Path, object] = {}  # every value put, by path
-        self.signed: list[tuple[int, Op, Row, str, Path]] = []  # objects that need a proof
+        self.signed: list[tuple[int, Row, str, Path]] = []  # objects that need a proof
         self.created: set[str] = set()  # rows whose object this change made
         # where each parent lies in the table: a record's fields share their parent's walk
         self.places: dict[Path, Place] = {}
+        self.parents: dict[OpId | None, Parent] = {}  # each object written to, found once
 
-    def op(self, n: int, op: Op) -> None:
-        change, doc_id = self.vc.change, self.vc.envelope.doc_id
-        if op.action not in ALLOWED_ACTIONS:
-            raise violation(n, op, W_ACTIONS, "only maps, lists and values are written; nothing "
-                                              "is deleted, counted or made text")
-        if op.pred:
-            raise violation(n, op, W_OVERWRITE, "overwrites an earlier value")
-        parent: Path = ()
-        parent_type, parent_new = "map", self.genesis
-        if op.obj in self.made:
-            (parent, parent_type), parent_new = self.made[op.obj], True
-        elif op.obj is not None:
-            resolved = self.held.object_path(doc_id, op.obj)
-            if resolved is None:
-                raise violation(n, op, W_PATH, "writes to an object the document does not hold")
-            parent, parent_new = resolved, False
-        key = _key(n, op, change, parent_type, self.written)
-        path = (*parent, key)
-        place = self.places.get(parent)
-        if place is None:
-            place = self.places[parent] = _descend((TREES[self.vc.doc.kind], None), parent, 0)
-        here = _descend(place, path, len(parent))
-        found = _found(here, path)
+    def fail(self, n: int, rule: str, detail: str, row_: Row | None = None) -> Rejected:
+        return violation(n, self.rows.op(n), rule, detail, row_)
+
+    def ops(self) -> None:
+        """Every op in order, each allowed by one row. Ops run in groups by the object they
+        write to: a record's fields, put in the change that makes it, are judged at once."""
+        start = 0
+        for obj, group in groupby(self.rows.obj):
+            end = start + len(list(group))
+            if end - start < 2 or not self.fields(obj, start, end):
+                for n in range(start, end):
+                    self.op(n, obj)
+            start = end
+
+    def fields(self, obj: OpId | None, start: int, end: int) -> bool:
+        """Ops `start` to `end`, when all of them put a field of a map this change made: True
+        if `op` would allow each (and then with what `op` would record), False to ask `op`."""
+        found = self.parents.get(obj)
         if found is None:
-            raise violation(n, op, W_PATH, f"no rule allows {'/'.join(path)}")
-        row_, rel, types = found
+            return False
+        parent, parent_type, parent_new, (node, owner) = found
+        rows = self.rows
+        if not parent_new or parent_type != "map" or node is None or owner is None \
+                or rows.action[start:end].count(Action.PUT) != end - start \
+                or any(rows.pred[start:end]) or True in rows.insert[start:end]:
+            return False
+        keys = tuple(rows.key[start:end])
+        if None in keys:
+            return False
+        named = cast(tuple[str, ...], keys)
+        written = self.written.setdefault(obj, set())
+        if not written.isdisjoint(named) or not _fields_allowed(node, named, tuple(rows.kind[start:end])):
+            return False
+        written.update(named)
+        self.values.update(zip([(*parent, key) for key in named], rows.value[start:end], strict=True))
+        return True
+
+    def op(self, n: int, obj: OpId | None) -> None:
+        """Op `n`, checked as ledger.md lists the rules, in its order."""
+        rows, change = self.rows, self.vc.change
+        action = rows.action[n]
+        if action not in ALLOWED_ACTIONS:
+            raise self.fail(n, W_ACTIONS, "only maps, lists and values are written; nothing "
+                                          "is deleted, counted or made text")
+        if rows.pred[n]:
+            raise self.fail(n, W_OVERWRITE, "overwrites an earlier value")
+        parent, parent_type, parent_new, (node, owner) = self.parents.get(obj) or self.parent(n, obj)
+        segment = self.segment(n, obj, parent_type)
+        path = (*parent, segment)
+        node = node.step(segment) if node is not None else None
+        if node is not None and node.row is not None:
+            owner = (node.row, len(path))
+        if owner is None:
+            raise self.fail(n, W_PATH, f"no rule allows {'/'.join(path)}")
+        row_, depth = owner
+        rel = path[depth:]
+        types = node.types if node is not None else frozenset()
         if not types:
-            raise violation(n, op, W_PATH, f"no field {'/'.join(rel)} in {row_.meaning}", row_)
-        value_type = ALLOWED_ACTIONS[op.action] or op.kind
+            raise self.fail(n, W_PATH, f"no field {'/'.join(rel)} in {row_.meaning}", row_)
+        value_type = ALLOWED_ACTIONS[action] or rows.kind[n]
         if value_type not in types:
-            raise violation(n, op, W_TYPE, f"{'/'.join(path)} is {'|'.join(sorted(types))}, "
-                                           f"not {value_type}", row_)
+            raise self.fail(n, W_TYPE, f"{'/'.join(path)} is {'|'.join(sorted(types))}, "
+                                       f"not {value_type}", row_)
         if not rel and row_.when is GENESIS and not self.genesis:
-            raise violation(n, op, W_WHEN, f"{'/'.join(path)} is written by the first change only",
-                            row_)
-        if rel and not parent_new and not _once(row_, rel):
-            raise violation(n, op, W_WHEN, f"{'/'.join(path)} is written only with its record", row_)
-        if not parent_new and change.deps and self.held.has_entry(doc_id, parent, key, change.deps):
-            raise violation(n, op, W_NEW_KEY, f"{'/'.join(path)} exists already", row_)
-        self.values[path] = op.value if op.action == Action.PUT else MADE
-        if op.action == Action.PUT:
+            raise self.fail(n, W_WHEN, f"{'/'.join(path)} is written by the first change only", row_)
+        if not parent_new:
+            if rel and not _once(row_, rel):
+                raise self.fail(n, W_WHEN, f"{'/'.join(path)} is written only with its record", row_)
+            if change.deps and self.held.has_entry(self.vc.envelope.doc_id, parent, segment,
+                                                   change.deps):
+                raise self.fail(n, W_NEW_KEY, f"{'/'.join(path)} exists already", row_)
+        if action == Action.PUT:
+            self.values[path] = rows.value[n]
             return
-        self.made[op.id] = (path, value_type)
-        self.places[path] = here
+        self.values[path] = MADE
+        op_id = OpId(rows.start + n, rows.actor)
+        self.made[op_id] = (path, value_type)
+        self.places[path] = (node, owner)
+        self.parents[op_id] = (path, value_type, True, (node, owner))  # what `parent` would find
         if not rel:
             self.created.add(row_.rule)
         if rel in row_.signed:
-            self.signed.append((n, op, row_, row_.signed[rel], path))
+            self.signed.append((n, row_, row_.signed[rel], path))
+
+    def parent(self, n: int, obj: OpId | None) -> Parent:
+        """The object op `n` writes to: made by this change, held, or the root."""
+        parent: Path = ()
+        parent_type, parent_new = "map", self.genesis
+        if obj in self.made:
+            (parent, parent_type), parent_new = self.made[obj], True
+        elif obj is not None:
+            resolved = self.held.object_path(self.vc.envelope.doc_id, obj)
+            if resolved is None:
+                raise self.fail(n, W_PATH, "writes to an object the document does not hold")
+            parent, parent_new = resolved, False
+        place = self.places.get(parent)
+        if place is None:
+            place = self.places[parent] = _descend((TREES[self.vc.doc.kind], None), parent, 0)
+        found = self.parents[obj] = (parent, parent_type, parent_new, place)
+        return found
+
+    def segment(self, n: int, obj: OpId | None, parent_type: str) -> str:
+        """The path segment op `n` writes: a map key, or ITEM for a list insert."""
+        rows = self.rows
+        if parent_type == "list":
+            change, elem = self.vc.change, rows.elem[n]
+            own_element = (elem is not None and elem.actor == change.actor
+                           and change.start_op <= elem.counter < rows.start + n)
+            if not rows.insert[n] or not (elem == HEAD or own_element):
+                raise self.fail(n, W_OVERWRITE, "a list gains elements only in the change that makes it")
+            return ITEM
+        key = rows.key[n]
+        if key is None or rows.insert[n]:
+            raise self.fail(n, W_OVERWRITE, "a list operation on a map")
+        written = self.written.setdefault(obj, set())
+        if key in written:
+            raise self.fail(n, W_OVERWRITE, "writes one key twice")
+        written.add(key)
+        return key
 
     def proofs(self) -> None:
         """Objects whose content is the assembly key's statement (a certificate, a
         revocation) must carry its valid signature: a certified device can neither squat a
         device key nor write a revocation that would block the real one (rule W9)."""
         assembly = self.vc.doc.assembly
-        for n, op, row_, proof, path in self.signed:
+        for n, row_, proof, path in self.signed:
             content = _plain(self.values, path)
             device = parse_key(path[row_.path.index("{device}")])
             if assembly is None or not PROOFS[proof](assembly, device, content):
-                raise violation(n, op, W_SIGNED, f"{'/'.join(path)} does not carry the assembly "
-                                                 f"key's {proof}", row_)
+                raise self.fail(n, W_SIGNED, f"{'/'.join(path)} does not carry the assembly "
+                                             f"key's {proof}", row_)
+
+
+# Whether a run of fields may be put in a map made in the same change, by the map's node in
+# the table and the run's keys and value types: changes of one kind repeat them. Bounded: at
+# most MAX_VERDICTS runs of at most VERDICT_KEYS keys and VERDICT_CHARS characters of keys each.
+_VERDICTS: dict[tuple[_Node, tuple[str, ...], tuple[str, ...]], bool] = {}
+MAX_VERDICTS = 4_096
+VERDICT_KEYS, VERDICT_CHARS = 64, 1_024
+
+
+def _fields_allowed(node: _Node, keys: tuple[str, ...], kinds: tuple[str, ...]) -> bool:
+    """Every key a field of `node` (not a row of its own) whose types include its value's,
+    and no key twice: what `_Judge.op` checks of a put in a map made in the same change."""
+    memo = (node, keys, kinds)
+    verdict = _VERDICTS.get(memo)
+    if verdict is not None:
+        return verdict
+    verdict = len(set(keys)) == len(keys) and all(
+        child is not None and child.row is None and kind in child.types
+        for child, kind in zip(map(node.step, keys), kinds, strict=True))
+    if len(keys) <= VERDICT_KEYS and sum(map(len, keys)) <= VERDICT_CHARS:
+        if len(_VERDICTS) >= MAX_VERDICTS:
+            _VERDICTS.clear()
+        _VERDICTS[memo] = verdict
+    return verdict
 
 
 def _plain(values: dict[Path, object], path: Path) -> dict[str, object]:
@@ -425,23 +525,6 @@ def _plain(values: dict[Path, object], path: Path) -> dict[str, object]:
     return out
 
 
-def _key(n: int, op: Op, change: ParsedChange, parent_type: str,
-         written: set[tuple[OpId | None, str]]) -> str:
-    """The path segment an op writes: a map key, or ITEM for a list insert."""
-    if parent_type == "list":
-        own_element = (op.elem is not None and op.elem.actor == change.actor
-                       and change.start_op <= op.elem.counter < op.id.counter)
-        if not op.insert or not (op.elem == HEAD or own_element):
-            raise violation(n, op, W_OVERWRITE, "a list gains elements only in the change that makes it")
-        return ITEM
-    if op.insert or op.key is None:
-        raise violation(n, op, W_OVERWRITE, "a list operation on a map")
-    if (op.obj, op.key) in written:
-        raise violation(n, op, W_OVERWRITE, "writes one key twice")
-    written.add((op.obj, op.key))
-    return op.key
-
-
 def resolve_path(doc_id: str, obj: OpId, chunk_with_op: ChunkLookup, depth: int = 0) -> Path | None:
     """The path of the map that op `obj` made, following each creating op up to the root.
 
@@ -454,14 +537,14 @@ def resolve_path(doc_id: str, obj: OpId, chunk_with_op: ChunkLookup, depth: int 
         return None
     parsed = parse_change(chunk)
     index = obj.counter - parsed.start_op
-    ops = decode_ops(parsed)
-    if not 0 <= index < len(ops):
+    rows = decode_rows(parsed)
+    if not 0 <= index < len(rows.action):
         return None
-    op = ops[index]
-    if op.action != Action.MAKE_MAP or op.key is None or op.insert:
+    key, made_in = rows.key[index], rows.obj[index]
+    if rows.action[index] != Action.MAKE_MAP or key is None or rows.insert[index]:
         return None
-    parent = () if op.obj is None else resolve_path(doc_id, op.obj, chunk_with_op, depth + 1)
-    return None if parent is None else (*parent, op.key)
+    parent = () if made_in is None else resolve_path(doc_id, made_in, chunk_with_op, depth + 1)
+    return None if parent is None else (*parent, key)
 
 
 class ChunkLookup(Protocol):

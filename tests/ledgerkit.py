@@ -21,7 +21,8 @@ from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
 from pnyx.daemon.store.node import Node
 from pnyx.daemon.store.sqlite import Store
-from pnyx.federation.chunk import MAGIC, Reader, encode_uleb
+from pnyx.federation.chunk import MAGIC, encode_uleb
+from pnyx.federation.columns import Reader
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey

@@ -24,7 +24,7 @@ from automerge.core import ROOT, Document, ObjType, Transaction
 from playwright.sync_api import expect
 from pnyx.daemon.store.node import read_key
 from pnyx.federation.bundle import BundleWriter, Header, HeldState, Selection
-from pnyx.federation.chunk import Reader
+from pnyx.federation.columns import Reader
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change, signing_input
 from pnyx.federation.keys import SigningKey, key_text

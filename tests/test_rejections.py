@@ -16,7 +16,8 @@ from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.node import Node
 from pnyx.daemon.store.pending import Bounds
 from pnyx.federation.amvalues import put_value
-from pnyx.federation.chunk import Reader, encode_uleb, parse_change
+from pnyx.federation.chunk import encode_uleb, parse_change
+from pnyx.federation.columns import Reader
 from pnyx.federation.envelope import Envelope, sign_change, signing_input
 from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.keys import key_text

@@ -25,7 +25,8 @@ from automerge.core import Document, Transaction
 from pnyx.daemon.services.jsonable import to_jsonable
 from pnyx.federation.bundle import BundleWriter, Header, HeldState, Selection, encode_state
 from pnyx.federation.changepack import pack, split_chunk, unpack
-from pnyx.federation.chunk import CHANGE_CHUNK, MAGIC, Reader, encode_uleb, parse_change
+from pnyx.federation.chunk import CHANGE_CHUNK, MAGIC, encode_uleb, parse_change
+from pnyx.federation.columns import Reader
 from pnyx.federation.confed import Act, ActKind, write_act, write_recall_saw
 from pnyx.federation.discovery_txt import Announcement, encode_txt
 from pnyx.federation.docids import ledger_id, mandate_doc_id

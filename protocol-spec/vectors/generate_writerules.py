@@ -24,7 +24,8 @@ from typing import Any
 
 from automerge.core import ROOT, ObjType, ScalarType, Transaction
 from pnyx.federation.amvalues import ensure_map, put_value
-from pnyx.federation.chunk import Reader, encode_uleb, parse_change
+from pnyx.federation.chunk import encode_uleb, parse_change
+from pnyx.federation.columns import Reader
 from pnyx.federation.confed import Act, ActKind, write_act
 from pnyx.federation.envelope import run_actor
 from pnyx.federation.keys import key_text

@@ -1,0 +1,321 @@
+"""Reading the bytes of a change: a cursor that refuses what does not decode, and the
+run-length encoded op columns, decoded fast and once.
+
+Column formats are the Automerge binary format's (protocol-spec/changes.md, "Operations").
+Most columns of most changes hold short runs of one-byte values, and changes of one kind
+repeat many columns byte for byte: the fast decoders read those in a few C-level steps and
+small columns are remembered by their bytes. Anything unusual goes to the exact decoder,
+which reads any valid column and says what is wrong with an invalid one, so the fast
+paths change no outcome and no error. Raises only `Rejected`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+from .errors import Reason, Rejected
+
+T = TypeVar("T")
+MAX_OPS = 1 << 16  # far above any record; a run-length column could otherwise claim billions
+_U64_LIMIT = 1 << 64
+_I64_LIMIT = 1 << 63
+
+
+class Reader:
+    """A cursor over bytes that turns every decoding failure into `Rejected`.
+
+    `short` is the reason for running past the end, `bad` for anything else (LEB128
+    values that are non-minimal or over 64 bits, counts the input cannot hold).
+    """
+
+    __slots__ = ("bad", "data", "pos", "short")
+
+    def __init__(self, data: bytes, short: Reason = Reason.MALFORMED_CHANGE,
+                 bad: Reason = Reason.MALFORMED_CHANGE, pos: int = 0) -> None:
+        self.data = data
+        self.pos = pos
+        self.short = short
+        self.bad = bad
+
+    def fail(self, detail: str) -> NoReturn:
+        raise Rejected(self.bad, f"{detail} at byte {self.pos}")
+
+    def remaining(self) -> int:
+        return len(self.data) - self.pos
+
+    def take(self, n: int) -> bytes:
+        pos = self.pos
+        end = pos + n
+        if end > len(self.data):
+            raise Rejected(self.short, f"{n} bytes wanted at byte {pos}, {self.remaining()} left")
+        self.pos = end
+        return self.data[pos:end]
+
+    def uleb(self) -> int:
+        """An unsigned LEB128 that fits in 64 bits, in its minimal encoding."""
+        data, pos = self.data, self.pos
+        end = len(data)
+        if pos < end and data[pos] < 0x80:  # one byte: most values
+            self.pos = pos + 1
+            return data[pos]
+        result = shift = 0
+        while True:
+            if pos >= end:
+                raise Rejected(self.short, "LEB128 runs past the end")
+            byte = data[pos]
+            pos += 1
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                self.pos = pos
+                if byte == 0 and shift > 7:
+                    self.fail("non-minimal LEB128")
+                if result >= _U64_LIMIT:
+                    self.fail("LEB128 over 64 bits")
+                return result
+            if shift >= 70:
+                self.pos = pos
+                self.fail("LEB128 over 64 bits")
+
+    def sleb(self) -> int:
+        """A signed LEB128 that fits in 64 bits, in its minimal encoding."""
+        data, pos = self.data, self.pos
+        end = len(data)
+        if pos < end and data[pos] < 0x80:  # one byte: -64..63
+            self.pos = pos + 1
+            byte = data[pos]
+            return byte - 0x80 if byte & 0x40 else byte
+        result = shift = prev = 0
+        while True:
+            if pos >= end:
+                raise Rejected(self.short, "LEB128 runs past the end")
+            byte = data[pos]
+            pos += 1
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                self.pos = pos
+                redundant = (byte, prev & 0x40) in ((0, 0), (0x7F, 0x40))
+                if shift > 7 and redundant:
+                    self.fail("non-minimal LEB128")
+                if byte & 0x40:
+                    result -= 1 << shift
+                if not -_I64_LIMIT <= result < _I64_LIMIT:
+                    self.fail("LEB128 over 64 bits")
+                return result
+            if shift >= 70:
+                self.pos = pos
+                self.fail("LEB128 over 64 bits")
+            prev = byte
+
+    def count(self, min_item_bytes: int, what: str) -> int:
+        """A uLEB item count, refused if the rest of the input cannot hold that many items."""
+        n = self.uleb()
+        if n * min_item_bytes > self.remaining():
+            self.fail(f"{n} {what} cannot fit in {self.remaining()} bytes")
+        return n
+
+
+
+def read_key(r: Reader) -> str:
+    try:
+        return r.take(r.uleb()).decode("utf-8")
+    except UnicodeDecodeError:
+        r.fail("a key is not UTF-8")
+
+
+# Decoded columns by their bytes: changes of one kind repeat most of their columns byte for
+# byte (the actions, the insert flags, the actor indexes), so each is decoded once. Only what
+# decoded is kept, the lists are never changed by their readers, and the memo is bounded:
+# at most MAX_DECODED columns of at most MEMO_ROWS rows and MEMO_BYTES bytes each.
+_DECODED: dict[tuple[bytes, int, str], list[Any]] = {}
+MAX_DECODED = 4_096
+MEMO_ROWS = MEMO_BYTES = 64
+
+
+def _memo(decode: Callable[[bytes, int], list[T]]) -> Callable[[bytes, int], list[T]]:
+    """`decode`, remembered for small columns. Read only: the list may be shared."""
+    tag = decode.__name__
+
+    def remembered(column: bytes, rows: int) -> list[T]:
+        if rows > MEMO_ROWS or len(column) > MEMO_BYTES:
+            return decode(column, rows)
+        memo = (column, rows, tag)
+        found = _DECODED.get(memo)
+        if found is not None:
+            return found
+        out = decode(column, rows)
+        if len(_DECODED) >= MAX_DECODED:
+            _DECODED.clear()
+        _DECODED[memo] = out
+        return out
+
+    return remembered
+
+
+class _Unusual(Exception):
+    """A column the fast decoders leave to the exact one: it decodes it or says what is wrong."""
+
+
+def _leb(column: bytes, pos: int) -> tuple[int, int]:
+    """The uLEB128 at `pos` if it takes one or two bytes (and is minimal), and the next pos."""
+    byte = column[pos]
+    if byte < 0x80:
+        return byte, pos + 1
+    high = column[pos + 1] if pos + 1 < len(column) else 0
+    if not 0 < high < 0x80:
+        raise _Unusual
+    return (byte & 0x7F) | high << 7, pos + 2
+
+
+def _runs(column: bytes, rows: int, signed: bool) -> list[int | None]:
+    """A uLEB (or, `signed`, sLEB) run-length column, fast where its runs are under 64 and
+    its values take one byte (uLEB: two), as almost every change's do; the others, and any
+    column with something wrong, are left to the exact decoder."""
+    out: list[int | None] = []
+    pos, end = 0, len(column)
+    try:
+        while pos < end:
+            run = column[pos]
+            pos += 1
+            if run == 0:  # a run of nulls
+                count, pos = _leb(column, pos)
+                if len(out) + count > rows:
+                    raise _Unusual
+                out += [None] * count
+            elif run < 0x40:  # one value, repeated
+                if signed:
+                    value = column[pos]
+                    if value >= 0x80:
+                        raise _Unusual
+                    pos += 1
+                    out += [value - 0x80 if value & 0x40 else value] * run
+                else:
+                    value, pos = _leb(column, pos)
+                    out += [value] * run
+            elif run < 0x80:  # a literal run of 0x80 - run values
+                stop = pos + 0x80 - run
+                literal = column[pos:stop]
+                if stop <= end and literal.isascii():  # one byte each
+                    out += [v - 0x80 if v & 0x40 else v for v in literal] if signed else literal
+                    pos = stop
+                elif signed:
+                    raise _Unusual
+                else:
+                    for _ in range(0x80 - run):
+                        value, pos = _leb(column, pos)
+                        out.append(value)
+            else:
+                raise _Unusual  # a run of 64 or more
+            if len(out) > rows:
+                raise _Unusual
+    except (_Unusual, IndexError):
+        return decode_rle(column, rows, Reader.sleb if signed else Reader.uleb)
+    out += [None] * (rows - len(out))
+    return out
+
+
+@_memo
+def int_column(column: bytes, rows: int) -> list[int | None]:
+    """A uLEB run-length column of at most `rows` rows; rows it does not hold are null,
+    as Automerge reads a column that runs out."""
+    return _runs(column, rows, False)
+
+
+@_memo
+def string_column(column: bytes, rows: int) -> list[str | None]:
+    """A string run-length column, fast when it is ASCII, as keys almost always are."""
+    if not column.isascii():
+        return decode_rle(column, rows, read_key)
+    text = column.decode("ascii")  # one character per byte: lengths and offsets agree
+    out: list[str | None] = []
+    pos, end = 0, len(column)
+    try:
+        while pos < end:
+            run = column[pos]  # every byte is under 0x80: every LEB128 is one byte
+            pos += 1
+            if run == 0:  # a run of nulls
+                count = column[pos]
+                pos += 1
+                if len(out) + count > rows:
+                    raise _Unusual
+                out += [None] * count
+                continue
+            if run < 0x40:  # one string, repeated
+                stop = pos + 1 + column[pos]
+                if stop > end:
+                    raise _Unusual
+                out += [text[pos + 1:stop]] * run
+                pos = stop
+            else:
+                for _ in range(0x80 - run):  # a literal run of strings
+                    stop = pos + 1 + column[pos]
+                    if stop > end:
+                        raise _Unusual
+                    out.append(text[pos + 1:stop])
+                    pos = stop
+            if len(out) > rows:
+                raise _Unusual
+    except (_Unusual, IndexError):
+        return decode_rle(column, rows, read_key)
+    out += [None] * (rows - len(out))
+    return out
+
+
+def decode_rle(column: bytes, rows: int, read: Callable[[Reader], T]) -> list[T | None]:
+    """The exact decoder: every column the fast ones leave, and what is wrong with it."""
+    out: list[T | None] = []
+    r = Reader(column)
+    end, sleb, uleb = len(column), r.sleb, r.uleb
+    while r.pos < end:
+        run = sleb()
+        count = run if run > 0 else -run if run < 0 else uleb()
+        if len(out) + count > rows:
+            raise Rejected(Reason.MALFORMED_CHANGE, f"an op column holds over {rows} rows")
+        if run > 0:
+            out.extend([read(r)] * count)
+        elif run < 0:
+            out.extend([read(r) for _ in range(count)])
+        else:
+            out.extend([None] * count)
+    if len(out) < rows:
+        out.extend([None] * (rows - len(out)))
+    return out
+
+
+@_memo
+def delta_column(column: bytes, rows: int) -> list[int | None]:
+    """A delta-encoded column: each value is the previous non-null one plus the delta."""
+    out: list[int | None] = []
+    last = 0
+    for delta in _runs(column, rows, True):
+        if delta is None:
+            out.append(None)
+            continue
+        last += delta
+        if last < 0:
+            raise Rejected(Reason.MALFORMED_CHANGE, "a negative counter")
+        out.append(last)
+    return out
+
+
+@_memo
+def boolean_column(column: bytes, rows: int) -> list[bool]:
+    """Alternating run lengths, starting with false, of exactly `rows` rows: Automerge does
+    not take a change whose insert column runs out early."""
+    out: list[bool] = []
+    r = Reader(column)
+    end = len(column)
+    value = False
+    while r.pos < end:
+        count = r.uleb()
+        if len(out) + count > rows:
+            raise Rejected(Reason.MALFORMED_CHANGE, f"a boolean column holds over {rows} rows")
+        out.extend([value] * count)
+        value = not value
+    if len(out) != rows:
+        raise Rejected(Reason.MALFORMED_CHANGE, f"a boolean column holds {len(out)} of {rows} rows")
+    return out
+
+

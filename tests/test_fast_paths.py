@@ -1,0 +1,258 @@
+"""The fast paths of verified ingest change no outcome: on random columns and on real changes
+with bytes edited, each gives exactly what the straightforward reading gives (the same
+values, or the same refusal with the same detail), and their memos stay bounded."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from pnyx.federation import chunk, columns, ops, writerules
+from pnyx.federation.chunk import encode_uleb, parse_change
+from pnyx.federation.columns import Reader
+from pnyx.federation.docids import parse_doc_id
+from pnyx.federation.envelope import Envelope, VerifiedChange
+from pnyx.federation.errors import Rejected
+from pnyx.federation.ops import OpId
+from pnyx.federation.writerules import MADE
+from pnyx.federation.writerules import Path as RulePath
+
+from .ledgerkit import body_of, columns_start, rechecksum
+from .test_ops import changes
+
+VECTORS = Path(__file__).resolve().parent.parent / "protocol-spec/vectors"
+SETTINGS = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def outcome(read: Callable[[], object]) -> tuple[object, ...]:
+    try:
+        return ("read", read())
+    except Rejected as exc:
+        return ("refused", exc.reason, exc.detail)
+
+
+def encode_sleb(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if (n == 0 and not byte & 0x40) or (n == -1 and byte & 0x40):
+            return bytes(out + bytes([byte]))
+        out.append(byte | 0x80)
+
+
+@st.composite
+def rle_columns(draw: st.DrawFn, value: st.SearchStrategy[bytes]) -> bytes:
+    """A run-length column of runs, literals and nulls (long ones too), then perhaps damaged."""
+    out = b""
+    for _ in range(draw(st.integers(0, 6))):
+        kind = draw(st.sampled_from(["run", "literal", "literal", "nulls"]))
+        count = draw(st.integers(1, 4) | st.sampled_from([0, 63, 64, 65, 200]) | st.integers(0, 70))
+        if kind == "run":
+            out += encode_sleb(count) + draw(value)
+        elif kind == "literal":
+            out += encode_sleb(-count) + b"".join(draw(value) for _ in range(min(count, 70)))
+        else:
+            out += b"\x00" + encode_uleb(count)
+    damage = draw(st.sampled_from(["none", "none", "none", "cut", "byte", "append"]))
+    if damage == "cut" and out:
+        out = out[:draw(st.integers(0, len(out) - 1))]
+    elif damage == "byte" and out:
+        at = draw(st.integers(0, len(out) - 1))
+        out = out[:at] + bytes([draw(st.integers(0, 255))]) + out[at + 1:]
+    elif damage == "append":
+        out += draw(st.binary(min_size=1, max_size=3))
+    return out
+
+
+LEBS = st.builds(encode_uleb, st.integers(0, 127) | st.integers(0, 300)
+                 | st.sampled_from([128, 16383, 16384, 1 << 63]))
+SLEBS = st.builds(encode_sleb, st.integers(-64, 63) | st.integers(-300, 300)
+                  | st.sampled_from([64, -65, 8191, -8192]))
+TEXTS = st.text(max_size=5).map(str.encode) | st.binary(max_size=4)
+STRINGS = TEXTS.map(lambda t: encode_uleb(len(t)) + t)
+ROWS = st.sampled_from([12, 64, 300, 0, 1, 65])
+
+
+@SETTINGS
+@given(rle_columns(LEBS) | st.binary(max_size=40), ROWS)
+def test_unsigned_columns_read_as_the_exact_decoder_reads_them(column: bytes, rows: int) -> None:
+    columns._DECODED.clear()
+    assert outcome(lambda: columns.int_column(column, rows)) == \
+        outcome(lambda: columns.decode_rle(column, rows, Reader.uleb))
+
+
+@SETTINGS
+@given(rle_columns(SLEBS) | st.binary(max_size=40), ROWS)
+def test_signed_and_delta_columns_read_as_the_exact_decoder_reads_them(column: bytes, rows: int) -> None:
+    def exact() -> list[int | None]:
+        last, out = 0, []
+        for delta in columns.decode_rle(column, rows, Reader.sleb):
+            if delta is not None:
+                last += delta
+                if last < 0:
+                    raise Rejected(chunk.Reason.MALFORMED_CHANGE, "a negative counter")
+            out.append(None if delta is None else last)
+        return out
+
+    columns._DECODED.clear()
+    assert outcome(lambda: columns._runs(column, rows, True)) == \
+        outcome(lambda: columns.decode_rle(column, rows, Reader.sleb))
+    assert outcome(lambda: columns.delta_column(column, rows)) == outcome(exact)
+
+
+@SETTINGS
+@given(rle_columns(STRINGS) | st.binary(max_size=40), ROWS)
+def test_string_columns_read_as_the_exact_decoder_reads_them(column: bytes, rows: int) -> None:
+    columns._DECODED.clear()
+    assert outcome(lambda: columns.string_column(column, rows)) == \
+        outcome(lambda: columns.decode_rle(column, rows, columns.read_key))
+
+
+def seed_changes() -> list[tuple[str, bytes]]:
+    """Real changes, with the document each was written to: every write-rule vector (every
+    row of the table, certificates and lists included) and two hand-made ones."""
+    vectors = json.loads((VECTORS / "writerules.json").read_text())["vectors"]
+    envelopes = [msgpack.unpackb(bytes.fromhex(v["envelope"])) for v in vectors]
+    ledger = envelopes[0][0]
+    return [(e[0], parse_change(e[1]).raw) for e in envelopes] + [(ledger, c) for c in changes()]
+
+
+SEEDS = seed_changes()
+
+
+def column_spans(raw: bytes, body_len: int) -> list[tuple[int, int]]:
+    """Where each op column lies in the body of `raw`: edits aimed at one column."""
+    parsed = parse_change(raw)
+    at = body_len - len(b"".join(c for _, c in parsed.columns))  # a change of ours has no extra bytes
+    spans = []
+    for _, column in parsed.columns:
+        spans.append((at, at + len(column)))
+        at += len(column)
+    return spans
+
+
+@st.composite
+def edited_changes(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A real change with up to four bytes edited in its columns (or anywhere), checksum fixed."""
+    doc_id, raw = draw(st.sampled_from(SEEDS))
+    body = bytearray(body_of(raw))
+    start, end = draw(st.sampled_from([(columns_start(bytes(body)), len(body))] * 3 + [(0, len(body))]
+                                      + list(column_spans(raw, len(body)))))
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(start, min(end, len(body))))
+        what = draw(st.sampled_from(["set", "insert", "delete", "bump"]))
+        byte = draw(st.sampled_from([0x00, 0x01, 0x3F, 0x40, 0x7F, 0x80, 0xFF]) | st.integers(0, 255))
+        if what == "insert":
+            body.insert(at, byte)
+        elif at < len(body):
+            if what == "set":
+                body[at] = byte
+            elif what == "delete":
+                del body[at]
+            else:
+                body[at] = (body[at] + draw(st.sampled_from([-1, 1]))) % 256
+    return doc_id, rechecksum(bytes(body))
+
+
+def read_with_and_without(read: Callable[[], object],
+                          slow: Callable[[pytest.MonkeyPatch], None]) -> tuple[object, object]:
+    """`read` through the fast paths, then with `slow` making it take the straightforward one."""
+    columns._DECODED.clear()
+    writerules._VERDICTS.clear()
+    fast = outcome(read)
+    with pytest.MonkeyPatch.context() as patch:
+        slow(patch)
+        columns._DECODED.clear()
+        return fast, outcome(read)
+
+
+def row_by_row(patch: pytest.MonkeyPatch) -> None:
+    def refuse(self: object, start: int) -> ops.Rows:
+        raise Rejected(chunk.Reason.MALFORMED_CHANGE, "read row by row")
+    patch.setattr(ops._Columns, "rows_at_once", refuse)
+
+
+@SETTINGS
+@given(rle_columns(LEBS) | st.binary(max_size=40), ROWS)
+@example(b"\x01\x08", 12).via("a counter alone")
+@example(b"\x7e\x06\x1f", 2).via("an unknown type last")
+def test_value_types_are_checked_as_a_stream_of_runs_would_check_them(column: bytes, rows: int) -> None:
+    def stream_only(patch: pytest.MonkeyPatch) -> None:
+        def undecodable(column: bytes, rows: int) -> list[int | None]:
+            raise Rejected(chunk.Reason.MALFORMED_CHANGE, "not decoded")
+        patch.setattr(chunk, "int_column", undecodable)
+
+    fast, slow = read_with_and_without(lambda: chunk._refuse_unreadable_values(column, rows), stream_only)
+    assert fast == slow
+
+
+@SETTINGS
+@given(edited_changes())
+def test_ops_read_at_once_are_the_ops_read_row_by_row(
+        edited: tuple[str, bytes]) -> None:
+    def read() -> object:
+        return ops.decode_ops(parse_change(edited[1]))
+
+    fast, slow = read_with_and_without(read, row_by_row)
+    assert fast == slow
+
+
+HELD_PATHS: dict[int, RulePath] = {1: ("decisions",), 2: ("devices",), 3: ("mandates",),
+                                   4: ("decisions", "abcdefghabcdefgh"), 5: ()}
+
+
+class Held:
+    """A document held with a few maps (by the counter of the op that made them), where
+    some keys exist already."""
+
+    def object_path(self, doc_id: str, obj: OpId) -> RulePath | None:
+        return HELD_PATHS.get(obj.counter % 8)
+
+    def has_entry(self, doc_id: str, path: RulePath, key: str, heads: Any) -> bool:
+        return sum(key.encode()) % 4 == 0
+
+    def first_change(self, doc_id: str) -> bytes | None:
+        return None
+
+
+@SETTINGS
+@given(edited_changes())
+def test_fields_judged_at_once_are_judged_as_op_by_op(
+        edited: tuple[str, bytes]) -> None:
+    doc_id, raw = edited
+
+    def judge() -> object:
+        change = parse_change(raw)
+        vc = VerifiedChange(Envelope(doc_id, raw, bytes(32), b""), parse_doc_id(doc_id), change)
+        written = writerules.check_writes(vc, Held())
+        return sorted((p, "made" if v is MADE else v) for p, v in written.items())
+
+    def op_by_op(patch: pytest.MonkeyPatch) -> None:
+        patch.setattr(writerules._Judge, "fields", lambda *_: False)
+        row_by_row(patch)
+
+    fast, slow = read_with_and_without(judge, op_by_op)
+    assert fast == slow
+
+
+def test_verdicts_are_remembered_for_small_runs_only() -> None:
+    """A peer's changes can make the judge remember at most MAX_VERDICTS small runs."""
+    writerules._VERDICTS.clear()
+    node = writerules.TREES[writerules.LEDGER].step("decisions")
+    record = node.step("abcdefghabcdefgh") if node is not None else None
+    assert record is not None
+    for n in range(writerules.MAX_VERDICTS + 10):
+        writerules._fields_allowed(record, ("title", f"k{n}"), ("str", "str"))
+    many = tuple(f"k{n}" for n in range(writerules.VERDICT_KEYS + 1))
+    assert not writerules._fields_allowed(record, many, ("str",) * len(many))
+    assert writerules._fields_allowed(record, ("title", "text"), ("str", "str"))
+    assert 0 < len(writerules._VERDICTS) <= writerules.MAX_VERDICTS
+    assert all(len(keys) <= writerules.VERDICT_KEYS and sum(map(len, keys)) <= writerules.VERDICT_CHARS
+               for _, keys, _ in writerules._VERDICTS)
