@@ -23,7 +23,7 @@ from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import MADE
 from pnyx.federation.writerules import Path as RulePath
 
-from .ledgerkit import body_of, columns_start, rechecksum
+from .ledgerkit import body_of, columns_start, edit_bytes, rechecksum
 from .test_ops import changes
 
 VECTORS = Path(__file__).resolve().parent.parent / "protocol-spec/vectors"
@@ -145,19 +145,7 @@ def edited_changes(draw: st.DrawFn) -> tuple[str, bytes]:
     body = bytearray(body_of(raw))
     start, end = draw(st.sampled_from([(columns_start(bytes(body)), len(body))] * 3 + [(0, len(body))]
                                       + list(column_spans(raw, len(body)))))
-    for _ in range(draw(st.integers(0, 4))):
-        at = draw(st.integers(start, min(end, len(body))))
-        what = draw(st.sampled_from(["set", "insert", "delete", "bump"]))
-        byte = draw(st.sampled_from([0x00, 0x01, 0x3F, 0x40, 0x7F, 0x80, 0xFF]) | st.integers(0, 255))
-        if what == "insert":
-            body.insert(at, byte)
-        elif at < len(body):
-            if what == "set":
-                body[at] = byte
-            elif what == "delete":
-                del body[at]
-            else:
-                body[at] = (body[at] + draw(st.sampled_from([-1, 1]))) % 256
+    edit_bytes(draw, body, start, end, least=0)
     return doc_id, rechecksum(bytes(body))
 
 
