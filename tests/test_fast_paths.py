@@ -24,6 +24,7 @@ from pnyx.federation.writerules import MADE
 from pnyx.federation.writerules import Path as RulePath
 
 from .ledgerkit import body_of, columns_start, edit_bytes, rechecksum
+from .test_chunk import encode_sleb
 from .test_ops import changes
 
 VECTORS = Path(__file__).resolve().parent.parent / "protocol-spec/vectors"
@@ -35,16 +36,6 @@ def outcome(read: Callable[[], object]) -> tuple[object, ...]:
         return ("read", read())
     except Rejected as exc:
         return ("refused", exc.reason, exc.detail)
-
-
-def encode_sleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if (n == 0 and not byte & 0x40) or (n == -1 and byte & 0x40):
-            return bytes(out + bytes([byte]))
-        out.append(byte | 0x80)
 
 
 @st.composite
