@@ -6,9 +6,10 @@
    pulled into an empty store by the exchange `pnyx sync` runs (in this
    process, so Python's start is not counted, as node's is not for
    automerge-repo): bytes of bodies and wall time (verification and storage
-   included), beside automerge-repo 2.5.6 (installed
-   from npm in bench/automerge-repo/, outside the pnyx package) catching up the
-   same documents in the same run, as ratios.
+   included), and how busy the pulling process was (pipelined, it waits for
+   its peer only to start: near 100% on a quiet machine), beside
+   automerge-repo 2.5.6 (installed from npm in bench/automerge-repo/, outside
+   the pnyx package) catching up the same documents in the same run, as ratios.
 3. Convergence: MESH daemons on a random connected 3-regular graph (static
    peers, --no-learn), one new decision: seconds until all hold it, with push
    at once, and with periodic pull-push only (gossip rounds = seconds / interval).
@@ -202,9 +203,9 @@ def catch_up(root: Path, total: int) -> None:
     daemon.wait_ready()
     node = open_node(target)
     try:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         outcome = asyncio.run(pull_all(node, daemon.url))
-        wall = time.perf_counter() - t
+        wall, cpu = time.perf_counter() - t, time.process_time() - cpu
     finally:
         node.close()
         daemon.stop()
@@ -215,7 +216,8 @@ def catch_up(root: Path, total: int) -> None:
     repo = automerge_repo(chains, root)
     print(f"catch-up {total:,}: pnyx sync {wire:,} bytes of bodies ({wire / envelope_bytes:.3f} of the "
           f"envelopes' {envelope_bytes:,}), {outcome.progress.round_trips} round trips, {wall:.2f} s "
-          f"({len(envelopes) / wall:,.0f} changes/s verified and stored, in the process that pulls); "
+          f"({len(envelopes) / wall:,.0f} changes/s verified and stored, in the process that pulls, "
+          f"busy {cpu / wall:.0%} of it: the rest is waiting for the peer or for a core); "
           f"automerge-repo {repo['bytes']:,.0f} bytes in {repo['messages']:.0f} messages, "
           f"{repo['seconds']:.2f} s")
     print(f"catch-up {total:,}: ratios pnyx/automerge-repo: bytes {wire / repo['bytes']:.2f}x "

@@ -223,7 +223,7 @@ def unpack_value(groups: Any) -> list[Envelope]:
         if not isinstance(doc, str):
             raise PackError("a group's doc id is a string")
         position: dict[bytes, int] = {}  # hash -> position in this group
-        built: list[Envelope] = []
+        built: list[tuple[bytes, bytes, bytes | None]] = []  # chunk, signer, signature
         links: list[Link] = []
         for entry in _array(entries, "a group's changes"):
             refs, rest, signature = _array(entry, "a change", 3)
@@ -239,18 +239,21 @@ def unpack_value(groups: Any) -> list[Envelope]:
                               [position[d] for d in deps if d in position]))
             position[digest] = len(built)
             hashes.append(digest)
-            built.append(Envelope(doc, chunk, actor[:KEY_BYTES], signature or b""))
+            built.append((chunk, actor[:KEY_BYTES], signature))
             if len(hashes) > LIMITS.pack_changes:
                 raise PackError(f"over {LIMITS.pack_changes} changes in a pack")
         needed = {link.actor for link in links if not link.signed}
         found = vouchers(links, needed, budget) if needed else [None] * len(links)
         cache: dict[int, Voucher] = {}
-        for e, at in zip(built, found, strict=True):
-            if e.signature or at is None:
-                out.append(e)
-            else:
-                voucher = cache.setdefault(at, Voucher(built[at]))
-                out.append(Envelope(e.doc_id, e.change, e.signer, b"", voucher))
+        for (chunk, signer, signature), at in zip(built, found, strict=True):
+            if signature is not None or at is None:
+                out.append(Envelope(doc, chunk, signer, signature or b""))
+                continue
+            voucher = cache.get(at)
+            if voucher is None:
+                head, head_signer, head_signature = built[at]
+                voucher = cache[at] = Voucher(Envelope(doc, head, head_signer, head_signature or b""))
+            out.append(Envelope(doc, chunk, signer, b"", voucher))
     return out
 
 

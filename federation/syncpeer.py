@@ -74,12 +74,26 @@ def exchange(initiator: Initiator, send: Callable[[Request], Reply],
 
 async def exchange_async(initiator: Initiator, send: Callable[[Request], Awaitable[Reply]],
                          ingest: Callable[[Sequence[Envelope]], Awaitable[object]]) -> Progress:
-    """`exchange` for a transport that awaits its replies and a store that yields the event
-    loop while it judges (the daemon's HTTP client and sliced ingest)."""
+    """`exchange` for a transport that awaits its replies, pipelined: the next request goes
+    out before the batch before it is stored, so that an `ingest` that returns a task already
+    running (the daemon's sliced ingest, which yields the event loop) judges one batch while
+    the responder reads and packs the next. The next request never depends on how a batch
+    was judged (the initiator counts what arrived); batches are stored one at a time in the
+    order they came, and one at most while the next is on its way: two held at most. When
+    the exchange stops on an error, the batch being stored is stored first; what was stored
+    stays."""
     request: Request | None = initiator.start()
-    while request is not None:
-        step = initiator.receive(await send(request))
-        if step.ingest:
-            await ingest(step.ingest)
-        request = step.request
+    storing: Awaitable[object] | None = None
+    try:
+        while request is not None:
+            step = initiator.receive(await send(request))
+            if storing is not None:
+                stored, storing = storing, None
+                await stored
+            if step.ingest:
+                storing = ingest(step.ingest)
+            request = step.request
+    finally:
+        if storing is not None:
+            await storing
     return initiator.progress

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from automerge.core import Document, Transaction
+from hypothesis import strategies as st
 from pnyx.daemon.services.records import DecisionInput, Recorder
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
@@ -161,6 +162,25 @@ def rechecksum(body: bytes) -> bytes:
     """A type-1 change chunk around `body`, checksum fixed up (what a key holder can sign)."""
     digest = hashlib.sha256(b"\x01" + encode_uleb(len(body)) + body).digest()
     return MAGIC + digest[:4] + b"\x01" + encode_uleb(len(body)) + body
+
+
+def edit_bytes(draw: st.DrawFn, body: bytearray, start: int, end: int, least: int = 1) -> None:
+    """`least` to four edits of `body` between `start` and `end` (set, insert, delete or bump
+    one byte), favouring the bytes where LEB128 and run lengths change meaning: what a key
+    holder can sign or a damaged stick carry, once the checksum is fixed."""
+    for _ in range(draw(st.integers(least, 4))):
+        at = draw(st.integers(start, min(end, len(body))))
+        what = draw(st.sampled_from(["set", "insert", "delete", "bump"]))
+        byte = draw(st.sampled_from([0x00, 0x01, 0x3F, 0x40, 0x7F, 0x80, 0xFF]) | st.integers(0, 255))
+        if what == "insert":
+            body.insert(at, byte)
+        elif at < len(body):
+            if what == "set":
+                body[at] = byte
+            elif what == "delete":
+                del body[at]
+            else:
+                body[at] = (body[at] + draw(st.sampled_from([-1, 1]))) % 256
 
 
 def body_of(raw: bytes) -> bytes:

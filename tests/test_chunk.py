@@ -25,6 +25,7 @@ from pnyx.federation.chunk import (
 from pnyx.federation.errors import Reason, Rejected
 
 from .funnel import Funnel
+from .ledgerkit import edit_bytes
 
 ALICE = bytes(range(1, 41))  # 40 bytes, like the daemon's signer key + run nonce
 BOB = b"\xb0" * 16
@@ -543,19 +544,7 @@ def test_fuzz_built_changes_are_read_exactly_as_built() -> None:
 def mutated_bodies(draw: st.DrawFn) -> bytes:
     change = draw(st.sampled_from(automerge_changes()))
     body = bytearray(body_of(change.raw_bytes))
-    for _ in range(draw(st.integers(1, 4))):
-        at = draw(st.integers(0, len(body)))
-        what = draw(st.sampled_from(["set", "insert", "delete", "bump"]))
-        byte = draw(st.sampled_from([0x00, 0x01, 0x7F, 0x80, 0xFF]) | st.integers(0, 255))
-        if what == "insert":
-            body.insert(at, byte)
-        elif at < len(body):
-            if what == "set":
-                body[at] = byte
-            elif what == "delete":
-                del body[at]
-            else:
-                body[at] = (body[at] + draw(st.sampled_from([-1, 1]))) % 256
+    edit_bytes(draw, body, 0, len(body))
     return bytes(body)
 
 

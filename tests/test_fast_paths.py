@@ -23,7 +23,8 @@ from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import MADE
 from pnyx.federation.writerules import Path as RulePath
 
-from .ledgerkit import body_of, columns_start, rechecksum
+from .ledgerkit import body_of, columns_start, edit_bytes, rechecksum
+from .test_chunk import encode_sleb
 from .test_ops import changes
 
 VECTORS = Path(__file__).resolve().parent.parent / "protocol-spec/vectors"
@@ -35,16 +36,6 @@ def outcome(read: Callable[[], object]) -> tuple[object, ...]:
         return ("read", read())
     except Rejected as exc:
         return ("refused", exc.reason, exc.detail)
-
-
-def encode_sleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if (n == 0 and not byte & 0x40) or (n == -1 and byte & 0x40):
-            return bytes(out + bytes([byte]))
-        out.append(byte | 0x80)
 
 
 @st.composite
@@ -145,19 +136,7 @@ def edited_changes(draw: st.DrawFn) -> tuple[str, bytes]:
     body = bytearray(body_of(raw))
     start, end = draw(st.sampled_from([(columns_start(bytes(body)), len(body))] * 3 + [(0, len(body))]
                                       + list(column_spans(raw, len(body)))))
-    for _ in range(draw(st.integers(0, 4))):
-        at = draw(st.integers(start, min(end, len(body))))
-        what = draw(st.sampled_from(["set", "insert", "delete", "bump"]))
-        byte = draw(st.sampled_from([0x00, 0x01, 0x3F, 0x40, 0x7F, 0x80, 0xFF]) | st.integers(0, 255))
-        if what == "insert":
-            body.insert(at, byte)
-        elif at < len(body):
-            if what == "set":
-                body[at] = byte
-            elif what == "delete":
-                del body[at]
-            else:
-                body[at] = (body[at] + draw(st.sampled_from([-1, 1]))) % 256
+    edit_bytes(draw, body, start, end, least=0)
     return doc_id, rechecksum(bytes(body))
 
 

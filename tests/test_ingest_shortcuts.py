@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from pnyx.daemon.store import documents
+from pnyx.daemon.services.records import Recorder
+from pnyx.daemon.store import documents, sqlite
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ingest import Ingestor
 from pnyx.daemon.store.sqlite import Store
 from pnyx.daemon.store.watch import StoreWatch
-from pnyx.federation.amvalues import read_map
+from pnyx.federation.amvalues import read_entry, read_map
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import may_change_devices, read_ledger
@@ -135,7 +137,7 @@ def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the
     while ingest goes on; every ledger then reads as its own daemon reads it, and an
     idle daemon forgets even the held changes it remembered."""
     monkeypatch.setattr(documents, "MAX_CACHED_CHANGES", 12)
-    monkeypatch.setattr(documents, "UNUSED_AFTER", 1)
+    monkeypatch.setattr(documents, "UNUSED_AFTER", 8)  # fewer than the changes of a ledger
     monkeypatch.setattr(documents, "SNAPSHOT_EVERY", 4)
     assemblies = [found_assembly(f"Barrio {n}") for n in range(3)]
     for assembly in assemblies:
@@ -147,6 +149,7 @@ def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the
     assert report.accepted == sum(len(a.envelopes()) for a in assemblies) and not report.rejected
     assert list(docs._docs) == [assemblies[-1].doc_id]  # the others were let go ...
     assert all(store.snapshot_upto(a.doc_id) > 0 for a in assemblies[:-1])  # ... snapshotted
+    monkeypatch.setattr(documents, "UNUSED_AFTER", 1)  # each read below lets go of the others
     for assembly in assemblies:
         assert read_ledger(docs.get(assembly.doc_id)) == read_ledger(
             assembly.home.docs.get(assembly.doc_id))
@@ -155,3 +158,56 @@ def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the
     docs.tend()
     assert not docs._docs and not store._held
     store.close()
+
+
+def test_one_arrivals_row_per_batch_dates_every_change_of_the_batch(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bundle export --since` finds the last change stored before a time from one arrivals
+    row per batch (its first change), as it did from the row per change that older stores
+    hold; changes stored before the table existed count as stored before any time."""
+    assembly = found_assembly()
+    for n in range(3):
+        assembly.recorder.decide(vote(f"decision {n}"))
+    envelopes = assembly.envelopes()
+    store, _, ingestor = fresh_store()
+    now = [100.0]
+    monkeypatch.setattr(sqlite, "time", SimpleNamespace(time=lambda: now[0]))
+    ingestor.ingest(envelopes[:2])
+    now[0] = 200.0
+    ingestor.ingest(envelopes[2:])
+    last = len(envelopes)
+    assert store.db.execute("SELECT seqno, at FROM arrivals").fetchall() == [(1, 100.0), (3, 200.0)]
+    answers = {at: store.arrived_before(at) for at in (50.0, 100.0, 150.0, 200.0, 250.0)}
+    assert answers == {50.0: 0, 100.0: 0, 150.0: 2, 200.0: 2, 250.0: last}
+    store.db.execute("DELETE FROM arrivals")  # as an older store wrote them: one per change
+    store.db.executemany("INSERT INTO arrivals (seqno, at) VALUES (?, ?)",
+                         [(n, 100.0 if n <= 2 else 200.0) for n in range(1, last + 1)])
+    assert {at: store.arrived_before(at) for at in answers} == answers
+    store.db.execute("DELETE FROM arrivals WHERE seqno <= 2")  # stored before the table existed
+    assert store.arrived_before(50.0) == store.arrived_before(150.0) == 2
+
+
+def test_past_its_bound_the_cache_of_device_states_reads_no_more_often(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two devices writing and merging each other's changes: with room for a few device
+    states only, ingest reads `devices` as often as with room for all, since it forgets the
+    older states first (daemon/store/bounded.py) and later changes ask about recent ones."""
+    assembly = found_assembly()
+    one, two = assembly.add_device("one"), assembly.add_device("two")
+    for n in range(12):
+        for writer, other in ((one, two), (two, one)):
+            Recorder(writer).decide(vote(f"decision {n} by {writer.device_key.public.hex()[:4]}"))
+            if n % 3 == 0:
+                other.ingestor.ingest(assembly.envelopes(writer))
+    envelopes = [e for node in (one, two) for e in assembly.envelopes(node)]
+
+    def reads_with_room_for(states: int) -> int:
+        monkeypatch.setattr(documents, "MAX_REMEMBERED", states)
+        reads = []
+        monkeypatch.setattr(documents, "read_entry", lambda *a: reads.append(1) or read_entry(*a))
+        store, _, ingestor = fresh_store()
+        report = ingestor.ingest(envelopes)
+        assert report.accepted == store.count_changes() and not report.rejected
+        return len(reads)
+
+    assert reads_with_room_for(6) == reads_with_room_for(10_000)

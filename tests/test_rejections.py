@@ -16,6 +16,7 @@ from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.node import Node
 from pnyx.daemon.store.pending import Bounds
 from pnyx.federation.amvalues import put_value
+from pnyx.federation.changepack import pack, unpack
 from pnyx.federation.chunk import encode_uleb, parse_change
 from pnyx.federation.columns import Reader
 from pnyx.federation.envelope import Envelope, sign_change, signing_input
@@ -65,6 +66,10 @@ class World:
 
 @pytest.fixture
 def world() -> World:
+    return make_world()
+
+
+def make_world() -> World:
     assembly = found_assembly()
     b = assembly.add_device("b")
     receiver = assembly.add_device("receiver")
@@ -213,6 +218,26 @@ def test_equivocation_keeps_the_first_and_stores_both_as_evidence(world: World) 
         (Reason.EQUIVOCATION.value, world.b.device_key.public)}
     # The kept change stays, the document is unchanged by the other one.
     assert world.deliver(world.second) == []
+
+
+def test_equivocation_against_a_change_held_vouched_is_kept_as_evidence(world: World) -> None:
+    """The kept change may be held vouched (its voucher is kept beside it); the refused one
+    must carry its own signature, since it is what travels as evidence. Refused vouched, it
+    is no proof on its own: refused, and not kept as evidence (changes.md, "Limits")."""
+    twin = Author(world.assembly.home.docs.get(world.assembly.doc_id), world.assembly.doc_id,
+                  world.b.device_key, actor=world.author.actor).decide("the other first")
+    history = world.assembly.envelopes()
+    packed = unpack(pack([world.first, world.second]))
+    assert not packed[0].signature and packed[0].voucher is not None
+    vouched_first, _, vouched_ingest = fresh_store()
+    assert vouched_ingest.ingest([*history, *packed]).accepted == len(history) + 2
+    assert [r for r, _ in vouched_ingest.ingest([twin]).rejected] == [Reason.EQUIVOCATION.value]
+    assert {h for _, h, _, _, _ in vouched_first.evidence()} == {
+        parse_change(world.first.change).hash, parse_change(twin.change).hash}
+    twin_first, _, twin_ingest = fresh_store()
+    twin_ingest.ingest([*history, twin])
+    assert [r for r, _ in twin_ingest.ingest(packed).rejected] == [Reason.EQUIVOCATION.value]
+    assert twin_first.evidence() == []
 
 
 def test_flipped_byte_truncation_and_trailing_junk(world: World) -> None:

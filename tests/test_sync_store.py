@@ -5,10 +5,12 @@ the same holdings served to the in-memory machine."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from pnyx.daemon.store.holdings import StoreHoldings
-from pnyx.daemon.store.node import open_node
+from pnyx.daemon.store.node import Node, open_node
+from pnyx.federation.chunk import parse_change
 from pnyx.federation.memstore import MemoryStore
 from pnyx.federation.sync import Initiator
 from pnyx.federation.syncpeer import Responder, exchange
@@ -40,3 +42,43 @@ def test_the_tree_follows_the_store_and_matches_one_built_whole(tmp_path: Path) 
     finally:
         node.close()
         other.close()
+
+
+def sqlite_steps(node: Node, read: Callable[[], object]) -> int:
+    """How much work SQLite does for `read`, counted in hundreds of its VM steps."""
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    node.store.db.set_progress_handler(count, 100)
+    try:
+        read()
+    finally:
+        node.store.db.set_progress_handler(None, 0)
+    return steps[0]
+
+
+def test_a_pull_of_the_newest_changes_of_a_long_ledger_reads_those_not_the_ledger(tmp_path: Path) -> None:
+    data = tmp_path / "node"
+    cli(data, "init", "--assembly", "Barrio Norte")
+    node = open_node(data)
+    try:
+        _, chain = ledger_chain(new_key(), 1500)
+        assert node.ingestor.ingest(chain).accepted == 1500
+        holdings = StoreHoldings(node.store)
+        actor = parse_change(chain[0].change).actor
+        doc_id = chain[0].doc_id
+        cost = {}
+        for held in (10, 1497):
+            wants = {doc_id: {actor: held}}
+            batch = holdings.changes_after(wants, 0, 500, 2 << 20)
+            seqs = [parse_change(e.change).seq for e in batch.envelopes]
+            assert seqs == list(range(held + 1, min(held + 500, 1500) + 1))
+            cost[held] = sqlite_steps(node, lambda w=wants: holdings.changes_after(w, 0, 500, 2 << 20))
+        assert cost[1497] * 10 < cost[10], cost  # 3 changes read, not the 1,500 of the ledger
+        assert holdings.changes_after({doc_id: {}}, 0, 500, 2 << 20).envelopes == []  # nothing wanted
+        assert sqlite_steps(node, lambda: holdings.changes_after({doc_id: {}}, 0, 500, 2 << 20)) <= 2
+    finally:
+        node.close()

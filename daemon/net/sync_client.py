@@ -2,9 +2,11 @@
 
 federation.sync.Initiator decides what to say; this module posts it, decodes
 the reply, stores what arrived through the ingest pipeline (the only way in)
-and feeds the reply back, until the exchange is done. Everything stored is
-committed batch by batch, so a cut connection loses nothing already received
-and the next exchange continues from there.
+and feeds the reply back, until the exchange is done. The next pull is on its
+way while a batch is stored (federation/syncpeer.exchange_async), so the
+responder packs it meanwhile. Everything stored is committed batch by batch,
+so a cut connection loses nothing already received and the next exchange
+continues from there.
 """
 
 from __future__ import annotations
@@ -104,9 +106,12 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
             on_progress(initiator.progress)
         return reply
 
-    async def ingest(envelopes: Sequence[Envelope]) -> None:
+    async def store(envelopes: Sequence[Envelope]) -> None:
         source = url if initiator.peer_key is None else key_text(initiator.peer_key)
         outcome.received.merge(await ingest_in_slices(node.ingestor, envelopes, source))
+
+    def ingest(envelopes: Sequence[Envelope]) -> asyncio.Future[None]:
+        return asyncio.ensure_future(store(envelopes))  # running while the next batch comes
 
     try:
         await exchange_async(initiator, send, ingest)

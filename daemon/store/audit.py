@@ -62,8 +62,13 @@ def replayed(store: Store) -> Iterator[Envelope]:
     (a damaged header or checksum) goes as it is stored, to be refused for what is wrong."""
     wants = {doc: dict.fromkeys(vector, 0) for doc, vector in store.vectors()}
     for batch in StoreHoldings(store).batches(wants, evidence=False):
-        yield from (e for e in batch if not is_canonical(e.change))
-        yield from unpack_value(pack_value([e for e in batch if is_canonical(e.change)]))
+        canonical: list[Envelope] = []
+        for e in batch:
+            if is_canonical(e.change):
+                canonical.append(e)
+            else:
+                yield e
+        yield from unpack_value(pack_value(canonical))
 
 
 def reverify(store: Store, data: Path | None = None) -> AuditReport:

@@ -7,6 +7,8 @@ change goes through a hand-built sync message (the binding has no
 apply_changes); if Automerge does not end up holding the change, the cached
 document is thrown away and rebuilt from the store, which was never touched,
 unless Automerge refused it silently and the document's heads did not move.
+While ingest judges a batch the fast way (`staging`), accepted changes are
+staged and each document's are applied together (daemon/store/staging.py).
 """
 
 from __future__ import annotations
@@ -27,13 +29,15 @@ from pnyx.federation.ledger import Profile, may_change_devices, read_profile
 from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import Path, resolve_path
 
+from .bounded import make_room
 from .sqlite import Store
+from .staging import Asked, Staged, StagedApplyFailed
 
 SNAPSHOT_EVERY = 2_000  # changes after a snapshot before it is renewed, at least ...
 SNAPSHOT_SHARE = 4  # ... and at least a quarter of the document's changes
 SYNC_MESSAGE_V1 = 0x42
 APPLY_BATCH = 1_000
-MAX_REMEMBERED = 10_000  # device states and entries remembered; past it they are forgotten
+MAX_REMEMBERED = 10_000  # device states and entries remembered; past it the older half is forgotten
 # Changes held by the cached documents together; past it the documents not asked for in the
 # last UNUSED_AFTER reads are let go (snapshotted first if due), so that receiving many
 # documents one after the other stays bounded in memory (Automerge takes about 1.8 kB per
@@ -104,6 +108,13 @@ class DocumentCache:
         self._devices_state: dict[bytes, bytes] = {}
         self._entries: dict[tuple[bytes, bytes], Plain] = {}  # (devices state, device) -> entry
         self._profiles: dict[str, Profile | None] = {}  # ledger -> its profile, once held
+        # While ingest judges a batch the fast way: accepted changes wait here per document
+        # and are applied together (daemon/store/staging.py).
+        self.staging = False
+        self._staged: dict[str, Staged] = {}
+        self._asked: dict[str, Asked] = {}
+        self._before: dict[str, tuple[int, int]] = {}  # staged doc -> (upto, size) before it
+        self._dirty: set[str] = set()  # documents given some of this batch's changes
         # Documents may hold changes of a transaction that was rolled back (a COMMIT on a full
         # disk): reads must never show what was not stored, so all are rebuilt from the store.
         store.abort_hooks.append(self.forget_everything)
@@ -125,17 +136,25 @@ class DocumentCache:
             if writing:
                 self._caught_up[doc_id] = writing
         self._docs[doc_id] = (doc, upto)
-        self._reads += 1
-        self._read_at[doc_id] = self._reads
-        if self._cached_changes > MAX_CACHED_CHANGES and len(self._docs) > 1:
-            self._let_go()
+        self._touch(doc_id)
+        if doc_id in self._staged:
+            self._apply_staged(doc_id)
+        self._let_go()
         return doc
 
+    def _touch(self, doc_id: str) -> None:
+        """Count a use of a cached document: each read, and each change staged for it."""
+        self._reads += 1
+        self._read_at[doc_id] = self._reads
+
     def _let_go(self) -> None:
-        """Forget the least recently used documents, unused in the last UNUSED_AFTER reads,
-        until the rest hold at most MAX_CACHED_CHANGES changes; each is snapshotted first if
-        its snapshot is due."""
-        unused = [doc_id for doc_id in self._docs if self._reads - self._read_at[doc_id] >= UNUSED_AFTER]
+        """Past MAX_CACHED_CHANGES, forget the least recently used documents, unused in the
+        last UNUSED_AFTER reads, until the rest hold at most MAX_CACHED_CHANGES changes; each
+        is snapshotted first if its snapshot is due. Documents with staged changes stay."""
+        if self._cached_changes <= MAX_CACHED_CHANGES or len(self._docs) <= 1:
+            return
+        unused = [doc_id for doc_id in self._docs if self._reads - self._read_at[doc_id] >= UNUSED_AFTER
+                  and doc_id not in self._staged]
         for doc_id in unused:
             if self._cached_changes <= MAX_CACHED_CHANGES:
                 break
@@ -165,10 +184,16 @@ class DocumentCache:
         apply_chunks(doc, batch)
         return upto
 
-    def apply_verified(self, doc_id: str, chunk: bytes, change_hash: bytes) -> None:
+    def apply_verified(self, doc_id: str, chunk: bytes, change_hash: bytes,
+                       deps: Sequence[bytes]) -> None:
         """Apply one verified change to the cached document; Rejected if Automerge refuses.
+        While `staging`, the change is staged instead, and applied with the others of its
+        document when the batch ends or before the document is read.
 
         The caller stores the change afterwards and reports its seqno with `mark_stored`."""
+        if self.staging:
+            self._stage(doc_id, chunk, change_hash, deps)
+            return
         doc = self.get(doc_id)
         before = doc.get_heads()
         try:
@@ -186,6 +211,69 @@ class DocumentCache:
                 self.forget(doc_id)
             raise Rejected(Reason.APPLY_FAILED, "automerge did not take the change")
 
+    def _stage(self, doc_id: str, chunk: bytes, change_hash: bytes, deps: Sequence[bytes]) -> None:
+        staged = self._staged.get(doc_id)
+        if staged is None:
+            self.get(doc_id)  # loaded and caught up before its first staged change
+            if doc_id not in self._before:
+                self._before[doc_id] = (self._docs[doc_id][1], self._sizes.get(doc_id, 0))
+            staged = self._staged[doc_id] = Staged()
+        else:
+            self._touch(doc_id)
+        staged.add(chunk, change_hash, deps)
+
+    def _apply_staged(self, doc_id: str) -> None:
+        """Apply a document's staged changes in one message; StagedApplyFailed unless its
+        heads are then exactly those the changes make."""
+        staged = self._staged.pop(doc_id)
+        doc = self._docs[doc_id][0]
+        before = doc.get_heads()
+        try:
+            apply_chunks(doc, staged.chunks)
+            after = set(doc.get_heads())
+        except BaseException as exc:  # the binding may raise anything, even panics
+            self._dirty.add(doc_id)
+            if not automerge_failed(exc):
+                raise
+            raise StagedApplyFailed(f"{doc_id}: automerge refused a change: {type(exc).__name__}") \
+                from None
+        if after != set(before):
+            self._dirty.add(doc_id)
+        if after != staged.heads_after(before):
+            raise StagedApplyFailed(f"{doc_id}: automerge did not take every change")
+
+    def begin_staging(self) -> None:
+        self.staging = True
+        self._asked.clear()
+
+    def apply_all_staged(self) -> None:
+        """The batch ends: apply every document's staged changes (StagedApplyFailed if
+        Automerge did not take them all; then `undo_staging`)."""
+        for doc_id in list(self._staged):
+            self._apply_staged(doc_id)
+        self._end_staging()
+        self._let_go()
+
+    def undo_staging(self) -> None:
+        """The batch is taken back: forget the documents that were given some of its changes,
+        and what was read from them; the others are as they were before it."""
+        for doc_id, (upto, size) in self._before.items():
+            if doc_id in self._dirty or doc_id not in self._docs:
+                self.forget(doc_id)
+                continue
+            self._docs[doc_id] = (self._docs[doc_id][0], upto)
+            self._cached_changes += size - self._sizes.get(doc_id, 0)
+            self._sizes[doc_id] = size
+        self._forget_reads()
+        self._end_staging()
+
+    def _end_staging(self) -> None:
+        self.staging = False
+        self._staged.clear()
+        self._asked.clear()
+        self._before.clear()
+        self._dirty.clear()
+
     def mark_stored(self, doc_id: str, seqno: int) -> None:
         """A change already in the cached document has been stored at `seqno`."""
         doc, _ = self._docs[doc_id]
@@ -195,6 +283,7 @@ class DocumentCache:
 
     def forget(self, doc_id: str) -> None:
         self._docs.pop(doc_id, None)
+        self._staged.pop(doc_id, None)
         self._cached_changes -= self._sizes.pop(doc_id, 0)
         self._read_at.pop(doc_id, None)
         self._caught_up.pop(doc_id, None)
@@ -218,7 +307,7 @@ class DocumentCache:
     def _save_if_due(self, doc_id: str) -> bool:
         """Snapshot one cached document if due; False if another process holds the store."""
         doc, upto = self._docs[doc_id]
-        if not self.snapshot_due(doc_id):
+        if doc_id in self._staged or not self.snapshot_due(doc_id):
             return True
         data = doc.save()
         if loads_back(data, doc.get_heads()):
@@ -254,6 +343,11 @@ class DocumentCache:
         self._cached_changes = 0
         self._read_at.clear()
         self._caught_up.clear()
+        self._forget_reads()
+        self._end_staging()
+
+    def _forget_reads(self) -> None:
+        """What was read from documents, which may have held changes no longer stored."""
         self._paths.clear()
         self._profiles.clear()
         self._devices_state.clear()
@@ -262,12 +356,18 @@ class DocumentCache:
     def note_ledger_change(self, change_hash: bytes, raw_chunk: bytes, deps: Sequence[bytes]) -> None:
         """Remember which earlier state of `devices` an applied ledger change shares, so that
         a device entry (certificate and revocation) read once serves every change written
-        on top of it (may_change_devices)."""
-        changed = may_change_devices(raw_chunk, len(deps))
-        if len(self._devices_state) >= MAX_REMEMBERED:
-            self._devices_state.clear()
-        same = None if changed else self._devices_state.get(deps[0])
+        on top of it (may_change_devices). A merge whose branches all share one state shares
+        it too: the changes since that state on each branch wrote nothing on `devices`, so
+        the merged history holds the same writes on it as the state's own."""
+        changed = may_change_devices(raw_chunk, min(len(deps), 1))
+        make_room(self._devices_state, MAX_REMEMBERED)
+        same = None if changed else self._state_of(deps)
         self._devices_state[change_hash] = change_hash if same is None else same
+
+    def _state_of(self, heads: Sequence[bytes]) -> bytes | None:
+        """The state of `devices` that all of `heads` share, if known."""
+        state = self._devices_state.get(heads[0])
+        return state if all(self._devices_state.get(h) == state for h in heads[1:]) else None
 
     def profile(self, doc_id: str) -> Profile | None:
         """A ledger's profile, read from its genesis alone, without loading its records: only
@@ -288,14 +388,13 @@ class DocumentCache:
     def device_entry(self, assembly: bytes, device: bytes, heads: Sequence[bytes] | None) -> Plain:
         if heads is not None and not heads:
             return None
-        state = self._devices_state.get(heads[0]) if heads and len(heads) == 1 else None
+        state = self._state_of(heads) if heads else None
         if state is not None and (state, device) in self._entries:
             return self._entries[(state, device)]
         doc = self.get(ledger_id(assembly))
         entry = read_entry(doc, "devices", key_text(device), list(heads) if heads else None)
         if state is not None:
-            if len(self._entries) >= MAX_REMEMBERED:
-                self._entries.clear()
+            make_room(self._entries, MAX_REMEMBERED)
             self._entries[(state, device)] = entry
         return entry
 
@@ -312,7 +411,20 @@ class DocumentCache:
 
     def has_entry(self, doc_id: str, path: Path, key: str, heads: Sequence[bytes]) -> bool:
         """Read now first: nothing is ever deleted, so a key absent now was absent at any
-        earlier heads, and the costlier read at `heads` is needed only when it exists."""
+        earlier heads, and the costlier read at `heads` is needed only when it exists.
+        While staging, a key absent from the document without its staged changes is absent
+        at `heads` too unless a staged change may have written it (daemon/store/staging.py)."""
+        staged = self._staged.get(doc_id)
+        if self.staging:
+            asked = self._asked.get(doc_id)
+            if asked is None:
+                asked = self._asked[doc_id] = Asked()
+            whole = (*path, key)
+            if staged is not None and not staged.first and not asked.may_hold(whole) \
+                    and not _entry(self._docs[doc_id][0], path, key, None):
+                asked.add(whole)
+                return False
+            asked.add(whole)
         doc = self.get(doc_id)
         return all(_entry(doc, path, key, at) for at in (None, list(heads)))
 

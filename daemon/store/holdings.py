@@ -6,7 +6,9 @@ arrival number has moved, only the documents that gained changes since are
 re-read (their heads) and set in the tree, O(log D) each. An idle exchange
 costs one indexed query. Batches are read in arrival order, which is an order
 in which every change comes after its dependencies: a receiver can store each
-batch as it comes, with nothing left waiting.
+batch as it comes, with nothing left waiting. A read starts at the first change
+asked for, found by index: pulling the newest change of a long ledger reads that
+change, not the ledger.
 """
 
 from __future__ import annotations
@@ -85,20 +87,11 @@ class StoreHoldings:
 
     def changes_after(self, wants: Mapping[str, Mapping[bytes, int]], cursor: int, limit: int,
                       max_bytes: int, evidence: bool = True) -> Batch:
-        sql = ("SELECT seqno, doc, actor, seq, change, signer, signature, hash, vouch FROM changes"
-               " WHERE seqno > ?")
-        params: list[object] = [cursor]
-        if len(wants) <= MAX_IN_LIST:
-            sql += f" AND doc IN ({','.join('?' * len(wants))})"
-            params.extend(wants)
-        rows = self.store.db.execute(sql + " ORDER BY seqno", params)
-        try:  # closed when we stop early, so no read transaction stays open
-            batch = take_batch((Row(seqno, Envelope(doc, bytes(change), bytes(signer), bytes(sig)),
-                                    bytes(actor), seq, bytes(h), None if vouch is None else bytes(vouch))
-                                for seqno, doc, actor, seq, change, signer, sig, h, vouch in rows),
-                               wants, cursor, limit, max_bytes, self.store.voucher)
-        finally:
-            rows.close()
+        first = self._first_wanted(wants)
+        if first is None:
+            batch = Batch([], cursor, False)
+        else:
+            batch = self._read(wants, max(cursor, first - 1), limit, max_bytes)
         if batch.more or not evidence:
             return batch
         # The last batch ends with the evidence of the documents asked for: the receiver
@@ -111,3 +104,34 @@ class StoreHoldings:
             out.append(envelope)
             size += len(envelope.change) + 100
         return Batch(out, batch.cursor, False)
+
+    def _first_wanted(self, wants: Mapping[str, Mapping[bytes, int]]) -> int | None:
+        """The arrival number of the first change `wants` asks for (None: none is held), so
+        that a pull of the newest changes of a long document reads those, not the whole
+        document: each actor's next change, found by index (an actor's changes arrive in seq
+        order, each building on the one before). With more actors than MAX_IN_LIST, 0."""
+        pairs = [(doc, actor, seq) for doc, actors in wants.items() for actor, seq in actors.items()]
+        if len(pairs) > MAX_IN_LIST:
+            return 0
+        firsts = [row[0] for row in (self.store.db.execute(
+            "SELECT seqno FROM changes WHERE doc = ? AND actor = ? AND seq > ? ORDER BY seq LIMIT 1",
+            pair).fetchone() for pair in pairs) if row is not None]
+        return min(firsts, default=None)
+
+    def _read(self, wants: Mapping[str, Mapping[bytes, int]], cursor: int, limit: int,
+              max_bytes: int) -> Batch:
+        """The wanted changes after `cursor`, in arrival order (federation.sync.take_batch)."""
+        sql = ("SELECT seqno, doc, actor, seq, change, signer, signature, hash, vouch FROM changes"
+               " WHERE seqno > ?")
+        params: list[object] = [cursor]
+        if len(wants) <= MAX_IN_LIST:
+            sql += f" AND doc IN ({','.join('?' * len(wants))})"
+            params.extend(wants)
+        rows = self.store.db.execute(sql + " ORDER BY seqno", params)
+        try:  # closed when we stop early, so no read transaction stays open
+            return take_batch((Row(seqno, Envelope(doc, bytes(change), bytes(signer), bytes(sig)),
+                                   bytes(actor), seq, bytes(h), None if vouch is None else bytes(vouch))
+                               for seqno, doc, actor, seq, change, signer, sig, h, vouch in rows),
+                              wants, cursor, limit, max_bytes, self.store.voucher)
+        finally:
+            rows.close()

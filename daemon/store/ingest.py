@@ -3,9 +3,16 @@ CLI, goes through here and nowhere else.
 
 For each envelope: the stateless checks (envelope.check_envelope), the
 stateful ones (verify.check_in_context), then contained application and the
-insert, one savepoint per change inside one transaction per batch. Changes
-that wait for dependencies or authority go to the pending set and are judged
-again as soon as what they wait for arrives.
+insert, in one transaction per batch. Changes that wait for dependencies or
+authority go to the pending set and are judged again as soon as what they
+wait for arrives.
+
+A batch is judged the fast way first, inside a savepoint: the changes accepted
+are stored as they are judged and staged, and each document's staged changes are
+applied to Automerge together at the end (daemon/store/staging.py). If Automerge
+does not take them all, the savepoint is rolled back and the batch judged again
+one change at a time, each applied before the next is judged: the change
+Automerge refuses is refused alone, with the same report as if it had come alone.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pnyx.federation.verify import check_in_context
 from .documents import DocumentCache
 from .ledgerindex import LedgerIndex
 from .sqlite import Store
+from .staging import StagedApplyFailed
 
 BATCH = 500
 
@@ -80,23 +88,43 @@ class Ingestor:
         return report
 
     def _ingest_batch(self, batch: list[Envelope], source: str) -> IngestReport:
+        checked = [_checked(envelope) for envelope in batch]
         report = IngestReport()
-        self._vouchers_kept.clear()
         try:
             with self.store.transaction():
                 self.store.pending.refresh(time.time())
-                for envelope in batch:
-                    self._ingest_one(envelope, report, source)
+                self.store.expect([c.change.hash for c in checked if isinstance(c, VerifiedChange)])
+                try:
+                    with self.store.savepoint():
+                        self._judge_batch(checked, source, report, staged=True)
+                except StagedApplyFailed:
+                    report = IngestReport()
+                    self._judge_batch(checked, source, report, staged=False)
+                self.store.settle()
         except BaseException:
             self.docs.forget_all(report.accepted_docs)
             raise
         return report
 
-    def _ingest_one(self, envelope: Envelope, report: IngestReport, source: str) -> None:
+    def _judge_batch(self, checked: list[VerifiedChange | Rejected], source: str,
+                     report: IngestReport, staged: bool) -> None:
+        """Judge a batch in order; `staged`: the fast way (see the module's docstring)."""
+        self._vouchers_kept.clear()
+        if staged:
+            self.docs.begin_staging()
         try:
-            vc = check_envelope(envelope)
-        except Rejected as exc:
-            report.rejected.append((exc.reason.value, exc.detail))
+            for vc in checked:
+                self._ingest_one(vc, report, source)
+            if staged:
+                self.docs.apply_all_staged()
+        except BaseException:
+            if staged:
+                self.docs.undo_staging()
+            raise
+
+    def _ingest_one(self, vc: VerifiedChange | Rejected, report: IngestReport, source: str) -> None:
+        if isinstance(vc, Rejected):
+            report.rejected.append((vc.reason.value, vc.detail))
             return
         # First in, first judged: changes released together are judged in the order they
         # arrived, so that of two equivocating changes the first to arrive is kept.
@@ -114,7 +142,8 @@ class Ingestor:
         try:
             wait = check_in_context(vc, self.store, self.docs)
             if wait is None:
-                self.docs.apply_verified(vc.envelope.doc_id, vc.change.raw, vc.change.hash)
+                self.docs.apply_verified(vc.envelope.doc_id, vc.change.raw, vc.change.hash,
+                                         vc.change.deps)
         except Rejected as exc:
             pending.discard(vc.change.hash)
             if exc.conflict is not None:
@@ -162,9 +191,11 @@ class Ingestor:
         evidence (they travel by sync and bundles, so that every daemon flags the key), once per
         kept change and reason: one pair proves it, and more would let a key fill the disk."""
         kept = self.store.envelope(kept_hash)
-        if kept is None or not kept.signature or not vc.envelope.signature \
+        if kept is None or not vc.envelope.signature \
                 or self.store.holds_evidence(kept_hash, exc.reason.value):
-            return  # a vouched change is no proof on its own (changes.md, "Vouched changes")
+            # The refused change travels as the evidence, so it must carry its signature; the
+            # kept one may be held vouched, its voucher kept beside it (changes.md, "Limits").
+            return
         self.store.add_evidence(kept, kept_hash, exc.reason.value,
                                 f"kept; {vc.change.hash.hex()} contradicts it")
         self.store.add_evidence(vc.envelope, vc.change.hash, exc.reason.value, exc.detail)
@@ -197,3 +228,12 @@ class Ingestor:
             raise
         report = IngestReport()
         self._store_applied(vc, report)
+        self.store.settle()
+
+
+def _checked(envelope: Envelope) -> VerifiedChange | Rejected:
+    """The stateless checks of one envelope, run for a whole batch before it is judged."""
+    try:
+        return check_envelope(envelope)
+    except Rejected as exc:
+        return exc

@@ -20,12 +20,14 @@ from pnyx.federation.envelope import Envelope, VerifiedChange, decode_envelope
 from pnyx.federation.ops import OpId
 from pnyx.federation.verify import HeldChange
 
+from .bounded import make_room
 from .pending import PendingSet
 from .schema import create_schema
 
 MAX_EVIDENCE_SENT = 1_000  # evidence envelopes offered per exchange or bundle
 HASH_BYTES = 32
-MAX_REMEMBERED = 10_000  # held changes remembered in memory; past it they are forgotten
+MAX_REMEMBERED = 10_000  # held changes remembered in memory; past it the older half is forgotten
+MAX_IN_QUERY = 500  # hashes asked about in one query
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS changes (
@@ -99,11 +101,18 @@ class Store:
 
     Held changes are remembered in memory as they are stored or looked up: the table is
     append-only, so what is held never changes, and the checks of a change mostly ask about
-    the changes just before it."""
+    the changes just before it. Inside a write transaction nobody else writes, so what is
+    *not* held is remembered too, until it ends: the hashes a batch was found not to hold
+    (`expect`) and each actor's highest seq in a document, which answer most questions
+    about a new change without a query. The heads and arrivals of the changes stored are
+    written once per batch (`settle`), before the transaction commits."""
 
     def __init__(self, path: Path | str) -> None:
         self._held: dict[bytes, HeldChange] = {}
         self._at: dict[tuple[str, bytes, int], bytes] = {}  # (doc, actor, seq) -> hash held
+        self._absent: set[bytes] = set()  # hashes not held, in this write transaction
+        self._tops: dict[tuple[str, bytes], int] = {}  # (doc, actor) -> highest seq held, in it
+        self._unsettled: list[tuple[int, str, bytes, tuple[bytes, ...]]] = []  # stored, not settled
         self.serial = 0  # write transactions begun ...
         self.writing = 0  # ... and the number of the one open (0: none): no other process writes
         self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
@@ -153,6 +162,7 @@ class Store:
         self.pending.empty = self.db.execute("SELECT 1 FROM pending LIMIT 1").fetchone() is None
         try:
             yield
+            self.settle()
             for commit_hook in self.commit_hooks:
                 commit_hook()
             self.db.execute("COMMIT")
@@ -168,18 +178,31 @@ class Store:
         finally:
             self.pending.empty = False
             self.writing = 0
+            self._forget_unheld()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        self.db.execute("SAVEPOINT one_change")
+        """Inside a write transaction: everything written in the block is taken back if it
+        raises (ingest tries a batch the fast way first, daemon/store/ingest.py)."""
+        assert self.writing, "a savepoint is taken inside a write transaction"
+        self.db.execute("SAVEPOINT batch")
         try:
             yield
         except BaseException:
+            self.db.execute("ROLLBACK TO batch")
+            self.db.execute("RELEASE batch")
             self.forget_remembered()
-            self.db.execute("ROLLBACK TO one_change")
-            self.db.execute("RELEASE one_change")
+            self._forget_unheld()
+            self.pending.stale()
+            self.pending.empty = self.db.execute("SELECT 1 FROM pending LIMIT 1").fetchone() is None
             raise
-        self.db.execute("RELEASE one_change")
+        self.db.execute("RELEASE batch")
+
+    def _forget_unheld(self) -> None:
+        """What is known not held holds only inside one transaction (or up to a rollback)."""
+        self._absent.clear()
+        self._tops.clear()
+        self._unsettled.clear()
 
     # --- the change index (federation.verify.ChangeIndex) ----------------------------
 
@@ -197,8 +220,8 @@ class Store:
         return held
 
     def _remember(self, change_hash: bytes, held: HeldChange) -> None:
-        if len(self._held) >= MAX_REMEMBERED:
-            self.forget_remembered()
+        make_room(self._held, MAX_REMEMBERED)
+        make_room(self._at, MAX_REMEMBERED)
         self._held[change_hash] = held
         self._at[(held.doc_id, held.actor, held.seq)] = change_hash
 
@@ -212,6 +235,14 @@ class Store:
         found = self._at.get((doc_id, actor, seq))
         if found is not None:
             return found
+        if self.writing:
+            top = self._tops.get((doc_id, actor))
+            if top is None:
+                top = self._tops[(doc_id, actor)] = int(self.db.execute(
+                    "SELECT coalesce(max(seq), 0) FROM changes WHERE doc = ? AND actor = ?",
+                    (doc_id, actor)).fetchone()[0])
+            if seq > top:
+                return None  # past the actor's last change held: the common case, a new change
         row = self.db.execute(
             "SELECT hash FROM changes WHERE doc = ? AND actor = ? AND seq = ?", (doc_id, actor, seq)
         ).fetchone()
@@ -233,12 +264,29 @@ class Store:
         return None if row is None else bytes(row[0])
 
     def holds(self, change_hash: bytes) -> bool:
-        return change_hash in self._held or self.db.execute(
+        if change_hash in self._held:
+            return True
+        if change_hash in self._absent:
+            return False
+        return self.db.execute(
             "SELECT 1 FROM changes WHERE hash = ?", (change_hash,)).fetchone() is not None
+
+    def expect(self, hashes: Collection[bytes]) -> None:
+        """Find out in one query which of the hashes a write transaction is about to judge
+        are not held, so that `holds` answers them from memory until it ends."""
+        assert self.writing, "what is not held is known only inside a write transaction"
+        todo = [h for h in hashes if h not in self._held]
+        for i in range(0, len(todo), MAX_IN_QUERY):
+            part = todo[i:i + MAX_IN_QUERY]
+            held = {bytes(r[0]) for r in self.db.execute(
+                f"SELECT hash FROM changes WHERE hash IN ({','.join('?' * len(part))})", part)}
+            self._absent.update(h for h in part if h not in held)
 
     # --- accepted changes -------------------------------------------------------------
 
     def insert_change(self, vc: VerifiedChange) -> int:
+        """Store one change; its heads and arrival are written by `settle`, before commit."""
+        assert self.writing, "changes are stored inside a write transaction"
         c, e = vc.change, vc.envelope
         cursor = self.db.execute(
             "INSERT INTO changes (hash, doc, actor, seq, start_op, max_op, deps, signer, signature,"
@@ -246,13 +294,29 @@ class Store:
             (c.hash, e.doc_id, c.actor, c.seq, c.start_op, c.max_op, b"".join(c.deps), e.signer,
              e.signature, c.raw, vc.vouch),
         )
-        assert cursor.lastrowid is not None
+        seqno = cursor.lastrowid
+        assert seqno is not None
         self._remember(c.hash, HeldChange(e.doc_id, c.actor, c.seq, c.max_op, c.deps))
-        self.db.executemany("DELETE FROM heads WHERE doc = ? AND hash = ?",
-                            [(e.doc_id, dep) for dep in c.deps])
-        self.db.execute("INSERT INTO heads (doc, hash) VALUES (?, ?)", (e.doc_id, c.hash))
-        self.db.execute("INSERT INTO arrivals (seqno, at) VALUES (?, ?)", (cursor.lastrowid, time.time()))
-        return cursor.lastrowid
+        self._absent.discard(c.hash)
+        if c.seq > self._tops.get((e.doc_id, c.actor), c.seq):
+            self._tops[(e.doc_id, c.actor)] = c.seq
+        self._unsettled.append((seqno, e.doc_id, c.hash, c.deps))
+        return seqno
+
+    def settle(self) -> None:
+        """Write the heads and the arrival of the changes stored since the last call: a
+        head is a change no other one depends on, so of a batch only its last changes
+        become heads and only the heads it builds on stop being heads. One arrivals row
+        marks the first change of the batch: all of it arrived then (`arrived_before`)."""
+        if not self._unsettled:
+            return
+        rows, self._unsettled = self._unsettled, []
+        stored = {(doc, h) for _, doc, h, _ in rows}
+        built_on = {(doc, dep) for _, doc, _, deps in rows for dep in deps}
+        self.db.executemany("DELETE FROM heads WHERE doc = ? AND hash = ?", built_on - stored)
+        self.db.executemany("INSERT INTO heads (doc, hash) VALUES (?, ?)",
+                            [(doc, h) for _, doc, h, _ in rows if (doc, h) not in built_on])
+        self.db.execute("INSERT INTO arrivals (seqno, at) VALUES (?, ?)", (rows[0][0], time.time()))
 
     def keep_voucher(self, envelope: Envelope, change_hash: bytes) -> None:
         """The signed change that vouched for changes kept here (changes.md, "Vouched
@@ -268,12 +332,11 @@ class Store:
     def arrived_before(self, at: float) -> int:
         """The last arrival number stored before `at` (`bundle export --since`): arrival
         numbers grow with time, so every change stored at or after `at` comes after it.
-        Changes stored before the arrivals table existed count as stored before any date."""
-        row = self.db.execute("SELECT max(seqno) FROM arrivals WHERE at < ?", (at,)).fetchone()
-        if row[0] is not None:
-            return int(row[0])
-        first = self.db.execute("SELECT min(seqno) FROM arrivals").fetchone()[0]
-        return self.last_seqno() if first is None else int(first) - 1
+        An arrivals row gives the time of its change and of every change up to the next
+        row (one row per batch; stores written before kept one per change). Changes stored
+        before the arrivals table existed count as stored before any date."""
+        row = self.db.execute("SELECT min(seqno) FROM arrivals WHERE at >= ?", (at,)).fetchone()
+        return self.last_seqno() if row[0] is None else int(row[0]) - 1
 
     def changes_of(self, doc_id: str, after_seqno: int = 0) -> Iterator[tuple[int, bytes]]:
         """(seqno, canonical chunk) of a document's changes after `after_seqno`, in order."""

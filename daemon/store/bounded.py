@@ -1,0 +1,19 @@
+"""Bounded memories of what was held: caches keyed by change, kept in insertion order."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def make_room(memory: dict[K, V], most: int) -> None:
+    """Before adding to `memory`, which keeps at most `most` entries: once full, forget its
+    older half. Ingest mostly asks about the changes that came last (a change's deps, the
+    state of `devices` they share), so these stay remembered: forgetting everything at once
+    made every later change read again what its dependency had already read."""
+    if len(memory) >= most:
+        for key in list(itertools.islice(memory, len(memory) // 2)):
+            del memory[key]

@@ -1,0 +1,200 @@
+"""The pipelined exchange (federation/syncpeer.exchange_async): the next pull goes out while
+the batch before it is stored, batches are stored one at a time in the order they came, and
+an initiator never holds more than two (one being stored, one on its way). Two in-memory
+stores, every message through the wire codec; a store that yields while it judges, as the
+daemon's sliced ingest does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from pnyx.daemon.store.node import open_node
+from pnyx.federation.envelope import Envelope
+from pnyx.federation.memstore import MemoryReport, MemoryStore
+from pnyx.federation.sync import Initiator
+from pnyx.federation.syncmsg import Changes, Pull, Reply, Request, decode_reply, decode_request, encode
+from pnyx.federation.syncpeer import Responder, exchange_async
+
+from bench.corpus import ledger_chain, new_key
+from tests.pnyxproc import PNYX, Daemon, cli_json, held_hashes, init_all, query, wait_for
+
+KEY_I, KEY_R = os.urandom(32), os.urandom(32)
+
+
+def holding(envelopes: list[Envelope]) -> MemoryStore:
+    s = MemoryStore()
+    assert not s.ingest(envelopes).rejected
+    return s
+
+
+class Peer:
+    """The responder over the codec, as an awaitable transport; `cut_at`: the request (0-based)
+    that fails as a lost connection would; `tamper`: batches whose first change is damaged."""
+
+    def __init__(self, theirs: MemoryStore, cut_at: int | None = None,
+                 tamper: frozenset[int] = frozenset()) -> None:
+        self.responder = Responder(theirs, KEY_R, theirs.ingest, os.urandom)
+        self.requests: list[Request] = []
+        self.events: list[tuple[str, int]] = []
+        self.cut_at = cut_at
+        self.tamper = tamper
+        self.batches = 0
+
+    async def __call__(self, request: Request) -> Reply:
+        if len(self.requests) == self.cut_at:
+            raise ConnectionError("cut")
+        self.requests.append(decode_request(encode(request)))
+        reply = decode_reply(encode(self.responder.respond(self.requests[-1])))
+        if isinstance(reply, Changes):
+            self.events.append(("sent", self.batches))
+            if self.batches in self.tamper:
+                first = reply.envelopes[0]
+                damaged = first.change[:-1] + bytes((first.change[-1] ^ 1,))
+                reply = Changes((Envelope(first.doc_id, damaged, first.signer, first.signature,
+                                          first.voucher), *reply.envelopes[1:]), reply.cursor, reply.more)
+            self.batches += 1
+        for _ in range(3):  # the network takes a few turns of the loop
+            await asyncio.sleep(0)
+        return reply
+
+
+class SlowStore:
+    """Ingest as the daemon runs it: a task that yields the loop a few times while it judges.
+    Notes when each batch starts and ends being stored, and how many are held at once."""
+
+    def __init__(self, mine: MemoryStore, peer: Peer) -> None:
+        self.mine = mine
+        self.peer = peer
+        self.stored = 0
+        self.held = 0
+        self.most_held = 0
+        self.report = MemoryReport()
+
+    def __call__(self, envelopes: Sequence[Envelope]) -> asyncio.Task[None]:
+        self.held += 1
+        self.most_held = max(self.most_held, self.held + 1)  # and the reply on its way
+        return asyncio.ensure_future(self._store(list(envelopes), self.stored))
+
+    async def _store(self, envelopes: list[Envelope], number: int) -> None:
+        self.stored += 1
+        self.peer.events.append(("storing", number))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        report = self.mine.ingest(envelopes)
+        self.report.accepted += report.accepted
+        self.report.rejected.extend(report.rejected)
+        self.peer.events.append(("stored", number))
+        self.held -= 1
+
+
+def changes(s: MemoryStore) -> set[bytes]:
+    return {e.change for e in s.envelopes()}
+
+
+def chains(docs: int, changes: int) -> list[Envelope]:
+    return [e for _ in range(docs) for e in ledger_chain(new_key(), changes)[1]]
+
+
+def pulls(peer: Peer) -> list[Request]:
+    return [r for r in peer.requests if isinstance(r, Pull)]
+
+
+def run(mine: MemoryStore, peer: Peer, limit: int) -> SlowStore:
+    store = SlowStore(mine, peer)
+    asyncio.run(exchange_async(Initiator(mine, KEY_I, None, limit), peer, store))
+    return store
+
+
+def test_the_next_pull_is_asked_while_a_batch_is_stored_and_batches_are_stored_in_order() -> None:
+    theirs = holding(chains(3, 40))
+    mine = MemoryStore()
+    peer = Peer(theirs)
+    store = run(mine, peer, limit=10)
+    assert changes(mine) == changes(theirs) and store.report.accepted == 120
+    batches = peer.batches
+    assert batches == 12
+    at = {event: i for i, event in enumerate(peer.events)}
+    for n in range(batches - 1):
+        assert at[("sent", n + 1)] < at[("stored", n)], "the next batch was asked for only after"
+        assert at[("stored", n)] < at[("storing", n + 1)], "two batches were stored at once"
+    assert store.most_held == 2
+
+
+def test_what_a_pipelined_exchange_asks_does_not_depend_on_what_ingest_judged() -> None:
+    """A damaged change is rejected (and what builds on it waits) while the next batch is
+    already asked for: nothing is asked twice, the exchange ends, and the next exchange
+    brings what was refused."""
+    theirs = holding(chains(2, 30))
+    clean, damaged = Peer(theirs), Peer(theirs, tamper=frozenset({1}))
+    run(MemoryStore(), clean, limit=8)
+    mine = MemoryStore()
+    store = run(mine, damaged, limit=8)
+    assert pulls(damaged) == pulls(clean) and len(pulls(clean)) == 8
+    assert store.report.rejected and len(mine) < len(theirs)
+    again = Peer(theirs)
+    run(mine, again, limit=8)
+    assert changes(mine) == changes(theirs)
+
+
+def test_an_exchange_cut_while_a_batch_is_stored_keeps_that_batch_and_resumes() -> None:
+    theirs = holding(chains(1, 50))
+    mine = MemoryStore()
+    peer = Peer(theirs, cut_at=4)  # hello, then pulls of 10: the fourth is cut
+    with pytest.raises(ConnectionError):
+        run(mine, peer, limit=10)
+    assert peer.events[-1] == ("stored", 2)  # the batch being stored when the link failed
+    assert len(mine) == 30
+    resumed = Peer(theirs)
+    store = run(mine, resumed, limit=10)
+    assert store.report.accepted == 20 and changes(mine) == changes(theirs)
+
+
+# --- real daemons ---------------------------------------------------------------------------
+
+
+def stored(data: Path) -> int:
+    return int(query(data, "SELECT count(*) FROM changes")[0][0])
+
+
+def test_a_responder_killed_mid_catch_up_leaves_what_was_reported_and_the_rest_comes_once(
+        tmp_path: Path) -> None:
+    """`pnyx sync` pulling batches while it stores the one before, from a daemon killed part
+    way: one line of error, the summary counts exactly what is stored, and the next sync
+    brings the rest with nothing received twice."""
+    source, target = tmp_path / "source", tmp_path / "target"
+    init_all([source, target])
+    node = open_node(source)
+    try:
+        assert node.ingestor.ingest(ledger_chain(new_key(), 6000)[1]).accepted == 6000
+    finally:
+        node.close()
+    total = stored(source)
+    own = stored(target)
+    daemon = Daemon(source)
+    try:
+        sync = subprocess.Popen([*PNYX, "--data", str(target), "sync", daemon.url, "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for("the catch-up to store its first batches", lambda: stored(target) > own + 600, 120)
+    finally:
+        daemon.kill()
+    out, err = sync.communicate(timeout=120)
+    summary = json.loads(out)
+    assert sync.returncode == 1 and summary["error"], (out, err)
+    assert err.count("\n") == 1 and err.startswith("pnyx: error: sync stopped:"), err
+    at_kill = stored(target)
+    assert at_kill < own + total, "the catch-up ended before the kill; nothing was tested"
+    assert summary["received"] == at_kill - own and summary["rejected"] == 0
+    daemon = Daemon(source)
+    try:
+        rest = cli_json(target, "sync", daemon.url)
+    finally:
+        daemon.stop()
+    assert rest["error"] is None and rest["duplicate"] == 0, rest
+    assert rest["received"] == total - (at_kill - own)
+    assert held_hashes(target) == held_hashes(source)  # and the target's genesis was pushed
