@@ -591,7 +591,7 @@ def pack_vector(envelopes: list[Envelope]) -> dict[str, Any]:
     forged = bytes([voucher.signature[0] ^ 1]) + voucher.signature[1:]
     refused = [("no-signature", "every signature left out", [None] * len(received)),
                ("forged-voucher", "the voucher's signature altered",
-                [forged if e is voucher else e.signature or None for e in received])]
+                [forged if e == voucher else e.signature or None for e in received])]
     return {"envelopes": [to_jsonable(e.to_wire()) for e in envelopes],
             "pack": pack(envelopes).hex(),
             "received": [to_jsonable(e.to_wire()) for e in received],
