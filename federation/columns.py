@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
+from .bounded import make_room
 from .errors import Reason, Rejected
 
 T = TypeVar("T")
@@ -146,8 +147,7 @@ def _memo(decode: Callable[[bytes, int], list[T]]) -> Callable[[bytes, int], lis
         if found is not None:
             return found
         out = decode(column, rows)
-        if len(_DECODED) >= MAX_DECODED:
-            _DECODED.clear()
+        make_room(_DECODED, MAX_DECODED)
         _DECODED[memo] = out
         return out
 

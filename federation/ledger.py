@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from automerge.core import ROOT, Document, Transaction
 
 from .amvalues import Plain, ensure_map, entry_ids, object_op, put_value, read_entry, read_map
+from .bounded import make_room
 from .docids import RECORD_ID_RE
 from .envelope import ACTOR_BYTES
 from .keys import KEY_BYTES, SigningKey, key_text, parse_key, verify_signature
@@ -364,8 +365,7 @@ def _revoked(doc: Document, devices: dict[str, Device]) -> Revoked:
         return Revoked({}, {})
     heads = tuple(sorted(bytes(h) for h in doc.get_heads()))
     if heads not in _REVOKED_AT:  # heads name a whole history: the same answer for good
-        if len(_REVOKED_AT) >= 64:
-            _REVOKED_AT.clear()
+        make_room(_REVOKED_AT, 64)
         _REVOKED_AT[heads] = _revoked_in(doc, devices)
     return _REVOKED_AT[heads]
 

@@ -24,6 +24,7 @@ from enum import Enum
 from itertools import groupby
 from typing import Protocol, cast
 
+from .bounded import make_room
 from .chunk import parse_change
 from .docids import RECORD_ID_RE, DocKind
 from .envelope import ACTOR_BYTES, VerifiedChange
@@ -506,8 +507,7 @@ def _fields_allowed(node: _Node, keys: tuple[str, ...], kinds: tuple[str, ...]) 
         child is not None and child.row is None and kind in child.types
         for child, kind in zip(map(node.step, keys), kinds, strict=True))
     if len(keys) <= VERDICT_KEYS and sum(map(len, keys)) <= VERDICT_CHARS:
-        if len(_VERDICTS) >= MAX_VERDICTS:
-            _VERDICTS.clear()
+        make_room(_VERDICTS, MAX_VERDICTS)
         _VERDICTS[memo] = verdict
     return verdict
 

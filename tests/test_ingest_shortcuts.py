@@ -191,7 +191,7 @@ def test_past_its_bound_the_cache_of_device_states_reads_no_more_often(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Two devices writing and merging each other's changes: with room for a few device
     states only, ingest reads `devices` as often as with room for all, since it forgets the
-    older states first (daemon/store/bounded.py) and later changes ask about recent ones."""
+    older states first (federation/bounded.py) and later changes ask about recent ones."""
     assembly = found_assembly()
     one, two = assembly.add_device("one"), assembly.add_device("two")
     for n in range(12):

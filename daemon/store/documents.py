@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 
 from automerge.core import ROOT, Document, Message, SyncState
 from pnyx.federation.amvalues import Plain, read_entry
+from pnyx.federation.bounded import make_room
 from pnyx.federation.chunk import encode_uleb
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.errors import Reason, Rejected
@@ -29,7 +30,6 @@ from pnyx.federation.ledger import Profile, may_change_devices, read_profile
 from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import Path, resolve_path
 
-from .bounded import make_room
 from .sqlite import Store
 from .staging import Asked, Staged, StagedApplyFailed
 

@@ -16,11 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pnyx.federation.bounded import make_room
 from pnyx.federation.envelope import Envelope, VerifiedChange, decode_envelope
 from pnyx.federation.ops import OpId
 from pnyx.federation.verify import HeldChange
 
-from .bounded import make_room
 from .pending import PendingSet
 from .schema import create_schema
 

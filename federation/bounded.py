@@ -1,4 +1,5 @@
-"""Bounded memories of what was held: caches keyed by change, kept in insertion order."""
+"""Bounded memories: caches and memos whose keys a peer or a file chooses, so each keeps at
+most a fixed number of entries, in insertion order."""
 
 from __future__ import annotations
 
