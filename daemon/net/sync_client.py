@@ -123,6 +123,7 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
         exc.outcome = outcome
         raise
     finally:
+        node.store.sync()  # the batches stored unsynced (ingest_in_slices), once per exchange
         outcome.peer_key = initiator.peer_key
         outcome.wire_sent, outcome.wire_received = counts
         remember(node, url, tuple(initiator.peer_vectors), outcome.received)

@@ -181,13 +181,15 @@ async def push(ctx: SyncContext, sender: Sender, message: Push) -> Pushed:
     judged = 0
     while judged < len(envelopes) and not ctx.throttle.over(sender.charged, time.time()):
         part_of = slice_end(envelopes, judged)
-        part = ctx.node.ingestor.ingest(envelopes[judged:part_of], sender.charged)
+        with ctx.node.store.unsynced():
+            part = ctx.node.ingestor.ingest(envelopes[judged:part_of], sender.charged)
         judged = part_of
         ctx.throttle.charge(sender.charged, junk_units([r for r, _ in part.rejected], part.deferred),
                             time.time())
         report.merge(part)
         await asyncio.sleep(0)
     ctx.throttle.charge(sender.charged, len(envelopes) - judged, time.time())
+    ctx.node.store.sync()  # what was stored is durable before the answer says so
     deferred = report.deferred + len(envelopes) - judged
     now = time.time()
     if report.accepted_docs:
