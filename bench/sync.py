@@ -207,7 +207,8 @@ def catch_up(root: Path, total: int) -> None:
     sink = root / f"sink{total}"
     init_all([sink])
     pushed_in, _, pushed = exchange(source, sink)  # and the geneses of source and target
-    assert pushed.progress.remote_accepted == len(envelopes) + 2 and not pushed.progress.remote_rejected, pushed.progress
+    assert pushed.progress.remote_accepted == len(envelopes) + 2, pushed.progress
+    assert not pushed.progress.remote_rejected, pushed.progress
     envelope_bytes = sum(len(e.encode()) for e in envelopes)
     wire = outcome.wire_sent + outcome.wire_received
     repo = automerge_repo(chains, root)

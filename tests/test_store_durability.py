@@ -1,6 +1,7 @@
 """Batches committed unsynced (Store.unsynced) and synced once (Store.sync): a killed process
 loses none of them, the WAL is synced exactly when something committed unsynced is not yet
-synced, a push is synced before it is answered and a pull once at its end. Real SQLite files
+synced, a push is synced before it is answered and a pull once at its end; how many
+transactions a push takes. Real SQLite files
 and daemons; only os.fsync is wrapped, to count the syncs of the code around it."""
 
 from __future__ import annotations
@@ -156,3 +157,21 @@ def test_a_pull_stores_its_batches_unsynced_and_syncs_once_at_its_end(
 async def pull(node: Node, url: str) -> Outcome:
     async with new_session() as session:
         return await sync_with(session, node, StoreHoldings(node.store), url)
+
+
+@pytest.mark.parametrize(("sender", "ingests"), [(Sender("address:127.0.0.1"), 3),
+                                                 (Sender("ab" * 32, "ab" * 32), 1)])
+def test_a_known_sender_s_push_is_one_transaction_and_an_unknown_one_s_a_slice_at_a_time(
+        tmp_path: Path, sender: Sender, ingests: int) -> None:
+    init_all([tmp_path / "r"])
+    node = open_node(tmp_path / "r")
+    ctx = SyncContext.open(node)
+    _, envelopes = ledger_chain(new_key(), 120)
+    begun = node.store.serial
+    try:
+        reply = asyncio.run(push(ctx, sender, Push(tuple(envelopes))))
+        # the ingest's transactions, then the news of the documents and the sender's record
+        assert node.store.serial - begun == ingests + 2
+    finally:
+        node.close()
+    assert reply.accepted == len(envelopes) and reply.rejected == 0
