@@ -146,10 +146,11 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
         exc.outcome = outcome
         raise
     finally:
-        node.store.sync()  # the batches stored unsynced (ingest_in_slices), once per exchange
         outcome.peer_key = initiator.peer_key
         outcome.wire_sent, outcome.wire_received = counts
-        remember(node, url, tuple(initiator.peer_vectors), outcome.received)
+        with node.store.unsynced():
+            remember(node, url, tuple(initiator.peer_vectors), outcome.received)
+        node.store.sync()  # what the exchange stored and noted, unsynced: one sync for it all
     if on_progress is not None:
         on_progress(initiator.progress)
     return outcome
@@ -159,8 +160,9 @@ def remember(node: Node, url: str, advertised: DocVectors, received: IngestRepor
     """What the peer said it holds, and which documents it brought news of (completeness)."""
     completeness = Completeness(node.store)
     now = time.time()
-    completeness.advertised(url, advertised, now)
-    completeness.received(url, received.accepted_docs, now)
+    with node.store.transaction():
+        completeness.advertised(url, advertised, now)
+        completeness.received(url, received.accepted_docs, now)
 
 
 async def fetch_peers(session: aiohttp.ClientSession, url: str, advertise: str | None) -> list[str]:
