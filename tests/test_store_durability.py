@@ -2,7 +2,8 @@
 loses none of them, the WAL is synced exactly when something committed unsynced is not yet
 synced, a push is synced before it is answered and a pull once at its end; how many
 transactions a push takes. Real SQLite files
-and daemons; only os.fsync is wrapped, to count the syncs of the code around it."""
+and daemons; only os.fsync is wrapped, to count the syncs of the code around it. The store
+mark is written after a sync."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from pathlib import Path
 import pytest
 from pnyx.daemon.net.sync_client import Outcome, new_session, sync_with
 from pnyx.daemon.net.sync_endpoint import Sender, SyncContext, push
+from pnyx.daemon.store import mark
+from pnyx.daemon.store import node as node_module
 from pnyx.daemon.store.holdings import StoreHoldings
+from pnyx.daemon.store.mark import read_mark
 from pnyx.daemon.store.node import Node, open_node
 from pnyx.daemon.store.sqlite import Store
 from pnyx.federation.syncmsg import Push
@@ -175,3 +179,22 @@ def test_a_known_sender_s_push_is_one_transaction_and_an_unknown_one_s_a_slice_a
     finally:
         node.close()
     assert reply.accepted == len(envelopes) and reply.rejected == 0
+
+
+def test_the_store_mark_is_written_once_what_it_counts_is_synced(
+        tmp_path: Path, fsyncs: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    init_all([tmp_path / "n"])
+    node = open_node(tmp_path / "n")
+    _, envelopes = ledger_chain(new_key(), 10)
+    with node.store.unsynced():
+        assert node.ingestor.ingest(envelopes).accepted == len(envelopes)
+    written = mark.write_mark
+
+    def noting(data: Path, store: Store) -> None:
+        written(data, store)
+        fsyncs.append("mark written")
+
+    monkeypatch.setattr(node_module, "write_mark", noting)
+    node.close()
+    assert fsyncs[-2:] == [str(tmp_path / "n" / "pnyx.sqlite-wal"), "mark written"]
+    assert read_mark(tmp_path / "n") is not None
