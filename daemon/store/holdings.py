@@ -26,6 +26,7 @@ from pnyx.federation.synctree import doc_digest
 from .sqlite import Store
 
 MAX_IN_LIST = 500  # above this many documents, filter in Python rather than in SQL
+MERGED_DOCS = 32  # up to this many, one indexed read per document (measured: 10 µs each)
 
 
 class StoreHoldings:
@@ -124,14 +125,17 @@ class StoreHoldings:
         """The wanted changes after `cursor`, in arrival order (federation.sync.take_batch)."""
         sql = ("SELECT seqno, doc, actor, seq, change, signer, signature, hash, vouch FROM changes"
                " WHERE seqno > ?")
-        if len(wants) > MAX_IN_LIST:
-            streams = [self.store.db.execute(sql + " ORDER BY seqno", (cursor,))]
-        else:
+        if len(wants) <= MERGED_DOCS:
             # One read per document, each in arrival order by the (doc, seqno) index, merged:
             # `doc IN (...) ORDER BY seqno` makes SQLite read and sort every wanted row after
             # the cursor for each batch, which made a push of 50k changes cost its sender 3 s.
             streams = [self.store.db.execute(sql + " AND doc = ? ORDER BY seqno", (cursor, doc))
                        for doc in wants]
+        elif len(wants) <= MAX_IN_LIST:
+            streams = [self.store.db.execute(
+                sql + f" AND doc IN ({','.join('?' * len(wants))}) ORDER BY seqno", (cursor, *wants))]
+        else:
+            streams = [self.store.db.execute(sql + " ORDER BY seqno", (cursor,))]
         rows = streams[0] if len(streams) == 1 else heapq.merge(*streams)
         try:  # closed when we stop early, so no read transaction stays open
             return take_batch((Row(seqno, Envelope(doc, bytes(change), bytes(signer), bytes(sig)),
