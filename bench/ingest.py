@@ -19,6 +19,10 @@ just filled, and memory: a fresh process receiving all the changes, its peak
 and what stays resident once the daemon's idle tending has run, beside a fresh
 process holding the same changes in plain Automerge; the same for 50,000 changes in 10
 ledgers (bench/corpus.py), where the goal is a peak under 150 MB.
+
+Ingest and verify run with federation's hot modules compiled by mypyc (`make bench`
+compiles them, pnyx.compiled) and again as pure Python (PNYX_PURE=1) in a fresh process
+of the same run, so that what compiling gains is a ratio measured side by side.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import nacl.bindings
+import pnyx.federation
 from automerge.core import Document
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pnyx.compiled import why_pure
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.documents import DocumentCache, apply_chunks
 from pnyx.daemon.store.ingest import Ingestor
@@ -190,7 +196,8 @@ def plain_in_child(chunks: list[bytes], out: multiprocessing.Queue) -> None:  # 
 
 
 def in_child(target: Callable[..., None], argument: object) -> tuple[float, float, float]:
-    """(resident MB at start, peak MB, resident MB at the end) of `target` in a fresh process."""
+    """The three numbers `target` puts in its queue, run in a fresh (spawned) process: the
+    memory measures' (resident MB at start, peak MB, resident MB at the end), for one."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     child = context.Process(target=target, args=(argument, out))
@@ -198,6 +205,41 @@ def in_child(target: Callable[..., None], argument: object) -> tuple[float, floa
     result: tuple[float, float, float] = out.get()
     child.join()
     return result
+
+
+def ingest_and_verify(tmp: Path, envelopes: list[Envelope],
+                      vouched: list[Envelope]) -> tuple[tuple[float, float, float], Store, DocumentCache]:
+    """Seconds to ingest the signed envelopes into a fresh store in `tmp`, to `pnyx verify`
+    it, and to ingest the same changes from packs into another; and the first store, open."""
+    box: list[tuple[Store, DocumentCache]] = []
+    ingest = timed(lambda: box.append(ingest_into(tmp / "pnyx.sqlite", envelopes)))
+    store, docs = box[0]
+    verify = timed(lambda: reverify(store))
+    packed = timed(lambda: ingest_into(tmp / "packed.sqlite", vouched)[0].close())
+    return (ingest, verify, packed), store, docs
+
+
+SOURCES = Path(pnyx.federation.__path__[-1])  # federation/: the last of the path, after any compiled
+
+
+def pure_in_child(inputs: tuple[list[Envelope], list[Envelope]],
+                  out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """Runs in a fresh process started with PNYX_PURE=1: `ingest_and_verify` in pure Python."""
+    if why_pure(SOURCES) != "PNYX_PURE is set":
+        raise AssertionError("the pure Python run is not pure")
+    with tempfile.TemporaryDirectory() as tmp:
+        seconds, store, _ = ingest_and_verify(Path(tmp), *inputs)
+        store.close()
+    out.put(seconds)
+
+
+def in_pure_python(envelopes: list[Envelope], vouched: list[Envelope]) -> tuple[float, float, float]:
+    """`ingest_and_verify`'s seconds with federation's modules in pure Python."""
+    os.environ["PNYX_PURE"] = "1"  # what the spawned child's environment starts from
+    try:
+        return in_child(pure_in_child, (envelopes, vouched))
+    finally:
+        del os.environ["PNYX_PURE"]
 
 
 def run() -> None:
@@ -215,30 +257,31 @@ def run() -> None:
     plain_sync = timed(lambda: apply_in_batches(chunks))
     plain_load = timed(lambda: Document.load(b"".join(chunks)))
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "pnyx.sqlite"
-        box: list[tuple[Store, DocumentCache]] = []
-        ingest = timed(lambda: box.append(ingest_into(path, envelopes)))
-        store, docs = box[0]
-        verify = timed(lambda: reverify(store))
+        (ingest, verify, packed), store, docs = ingest_and_verify(Path(tmp), envelopes, vouched)
         saved = len(docs.get(doc_id).save())
         heads_match = docs.get(doc_id).get_heads() == apply_in_batches(chunks).get_heads()
-        stored = at_rest(path, store)
+        stored = at_rest(Path(tmp) / "pnyx.sqlite", store)
         store.close()
-        packed = timed(lambda: ingest_into(Path(tmp) / "packed.sqlite", vouched)[0].close())
+    pure = in_pure_python(envelopes, vouched)
 
-    rows = [
-        ("verified ingest (Ingestor.ingest, SQLite)", ingest),
-        ("  of which parse + hash + signature", checks),
-        ("verified ingest from packs (vouched)", packed),
-        ("  of which parse + hash + vouching", vouched_checks),
-        *signature_rates(envelopes),
-        ("pnyx verify (reverify of the store)", verify),
-        ("plain Automerge, sync-message apply", plain_sync),
-        ("plain Automerge, Document.load", plain_load),
+    rows: list[tuple[str, float, float | None]] = [
+        ("verified ingest (Ingestor.ingest, SQLite)", ingest, pure[0]),
+        ("  of which parse + hash + signature", checks, None),
+        ("verified ingest from packs (vouched)", packed, pure[2]),
+        ("  of which parse + hash + vouching", vouched_checks, None),
+        *((label, seconds, None) for label, seconds in signature_rates(envelopes)),
+        ("pnyx verify (reverify of the store)", verify, pure[1]),
+        ("plain Automerge, sync-message apply", plain_sync, None),
+        ("plain Automerge, Document.load", plain_load, None),
     ]
-    print(f"{'':44} {'seconds':>8} {'changes/s':>10}")
-    for label, seconds in rows:
-        print(f"{label:44} {seconds:8.2f} {n / seconds:10.0f}")
+    reason = why_pure(SOURCES)
+    state = "compiled by mypyc" if reason is None else f"in pure Python: {reason}"
+    print(f"federation's hot modules {state}; beside them the same in pure Python (PNYX_PURE=1), "
+          "in a fresh process")
+    print(f"{'':44} {'seconds':>8} {'changes/s':>10} {'pure, /s':>10} {'speed-up':>8}")
+    for label, seconds, pure_seconds in rows:
+        beside = f" {n / pure_seconds:10.0f} {pure_seconds / seconds:7.2f}x" if pure_seconds else ""
+        print(f"{label:44} {seconds:8.2f} {n / seconds:10.0f}{beside}")
     print(f"verified ingest is {ingest / plain_sync:.1f}x the time of sync-message apply, "
           f"{ingest / plain_load:.1f}x that of Document.load; same heads: {heads_match}; "
           f"from packs {packed / plain_sync:.1f}x sync-message apply "

@@ -19,7 +19,8 @@ import os
 import sysconfig
 from pathlib import Path
 
-MODULES = ("columns", "chunk", "ops", "writerules")  # federation modules on the ingest path
+# The federation modules every received change goes through.
+MODULES = ("columns", "chunk", "ops", "writerules", "envelope", "changepack")
 BUILD = Path(__file__).resolve().parent.parent / "build" / "compiled"
 PACKAGE_DIR = BUILD / "pnyx" / "federation"
 STAMP = BUILD / "STAMP"

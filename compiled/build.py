@@ -15,7 +15,7 @@ import sysconfig
 import time
 from pathlib import Path
 
-from pnyx.compiled import BUILD, MODULES, STAMP, stale, stamp
+from pnyx.compiled import BUILD, MODULES, PACKAGE_DIR, STAMP, stale, stamp
 
 ROOT = BUILD.parent.parent
 SOURCES = ROOT / "federation"
@@ -37,6 +37,9 @@ def build() -> None:
     from setuptools import Distribution
 
     STAMP.unlink(missing_ok=True)
+    # New files, not old ones overwritten: a running daemon keeps the ones it loaded, and no
+    # module compiled before and not now stays on the path.
+    shutil.rmtree(PACKAGE_DIR, ignore_errors=True)
     extensions = mypycify([str(NAMED / f"{module}.py") for module in MODULES],
                           group_name="pnyx.federation.native", target_dir=str(BUILD / "c"))
     dist = Distribution({"name": "pnyx-compiled", "ext_modules": extensions})
