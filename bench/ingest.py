@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import nacl.bindings
 import pnyx.federation
@@ -48,7 +49,14 @@ from pnyx.daemon.store.sqlite import Store
 from pnyx.federation.changepack import pack, unpack
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.docids import ledger_id
-from pnyx.federation.envelope import Envelope, check_envelope, run_actor, sign_change, signing_input
+from pnyx.federation.envelope import (
+    Envelope,
+    check_envelope,
+    decode_envelope,
+    run_actor,
+    sign_change,
+    signing_input,
+)
 from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import Decision, Profile, Tally, write_decision, write_device, write_genesis
 
@@ -175,8 +183,10 @@ def peak_mb() -> float:
     raise OSError("no VmHWM in /proc/self/status")
 
 
-def receive_in_child(envelopes: list[Envelope], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    """Runs in a fresh process: ingest everything, then tend as an idle daemon does."""
+def receive_in_child(wire: list[bytes], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """Runs in a fresh process: ingest everything, then tend as an idle daemon does. The
+    envelopes come as their wire bytes: a compiled frozen dataclass does not unpickle."""
+    envelopes = [decode_envelope(e) for e in wire]
     start = rss_mb()
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "pnyx.sqlite")
@@ -195,49 +205,59 @@ def plain_in_child(chunks: list[bytes], out: multiprocessing.Queue) -> None:  # 
     del doc
 
 
-def in_child(target: Callable[..., None], argument: object) -> tuple[float, float, float]:
+def in_child(target: Callable[..., None], argument: object) -> Any:
     """The three numbers `target` puts in its queue, run in a fresh (spawned) process: the
     memory measures' (resident MB at start, peak MB, resident MB at the end), for one."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     child = context.Process(target=target, args=(argument, out))
     child.start()
-    result: tuple[float, float, float] = out.get()
+    result = out.get()
     child.join()
     return result
 
 
+Times = tuple[float, float]  # seconds: elapsed, and of this process's CPU (the same under other load)
+
+
+def both_timed(action: Callable[[], object]) -> Times:
+    start, cpu = time.perf_counter(), time.process_time()
+    action()
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
 def ingest_and_verify(tmp: Path, envelopes: list[Envelope],
-                      vouched: list[Envelope]) -> tuple[tuple[float, float, float], Store, DocumentCache]:
-    """Seconds to ingest the signed envelopes into a fresh store in `tmp`, to `pnyx verify`
-    it, and to ingest the same changes from packs into another; and the first store, open."""
+                      vouched: list[Envelope]) -> tuple[tuple[Times, Times, Times], Store, DocumentCache]:
+    """Times to ingest the signed envelopes into a fresh store in `tmp`, to `pnyx verify` it,
+    and to ingest the same changes from packs into another; and the first store, open."""
     box: list[tuple[Store, DocumentCache]] = []
-    ingest = timed(lambda: box.append(ingest_into(tmp / "pnyx.sqlite", envelopes)))
+    ingest = both_timed(lambda: box.append(ingest_into(tmp / "pnyx.sqlite", envelopes)))
     store, docs = box[0]
-    verify = timed(lambda: reverify(store))
-    packed = timed(lambda: ingest_into(tmp / "packed.sqlite", vouched)[0].close())
+    verify = both_timed(lambda: reverify(store))
+    packed = both_timed(lambda: ingest_into(tmp / "packed.sqlite", vouched)[0].close())
     return (ingest, verify, packed), store, docs
 
 
 SOURCES = Path(pnyx.federation.__path__[-1])  # federation/: the last of the path, after any compiled
 
 
-def pure_in_child(inputs: tuple[list[Envelope], list[Envelope]],
-                  out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def pure_in_child(wire: list[bytes], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     """Runs in a fresh process started with PNYX_PURE=1: `ingest_and_verify` in pure Python."""
     if why_pure(SOURCES) != "PNYX_PURE is set":
         raise AssertionError("the pure Python run is not pure")
+    envelopes = [decode_envelope(e) for e in wire]
     with tempfile.TemporaryDirectory() as tmp:
-        seconds, store, _ = ingest_and_verify(Path(tmp), *inputs)
+        times, store, _ = ingest_and_verify(Path(tmp), envelopes, as_packs(envelopes))
         store.close()
-    out.put(seconds)
+    out.put(times)
 
 
-def in_pure_python(envelopes: list[Envelope], vouched: list[Envelope]) -> tuple[float, float, float]:
-    """`ingest_and_verify`'s seconds with federation's modules in pure Python."""
+def in_pure_python(envelopes: list[Envelope]) -> tuple[Times, Times, Times]:
+    """`ingest_and_verify`'s times with federation's modules in pure Python."""
     os.environ["PNYX_PURE"] = "1"  # what the spawned child's environment starts from
     try:
-        return in_child(pure_in_child, (envelopes, vouched))
+        times: tuple[Times, Times, Times] = in_child(pure_in_child, [e.encode() for e in envelopes])
+        return times
     finally:
         del os.environ["PNYX_PURE"]
 
@@ -257,31 +277,34 @@ def run() -> None:
     plain_sync = timed(lambda: apply_in_batches(chunks))
     plain_load = timed(lambda: Document.load(b"".join(chunks)))
     with tempfile.TemporaryDirectory() as tmp:
-        (ingest, verify, packed), store, docs = ingest_and_verify(Path(tmp), envelopes, vouched)
+        compiled, store, docs = ingest_and_verify(Path(tmp), envelopes, vouched)
         saved = len(docs.get(doc_id).save())
         heads_match = docs.get(doc_id).get_heads() == apply_in_batches(chunks).get_heads()
         stored = at_rest(Path(tmp) / "pnyx.sqlite", store)
         store.close()
-    pure = in_pure_python(envelopes, vouched)
+    pure = in_pure_python(envelopes)
+    (ingest, _), (verify, _), (packed, _) = compiled
 
-    rows: list[tuple[str, float, float | None]] = [
-        ("verified ingest (Ingestor.ingest, SQLite)", ingest, pure[0]),
-        ("  of which parse + hash + signature", checks, None),
-        ("verified ingest from packs (vouched)", packed, pure[2]),
-        ("  of which parse + hash + vouching", vouched_checks, None),
-        *((label, seconds, None) for label, seconds in signature_rates(envelopes)),
-        ("pnyx verify (reverify of the store)", verify, pure[1]),
-        ("plain Automerge, sync-message apply", plain_sync, None),
-        ("plain Automerge, Document.load", plain_load, None),
+    rows = [
+        ("verified ingest (Ingestor.ingest, SQLite)", ingest),
+        ("  of which parse + hash + signature", checks),
+        ("verified ingest from packs (vouched)", packed),
+        ("  of which parse + hash + vouching", vouched_checks),
+        *signature_rates(envelopes),
+        ("pnyx verify (reverify of the store)", verify),
+        ("plain Automerge, sync-message apply", plain_sync),
+        ("plain Automerge, Document.load", plain_load),
     ]
+    print(f"{'':44} {'seconds':>8} {'changes/s':>10}")
+    for label, seconds in rows:
+        print(f"{label:44} {seconds:8.2f} {n / seconds:10.0f}")
     reason = why_pure(SOURCES)
-    state = "compiled by mypyc" if reason is None else f"in pure Python: {reason}"
-    print(f"federation's hot modules {state}; beside them the same in pure Python (PNYX_PURE=1), "
-          "in a fresh process")
-    print(f"{'':44} {'seconds':>8} {'changes/s':>10} {'pure, /s':>10} {'speed-up':>8}")
-    for label, seconds, pure_seconds in rows:
-        beside = f" {n / pure_seconds:10.0f} {pure_seconds / seconds:7.2f}x" if pure_seconds else ""
-        print(f"{label:44} {seconds:8.2f} {n / seconds:10.0f}{beside}")
+    print(f"federation's hot modules above: {'compiled by mypyc' if reason is None else reason}; "
+          "the same in pure Python (PNYX_PURE=1) in a fresh process, changes/s elapsed and of CPU:")
+    labels = ("verified ingest", "pnyx verify", "ingest from packs")
+    for label, (wall, cpu), (pure_wall, pure_cpu) in zip(labels, compiled, pure, strict=True):
+        print(f"  {label:18} compiled {n / wall:6.0f} (CPU {n / cpu:6.0f}), pure {n / pure_wall:6.0f} "
+              f"(CPU {n / pure_cpu:6.0f}): {pure_wall / wall:.2f}x elapsed, {pure_cpu / cpu:.2f}x CPU")
     print(f"verified ingest is {ingest / plain_sync:.1f}x the time of sync-message apply, "
           f"{ingest / plain_load:.1f}x that of Document.load; same heads: {heads_match}; "
           f"from packs {packed / plain_sync:.1f}x sync-message apply "
@@ -298,8 +321,8 @@ def run() -> None:
 def memory(envelopes: list[Envelope]) -> float:
     """Print and return the peak of a fresh process receiving `envelopes`, beside plain
     Automerge holding the same changes."""
-    received = in_child(receive_in_child, envelopes)
-    plain = in_child(plain_in_child, [e.change for e in envelopes])
+    received: tuple[float, float, float] = in_child(receive_in_child, [e.encode() for e in envelopes])
+    plain: tuple[float, float, float] = in_child(plain_in_child, [e.change for e in envelopes])
     print(f"memory receiving {len(envelopes)} changes in a fresh process (MB): peak {received[1]:.0f}, "
           f"resident after idle tending {received[2]:.0f} (at start {received[0]:.0f}, holding the "
           f"envelopes); plain Automerge peak {plain[1]:.0f}, holding them {plain[2]:.0f}; "
