@@ -183,10 +183,17 @@ def peak_mb() -> float:
     raise OSError("no VmHWM in /proc/self/status")
 
 
-def receive_in_child(wire: list[bytes], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    """Runs in a fresh process: ingest everything, then tend as an idle daemon does. The
-    envelopes come as their wire bytes: a compiled frozen dataclass does not unpickle."""
+def received_envelopes(wire: list[bytes]) -> list[Envelope]:
+    """The envelopes a child process was sent as their wire bytes (a compiled frozen
+    dataclass does not unpickle), the bytes then let go: memory is measured after."""
     envelopes = [decode_envelope(e) for e in wire]
+    wire.clear()  # the Process object holds the list itself
+    return envelopes
+
+
+def receive_in_child(wire: list[bytes], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """Runs in a fresh process: ingest everything, then tend as an idle daemon does."""
+    envelopes = received_envelopes(wire)
     start = rss_mb()
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "pnyx.sqlite")
@@ -245,7 +252,7 @@ def pure_in_child(wire: list[bytes], out: multiprocessing.Queue) -> None:  # typ
     """Runs in a fresh process started with PNYX_PURE=1: `ingest_and_verify` in pure Python."""
     if why_pure(SOURCES) != "PNYX_PURE is set":
         raise AssertionError("the pure Python run is not pure")
-    envelopes = [decode_envelope(e) for e in wire]
+    envelopes = received_envelopes(wire)
     with tempfile.TemporaryDirectory() as tmp:
         times, store, _ = ingest_and_verify(Path(tmp), envelopes, as_packs(envelopes))
         store.close()
