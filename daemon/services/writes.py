@@ -30,8 +30,9 @@ from pnyx.federation.charter import (
     share_text,
 )
 from pnyx.federation.confed import PROPOSAL_ID_RE, Act, ActKind, ProposalBody, ProposalKind
+from pnyx.federation.docids import ledger_id
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Binding, CoDelegate, Position, read_decision, read_mandate
+from pnyx.federation.ledger import Binding, CoDelegate, Position, read_decision, read_device, read_mandate
 
 from ..store.peers import PeerBook, normalize_url
 from .bodies import (
@@ -55,7 +56,7 @@ from .jsonable import to_jsonable
 from .listing import decision_row, mandate_row
 from .names import (
     held_charters,
-    held_ledgers,
+    held_decision,
     resolve_assembly,
     resolve_confederation,
     resolve_proposal,
@@ -178,7 +179,7 @@ def add_device(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, {"key", "label"})
     device = key(text(body, "key"), "key")
     rec.add_device(device, text(body, "label", ""))
-    return as_result(rec.ledger().devices[key_text(device)])
+    return as_result(read_device(rec.node.docs.get(rec.node.ledger_id), key_text(device)))
 
 
 def revoke_device(rec: Recorder, params: Params, body: Body) -> Result:
@@ -188,7 +189,8 @@ def revoke_device(rec: Recorder, params: Params, body: Body) -> Result:
     except ValueError:
         raise UnknownRecord(f"unknown device: {params['device']}") from None
     cut = rec.revoke_device(device)
-    return {**to_jsonable(rec.ledger().devices[key_text(device)]), "changes_kept": sum(cut.values())}
+    revoked = read_device(rec.node.docs.get(rec.node.ledger_id), key_text(device))
+    return {**to_jsonable(revoked), "changes_kept": sum(cut.values())}
 
 
 # --- confederations -----------------------------------------------------------------------
@@ -280,8 +282,7 @@ def ratify(rec: Recorder, params: Params, body: Body) -> Result:
     if not PROPOSAL_ID_RE.match(pid):
         raise UnknownRecord(f"not a proposal id: {pid}")
     proposer, _, decision_id = pid.partition("/")
-    found = dict(held_ledgers(rec.node)).get(proposer)
-    put = found.decisions.get(decision_id) if found else None
+    put = held_decision(rec.node, ledger_id(parse_key(proposer)), decision_id)
     title = f"Ratification of {put.title}" if put else f"Ratification of {pid}"
     return decision_result(rec, rec.ratify(pid, decision_input(body, title)))
 

@@ -18,7 +18,9 @@ void marks revised when they change (a revocation arrives, or a change of a
 revoked device inside its cut). A mandate carries the date of its issuing
 decision, when that decision is held and stands, so mandates page by date too.
 The economy's collections and the draws' steps are kept as plain entries, for
-the view and the plan, which read them whole.
+the view and the plan, which read them whole. `ledger_writers` lists, for each
+mandate, the keys that may write its log (its delegate's and co-delegates'): a
+delegate's device finds its mandates without reading every mandate.
 
 A ledger held before this index existed, or indexed in an older FORMAT, is
 indexed from its document the first time it is read (`ensure`).
@@ -54,7 +56,7 @@ from .documents import DocumentCache
 from .schema import create_schema
 from .sqlite import Store
 
-FORMAT = "ledger-records/v1"  # bump when what a row holds changes: every ledger is re-indexed
+FORMAT = "ledger-records/v2"  # bump when what a row holds changes: every ledger is re-indexed
 DECISIONS, MANDATES = "decisions", "mandates"
 COLLECTIONS = (DECISIONS, MANDATES)  # records that may be void, counted, dated
 # Also kept, as plain entries: the economy's collections and the draws' steps, which the
@@ -96,6 +98,12 @@ CREATE INDEX IF NOT EXISTS ledger_records_by_person ON ledger_records (doc, pers
     WHERE person IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ledger_records_void ON ledger_records (doc, collection, id)
     WHERE void IS NOT NULL;
+CREATE TABLE IF NOT EXISTS ledger_writers (
+    doc TEXT NOT NULL,
+    writer TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (doc, writer, id)
+);
 CREATE TABLE IF NOT EXISTS ledger_index_state (
     upto INTEGER NOT NULL
 );
@@ -304,6 +312,7 @@ class LedgerIndex:
         how many more records readers show (0 or 1; -1 when a shown one was replaced)."""
         cols: dict[str, Any] = dict.fromkeys(("kind", "subject", "supersedes", "revote_of",
                                               "decision", "person", "council"))
+        cols["writers"] = []
         day, void = "", None
         entry = _encoded(raw)
         if collection == DECISIONS:
@@ -320,7 +329,8 @@ class LedgerIndex:
                 entry = None
             else:
                 cols.update(decision=mandate.decision, council=mandate.council,
-                            person=person(mandate.delegate_key, mandate.delegate))
+                            person=person(mandate.delegate_key, mandate.delegate),
+                            writers=mandate.writers())
         if collection in COLLECTIONS:
             reason, inside = revoked.get(actor[:KEY_BYTES].hex(), (None, {}))
             void = reason if reason is not None and counter > inside.get(actor.hex(), 0) else None
@@ -330,6 +340,7 @@ class LedgerIndex:
         db = self.store.db
         try:
             db.execute(f"INSERT INTO ledger_records {ROW}", row)
+            self._writers(doc_id, collection, key, cols["writers"])
             return int(entry is not None and void is None)
         except sqlite3.IntegrityError:  # two concurrent creations of one id: the greater op wins
             held_counter, held_actor, standing = db.execute(
@@ -338,7 +349,17 @@ class LedgerIndex:
             if (held_counter, bytes(held_actor)) >= (counter, actor):
                 return 0
             db.execute(f"INSERT OR REPLACE INTO ledger_records {ROW}", row)
+            self._writers(doc_id, collection, key, cols["writers"])
             return int(entry is not None and void is None) - int(standing)
+
+    def _writers(self, doc_id: str, collection: str, key: str, writers: list[str]) -> None:
+        """The keys that may write the log of mandate `key`, as the entry kept for it names them."""
+        if collection != MANDATES:
+            return
+        db = self.store.db
+        db.execute("DELETE FROM ledger_writers WHERE doc = ? AND id = ?", (doc_id, key))
+        db.executemany("INSERT OR IGNORE INTO ledger_writers (doc, writer, id) VALUES (?, ?, ?)",
+                       [(doc_id, writer, key) for writer in writers])
 
     def _date_mandates(self, doc_id: str, decisions: list[str] | None,
                        mandates: list[str] | None) -> None:
@@ -373,6 +394,7 @@ class LedgerIndex:
         """Index a ledger afresh from its whole document (inside a transaction)."""
         db = self.store.db
         db.execute("DELETE FROM ledger_records WHERE doc = ?", (doc_id,))
+        db.execute("DELETE FROM ledger_writers WHERE doc = ?", (doc_id,))
         doc = self.docs.get(doc_id)
         maps = {}
         for collection in INDEXED:
@@ -461,9 +483,26 @@ class LedgerIndex:
 
     def bylaws(self, doc_id: str) -> dict[str, Plain]:
         """Every decision of kind `bylaws`: they alone make the bylaws through time."""
+        return self.of_kind(doc_id, "bylaws")
+
+    def of_kind(self, doc_id: str, kind: str) -> dict[str, Plain]:
+        """Every decision of one kind other than a plain `decision` (bylaws, proposals...)."""
+        assert kind != "decision"
         return _entries(self.store.db.execute(
             "SELECT id, entry FROM ledger_records WHERE doc = ? AND kind <> 'decision'"
-            f" AND kind = 'bylaws' AND {STANDING}", (doc_id,)))
+            f" AND kind = ? AND {STANDING}", (doc_id, kind)))
+
+    def written_by(self, doc_id: str, writer: str) -> dict[str, Plain]:
+        """Every mandate whose log the key `writer` (text) may write: its delegate's or a
+        co-delegate's (Mandate.writers)."""
+        return _entries(self.store.db.execute(
+            "SELECT r.id, r.entry FROM ledger_writers w JOIN ledger_records r ON r.doc = w.doc"
+            " AND r.collection = 'mandates' AND r.id = w.id WHERE w.doc = ? AND w.writer = ?"
+            " AND r.entry IS NOT NULL AND r.void IS NULL", (doc_id, writer)))  # STANDING
+
+    def revoked(self, doc_id: str) -> set[bytes]:
+        """The devices whose revocation is in force in a ledger: whatever they write next is void."""
+        return {bytes.fromhex(device) for device in self._revocations(doc_id) or {}}
 
     def kinds(self, doc_id: str) -> dict[str, Plain]:
         """Every decision of a kind other than a plain `decision`: what the view reads."""
