@@ -17,8 +17,10 @@ whatever the size; the ratio printed is the time at each size over the time at 1
 records, the baseline in the same run (1.0: a write does not grow with the ledger).
 Then, as a command would, a fresh process state opens the node and reads `status`
 (the profile alone) and `show decisions` (the newest 50, from the index of records;
-bench/show.py measures the reads further). `PNYX_BENCH_RECORD_SIZES` (e.g. `100,10000`)
-picks other sizes.
+bench/show.py measures the reads further), and the same first read of a store whose ledger
+was indexed before the index existed, or in an older format: the one-time indexing of the
+whole ledger from its document. `PNYX_BENCH_RECORD_SIZES` (e.g. `100,10000`) picks other
+sizes.
 """
 
 from __future__ import annotations
@@ -88,6 +90,14 @@ def cold_ms(data: Path, read: Callable[[Node], object]) -> float:
 def show_decisions(node: Node) -> object:
     """`pnyx show decisions`: the newest 50, from the index of records."""
     return decision_listing(node.ingestor.ledgers, node.ledger_id, node.docs.profile(node.ledger_id), 50)
+
+
+def reindexed(node: Node) -> object:
+    """The first read of a ledger held before the index of records existed (or indexed in an
+    older format): it is indexed whole from its document, once."""
+    node.store.db.execute("UPDATE ledger_indexed SET format = 'older'")
+    node.docs.forget(node.ledger_id)
+    return show_decisions(node)
 
 
 def vote(title: str, day: str) -> Body:
@@ -181,13 +191,15 @@ def run() -> None:
         valley = found(data)
         held = 0
         times: dict[str, list[float]] = {name: [] for name in KINDS}
-        reads: dict[str, list[float]] = {"status (cold)": [], "show decisions (cold)": []}
+        reads: dict[str, list[float]] = {"status (cold)": [], "show decisions (cold)": [],
+                                         "one-time indexing": []}
         for size in SIZES:
             for name, ms in writes_ms(data, valley, size, held).items():
                 times[name].append(ms)
             held = size
             reads["status (cold)"].append(cold_ms(data, node_status))
             reads["show decisions (cold)"].append(cold_ms(data, show_decisions))
+            reads["one-time indexing"].append(cold_ms(data, reindexed))
         print(f"median of {WRITES_EACH} writes of each kind, in ms (ratio to {SIZES[0]:,} records in "
               "this run); goal: under 20 ms at every size")
         print(f"{'records':<24}" + "".join(f"{size:>20,}" for size in SIZES))

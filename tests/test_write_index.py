@@ -8,16 +8,24 @@ the index), or rebuilt from the document (a store indexed in an older format).""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import pty
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from automerge.core import Transaction
+from pnyx.daemon.cli.progress import SHOW_FROM
 from pnyx.daemon.services.records import Recorder, RecordError, new_record_id
-from pnyx.daemon.store.node import Node
+from pnyx.daemon.store.node import Node, create_data_dir, new_key, open_node
 from pnyx.federation.charter import Rules, new_charter
 from pnyx.federation.confed import Act, ActKind, ProposalBody, ProposalKind
 from pnyx.federation.keys import key_text
+from pnyx.federation.ledger import Decision, Profile, Tally, write_decision
 
 from .ledgerkit import Assembly, found_assembly, vote
+from .pnyxproc import PNYX
 
 Freshen = Callable[[Node, Assembly], None]
 
@@ -102,3 +110,54 @@ def test_a_grant_arriving_by_sync_counts_for_the_rotation_of_the_next(arrive: Fr
                                        dt.date(2026, 11, 21), dt.date(2026, 12, 20), ())
     assert Recorder(second).issue_mandate(vote("Send Cy", 21), "Cy", None, "Water council",
                                           dt.date(2026, 11, 21), dt.date(2026, 12, 20), ())
+
+
+def test_the_one_time_indexing_of_a_long_ledger_shows_its_progress_on_a_terminal(tmp_path: Path) -> None:
+    """A store whose ledger was indexed in an older format is indexed whole by the first command
+    that reads it; on a terminal, that command shows how far it has come (on stderr), then
+    answers as before, and the next command does not index again."""
+    data = tmp_path / "long"
+    assembly_key = new_key()
+    create_data_dir(data, assembly_key.public, new_key(), assembly_key)
+    node = open_node(data)
+    try:
+        recorder = Recorder(node)
+        recorder.found(Profile(key_text(assembly_key.public), "Barrio Largo", "", 200))
+        for first in range(0, SHOW_FROM + 1_000, 1_000):
+            recorder.write(node.ledger_id, lambda tx, first=first: filled(tx, range(first, first + 1_000)))
+        node.store.db.execute("UPDATE ledger_indexed SET format = 'ledger-records/v1'")
+    finally:
+        node.close()
+    shown = on_a_terminal(data, "show", "decisions", "--limit", "1")
+    assert f"indexing the records of ledger/{key_text(assembly_key.public)} (once)" in shown
+    assert "Decision 5999" in shown and f"the newest 1 of {SHOW_FROM + 1_000} decisions" in shown
+    again = on_a_terminal(data, "show", "decisions", "--limit", "1")
+    assert "indexing" not in again and "Decision 5999" in again
+
+
+def filled(tx: Transaction, numbers: range) -> None:
+    """Plain decisions, one per number, each with an id of its own."""
+    for n in numbers:
+        write_decision(tx, Decision(f"fill{n:012d}".translate(str.maketrans("0123456789", "abcdefghij")),
+                                    f"Decision {n}", "", dt.date(2026, 11, 1), Tally(3, 1, 0), None, "",
+                                    None, "decision", None))
+
+
+def on_a_terminal(data: Path, *args: str) -> str:
+    """What `pnyx` prints on a pseudo-terminal (stdout and stderr both), once it has exited."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([*PNYX, "--data", str(data), *args], stdin=subprocess.DEVNULL,
+                            stdout=follower, stderr=follower, env={**os.environ, "COLUMNS": "200"})
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process has exited
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0, out
+    return out.decode(errors="replace")

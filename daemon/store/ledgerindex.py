@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from automerge.core import ROOT, Document, ObjType
@@ -120,6 +121,10 @@ ROW = ("(doc, collection, id, actor, counter, entry, day, kind, subject, superse
        " decision, person, council, void) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
 MAX_PARSED = 20_000  # parsed changes kept for the end of one transaction (ingest's batch at most)
+REPORT_EVERY = 2_000  # records indexed between two reports of the one-time indexing
+# Told how far the one-time indexing of a ledger from its document has come, as (ledger, records
+# indexed, of how many): seconds at 100k records, which a command shows (daemon/cli/progress.py).
+REBUILDING: ContextVar[Callable[[str, int, int], None] | None] = ContextVar("rebuilding", default=None)
 # device key (hex) -> (why its records are void, actor (hex) -> max_op of its last change
 # inside the cut): the revocations in force in one ledger
 Revocations = dict[str, tuple[str, dict[str, int]]]
@@ -407,14 +412,22 @@ class LedgerIndex:
         db.execute("UPDATE ledger_indexed SET revoked = ? WHERE doc = ?",
                    (json.dumps(revoked, sort_keys=True), doc_id))
         self._known = None
+        report = REBUILDING.get() or (lambda *_: None)
+        entries = {collection: entry_ids(doc, collection) for collection in INDEXED}
+        total, done = sum(map(len, entries.values())), 0
+        report(doc_id, 0, total)
         for collection in INDEXED:
             raws = read_map(doc, collection)
-            for key, obj in entry_ids(doc, collection).items():
+            for key, obj in entries[collection].items():
                 made = object_op(obj)
                 if made is not None:
                     self._put(doc_id, collection, key, made[0], made[1], raws.get(key), revoked)
+                done += 1
+                if done % REPORT_EVERY == 0 and done < total:
+                    report(doc_id, done, total)
         self._recount(doc_id)
         self._date_mandates(doc_id, None, None)
+        report(doc_id, total, total)
 
     # --- reads --------------------------------------------------------------------------
 
