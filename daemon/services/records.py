@@ -163,6 +163,12 @@ class Recorder:
         result, reason = outcome(decision.tally, decision.quorum, rules)
         return Verdict(result, reason, source)
 
+    def decisions(self, ids: list[str]) -> dict[str, Decision]:
+        """The decisions of these ids that every reader shows (not void, well-formed)."""
+        index, doc_id = self.index(), self.node.ledger_id
+        with index.reading(doc_id):
+            return read_decisions(index.by_id(doc_id, DECISIONS, ids))
+
     def standing_about(self, subject: str, kind: str) -> list[Decision]:
         """The decisions of `kind` about `subject` (a mandate, a charter, a proposal) that no
         decision supersedes, by id: what judge() and Ledger.superseded() would find among
