@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import pty
+import sqlite3
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import Decision, Profile, Tally, write_decision
 
 from .ledgerkit import Assembly, found_assembly, vote
-from .pnyxproc import PNYX
+from .pnyxproc import PNYX, cli
 
 Freshen = Callable[[Node, Assembly], None]
 
@@ -133,6 +134,10 @@ def test_the_one_time_indexing_of_a_long_ledger_shows_its_progress_on_a_terminal
     assert "Decision 5999" in shown and f"the newest 1 of {SHOW_FROM + 1_000} decisions" in shown
     again = on_a_terminal(data, "show", "decisions", "--limit", "1")
     assert "indexing" not in again and "Decision 5999" in again
+    with sqlite3.connect(data / "pnyx.sqlite") as db:
+        db.execute("UPDATE ledger_indexed SET format = 'ledger-records/v1'")
+    piped = cli(data, "show", "decisions", "--limit", "1")  # indexed again, shown to no terminal
+    assert piped.stderr == "" and "Decision 5999" in piped.stdout
 
 
 def filled(tx: Transaction, numbers: range) -> None:

@@ -21,15 +21,18 @@ def indexing_shown() -> Iterator[None]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
+    console = Console(stderr=True)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=Console(stderr=True), transient=True)
+                   console=console, transient=True, disable=not console.is_interactive)
     tasks: dict[str, TaskID] = {}
+    shown: list[str] = []
 
     def report(doc_id: str, done: int, total: int) -> None:
         if total < SHOW_FROM:
             return
         if doc_id not in tasks:
-            bar.start()
+            bar.start()  # once shown, stopped on the way out (stopping prints a line on a pipe)
+            shown.append(doc_id)
             tasks[doc_id] = bar.add_task(f"indexing the records of {doc_id} (once)", total=total)
         bar.update(tasks[doc_id], completed=done)
         if done >= total:
@@ -40,4 +43,5 @@ def indexing_shown() -> Iterator[None]:
         yield
     finally:
         REBUILDING.reset(token)
-        bar.stop()
+        if shown:
+            bar.stop()
