@@ -23,13 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pnyx.daemon.services.records import Recorder
-from pnyx.daemon.store.node import create_data_dir, new_key, open_node
-from pnyx.federation.keys import key_text
-from pnyx.federation.ledger import Profile
 
 from tests.apikit import call, serve, token
 from tests.confedkit import vote
+from tests.ledgerkit import founded
 from tests.pagekit import ANA, COUNCIL, NORTE, PRINCIPLES, SUR, Week, ago, week
 from tests.pnyxproc import Daemon, cli
 
@@ -453,20 +450,13 @@ def test_a_long_ledger_shows_its_newest_records_and_all_on_request(browser: Any,
     from playwright.sync_api import expect
 
     data = tmp_path / "long"
-    assembly_key = new_key()
-    create_data_dir(data, assembly_key.public, new_key(), assembly_key)
-    node = open_node(data)
-    try:
-        recorder = Recorder(node)
-        recorder.found(Profile(key_text(assembly_key.public), "Barrio Largo", "", 200))
+    with founded(data, "Barrio Largo") as recorder:
         for n in range(56):
             recorder.decide(vote(ago(60 - n % 30), 30, 2, title=f"Decision {n}"))
         term = (dt.date.fromisoformat(ago(40)), dt.date.fromisoformat(ago(-40)))
         for n in range(52):
             recorder.issue_mandate(vote(ago(40), 30, 2, title=f"Mandate {n}"), f"Delegate {n}", None,
                                    COUNCIL, *term, ())
-    finally:
-        node.close()
     daemon = serve(data)
     try:
         page = open_page(browser, f"{daemon.url}/#token={token(data)}", DESKTOP)

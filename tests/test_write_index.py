@@ -19,13 +19,13 @@ import pytest
 from automerge.core import Transaction
 from pnyx.daemon.cli.progress import SHOW_FROM
 from pnyx.daemon.services.records import Recorder, RecordError, new_record_id
-from pnyx.daemon.store.node import Node, create_data_dir, new_key, open_node
+from pnyx.daemon.store.node import Node
 from pnyx.federation.charter import Rules, new_charter
 from pnyx.federation.confed import Act, ActKind, ProposalBody, ProposalKind
 from pnyx.federation.keys import key_text
-from pnyx.federation.ledger import Decision, Profile, Tally, write_decision
+from pnyx.federation.ledger import Decision, Tally, write_decision
 
-from .ledgerkit import Assembly, found_assembly, vote
+from .ledgerkit import Assembly, found_assembly, founded, vote
 from .pnyxproc import PNYX, cli
 
 Freshen = Callable[[Node, Assembly], None]
@@ -118,19 +118,13 @@ def test_the_one_time_indexing_of_a_long_ledger_shows_its_progress_on_a_terminal
     that reads it; on a terminal, that command shows how far it has come (on stderr), then
     answers as before, and the next command does not index again."""
     data = tmp_path / "long"
-    assembly_key = new_key()
-    create_data_dir(data, assembly_key.public, new_key(), assembly_key)
-    node = open_node(data)
-    try:
-        recorder = Recorder(node)
-        recorder.found(Profile(key_text(assembly_key.public), "Barrio Largo", "", 200))
+    with founded(data, "Barrio Largo") as recorder:
+        ledger = recorder.node.ledger_id
         for first in range(0, SHOW_FROM + 1_000, 1_000):
-            recorder.write(node.ledger_id, lambda tx, first=first: filled(tx, range(first, first + 1_000)))
-        node.store.db.execute("UPDATE ledger_indexed SET format = 'ledger-records/v1'")
-    finally:
-        node.close()
+            recorder.write(ledger, lambda tx, first=first: filled(tx, range(first, first + 1_000)))
+        recorder.node.store.db.execute("UPDATE ledger_indexed SET format = 'ledger-records/v1'")
     shown = on_a_terminal(data, "show", "decisions", "--limit", "1")
-    assert f"indexing the records of ledger/{key_text(assembly_key.public)} (once)" in shown
+    assert f"indexing the records of {ledger} (once)" in shown
     assert "Decision 5999" in shown and f"the newest 1 of {SHOW_FROM + 1_000} decisions" in shown
     again = on_a_terminal(data, "show", "decisions", "--limit", "1")
     assert "indexing" not in again and "Decision 5999" in again
