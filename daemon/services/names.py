@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pnyx.federation.charter import CHARTER_ID_RE
-from pnyx.federation.confed import PROPOSAL, PROPOSAL_ID_RE, charter_record
+from pnyx.federation.confed import PROPOSAL, PROPOSAL_ID_RE
 from pnyx.federation.keys import key_text, parse_key
 from pnyx.federation.ledger import Decision, read_decisions
 
@@ -46,9 +46,28 @@ def held_charters(node: Node) -> Iterator[tuple[str, str]]:
     """(charter id, confederation name) for every valid charter this store holds."""
     for doc_id in node.store.documents():
         if doc_id.startswith("charter/"):
-            record = charter_record(doc_id.removeprefix("charter/"), node.docs.get(doc_id))
+            record = node.docs.charter(doc_id.removeprefix("charter/"))
             if record is not None:
                 yield record["id"], record["rules"]["name"]
+
+
+def charter_rotations(node: Node, council: str) -> list[tuple[str, set[str], dict[str, int]]]:
+    """(name, the names it goes by, rotation) of each charter held whose council is `council`
+    (by id or founding name) and that limits how long one holds a mandate to it."""
+    found = []
+    for doc_id in sorted(node.store.documents()):
+        record = node.docs.charter(doc_id.removeprefix("charter/")) if doc_id.startswith("charter/") else None
+        names = set() if record is None else {record["id"], record["rules"]["name"]}
+        if record is not None and record["rotation"] is not None and council in names:
+            found.append((record["rules"]["name"], names, record["rotation"]))
+    return found
+
+
+def council_name(node: Node, council: str) -> str:
+    """The name of the confederation whose charter id `council` is, if it is held here; else
+    `council` as written (a council named in words)."""
+    record = node.docs.charter(council)
+    return council if record is None else str(record["rules"]["name"])
 
 
 def assembly_names(node: Node) -> dict[str, str]:

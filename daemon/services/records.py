@@ -78,7 +78,7 @@ from ..store.node import Node
 from ..store.viewindex import ViewIndex, indexed_ledger_records
 from .errors import RecordError, UnknownRecord
 from .judging import ViewCheck
-from .names import held_decision
+from .names import charter_rotations, held_decision
 
 __all__ = ["DecisionInput", "RecordError", "Recorder", "UnknownRecord", "new_record_id", "utc_today"]
 
@@ -333,7 +333,7 @@ class Recorder:
         adopted = [m for m in same.values() if m.decision in issuing
                    and self.verdict(issuing[m.decision], judged).outcome is Outcome.ADOPTED]
         why = breach(Ledger(None, {}, {}, {}, {}), judged, mandate, d.date, others=adopted)
-        for name, names, rules in self.view().charter_rotations(mandate.council):
+        for name, names, rules in charter_rotations(self.node, mandate.council):
             why = why or charter_breach(rules, name, names, term(mandate), map(term, adopted))
         if why is not None:
             raise RecordError(f"the mandate breaks the rotation: {why}")
@@ -406,7 +406,7 @@ class Recorder:
 
     def charter_held(self, charter_id: str) -> dt.date:
         """The founding date of a confederation whose charter is held here."""
-        found = self.view().charter(charter_id)
+        found = self.node.docs.charter(charter_id)
         if found is None:
             raise UnknownRecord(f"confederation {charter_id} is not held here: bring its charter "
                                 "(sync or import) first")

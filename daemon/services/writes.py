@@ -55,7 +55,7 @@ from .economy import economy_writes
 from .jsonable import to_jsonable
 from .listing import decision_row, mandate_row
 from .names import (
-    held_charters,
+    council_name,
     held_decision,
     resolve_assembly,
     resolve_confederation,
@@ -118,9 +118,9 @@ def issue_mandate(rec: Recorder, params: Params, body: Body) -> Result:
     if not isinstance(raw, list):
         raise BadRequest("instructions must be a list")
     council = text(body, "council")
-    council_name = dict(held_charters(rec.node)).get(council, council)
+    title = f"Mandate for {delegate} to {council_name(rec.node, council)}"
     mandate_id = rec.issue_mandate(
-        decision_input(body, f"Mandate for {delegate} to {council_name}"), delegate, delegate_key,
+        decision_input(body, title), delegate, delegate_key,
         council, date(body, "term_from"), date(body, "term_until"),
         tuple(instruction(item, n) for n, item in enumerate(raw)),
         attributes(body.get("attributes", {}), "attributes") or None, co_delegates(body.get("co_delegates")))
@@ -161,7 +161,7 @@ def recall_mandate(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, DECISION_FIELDS)
     mandate_id = params["mandate"]
     found = read_mandate(rec.node.docs.get(rec.node.ledger_id), mandate_id)
-    council = dict(held_charters(rec.node)).get(found.council, found.council) if found else ""
+    council = council_name(rec.node, found.council) if found else ""
     title = f"Recall of {found.delegate}'s mandate to {council}" if found else "Recall"
     return decision_result(rec, rec.recall_mandate(mandate_id, decision_input(body, title)))
 
@@ -229,7 +229,8 @@ def found_confederation(rec: Recorder, params: Params, body: Body) -> Result:
 def accept_charter(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, DECISION_FIELDS)
     confederation = resolve_confederation(rec.node, params["confederation"])
-    name = dict(held_charters(rec.node)).get(confederation, confederation[:12])
+    record = rec.node.docs.charter(confederation)
+    name = confederation[:12] if record is None else record["rules"]["name"]
     return decision_result(rec, rec.accept_charter(confederation, decision_input(
         body, f"Acceptance of the charter of {name}")))
 
