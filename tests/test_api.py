@@ -145,6 +145,7 @@ def test_writes_record_what_reads_and_the_view_then_show(served: tuple[Daemon, d
             assert answer.headers["Pnyx-Total"] == str(len(every))
         for bad in ("0", "two"):
             assert "limit" in refused(daemon, "GET", f"/{what}?limit={bad}", 400)
+        assert call(daemon, "GET", f"/{what}?limit={2**63}") == (200, every)  # more than any ledger holds
     assert client.decisions(limit=1) == client.decisions()[-1:]
     assert client.mandates(limit=1) == client.mandates()[-1:]
     whole, newest = client.ledger(), client.ledger(limit=2)

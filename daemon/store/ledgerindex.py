@@ -122,6 +122,7 @@ ROW = ("(doc, collection, id, actor, counter, entry, day, kind, subject, superse
        " decision, person, council, void) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
 MAX_PARSED = 20_000  # parsed changes kept for the end of one transaction (ingest's batch at most)
+SQL_INT_MAX = 2**63 - 1  # a larger page asks for every record, and SQLite binds no larger integer
 REPORT_EVERY = 2_000  # records indexed between two reports of the one-time indexing
 # Told how far the one-time indexing of a ledger from its document has come, as (ledger, records
 # indexed, of how many): seconds at 100k records, which a command shows (daemon/cli/progress.py).
@@ -466,7 +467,7 @@ class LedgerIndex:
         mandate's issuing decision's."""
         return _entries(self.store.db.execute(
             f"SELECT id, entry FROM ledger_records WHERE doc = ? AND collection = ? AND {STANDING}"
-            " ORDER BY day DESC, id DESC LIMIT ?", (doc_id, collection, limit)))
+            " ORDER BY day DESC, id DESC LIMIT ?", (doc_id, collection, min(limit, SQL_INT_MAX))))
 
     def records(self, doc_id: str, collection: str) -> dict[str, Plain]:
         """Every record of a collection that readers show."""
