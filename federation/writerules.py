@@ -317,9 +317,11 @@ def violation(n: int, op: Op, rule: str, detail: str, row_: Row | None = None) -
     return Rejected(Reason.SCHEMA_VIOLATION, f"op {n} ({op.describe()}): rule {rule}{where}: {detail}")
 
 
-def check_writes(vc: VerifiedChange, held: HeldObjects) -> Mapping[Path, object]:
+def check_writes(vc: VerifiedChange, held: HeldObjects, grouped: bool = True) -> Mapping[Path, object]:
     """Refuse (`schema-violation`) a change any of whose operations no rule allows; return
-    what it writes: every value put, by path (a map or list made there as MADE)."""
+    what it writes: every value put, by path (a map or list made there as MADE). Not
+    `grouped`: every op judged alone (what judging a record's fields at once must agree with:
+    tests/test_fast_paths.py)."""
     change, doc_id, kind = vc.change, vc.envelope.doc_id, vc.doc.kind
     genesis = not change.deps
     if genesis and kind is LEDGER:
@@ -328,7 +330,7 @@ def check_writes(vc: VerifiedChange, held: HeldObjects) -> Mapping[Path, object]
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: a second genesis; the "
                                                    f"ledger begins with {first.hex()}", conflict=first)
     judge = _Judge(vc, held, genesis, decode_rows(change))
-    judge.ops()
+    judge.ops(grouped)
     judge.proofs()
     if genesis and kind is LEDGER:
         missing = [r.rule for r in TABLE if r.doc is kind and r.required and r.rule not in judge.created]
@@ -358,13 +360,13 @@ class _Judge:
     def fail(self, n: int, rule: str, detail: str, row_: Row | None = None) -> Rejected:
         return violation(n, self.rows.op(n), rule, detail, row_)
 
-    def ops(self) -> None:
+    def ops(self, grouped: bool) -> None:
         """Every op in order, each allowed by one row. Ops run in groups by the object they
         write to: a record's fields, put in the change that makes it, are judged at once."""
         start = 0
         for obj, group in groupby(self.rows.obj):
             end = start + len(list(group))
-            if end - start < 2 or not self.fields(obj, start, end):
+            if not grouped or end - start < 2 or not self.fields(obj, start, end):
                 for n in range(start, end):
                     self.op(n, obj)
             start = end
