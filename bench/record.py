@@ -1,38 +1,56 @@
-"""Recording one decision, whatever the size of the ledger; and what `status` and `show` load.
+"""Recording each kind of write, whatever the size of the ledger; and what `status` and `show` load.
 
 A data directory is founded, then its ledger is filled with 100, 10,000 and
-100,000 decisions (500 to a change, so that filling is quick), and after each
-fill one decision at a time is recorded as the daemon records it for the
-local API and the web page: Recorder.decide on the open node, which checks the
-input against the ledger, makes the change, signs it and stores it through
-ingest. The goal is under 20 ms whatever the size; the ratio printed is the
-time at each size over the time at 100 records, the baseline in the same run
-(1.0 means a write does not grow with the ledger). Then, as a command would,
-a fresh process state opens the node and reads `status` (the profile alone)
-and `show decisions` (the newest 50, from the index of records; bench/show.py
-measures the reads further).
+100,000 plain decisions (500 to a change, so that filling is quick). After each
+fill, every kind of write a secretary or a delegate makes is recorded as the
+daemon records it for the local API, the web page and the CLI: through the table
+of writes (daemon/services/writes.py) on the open node, which checks the input
+against the ledger, makes the change, signs it and stores it through ingest:
+
+- a decision; a mandate granted; a recall of a mandate; a delegate's act under its
+  mandate (the device's own key is the delegate's); a ratification of a proposal;
+  the acceptance of a charter; the revocation of a device.
+
+What each needs (the mandates to recall, the proposals to ratify, the charters to
+accept, the devices to revoke) is written first, untimed. The goal is under 20 ms
+whatever the size; the ratio printed is the time at each size over the time at 100
+records, the baseline in the same run (1.0: a write does not grow with the ledger).
+Then, as a command would, a fresh process state opens the node and reads `status`
+(the profile alone) and `show decisions` (the newest 50, from the index of records;
+bench/show.py measures the reads further), and the same first read of a store whose ledger
+was indexed before the index existed, or in an older format: the one-time indexing of the
+whole ledger from its document. `PNYX_BENCH_RECORD_SIZES` (e.g. `100,10000`) picks other
+sizes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from automerge.core import Transaction
 from pnyx.daemon.services.listing import decision_listing
-from pnyx.daemon.services.records import DecisionInput, Recorder
+from pnyx.daemon.services.records import Recorder
 from pnyx.daemon.services.status import node_status
+from pnyx.daemon.services.writes import WRITES
 from pnyx.daemon.store.node import Node, create_data_dir, new_key, open_node
+from pnyx.federation.charter import Rules, new_charter
 from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import Decision, Profile, Tally, write_decision
 
-SIZES = (100, 10_000, 100_000)
+SIZES = tuple(int(s) for s in os.environ.get("PNYX_BENCH_RECORD_SIZES", "100,10000,100000").split(","))
 PER_CHANGE = 500
-WRITES = 15
+WRITES_EACH = 9  # writes of each kind at each size: the median is printed
+AS_OF = dt.date(2026, 12, 31)  # the clock the writes are checked against
+VOTE = {"for": 12, "against": 3, "abstain": 1}
+Params = dict[str, str]
+Body = dict[str, Any]
 
 
 def fill(recorder: Recorder, start: int, stop: int) -> None:
@@ -74,36 +92,116 @@ def show_decisions(node: Node) -> object:
     return decision_listing(node.ingestor.ledgers, node.ledger_id, node.docs.profile(node.ledger_id), 50)
 
 
-def decide_ms(data: Path, size: int, held: int) -> float:
-    """Fill the ledger from `held` to `size` decisions, then the median time of one more."""
+def reindexed(node: Node) -> object:
+    """The first read of a ledger held before the index of records existed (or indexed in an
+    older format): it is indexed whole from its document, once."""
+    node.store.db.execute("UPDATE ledger_indexed SET format = 'older'")
+    node.docs.forget(node.ledger_id)
+    return show_decisions(node)
+
+
+def vote(title: str, day: str) -> Body:
+    return {"title": title, "date": day, "tally": VOTE}
+
+
+def charter(recorder: Recorder, name: str) -> str:
+    """A confederation of this assembly alone, founded here."""
+    return recorder.found_confederation(new_charter(
+        dt.date(2026, 1, 1), [key_text(recorder.node.assembly)], [],
+        Rules(name, "simple", "2/3", "1/2", 30, ())))
+
+
+def found(data: Path) -> str:
+    """The assembly, a confederation it accepted (its id is returned), and a mandate naming this
+    device's key (for the delegate's acts)."""
+    assembly_key, device_key = new_key(), new_key()
+    create_data_dir(data, assembly_key.public, device_key, assembly_key)
     node = open_node(data)
     try:
-        recorder = Recorder(node)
-        fill(recorder, held, size)
-        node.docs.save_snapshots()
-        one = DecisionInput("One more decision", "Recorded for the bench.", dt.date(2026, 2, 1),
-                            Tally(12, 3, 1))
-        return statistics.median(timed_ms(lambda: recorder.decide(one)) for _ in range(WRITES))
+        recorder = Recorder(node, today=lambda: AS_OF)
+        recorder.found(Profile(key_text(assembly_key.public), "Bench assembly", "", 100))
+        valley = charter(recorder, "Bench valley")
+        WRITES["confed-accept"].run(recorder, {"confederation": valley}, vote("Join", "2026-01-02"))
+        WRITES["mandate-issue"].run(recorder, {}, {
+            **vote("Send our delegate", "2026-01-02"), "delegate": "Our delegate",
+            "delegate_key": key_text(device_key.public), "council": valley,
+            "term_from": "2026-01-02", "term_until": "2026-12-31"})
+        return valley
     finally:
         node.close()
+
+
+def grant(i: int) -> Body:
+    return {**vote(f"Send {i}", "2026-02-01"), "delegate": f"Delegate {i}", "council": "Water council",
+            "term_from": "2026-02-01", "term_until": "2026-12-31"}
+
+
+def prepared(recorder: Recorder, valley: str) -> dict[str, list[tuple[Params, Body]]]:
+    """Each kind of write WRITES_EACH times: write name -> (path parameters, body) of each. What
+    the writes act on is written here first, untimed."""
+    me = key_text(recorder.node.assembly)
+    n = range(WRITES_EACH)
+    mandates = [WRITES["mandate-issue"].run(recorder, {}, grant(i))["id"] for i in n]
+    proposals = [WRITES["propose"].run(recorder, {}, {**vote(f"Wells {i}", "2026-03-01"),
+                                                      "confederation": valley})["id"] for i in n]
+    charters = [charter(recorder, f"Valley {os.urandom(4).hex()}") for _ in n]
+    devices = [key_text(new_key().public) for _ in n]
+    for device in devices:
+        WRITES["device-add"].run(recorder, {}, {"key": device, "label": "bench"})
+    return {
+        "decide": [({}, vote("One more decision", "2026-02-01")) for _ in n],
+        "mandate-issue": [({}, grant(i)) for i in n],
+        "mandate-recall": [({"mandate": m}, {"date": "2026-04-01", "tally": VOTE}) for m in mandates],
+        "delegate-act": [({}, {"kind": "report", "date": "2026-06-01", "text": "Reported back."})
+                         for _ in n],
+        "ratify": [({"assembly": me, "decision": p.partition("/")[2]},
+                    {"date": "2026-03-02", "tally": VOTE}) for p in proposals],
+        "confed-accept": [({"confederation": c}, vote("Join", "2026-03-01")) for c in charters],
+        "device-revoke": [({"device": d}, {}) for d in devices],
+    }
+
+
+KINDS = {"decide": "a decision", "mandate-issue": "a mandate granted", "mandate-recall": "a recall",
+         "delegate-act": "a delegate's act", "ratify": "a ratification",
+         "confed-accept": "a charter accepted", "device-revoke": "a device revoked"}
+
+
+def writes_ms(data: Path, valley: str, size: int, held: int) -> dict[str, float]:
+    """Fill the ledger from `held` to `size` decisions, then the median ms of each kind of write."""
+    node = open_node(data)
+    try:
+        recorder = Recorder(node, today=lambda: AS_OF)
+        fill(recorder, held, size)
+        writes = prepared(recorder, valley)
+        node.docs.save_snapshots()
+        return {name: statistics.median(times_of(recorder, name, each)) for name, each in writes.items()}
+    finally:
+        node.close()
+
+
+def times_of(recorder: Recorder, name: str, each: list[tuple[Params, Body]]) -> list[float]:
+    """The ms of each write `name` with these parameters and bodies, one after the other."""
+    run = WRITES[name].run
+    return [timed_ms(lambda: run(recorder, params, body)) for params, body in each]  # noqa: B023
 
 
 def run() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "node"
-        assembly_key, device_key = new_key(), new_key()
-        create_data_dir(data, assembly_key.public, device_key, assembly_key)
-        node = open_node(data)
-        Recorder(node).found(Profile(key_text(assembly_key.public), "Bench assembly", "", 100))
-        node.close()
+        valley = found(data)
         held = 0
-        baseline = 0.0
-        print(f"{'records':>8} {'decide ms (median)':>19} {'ratio to 100':>13} "
-              f"{'status ms':>10} {'show ms':>8}")
+        times: dict[str, list[float]] = {name: [] for name in KINDS}
+        reads: dict[str, list[float]] = {"status (cold)": [], "show decisions (cold)": [],
+                                         "one-time indexing": []}
         for size in SIZES:
-            median = decide_ms(data, size, held)
-            held = size + WRITES
-            baseline = baseline or median
-            status_ms = cold_ms(data, node_status)
-            show_ms = cold_ms(data, show_decisions)
-            print(f"{size:>8} {median:19.1f} {median / baseline:13.2f} {status_ms:10.1f} {show_ms:8.1f}")
+            for name, ms in writes_ms(data, valley, size, held).items():
+                times[name].append(ms)
+            held = size
+            reads["status (cold)"].append(cold_ms(data, node_status))
+            reads["show decisions (cold)"].append(cold_ms(data, show_decisions))
+            reads["one-time indexing"].append(cold_ms(data, reindexed))
+        print(f"median of {WRITES_EACH} writes of each kind, in ms (ratio to {SIZES[0]:,} records in "
+              "this run); goal: under 20 ms at every size")
+        print(f"{'records':<24}" + "".join(f"{size:>20,}" for size in SIZES))
+        for name, found_ms in [*((KINDS[k], v) for k, v in times.items()), *reads.items()]:
+            print(f"{name:<24}" + "".join(f"{ms:>11.1f} ({ms / found_ms[0]:5.2f}x)" for ms in found_ms))

@@ -114,8 +114,10 @@ class Client:
     def assemblies(self) -> list[Assembly]:
         return cast(list[Assembly], self.get("/assemblies"))
 
-    def ledger(self, assembly: str | None = None) -> Ledger:
-        return cast(Ledger, self.get("/ledger", assembly=assembly))
+    def ledger(self, assembly: str | None = None, limit: int | None = None) -> Ledger:
+        """The whole ledger, or with only the newest `limit` decisions and mandates."""
+        return cast(Ledger, self.get("/ledger", assembly=assembly,
+                                     limit=None if limit is None else str(limit)))
 
     def decisions(self, assembly: str | None = None, limit: int | None = None) -> list[Decision]:
         """Every decision by date, or the newest `limit`."""

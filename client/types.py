@@ -78,8 +78,16 @@ class Ledger(TypedDict):
     bylaws: Bylaws
     decisions: list[Decision]
     mandates: list[Mandate]
+    totals: Totals
     devices: list[Device]
     void: list[VoidRecord]
+
+
+class Totals(TypedDict):
+    """How many decisions and mandates a ledger has, however many were listed."""
+
+    decisions: int
+    mandates: int
 
 
 class VoidRecord(TypedDict):

@@ -12,7 +12,8 @@ import datetime as dt
 import hashlib
 import itertools
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,13 @@ from hypothesis import strategies as st
 from pnyx.daemon.services.records import DecisionInput, Recorder
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
-from pnyx.daemon.store.node import Node
+from pnyx.daemon.store.node import Node, create_data_dir, open_node
 from pnyx.daemon.store.sqlite import Store
 from pnyx.federation.chunk import MAGIC, encode_uleb
 from pnyx.federation.columns import Reader
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change
-from pnyx.federation.keys import SigningKey
+from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import Decision, Profile, Tally, write_decision
 
 _seeds = itertools.count(1)
@@ -86,6 +87,21 @@ def found_assembly(name: str = "Barrio Norte") -> Assembly:
     recorder = Recorder(home)
     recorder.found(Profile("", name, "Plaza 3", 120))
     return Assembly(key, home, recorder)
+
+
+@contextmanager
+def founded(data: Path, name: str) -> Iterator[Recorder]:
+    """A data directory holding the assembly key of an assembly `name`, founded; its node open
+    for the time of the block (a daemon or a command may open it afterwards)."""
+    assembly_key = new_key()
+    create_data_dir(data, assembly_key.public, new_key(), assembly_key)
+    node = open_node(data)
+    try:
+        recorder = Recorder(node)
+        recorder.found(Profile(key_text(assembly_key.public), name, "", 200))
+        yield recorder
+    finally:
+        node.close()
 
 
 def fresh_store() -> tuple[Store, DocumentCache, Ingestor]:
@@ -220,4 +236,5 @@ def store_state(store: Store) -> StoreState:
 def index_rows(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
     """Everything the index of ledger records holds (daemon/store/ledgerindex.py)."""
     return [*db.execute("SELECT * FROM ledger_records ORDER BY doc, collection, id"),
+            *db.execute("SELECT * FROM ledger_writers ORDER BY doc, writer, id"),
             *db.execute("SELECT * FROM ledger_indexed ORDER BY doc")]

@@ -145,8 +145,15 @@ def test_writes_record_what_reads_and_the_view_then_show(served: tuple[Daemon, d
             assert answer.headers["Pnyx-Total"] == str(len(every))
         for bad in ("0", "two"):
             assert "limit" in refused(daemon, "GET", f"/{what}?limit={bad}", 400)
+        assert call(daemon, "GET", f"/{what}?limit={2**63}") == (200, every)  # more than any ledger holds
     assert client.decisions(limit=1) == client.decisions()[-1:]
     assert client.mandates(limit=1) == client.mandates()[-1:]
+    whole, newest = client.ledger(), client.ledger(limit=2)
+    assert (newest["decisions"], newest["mandates"]) == (whole["decisions"][-2:], whole["mandates"][-2:])
+    assert newest["totals"] == whole["totals"] == {"decisions": len(whole["decisions"]),
+                                                   "mandates": len(whole["mandates"])}
+    assert {**newest, "decisions": [], "mandates": []} == {**whole, "decisions": [], "mandates": []}
+    assert "limit" in refused(daemon, "GET", "/ledger?limit=0", 400)
 
     proposal = client.proposal(ids["proposal"], as_of="2026-11-10")
     assert proposal["outcome"] == "open" and proposal["tally"] == {"for": 30, "against": 5, "abstain": 0}

@@ -244,7 +244,7 @@ def test_a_store_made_before_the_index_is_indexed_when_first_read() -> None:
     store, _, ingestor = fresh_store()
     ingestor.ingest(envelopes)
     kept = index_rows(store.db)
-    for table in ("ledger_records", "ledger_indexed", "ledger_index_state"):
+    for table in ("ledger_records", "ledger_writers", "ledger_indexed", "ledger_index_state"):
         store.db.execute(f"DROP TABLE {table}")
     full = full_reads(store, doc_id)
     assert indexed_reads(store, doc_id) == full

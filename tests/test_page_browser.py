@@ -13,6 +13,7 @@ with the command that installs it.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import subprocess
@@ -24,7 +25,9 @@ from typing import Any
 import pytest
 
 from tests.apikit import call, serve, token
-from tests.pagekit import ANA, COUNCIL, NORTE, PRINCIPLES, SUR, Week, week
+from tests.confedkit import vote
+from tests.ledgerkit import founded
+from tests.pagekit import ANA, COUNCIL, NORTE, PRINCIPLES, SUR, Week, ago, week
 from tests.pnyxproc import Daemon, cli
 
 pytestmark = pytest.mark.slow
@@ -101,11 +104,12 @@ def open_page(browser: Any, url: str, viewport: dict[str, int]) -> Any:
     """A page in a fresh context (its own local storage) that may inject axe despite the CSP."""
     page = browser.new_context(viewport=viewport, bypass_csp=True, accept_downloads=True).new_page()
     errors: list[str] = []
+    requests: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     origin = url.split("/#")[0]
-    page.on("request", lambda request: request.url.startswith((origin + "/", "data:", "blob:"))
-            or errors.append(f"a request left the daemon: {request.url}"))
-    page.errors = errors
+    page.on("request", lambda request: requests.append(request.url) or request.url.startswith(
+        (origin + "/", "data:", "blob:")) or errors.append(f"a request left the daemon: {request.url}"))
+    page.errors, page.requests = errors, requests
     page.goto(url)
     from playwright.sync_api import expect
 
@@ -438,3 +442,39 @@ def wait_until(check: Any, timeout: float = SEEN / 1000) -> None:
     from tests.pnyxproc import wait_for
 
     wait_for("the other daemon shows it", check, timeout)
+
+
+def test_a_long_ledger_shows_its_newest_records_and_all_on_request(browser: Any, tmp_path: Path) -> None:
+    """The page reads each ledger's newest 50 decisions and mandates (GET /ledger?limit=50), says
+    how many there are, and reads the ledger whole when asked to show all."""
+    from playwright.sync_api import expect
+
+    data = tmp_path / "long"
+    with founded(data, "Barrio Largo") as recorder:
+        for n in range(56):
+            recorder.decide(vote(ago(60 - n % 30), 30, 2, title=f"Decision {n}"))
+        term = (dt.date.fromisoformat(ago(40)), dt.date.fromisoformat(ago(-40)))
+        for n in range(52):
+            recorder.issue_mandate(vote(ago(40), 30, 2, title=f"Mandate {n}"), f"Delegate {n}", None,
+                                   COUNCIL, *term, ())
+    daemon = serve(data)
+    try:
+        page = open_page(browser, f"{daemon.url}/#token={token(data)}", DESKTOP)
+        decisions, mandates = page.locator("#decisions > li.record"), page.locator("#ledger-mandates > li")
+        expect(decisions).to_have_count(50)
+        expect(mandates).to_have_count(50)
+        expect(page.locator("#decisions-more")).to_have_text(re.compile(r"^The newest 50 of 108 decisions\."))
+        expect(page.locator("#mandates-more")).to_have_text(re.compile(r"^The newest 50 of 52 mandates\."))
+        expect(page.locator("#ledger-summary")).to_contain_text("108 decisions recorded")
+        ledgers = [url for url in page.requests if "/api/v1/ledger" in url]
+        assert ledgers and all(url.endswith("&limit=50") for url in ledgers), ledgers
+        look_at(page, "ledger-newest-50")
+        page.locator("#mandates-more button").click()
+        expect(decisions).to_have_count(108)
+        expect(mandates).to_have_count(52)
+        expect(page.locator("#decisions-more")).to_be_hidden()
+        expect(page.locator("#mandates-more")).to_be_hidden()
+        assert "limit=" not in [url for url in page.requests if "/api/v1/ledger" in url][-1]
+        assert page.errors == []
+    finally:
+        daemon.stop()

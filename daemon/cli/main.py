@@ -22,6 +22,7 @@ from ..services.submit import REQUEST_ID
 from ..store.faults import StoreFault, fault
 from ..store.node import SetupError, default_data_dir
 from . import bundle, confed, discovery, economy, ledger, run, sortition, sync
+from .progress import indexing_shown
 
 COMMAND_MODULES = [ledger, confed, economy, sortition, run, sync, discovery, bundle]
 
@@ -54,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BadRequest as exc:
             parser.error(str(exc))
     try:
-        code: int = args.handler(args)
+        with indexing_shown():
+            code: int = args.handler(args)
         return code
     except (SetupError, RecordError, Rejected, StoreFault) as exc:
         print(f"pnyx: error: {exc}", file=sys.stderr)

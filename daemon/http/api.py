@@ -148,9 +148,8 @@ async def get_assemblies(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-def listed(request: web.Request, lister: Lister) -> Listing:
-    """Decisions or mandates of the assembly a read is about, from the index of its records:
-    the newest `?limit=N`, else every one."""
+def limit_of(request: web.Request) -> int | None:
+    """`?limit=N`: only the newest N records of a listing; None: every one."""
     text = request.query.get("limit")
     try:
         limit = None if text is None else int(text)
@@ -158,6 +157,13 @@ def listed(request: web.Request, lister: Lister) -> Listing:
         raise BadRequest(f"limit: a whole number, not {str(text)[:20]!r}") from None
     if limit is not None and limit < 1:
         raise BadRequest("limit: at least 1")
+    return limit
+
+
+def listed(request: web.Request, lister: Lister) -> Listing:
+    """Decisions or mandates of the assembly a read is about, from the index of its records:
+    the newest `?limit=N`, else every one."""
+    limit = limit_of(request)
     node, doc_id = request.app[API_KEY].node, ledger_id(assembly_of(request))
     return lister(node.ingestor.ledgers, doc_id, node.docs.profile(doc_id), limit)
 
@@ -177,15 +183,20 @@ def one_listed(request: web.Request, lister: Lister, what: str) -> web.Response:
 
 
 async def get_ledger(request: web.Request) -> web.Response:
+    """The ledger's profile, bylaws, devices and void records, with its decisions and mandates:
+    the newest `?limit=N` of each (their `totals` say how many there are), else every one."""
+    limit = limit_of(request)
     assembly = assembly_of(request)
     node, doc_id = request.app[API_KEY].node, ledger_id(assembly)
     profile = node.docs.profile(doc_id)
-    decisions = decision_listing(node.ingestor.ledgers, doc_id, profile)
+    decisions = decision_listing(node.ingestor.ledgers, doc_id, profile, limit)
+    mandates = mandate_listing(node.ingestor.ledgers, doc_id, profile, limit)
     return web.json_response({
         "assembly": key_text(assembly), "profile": to_jsonable(profile),
         "bylaws": indexed_bylaws_row(node.ingestor.ledgers, doc_id, profile, today()),
         "decisions": decisions.rows,
-        "mandates": mandate_listing(node.ingestor.ledgers, doc_id, profile).rows,
+        "mandates": mandates.rows,
+        "totals": {"decisions": decisions.total, "mandates": mandates.total},
         "devices": to_jsonable(list(read_devices(node.docs.get(doc_id)).values())),
         "void": [{"id": k, "reason": r} for k, r in sorted(decisions.void.items())],
     })

@@ -35,14 +35,14 @@ from pnyx.federation.draws import (
     write_step,
 )
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Decision, read_ledger
+from pnyx.federation.ledger import Decision
 from pnyx.federation.sortition import Candidate, DrawError, Post, Quota, commitment
 
 from ..store.node import Node
 from ..store.viewindex import ViewIndex
 from .bodies import DECISION_FIELDS, BadRequest, Body, count, date, decision_input, obj, only_fields, texts
 from .lottery import fair_portfolio
-from .names import resolve_assembly
+from .names import held_decision, resolve_assembly
 from .records import Recorder, RecordError, UnknownRecord, new_record_id
 
 Result = dict[str, Any]
@@ -106,8 +106,7 @@ def _declared(node: Node, draw: str) -> tuple[Decision, Declaration]:
         raise UnknownRecord(f"not a draw: {draw} (ASSEMBLY_KEY/DECISION_ID)")
     assembly, _, decision_id = draw.partition("/")
     doc_id = ledger_id(parse_key(assembly))
-    found = read_ledger(node.docs.get(doc_id)).decisions.get(decision_id) \
-        if node.store.holds_document(doc_id) else None
+    found = held_decision(node, doc_id, decision_id)  # from the index: not the whole ledger
     if found is None or found.kind != SORTITION:
         raise UnknownRecord(f"draw {draw} is not held here: bring its assembly's ledger first")
     try:

@@ -28,19 +28,6 @@ class ViewCheck:
         self.ledger_doc_id = ledger_doc_id
         self.today = today
 
-    def charter(self, charter_id: str) -> Record | None:
-        """The charter of a confederation held here (None if not held, or not a valid charter)."""
-        self.index.refresh()
-        return self.index.records.charters.get(charter_id)
-
-    def charter_rotations(self, council: str) -> list[tuple[str, set[str], dict[str, int]]]:
-        """(name, the names it goes by, rotation) of each charter held whose council is
-        `council` (by id or founding name) and that limits how long one holds a mandate to it."""
-        self.index.refresh()
-        return [(c["rules"]["name"], {cid, c["rules"]["name"]}, c["rotation"])
-                for cid, c in sorted(self.index.records.charters.items())
-                if c["rotation"] is not None and council in (cid, c["rules"]["name"])]
-
     def refuse_ignored(self, ledger: Record, pid: str, decision: str | None) -> None:
         """RecordError with the view's reason if, with this ledger record, the view would
         ignore proposal `pid` or its ratification `decision`."""

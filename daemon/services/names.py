@@ -11,28 +11,63 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pnyx.federation.charter import CHARTER_ID_RE
-from pnyx.federation.confed import PROPOSAL, PROPOSAL_ID_RE, charter_record
+from pnyx.federation.confed import PROPOSAL, PROPOSAL_ID_RE
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Ledger, read_ledger
+from pnyx.federation.ledger import Decision, read_decisions
 
+from ..store.ledgerindex import DECISIONS
 from ..store.node import Node
 from .errors import RecordError, UnknownRecord
 
 
-def held_ledgers(node: Node) -> Iterator[tuple[str, Ledger]]:
-    """(assembly key text, ledger) for every assembly ledger this store holds."""
+def held_decision(node: Node, doc_id: str, decision_id: str) -> Decision | None:
+    """A decision of a ledger held here (None if the ledger or the decision is not, or the
+    decision is void or ill-formed), from the index of records: not the whole ledger."""
+    if not node.store.holds_document(doc_id):
+        return None  # not indexed either: the index holds no row for a ledger it does not hold
+    index = node.ingestor.ledgers
+    with index.reading(doc_id):
+        return read_decisions(index.by_id(doc_id, DECISIONS, [decision_id])).get(decision_id)
+
+
+def held_proposals(node: Node) -> Iterator[tuple[str, Decision]]:
+    """(assembly key text, proposal) for every proposal of every ledger held here, from the
+    index of records."""
+    index = node.ingestor.ledgers
     for doc_id in node.store.documents():
         if doc_id.startswith("ledger/"):
-            yield doc_id.removeprefix("ledger/"), read_ledger(node.docs.get(doc_id))
+            with index.reading(doc_id):
+                found = read_decisions(index.of_kind(doc_id, PROPOSAL))
+            for decision in found.values():
+                yield doc_id.removeprefix("ledger/"), decision
 
 
 def held_charters(node: Node) -> Iterator[tuple[str, str]]:
     """(charter id, confederation name) for every valid charter this store holds."""
     for doc_id in node.store.documents():
         if doc_id.startswith("charter/"):
-            record = charter_record(doc_id.removeprefix("charter/"), node.docs.get(doc_id))
+            record = node.docs.charter(doc_id.removeprefix("charter/"))
             if record is not None:
                 yield record["id"], record["rules"]["name"]
+
+
+def charter_rotations(node: Node, council: str) -> list[tuple[str, set[str], dict[str, int]]]:
+    """(name, the names it goes by, rotation) of each charter held whose council is `council`
+    (by id or founding name) and that limits how long one holds a mandate to it."""
+    found = []
+    for doc_id in sorted(node.store.documents()):
+        record = node.docs.charter(doc_id.removeprefix("charter/")) if doc_id.startswith("charter/") else None
+        names = set() if record is None else {record["id"], record["rules"]["name"]}
+        if record is not None and record["rotation"] is not None and council in names:
+            found.append((record["rules"]["name"], names, record["rotation"]))
+    return found
+
+
+def council_name(node: Node, council: str) -> str:
+    """The name of the confederation whose charter id `council` is, if it is held here; else
+    `council` as written (a council named in words)."""
+    record = node.docs.charter(council)
+    return council if record is None else str(record["rules"]["name"])
 
 
 def assembly_names(node: Node) -> dict[str, str]:
@@ -99,7 +134,6 @@ def resolve_proposal(node: Node, text: str) -> str:
     if PROPOSAL_ID_RE.match(text):
         return text
     wanted = text.strip().casefold()
-    matches = [(f"{key}/{d.id}", f"{d.title}, {d.date}") for key, ledger in held_ledgers(node)
-               for d in ledger.decisions.values()
-               if d.kind == PROPOSAL and (d.id == text or d.title.strip().casefold() == wanted)]
+    matches = [(f"{key}/{d.id}", f"{d.title}, {d.date}") for key, d in held_proposals(node)
+               if d.id == text or d.title.strip().casefold() == wanted]
     return the_one(matches, f"proposal {text!r} is held here")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from automerge.core import Document, Transaction
+from pnyx.federation.amvalues import read_entry
 from pnyx.federation.bylaws import (
     BYLAWS,
     FIELDS,
@@ -38,8 +39,8 @@ from pnyx.federation.confed import (
     Act,
     ActKind,
     ProposalBody,
+    Record,
     act_records,
-    ledger_records,
     proposal_id,
     write_act,
     write_proposal,
@@ -63,6 +64,7 @@ from pnyx.federation.ledger import (
     read_device,
     read_ledger,
     read_mandate,
+    read_mandates,
     write_decision,
     write_device,
     write_genesis,
@@ -71,10 +73,12 @@ from pnyx.federation.ledger import (
 )
 from pnyx.federation.rotation import breach, charter_breach, term
 
+from ..store.ledgerindex import DECISIONS, MANDATES, LedgerIndex
 from ..store.node import Node
-from ..store.viewindex import ViewIndex
+from ..store.viewindex import ViewIndex, indexed_ledger_records
 from .errors import RecordError, UnknownRecord
 from .judging import ViewCheck
+from .names import charter_rotations, held_decision
 
 __all__ = ["DecisionInput", "RecordError", "Recorder", "UnknownRecord", "new_record_id", "utc_today"]
 
@@ -138,20 +142,51 @@ class Recorder:
         ledger = self.ledger()
         return ledger, judge(ledger)
 
+    def index(self) -> LedgerIndex:
+        """The index of records (daemon/store/ledgerindex.py), which the checks of a write read
+        instead of the whole ledger: each lookup costs the same whatever the ledger's size."""
+        return self.node.ingestor.ledgers
+
     def bylaws(self) -> Judged:
         """The bylaws through time, judged from the ledger's `bylaws` decisions alone: only they
-        decide the bylaws, so a write reads just them, from the index of records
-        (daemon/store/ledgerindex.py), never the whole ledger."""
-        index, doc_id = self.node.ingestor.ledgers, self.node.ledger_id
+        decide the bylaws, so a write reads just them, from the index of records, never the
+        whole ledger."""
+        index, doc_id = self.index(), self.node.ledger_id
         with index.reading(doc_id):
             found = read_decisions(index.bylaws(doc_id))
         return judge(Ledger(self.node.docs.profile(doc_id), {}, found, {}))
 
-    def verdict(self, decision: Decision) -> Verdict:
-        """A decision's outcome under the bylaws in force at its date."""
-        source, bylaws = self.bylaws().bylaws_at(decision.date)
-        result, reason = outcome(decision.tally, decision.quorum, bylaws)
+    def verdict(self, decision: Decision, bylaws: Judged | None = None) -> Verdict:
+        """A decision's outcome under the bylaws in force at its date (`bylaws`, if the caller
+        has them, else read)."""
+        source, rules = (bylaws or self.bylaws()).bylaws_at(decision.date)
+        result, reason = outcome(decision.tally, decision.quorum, rules)
         return Verdict(result, reason, source)
+
+    def decisions(self, ids: list[str]) -> dict[str, Decision]:
+        """The decisions of these ids that every reader shows (not void, well-formed)."""
+        index, doc_id = self.index(), self.node.ledger_id
+        with index.reading(doc_id):
+            return read_decisions(index.by_id(doc_id, DECISIONS, ids))
+
+    def standing_about(self, subject: str, kind: str) -> list[Decision]:
+        """The decisions of `kind` about `subject` (a mandate, a charter, a proposal) that no
+        decision supersedes, by id: what judge() and Ledger.superseded() would find among
+        the whole ledger, read from the index of records."""
+        index, doc_id = self.index(), self.node.ledger_id
+        with index.reading(doc_id):
+            about = {k: d for k, d in read_decisions(index.referring(
+                doc_id, DECISIONS, "subject", [subject])).items() if d.kind == kind}
+            superseding = read_decisions(index.referring(doc_id, DECISIONS, "supersedes", about))
+        superseded = {d.supersedes for d in superseding.values()}
+        return [d for k, d in sorted(about.items()) if k not in superseded]
+
+    def adopted_recall(self, mandate_id: str, bylaws: Judged) -> Decision | None:
+        """The adopted recall in force of a mandate, the earliest by (date, id), as
+        Judged.recall_of finds it."""
+        recalls = sorted((d.date, d.id, d) for d in self.standing_about(mandate_id, RECALL)
+                         if self.verdict(d, bylaws).outcome is Outcome.ADOPTED)
+        return recalls[0][2] if recalls else None
 
     def write(self, doc_id: str, edit: Callable[[Transaction], None],
               key: SigningKey | None = None, check: Callable[[Document], None] | None = None) -> bytes:
@@ -287,12 +322,19 @@ class Recorder:
 
     def _check_rotation(self, d: DecisionInput, mandate: Mandate) -> None:
         """Refuse a mandate that would break the rotation of the bylaws in force (RT1, RT2) or
-        of the charter of its council (RT3), against this ledger's adopted mandates."""
-        ledger, judged = self.judged()
-        why = breach(ledger, judged, mandate, d.date)
-        adopted = [term(m) for m in ledger.mandates.values() if judged.adopted(m.decision)]
-        for name, names, rules in self.view().charter_rotations(mandate.council):
-            why = why or charter_breach(rules, name, names, term(mandate), adopted)
+        of the charter of its council (RT3), against this ledger's adopted mandates of the same
+        person (rotation compares no others: federation/rotation.py exceeds), found by the
+        index of records."""
+        index, doc_id = self.index(), self.node.ledger_id
+        with index.reading(doc_id):
+            same = read_mandates(index.referring(doc_id, MANDATES, "person", [term(mandate).person]))
+            issuing = read_decisions(index.by_id(doc_id, DECISIONS, [m.decision for m in same.values()]))
+        judged = self.bylaws()
+        adopted = [m for m in same.values() if m.decision in issuing
+                   and self.verdict(issuing[m.decision], judged).outcome is Outcome.ADOPTED]
+        why = breach(Ledger(None, {}, {}, {}, {}), judged, mandate, d.date, others=adopted)
+        for name, names, rules in charter_rotations(self.node, mandate.council):
+            why = why or charter_breach(rules, name, names, term(mandate), map(term, adopted))
         if why is not None:
             raise RecordError(f"the mandate breaks the rotation: {why}")
 
@@ -308,13 +350,9 @@ class Recorder:
         if verdict is None or verdict.outcome is not Outcome.ADOPTED:
             raise RecordError(f"mandate {mandate_id} was not adopted "
                               f"({verdict.outcome.value if verdict else 'no decision'}): it confers nothing")
-        ledger = self.ledger()
-        superseded = ledger.superseded()
-        recalls = sorted((d.date, d.id) for d in ledger.decisions.values()
-                         if d.kind == RECALL and d.subject == mandate_id and d.id not in superseded
-                         and self.verdict(d).outcome is Outcome.ADOPTED)
-        if recalls:
-            raise RecordError(f"mandate {mandate_id} was recalled by {recalls[0][1]} on {recalls[0][0]}")
+        recall = self.adopted_recall(mandate_id, self.bylaws())
+        if recall is not None:
+            raise RecordError(f"mandate {mandate_id} was recalled by {recall.id} on {recall.date}")
         return mandate
 
     def recall_mandate(self, mandate_id: str, d: DecisionInput) -> str:
@@ -335,7 +373,7 @@ class Recorder:
 
     def add_device(self, device: bytes, label: str) -> None:
         assembly_key = self._assembly_key()
-        if key_text(device) in self.ledger().devices:
+        if read_device(self._ledger_doc(), key_text(device)) is not None:
             raise RecordError(f"device {key_text(device)} is already certified")
         self.require_certified()
         check_lengths(label=label)
@@ -343,7 +381,7 @@ class Recorder:
 
     def revoke_device(self, device: bytes) -> dict[str, int]:
         assembly_key = self._assembly_key()
-        entry = self.ledger().devices.get(key_text(device))
+        entry = read_device(self._ledger_doc(), key_text(device))
         if entry is None:
             raise UnknownRecord(f"unknown device: {key_text(device)}")
         if entry.revoked_cut is not None:
@@ -368,7 +406,7 @@ class Recorder:
 
     def charter_held(self, charter_id: str) -> dt.date:
         """The founding date of a confederation whose charter is held here."""
-        found = self.view().charter(charter_id)
+        found = self.node.docs.charter(charter_id)
         if found is None:
             raise UnknownRecord(f"confederation {charter_id} is not held here: bring its charter "
                                 "(sync or import) first")
@@ -379,10 +417,9 @@ class Recorder:
         if d.date < founded:
             raise RecordError(f"the charter was founded on {founded}: it cannot be accepted "
                               f"on {d.date}")
-        ledger = self.ledger()
-        superseded = ledger.superseded()
-        earlier = [x for x in ledger.decisions.values() if x.kind == ACCEPTANCE and x.subject == charter_id
-                   and x.id not in superseded and self.verdict(x).outcome is Outcome.ADOPTED]
+        bylaws = self.bylaws()
+        earlier = [x for x in self.standing_about(charter_id, ACCEPTANCE)
+                   if self.verdict(x, bylaws).outcome is Outcome.ADOPTED]
         if earlier:
             raise RecordError(f"this assembly already accepted the charter {charter_id} ({earlier[0].id})")
         return self.decide(d, kind=ACCEPTANCE, subject=charter_id)
@@ -413,23 +450,32 @@ class Recorder:
 
         def check(doc: Document, decision_id: str) -> None:
             if adopted:
-                view.refuse_ignored(ledger_records(self.node.assembly, doc),
+                view.refuse_ignored(self.ledger_record(doc, [decision_id, ratification]),
                                     proposal_id(self.node.assembly, decision_id),
                                     ratification if ratify else None)
 
         decision_id = self.decide(d, kind=PROPOSAL, extra=extra, check=check)
         return proposal_id(self.node.assembly, decision_id), ratification if ratify else None
 
+    def ledger_record(self, doc: Document, written: list[str]) -> Record:
+        """What this ledger gives the view (federation/confed.py ledger_records) with the change
+        being made in `doc`, which writes the decisions `written`: the records held are read
+        from the index of records, the new ones from the change (void if this device is
+        revoked, as the ledger's readers would find them)."""
+        index, doc_id = self.index(), self.node.ledger_id
+        with index.reading(doc_id):
+            void = self.node.device_key.public in index.revoked(doc_id)
+        new = {} if void else {k: read_entry(doc, "decisions", k) for k in written}
+        return indexed_ledger_records(index, doc_id, self.node.docs.profile(doc_id),
+                                      {k: v for k, v in new.items() if v is not None})
+
     def ratify(self, pid: str, d: DecisionInput) -> str:
         """The assembly's own vote on a confederal proposal held here."""
         proposer, _, decision_id = pid.partition("/")
-        held = self.node.docs.get(ledger_id(parse_key(proposer)))
-        found = read_ledger(held).decisions.get(decision_id)
+        found = held_decision(self.node, ledger_id(parse_key(proposer)), decision_id)
         if found is None or found.kind != PROPOSAL:
             raise UnknownRecord(f"proposal {pid} is not held here: bring its assembly's ledger first")
-        superseded = self.ledger().superseded()
-        earlier = [x.id for x in self.ledger().decisions.values()
-                   if x.kind == RATIFICATION and x.subject == pid and x.id not in superseded]
+        earlier = [x.id for x in self.standing_about(pid, RATIFICATION)]
         if earlier and d.supersedes not in earlier:
             raise RecordError(f"already ratified by {earlier[0]}; pass --supersedes {earlier[0]} "
                               "to record a new vote")
@@ -439,7 +485,7 @@ class Recorder:
 
         def check(doc: Document, decision_id: str) -> None:
             if counts:
-                view.refuse_ignored(ledger_records(self.node.assembly, doc), pid, decision_id)
+                view.refuse_ignored(self.ledger_record(doc, [decision_id]), pid, decision_id)
 
         return self.decide(d, kind=RATIFICATION, subject=pid, check=check)
 
@@ -452,12 +498,17 @@ class Recorder:
         A vote on a proposal the delegate already voted on replaces the standing act (the
         new act names it in `replaces`); a withdrawal names the act it withdraws."""
         me = key_text(self.node.device_key.public)
-        ledger, judged = self.judged()
-        mine = {k: m for k, m in ledger.mandates.items() if me in m.writers()
-                and (mandate_id is None or k == mandate_id)}
+        index, doc_id = self.index(), self.node.ledger_id
+        with index.reading(doc_id):
+            mine = {k: m for k, m in read_mandates(index.written_by(doc_id, me)).items()
+                    if mandate_id is None or k == mandate_id}
         if len(mine) > 1:
-            mine = {k: m for k, m in mine.items() if judged.adopted(m.decision)
-                    and judged.recall_of(ledger, k) is None}
+            with index.reading(doc_id):
+                issuing = read_decisions(index.by_id(doc_id, DECISIONS, [m.decision for m in mine.values()]))
+            bylaws = self.bylaws()
+            mine = {k: m for k, m in mine.items() if m.decision in issuing
+                    and self.verdict(issuing[m.decision], bylaws).outcome is Outcome.ADOPTED
+                    and self.adopted_recall(k, bylaws) is None}
         if len(mine) != 1:
             raise RecordError(f"{'no' if not mine else 'more than one'} mandate held here names "
                               f"this key {me}" + ("" if not mine else "; pass --mandate ID"))

@@ -30,8 +30,9 @@ from pnyx.federation.charter import (
     share_text,
 )
 from pnyx.federation.confed import PROPOSAL_ID_RE, Act, ActKind, ProposalBody, ProposalKind
+from pnyx.federation.docids import ledger_id
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Binding, CoDelegate, Position, read_decision, read_mandate
+from pnyx.federation.ledger import Binding, CoDelegate, Position, read_decision, read_device, read_mandate
 
 from ..store.peers import PeerBook, normalize_url
 from .bodies import (
@@ -54,8 +55,8 @@ from .economy import economy_writes
 from .jsonable import to_jsonable
 from .listing import decision_row, mandate_row
 from .names import (
-    held_charters,
-    held_ledgers,
+    council_name,
+    held_decision,
     resolve_assembly,
     resolve_confederation,
     resolve_proposal,
@@ -117,9 +118,9 @@ def issue_mandate(rec: Recorder, params: Params, body: Body) -> Result:
     if not isinstance(raw, list):
         raise BadRequest("instructions must be a list")
     council = text(body, "council")
-    council_name = dict(held_charters(rec.node)).get(council, council)
+    title = f"Mandate for {delegate} to {council_name(rec.node, council)}"
     mandate_id = rec.issue_mandate(
-        decision_input(body, f"Mandate for {delegate} to {council_name}"), delegate, delegate_key,
+        decision_input(body, title), delegate, delegate_key,
         council, date(body, "term_from"), date(body, "term_until"),
         tuple(instruction(item, n) for n, item in enumerate(raw)),
         attributes(body.get("attributes", {}), "attributes") or None, co_delegates(body.get("co_delegates")))
@@ -160,7 +161,7 @@ def recall_mandate(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, DECISION_FIELDS)
     mandate_id = params["mandate"]
     found = read_mandate(rec.node.docs.get(rec.node.ledger_id), mandate_id)
-    council = dict(held_charters(rec.node)).get(found.council, found.council) if found else ""
+    council = council_name(rec.node, found.council) if found else ""
     title = f"Recall of {found.delegate}'s mandate to {council}" if found else "Recall"
     return decision_result(rec, rec.recall_mandate(mandate_id, decision_input(body, title)))
 
@@ -178,7 +179,7 @@ def add_device(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, {"key", "label"})
     device = key(text(body, "key"), "key")
     rec.add_device(device, text(body, "label", ""))
-    return as_result(rec.ledger().devices[key_text(device)])
+    return as_result(read_device(rec.node.docs.get(rec.node.ledger_id), key_text(device)))
 
 
 def revoke_device(rec: Recorder, params: Params, body: Body) -> Result:
@@ -188,7 +189,8 @@ def revoke_device(rec: Recorder, params: Params, body: Body) -> Result:
     except ValueError:
         raise UnknownRecord(f"unknown device: {params['device']}") from None
     cut = rec.revoke_device(device)
-    return {**to_jsonable(rec.ledger().devices[key_text(device)]), "changes_kept": sum(cut.values())}
+    revoked = read_device(rec.node.docs.get(rec.node.ledger_id), key_text(device))
+    return {**to_jsonable(revoked), "changes_kept": sum(cut.values())}
 
 
 # --- confederations -----------------------------------------------------------------------
@@ -227,7 +229,8 @@ def found_confederation(rec: Recorder, params: Params, body: Body) -> Result:
 def accept_charter(rec: Recorder, params: Params, body: Body) -> Result:
     only_fields(body, DECISION_FIELDS)
     confederation = resolve_confederation(rec.node, params["confederation"])
-    name = dict(held_charters(rec.node)).get(confederation, confederation[:12])
+    record = rec.node.docs.charter(confederation)
+    name = confederation[:12] if record is None else record["rules"]["name"]
     return decision_result(rec, rec.accept_charter(confederation, decision_input(
         body, f"Acceptance of the charter of {name}")))
 
@@ -280,8 +283,7 @@ def ratify(rec: Recorder, params: Params, body: Body) -> Result:
     if not PROPOSAL_ID_RE.match(pid):
         raise UnknownRecord(f"not a proposal id: {pid}")
     proposer, _, decision_id = pid.partition("/")
-    found = dict(held_ledgers(rec.node)).get(proposer)
-    put = found.decisions.get(decision_id) if found else None
+    put = held_decision(rec.node, ledger_id(parse_key(proposer)), decision_id)
     title = f"Ratification of {put.title}" if put else f"Ratification of {pid}"
     return decision_result(rec, rec.ratify(pid, decision_input(body, title)))
 

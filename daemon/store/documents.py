@@ -22,8 +22,10 @@ from collections.abc import Iterable, Sequence
 from automerge.core import ROOT, Document, Message, SyncState
 from pnyx.federation.amvalues import Plain, read_entry
 from pnyx.federation.bounded import make_room
+from pnyx.federation.charter import CHARTER_ID_RE
 from pnyx.federation.chunk import encode_uleb
-from pnyx.federation.docids import ledger_id
+from pnyx.federation.confed import Record, charter_record
+from pnyx.federation.docids import charter_doc_id, ledger_id
 from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import Profile, may_change_devices, read_profile
@@ -108,6 +110,7 @@ class DocumentCache:
         self._devices_state: dict[bytes, bytes] = {}
         self._entries: dict[tuple[bytes, bytes], Plain] = {}  # (devices state, device) -> entry
         self._profiles: dict[str, Profile | None] = {}  # ledger -> its profile, once held
+        self._charters: dict[str, Record] = {}  # charter id -> its record, once held
         # While ingest judges a batch the fast way: accepted changes wait here per document
         # and are applied together (daemon/store/staging.py).
         self.staging = False
@@ -350,6 +353,7 @@ class DocumentCache:
         """What was read from documents, which may have held changes no longer stored."""
         self._paths.clear()
         self._profiles.clear()
+        self._charters.clear()
         self._devices_state.clear()
         self._entries.clear()
 
@@ -382,6 +386,20 @@ class DocumentCache:
         apply_chunks(doc, [envelope.change])
         found = self._profiles[doc_id] = read_profile(doc)
         return found
+
+    def charter(self, charter_id: str) -> Record | None:
+        """A charter held here as the view reads it (federation/confed.py charter_record; None if
+        not held, or not a valid charter), read once: a charter is its one change and never
+        changes (charter.md), so a write naming a confederation does not read it again."""
+        if charter_id not in self._charters:
+            doc_id = charter_doc_id(bytes.fromhex(charter_id)) if CHARTER_ID_RE.match(charter_id) else None
+            if doc_id is None or not self.store.holds_document(doc_id):
+                return None
+            found = charter_record(charter_id, self.get(doc_id))
+            if found is None:
+                return None
+            self._charters[charter_id] = found
+        return self._charters[charter_id]
 
     # --- authority records (federation.verify.AuthorityRecords) ------------------------
 

@@ -18,7 +18,9 @@ void marks revised when they change (a revocation arrives, or a change of a
 revoked device inside its cut). A mandate carries the date of its issuing
 decision, when that decision is held and stands, so mandates page by date too.
 The economy's collections and the draws' steps are kept as plain entries, for
-the view and the plan, which read them whole.
+the view and the plan, which read them whole. `ledger_writers` lists, for each
+mandate, the keys that may write its log (its delegate's and co-delegates'): a
+delegate's device finds its mandates without reading every mandate.
 
 A ledger held before this index existed, or indexed in an older FORMAT, is
 indexed from its document the first time it is read (`ensure`).
@@ -28,8 +30,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from automerge.core import ROOT, Document, ObjType
@@ -54,7 +57,7 @@ from .documents import DocumentCache
 from .schema import create_schema
 from .sqlite import Store
 
-FORMAT = "ledger-records/v1"  # bump when what a row holds changes: every ledger is re-indexed
+FORMAT = "ledger-records/v2"  # bump when what a row holds changes: every ledger is re-indexed
 DECISIONS, MANDATES = "decisions", "mandates"
 COLLECTIONS = (DECISIONS, MANDATES)  # records that may be void, counted, dated
 # Also kept, as plain entries: the economy's collections and the draws' steps, which the
@@ -96,6 +99,13 @@ CREATE INDEX IF NOT EXISTS ledger_records_by_person ON ledger_records (doc, pers
     WHERE person IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ledger_records_void ON ledger_records (doc, collection, id)
     WHERE void IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ledger_records_by_actor ON ledger_records (doc, actor);
+CREATE TABLE IF NOT EXISTS ledger_writers (
+    doc TEXT NOT NULL,
+    writer TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (doc, writer, id)
+);
 CREATE TABLE IF NOT EXISTS ledger_index_state (
     upto INTEGER NOT NULL
 );
@@ -112,6 +122,11 @@ ROW = ("(doc, collection, id, actor, counter, entry, day, kind, subject, superse
        " decision, person, council, void) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
 MAX_PARSED = 20_000  # parsed changes kept for the end of one transaction (ingest's batch at most)
+SQL_INT_MAX = 2**63 - 1  # a larger page asks for every record, and SQLite binds no larger integer
+REPORT_EVERY = 2_000  # records indexed between two reports of the one-time indexing
+# Told how far the one-time indexing of a ledger from its document has come, as (ledger, records
+# indexed, of how many): seconds at 100k records, which a command shows (daemon/cli/progress.py).
+REBUILDING: ContextVar[Callable[[str, int, int], None] | None] = ContextVar("rebuilding", default=None)
 # device key (hex) -> (why its records are void, actor (hex) -> max_op of its last change
 # inside the cut): the revocations in force in one ledger
 Revocations = dict[str, tuple[str, dict[str, int]]]
@@ -269,15 +284,17 @@ class LedgerIndex:
         self._known = None
         db.execute("UPDATE ledger_indexed SET revoked = ? WHERE doc = ?",
                    (json.dumps(now, sort_keys=True), doc_id))
+        changed = False  # whether any record's void mark may have moved
         for device in sorted(set(before) | set(now)):
             if before.get(device) == now.get(device):
                 continue
             low = bytes.fromhex(device)
-            # the device's actors, those beginning with its key (rule E3): a revocation is rare
-            # enough to look through the ledger's rows rather than index every record's actor
+            # the device's actors, those beginning with its key (rule E3), found by the index
+            # of actors: what a revocation costs does not grow with the ledger
             actors = [bytes(a) for (a,) in db.execute(
-                "SELECT DISTINCT actor FROM ledger_records WHERE doc = ? AND substr(actor, 1, ?) = ?",
-                (doc_id, KEY_BYTES, low))]
+                "SELECT DISTINCT actor FROM ledger_records WHERE doc = ? AND actor >= ? AND actor < ?"
+                " AND substr(actor, 1, ?) = ?", (doc_id, low, _after_prefix(low), KEY_BYTES, low))]
+            changed = changed or bool(actors)
             for actor in actors:
                 if device in now:
                     reason, inside = now[device]
@@ -287,8 +304,9 @@ class LedgerIndex:
                 else:
                     db.execute("UPDATE ledger_records SET void = NULL WHERE doc = ? AND actor = ?",
                                (doc_id, actor))
-        self._recount(doc_id)
-        self._date_mandates(doc_id, None, None)
+        if changed:  # a device that wrote no record (a lost phone, unused) changes no count
+            self._recount(doc_id)
+            self._date_mandates(doc_id, None, None)
 
     def _recount(self, doc_id: str) -> None:
         """Count again the records readers show (after their void marks changed)."""
@@ -304,6 +322,7 @@ class LedgerIndex:
         how many more records readers show (0 or 1; -1 when a shown one was replaced)."""
         cols: dict[str, Any] = dict.fromkeys(("kind", "subject", "supersedes", "revote_of",
                                               "decision", "person", "council"))
+        cols["writers"] = []
         day, void = "", None
         entry = _encoded(raw)
         if collection == DECISIONS:
@@ -320,7 +339,8 @@ class LedgerIndex:
                 entry = None
             else:
                 cols.update(decision=mandate.decision, council=mandate.council,
-                            person=person(mandate.delegate_key, mandate.delegate))
+                            person=person(mandate.delegate_key, mandate.delegate),
+                            writers=mandate.writers())
         if collection in COLLECTIONS:
             reason, inside = revoked.get(actor[:KEY_BYTES].hex(), (None, {}))
             void = reason if reason is not None and counter > inside.get(actor.hex(), 0) else None
@@ -330,6 +350,7 @@ class LedgerIndex:
         db = self.store.db
         try:
             db.execute(f"INSERT INTO ledger_records {ROW}", row)
+            self._writers(doc_id, collection, key, cols["writers"])
             return int(entry is not None and void is None)
         except sqlite3.IntegrityError:  # two concurrent creations of one id: the greater op wins
             held_counter, held_actor, standing = db.execute(
@@ -338,7 +359,17 @@ class LedgerIndex:
             if (held_counter, bytes(held_actor)) >= (counter, actor):
                 return 0
             db.execute(f"INSERT OR REPLACE INTO ledger_records {ROW}", row)
+            self._writers(doc_id, collection, key, cols["writers"])
             return int(entry is not None and void is None) - int(standing)
+
+    def _writers(self, doc_id: str, collection: str, key: str, writers: list[str]) -> None:
+        """The keys that may write the log of mandate `key`, as the entry kept for it names them."""
+        if collection != MANDATES:
+            return
+        db = self.store.db
+        db.execute("DELETE FROM ledger_writers WHERE doc = ? AND id = ?", (doc_id, key))
+        db.executemany("INSERT OR IGNORE INTO ledger_writers (doc, writer, id) VALUES (?, ?, ?)",
+                       [(doc_id, writer, key) for writer in writers])
 
     def _date_mandates(self, doc_id: str, decisions: list[str] | None,
                        mandates: list[str] | None) -> None:
@@ -373,6 +404,7 @@ class LedgerIndex:
         """Index a ledger afresh from its whole document (inside a transaction)."""
         db = self.store.db
         db.execute("DELETE FROM ledger_records WHERE doc = ?", (doc_id,))
+        db.execute("DELETE FROM ledger_writers WHERE doc = ?", (doc_id,))
         doc = self.docs.get(doc_id)
         maps = {}
         for collection in INDEXED:
@@ -385,14 +417,22 @@ class LedgerIndex:
         db.execute("UPDATE ledger_indexed SET revoked = ? WHERE doc = ?",
                    (json.dumps(revoked, sort_keys=True), doc_id))
         self._known = None
+        report = REBUILDING.get() or (lambda *_: None)
+        entries = {collection: entry_ids(doc, collection) for collection in INDEXED}
+        total, done = sum(map(len, entries.values())), 0
+        report(doc_id, 0, total)
         for collection in INDEXED:
             raws = read_map(doc, collection)
-            for key, obj in entry_ids(doc, collection).items():
+            for key, obj in entries[collection].items():
                 made = object_op(obj)
                 if made is not None:
                     self._put(doc_id, collection, key, made[0], made[1], raws.get(key), revoked)
+                done += 1
+                if done % REPORT_EVERY == 0 and done < total:
+                    report(doc_id, done, total)
         self._recount(doc_id)
         self._date_mandates(doc_id, None, None)
+        report(doc_id, total, total)
 
     # --- reads --------------------------------------------------------------------------
 
@@ -427,7 +467,7 @@ class LedgerIndex:
         mandate's issuing decision's."""
         return _entries(self.store.db.execute(
             f"SELECT id, entry FROM ledger_records WHERE doc = ? AND collection = ? AND {STANDING}"
-            " ORDER BY day DESC, id DESC LIMIT ?", (doc_id, collection, limit)))
+            " ORDER BY day DESC, id DESC LIMIT ?", (doc_id, collection, min(limit, SQL_INT_MAX))))
 
     def records(self, doc_id: str, collection: str) -> dict[str, Plain]:
         """Every record of a collection that readers show."""
@@ -461,9 +501,26 @@ class LedgerIndex:
 
     def bylaws(self, doc_id: str) -> dict[str, Plain]:
         """Every decision of kind `bylaws`: they alone make the bylaws through time."""
+        return self.of_kind(doc_id, "bylaws")
+
+    def of_kind(self, doc_id: str, kind: str) -> dict[str, Plain]:
+        """Every decision of one kind other than a plain `decision` (bylaws, proposals...)."""
+        assert kind != "decision"
         return _entries(self.store.db.execute(
             "SELECT id, entry FROM ledger_records WHERE doc = ? AND kind <> 'decision'"
-            f" AND kind = 'bylaws' AND {STANDING}", (doc_id,)))
+            f" AND kind = ? AND {STANDING}", (doc_id, kind)))
+
+    def written_by(self, doc_id: str, writer: str) -> dict[str, Plain]:
+        """Every mandate whose log the key `writer` (text) may write: its delegate's or a
+        co-delegate's (Mandate.writers)."""
+        return _entries(self.store.db.execute(
+            "SELECT r.id, r.entry FROM ledger_writers w JOIN ledger_records r ON r.doc = w.doc"
+            " AND r.collection = 'mandates' AND r.id = w.id WHERE w.doc = ? AND w.writer = ?"
+            " AND r.entry IS NOT NULL AND r.void IS NULL", (doc_id, writer)))  # STANDING
+
+    def revoked(self, doc_id: str) -> set[bytes]:
+        """The devices whose revocation is in force in a ledger: whatever they write next is void."""
+        return {bytes.fromhex(device) for device in self._revocations(doc_id) or {}}
 
     def kinds(self, doc_id: str) -> dict[str, Plain]:
         """Every decision of a kind other than a plain `decision`: what the view reads."""
@@ -476,6 +533,15 @@ class LedgerIndex:
         return dict(self.store.db.execute(
             "SELECT id, void FROM ledger_records WHERE doc = ? AND void IS NOT NULL"
             " ORDER BY collection, id", (doc_id,)))
+
+
+def _after_prefix(prefix: bytes) -> bytes:
+    """The least blob greater than every blob that begins with `prefix` (all 0xff: none, so
+    the greatest blob of a key's length and more)."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return b"\xff" * (len(prefix) + 64)  # longer than any actor id (rule E3)
+    return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
 def _parsed(raw: bytes) -> ParsedChange | None:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from automerge.core import Document
+from pnyx.federation.amvalues import Plain
 from pnyx.federation.bylaws import judge
 from pnyx.federation.confed import (
     Record,
@@ -60,17 +61,19 @@ def document_records(doc_id: str, get: Callable[[str], Document]) -> Record | No
     return mandate_log_records(doc.assembly, doc.record, get(doc_id), get(ledger_id(doc.assembly)))
 
 
-def indexed_ledger_records(ledgers: LedgerIndex, doc_id: str, profile: Profile | None) -> Record:
+def indexed_ledger_records(ledgers: LedgerIndex, doc_id: str, profile: Profile | None,
+                           written: Mapping[str, Plain] | None = None) -> Record:
     """document_records of a ledger from the index of its records, reading only what the view
     takes from a ledger (federation/confed.py records_of_ledger): the decisions of a kind
     other than a plain `decision`, every mandate with its issuing decision, the decisions
-    superseding any of these, and the economy's and the draws' collections."""
+    superseding any of these, and the economy's and the draws' collections. `written`: the
+    plain entries of decisions a change being made adds (judged before it is stored)."""
     assembly = parse_doc_id(doc_id).assembly
     assert assembly is not None
     with ledgers.reading(doc_id):
         mandates = ledgers.records(doc_id, MANDATES)
         decisions = {**ledgers.kinds(doc_id), **ledgers.by_id(
-            doc_id, DECISIONS, [m.decision for m in read_mandates(mandates).values()])}
+            doc_id, DECISIONS, [m.decision for m in read_mandates(mandates).values()]), **(written or {})}
         decisions.update(ledgers.referring(doc_id, DECISIONS, "supersedes", decisions))
         entries = {c: ledgers.records(doc_id, c) for c in (*ECONOMY_COLLECTIONS, SORTITION)}
     return records_of_ledger(assembly, ledger_of(profile, {}, decisions, mandates, {}), decisions.get,

@@ -6,7 +6,10 @@ const API = "/api/v1";
 const TOKEN_KEY = "pnyx.token";
 const VIEWS = ["ledger", "record", "confederation", "delegates", "economy", "sortition", "parity", "exchange"];
 const state = { status: null, view: null, ledgers: {}, assemblies: [], peers: [], completeness: null, bylaws: null,
-  plan: null, economy: {}, shown: null };
+  plan: null, economy: {}, shown: null, whole: new Set() };
+// Each ledger's newest PAGE decisions and mandates are read (GET /ledger?limit=), so the page loads
+// as fast at 100k records as at 100; "Show all" reads that ledger whole (its key goes in state.whole).
+const PAGE = 50;
 const ECONOMY = ["needs", "offers", "pledges", "deliveries", "commons"];
 const SINGULAR = { needs: "need", offers: "offer", pledges: "pledge", deliveries: "delivery", commons: "commons" };
 
@@ -205,7 +208,8 @@ async function loadAll() {
     const [status, view, assemblies] = await Promise.all([api("/status"), api("/view"), api("/assemblies")]);
     const keys = assemblies.map(a => a.key);
     if (!keys.includes(status.assembly)) keys.push(status.assembly);
-    const ledgers = await Promise.all(keys.map(k => api("/ledger?assembly=" + encodeURIComponent(k)).catch(() => null)));
+    const ledgers = await Promise.all(keys.map(k => api("/ledger?assembly=" + encodeURIComponent(k)
+      + (state.whole.has(k) ? "" : "&limit=" + PAGE)).catch(() => null)));
     const [peers, completeness, bylaws, plan, ...records] = await Promise.all([api("/peers").catch(() => []),
       api("/completeness").catch(() => null), api("/bylaws").catch(() => null),  // bylaws: null from a daemon without them
       api("/plan").catch(() => null), ...ECONOMY.map(c => api("/" + c).catch(() => []))]);
@@ -264,10 +268,12 @@ function renderLedger() {
   const standing = decisions.filter(d => !d.superseded);
   const latest = decisions[0];
   const active = mandates().filter(m => m.assembly === select.value && m.state === "active");
+  const partial = l.decisions.length < l.totals.decisions;
   document.getElementById("ledger-summary").replaceChildren(...(latest
     ? [el("span", {}, "Latest: ", latest.outcome ? [badge(outcomeWord(latest.outcome), outcomeClass(latest.outcome)), " "] : null,
       el("strong", {}, decisionHeading(latest, l)), ` (${latest.date}). `),
-      `${plural(standing.length, "decision")} in force, ${plural(active.length, "active mandate")}.`]
+      partial ? `${plural(l.totals.decisions, "decision")} recorded, ${plural(active.length, "active mandate")}.`
+        : `${plural(standing.length, "decision")} in force, ${plural(active.length, "active mandate")}.`]
     : ["Nothing recorded yet.", select.value === thisAssembly() && !isDelegateDevice()
       ? [" After a meeting, ", el("a", { href: "#record" }, "record what it decided"), "."] : null]));
   const list = document.getElementById("decisions");
@@ -286,6 +292,8 @@ function renderLedger() {
     d.ignored ? el("p", { class: "muted ignored" }, "Ignored: " + d.ignored) : null,
     d.supersedes ? el("p", { class: "muted" }, "Replaces: ", (l.decisions.find(x => x.id === d.supersedes) || { title: d.supersedes }).title) : null)));
   if (!decisions.length) list.append(el("li", { class: "muted" }, "No decisions yet."));
+  showMore("decisions-more", l.decisions.length, l.totals.decisions, "decision");
+  showMore("mandates-more", l.mandates.length, l.totals.mandates, "mandate");
   const voids = l.void || [];
   document.getElementById("void-box").hidden = !voids.length;
   document.getElementById("void").replaceChildren(...voids.map(v => el("li", { class: "record" },
@@ -843,6 +851,11 @@ function setUp() {
     const select = document.getElementById(link.dataset.form).querySelector("select");
     select.value = link.dataset.value;
   });
+  document.addEventListener("click", event => {  // "Show all" under a ledger's lists: read that ledger whole
+    if (!event.target.closest("button[data-show-all]")) return;
+    state.whole.add(document.getElementById("ledger-of").value || thisAssembly());
+    loadAll();
+  });
   document.getElementById("token-form").addEventListener("submit", e => {
     e.preventDefault();
     localStorage.setItem(TOKEN_KEY, document.getElementById("token").value.trim());
@@ -851,6 +864,14 @@ function setUp() {
     tell(e.currentTarget, "Token kept in this browser.", false);
   });
   window.addEventListener("hashchange", route);
+}
+
+function showMore(id, shown, total, what) {
+  // Below a list read in part: how much is shown, and a button that reads the ledger whole.
+  const box = document.getElementById(id);
+  box.hidden = shown >= total;
+  box.replaceChildren(...(box.hidden ? [] : [`The newest ${shown} of ${plural(total, what)}. `,
+    el("button", { type: "button", class: "secondary", "data-show-all": "" }, `Show all ${plural(total, what)}`)]));
 }
 
 // --- live updates -----------------------------------------------------------------------------
