@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from itertools import groupby
-from typing import Protocol, cast
+from typing import NamedTuple, Protocol, cast
 
 from .bounded import make_room
 from .chunk import parse_change
@@ -317,9 +317,18 @@ def violation(n: int, op: Op, rule: str, detail: str, row_: Row | None = None) -
     return Rejected(Reason.SCHEMA_VIOLATION, f"op {n} ({op.describe()}): rule {rule}{where}: {detail}")
 
 
-def check_writes(vc: VerifiedChange, held: HeldObjects) -> Mapping[Path, object]:
+class Written(NamedTuple):
+    """What a change the rules allow writes: every value put, by path (a map or list made
+    there as MADE), and its operations as decoded to judge them, so that an index of what
+    it writes reads them without decoding the change again (ops.made_under_keys)."""
+
+    values: Mapping[Path, object]
+    rows: Rows
+
+
+def check_writes(vc: VerifiedChange, held: HeldObjects) -> Written:
     """Refuse (`schema-violation`) a change any of whose operations no rule allows; return
-    what it writes: every value put, by path (a map or list made there as MADE)."""
+    what it writes."""
     change, doc_id, kind = vc.change, vc.envelope.doc_id, vc.doc.kind
     genesis = not change.deps
     if genesis and kind is LEDGER:
@@ -335,7 +344,7 @@ def check_writes(vc: VerifiedChange, held: HeldObjects) -> Mapping[Path, object]
         if missing:
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: the genesis does not "
                                                    f"create {', '.join(missing)}")
-    return judge.values
+    return Written(judge.values, judge.rows)
 
 
 Parent = tuple[Path, str, bool, Place]  # an object's path, type, whether made here, and place

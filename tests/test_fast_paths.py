@@ -211,7 +211,7 @@ def test_fields_judged_at_once_are_judged_as_op_by_op(
         change = parse_change(raw)
         vc = VerifiedChange(Envelope(doc_id, raw, bytes(32), b""), parse_doc_id(doc_id), change)
         written = writerules.check_writes(vc, Held())
-        return sorted((p, "made" if v is MADE else v) for p, v in written.items())
+        return sorted((p, "made" if v is MADE else v) for p, v in written.values.items())
 
     def op_by_op(patch: pytest.MonkeyPatch) -> None:
         patch.setattr(writerules._Judge, "fields", lambda *_: False)
