@@ -68,11 +68,19 @@ class IngestReport:
 
 
 class Ingestor:
-    def __init__(self, store: Store, docs: DocumentCache) -> None:
+    def __init__(self, store: Store, docs: DocumentCache, index: bool = True) -> None:
+        """`index`: keep the index of ledger records in each write transaction; `pnyx verify`
+        replays a store into a scratch one that nobody reads, and keeps none."""
         self.store = store
         self.docs = docs
-        self.ledgers = LedgerIndex(store, docs)  # kept in each write transaction
+        self._ledgers = LedgerIndex(store, docs) if index else None
         self._vouchers_kept: set[bytes] = set()  # in the batch's transaction
+
+    @property
+    def ledgers(self) -> LedgerIndex:
+        """The index of the ledgers' records, kept in each write transaction."""
+        assert self._ledgers is not None, "an ingestor made to keep no index"
+        return self._ledgers
 
     def ingest(self, envelopes: Iterable[Envelope], source: str = "") -> IngestReport:
         """Verify and store envelopes, committing every BATCH of them. `source` names who
@@ -211,7 +219,8 @@ class Ingestor:
         change = vc.change
         if vc.doc.kind is DocKind.LEDGER:
             self.docs.note_ledger_change(change.hash, change.raw, change.deps)
-            self.ledgers.stored(change, written.rows)
+            if self._ledgers is not None:
+                self._ledgers.stored(change, written.rows)
         report.accepted += 1
         report.accepted_docs.add(vc.envelope.doc_id)
 
