@@ -30,7 +30,6 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 
 from automerge.core import ROOT, Document, ObjType
 from pnyx.federation.amvalues import Plain, entry_ids, object_op, read_entry, read_map
@@ -110,6 +109,9 @@ CREATE TABLE IF NOT EXISTS ledger_indexed (
 """
 ROW = ("(doc, collection, id, actor, counter, entry, day, kind, subject, supersedes, revote_of,"
        " decision, person, council, void) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+INSERT = f"INSERT INTO ledger_records {ROW}"
+# kind, subject, supersedes, revote_of, decision, person, council: of a record of neither
+NO_FIELDS: tuple[str | None, ...] = (None,) * 7
 STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
 MAX_HANDED = 20_000  # changes handed by ingest, kept for the end of one transaction (a batch at most)
 # device key (hex) -> (why its records are void, actor (hex) -> max_op of its last change
@@ -134,8 +136,11 @@ class LedgerIndex:
         if store.db.execute("SELECT 1 FROM ledger_index_state").fetchone() is None:  # no write else
             store.db.execute("INSERT INTO ledger_index_state (upto) SELECT coalesce(max(seqno), 0)"
                              " FROM changes WHERE NOT EXISTS (SELECT 1 FROM ledger_index_state)")
-        if not any(isinstance(getattr(hook, "__self__", None), LedgerIndex) for hook in store.commit_hooks):
-            store.commit_hooks.append(self.catch_up)  # one index keeps a store's
+        # one index keeps a store's: the one whose hook runs takes what ingest hands it
+        self._hooked = not any(isinstance(getattr(hook, "__self__", None), LedgerIndex)
+                               for hook in store.commit_hooks)
+        if self._hooked:
+            store.commit_hooks.append(self.catch_up)
             store.abort_hooks.append(self._forget)  # what a rolled-back transaction wrote is gone
 
     def _forget(self) -> None:
@@ -174,7 +179,7 @@ class LedgerIndex:
     def stored(self, change: ParsedChange, rows: Rows) -> None:
         """A ledger change ingest just stored, with its operations as the write rules decoded
         them: what it makes is read from those, sparing a second parse and decode."""
-        if len(self._handed) < MAX_HANDED:
+        if self._hooked and len(self._handed) < MAX_HANDED:
             self._handed[change.hash] = (change, made_under_keys(rows))
 
     def _upto(self) -> int:
@@ -192,8 +197,8 @@ class LedgerIndex:
             self._begin(doc_id, {key: op for parent, key, op, _ in made
                                  if parent is None and key in INDEXED})
             revoked = {}
-        if any(key == "revoked" for _, key, _, _ in made) or any(
-                change.actor[:KEY_BYTES].hex() in revoked for change, _ in changes):
+        if any(key == "revoked" for _, key, _, _ in made) or (revoked and any(
+                change.actor[:KEY_BYTES].hex() in revoked for change, _ in changes)):
             now = self._revoked(doc_id, self.docs.get(doc_id))
             if now != revoked:
                 self._revise(doc_id, revoked, now)
@@ -308,9 +313,7 @@ class LedgerIndex:
              raw: Plain, revoked: Revocations) -> int:
         """One record's row: its fields as readers select by them, and why it is void; returns
         how many more records readers show (0 or 1; -1 when a shown one was replaced)."""
-        cols: dict[str, Any] = dict.fromkeys(("kind", "subject", "supersedes", "revote_of",
-                                              "decision", "person", "council"))
-        day, void = "", None
+        day, void, fields = "", None, NO_FIELDS
         entry = _encoded(raw)
         if collection == DECISIONS:
             decision = decision_of(key, raw) if entry is not None else None
@@ -318,24 +321,22 @@ class LedgerIndex:
                 entry = None
             else:
                 day = decision.date.isoformat()
-                cols.update(kind=decision.kind, subject=decision.subject,
-                            supersedes=decision.supersedes, revote_of=decision.revote_of)
+                fields = (decision.kind, decision.subject, decision.supersedes, decision.revote_of,
+                          None, None, None)
         elif collection == MANDATES:
             mandate = mandate_of(key, raw) if entry is not None else None
             if mandate is None:
                 entry = None
             else:
-                cols.update(decision=mandate.decision, council=mandate.council,
-                            person=person(mandate.delegate_key, mandate.delegate))
-        if collection in COLLECTIONS:
+                fields = (None, None, None, None, mandate.decision,
+                          person(mandate.delegate_key, mandate.delegate), mandate.council)
+        if revoked and collection in COLLECTIONS:
             reason, inside = revoked.get(actor[:KEY_BYTES].hex(), (None, {}))
             void = reason if reason is not None and counter > inside.get(actor.hex(), 0) else None
-        row = (doc_id, collection, key, actor, counter, entry, day, cols["kind"], cols["subject"],
-               cols["supersedes"], cols["revote_of"], cols["decision"], cols["person"],
-               cols["council"], void)
+        row = (doc_id, collection, key, actor, counter, entry, day, *fields, void)
         db = self.store.db
         try:
-            db.execute(f"INSERT INTO ledger_records {ROW}", row)
+            db.execute(INSERT, row)
             return int(entry is not None and void is None)
         except sqlite3.IntegrityError:  # two concurrent creations of one id: the greater op wins
             held_counter, held_actor, standing = db.execute(
