@@ -30,6 +30,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from automerge.core import ROOT, Document, ObjType
 from pnyx.federation.amvalues import Plain, entry_ids, object_op, read_entry, read_map
@@ -109,9 +110,6 @@ CREATE TABLE IF NOT EXISTS ledger_indexed (
 """
 ROW = ("(doc, collection, id, actor, counter, entry, day, kind, subject, supersedes, revote_of,"
        " decision, person, council, void) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-INSERT = f"INSERT INTO ledger_records {ROW}"
-# kind, subject, supersedes, revote_of, decision, person, council: of a record of neither
-NO_FIELDS: tuple[str | None, ...] = (None,) * 7
 STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
 MAX_HANDED = 20_000  # changes handed by ingest, kept for the end of one transaction (a batch at most)
 # device key (hex) -> (why its records are void, actor (hex) -> max_op of its last change
@@ -313,7 +311,9 @@ class LedgerIndex:
              raw: Plain, revoked: Revocations) -> int:
         """One record's row: its fields as readers select by them, and why it is void; returns
         how many more records readers show (0 or 1; -1 when a shown one was replaced)."""
-        day, void, fields = "", None, NO_FIELDS
+        cols: dict[str, Any] = dict.fromkeys(("kind", "subject", "supersedes", "revote_of",
+                                              "decision", "person", "council"))
+        day, void = "", None
         entry = _encoded(raw)
         if collection == DECISIONS:
             decision = decision_of(key, raw) if entry is not None else None
@@ -321,22 +321,24 @@ class LedgerIndex:
                 entry = None
             else:
                 day = decision.date.isoformat()
-                fields = (decision.kind, decision.subject, decision.supersedes, decision.revote_of,
-                          None, None, None)
+                cols.update(kind=decision.kind, subject=decision.subject,
+                            supersedes=decision.supersedes, revote_of=decision.revote_of)
         elif collection == MANDATES:
             mandate = mandate_of(key, raw) if entry is not None else None
             if mandate is None:
                 entry = None
             else:
-                fields = (None, None, None, None, mandate.decision,
-                          person(mandate.delegate_key, mandate.delegate), mandate.council)
-        if revoked and collection in COLLECTIONS:
+                cols.update(decision=mandate.decision, council=mandate.council,
+                            person=person(mandate.delegate_key, mandate.delegate))
+        if collection in COLLECTIONS:
             reason, inside = revoked.get(actor[:KEY_BYTES].hex(), (None, {}))
             void = reason if reason is not None and counter > inside.get(actor.hex(), 0) else None
-        row = (doc_id, collection, key, actor, counter, entry, day, *fields, void)
+        row = (doc_id, collection, key, actor, counter, entry, day, cols["kind"], cols["subject"],
+               cols["supersedes"], cols["revote_of"], cols["decision"], cols["person"],
+               cols["council"], void)
         db = self.store.db
         try:
-            db.execute(INSERT, row)
+            db.execute(f"INSERT INTO ledger_records {ROW}", row)
             return int(entry is not None and void is None)
         except sqlite3.IntegrityError:  # two concurrent creations of one id: the greater op wins
             held_counter, held_actor, standing = db.execute(
