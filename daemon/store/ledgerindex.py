@@ -111,7 +111,7 @@ CREATE TABLE IF NOT EXISTS ledger_indexed (
 ROW = ("(doc, collection, id, actor, counter, entry, day, kind, subject, supersedes, revote_of,"
        " decision, person, council, void) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
-MAX_HANDED = 20_000  # changes handed by ingest, kept for the end of one transaction (a batch at most)
+MAX_PARSED = 20_000  # parsed changes kept for the end of one transaction (ingest's batch at most)
 # device key (hex) -> (why its records are void, actor (hex) -> max_op of its last change
 # inside the cut): the revocations in force in one ledger
 Revocations = dict[str, tuple[str, dict[str, int]]]
@@ -177,7 +177,7 @@ class LedgerIndex:
     def stored(self, change: ParsedChange, rows: Rows) -> None:
         """A ledger change ingest just stored, with its operations as the write rules decoded
         them: what it makes is read from those, sparing a second parse and decode."""
-        if self._hooked and len(self._handed) < MAX_HANDED:
+        if self._hooked and len(self._handed) < MAX_PARSED:
             self._handed[change.hash] = (change, made_under_keys(rows))
 
     def _upto(self) -> int:
