@@ -22,6 +22,11 @@ the view and the plan, which read them whole.
 
 A ledger held before this index existed, or indexed in an older FORMAT, is
 indexed from its document the first time it is read (`ensure`).
+
+What a change makes is read from its operations as the write rules decoded them,
+which ingest hands over with it (federation/ops.made_under_keys): no change is
+decoded twice. A change stored otherwise is decoded again from the store, into
+the same rows.
 """
 
 from __future__ import annotations
