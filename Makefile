@@ -8,7 +8,7 @@ DATA ?= $(CURDIR)/data/default
 LISTEN ?= 127.0.0.1:7464
 PYTEST_ARGS ?=
 
-.PHONY: run test test-packages lint bench typing-shim clean
+.PHONY: run test test-packages lint bench typing-shim compiled clean
 
 $(BIN)/pnyx: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "pnyx needs Python 3.10, 3.11 or 3.12" >&2; exit 1; }
@@ -17,7 +17,16 @@ $(BIN)/pnyx: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@
 
-run: $(BIN)/pnyx
+# federation's hot decoding modules compiled by mypyc (README, "Compiled modules"): again
+# whenever the sources in federation/ differ from those of the last build (by their hashes,
+# not their times); without a C compiler pnyx runs in pure Python and says so. `make test`
+# and `make bench` require them, and a test checks that they are the modules loaded.
+compiled: $(BIN)/pnyx typing-shim
+	@$(BIN)/python -m pnyx.compiled.build $(COMPILE_FLAGS)
+
+test bench: COMPILE_FLAGS := --required
+
+run: $(BIN)/pnyx compiled
 	@test -f "$(DATA)/identity.json" || $(BIN)/pnyx --data "$(DATA)" init --assembly "Local assembly"
 	$(BIN)/pnyx --data "$(DATA)" run --listen $(LISTEN)
 
@@ -28,7 +37,7 @@ run: $(BIN)/pnyx
 test-packages:
 	@bash tests/system-packages.sh
 
-test: test-packages $(BIN)/pnyx
+test: test-packages $(BIN)/pnyx compiled
 	$(BIN)/python -m pytest -q --durations=20 $(PYTEST_ARGS)
 
 typing-shim:
@@ -36,12 +45,13 @@ typing-shim:
 	@ln -sfn ../../../federation build/typing/pnyx/federation
 	@ln -sfn ../../../daemon build/typing/pnyx/daemon
 	@ln -sfn ../../../client build/typing/pnyx/client
+	@ln -sfn ../../../compiled build/typing/pnyx/compiled
 
 lint: $(BIN)/pnyx typing-shim
-	$(BIN)/ruff check federation daemon client tests bench protocol-spec
-	$(BIN)/mypy -p pnyx.federation -p pnyx.daemon -p pnyx.client
+	$(BIN)/ruff check federation daemon client compiled tests bench protocol-spec
+	$(BIN)/mypy -p pnyx.federation -p pnyx.daemon -p pnyx.client -p pnyx.compiled
 
-bench: $(BIN)/pnyx
+bench: $(BIN)/pnyx compiled
 	$(BIN)/python -m bench
 
 clean:

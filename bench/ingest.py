@@ -19,6 +19,10 @@ just filled, and memory: a fresh process receiving all the changes, its peak
 and what stays resident once the daemon's idle tending has run, beside a fresh
 process holding the same changes in plain Automerge; the same for 50,000 changes in 10
 ledgers (bench/corpus.py), where the goal is a peak under 150 MB.
+
+Ingest and verify run with federation's hot modules compiled by mypyc (`make bench`
+compiles them, pnyx.compiled) and again as pure Python (PNYX_PURE=1) in a fresh process
+of the same run, so that what compiling gains is a ratio measured side by side.
 """
 
 from __future__ import annotations
@@ -31,10 +35,13 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import nacl.bindings
+import pnyx.federation
 from automerge.core import Document
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pnyx.compiled import why_pure
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.documents import DocumentCache, apply_chunks
 from pnyx.daemon.store.ingest import Ingestor
@@ -42,7 +49,14 @@ from pnyx.daemon.store.sqlite import Store
 from pnyx.federation.changepack import pack, unpack
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.docids import ledger_id
-from pnyx.federation.envelope import Envelope, check_envelope, run_actor, sign_change, signing_input
+from pnyx.federation.envelope import (
+    Envelope,
+    check_envelope,
+    decode_envelope,
+    run_actor,
+    sign_change,
+    signing_input,
+)
 from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import Decision, Profile, Tally, write_decision, write_device, write_genesis
 
@@ -169,8 +183,17 @@ def peak_mb() -> float:
     raise OSError("no VmHWM in /proc/self/status")
 
 
-def receive_in_child(envelopes: list[Envelope], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def received_envelopes(wire: list[bytes]) -> list[Envelope]:
+    """The envelopes a child process was sent as their wire bytes (a compiled frozen
+    dataclass does not unpickle), the bytes then let go: memory is measured after."""
+    envelopes = [decode_envelope(e) for e in wire]
+    wire.clear()  # the Process object holds the list itself
+    return envelopes
+
+
+def receive_in_child(wire: list[bytes], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     """Runs in a fresh process: ingest everything, then tend as an idle daemon does."""
+    envelopes = received_envelopes(wire)
     start = rss_mb()
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "pnyx.sqlite")
@@ -189,15 +212,61 @@ def plain_in_child(chunks: list[bytes], out: multiprocessing.Queue) -> None:  # 
     del doc
 
 
-def in_child(target: Callable[..., None], argument: object) -> tuple[float, float, float]:
-    """(resident MB at start, peak MB, resident MB at the end) of `target` in a fresh process."""
+def in_child(target: Callable[..., None], argument: object) -> Any:
+    """The three numbers `target` puts in its queue, run in a fresh (spawned) process: the
+    memory measures' (resident MB at start, peak MB, resident MB at the end), for one."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     child = context.Process(target=target, args=(argument, out))
     child.start()
-    result: tuple[float, float, float] = out.get()
+    result = out.get()
     child.join()
     return result
+
+
+Times = tuple[float, float]  # seconds: elapsed, and of this process's CPU (the same under other load)
+
+
+def both_timed(action: Callable[[], object]) -> Times:
+    start, cpu = time.perf_counter(), time.process_time()
+    action()
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def ingest_and_verify(tmp: Path, envelopes: list[Envelope],
+                      vouched: list[Envelope]) -> tuple[tuple[Times, Times, Times], Store, DocumentCache]:
+    """Times to ingest the signed envelopes into a fresh store in `tmp`, to `pnyx verify` it,
+    and to ingest the same changes from packs into another; and the first store, open."""
+    box: list[tuple[Store, DocumentCache]] = []
+    ingest = both_timed(lambda: box.append(ingest_into(tmp / "pnyx.sqlite", envelopes)))
+    store, docs = box[0]
+    verify = both_timed(lambda: reverify(store))
+    packed = both_timed(lambda: ingest_into(tmp / "packed.sqlite", vouched)[0].close())
+    return (ingest, verify, packed), store, docs
+
+
+SOURCES = Path(pnyx.federation.__path__[-1])  # federation/: the last of the path, after any compiled
+
+
+def pure_in_child(wire: list[bytes], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """Runs in a fresh process started with PNYX_PURE=1: `ingest_and_verify` in pure Python."""
+    if why_pure(SOURCES) != "PNYX_PURE is set":
+        raise AssertionError("the pure Python run is not pure")
+    envelopes = received_envelopes(wire)
+    with tempfile.TemporaryDirectory() as tmp:
+        times, store, _ = ingest_and_verify(Path(tmp), envelopes, as_packs(envelopes))
+        store.close()
+    out.put(times)
+
+
+def in_pure_python(envelopes: list[Envelope]) -> tuple[Times, Times, Times]:
+    """`ingest_and_verify`'s times with federation's modules in pure Python."""
+    os.environ["PNYX_PURE"] = "1"  # what the spawned child's environment starts from
+    try:
+        times: tuple[Times, Times, Times] = in_child(pure_in_child, [e.encode() for e in envelopes])
+        return times
+    finally:
+        del os.environ["PNYX_PURE"]
 
 
 def run() -> None:
@@ -215,16 +284,13 @@ def run() -> None:
     plain_sync = timed(lambda: apply_in_batches(chunks))
     plain_load = timed(lambda: Document.load(b"".join(chunks)))
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "pnyx.sqlite"
-        box: list[tuple[Store, DocumentCache]] = []
-        ingest = timed(lambda: box.append(ingest_into(path, envelopes)))
-        store, docs = box[0]
-        verify = timed(lambda: reverify(store))
+        compiled, store, docs = ingest_and_verify(Path(tmp), envelopes, vouched)
         saved = len(docs.get(doc_id).save())
         heads_match = docs.get(doc_id).get_heads() == apply_in_batches(chunks).get_heads()
-        stored = at_rest(path, store)
+        stored = at_rest(Path(tmp) / "pnyx.sqlite", store)
         store.close()
-        packed = timed(lambda: ingest_into(Path(tmp) / "packed.sqlite", vouched)[0].close())
+    pure = in_pure_python(envelopes)
+    (ingest, _), (verify, _), (packed, _) = compiled
 
     rows = [
         ("verified ingest (Ingestor.ingest, SQLite)", ingest),
@@ -239,6 +305,13 @@ def run() -> None:
     print(f"{'':44} {'seconds':>8} {'changes/s':>10}")
     for label, seconds in rows:
         print(f"{label:44} {seconds:8.2f} {n / seconds:10.0f}")
+    reason = why_pure(SOURCES)
+    print(f"federation's hot modules above: {'compiled by mypyc' if reason is None else reason}; "
+          "the same in pure Python (PNYX_PURE=1) in a fresh process, changes/s elapsed and of CPU:")
+    labels = ("verified ingest", "pnyx verify", "ingest from packs")
+    for label, (wall, cpu), (pure_wall, pure_cpu) in zip(labels, compiled, pure, strict=True):
+        print(f"  {label:18} compiled {n / wall:6.0f} (CPU {n / cpu:6.0f}), pure {n / pure_wall:6.0f} "
+              f"(CPU {n / pure_cpu:6.0f}): {pure_wall / wall:.2f}x elapsed, {pure_cpu / cpu:.2f}x CPU")
     print(f"verified ingest is {ingest / plain_sync:.1f}x the time of sync-message apply, "
           f"{ingest / plain_load:.1f}x that of Document.load; same heads: {heads_match}; "
           f"from packs {packed / plain_sync:.1f}x sync-message apply "
@@ -255,8 +328,8 @@ def run() -> None:
 def memory(envelopes: list[Envelope]) -> float:
     """Print and return the peak of a fresh process receiving `envelopes`, beside plain
     Automerge holding the same changes."""
-    received = in_child(receive_in_child, envelopes)
-    plain = in_child(plain_in_child, [e.change for e in envelopes])
+    received: tuple[float, float, float] = in_child(receive_in_child, [e.encode() for e in envelopes])
+    plain: tuple[float, float, float] = in_child(plain_in_child, [e.change for e in envelopes])
     print(f"memory receiving {len(envelopes)} changes in a fresh process (MB): peak {received[1]:.0f}, "
           f"resident after idle tending {received[2]:.0f} (at start {received[0]:.0f}, holding the "
           f"envelopes); plain Automerge peak {plain[1]:.0f}, holding them {plain[2]:.0f}; "

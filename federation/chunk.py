@@ -226,11 +226,12 @@ def _count_actions(column: bytes) -> int:
     return rows
 
 
-def _refuse_unreadable_values(column: bytes, rows: int) -> None:
+def _refuse_unreadable_values(column: bytes, rows: int, stream: bool = False) -> None:
     """Through the decoder ops.py reads the column with (and so from its memo), for a change
-    it can read; as a stream of runs for any other."""
+    it can read; as a stream of runs for any other, or for all with `stream` (what the
+    decoder's reading must agree with: tests/test_fast_paths.py)."""
     metas: list[int | None] | None = None
-    if rows <= MAX_OPS:
+    if rows <= MAX_OPS and not stream:
         try:
             metas = int_column(column, rows)
         except Rejected:

@@ -240,7 +240,7 @@ def device_entry(doc: Document, device: bytes, heads: list[bytes] | None = None)
 # The economy's collections (federation/economy.py): needs, offers, pledges, deliveries, commons.
 ECONOMY_COLLECTIONS = ("needs", "offers", "pledges", "deliveries", "commons")
 # "sortition": the commitments and reveals of draws by lot (federation/draws.py).
-COLLECTIONS = ("devices", "decisions", "mandates", *ECONOMY_COLLECTIONS, "sortition")
+COLLECTIONS: tuple[str, ...] = ("devices", "decisions", "mandates", *ECONOMY_COLLECTIONS, "sortition")
 
 
 def write_genesis(tx: Transaction, profile: Profile) -> None:

@@ -61,6 +61,9 @@ class OpId(NamedTuple):
 
 
 HEAD = OpId(0, b"")  # the list position before the first element
+# What a put writes (a str, int, float, bool, bytes or None). A name of this module, not
+# `object`: mypyc reads a NamedTuple's field types from the module's names at import.
+Value = object
 
 
 class Op(NamedTuple):
@@ -71,7 +74,7 @@ class Op(NamedTuple):
     insert: bool
     action: int
     kind: str  # value type for a put (VALUE_KINDS, "unknown" otherwise); "" for other actions
-    value: object
+    value: Value
     pred: tuple[OpId, ...]  # the operations this one overwrites
 
     def describe(self) -> str:
@@ -112,6 +115,15 @@ def decode_ops(change: ParsedChange) -> list[Op]:
 
 def decode_rows(change: ParsedChange) -> Rows:
     """The operations of a parsed change as columns; Rejected if the columns do not decode."""
+    columns = decoded_columns(change)
+    try:
+        return columns.rows_at_once(change.start_op)
+    except Rejected:
+        return columns.row_by_row(change.start_op)  # raises what the first bad row breaks
+
+
+def decoded_columns(change: ParsedChange) -> _Columns:
+    """The op columns of a parsed change, decoded, to be read as rows."""
     n = change.num_ops
     if n > MAX_OPS:
         raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: {n} operations, at most {MAX_OPS}")
@@ -134,14 +146,10 @@ def decode_rows(change: ParsedChange) -> Rows:
     total_preds = sum(filter(None, groups))
     if total_preds > MAX_OPS:
         raise Rejected(Reason.MALFORMED_CHANGE, f"{total_preds} overwritten operations")
-    columns = _Columns((change.actor, *change.other_actors), obj_actor, obj_ctr, key_actor, key_ctr,
-                       key_str, insert, action, kinds, values, groups,
-                       int_column(cols.get(PRED_ACTOR, empty), total_preds),
-                       delta_column(cols.get(PRED_CTR, empty), total_preds))
-    try:
-        return columns.rows_at_once(change.start_op)
-    except Rejected:
-        return columns.row_by_row(change.start_op)  # raises what the first bad row breaks
+    return _Columns((change.actor, *change.other_actors), obj_actor, obj_ctr, key_actor, key_ctr,
+                    key_str, insert, action, kinds, values, groups,
+                    int_column(cols.get(PRED_ACTOR, empty), total_preds),
+                    delta_column(cols.get(PRED_CTR, empty), total_preds))
 
 
 class _Columns(NamedTuple):

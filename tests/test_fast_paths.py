@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pnyx.federation import chunk, columns, ops, writerules
@@ -140,22 +139,22 @@ def edited_changes(draw: st.DrawFn) -> tuple[str, bytes]:
     return doc_id, rechecksum(bytes(body))
 
 
-def read_with_and_without(read: Callable[[], object],
-                          slow: Callable[[pytest.MonkeyPatch], None]) -> tuple[object, object]:
-    """`read` through the fast paths, then with `slow` making it take the straightforward one."""
+def fast_and_slow(fast: Callable[[], object], slow: Callable[[], object]) -> tuple[object, object]:
+    """The outcomes of reading through the fast paths, and of the straightforward reading.
+    Both are called, never patched in: compiled modules (pnyx.compiled) call their own
+    functions directly, so a monkeypatched function would not be the one that runs."""
     columns._DECODED.clear()
     writerules._VERDICTS.clear()
-    fast = outcome(read)
-    with pytest.MonkeyPatch.context() as patch:
-        slow(patch)
-        columns._DECODED.clear()
-        return fast, outcome(read)
+    first = outcome(fast)
+    columns._DECODED.clear()
+    return first, outcome(slow)
 
 
-def row_by_row(patch: pytest.MonkeyPatch) -> None:
-    def refuse(self: object, start: int) -> ops.Rows:
-        raise Rejected(chunk.Reason.MALFORMED_CHANGE, "read row by row")
-    patch.setattr(ops._Columns, "rows_at_once", refuse)
+def ops_row_by_row(raw: bytes) -> list[ops.Op]:
+    """decode_ops without the column-by-column reading: every row read and checked alone."""
+    change = parse_change(raw)
+    rows = ops.decoded_columns(change).row_by_row(change.start_op)
+    return [rows.op(i) for i in range(len(rows.action))]
 
 
 @SETTINGS
@@ -163,12 +162,8 @@ def row_by_row(patch: pytest.MonkeyPatch) -> None:
 @example(b"\x01\x08", 12).via("a counter alone")
 @example(b"\x7e\x06\x1f", 2).via("an unknown type last")
 def test_value_types_are_checked_as_a_stream_of_runs_would_check_them(column: bytes, rows: int) -> None:
-    def stream_only(patch: pytest.MonkeyPatch) -> None:
-        def undecodable(column: bytes, rows: int) -> list[int | None]:
-            raise Rejected(chunk.Reason.MALFORMED_CHANGE, "not decoded")
-        patch.setattr(chunk, "int_column", undecodable)
-
-    fast, slow = read_with_and_without(lambda: chunk._refuse_unreadable_values(column, rows), stream_only)
+    fast, slow = fast_and_slow(lambda: chunk._refuse_unreadable_values(column, rows),
+                               lambda: chunk._refuse_unreadable_values(column, rows, stream=True))
     assert fast == slow
 
 
@@ -176,10 +171,8 @@ def test_value_types_are_checked_as_a_stream_of_runs_would_check_them(column: by
 @given(edited_changes())
 def test_ops_read_at_once_are_the_ops_read_row_by_row(
         edited: tuple[str, bytes]) -> None:
-    def read() -> object:
-        return ops.decode_ops(parse_change(edited[1]))
-
-    fast, slow = read_with_and_without(read, row_by_row)
+    fast, slow = fast_and_slow(lambda: ops.decode_ops(parse_change(edited[1])),
+                               lambda: ops_row_by_row(edited[1]))
     assert fast == slow
 
 
@@ -207,17 +200,13 @@ def test_fields_judged_at_once_are_judged_as_op_by_op(
         edited: tuple[str, bytes]) -> None:
     doc_id, raw = edited
 
-    def judge() -> object:
+    def judge(grouped: bool) -> object:
         change = parse_change(raw)
         vc = VerifiedChange(Envelope(doc_id, raw, bytes(32), b""), parse_doc_id(doc_id), change)
-        written = writerules.check_writes(vc, Held())
+        written = writerules.check_writes(vc, Held(), grouped)
         return sorted((p, "made" if v is MADE else v) for p, v in written.values.items())
 
-    def op_by_op(patch: pytest.MonkeyPatch) -> None:
-        patch.setattr(writerules._Judge, "fields", lambda *_: False)
-        row_by_row(patch)
-
-    fast, slow = read_with_and_without(judge, op_by_op)
+    fast, slow = fast_and_slow(lambda: judge(True), lambda: judge(False))
     assert fast == slow
 
 

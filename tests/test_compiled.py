@@ -1,0 +1,68 @@
+"""Under `make test`, federation's hot decoding modules run compiled by mypyc (pnyx.compiled)
+from exactly the sources beside them, so a silent fall back to pure Python fails here; a
+source edited since the build runs as source, never as stale compiled code; and the same
+sources run as pure Python pass the decoding tests too, so both ways are tried."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import FunctionType, ModuleType
+
+import pytest
+from pnyx.compiled import MODULES, PACKAGE_DIR, federation_path, stale, why_pure
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ROOT / "federation"
+# The tests of what the compiled modules do, run again on their source.
+DECODING_TESTS = ("tests/test_chunk.py", "tests/test_ops.py", "tests/test_fast_paths.py",
+                  "tests/test_writerules.py", "tests/test_vectors.py")
+
+
+def own_functions(module: ModuleType) -> list[object]:
+    return [value for value in vars(module).values()
+            if getattr(value, "__module__", None) == module.__name__ and callable(value)
+            and not isinstance(value, type)]
+
+
+def test_the_compiled_modules_are_the_ones_loaded() -> None:
+    """Judged by what runs: a compiled module's functions are C functions, not Python ones.
+    (Not by `__file__`: mypyc names a module imported by another of its group as if the
+    group's library sat above the package, which build/compiled/ does not.)"""
+    reason = why_pure(SOURCES)
+    if reason is not None:
+        pytest.fail(f"federation's decoding modules run as pure Python: {reason}", pytrace=False)
+    for name in MODULES:
+        functions = own_functions(importlib.import_module(f"pnyx.federation.{name}"))
+        assert functions and not any(isinstance(f, FunctionType) for f in functions), name
+    assert "pnyx.federation.native__mypyc" in sys.modules  # the group's library, beside them
+    pure = own_functions(importlib.import_module("pnyx.federation.view"))  # never compiled
+    assert pure and all(isinstance(f, FunctionType) for f in pure)
+
+
+def test_a_source_edited_since_the_build_runs_as_source(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PNYX_PURE", raising=False)
+    copy = tmp_path / "federation"
+    shutil.copytree(SOURCES, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert stale(copy) is None and federation_path([str(copy)]) == [str(PACKAGE_DIR), str(copy)]
+    ops = copy / "ops.py"
+    ops.write_text(ops.read_text().replace("MAX_OPS", "MAX_OPS + 1", 1))
+    assert stale(copy) == "federation/ changed since they were compiled (`make compiled` compiles them again)"
+    assert federation_path([str(copy)]) == [str(copy)]
+    assert stale(copy, tmp_path / "no-stamp") == "they are not compiled (`make compiled` compiles them)"
+
+
+@pytest.mark.slow
+def test_the_decoding_tests_pass_on_the_pure_source() -> None:
+    env = {**os.environ, "PNYX_PURE": "1"}
+    loaded = subprocess.run([sys.executable, "-c", "from pnyx.federation import ops; print(ops.__file__)"],
+                            env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert loaded.stdout.strip() == str(SOURCES / "ops.py")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *DECODING_TESTS],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
