@@ -10,6 +10,8 @@
    its peer only to start: near 100% on a quiet machine), beside
    automerge-repo 2.5.6 (installed from npm in bench/automerge-repo/, outside
    the pnyx package) catching up the same documents in the same run, as ratios.
+   Then the other way: the same store pushes everything to an empty `pnyx run`
+   daemon, which verifies and stores each push before it answers.
 3. Convergence: MESH daemons on a random connected 3-regular graph (static
    peers, --no-learn), one new decision: seconds until all hold it, with push
    at once, and with periodic pull-push only (gossip rounds = seconds / interval).
@@ -199,18 +201,14 @@ def catch_up(root: Path, total: int) -> None:
     stored = time.perf_counter() - t
     print(f"catch-up corpus: {len(envelopes):,} changes in {CATCH_UP_DOCS} ledgers made in {made:.1f} s, "
           f"stored at the source in {stored:.1f} s")
-    daemon = Daemon(source)
-    daemon.wait_ready()
-    node = open_node(target)
-    try:
-        t, cpu = time.perf_counter(), time.process_time()
-        outcome = asyncio.run(pull_all(node, daemon.url))
-        wall, cpu = time.perf_counter() - t, time.process_time() - cpu
-    finally:
-        node.close()
-        daemon.stop()
+    wall, cpu, outcome = exchange(target, source)
     assert outcome.received.accepted == len(envelopes) + 1, outcome.received
     assert digest_of(source) == digest_of(target)
+    sink = root / f"sink{total}"
+    init_all([sink])
+    pushed_in, _, pushed = exchange(source, sink)  # and the geneses of source and target
+    assert pushed.progress.remote_accepted == len(envelopes) + 2, pushed.progress
+    assert not pushed.progress.remote_rejected, pushed.progress
     envelope_bytes = sum(len(e.encode()) for e in envelopes)
     wire = outcome.wire_sent + outcome.wire_received
     repo = automerge_repo(chains, root)
@@ -223,6 +221,24 @@ def catch_up(root: Path, total: int) -> None:
     print(f"catch-up {total:,}: ratios pnyx/automerge-repo: bytes {wire / repo['bytes']:.2f}x "
           f"(goal 2x), time {wall / repo['seconds']:.2f}x (goal 1x); pnyx verifies every signature "
           "and authority and commits to SQLite, automerge-repo verifies nothing")
+    print(f"catch-up {total:,} pushed: to an empty daemon in {pushed_in:.2f} s, "
+          f"{pushed.progress.round_trips} round trips; time {pushed_in / repo['seconds']:.2f}x "
+          "automerge-repo's")
+
+
+def exchange(data: Path, peer: Path) -> tuple[float, float, Outcome]:
+    """The store at `data` syncs with a `pnyx run` daemon on `peer`: wall and CPU seconds of
+    the process that runs the exchange, and its outcome."""
+    daemon = Daemon(peer)
+    daemon.wait_ready()
+    node = open_node(data)
+    try:
+        t, cpu = time.perf_counter(), time.process_time()
+        outcome = asyncio.run(pull_all(node, daemon.url))
+        return time.perf_counter() - t, time.process_time() - cpu, outcome
+    finally:
+        node.close()
+        daemon.stop()
 
 
 def decide(data: Path, title: str) -> None:

@@ -205,11 +205,32 @@ def unpack(data: bytes) -> list[Envelope]:
         raise PackError(f"a pack inflates to over {PACK.max_bytes} bytes")
     if not inflater.eof or inflater.unused_data:
         raise PackError("deflate stream incomplete or followed by junk")
+    if len(raw) > PACK.max_objects:
+        try:
+            return unpack_value(unpack_bounded(raw, PACK))
+        except WireLimitError as exc:
+            raise PackError(exc.detail) from None
+    return _unpack_small(raw)
+
+
+def _unpack_small(raw: bytes) -> list[Envelope]:
+    """`unpack` of a pack of at most PACK.max_objects bytes, which cannot hold more values than
+    that (each takes a byte at least): it is built at once, and its bounds are scanned only if
+    building or reading it fails, so that it fails as `unpack_bounded` would have (the bounds
+    first). A pack read whole is never deeper than PACK allows: anything under a dep, a doc id,
+    a body or a signature fails the reading. Measured: the scan was 1.1 of 5.4 ms for a pack
+    of 500 changes."""
     try:
-        groups = unpack_bounded(raw, PACK)
-    except WireLimitError as exc:
-        raise PackError(exc.detail) from None
-    return unpack_value(groups)
+        groups = msgpack.unpackb(raw, raw=False, strict_map_key=True, max_bin_len=PACK.max_bin,
+                                 max_str_len=PACK.max_str, max_array_len=PACK.max_array,
+                                 max_map_len=PACK.max_map, max_ext_len=0)
+        return unpack_value(groups)
+    except Exception:  # msgpack raises many unrelated types for bad input
+        try:
+            unpack_bounded(raw, PACK)
+        except WireLimitError as exc:
+            raise PackError(exc.detail) from None
+        raise
 
 
 def unpack_value(groups: Any) -> list[Envelope]:

@@ -3,16 +3,13 @@ recovery in a catch-up, and a rogue peer."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from automerge.core import ROOT, Document, ScalarType
 from pnyx.daemon.store.node import open_node
 from pnyx.federation.chunk import parse_change
@@ -31,8 +28,6 @@ from pnyx.federation.syncmsg import (
     Reply,
     ScopeRoots,
     Told,
-    decode_request,
-    encode,
 )
 from pnyx.federation.synctree import HEX, Internal, Leaf, path_of
 
@@ -50,6 +45,7 @@ from tests.pnyxproc import (
     query,
     wait_for,
 )
+from tests.syncserver import SyncServer
 
 pytestmark = pytest.mark.slow
 GOSSIP = ("--gossip-interval", "1", "--watch-interval", "0.1")
@@ -188,18 +184,12 @@ def rogue_envelopes(victim: bytes) -> list[Envelope]:
     return [genesis, *pair, forged, unauthorized]
 
 
-class RogueServer:
+class RogueServer(SyncServer):
     """Answers every exchange by serving the same bad batch; accepts and drops pushes."""
 
     def __init__(self, envelopes: list[Envelope]) -> None:
         self.envelopes = envelopes
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        assert self.ready.wait(10)
+        super().__init__()
 
     def _node(self, prefix: str) -> Told:
         """A tree that differs everywhere: every document claims an actor at seq 99."""
@@ -210,7 +200,7 @@ class RogueServer:
             return Told(prefix, Leaf(docs[0], os.urandom(32)), ((b"\x66" * 40, 99),))
         return Told(prefix, Internal({c: os.urandom(8) for c in HEX}))
 
-    def _answer(self, message: object) -> Reply:
+    def answer(self, message: object) -> Reply:
         if isinstance(message, Hello):
             return ScopeRoots(b"\x66" * 32, bytes(8), ((b"", self._node("")),))
         if isinstance(message, Descend):
@@ -220,25 +210,6 @@ class RogueServer:
         if isinstance(message, Push):
             return Pushed(0, 0, 0, 0, ())
         return Peers(())
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        reply = self._answer(decode_request(await request.read()))
-        return web.Response(body=encode(reply), content_type="application/msgpack")
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        app = web.Application()
-        app.router.add_post("/pnyx/v1/sync", self._handle)
-        self.runner = web.AppRunner(app)
-        self.loop.run_until_complete(self.runner.setup())
-        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
-        self.ready.set()
-        self.loop.run_forever()
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 def test_a_rogue_peer_changes_nothing_and_honest_records_flow_around_it(tmp_path: Path) -> None:

@@ -4,13 +4,28 @@ abuse (a decompression bomb, a lying back-reference) is refused or fails verific
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 
 import msgpack
 import pytest
-from pnyx.federation.changepack import Budget, Link, PackError, pack, split_chunk, unpack, vouchers
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pnyx.federation.changepack import (
+    Budget,
+    Link,
+    PackError,
+    _unpack_small,
+    pack,
+    pack_value,
+    split_chunk,
+    unpack,
+    unpack_value,
+    vouchers,
+)
 from pnyx.federation.envelope import Envelope, check_envelope
 from pnyx.federation.errors import Rejected
-from pnyx.federation.wirelimits import LIMITS, PACK
+from pnyx.federation.wirelimits import LIMITS, PACK, WireLimitError
+from pnyx.federation.wirelimits import unpack as unpack_bounded
 
 from bench.corpus import ledger_chain, new_key
 
@@ -117,3 +132,34 @@ def test_finding_vouchers_is_bounded_whatever_a_sender_makes_of_actors_and_deps(
     budget = Budget(LIMITS.vouch_steps)
     assert vouchers(honest, {b"a", b"b"}, budget)[0] == 498
     assert LIMITS.vouch_steps - budget.left < 5_000
+
+
+def scanned_first(raw: bytes) -> list[Envelope]:
+    """The reading `unpack` skips for a small pack: every bound scanned before anything is built."""
+    try:
+        return unpack_value(unpack_bounded(raw, PACK))
+    except WireLimitError as exc:
+        raise PackError(exc.detail) from None
+
+
+def outcome(read: Callable[[bytes], list[Envelope]], raw: bytes) -> object:
+    try:
+        return [(e.doc_id, e.change, e.signer, e.signature, e.voucher and e.voucher.envelope)
+                for e in read(raw)]
+    except PackError as exc:
+        return ("refused", str(exc))
+
+
+RAW_PACK = msgpack.packb(pack_value(ledger_chain(new_key(), 12)[1]), use_bin_type=True)
+DEEP = b"\x91" * 40 + b"\xc0"  # arrays in arrays, 40 deep
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(
+    st.integers(0, len(RAW_PACK) - 1).map(lambda n: RAW_PACK[:n]),  # cut short
+    st.tuples(st.integers(0, len(RAW_PACK) - 1), st.integers(0, 255)).map(
+        lambda e: RAW_PACK[:e[0]] + bytes((e[1],)) + RAW_PACK[e[0] + 1:]),  # one byte changed
+    st.sampled_from([DEEP, b"\x91\x92" + DEEP + b"\xc0", b"\x90", b"\x80", b"\x91\x80", RAW_PACK + b"\xc0"]),
+    st.binary(max_size=64)))
+def test_a_small_pack_read_at_once_fails_as_one_scanned_first(raw: bytes) -> None:
+    assert outcome(_unpack_small, raw) == outcome(scanned_first, raw)

@@ -10,10 +10,14 @@ import asyncio
 import json
 import os
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from pnyx.daemon.net import sync_client
+from pnyx.daemon.store.holdings import StoreHoldings
+from pnyx.daemon.store.ingest import Ingestor, IngestReport
 from pnyx.daemon.store.node import open_node
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.memstore import MemoryReport, MemoryStore
@@ -23,6 +27,7 @@ from pnyx.federation.syncpeer import Responder, exchange_async
 
 from bench.corpus import ledger_chain, new_key
 from tests.pnyxproc import PNYX, Daemon, cli_json, held_hashes, init_all, query, wait_for
+from tests.syncserver import SyncServer
 
 KEY_I, KEY_R = os.urandom(32), os.urandom(32)
 
@@ -198,3 +203,52 @@ def test_a_responder_killed_mid_catch_up_leaves_what_was_reported_and_the_rest_c
     assert rest["error"] is None and rest["duplicate"] == 0, rest
     assert rest["received"] == total - (at_kill - own)
     assert held_hashes(target) == held_hashes(source)  # and the target's genesis was pushed
+
+
+class NotingPeer(SyncServer):
+    """The responder over real HTTP, in a thread, so that it reads a request while the
+    pulling loop is busy storing; notes when each pull arrives."""
+
+    def __init__(self, theirs: MemoryStore, events: list[tuple[str, float]]) -> None:
+        self.responder = Responder(theirs, KEY_R, theirs.ingest, os.urandom)
+        self.events = events
+        super().__init__()
+
+    def answer(self, message: Request) -> Reply:
+        if isinstance(message, Pull):
+            self.events.append(("pull arrived", time.monotonic()))
+        return self.responder.respond(message)
+
+
+def test_the_daemon_sends_the_next_pull_before_it_stores_a_batch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Storing holds the event loop, and aiohttp needs a few turns of it to send a request:
+    the daemon stores a batch only once the next pull is on the wire, so the responder has
+    it (and packs the next batch) while the batch is stored, not after."""
+    init_all([tmp_path / "t"])
+    events: list[tuple[str, float]] = []
+    peer = NotingPeer(holding(chains(2, 700)), events)
+    real = sync_client.ingest_in_slices
+
+    async def noting(ingestor: Ingestor, envelopes: Sequence[Envelope], source: str) -> IngestReport:
+        events.append(("storing", time.monotonic()))
+        report = await real(ingestor, envelopes, source)
+        events.append(("stored", time.monotonic()))
+        return report
+
+    monkeypatch.setattr(sync_client, "ingest_in_slices", noting)
+    node = open_node(tmp_path / "t")
+    try:
+        async def pull() -> sync_client.Outcome:
+            async with sync_client.new_session() as session:
+                return await sync_client.sync_with(session, node, StoreHoldings(node.store), peer.url)
+        outcome = asyncio.run(pull())
+    finally:
+        node.close()
+        peer.stop()
+    assert outcome.received.accepted == 1_400 and not outcome.received.rejected
+    arrived = [t for what, t in events if what == "pull arrived"]
+    stored = [t for what, t in events if what == "stored"]
+    assert len(arrived) >= 4 and len(stored) == len(arrived)
+    for n, done in enumerate(stored[:-1]):
+        assert arrived[n + 1] < done, f"pull {n + 1} arrived only once batch {n} was stored"

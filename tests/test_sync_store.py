@@ -8,6 +8,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from pnyx.daemon.store import holdings as holdings_module
 from pnyx.daemon.store.holdings import StoreHoldings
 from pnyx.daemon.store.node import Node, open_node
 from pnyx.federation.chunk import parse_change
@@ -80,5 +82,40 @@ def test_a_pull_of_the_newest_changes_of_a_long_ledger_reads_those_not_the_ledge
         assert cost[1497] * 10 < cost[10], cost  # 3 changes read, not the 1,500 of the ledger
         assert holdings.changes_after({doc_id: {}}, 0, 500, 2 << 20).envelopes == []  # nothing wanted
         assert sqlite_steps(node, lambda: holdings.changes_after({doc_id: {}}, 0, 500, 2 << 20)) <= 2
+    finally:
+        node.close()
+
+
+def test_a_batch_of_several_documents_is_read_in_arrival_order_without_reading_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "node"
+    cli(data, "init", "--assembly", "Barrio Sur")
+    node = open_node(data)
+    try:
+        chains = [ledger_chain(new_key(), 900)[1] for _ in range(3)]
+        for start in range(0, 900, 150):  # the three ledgers arrive interleaved
+            for chain in chains:
+                assert node.ingestor.ingest(chain[start:start + 150]).accepted == 150
+        holdings = StoreHoldings(node.store)
+        wants = {chain[0].doc_id: {parse_change(chain[0].change).actor: 0} for chain in chains[:2]}
+
+        def batches(limit: int) -> list[tuple[list[bytes], bool]]:
+            """Each batch's changes and `more` (the cursor may differ: a read of every change
+            moves it past those of the other ledger too)."""
+            out, cursor, more = [], 0, True
+            while more:
+                batch = holdings.changes_after(wants, cursor, limit, 2 << 20)
+                out.append(([e.change for e in batch.envelopes], batch.more))
+                cursor, more = batch.cursor, batch.more
+            return out
+
+        merged = batches(100)
+        monkeypatch.setattr(holdings_module, "MAX_IN_LIST", 0)  # one read of every change instead
+        assert merged == batches(100)
+        monkeypatch.undo()
+        assert sum(len(changes) for changes, _ in merged) == 1_800
+        first = sqlite_steps(node, lambda: holdings.changes_after(wants, 0, 100, 2 << 20))
+        whole = sqlite_steps(node, lambda: holdings.changes_after(wants, 0, 1_800, 2 << 20))
+        assert first * 8 < whole, (first, whole)  # the first 100 read, not the 1,800 and a sort
     finally:
         node.close()

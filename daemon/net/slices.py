@@ -3,7 +3,8 @@
 A slice is at most SLICE envelopes and, past its first, SLICE_BYTES of change bytes (a
 large change parses slowly); each slice is its own ingest transaction, and the loop
 gets a turn between two. The sync endpoint judges pushes so (and stops between slices
-when the sender owes too much), the sync client what it pulled.
+when the sender owes too much), the sync client what it pulled. Slices commit unsynced
+(Store.unsynced): their caller syncs once before it tells anyone what was stored.
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ import asyncio
 from collections.abc import Sequence
 
 from pnyx.federation.envelope import Envelope
+from pnyx.federation.sync import BATCH_ENVELOPES
 
 from ..store.ingest import Ingestor, IngestReport
 
-SLICE = 50  # a push: judged a slice at a time, so a sender owing too much is cut off early
-PULLED_SLICE = 250  # what this daemon pulled: fewer, larger transactions (each commit syncs)
+SLICE = 50  # a push from a sender not known here: a slice at a time, so junk is cut off early
+# What this daemon pulled, and a push from a known sender: a whole batch in one transaction.
+# Each commit writes every page the transaction touched to the WAL: measured over 10k pulled
+# changes, 250 a commit wrote 27.8 MB of WAL and committed in 0.30 s (synced), 500 a commit
+# 19.0 MB in 0.12-0.16 s.
+PULLED_SLICE = BATCH_ENVELOPES
 SLICE_BYTES = 256 << 10
 
 
@@ -35,7 +41,8 @@ async def ingest_in_slices(ingestor: Ingestor, envelopes: Sequence[Envelope],
     start = 0
     while start < len(envelopes):
         end = slice_end(envelopes, start, PULLED_SLICE)
-        report.merge(ingestor.ingest(envelopes[start:end], source))
+        with ingestor.store.unsynced():
+            report.merge(ingestor.ingest(envelopes[start:end], source))
         start = end
         await asyncio.sleep(0)
     return report

@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import aiohttp
 from pnyx.federation.envelope import Envelope
@@ -61,25 +62,40 @@ class Outcome:
     wire_received: int = 0
 
 
+async def _body_sent(session: aiohttp.ClientSession, context: SimpleNamespace,
+                     params: aiohttp.TraceRequestChunkSentParams) -> None:
+    on_wire = (context.trace_request_ctx or {}).get("on_wire")
+    if on_wire is not None:
+        on_wire.set()
+
+
 def new_session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(timeout=TIMEOUT)
+    trace = aiohttp.TraceConfig()
+    trace.on_request_chunk_sent.append(_body_sent)
+    return aiohttp.ClientSession(timeout=TIMEOUT, trace_configs=[trace])
 
 
 async def post(session: aiohttp.ClientSession, url: str, request: Request,
                counts: list[int] | None = None,
-               sender: tuple[SigningKey, bytes] | None = None) -> Reply:
-    """Post one request; a push proves `sender` = (this device's key, the responder's key)."""
+               sender: tuple[SigningKey, bytes] | None = None,
+               on_wire: asyncio.Event | None = None) -> Reply:
+    """Post one request; a push proves `sender` = (this device's key, the responder's key).
+    `on_wire` is set once the body is handed to the socket (or the post has failed)."""
     body = encode(request)
     headers = {"Content-Type": MSGPACK}
     if sender is not None and isinstance(request, Push):
         headers[SENDER_HEADER] = prove_sender(sender[0], sender[1], int(time.time()), body)
     try:
-        async with session.post(url + SYNC_PATH, data=body, headers=headers) as r:
+        async with session.post(url + SYNC_PATH, data=body, headers=headers,
+                                trace_request_ctx={"on_wire": on_wire}) as r:
             data = await r.read()
             if r.status != 200:
                 raise SyncFailed(f"{url} answered {r.status}: {data[:200].decode('utf-8', 'replace')}")
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise SyncFailed(f"{url}: {type(exc).__name__}: {exc}") from None
+    finally:
+        if on_wire is not None:
+            on_wire.set()
     if counts is not None:
         counts[0] += len(body)
         counts[1] += len(data)
@@ -97,16 +113,23 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
     initiator = Initiator(holdings, node.device_key.public, advertise, limit)
     outcome = Outcome(None, initiator.progress)
     counts = [0, 0]
+    on_wire = asyncio.Event()  # the request posted last is on its way (or failed)
+    on_wire.set()
 
     async def send(request: Request) -> Reply:
         peer = initiator.peer_key  # known after hello: pushes then prove who sends them
+        on_wire.clear()
         reply = await post(session, url, request, counts,
-                           None if peer is None else (node.device_key, peer))
+                           None if peer is None else (node.device_key, peer), on_wire)
         if on_progress is not None:
             on_progress(initiator.progress)
         return reply
 
     async def store(envelopes: Sequence[Envelope]) -> None:
+        # A batch is stored once the request after it is on the wire: storing holds the loop,
+        # and aiohttp takes a few turns of it to send a request, which would otherwise leave
+        # only when the batch is stored, and the responder would pack the next one idle.
+        await on_wire.wait()
         source = url if initiator.peer_key is None else key_text(initiator.peer_key)
         outcome.received.merge(await ingest_in_slices(node.ingestor, envelopes, source))
 
@@ -125,7 +148,9 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
     finally:
         outcome.peer_key = initiator.peer_key
         outcome.wire_sent, outcome.wire_received = counts
-        remember(node, url, tuple(initiator.peer_vectors), outcome.received)
+        with node.store.unsynced():
+            remember(node, url, tuple(initiator.peer_vectors), outcome.received)
+        node.store.sync()  # what the exchange stored and noted, unsynced: one sync for it all
     if on_progress is not None:
         on_progress(initiator.progress)
     return outcome
@@ -135,8 +160,9 @@ def remember(node: Node, url: str, advertised: DocVectors, received: IngestRepor
     """What the peer said it holds, and which documents it brought news of (completeness)."""
     completeness = Completeness(node.store)
     now = time.time()
-    completeness.advertised(url, advertised, now)
-    completeness.received(url, received.accepted_docs, now)
+    with node.store.transaction():
+        completeness.advertised(url, advertised, now)
+        completeness.received(url, received.accepted_docs, now)
 
 
 async def fetch_peers(session: aiohttp.ClientSession, url: str, advertise: str | None) -> list[str]:

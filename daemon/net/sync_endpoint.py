@@ -46,7 +46,7 @@ from ..store.ingest import IngestReport
 from ..store.node import Node
 from ..store.peers import PeerBook
 from ..store.senders import ADDRESS_PREFIX, PushCounts, SenderBook
-from .slices import slice_end
+from .slices import PULLED_SLICE, SLICE, slice_end
 from .sync_client import MSGPACK, SENDER_HEADER
 from .throttle import Throttle, junk_units
 
@@ -175,19 +175,25 @@ async def slow_down(ctx: SyncContext, sender: str) -> web.Response:
 async def push(ctx: SyncContext, sender: Sender, message: Push) -> Pushed:
     """Judge a push a slice at a time, yielding the event loop in between; once the sender owes
     too much, the rest is deferred unread, and charged too: a sender cut off stays cut off
-    for longer."""
+    for longer. A sender charged under its proven key (a peer of this daemon, or one that
+    brought something stored before) is judged as what this daemon pulls, a whole batch in
+    one transaction (measured on 10k pushed changes: 14% less CPU than slices of SLICE); any
+    other, a slice of SLICE at a time, so that junk from it is cut off early."""
     report = IngestReport()
     envelopes = message.envelopes
+    most = PULLED_SLICE if sender.charged == sender.proven else SLICE
     judged = 0
     while judged < len(envelopes) and not ctx.throttle.over(sender.charged, time.time()):
-        part_of = slice_end(envelopes, judged)
-        part = ctx.node.ingestor.ingest(envelopes[judged:part_of], sender.charged)
+        part_of = slice_end(envelopes, judged, most)
+        with ctx.node.store.unsynced():
+            part = ctx.node.ingestor.ingest(envelopes[judged:part_of], sender.charged)
         judged = part_of
         ctx.throttle.charge(sender.charged, junk_units([r for r, _ in part.rejected], part.deferred),
                             time.time())
         report.merge(part)
         await asyncio.sleep(0)
     ctx.throttle.charge(sender.charged, len(envelopes) - judged, time.time())
+    ctx.node.store.sync()  # what was stored is durable before the answer says so
     deferred = report.deferred + len(envelopes) - judged
     now = time.time()
     if report.accepted_docs:

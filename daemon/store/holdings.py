@@ -13,6 +13,7 @@ change, not the ledger.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Mapping
 
 from pnyx.federation.bundle import HeldState
@@ -25,6 +26,7 @@ from pnyx.federation.synctree import doc_digest
 from .sqlite import Store
 
 MAX_IN_LIST = 500  # above this many documents, filter in Python rather than in SQL
+MERGED_DOCS = 32  # up to this many, one indexed read per document (measured: 10 µs each)
 
 
 class StoreHoldings:
@@ -123,15 +125,23 @@ class StoreHoldings:
         """The wanted changes after `cursor`, in arrival order (federation.sync.take_batch)."""
         sql = ("SELECT seqno, doc, actor, seq, change, signer, signature, hash, vouch FROM changes"
                " WHERE seqno > ?")
-        params: list[object] = [cursor]
-        if len(wants) <= MAX_IN_LIST:
-            sql += f" AND doc IN ({','.join('?' * len(wants))})"
-            params.extend(wants)
-        rows = self.store.db.execute(sql + " ORDER BY seqno", params)
+        if len(wants) <= MERGED_DOCS:
+            # One read per document, each in arrival order by the (doc, seqno) index, merged:
+            # `doc IN (...) ORDER BY seqno` makes SQLite read and sort every wanted row after
+            # the cursor for each batch, which made a push of 50k changes cost its sender 3 s.
+            streams = [self.store.db.execute(sql + " AND doc = ? ORDER BY seqno", (cursor, doc))
+                       for doc in wants]
+        elif len(wants) <= MAX_IN_LIST:
+            streams = [self.store.db.execute(
+                sql + f" AND doc IN ({','.join('?' * len(wants))}) ORDER BY seqno", (cursor, *wants))]
+        else:
+            streams = [self.store.db.execute(sql + " ORDER BY seqno", (cursor,))]
+        rows = streams[0] if len(streams) == 1 else heapq.merge(*streams)
         try:  # closed when we stop early, so no read transaction stays open
             return take_batch((Row(seqno, Envelope(doc, bytes(change), bytes(signer), bytes(sig)),
                                    bytes(actor), seq, bytes(h), None if vouch is None else bytes(vouch))
                                for seqno, doc, actor, seq, change, signer, sig, h, vouch in rows),
                               wants, cursor, limit, max_bytes, self.store.voucher)
         finally:
-            rows.close()
+            for stream in streams:
+                stream.close()

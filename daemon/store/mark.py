@@ -38,10 +38,13 @@ def read_mark(data: Path) -> Mark | None:
 
 
 def write_mark(data: Path, store: Store) -> None:
-    """Record what the store holds now; best effort (a full disk must not stop a close)."""
+    """Record what the store holds now; best effort (a full disk must not stop a close).
+    Commits made unsynced are synced first: the mark never claims what a power cut could
+    still take back (Store.unsynced)."""
     try:
+        store.sync()
         mark = {"seqno": store.last_seqno(), "changes": store.count_changes()}
-    except sqlite3.Error:
+    except (sqlite3.Error, OSError):
         return  # a damaged store: the mark keeps what was known before
     known = read_mark(data)
     if known is not None and known.seqno > mark["seqno"]:

@@ -3,12 +3,17 @@
 An append-only table of verified envelopes, the bounded pending set, evidence
 of equivocation, document snapshots and peers. WAL mode with synchronous=FULL:
 a write is acknowledged only after its transaction commits, and a process
-killed with SIGKILL loses nothing it acknowledged. Automerge documents are
-derived from this store (daemon/store/documents.py), never the other way round.
+killed with SIGKILL loses nothing it acknowledged. Batches that nobody is told
+about until later (the slices of a push, what a pull brings) commit without
+syncing (`unsynced`) and are synced once before anyone is (`sync`): a power
+cut in between can only lose a suffix of them, never acknowledged. Automerge
+documents are derived from this store (daemon/store/documents.py), never the
+other way round.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -116,6 +121,9 @@ class Store:
         self.serial = 0  # write transactions begun ...
         self.writing = 0  # ... and the number of the one open (0: none): no other process writes
         self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+        self._wal = f"{path}-wal"
+        self._unsynced = False  # a transaction committed since the WAL was last synced
+        self._in_unsynced = False
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -156,6 +164,7 @@ class Store:
             yield
             return
         self.db.execute("BEGIN IMMEDIATE")
+        rows_before = self.db.total_changes
         self.serial += 1
         self.writing = self.serial
         # Inside the transaction nobody else writes: what it asks often is answered from memory.
@@ -165,7 +174,12 @@ class Store:
             self.settle()
             for commit_hook in self.commit_hooks:
                 commit_hook()
+            wrote = self.db.total_changes != rows_before
             self.db.execute("COMMIT")
+            if self._in_unsynced:
+                self._unsynced = True
+            elif wrote:  # a synced commit that wrote a frame syncs the whole WAL
+                self._unsynced = False
         except BaseException:
             # A COMMIT that failed (a full disk) may leave the transaction open: reads on this
             # connection would see what was never stored, and the next write would join it.
@@ -179,6 +193,38 @@ class Store:
             self.pending.empty = False
             self.writing = 0
             self._forget_unheld()
+
+    @contextmanager
+    def unsynced(self) -> Iterator[None]:
+        """Transactions that commit in the block do not wait for the disk: in WAL mode they are
+        as safe from a killed process as any (the OS holds what they wrote) and never corrupt
+        the file, but a power cut may undo the last of them. For batches whose outcome is told
+        to nobody before `sync` (measured: 200 pushed slices of 50 changes committed in 1.44 s
+        synced, 0.47 s not). The block holds no `await`: another write of this process (the
+        API's) must not commit unsynced in it."""
+        assert not self.db.in_transaction, "the safety level is set between transactions"
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self._in_unsynced = True
+        try:
+            yield
+        finally:
+            self._in_unsynced = False
+            self.db.execute("PRAGMA synchronous=FULL")
+
+    def sync(self) -> None:
+        """Make every transaction committed so far durable, as synchronous=FULL does at each
+        commit: one fsync of the WAL, which holds them in order (SQLite keeps no lock on the
+        WAL file itself, its locks are on the database and -shm files, so opening and closing
+        it here releases none). Nothing to do when the last commit was synced."""
+        if not self._unsynced:
+            return
+        if os.path.exists(self._wal):
+            fd = os.open(self._wal, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._unsynced = False
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

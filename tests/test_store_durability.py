@@ -1,0 +1,200 @@
+"""Batches committed unsynced (Store.unsynced) and synced once (Store.sync): a killed process
+loses none of them, the WAL is synced exactly when something committed unsynced is not yet
+synced, a push is synced before it is answered and a pull once at its end; how many
+transactions a push takes. Real SQLite files
+and daemons; only os.fsync is wrapped, to count the syncs of the code around it. The store
+mark is written after a sync."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pnyx.daemon.net.sync_client import Outcome, new_session, sync_with
+from pnyx.daemon.net.sync_endpoint import Sender, SyncContext, push
+from pnyx.daemon.store import mark
+from pnyx.daemon.store import node as node_module
+from pnyx.daemon.store.holdings import StoreHoldings
+from pnyx.daemon.store.mark import read_mark
+from pnyx.daemon.store.node import Node, open_node
+from pnyx.daemon.store.sqlite import Store
+from pnyx.federation.syncmsg import Push
+
+from bench.corpus import ledger_chain, new_key
+from tests.pnyxproc import Daemon, init_all
+
+
+@pytest.fixture
+def fsyncs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The files os.fsync is called on, by path."""
+    synced: list[str] = []
+    real = os.fsync
+
+    def counting(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counting)
+    yield synced
+
+
+def write(store: Store, seqno: int) -> None:
+    with store.transaction():
+        store.db.execute("INSERT INTO arrivals (seqno, at) VALUES (?, 0)", (seqno,))
+
+
+def synchronous(store: Store) -> int:
+    return int(store.db.execute("PRAGMA synchronous").fetchone()[0])
+
+
+def test_sync_fsyncs_the_wal_once_after_unsynced_commits_and_only_then(tmp_path: Path,
+                                                                        fsyncs: list[str]) -> None:
+    store = Store(tmp_path / "s.sqlite")
+    store.sync()
+    assert fsyncs == []  # nothing committed
+    with store.unsynced():
+        assert synchronous(store) == 1
+        write(store, 1)
+        write(store, 2)
+    assert synchronous(store) == 2
+    store.sync()
+    assert fsyncs == [str(tmp_path / "s.sqlite-wal")]
+    store.sync()
+    assert len(fsyncs) == 1  # already synced
+    with store.unsynced():
+        write(store, 3)
+    write(store, 4)  # a synced commit that writes syncs the whole WAL, c included
+    store.sync()
+    assert len(fsyncs) == 1
+    with store.unsynced():
+        write(store, 5)
+    with store.transaction():  # synced, but it writes nothing: no frame, so no sync either
+        store.db.execute("SELECT count(*) FROM arrivals").fetchone()
+    store.sync()
+    assert len(fsyncs) == 2
+    store.close()
+
+
+def test_the_safety_level_comes_back_when_the_block_raises(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite")
+    with pytest.raises(RuntimeError), store.unsynced():
+        write(store, 1)
+        raise RuntimeError("a failed ingest")
+    assert synchronous(store) == 2
+    store.close()
+
+
+KILLED = """
+import os, signal, sys
+from pnyx.daemon.store.sqlite import Store
+store = Store(sys.argv[1])
+with store.unsynced():
+    for i in range(50):
+        with store.transaction():
+            store.db.execute("INSERT INTO arrivals (seqno, at) VALUES (?, 0)", (i,))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_process_killed_before_it_syncs_loses_no_unsynced_commit(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    done = subprocess.run([sys.executable, "-c", KILLED, str(path)], timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    store = Store(path)
+    assert store.db.execute("SELECT count(*) FROM arrivals").fetchone()[0] == 50
+    store.close()
+
+
+def test_a_push_is_synced_before_it_is_answered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                fsyncs: list[str]) -> None:
+    init_all([tmp_path / "r"])
+    node = open_node(tmp_path / "r")
+    ctx = SyncContext.open(node)
+    events: list[str] = []
+    record = ctx.senders.record
+
+    def recording(*args: object) -> None:
+        events.append(f"record after {len(fsyncs)} syncs")
+        record(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ctx.senders, "record", recording)
+    _, envelopes = ledger_chain(new_key(), 120)  # three slices of the push, each unsynced
+    try:
+        reply = asyncio.run(push(ctx, Sender("test"), Push(tuple(envelopes))))
+    finally:
+        node.close()
+    assert reply.accepted == len(envelopes)
+    assert events == ["record after 1 syncs"]
+    assert fsyncs[0].endswith("pnyx.sqlite-wal")
+
+
+def test_a_pull_stores_its_batches_unsynced_and_syncs_once_at_its_end(
+        tmp_path: Path, fsyncs: list[str]) -> None:
+    source, target = tmp_path / "s", tmp_path / "t"
+    init_all([source, target])
+    _, envelopes = ledger_chain(new_key(), 1_200)  # three batches
+    node = open_node(source)
+    try:
+        assert node.ingestor.ingest(envelopes).accepted == len(envelopes)
+    finally:
+        node.close()
+    daemon = Daemon(source)
+    try:
+        node = open_node(target)
+        try:
+            outcome = asyncio.run(pull(node, daemon.url))
+        finally:
+            node.close()
+    finally:
+        daemon.stop()
+    assert outcome.received.accepted == len(envelopes) + 1  # and the source's genesis
+    assert outcome.progress.round_trips > 3
+    assert fsyncs == [str(target / "pnyx.sqlite-wal")]
+
+
+async def pull(node: Node, url: str) -> Outcome:
+    async with new_session() as session:
+        return await sync_with(session, node, StoreHoldings(node.store), url)
+
+
+@pytest.mark.parametrize(("sender", "ingests"), [(Sender("address:127.0.0.1"), 3),
+                                                 (Sender("ab" * 32, "ab" * 32), 1)])
+def test_a_known_sender_s_push_is_one_transaction_and_an_unknown_one_s_a_slice_at_a_time(
+        tmp_path: Path, sender: Sender, ingests: int) -> None:
+    init_all([tmp_path / "r"])
+    node = open_node(tmp_path / "r")
+    ctx = SyncContext.open(node)
+    _, envelopes = ledger_chain(new_key(), 120)
+    begun = node.store.serial
+    try:
+        reply = asyncio.run(push(ctx, sender, Push(tuple(envelopes))))
+        # the ingest's transactions, then the news of the documents and the sender's record
+        assert node.store.serial - begun == ingests + 2
+    finally:
+        node.close()
+    assert reply.accepted == len(envelopes) and reply.rejected == 0
+
+
+def test_the_store_mark_is_written_once_what_it_counts_is_synced(
+        tmp_path: Path, fsyncs: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    init_all([tmp_path / "n"])
+    node = open_node(tmp_path / "n")
+    _, envelopes = ledger_chain(new_key(), 10)
+    with node.store.unsynced():
+        assert node.ingestor.ingest(envelopes).accepted == len(envelopes)
+    written = mark.write_mark
+
+    def noting(data: Path, store: Store) -> None:
+        written(data, store)
+        fsyncs.append("mark written")
+
+    monkeypatch.setattr(node_module, "write_mark", noting)
+    node.close()
+    assert fsyncs[-2:] == [str(tmp_path / "n" / "pnyx.sqlite-wal"), "mark written"]
+    assert read_mark(tmp_path / "n") is not None
