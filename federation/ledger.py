@@ -439,12 +439,23 @@ def read_device(doc: Document, key: str) -> Device | None:
 
 def read_mandate(doc: Document, mandate_id: str) -> Mandate | None:
     """One mandate, read as read_ledger reads it (None if absent or ill-formed)."""
-    return _entry(mandate_id, read_entry(doc, "mandates", mandate_id), _mandate)
+    return mandate_of(mandate_id, read_entry(doc, "mandates", mandate_id))
 
 
 def read_decision(doc: Document, decision_id: str) -> Decision | None:
     """One decision, read as read_ledger reads it (None if absent or ill-formed)."""
-    return _entry(decision_id, read_entry(doc, "decisions", decision_id), _decision)
+    return decision_of(decision_id, read_entry(doc, "decisions", decision_id))
+
+
+def decision_of(key: str, raw: Plain) -> Decision | None:
+    """One entry of a `decisions` map (a plain value) as read_decisions reads it; None if
+    ill-formed: an index reads each record as it is made, one at a time."""
+    return _entry(key, raw, _decision)
+
+
+def mandate_of(key: str, raw: Plain) -> Mandate | None:
+    """One entry of a `mandates` map as read_mandates reads it; None if ill-formed."""
+    return _entry(key, raw, _mandate)
 
 
 def _entries(raw: dict[str, Plain], build: Any) -> dict[str, Any]:

@@ -198,14 +198,14 @@ class MemoryStore:
 
     def _judge(self, vc: VerifiedChange, report: MemoryReport) -> None:
         try:
-            wait = check_in_context(vc, self, self)
+            verdict = check_in_context(vc, self, self)
         except Rejected as exc:
             report.rejected.append((exc.reason.value, exc.detail))
             return
         voucher = vc.envelope.voucher
         if voucher is not None and vc.vouch is not None:
             self._vouchers[vc.vouch] = voucher.envelope
-        if isinstance(wait, Wait):
+        if isinstance(verdict, Wait):
             if len(self._pending) >= MAX_PENDING:
                 report.deferred += 1
             else:

@@ -339,34 +339,42 @@ MAKES = frozenset({Action.MAKE_MAP, Action.MAKE_LIST, Action.MAKE_TEXT, Action.M
 PLAIN_KINDS = frozenset({"str", "uint", "int", "f64", "bool", "bytes", "null"})  # others read as None
 
 
-def made_under_keys(change: ParsedChange) -> list[tuple[OpId | None, str, OpId, object]]:
+Made = tuple[OpId | None, str, OpId, object]  # (parent object, map key, op id, value)
+
+
+def made_under_keys(rows: Rows) -> list[Made]:
     """(parent object, map key, id of the op, value) of every object a change makes under a
     map key, with the value as a reader of the document gets it (amvalues.read_entry) when
     the change alone writes all of it, as the write rules have every record written (W6):
     maps as dicts, lists in Automerge's order (elements after the same one, the later op
     first), scalars as Python values. What an index of records needs of a judged change,
-    without the document."""
+    without the document: read from the rows the write rules decoded, column by column (no
+    `Op` is built), the same rows whoever decoded them."""
     made: dict[OpId, dict[str, object] | list[object]] = {}
     after: dict[tuple[OpId, OpId], list[OpId]] = {}  # (list, element before) -> elements
     values: dict[OpId, object] = {}  # list element -> its value
-    out = []
-    for op in decode_ops(change):
-        value: object
-        if op.action in MAKES:
-            value = made[op.id] = {} if op.action in (Action.MAKE_MAP, Action.MAKE_TABLE) else []
-        elif op.action == Action.PUT:
-            value = op.value if op.kind in PLAIN_KINDS else None
+    out: list[Made] = []
+    start, actor, put = rows.start, rows.actor, Action.PUT
+    for i, (obj, key, elem, insert, action, kind, value) in enumerate(zip(
+            rows.obj, rows.key, rows.elem, rows.insert, rows.action, rows.kind, rows.value, strict=True)):
+        if action == put:
+            if kind not in PLAIN_KINDS:
+                value = None
+        elif action in MAKES:
+            value = made[OpId(start + i, actor)] = \
+                {} if action in (Action.MAKE_MAP, Action.MAKE_TABLE) else []
         else:
             continue
-        parent = made.get(op.obj) if op.obj is not None else None
-        if op.insert and isinstance(parent, list) and op.elem is not None and op.obj is not None:
-            after.setdefault((op.obj, op.elem), []).append(op.id)
-            values[op.id] = value
-        elif op.key is not None and not op.insert:
+        parent = made.get(obj) if obj is not None else None
+        if insert and isinstance(parent, list) and elem is not None and obj is not None:
+            op_id = OpId(start + i, actor)
+            after.setdefault((obj, elem), []).append(op_id)
+            values[op_id] = value
+        elif key is not None and not insert:
             if isinstance(parent, dict):
-                parent[op.key] = value
-            elif op.action in MAKES:
-                out.append((op.obj, op.key, op.id, value))
+                parent[key] = value
+            elif action in MAKES:
+                out.append((obj, key, OpId(start + i, actor), value))
     for obj_id, made_obj in made.items():
         if isinstance(made_obj, list):
             made_obj.extend(values[e] for e in _in_order(obj_id, HEAD, after))

@@ -23,7 +23,7 @@ from .envelope import VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text
 from .ledger import certificate_valid, revocation_cut
-from .writerules import HeldObjects, Path, check_writes
+from .writerules import HeldObjects, Path, Written, check_writes
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,9 @@ class Wait:
 
 
 def check_in_context(vc: VerifiedChange, index: ChangeIndex,
-                     authority: AuthorityRecords) -> Wait | None:
-    """None if the change may be applied; Wait if it must wait; raises Rejected otherwise."""
+                     authority: AuthorityRecords) -> Wait | Written:
+    """Wait if the change must wait; what it writes (the write rules' Written) if it may be
+    applied; raises Rejected otherwise."""
     change, doc_id = vc.change, vc.envelope.doc_id
     held_same_seq = index.hash_at(doc_id, change.actor, change.seq)
     if held_same_seq is not None and held_same_seq != change.hash:
@@ -88,11 +89,12 @@ def check_in_context(vc: VerifiedChange, index: ChangeIndex,
         raise Rejected(Reason.START_OP_MISMATCH,
                        f"start_op {change.start_op}, dependencies say {expected_start}")
     wait = _check_authority(vc, authority)
-    if wait is None:
-        written = check_writes(vc, authority)
-        if vc.doc.kind is DocKind.MANDATE:
-            _check_acts_by(vc, written, authority)
-    return wait
+    if wait is not None:
+        return wait
+    written = check_writes(vc, authority)
+    if vc.doc.kind is DocKind.MANDATE:
+        _check_acts_by(vc, written.values, authority)
+    return written
 
 
 def _check_previous(vc: VerifiedChange, index: ChangeIndex, deps: list[HeldChange]) -> None:

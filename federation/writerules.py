@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from itertools import groupby
-from typing import Protocol, cast
+from typing import NamedTuple, Protocol, cast
 
 from .bounded import make_room
 from .chunk import parse_change
@@ -31,7 +31,7 @@ from .envelope import ACTOR_BYTES, VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text, parse_key
 from .ledger import certificate_valid, revocation_cut
-from .ops import HEAD, Action, Op, OpId, Rows, decode_rows
+from .ops import HEAD, Action, Op, OpId, Rows, Value, decode_rows
 
 Path = tuple[str, ...]
 ITEM = "{item}"  # a list element: written by an insert
@@ -317,11 +317,19 @@ def violation(n: int, op: Op, rule: str, detail: str, row_: Row | None = None) -
     return Rejected(Reason.SCHEMA_VIOLATION, f"op {n} ({op.describe()}): rule {rule}{where}: {detail}")
 
 
-def check_writes(vc: VerifiedChange, held: HeldObjects, grouped: bool = True) -> Mapping[Path, object]:
+class Written(NamedTuple):
+    """What a change the rules allow writes: every value put, by path (a map or list made
+    there as MADE), and its operations as decoded to judge them, so that an index of what
+    it writes reads them without decoding the change again (ops.made_under_keys)."""
+
+    values: Mapping[Path, Value]
+    rows: Rows
+
+
+def check_writes(vc: VerifiedChange, held: HeldObjects, grouped: bool = True) -> Written:
     """Refuse (`schema-violation`) a change any of whose operations no rule allows; return
-    what it writes: every value put, by path (a map or list made there as MADE). Not
-    `grouped`: every op judged alone (what judging a record's fields at once must agree with:
-    tests/test_fast_paths.py)."""
+    what it writes. Not `grouped`: every op judged alone (what judging a record's fields at
+    once must agree with: tests/test_fast_paths.py)."""
     change, doc_id, kind = vc.change, vc.envelope.doc_id, vc.doc.kind
     genesis = not change.deps
     if genesis and kind is LEDGER:
@@ -337,7 +345,7 @@ def check_writes(vc: VerifiedChange, held: HeldObjects, grouped: bool = True) ->
         if missing:
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: the genesis does not "
                                                    f"create {', '.join(missing)}")
-    return judge.values
+    return Written(judge.values, judge.rows)
 
 
 Parent = tuple[Path, str, bool, Place]  # an object's path, type, whether made here, and place

@@ -24,7 +24,16 @@ from pnyx.federation.envelope import decode_envelope
 from pnyx.federation.errors import Reason
 from pnyx.federation.keys import key_text
 
-from .ledgerkit import Author, author_on, found_assembly, fresh_store, rewrite_change, store_state, vote
+from .ledgerkit import (
+    Author,
+    author_on,
+    found_assembly,
+    fresh_store,
+    lifted_write_rules,
+    rewrite_change,
+    store_state,
+    vote,
+)
 from .test_rejections import make_world, signed_mutations
 from .test_vectors import STEPS, WRITERULES, Node
 
@@ -82,7 +91,7 @@ def test_a_change_automerge_refuses_is_refused_alone_and_the_rest_of_its_batch_i
     """The write rules are lifted, as in test_rejections, so that a change gets past every
     rule and still does not apply; it comes in the middle of a batch whose later change
     depends on the changes before it."""
-    monkeypatch.setattr(verify, "check_writes", lambda vc, authority: None)
+    monkeypatch.setattr(verify, "check_writes", lifted_write_rules)
     world = make_world()
     history = world.assembly.envelopes(world.receiver)
     silent = next(e for e in signed_mutations(world, 400, seed=5) if refused_silently(history, e))

@@ -5,10 +5,10 @@ First SQLite's own integrity check of the file, and the store mark
 known to have held is reported. Then every stored envelope is replayed, in
 arrival order and in the batches this daemon would serve (a change stored
 without a signature travels with the change that vouched for it, as in a
-pack), through the ingest pipeline into an empty in-memory store: a
-change that was stored but would not be accepted again (a bit flipped on
-disk, a bug fixed since) is reported, and every document must load from
-scratch.
+pack), through the ingest pipeline into an empty in-memory store, which keeps
+no index of records (nobody reads it): a change that was stored but would not
+be accepted again (a bit flipped on disk, a bug fixed since) is reported, and
+every document must load from scratch.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def reverify(store: Store, data: Path | None = None) -> AuditReport:
     lost = None if data is None else lost_records(data, store)
     scratch = Store(":memory:")
     try:
-        ingest = Ingestor(scratch, DocumentCache(scratch)).ingest(replayed(store))
+        ingest = Ingestor(scratch, DocumentCache(scratch), index=False).ingest(replayed(store))
         problems = damage + ([lost] if lost else [])
         problems += [f"{reason}: {detail}" for reason, detail in ingest.rejected]
         if ingest.pending:

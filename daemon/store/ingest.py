@@ -31,7 +31,8 @@ from pnyx.federation.envelope import (
     recheck_envelope,
 )
 from pnyx.federation.errors import Reason, Rejected
-from pnyx.federation.verify import check_in_context
+from pnyx.federation.verify import Wait, check_in_context
+from pnyx.federation.writerules import Written
 
 from .documents import DocumentCache
 from .ledgerindex import LedgerIndex
@@ -67,11 +68,19 @@ class IngestReport:
 
 
 class Ingestor:
-    def __init__(self, store: Store, docs: DocumentCache) -> None:
+    def __init__(self, store: Store, docs: DocumentCache, index: bool = True) -> None:
+        """`index`: keep the index of ledger records in each write transaction; `pnyx verify`
+        replays a store into a scratch one that nobody reads, and keeps none."""
         self.store = store
         self.docs = docs
-        self.ledgers = LedgerIndex(store, docs)  # kept in each write transaction
+        self._ledgers = LedgerIndex(store, docs) if index else None
         self._vouchers_kept: set[bytes] = set()  # in the batch's transaction
+
+    @property
+    def ledgers(self) -> LedgerIndex:
+        """The index of the ledgers' records, kept in each write transaction."""
+        assert self._ledgers is not None, "an ingestor made to keep no index"
+        return self._ledgers
 
     def ingest(self, envelopes: Iterable[Envelope], source: str = "") -> IngestReport:
         """Verify and store envelopes, committing every BATCH of them. `source` names who
@@ -140,8 +149,8 @@ class Ingestor:
             report.duplicate += 1
             return
         try:
-            wait = check_in_context(vc, self.store, self.docs)
-            if wait is None:
+            verdict = check_in_context(vc, self.store, self.docs)
+            if not isinstance(verdict, Wait):
                 self.docs.apply_verified(vc.envelope.doc_id, vc.change.raw, vc.change.hash,
                                          vc.change.deps)
         except Rejected as exc:
@@ -151,15 +160,15 @@ class Ingestor:
             report.rejected.append((exc.reason.value, exc.detail))
             return
         self._keep_voucher(vc)
-        if wait is not None:
+        if isinstance(verdict, Wait):
             known = self._known_signer(vc)
-            if pending.add(vc, wait.missing, wait.awaiting_doc, source, known, time.time()):
+            if pending.add(vc, verdict.missing, verdict.awaiting_doc, source, known, time.time()):
                 report.parked.add(vc.change.hash)
             else:
                 report.deferred += 1
             return
         pending.discard(vc.change.hash)
-        self._store_applied(vc, report)
+        self._store_applied(vc, verdict, report)
         for released in pending.release(vc.change.hash, vc.envelope.doc_id):
             waiting = recheck_envelope(decode_envelope(released.envelope, released.vouch is not None),
                                        released.vouch)
@@ -200,7 +209,7 @@ class Ingestor:
                                 f"kept; {vc.change.hash.hex()} contradicts it")
         self.store.add_evidence(vc.envelope, vc.change.hash, exc.reason.value, exc.detail)
 
-    def _store_applied(self, vc: VerifiedChange, report: IngestReport) -> None:
+    def _store_applied(self, vc: VerifiedChange, written: Written, report: IngestReport) -> None:
         try:
             seqno = self.store.insert_change(vc)
         except BaseException:
@@ -210,7 +219,8 @@ class Ingestor:
         change = vc.change
         if vc.doc.kind is DocKind.LEDGER:
             self.docs.note_ledger_change(change.hash, change.raw, change.deps)
-            self.ledgers.stored(change)
+            if self._ledgers is not None:
+                self._ledgers.stored(change, written.rows)
         report.accepted += 1
         report.accepted_docs.add(vc.envelope.doc_id)
 
@@ -220,14 +230,14 @@ class Ingestor:
         It passes the same checks as any received change; failing them is a bug
         here, so the cached document is dropped and the error propagates."""
         try:
-            wait = check_in_context(vc, self.store, self.docs)
-            if wait is not None:
+            verdict = check_in_context(vc, self.store, self.docs)
+            if isinstance(verdict, Wait):
                 raise Rejected(Reason.MALFORMED_CHANGE, "a local change cannot wait")
         except BaseException:
             self.docs.forget(vc.envelope.doc_id)
             raise
         report = IngestReport()
-        self._store_applied(vc, report)
+        self._store_applied(vc, verdict, report)
         self.store.settle()
 
 

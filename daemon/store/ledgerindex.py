@@ -24,6 +24,11 @@ delegate's device finds its mandates without reading every mandate.
 
 A ledger held before this index existed, or indexed in an older FORMAT, is
 indexed from its document the first time it is read (`ensure`).
+
+What a change makes is read from its operations as the write rules decoded them,
+which ingest hands over with it (federation/ops.made_under_keys): no change is
+decoded twice. A change stored otherwise is decoded again from the store, into
+the same rows.
 """
 
 from __future__ import annotations
@@ -44,13 +49,13 @@ from pnyx.federation.errors import Rejected
 from pnyx.federation.keys import KEY_BYTES, parse_key
 from pnyx.federation.ledger import (
     ECONOMY_COLLECTIONS,
-    read_decisions,
+    decision_of,
+    mandate_of,
     read_devices,
-    read_mandates,
     revocation_cut,
     void_reason,
 )
-from pnyx.federation.ops import OpId, made_under_keys
+from pnyx.federation.ops import Made, OpId, Rows, decode_rows, made_under_keys
 from pnyx.federation.rotation import person
 
 from .documents import DocumentCache
@@ -141,20 +146,24 @@ class LedgerIndex:
         self.docs = docs
         self._maps: dict[str, dict[OpId, str]] = {}  # ledger -> collection by the op making its map
         self._known: tuple[int, str, Revocations | None] | None = None  # (transaction, ledger, ...)
-        self._parsed: dict[bytes, ParsedChange] = {}  # changes stored in this transaction, parsed
+        # ledger changes ingest stored in this transaction, by hash: parsed, and what each makes
+        self._handed: dict[bytes, tuple[ParsedChange, list[Made]]] = {}
         create_schema(store.db, SCHEMA)
         # Changes held before the index existed are not caught up: their ledgers are indexed
         # whole from their documents when first read (`ensure`).
         if store.db.execute("SELECT 1 FROM ledger_index_state").fetchone() is None:  # no write else
             store.db.execute("INSERT INTO ledger_index_state (upto) SELECT coalesce(max(seqno), 0)"
                              " FROM changes WHERE NOT EXISTS (SELECT 1 FROM ledger_index_state)")
-        if not any(isinstance(getattr(hook, "__self__", None), LedgerIndex) for hook in store.commit_hooks):
-            store.commit_hooks.append(self.catch_up)  # one index keeps a store's
+        # one index keeps a store's: the one whose hook runs takes what ingest hands it
+        self._hooked = not any(isinstance(getattr(hook, "__self__", None), LedgerIndex)
+                               for hook in store.commit_hooks)
+        if self._hooked:
+            store.commit_hooks.append(self.catch_up)
             store.abort_hooks.append(self._forget)  # what a rolled-back transaction wrote is gone
 
     def _forget(self) -> None:
         self._maps.clear()
-        self._parsed.clear()
+        self._handed.clear()
         self._known = None
 
     # --- kept up to date in each write transaction ----------------------------------------
@@ -162,47 +171,52 @@ class LedgerIndex:
     def catch_up(self) -> None:
         """Index the ledger changes stored since the index was last brought up to date (inside
         the write transaction that stored them): their records, and the void marks where they
-        may change which records are void. Read from the store and the documents, whatever
-        path stored the changes (received, bundled, recorded here)."""
+        may change which records are void. The operations of a change ingest judged are read
+        as the write rules decoded them (`stored`); any other change stored since (by a
+        process without the index, or a hand-filled table) is read from the store."""
         db = self.store.db
-        rows = db.execute("SELECT seqno, doc, change FROM changes WHERE seqno > ? ORDER BY seqno",
+        rows = db.execute("SELECT seqno, doc, hash FROM changes WHERE seqno > ? ORDER BY seqno",
                           (self._upto(),)).fetchall()
         if not rows:
             return
-        changes: dict[str, list[ParsedChange]] = {}
-        for _, doc_id, raw in rows:
-            if not doc_id.startswith("ledger/"):
-                continue
-            parsed = self._parsed.get(bytes(raw)) or _parsed(bytes(raw))
-            if parsed is not None:
-                changes.setdefault(doc_id, []).append(parsed)
-        self._parsed.clear()
+        handed, self._handed = self._handed, {}
+        ledger = [(seqno, doc_id, bytes(h)) for seqno, doc_id, h in rows if doc_id.startswith("ledger/")]
+        unhanded = [seqno for seqno, _, h in ledger if h not in handed]
+        chunks = {} if not unhanded else {seqno: bytes(raw) for seqno, raw in db.execute(
+            "SELECT seqno, change FROM changes WHERE seqno BETWEEN ? AND ? AND doc LIKE 'ledger/%'",
+            (unhanded[0], unhanded[-1]))}
+        changes: dict[str, list[tuple[ParsedChange, list[Made]]]] = {}
+        for seqno, doc_id, h in ledger:
+            found = handed.get(h) or _decoded(chunks[seqno])
+            if found is not None:
+                changes.setdefault(doc_id, []).append(found)
         for doc_id, stored in changes.items():
             self._index(doc_id, stored)
         db.execute("UPDATE ledger_index_state SET upto = ?", (rows[-1][0],))
 
-    def stored(self, change: ParsedChange) -> None:
-        """A ledger change ingest just stored, as it parsed it: spares parsing it again."""
-        if len(self._parsed) < MAX_PARSED:
-            self._parsed[change.raw] = change
+    def stored(self, change: ParsedChange, rows: Rows) -> None:
+        """A ledger change ingest just stored, with its operations as the write rules decoded
+        them: what it makes is read from those, sparing a second parse and decode."""
+        if self._hooked and len(self._handed) < MAX_PARSED:
+            self._handed[change.hash] = (change, made_under_keys(rows))
 
     def _upto(self) -> int:
         """The last store seqno whose change the index has seen."""
         return int(self.store.db.execute("SELECT upto FROM ledger_index_state").fetchone()[0])
 
-    def _index(self, doc_id: str, changes: list[ParsedChange]) -> None:
+    def _index(self, doc_id: str, changes: list[tuple[ParsedChange, list[Made]]]) -> None:
         """Index what these changes of one ledger, stored in order, wrote: read from the
         changes alone (the ledger's document is read only when a revocation may have moved)."""
         revoked = self._revocations(doc_id)
-        made = [found for change in changes for found in _made(change)]
+        made = [found for _, of_change in changes for found in of_change]
         if revoked is None:
-            if all(change.deps for change in changes):
+            if all(change.deps for change, _ in changes):
                 return  # indexed before this index existed, or in another format: see `ensure`
             self._begin(doc_id, {key: op for parent, key, op, _ in made
                                  if parent is None and key in INDEXED})
             revoked = {}
-        if any(key == "revoked" for _, key, _, _ in made) or any(
-                c.actor[:KEY_BYTES].hex() in revoked for c in changes):
+        if any(key == "revoked" for _, key, _, _ in made) or (revoked and any(
+                change.actor[:KEY_BYTES].hex() in revoked for change, _ in changes)):
             now = self._revoked(doc_id, self.docs.get(doc_id))
             if now != revoked:
                 self._revise(doc_id, revoked, now)
@@ -326,7 +340,7 @@ class LedgerIndex:
         day, void = "", None
         entry = _encoded(raw)
         if collection == DECISIONS:
-            decision = read_decisions({key: raw}).get(key) if entry is not None else None
+            decision = decision_of(key, raw) if entry is not None else None
             if decision is None:
                 entry = None
             else:
@@ -334,7 +348,7 @@ class LedgerIndex:
                 cols.update(kind=decision.kind, subject=decision.subject,
                             supersedes=decision.supersedes, revote_of=decision.revote_of)
         elif collection == MANDATES:
-            mandate = read_mandates({key: raw}).get(key) if entry is not None else None
+            mandate = mandate_of(key, raw) if entry is not None else None
             if mandate is None:
                 entry = None
             else:
@@ -544,22 +558,18 @@ def _after_prefix(prefix: bytes) -> bytes:
     return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
-def _parsed(raw: bytes) -> ParsedChange | None:
-    """A stored chunk parsed; None for one that does not parse, which the store never holds
-    from ingest (a test filling the table by hand does)."""
+def _decoded(raw: bytes) -> tuple[ParsedChange, list[Made]] | None:
+    """A stored chunk parsed, with what it makes; None for one that does not parse, and
+    nothing made by one whose ops do not decode: the store never holds either from ingest
+    (a test filling the table by hand, or lifting the write rules, does)."""
     try:
-        return parse_change(raw)
+        change = parse_change(raw)
     except Rejected:
         return None
-
-
-def _made(change: ParsedChange) -> list[tuple[OpId | None, str, OpId, object]]:
-    """made_under_keys of a stored change; none for one whose ops do not decode, which the
-    write rules refuse before it is stored (a test lifting them stores some)."""
     try:
-        return made_under_keys(change)
+        return change, made_under_keys(decode_rows(change))
     except Rejected:
-        return []
+        return change, []
 
 
 def _encoded(raw: Plain) -> str | None:
