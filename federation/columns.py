@@ -56,37 +56,39 @@ class Reader:
     def uleb(self) -> int:
         """An unsigned LEB128 that fits in 64 bits, in its minimal encoding."""
         data, pos = self.data, self.pos
-        end = len(data)
-        if pos < end and data[pos] < 0x80:  # one byte: most values
+        if pos < len(data) and data[pos] < 0x80:  # one byte: most values
             self.pos = pos + 1
             return data[pos]
-        result = shift = 0
-        while True:
-            if pos >= end:
-                raise Rejected(self.short, "LEB128 runs past the end")
-            byte = data[pos]
-            pos += 1
-            result |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                self.pos = pos
-                if byte == 0 and shift > 7:
-                    self.fail("non-minimal LEB128")
-                if result >= _U64_LIMIT:
-                    self.fail("LEB128 over 64 bits")
-                return result
-            if shift >= 70:
-                self.pos = pos
-                self.fail("LEB128 over 64 bits")
+        result, shift, byte, _ = self._leb()
+        if byte == 0 and shift > 7:
+            self.fail("non-minimal LEB128")
+        if result >= _U64_LIMIT:
+            self.fail("LEB128 over 64 bits")
+        return result
 
     def sleb(self) -> int:
         """A signed LEB128 that fits in 64 bits, in its minimal encoding."""
         data, pos = self.data, self.pos
-        end = len(data)
-        if pos < end and data[pos] < 0x80:  # one byte: -64..63
+        if pos < len(data) and data[pos] < 0x80:  # one byte: -64..63
             self.pos = pos + 1
             byte = data[pos]
             return byte - 0x80 if byte & 0x40 else byte
+        result, shift, byte, prev = self._leb()
+        redundant = (byte, prev & 0x40) in ((0, 0), (0x7F, 0x40))
+        if shift > 7 and redundant:
+            self.fail("non-minimal LEB128")
+        if byte & 0x40:
+            result -= 1 << shift
+        if not -_I64_LIMIT <= result < _I64_LIMIT:
+            self.fail("LEB128 over 64 bits")
+        return result
+
+    def _leb(self) -> tuple[int, int, int, int]:
+        """The bytes of a LEB128, read up to its last: the value bits, how many there are, and
+        the last byte and the one before it, which `uleb` and `sleb` judge each as they must.
+        More than ten bytes is over 64 bits whatever they hold."""
+        data, pos = self.data, self.pos
+        end = len(data)
         result = shift = prev = 0
         while True:
             if pos >= end:
@@ -97,14 +99,7 @@ class Reader:
             shift += 7
             if not byte & 0x80:
                 self.pos = pos
-                redundant = (byte, prev & 0x40) in ((0, 0), (0x7F, 0x40))
-                if shift > 7 and redundant:
-                    self.fail("non-minimal LEB128")
-                if byte & 0x40:
-                    result -= 1 << shift
-                if not -_I64_LIMIT <= result < _I64_LIMIT:
-                    self.fail("LEB128 over 64 bits")
-                return result
+                return result, shift, byte, prev
             if shift >= 70:
                 self.pos = pos
                 self.fail("LEB128 over 64 bits")
