@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Final, NoReturn
 
 from .columns import MAX_OPS, Reader, int_column
 from .errors import Reason, Rejected
+from .frozen import Frozen
 
 MAX_CHUNK_BYTES: int = 1 << 18
 MAGIC = b"\x85\x6f\x4a\x83"
@@ -43,19 +43,25 @@ UNREADABLE_VALUE_TYPES = frozenset({8, *range(10, 16)})
 MAX_OP_COUNTER = (1 << 32) - 1
 
 
-@dataclass(frozen=True)
-class ParsedChange:
-    hash: bytes  # SHA-256 of type 1 || uLEB(len) || uncompressed body, computed here
-    raw: bytes  # canonical uncompressed chunk (type 1), as Automerge's Change.raw_bytes
-    deps: tuple[bytes, ...]  # 32-byte hashes in chunk order
-    actor: bytes
-    seq: int
-    start_op: int
-    num_ops: int  # rows of the op columns
-    # For decoding the ops (federation/ops.py): the other actors, and each column's bytes
-    # by spec. Both follow from `raw`, so they take no part in equality.
-    other_actors: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
-    columns: tuple[tuple[int, bytes], ...] = field(default=(), compare=False, repr=False)
+class ParsedChange(Frozen):
+    """A change chunk as parsed and checked here."""
+
+    FIELDS = ("hash", "raw", "deps", "actor", "seq", "start_op", "num_ops")
+
+    def __init__(self, hash: bytes, raw: bytes, deps: tuple[bytes, ...], actor: bytes, seq: int,
+                 start_op: int, num_ops: int, other_actors: tuple[bytes, ...] = (),
+                 columns: tuple[tuple[int, bytes], ...] = ()) -> None:
+        self.hash: Final = hash  # SHA-256 of type 1 || uLEB(len) || uncompressed body, computed here
+        self.raw: Final = raw  # canonical uncompressed chunk (type 1), as Automerge's Change.raw_bytes
+        self.deps: Final = deps  # 32-byte hashes in chunk order
+        self.actor: Final = actor
+        self.seq: Final = seq
+        self.start_op: Final = start_op
+        self.num_ops: Final = num_ops  # rows of the op columns
+        # For decoding the ops (federation/ops.py): the other actors, and each column's bytes
+        # by spec. Both follow from `raw`, so they take no part in equality (not in FIELDS).
+        self.other_actors: Final = other_actors
+        self.columns: Final = columns
 
     @property
     def max_op(self) -> int:

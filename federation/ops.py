@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from enum import IntEnum
 from itertools import repeat
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from .chunk import ParsedChange
 from .columns import MAX_OPS, Reader, boolean_column, delta_column, int_column, string_column
@@ -61,6 +61,7 @@ class OpId(NamedTuple):
 
 
 HEAD = OpId(0, b"")  # the list position before the first element
+PUT: Final = int(Action.PUT)  # as a plain int: compiled code looks an enum's members up by name
 # What a put writes (a str, int, float, bool, bytes or None). A name of this module, not
 # `object`: mypyc reads a NamedTuple's field types from the module's names at import.
 Value = object
@@ -152,22 +153,28 @@ def decoded_columns(change: ParsedChange) -> _Columns:
                     delta_column(cols.get(PRED_CTR, empty), total_preds))
 
 
-class _Columns(NamedTuple):
-    """The decoded columns of a change, before they are read as ops."""
+class _Columns:
+    """The decoded columns of a change, before they are read as ops. A plain class, not a
+    NamedTuple: compiled, its methods are then called directly, not looked up by name."""
 
-    actors: tuple[bytes, ...]
-    obj_actor: list[int | None]
-    obj_ctr: list[int | None]
-    key_actor: list[int | None]
-    key_ctr: list[int | None]
-    key_str: list[str | None]
-    insert: list[bool]
-    action: list[int | None]
-    kinds: list[str]  # fresh lists (never memo-shared): rows_at_once blanks non-puts in place
-    values: list[object]
-    groups: list[int | None]
-    pred_actor: list[int | None]
-    pred_ctr: list[int | None]
+    def __init__(self, actors: tuple[bytes, ...], obj_actor: list[int | None],
+                 obj_ctr: list[int | None], key_actor: list[int | None], key_ctr: list[int | None],
+                 key_str: list[str | None], insert: list[bool], action: list[int | None],
+                 kinds: list[str], values: list[object], groups: list[int | None],
+                 pred_actor: list[int | None], pred_ctr: list[int | None]) -> None:
+        self.actors = actors
+        self.obj_actor = obj_actor
+        self.obj_ctr = obj_ctr
+        self.key_actor = key_actor
+        self.key_ctr = key_ctr
+        self.key_str = key_str
+        self.insert = insert
+        self.action = action
+        self.kinds = kinds  # fresh lists (never memo-shared): rows_at_once blanks non-puts in place
+        self.values = values
+        self.groups = groups
+        self.pred_actor = pred_actor
+        self.pred_ctr = pred_ctr
 
     def actor_of(self, index: int | None) -> bytes | None:
         if index is None:
@@ -180,8 +187,7 @@ class _Columns(NamedTuple):
         """The rows read column by column: what `row_by_row` reads, and Rejected whenever it
         is (perhaps for another row: then `row_by_row` says which is first)."""
         n = len(self.action)
-        places = set(zip(self.obj_ctr, self.obj_actor, strict=True))
-        ids = {place: _op_id(place[0], self.actor_of(place[1]), "object") for place in places}
+        objs = self.objects()
         keys = self.key_str
         elems: list[OpId | None] = [None] * n
         if None in keys:
@@ -193,14 +199,34 @@ class _Columns(NamedTuple):
         preds: list[tuple[OpId, ...]] = [()] * n
         if self.pred_actor:
             preds = self.preds()
-        kinds, values, put = self.kinds, self.values, Action.PUT
-        if actions.count(put) != n:
+        kinds, values = self.kinds, self.values
+        if actions.count(PUT) != n:
             for i, act in enumerate(actions):
-                if act != put:  # only a put has a value
+                if act != PUT:  # only a put has a value
                     kinds[i], values[i] = "", None
-        objs = list(map(ids.__getitem__, zip(self.obj_ctr, self.obj_actor, strict=True)))
         return Rows(start, self.actors[0], objs, keys, elems, self.insert, actions, kinds, values,
                     preds)
+
+    def objects(self) -> list[OpId | None]:
+        """The object each row writes to, each id built once: rows of one object follow
+        each other, so only a change of object is looked up."""
+        objs: list[OpId | None] = []
+        ids: dict[tuple[int | None, int | None], OpId | None] = {}
+        obj_actor = self.obj_actor
+        last_ctr: int | None = -1
+        last_actor: int | None = -1
+        obj: OpId | None = None
+        for i, ctr in enumerate(self.obj_ctr):
+            actor = obj_actor[i]
+            if ctr != last_ctr or actor != last_actor:
+                last_ctr, last_actor = ctr, actor
+                place = (ctr, actor)
+                if place in ids:
+                    obj = ids[place]
+                else:
+                    obj = ids[place] = _op_id(ctr, self.actor_of(actor), "object")
+            objs.append(obj)
+        return objs
 
     def elem(self, ctr: int | None, actor: int | None) -> OpId | None:
         head = ctr == 0 and actor is None
@@ -354,7 +380,7 @@ def made_under_keys(rows: Rows) -> list[Made]:
     after: dict[tuple[OpId, OpId], list[OpId]] = {}  # (list, element before) -> elements
     values: dict[OpId, object] = {}  # list element -> its value
     out: list[Made] = []
-    start, actor, put = rows.start, rows.actor, Action.PUT
+    start, actor, put = rows.start, rows.actor, PUT
     for i, (obj, key, elem, insert, action, kind, value) in enumerate(zip(
             rows.obj, rows.key, rows.elem, rows.insert, rows.action, rows.kind, rows.value, strict=True)):
         if action == put:
