@@ -39,6 +39,7 @@ INCREMENT_ACTION = 5
 # Value types (low 4 bits of a value metadata entry) Automerge 1.0.0rc1 panics on reading:
 # 8 is a counter, 10 to 15 are reserved for future types.
 UNREADABLE_VALUE_TYPES = frozenset({8, *range(10, 16)})
+_UNREADABLE_BITS: Final = sum(1 << t for t in UNREADABLE_VALUE_TYPES)  # bit t: type t is one
 # Automerge keeps op counters in a u32 and refuses a change whose start_op exceeds it.
 MAX_OP_COUNTER = (1 << 32) - 1
 
@@ -246,7 +247,10 @@ def _refuse_unreadable_values(column: bytes, rows: int, stream: bool = False) ->
         unreadable = any(meta is not None and meta & 0x0F in UNREADABLE_VALUE_TYPES
                          for _, meta in _rle_runs(column))
     else:
-        unreadable = not UNREADABLE_VALUE_TYPES.isdisjoint([meta & 0x0F for meta in set(metas)
-                                                             if meta is not None])
+        unreadable = False
+        for meta in metas:
+            if meta is not None and _UNREADABLE_BITS >> (meta & 0x0F) & 1:
+                unreadable = True
+                break
     if unreadable:
         raise Rejected(Reason.MALFORMED_CHANGE, UNREADABLE)

@@ -46,7 +46,6 @@ EXPAND, MARK_NAME = 0x94, 0xA5
 KNOWN_COLUMNS = frozenset({OBJ_ACTOR, OBJ_CTR, KEY_ACTOR, KEY_CTR, KEY_STR, INSERT, ACTION,
                            VALUE_META, VALUE_RAW, PRED_GROUP, PRED_ACTOR, PRED_CTR, EXPAND,
                            MARK_NAME})
-REQUIRED_COLUMNS = frozenset({INSERT, PRED_GROUP, VALUE_META})  # Automerge reads them as never null
 # Value types: the low 4 bits of a value metadata entry (the rest is the length).
 VALUE_KINDS = {0: "null", 1: "bool", 2: "bool", 3: "uint", 4: "int", 5: "f64", 6: "str",
                7: "bytes", 8: "counter", 9: "timestamp"}
@@ -129,10 +128,11 @@ def decoded_columns(change: ParsedChange) -> _Columns:
     if n > MAX_OPS:
         raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: {n} operations, at most {MAX_OPS}")
     cols = dict(change.columns)
-    if not KNOWN_COLUMNS.issuperset(cols):
-        unknown = min(set(cols) - KNOWN_COLUMNS)
-        raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: unknown op column {unknown:#x}")
-    if n and not REQUIRED_COLUMNS.issubset(cols):
+    for spec in cols:  # a loop, not issuperset: compiled, a call by name costs more
+        if spec not in KNOWN_COLUMNS:
+            unknown = min(set(cols) - KNOWN_COLUMNS)
+            raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: unknown op column {unknown:#x}")
+    if n and not (INSERT in cols and PRED_GROUP in cols and VALUE_META in cols):  # never null to Automerge
         raise Rejected(Reason.MALFORMED_CHANGE, "an op column Automerge requires is missing")
     empty = b""
     obj_actor = int_column(cols.get(OBJ_ACTOR, empty), n)
@@ -305,6 +305,7 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
     values: list[object] = []
     pos, size = 0, len(raw)
     text = raw.decode("latin-1")  # one character per byte: an ASCII string value is a slice of it
+    ascii = raw.isascii()  # then so is every string value: asked once, not of each
     for meta in int_column(meta_column, rows):
         if meta is None:
             raise Rejected(Reason.MALFORMED_CHANGE, "a null in the value metadata column")
@@ -314,7 +315,7 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
                                                     f"{size - pos} left")
         if meta & 0x0F == STR_TAG:  # most values: read here
             string = text[pos:end]
-            if not string.isascii():
+            if not ascii and not string.isascii():
                 try:
                     string = raw[pos:end].decode("utf-8")
                 except UnicodeDecodeError:
@@ -380,34 +381,37 @@ def made_under_keys(rows: Rows) -> list[Made]:
     after: dict[tuple[OpId, OpId], list[OpId]] = {}  # (list, element before) -> elements
     values: dict[OpId, object] = {}  # list element -> its value
     out: list[Made] = []
-    start, actor, put = rows.start, rows.actor, PUT
-    for i, (obj, key, elem, insert, action, kind, value) in enumerate(zip(
-            rows.obj, rows.key, rows.elem, rows.insert, rows.action, rows.kind, rows.value, strict=True)):
-        if action == put:
-            if kind not in PLAIN_KINDS:
-                value = None
+    start, actor = rows.start, rows.actor
+    objs, keys, elems, inserts, kinds, values_put = rows.obj, rows.key, rows.elem, rows.insert, \
+        rows.kind, rows.value
+    for i, action in enumerate(rows.action):  # every column has a row for each action
+        obj, key, elem, insert = objs[i], keys[i], elems[i], inserts[i]
+        if action == PUT:
+            value = values_put[i] if kinds[i] in PLAIN_KINDS else None
+            op_id = None
         elif action in MAKES:
-            value = made[OpId(start + i, actor)] = \
-                {} if action in (Action.MAKE_MAP, Action.MAKE_TABLE) else []
+            op_id = OpId(start + i, actor)
+            value = made[op_id] = {} if action in (Action.MAKE_MAP, Action.MAKE_TABLE) else []
         else:
             continue
         parent = made.get(obj) if obj is not None else None
         if insert and isinstance(parent, list) and elem is not None and obj is not None:
-            op_id = OpId(start + i, actor)
-            after.setdefault((obj, elem), []).append(op_id)
-            values[op_id] = value
+            element = OpId(start + i, actor) if op_id is None else op_id
+            after.setdefault((obj, elem), []).append(element)
+            values[element] = value
         elif key is not None and not insert:
             if isinstance(parent, dict):
                 parent[key] = value
-            elif action in MAKES:
-                out.append((obj, key, OpId(start + i, actor), value))
+            elif op_id is not None:  # a map or list made, not in a map made here
+                out.append((obj, key, op_id, value))
     for obj_id, made_obj in made.items():
         if isinstance(made_obj, list):
             made_obj.extend(values[e] for e in _in_order(obj_id, HEAD, after))
         else:  # keys in Automerge's order, as the document gives them
             entries = sorted(made_obj.items())
             made_obj.clear()
-            made_obj.update(entries)
+            for entry_key, entry in entries:
+                made_obj[entry_key] = entry
     return out
 
 
