@@ -408,7 +408,7 @@ def made_under_keys(rows: Rows) -> list[Made]:
         if isinstance(made_obj, list):
             made_obj.extend(values[e] for e in _in_order(obj_id, HEAD, after))
         else:  # keys in Automerge's order, as the document gives them
-            entries = sorted(made_obj.items())
+            entries = [(entry_key, made_obj[entry_key]) for entry_key in sorted(made_obj)]
             made_obj.clear()
             for entry_key, entry in entries:
                 made_obj[entry_key] = entry

@@ -21,7 +21,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from itertools import groupby
 from typing import NamedTuple, Protocol, cast
 
 from .bounded import make_room
@@ -371,9 +370,12 @@ class _Judge:
     def ops(self, grouped: bool) -> None:
         """Every op in order, each allowed by one row. Ops run in groups by the object they
         write to: a record's fields, put in the change that makes it, are judged at once."""
-        start = 0
-        for obj, group in groupby(self.rows.obj):
-            end = start + len(list(group))
+        objs = self.rows.obj
+        start, count = 0, len(objs)
+        while start < count:  # the runs itertools.groupby finds, without its generic calls
+            obj, end = objs[start], start + 1
+            while end < count and objs[end] == obj:
+                end += 1
             if not grouped or end - start < 2 or not self.fields(obj, start, end):
                 for n in range(start, end):
                     self.op(n, obj)
