@@ -161,14 +161,17 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     if data_len > r.remaining():
         r.fail(f"columns hold {data_len} bytes, {r.remaining()} left")
     columns: list[tuple[int, bytes]] = []
+    action = value_meta = None  # the two columns read here (each spec comes once at most)
     at = r.pos
     for spec, col_len in specs:
-        columns.append((spec, body[at:at + col_len]))
+        column = body[at:at + col_len]
+        columns.append((spec, column))
+        if spec == ACTION_COLUMN:
+            action = column
+        elif spec == VALUE_META_COLUMN:
+            value_meta = column
         at += col_len
-    by_spec = dict(columns)
-    action = by_spec.get(ACTION_COLUMN)
     num_ops = 0 if action is None else _count_actions(action)
-    value_meta = by_spec.get(VALUE_META_COLUMN)
     if value_meta is not None:
         _refuse_unreadable_values(value_meta, num_ops)
     # The rest of the body is extra bytes, kept by Automerge and covered by the hash.
