@@ -211,6 +211,21 @@ class Store:
             self._in_unsynced = False
             self.db.execute("PRAGMA synchronous=FULL")
 
+    @contextmanager
+    def synced_at_end(self) -> Iterator[None]:
+        """Transactions that commit in the block are synced once, as it ends (even by an
+        exception): for work of several transactions whose outcome nobody is told before the
+        block ends (an ingest of many batches: one sync in place of one per batch). Inside a
+        transaction or an `unsynced` block, whoever opened it decides when to sync."""
+        if self.db.in_transaction or self._in_unsynced:
+            yield
+            return
+        try:
+            with self.unsynced():
+                yield
+        finally:
+            self.sync()
+
     def sync(self) -> None:
         """Make every transaction committed so far durable, as synchronous=FULL does at each
         commit: one fsync of the WAL, which holds them in order (SQLite keeps no lock on the
