@@ -38,7 +38,6 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
 
 from automerge.core import ROOT, Document, ObjType
 from pnyx.federation.amvalues import Plain, entry_ids, object_op, read_entry, read_map
@@ -125,6 +124,7 @@ CREATE TABLE IF NOT EXISTS ledger_indexed (
 """
 ROW = ("(doc, collection, id, actor, counter, entry, day, kind, subject, supersedes, revote_of,"
        " decision, person, council, void) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+INSERT_ROW = f"INSERT INTO ledger_records {ROW}"
 STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
 MAX_PARSED = 20_000  # parsed changes kept for the end of one transaction (ingest's batch at most)
 SQL_INT_MAX = 2**63 - 1  # a larger page asks for every record, and SQLite binds no larger integer
@@ -334,37 +334,36 @@ class LedgerIndex:
              raw: Plain, revoked: Revocations) -> int:
         """One record's row: its fields as readers select by them, and why it is void; returns
         how many more records readers show (0 or 1; -1 when a shown one was replaced)."""
-        cols: dict[str, Any] = dict.fromkeys(("kind", "subject", "supersedes", "revote_of",
-                                              "decision", "person", "council"))
-        cols["writers"] = []
-        day, void = "", None
+        kind = subject = supersedes = revote_of = decision = person_key = council = void = None
+        writers: list[str] = []
+        day = ""
         entry = _encoded(raw)
         if collection == DECISIONS:
-            decision = decision_of(key, raw) if entry is not None else None
-            if decision is None:
+            found = decision_of(key, raw) if entry is not None else None
+            if found is None:
                 entry = None
             else:
-                day = decision.date.isoformat()
-                cols.update(kind=decision.kind, subject=decision.subject,
-                            supersedes=decision.supersedes, revote_of=decision.revote_of)
+                day = found.date.isoformat()
+                kind, subject = found.kind, found.subject
+                supersedes, revote_of = found.supersedes, found.revote_of
         elif collection == MANDATES:
             mandate = mandate_of(key, raw) if entry is not None else None
             if mandate is None:
                 entry = None
             else:
-                cols.update(decision=mandate.decision, council=mandate.council,
-                            person=person(mandate.delegate_key, mandate.delegate),
-                            writers=mandate.writers())
-        if collection in COLLECTIONS:
+                decision, council = mandate.decision, mandate.council
+                person_key = person(mandate.delegate_key, mandate.delegate)
+                writers = mandate.writers()
+        if revoked and collection in COLLECTIONS:
             reason, inside = revoked.get(actor[:KEY_BYTES].hex(), (None, {}))
             void = reason if reason is not None and counter > inside.get(actor.hex(), 0) else None
-        row = (doc_id, collection, key, actor, counter, entry, day, cols["kind"], cols["subject"],
-               cols["supersedes"], cols["revote_of"], cols["decision"], cols["person"],
-               cols["council"], void)
+        row = (doc_id, collection, key, actor, counter, entry, day, kind, subject, supersedes,
+               revote_of, decision, person_key, council, void)
         db = self.store.db
         try:
-            db.execute(f"INSERT INTO ledger_records {ROW}", row)
-            self._writers(doc_id, collection, key, cols["writers"])
+            db.execute(INSERT_ROW, row)
+            if collection == MANDATES:
+                self._writers(doc_id, key, writers)
             return int(entry is not None and void is None)
         except sqlite3.IntegrityError:  # two concurrent creations of one id: the greater op wins
             held_counter, held_actor, standing = db.execute(
@@ -373,13 +372,12 @@ class LedgerIndex:
             if (held_counter, bytes(held_actor)) >= (counter, actor):
                 return 0
             db.execute(f"INSERT OR REPLACE INTO ledger_records {ROW}", row)
-            self._writers(doc_id, collection, key, cols["writers"])
+            if collection == MANDATES:
+                self._writers(doc_id, key, writers)
             return int(entry is not None and void is None) - int(standing)
 
-    def _writers(self, doc_id: str, collection: str, key: str, writers: list[str]) -> None:
+    def _writers(self, doc_id: str, key: str, writers: list[str]) -> None:
         """The keys that may write the log of mandate `key`, as the entry kept for it names them."""
-        if collection != MANDATES:
-            return
         db = self.store.db
         db.execute("DELETE FROM ledger_writers WHERE doc = ? AND id = ?", (doc_id, key))
         db.executemany("INSERT OR IGNORE INTO ledger_writers (doc, writer, id) VALUES (?, ?, ?)",

@@ -93,6 +93,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     data BLOB NOT NULL
 );
 """
+INSERT_CHANGE = ("INSERT INTO changes (hash, doc, actor, seq, start_op, max_op, deps, signer,"
+                 " signature, change, vouch) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
 
 
 @dataclass(frozen=True)
@@ -281,8 +283,9 @@ class Store:
         return held
 
     def _remember(self, change_hash: bytes, held: HeldChange) -> None:
-        make_room(self._held, MAX_REMEMBERED)
-        make_room(self._at, MAX_REMEMBERED)
+        if len(self._held) >= MAX_REMEMBERED or len(self._at) >= MAX_REMEMBERED:
+            make_room(self._held, MAX_REMEMBERED)
+            make_room(self._at, MAX_REMEMBERED)
         self._held[change_hash] = held
         self._at[(held.doc_id, held.actor, held.seq)] = change_hash
 
@@ -348,20 +351,18 @@ class Store:
     def insert_change(self, vc: VerifiedChange) -> int:
         """Store one change; its heads and arrival are written by `settle`, before commit."""
         assert self.writing, "changes are stored inside a write transaction"
-        c, e = vc.change, vc.envelope
-        cursor = self.db.execute(
-            "INSERT INTO changes (hash, doc, actor, seq, start_op, max_op, deps, signer, signature,"
-            " change, vouch) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (c.hash, e.doc_id, c.actor, c.seq, c.start_op, c.max_op, b"".join(c.deps), e.signer,
-             e.signature, c.raw, vc.vouch),
-        )
-        seqno = cursor.lastrowid
+        c, doc_id = vc.change, vc.envelope.doc_id
+        change_hash, actor, seq, max_op, deps = c.hash, c.actor, c.seq, c.max_op, c.deps
+        seqno = self.db.execute(INSERT_CHANGE, (
+            change_hash, doc_id, actor, seq, c.start_op, max_op, b"".join(deps),
+            vc.envelope.signer, vc.envelope.signature, c.raw, vc.vouch)).lastrowid
         assert seqno is not None
-        self._remember(c.hash, HeldChange(e.doc_id, c.actor, c.seq, c.max_op, c.deps))
-        self._absent.discard(c.hash)
-        if c.seq > self._tops.get((e.doc_id, c.actor), c.seq):
-            self._tops[(e.doc_id, c.actor)] = c.seq
-        self._unsettled.append((seqno, e.doc_id, c.hash, c.deps))
+        self._remember(change_hash, HeldChange(doc_id, actor, seq, max_op, deps))
+        self._absent.discard(change_hash)
+        tops = self._tops
+        if seq > tops.get((doc_id, actor), seq):
+            tops[(doc_id, actor)] = seq
+        self._unsettled.append((seqno, doc_id, change_hash, deps))
         return seqno
 
     def settle(self) -> None:
