@@ -197,7 +197,7 @@ class Ingestor:
     def _known_signer(self, vc: VerifiedChange) -> bool:
         """A signer whose waiting changes rank above junk (daemon/store/pending.py): it already
         wrote to the document, or the assembly's ledger held here certifies it as a device."""
-        if self.store.pending.known_signer(vc.envelope.doc_id, vc.envelope.signer):
+        if self.store.known_signer(vc.envelope.doc_id, vc.envelope.signer):
             return True
         assembly = vc.doc.assembly
         if assembly is None or not self.store.holds_document(ledger_id(assembly)):
