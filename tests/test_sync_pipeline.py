@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from pnyx.daemon.net import sync_client
 from pnyx.daemon.store.holdings import StoreHoldings
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
@@ -342,3 +343,53 @@ def test_a_daemon_judges_two_pushes_of_one_sender_in_the_order_they_came(tmp_pat
         daemon.stop()
     assert [(r.accepted, r.pending, r.rejected) for r in replies if isinstance(r, Pushed)] == [
         (1_000, 0, 0), (10, 0, 0)], replies
+
+
+class SlowPushPeer(SyncServer):
+    """The responder over real HTTP, in a thread, answering each push only once the next has
+    arrived (or after WAIT seconds: the last one, or pushes that are not sent ahead)."""
+
+    WAIT = 3.0
+
+    def __init__(self, theirs: MemoryStore) -> None:
+        self.responder = Responder(theirs, KEY_R, theirs.ingest, os.urandom)
+        self.events: list[str] = []
+        self.pushes = 0
+        super().__init__()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        message = decode_request(await request.read())
+        if not isinstance(message, Push):
+            return await super()._answered(message)
+        number, self.pushes = self.pushes, self.pushes + 1
+        self.events.append(f"push {number} arrived")
+        deadline = time.monotonic() + self.WAIT
+        while self.pushes == number + 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        self.events.append(f"push {number} answered")
+        return await super()._answered(message)
+
+    def answer(self, message: Request) -> Reply:
+        return self.responder.respond(message)
+
+
+def test_the_daemon_sends_the_next_push_before_the_reply_to_the_last(tmp_path: Path) -> None:
+    init_all([tmp_path / "i"])
+    node = open_node(tmp_path / "i")
+    theirs = MemoryStore()
+    peer = SlowPushPeer(theirs)
+    try:
+        assert node.ingestor.ingest(ledger_chain(new_key(), 1_200)[1]).accepted == 1_200
+
+        async def push() -> sync_client.Outcome:
+            async with sync_client.new_session() as session:
+                return await sync_client.sync_with(session, node, StoreHoldings(node.store), peer.url)
+        outcome = asyncio.run(push())
+    finally:
+        node.close()
+        peer.stop()
+    assert outcome.progress.remote_accepted == 1_201 == len(theirs)  # and the genesis of `i`
+    assert peer.pushes == 3
+    at = {event: i for i, event in enumerate(peer.events)}
+    for n in range(peer.pushes - 1):
+        assert at[f"push {n + 1} arrived"] < at[f"push {n} answered"], peer.events
