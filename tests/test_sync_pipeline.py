@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from pnyx.daemon.net import sync_client
+from pnyx.daemon.net.sync_endpoint import Turns
 from pnyx.daemon.store.holdings import StoreHoldings
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
 from pnyx.daemon.store.node import open_node
@@ -393,3 +394,28 @@ def test_the_daemon_sends_the_next_push_before_the_reply_to_the_last(tmp_path: P
     at = {event: i for i, event in enumerate(peer.events)}
     for n in range(peer.pushes - 1):
         assert at[f"push {n + 1} arrived"] < at[f"push {n} answered"], peer.events
+
+
+def test_turns_are_taken_in_the_order_asked_and_forgotten_once_nobody_waits() -> None:
+    turns = Turns()
+    order: list[str] = []
+
+    async def take(sender: str | None, name: str) -> None:
+        async with turns.of(sender):
+            order.append(f"{name} in")
+            for _ in range(3):
+                await asyncio.sleep(0)
+            order.append(f"{name} out")
+
+    async def all_of_them() -> int:
+        tasks = [asyncio.ensure_future(take(s, n)) for s, n in
+                 (("a", "a1"), ("a", "a2"), ("b", "b1"), (None, "free"), ("a", "a3"))]
+        await asyncio.sleep(0)
+        held = len(turns)
+        await asyncio.gather(*tasks)
+        return held
+
+    assert asyncio.run(all_of_them()) == 2 and len(turns) == 0
+    for first, then in (("a1", "a2"), ("a2", "a3")):
+        assert order.index(f"{first} out") < order.index(f"{then} in"), order
+    assert order.index("b1 in") < order.index("a1 out") and order.index("free in") < order.index("a1 out")
