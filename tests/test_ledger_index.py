@@ -271,12 +271,33 @@ def test_a_store_made_before_the_index_is_indexed_when_first_read() -> None:
     store, _, ingestor = fresh_store()
     ingestor.ingest(envelopes)
     kept = index_rows(store.db)
-    for table in ("ledger_records", "ledger_writers", "ledger_indexed", "ledger_index_state"):
+    for table in ("ledger_entries", "ledger_entry_writers", "ledger_numbers", "ledger_indexed",
+                  "ledger_index_state"):
         store.db.execute(f"DROP TABLE {table}")
     full = full_reads(store, doc_id)
     assert indexed_reads(store, doc_id) == full
     assert index_rows(store.db) == kept
     assert_pages_are_the_full_listing(store, doc_id, full)
+
+
+def test_a_store_indexed_in_the_v2_tables_drops_them_and_is_indexed_again_when_read() -> None:
+    """v2 kept each row under the ledger's id, in tables v3 no longer reads: they are dropped
+    when the store is opened, and the ledger indexed again from its document."""
+    doc_id, envelopes = story()
+    store, _, ingestor = fresh_store()
+    ingestor.ingest(envelopes)
+    kept = index_rows(store.db)
+    for table in ("ledger_entries", "ledger_entry_writers", "ledger_numbers"):
+        store.db.execute(f"DROP TABLE {table}")
+    store.db.execute("CREATE TABLE ledger_records (doc TEXT, collection TEXT, id TEXT)")
+    store.db.execute("CREATE TABLE ledger_writers (doc TEXT, writer TEXT, id TEXT)")
+    store.db.execute("INSERT INTO ledger_records VALUES (?, 'decisions', 'stale')", (doc_id,))
+    store.db.execute("UPDATE ledger_indexed SET format = 'ledger-records/v2'")
+    full = full_reads(store, doc_id)
+    assert indexed_reads(store, doc_id) == full
+    assert not store.db.execute("SELECT name FROM sqlite_master WHERE name IN"
+                                " ('ledger_records', 'ledger_writers')").fetchall()
+    assert index_rows(store.db) == kept
 
 
 def test_an_index_of_another_format_is_rebuilt_and_not_extended_meanwhile() -> None:
