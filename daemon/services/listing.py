@@ -160,6 +160,14 @@ def mandate_listing(index: LedgerIndex, doc_id: str, profile: Profile | None,
     return Listing([row for row in rows if row["id"] in page], total, void)
 
 
+def device_rows(index: LedgerIndex, doc_id: str) -> list[Row]:
+    """Every device of a ledger, by key, from the table of devices kept beside the index of
+    records (daemon/store/devicesindex.py): as read_devices reads the document, without it."""
+    with index.reading(doc_id):
+        rows: list[Row] = to_jsonable(list(index.devices.devices(doc_id).values()))
+    return rows
+
+
 def indexed_bylaws_row(index: LedgerIndex, doc_id: str, profile: Profile | None, day: dt.date) -> Row:
     """`bylaws_row` from the bylaws decisions alone: only they make the bylaws."""
     with index.reading(doc_id):

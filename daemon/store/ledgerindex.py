@@ -18,9 +18,11 @@ void marks revised when they change (a revocation arrives, or a change of a
 revoked device inside its cut). A mandate carries the date of its issuing
 decision, when that decision is held and stands, so mandates page by date too.
 The economy's collections and the draws' steps are kept as plain entries, for
-the view and the plan, which read them whole. `ledger_writers` lists, for each
-mandate, the keys that may write its log (its delegate's and co-delegates'): a
-delegate's device finds its mandates without reading every mandate.
+the view and the plan, which read them whole; the devices in a table of their own
+(daemon/store/devicesindex.py), since a revocation is written into its device's entry.
+`ledger_writers` lists, for each mandate, the keys that may write its log (its
+delegate's and co-delegates'): a delegate's device finds its mandates without reading
+every mandate.
 
 A ledger held before this index existed, or indexed in an older FORMAT, is
 indexed from its document the first time it is read (`ensure`).
@@ -51,23 +53,24 @@ from pnyx.federation.ledger import (
     ECONOMY_COLLECTIONS,
     decision_of,
     mandate_of,
-    read_devices,
     revocation_cut,
     void_reason,
 )
 from pnyx.federation.ops import Made, OpId, Rows, decode_rows, made_under_keys
 from pnyx.federation.rotation import person
 
+from .devicesindex import DEVICES, DeviceIndex
 from .documents import DocumentCache
 from .schema import create_schema
 from .sqlite import Store
 
-FORMAT = "ledger-records/v2"  # bump when what a row holds changes: every ledger is re-indexed
+FORMAT = "ledger-records/v3"  # bump when what a row holds changes: every ledger is re-indexed
 DECISIONS, MANDATES = "decisions", "mandates"
 COLLECTIONS = (DECISIONS, MANDATES)  # records that may be void, counted, dated
 # Also kept, as plain entries: the economy's collections and the draws' steps, which the
 # view and the plan read whole (their readers leave no record of them out as void).
 INDEXED = (*COLLECTIONS, *ECONOMY_COLLECTIONS, SORTITION)
+MAPPED = (*INDEXED, DEVICES)  # the genesis's maps whose entries are indexed (devices: devicesindex.py)
 # Columns a caller may select records by (`referring`): each has an index.
 REFERENCES = ("supersedes", "subject", "revote_of", "decision", "person")
 SCHEMA = """
@@ -149,6 +152,7 @@ class LedgerIndex:
         # ledger changes ingest stored in this transaction, by hash: parsed, and what each makes
         self._handed: dict[bytes, tuple[ParsedChange, list[Made]]] = {}
         create_schema(store.db, SCHEMA)
+        self.devices = DeviceIndex(store.db)
         # Changes held before the index existed are not caught up: their ledgers are indexed
         # whole from their documents when first read (`ensure`).
         if store.db.execute("SELECT 1 FROM ledger_index_state").fetchone() is None:  # no write else
@@ -213,17 +217,24 @@ class LedgerIndex:
             if all(change.deps for change, _ in changes):
                 return  # indexed before this index existed, or in another format: see `ensure`
             self._begin(doc_id, {key: op for parent, key, op, _ in made
-                                 if parent is None and key in INDEXED})
+                                 if parent is None and key in MAPPED})
+            self._devices_of(doc_id, self.docs.get(doc_id))  # the genesis certifies in its own map
             revoked = {}
-        if any(key == "revoked" for _, key, _, _ in made) or (revoked and any(
-                change.actor[:KEY_BYTES].hex() in revoked for change, _ in changes)):
-            now = self._revoked(doc_id, self.docs.get(doc_id))
-            if now != revoked:
-                self._revise(doc_id, revoked, now)
-                revoked = now
         maps = self._collections(doc_id)
         records = [(maps[parent], key, op, value) for parent, key, op, value in made
                    if parent is not None and parent in maps]
+        for _, key, op, value in (r for r in records if r[0] == DEVICES):
+            self.devices.certified(doc_id, key, op, value)
+        revocations = [parent for parent, key, _, _ in made if key == "revoked" and parent is not None]
+        if revocations or (revoked and any(
+                change.actor[:KEY_BYTES].hex() in revoked for change, _ in changes)):
+            doc = self.docs.get(doc_id)
+            self.devices.revoked_in(doc_id, revocations, doc)
+            now = self._revoked(doc_id, doc)
+            if now != revoked:
+                self._revise(doc_id, revoked, now)
+                revoked = now
+        records = [r for r in records if r[0] != DEVICES]
         counted = dict.fromkeys(INDEXED, 0)
         for collection, key, op, value in records:
             counted[collection] += self._put(doc_id, collection, key, op.actor, op.counter,
@@ -244,6 +255,16 @@ class LedgerIndex:
         self.store.db.execute(
             "INSERT OR REPLACE INTO ledger_indexed (doc, format, revoked, maps) VALUES (?, ?, '{}', ?)",
             (doc_id, FORMAT, json.dumps({c: [op.actor.hex(), op.counter] for c, op in sorted(maps.items())})))
+
+    def _devices_of(self, doc_id: str, doc: Document) -> None:
+        """Every device entry of a ledger read from its document: the genesis writes its
+        founding device's entry inside the `devices` map it makes, so the change's
+        operations give that entry without the op that made it, which a revocation names."""
+        devices = read_map(doc, DEVICES)
+        for key, obj in entry_ids(doc, DEVICES).items():
+            made = object_op(obj)
+            if made is not None:
+                self.devices.certified(doc_id, key, OpId(made[1], made[0]), devices.get(key))
 
     def _revocations(self, doc_id: str) -> Revocations | None:
         """The revocations in force the index holds for a ledger; None if it is not indexed.
@@ -269,13 +290,12 @@ class LedgerIndex:
     def _revoked(self, doc_id: str, doc: Document) -> Revocations:
         """The validly signed revocations of a ledger and where each cut ends in op counters,
         as federation/ledger.py reads them, with the changes inside each cut read from the
-        store (an actor's op counters grow with its seq)."""
+        store (an actor's op counters grow with its seq): only the devices whose entry holds
+        a revocation are read, found in the table of devices."""
         assembly = parse_doc_id(doc_id).assembly
         assert assembly is not None
         out: Revocations = {}
-        for key, device in read_devices(doc).items():
-            if device.revoked_cut is None:
-                continue
+        for key in self.devices.revoked(doc_id):
             raw = parse_key(key)
             cut = revocation_cut(assembly, raw, read_entry(doc, "devices", key))
             if cut is None:
@@ -419,14 +439,16 @@ class LedgerIndex:
         db = self.store.db
         db.execute("DELETE FROM ledger_records WHERE doc = ?", (doc_id,))
         db.execute("DELETE FROM ledger_writers WHERE doc = ?", (doc_id,))
+        self.devices.forget(doc_id)
         doc = self.docs.get(doc_id)
         maps = {}
-        for collection in INDEXED:
+        for collection in MAPPED:
             item = doc.get(ROOT, collection)
             made = None if item is None or item[0] != ObjType.Map else object_op(bytes(item[1]))
             if made is not None:
                 maps[collection] = OpId(made[1], made[0])
         self._begin(doc_id, maps)
+        self._devices_of(doc_id, doc)
         revoked = self._revoked(doc_id, doc)
         db.execute("UPDATE ledger_indexed SET revoked = ? WHERE doc = ?",
                    (json.dumps(revoked, sort_keys=True), doc_id))
