@@ -217,7 +217,8 @@ def test_the_story_has_what_the_listings_judge() -> None:
     assert mandates["Bo"]["outcome"] == "rejected"
     assert mandates["Di"]["issued"] is None  # its issuing decision is void
     assert len(full["void"]) == 3 and "cymandateaaaaaaa" in full["void"]
-    assert len(full["devices"]) == 3 and [d["revoked_cut"] is not None for d in full["devices"]].count(True) == 1
+    assert len(full["devices"]) == 3
+    assert [d["revoked_cut"] is not None for d in full["devices"]].count(True) == 1
     records = full["view records"]
     assert records["proposals"] and records["ratifications"] and records["acceptances"]
     assert records["economy"]["needs"] and len(records["mandates"]) == 4  # not Di: no issuing decision

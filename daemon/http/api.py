@@ -36,6 +36,7 @@ from ..services.listing import (
     Lister,
     Listing,
     decision_listing,
+    delegate_rows,
     device_rows,
     indexed_bylaws_row,
     mandate_listing,
@@ -189,7 +190,8 @@ def one_listed(request: web.Request, lister: Lister, what: str) -> web.Response:
 
 async def get_ledger(request: web.Request) -> web.Response:
     """The ledger's profile, bylaws, devices and void records, with its decisions and mandates:
-    the newest `?limit=N` of each (their `totals` say how many there are), else every one."""
+    the newest `?limit=N` of each (their `totals` say how many there are), else every one; and
+    `delegates`, every mandate with its adopted recall, for the page's Delegates view."""
     limit = limit_of(request)
     assembly = assembly_of(request)
     node, doc_id = request.app[API_KEY].node, ledger_id(assembly)
@@ -202,6 +204,7 @@ async def get_ledger(request: web.Request) -> web.Response:
         "decisions": decisions.rows,
         "mandates": mandates.rows,
         "totals": {"decisions": decisions.total, "mandates": mandates.total},
+        "delegates": delegate_rows(node.ingestor.ledgers, doc_id, profile),
         "devices": device_rows(node.ingestor.ledgers, doc_id),
         "void": [{"id": k, "reason": r} for k, r in sorted(decisions.void.items())],
     })

@@ -511,6 +511,12 @@ class LedgerIndex:
             f"SELECT id, entry FROM ledger_records WHERE doc = ? AND collection = ? AND {STANDING}",
             (doc_id, collection)))
 
+    def ids(self, doc_id: str, collection: str) -> list[str]:
+        """The ids of every record of a collection that readers show."""
+        return [key for (key,) in self.store.db.execute(
+            f"SELECT id FROM ledger_records WHERE doc = ? AND collection = ? AND {STANDING} ORDER BY id",
+            (doc_id, collection))]
+
     def referring(self, doc_id: str, collection: str, column: str,
                   values: Iterable[str]) -> dict[str, Plain]:
         """The records of a collection whose `column` (one of REFERENCES) is one of `values`."""
@@ -534,6 +540,13 @@ class LedgerIndex:
                 f"SELECT id, entry FROM ledger_records WHERE doc = ? AND collection = ? AND id IN "
                 f"({','.join('?' * len(part))}) AND {STANDING}", (doc_id, collection, *part))))
         return out
+
+    def made_by(self, doc_id: str, collection: str, key: str) -> OpId | None:
+        """The op that made a record readers show (of two concurrent creations, the one read)."""
+        row = self.store.db.execute(f"SELECT actor, counter FROM ledger_records WHERE doc = ? AND"
+                                    f" collection = ? AND id = ? AND {STANDING}",
+                                    (doc_id, collection, key)).fetchone()
+        return None if row is None else OpId(int(row[1]), bytes(row[0]))
 
     def bylaws(self, doc_id: str) -> dict[str, Plain]:
         """Every decision of kind `bylaws`: they alone make the bylaws through time."""
