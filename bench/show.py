@@ -16,7 +16,9 @@ After each fill, as a command would, a node opened afresh (nothing cached) reads
   rows from the whole ledger document (what `show` read before the index);
 - `show bylaws`, from the bylaws decisions alone;
 - `view`: the confederal view (daemon/store/viewindex.py) when nothing changed since it
-  was last rendered, and after one more decision was recorded.
+  was last rendered, and after one more decision was recorded;
+- the cut a revocation of the node's device records (its actors' last seqs), found by the
+  index of actors, and as the baseline the same read through every change of the ledger.
 
 The page read from the index must be the tail of the full listing, and the view the one
 recomputed from every document. The ratio printed is each time over its time at the first
@@ -195,6 +197,17 @@ def one_more_decision(node: Node) -> object:
                                                                     Tally(9, 1, 0)))
 
 
+def device_cut(node: Node) -> object:
+    """What revoking this node's device reads of the store: its actors' last seqs (its cut)."""
+    return node.store.actor_cut(node.ledger_id, node.device_key.public)
+
+
+def every_change_cut(node: Node) -> object:
+    """The same cut as it was read before, through every change of the ledger."""
+    return dict(node.store.db.execute("SELECT actor, max(seq) FROM changes WHERE doc = ? AND signer = ?"
+                                      " GROUP BY actor", (node.ledger_id, node.device_key.public)))
+
+
 def check(shows: Path, views: Path) -> None:
     """The page read from the index is the tail of the full listing read from the document,
     and the view is the one recomputed from every document."""
@@ -222,6 +235,8 @@ MEASURES: tuple[tuple[str, Read, Read | None, bool], ...] = (
     ("view, one decision new", view, one_more_decision, True),
     ("before: decisions, whole ledger", whole_decisions, None, False),
     ("before: mandates, whole ledger", whole_mandates, None, False),
+    ("a device's cut (revocation)", device_cut, None, False),
+    ("before: the cut, every change", every_change_cut, None, False),
 )
 
 

@@ -62,7 +62,7 @@ from pnyx.federation.rotation import person
 from .devicesindex import DEVICES, DeviceIndex
 from .documents import DocumentCache
 from .schema import create_schema
-from .sqlite import Store
+from .sqlite import Store, after_prefix
 
 FORMAT = "ledger-records/v3"  # bump when what a row holds changes: every ledger is re-indexed
 DECISIONS, MANDATES = "decisions", "mandates"
@@ -327,7 +327,7 @@ class LedgerIndex:
             # of actors: what a revocation costs does not grow with the ledger
             actors = [bytes(a) for (a,) in db.execute(
                 "SELECT DISTINCT actor FROM ledger_records WHERE doc = ? AND actor >= ? AND actor < ?"
-                " AND substr(actor, 1, ?) = ?", (doc_id, low, _after_prefix(low), KEY_BYTES, low))]
+                " AND substr(actor, 1, ?) = ?", (doc_id, low, after_prefix(low), KEY_BYTES, low))]
             changed = changed or bool(actors)
             for actor in actors:
                 if device in now:
@@ -582,15 +582,6 @@ class LedgerIndex:
         return dict(self.store.db.execute(
             "SELECT id, void FROM ledger_records WHERE doc = ? AND void IS NOT NULL"
             " ORDER BY collection, id", (doc_id,)))
-
-
-def _after_prefix(prefix: bytes) -> bytes:
-    """The least blob greater than every blob that begins with `prefix` (all 0xff: none, so
-    the greatest blob of a key's length and more)."""
-    stripped = prefix.rstrip(b"\xff")
-    if not stripped:
-        return b"\xff" * (len(prefix) + 64)  # longer than any actor id (rule E3)
-    return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
 def _decoded(raw: bytes) -> tuple[ParsedChange, list[Made]] | None:
