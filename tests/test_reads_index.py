@@ -28,9 +28,9 @@ from pnyx.daemon.store.viewindex import indexed_log_records
 from pnyx.federation.confed import Act, ActKind, mandate_log_records, write_act
 from pnyx.federation.docids import mandate_doc_id
 from pnyx.federation.keys import key_text
-from pnyx.federation.ledger import read_devices, read_ledger
+from pnyx.federation.ledger import read_devices, read_ledger, write_device
 
-from .ledgerkit import Author, found_assembly, founded, memory_node, new_key, vote
+from .ledgerkit import Author, author_on, found_assembly, founded, index_rows, memory_node, new_key, vote
 from .test_write_index import WAYS, Freshen
 
 LEDGER = "ledger/"
@@ -164,3 +164,30 @@ def test_which_acts_saw_an_adopted_recall_is_read_without_loading_the_ledger(
                                           reader.docs.get(reader.ledger_id))
     saw = {act_id: act["saw_recall"] for act_id, act in indexed["acts"].items()}
     assert saw == {before: False, late.id: True, concurrent.id: False}
+
+
+def test_of_two_concurrent_certifications_of_one_device_the_index_lists_the_one_automerge_shows() -> None:
+    """Two holders of the assembly key certify one device at once, under other labels, and the
+    device is revoked afterwards (in the entry Automerge shows): in either order of arrival,
+    the devices listed from the index are those the document reads, and an index rebuilt
+    from the document holds the same rows."""
+    norte = found_assembly()
+    held = norte.envelopes()
+    twin = new_key().public
+    writers = [author_on(norte.home, norte.key, nonce=n) for n in (5, 6)]
+    certifications = [w.sign(w.change(lambda tx, label=label: write_device(tx, norte.key, twin, label)))
+                      for w, label in zip(writers, ("north door", "south door"), strict=True)]
+    norte.home.ingestor.ingest(certifications)
+    norte.recorder.revoke_device(twin)
+    revocation = norte.envelopes()[-1]
+    for arrival in (certifications, certifications[::-1]):
+        node = memory_node(norte.key.public, new_key())
+        node.ingestor.ingest(held)
+        for envelope in [*arrival, revocation]:
+            assert node.ingestor.ingest([envelope]).accepted == 1
+        index, doc = node.ingestor.ledgers, node.docs.get(node.ledger_id)
+        assert index.devices.devices(node.ledger_id) == read_devices(doc)
+        assert read_devices(doc)[key_text(twin)].revoked_cut is not None
+        kept = index_rows(node.store.db)
+        index.rebuild(node.ledger_id)
+        assert index_rows(node.store.db) == kept
