@@ -22,8 +22,9 @@ from collections.abc import Iterable
 
 from automerge.core import Document
 from pnyx.federation.amvalues import Plain, read_entry
+from pnyx.federation.chunk import ParsedChange
 from pnyx.federation.ledger import Device, device_of
-from pnyx.federation.ops import OpId
+from pnyx.federation.ops import MAKES, Made, OpId, decode_rows
 
 from .schema import create_schema
 
@@ -92,6 +93,23 @@ class DeviceIndex:
         return [key for (key,) in self.db.execute(
             "SELECT key FROM ledger_devices WHERE doc = ? AND cut IS NOT NULL AND certificate"
             " IS NOT NULL ORDER BY key", (doc_id,))]
+
+
+def made_in_map(change: ParsedChange, made: list[Made]) -> list[tuple[str, OpId, Plain]]:
+    """(key, op, value) of the device entries a change writes inside the `devices` map it
+    makes itself: the genesis (rule W8) so certifies its founding device. made_under_keys
+    folds them into the map's value, without the op that made each, which a revocation
+    names: those ops are read from the change's operations, decoded again (once a ledger)."""
+    maps = [(op, value) for parent, key, op, value in made if parent is None and key == DEVICES]
+    if not maps:
+        return []
+    devices, value = maps[0]
+    entries = value if isinstance(value, dict) else {}
+    rows = decode_rows(change)
+    return [(key, OpId(rows.start + i, rows.actor), entries.get(key))
+            for i, (obj, key, action, insert) in enumerate(zip(rows.obj, rows.key, rows.action, rows.insert,
+                                                                strict=True))
+            if obj == devices and key is not None and action in MAKES and not insert]
 
 
 def _columns(device: Device | None) -> tuple[str | None, bytes | None, str | None]:

@@ -59,7 +59,7 @@ from pnyx.federation.ledger import (
 from pnyx.federation.ops import Made, OpId, Rows, decode_rows, made_under_keys
 from pnyx.federation.rotation import person
 
-from .devicesindex import DEVICES, DeviceIndex
+from .devicesindex import DEVICES, DeviceIndex, made_in_map
 from .documents import DocumentCache
 from .schema import create_schema
 from .sqlite import Store, after_prefix
@@ -218,12 +218,14 @@ class LedgerIndex:
                 return  # indexed before this index existed, or in another format: see `ensure`
             self._begin(doc_id, {key: op for parent, key, op, _ in made
                                  if parent is None and key in MAPPED})
-            self._devices_of(doc_id, self.docs.get(doc_id))  # the genesis certifies in its own map
             revoked = {}
         maps = self._collections(doc_id)
         records = [(maps[parent], key, op, value) for parent, key, op, value in made
                    if parent is not None and parent in maps]
-        for _, key, op, value in (r for r in records if r[0] == DEVICES):
+        certified = [(key, op, value) for c, key, op, value in records if c == DEVICES]
+        for change, of_change in changes:
+            certified += made_in_map(change, of_change)
+        for key, op, value in certified:
             self.devices.certified(doc_id, key, op, value)
         revocations = [parent for parent, key, _, _ in made if key == "revoked" and parent is not None]
         if revocations or (revoked and any(
@@ -257,9 +259,7 @@ class LedgerIndex:
             (doc_id, FORMAT, json.dumps({c: [op.actor.hex(), op.counter] for c, op in sorted(maps.items())})))
 
     def _devices_of(self, doc_id: str, doc: Document) -> None:
-        """Every device entry of a ledger read from its document: the genesis writes its
-        founding device's entry inside the `devices` map it makes, so the change's
-        operations give that entry without the op that made it, which a revocation names."""
+        """Every device entry of a ledger, read from its document."""
         devices = read_map(doc, DEVICES)
         for key, obj in entry_ids(doc, DEVICES).items():
             made = object_op(obj)
