@@ -18,11 +18,12 @@ void marks revised when they change (a revocation arrives, or a change of a
 revoked device inside its cut). A mandate carries the date of its issuing
 decision, when that decision is held and stands, so mandates page by date too.
 The economy's collections and the draws' steps are kept as plain entries, for
-the view and the plan, which read them whole. `ledger_entry_writers` lists, for
-each mandate, the keys that may write its log (its delegate's and co-delegates'): a
-delegate's device finds its mandates without reading every mandate. Rows are kept
-under a ledger's number (`ledger_numbers`), not its 59-byte id: shorter rows and
-index keys made the index's inserts a fifth cheaper (measured).
+the view and the plan, which read them whole; the devices in a table of their own
+(daemon/store/devicesindex.py), since a revocation is written into its device's entry.
+`ledger_entry_writers` lists, for each mandate, the keys that may write its log (its
+delegate's and co-delegates'): a delegate's device finds its mandates without reading
+every mandate. Rows are kept under a ledger's number (`ledger_numbers`), not its 59-byte
+id: shorter rows and index keys made the index's inserts a fifth cheaper (measured).
 
 A ledger held before this index existed, or indexed in an older FORMAT, is
 indexed from its document the first time it is read (`ensure`); the tables of
@@ -53,16 +54,16 @@ from pnyx.federation.ledger import (
     ECONOMY_COLLECTIONS,
     decision_of,
     mandate_of,
-    read_devices,
     revocation_cut,
     void_reason,
 )
 from pnyx.federation.ops import Made, OpId, Rows, decode_rows, made_under_keys
 from pnyx.federation.rotation import person
 
+from .devicesindex import DEVICES, DeviceIndex, made_in_map
 from .documents import DocumentCache
 from .schema import create_schema
-from .sqlite import Store
+from .sqlite import Store, after_prefix
 
 FORMAT = "ledger-records/v3"  # bump when what a row holds changes: every ledger is re-indexed
 # Tables of the formats before, dropped when a store is opened: their ledgers are indexed
@@ -73,6 +74,7 @@ COLLECTIONS = (DECISIONS, MANDATES)  # records that may be void, counted, dated
 # Also kept, as plain entries: the economy's collections and the draws' steps, which the
 # view and the plan read whole (their readers leave no record of them out as void).
 INDEXED = (*COLLECTIONS, *ECONOMY_COLLECTIONS, SORTITION)
+MAPPED = (*INDEXED, DEVICES)  # the genesis's maps whose entries are indexed (devices: devicesindex.py)
 # Columns a caller may select records by (`referring`): each has an index.
 REFERENCES = ("supersedes", "subject", "revote_of", "decision", "person")
 SCHEMA = """
@@ -163,6 +165,7 @@ class LedgerIndex:
         for (table,) in store.db.execute(  # their ledgers are indexed again, in FORMAT (`ensure`)
                 f"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN {OLDER_TABLES}").fetchall():
             store.db.execute(f"DROP TABLE {table}")
+        self.devices = DeviceIndex(store.db)
         # Changes held before the index existed are not caught up: their ledgers are indexed
         # whole from their documents when first read (`ensure`).
         if store.db.execute("SELECT 1 FROM ledger_index_state").fetchone() is None:  # no write else
@@ -253,17 +256,26 @@ class LedgerIndex:
             if all(change.deps for change, _ in changes):
                 return  # indexed before this index existed, or in another format: see `ensure`
             self._begin(doc_id, {key: op for parent, key, op, _ in made
-                                 if parent is None and key in INDEXED})
+                                 if parent is None and key in MAPPED})
             revoked = {}
-        if any(key == "revoked" for _, key, _, _ in made) or (revoked and any(
-                change.actor[:KEY_BYTES].hex() in revoked for change, _ in changes)):
-            now = self._revoked(doc_id, self.docs.get(doc_id))
-            if now != revoked:
-                self._revise(doc_id, revoked, now)
-                revoked = now
         maps = self._collections(doc_id)
         records = [(maps[parent], key, op, value) for parent, key, op, value in made
                    if parent is not None and parent in maps]
+        certified = [(key, op, value) for c, key, op, value in records if c == DEVICES]
+        for change, of_change in changes:
+            certified += made_in_map(change, of_change)
+        for key, op, value in certified:
+            self.devices.certified(doc_id, key, op, value)
+        revocations = [parent for parent, key, _, _ in made if key == "revoked" and parent is not None]
+        if revocations or (revoked and any(
+                change.actor[:KEY_BYTES].hex() in revoked for change, _ in changes)):
+            doc = self.docs.get(doc_id)
+            self.devices.revoked_in(doc_id, revocations, doc)
+            now = self._revoked(doc_id, doc)
+            if now != revoked:
+                self._revise(doc_id, revoked, now)
+                revoked = now
+        records = [r for r in records if r[0] != DEVICES]
         counted = dict.fromkeys(INDEXED, 0)
         ledger = self._numbered(doc_id)
         for collection, key, op, value in records:
@@ -285,6 +297,14 @@ class LedgerIndex:
         self.store.db.execute(
             "INSERT OR REPLACE INTO ledger_indexed (doc, format, revoked, maps) VALUES (?, ?, '{}', ?)",
             (doc_id, FORMAT, json.dumps({c: [op.actor.hex(), op.counter] for c, op in sorted(maps.items())})))
+
+    def _devices_of(self, doc_id: str, doc: Document) -> None:
+        """Every device entry of a ledger, read from its document."""
+        devices = read_map(doc, DEVICES)
+        for key, obj in entry_ids(doc, DEVICES).items():
+            made = object_op(obj)
+            if made is not None:
+                self.devices.certified(doc_id, key, OpId(made[1], made[0]), devices.get(key))
 
     def _revocations(self, doc_id: str) -> Revocations | None:
         """The revocations in force the index holds for a ledger; None if it is not indexed.
@@ -310,13 +330,12 @@ class LedgerIndex:
     def _revoked(self, doc_id: str, doc: Document) -> Revocations:
         """The validly signed revocations of a ledger and where each cut ends in op counters,
         as federation/ledger.py reads them, with the changes inside each cut read from the
-        store (an actor's op counters grow with its seq)."""
+        store (an actor's op counters grow with its seq): only the devices whose entry holds
+        a revocation are read, found in the table of devices."""
         assembly = parse_doc_id(doc_id).assembly
         assert assembly is not None
         out: Revocations = {}
-        for key, device in read_devices(doc).items():
-            if device.revoked_cut is None:
-                continue
+        for key in self.devices.revoked(doc_id):
             raw = parse_key(key)
             cut = revocation_cut(assembly, raw, read_entry(doc, "devices", key))
             if cut is None:
@@ -349,7 +368,7 @@ class LedgerIndex:
             # of actors: what a revocation costs does not grow with the ledger
             actors = [bytes(a) for (a,) in db.execute(
                 "SELECT DISTINCT actor FROM ledger_entries WHERE ledger = ? AND actor >= ? AND actor < ?"
-                " AND substr(actor, 1, ?) = ?", (ledger, low, _after_prefix(low), KEY_BYTES, low))]
+                " AND substr(actor, 1, ?) = ?", (ledger, low, after_prefix(low), KEY_BYTES, low))]
             changed = changed or bool(actors)
             for actor in actors:
                 if device in now:
@@ -460,14 +479,16 @@ class LedgerIndex:
         ledger = self._numbered(doc_id)
         db.execute("DELETE FROM ledger_entries WHERE ledger = ?", (ledger,))
         db.execute("DELETE FROM ledger_entry_writers WHERE ledger = ?", (ledger,))
+        self.devices.forget(doc_id)
         doc = self.docs.get(doc_id)
         maps = {}
-        for collection in INDEXED:
+        for collection in MAPPED:
             item = doc.get(ROOT, collection)
             made = None if item is None or item[0] != ObjType.Map else object_op(bytes(item[1]))
             if made is not None:
                 maps[collection] = OpId(made[1], made[0])
         self._begin(doc_id, maps)
+        self._devices_of(doc_id, doc)
         revoked = self._revoked(doc_id, doc)
         db.execute("UPDATE ledger_indexed SET revoked = ? WHERE doc = ?",
                    (json.dumps(revoked, sort_keys=True), doc_id))
@@ -535,6 +556,12 @@ class LedgerIndex:
             f"SELECT id, entry FROM ledger_entries WHERE ledger = ? AND collection = ? AND {STANDING}",
             (self._known_number(doc_id), collection)))
 
+    def ids(self, doc_id: str, collection: str) -> list[str]:
+        """The ids of every record of a collection that readers show."""
+        return [key for (key,) in self.store.db.execute(
+            f"SELECT id FROM ledger_entries WHERE ledger = ? AND collection = ? AND {STANDING}"
+            " ORDER BY id", (self._known_number(doc_id), collection))]
+
     def referring(self, doc_id: str, collection: str, column: str,
                   values: Iterable[str]) -> dict[str, Plain]:
         """The records of a collection whose `column` (one of REFERENCES) is one of `values`."""
@@ -560,6 +587,13 @@ class LedgerIndex:
                 f"SELECT id, entry FROM ledger_entries WHERE ledger = ? AND collection = ? AND id IN "
                 f"({','.join('?' * len(part))}) AND {STANDING}", (ledger, collection, *part))))
         return out
+
+    def made_by(self, doc_id: str, collection: str, key: str) -> OpId | None:
+        """The op that made a record readers show (of two concurrent creations, the one read)."""
+        row = self.store.db.execute(f"SELECT actor, counter FROM ledger_entries WHERE ledger = ? AND"
+                                    f" collection = ? AND id = ? AND {STANDING}",
+                                    (self._known_number(doc_id), collection, key)).fetchone()
+        return None if row is None else OpId(int(row[1]), bytes(row[0]))
 
     def bylaws(self, doc_id: str) -> dict[str, Plain]:
         """Every decision of kind `bylaws`: they alone make the bylaws through time."""
@@ -596,15 +630,6 @@ class LedgerIndex:
         return dict(self.store.db.execute(
             "SELECT id, void FROM ledger_entries WHERE ledger = ? AND void IS NOT NULL"
             " ORDER BY collection, id", (self._known_number(doc_id),)))
-
-
-def _after_prefix(prefix: bytes) -> bytes:
-    """The least blob greater than every blob that begins with `prefix` (all 0xff: none, so
-    the greatest blob of a key's length and more)."""
-    stripped = prefix.rstrip(b"\xff")
-    if not stripped:
-        return b"\xff" * (len(prefix) + 64)  # longer than any actor id (rule E3)
-    return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
 def _decoded(raw: bytes) -> tuple[ParsedChange, list[Made]] | None:

@@ -443,10 +443,12 @@ class Store:
         return None if row is None else Envelope(row[0], bytes(row[1]), bytes(row[2]), bytes(row[3]))
 
     def actor_cut(self, doc_id: str, signer: bytes) -> dict[str, int]:
-        """Each actor of `signer` in `doc_id` (hex) with the highest seq held."""
+        """Each actor of `signer` in `doc_id` (hex) with the highest seq held. Its actors begin
+        with its key (rule E3): they are found by the index of (doc, actor, seq), so a device's
+        cut costs what its own changes do, not what the whole document's do."""
         return {bytes(actor).hex(): int(seq) for actor, seq in self.db.execute(
-            "SELECT actor, max(seq) FROM changes WHERE doc = ? AND signer = ? GROUP BY actor",
-            (doc_id, signer))}
+            "SELECT actor, max(seq) FROM changes WHERE doc = ? AND actor >= ? AND actor < ?"
+            " AND signer = ? GROUP BY actor", (doc_id, signer, after_prefix(signer), signer))}
 
     def known_signer(self, doc_id: str, signer: bytes) -> bool:
         """Whether a key already wrote to `doc_id` (the assembly key wrote a ledger's genesis).
@@ -567,3 +569,12 @@ class Store:
 
 def split_hashes(blob: bytes) -> tuple[bytes, ...]:
     return tuple(bytes(blob[i:i + HASH_BYTES]) for i in range(0, len(blob), HASH_BYTES))
+
+
+def after_prefix(prefix: bytes) -> bytes:
+    """The least blob greater than every blob that begins with `prefix` (all 0xff: none, so
+    the greatest blob of a key's length and more)."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return b"\xff" * (len(prefix) + 64)  # longer than any actor id (rule E3)
+    return stripped[:-1] + bytes([stripped[-1] + 1])
