@@ -12,11 +12,15 @@ signed and stored through ingest (so the index of records is kept as a daemon ke
 After each fill, as a command would, a node opened afresh (nothing cached) reads:
 
 - `show decisions` and `show mandates`: the newest 50 with their total, from the index of
-  records (daemon/store/ledgerindex.py); and, as the baseline of the same run, the same
+  records (daemon/store/ledgerindex.py); the log of a recalled mandate (one of the `show`
+  ledger's, with its delegate's report), as the view reads it, which asks which acts saw
+  the recall; and, as the baseline of the same run, the same
   rows from the whole ledger document (what `show` read before the index);
 - `show bylaws`, from the bylaws decisions alone;
 - `view`: the confederal view (daemon/store/viewindex.py) when nothing changed since it
-  was last rendered, and after one more decision was recorded.
+  was last rendered, and after one more decision was recorded;
+- the cut a revocation of the node's device records (its actors' last seqs), found by the
+  index of actors, and as the baseline the same read through every change of the ledger.
 
 The page read from the index must be the tail of the full listing, and the view the one
 recomputed from every document. The ratio printed is each time over its time at the first
@@ -42,11 +46,12 @@ from pnyx.daemon.services.listing import (
     mandate_listing,
     mandate_rows,
 )
-from pnyx.daemon.services.records import DecisionInput, Recorder
+from pnyx.daemon.services.records import DecisionInput, Recorder, new_record_id
 from pnyx.daemon.store.node import Node, create_data_dir, new_key, open_node
-from pnyx.daemon.store.viewindex import ViewIndex, scratch_view
+from pnyx.daemon.store.viewindex import ViewIndex, indexed_log_records, scratch_view
 from pnyx.federation.charter import Rules, new_charter
-from pnyx.federation.confed import ProposalBody, ProposalKind
+from pnyx.federation.confed import Act, ActKind, ProposalBody, ProposalKind, mandate_log_records
+from pnyx.federation.docids import parse_doc_id
 from pnyx.federation.envelope import run_actor, sign_change
 from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import (
@@ -84,7 +89,9 @@ class Ledger:
             recorder = Recorder(node, today=lambda: AS_OF)
             recorder.found(Profile(key_text(self.key.public), "Bench assembly", "", 100))
             recorder.adopt_bylaws({"quorum": 3}, vote("Bylaws", dt.date(2025, 12, 1)))
-            if not mandates:
+            if mandates:
+                recalled(recorder)
+            else:
                 confederal(recorder)
             self.doc = node.docs.get(node.ledger_id).fork()
         finally:
@@ -123,6 +130,16 @@ def confederal(recorder: Recorder) -> None:
     for n in range(20):
         recorder.issue_mandate(vote(f"Send {n}", day), f"Delegate {n}", None, "Bench valley", day,
                                day + dt.timedelta(days=30), PLAN)
+
+
+def recalled(recorder: Recorder) -> None:
+    """A mandate naming this node's device, its delegate's report, then its adopted recall: the
+    log's reading asks which acts saw the recall."""
+    day, me = dt.date(2025, 12, 2), key_text(recorder.node.device_key.public)
+    mandate = recorder.issue_mandate(vote("Send the bench delegate", day), "Bench delegate", me,
+                                     "Water council", day, day + dt.timedelta(days=30), PLAN)
+    recorder.delegate_act(mandate, Act(new_record_id(), ActKind.REPORT, day, None, None, None, "Met"))
+    recorder.recall_mandate(mandate, vote("Recall the bench delegate", day))
 
 
 def change(doc: Document, n: int, mandates: bool) -> bytes:
@@ -195,6 +212,34 @@ def one_more_decision(node: Node) -> object:
                                                                     Tally(9, 1, 0)))
 
 
+def device_cut(node: Node) -> object:
+    """What revoking this node's device reads of the store: its actors' last seqs (its cut)."""
+    return node.store.actor_cut(node.ledger_id, node.device_key.public)
+
+
+def every_change_cut(node: Node) -> object:
+    """The same cut as it was read before, through every change of the ledger."""
+    return dict(node.store.db.execute("SELECT actor, max(seq) FROM changes WHERE doc = ? AND signer = ?"
+                                      " GROUP BY actor", (node.ledger_id, node.device_key.public)))
+
+
+def log_of(node: Node) -> str:
+    return next(doc for doc in node.store.documents() if doc.startswith("mandate/"))
+
+
+def recalled_log(node: Node) -> object:
+    """The recalled mandate's log as the view reads it: from the index and the store."""
+    return indexed_log_records(node.ingestor.ledgers, log_of(node), node.docs.profile(node.ledger_id),
+                               node.docs.get)
+
+
+def whole_recalled_log(node: Node) -> object:
+    """The same log read with the ledger's whole document, as before."""
+    log = parse_doc_id(log_of(node))
+    return mandate_log_records(node.assembly, log.record, node.docs.get(log_of(node)),
+                               node.docs.get(node.ledger_id))
+
+
 def check(shows: Path, views: Path) -> None:
     """The page read from the index is the tail of the full listing read from the document,
     and the view is the one recomputed from every document."""
@@ -203,6 +248,7 @@ def check(shows: Path, views: Path) -> None:
         for page, whole in ((show_decisions, whole_decisions), (show_mandates, whole_mandates)):
             listing, rows = page(node), whole(node)
             assert listing.rows == rows[-SHOWN:] and listing.total == len(rows), page.__name__
+        assert recalled_log(node) == whole_recalled_log(node)
     finally:
         node.close()
     node = open_node(views)
@@ -222,6 +268,10 @@ MEASURES: tuple[tuple[str, Read, Read | None, bool], ...] = (
     ("view, one decision new", view, one_more_decision, True),
     ("before: decisions, whole ledger", whole_decisions, None, False),
     ("before: mandates, whole ledger", whole_mandates, None, False),
+    ("a recalled mandate's log", recalled_log, None, False),
+    ("before: the log, whole ledger", whole_recalled_log, None, False),
+    ("a device's cut (revocation)", device_cut, None, False),
+    ("before: the cut, every change", every_change_cut, None, False),
 )
 
 

@@ -15,6 +15,8 @@
 3. Convergence: MESH daemons on a random connected 3-regular graph (static
    peers, --no-learn), one new decision: seconds until all hold it, with push
    at once, and with periodic pull-push only (gossip rounds = seconds / interval).
+
+PNYX_BENCH_SYNC_SIZES (say 10000,50000) runs only the catch-up, of those sizes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import random
 import socket
 import sqlite3
@@ -44,7 +47,9 @@ from pnyx.federation.syncmsg import Hello, decode_reply, encode
 from bench.corpus import ledger_chain, new_key
 
 PNYX = [sys.executable, "-m", "pnyx.daemon.cli.main"]
-CATCH_UP = (1_000, 10_000, 50_000)
+# PNYX_BENCH_SYNC_SIZES=10000,50000 runs the catch-up of those sizes alone (no idle, no mesh)
+SIZES = os.environ.get("PNYX_BENCH_SYNC_SIZES")
+CATCH_UP = (1_000, 10_000, 50_000) if SIZES is None else tuple(int(s) for s in SIZES.split(","))
 CATCH_UP_DOCS = 10
 AUTOMERGE_REPO = Path(__file__).resolve().parent / "automerge-repo"
 MESH = 20
@@ -328,8 +333,9 @@ def mesh(root: Path) -> None:
 def run() -> None:
     with tempfile.TemporaryDirectory(prefix="pnyx-bench-sync-") as tmp:
         root = Path(tmp)
-        for docs in (10, 1000):
+        for docs in (10, 1000) if SIZES is None else ():
             idle(root, docs)
         for total in CATCH_UP:
             catch_up(root, total)
-        mesh(root)
+        if SIZES is None:
+            mesh(root)

@@ -115,7 +115,8 @@ class Client:
         return cast(list[Assembly], self.get("/assemblies"))
 
     def ledger(self, assembly: str | None = None, limit: int | None = None) -> Ledger:
-        """The whole ledger, or with only the newest `limit` decisions and mandates."""
+        """The whole ledger, or with only the newest `limit` decisions and mandates; its
+        `delegates` hold every mandate and the decisions that recalled them either way."""
         return cast(Ledger, self.get("/ledger", assembly=assembly,
                                      limit=None if limit is None else str(limit)))
 

@@ -79,8 +79,17 @@ class Ledger(TypedDict):
     decisions: list[Decision]
     mandates: list[Mandate]
     totals: Totals
+    delegates: Delegates
     devices: list[Device]
     void: list[VoidRecord]
+
+
+class Delegates(TypedDict):
+    """Every mandate of a ledger and the decisions that recalled them, whatever page of its
+    decisions and mandates a Ledger lists: what a Delegates view shows beside the view."""
+
+    mandates: list[Mandate]
+    recalls: list[Decision]
 
 
 class Totals(TypedDict):

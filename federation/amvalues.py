@@ -92,6 +92,17 @@ def read_entry(doc: Document, key: str, entry: str, heads: list[bytes] | None = 
     return None if item is None else _read_item(doc, item, heads, 0)
 
 
+def entry_op(doc: Document, key: str, entry: str,
+             heads: list[bytes] | None = None) -> tuple[bytes, int] | None:
+    """(actor, counter) of the op that made the object entry `entry` of the top-level map
+    `key` as read (at `heads`), or None: which of two concurrent creations of one id is read."""
+    found = doc.get(ROOT, key, heads)
+    if found is None or found[0] != ObjType.Map:
+        return None
+    item = doc.get(found[1], entry, heads)
+    return None if item is None or not isinstance(item[0], ObjType) else object_op(bytes(item[1]))
+
+
 def _read_item(doc: Document, item: tuple[Any, bytes], heads: list[bytes] | None, depth: int) -> Plain:
     value, obj_id = item
     if isinstance(value, ObjType):

@@ -27,11 +27,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from automerge.core import ROOT, Document, ObjType, Transaction
 
-from .amvalues import Plain, ensure_map, put_value, read_entry, read_map, read_root
+from .amvalues import Plain, ensure_map, entry_op, put_value, read_entry, read_map, read_root
 from .bylaws import judge
 from .charter import AMENDABLE, CHARTER_ID_RE, read_charter
 from .docids import RECORD_ID_RE
@@ -274,24 +274,57 @@ def mandate_log_records(assembly: bytes, mandate_id: str, log: Document,
     `seen_by_recall`: the mandate log, read at the heads the recall names, held the act.
     Heads that this machine does not hold are left out (they cannot be read)."""
     read = read_ledger(ledger)
-    return log_records(assembly, mandate_id, log, judge(read).recall_of(read, mandate_id), lambda: ledger)
+    return log_records(assembly, mandate_id, log, judge(read).recall_of(read, mandate_id),
+                       lambda recall_id: LedgerDocumentRecall(ledger, recall_id))
+
+
+class RecallHistory(Protocol):
+    """What a mandate log's acts are read against once the mandate has an adopted recall in
+    force: that recall's entry in the ledger as held now, and whether the ledger read at some
+    heads (the act's `saw`) holds that same entry, made by the same operation. The ledger's
+    document answers both (LedgerDocumentRecall); a daemon answers from its index of
+    records and its store, without loading the ledger."""
+
+    def entry(self) -> Plain: ...
+
+    def seen_at(self, heads: list[bytes]) -> bool:
+        """Whether the ledger read at `heads` (only those held count; none: false) holds the
+        recall's entry as `entry` reads it now."""
+        ...
+
+
+class LedgerDocumentRecall:
+    """RecallHistory read from the ledger's whole document."""
+
+    def __init__(self, ledger: Document, recall_id: str) -> None:
+        self.ledger = ledger
+        self.recall_id = recall_id
+        self._held: set[bytes] | None = None
+
+    def entry(self) -> Plain:
+        return read_entry(self.ledger, "decisions", self.recall_id)
+
+    def seen_at(self, heads: list[bytes]) -> bool:
+        if self._held is None:
+            self._held = _held_hashes(self.ledger)
+        seen = [h for h in heads if h in self._held]
+        made = entry_op(self.ledger, "decisions", self.recall_id)
+        return bool(seen) and made is not None and entry_op(self.ledger, "decisions", self.recall_id,
+                                                            seen) == made
 
 
 def log_records(assembly: bytes, mandate_id: str, log: Document, adopted_recall: Decision | None,
-                ledger: Callable[[], Document]) -> Record:
-    """mandate_log_records given the mandate's adopted recall in force; `ledger` gives the
-    ledger's document, asked for only when there is such a recall (what it and the acts saw)."""
-    held = None if adopted_recall is None else ledger()
-    recall = None if held is None or adopted_recall is None else \
-        read_entry(held, "decisions", adopted_recall.id)
-    ledger_held = _held_hashes(held) if held is not None and recall is not None else set()
+                history: Callable[[str], RecallHistory]) -> Record:
+    """mandate_log_records given the mandate's adopted recall in force; `history` gives what
+    the ledger held of that recall (by its id), asked for only when there is one."""
+    held = None if adopted_recall is None else history(adopted_recall.id)
+    recall = None if held is None else held.entry()
     recall_saw = _heads(recall.get("saw") if isinstance(recall, dict) else None, _held_hashes(log))
     acts_seen_by_recall = set(log.keys(ROOT, recall_saw)) if recall_saw else set()
     acts = act_records(log)
     for act_id, act in acts.items():
-        seen = _heads(act.pop("saw"), ledger_held)
-        saw_recall = (held is not None and adopted_recall is not None and bool(seen)
-                      and read_entry(held, "decisions", adopted_recall.id, seen) is not None)
+        seen = _hashes(act.pop("saw"))
+        saw_recall = held is not None and recall is not None and bool(seen) and held.seen_at(seen)
         act.update(saw_recall=saw_recall, seen_by_recall=act_id in acts_seen_by_recall)
     return {"assembly": key_text(assembly), "mandate": mandate_id, "acts": acts}
 
@@ -315,6 +348,11 @@ def _held_hashes(doc: Document) -> set[bytes]:
 
 
 def _heads(raw: Plain, held: set[bytes]) -> list[bytes]:
+    return [head for head in _hashes(raw) if head in held]
+
+
+def _hashes(raw: Plain) -> list[bytes]:
+    """The hashes a `saw` list names (hex texts; any other item is skipped)."""
     if not isinstance(raw, list):
         return []
     heads = []
@@ -323,7 +361,7 @@ def _heads(raw: Plain, held: set[bytes]) -> list[bytes]:
             head = bytes.fromhex(item) if isinstance(item, str) else b""
         except ValueError:
             continue
-        if head in held:
+        if head:
             heads.append(head)
     return heads
 

@@ -447,6 +447,12 @@ def read_decision(doc: Document, decision_id: str) -> Decision | None:
     return decision_of(decision_id, read_entry(doc, "decisions", decision_id))
 
 
+def device_of(key: str, raw: Plain) -> Device | None:
+    """One entry of a `devices` map as read_devices reads it; None if ill-formed: an index
+    reads each device as it is certified."""
+    return _entry(key, raw, _device)
+
+
 def decision_of(key: str, raw: Plain) -> Decision | None:
     """One entry of a `decisions` map (a plain value) as read_decisions reads it; None if
     ill-formed: an index reads each record as it is made, one at a time."""

@@ -308,6 +308,7 @@ class Initiator:
         self._push: Wants = {}
         self._pull_cursor = 0
         self._push_cursor = 0
+        self._ahead: Push | None = None  # a push sent before the reply to the one before it
 
     @property
     def done(self) -> bool:
@@ -341,7 +342,24 @@ class Initiator:
         p.remote_accepted += reply.accepted
         p.remote_rejected += reply.rejected
         p.remote_reasons.extend(reply.reasons)
+        if self._ahead is not None:  # the step this reply leads to was taken already
+            ahead, self._ahead = self._ahead, None
+            return Step(ahead)
         return self._next_push()
+
+    def push_ahead(self) -> Push | None:
+        """With a push on its way and its reply not yet fed to `receive`: the push after it,
+        to send at once (sync.md, "Pipelining"), or None (none left, or one already sent
+        ahead). What a push brings never depends on how the one before it was judged, so
+        `receive` then answers that reply with this push, already sent, as its step."""
+        if self.phase is not Phase.PUSH or self._ahead is not None or not self._push:
+            return None
+        step = self._next_push()
+        if not isinstance(step.request, Push):  # nothing left: the last reply ends the exchange
+            self.phase = Phase.PUSH
+            return None
+        self._ahead = step.request
+        return self._ahead
 
     def _finish(self) -> Step:
         self.phase = Phase.DONE

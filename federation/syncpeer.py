@@ -10,6 +10,7 @@ whether the messages cross a socket or a function call.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -79,13 +80,16 @@ async def exchange_async(initiator: Initiator, send: Callable[[Request], Awaitab
     running (the daemon's sliced ingest, which yields the event loop) judges one batch while
     the responder reads and packs the next. The next request never depends on how a batch
     was judged (the initiator counts what arrived); batches are stored one at a time in the
-    order they came, and one at most while the next is on its way: two held at most. When
-    the exchange stops on an error, the batch being stored is stored first; what was stored
-    stays."""
+    order they came, and one at most while the next is on its way: two held at most. Pushes
+    go one ahead too (`_push_pipelined`). When the exchange stops on an error, the batch
+    being stored is stored first; what was stored stays."""
     request: Request | None = initiator.start()
     storing: Awaitable[object] | None = None
     try:
         while request is not None:
+            if isinstance(request, Push):
+                request = await _push_pipelined(initiator, send, request)
+                continue
             step = initiator.receive(await send(request))
             if storing is not None:
                 stored, storing = storing, None
@@ -97,3 +101,27 @@ async def exchange_async(initiator: Initiator, send: Callable[[Request], Awaitab
         if storing is not None:
             await storing
     return initiator.progress
+
+
+async def _push_pipelined(initiator: Initiator, send: Callable[[Request], Awaitable[Reply]],
+                          push: Push) -> Request | None:
+    """Send pushes one ahead: the next is handed to `send` before the reply to the one before
+    is awaited, so that, with a transport whose `send` starts a request at once (a task), the
+    responder never waits for the initiator to read and pack. Replies are fed to the
+    initiator in the order the pushes were sent, and the request after the last push (None:
+    done) is returned. On an error, the push sent ahead is still awaited, its outcome
+    dropped: what the responder stored of it stays stored."""
+    on_way = send(push)
+    while True:
+        ahead = initiator.push_ahead()
+        after = None if ahead is None else send(ahead)
+        try:
+            step = initiator.receive(await on_way)
+        except BaseException:
+            if after is not None:
+                with suppress(Exception):
+                    await after
+            raise
+        if after is None:
+            return step.request
+        on_way = after

@@ -238,8 +238,9 @@ def store_state(store: Store) -> StoreState:
 
 def index_rows(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
     """Everything the index of ledger records holds (daemon/store/ledgerindex.py)."""
-    return [*db.execute("SELECT * FROM ledger_records ORDER BY doc, collection, id"),
-            *db.execute("SELECT * FROM ledger_writers ORDER BY doc, writer, id"),
+    return [*db.execute("SELECT * FROM ledger_entries ORDER BY ledger, collection, id"),
+            *db.execute("SELECT * FROM ledger_entry_writers ORDER BY ledger, writer, id"),
+            *db.execute("SELECT * FROM ledger_devices ORDER BY doc, key"),
             *db.execute("SELECT * FROM ledger_indexed ORDER BY doc")]
 
 

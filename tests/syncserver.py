@@ -27,8 +27,10 @@ class SyncServer:
         raise NotImplementedError
 
     async def _handle(self, request: web.Request) -> web.Response:
-        reply = self.answer(decode_request(await request.read()))
-        return web.Response(body=encode(reply), content_type="application/msgpack")
+        return await self._answered(decode_request(await request.read()))
+
+    async def _answered(self, message: Request) -> web.Response:
+        return web.Response(body=encode(self.answer(message)), content_type="application/msgpack")
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)

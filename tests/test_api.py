@@ -153,6 +153,8 @@ def test_writes_record_what_reads_and_the_view_then_show(served: tuple[Daemon, d
     assert newest["totals"] == whole["totals"] == {"decisions": len(whole["decisions"]),
                                                    "mandates": len(whole["mandates"])}
     assert {**newest, "decisions": [], "mandates": []} == {**whole, "decisions": [], "mandates": []}
+    assert newest["delegates"] == {"mandates": client.mandates(),  # all of them, for the page's Delegates
+                                   "recalls": [d for d in client.decisions() if d["id"] == recall["id"]]}
     assert "limit" in refused(daemon, "GET", "/ledger?limit=0", 400)
 
     proposal = client.proposal(ids["proposal"], as_of="2026-11-10")

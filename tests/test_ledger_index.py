@@ -15,11 +15,13 @@ from automerge.core import Transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pnyx.daemon.services.economy import Economy
+from pnyx.daemon.services.jsonable import to_jsonable
 from pnyx.daemon.services.listing import (
     Listing,
     bylaws_row,
     decision_listing,
     decision_rows,
+    device_rows,
     indexed_bylaws_row,
     mandate_listing,
     mandate_rows,
@@ -48,6 +50,7 @@ from pnyx.federation.ledger import (
     Mandate,
     Position,
     Tally,
+    read_devices,
     read_ledger,
     write_decision,
     write_mandate,
@@ -161,6 +164,7 @@ def full_reads(store: Store, doc_id: str) -> dict[str, Any]:
     assert assembly is not None
     return {"decisions": decision_rows(ledger), "mandates": mandate_rows(ledger),
             "bylaws": bylaws_row(ledger, TODAY), "void": ledger.void,
+            "devices": to_jsonable(list(read_devices(doc).values())),
             "view records": ledger_records(assembly, doc), "view": scratch_view(store, TODAY),
             "logs": {d: document_records(d, DocumentCache(store).get) for d in store.documents()
                      if d.startswith("mandate/")}}
@@ -174,6 +178,7 @@ def indexed_reads(store: Store, doc_id: str) -> dict[str, Any]:
     assert decisions.void == mandates.void
     return {"decisions": decisions.rows, "mandates": mandates.rows,
             "bylaws": indexed_bylaws_row(index, doc_id, profile, TODAY), "void": decisions.void,
+            "devices": device_rows(index, doc_id),
             "view records": indexed_ledger_records(index, doc_id, profile),
             "view": ViewIndex(store, DocumentCache(store)).render(TODAY),
             "logs": {d: indexed_log_records(index, d, profile, DocumentCache(store).get)
@@ -212,6 +217,8 @@ def test_the_story_has_what_the_listings_judge() -> None:
     assert mandates["Bo"]["outcome"] == "rejected"
     assert mandates["Di"]["issued"] is None  # its issuing decision is void
     assert len(full["void"]) == 3 and "cymandateaaaaaaa" in full["void"]
+    assert len(full["devices"]) == 3
+    assert [d["revoked_cut"] is not None for d in full["devices"]].count(True) == 1
     records = full["view records"]
     assert records["proposals"] and records["ratifications"] and records["acceptances"]
     assert records["economy"]["needs"] and len(records["mandates"]) == 4  # not Di: no issuing decision
@@ -271,12 +278,34 @@ def test_a_store_made_before_the_index_is_indexed_when_first_read() -> None:
     store, _, ingestor = fresh_store()
     ingestor.ingest(envelopes)
     kept = index_rows(store.db)
-    for table in ("ledger_records", "ledger_writers", "ledger_indexed", "ledger_index_state"):
+    for table in ("ledger_entries", "ledger_entry_writers", "ledger_numbers", "ledger_devices",
+                  "ledger_indexed",
+                  "ledger_index_state"):
         store.db.execute(f"DROP TABLE {table}")
     full = full_reads(store, doc_id)
     assert indexed_reads(store, doc_id) == full
     assert index_rows(store.db) == kept
     assert_pages_are_the_full_listing(store, doc_id, full)
+
+
+def test_a_store_indexed_in_the_v2_tables_drops_them_and_is_indexed_again_when_read() -> None:
+    """v2 kept each row under the ledger's id, in tables v3 no longer reads: they are dropped
+    when the store is opened, and the ledger indexed again from its document."""
+    doc_id, envelopes = story()
+    store, _, ingestor = fresh_store()
+    ingestor.ingest(envelopes)
+    kept = index_rows(store.db)
+    for table in ("ledger_entries", "ledger_entry_writers", "ledger_numbers"):
+        store.db.execute(f"DROP TABLE {table}")
+    store.db.execute("CREATE TABLE ledger_records (doc TEXT, collection TEXT, id TEXT)")
+    store.db.execute("CREATE TABLE ledger_writers (doc TEXT, writer TEXT, id TEXT)")
+    store.db.execute("INSERT INTO ledger_records VALUES (?, 'decisions', 'stale')", (doc_id,))
+    store.db.execute("UPDATE ledger_indexed SET format = 'ledger-records/v2'")
+    full = full_reads(store, doc_id)
+    assert indexed_reads(store, doc_id) == full
+    assert not store.db.execute("SELECT name FROM sqlite_master WHERE name IN"
+                                " ('ledger_records', 'ledger_writers')").fetchall()
+    assert index_rows(store.db) == kept
 
 
 def test_an_index_of_another_format_is_rebuilt_and_not_extended_meanwhile() -> None:

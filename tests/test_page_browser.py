@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pnyx.federation.ledger import Binding, Instruction, Position
 
 from tests.apikit import call, serve, token
 from tests.confedkit import vote
@@ -475,6 +476,41 @@ def test_a_long_ledger_shows_its_newest_records_and_all_on_request(browser: Any,
         expect(page.locator("#decisions-more")).to_be_hidden()
         expect(page.locator("#mandates-more")).to_be_hidden()
         assert "limit=" not in [url for url in page.requests if "/api/v1/ledger" in url][-1]
+        assert page.errors == []
+    finally:
+        daemon.stop()
+
+
+def test_the_delegates_view_shows_a_mandate_older_than_the_newest_50_whole(browser: Any,
+                                                                          tmp_path: Path) -> None:
+    """A mandate older than the newest 50 mandates and decisions the page reads still shows its
+    instructions and the vote that recalled it in the Delegates view, before "Show all": GET
+    /ledger?limit=50 gives every mandate and its recall apart from the page (`delegates`)."""
+    from playwright.sync_api import expect
+
+    data = tmp_path / "long"
+    wells = (Instruction("well repairs", Position.FOR, Binding.IMPERATIVE),)
+    with founded(data, "Barrio Largo") as recorder:
+        old = recorder.issue_mandate(vote(ago(90), 30, 2, title="Send Olga"), "Olga", None, COUNCIL,
+                                     dt.date.fromisoformat(ago(90)), dt.date.fromisoformat(ago(-40)), wells)
+        recorder.recall_mandate(old, vote(ago(85), 25, 4, title="Recall Olga"))
+        term = (dt.date.fromisoformat(ago(40)), dt.date.fromisoformat(ago(-40)))
+        for n in range(52):
+            recorder.issue_mandate(vote(ago(40), 30, 2, title=f"Mandate {n}"), f"Delegate {n}", None,
+                                   COUNCIL, *term, ())
+        for n in range(56):
+            recorder.decide(vote(ago(30 - n % 30), 30, 2, title=f"Decision {n}"))
+    daemon = serve(data)
+    try:
+        page = open_page(browser, f"{daemon.url}/#token={token(data)}", DESKTOP)
+        expect(page.locator("#mandates-more")).to_have_text(re.compile(r"^The newest 50 of 53 mandates\."))
+        show(page, "delegates")
+        card = page.locator(f"article.mandate[data-id='{old}']")
+        expect(card).to_contain_text("well repairs: vote for (imperative)")
+        expect(card).to_contain_text(f"Recalled by Barrio Largo on {ago(85)} (25 for, 4 against, 0 abstain).")
+        ledgers = [url for url in page.requests if "/api/v1/ledger" in url]
+        assert ledgers and all(url.endswith("&limit=50") for url in ledgers), ledgers
+        look_at(page, "delegates-older-than-the-page")
         assert page.errors == []
     finally:
         daemon.stop()

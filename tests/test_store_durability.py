@@ -1,9 +1,9 @@
 """Batches committed unsynced (Store.unsynced) and synced once (Store.sync): a killed process
 loses none of them, the WAL is synced exactly when something committed unsynced is not yet
-synced, a push is synced before it is answered and a pull once at its end; how many
-transactions a push takes. Real SQLite files
-and daemons; only os.fsync is wrapped, to count the syncs of the code around it. The store
-mark is written after a sync."""
+synced, an ingest of several batches once at its end, a push before it is answered and a
+pull once at its end; how many transactions a push takes. Real SQLite files and daemons;
+only os.fsync is wrapped, to count the syncs of the code around it. The store mark is
+written after a sync."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from pnyx.daemon.net.sync_client import Outcome, new_session, sync_with
 from pnyx.daemon.net.sync_endpoint import Sender, SyncContext, push
 from pnyx.daemon.store import mark
 from pnyx.daemon.store import node as node_module
+from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.holdings import StoreHoldings
+from pnyx.daemon.store.ingest import Ingestor
 from pnyx.daemon.store.mark import read_mark
 from pnyx.daemon.store.node import Node, open_node
 from pnyx.daemon.store.sqlite import Store
@@ -134,6 +136,25 @@ def test_a_push_is_synced_before_it_is_answered(tmp_path: Path, monkeypatch: pyt
     assert fsyncs[0].endswith("pnyx.sqlite-wal")
 
 
+def test_an_ingest_of_several_batches_commits_each_unsynced_and_syncs_once_at_its_end(
+        tmp_path: Path, fsyncs: list[str]) -> None:
+    store = Store(tmp_path / "s.sqlite")
+    ingestor = Ingestor(store, DocumentCache(store))
+    _, envelopes = ledger_chain(new_key(), 1_200)  # three batches
+    commits = []
+    store.commit_hooks.append(lambda: commits.append((synchronous(store), list(fsyncs))))
+    assert ingestor.ingest(envelopes[:1_100]).accepted == 1_100
+    assert commits == [(1, []), (1, []), (1, [])]  # NORMAL: SQLite does not sync the commit
+    assert fsyncs == [str(tmp_path / "s.sqlite-wal")]
+    assert synchronous(store) == 2  # FULL again for what comes after
+    with store.unsynced():  # inside a caller's unsynced block the caller syncs, when it will
+        assert ingestor.ingest(envelopes[1_100:]).accepted == 100
+    assert len(fsyncs) == 1
+    store.close()
+    reopened = Store(tmp_path / "s.sqlite")
+    assert reopened.count_changes() == len(envelopes)
+
+
 def test_a_pull_stores_its_batches_unsynced_and_syncs_once_at_its_end(
         tmp_path: Path, fsyncs: list[str]) -> None:
     source, target = tmp_path / "s", tmp_path / "t"
@@ -144,6 +165,7 @@ def test_a_pull_stores_its_batches_unsynced_and_syncs_once_at_its_end(
         assert node.ingestor.ingest(envelopes).accepted == len(envelopes)
     finally:
         node.close()
+    fsyncs.clear()  # the source's own ingest synced once at its end (Store.synced_at_end)
     daemon = Daemon(source)
     try:
         node = open_node(target)

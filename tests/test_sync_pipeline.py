@@ -15,14 +15,29 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from pnyx.daemon.net import sync_client
+from pnyx.daemon.net.sync_endpoint import Turns
 from pnyx.daemon.store.holdings import StoreHoldings
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
 from pnyx.daemon.store.node import open_node
 from pnyx.federation.envelope import Envelope
+from pnyx.federation.keys import SigningKey
 from pnyx.federation.memstore import MemoryReport, MemoryStore
 from pnyx.federation.sync import Initiator
-from pnyx.federation.syncmsg import Changes, Pull, Reply, Request, decode_reply, decode_request, encode
+from pnyx.federation.syncmsg import (
+    Changes,
+    Hello,
+    Pull,
+    Push,
+    Pushed,
+    Reply,
+    Request,
+    ScopeRoots,
+    decode_reply,
+    decode_request,
+    encode,
+)
 from pnyx.federation.syncpeer import Responder, exchange_async
 
 from bench.corpus import ledger_chain, new_key
@@ -252,3 +267,155 @@ def test_the_daemon_sends_the_next_pull_before_it_stores_a_batch(
     assert len(arrived) >= 4 and len(stored) == len(arrived)
     for n, done in enumerate(stored[:-1]):
         assert arrived[n + 1] < done, f"pull {n + 1} arrived only once batch {n} was stored"
+
+
+# --- pushes, one ahead ----------------------------------------------------------------------
+
+
+class PushPeer(Peer):
+    """The responder over the codec, as a transport whose requests are under way at once (a
+    task, as the daemon's), judging one push at a time as the daemon does: notes when each
+    push arrives and when it is answered."""
+
+    def __init__(self, theirs: MemoryStore) -> None:
+        super().__init__(theirs)
+        self.arrived = 0
+        self.turn = asyncio.Lock()
+
+    def send(self, request: Request) -> asyncio.Future[Reply]:
+        return asyncio.ensure_future(self._push(request))
+
+    async def _push(self, request: Request) -> Reply:
+        if not isinstance(request, Push):
+            return await self(request)
+        number, self.arrived = self.arrived, self.arrived + 1
+        self.events.append(("push arrived", number))
+        async with self.turn:
+            reply = await self(request)
+            for _ in range(5):  # judging takes a while
+                await asyncio.sleep(0)
+        self.events.append(("push answered", number))
+        return reply
+
+
+def test_the_next_push_leaves_before_the_reply_to_the_last_and_replies_are_counted_in_order() -> None:
+    theirs = MemoryStore()
+    mine = holding(chains(3, 40))
+    peer = PushPeer(theirs)
+    initiator = Initiator(mine, KEY_I, None, 10)
+    progress = asyncio.run(exchange_async(initiator, peer.send, SlowStore(MemoryStore(), peer)))
+    assert changes(theirs) == changes(mine)
+    assert progress.pushed == progress.remote_accepted == 120
+    assert initiator.done
+    pushes = [n for what, n in peer.events if what == "push arrived"]
+    assert pushes == list(range(12))
+    at = {event: i for i, event in enumerate(peer.events)}
+    for n in range(11):
+        assert at[("push arrived", n + 1)] < at[("push answered", n)], "push sent only after a reply"
+        assert at[("push answered", n)] < at[("push answered", n + 1)]
+    assert not any(at.get(("push arrived", n + 2), 1 << 30) < at[("push answered", n)] for n in range(10)), \
+        "more than one push ahead"
+
+
+def test_a_daemon_judges_two_pushes_of_one_sender_in_the_order_they_came(tmp_path: Path) -> None:
+    """The second push, small, is read while the first, large, is judged (a slice at a time,
+    yielding the loop: the sender is not known here); judged in turn, each change finds its
+    deps stored, and nothing waits."""
+    init_all([tmp_path / "r"])
+    chain = ledger_chain(new_key(), 1_010)[1]
+    first, second = tuple(chain[:1_000]), tuple(chain[1_000:])
+    device = SigningKey(os.urandom(32))
+    daemon = Daemon(tmp_path / "r")
+    try:
+        async def both() -> tuple[Reply, Reply]:
+            async with sync_client.new_session() as session:
+                hello = await sync_client.post(session, daemon.url, Hello(((b"", b"\0" * 32),), device.public,
+                                                                          None))
+                assert isinstance(hello, ScopeRoots)
+                sender = (device, hello.key)
+                on_wire = asyncio.Event()
+                one = asyncio.ensure_future(sync_client.post(session, daemon.url, Push(first),
+                                                             sender=sender, on_wire=on_wire))
+                await on_wire.wait()
+                two = await sync_client.post(session, daemon.url, Push(second), sender=sender)
+                return await one, two
+        replies = asyncio.run(both())
+    finally:
+        daemon.stop()
+    assert [(r.accepted, r.pending, r.rejected) for r in replies if isinstance(r, Pushed)] == [
+        (1_000, 0, 0), (10, 0, 0)], replies
+
+
+class SlowPushPeer(SyncServer):
+    """The responder over real HTTP, in a thread, answering each push only once the next has
+    arrived (or after WAIT seconds: the last one, or pushes that are not sent ahead)."""
+
+    WAIT = 3.0
+
+    def __init__(self, theirs: MemoryStore) -> None:
+        self.responder = Responder(theirs, KEY_R, theirs.ingest, os.urandom)
+        self.events: list[str] = []
+        self.pushes = 0
+        super().__init__()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        message = decode_request(await request.read())
+        if not isinstance(message, Push):
+            return await super()._answered(message)
+        number, self.pushes = self.pushes, self.pushes + 1
+        self.events.append(f"push {number} arrived")
+        deadline = time.monotonic() + self.WAIT
+        while self.pushes == number + 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        self.events.append(f"push {number} answered")
+        return await super()._answered(message)
+
+    def answer(self, message: Request) -> Reply:
+        return self.responder.respond(message)
+
+
+def test_the_daemon_sends_the_next_push_before_the_reply_to_the_last(tmp_path: Path) -> None:
+    init_all([tmp_path / "i"])
+    node = open_node(tmp_path / "i")
+    theirs = MemoryStore()
+    peer = SlowPushPeer(theirs)
+    try:
+        assert node.ingestor.ingest(ledger_chain(new_key(), 1_200)[1]).accepted == 1_200
+
+        async def push() -> sync_client.Outcome:
+            async with sync_client.new_session() as session:
+                return await sync_client.sync_with(session, node, StoreHoldings(node.store), peer.url)
+        outcome = asyncio.run(push())
+    finally:
+        node.close()
+        peer.stop()
+    assert outcome.progress.remote_accepted == 1_201 == len(theirs)  # and the genesis of `i`
+    assert peer.pushes == 3
+    at = {event: i for i, event in enumerate(peer.events)}
+    for n in range(peer.pushes - 1):
+        assert at[f"push {n + 1} arrived"] < at[f"push {n} answered"], peer.events
+
+
+def test_turns_are_taken_in_the_order_asked_and_forgotten_once_nobody_waits() -> None:
+    turns = Turns()
+    order: list[str] = []
+
+    async def take(sender: str | None, name: str) -> None:
+        async with turns.of(sender):
+            order.append(f"{name} in")
+            for _ in range(3):
+                await asyncio.sleep(0)
+            order.append(f"{name} out")
+
+    async def all_of_them() -> int:
+        tasks = [asyncio.ensure_future(take(s, n)) for s, n in
+                 (("a", "a1"), ("a", "a2"), ("b", "b1"), (None, "free"), ("a", "a3"))]
+        await asyncio.sleep(0)
+        held = len(turns)
+        await asyncio.gather(*tasks)
+        return held
+
+    assert asyncio.run(all_of_them()) == 2 and len(turns) == 0
+    for first, then in (("a1", "a2"), ("a2", "a3")):
+        assert order.index(f"{first} out") < order.index(f"{then} in"), order
+    assert order.index("b1 in") < order.index("a1 out") and order.index("free in") < order.index("a1 out")

@@ -8,10 +8,9 @@ from typing import Any, TypeVar
 
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.ledger import Profile, read_devices
+from pnyx.federation.ledger import Profile
 
-from ..services.jsonable import to_jsonable
-from ..services.listing import Listing, decision_listing, indexed_bylaws_row, mandate_listing
+from ..services.listing import Listing, decision_listing, device_rows, indexed_bylaws_row, mandate_listing
 from ..services.names import resolve_assembly
 from ..services.records import Recorder, utc_today
 from ..services.status import node_status
@@ -251,8 +250,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         assembly = resolve_assembly(node, args.assembly) if args.assembly else node.assembly
         doc_id = ledger_id(assembly)
         index, profile = node.ingestor.ledgers, node.docs.profile(doc_id)
-        if args.what == "devices":  # read alone, from the document
-            listing = Listing(to_jsonable(list(read_devices(node.docs.get(doc_id)).values())), 0, {})
+        if args.what == "devices":
+            listing = Listing(device_rows(index, doc_id), 0, {})
         elif args.what == "bylaws":
             row = indexed_bylaws_row(index, doc_id, profile, utc_today())
         else:

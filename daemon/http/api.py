@@ -25,14 +25,22 @@ from aiohttp import web
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.errors import Rejected
 from pnyx.federation.keys import key_text
-from pnyx.federation.ledger import ECONOMY_COLLECTIONS, parse_date, read_devices
+from pnyx.federation.ledger import ECONOMY_COLLECTIONS, parse_date
 from pnyx.federation.valueflows import plan_jsonld
 
 from ..services.bodies import BadRequest, today
 from ..services.draws import draw_row, draw_rows
 from ..services.economy import listed_records
 from ..services.jsonable import to_jsonable
-from ..services.listing import Lister, Listing, decision_listing, indexed_bylaws_row, mandate_listing
+from ..services.listing import (
+    Lister,
+    Listing,
+    decision_listing,
+    delegate_rows,
+    device_rows,
+    indexed_bylaws_row,
+    mandate_listing,
+)
 from ..services.names import resolve_assembly, resolve_confederation
 from ..services.once import HEADER, check_request_id, run_once
 from ..services.parity import parity_rows
@@ -117,9 +125,7 @@ def assembly_of(request: web.Request) -> bytes:
 
 def devices_of(request: web.Request) -> list[Any]:
     """The devices alone, as `pnyx show devices` reads them."""
-    devices = read_devices(request.app[API_KEY].node.docs.get(ledger_id(assembly_of(request))))
-    rows: list[Any] = to_jsonable(list(devices.values()))
-    return rows
+    return device_rows(request.app[API_KEY].node.ingestor.ledgers, ledger_id(assembly_of(request)))
 
 
 def one(rows: list[dict[str, Any]], request: web.Request, what: str) -> dict[str, Any]:
@@ -184,7 +190,8 @@ def one_listed(request: web.Request, lister: Lister, what: str) -> web.Response:
 
 async def get_ledger(request: web.Request) -> web.Response:
     """The ledger's profile, bylaws, devices and void records, with its decisions and mandates:
-    the newest `?limit=N` of each (their `totals` say how many there are), else every one."""
+    the newest `?limit=N` of each (their `totals` say how many there are), else every one; and
+    `delegates`, every mandate with its adopted recall, for the page's Delegates view."""
     limit = limit_of(request)
     assembly = assembly_of(request)
     node, doc_id = request.app[API_KEY].node, ledger_id(assembly)
@@ -197,7 +204,8 @@ async def get_ledger(request: web.Request) -> web.Response:
         "decisions": decisions.rows,
         "mandates": mandates.rows,
         "totals": {"decisions": decisions.total, "mandates": mandates.total},
-        "devices": to_jsonable(list(read_devices(node.docs.get(doc_id)).values())),
+        "delegates": delegate_rows(node.ingestor.ledgers, doc_id, profile),
+        "devices": device_rows(node.ingestor.ledgers, doc_id),
         "void": [{"id": k, "reason": r} for k, r in sorted(decisions.void.items())],
     })
 

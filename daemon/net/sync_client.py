@@ -115,15 +115,26 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
     counts = [0, 0]
     on_wire = asyncio.Event()  # the request posted last is on its way (or failed)
     on_wire.set()
+    leaving = asyncio.Lock()  # requests leave one at a time, in the order they were sent
 
-    async def send(request: Request) -> Reply:
+    async def posted(request: Request) -> Reply:
         peer = initiator.peer_key  # known after hello: pushes then prove who sends them
-        on_wire.clear()
-        reply = await post(session, url, request, counts,
-                           None if peer is None else (node.device_key, peer), on_wire)
+        async with leaving:
+            on_wire.clear()
+            reply = asyncio.ensure_future(post(session, url, request, counts,
+                                               None if peer is None else (node.device_key, peer),
+                                               on_wire))
+            await on_wire.wait()
+        answered = await reply
         if on_progress is not None:
             on_progress(initiator.progress)
-        return reply
+        return answered
+
+    def send(request: Request) -> asyncio.Future[Reply]:
+        # Under way at once: a push sent ahead leaves while the one before it is judged. Not
+        # on its way yet: a batch waiting to be stored waits for it from now on.
+        on_wire.clear()
+        return asyncio.ensure_future(posted(request))
 
     async def store(envelopes: Sequence[Envelope]) -> None:
         # A batch is stored once the request after it is on the wire: storing holds the loop,

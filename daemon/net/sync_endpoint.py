@@ -16,6 +16,8 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -57,6 +59,35 @@ SMALL_BODY = 64 << 10  # a body this small is read and decoded even from a sende
 log = logging.getLogger("pnyx.sync")
 
 
+class Turns:
+    """One turn at a time per sender, in the order asked (asyncio.Lock is first come, first
+    served); a sender's lock is dropped once nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def of(self, sender: str | None) -> AsyncIterator[None]:
+        """The turn of `sender`; None: no turn to wait for."""
+        if sender is None:
+            yield
+            return
+        lock, users = self._locks.get(sender, (asyncio.Lock(), 0))
+        self._locks[sender] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[sender]
+            if users == 1:
+                del self._locks[sender]
+            else:
+                self._locks[sender] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 @dataclass
 class SyncContext:
     """What both sides of the exchange need in a running daemon."""
@@ -68,6 +99,7 @@ class SyncContext:
     advertise: str | None = None
     learn: bool = True  # add the peers that others name; False keeps a fixed topology
     throttle: Throttle = field(default_factory=Throttle)
+    turns: Turns = field(default_factory=Turns)
     tarpits: int = 0  # 429 answers being held back now
 
     @classmethod
@@ -106,14 +138,23 @@ async def handle_sync(request: web.Request) -> web.Response:
     except web.HTTPRequestEntityTooLarge:
         return error(413, "oversized", f"at most {MAX_BODY_BYTES} bytes")
     sender = push_sender(ctx, request, body)
-    in_debt = ctx.throttle.over(sender.charged, time.time())
-    if in_debt and len(body) > SMALL_BODY:
+    if len(body) > SMALL_BODY and ctx.throttle.over(sender.charged, time.time()):
         return await slow_down(ctx, sender.charged)
+    # Only pushes prove their sender: a sender's pushes are judged one at a time, in the order
+    # their bodies arrived (it may send the next before the reply to the last, sync.md
+    # "Pipelining"), so that no change waits for deps that a push judged after it brings.
+    async with ctx.turns.of(sender.charged if SENDER_HEADER in request.headers else None):
+        return await judged(ctx, sender, body)
+
+
+async def judged(ctx: SyncContext, sender: Sender, body: bytes) -> web.Response:
+    """Decode a request that was read, and answer it (a push: in its sender's turn, so its
+    debt is read as the push before it left it)."""
     try:  # off the event loop: a large body takes a while to check and build
         message = await asyncio.to_thread(decode_request, body)
     except ProtocolError as exc:
         return error(http_status(exc), exc.code, exc.detail)
-    if isinstance(message, Push) and in_debt:
+    if isinstance(message, Push) and ctx.throttle.over(sender.charged, time.time()):
         return await slow_down(ctx, sender.charged)
     if isinstance(message, Push):
         reply: Reply = await push(ctx, sender, message)

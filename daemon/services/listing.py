@@ -160,6 +160,25 @@ def mandate_listing(index: LedgerIndex, doc_id: str, profile: Profile | None,
     return Listing([row for row in rows if row["id"] in page], total, void)
 
 
+def delegate_rows(index: LedgerIndex, doc_id: str, profile: Profile | None) -> Row:
+    """What the page's Delegates view shows of a ledger beside the confederal view, whatever
+    page of its records it lists: every mandate's row (the view lists every mandate) and the
+    rows of the adopted recalls they name. Read by id: no plain decision is read but those."""
+    with index.reading(doc_id):
+        mandates = mandate_listing(index, doc_id, profile, ids=index.ids(doc_id, MANDATES)).rows
+        recalls = decision_listing(index, doc_id, profile,
+                                   ids=[m["recalled_by"] for m in mandates if m["recalled_by"]]).rows
+    return {"mandates": mandates, "recalls": recalls}
+
+
+def device_rows(index: LedgerIndex, doc_id: str) -> list[Row]:
+    """Every device of a ledger, by key, from the table of devices kept beside the index of
+    records (daemon/store/devicesindex.py): as read_devices reads the document, without it."""
+    with index.reading(doc_id):
+        rows: list[Row] = to_jsonable(list(index.devices.devices(doc_id).values()))
+    return rows
+
+
 def indexed_bylaws_row(index: LedgerIndex, doc_id: str, profile: Profile | None, day: dt.date) -> Row:
     """`bylaws_row` from the bylaws decisions alone: only they make the bylaws."""
     with index.reading(doc_id):

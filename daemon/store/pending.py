@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from pnyx.federation.envelope import ACTOR_BYTES, VerifiedChange
+from pnyx.federation.envelope import VerifiedChange
 
 from .schema import create_schema
 
@@ -129,14 +129,6 @@ class PendingSet:
         if not known:
             self._unknown += n
             self._unknown_size += size
-
-    def known_signer(self, doc_id: str, signer: bytes) -> bool:
-        """Whether a key already wrote to `doc_id` (the assembly key wrote a ledger's genesis).
-        Being the assembly key of a ledger this store does not hold makes no one known:
-        any throwaway key is the assembly key of its own ledger."""
-        low, high = signer, signer + b"\xff" * (ACTOR_BYTES - len(signer) + 1)
-        return self.db.execute("SELECT 1 FROM changes WHERE doc = ? AND actor > ? AND actor < ?"
-                               " LIMIT 1", (doc_id, low, high)).fetchone() is not None
 
     def add(self, vc: VerifiedChange, missing: tuple[bytes, ...], awaiting_doc: str | None,
             peer: str, known: bool, now: float) -> bool:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pnyx.federation.bounded import make_room
-from pnyx.federation.envelope import Envelope, VerifiedChange, decode_envelope
+from pnyx.federation.envelope import ACTOR_BYTES, Envelope, VerifiedChange, decode_envelope
 from pnyx.federation.ops import OpId
 from pnyx.federation.verify import HeldChange
 
@@ -93,6 +93,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     data BLOB NOT NULL
 );
 """
+INSERT_CHANGES = ("INSERT INTO changes (seqno, hash, doc, actor, seq, start_op, max_op, deps, signer,"
+                  " signature, change, vouch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,14 @@ class Store:
     *not* held is remembered too, until it ends: the hashes a batch was found not to hold
     (`expect`) and each actor's highest seq in a document, which answer most questions
     about a new change without a query. The heads and arrivals of the changes stored are
-    written once per batch (`settle`), before the transaction commits."""
+    written once per batch (`settle`), before the transaction commits.
+
+    The rows of the changes stored are written together too, with their arrival numbers
+    given here as SQLite would give them (one past the greatest): inserted one at a time,
+    between the checks and Automerge's work on each change, each insert found its index pages
+    gone from the CPU's caches and cost twice as much (measured). They are held back until
+    the connection is next used, for anything (`db`), or the batch settles: every read, here
+    or by whoever holds the store, sees them."""
 
     def __init__(self, path: Path | str) -> None:
         self._held: dict[bytes, HeldChange] = {}
@@ -118,9 +127,11 @@ class Store:
         self._absent: set[bytes] = set()  # hashes not held, in this write transaction
         self._tops: dict[tuple[str, bytes], int] = {}  # (doc, actor) -> highest seq held, in it
         self._unsettled: list[tuple[int, str, bytes, tuple[bytes, ...]]] = []  # stored, not settled
+        self._rows: list[tuple[object, ...]] = []  # rows of changes stored, not yet written ...
+        self._next_seqno = 0  # ... and the arrival number of the next (0: not known yet)
         self.serial = 0  # write transactions begun ...
         self.writing = 0  # ... and the number of the one open (0: none): no other process writes
-        self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
         self._wal = f"{path}-wal"
         self._unsynced = False  # a transaction committed since the WAL was last synced
         self._in_unsynced = False
@@ -140,6 +151,14 @@ class Store:
         if not had_heads:
             self._rebuild_heads()
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, once the rows of the changes stored are written (see the class)."""
+        if self._rows:
+            rows, self._rows = self._rows, []
+            self._db.executemany(INSERT_CHANGES, rows)
+        return self._db
+
     def _has_table(self, name: str) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                                (name,)).fetchone() is not None
@@ -154,7 +173,7 @@ class Store:
                 if bytes(h) not in depended])
 
     def close(self) -> None:
-        self.db.close()
+        self._db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -183,8 +202,9 @@ class Store:
         except BaseException:
             # A COMMIT that failed (a full disk) may leave the transaction open: reads on this
             # connection would see what was never stored, and the next write would join it.
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
+            self._rows.clear()
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             self.forget_remembered()
             for hook in self.abort_hooks:
                 hook()
@@ -211,6 +231,21 @@ class Store:
             self._in_unsynced = False
             self.db.execute("PRAGMA synchronous=FULL")
 
+    @contextmanager
+    def synced_at_end(self) -> Iterator[None]:
+        """Transactions that commit in the block are synced once, as it ends (even by an
+        exception): for work of several transactions whose outcome nobody is told before the
+        block ends (an ingest of many batches: one sync in place of one per batch). Inside a
+        transaction or an `unsynced` block, whoever opened it decides when to sync."""
+        if self.db.in_transaction or self._in_unsynced:
+            yield
+            return
+        try:
+            with self.unsynced():
+                yield
+        finally:
+            self.sync()
+
     def sync(self) -> None:
         """Make every transaction committed so far durable, as synchronous=FULL does at each
         commit: one fsync of the WAL, which holds them in order (SQLite keeps no lock on the
@@ -235,8 +270,9 @@ class Store:
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK TO batch")
-            self.db.execute("RELEASE batch")
+            self._rows.clear()
+            self._db.execute("ROLLBACK TO batch")
+            self._db.execute("RELEASE batch")
             self.forget_remembered()
             self._forget_unheld()
             self.pending.stale()
@@ -249,6 +285,7 @@ class Store:
         self._absent.clear()
         self._tops.clear()
         self._unsettled.clear()
+        self._next_seqno = 0
 
     # --- the change index (federation.verify.ChangeIndex) ----------------------------
 
@@ -266,8 +303,9 @@ class Store:
         return held
 
     def _remember(self, change_hash: bytes, held: HeldChange) -> None:
-        make_room(self._held, MAX_REMEMBERED)
-        make_room(self._at, MAX_REMEMBERED)
+        if len(self._held) >= MAX_REMEMBERED or len(self._at) >= MAX_REMEMBERED:
+            make_room(self._held, MAX_REMEMBERED)
+            make_room(self._at, MAX_REMEMBERED)
         self._held[change_hash] = held
         self._at[(held.doc_id, held.actor, held.seq)] = change_hash
 
@@ -331,22 +369,21 @@ class Store:
     # --- accepted changes -------------------------------------------------------------
 
     def insert_change(self, vc: VerifiedChange) -> int:
-        """Store one change; its heads and arrival are written by `settle`, before commit."""
+        """Store one change, its row written with the others of the batch (see the class); its
+        heads and arrival are written by `settle`, before commit. Returns its arrival number."""
         assert self.writing, "changes are stored inside a write transaction"
-        c, e = vc.change, vc.envelope
-        cursor = self.db.execute(
-            "INSERT INTO changes (hash, doc, actor, seq, start_op, max_op, deps, signer, signature,"
-            " change, vouch) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (c.hash, e.doc_id, c.actor, c.seq, c.start_op, c.max_op, b"".join(c.deps), e.signer,
-             e.signature, c.raw, vc.vouch),
-        )
-        seqno = cursor.lastrowid
-        assert seqno is not None
-        self._remember(c.hash, HeldChange(e.doc_id, c.actor, c.seq, c.max_op, c.deps))
-        self._absent.discard(c.hash)
-        if c.seq > self._tops.get((e.doc_id, c.actor), c.seq):
-            self._tops[(e.doc_id, c.actor)] = c.seq
-        self._unsettled.append((seqno, e.doc_id, c.hash, c.deps))
+        c, doc_id = vc.change, vc.envelope.doc_id
+        change_hash, actor, seq, max_op, deps = c.hash, c.actor, c.seq, c.max_op, c.deps
+        seqno = self._next_seqno or self.last_seqno() + 1
+        self._next_seqno = seqno + 1
+        self._rows.append((seqno, change_hash, doc_id, actor, seq, c.start_op, max_op, b"".join(deps),
+                           vc.envelope.signer, vc.envelope.signature, c.raw, vc.vouch))
+        self._remember(change_hash, HeldChange(doc_id, actor, seq, max_op, deps))
+        self._absent.discard(change_hash)
+        tops = self._tops
+        if seq > tops.get((doc_id, actor), seq):
+            tops[(doc_id, actor)] = seq
+        self._unsettled.append((seqno, doc_id, change_hash, deps))
         return seqno
 
     def settle(self) -> None:
@@ -406,10 +443,20 @@ class Store:
         return None if row is None else Envelope(row[0], bytes(row[1]), bytes(row[2]), bytes(row[3]))
 
     def actor_cut(self, doc_id: str, signer: bytes) -> dict[str, int]:
-        """Each actor of `signer` in `doc_id` (hex) with the highest seq held."""
+        """Each actor of `signer` in `doc_id` (hex) with the highest seq held. Its actors begin
+        with its key (rule E3): they are found by the index of (doc, actor, seq), so a device's
+        cut costs what its own changes do, not what the whole document's do."""
         return {bytes(actor).hex(): int(seq) for actor, seq in self.db.execute(
-            "SELECT actor, max(seq) FROM changes WHERE doc = ? AND signer = ? GROUP BY actor",
-            (doc_id, signer))}
+            "SELECT actor, max(seq) FROM changes WHERE doc = ? AND actor >= ? AND actor < ?"
+            " AND signer = ? GROUP BY actor", (doc_id, signer, after_prefix(signer), signer))}
+
+    def known_signer(self, doc_id: str, signer: bytes) -> bool:
+        """Whether a key already wrote to `doc_id` (the assembly key wrote a ledger's genesis).
+        Being the assembly key of a ledger this store does not hold makes no one known:
+        any throwaway key is the assembly key of its own ledger."""
+        low, high = signer, signer + b"\xff" * (ACTOR_BYTES - len(signer) + 1)
+        return self.db.execute("SELECT 1 FROM changes WHERE doc = ? AND actor > ? AND actor < ?"
+                               " LIMIT 1", (doc_id, low, high)).fetchone() is not None
 
     def heads(self) -> Iterator[tuple[str, bytes]]:
         """(doc, head hash) of every document, ordered by doc."""
@@ -522,3 +569,12 @@ class Store:
 
 def split_hashes(blob: bytes) -> tuple[bytes, ...]:
     return tuple(bytes(blob[i:i + HASH_BYTES]) for i in range(0, len(blob), HASH_BYTES))
+
+
+def after_prefix(prefix: bytes) -> bytes:
+    """The least blob greater than every blob that begins with `prefix` (all 0xff: none, so
+    the greatest blob of a key's length and more)."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return b"\xff" * (len(prefix) + 64)  # longer than any actor id (rule E3)
+    return stripped[:-1] + bytes([stripped[-1] + 1])

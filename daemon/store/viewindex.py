@@ -14,6 +14,7 @@ every document again, which is what `pnyx view --verify` compares against.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Mapping
 
@@ -35,6 +36,7 @@ from pnyx.federation.plan import render_plan
 from pnyx.federation.recordset import RecordSet
 from pnyx.federation.view import render_view
 
+from .ancestry import Stored, change_making, reaches
 from .documents import DocumentCache
 from .ledgerindex import DECISIONS, MANDATES, LedgerIndex
 from .schema import create_schema
@@ -94,7 +96,33 @@ def indexed_log_records(ledgers: LedgerIndex, doc_id: str, profile: Profile | No
                   **ledgers.referring(ledger, DECISIONS, "supersedes", recalls)}
     read = ledger_of(profile, {}, needed, {}, {})
     return log_records(doc.assembly, doc.record, get(doc_id), judge(read).recall_of(read, doc.record),
-                       lambda: get(ledger))
+                       lambda recall_id: IndexedRecall(ledgers, ledger, recall_id))
+
+
+class IndexedRecall:
+    """RecallHistory (federation/confed.py) from the index of records and the store: the
+    recall's entry from the index, and whether an act's heads reach the change that made it
+    from the table of changes (daemon/store/ancestry.py), never the ledger's document."""
+
+    def __init__(self, ledgers: LedgerIndex, doc_id: str, recall_id: str) -> None:
+        self.ledgers = ledgers
+        self.doc_id = doc_id
+        self.recall_id = recall_id
+
+    def entry(self) -> Plain:
+        with self.ledgers.reading(self.doc_id):
+            return self.ledgers.by_id(self.doc_id, DECISIONS, [self.recall_id]).get(self.recall_id)
+
+    @functools.cached_property
+    def made(self) -> Stored | None:
+        """The stored change that made the recall's entry as read now."""
+        with self.ledgers.reading(self.doc_id):
+            op = self.ledgers.made_by(self.doc_id, DECISIONS, self.recall_id)
+            return None if op is None else change_making(self.ledgers.store.db, self.doc_id, op.actor,
+                                                         op.counter)
+
+    def seen_at(self, heads: list[bytes]) -> bool:
+        return self.made is not None and reaches(self.ledgers.store.db, self.doc_id, heads, self.made)
 
 
 def _versions(store: Store, after: int, known: dict[str, str]) -> dict[str, str]:

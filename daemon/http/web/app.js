@@ -9,6 +9,8 @@ const state = { status: null, view: null, ledgers: {}, assemblies: [], peers: []
   plan: null, economy: {}, shown: null, whole: new Set() };
 // Each ledger's newest PAGE decisions and mandates are read (GET /ledger?limit=), so the page loads
 // as fast at 100k records as at 100; "Show all" reads that ledger whole (its key goes in state.whole).
+// Its `delegates` hold every mandate and the decisions recalling them whatever the page: the
+// Delegates view shows every mandate's instructions and recall, however old.
 const PAGE = 50;
 const ECONOMY = ["needs", "offers", "pledges", "deliveries", "commons"];
 const SINGULAR = { needs: "need", offers: "offer", pledges: "pledge", deliveries: "delivery", commons: "commons" };
@@ -131,7 +133,7 @@ function deviceName(key) {
 }
 
 function decisionHeading(d, l) {
-  const mandate = l.mandates.find(m => m.id === d.subject);
+  const mandate = mandateRow(l, d.subject);
   switch (d.kind) {
     case "mandate": return mandate ? `Mandate for ${mandate.delegate} to ${councilName(mandate.council)}` : d.title;
     case "recall": return mandate ? `Recall of ${mandate.delegate}'s mandate to ${councilName(mandate.council)}` : d.title;
@@ -420,15 +422,19 @@ function actLine(a) {
     el("p", {}, what), el("p", { class: "muted" }, a.reason));
 }
 
+// A mandate of ledger `l` and the decision recalling it, from its `delegates`: every one, not just a page.
+function mandateRow(l, id) { return l ? l.delegates.mandates.find(m => m.id === id) : undefined; }
+function recallOf(l, id) { return l ? l.delegates.recalls.find(d => d.id === id) : undefined; }
+
 function recallLine(m) {
-  const recall = m.recalled_by && ledger(m.assembly) ? ledger(m.assembly).decisions.find(d => d.id === m.recalled_by) : null;
+  const recall = m.recalled_by ? recallOf(ledger(m.assembly), m.recalled_by) : null;
   if (!recall) return null;
   const t = tallyOf(recall);
   return el("p", {}, `Recalled by ${assemblyName(m.assembly)} on ${recall.date} (${t.for} for, ${t.against} against, ${t.abstain} abstain).`);
 }
 
 function mandateCard(m) {
-  const instructions = (ledger(m.assembly) || { mandates: [] }).mandates.find(x => x.id === m.mandate);
+  const instructions = mandateRow(ledger(m.assembly), m.mandate);
   const exceeded = m.acts.filter(a => a.class === "exceeds-mandate").length;
   return el("article", { class: "card mandate", "data-id": m.mandate },
     el("p", { class: "meta" }, badge(MANDATE_STATE[m.state] || m.state, m.state === "active" ? "good" : "off"),
