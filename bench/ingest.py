@@ -184,8 +184,8 @@ def peak_mb() -> float:
 
 
 def received_envelopes(wire: list[bytes]) -> list[Envelope]:
-    """The envelopes a child process was sent as their wire bytes (a compiled frozen
-    dataclass does not unpickle), the bytes then let go: memory is measured after."""
+    """The envelopes a child process was sent as their wire bytes (a compiled Envelope,
+    federation/frozen.py, does not unpickle), the bytes then let go: memory is measured after."""
     envelopes = [decode_envelope(e) for e in wire]
     wire.clear()  # the Process object holds the list itself
     return envelopes

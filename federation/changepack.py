@@ -19,7 +19,7 @@ import hashlib
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import msgpack
 
@@ -27,6 +27,7 @@ from .chunk import CHANGE_CHUNK, HASH_BYTES, MAGIC, MAX_CHUNK_BYTES, encode_uleb
 from .columns import Reader
 from .envelope import ACTOR_BYTES, Envelope, Voucher
 from .errors import Rejected
+from .frozen import Frozen
 from .keys import KEY_BYTES, SIGNATURE_BYTES
 from .wirelimits import LIMITS, PACK, WireLimitError
 from .wirelimits import unpack as unpack_bounded
@@ -142,14 +143,16 @@ def _with_vouchers(members: list[Envelope]) -> list[Envelope]:
     return members + [v for v in attached.values() if _hash(v.change) not in held]
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(Frozen):
     """One change of a group as vouching sees it: its actor, whether it is signed, and the
     positions in the group of those of its deps that are in the group."""
 
-    actor: bytes
-    signed: bool
-    deps: list[int]
+    FIELDS = ("actor", "signed", "deps")
+
+    def __init__(self, actor: bytes, signed: bool, deps: list[int]) -> None:
+        self.actor: Final = actor
+        self.signed: Final = signed
+        self.deps: Final = deps
 
 
 @dataclass

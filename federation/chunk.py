@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Final, NoReturn
 
 from .columns import MAX_OPS, Reader, int_column
 from .errors import Reason, Rejected
+from .frozen import Frozen
 
 MAX_CHUNK_BYTES: int = 1 << 18
 MAGIC = b"\x85\x6f\x4a\x83"
@@ -39,23 +39,30 @@ INCREMENT_ACTION = 5
 # Value types (low 4 bits of a value metadata entry) Automerge 1.0.0rc1 panics on reading:
 # 8 is a counter, 10 to 15 are reserved for future types.
 UNREADABLE_VALUE_TYPES = frozenset({8, *range(10, 16)})
+_UNREADABLE_BITS: Final = sum(1 << t for t in UNREADABLE_VALUE_TYPES)  # bit t: type t is one
 # Automerge keeps op counters in a u32 and refuses a change whose start_op exceeds it.
 MAX_OP_COUNTER = (1 << 32) - 1
 
 
-@dataclass(frozen=True)
-class ParsedChange:
-    hash: bytes  # SHA-256 of type 1 || uLEB(len) || uncompressed body, computed here
-    raw: bytes  # canonical uncompressed chunk (type 1), as Automerge's Change.raw_bytes
-    deps: tuple[bytes, ...]  # 32-byte hashes in chunk order
-    actor: bytes
-    seq: int
-    start_op: int
-    num_ops: int  # rows of the op columns
-    # For decoding the ops (federation/ops.py): the other actors, and each column's bytes
-    # by spec. Both follow from `raw`, so they take no part in equality.
-    other_actors: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
-    columns: tuple[tuple[int, bytes], ...] = field(default=(), compare=False, repr=False)
+class ParsedChange(Frozen):
+    """A change chunk as parsed and checked here."""
+
+    FIELDS = ("hash", "raw", "deps", "actor", "seq", "start_op", "num_ops")
+
+    def __init__(self, hash: bytes, raw: bytes, deps: tuple[bytes, ...], actor: bytes, seq: int,
+                 start_op: int, num_ops: int, other_actors: tuple[bytes, ...] = (),
+                 columns: tuple[tuple[int, bytes], ...] = ()) -> None:
+        self.hash: Final = hash  # SHA-256 of type 1 || uLEB(len) || uncompressed body, computed here
+        self.raw: Final = raw  # canonical uncompressed chunk (type 1), as Automerge's Change.raw_bytes
+        self.deps: Final = deps  # 32-byte hashes in chunk order
+        self.actor: Final = actor
+        self.seq: Final = seq
+        self.start_op: Final = start_op
+        self.num_ops: Final = num_ops  # rows of the op columns
+        # For decoding the ops (federation/ops.py): the other actors, and each column's bytes
+        # by spec. Both follow from `raw`, so they take no part in equality (not in FIELDS).
+        self.other_actors: Final = other_actors
+        self.columns: Final = columns
 
     @property
     def max_op(self) -> int:
@@ -154,14 +161,17 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     if data_len > r.remaining():
         r.fail(f"columns hold {data_len} bytes, {r.remaining()} left")
     columns: list[tuple[int, bytes]] = []
+    action = value_meta = None  # the two columns read here (each spec comes once at most)
     at = r.pos
     for spec, col_len in specs:
-        columns.append((spec, body[at:at + col_len]))
+        column = body[at:at + col_len]
+        columns.append((spec, column))
+        if spec == ACTION_COLUMN:
+            action = column
+        elif spec == VALUE_META_COLUMN:
+            value_meta = column
         at += col_len
-    by_spec = dict(columns)
-    action = by_spec.get(ACTION_COLUMN)
     num_ops = 0 if action is None else _count_actions(action)
-    value_meta = by_spec.get(VALUE_META_COLUMN)
     if value_meta is not None:
         _refuse_unreadable_values(value_meta, num_ops)
     # The rest of the body is extra bytes, kept by Automerge and covered by the hash.
@@ -240,7 +250,10 @@ def _refuse_unreadable_values(column: bytes, rows: int, stream: bool = False) ->
         unreadable = any(meta is not None and meta & 0x0F in UNREADABLE_VALUE_TYPES
                          for _, meta in _rle_runs(column))
     else:
-        unreadable = not UNREADABLE_VALUE_TYPES.isdisjoint([meta & 0x0F for meta in set(metas)
-                                                             if meta is not None])
+        unreadable = False
+        for meta in metas:
+            if meta is not None and _UNREADABLE_BITS >> (meta & 0x0F) & 1:
+                unreadable = True
+                break
     if unreadable:
         raise Rejected(Reason.MALFORMED_CHANGE, UNREADABLE)

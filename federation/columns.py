@@ -130,23 +130,21 @@ MAX_DECODED = 4_096
 MEMO_ROWS = MEMO_BYTES = 64
 
 
-def _memo(decode: Callable[[bytes, int], list[T]]) -> Callable[[bytes, int], list[T]]:
-    """`decode`, remembered for small columns. Read only: the list may be shared."""
-    tag = decode.__name__
+def _recalled(column: bytes, rows: int, tag: str) -> list[Any] | None:
+    """The column decoded by the decoder named `tag`, if it is small and was remembered.
+    Read only: the list may be shared. (Plain calls, not a decorator: compiled, a call
+    through a closure costs more than the lookup.)"""
+    if rows > MEMO_ROWS or len(column) > MEMO_BYTES:
+        return None
+    return _DECODED.get((column, rows, tag))
 
-    def remembered(column: bytes, rows: int) -> list[T]:
-        if rows > MEMO_ROWS or len(column) > MEMO_BYTES:
-            return decode(column, rows)
-        memo = (column, rows, tag)
-        found = _DECODED.get(memo)
-        if found is not None:
-            return found
-        out = decode(column, rows)
+
+def _kept(column: bytes, rows: int, tag: str, out: list[T]) -> list[T]:
+    """`out`, the column decoded by `tag`, remembered if it is small."""
+    if rows <= MEMO_ROWS and len(column) <= MEMO_BYTES:
         make_room(_DECODED, MAX_DECODED)
-        _DECODED[memo] = out
-        return out
-
-    return remembered
+        _DECODED[(column, rows, tag)] = out
+    return out
 
 
 class _Unusual(Exception):
@@ -211,16 +209,21 @@ def _runs(column: bytes, rows: int, signed: bool) -> list[int | None]:
     return out
 
 
-@_memo
 def int_column(column: bytes, rows: int) -> list[int | None]:
     """A uLEB run-length column of at most `rows` rows; rows it does not hold are null,
-    as Automerge reads a column that runs out."""
-    return _runs(column, rows, False)
+    as Automerge reads a column that runs out. Remembered: read only."""
+    found = _recalled(column, rows, "int")
+    return found if found is not None else _kept(column, rows, "int", _runs(column, rows, False))
 
 
-@_memo
 def string_column(column: bytes, rows: int) -> list[str | None]:
-    """A string run-length column, fast when it is ASCII, as keys almost always are."""
+    """A string run-length column, fast when it is ASCII, as keys almost always are.
+    Remembered: read only."""
+    found = _recalled(column, rows, "string")
+    return found if found is not None else _kept(column, rows, "string", _strings(column, rows))
+
+
+def _strings(column: bytes, rows: int) -> list[str | None]:
     if not column.isascii():
         return decode_rle(column, rows, read_key)
     text = column.decode("ascii")  # one character per byte: lengths and offsets agree
@@ -279,9 +282,14 @@ def decode_rle(column: bytes, rows: int, read: Callable[[Reader], T]) -> list[T 
     return out
 
 
-@_memo
 def delta_column(column: bytes, rows: int) -> list[int | None]:
-    """A delta-encoded column: each value is the previous non-null one plus the delta."""
+    """A delta-encoded column: each value is the previous non-null one plus the delta.
+    Remembered: read only."""
+    found = _recalled(column, rows, "delta")
+    return found if found is not None else _kept(column, rows, "delta", _deltas(column, rows))
+
+
+def _deltas(column: bytes, rows: int) -> list[int | None]:
     out: list[int | None] = []
     last = 0
     for delta in _runs(column, rows, True):
@@ -295,10 +303,14 @@ def delta_column(column: bytes, rows: int) -> list[int | None]:
     return out
 
 
-@_memo
 def boolean_column(column: bytes, rows: int) -> list[bool]:
     """Alternating run lengths, starting with false, of exactly `rows` rows: Automerge does
-    not take a change whose insert column runs out early."""
+    not take a change whose insert column runs out early. Remembered: read only."""
+    found = _recalled(column, rows, "boolean")
+    return found if found is not None else _kept(column, rows, "boolean", _booleans(column, rows))
+
+
+def _booleans(column: bytes, rows: int) -> list[bool]:
     out: list[bool] = []
     r = Reader(column)
     end = len(column)

@@ -16,13 +16,15 @@ the voucher's E3 and E4, checked once for the whole chain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Final
 
 import msgpack
 
 from .chunk import ParsedChange, parse_change
 from .docids import DocId, parse_doc_id
 from .errors import Reason, Rejected
+from .frozen import Frozen
 from .keys import KEY_BYTES, SIGNATURE_BYTES, SigningKey, verify_signature
 from .wirelimits import ENVELOPE, WireLimitError, unpack
 
@@ -30,14 +32,20 @@ CHANGE_DOMAIN = b"pnyx/change/v1"
 MAX_ENVELOPE_BYTES = ENVELOPE.max_bytes
 
 
-@dataclass(frozen=True)
-class Envelope:
-    doc_id: str
-    change: bytes
-    signer: bytes
-    signature: bytes  # empty for a vouched change
-    # Set only by code that checked the voucher's deps reach this change (changepack.py).
-    voucher: Voucher | None = field(default=None, compare=False, repr=False)
+class Envelope(Frozen):
+    """A signed change as it travels (federation/frozen.py: a plain class, built fast)."""
+
+    FIELDS = ("doc_id", "change", "signer", "signature")
+
+    def __init__(self, doc_id: str, change: bytes, signer: bytes, signature: bytes,
+                 voucher: Voucher | None = None) -> None:
+        self.doc_id: Final = doc_id
+        self.change: Final = change
+        self.signer: Final = signer
+        self.signature: Final = signature  # empty for a vouched change
+        # Set only by code that checked the voucher's deps reach this change (changepack.py);
+        # no part of equality.
+        self.voucher: Final = voucher
 
     def encode(self) -> bytes:
         return bytes(msgpack.packb(self.to_wire()))
@@ -47,15 +55,18 @@ class Envelope:
         return [self.doc_id, self.change, self.signer, self.signature]
 
 
-@dataclass(frozen=True)
-class VerifiedChange:
+class VerifiedChange(Frozen):
     """An envelope whose stateless checks passed, with the change as we parsed it; `vouch` is
     the hash of the signed change that vouched for it (None: it carries its own signature)."""
 
-    envelope: Envelope
-    doc: DocId
-    change: ParsedChange
-    vouch: bytes | None = None
+    FIELDS = ("envelope", "doc", "change", "vouch")
+
+    def __init__(self, envelope: Envelope, doc: DocId, change: ParsedChange,
+                 vouch: bytes | None = None) -> None:
+        self.envelope: Final = envelope
+        self.doc: Final = doc
+        self.change: Final = change
+        self.vouch: Final = vouch
 
 
 @dataclass(eq=False)

@@ -524,16 +524,15 @@ def _record(key: str, raw: Plain) -> dict[str, Plain]:
 
 def _decision(key: str, raw: Plain) -> Decision:
     raw = _record(key, raw)
-    return Decision(
-        id=key, title=_text(raw["title"]), text=_text(raw["text"]), date=parse_date(raw["date"]),
-        tally=Tally(_int(raw["for"]), _int(raw["against"]), _int(raw["abstain"])),
-        quorum=_optional(raw.get("quorum"), _int), dissent=_text(raw.get("dissent", "")),
-        supersedes=_optional(raw.get("supersedes"), _text), kind=_text(raw["kind"]),
-        subject=_optional(raw.get("subject"), _text),
-        bylaws=raw["bylaws"] if isinstance(raw.get("bylaws"), dict) else None,
-        sortition=raw["sortition"] if isinstance(raw.get("sortition"), dict) else None,
-        reopening=raw["reopening"] if isinstance(raw.get("reopening"), dict) else None,
-        revote_of=_optional(raw.get("revote_of"), _text),
+    return Decision(  # by position: compiled, keywords cost a dict per call
+        key, _text(raw["title"]), _text(raw["text"]), parse_date(raw["date"]),
+        Tally(_int(raw["for"]), _int(raw["against"]), _int(raw["abstain"])),
+        _optional(raw.get("quorum"), _int), _text(raw.get("dissent", "")),
+        _optional(raw.get("supersedes"), _text), _text(raw["kind"]), _optional(raw.get("subject"), _text),
+        raw["bylaws"] if isinstance(raw.get("bylaws"), dict) else None,
+        raw["sortition"] if isinstance(raw.get("sortition"), dict) else None,
+        raw["reopening"] if isinstance(raw.get("reopening"), dict) else None,
+        _optional(raw.get("revote_of"), _text),
     )
 
 

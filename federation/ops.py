@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from enum import IntEnum
 from itertools import repeat
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from .chunk import ParsedChange
 from .columns import MAX_OPS, Reader, boolean_column, delta_column, int_column, string_column
@@ -46,7 +46,6 @@ EXPAND, MARK_NAME = 0x94, 0xA5
 KNOWN_COLUMNS = frozenset({OBJ_ACTOR, OBJ_CTR, KEY_ACTOR, KEY_CTR, KEY_STR, INSERT, ACTION,
                            VALUE_META, VALUE_RAW, PRED_GROUP, PRED_ACTOR, PRED_CTR, EXPAND,
                            MARK_NAME})
-REQUIRED_COLUMNS = frozenset({INSERT, PRED_GROUP, VALUE_META})  # Automerge reads them as never null
 # Value types: the low 4 bits of a value metadata entry (the rest is the length).
 VALUE_KINDS = {0: "null", 1: "bool", 2: "bool", 3: "uint", 4: "int", 5: "f64", 6: "str",
                7: "bytes", 8: "counter", 9: "timestamp"}
@@ -61,6 +60,7 @@ class OpId(NamedTuple):
 
 
 HEAD = OpId(0, b"")  # the list position before the first element
+PUT: Final = int(Action.PUT)  # as a plain int: compiled code looks an enum's members up by name
 # What a put writes (a str, int, float, bool, bytes or None). A name of this module, not
 # `object`: mypyc reads a NamedTuple's field types from the module's names at import.
 Value = object
@@ -128,10 +128,11 @@ def decoded_columns(change: ParsedChange) -> _Columns:
     if n > MAX_OPS:
         raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: {n} operations, at most {MAX_OPS}")
     cols = dict(change.columns)
-    if not KNOWN_COLUMNS.issuperset(cols):
-        unknown = min(set(cols) - KNOWN_COLUMNS)
-        raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: unknown op column {unknown:#x}")
-    if n and not REQUIRED_COLUMNS.issubset(cols):
+    for spec in cols:  # a loop, not issuperset: compiled, a call by name costs more
+        if spec not in KNOWN_COLUMNS:
+            unknown = min(set(cols) - KNOWN_COLUMNS)
+            raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: unknown op column {unknown:#x}")
+    if n and not (INSERT in cols and PRED_GROUP in cols and VALUE_META in cols):  # never null to Automerge
         raise Rejected(Reason.MALFORMED_CHANGE, "an op column Automerge requires is missing")
     empty = b""
     obj_actor = int_column(cols.get(OBJ_ACTOR, empty), n)
@@ -152,22 +153,28 @@ def decoded_columns(change: ParsedChange) -> _Columns:
                     delta_column(cols.get(PRED_CTR, empty), total_preds))
 
 
-class _Columns(NamedTuple):
-    """The decoded columns of a change, before they are read as ops."""
+class _Columns:
+    """The decoded columns of a change, before they are read as ops. A plain class, not a
+    NamedTuple: compiled, its methods are then called directly, not looked up by name."""
 
-    actors: tuple[bytes, ...]
-    obj_actor: list[int | None]
-    obj_ctr: list[int | None]
-    key_actor: list[int | None]
-    key_ctr: list[int | None]
-    key_str: list[str | None]
-    insert: list[bool]
-    action: list[int | None]
-    kinds: list[str]  # fresh lists (never memo-shared): rows_at_once blanks non-puts in place
-    values: list[object]
-    groups: list[int | None]
-    pred_actor: list[int | None]
-    pred_ctr: list[int | None]
+    def __init__(self, actors: tuple[bytes, ...], obj_actor: list[int | None],
+                 obj_ctr: list[int | None], key_actor: list[int | None], key_ctr: list[int | None],
+                 key_str: list[str | None], insert: list[bool], action: list[int | None],
+                 kinds: list[str], values: list[object], groups: list[int | None],
+                 pred_actor: list[int | None], pred_ctr: list[int | None]) -> None:
+        self.actors = actors
+        self.obj_actor = obj_actor
+        self.obj_ctr = obj_ctr
+        self.key_actor = key_actor
+        self.key_ctr = key_ctr
+        self.key_str = key_str
+        self.insert = insert
+        self.action = action
+        self.kinds = kinds  # fresh lists (never memo-shared): rows_at_once blanks non-puts in place
+        self.values = values
+        self.groups = groups
+        self.pred_actor = pred_actor
+        self.pred_ctr = pred_ctr
 
     def actor_of(self, index: int | None) -> bytes | None:
         if index is None:
@@ -180,8 +187,7 @@ class _Columns(NamedTuple):
         """The rows read column by column: what `row_by_row` reads, and Rejected whenever it
         is (perhaps for another row: then `row_by_row` says which is first)."""
         n = len(self.action)
-        places = set(zip(self.obj_ctr, self.obj_actor, strict=True))
-        ids = {place: _op_id(place[0], self.actor_of(place[1]), "object") for place in places}
+        objs = self.objects()
         keys = self.key_str
         elems: list[OpId | None] = [None] * n
         if None in keys:
@@ -193,14 +199,34 @@ class _Columns(NamedTuple):
         preds: list[tuple[OpId, ...]] = [()] * n
         if self.pred_actor:
             preds = self.preds()
-        kinds, values, put = self.kinds, self.values, Action.PUT
-        if actions.count(put) != n:
+        kinds, values = self.kinds, self.values
+        if actions.count(PUT) != n:
             for i, act in enumerate(actions):
-                if act != put:  # only a put has a value
+                if act != PUT:  # only a put has a value
                     kinds[i], values[i] = "", None
-        objs = list(map(ids.__getitem__, zip(self.obj_ctr, self.obj_actor, strict=True)))
         return Rows(start, self.actors[0], objs, keys, elems, self.insert, actions, kinds, values,
                     preds)
+
+    def objects(self) -> list[OpId | None]:
+        """The object each row writes to, each id built once: rows of one object follow
+        each other, so only a change of object is looked up."""
+        objs: list[OpId | None] = []
+        ids: dict[tuple[int | None, int | None], OpId | None] = {}
+        obj_actor = self.obj_actor
+        last_ctr: int | None = -1
+        last_actor: int | None = -1
+        obj: OpId | None = None
+        for i, ctr in enumerate(self.obj_ctr):
+            actor = obj_actor[i]
+            if ctr != last_ctr or actor != last_actor:
+                last_ctr, last_actor = ctr, actor
+                place = (ctr, actor)
+                if place in ids:
+                    obj = ids[place]
+                else:
+                    obj = ids[place] = _op_id(ctr, self.actor_of(actor), "object")
+            objs.append(obj)
+        return objs
 
     def elem(self, ctr: int | None, actor: int | None) -> OpId | None:
         head = ctr == 0 and actor is None
@@ -279,6 +305,7 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
     values: list[object] = []
     pos, size = 0, len(raw)
     text = raw.decode("latin-1")  # one character per byte: an ASCII string value is a slice of it
+    ascii = raw.isascii()  # then so is every string value: asked once, not of each
     for meta in int_column(meta_column, rows):
         if meta is None:
             raise Rejected(Reason.MALFORMED_CHANGE, "a null in the value metadata column")
@@ -288,7 +315,7 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
                                                     f"{size - pos} left")
         if meta & 0x0F == STR_TAG:  # most values: read here
             string = text[pos:end]
-            if not string.isascii():
+            if not ascii and not string.isascii():
                 try:
                     string = raw[pos:end].decode("utf-8")
                 except UnicodeDecodeError:
@@ -354,34 +381,37 @@ def made_under_keys(rows: Rows) -> list[Made]:
     after: dict[tuple[OpId, OpId], list[OpId]] = {}  # (list, element before) -> elements
     values: dict[OpId, object] = {}  # list element -> its value
     out: list[Made] = []
-    start, actor, put = rows.start, rows.actor, Action.PUT
-    for i, (obj, key, elem, insert, action, kind, value) in enumerate(zip(
-            rows.obj, rows.key, rows.elem, rows.insert, rows.action, rows.kind, rows.value, strict=True)):
-        if action == put:
-            if kind not in PLAIN_KINDS:
-                value = None
+    start, actor = rows.start, rows.actor
+    objs, keys, elems, inserts, kinds, values_put = rows.obj, rows.key, rows.elem, rows.insert, \
+        rows.kind, rows.value
+    for i, action in enumerate(rows.action):  # every column has a row for each action
+        obj, key, elem, insert = objs[i], keys[i], elems[i], inserts[i]
+        if action == PUT:
+            value = values_put[i] if kinds[i] in PLAIN_KINDS else None
+            op_id = None
         elif action in MAKES:
-            value = made[OpId(start + i, actor)] = \
-                {} if action in (Action.MAKE_MAP, Action.MAKE_TABLE) else []
+            op_id = OpId(start + i, actor)
+            value = made[op_id] = {} if action in (Action.MAKE_MAP, Action.MAKE_TABLE) else []
         else:
             continue
         parent = made.get(obj) if obj is not None else None
         if insert and isinstance(parent, list) and elem is not None and obj is not None:
-            op_id = OpId(start + i, actor)
-            after.setdefault((obj, elem), []).append(op_id)
-            values[op_id] = value
+            element = OpId(start + i, actor) if op_id is None else op_id
+            after.setdefault((obj, elem), []).append(element)
+            values[element] = value
         elif key is not None and not insert:
             if isinstance(parent, dict):
                 parent[key] = value
-            elif action in MAKES:
-                out.append((obj, key, OpId(start + i, actor), value))
+            elif op_id is not None:  # a map or list made, not in a map made here
+                out.append((obj, key, op_id, value))
     for obj_id, made_obj in made.items():
         if isinstance(made_obj, list):
             made_obj.extend(values[e] for e in _in_order(obj_id, HEAD, after))
         else:  # keys in Automerge's order, as the document gives them
-            entries = sorted(made_obj.items())
+            entries = [(entry_key, made_obj[entry_key]) for entry_key in sorted(made_obj)]
             made_obj.clear()
-            made_obj.update(entries)
+            for entry_key, entry in entries:
+                made_obj[entry_key] = entry
     return out
 
 

@@ -21,7 +21,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from itertools import groupby
 from typing import NamedTuple, Protocol, cast
 
 from .bounded import make_room
@@ -31,7 +30,7 @@ from .envelope import ACTOR_BYTES, VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text, parse_key
 from .ledger import certificate_valid, revocation_cut
-from .ops import HEAD, Action, Op, OpId, Rows, Value, decode_rows
+from .ops import HEAD, PUT, Action, Op, OpId, Rows, Value, decode_rows
 
 Path = tuple[str, ...]
 ITEM = "{item}"  # a list element: written by an insert
@@ -371,9 +370,12 @@ class _Judge:
     def ops(self, grouped: bool) -> None:
         """Every op in order, each allowed by one row. Ops run in groups by the object they
         write to: a record's fields, put in the change that makes it, are judged at once."""
-        start = 0
-        for obj, group in groupby(self.rows.obj):
-            end = start + len(list(group))
+        objs = self.rows.obj
+        start, count = 0, len(objs)
+        while start < count:  # the runs itertools.groupby finds, without its generic calls
+            obj, end = objs[start], start + 1
+            while end < count and objs[end] == obj:
+                end += 1
             if not grouped or end - start < 2 or not self.fields(obj, start, end):
                 for n in range(start, end):
                     self.op(n, obj)
@@ -386,20 +388,26 @@ class _Judge:
         if found is None:
             return False
         parent, parent_type, parent_new, (node, owner) = found
+        if not parent_new or parent_type != "map" or node is None or owner is None:
+            return False
         rows = self.rows
-        if not parent_new or parent_type != "map" or node is None or owner is None \
-                or rows.action[start:end].count(Action.PUT) != end - start \
-                or any(rows.pred[start:end]) or True in rows.insert[start:end]:
+        action, pred, insert, key = rows.action, rows.pred, rows.insert, rows.key
+        for i in range(start, end):
+            if action[i] != PUT or pred[i] or insert[i] or key[i] is None:
+                return False
+        named = cast(tuple[str, ...], tuple(key[start:end]))
+        written = self.written.get(obj)  # none yet, the usual case: nothing to compare with
+        if (written is not None and not written.isdisjoint(named)) \
+                or not _fields_allowed(node, named, tuple(rows.kind[start:end])):
             return False
-        keys = tuple(rows.key[start:end])
-        if None in keys:
-            return False
-        named = cast(tuple[str, ...], keys)
-        written = self.written.setdefault(obj, set())
-        if not written.isdisjoint(named) or not _fields_allowed(node, named, tuple(rows.kind[start:end])):
-            return False
-        written.update(named)
-        self.values.update(zip([(*parent, key) for key in named], rows.value[start:end], strict=True))
+        if written is None:
+            self.written[obj] = set(named)
+        else:
+            written.update(named)
+        values, value = self.values, rows.value
+        for i in range(start, end):
+            path = (*parent, named[i - start])
+            values[path] = value[i]
         return True
 
     def op(self, n: int, obj: OpId | None) -> None:
@@ -436,7 +444,7 @@ class _Judge:
             if change.deps and self.held.has_entry(self.vc.envelope.doc_id, parent, segment,
                                                    change.deps):
                 raise self.fail(n, W_NEW_KEY, f"{'/'.join(path)} exists already", row_)
-        if action == Action.PUT:
+        if action == PUT:
             self.values[path] = rows.value[n]
             return
         self.values[path] = MADE

@@ -13,8 +13,14 @@ import sys
 from pathlib import Path
 from types import FunctionType, ModuleType
 
+import automerge.core as am
 import pytest
 from pnyx.compiled import MODULES, PACKAGE_DIR, federation_path, stale, why_pure
+from pnyx.federation.changepack import Link
+from pnyx.federation.chunk import ParsedChange, parse_change
+from pnyx.federation.docids import ledger_id, parse_doc_id
+from pnyx.federation.envelope import Envelope, VerifiedChange, Voucher
+from pnyx.federation.frozen import Frozen
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "federation"
@@ -24,9 +30,13 @@ DECODING_TESTS = ("tests/test_chunk.py", "tests/test_ops.py", "tests/test_fast_p
 
 
 def own_functions(module: ModuleType) -> list[object]:
-    return [value for value in vars(module).values()
-            if getattr(value, "__module__", None) == module.__name__ and callable(value)
-            and not isinstance(value, type)]
+    """The functions a module defines; for one that defines only classes (federation/frozen.py),
+    its classes' methods."""
+    own = [value for value in vars(module).values()
+           if getattr(value, "__module__", None) == module.__name__ and callable(value)]
+    functions = [value for value in own if not isinstance(value, type)]
+    return functions or [method for cls in own for method in vars(cls).values()
+                         if callable(method) and not isinstance(method, type)]
 
 
 def test_the_compiled_modules_are_the_ones_loaded() -> None:
@@ -66,3 +76,40 @@ def test_the_decoding_tests_pass_on_the_pure_source() -> None:
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *DECODING_TESTS],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def hot_records() -> tuple[ParsedChange, Envelope, VerifiedChange, Link]:
+    """One of each record federation/frozen.py serves, built as ingest builds them."""
+    doc = am.Document(bytes(range(40)))
+    with doc.transaction() as tx:
+        tx.put(am.ROOT, "title", am.ScalarType.Str, "assembly")
+    doc_id, raw = ledger_id(bytes(range(32))), bytes(doc.get_changes([])[0].raw_bytes)
+    change = parse_change(raw)
+    envelope = Envelope(doc_id, raw, change.actor[:32], b"")
+    return (change, envelope, VerifiedChange(envelope, parse_doc_id(doc_id), change),
+            Link(change.actor, False, [0]))
+
+
+def test_the_hot_records_compare_and_show_by_their_fields() -> None:
+    """What their frozen dataclasses did: equal when their FIELDS are, whatever else they hold
+    (a voucher, the columns), hashed alike, shown by their fields."""
+    first, second = hot_records(), hot_records()
+    assert first == second and first is not second
+    change, envelope, verified, _ = first
+    assert hash(change) == hash(second[0]) and hash(envelope) == hash(second[1])
+    assert len({change, second[0], envelope, verified}) == 3
+    assert Envelope(envelope.doc_id, envelope.change, envelope.signer, b"", Voucher(envelope)) == envelope
+    assert Envelope(envelope.doc_id, envelope.change, envelope.signer, bytes(64)) != envelope
+    assert repr(envelope).startswith(f"Envelope(doc_id={envelope.doc_id!r}, change=b")
+    assert "voucher" not in repr(envelope) and "columns" not in repr(change)
+
+
+def test_the_compiled_hot_records_refuse_assignment() -> None:
+    """Compiled, a Final attribute is read-only (mypy refuses the assignment in the source)."""
+    if why_pure(SOURCES) is not None:
+        pytest.fail("federation's modules run as pure Python", pytrace=False)
+    records: tuple[Frozen, ...] = hot_records()
+    for record in records:
+        name = record.FIELDS[0]
+        with pytest.raises(AttributeError):
+            setattr(record, name, getattr(record, name))
