@@ -29,7 +29,7 @@ from pnyx.daemon.services.listing import (
 from pnyx.daemon.services.records import Recorder
 from pnyx.daemon.services.reopening import reopen, revote
 from pnyx.daemon.store.documents import DocumentCache
-from pnyx.daemon.store.ledgerindex import LedgerIndex
+from pnyx.daemon.store.ledgerindex import KINDS, LedgerIndex
 from pnyx.daemon.store.sqlite import Store
 from pnyx.daemon.store.viewindex import (
     ViewIndex,
@@ -271,6 +271,18 @@ def test_the_index_kept_at_ingest_holds_what_the_stored_changes_alone_make() -> 
     kept = index_rows(store.db)
     assert any(row[1] == "mandates" for row in kept) and any(row[-1] for row in kept[:-1])
     assert lazily_indexed(list(envelopes)) == kept
+
+
+def test_the_records_the_view_reads_are_found_without_reading_the_plain_decisions() -> None:
+    """A ratification's check and each view refresh read a ledger's records of other kinds
+    than plain decisions: by the partial index of kinds, never by an index that holds every
+    record of the ledger (SQLite's planner took the index by actor, 61 ms at 100k records)."""
+    _, envelopes = story()
+    store, _, ingestor = fresh_store()
+    ingestor.ingest(envelopes)
+    plan = store.db.execute(f"EXPLAIN QUERY PLAN {KINDS}", (1,)).fetchall()
+    assert [step[-1] for step in plan] == [
+        "SEARCH ledger_entries USING INDEX ledger_entries_by_kind (ledger=?)"]
 
 
 def test_a_store_made_before_the_index_is_indexed_when_first_read() -> None:

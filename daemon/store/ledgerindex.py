@@ -138,6 +138,11 @@ ROW = ("(ledger, collection, id, actor, counter, entry, day, kind, subject, supe
        " decision, person, council, void) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 INSERT_ROW = f"INSERT INTO ledger_entries {ROW}"
 STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
+# Named: with only `ledger = ?` to match, SQLite's planner took the index by actor as readily
+# as the partial index of kinds, and read every record of the ledger (measured: 2.4 ms at 10k
+# records against 0.05, and a ratification's view check 61 ms at 100k).
+KINDS = ("SELECT id, entry FROM ledger_entries INDEXED BY ledger_entries_by_kind"
+         f" WHERE ledger = ? AND kind <> 'decision' AND {STANDING}")
 MAX_PARSED = 20_000  # parsed changes kept for the end of one transaction (ingest's batch at most)
 SQL_INT_MAX = 2**63 - 1  # a larger page asks for every record, and SQLite binds no larger integer
 REPORT_EVERY = 2_000  # records indexed between two reports of the one-time indexing
@@ -621,9 +626,7 @@ class LedgerIndex:
 
     def kinds(self, doc_id: str) -> dict[str, Plain]:
         """Every decision of a kind other than a plain `decision`: what the view reads."""
-        return _entries(self.store.db.execute(
-            f"SELECT id, entry FROM ledger_entries WHERE ledger = ? AND kind <> 'decision' AND {STANDING}",
-            (self._known_number(doc_id),)))
+        return _entries(self.store.db.execute(KINDS, (self._known_number(doc_id),)))
 
     def void(self, doc_id: str) -> dict[str, str]:
         """Every void record's id and why, as Ledger.void says (a mandate's reason last)."""
