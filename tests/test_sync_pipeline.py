@@ -20,7 +20,7 @@ from pnyx.daemon.net import sync_client
 from pnyx.daemon.net.sync_endpoint import Turns
 from pnyx.daemon.store.holdings import StoreHoldings
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
-from pnyx.daemon.store.node import open_node
+from pnyx.daemon.store.node import Node, open_node
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.keys import SigningKey
 from pnyx.federation.memstore import MemoryReport, MemoryStore
@@ -220,6 +220,14 @@ def test_a_responder_killed_mid_catch_up_leaves_what_was_reported_and_the_rest_c
     assert held_hashes(target) == held_hashes(source)  # and the target's genesis was pushed
 
 
+def synced_once(node: Node, url: str) -> sync_client.Outcome:
+    """One exchange of the daemon's sync client, as gossip runs it, with the peer at `url`."""
+    async def exchange() -> sync_client.Outcome:
+        async with sync_client.new_session() as session:
+            return await sync_client.sync_with(session, node, StoreHoldings(node.store), url)
+    return asyncio.run(exchange())
+
+
 class NotingPeer(SyncServer):
     """The responder over real HTTP, in a thread, so that it reads a request while the
     pulling loop is busy storing; notes when each pull arrives."""
@@ -254,10 +262,7 @@ def test_the_daemon_sends_the_next_pull_before_it_stores_a_batch(
     monkeypatch.setattr(sync_client, "ingest_in_slices", noting)
     node = open_node(tmp_path / "t")
     try:
-        async def pull() -> sync_client.Outcome:
-            async with sync_client.new_session() as session:
-                return await sync_client.sync_with(session, node, StoreHoldings(node.store), peer.url)
-        outcome = asyncio.run(pull())
+        outcome = synced_once(node, peer.url)
     finally:
         node.close()
         peer.stop()
@@ -381,11 +386,7 @@ def test_the_daemon_sends_the_next_push_before_the_reply_to_the_last(tmp_path: P
     peer = SlowPushPeer(theirs)
     try:
         assert node.ingestor.ingest(ledger_chain(new_key(), 1_200)[1]).accepted == 1_200
-
-        async def push() -> sync_client.Outcome:
-            async with sync_client.new_session() as session:
-                return await sync_client.sync_with(session, node, StoreHoldings(node.store), peer.url)
-        outcome = asyncio.run(push())
+        outcome = synced_once(node, peer.url)
     finally:
         node.close()
         peer.stop()

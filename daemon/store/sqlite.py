@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from pnyx.federation.bounded import make_room
 from pnyx.federation.envelope import ACTOR_BYTES, Envelope, VerifiedChange, decode_envelope
@@ -95,6 +96,14 @@ CREATE TABLE IF NOT EXISTS snapshots (
 """
 INSERT_CHANGES = ("INSERT INTO changes (seqno, hash, doc, actor, seq, start_op, max_op, deps, signer,"
                   " signature, change, vouch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
+
+
+class ChangeAt(NamedTuple):
+    """A held change by its arrival number, with its hash and chunk."""
+
+    seqno: int
+    hash: bytes
+    chunk: bytes
 
 
 @dataclass(frozen=True)
@@ -332,14 +341,21 @@ class Store:
         ).fetchone()
         return None if row is None else bytes(row[0])
 
-    def chunk_with_op(self, doc_id: str, op: OpId) -> bytes | None:
-        """The canonical chunk of the held change of `doc_id` that made op `op`: an actor's
-        op counters grow with its seq, so it is the actor's first change ending at or past it
-        (read through the (doc, actor, seq) index; asked once per object, then remembered)."""
+    def change_with_op(self, doc_id: str, op: OpId) -> ChangeAt | None:
+        """The held change of `doc_id` that made op `op`: an actor's op counters grow with its
+        seq, so it is the actor's first change ending at or past it (read through the (doc,
+        actor, seq) index)."""
         row = self.db.execute(
-            "SELECT start_op, change FROM changes WHERE doc = ? AND actor = ? AND max_op >= ?"
-            " ORDER BY seq LIMIT 1", (doc_id, op.actor, op.counter)).fetchone()
-        return bytes(row[1]) if row is not None and row[0] <= op.counter else None
+            "SELECT start_op, seqno, hash, change FROM changes WHERE doc = ? AND actor = ?"
+            " AND max_op >= ? ORDER BY seq LIMIT 1", (doc_id, op.actor, op.counter)).fetchone()
+        if row is None or row[0] > op.counter:
+            return None
+        return ChangeAt(int(row[1]), bytes(row[2]), bytes(row[3]))
+
+    def chunk_with_op(self, doc_id: str, op: OpId) -> bytes | None:
+        """The canonical chunk of `change_with_op` (asked once per object, then remembered)."""
+        found = self.change_with_op(doc_id, op)
+        return None if found is None else found.chunk
 
     def first_change(self, doc_id: str) -> bytes | None:
         """A held change of `doc_id` without dependencies (a ledger's genesis)."""

@@ -36,11 +36,11 @@ from pnyx.federation.plan import render_plan
 from pnyx.federation.recordset import RecordSet
 from pnyx.federation.view import render_view
 
-from .ancestry import Stored, change_making, reaches
+from .ancestry import reaches
 from .documents import DocumentCache
 from .ledgerindex import DECISIONS, MANDATES, LedgerIndex
 from .schema import create_schema
-from .sqlite import Store
+from .sqlite import ChangeAt, Store
 
 RECORDS_FORMAT = "records/v3"  # bump when what document_records extracts changes: the index is rebuilt
 SCHEMA = """
@@ -114,12 +114,11 @@ class IndexedRecall:
             return self.ledgers.by_id(self.doc_id, DECISIONS, [self.recall_id]).get(self.recall_id)
 
     @functools.cached_property
-    def made(self) -> Stored | None:
+    def made(self) -> ChangeAt | None:
         """The stored change that made the recall's entry as read now."""
         with self.ledgers.reading(self.doc_id):
             op = self.ledgers.made_by(self.doc_id, DECISIONS, self.recall_id)
-            return None if op is None else change_making(self.ledgers.store.db, self.doc_id, op.actor,
-                                                         op.counter)
+            return None if op is None else self.ledgers.store.change_with_op(self.doc_id, op)
 
     def seen_at(self, heads: list[bytes]) -> bool:
         return self.made is not None and reaches(self.ledgers.store.db, self.doc_id, heads, self.made)
