@@ -35,10 +35,38 @@ def cli_json(data: Path, *args: str) -> Any:
     return json.loads(cli(data, *args, "--json").stdout)
 
 
+PORTS_BELOW = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+
+
+def port_range() -> range:
+    """Ports below the kernel's ephemeral range, where no outgoing connection takes one between
+    free_port() and the daemon's bind, split between pytest-xdist's workers (gw0, gw1, ...)
+    so that two workers never hand out the same one."""
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    size = min(2000, (PORTS_BELOW - 1024) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    return range(PORTS_BELOW - size * (index + 1), PORTS_BELOW - size * index)
+
+
+handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port that is free now and that this process has not handed out before (a
+    test may pick several before starting their daemons); random within this worker's range,
+    so that pytests of other checkouts running at once on this machine seldom try the same."""
+    ports = port_range()
+    for _ in range(len(ports)):
+        port = ports[int.from_bytes(os.urandom(4), "big") % len(ports)]
+        if port in handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        handed_out.add(port)
+        return port
+    raise AssertionError(f"no free port left in {ports}")
 
 
 class Daemon:
