@@ -23,7 +23,6 @@ GROUPS = {
     "test_run_signals.py": "mdns-loopback",  # `make run` announces, as it should
     "test_village_scenario.py": "crowd",
     "test_netns_in_user_namespace.py": "crowd",
-    "test_compiled.py": "crowd",
     "test_discovery_lan.py": "crowd",
 }
 
