@@ -2,22 +2,26 @@
 pytest-randomly puts in the session header; say when federation's decoding modules run
 as pure Python rather than compiled (pnyx.compiled), as after editing one of them; and
 keep apart what must not run at once when `make test` spreads the tests over the machine's
-cores (pytest-xdist, `--dist loadgroup`)."""
+cores (pytest-xdist with `--dist loadgroup`: the groups are the ones this file gives)."""
 
 from __future__ import annotations
 
+import functools
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pnyx.compiled import why_pure
 
-SOURCES = Path(__file__).resolve().parent.parent / "federation"
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ROOT / "federation"
 
 # Tests that must never run at the same time as each other, by module: each group runs on one
 # worker, one test after another. "mdns-loopback": daemons that announce on loopback (mDNS on
 # 127.0.0.1 reaches every process of the machine) would hear each other's services and gossip
-# with them. "crowd": the tests that start a crowd of processes at once (a dozen daemons, or a
-# pytest of their own): two of them together overload two cores until their waits time out.
+# with them. "crowd": the tests that start a crowd of processes at once (a dozen daemons, or
+# LANs of namespaces): two of them together overload two cores until their waits time out.
 GROUPS = {
     "test_discovery_loopback.py": "mdns-loopback",
     "test_run_signals.py": "mdns-loopback",  # `make run` announces, as it should
@@ -25,28 +29,40 @@ GROUPS = {
     "test_netns_in_user_namespace.py": "crowd",
     "test_discovery_lan.py": "crowd",
 }
+SHARED_FIXTURE = re.compile(r"@pytest\.fixture\(scope=[\"'](?:module|class|package|session)")
 
 
-def group_of(item: pytest.Item) -> str | None:
-    """The one xdist group of a test (xdist joins two groups' names into a third): its module's
-    entry in GROUPS; else its module, when it uses a fixture set up once per module or class
-    (a worker of its own builds it once, not every worker again); else none: any worker."""
-    module = item.path.name
-    if module in GROUPS:
-        return GROUPS[module]
-    info = getattr(item, "_fixtureinfo", None)
-    shared = info is not None and any(d.scope in ("module", "class", "package", "session")
-                                      for defs in info.name2fixturedefs.values() for d in defs
-                                      if d.baseid)  # pytest's own session fixtures have none
-    return module if shared else None
+@functools.cache
+def shares_a_fixture(module: str) -> bool:
+    """Whether a test module defines a fixture set up once for several of its tests."""
+    path = ROOT / module
+    return path.is_file() and SHARED_FIXTURE.search(path.read_text()) is not None
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        group = group_of(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+def group_of(nodeid: str) -> str:
+    """The group of a test, whose tests one worker runs: its module's entry in GROUPS; else its
+    module, when the module shares a fixture among its tests (set up by one worker, once, not
+    by every worker again); else the test alone, for any worker."""
+    module = nodeid.split("::")[0]
+    name = Path(module).name
+    if name in GROUPS:
+        return GROUPS[name]
+    return module if shares_a_fixture(module) else nodeid
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup` by group_of. (pytest-xdist's own reads `xdist_group` marks from node
+    ids that pytest 9.2 no longer lets a plugin rename, so it would group nothing.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Grouped(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return Grouped(config, log)
 
 
 def shuffle_note(config: pytest.Config) -> str | None:
