@@ -27,6 +27,7 @@ from .chunk import CHANGE_CHUNK, HASH_BYTES, MAGIC, MAX_CHUNK_BYTES, encode_uleb
 from .columns import Reader
 from .envelope import ACTOR_BYTES, Envelope, Voucher
 from .errors import Rejected
+from .evidence import VouchGroup
 from .frozen import Frozen
 from .keys import KEY_BYTES, SIGNATURE_BYTES
 from .wirelimits import LIMITS, PACK, WireLimitError
@@ -269,14 +270,18 @@ def unpack_value(groups: Any) -> list[Envelope]:
         needed = {link.actor for link in links if not link.signed}
         found = vouchers(links, needed, budget) if needed else [None] * len(links)
         cache: dict[int, Voucher] = {}
+        seen: VouchGroup | None = None  # made for the group's first voucher
         for (chunk, signer, signature), at in zip(built, found, strict=True):
             if signature is not None or at is None:
                 out.append(Envelope(doc, chunk, signer, signature or b""))
                 continue
             voucher = cache.get(at)
             if voucher is None:
+                if seen is None:
+                    seen = VouchGroup([b[0] for b in built], [link.deps for link in links], position)
                 head, head_signer, head_signature = built[at]
-                voucher = cache[at] = Voucher(Envelope(doc, head, head_signer, head_signature or b""))
+                voucher = cache[at] = Voucher(Envelope(doc, head, head_signer, head_signature or b""),
+                                              seen, at)
             out.append(Envelope(doc, chunk, signer, b"", voucher))
     return out
 

@@ -1,0 +1,152 @@
+"""Equivocation refused vouched (protocol-spec/changes.md, "Equivocation"): a key holder who
+signs only the head of a forked chain is still caught. The refused change is kept as evidence
+with its voucher and the chain between them, travels by sync and by bundles with them, and
+every receiver keeps and flags the same evidence; a forged voucher keeps nothing, and a chain
+past the bounds is refused without being kept."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pnyx.daemon.services.status import flagged_keys
+from pnyx.daemon.store.holdings import StoreHoldings
+from pnyx.daemon.store.node import Node, open_node
+from pnyx.federation.changepack import pack, split_chunk, unpack, unpack_value
+from pnyx.federation.chunk import parse_change
+from pnyx.federation.docids import ledger_id
+from pnyx.federation.envelope import Envelope, sign_change
+from pnyx.federation.evidence import CHAIN_CHANGES
+from pnyx.federation.keys import SigningKey
+from pnyx.federation.sync import Initiator
+from pnyx.federation.syncmsg import decode_reply, decode_request, encode
+from pnyx.federation.syncpeer import Responder, exchange
+
+from bench.corpus import entry, ledger_chain, new_key
+from tests.pnyxproc import Daemon, cli, cli_json, query
+from tests.test_bundles import data_dir
+from tests.test_vouching import entries, push_pack
+
+
+def forked(key: SigningKey, held: int, fork: int) -> tuple[list[Envelope], list[Envelope]]:
+    """`held` changes of one actor, and `fork` changes of the same actor that branch off before
+    the last held one: the first of them takes the last held one's seq."""
+    doc, chain = ledger_chain(key, held)
+    other = doc.fork([parse_change(chain[-2].change).hash])
+    other.set_actor(doc.get_actor())
+    out = []
+    for i in range(fork):
+        heads = other.get_heads()
+        with other.transaction() as tx:
+            entry(tx, f"fork {i}")
+        (change,) = other.get_changes(heads)
+        out.append(sign_change(key, ledger_id(key.public), change.raw_bytes))
+    return chain, out
+
+
+def hashes(envelopes: list[Envelope]) -> list[bytes]:
+    return [parse_change(e.change).hash for e in envelopes]
+
+
+def evidence_rows(node: Node) -> set[tuple[bytes, str]]:
+    return {(h, reason) for _, h, _, reason, _ in node.store.evidence()}
+
+
+def synced_from(source: Node, target: Node) -> None:
+    """One exchange, `target` pulling from `source`, in memory through the real messages."""
+    responder = Responder(StoreHoldings(source.store), source.device_key.public,
+                          source.ingestor.ingest, os.urandom)
+    initiator = Initiator(StoreHoldings(target.store), b"t" * 32, "http://127.0.0.1:1")
+    exchange(initiator, lambda r: decode_reply(encode(responder.respond(decode_request(encode(r))))),
+             target.ingestor.ingest)
+
+
+def test_an_equivocation_refused_vouched_is_kept_with_its_chain_and_travels(tmp_path: Path) -> None:
+    held, fork = forked(new_key(), 3, 3)
+    first, third = open_node(data_dir(tmp_path, "first", held)), open_node(data_dir(tmp_path, "third"))
+    try:
+        received = unpack(pack(fork))
+        assert [bool(e.signature) for e in received] == [False, False, True]
+        report = first.ingestor.ingest(received)
+        assert report.accepted == 0 and ("equivocation" in {r for r, _ in report.rejected})
+        refused, between, voucher = hashes(fork)
+        assert evidence_rows(first) == {(hashes(held)[-1], "equivocation"), (refused, "equivocation")}
+        vouch, chain = first.store.db.execute("SELECT vouch, chain FROM evidence WHERE hash = ?",
+                                              (refused,)).fetchone()
+        assert bytes(vouch) == voucher and first.store.voucher(voucher) == fork[2]
+        assert len(chain) > 0  # the chunk of `between`, the one change between them
+        (flag,) = flagged_keys(first)
+        assert flag["reason"] == "equivocation" and len(flag["changes"]) == 2
+
+        synced_from(first, third)
+        assert evidence_rows(third) == evidence_rows(first)
+        assert flagged_keys(third) == flagged_keys(first)
+        assert third.store.voucher(voucher) == fork[2]
+        assert StoreHoldings(third.store).trees().whole.root() == \
+            StoreHoldings(first.store).trees().whole.root()
+        assert between not in {h for h, _ in evidence_rows(third)}
+    finally:
+        first.close()
+        third.close()
+
+
+def test_a_forged_voucher_keeps_nothing(tmp_path: Path) -> None:
+    held, fork = forked(new_key(), 3, 2)
+    node = open_node(data_dir(tmp_path, "target", held))
+    try:
+        forged = Envelope(fork[1].doc_id, fork[1].change, fork[1].signer,
+                          bytes([fork[1].signature[0] ^ 1]) + fork[1].signature[1:])
+        before = (node.store.count_changes(), node.store.pending.count())
+        report = node.ingestor.ingest(unpack(pack([fork[0], forged])))
+        assert report.accepted == 0 and {r for r, _ in report.rejected} == {"bad-signature"}
+        # another key's change made to depend on the refused one vouches for nothing either
+        _, stranger = ledger_chain(new_key(), 1)
+        deps, rest = split_chunk(fork[0].change)
+        report = node.ingestor.ingest(unpack_value([[fork[0].doc_id, [
+            [list(deps), rest, None], [[0], split_chunk(stranger[0].change)[1], stranger[0].signature]]]]))
+        assert "unvouched" in {r for r, _ in report.rejected}
+        assert node.store.count_evidence() == 0 and flagged_keys(node) == []
+        assert (node.store.count_changes(), node.store.pending.count()) == before
+        assert node.store.db.execute("SELECT count(*) FROM vouchers").fetchone()[0] == 0
+    finally:
+        node.close()
+
+
+def test_a_chain_past_the_bounds_is_refused_and_not_kept(tmp_path: Path) -> None:
+    """More than CHAIN_CHANGES changes between the refused change and its voucher: refused as
+    usual, not kept (a hostile sender cannot make receivers hold long chains)."""
+    held, fork = forked(new_key(), 3, CHAIN_CHANGES + 3)
+    node = open_node(data_dir(tmp_path, "target", held))
+    try:
+        report = node.ingestor.ingest(unpack(pack(fork)))
+        assert "equivocation" in {r for r, _ in report.rejected}
+        assert node.store.count_evidence() == 0
+        # the same chain one change shorter is within the bounds
+        report = node.ingestor.ingest(unpack(pack(fork[:CHAIN_CHANGES + 2])))
+        assert node.store.count_evidence() == 2
+    finally:
+        node.close()
+
+
+def test_daemons_relay_vouched_evidence_by_sync_and_by_bundle(tmp_path: Path) -> None:
+    """A hostile peer pushes the forked chain, signed at its head only, to a real daemon; a
+    third daemon syncing from it, and a fourth importing its bundle, keep and flag the same."""
+    held, fork = forked(new_key(), 3, 3)
+    receiver = data_dir(tmp_path, "receiver", held)
+    third, fourth = data_dir(tmp_path, "third"), data_dir(tmp_path, "fourth")
+    bundle = tmp_path / "carry.pnyx"
+    daemon = Daemon(receiver)
+    try:
+        reply = push_pack(daemon.url, fork[0].doc_id, entries(fork, {2}))
+        assert reply.accepted == 0 and "equivocation" in reply.reasons
+        flags = cli_json(receiver, "status", "--json")["equivocations"]
+        assert len(flags) == 1 and len(flags[0]["changes"]) == 2
+        cli(third, "sync", daemon.url)
+        cli(receiver, "bundle", "export", "--all", "-o", str(bundle))
+    finally:
+        daemon.stop()
+    cli(fourth, "bundle", "import", str(bundle))
+    rows = "SELECT hex(hash), reason, hex(vouch) FROM evidence ORDER BY hash"
+    for data in (third, fourth):
+        assert cli_json(data, "status", "--json")["equivocations"] == flags
+        assert query(data, rows) == query(receiver, rows)
