@@ -112,18 +112,20 @@ def pack_value(envelopes: Iterable[Envelope]) -> list[Any]:
     groups: dict[str, list[Envelope]] = {}
     for e in envelopes:
         groups.setdefault(e.doc_id, []).append(e)
-    order: dict[bytes, int] = {}  # change hash -> its index in the pack
+    order: dict[bytes, int] = {}  # change hash -> the index in the pack of its last copy
+    taken = 0  # changes in the pack so far (a change sent twice, as evidence may be, counts twice)
     out = []
     for doc, members in groups.items():
         entries: list[list[Any]] = []
         links: list[Link] = []
-        first = len(order)
+        first = taken
         for e in _with_vouchers(members):
             deps, rest = split_chunk(e.change)
             entries.append([[order.get(d, d) for d in deps], rest, e.signature or None])
             links.append(Link(_actor(rest), bool(e.signature),
                               [order[d] - first for d in deps if order.get(d, -1) >= first]))
-            order[_hash(e.change)] = len(order)
+            order[_hash(e.change)] = taken
+            taken += 1
         for entry, voucher in zip(entries, vouchers(links), strict=True):
             if voucher is not None:
                 entry[2] = None

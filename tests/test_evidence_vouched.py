@@ -7,8 +7,11 @@ past the bounds is refused without being kept."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import msgpack
 from pnyx.daemon.services.status import flagged_keys
 from pnyx.daemon.store.holdings import StoreHoldings
 from pnyx.daemon.store.node import Node, open_node
@@ -28,11 +31,11 @@ from tests.test_bundles import data_dir
 from tests.test_vouching import entries, push_pack
 
 
-def forked(key: SigningKey, held: int, fork: int) -> tuple[list[Envelope], list[Envelope]]:
+def forked(key: SigningKey, held: int, fork: int, back: int = 1) -> tuple[list[Envelope], list[Envelope]]:
     """`held` changes of one actor, and `fork` changes of the same actor that branch off before
-    the last held one: the first of them takes the last held one's seq."""
+    the last `back` held ones: the first `back` of them take those ones' seqs."""
     doc, chain = ledger_chain(key, held)
-    other = doc.fork([parse_change(chain[-2].change).hash])
+    other = doc.fork([parse_change(chain[-1 - back].change).hash])
     other.set_actor(doc.get_actor())
     out = []
     for i in range(fork):
@@ -61,10 +64,20 @@ def synced_from(source: Node, target: Node) -> None:
              target.ingestor.ingest)
 
 
-def test_an_equivocation_refused_vouched_is_kept_with_its_chain_and_travels(tmp_path: Path) -> None:
-    held, fork = forked(new_key(), 3, 3)
+@contextmanager
+def first_and_third(tmp_path: Path, held: list[Envelope]) -> Iterator[tuple[Node, Node]]:
+    """A store holding `held`, and an empty one that will sync from it."""
     first, third = open_node(data_dir(tmp_path, "first", held)), open_node(data_dir(tmp_path, "third"))
     try:
+        yield first, third
+    finally:
+        first.close()
+        third.close()
+
+
+def test_an_equivocation_refused_vouched_is_kept_with_its_chain_and_travels(tmp_path: Path) -> None:
+    held, fork = forked(new_key(), 3, 3)
+    with first_and_third(tmp_path, held) as (first, third):
         received = unpack(pack(fork))
         assert [bool(e.signature) for e in received] == [False, False, True]
         report = first.ingestor.ingest(received)
@@ -74,7 +87,7 @@ def test_an_equivocation_refused_vouched_is_kept_with_its_chain_and_travels(tmp_
         vouch, chain = first.store.db.execute("SELECT vouch, chain FROM evidence WHERE hash = ?",
                                               (refused,)).fetchone()
         assert bytes(vouch) == voucher and first.store.voucher(voucher) == fork[2]
-        assert len(chain) > 0  # the chunk of `between`, the one change between them
+        assert msgpack.unpackb(chain) == [fork[1].change]  # the one change between them
         (flag,) = flagged_keys(first)
         assert flag["reason"] == "equivocation" and len(flag["changes"]) == 2
 
@@ -85,9 +98,21 @@ def test_an_equivocation_refused_vouched_is_kept_with_its_chain_and_travels(tmp_
         assert StoreHoldings(third.store).trees().whole.root() == \
             StoreHoldings(first.store).trees().whole.root()
         assert between not in {h for h, _ in evidence_rows(third)}
-    finally:
-        first.close()
-        third.close()
+
+
+def test_three_equivocations_vouched_by_one_head_are_each_kept_and_travel(tmp_path: Path) -> None:
+    """The fork contradicts the last three held changes: three pairs of evidence, each refused
+    change kept with the same voucher and its own chain, and served as three pieces that hold
+    the voucher and the chain's changes more than once."""
+    held, fork = forked(new_key(), 5, 4, back=3)
+    with first_and_third(tmp_path, held) as (first, third):
+        first.ingestor.ingest(unpack(pack(fork)))
+        chains = first.store.db.execute("SELECT chain FROM evidence WHERE vouch IS NOT NULL")
+        assert sorted(len(msgpack.unpackb(c)) for (c,) in chains) == [0, 1, 2]
+        assert len(evidence_rows(first)) == 6
+        synced_from(first, third)
+        assert evidence_rows(third) == evidence_rows(first)
+        assert flagged_keys(third) == flagged_keys(first)
 
 
 def test_a_forged_voucher_keeps_nothing(tmp_path: Path) -> None:
