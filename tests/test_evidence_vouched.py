@@ -115,6 +115,22 @@ def test_three_equivocations_vouched_by_one_head_are_each_kept_and_travel(tmp_pa
         assert flagged_keys(third) == flagged_keys(first)
 
 
+def test_a_second_genesis_refused_vouched_is_kept_with_its_voucher(tmp_path: Path) -> None:
+    """The assembly key founds its ledger again, signing only the second change of the new
+    history: the second genesis is refused (W8) and kept as evidence, proven by that change."""
+    key = new_key()
+    _, held = ledger_chain(key, 2)
+    _, again = ledger_chain(key, 2)
+    with first_and_third(tmp_path, held) as (first, third):
+        report = first.ingestor.ingest(unpack(pack(again)))
+        assert "schema-violation" in {r for r, _ in report.rejected}
+        genesis, voucher = hashes(again)
+        assert evidence_rows(first) == {(hashes(held)[0], "schema-violation"), (genesis, "schema-violation")}
+        assert first.store.voucher(voucher) == again[1]
+        synced_from(first, third)
+        assert flagged_keys(third) == flagged_keys(first) != []
+
+
 def test_a_forged_voucher_keeps_nothing(tmp_path: Path) -> None:
     held, fork = forked(new_key(), 3, 2)
     node = open_node(data_dir(tmp_path, "target", held))
