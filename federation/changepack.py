@@ -280,7 +280,7 @@ def unpack_value(groups: Any) -> list[Envelope]:
             voucher = cache.get(at)
             if voucher is None:
                 if seen is None:
-                    seen = VouchGroup([b[0] for b in built], [link.deps for link in links], position)
+                    seen = VouchGroup(built, links, position)
                 head, head_signer, head_signature = built[at]
                 voucher = cache[at] = Voucher(Envelope(doc, head, head_signer, head_signature or b""),
                                               seen, at)

@@ -14,21 +14,29 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, Protocol
 
 CHAIN_CHANGES = 16  # changes strictly between the voucher and the refused change
 CHAIN_BYTES = 262_144  # their chunks together (MAX_CHUNK_BYTES: one change's worth)
 SEARCH_VISITS = 64  # changes of the group looked at, the voucher included
 
 
-class VouchGroup:
-    """One pack group as vouching saw it: each change's canonical chunk, and the positions in
-    the group of those of its deps that are changes of the group, in chunk order."""
+class Linked(Protocol):
+    """A change of a group as vouching links it (changepack.Link)."""
 
-    def __init__(self, chunks: Sequence[bytes], deps: Sequence[Sequence[int]],
+    @property
+    def deps(self) -> Sequence[int]: ...
+
+
+class VouchGroup:
+    """One pack group as vouching saw it, the lists unpacking built (not copied): each change's
+    canonical chunk first in `built`, its deps in the group (positions, in chunk order) in
+    `links`, and each hash's position."""
+
+    def __init__(self, built: Sequence[tuple[bytes, bytes, bytes | None]], links: Sequence[Linked],
                  position: dict[bytes, int]) -> None:
-        self.chunks: Final = chunks
-        self.deps: Final = deps
+        self.built: Final = built
+        self.links: Final = links
         self.position: Final = position  # change hash -> its position in the group
 
     def chain(self, voucher: int, refused: bytes) -> list[bytes] | None:
@@ -43,7 +51,7 @@ class VouchGroup:
         queue = deque([voucher])
         while queue and target not in parent:
             at = queue.popleft()
-            for dep in self.deps[at]:
+            for dep in self.links[at].deps:
                 if dep not in parent:
                     if len(parent) >= SEARCH_VISITS:
                         return None
@@ -54,7 +62,7 @@ class VouchGroup:
         between: list[bytes] = []
         at = parent[target]
         while at != voucher:
-            between.append(self.chunks[at])
+            between.append(self.built[at][0])
             at = parent[at]
         if len(between) > CHAIN_CHANGES or sum(len(c) for c in between) > CHAIN_BYTES:
             return None
