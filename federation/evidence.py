@@ -45,7 +45,7 @@ class VouchGroup:
         chunk order, each change looked at once); None if the refused change is not among
         the first SEARCH_VISITS changes looked at, or the path breaks a bound."""
         target = self.position.get(refused)
-        if target is None or target >= voucher:
+        if target is None or target == voucher:
             return None
         parent: dict[int, int] = {voucher: voucher}
         queue = deque([voucher])

@@ -115,6 +115,24 @@ def test_three_equivocations_vouched_by_one_head_are_each_kept_and_travel(tmp_pa
         assert flagged_keys(third) == flagged_keys(first)
 
 
+def test_an_equivocation_refused_vouched_as_it_leaves_the_pending_set_is_kept(tmp_path: Path) -> None:
+    """The held change and the fork both wait for their parent; the held one arrived first, so
+    it is kept and the fork's first change refused as both are released: its pack group is
+    gone, and its chain is found among the changes waiting with it."""
+    held, fork = forked(new_key(), 3, 3)
+    with first_and_third(tmp_path, held[:1]) as (first, third):
+        assert first.ingestor.ingest(held[2:]).pending == 1
+        assert first.ingestor.ingest(unpack(pack(fork))).pending == 3
+        report = first.ingestor.ingest(held[1:2])
+        assert report.accepted == 2 and [r for r, _ in report.rejected] == ["equivocation"]
+        refused, _, voucher = hashes(fork)
+        vouch, chain = first.store.db.execute("SELECT vouch, chain FROM evidence WHERE hash = ?",
+                                              (refused,)).fetchone()
+        assert bytes(vouch) == voucher and msgpack.unpackb(chain) == [fork[1].change]
+        synced_from(first, third)
+        assert evidence_rows(third) == evidence_rows(first) and len(evidence_rows(third)) == 2
+
+
 def test_a_second_genesis_refused_vouched_is_kept_with_its_voucher(tmp_path: Path) -> None:
     """The assembly key founds its ledger again, signing only the second change of the new
     history: the second genesis is refused (W8) and kept as evidence, proven by that change."""
