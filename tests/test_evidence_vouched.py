@@ -194,8 +194,13 @@ def test_daemons_relay_vouched_evidence_by_sync_and_by_bundle(tmp_path: Path) ->
     receiver = data_dir(tmp_path, "receiver", held)
     third, fourth = data_dir(tmp_path, "third"), data_dir(tmp_path, "fourth")
     bundle = tmp_path / "carry.pnyx"
+    forged = Envelope(fork[2].doc_id, fork[2].change, fork[2].signer,
+                      bytes([fork[2].signature[0] ^ 1]) + fork[2].signature[1:])
     daemon = Daemon(receiver)
     try:
+        reply = push_pack(daemon.url, fork[0].doc_id, entries([*fork[:2], forged], {2}))
+        assert reply.accepted == 0 and reply.reasons == ("bad-signature",)
+        assert cli_json(receiver, "status", "--json")["equivocations"] == []
         reply = push_pack(daemon.url, fork[0].doc_id, entries(fork, {2}))
         assert reply.accepted == 0 and "equivocation" in reply.reasons
         flags = cli_json(receiver, "status", "--json")["equivocations"]
