@@ -629,7 +629,7 @@ def evidence_vector(h: History, facts: dict[str, Any]) -> dict[str, Any]:
     fork.set_actor(a.actor)
     chunks = []
     for i, title in enumerate(("Community kitchen stays shut", "Kitchen keys returned",
-                               "Kitchen sold")):
+                               "Kitchen tools lent", "Kitchen sold")):
         heads = fork.get_heads()
         with fork.transaction() as tx:
             decide(decision(f"kitchen fork {i}", title, 20, (1, 0, 0)))(tx)
@@ -648,13 +648,13 @@ def evidence_vector(h: History, facts: dict[str, Any]) -> dict[str, Any]:
         "changes": hashes,
         "pack": pack(signed).hex(),
         "signed": [bool(e.signature) for e in received],
-        "outcomes": ["equivocation", "pending", "pending"],
+        "outcomes": ["equivocation", "pending", "pending", "pending"],
         "evidence": [{"hash": sha256_of_chunk(kept).hex(), "reason": "equivocation", "vouch": None,
                       "chain": []},
-                     {"hash": hashes[0], "reason": "equivocation", "vouch": hashes[2],
-                      "chain": [hashes[1]]}],
-        "forged": {"pack": hand_pack(received, [None, None, forged.signature]).hex(),
-                   "outcomes": ["bad-signature"] * 3, "evidence": []},
+                     {"hash": hashes[0], "reason": "equivocation", "vouch": hashes[-1],
+                      "chain": hashes[1:-1]}],
+        "forged": {"pack": hand_pack(received, [None] * (len(received) - 1) + [forged.signature]).hex(),
+                   "outcomes": ["bad-signature"] * len(received), "evidence": []},
     }
 
 
