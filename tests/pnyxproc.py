@@ -40,11 +40,11 @@ PORTS_BELOW = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().spl
 
 def port_range() -> range:
     """Ports below the kernel's ephemeral range, where no outgoing connection takes one between
-    free_port() and the daemon's bind, split between pytest-xdist's workers (gw0, gw1, ...)
-    so that two workers never hand out the same one."""
+    free_port() and the daemon's bind, shared out between pytest-xdist's workers (gw0, gw1,
+    ...) by remainder, so that two workers of one run never hand out the same one, and each
+    draws from the whole range, so that two runs on one machine seldom do."""
     index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-    size = min(2000, (PORTS_BELOW - 1024) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-    return range(PORTS_BELOW - size * (index + 1), PORTS_BELOW - size * index)
+    return range(1024 + index, PORTS_BELOW, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 
 
 handed_out: set[int] = set()
@@ -52,10 +52,9 @@ handed_out: set[int] = set()
 
 def free_port() -> int:
     """A loopback port that is free now and that this process has not handed out before (a
-    test may pick several before starting their daemons); random within this worker's range,
-    so that pytests of other checkouts running at once on this machine seldom try the same."""
+    test may pick several before starting their daemons), at random from this worker's share."""
     ports = port_range()
-    for _ in range(len(ports)):
+    for _ in range(1000):
         port = ports[int.from_bytes(os.urandom(4), "big") % len(ports)]
         if port in handed_out:
             continue
@@ -66,7 +65,7 @@ def free_port() -> int:
                 continue
         handed_out.add(port)
         return port
-    raise AssertionError(f"no free port left in {ports}")
+    raise AssertionError(f"no free port found in {ports}")
 
 
 class Daemon:
