@@ -327,7 +327,10 @@ class DocumentCache:
 
     def _keep_saved(self, saves: list[Saved]) -> bool:
         """Store snapshots that were saved (unless a newer one is stored); False if another
-        process holds the store."""
+        process holds the store. The memory their documents took is handed back (the
+        thread freed it into its own arena of the C library's malloc)."""
+        if saves:
+            release_free_memory()
         for saved in saves:
             if saved.data is None:  # the older snapshot stays; try again once as many changes came
                 self._unsaveable[saved.doc_id] = saved.upto

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from automerge.core import Document
 
-MAX_UNDER_WAY = 2
+MAX_UNDER_WAY = 1
 
 
 @dataclass(frozen=True)
