@@ -162,8 +162,10 @@ class DocumentCache:
         """Past MAX_CACHED_CHANGES, forget the least recently used documents, unused in the
         last UNUSED_AFTER reads, until the rest hold at most MAX_CACHED_CHANGES changes; each
         whose snapshot is due is saved on a thread (daemon/store/snapshots.py), off the hot
-        path. Documents with staged changes stay."""
-        self._keep_saved(self._saves.finished())
+        path. Documents with staged changes stay. Saves finished are stored inside a write
+        transaction only, so that a read never waits for another process's lock to store one."""
+        if self.store.writing:
+            self._keep_saved(self._saves.finished())
         if self._cached_changes <= MAX_CACHED_CHANGES or len(self._docs) <= 1:
             return
         unused = [doc_id for doc_id in self._docs if self._reads - self._read_at[doc_id] >= UNUSED_AFTER
@@ -173,7 +175,7 @@ class DocumentCache:
                 break
             if self.snapshot_due(doc_id):
                 doc, upto = self._docs[doc_id]
-                self._keep_saved(self._saves.hand_over(doc_id, upto, doc))
+                self._saves.hand_over(doc_id, upto, doc)
             self.forget(doc_id)
         if unused:
             release_free_memory()
@@ -317,7 +319,7 @@ class DocumentCache:
         after it make up a share of the document: the cost per change stays bounded
         however large the document grows. The saves of documents let go, on their thread,
         are waited for and kept first."""
-        if not self._keep_saved(self._saves.finished(until=0)):
+        if not self._keep_saved(self._saves.finished(everything=True)):
             return
         for doc_id in list(self._docs):
             doc, upto = self._docs[doc_id]
