@@ -219,7 +219,10 @@ async def push(ctx: SyncContext, sender: Sender, message: Push) -> Pushed:
     for longer. A sender charged under its proven key (a peer of this daemon, or one that
     brought something stored before) is judged as what this daemon pulls, a whole batch in
     one transaction (measured on 10k pushed changes: 14% less CPU than slices of SLICE); any
-    other, a slice of SLICE at a time, so that junk from it is cut off early."""
+    other, a slice of SLICE at a time, so that junk from it is cut off early. Every commit of
+    the push is made unsynced and synced once, off the event loop, before the answer (measured
+    pushing 50k changes to an empty daemon: 16.6 s against 20.4 s with three syncs per push on
+    the loop, on a loaded machine)."""
     report = IngestReport()
     envelopes = message.envelopes
     most = PULLED_SLICE if sender.charged == sender.proven else SLICE
