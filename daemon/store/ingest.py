@@ -20,7 +20,7 @@ from __future__ import annotations
 import gc
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -88,25 +88,26 @@ class Ingestor:
         """Verify and store envelopes, committing every BATCH of them. `source` names who
         sent them (a peer's proven key, a bundle): what waits is bounded per source. The
         batches commit unsynced and are synced once before this returns, as nobody is told
-        what they stored before then (Store.synced_at_end)."""
+        what they stored before then (Store.synced_at_end). The stateless checks of the next
+        batch run while Automerge applies this one's changes, in a worker thread (`_Ahead`)."""
         report = IngestReport()
-        batch: list[Envelope] = []
+        batches = _batches(envelopes)
         with self.store.synced_at_end():
-            for envelope in envelopes:
-                batch.append(envelope)
-                if len(batch) >= BATCH:
-                    report.merge(self._ingest_batch(batch, source))
-                    batch = []
-            if batch:
-                report.merge(self._ingest_batch(batch, source))
+            ahead = _Ahead(next(batches, None))
+            checked = ahead.checked()
+            while checked is not None:
+                ahead = _Ahead(next(batches, None))
+                report.merge(self._ingest_batch(checked, source, ahead))
+                checked = ahead.checked()
         return report
 
-    def _ingest_batch(self, batch: list[Envelope], source: str) -> IngestReport:
+    def _ingest_batch(self, checked: list[VerifiedChange | Rejected], source: str,
+                      ahead: _Ahead) -> IngestReport:
         with _collector_paused():
-            return self._judged_batch(batch, source)
+            return self._judged_batch(checked, source, ahead)
 
-    def _judged_batch(self, batch: list[Envelope], source: str) -> IngestReport:
-        checked = [_checked(envelope) for envelope in batch]
+    def _judged_batch(self, checked: list[VerifiedChange | Rejected], source: str,
+                      ahead: _Ahead) -> IngestReport:
         report = IngestReport()
         try:
             with self.store.transaction():
@@ -114,10 +115,10 @@ class Ingestor:
                 self.store.expect([c.change.hash for c in checked if isinstance(c, VerifiedChange)])
                 try:
                     with self.store.savepoint():
-                        self._judge_batch(checked, source, report, staged=True)
+                        self._judge_batch(checked, source, report, ahead.meanwhile())
                 except StagedApplyFailed:
                     report = IngestReport()
-                    self._judge_batch(checked, source, report, staged=False)
+                    self._judge_batch(checked, source, report, None, staged=False)
                 self.store.settle()
         except BaseException:
             self.docs.forget_all(report.accepted_docs)
@@ -125,8 +126,10 @@ class Ingestor:
         return report
 
     def _judge_batch(self, checked: list[VerifiedChange | Rejected], source: str,
-                     report: IngestReport, staged: bool) -> None:
-        """Judge a batch in order; `staged`: the fast way (see the module's docstring)."""
+                     report: IngestReport, meanwhile: Callable[[], object] | None,
+                     staged: bool = True) -> None:
+        """Judge a batch in order; `staged`: the fast way (see the module's docstring), where
+        `meanwhile` runs while Automerge applies the batch (DocumentCache.apply_all_staged)."""
         self._vouchers_kept.clear()
         if staged:
             self.docs.begin_staging()
@@ -134,7 +137,7 @@ class Ingestor:
             for vc in checked:
                 self._ingest_one(vc, report, source)
             if staged:
-                self.docs.apply_all_staged()
+                self.docs.apply_all_staged(meanwhile)
         except BaseException:
             if staged:
                 self.docs.undo_staging()
@@ -272,3 +275,33 @@ def _checked(envelope: Envelope) -> VerifiedChange | Rejected:
         return check_envelope(envelope)
     except Rejected as exc:
         return exc
+
+
+def _batches(envelopes: Iterable[Envelope]) -> Iterator[list[Envelope]]:
+    batch: list[Envelope] = []
+    for envelope in envelopes:
+        batch.append(envelope)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _Ahead:
+    """The next batch, whose stateless checks need nothing from the batch before it: they
+    run while Automerge applies that batch in a worker thread (daemon/store/overlap.py), or
+    once it is stored if the batch was judged again one by one. One batch ahead, no more."""
+
+    def __init__(self, batch: list[Envelope] | None) -> None:
+        self.batch = batch
+        self._checked: list[VerifiedChange | Rejected] | None = None
+
+    def meanwhile(self) -> Callable[[], object] | None:
+        """What to run beside the apply: nothing after the last batch."""
+        return None if self.batch is None else self.checked
+
+    def checked(self) -> list[VerifiedChange | Rejected] | None:
+        if self._checked is None and self.batch is not None:
+            self._checked = [_checked(envelope) for envelope in self.batch]
+        return self._checked

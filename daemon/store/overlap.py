@@ -1,0 +1,49 @@
+"""Two pieces of work on two cores: one in a worker thread, one in the calling thread.
+
+Automerge releases the GIL while it applies changes (and Python's sqlite3 while a statement
+runs), so while a batch's staged changes are applied to its documents, work that reads no
+document (the next batch's stateless checks) can run beside it on the other core. The
+worker's work is bounded to the one call: the calling thread waits for it before anything
+else touches what it works on, so no document is ever read while it is being applied to.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class _Outcome(Generic[T]):
+    """What the worker's work returned, or what it raised (a Rust panic too)."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self.work = work
+        self.value: list[T] = []  # its one value, once returned
+        self.error: BaseException | None = None
+
+    def __call__(self) -> None:
+        try:
+            self.value.append(self.work())
+        except BaseException as exc:  # handed to the calling thread, raised there
+            self.error = exc
+
+
+def beside(work: Callable[[], T], meanwhile: Callable[[], object] | None) -> T:
+    """Run `work` in a worker thread while `meanwhile` runs in this one, and return what
+    `work` returned or raise what it raised, once both are done. Without `meanwhile`
+    there is nothing to run beside it, and `work` runs here (no thread is started)."""
+    if meanwhile is None:
+        return work()
+    outcome = _Outcome(work)
+    worker = threading.Thread(target=outcome, name="pnyx-apply", daemon=True)
+    worker.start()
+    try:
+        meanwhile()
+    finally:
+        worker.join()  # even if `meanwhile` raised: nothing may touch `work`'s objects before
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.value[0]
