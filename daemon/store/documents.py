@@ -28,7 +28,7 @@ from pnyx.federation.confed import Record, charter_record
 from pnyx.federation.docids import charter_doc_id, ledger_id
 from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.keys import key_text
-from pnyx.federation.ledger import Profile, may_change_devices, read_profile
+from pnyx.federation.ledger import Profile, read_profile
 from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import Path, resolve_path
 
@@ -360,17 +360,18 @@ class DocumentCache:
         self._devices_state.clear()
         self._entries.clear()
 
-    def note_ledger_change(self, change_hash: bytes, raw_chunk: bytes, deps: Sequence[bytes]) -> None:
+    def note_ledger_change(self, change_hash: bytes, deps: Sequence[bytes], writes_devices: bool) -> None:
         """Remember which earlier state of `devices` an applied ledger change shares, so that
         a device entry (certificate and revocation) read once serves every change written
-        on top of it (may_change_devices). A merge whose branches all share one state shares
-        it too: the changes since that state on each branch wrote nothing on `devices`, so
-        the merged history holds the same writes on it as the state's own."""
+        on top of it (`writes_devices`: whether the change itself writes on `devices`). A
+        merge whose branches all share one state shares it too: the changes since that state
+        on each branch wrote nothing on `devices`, so the merged history holds the same writes
+        on it as the state's own."""
         states = self._devices_state
         if len(states) >= MAX_REMEMBERED:
             make_room(states, MAX_REMEMBERED)
         same = None
-        if deps and not may_change_devices(raw_chunk, 1):
+        if deps and not writes_devices:
             same = states.get(deps[0])
             if len(deps) > 1 and not all(states.get(h) == same for h in deps[1:]):
                 same = None

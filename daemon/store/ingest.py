@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from pnyx.federation.chunk import ParsedChange
 from pnyx.federation.docids import DocKind, ledger_id
 from pnyx.federation.envelope import (
     Envelope,
@@ -33,6 +34,7 @@ from pnyx.federation.envelope import (
     recheck_envelope,
 )
 from pnyx.federation.errors import Reason, Rejected
+from pnyx.federation.ledger import may_change_devices
 from pnyx.federation.verify import Wait, check_in_context
 from pnyx.federation.writerules import Written
 
@@ -230,7 +232,7 @@ class Ingestor:
         self.docs.mark_stored(vc.envelope.doc_id, seqno)
         change = vc.change
         if vc.doc.kind is DocKind.LEDGER:
-            self.docs.note_ledger_change(change.hash, change.raw, change.deps)
+            self.docs.note_ledger_change(change.hash, change.deps, _writes_devices(change, written))
             if self._ledgers is not None:
                 self._ledgers.stored(change, written.rows)
         report.accepted += 1
@@ -275,6 +277,15 @@ def _checked(envelope: Envelope) -> VerifiedChange | Rejected:
         return check_envelope(envelope)
     except Rejected as exc:
         return exc
+
+
+def _writes_devices(change: ParsedChange, written: Written) -> bool:
+    """Whether a ledger change writes on `devices` (DocumentCache.note_ledger_change): the
+    write rules found the path of every value it puts. A change they hand on no values for
+    (one of no operations) is scanned whole (federation.ledger.may_change_devices)."""
+    if not written.values:
+        return may_change_devices(change.raw, 1)
+    return any(path[0] == "devices" for path in written.values)
 
 
 def _batches(envelopes: Iterable[Envelope]) -> Iterator[list[Envelope]]:
