@@ -252,9 +252,10 @@ class DocumentCache:
     def apply_all_staged(self, meanwhile: Callable[[], object] | None = None) -> None:
         """The batch ends: apply every document's staged changes (StagedApplyFailed if
         Automerge did not take them all; then `undo_staging`). `meanwhile`: work that reads
-        no document, run in this thread while a worker thread applies (daemon/store/overlap.py)."""
+        no document, run in this thread while a worker thread applies (daemon/store/overlap.py);
+        with nothing staged there is no worker, and it is not run."""
         work = [(doc_id, self._docs[doc_id][0], self._staged.pop(doc_id)) for doc_id in list(self._staged)]
-        outcomes = beside(lambda: _applied_until_refused(work), meanwhile)
+        outcomes = beside(lambda: _applied_until_refused(work), meanwhile if work else None)
         for (doc_id, _, staged), applied in zip(work, outcomes, strict=False):  # to a refusal
             self._check_applied(doc_id, staged, applied)
         self._end_staging()

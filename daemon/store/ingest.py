@@ -13,6 +13,12 @@ applied to Automerge together at the end (daemon/store/staging.py). If Automerge
 does not take them all, the savepoint is rolled back and the batch judged again
 one change at a time, each applied before the next is judged: the change
 Automerge refuses is refused alone, with the same report as if it had come alone.
+
+Automerge applies a batch in a worker thread (it releases the GIL meanwhile), while this
+thread writes the batch's rows and runs the next batch's stateless checks, which read no
+document and need nothing from the batch before (`_beside_apply`). The batch commits only
+once the worker is done and Automerge took every change; the next batch is judged after
+that commit, so it sees everything the batch before stored, as if they came one by one.
 """
 
 from __future__ import annotations
@@ -90,8 +96,8 @@ class Ingestor:
         """Verify and store envelopes, committing every BATCH of them. `source` names who
         sent them (a peer's proven key, a bundle): what waits is bounded per source. The
         batches commit unsynced and are synced once before this returns, as nobody is told
-        what they stored before then (Store.synced_at_end). The stateless checks of the next
-        batch run while Automerge applies this one's changes, in a worker thread (`_Ahead`)."""
+        what they stored before then (Store.synced_at_end). While a worker thread applies a
+        batch to Automerge, this one writes its rows and checks the next batch (`_beside_apply`)."""
         report = IngestReport()
         batches = _batches(envelopes)
         with self.store.synced_at_end():
@@ -117,7 +123,7 @@ class Ingestor:
                 self.store.expect([c.change.hash for c in checked if isinstance(c, VerifiedChange)])
                 try:
                     with self.store.savepoint():
-                        self._judge_batch(checked, source, report, ahead.meanwhile())
+                        self._judge_batch(checked, source, report, self._beside_apply(ahead))
                 except StagedApplyFailed:
                     report = IngestReport()
                     self._judge_batch(checked, source, report, None, staged=False)
@@ -126,6 +132,16 @@ class Ingestor:
             self.docs.forget_all(report.accepted_docs)
             raise
         return report
+
+    def _beside_apply(self, ahead: _Ahead) -> Callable[[], None]:
+        """What this thread does while a worker thread applies the batch to Automerge
+        (DocumentCache.apply_all_staged): write the batch's rows and heads (Store.settle,
+        inside the batch's savepoint, so taken back with it if Automerge refuses the batch),
+        then the next batch's stateless checks. Neither reads a document."""
+        def meanwhile() -> None:
+            self.store.settle()
+            ahead.checked()
+        return meanwhile
 
     def _judge_batch(self, checked: list[VerifiedChange | Rejected], source: str,
                      report: IngestReport, meanwhile: Callable[[], object] | None,
@@ -300,17 +316,14 @@ def _batches(envelopes: Iterable[Envelope]) -> Iterator[list[Envelope]]:
 
 
 class _Ahead:
-    """The next batch, whose stateless checks need nothing from the batch before it: they
-    run while Automerge applies that batch in a worker thread (daemon/store/overlap.py), or
-    once it is stored if the batch was judged again one by one. One batch ahead, no more."""
+    """The next batch (None after the last), whose stateless checks need nothing from the
+    batch before it: they run while Automerge applies that batch in a worker thread
+    (daemon/store/overlap.py), or once it is stored if it was judged again one by one.
+    One batch ahead, no more."""
 
     def __init__(self, batch: list[Envelope] | None) -> None:
         self.batch = batch
         self._checked: list[VerifiedChange | Rejected] | None = None
-
-    def meanwhile(self) -> Callable[[], object] | None:
-        """What to run beside the apply: nothing after the last batch."""
-        return None if self.batch is None else self.checked
 
     def checked(self) -> list[VerifiedChange | Rejected] | None:
         if self._checked is None and self.batch is not None:
