@@ -46,7 +46,9 @@ def history_across_batches() -> tuple[Assembly, list[Envelope]]:
     again = author_on(phone, phone.device_key, nonce=5)
     again.doc.merge(on_laptop.doc)
     rewritten = again.decide("kitchen rota again", record_id="kitchen2kitchen3")
-    return assembly, [*assembly.envelopes(), first, late, kept, contradicting, rewritten]
+    envelopes = [*assembly.envelopes(), first, late, kept, rewritten, contradicting]
+    assert len(envelopes) == 13  # batches of 3: the revocation, `first` and `kept` each in an
+    return assembly, envelopes  # earlier batch than what they decide
 
 
 def one_at_a_time(envelopes: list[Envelope]) -> tuple[Store, DocumentCache, IngestReport]:
