@@ -10,6 +10,7 @@ equivocation.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,8 @@ def test_automerge_refusing_a_batch_in_the_worker_judges_it_again_one_by_one(
     assembly, envelopes = history_across_batches()
     alone_store, _, alone = one_at_a_time(envelopes)
     monkeypatch.setattr(ingest, "BATCH", SMALL_BATCH)
-    failed = refuse_once_in_the_worker(monkeypatch, RuntimeError("injected: automerge refused"))
+    failed = fail_once(monkeypatch, documents, "apply_chunks", RuntimeError("automerge refused"),
+                       in_the_worker)
     undone = count_undone(monkeypatch)
     store, docs, ingestor = fresh_store()
     report = ingestor.ingest(envelopes)
@@ -114,17 +116,39 @@ def test_automerge_refusing_a_batch_in_the_worker_judges_it_again_one_by_one(
     assert reverify(store).ok
 
 
-def test_an_error_in_the_worker_leaves_nothing_of_its_batch_held(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Not Automerge refusing: the error reaches the caller as it was raised, the batches
-    before stay stored, nothing of the failing one is held, in the store or the documents."""
+def in_the_worker() -> bool:
+    return threading.current_thread().name == "pnyx-apply"
+
+
+@pytest.mark.parametrize("where", ["in the worker", "beside the worker"])
+def test_an_error_while_the_worker_applies_leaves_nothing_of_its_batch_held(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, where: str) -> None:
+    """Not Automerge refusing: an error in the worker's apply, or in this thread writing the
+    batch's rows meanwhile, reaches the caller as it was raised; the batches before stay
+    stored, nothing of the failing one is held, in the store or the documents."""
     assembly, envelopes = history_across_batches()
     monkeypatch.setattr(ingest, "BATCH", SMALL_BATCH)
     store = Store(tmp_path / "s.sqlite")
     docs = DocumentCache(store)
     ingestor = Ingestor(store, docs)
-    refuse_once_in_the_worker(monkeypatch, KeyboardInterrupt("injected in the worker"), after=1)
-    with pytest.raises(KeyboardInterrupt, match="injected in the worker"):
+    if where == "in the worker":
+        fail_once(monkeypatch, documents, "apply_chunks", KeyboardInterrupt(where), in_the_worker, after=1)
+    else:  # the batch's rows written, then the error
+        real_beside = Ingestor._beside_apply
+        calls: list[int] = []
+
+        def failing_beside(self: Ingestor, ahead: object) -> Callable[[], None]:
+            meanwhile = real_beside(self, ahead)  # type: ignore[arg-type]
+
+            def failing() -> None:
+                meanwhile()
+                calls.append(1)
+                if len(calls) == 2:
+                    raise OSError(where)
+            return failing
+
+        monkeypatch.setattr(Ingestor, "_beside_apply", failing_beside)
+    with pytest.raises((KeyboardInterrupt, OSError), match=where):
         ingestor.ingest(envelopes)
     held_store, held_docs, _ = one_at_a_time(envelopes[:SMALL_BATCH])
     assert store_state(store) == store_state(held_store)  # the first batch, and nothing more
@@ -143,22 +167,22 @@ def ingestor_of(store: Store) -> Ingestor:
     return Ingestor(store, DocumentCache(store))
 
 
-def refuse_once_in_the_worker(monkeypatch: pytest.MonkeyPatch, error: BaseException,
-                              after: int = 0) -> list[int]:
-    """Make the worker's apply raise `error` once, after `after` applies in the worker."""
+def fail_once(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, error: BaseException,
+              where: Callable[[], bool], after: int = 0) -> list[int]:
+    """Make `owner.name` raise `error` once, on its first call `where` after `after` such calls."""
     failed: list[int] = []
     seen = [0]
-    real = documents.apply_chunks
+    real = getattr(owner, name)
 
-    def apply_chunks(doc: object, chunks: object) -> None:
-        if threading.current_thread().name == "pnyx-apply" and not failed:
+    def failing(*args: object) -> object:
+        if where() and not failed:
             seen[0] += 1
             if seen[0] > after:
                 failed.append(1)
                 raise error
-        real(doc, chunks)  # type: ignore[arg-type]
+        return real(*args)
 
-    monkeypatch.setattr(documents, "apply_chunks", apply_chunks)
+    monkeypatch.setattr(owner, name, failing)
     return failed
 
 

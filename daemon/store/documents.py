@@ -255,7 +255,11 @@ class DocumentCache:
         no document, run in this thread while a worker thread applies (daemon/store/overlap.py);
         with nothing staged there is no worker, and it is not run."""
         work = [(doc_id, self._docs[doc_id][0], self._staged.pop(doc_id)) for doc_id in list(self._staged)]
-        outcomes = beside(lambda: _applied_until_refused(work), meanwhile if work else None)
+        try:
+            outcomes = beside(lambda: _applied_until_refused(work), meanwhile if work else None)
+        except BaseException:  # `meanwhile` failed: the worker may have applied any of them
+            self._dirty.update(doc_id for doc_id, _, _ in work)
+            raise
         for (doc_id, _, staged), applied in zip(work, outcomes, strict=False):  # to a refusal
             self._check_applied(doc_id, staged, applied)
         self._end_staging()
