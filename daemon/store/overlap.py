@@ -5,6 +5,11 @@ runs), so while a batch's staged changes are applied to its documents, work that
 document (the next batch's stateless checks) can run beside it on the other core. The
 worker's work is bounded to the one call: the calling thread waits for it before anything
 else touches what it works on, so no document is ever read while it is being applied to.
+
+The two share no mutable state, and must not: federation's decoding keeps module-level
+caches (columns._DECODED, bounded.make_room) that are not safe across threads (measured:
+checking the next batch in a thread while this one was judged failed with a KeyError in
+make_room). So only Automerge runs in the worker, and all of federation in this thread.
 """
 
 from __future__ import annotations
