@@ -27,6 +27,7 @@ from .chunk import CHANGE_CHUNK, HASH_BYTES, MAGIC, MAX_CHUNK_BYTES, encode_uleb
 from .columns import Reader
 from .envelope import ACTOR_BYTES, Envelope, Voucher
 from .errors import Rejected
+from .evidence import VouchGroup
 from .frozen import Frozen
 from .keys import KEY_BYTES, SIGNATURE_BYTES
 from .wirelimits import LIMITS, PACK, WireLimitError
@@ -111,18 +112,20 @@ def pack_value(envelopes: Iterable[Envelope]) -> list[Any]:
     groups: dict[str, list[Envelope]] = {}
     for e in envelopes:
         groups.setdefault(e.doc_id, []).append(e)
-    order: dict[bytes, int] = {}  # change hash -> its index in the pack
+    order: dict[bytes, int] = {}  # change hash -> the index in the pack of its last copy
+    taken = 0  # changes in the pack so far (a change sent twice, as evidence may be, counts twice)
     out = []
     for doc, members in groups.items():
         entries: list[list[Any]] = []
         links: list[Link] = []
-        first = len(order)
+        first = taken
         for e in _with_vouchers(members):
             deps, rest = split_chunk(e.change)
             entries.append([[order.get(d, d) for d in deps], rest, e.signature or None])
             links.append(Link(_actor(rest), bool(e.signature),
                               [order[d] - first for d in deps if order.get(d, -1) >= first]))
-            order[_hash(e.change)] = len(order)
+            order[_hash(e.change)] = taken
+            taken += 1
         for entry, voucher in zip(entries, vouchers(links), strict=True):
             if voucher is not None:
                 entry[2] = None
@@ -269,14 +272,18 @@ def unpack_value(groups: Any) -> list[Envelope]:
         needed = {link.actor for link in links if not link.signed}
         found = vouchers(links, needed, budget) if needed else [None] * len(links)
         cache: dict[int, Voucher] = {}
+        seen: VouchGroup | None = None  # made for the group's first voucher
         for (chunk, signer, signature), at in zip(built, found, strict=True):
             if signature is not None or at is None:
                 out.append(Envelope(doc, chunk, signer, signature or b""))
                 continue
             voucher = cache.get(at)
             if voucher is None:
+                if seen is None:
+                    seen = VouchGroup(built, links, position)
                 head, head_signer, head_signature = built[at]
-                voucher = cache[at] = Voucher(Envelope(doc, head, head_signer, head_signature or b""))
+                voucher = cache[at] = Voucher(Envelope(doc, head, head_signer, head_signature or b""),
+                                              seen, at)
             out.append(Envelope(doc, chunk, signer, b"", voucher))
     return out
 
