@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pnyx.daemon.store import documents, ingest
+from pnyx.daemon.store import documents, ingest, overlap
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
@@ -25,6 +25,12 @@ from pnyx.federation.envelope import Envelope
 from .ledgerkit import Assembly, author_on, found_assembly, fresh_store, index_rows, store_state, vote
 
 SMALL_BATCH = 3
+
+
+@pytest.fixture(autouse=True)
+def second_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker thread runs only where a second core may run it: these tests are about it."""
+    monkeypatch.setattr(overlap, "SECOND_CORE", True)
 
 
 def history_across_batches() -> tuple[Assembly, list[Envelope]]:

@@ -14,11 +14,15 @@ make_room). So only Automerge runs in the worker, and all of federation in this 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+# Whether this process may run on a second core: on one core (a small board in a village)
+# a worker thread only adds its switches, and the work runs in the calling thread.
+SECOND_CORE = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) > 1
 
 
 class _Outcome(Generic[T]):
@@ -39,9 +43,13 @@ class _Outcome(Generic[T]):
 def beside(work: Callable[[], T], meanwhile: Callable[[], object] | None) -> T:
     """Run `work` in a worker thread while `meanwhile` runs in this one, and return what
     `work` returned or raise what it raised, once both are done. Without `meanwhile`
-    there is nothing to run beside it, and `work` runs here (no thread is started)."""
-    if meanwhile is None:
-        return work()
+    there is nothing to run beside it, and without a second core nothing to run it on:
+    then `work` runs here first (no thread is started), and `meanwhile` after it."""
+    if meanwhile is None or not SECOND_CORE:
+        value = work()
+        if meanwhile is not None:
+            meanwhile()
+        return value
     outcome = _Outcome(work)
     worker = threading.Thread(target=outcome, name="pnyx-apply", daemon=True)
     worker.start()
