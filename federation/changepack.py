@@ -115,13 +115,15 @@ def pack_value(envelopes: Iterable[Envelope]) -> list[Any]:
     of their actor in their group keep their signature; a change without a signature whose
     voucher is attached (Envelope.voucher) and not in its group gets it added at the group's
     end, and one with neither goes without (its receiver refuses it: `unvouched`)."""
-    order: dict[bytes, int] = {}  # change hash -> its index in the pack
+    order: dict[bytes, int] = {}  # change hash -> its last index in the pack
+    count = 0  # not len(order): a change given twice is two entries
     out = []
     for doc, members in _grouped(map(_piece, envelopes)).items():
         entries: list[list[Any]] = []
         for (e, deps, rest, digest), link in zip(members, _carried(_links(members)), strict=True):
             entries.append([[order.get(d, d) for d in deps], rest, e.signature if link.signed else None])
-            order[digest] = len(order)
+            order[digest] = count
+            count += 1
         out.append([doc, entries])
     return out
 

@@ -163,3 +163,13 @@ DEEP = b"\x91" * 40 + b"\xc0"  # arrays in arrays, 40 deep
     st.binary(max_size=64)))
 def test_a_small_pack_read_at_once_fails_as_one_scanned_first(raw: bytes) -> None:
     assert outcome(_unpack_small, raw) == outcome(scanned_first, raw)
+
+
+def test_a_change_given_twice_comes_back_twice_and_what_follows_it_exactly() -> None:
+    """The back-references after a repeated change point at the right entries (they counted
+    distinct hashes, not entries, and so rebuilt the wrong chunks after a repeat)."""
+    _, chain = ledger_chain(new_key(), 4)
+    given = [*chain, *chain]
+    back = unpack(pack(given))
+    assert _plain(back) == _plain(given)
+    assert all(not isinstance(check_envelope(e), Rejected) for e in back)

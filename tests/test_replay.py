@@ -1,0 +1,103 @@
+"""`pnyx verify` replays each stored batch through changepack.received, not through a pack
+built and unpacked: the two ways must give the same envelopes, the same vouchers and the same
+verdicts, on every envelope in protocol-spec/vectors/ and on chains whose vouchers lie in the
+batch, outside it (attached), or nowhere."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pnyx.federation.bundle import BundleError, BundleReader
+from pnyx.federation.changepack import canonical_piece, pack, pack_value, received, unpack, unpack_value
+from pnyx.federation.envelope import Envelope, check_envelope, decode_envelope
+from pnyx.federation.errors import Reason, Rejected
+
+from bench.corpus import ledger_chain, new_key
+
+VECTORS = Path(__file__).resolve().parent.parent / "protocol-spec" / "vectors"
+
+
+def _load(name: str) -> Any:
+    return json.loads((VECTORS / name).read_text())
+
+
+def _decoded(hex_envelope: str) -> Envelope | None:
+    try:
+        return decode_envelope(bytes.fromhex(hex_envelope))
+    except Rejected:
+        return None
+
+
+def _vector_batches() -> dict[str, list[Envelope]]:
+    """Every set of envelopes the vectors hold, each as a store could hold it: history.json, its
+    prefixes followed by each invalid, pending and write-rules vector's change, the sync pack and
+    its refused packs unpacked, and each bundle's records."""
+    history = [decode_envelope(bytes.fromhex(e["envelope"])) for e in _load("history.json")["envelopes"]]
+    batches = {"history": history}
+    for name in ("invalid.json", "pending.json", "writerules.json"):
+        for vector in _load(name)["vectors"]:
+            envelope = _decoded(vector["envelope"])
+            if envelope is not None:
+                batches[f"{name}:{vector['name']}"] = [*history[:vector["after"]], envelope]
+    sync = _load("sync.json")["pack"]
+    batches["sync:pack"] = unpack(bytes.fromhex(sync["pack"]))
+    for case in sync["refused"]:
+        batches[f"sync:{case['name']}"] = unpack(bytes.fromhex(case["pack"]))
+    for bundle in _load("bundles.json")["bundles"]:
+        records: list[Envelope] = []
+        try:
+            reader = BundleReader(io.BytesIO(bytes.fromhex(bundle["bundle"])))
+            records += [e for e in reader.records() if isinstance(e, Envelope)]
+        except BundleError:
+            pass  # what was read before the damage is still a batch
+        batches[f"bundles:{bundle['name']}"] = records
+    return batches
+
+
+def _chain_batches() -> dict[str, list[Envelope]]:
+    """Chains of three actors, interleaved, signed or vouched; a voucher in the batch, attached
+    from outside it, or missing."""
+    chains = [ledger_chain(new_key(), 8)[1] for _ in range(3)]
+    mixed = [e for row in zip(*chains, strict=True) for e in row]
+    vouched = unpack(pack(chains[0]))
+    orphan = Envelope(vouched[0].doc_id, vouched[1].change, vouched[1].signer, b"")
+    return {"signed, interleaved": mixed, "vouched": vouched, "voucher attached": vouched[:5],
+            "vouched and signed": [*vouched[:4], *chains[0][4:]], "no voucher": [orphan, *chains[1]],
+            "twice the same": [*chains[2], *chains[2]]}
+
+
+def _seen(envelopes: list[Envelope]) -> list[tuple[object, ...]]:
+    """What a receiver gets: each envelope, its voucher, and the verdict of its stateless checks."""
+    out: list[tuple[object, ...]] = []
+    for e in envelopes:
+        try:
+            checked = check_envelope(e)
+            verdict: object = (checked.change.hash, checked.vouch)
+        except Rejected as exc:
+            verdict = (exc.reason, exc.detail)
+        out.append((e.to_wire(), None if e.voucher is None else e.voucher.envelope.to_wire(), verdict))
+    return out
+
+
+BATCHES = {**_vector_batches(), **_chain_batches()}
+
+
+@pytest.mark.parametrize("name", list(BATCHES))
+def test_received_is_what_a_pack_of_the_batch_unpacks_to(name: str) -> None:
+    pieces = [p for p in map(canonical_piece, BATCHES[name]) if p is not None]
+    assert pieces or not BATCHES[name]
+    canonical = [envelope for envelope, _, _, _ in pieces]
+    assert _seen(received(pieces)) == _seen(unpack_value(pack_value(canonical)))
+
+
+def test_the_vectors_hold_vouched_and_refused_changes() -> None:
+    """The comparison above meets every way of vouching, not only signed changes."""
+    verdicts = [verdict for batch in BATCHES.values() for _, _, verdict in _seen(received(
+        [p for p in map(canonical_piece, batch) if p is not None]))]
+    assert any(isinstance(vouch, bytes) for _, vouch in verdicts)
+    refused = {reason for reason, _ in verdicts if isinstance(reason, Reason)}
+    assert {Reason.UNVOUCHED, Reason.BAD_SIGNATURE} <= refused
