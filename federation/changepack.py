@@ -132,8 +132,8 @@ def received(pieces: Iterable[Piece]) -> list[Envelope]:
     """What the receiver of a pack of these canonical changes gets, `unpack_value(pack_value(
     ...))`, found without building the pack (`pnyx verify` replays its store this way): the
     same groups, the same links, the same vouchers and the same chunks, the signer taken from
-    the actor as a pack does. Only the pack's wire bounds are not applied (tests/test_sync_pack.py
-    checks that both ways agree)."""
+    the actor as a pack does, and the same bound on finding vouchers; only the bounds on a
+    pack's size are not applied (tests/test_replay.py checks that both ways agree)."""
     out: list[Envelope] = []
     budget = Budget(LIMITS.vouch_steps)
     for doc, members in _grouped(pieces).items():

@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pnyx.daemon.store.audit import reverify
+from pnyx.daemon.store.documents import DocumentCache
+from pnyx.daemon.store.ingest import Ingestor
+from pnyx.daemon.store.sqlite import Store
 from pnyx.federation.bundle import BundleError, BundleReader
 from pnyx.federation.changepack import canonical_piece, pack, pack_value, received, unpack, unpack_value
 from pnyx.federation.envelope import Envelope, check_envelope, decode_envelope
@@ -101,3 +105,58 @@ def test_the_vectors_hold_vouched_and_refused_changes() -> None:
     assert any(isinstance(vouch, bytes) for _, vouch in verdicts)
     refused = {reason for reason, _ in verdicts if isinstance(reason, Reason)}
     assert {Reason.UNVOUCHED, Reason.BAD_SIGNATURE} <= refused
+
+
+def _vouched_store(path: Path) -> tuple[Store, list[int]]:
+    """A store holding a chain of five changes received in one pack: four vouched, then the
+    signed change that vouched for them; and their arrival numbers."""
+    store = Store(path)
+    _, chain = ledger_chain(new_key(), 5)
+    assert Ingestor(store, DocumentCache(store)).ingest(unpack(pack(chain))).accepted == 5
+    seqnos = [seqno for (seqno,) in store.db.execute("SELECT seqno FROM changes ORDER BY seqno")]
+    return store, seqnos
+
+
+def _flip(store: Store, column: str, seqno: int, at: int) -> None:
+    (value,) = store.db.execute(f"SELECT {column} FROM changes WHERE seqno = ?", (seqno,)).fetchone()
+    flipped = bytearray(value)
+    flipped[at] ^= 0x01
+    store.db.execute(f"UPDATE changes SET {column} = ? WHERE seqno = ?", (bytes(flipped), seqno))
+
+
+FORGED = "bad-signature: signature does not verify for this doc and change"
+UNVOUCHED = ("unvouched: no signature, and no signed later change of its actor in its pack group"
+             " has it among its ancestors")
+
+
+def test_verify_reports_each_damage_to_a_vouched_chain_as_it_did(tmp_path: Path) -> None:
+    """The replay without a pack finds what the replay through one found, with the same words:
+    a flipped byte in a vouched chunk, a forged signature on its voucher, a voucher gone."""
+    store, seqnos = _vouched_store(tmp_path / "body.sqlite")
+    try:
+        _flip(store, "change", seqnos[2], -3)
+        report = reverify(store)
+        # the damaged change fails E2; the two before it are no longer reached by their voucher,
+        # and the voucher and the change between them wait for the damaged one
+        assert (report.verified, report.failed) == (0, 5)
+        assert report.problems[0].startswith("bad-checksum: checksum ")
+        assert report.problems[1:] == [UNVOUCHED] * 2 + ["2 stored changes lack a stored dependency"]
+    finally:
+        store.close()
+    store, seqnos = _vouched_store(tmp_path / "signature.sqlite")
+    try:
+        _flip(store, "signature", seqnos[4], 10)
+        report = reverify(store)
+        assert (report.verified, report.failed) == (0, 5)
+        assert report.problems == [f"bad-signature: its voucher: {FORGED[15:]}"] * 4 + [FORGED]
+    finally:
+        store.close()
+    store, seqnos = _vouched_store(tmp_path / "voucher.sqlite")
+    try:
+        store.db.execute("DELETE FROM changes WHERE seqno = ?", (seqnos[4],))
+        store.db.execute("DELETE FROM vouchers")
+        report = reverify(store)
+        assert (report.changes, report.verified, report.failed) == (4, 0, 4)
+        assert report.problems == [UNVOUCHED] * 4
+    finally:
+        store.close()
