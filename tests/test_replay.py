@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.documents import DocumentCache
+from pnyx.daemon.store.holdings import MERGED_DOCS, StoreHoldings
 from pnyx.daemon.store.ingest import Ingestor
 from pnyx.daemon.store.sqlite import Store
 from pnyx.federation.bundle import BundleError, BundleReader
@@ -158,5 +159,25 @@ def test_verify_reports_each_damage_to_a_vouched_chain_as_it_did(tmp_path: Path)
         report = reverify(store)
         assert (report.changes, report.verified, report.failed) == (4, 0, 4)
         assert report.problems == [UNVOUCHED] * 4
+    finally:
+        store.close()
+
+
+def test_verify_reads_every_document_of_a_store_of_many_in_arrival_order(tmp_path: Path) -> None:
+    """Past MERGED_DOCS documents, a read of all of them goes in arrival order without a filter
+    by document, and a read of some of them through the filter: both give what was stored."""
+    store = Store(tmp_path / "many.sqlite")
+    try:
+        chains = [ledger_chain(new_key(), 3)[1] for _ in range(MERGED_DOCS + 8)]
+        arrived = [e for row in zip(*chains, strict=True) for e in row]
+        assert Ingestor(store, DocumentCache(store)).ingest(arrived).accepted == len(arrived)
+        wants = {doc: dict.fromkeys(vector, 0) for doc, vector in store.vectors()}
+        holdings = StoreHoldings(store)
+        read = [e for batch in holdings.batches(wants, evidence=False) for e in batch]
+        assert [e.change for e in read] == [e.change for e in arrived]
+        del wants[chains[0][0].doc_id]
+        read = [e for batch in holdings.batches(wants, evidence=False) for e in batch]
+        assert [e.change for e in read] == [e.change for e in arrived if e.doc_id != chains[0][0].doc_id]
+        assert reverify(store).ok
     finally:
         store.close()
