@@ -27,6 +27,7 @@ from .chunk import CHANGE_CHUNK, HASH_BYTES, MAGIC, MAX_CHUNK_BYTES, encode_uleb
 from .columns import Reader
 from .envelope import ACTOR_BYTES, Envelope, Voucher
 from .errors import Rejected
+from .evidence import VouchGroup
 from .frozen import Frozen
 from .keys import KEY_BYTES, SIGNATURE_BYTES
 from .wirelimits import LIMITS, PACK, WireLimitError
@@ -115,15 +116,15 @@ def pack_value(envelopes: Iterable[Envelope]) -> list[Any]:
     of their actor in their group keep their signature; a change without a signature whose
     voucher is attached (Envelope.voucher) and not in its group gets it added at the group's
     end, and one with neither goes without (its receiver refuses it: `unvouched`)."""
-    order: dict[bytes, int] = {}  # change hash -> its last index in the pack
-    count = 0  # not len(order): a change given twice is two entries
+    order: dict[bytes, int] = {}  # change hash -> the index in the pack of its last copy
+    taken = 0  # changes in the pack so far (a change sent twice, as evidence may be, counts twice)
     out = []
     for doc, members in _grouped(map(_piece, envelopes)).items():
         entries: list[list[Any]] = []
-        for (e, deps, rest, digest), link in zip(members, _carried(_links(members)), strict=True):
+        for (e, deps, rest, digest), link in zip(members, _carried(_links(members)[0]), strict=True):
             entries.append([[order.get(d, d) for d in deps], rest, e.signature if link.signed else None])
-            order[digest] = count
-            count += 1
+            order[digest] = taken
+            taken += 1
         out.append([doc, entries])
     return out
 
@@ -137,10 +138,11 @@ def received(pieces: Iterable[Piece]) -> list[Envelope]:
     out: list[Envelope] = []
     budget = Budget(LIMITS.vouch_steps)
     for doc, members in _grouped(pieces).items():
-        links = _carried(_links(members))
+        found, position = _links(members)
+        links = _carried(found)
         built = [(e.change, link.actor[:KEY_BYTES], e.signature if link.signed else None)
                  for (e, _, _, _), link in zip(members, links, strict=True)]
-        out += _received(doc, built, links, budget)
+        out += _received(doc, built, links, position, budget)
     return out
 
 
@@ -179,14 +181,14 @@ def _with_vouchers(members: list[Piece]) -> list[Piece]:
     return members + extra
 
 
-def _links(members: list[Piece]) -> list[Link]:
-    """Each change of a group as vouching sees it."""
-    position: dict[bytes, int] = {}  # hash -> position in the group
+def _links(members: list[Piece]) -> tuple[list[Link], dict[bytes, int]]:
+    """Each change of a group as vouching sees it, and each hash's (last) position in it."""
+    position: dict[bytes, int] = {}
     links: list[Link] = []
     for e, deps, rest, digest in members:
         links.append(Link(_actor(rest), bool(e.signature), [position[d] for d in deps if d in position]))
         position[digest] = len(links) - 1
-    return links
+    return links, position
 
 
 def _carried(links: list[Link]) -> list[Link]:
@@ -319,27 +321,31 @@ def unpack_value(groups: Any) -> list[Envelope]:
             built.append((chunk, actor[:KEY_BYTES], signature))
             if len(hashes) > LIMITS.pack_changes:
                 raise PackError(f"over {LIMITS.pack_changes} changes in a pack")
-        out += _received(doc, built, links, budget)
+        out += _received(doc, built, links, position, budget)
     return out
 
 
 def _received(doc: str, built: list[tuple[bytes, bytes, bytes | None]], links: list[Link],
-              budget: Budget) -> list[Envelope]:
+              position: dict[bytes, int], budget: Budget) -> list[Envelope]:
     """The envelopes of one group of a pack, from its changes (chunk, signer, signature or
-    None) and their links: each change without a signature gets its voucher when the group
-    has one."""
+    None), their links and each hash's position: each change without a signature gets its
+    voucher when the group has one."""
     needed = {link.actor for link in links if not link.signed}
     found = vouchers(links, needed, budget) if needed else [None] * len(links)
     out: list[Envelope] = []
     cache: dict[int, Voucher] = {}
+    seen: VouchGroup | None = None  # made for the group's first voucher
     for (chunk, signer, signature), at in zip(built, found, strict=True):
         if signature is not None or at is None:
             out.append(Envelope(doc, chunk, signer, signature or b""))
             continue
         voucher = cache.get(at)
         if voucher is None:
+            if seen is None:
+                seen = VouchGroup(built, links, position)
             head, head_signer, head_signature = built[at]
-            voucher = cache[at] = Voucher(Envelope(doc, head, head_signer, head_signature or b""))
+            voucher = cache[at] = Voucher(Envelope(doc, head, head_signer, head_signature or b""),
+                                          seen, at)
         out.append(Envelope(doc, chunk, signer, b"", voucher))
     return out
 

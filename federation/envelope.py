@@ -24,6 +24,7 @@ import msgpack
 from .chunk import ParsedChange, parse_change
 from .docids import DocId, parse_doc_id
 from .errors import Reason, Rejected
+from .evidence import VouchGroup
 from .frozen import Frozen
 from .keys import KEY_BYTES, SIGNATURE_BYTES, SigningKey, verify_signature
 from .wirelimits import ENVELOPE, WireLimitError, unpack
@@ -72,9 +73,13 @@ class VerifiedChange(Frozen):
 @dataclass(eq=False)
 class Voucher:
     """The signed change that vouches for the earlier changes of its actor in one pack group.
-    Its stateless checks run once, however many changes it vouches for."""
+    Its stateless checks run once, however many changes it vouches for. `group` and `at`: the
+    pack group it was found in and its position there, from which the chain down to a change
+    it vouches for is read when that change is kept as evidence (federation/evidence.py)."""
 
     envelope: Envelope
+    group: VouchGroup | None = None
+    at: int = -1
     _outcome: VerifiedChange | Rejected | None = None
 
     def check(self) -> VerifiedChange:
@@ -86,6 +91,11 @@ class Voucher:
         if isinstance(self._outcome, Rejected):
             raise Rejected(self._outcome.reason, f"its voucher: {self._outcome.detail}")
         return self._outcome
+
+    def chain_to(self, change_hash: bytes) -> list[bytes] | None:
+        """The chunks between this voucher and the change it vouched for hashed `change_hash`,
+        oldest first, within evidence's bounds (None: not found within them)."""
+        return None if self.group is None else self.group.chain(self.at, change_hash)
 
 
 def signing_input(doc_id: str, change_hash: bytes) -> bytes:

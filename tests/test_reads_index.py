@@ -22,15 +22,26 @@ from pnyx.daemon.http.server import make_app
 from pnyx.daemon.services.jsonable import to_jsonable
 from pnyx.daemon.services.listing import mandate_rows
 from pnyx.daemon.services.records import Recorder, new_record_id
+from pnyx.daemon.store import ancestry
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.node import Node, open_node
 from pnyx.daemon.store.viewindex import indexed_log_records
 from pnyx.federation.confed import Act, ActKind, mandate_log_records, write_act
 from pnyx.federation.docids import mandate_doc_id
-from pnyx.federation.keys import key_text
+from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import read_devices, read_ledger, write_device
 
-from .ledgerkit import Author, author_on, found_assembly, founded, index_rows, memory_node, new_key, vote
+from .ledgerkit import (
+    Assembly,
+    Author,
+    author_on,
+    found_assembly,
+    founded,
+    index_rows,
+    memory_node,
+    new_key,
+    vote,
+)
 from .test_write_index import WAYS, Freshen
 
 LEDGER = "ledger/"
@@ -128,16 +139,22 @@ def report(day: int) -> Act:
     return Act(new_record_id(), ActKind.REPORT, dt.date(2026, 11, day), None, None, None, "Reported")
 
 
-@WAYS
-def test_which_acts_saw_an_adopted_recall_is_read_without_loading_the_ledger(
-        arrive: Freshen, loaded: list[str]) -> None:
+def a_delegate_who_acted() -> tuple[Assembly, Node, SigningKey, str, str]:
+    """An assembly, its delegate Ana's node, her key, her mandate, and the act she wrote
+    under it before any recall (so it did not see one)."""
     norte = found_assembly()
     ana_key = new_key()
     ana = memory_node(norte.key.public, ana_key)
     mandate = norte.recorder.issue_mandate(vote("Send Ana", 2), "Ana", key_text(ana_key.public),
                                            "Water council", dt.date(2026, 11, 2), dt.date(2026, 12, 31), ())
     ana.ingestor.ingest(norte.envelopes())
-    before = Recorder(ana).delegate_act(None, report(3))  # before the recall: it did not see it
+    return norte, ana, ana_key, mandate, Recorder(ana).delegate_act(None, report(3))
+
+
+@WAYS
+def test_which_acts_saw_an_adopted_recall_is_read_without_loading_the_ledger(
+        arrive: Freshen, loaded: list[str]) -> None:
+    norte, ana, ana_key, mandate, before = a_delegate_who_acted()
     log_id = mandate_doc_id(norte.key.public, mandate)
     unaware = Author(ana.docs.get(log_id), log_id, ana_key, nonce=2)  # its ledger stays as it was
     norte.home.ingestor.ingest([s.envelope for s in ana.store.envelopes()])
@@ -164,6 +181,52 @@ def test_which_acts_saw_an_adopted_recall_is_read_without_loading_the_ledger(
                                           reader.docs.get(reader.ledger_id))
     saw = {act_id: act["saw_recall"] for act_id, act in indexed["acts"].items()}
     assert saw == {before: False, late.id: True, concurrent.id: False}
+
+
+@WAYS
+def test_a_recalled_logs_acts_share_one_walk_of_the_ledger_since_the_recall(
+        arrive: Freshen, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read long after its recall, a log of many acts reads the ledger's changes stored since
+    the recall once, not once per act; and reads as the whole documents do."""
+    visited: list[bytes] = []
+    stored_between = ancestry.stored_between
+
+    def counted(*args: Any) -> Iterator[tuple[bytes, bytes]]:
+        for row in stored_between(*args):
+            visited.append(row[0])
+            yield row
+
+    monkeypatch.setattr(ancestry, "stored_between", counted)
+    norte, ana, ana_key, mandate, before = a_delegate_who_acted()
+    norte.home.ingestor.ingest(norte.envelopes(ana))
+    norte.recorder.recall_mandate(mandate, vote("Recall Ana", 4))
+    since = 12
+    for n in range(since):
+        norte.recorder.decide(vote(f"After the recall {n}", 5))
+    ana.ingestor.ingest(norte.envelopes())
+    log_id = mandate_doc_id(norte.key.public, mandate)
+    aware = Author(ana.docs.get(log_id), log_id, ana_key, nonce=3)
+    heads = ana.docs.get(ana.ledger_id).get_heads()
+    counts: list[int] = []
+    written = 0
+    for acts in (3, 9):
+        for _ in range(acts - written):
+            norte.home.ingestor.ingest([aware.sign(aware.change(
+                lambda tx: write_act(tx, report(6), heads)))])
+        written = acts
+        reader = memory_node(norte.key.public, new_key())
+        arrive(reader, norte)
+        index = reader.ingestor.ledgers
+        with index.reading(reader.ledger_id):
+            pass  # a ledger indexed in an older format is indexed again, once, from its document
+        visited.clear()
+        indexed = indexed_log_records(index, log_id, reader.docs.profile(reader.ledger_id), reader.docs.get)
+        counts.append(len(visited))
+        assert len(indexed["acts"]) == acts + 1
+        assert {act_id for act_id, act in indexed["acts"].items() if not act["saw_recall"]} == {before}
+        assert indexed == mandate_log_records(norte.key.public, mandate, reader.docs.get(log_id),
+                                              reader.docs.get(reader.ledger_id))
+    assert counts[0] == counts[1] <= since
 
 
 def test_of_two_concurrent_certifications_of_one_device_the_index_lists_the_one_automerge_shows() -> None:

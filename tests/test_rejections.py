@@ -222,9 +222,9 @@ def test_equivocation_keeps_the_first_and_stores_both_as_evidence(world: World) 
 
 
 def test_equivocation_against_a_change_held_vouched_is_kept_as_evidence(world: World) -> None:
-    """The kept change may be held vouched (its voucher is kept beside it); the refused one
-    must carry its own signature, since it is what travels as evidence. Refused vouched, it
-    is no proof on its own: refused, and not kept as evidence (changes.md, "Limits")."""
+    """The kept change may be held vouched (its voucher is kept beside it); the refused one may
+    too: it is kept with its voucher, the proof that travels with it (changes.md, "Equivocation";
+    tests/test_evidence_vouched.py)."""
     twin = Author(world.assembly.home.docs.get(world.assembly.doc_id), world.assembly.doc_id,
                   world.b.device_key, actor=world.author.actor).decide("the other first")
     history = world.assembly.envelopes()
@@ -238,7 +238,9 @@ def test_equivocation_against_a_change_held_vouched_is_kept_as_evidence(world: W
     twin_first, _, twin_ingest = fresh_store()
     twin_ingest.ingest([*history, twin])
     assert [r for r, _ in twin_ingest.ingest(packed).rejected] == [Reason.EQUIVOCATION.value]
-    assert twin_first.evidence() == []
+    assert {h for _, h, _, _, _ in twin_first.evidence()} == {
+        parse_change(world.first.change).hash, parse_change(twin.change).hash}
+    assert twin_first.voucher(parse_change(world.second.change).hash) == world.second
 
 
 def test_flipped_byte_truncation_and_trailing_junk(world: World) -> None:

@@ -17,11 +17,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import msgpack
 import pytest
 from pnyx.daemon.services.jsonable import to_jsonable
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
 from pnyx.daemon.store.sqlite import Store
+from pnyx.federation.changepack import unpack
+from pnyx.federation.chunk import parse_change
 from pnyx.federation.envelope import Envelope, decode_envelope, signing_input
 from pnyx.federation.errors import Rejected
 from pnyx.federation.keys import SigningKey, key_text, parse_key, verify_signature
@@ -149,6 +152,28 @@ def test_early_envelope_waits_until_released(node: Node, vector: dict[str, Any])
     assert (report.accepted, report.rejected, report.pending) == (2, [], 0)
     assert node.store.pending.count() == 0
     assert node.heads() == vector["heads_after_release"]
+
+
+EVIDENCE = load("sync.json")["evidence"]
+
+
+@pytest.mark.parametrize("case", ["vouched", "forged"])
+def test_an_equivocation_refused_vouched_keeps_the_stated_evidence(node: Node, case: str) -> None:
+    """sync.json `evidence`: the fork's first change is refused, kept with its voucher and
+    chain; with the voucher forged, every change is refused and nothing is kept."""
+    vector = EVIDENCE if case == "vouched" else EVIDENCE["forged"]
+    node.ingest(*STEPS[:EVIDENCE["after"]])
+    report = node.ingest(*unpack(bytes.fromhex(vector["pack"])))
+    outcomes = [reason for reason, _ in report.rejected] + ["pending"] * report.pending
+    assert sorted(outcomes) == sorted(vector["outcomes"]) and report.accepted == 0
+    rows = node.store.db.execute("SELECT hash, reason, vouch, chain FROM evidence ORDER BY id")
+    assert [{"hash": bytes(h).hex(), "reason": reason, "vouch": None if vouch is None else bytes(vouch).hex(),
+             "chain": [parse_change(c).hash.hex() for c in msgpack.unpackb(chain or b"\x90")]}
+            for h, reason, vouch, chain in rows] == vector["evidence"]
+    if case == "vouched":
+        assert [bool(e.signature) for e in unpack(bytes.fromhex(vector["pack"]))] == vector["signed"]
+        voucher = node.store.voucher(bytes.fromhex(vector["evidence"][1]["vouch"]))
+        assert voucher is not None and parse_change(voucher.change).hash.hex() == EVIDENCE["changes"][-1]
 
 
 def test_regenerating_the_vectors_gives_identical_files() -> None:

@@ -2,38 +2,56 @@
 the document.
 
 A change is stored only once every change it depends on is (ingest holds the others
-pending), so the store's seqno orders every change after its ancestors: walking back
-from some heads toward a change, a change stored before it cannot lead to it. A walk
-visits only changes stored after its target, in the target's document.
+pending), so the store's seqno orders every change after its ancestors: a change descends
+from the target if one of its deps is the target or descends from it, and one pass forward
+in arrival order, from the target on, finds every descendant before any change that depends
+on it. The pass visits only changes of the target's document stored after the target.
 """
 
 from __future__ import annotations
 
-import heapq
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from .sqlite import ChangeAt, split_hashes
 
 
-def reaches(db: sqlite3.Connection, doc_id: str, heads: Iterable[bytes], target: ChangeAt) -> bool:
-    """Whether `target` is one of `heads` or among their ancestors; heads not held in
-    `doc_id` are left out."""
-    frontier: list[tuple[int, bytes, bytes]] = []  # (-seqno, hash, deps), the latest stored first
-    seen: set[bytes] = set()
+class Descent:
+    """The changes of one document that descend from `target` (it included), found by one pass
+    forward, taken only as far as the heads asked about need. The acts of a mandate log each ask
+    whether their heads reach the recall, and share the pass: a log read visits the changes
+    stored since the recall once, whatever the number of its acts."""
 
-    def visit(changes: Iterable[bytes]) -> None:
-        for change in changes:
-            row = None if change in seen else db.execute(
-                "SELECT seqno, deps FROM changes WHERE hash = ? AND doc = ?", (change, doc_id)).fetchone()
-            seen.add(change)
-            if row is not None and row[0] >= target.seqno:  # one stored before cannot lead to it
-                heapq.heappush(frontier, (-int(row[0]), change, bytes(row[1])))
+    def __init__(self, db: sqlite3.Connection, doc_id: str, target: ChangeAt) -> None:
+        self.db = db
+        self.doc_id = doc_id
+        self.target = target
+        self.reached = {target.hash}
+        self.upto = target.seqno  # the seqno the pass has reached
 
-    visit(heads)
-    while frontier:
-        _, change, deps = heapq.heappop(frontier)
-        if change == target.hash:
-            return True
-        visit(split_hashes(deps))
-    return False
+    def reaches(self, heads: Iterable[bytes]) -> bool:
+        """Whether the target is one of `heads` or among their ancestors; heads not held in
+        the document are left out."""
+        held = {}
+        for head in heads:
+            row = self.db.execute("SELECT seqno FROM changes WHERE hash = ? AND doc = ?",
+                                  (head, self.doc_id)).fetchone()
+            if row is not None and row[0] >= self.target.seqno:  # one stored before cannot lead to it
+                held[head] = int(row[0])
+        if not held:
+            return False
+        last = max(held.values())
+        if last > self.upto:
+            for change, deps in stored_between(self.db, self.doc_id, self.upto, last):
+                if any(dep in self.reached for dep in split_hashes(deps)):
+                    self.reached.add(change)
+            self.upto = last
+        return any(head in self.reached for head in held)
+
+
+def stored_between(db: sqlite3.Connection, doc_id: str, after: int,
+                   upto: int) -> Iterator[tuple[bytes, bytes]]:
+    """(hash, deps) of the document's changes stored after seqno `after` up to `upto`, in order."""
+    for change, deps in db.execute("SELECT hash, deps FROM changes WHERE doc = ? AND seqno > ?"
+                                   " AND seqno <= ? ORDER BY seqno", (doc_id, after, upto)):
+        yield bytes(change), bytes(deps)

@@ -117,8 +117,8 @@ def export_bundle(node: Node, path: Path, selection: Selection, theirs: HeldStat
         if wants:
             for batch in holdings.batches(wants, after_seqno):
                 writer.add(batch)
-        evidence = [e for e in node.store.refused_evidence() if e.doc_id not in wants
-                    and (belongs is None or belongs(e.doc_id))]
+        evidence = [e for piece in node.store.refused_evidence() for e in piece
+                    if piece[0].doc_id not in wants and (belongs is None or belongs(piece[0].doc_id))]
         if evidence:  # the evidence of documents not streamed above
             writer.add(evidence)
         trailer.append(writer.finish())

@@ -100,11 +100,12 @@ class StoreHoldings:
         # refuses each again and so keeps, and flags, the same evidence.
         out = batch.envelopes
         size = sum(len(e.change) + 100 for e in out)
-        for envelope in self.store.refused_evidence(wants):
-            if size + len(envelope.change) > max_bytes:
+        for piece in self.store.refused_evidence(wants):
+            more = sum(len(e.change) + 100 for e in piece)
+            if size + more > max_bytes:
                 break
-            out.append(envelope)
-            size += len(envelope.change) + 100
+            out.extend(piece)
+            size += more
         return Batch(out, batch.cursor, False)
 
     def _first_wanted(self, wants: Mapping[str, Mapping[bytes, int]]) -> int | None:

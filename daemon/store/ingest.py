@@ -37,6 +37,7 @@ from pnyx.federation.verify import Wait, check_in_context
 from pnyx.federation.writerules import Written
 
 from .documents import DocumentCache
+from .evidence import keep_evidence
 from .ledgerindex import LedgerIndex
 from .sqlite import Store
 from .staging import StagedApplyFailed
@@ -165,7 +166,7 @@ class Ingestor:
         except Rejected as exc:
             pending.discard(vc.change.hash)
             if exc.conflict is not None:
-                self._keep_evidence(vc, exc, exc.conflict)
+                keep_evidence(self.store, vc, exc, exc.conflict)
             report.rejected.append((exc.reason.value, exc.detail))
             return
         self._keep_voucher(vc)
@@ -203,20 +204,6 @@ class Ingestor:
         if assembly is None or not self.store.holds_document(ledger_id(assembly)):
             return False
         return self.docs.device_entry(assembly, vc.envelope.signer, None) is not None
-
-    def _keep_evidence(self, vc: VerifiedChange, exc: Rejected, kept_hash: bytes) -> None:
-        """Equivocation, a second genesis: the change kept and the one refused are both kept as
-        evidence (they travel by sync and bundles, so that every daemon flags the key), once per
-        kept change and reason: one pair proves it, and more would let a key fill the disk."""
-        kept = self.store.envelope(kept_hash)
-        if kept is None or not vc.envelope.signature \
-                or self.store.holds_evidence(kept_hash, exc.reason.value):
-            # The refused change travels as the evidence, so it must carry its signature; the
-            # kept one may be held vouched, its voucher kept beside it (changes.md, "Limits").
-            return
-        self.store.add_evidence(kept, kept_hash, exc.reason.value,
-                                f"kept; {vc.change.hash.hex()} contradicts it")
-        self.store.add_evidence(vc.envelope, vc.change.hash, exc.reason.value, exc.detail)
 
     def _store_applied(self, vc: VerifiedChange, written: Written, report: IngestReport) -> None:
         try:

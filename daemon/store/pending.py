@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from pnyx.federation.envelope import VerifiedChange
+from pnyx.federation.envelope import VerifiedChange, decode_envelope
 
 from .schema import create_schema
 
@@ -226,6 +226,12 @@ class PendingSet:
                 vouch = None if row[2] is None else bytes(row[2])
                 ready.append((int(row[0]), Waiting(h, bytes(row[1]), vouch)))
         return [waiting for _, waiting in sorted(ready, key=lambda r: r[0])]
+
+    def chunk(self, change_hash: bytes, doc_id: str) -> bytes | None:
+        """The canonical chunk of a change of `doc_id` waiting here (None: none waits)."""
+        row = self.db.execute("SELECT envelope, vouch FROM pending WHERE hash = ? AND doc = ?",
+                              (change_hash, doc_id)).fetchone()
+        return None if row is None else decode_envelope(bytes(row[0]), row[1] is not None).change
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM pending").fetchone()[0])

@@ -16,14 +16,17 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import msgpack
 from pnyx.federation.bounded import make_room
+from pnyx.federation.changepack import actor_and_seq
 from pnyx.federation.envelope import ACTOR_BYTES, Envelope, VerifiedChange, decode_envelope
+from pnyx.federation.keys import KEY_BYTES
 from pnyx.federation.ops import OpId
 from pnyx.federation.verify import HeldChange
 
@@ -73,6 +76,8 @@ CREATE TABLE IF NOT EXISTS evidence (
     reason TEXT NOT NULL,
     detail TEXT NOT NULL,
     envelope BLOB NOT NULL,
+    vouch BLOB,
+    chain BLOB,
     UNIQUE (hash, reason)
 );
 CREATE TABLE IF NOT EXISTS heads (
@@ -151,6 +156,9 @@ class Store:
         create_schema(self.db, SCHEMA)
         if "vouch" not in {row[1] for row in self.db.execute("PRAGMA table_info(changes)")}:
             self.db.execute("ALTER TABLE changes ADD COLUMN vouch BLOB")
+        if "chain" not in {row[1] for row in self.db.execute("PRAGMA table_info(evidence)")}:
+            self.db.execute("ALTER TABLE evidence ADD COLUMN vouch BLOB")
+            self.db.execute("ALTER TABLE evidence ADD COLUMN chain BLOB")
         self.pending = PendingSet(self.db)
         # called when a transaction is rolled back: caches built on what it wrote forget it
         self.abort_hooks: list[Callable[[], None]] = []
@@ -526,11 +534,16 @@ class Store:
 
     # --- evidence ---------------------------------------------------------------------
 
-    def add_evidence(self, envelope: Envelope, change_hash: bytes, reason: str, detail: str) -> None:
+    def add_evidence(self, envelope: Envelope, change_hash: bytes, reason: str, detail: str,
+                     vouch: bytes | None = None, chain: Sequence[bytes] = ()) -> None:
+        """One change kept as evidence; a refused change that came vouched (empty signature)
+        with its voucher's hash (the voucher in the vouchers table) and the chunks between
+        them, oldest first (federation/evidence.py)."""
         self.db.execute(
-            "INSERT OR IGNORE INTO evidence (doc, hash, signer, reason, detail, envelope)"
-            " VALUES (?,?,?,?,?,?)",
-            (envelope.doc_id, change_hash, envelope.signer, reason, detail, envelope.encode()),
+            "INSERT OR IGNORE INTO evidence (doc, hash, signer, reason, detail, envelope, vouch, chain)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (envelope.doc_id, change_hash, envelope.signer, reason, detail, envelope.encode(), vouch,
+             None if vouch is None else msgpack.packb(list(chain))),
         )
 
     def holds_evidence(self, change_hash: bytes, reason: str) -> bool:
@@ -548,19 +561,40 @@ class Store:
         return out
 
     def refused_evidence(self, docs: Collection[str] | None = None,
-                         limit: int = MAX_EVIDENCE_SENT) -> list[Envelope]:
-        """Evidence envelopes that are not held as changes (the refused halves), of `docs`
-        (all without), for peers and bundles: each receiver refuses them itself and so
-        keeps the same evidence."""
+                         limit: int = MAX_EVIDENCE_SENT) -> list[list[Envelope]]:
+        """Evidence that is not held as changes (the refused halves), of `docs` (all without),
+        for peers and bundles, each as the envelopes that travel together: a signed one alone;
+        one refused vouched (empty signature), then the chain between it and its voucher, then
+        the voucher, so that its receiver finds the same voucher and chain in its pack group.
+        Each receiver refuses them itself and so keeps the same evidence. At most `limit`
+        envelopes, whole pieces only."""
         rows = self.db.execute(
-            "SELECT DISTINCT doc, envelope FROM evidence e WHERE NOT EXISTS"
-            " (SELECT 1 FROM changes c WHERE c.hash = e.hash) ORDER BY doc, hash")
-        out = []
-        for doc, envelope in rows:
-            if docs is None or doc in docs:
-                out.append(decode_envelope(bytes(envelope)))
-                if len(out) >= limit:
-                    break
+            "SELECT DISTINCT e.doc, e.hash, e.envelope, e.chain, v.envelope FROM evidence e"
+            " LEFT JOIN vouchers v ON v.hash = e.vouch WHERE NOT EXISTS"
+            " (SELECT 1 FROM changes c WHERE c.hash = e.hash) ORDER BY e.doc, e.hash")
+        pieces: list[tuple[str, int, int, bytes, list[Envelope]]] = []
+        for doc, change_hash, envelope, chain, voucher in rows:
+            if docs is not None and doc not in docs:
+                continue
+            if chain is None:
+                pieces.append((doc, 0, 0, bytes(change_hash), [decode_envelope(bytes(envelope))]))
+            elif voucher is not None:
+                head = decode_envelope(bytes(voucher))
+                pieces.append((doc, 1, -actor_and_seq(head.change)[1], bytes(change_hash), [
+                    decode_envelope(bytes(envelope), vouched=True),
+                    *(Envelope(doc, c, actor_and_seq(c)[0][:KEY_BYTES], b"")
+                      for c in msgpack.unpackb(bytes(chain))), head]))
+        # Per document the signed ones first, then the vouched ones by their voucher's seq,
+        # newest first: a later voucher of the same actor then never follows (and so never
+        # vouches for) an earlier one, whose receiver must find it signed where it is.
+        pieces.sort(key=lambda p: p[:4])
+        out: list[list[Envelope]] = []
+        count = 0
+        for *_, piece in pieces:
+            if count + len(piece) > limit:
+                break
+            out.append(piece)
+            count += len(piece)
         return out
 
     def evidence(self) -> list[tuple[str, bytes, bytes, str, str]]:

@@ -36,7 +36,7 @@ from pnyx.federation.plan import render_plan
 from pnyx.federation.recordset import RecordSet
 from pnyx.federation.view import render_view
 
-from .ancestry import reaches
+from .ancestry import Descent
 from .documents import DocumentCache
 from .ledgerindex import DECISIONS, MANDATES, LedgerIndex
 from .schema import create_schema
@@ -120,8 +120,13 @@ class IndexedRecall:
             op = self.ledgers.made_by(self.doc_id, DECISIONS, self.recall_id)
             return None if op is None else self.ledgers.store.change_with_op(self.doc_id, op)
 
+    @functools.cached_property
+    def descent(self) -> Descent | None:
+        """The changes that descend from the recall's, one pass shared by every act of the log."""
+        return None if self.made is None else Descent(self.ledgers.store.db, self.doc_id, self.made)
+
     def seen_at(self, heads: list[bytes]) -> bool:
-        return self.made is not None and reaches(self.ledgers.store.db, self.doc_id, heads, self.made)
+        return self.descent is not None and self.descent.reaches(heads)
 
 
 def _versions(store: Store, after: int, known: dict[str, str]) -> dict[str, str]:

@@ -32,6 +32,7 @@ from pnyx.federation.discovery_txt import Announcement, encode_txt
 from pnyx.federation.docids import ledger_id, mandate_doc_id
 from pnyx.federation.envelope import Envelope, check_envelope, run_actor, signing_input
 from pnyx.federation.errors import Rejected
+from pnyx.federation.evidence import CHAIN_BYTES, CHAIN_CHANGES, SEARCH_VISITS
 from pnyx.federation.identity import prove_identity, prove_sender
 from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import (
@@ -620,7 +621,44 @@ def outcome(envelope: Envelope) -> str | None:
     return None
 
 
-def sync_json(h: History) -> dict[str, Any]:
+def evidence_vector(h: History, facts: dict[str, Any]) -> dict[str, Any]:
+    """Device A forks its ledger where decision-a1 stands and signs only the fork's head: the
+    pack of the fork, as a store holding the history up to decision-a1 receives it."""
+    a: Writer = facts["a"]
+    fork = a.doc(LEDGER).fork(facts["heads_before_kitchen"])
+    fork.set_actor(a.actor)
+    chunks = []
+    for i, title in enumerate(("Community kitchen stays shut", "Kitchen keys returned",
+                               "Kitchen tools lent", "Kitchen sold")):
+        heads = fork.get_heads()
+        with fork.transaction() as tx:
+            decide(decision(f"kitchen fork {i}", title, 20, (1, 0, 0)))(tx)
+        (change,) = fork.get_changes(heads)
+        chunks.append(bytes(change.raw_bytes))
+    signed = [a.sign(c) for c in chunks]
+    received = unpack(pack(signed))
+    head = signed[-1]
+    forged = Envelope(LEDGER, head.change, head.signer, bytes([head.signature[0] ^ 1]) + head.signature[1:])
+    kept = h.steps[h.index("decision-a1") - 1][2].change
+    hashes = [sha256_of_chunk(c).hex() for c in chunks]
+    return {
+        "after": h.index("decision-a1"),
+        "bounds": {"chain_changes": CHAIN_CHANGES, "chain_bytes": CHAIN_BYTES,
+                   "search_visits": SEARCH_VISITS},
+        "changes": hashes,
+        "pack": pack(signed).hex(),
+        "signed": [bool(e.signature) for e in received],
+        "outcomes": ["equivocation", "pending", "pending", "pending"],
+        "evidence": [{"hash": sha256_of_chunk(kept).hex(), "reason": "equivocation", "vouch": None,
+                      "chain": []},
+                     {"hash": hashes[0], "reason": "equivocation", "vouch": hashes[-1],
+                      "chain": hashes[1:-1]}],
+        "forged": {"pack": hand_pack(received, [None] * (len(received) - 1) + [forged.signature]).hex(),
+                   "outcomes": ["bad-signature"] * len(received), "evidence": []},
+    }
+
+
+def sync_json(h: History, facts: dict[str, Any]) -> dict[str, Any]:
     """The digest tree, packs and messages (protocol-spec/sync.md), and bad messages with their
     error code."""
     heads = {f"ledger/{key_text(SigningKey(seed(n)).public)}": [hashlib.sha256(f"{n} {i}".encode()).digest()
@@ -668,6 +706,12 @@ def sync_json(h: History) -> dict[str, Any]:
                        "given by their founding lists, documents by their heads: each scope's "
                        "tag, documents and root (\"Scopes\"). `pack`: the envelopes (each [doc_id, change, "
                        "signer, signature], hex) and a pack of them (hex) that unpacks to them. "
+                       "`evidence`: a store holding the history (history.json) up to its step "
+                       "`after` receives `pack`, a fork of device A's ledger signed at its head "
+                       "only: each change (`changes`, by hash) has its `outcomes`, and the store "
+                       "then holds the `evidence` rows (change hash, reason, the voucher's hash "
+                       "and the chain's hashes, changes.md \"Equivocation\"); the `forged` pack, "
+                       "the head's signature altered, leaves no evidence. "
                        "`messages`: `msgpack` (hex) decodes to `fields` (bytes as hex); encoding "
                        "the decoded message gives `msgpack` again, except a pack's deflate bytes, "
                        "which may differ between deflate implementations. `bad`: each request "
@@ -683,6 +727,7 @@ def sync_json(h: History) -> dict[str, Any]:
         },
         "scopes": scopes_json(),
         "pack": pack_vector(envelopes),
+        "evidence": evidence_vector(h, facts),
         "messages": [{"type": to_wire(m)["t"], "msgpack": encode(m).hex(), "fields": to_jsonable(to_wire(m))}
                      for m in messages],
         "bad": [{"name": name, "msgpack": data, "code": code, "status": status}
@@ -820,7 +865,7 @@ def render() -> dict[str, bytes]:
         "keys.json": keys_json(), "signatures.json": signatures_json(h, facts),
         "history.json": history_json(h), "invalid.json": invalid_json(h, facts),
         "pending.json": pending_json(h), "discovery.json": discovery_json(),
-        "sync.json": sync_json(h), "bundles.json": bundles_json(h),
+        "sync.json": sync_json(h, facts), "bundles.json": bundles_json(h),
     }
     assert tuple(documents) == FILES
     return {name: (json.dumps(value, indent=1) + "\n").encode() for name, value in documents.items()}
