@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,8 @@ def _chain_batches() -> dict[str, list[Envelope]]:
 
 
 def _seen(envelopes: list[Envelope]) -> list[tuple[object, ...]]:
-    """What a receiver gets: each envelope, its voucher, and the verdict of its stateless checks."""
+    """What a receiver gets: each envelope, its voucher (where in its group, and the chain down
+    to the change), and the verdict of its stateless checks."""
     out: list[tuple[object, ...]] = []
     for e in envelopes:
         try:
@@ -84,7 +86,9 @@ def _seen(envelopes: list[Envelope]) -> list[tuple[object, ...]]:
             verdict: object = (checked.change.hash, checked.vouch)
         except Rejected as exc:
             verdict = (exc.reason, exc.detail)
-        out.append((e.to_wire(), None if e.voucher is None else e.voucher.envelope.to_wire(), verdict))
+        voucher = None if e.voucher is None else (  # and the chain evidence would read from it
+            e.voucher.envelope.to_wire(), e.voucher.at, e.voucher.chain_to(sha256(e.change[8:]).digest()))
+        out.append((e.to_wire(), voucher, verdict))
     return out
 
 

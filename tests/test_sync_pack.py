@@ -173,4 +173,3 @@ DEEP = b"\x91" * 40 + b"\xc0"  # arrays in arrays, 40 deep
     st.binary(max_size=64)))
 def test_a_small_pack_read_at_once_fails_as_one_scanned_first(raw: bytes) -> None:
     assert outcome(_unpack_small, raw) == outcome(scanned_first, raw)
-
