@@ -15,48 +15,34 @@ make_room). So only Automerge runs in the worker, and all of federation in this 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 T = TypeVar("T")
 # Whether this process may run on a second core: on one core (a small board in a village)
 # a worker thread only adds its switches, and the work runs in the calling thread.
 SECOND_CORE = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) > 1
-
-
-class _Outcome(Generic[T]):
-    """What the worker's work returned, or what it raised (a Rust panic too)."""
-
-    def __init__(self, work: Callable[[], T]) -> None:
-        self.work = work
-        self.value: list[T] = []  # its one value, once returned
-        self.error: BaseException | None = None
-
-    def __call__(self) -> None:
-        try:
-            self.value.append(self.work())
-        except BaseException as exc:  # handed to the calling thread, raised there
-            self.error = exc
+# One worker for the process, started at its first use and reused by every batch after.
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pnyx-apply")
 
 
 def beside(work: Callable[[], T], meanwhile: Callable[[], object] | None) -> T:
     """Run `work` in a worker thread while `meanwhile` runs in this one, and return what
-    `work` returned or raise what it raised, once both are done. Without `meanwhile`
-    there is nothing to run beside it, and without a second core nothing to run it on:
-    then `work` runs here first (no thread is started), and `meanwhile` after it."""
+    `work` returned or raise what it raised (a Rust panic too), once both are done. Without
+    `meanwhile` there is nothing to run beside it, and without a second core nothing to run
+    it on: then `work` runs here first, and `meanwhile` after it."""
     if meanwhile is None or not SECOND_CORE:
         value = work()
         if meanwhile is not None:
             meanwhile()
         return value
-    outcome = _Outcome(work)
-    worker = threading.Thread(target=outcome, name="pnyx-apply", daemon=True)
-    worker.start()
+    future = _WORKER.submit(work)
     try:
         meanwhile()
     finally:
-        worker.join()  # even if `meanwhile` raised: nothing may touch `work`'s objects before
-    if outcome.error is not None:
-        raise outcome.error
-    return outcome.value[0]
+        # Even if `meanwhile` raised: nothing may touch `work`'s objects before it is done.
+        done = future.exception()
+    if done is not None:
+        raise done
+    return future.result()
