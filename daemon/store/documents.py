@@ -17,7 +17,7 @@ import ctypes
 import ctypes.util
 import sqlite3
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from automerge.core import ROOT, Document, Message, SyncState
 from pnyx.federation.amvalues import Plain, read_entry
@@ -28,10 +28,11 @@ from pnyx.federation.confed import Record, charter_record
 from pnyx.federation.docids import charter_doc_id, ledger_id
 from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.keys import key_text
-from pnyx.federation.ledger import Profile, may_change_devices, read_profile
+from pnyx.federation.ledger import Profile, read_profile
 from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import Path, resolve_path
 
+from .overlap import beside
 from .snapshots import BackgroundSaves, Saved
 from .sqlite import Store
 from .staging import Asked, Staged, StagedApplyFailed
@@ -243,16 +244,15 @@ class DocumentCache:
         """Apply a document's staged changes in one message; StagedApplyFailed unless its
         heads are then exactly those the changes make."""
         staged = self._staged.pop(doc_id)
-        doc = self._docs[doc_id][0]
-        before = doc.get_heads()
-        try:
-            apply_chunks(doc, staged.chunks)
-            after = set(doc.get_heads())
-        except BaseException as exc:  # the binding may raise anything, even panics
+        self._check_applied(doc_id, staged, _applied(self._docs[doc_id][0], staged))
+
+    def _check_applied(self, doc_id: str, staged: Staged, applied: Applied) -> None:
+        before, after = applied
+        if isinstance(after, BaseException):  # the binding may raise anything, even panics
             self._dirty.add(doc_id)
-            if not automerge_failed(exc):
-                raise
-            raise StagedApplyFailed(f"{doc_id}: automerge refused a change: {type(exc).__name__}") \
+            if not automerge_failed(after):
+                raise after
+            raise StagedApplyFailed(f"{doc_id}: automerge refused a change: {type(after).__name__}") \
                 from None
         if after != set(before):
             self._dirty.add(doc_id)
@@ -263,11 +263,19 @@ class DocumentCache:
         self.staging = True
         self._asked.clear()
 
-    def apply_all_staged(self) -> None:
+    def apply_all_staged(self, meanwhile: Callable[[], object] | None = None) -> None:
         """The batch ends: apply every document's staged changes (StagedApplyFailed if
-        Automerge did not take them all; then `undo_staging`)."""
-        for doc_id in list(self._staged):
-            self._apply_staged(doc_id)
+        Automerge did not take them all; then `undo_staging`). `meanwhile`: work that reads
+        no document, run in this thread while a worker thread applies (daemon/store/overlap.py);
+        with nothing staged there is no worker, and it is not run."""
+        work = [(doc_id, self._docs[doc_id][0], self._staged.pop(doc_id)) for doc_id in list(self._staged)]
+        try:
+            outcomes = beside(lambda: _applied_until_refused(work), meanwhile if work else None)
+        except BaseException:  # `meanwhile` failed: the worker may have applied any of them
+            self._dirty.update(doc_id for doc_id, _, _ in work)
+            raise
+        for (doc_id, _, staged), applied in zip(work, outcomes, strict=False):  # to a refusal
+            self._check_applied(doc_id, staged, applied)
         self._end_staging()
         self._let_go()
 
@@ -379,17 +387,18 @@ class DocumentCache:
         self._devices_state.clear()
         self._entries.clear()
 
-    def note_ledger_change(self, change_hash: bytes, raw_chunk: bytes, deps: Sequence[bytes]) -> None:
+    def note_ledger_change(self, change_hash: bytes, deps: Sequence[bytes], writes_devices: bool) -> None:
         """Remember which earlier state of `devices` an applied ledger change shares, so that
         a device entry (certificate and revocation) read once serves every change written
-        on top of it (may_change_devices). A merge whose branches all share one state shares
-        it too: the changes since that state on each branch wrote nothing on `devices`, so
-        the merged history holds the same writes on it as the state's own."""
+        on top of it (`writes_devices`: whether the change itself writes on `devices`). A
+        merge whose branches all share one state shares it too: the changes since that state
+        on each branch wrote nothing on `devices`, so the merged history holds the same writes
+        on it as the state's own."""
         states = self._devices_state
         if len(states) >= MAX_REMEMBERED:
             make_room(states, MAX_REMEMBERED)
         same = None
-        if deps and not may_change_devices(raw_chunk, 1):
+        if deps and not writes_devices:
             same = states.get(deps[0])
             if len(deps) > 1 and not all(states.get(h) == same for h in deps[1:]):
                 same = None
@@ -478,6 +487,33 @@ class DocumentCache:
 
     def mandate_entry(self, assembly: bytes, mandate: str) -> Plain:
         return read_entry(self.get(ledger_id(assembly)), "mandates", mandate)
+
+
+Applied = tuple[list[bytes], set[bytes] | BaseException]  # heads before, and after or the error
+
+
+def _applied(doc: Document, staged: Staged) -> Applied:
+    """Hand a document its staged changes; its heads before and after, or what Automerge
+    raised. Touches nothing but the document and what was staged: it may run in the worker
+    thread (apply_all_staged)."""
+    before = doc.get_heads()
+    try:
+        apply_chunks(doc, staged.chunks)
+        return before, set(doc.get_heads())
+    except BaseException as exc:  # the binding may raise anything, even panics
+        return before, exc
+
+
+def _applied_until_refused(work: list[tuple[str, Document, Staged]]) -> list[Applied]:
+    """Each document given its staged changes in turn, up to the first that Automerge does
+    not take whole: the batch is then judged again one by one, and the rest stay as they were."""
+    outcomes = []
+    for _, doc, staged in work:
+        applied = _applied(doc, staged)
+        outcomes.append(applied)
+        if isinstance(applied[1], BaseException) or applied[1] != staged.heads_after(applied[0]):
+            break
+    return outcomes
 
 
 def _entry(doc: Document, path: Path, key: str, heads: list[bytes] | None) -> bool:

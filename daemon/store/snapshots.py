@@ -5,7 +5,8 @@ ledgers), it lets go of the documents unused lately, and their snapshots are oft
 due then. Saving a document and loading the bytes back to check them costs in
 proportion to the whole document (about 80 ms for 5,000 changes, six such documents
 in a 50k catch-up: 0.47 s on the thread that ingests). Automerge's save and load
-release the GIL, so a worker thread does both while ingest goes on, and the thread that
+release the GIL, so a worker thread does both while ingest goes on (on a second core:
+with one, the save is made at once, as before), and the thread that
 owns the store's connection stores each result in its next write transaction, or when
 the cache saves its snapshots (idle, close). At most MAX_UNDER_WAY saves run or wait
 to run: handing over one more first waits for the oldest, so that the documents held
@@ -24,6 +25,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from automerge.core import Document
+
+from .overlap import SECOND_CORE
 
 MAX_UNDER_WAY = 1
 
@@ -51,9 +54,14 @@ class BackgroundSaves:
         running = [future for _, _, future in self._under_way if not future.done()]
         if len(running) >= MAX_UNDER_WAY:
             wait(running[:len(running) - MAX_UNDER_WAY + 1])
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pnyx-snapshots")
-        self._under_way.append((doc_id, upto, self._pool.submit(self._save, doc)))
+        if not SECOND_CORE:  # nothing to run it beside (daemon/store/overlap.py): saved here
+            future: Future[bytes | None] = Future()
+            future.set_result(self._save(doc))
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pnyx-snapshots")
+            future = self._pool.submit(self._save, doc)
+        self._under_way.append((doc_id, upto, future))
 
     def finished(self, everything: bool = False) -> list[Saved]:
         """The saves done, in the order handed over (up to the first still running); with
