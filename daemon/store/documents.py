@@ -33,6 +33,7 @@ from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import Path, resolve_path
 
 from .overlap import beside
+from .snapshots import BackgroundSaves, Saved
 from .sqlite import Store
 from .staging import Asked, Staged, StagedApplyFailed
 
@@ -42,7 +43,7 @@ SYNC_MESSAGE_V1 = 0x42
 APPLY_BATCH = 1_000
 MAX_REMEMBERED = 10_000  # device states and entries remembered; past it the older half is forgotten
 # Changes held by the cached documents together; past it the documents not asked for in the
-# last UNUSED_AFTER reads are let go (snapshotted first if due), so that receiving many
+# last UNUSED_AFTER reads are let go (snapshotted on a thread if due), so that receiving many
 # documents one after the other stays bounded in memory (Automerge takes about 1.8 kB per
 # change held), while documents whose changes arrive interleaved are never reloaded in turn.
 MAX_CACHED_CHANGES = 20_000
@@ -80,6 +81,12 @@ def loads_back(data: bytes, heads: Sequence[bytes]) -> bool:
         return False
 
 
+def _saved(doc: Document) -> bytes | None:
+    """A document's snapshot, or None if it does not load back (see `loads_back`)."""
+    data = doc.save()
+    return data if loads_back(data, doc.get_heads()) else None
+
+
 def release_free_memory() -> None:
     """Hand the memory freed by dropped documents back to the system. Automerge allocates
     through the C library's malloc, which on glibc keeps freed memory in the process
@@ -107,6 +114,7 @@ class DocumentCache:
         self._caught_up: dict[str, int] = {}  # document -> the write transaction it caught up in
         self._paths: dict[tuple[str, OpId], Path | None] = {}  # held objects never move
         self._unsaveable: dict[str, int] = {}  # doc -> the seqno at which its save did not load
+        self._saves = BackgroundSaves(_saved)  # documents let go, snapshotted on a thread
         # ledger change hash -> the change as of which `devices` was last possibly changed
         self._devices_state: dict[bytes, bytes] = {}
         self._entries: dict[tuple[bytes, bytes], Plain] = {}  # (devices state, device) -> entry
@@ -154,7 +162,11 @@ class DocumentCache:
     def _let_go(self) -> None:
         """Past MAX_CACHED_CHANGES, forget the least recently used documents, unused in the
         last UNUSED_AFTER reads, until the rest hold at most MAX_CACHED_CHANGES changes; each
-        is snapshotted first if its snapshot is due. Documents with staged changes stay."""
+        whose snapshot is due is saved on a thread (daemon/store/snapshots.py), off the hot
+        path. Documents with staged changes stay. Saves finished are stored inside a write
+        transaction only, so that a read never waits for another process's lock to store one."""
+        if self.store.writing:
+            self._keep_saved(self._saves.finished())
         if self._cached_changes <= MAX_CACHED_CHANGES or len(self._docs) <= 1:
             return
         unused = [doc_id for doc_id in self._docs if self._reads - self._read_at[doc_id] >= UNUSED_AFTER
@@ -162,7 +174,9 @@ class DocumentCache:
         for doc_id in unused:
             if self._cached_changes <= MAX_CACHED_CHANGES:
                 break
-            self._save_if_due(doc_id)
+            if self.snapshot_due(doc_id):
+                doc, upto = self._docs[doc_id]
+                self._saves.hand_over(doc_id, upto, doc)
             self.forget(doc_id)
         if unused:
             release_free_memory()
@@ -268,6 +282,7 @@ class DocumentCache:
     def undo_staging(self) -> None:
         """The batch is taken back: forget the documents that were given some of its changes,
         and what was read from them; the others are as they were before it."""
+        self._saves.drop()  # documents let go in the batch may hold its changes
         for doc_id, (upto, size) in self._before.items():
             if doc_id in self._dirty or doc_id not in self._docs:
                 self.forget(doc_id)
@@ -310,24 +325,30 @@ class DocumentCache:
         (tend) and when a process closes its node. Saving and loading back cost in
         proportion to the whole document, so a snapshot is renewed only once the changes
         after it make up a share of the document: the cost per change stays bounded
-        however large the document grows."""
+        however large the document grows. The saves of documents let go, on their thread,
+        are waited for and kept first."""
+        if not self._keep_saved(self._saves.finished(everything=True)):
+            return
         for doc_id in list(self._docs):
-            if not self._save_if_due(doc_id):
+            doc, upto = self._docs[doc_id]
+            if doc_id not in self._staged and self.snapshot_due(doc_id) \
+                    and not self._keep_saved([Saved(doc_id, upto, _saved(doc))]):
                 return
 
-    def _save_if_due(self, doc_id: str) -> bool:
-        """Snapshot one cached document if due; False if another process holds the store."""
-        doc, upto = self._docs[doc_id]
-        if doc_id in self._staged or not self.snapshot_due(doc_id):
-            return True
-        data = doc.save()
-        if loads_back(data, doc.get_heads()):
-            try:
-                self.store.save_snapshot(doc_id, upto, data)
-            except sqlite3.OperationalError:  # another process holds the store: only a cache
-                return False
-        else:  # the older snapshot stays; try again once as many changes came after this
-            self._unsaveable[doc_id] = upto
+    def _keep_saved(self, saves: list[Saved]) -> bool:
+        """Store snapshots that were saved (unless a newer one is stored); False if another
+        process holds the store. The memory their documents took is handed back (the
+        thread freed it into its own arena of the C library's malloc)."""
+        if saves:
+            release_free_memory()
+        for saved in saves:
+            if saved.data is None:  # the older snapshot stays; try again once as many changes came
+                self._unsaveable[saved.doc_id] = saved.upto
+            elif saved.upto > self.store.snapshot_upto(saved.doc_id):
+                try:
+                    self.store.save_snapshot(saved.doc_id, saved.upto, saved.data)
+                except sqlite3.OperationalError:  # another process holds the store: only a cache
+                    return False
         return True
 
     def snapshot_due(self, doc_id: str) -> bool:
@@ -349,6 +370,7 @@ class DocumentCache:
         release_free_memory()
 
     def forget_everything(self) -> None:
+        self._saves.drop()
         self._docs.clear()
         self._sizes.clear()
         self._cached_changes = 0
