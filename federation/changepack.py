@@ -88,14 +88,21 @@ def join_chunk(deps: list[bytes], rest: bytes) -> tuple[bytes, bytes]:
     return MAGIC + digest[:4] + hashed, digest
 
 
-def is_canonical(raw: bytes) -> bool:
-    """Whether a chunk is exactly what a receiver rebuilds from its deps and body (checksum and
-    header included): the form a pack can carry without changing a byte."""
+# An envelope beside its chunk as a pack carries it: the deps, the body after them, and the
+# chunk's hash.
+Piece = tuple[Envelope, tuple[bytes, ...], bytes, bytes]
+
+
+def canonical_piece(envelope: Envelope) -> Piece | None:
+    """The envelope as a pack carries it, when its chunk is exactly what a receiver rebuilds
+    from its deps and body (checksum and header included); None when a pack cannot carry it
+    without changing a byte. Its hash is computed once, here."""
     try:
-        deps, rest = split_chunk(raw)
-        return join_chunk(list(deps), rest)[0] == raw
+        deps, rest = split_chunk(envelope.change)
+        chunk, digest = join_chunk(list(deps), rest)
     except (ValueError, IndexError, Rejected):
-        return False
+        return None
+    return (envelope, deps, rest, digest) if chunk == envelope.change else None
 
 
 def pack(envelopes: Iterable[Envelope]) -> bytes:
@@ -109,27 +116,33 @@ def pack_value(envelopes: Iterable[Envelope]) -> list[Any]:
     of their actor in their group keep their signature; a change without a signature whose
     voucher is attached (Envelope.voucher) and not in its group gets it added at the group's
     end, and one with neither goes without (its receiver refuses it: `unvouched`)."""
-    groups: dict[str, list[Envelope]] = {}
-    for e in envelopes:
-        groups.setdefault(e.doc_id, []).append(e)
     order: dict[bytes, int] = {}  # change hash -> the index in the pack of its last copy
     taken = 0  # changes in the pack so far (a change sent twice, as evidence may be, counts twice)
     out = []
-    for doc, members in groups.items():
+    for doc, members in _grouped(map(_piece, envelopes)).items():
         entries: list[list[Any]] = []
-        links: list[Link] = []
-        first = taken
-        for e in _with_vouchers(members):
-            deps, rest = split_chunk(e.change)
-            entries.append([[order.get(d, d) for d in deps], rest, e.signature or None])
-            links.append(Link(_actor(rest), bool(e.signature),
-                              [order[d] - first for d in deps if order.get(d, -1) >= first]))
-            order[_hash(e.change)] = taken
+        for (e, deps, rest, digest), link in zip(members, _carried(_links(members)[0]), strict=True):
+            entries.append([[order.get(d, d) for d in deps], rest, e.signature if link.signed else None])
+            order[digest] = taken
             taken += 1
-        for entry, voucher in zip(entries, vouchers(links), strict=True):
-            if voucher is not None:
-                entry[2] = None
         out.append([doc, entries])
+    return out
+
+
+def received(pieces: Iterable[Piece]) -> list[Envelope]:
+    """What the receiver of a pack of these canonical changes gets, `unpack_value(pack_value(
+    ...))`, found without building the pack (`pnyx verify` replays its store this way): the
+    same groups, the same links, the same vouchers and the same chunks, the signer taken from
+    the actor as a pack does, and the same bound on finding vouchers; only the bounds on a
+    pack's size are not applied (tests/test_replay.py checks that both ways agree)."""
+    out: list[Envelope] = []
+    budget = Budget(LIMITS.vouch_steps)
+    for doc, members in _grouped(pieces).items():
+        found, position = _links(members)
+        links = _carried(found)
+        built = [(e.change, link.actor[:KEY_BYTES], e.signature if link.signed else None)
+                 for (e, _, _, _), link in zip(members, links, strict=True)]
+        out += _received(doc, built, links, position, budget)
     return out
 
 
@@ -137,13 +150,52 @@ def _hash(chunk: bytes) -> bytes:
     return hashlib.sha256(memoryview(chunk)[8:]).digest()
 
 
-def _with_vouchers(members: list[Envelope]) -> list[Envelope]:
-    """A group's changes, then the attached vouchers the group does not hold."""
-    attached = {id(e.voucher): e.voucher.envelope for e in members if e.voucher is not None}
+def _piece(envelope: Envelope) -> Piece:
+    """A canonical change as a pack carries it (ValueError when it is not of type 1)."""
+    deps, rest = split_chunk(envelope.change)
+    return envelope, deps, rest, _hash(envelope.change)
+
+
+def _grouped(pieces: Iterable[Piece]) -> dict[str, list[Piece]]:
+    """The changes by document (in order of first appearance, each document's changes in the
+    order given), each group followed by the attached vouchers it does not hold."""
+    groups: dict[str, list[Piece]] = {}
+    for piece in pieces:
+        groups.setdefault(piece[0].doc_id, []).append(piece)
+    return {doc: _with_vouchers(members) for doc, members in groups.items()}
+
+
+def _with_vouchers(members: list[Piece]) -> list[Piece]:
+    """A group's changes, then the attached vouchers the group does not hold, each as its
+    receiver rebuilds it from its deps and body."""
+    attached = {id(e.voucher): e.voucher.envelope for e, _, _, _ in members if e.voucher is not None}
     if not attached:
         return members
-    held = {_hash(e.change) for e in members}
-    return members + [v for v in attached.values() if _hash(v.change) not in held]
+    held = {digest for _, _, _, digest in members}
+    extra: list[Piece] = []
+    for voucher in attached.values():
+        e, deps, rest, digest = _piece(voucher)
+        if digest not in held:
+            chunk = join_chunk(list(deps), rest)[0]
+            extra.append((Envelope(e.doc_id, chunk, e.signer, e.signature), deps, rest, digest))
+    return members + extra
+
+
+def _links(members: list[Piece]) -> tuple[list[Link], dict[bytes, int]]:
+    """Each change of a group as vouching sees it, and each hash's (last) position in it."""
+    position: dict[bytes, int] = {}
+    links: list[Link] = []
+    for e, deps, rest, digest in members:
+        links.append(Link(_actor(rest), bool(e.signature), [position[d] for d in deps if d in position]))
+        position[digest] = len(links) - 1
+    return links, position
+
+
+def _carried(links: list[Link]) -> list[Link]:
+    """The group's links as its pack carries them: a signed change keeps its signature only
+    when no later signed change of its actor in the group vouches for it."""
+    return [link if not link.signed or at is None else Link(link.actor, False, link.deps)
+            for link, at in zip(links, vouchers(links), strict=True)]
 
 
 class Link(Frozen):
@@ -269,22 +321,32 @@ def unpack_value(groups: Any) -> list[Envelope]:
             built.append((chunk, actor[:KEY_BYTES], signature))
             if len(hashes) > LIMITS.pack_changes:
                 raise PackError(f"over {LIMITS.pack_changes} changes in a pack")
-        needed = {link.actor for link in links if not link.signed}
-        found = vouchers(links, needed, budget) if needed else [None] * len(links)
-        cache: dict[int, Voucher] = {}
-        seen: VouchGroup | None = None  # made for the group's first voucher
-        for (chunk, signer, signature), at in zip(built, found, strict=True):
-            if signature is not None or at is None:
-                out.append(Envelope(doc, chunk, signer, signature or b""))
-                continue
-            voucher = cache.get(at)
-            if voucher is None:
-                if seen is None:
-                    seen = VouchGroup(built, links, position)
-                head, head_signer, head_signature = built[at]
-                voucher = cache[at] = Voucher(Envelope(doc, head, head_signer, head_signature or b""),
-                                              seen, at)
-            out.append(Envelope(doc, chunk, signer, b"", voucher))
+        out += _received(doc, built, links, position, budget)
+    return out
+
+
+def _received(doc: str, built: list[tuple[bytes, bytes, bytes | None]], links: list[Link],
+              position: dict[bytes, int], budget: Budget) -> list[Envelope]:
+    """The envelopes of one group of a pack, from its changes (chunk, signer, signature or
+    None), their links and each hash's position: each change without a signature gets its
+    voucher when the group has one."""
+    needed = {link.actor for link in links if not link.signed}
+    found = vouchers(links, needed, budget) if needed else [None] * len(links)
+    out: list[Envelope] = []
+    cache: dict[int, Voucher] = {}
+    seen: VouchGroup | None = None  # made for the group's first voucher
+    for (chunk, signer, signature), at in zip(built, found, strict=True):
+        if signature is not None or at is None:
+            out.append(Envelope(doc, chunk, signer, signature or b""))
+            continue
+        voucher = cache.get(at)
+        if voucher is None:
+            if seen is None:
+                seen = VouchGroup(built, links, position)
+            head, head_signer, head_signature = built[at]
+            voucher = cache[at] = Voucher(Envelope(doc, head, head_signer, head_signature or b""),
+                                          seen, at)
+        out.append(Envelope(doc, chunk, signer, b"", voucher))
     return out
 
 

@@ -25,7 +25,7 @@ from pnyx.federation.chunk import parse_change
 from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import may_change_devices, read_ledger
 
-from .ledgerkit import author_on, found_assembly, fresh_store, vote
+from .ledgerkit import Assembly, author_on, found_assembly, fresh_store, vote
 
 
 def test_changes_said_not_to_touch_devices_leave_every_device_entry_as_it_was() -> None:
@@ -131,11 +131,9 @@ def test_an_idle_daemon_tends_its_cache_once_nothing_arrives(tmp_path: Path) -> 
     store.close()
 
 
-def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the_same(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past MAX_CACHED_CHANGES the documents unused lately are let go (snapshotted when due)
-    while ingest goes on; every ledger then reads as its own daemon reads it, and an
-    idle daemon forgets even the held changes it remembered."""
+def ledgers_past_the_cache_bound(monkeypatch: pytest.MonkeyPatch) -> list[Assembly]:
+    """Three ledgers of 8 decisions, with a cache bound that lets the first two go while the
+    third arrives, and their snapshots due."""
     monkeypatch.setattr(documents, "MAX_CACHED_CHANGES", 12)
     monkeypatch.setattr(documents, "UNUSED_AFTER", 8)  # fewer than the changes of a ledger
     monkeypatch.setattr(documents, "SNAPSHOT_EVERY", 4)
@@ -143,12 +141,22 @@ def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the
     for assembly in assemblies:
         for n in range(8):
             assembly.recorder.decide(vote(f"decision {n}"))
+    return assemblies
+
+
+def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_CACHED_CHANGES the documents unused lately are let go (saved on a thread when due)
+    while ingest goes on; every ledger then reads as its own daemon reads it, and an
+    idle daemon forgets even the held changes it remembered."""
+    assemblies = ledgers_past_the_cache_bound(monkeypatch)
     store = Store(tmp_path / "pnyx.sqlite")
     docs = DocumentCache(store)
     report = Ingestor(store, docs).ingest([e for a in assemblies for e in a.envelopes()])
     assert report.accepted == sum(len(a.envelopes()) for a in assemblies) and not report.rejected
     assert list(docs._docs) == [assemblies[-1].doc_id]  # the others were let go ...
-    assert all(store.snapshot_upto(a.doc_id) > 0 for a in assemblies[:-1])  # ... snapshotted
+    docs.save_snapshots()  # ... and saved on a thread meanwhile: this waits for the saves
+    assert all(store.snapshot_upto(a.doc_id) > 0 for a in assemblies[:-1])
     monkeypatch.setattr(documents, "UNUSED_AFTER", 1)  # each read below lets go of the others
     for assembly in assemblies:
         assert read_ledger(docs.get(assembly.doc_id)) == read_ledger(
@@ -157,6 +165,30 @@ def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the
     assert len(docs._docs) == 1 and store._held
     docs.tend()
     assert not docs._docs and not store._held
+    store.close()
+
+
+def test_a_document_let_go_in_a_transaction_taken_back_leaves_no_snapshot_of_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A document let go during ingest is saved on a thread; if the transaction that gave it
+    its changes is rolled back, the save is dropped: no snapshot holds what is not stored."""
+    assemblies = ledgers_past_the_cache_bound(monkeypatch)
+    store = Store(tmp_path / "pnyx.sqlite")
+    docs = DocumentCache(store)
+    envelopes = [e for a in assemblies for e in a.envelopes()]
+    with pytest.raises(RuntimeError), store.transaction():
+        assert Ingestor(store, docs).ingest(envelopes).accepted == len(envelopes)
+        assert list(docs._docs) == [assemblies[-1].doc_id]  # the others were let go
+        raise RuntimeError("the transaction is taken back")
+    docs.save_snapshots()  # would keep the saves still under way
+    assert store.count_changes() == 0
+    assert all(store.snapshot_upto(a.doc_id) == 0 for a in assemblies)
+    assert Ingestor(store, docs).ingest(envelopes).accepted == len(envelopes)  # all again
+    docs.save_snapshots()
+    assert all(store.snapshot_upto(a.doc_id) > 0 for a in assemblies)
+    for assembly in assemblies:
+        assert read_ledger(DocumentCache(store).get(assembly.doc_id)) == read_ledger(
+            assembly.home.docs.get(assembly.doc_id))
     store.close()
 
 

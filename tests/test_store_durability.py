@@ -12,12 +12,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pnyx.daemon.net.sync_client import Outcome, new_session, sync_with
-from pnyx.daemon.net.sync_endpoint import Sender, SyncContext, push
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from pnyx.daemon.net.sync_client import SYNC_PATH, Outcome, new_session, post, sync_with
+from pnyx.daemon.net.sync_endpoint import SYNC_KEY, Sender, SyncContext, handle_sync, push
 from pnyx.daemon.store import mark
 from pnyx.daemon.store import node as node_module
 from pnyx.daemon.store.documents import DocumentCache
@@ -26,10 +29,11 @@ from pnyx.daemon.store.ingest import Ingestor
 from pnyx.daemon.store.mark import read_mark
 from pnyx.daemon.store.node import Node, open_node
 from pnyx.daemon.store.sqlite import Store
-from pnyx.federation.syncmsg import Push
+from pnyx.federation.chunk import parse_change
+from pnyx.federation.syncmsg import MAX_BODY_BYTES, Hello, Push, Pushed, Reply, ScopeRoots
 
 from bench.corpus import ledger_chain, new_key
-from tests.pnyxproc import Daemon, init_all
+from tests.pnyxproc import Daemon, held_hashes, init_all
 
 
 @pytest.fixture
@@ -113,27 +117,80 @@ def test_a_process_killed_before_it_syncs_loses_no_unsynced_commit(tmp_path: Pat
     store.close()
 
 
-def test_a_push_is_synced_before_it_is_answered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                fsyncs: list[str]) -> None:
+def test_a_push_is_synced_once_after_its_last_commit_and_before_it_is_answered(
+        tmp_path: Path, fsyncs: list[str]) -> None:
     init_all([tmp_path / "r"])
     node = open_node(tmp_path / "r")
     ctx = SyncContext.open(node)
-    events: list[str] = []
-    record = ctx.senders.record
-
-    def recording(*args: object) -> None:
-        events.append(f"record after {len(fsyncs)} syncs")
-        record(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ctx.senders, "record", recording)
+    commits: list[tuple[int, int]] = []  # (safety level, syncs done) at each commit
+    node.store.commit_hooks.append(lambda: commits.append((synchronous(node.store), len(fsyncs))))
     _, envelopes = ledger_chain(new_key(), 120)  # three slices of the push, each unsynced
     try:
         reply = asyncio.run(push(ctx, Sender("test"), Push(tuple(envelopes))))
+        synced_when_answered = list(fsyncs)
     finally:
         node.close()
     assert reply.accepted == len(envelopes)
-    assert events == ["record after 1 syncs"]
-    assert fsyncs[0].endswith("pnyx.sqlite-wal")
+    # the three slices, the news of the document and the sender's record: none waits for the
+    # disk, and one sync of the WAL after the last of them comes before the answer
+    assert commits == [(1, 0)] * 5
+    assert synced_when_answered == [str(tmp_path / "r" / "pnyx.sqlite-wal")]
+
+
+def test_the_responder_answers_others_while_a_push_is_synced_and_answers_the_push_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk's sync runs off the event loop: a hello sent while a push's sync is held up
+    is answered, and the push is answered only once its sync has returned."""
+    init_all([tmp_path / "r"])
+    node = open_node(tmp_path / "r")
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
+    app[SYNC_KEY] = SyncContext.open(node)
+    app.router.add_post(SYNC_PATH, handle_sync)
+    syncing, disk_done = threading.Event(), threading.Event()
+    real = os.fsync
+
+    def slow_disk(fd: int) -> None:
+        syncing.set()
+        assert disk_done.wait(10)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_disk)
+    _, envelopes = ledger_chain(new_key(), 60)
+
+    async def both() -> tuple[Reply, bool, Reply]:
+        async with TestServer(app) as server, new_session() as session:
+            url = str(server.make_url("")).rstrip("/")
+            pushed = asyncio.ensure_future(post(session, url, Push(tuple(envelopes))))
+            assert await asyncio.to_thread(syncing.wait, 10)
+            hello = await post(session, url, Hello(((b"", bytes(32)),), new_key().public))
+            answered_before = pushed.done()
+            disk_done.set()
+            return hello, answered_before, await pushed
+
+    try:
+        hello, push_answered_first, reply = asyncio.run(both())
+    finally:
+        disk_done.set()
+        node.close()
+    assert isinstance(hello, ScopeRoots) and not push_answered_first
+    assert isinstance(reply, Pushed) and reply.accepted == len(envelopes)
+
+
+def test_a_daemon_killed_once_it_answered_a_push_keeps_every_change_it_counted(
+        tmp_path: Path) -> None:
+    init_all([tmp_path / "r"])
+    _, envelopes = ledger_chain(new_key(), 300)
+    daemon = Daemon(tmp_path / "r")
+    try:
+        async def pushed() -> Reply:
+            async with new_session() as session:
+                return await post(session, daemon.url, Push(tuple(envelopes)))
+
+        reply = asyncio.run(pushed())
+    finally:
+        daemon.kill()  # SIGKILL, at once after the answer
+    assert isinstance(reply, Pushed) and reply.accepted == len(envelopes)
+    assert {parse_change(e.change).hash for e in envelopes} <= held_hashes(tmp_path / "r")
 
 
 def test_an_ingest_of_several_batches_commits_each_unsynced_and_syncs_once_at_its_end(

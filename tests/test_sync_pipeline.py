@@ -18,11 +18,13 @@ import pytest
 from aiohttp import web
 from pnyx.daemon.net import sync_client
 from pnyx.daemon.net.sync_endpoint import Turns
+from pnyx.daemon.store import documents
 from pnyx.daemon.store.holdings import StoreHoldings
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
 from pnyx.daemon.store.node import Node, open_node
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.keys import SigningKey
+from pnyx.federation.ledger import read_ledger
 from pnyx.federation.memstore import MemoryReport, MemoryStore
 from pnyx.federation.sync import Initiator
 from pnyx.federation.syncmsg import (
@@ -226,6 +228,42 @@ def synced_once(node: Node, url: str) -> sync_client.Outcome:
         async with sync_client.new_session() as session:
             return await sync_client.sync_with(session, node, StoreHoldings(node.store), url)
     return asyncio.run(exchange())
+
+
+def test_a_catch_up_past_the_cache_bound_snapshots_the_ledgers_it_lets_go_and_keeps_them_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pulling more than the document cache holds, ledger after ledger: the ledgers let go
+    meanwhile are saved on a thread, and every one reads, from its snapshot and after it,
+    as its writer's own document."""
+    monkeypatch.setattr(documents, "MAX_CACHED_CHANGES", 400)
+    monkeypatch.setattr(documents, "UNUSED_AFTER", 50)
+    monkeypatch.setattr(documents, "SNAPSHOT_EVERY", 100)
+    source, target = tmp_path / "source", tmp_path / "target"
+    init_all([source, target])
+    chains = [ledger_chain(new_key(), 300) for _ in range(4)]
+    node = open_node(source)
+    try:
+        assert node.ingestor.ingest([e for _, chain in chains for e in chain]).accepted == 1_200
+    finally:
+        node.close()
+    daemon = Daemon(source)
+    try:
+        node = open_node(target)
+        try:
+            assert synced_once(node, daemon.url).received.accepted == 1_201  # and the genesis
+            let_go = [chain[0].doc_id for _, chain in chains if chain[0].doc_id not in node.docs._docs]
+            assert len(let_go) >= 2
+        finally:
+            node.close()
+    finally:
+        daemon.stop()
+    node = open_node(target)
+    try:
+        assert all(node.store.snapshot_upto(doc_id) > 0 for doc_id in let_go)
+        for doc, chain in chains:
+            assert read_ledger(node.docs.get(chain[0].doc_id)) == read_ledger(doc)
+    finally:
+        node.close()
 
 
 class NotingPeer(SyncServer):

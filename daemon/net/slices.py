@@ -4,7 +4,8 @@ A slice is at most SLICE envelopes and, past its first, SLICE_BYTES of change by
 large change parses slowly); each slice is its own ingest transaction, and the loop
 gets a turn between two. The sync endpoint judges pushes so (and stops between slices
 when the sender owes too much), the sync client what it pulled. Slices commit unsynced
-(Store.unsynced): their caller syncs once before it tells anyone what was stored.
+(Store.unsynced): their caller syncs once before it tells anyone what was stored, with
+`made_durable`, which leaves the loop free while the disk syncs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pnyx.federation.envelope import Envelope
 from pnyx.federation.sync import BATCH_ENVELOPES
 
 from ..store.ingest import Ingestor, IngestReport
+from ..store.sqlite import Store
 
 SLICE = 50  # a push from a sender not known here: a slice at a time, so junk is cut off early
 # What this daemon pulled, and a push from a known sender: a whole batch in one transaction.
@@ -46,3 +48,14 @@ async def ingest_in_slices(ingestor: Ingestor, envelopes: Sequence[Envelope],
         start = end
         await asyncio.sleep(0)
     return report
+
+
+async def made_durable(store: Store) -> None:
+    """Store.sync with the event loop free meanwhile: the fsync runs on a thread (measured,
+    a few ms to tens of ms each, during which the daemon would answer nobody). It returns once
+    every commit made before it was called is durable; commits made meanwhile, by requests
+    the loop served, are left to their own caller's sync."""
+    due = store.sync_due()
+    if due is not None:
+        await asyncio.to_thread(store.sync_wal)
+        store.synced(due)

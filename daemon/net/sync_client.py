@@ -39,7 +39,7 @@ from ..store.completeness import Completeness
 from ..store.holdings import StoreHoldings
 from ..store.ingest import IngestReport
 from ..store.node import Node
-from .slices import ingest_in_slices
+from .slices import ingest_in_slices, made_durable
 
 SYNC_PATH = "/pnyx/v1/sync"
 MSGPACK = "application/msgpack"
@@ -161,7 +161,7 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
         outcome.wire_sent, outcome.wire_received = counts
         with node.store.unsynced():
             remember(node, url, tuple(initiator.peer_vectors), outcome.received)
-        node.store.sync()  # what the exchange stored and noted, unsynced: one sync for it all
+        await made_durable(node.store)  # what the exchange stored and noted: one sync for it all
     if on_progress is not None:
         on_progress(initiator.progress)
     return outcome

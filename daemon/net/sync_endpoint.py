@@ -48,7 +48,7 @@ from ..store.ingest import IngestReport
 from ..store.node import Node
 from ..store.peers import PeerBook
 from ..store.senders import ADDRESS_PREFIX, PushCounts, SenderBook
-from .slices import PULLED_SLICE, SLICE, slice_end
+from .slices import PULLED_SLICE, SLICE, made_durable, slice_end
 from .sync_client import MSGPACK, SENDER_HEADER
 from .throttle import Throttle, junk_units
 
@@ -219,7 +219,10 @@ async def push(ctx: SyncContext, sender: Sender, message: Push) -> Pushed:
     for longer. A sender charged under its proven key (a peer of this daemon, or one that
     brought something stored before) is judged as what this daemon pulls, a whole batch in
     one transaction (measured on 10k pushed changes: 14% less CPU than slices of SLICE); any
-    other, a slice of SLICE at a time, so that junk from it is cut off early."""
+    other, a slice of SLICE at a time, so that junk from it is cut off early. Every commit of
+    the push is made unsynced and synced once, off the event loop, before the answer (measured
+    pushing 50k changes to an empty daemon: 16.6 s against 20.4 s with three syncs per push on
+    the loop, on a loaded machine)."""
     report = IngestReport()
     envelopes = message.envelopes
     most = PULLED_SLICE if sender.charged == sender.proven else SLICE
@@ -234,17 +237,20 @@ async def push(ctx: SyncContext, sender: Sender, message: Push) -> Pushed:
         report.merge(part)
         await asyncio.sleep(0)
     ctx.throttle.charge(sender.charged, len(envelopes) - judged, time.time())
-    ctx.node.store.sync()  # what was stored is durable before the answer says so
     deferred = report.deferred + len(envelopes) - judged
     now = time.time()
-    if report.accepted_docs:
-        Completeness(ctx.node.store).received("a peer's push", report.accepted_docs, now)
     last = f"{report.rejected[-1][0]}: {report.rejected[-1][1]}"[:300] if report.rejected else None
     # A proven key is named once it brought something stored: from then on it is charged
     # itself; a throwaway key that brings nothing stays under its address, and adds no row.
     named = sender.proven if sender.proven is not None and report.accepted else sender.charged
-    ctx.senders.record(named, PushCounts(report.accepted, report.duplicate, len(report.rejected),
-                                          deferred, last), now)
+    with ctx.node.store.unsynced():
+        if report.accepted_docs:
+            Completeness(ctx.node.store).received("a peer's push", report.accepted_docs, now)
+        ctx.senders.record(named, PushCounts(report.accepted, report.duplicate, len(report.rejected),
+                                              deferred, last), now)
+    # What was stored is durable before the answer says so: one sync for the push and its
+    # notes, off the loop, which meanwhile reads and answers other requests.
+    await made_durable(ctx.node.store)
     if report.rejected:
         log.warning("a push from %s carried %d invalid envelopes: %s", named, len(report.rejected),
                     "; ".join(f"{r}: {d}" for r, d in report.rejected[:3]))

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pnyx.federation.changepack import is_canonical, pack_value, unpack_value
+from pnyx.federation.changepack import canonical_piece, received
 from pnyx.federation.envelope import Envelope
 
 from .documents import DocumentCache
@@ -57,18 +57,20 @@ def integrity(store: Store) -> list[str]:
 
 def replayed(store: Store) -> Iterator[Envelope]:
     """Every stored change as a receiver of this store's packs would get it: each batch's
-    vouched changes given their voucher by the pack's own rule (changepack.unpack_value),
-    on hashes recomputed from the stored chunks. A stored chunk a pack cannot carry as it is
-    (a damaged header or checksum) goes as it is stored, to be refused for what is wrong."""
+    vouched changes given their voucher by the pack's own rule (changepack.received, what
+    unpacking the batch's pack gives, found without building it), on hashes recomputed from
+    the stored chunks. A stored chunk a pack cannot carry as it is (a damaged header or
+    checksum) goes as it is stored, to be refused for what is wrong."""
     wants = {doc: dict.fromkeys(vector, 0) for doc, vector in store.vectors()}
     for batch in StoreHoldings(store).batches(wants, evidence=False):
-        canonical: list[Envelope] = []
+        pieces = []
         for e in batch:
-            if is_canonical(e.change):
-                canonical.append(e)
-            else:
+            piece = canonical_piece(e)
+            if piece is None:
                 yield e
-        yield from unpack_value(pack_value(canonical))
+            else:
+                pieces.append(piece)
+        yield from received(pieces)
 
 
 def reverify(store: Store, data: Path | None = None) -> AuditReport:

@@ -17,7 +17,7 @@ import ctypes
 import ctypes.util
 import sqlite3
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from automerge.core import ROOT, Document, Message, SyncState
 from pnyx.federation.amvalues import Plain, read_entry
@@ -28,10 +28,12 @@ from pnyx.federation.confed import Record, charter_record
 from pnyx.federation.docids import charter_doc_id, ledger_id
 from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.keys import key_text
-from pnyx.federation.ledger import Profile, may_change_devices, read_profile
+from pnyx.federation.ledger import Profile, read_profile
 from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import Path, resolve_path
 
+from .overlap import beside
+from .snapshots import BackgroundSaves, Saved
 from .sqlite import Store
 from .staging import Asked, Staged, StagedApplyFailed
 
@@ -41,7 +43,7 @@ SYNC_MESSAGE_V1 = 0x42
 APPLY_BATCH = 1_000
 MAX_REMEMBERED = 10_000  # device states and entries remembered; past it the older half is forgotten
 # Changes held by the cached documents together; past it the documents not asked for in the
-# last UNUSED_AFTER reads are let go (snapshotted first if due), so that receiving many
+# last UNUSED_AFTER reads are let go (snapshotted on a thread if due), so that receiving many
 # documents one after the other stays bounded in memory (Automerge takes about 1.8 kB per
 # change held), while documents whose changes arrive interleaved are never reloaded in turn.
 MAX_CACHED_CHANGES = 20_000
@@ -79,6 +81,12 @@ def loads_back(data: bytes, heads: Sequence[bytes]) -> bool:
         return False
 
 
+def _saved(doc: Document) -> bytes | None:
+    """A document's snapshot, or None if it does not load back (see `loads_back`)."""
+    data = doc.save()
+    return data if loads_back(data, doc.get_heads()) else None
+
+
 def release_free_memory() -> None:
     """Hand the memory freed by dropped documents back to the system. Automerge allocates
     through the C library's malloc, which on glibc keeps freed memory in the process
@@ -106,6 +114,7 @@ class DocumentCache:
         self._caught_up: dict[str, int] = {}  # document -> the write transaction it caught up in
         self._paths: dict[tuple[str, OpId], Path | None] = {}  # held objects never move
         self._unsaveable: dict[str, int] = {}  # doc -> the seqno at which its save did not load
+        self._saves = BackgroundSaves(_saved)  # documents let go, snapshotted on a thread
         # ledger change hash -> the change as of which `devices` was last possibly changed
         self._devices_state: dict[bytes, bytes] = {}
         self._entries: dict[tuple[bytes, bytes], Plain] = {}  # (devices state, device) -> entry
@@ -153,7 +162,11 @@ class DocumentCache:
     def _let_go(self) -> None:
         """Past MAX_CACHED_CHANGES, forget the least recently used documents, unused in the
         last UNUSED_AFTER reads, until the rest hold at most MAX_CACHED_CHANGES changes; each
-        is snapshotted first if its snapshot is due. Documents with staged changes stay."""
+        whose snapshot is due is saved on a thread (daemon/store/snapshots.py), off the hot
+        path. Documents with staged changes stay. Saves finished are stored inside a write
+        transaction only, so that a read never waits for another process's lock to store one."""
+        if self.store.writing:
+            self._keep_saved(self._saves.finished())
         if self._cached_changes <= MAX_CACHED_CHANGES or len(self._docs) <= 1:
             return
         unused = [doc_id for doc_id in self._docs if self._reads - self._read_at[doc_id] >= UNUSED_AFTER
@@ -161,7 +174,9 @@ class DocumentCache:
         for doc_id in unused:
             if self._cached_changes <= MAX_CACHED_CHANGES:
                 break
-            self._save_if_due(doc_id)
+            if self.snapshot_due(doc_id):
+                doc, upto = self._docs[doc_id]
+                self._saves.hand_over(doc_id, upto, doc)
             self.forget(doc_id)
         if unused:
             release_free_memory()
@@ -229,16 +244,15 @@ class DocumentCache:
         """Apply a document's staged changes in one message; StagedApplyFailed unless its
         heads are then exactly those the changes make."""
         staged = self._staged.pop(doc_id)
-        doc = self._docs[doc_id][0]
-        before = doc.get_heads()
-        try:
-            apply_chunks(doc, staged.chunks)
-            after = set(doc.get_heads())
-        except BaseException as exc:  # the binding may raise anything, even panics
+        self._check_applied(doc_id, staged, _applied(self._docs[doc_id][0], staged))
+
+    def _check_applied(self, doc_id: str, staged: Staged, applied: Applied) -> None:
+        before, after = applied
+        if isinstance(after, BaseException):  # the binding may raise anything, even panics
             self._dirty.add(doc_id)
-            if not automerge_failed(exc):
-                raise
-            raise StagedApplyFailed(f"{doc_id}: automerge refused a change: {type(exc).__name__}") \
+            if not automerge_failed(after):
+                raise after
+            raise StagedApplyFailed(f"{doc_id}: automerge refused a change: {type(after).__name__}") \
                 from None
         if after != set(before):
             self._dirty.add(doc_id)
@@ -249,17 +263,26 @@ class DocumentCache:
         self.staging = True
         self._asked.clear()
 
-    def apply_all_staged(self) -> None:
+    def apply_all_staged(self, meanwhile: Callable[[], object] | None = None) -> None:
         """The batch ends: apply every document's staged changes (StagedApplyFailed if
-        Automerge did not take them all; then `undo_staging`)."""
-        for doc_id in list(self._staged):
-            self._apply_staged(doc_id)
+        Automerge did not take them all; then `undo_staging`). `meanwhile`: work that reads
+        no document, run in this thread while a worker thread applies (daemon/store/overlap.py);
+        with nothing staged there is no worker, and it is not run."""
+        work = [(doc_id, self._docs[doc_id][0], self._staged.pop(doc_id)) for doc_id in list(self._staged)]
+        try:
+            outcomes = beside(lambda: _applied_until_refused(work), meanwhile if work else None)
+        except BaseException:  # `meanwhile` failed: the worker may have applied any of them
+            self._dirty.update(doc_id for doc_id, _, _ in work)
+            raise
+        for (doc_id, _, staged), applied in zip(work, outcomes, strict=False):  # to a refusal
+            self._check_applied(doc_id, staged, applied)
         self._end_staging()
         self._let_go()
 
     def undo_staging(self) -> None:
         """The batch is taken back: forget the documents that were given some of its changes,
         and what was read from them; the others are as they were before it."""
+        self._saves.drop()  # documents let go in the batch may hold its changes
         for doc_id, (upto, size) in self._before.items():
             if doc_id in self._dirty or doc_id not in self._docs:
                 self.forget(doc_id)
@@ -302,24 +325,30 @@ class DocumentCache:
         (tend) and when a process closes its node. Saving and loading back cost in
         proportion to the whole document, so a snapshot is renewed only once the changes
         after it make up a share of the document: the cost per change stays bounded
-        however large the document grows."""
+        however large the document grows. The saves of documents let go, on their thread,
+        are waited for and kept first."""
+        if not self._keep_saved(self._saves.finished(everything=True)):
+            return
         for doc_id in list(self._docs):
-            if not self._save_if_due(doc_id):
+            doc, upto = self._docs[doc_id]
+            if doc_id not in self._staged and self.snapshot_due(doc_id) \
+                    and not self._keep_saved([Saved(doc_id, upto, _saved(doc))]):
                 return
 
-    def _save_if_due(self, doc_id: str) -> bool:
-        """Snapshot one cached document if due; False if another process holds the store."""
-        doc, upto = self._docs[doc_id]
-        if doc_id in self._staged or not self.snapshot_due(doc_id):
-            return True
-        data = doc.save()
-        if loads_back(data, doc.get_heads()):
-            try:
-                self.store.save_snapshot(doc_id, upto, data)
-            except sqlite3.OperationalError:  # another process holds the store: only a cache
-                return False
-        else:  # the older snapshot stays; try again once as many changes came after this
-            self._unsaveable[doc_id] = upto
+    def _keep_saved(self, saves: list[Saved]) -> bool:
+        """Store snapshots that were saved (unless a newer one is stored); False if another
+        process holds the store. The memory their documents took is handed back (the
+        thread freed it into its own arena of the C library's malloc)."""
+        if saves:
+            release_free_memory()
+        for saved in saves:
+            if saved.data is None:  # the older snapshot stays; try again once as many changes came
+                self._unsaveable[saved.doc_id] = saved.upto
+            elif saved.upto > self.store.snapshot_upto(saved.doc_id):
+                try:
+                    self.store.save_snapshot(saved.doc_id, saved.upto, saved.data)
+                except sqlite3.OperationalError:  # another process holds the store: only a cache
+                    return False
         return True
 
     def snapshot_due(self, doc_id: str) -> bool:
@@ -341,6 +370,7 @@ class DocumentCache:
         release_free_memory()
 
     def forget_everything(self) -> None:
+        self._saves.drop()
         self._docs.clear()
         self._sizes.clear()
         self._cached_changes = 0
@@ -357,17 +387,18 @@ class DocumentCache:
         self._devices_state.clear()
         self._entries.clear()
 
-    def note_ledger_change(self, change_hash: bytes, raw_chunk: bytes, deps: Sequence[bytes]) -> None:
+    def note_ledger_change(self, change_hash: bytes, deps: Sequence[bytes], writes_devices: bool) -> None:
         """Remember which earlier state of `devices` an applied ledger change shares, so that
         a device entry (certificate and revocation) read once serves every change written
-        on top of it (may_change_devices). A merge whose branches all share one state shares
-        it too: the changes since that state on each branch wrote nothing on `devices`, so
-        the merged history holds the same writes on it as the state's own."""
+        on top of it (`writes_devices`: whether the change itself writes on `devices`). A
+        merge whose branches all share one state shares it too: the changes since that state
+        on each branch wrote nothing on `devices`, so the merged history holds the same writes
+        on it as the state's own."""
         states = self._devices_state
         if len(states) >= MAX_REMEMBERED:
             make_room(states, MAX_REMEMBERED)
         same = None
-        if deps and not may_change_devices(raw_chunk, 1):
+        if deps and not writes_devices:
             same = states.get(deps[0])
             if len(deps) > 1 and not all(states.get(h) == same for h in deps[1:]):
                 same = None
@@ -456,6 +487,33 @@ class DocumentCache:
 
     def mandate_entry(self, assembly: bytes, mandate: str) -> Plain:
         return read_entry(self.get(ledger_id(assembly)), "mandates", mandate)
+
+
+Applied = tuple[list[bytes], set[bytes] | BaseException]  # heads before, and after or the error
+
+
+def _applied(doc: Document, staged: Staged) -> Applied:
+    """Hand a document its staged changes; its heads before and after, or what Automerge
+    raised. Touches nothing but the document and what was staged: it may run in the worker
+    thread (apply_all_staged)."""
+    before = doc.get_heads()
+    try:
+        apply_chunks(doc, staged.chunks)
+        return before, set(doc.get_heads())
+    except BaseException as exc:  # the binding may raise anything, even panics
+        return before, exc
+
+
+def _applied_until_refused(work: list[tuple[str, Document, Staged]]) -> list[Applied]:
+    """Each document given its staged changes in turn, up to the first that Automerge does
+    not take whole: the batch is then judged again one by one, and the rest stay as they were."""
+    outcomes = []
+    for _, doc, staged in work:
+        applied = _applied(doc, staged)
+        outcomes.append(applied)
+        if isinstance(applied[1], BaseException) or applied[1] != staged.heads_after(applied[0]):
+            break
+    return outcomes
 
 
 def _entry(doc: Document, path: Path, key: str, heads: list[bytes] | None) -> bool:

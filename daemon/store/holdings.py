@@ -132,10 +132,14 @@ class StoreHoldings:
             # the cursor for each batch, which made a push of 50k changes cost its sender 3 s.
             streams = [self.store.db.execute(sql + " AND doc = ? ORDER BY seqno", (cursor, doc))
                        for doc in wants]
-        elif len(wants) <= MAX_IN_LIST:
+        elif len(wants) <= MAX_IN_LIST and not wants.keys() >= set(self.store.documents()):
             streams = [self.store.db.execute(
                 sql + f" AND doc IN ({','.join('?' * len(wants))}) ORDER BY seqno", (cursor, *wants))]
         else:
+            # Also when every document held is wanted (`pnyx verify`, a whole catch-up): then
+            # `doc IN (...)` leaves nothing out, and would make SQLite sort every row after the
+            # cursor for each batch (measured: reading 100 documents of 100 changes cost 41 µs
+            # a change); read in arrival order, the read stops at the batch's end.
             streams = [self.store.db.execute(sql + " ORDER BY seqno", (cursor,))]
         rows = streams[0] if len(streams) == 1 else heapq.merge(*streams)
         try:  # closed when we stop early, so no read transaction stays open

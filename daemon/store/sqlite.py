@@ -147,7 +147,8 @@ class Store:
         self.writing = 0  # ... and the number of the one open (0: none): no other process writes
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
         self._wal = f"{path}-wal"
-        self._unsynced = False  # a transaction committed since the WAL was last synced
+        self._commits = 0  # transactions committed unsynced so far ...
+        self._synced = 0  # ... and how many of them a finished sync of the WAL covers
         self._in_unsynced = False
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -213,9 +214,9 @@ class Store:
             wrote = self.db.total_changes != rows_before
             self.db.execute("COMMIT")
             if self._in_unsynced:
-                self._unsynced = True
+                self._commits += 1
             elif wrote:  # a synced commit that wrote a frame syncs the whole WAL
-                self._unsynced = False
+                self._synced = self._commits
         except BaseException:
             # A COMMIT that failed (a full disk) may leave the transaction open: reads on this
             # connection would see what was never stored, and the next write would join it.
@@ -265,18 +266,34 @@ class Store:
 
     def sync(self) -> None:
         """Make every transaction committed so far durable, as synchronous=FULL does at each
-        commit: one fsync of the WAL, which holds them in order (SQLite keeps no lock on the
-        WAL file itself, its locks are on the database and -shm files, so opening and closing
-        it here releases none). Nothing to do when the last commit was synced."""
-        if not self._unsynced:
-            return
+        commit: one fsync of the WAL (`sync_wal`). Nothing to do when the last commit was
+        synced."""
+        due = self.sync_due()
+        if due is not None:
+            self.sync_wal()
+            self.synced(due)
+
+    def sync_due(self) -> int | None:
+        """What a sync begun now covers (for `synced`), or None if every commit is synced.
+        With `sync_wal` on another thread and `synced` after it, a caller awaits its sync
+        while this connection goes on committing (daemon/net/slices.py `made_durable`)."""
+        return self._commits if self._synced < self._commits else None
+
+    def sync_wal(self) -> None:
+        """One fsync of the WAL, which holds every commit in order. It touches the file, never
+        the connection, so it may run on another thread while this one commits: a commit made
+        meanwhile is left to the next sync. SQLite keeps no lock on the WAL file itself (its
+        locks are on the database and -shm files), so opening and closing it here releases none."""
         if os.path.exists(self._wal):
             fd = os.open(self._wal, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        self._unsynced = False
+
+    def synced(self, due: int) -> None:
+        """A sync that `sync_due` gave `due` for has finished."""
+        self._synced = max(self._synced, due)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

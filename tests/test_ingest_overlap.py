@@ -1,0 +1,199 @@
+"""An ingest of several batches applies each batch to Automerge in a worker thread while the
+next batch's stateless checks run (daemon/store/overlap.py): it must end exactly as an
+ingest one change at a time, and a failure in the worker must leave nothing of its batch.
+
+BATCH is made small so that a handful of changes spans several batches, where a later
+batch depends on what an earlier one stored: a revocation, a decision's key, an
+equivocation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pnyx.daemon.store import documents, ingest, overlap
+from pnyx.daemon.store.audit import reverify
+from pnyx.daemon.store.documents import DocumentCache
+from pnyx.daemon.store.ingest import Ingestor, IngestReport
+from pnyx.daemon.store.sqlite import Store
+from pnyx.federation import envelope as envelope_module
+from pnyx.federation.envelope import Envelope
+
+from .ledgerkit import Assembly, author_on, found_assembly, fresh_store, index_rows, store_state, vote
+
+SMALL_BATCH = 3
+
+
+@pytest.fixture(autouse=True)
+def second_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker thread runs only where a second core may run it: these tests are about it."""
+    monkeypatch.setattr(overlap, "SECOND_CORE", True)
+
+
+def history_across_batches() -> tuple[Assembly, list[Envelope]]:
+    """Decisions by a device, its revocation, a change it made after the cut, the same
+    record written again in a later change, and two changes with one (actor, seq): each
+    judged in a later batch than what decides it."""
+    assembly = found_assembly()
+    laptop = assembly.add_device("laptop")
+    phone = assembly.add_device("phone")
+    for n in range(4):
+        assembly.recorder.decide(vote(f"before {n}"))
+    on_laptop = author_on(laptop, laptop.device_key, nonce=3)
+    first = on_laptop.decide("kitchen rota", record_id="kitchen2kitchen3")
+    assembly.recorder.revoke_device(laptop.device_key.public)
+    laptop.ingestor.ingest(assembly.envelopes())
+    late = author_on(laptop, laptop.device_key, nonce=6).decide("after the cut")
+    on_phone = author_on(phone, phone.device_key, nonce=4)
+    twin = author_on(phone, phone.device_key, nonce=4)
+    kept, contradicting = on_phone.decide("one at seq 1"), twin.decide("another at seq 1")
+    again = author_on(phone, phone.device_key, nonce=5)
+    again.doc.merge(on_laptop.doc)
+    rewritten = again.decide("kitchen rota again", record_id="kitchen2kitchen3")
+    envelopes = [*assembly.envelopes(), first, late, kept, rewritten, contradicting]
+    assert len(envelopes) == 13  # batches of 3: the revocation, `first` and `kept` each in an
+    return assembly, envelopes  # earlier batch than what they decide
+
+
+def one_at_a_time(envelopes: list[Envelope]) -> tuple[Store, DocumentCache, IngestReport]:
+    store, docs, ingestor = fresh_store()
+    report = IngestReport()
+    for envelope in envelopes:
+        report.merge(ingestor.ingest([envelope]))
+    return store, docs, report
+
+
+def test_batches_applied_beside_the_next_ones_checks_end_as_one_change_at_a_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assembly, envelopes = history_across_batches()
+    alone_store, alone_docs, alone = one_at_a_time(envelopes)
+    monkeypatch.setattr(ingest, "BATCH", SMALL_BATCH)
+    applied_in, checked_in = [], []
+    real_applied, real_check = documents._applied, envelope_module.check_envelope
+
+    def applied(*args: object) -> object:
+        applied_in.append(in_the_worker())
+        return real_applied(*args)  # type: ignore[arg-type]
+
+    def check(envelope: Envelope) -> object:
+        checked_in.append(threading.current_thread().name)
+        return real_check(envelope)
+
+    monkeypatch.setattr(documents, "_applied", applied)
+    monkeypatch.setattr(ingest, "check_envelope", check)
+    store, docs, ingestor = fresh_store()
+    report = ingestor.ingest(envelopes)
+
+    assert (report.accepted, report.rejected, report.pending, report.duplicate) == \
+        (alone.accepted, alone.rejected, alone.pending, alone.duplicate)
+    assert sorted(r for r, _ in report.rejected) == ["equivocation", "revoked-device", "schema-violation"]
+    assert store_state(store) == store_state(alone_store)
+    doc_id = assembly.doc_id
+    assert sorted(docs.get(doc_id).get_heads()) == sorted(alone_docs.get(doc_id).get_heads()) \
+        == sorted(DocumentCache(store).get(doc_id).get_heads())
+    assert index_rows(store.db) == index_rows(alone_store.db)
+    # the batches were applied in the worker (but where a read applied a document's staged
+    # changes early, as the genesis' batch does), beside the next one's checks
+    assert applied_in.count(True) >= len(envelopes) // SMALL_BATCH - 1
+    assert set(checked_in) == {threading.current_thread().name} and len(checked_in) == len(envelopes)
+    assert reverify(store).ok
+
+
+def test_automerge_refusing_a_batch_in_the_worker_judges_it_again_one_by_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Automerge raises in the worker (once, injected): the batch is taken back and judged
+    again one change at a time, and ends as if nothing had failed."""
+    assembly, envelopes = history_across_batches()
+    alone_store, _, alone = one_at_a_time(envelopes)
+    monkeypatch.setattr(ingest, "BATCH", SMALL_BATCH)
+    failed = fail_once(monkeypatch, documents, "apply_chunks", RuntimeError("automerge refused"),
+                       in_the_worker)
+    undone = count_undone(monkeypatch)
+    store, docs, ingestor = fresh_store()
+    report = ingestor.ingest(envelopes)
+    assert failed == [1] and undone == [1]
+    assert (report.accepted, report.rejected) == (alone.accepted, alone.rejected)
+    assert store_state(store) == store_state(alone_store)
+    assert sorted(docs.get(assembly.doc_id).get_heads()) == \
+        sorted(DocumentCache(store).get(assembly.doc_id).get_heads())
+    assert reverify(store).ok
+
+
+def in_the_worker() -> bool:
+    return threading.current_thread().name.startswith("pnyx-apply")
+
+
+@pytest.mark.parametrize("where", ["in the worker", "beside the worker"])
+def test_an_error_while_the_worker_applies_leaves_nothing_of_its_batch_held(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, where: str) -> None:
+    """Not Automerge refusing: an error in the worker's apply, or in this thread writing the
+    batch's rows meanwhile, reaches the caller as it was raised; the batches before stay
+    stored, nothing of the failing one is held, in the store or the documents."""
+    assembly, envelopes = history_across_batches()
+    monkeypatch.setattr(ingest, "BATCH", SMALL_BATCH)
+    store = Store(tmp_path / "s.sqlite")
+    docs = DocumentCache(store)
+    ingestor = Ingestor(store, docs)
+    if where == "in the worker":
+        fail_once(monkeypatch, documents, "apply_chunks", KeyboardInterrupt(where), in_the_worker, after=1)
+    else:  # the batch's rows written, then the error
+        real_beside = Ingestor._beside_apply
+        calls: list[int] = []
+
+        def failing_beside(self: Ingestor, ahead: object) -> Callable[[], None]:
+            meanwhile = real_beside(self, ahead)  # type: ignore[arg-type]
+
+            def failing() -> None:
+                meanwhile()
+                calls.append(1)
+                if len(calls) == 2:
+                    raise OSError(where)
+            return failing
+
+        monkeypatch.setattr(Ingestor, "_beside_apply", failing_beside)
+    with pytest.raises((KeyboardInterrupt, OSError), match=where):
+        ingestor.ingest(envelopes)
+    held_store, held_docs, _ = one_at_a_time(envelopes[:SMALL_BATCH])
+    assert store_state(store) == store_state(held_store)  # the first batch, and nothing more
+    doc_id = assembly.doc_id
+    assert sorted(docs.get(doc_id).get_heads()) == sorted(held_docs.get(doc_id).get_heads())
+    assert index_rows(store.db) == index_rows(held_store.db)
+    store.close()
+    reopened = Store(tmp_path / "s.sqlite")
+    assert store_state(reopened) == store_state(held_store)
+    rest = ingestor_of(reopened).ingest(envelopes[SMALL_BATCH:])  # the error gone, the rest stored
+    _, _, alone = one_at_a_time(envelopes)
+    assert (rest.accepted + SMALL_BATCH, rest.rejected) == (alone.accepted, alone.rejected)
+
+
+def ingestor_of(store: Store) -> Ingestor:
+    return Ingestor(store, DocumentCache(store))
+
+
+def fail_once(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, error: BaseException,
+              where: Callable[[], bool], after: int = 0) -> list[int]:
+    """Make `owner.name` raise `error` once, on its first call `where` after `after` such calls."""
+    failed: list[int] = []
+    seen = [0]
+    real = getattr(owner, name)
+
+    def failing(*args: object) -> object:
+        if where() and not failed:
+            seen[0] += 1
+            if seen[0] > after:
+                failed.append(1)
+                raise error
+        return real(*args)
+
+    monkeypatch.setattr(owner, name, failing)
+    return failed
+
+
+def count_undone(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    undone: list[int] = []
+    real_undo = DocumentCache.undo_staging
+    monkeypatch.setattr(DocumentCache, "undo_staging", lambda self: undone.append(1) or real_undo(self))
+    return undone
