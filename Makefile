@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 DATA ?= $(CURDIR)/data/default
 LISTEN ?= 127.0.0.1:7464
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
 
 .PHONY: run test test-packages lint bench typing-shim compiled clean
 
@@ -33,12 +34,14 @@ run: $(BIN)/pnyx compiled
 # First the system packages the tests need (tests/system-packages.txt): installed where this
 # machine allows it, else make stops at once with the command to run. The tests run in a
 # shuffled order (pytest-randomly prints its seed: PYTEST_ARGS=--randomly-seed=N repeats one,
-# PYTEST_ARGS="-p no:randomly" keeps the file order).
+# PYTEST_ARGS="-p no:randomly" keeps the file order), spread over TEST_WORKERS processes
+# (pytest-xdist; TEST_WORKERS=0 runs them in this one) that tests/conftest.py keeps apart
+# where they must not run at once.
 test-packages:
 	@bash tests/system-packages.sh
 
 test: test-packages $(BIN)/pnyx compiled
-	$(BIN)/python -m pytest -q --durations=20 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --durations=20 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 typing-shim:
 	@mkdir -p build/typing/pnyx

@@ -35,10 +35,37 @@ def cli_json(data: Path, *args: str) -> Any:
     return json.loads(cli(data, *args, "--json").stdout)
 
 
+PORTS_BELOW = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+
+
+def port_range() -> range:
+    """Ports below the kernel's ephemeral range, where no outgoing connection takes one between
+    free_port() and the daemon's bind, shared out between pytest-xdist's workers (gw0, gw1,
+    ...) by remainder, so that two workers of one run never hand out the same one, and each
+    draws from the whole range, so that two runs on one machine seldom do."""
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    return range(1024 + index, PORTS_BELOW, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+
+
+handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port that is free now and that this process has not handed out before (a
+    test may pick several before starting their daemons), at random from this worker's share."""
+    ports = port_range()
+    for _ in range(1000):
+        port = ports[int.from_bytes(os.urandom(4), "big") % len(ports)]
+        if port in handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        handed_out.add(port)
+        return port
+    raise AssertionError(f"no free port found in {ports}")
 
 
 class Daemon:

@@ -24,6 +24,7 @@ from pnyx.federation.chunk import (
 )
 from pnyx.federation.errors import Reason, Rejected
 
+from .examples import examples
 from .funnel import Funnel
 from .ledgerkit import edit_bytes
 
@@ -472,7 +473,7 @@ def parse_or_reject(data: bytes) -> ParsedChange | None:
     return parsed
 
 
-FUZZ = settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=examples(3000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HEADER_REASONS = {Reason.BAD_MAGIC, Reason.TRUNCATED, Reason.NOT_A_CHANGE, Reason.TRAILING_BYTES,
                   Reason.BAD_CHECKSUM, Reason.OVERSIZED, Reason.MALFORMED_CHANGE}  # the last: deflate
 
@@ -523,7 +524,7 @@ def test_fuzz_built_changes_are_read_exactly_as_built() -> None:
     past the header to the body checks."""
     funnel = Funnel()
 
-    @settings(FUZZ, max_examples=1500)  # each input is a whole change: half the examples do
+    @settings(FUZZ, max_examples=examples(1500))  # each input is a whole change: half the examples do
     @given(built_changes(), st.sampled_from([1, 2]))
     def run(built: tuple[dict[str, object], bytes], kind: int) -> None:
         fields, body = built

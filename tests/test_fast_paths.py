@@ -22,12 +22,13 @@ from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import MADE
 from pnyx.federation.writerules import Path as RulePath
 
+from .examples import examples
 from .ledgerkit import body_of, columns_start, edit_bytes, rechecksum
 from .test_chunk import encode_sleb
 from .test_ops import changes
 
 VECTORS = Path(__file__).resolve().parent.parent / "protocol-spec/vectors"
-SETTINGS = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(600), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def outcome(read: Callable[[], object]) -> tuple[object, ...]:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -105,7 +106,8 @@ def reads(data: Path, assembly: str) -> dict[str, str]:
     return out
 
 
-def found(root: Path) -> Village:
+def found(root: Path) -> None:
+    """A's and B's data directories under `root`, as `pnyx` commands write them."""
     a = root / "a"
     cli(a, "init", "--assembly", "Barrio Norte", "--place", "Plaza 3", "--members", "120")
     cli(a, "decide", "--title", "Community kitchen", "--text", "Open Mondays", "--date", "2026-11-20",
@@ -121,12 +123,22 @@ def found(root: Path) -> Village:
     cli(b, "init", "--join", assembly)
     b_key = read_key(b / "device.key")
     cli(a, "device", "add", key_text(b_key.public), "--label", "secretary laptop")
-    return Village(Daemon(a), read_key(a / "assembly.key"), b_key, root)
+
+
+@pytest.fixture(scope="module")
+def founded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Written once for the module: each test's village starts from a copy of it."""
+    root = tmp_path_factory.mktemp("founded")
+    found(root)
+    return root
 
 
 @pytest.fixture
-def village(tmp_path: Path) -> Iterator[Village]:
-    v = found(tmp_path)
+def village(founded: Path, tmp_path: Path) -> Iterator[Village]:
+    for name in ("a", "b"):
+        shutil.copytree(founded / name, tmp_path / name)
+    v = Village(Daemon(tmp_path / "a"), read_key(tmp_path / "a" / "assembly.key"),
+                read_key(tmp_path / "b" / "device.key"), tmp_path)
     yield v
     v.a.stop()
 

@@ -391,14 +391,17 @@ def test_a_daemon_judges_two_pushes_of_one_sender_in_the_order_they_came(tmp_pat
 
 class SlowPushPeer(SyncServer):
     """The responder over real HTTP, in a thread, answering each push only once the next has
-    arrived (or after WAIT seconds: the last one, or pushes that are not sent ahead)."""
+    arrived, or at once once all `expected` envelopes came; else after WAIT seconds (pushes
+    that are not sent ahead: long, so that a loaded machine packing the next is not taken
+    for one)."""
 
-    WAIT = 3.0
+    WAIT = 30.0
 
-    def __init__(self, theirs: MemoryStore) -> None:
+    def __init__(self, theirs: MemoryStore, expected: int) -> None:
         self.responder = Responder(theirs, KEY_R, theirs.ingest, os.urandom)
         self.events: list[str] = []
         self.pushes = 0
+        self.pushed, self.expected = 0, expected
         super().__init__()
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -406,9 +409,10 @@ class SlowPushPeer(SyncServer):
         if not isinstance(message, Push):
             return await super()._answered(message)
         number, self.pushes = self.pushes, self.pushes + 1
+        self.pushed += len(message.envelopes)
         self.events.append(f"push {number} arrived")
         deadline = time.monotonic() + self.WAIT
-        while self.pushes == number + 1 and time.monotonic() < deadline:
+        while self.pushes == number + 1 and self.pushed < self.expected and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         self.events.append(f"push {number} answered")
         return await super()._answered(message)
@@ -421,7 +425,7 @@ def test_the_daemon_sends_the_next_push_before_the_reply_to_the_last(tmp_path: P
     init_all([tmp_path / "i"])
     node = open_node(tmp_path / "i")
     theirs = MemoryStore()
-    peer = SlowPushPeer(theirs)
+    peer = SlowPushPeer(theirs, expected=1_201)  # and the genesis of `i`
     try:
         assert node.ingestor.ingest(ledger_chain(new_key(), 1_200)[1]).accepted == 1_200
         outcome = synced_once(node, peer.url)

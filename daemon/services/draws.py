@@ -41,7 +41,6 @@ from pnyx.federation.sortition import Candidate, DrawError, Post, Quota, commitm
 from ..store.node import Node
 from ..store.viewindex import ViewIndex
 from .bodies import DECISION_FIELDS, BadRequest, Body, count, date, decision_input, obj, only_fields, texts
-from .lottery import fair_portfolio
 from .names import held_decision, resolve_assembly
 from .records import Recorder, RecordError, UnknownRecord, new_record_id
 
@@ -89,6 +88,8 @@ def declare(rec: Recorder, params: Mapping[str, str], body: Body) -> Result:
     assert seats is not None  # required
     pool, post = _pool(body.get("pool")), Post(seats, tuple(_quota(q, n) for n, q in enumerate(quotas)))
     participants = tuple(sorted(resolve_assembly(rec.node, p) for p in texts(body, "participants")))
+    from .lottery import fair_portfolio  # numpy and scipy: loaded by the one write that draws (0.5 s)
+
     try:
         declaration = Declaration(pool, post, fair_portfolio(pool, post), participants,
                                   date(body, "commit_by"), date(body, "reveal_by"))
