@@ -224,16 +224,13 @@ def in_child(target: Callable[..., None], argument: object) -> Any:
     return result
 
 
-# seconds: elapsed, of this process's CPU (the same under other load), and of the calling
-# thread's CPU: ingest applies each batch to Automerge in a worker thread, so with a second
-# core free the calling thread's CPU is the time it takes, whatever else the machine runs
-Times = tuple[float, float, float]
+Times = tuple[float, float]  # seconds: elapsed, and of this process's CPU (the same under other load)
 
 
 def both_timed(action: Callable[[], object]) -> Times:
-    start, cpu, thread = time.perf_counter(), time.process_time(), time.thread_time()
+    start, cpu = time.perf_counter(), time.process_time()
     action()
-    return time.perf_counter() - start, time.process_time() - cpu, time.thread_time() - thread
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def ingest_and_verify(tmp: Path, envelopes: list[Envelope],
@@ -284,7 +281,7 @@ def run() -> None:
     checks = timed(lambda: [check_envelope(e) for e in envelopes])
     vouched = as_packs(envelopes)
     vouched_checks = timed(lambda: [check_envelope(e) for e in vouched])
-    plain_sync, _, plain_sync_cpu = both_timed(lambda: apply_in_batches(chunks))
+    plain_sync = timed(lambda: apply_in_batches(chunks))
     plain_load = timed(lambda: Document.load(b"".join(chunks)))
     with tempfile.TemporaryDirectory() as tmp:
         compiled, store, docs = ingest_and_verify(Path(tmp), envelopes, vouched)
@@ -293,7 +290,7 @@ def run() -> None:
         stored = at_rest(Path(tmp) / "pnyx.sqlite", store)
         store.close()
     pure = in_pure_python(envelopes)
-    (ingest, *_), (verify, *_), (packed, _, packed_thread) = compiled
+    (ingest, _), (verify, _), (packed, _) = compiled
 
     rows = [
         ("verified ingest (Ingestor.ingest, SQLite)", ingest),
@@ -312,16 +309,13 @@ def run() -> None:
     print(f"federation's hot modules above: {'compiled by mypyc' if reason is None else reason}; "
           "the same in pure Python (PNYX_PURE=1) in a fresh process, changes/s elapsed and of CPU:")
     labels = ("verified ingest", "pnyx verify", "ingest from packs")
-    for label, (wall, cpu, thread), (pure_wall, pure_cpu, _) in zip(labels, compiled, pure, strict=True):
-        print(f"  {label:18} compiled {n / wall:6.0f} (CPU {n / cpu:6.0f}, calling thread's "
-              f"{n / thread:6.0f}), pure {n / pure_wall:6.0f} (CPU {n / pure_cpu:6.0f}): "
-              f"{pure_wall / wall:.2f}x elapsed, {pure_cpu / cpu:.2f}x CPU")
+    for label, (wall, cpu), (pure_wall, pure_cpu) in zip(labels, compiled, pure, strict=True):
+        print(f"  {label:18} compiled {n / wall:6.0f} (CPU {n / cpu:6.0f}), pure {n / pure_wall:6.0f} "
+              f"(CPU {n / pure_cpu:6.0f}): {pure_wall / wall:.2f}x elapsed, {pure_cpu / cpu:.2f}x CPU")
     print(f"verified ingest is {ingest / plain_sync:.1f}x the time of sync-message apply, "
           f"{ingest / plain_load:.1f}x that of Document.load; same heads: {heads_match}; "
           f"from packs {packed / plain_sync:.1f}x sync-message apply "
-          f"(goal 15,000 changes/s: {n / packed:,.0f}; by the calling thread's CPU, what a free "
-          f"second core gives: {n / packed_thread:,.0f}, {packed_thread / plain_sync_cpu:.1f}x "
-          "sync-message apply's CPU)")
+          f"(goal 15,000 changes/s: {n / packed:,.0f})")
     memory(envelopes)
     many = [e for _ in range(RECEIVED_DOCS) for e in ledger_chain(new_key(), RECEIVED // RECEIVED_DOCS)[1]]
     peak = memory(many)

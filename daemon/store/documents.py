@@ -17,7 +17,7 @@ import ctypes
 import ctypes.util
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from automerge.core import ROOT, Document, Message, SyncState
 from pnyx.federation.amvalues import Plain, read_entry
@@ -32,7 +32,6 @@ from pnyx.federation.ledger import Profile, read_profile
 from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import Path, resolve_path
 
-from .overlap import beside
 from .snapshots import BackgroundSaves, Saved
 from .sqlite import Store
 from .staging import Asked, Staged, StagedApplyFailed
@@ -244,15 +243,16 @@ class DocumentCache:
         """Apply a document's staged changes in one message; StagedApplyFailed unless its
         heads are then exactly those the changes make."""
         staged = self._staged.pop(doc_id)
-        self._check_applied(doc_id, staged, _applied(self._docs[doc_id][0], staged))
-
-    def _check_applied(self, doc_id: str, staged: Staged, applied: Applied) -> None:
-        before, after = applied
-        if isinstance(after, BaseException):  # the binding may raise anything, even panics
+        doc = self._docs[doc_id][0]
+        before = doc.get_heads()
+        try:
+            apply_chunks(doc, staged.chunks)
+            after = set(doc.get_heads())
+        except BaseException as exc:  # the binding may raise anything, even panics
             self._dirty.add(doc_id)
-            if not automerge_failed(after):
-                raise after
-            raise StagedApplyFailed(f"{doc_id}: automerge refused a change: {type(after).__name__}") \
+            if not automerge_failed(exc):
+                raise
+            raise StagedApplyFailed(f"{doc_id}: automerge refused a change: {type(exc).__name__}") \
                 from None
         if after != set(before):
             self._dirty.add(doc_id)
@@ -263,19 +263,11 @@ class DocumentCache:
         self.staging = True
         self._asked.clear()
 
-    def apply_all_staged(self, meanwhile: Callable[[], object] | None = None) -> None:
+    def apply_all_staged(self) -> None:
         """The batch ends: apply every document's staged changes (StagedApplyFailed if
-        Automerge did not take them all; then `undo_staging`). `meanwhile`: work that reads
-        no document, run in this thread while a worker thread applies (daemon/store/overlap.py);
-        with nothing staged there is no worker, and it is not run."""
-        work = [(doc_id, self._docs[doc_id][0], self._staged.pop(doc_id)) for doc_id in list(self._staged)]
-        try:
-            outcomes = beside(lambda: _applied_until_refused(work), meanwhile if work else None)
-        except BaseException:  # `meanwhile` failed: the worker may have applied any of them
-            self._dirty.update(doc_id for doc_id, _, _ in work)
-            raise
-        for (doc_id, _, staged), applied in zip(work, outcomes, strict=False):  # to a refusal
-            self._check_applied(doc_id, staged, applied)
+        Automerge did not take them all; then `undo_staging`)."""
+        for doc_id in list(self._staged):
+            self._apply_staged(doc_id)
         self._end_staging()
         self._let_go()
 
@@ -487,33 +479,6 @@ class DocumentCache:
 
     def mandate_entry(self, assembly: bytes, mandate: str) -> Plain:
         return read_entry(self.get(ledger_id(assembly)), "mandates", mandate)
-
-
-Applied = tuple[list[bytes], set[bytes] | BaseException]  # heads before, and after or the error
-
-
-def _applied(doc: Document, staged: Staged) -> Applied:
-    """Hand a document its staged changes; its heads before and after, or what Automerge
-    raised. Touches nothing but the document and what was staged: it may run in the worker
-    thread (apply_all_staged)."""
-    before = doc.get_heads()
-    try:
-        apply_chunks(doc, staged.chunks)
-        return before, set(doc.get_heads())
-    except BaseException as exc:  # the binding may raise anything, even panics
-        return before, exc
-
-
-def _applied_until_refused(work: list[tuple[str, Document, Staged]]) -> list[Applied]:
-    """Each document given its staged changes in turn, up to the first that Automerge does
-    not take whole: the batch is then judged again one by one, and the rest stay as they were."""
-    outcomes = []
-    for _, doc, staged in work:
-        applied = _applied(doc, staged)
-        outcomes.append(applied)
-        if isinstance(applied[1], BaseException) or applied[1] != staged.heads_after(applied[0]):
-            break
-    return outcomes
 
 
 def _entry(doc: Document, path: Path, key: str, heads: list[bytes] | None) -> bool:

@@ -13,12 +13,6 @@ applied to Automerge together at the end (daemon/store/staging.py). If Automerge
 does not take them all, the savepoint is rolled back and the batch judged again
 one change at a time, each applied before the next is judged: the change
 Automerge refuses is refused alone, with the same report as if it had come alone.
-
-Automerge applies a batch in a worker thread (it releases the GIL meanwhile), while this
-thread writes the batch's rows and runs the next batch's stateless checks, which read no
-document and need nothing from the batch before (`_beside_apply`). The batch commits only
-once the worker is done and Automerge took every change; the next batch is judged after
-that commit, so it sees everything the batch before stored, as if they came one by one.
 """
 
 from __future__ import annotations
@@ -26,7 +20,7 @@ from __future__ import annotations
 import gc
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -97,26 +91,25 @@ class Ingestor:
         """Verify and store envelopes, committing every BATCH of them. `source` names who
         sent them (a peer's proven key, a bundle): what waits is bounded per source. The
         batches commit unsynced and are synced once before this returns, as nobody is told
-        what they stored before then (Store.synced_at_end). While a worker thread applies a
-        batch to Automerge, this one writes its rows and checks the next batch (`_beside_apply`)."""
+        what they stored before then (Store.synced_at_end)."""
         report = IngestReport()
-        batches = _batches(envelopes)
+        batch: list[Envelope] = []
         with self.store.synced_at_end():
-            ahead = _Ahead(next(batches, None))
-            checked = ahead.checked()
-            while checked is not None:
-                ahead = _Ahead(next(batches, None))
-                report.merge(self._ingest_batch(checked, source, ahead))
-                checked = ahead.checked()
+            for envelope in envelopes:
+                batch.append(envelope)
+                if len(batch) >= BATCH:
+                    report.merge(self._ingest_batch(batch, source))
+                    batch = []
+            if batch:
+                report.merge(self._ingest_batch(batch, source))
         return report
 
-    def _ingest_batch(self, checked: list[VerifiedChange | Rejected], source: str,
-                      ahead: _Ahead) -> IngestReport:
+    def _ingest_batch(self, batch: list[Envelope], source: str) -> IngestReport:
         with _collector_paused():
-            return self._judged_batch(checked, source, ahead)
+            return self._judged_batch(batch, source)
 
-    def _judged_batch(self, checked: list[VerifiedChange | Rejected], source: str,
-                      ahead: _Ahead) -> IngestReport:
+    def _judged_batch(self, batch: list[Envelope], source: str) -> IngestReport:
+        checked = [_checked(envelope) for envelope in batch]
         report = IngestReport()
         try:
             with self.store.transaction():
@@ -124,31 +117,19 @@ class Ingestor:
                 self.store.expect([c.change.hash for c in checked if isinstance(c, VerifiedChange)])
                 try:
                     with self.store.savepoint():
-                        self._judge_batch(checked, source, report, self._beside_apply(ahead))
+                        self._judge_batch(checked, source, report, staged=True)
                 except StagedApplyFailed:
                     report = IngestReport()
-                    self._judge_batch(checked, source, report, None, staged=False)
+                    self._judge_batch(checked, source, report, staged=False)
                 self.store.settle()
         except BaseException:
             self.docs.forget_all(report.accepted_docs)
             raise
         return report
 
-    def _beside_apply(self, ahead: _Ahead) -> Callable[[], None]:
-        """What this thread does while a worker thread applies the batch to Automerge
-        (DocumentCache.apply_all_staged): write the batch's rows and heads (Store.settle,
-        inside the batch's savepoint, so taken back with it if Automerge refuses the batch),
-        then the next batch's stateless checks. Neither reads a document."""
-        def meanwhile() -> None:
-            self.store.settle()
-            ahead.checked()
-        return meanwhile
-
     def _judge_batch(self, checked: list[VerifiedChange | Rejected], source: str,
-                     report: IngestReport, meanwhile: Callable[[], object] | None,
-                     staged: bool = True) -> None:
-        """Judge a batch in order; `staged`: the fast way (see the module's docstring), where
-        `meanwhile` runs while Automerge applies the batch (DocumentCache.apply_all_staged)."""
+                     report: IngestReport, staged: bool) -> None:
+        """Judge a batch in order; `staged`: the fast way (see the module's docstring)."""
         self._vouchers_kept.clear()
         if staged:
             self.docs.begin_staging()
@@ -156,7 +137,7 @@ class Ingestor:
             for vc in checked:
                 self._ingest_one(vc, report, source)
             if staged:
-                self.docs.apply_all_staged(meanwhile)
+                self.docs.apply_all_staged()
         except BaseException:
             if staged:
                 self.docs.undo_staging()
@@ -289,30 +270,3 @@ def _writes_devices(change: ParsedChange, written: Written) -> bool:
     if not written.values:
         return may_change_devices(change.raw, 1)
     return any(path[0] == "devices" for path in written.values)
-
-
-def _batches(envelopes: Iterable[Envelope]) -> Iterator[list[Envelope]]:
-    batch: list[Envelope] = []
-    for envelope in envelopes:
-        batch.append(envelope)
-        if len(batch) >= BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-class _Ahead:
-    """The next batch (None after the last), whose stateless checks need nothing from the
-    batch before it: they run while Automerge applies that batch in a worker thread
-    (daemon/store/overlap.py), or once it is stored if it was judged again one by one.
-    One batch ahead, no more."""
-
-    def __init__(self, batch: list[Envelope] | None) -> None:
-        self.batch = batch
-        self._checked: list[VerifiedChange | Rejected] | None = None
-
-    def checked(self) -> list[VerifiedChange | Rejected] | None:
-        if self._checked is None and self.batch is not None:
-            self._checked = [_checked(envelope) for envelope in self.batch]
-        return self._checked

@@ -20,15 +20,17 @@ calls it whenever it forgets what it read.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from automerge.core import Document
 
-from .overlap import SECOND_CORE
-
 MAX_UNDER_WAY = 1
+# Whether this process may run on a second core: on one core (a small board in a village)
+# a worker thread only adds its switches, and the save is made at once.
+SECOND_CORE = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) > 1
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class BackgroundSaves:
         running = [future for _, _, future in self._under_way if not future.done()]
         if len(running) >= MAX_UNDER_WAY:
             wait(running[:len(running) - MAX_UNDER_WAY + 1])
-        if not SECOND_CORE:  # nothing to run it beside (daemon/store/overlap.py): saved here
+        if not SECOND_CORE:  # nothing to run it beside: saved here
             future: Future[bytes | None] = Future()
             future.set_result(self._save(doc))
         else:

@@ -1,6 +1,6 @@
-"""An ingest of several batches applies each batch to Automerge in a worker thread while the
-next batch's stateless checks run (daemon/store/overlap.py): it must end exactly as an
-ingest one change at a time, and a failure in the worker must leave nothing of its batch.
+"""An ingest of several batches, each judged and then applied to Automerge as a whole, must
+end exactly as an ingest one change at a time, and a failure in a batch's apply must leave
+nothing of that batch.
 
 BATCH is made small so that a handful of changes spans several batches, where a later
 batch depends on what an earlier one stored: a revocation, a decision's key, an
@@ -9,28 +9,21 @@ equivocation.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from pnyx.daemon.store import documents, ingest, overlap
+from automerge.core import Document
+from pnyx.daemon.store import documents, ingest
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
 from pnyx.daemon.store.sqlite import Store
-from pnyx.federation import envelope as envelope_module
 from pnyx.federation.envelope import Envelope
 
 from .ledgerkit import Assembly, author_on, found_assembly, fresh_store, index_rows, store_state, vote
 
 SMALL_BATCH = 3
-
-
-@pytest.fixture(autouse=True)
-def second_core(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker thread runs only where a second core may run it: these tests are about it."""
-    monkeypatch.setattr(overlap, "SECOND_CORE", True)
 
 
 def history_across_batches() -> tuple[Assembly, list[Envelope]]:
@@ -66,24 +59,11 @@ def one_at_a_time(envelopes: list[Envelope]) -> tuple[Store, DocumentCache, Inge
     return store, docs, report
 
 
-def test_batches_applied_beside_the_next_ones_checks_end_as_one_change_at_a_time(
+def test_batches_that_depend_on_the_ones_before_end_as_one_change_at_a_time(
         monkeypatch: pytest.MonkeyPatch) -> None:
     assembly, envelopes = history_across_batches()
     alone_store, alone_docs, alone = one_at_a_time(envelopes)
     monkeypatch.setattr(ingest, "BATCH", SMALL_BATCH)
-    applied_in, checked_in = [], []
-    real_applied, real_check = documents._applied, envelope_module.check_envelope
-
-    def applied(*args: object) -> object:
-        applied_in.append(in_the_worker())
-        return real_applied(*args)  # type: ignore[arg-type]
-
-    def check(envelope: Envelope) -> object:
-        checked_in.append(threading.current_thread().name)
-        return real_check(envelope)
-
-    monkeypatch.setattr(documents, "_applied", applied)
-    monkeypatch.setattr(ingest, "check_envelope", check)
     store, docs, ingestor = fresh_store()
     report = ingestor.ingest(envelopes)
 
@@ -95,22 +75,17 @@ def test_batches_applied_beside_the_next_ones_checks_end_as_one_change_at_a_time
     assert sorted(docs.get(doc_id).get_heads()) == sorted(alone_docs.get(doc_id).get_heads()) \
         == sorted(DocumentCache(store).get(doc_id).get_heads())
     assert index_rows(store.db) == index_rows(alone_store.db)
-    # the batches were applied in the worker (but where a read applied a document's staged
-    # changes early, as the genesis' batch does), beside the next one's checks
-    assert applied_in.count(True) >= len(envelopes) // SMALL_BATCH - 1
-    assert set(checked_in) == {threading.current_thread().name} and len(checked_in) == len(envelopes)
     assert reverify(store).ok
 
 
-def test_automerge_refusing_a_batch_in_the_worker_judges_it_again_one_by_one(
+def test_automerge_refusing_a_batch_judges_it_again_one_by_one(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Automerge raises in the worker (once, injected): the batch is taken back and judged
+    """Automerge raises as a later batch is applied (once, injected): the batch is taken back and judged
     again one change at a time, and ends as if nothing had failed."""
     assembly, envelopes = history_across_batches()
     alone_store, _, alone = one_at_a_time(envelopes)
     monkeypatch.setattr(ingest, "BATCH", SMALL_BATCH)
-    failed = fail_once(monkeypatch, documents, "apply_chunks", RuntimeError("automerge refused"),
-                       in_the_worker)
+    failed = fail_once(monkeypatch, RuntimeError("automerge refused"))
     undone = count_undone(monkeypatch)
     store, docs, ingestor = fresh_store()
     report = ingestor.ingest(envelopes)
@@ -122,39 +97,19 @@ def test_automerge_refusing_a_batch_in_the_worker_judges_it_again_one_by_one(
     assert reverify(store).ok
 
 
-def in_the_worker() -> bool:
-    return threading.current_thread().name.startswith("pnyx-apply")
-
-
-@pytest.mark.parametrize("where", ["in the worker", "beside the worker"])
-def test_an_error_while_the_worker_applies_leaves_nothing_of_its_batch_held(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, where: str) -> None:
-    """Not Automerge refusing: an error in the worker's apply, or in this thread writing the
-    batch's rows meanwhile, reaches the caller as it was raised; the batches before stay
-    stored, nothing of the failing one is held, in the store or the documents."""
+def test_an_error_while_a_batch_is_applied_leaves_nothing_of_it_held(tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not Automerge refusing: an error in a batch's apply reaches the caller as it was raised;
+    the batches before stay stored, nothing of the failing one is held, in the store or the
+    documents, and the rest is stored once the error is gone."""
+    where = "applying the second batch"
     assembly, envelopes = history_across_batches()
     monkeypatch.setattr(ingest, "BATCH", SMALL_BATCH)
     store = Store(tmp_path / "s.sqlite")
     docs = DocumentCache(store)
     ingestor = Ingestor(store, docs)
-    if where == "in the worker":
-        fail_once(monkeypatch, documents, "apply_chunks", KeyboardInterrupt(where), in_the_worker, after=1)
-    else:  # the batch's rows written, then the error
-        real_beside = Ingestor._beside_apply
-        calls: list[int] = []
-
-        def failing_beside(self: Ingestor, ahead: object) -> Callable[[], None]:
-            meanwhile = real_beside(self, ahead)  # type: ignore[arg-type]
-
-            def failing() -> None:
-                meanwhile()
-                calls.append(1)
-                if len(calls) == 2:
-                    raise OSError(where)
-            return failing
-
-        monkeypatch.setattr(Ingestor, "_beside_apply", failing_beside)
-    with pytest.raises((KeyboardInterrupt, OSError), match=where):
+    fail_once(monkeypatch, KeyboardInterrupt(where))
+    with pytest.raises(KeyboardInterrupt, match=where):
         ingestor.ingest(envelopes)
     held_store, held_docs, _ = one_at_a_time(envelopes[:SMALL_BATCH])
     assert store_state(store) == store_state(held_store)  # the first batch, and nothing more
@@ -173,22 +128,20 @@ def ingestor_of(store: Store) -> Ingestor:
     return Ingestor(store, DocumentCache(store))
 
 
-def fail_once(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, error: BaseException,
-              where: Callable[[], bool], after: int = 0) -> list[int]:
-    """Make `owner.name` raise `error` once, on its first call `where` after `after` such calls."""
+def fail_once(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> list[int]:
+    """Make Automerge's apply raise `error` once, when it is handed a whole batch at once (a
+    read applies what it needs early, one or two changes): the second batch, as the first
+    batch's changes are each read before its end."""
     failed: list[int] = []
-    seen = [0]
-    real = getattr(owner, name)
+    real = documents.apply_chunks
 
-    def failing(*args: object) -> object:
-        if where() and not failed:
-            seen[0] += 1
-            if seen[0] > after:
-                failed.append(1)
-                raise error
-        return real(*args)
+    def failing(doc: Document, chunks: Sequence[bytes]) -> None:
+        if not failed and len(chunks) == SMALL_BATCH:
+            failed.append(1)
+            raise error
+        real(doc, chunks)
 
-    monkeypatch.setattr(owner, name, failing)
+    monkeypatch.setattr(documents, "apply_chunks", failing)
     return failed
 
 
