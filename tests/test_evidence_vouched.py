@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import msgpack
+import pytest
 from pnyx.daemon.services.status import flagged_keys
+from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.holdings import StoreHoldings
 from pnyx.daemon.store.node import Node, open_node
 from pnyx.federation.changepack import pack, split_chunk, unpack, unpack_value
@@ -214,3 +216,24 @@ def test_daemons_relay_vouched_evidence_by_sync_and_by_bundle(tmp_path: Path) ->
     for data in (third, fourth):
         assert cli_json(data, "status", "--json")["equivocations"] == flags
         assert query(data, rows) == query(receiver, rows)
+
+
+@pytest.mark.parametrize("came", ["signed", "vouched"])
+def test_verify_keeps_the_evidence_again_and_fails_a_row_the_rules_would_not_keep(
+        tmp_path: Path, came: str) -> None:
+    """`pnyx verify` refuses the refused halves of the evidence again, each as it travels: a
+    store whose evidence the rules keep verifies; a row written on disk that flags an honest
+    change (a stolen disk smearing a key) fails it, by name."""
+    held, fork = forked(new_key(), 5, 3, back=2)
+    with first_and_third(tmp_path, held) as (first, _):
+        first.ingestor.ingest(fork[:1] if came == "signed" else unpack(pack(fork)))
+        assert len(evidence_rows(first)) >= 2
+        report = reverify(first.store)
+        assert report.ok and report.problems == []
+        honest = held[1]
+        with first.store.transaction():
+            first.store.add_evidence(honest, hashes([honest])[0], "equivocation", "written on disk")
+        report = reverify(first.store)
+        assert not report.ok and report.failed == 1
+        assert report.problems == [f"evidence that the rules do not keep again: {hashes([honest])[0].hex()}"
+                                   f" in {honest.doc_id}"]

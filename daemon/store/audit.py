@@ -8,12 +8,16 @@ without a signature travels with the change that vouched for it, as in a
 pack), through the ingest pipeline into an empty in-memory store, which keeps
 no index of records (nobody reads it): a change that was stored but would not
 be accepted again (a bit flipped on disk, a bug fixed since) is reported, and
-every document must load from scratch.
+every document must load from scratch. Last, the refused halves of the evidence kept
+are refused again there, as they travel (a vouched one with its chain and voucher): the
+scratch store must then keep exactly the evidence this one keeps, so that a row that the
+rules would not keep (a key flagged by a forged or damaged row) fails too.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,14 +67,30 @@ def replayed(store: Store) -> Iterator[Envelope]:
     checksum) goes as it is stored, to be refused for what is wrong."""
     wants = {doc: dict.fromkeys(vector, 0) for doc, vector in store.vectors()}
     for batch in StoreHoldings(store).batches(wants, evidence=False):
-        pieces = []
-        for e in batch:
-            piece = canonical_piece(e)
-            if piece is None:
-                yield e
-            else:
-                pieces.append(piece)
-        yield from received(pieces)
+        yield from _as_received(batch)
+
+
+def _as_received(batch: list[Envelope]) -> Iterator[Envelope]:
+    pieces = []
+    for e in batch:
+        piece = canonical_piece(e)
+        if piece is None:
+            yield e
+        else:
+            pieces.append(piece)
+    yield from received(pieces)
+
+
+def unproven_evidence(store: Store, scratch: Store) -> list[str]:
+    """The evidence `store` keeps that `scratch` (every held change replayed into it) does not
+    keep once it has refused the refused halves itself, each as it travels."""
+    ingestor = Ingestor(scratch, DocumentCache(scratch), index=False)
+    for piece in store.refused_evidence(limit=sys.maxsize):
+        ingestor.ingest(_as_received(piece))
+    kept = scratch.evidence_hashes()
+    return [f"evidence that the rules do not keep again: {h.hex()} in {doc}"
+            for doc, hashes in store.evidence_hashes().items()
+            for h in sorted(set(hashes) - set(kept.get(doc, ())))]
 
 
 def reverify(store: Store, data: Path | None = None) -> AuditReport:
@@ -87,9 +107,11 @@ def reverify(store: Store, data: Path | None = None) -> AuditReport:
         problems += [f"{reason}: {detail}" for reason, detail in ingest.rejected]
         if ingest.pending:
             problems.append(f"{ingest.pending} stored changes lack a stored dependency")
+        unproven = unproven_evidence(store, scratch)
+        problems += unproven
         return AuditReport(
             changes=store.count_changes(), documents=len(store.documents()),
-            verified=ingest.accepted, failed=len(ingest.rejected) + ingest.pending,
+            verified=ingest.accepted, failed=len(ingest.rejected) + ingest.pending + len(unproven),
             pending=store.pending.count(), evidence=len(store.evidence()), problems=problems,
             damaged=bool(damage), lost=lost)
     except sqlite3.DatabaseError as exc:
