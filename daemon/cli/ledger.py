@@ -113,7 +113,7 @@ def register(commands: Sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_show)
 
-    p = commands.add_parser("verify", parents=[common], help="re-verify every stored change and piece of evidence")
+    p = commands.add_parser("verify", parents=[common], help="re-verify every stored change and evidence")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_verify)
 
