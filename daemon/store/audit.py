@@ -81,13 +81,12 @@ def _as_received(batch: list[Envelope]) -> Iterator[Envelope]:
     yield from received(pieces)
 
 
-def unproven_evidence(store: Store, scratch: Store) -> list[str]:
-    """The evidence `store` keeps that `scratch` (every held change replayed into it) does not
-    keep once it has refused the refused halves itself, each as it travels."""
-    ingestor = Ingestor(scratch, DocumentCache(scratch), index=False)
-    for piece in store.refused_evidence(limit=sys.maxsize):
-        ingestor.ingest(_as_received(piece))
-    kept = scratch.evidence_hashes()
+def unproven_evidence(store: Store, replay: Ingestor) -> list[str]:
+    """The evidence `store` keeps that the store `replay` ingests into (every held change
+    replayed there) does not keep once it has refused the refused halves itself, each as it
+    travels."""
+    replay.ingest(e for piece in store.refused_evidence(limit=sys.maxsize) for e in _as_received(piece))
+    kept = replay.store.evidence_hashes()
     return [f"evidence that the rules do not keep again: {h.hex()} in {doc}"
             for doc, hashes in store.evidence_hashes().items()
             for h in sorted(set(hashes) - set(kept.get(doc, ())))]
@@ -102,12 +101,13 @@ def reverify(store: Store, data: Path | None = None) -> AuditReport:
     lost = None if data is None else lost_records(data, store)
     scratch = Store(":memory:")
     try:
-        ingest = Ingestor(scratch, DocumentCache(scratch), index=False).ingest(replayed(store))
+        replay = Ingestor(scratch, DocumentCache(scratch), index=False)
+        ingest = replay.ingest(replayed(store))
         problems = damage + ([lost] if lost else [])
         problems += [f"{reason}: {detail}" for reason, detail in ingest.rejected]
         if ingest.pending:
             problems.append(f"{ingest.pending} stored changes lack a stored dependency")
-        unproven = unproven_evidence(store, scratch)
+        unproven = unproven_evidence(store, replay)
         problems += unproven
         return AuditReport(
             changes=store.count_changes(), documents=len(store.documents()),

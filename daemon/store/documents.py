@@ -386,15 +386,9 @@ class DocumentCache:
         merge whose branches all share one state shares it too: the changes since that state
         on each branch wrote nothing on `devices`, so the merged history holds the same writes
         on it as the state's own."""
-        states = self._devices_state
-        if len(states) >= MAX_REMEMBERED:
-            make_room(states, MAX_REMEMBERED)
-        same = None
-        if deps and not writes_devices:
-            same = states.get(deps[0])
-            if len(deps) > 1 and not all(states.get(h) == same for h in deps[1:]):
-                same = None
-        states[change_hash] = change_hash if same is None else same
+        make_room(self._devices_state, MAX_REMEMBERED)
+        same = self._state_of(deps) if deps and not writes_devices else None
+        self._devices_state[change_hash] = change_hash if same is None else same
 
     def _state_of(self, heads: Sequence[bytes]) -> bytes | None:
         """The state of `devices` that all of `heads` share, if known."""

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import msgpack
 from pnyx.federation.bounded import make_room
 from pnyx.federation.changepack import actor_and_seq
-from pnyx.federation.envelope import ACTOR_BYTES, Envelope, VerifiedChange, decode_envelope
+from pnyx.federation.envelope import Envelope, VerifiedChange, decode_envelope
 from pnyx.federation.keys import KEY_BYTES
 from pnyx.federation.ops import OpId
 from pnyx.federation.verify import HeldChange
@@ -337,9 +337,8 @@ class Store:
         return held
 
     def _remember(self, change_hash: bytes, held: HeldChange) -> None:
-        if len(self._held) >= MAX_REMEMBERED or len(self._at) >= MAX_REMEMBERED:
-            make_room(self._held, MAX_REMEMBERED)
-            make_room(self._at, MAX_REMEMBERED)
+        make_room(self._held, MAX_REMEMBERED)
+        make_room(self._at, MAX_REMEMBERED)
         self._held[change_hash] = held
         self._at[(held.doc_id, held.actor, held.seq)] = change_hash
 
@@ -495,9 +494,8 @@ class Store:
         """Whether a key already wrote to `doc_id` (the assembly key wrote a ledger's genesis).
         Being the assembly key of a ledger this store does not hold makes no one known:
         any throwaway key is the assembly key of its own ledger."""
-        low, high = signer, signer + b"\xff" * (ACTOR_BYTES - len(signer) + 1)
-        return self.db.execute("SELECT 1 FROM changes WHERE doc = ? AND actor > ? AND actor < ?"
-                               " LIMIT 1", (doc_id, low, high)).fetchone() is not None
+        return self.db.execute("SELECT 1 FROM changes WHERE doc = ? AND actor >= ? AND actor < ?"
+                               " LIMIT 1", (doc_id, signer, after_prefix(signer))).fetchone() is not None
 
     def heads(self) -> Iterator[tuple[str, bytes]]:
         """(doc, head hash) of every document, ordered by doc."""
