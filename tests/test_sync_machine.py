@@ -8,10 +8,10 @@ import os
 
 import msgpack
 import pytest
+from pnyx.federation import sync
 from pnyx.federation.changepack import actor_and_seq
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.memstore import MemoryStore
-from pnyx.federation import sync
 from pnyx.federation.sync import Initiator, answer, told
 from pnyx.federation.syncmsg import (
     MAX_BODY_BYTES,
