@@ -6,8 +6,9 @@
    pulled into an empty store by the exchange `pnyx sync` runs (in this
    process, so Python's start is not counted, as node's is not for
    automerge-repo): bytes of bodies and wall time (verification and storage
-   included), and how busy the pulling process was (pipelined, it waits for
-   its peer only to start: near 100% on a quiet machine), beside
+   included), how busy the pulling process was (pipelined, it waits for
+   its peer only to start: near 100% on a quiet machine) and how much of the
+   time it spent in Ingestor.ingest (the rest: HTTP, decoding packs, waiting), beside
    automerge-repo 2.5.6 (installed from npm in bench/automerge-repo/, outside
    the pnyx package) catching up the same documents in the same run, as ratios.
    Then the other way: the same store pushes everything to an empty `pnyx run`
@@ -32,12 +33,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from automerge.core import Document
 from pnyx.daemon.net.sync_client import Outcome, new_session, sync_with
 from pnyx.daemon.services.records import DecisionInput, Recorder
 from pnyx.daemon.store.holdings import StoreHoldings
+from pnyx.daemon.store.ingest import IngestReport
 from pnyx.daemon.store.node import Node, open_node
 from pnyx.daemon.store.peers import PeerBook
 from pnyx.federation.envelope import Envelope
@@ -194,6 +197,23 @@ async def pull_all(node: Node, url: str) -> Outcome:
         return await sync_with(session, node, StoreHoldings(node.store), url)
 
 
+def timing_ingest(node: Node) -> list[float]:
+    """Wall seconds the node's Ingestor.ingest takes from now on, summed into the list's one
+    item: what of a catch-up is the receiver's verification and storage, and what is not."""
+    spent = [0.0]
+    ingest = node.ingestor.ingest
+
+    def timed(envelopes: Iterable[Envelope], source: str = "") -> IngestReport:
+        start = time.perf_counter()
+        try:
+            return ingest(envelopes, source)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    node.ingestor.ingest = timed  # type: ignore[method-assign]
+    return spent
+
+
 def catch_up(root: Path, total: int) -> None:
     source, target = root / f"source{total}", root / f"target{total}"
     init_all([source, target])
@@ -206,12 +226,12 @@ def catch_up(root: Path, total: int) -> None:
     stored = time.perf_counter() - t
     print(f"catch-up corpus: {len(envelopes):,} changes in {CATCH_UP_DOCS} ledgers made in {made:.1f} s, "
           f"stored at the source in {stored:.1f} s")
-    wall, cpu, outcome = exchange(target, source)
+    wall, cpu, outcome, ingesting = exchange(target, source)
     assert outcome.received.accepted == len(envelopes) + 1, outcome.received
     assert digest_of(source) == digest_of(target)
     sink = root / f"sink{total}"
     init_all([sink])
-    pushed_in, _, pushed = exchange(source, sink)  # and the geneses of source and target
+    pushed_in, _, pushed, _ = exchange(source, sink)  # and the geneses of source and target
     assert pushed.progress.remote_accepted == len(envelopes) + 2, pushed.progress
     assert not pushed.progress.remote_rejected, pushed.progress
     envelope_bytes = sum(len(e.encode()) for e in envelopes)
@@ -220,7 +240,8 @@ def catch_up(root: Path, total: int) -> None:
     print(f"catch-up {total:,}: pnyx sync {wire:,} bytes of bodies ({wire / envelope_bytes:.3f} of the "
           f"envelopes' {envelope_bytes:,}), {outcome.progress.round_trips} round trips, {wall:.2f} s "
           f"({len(envelopes) / wall:,.0f} changes/s verified and stored, in the process that pulls, "
-          f"busy {cpu / wall:.0%} of it: the rest is waiting for the peer or for a core); "
+          f"busy {cpu / wall:.0%} of it: the rest is waiting for the peer or for a core; "
+          f"{ingesting:.2f} s of it in Ingestor.ingest, {wall - ingesting:.2f} s outside it); "
           f"automerge-repo {repo['bytes']:,.0f} bytes in {repo['messages']:.0f} messages, "
           f"{repo['seconds']:.2f} s")
     print(f"catch-up {total:,}: ratios pnyx/automerge-repo: bytes {wire / repo['bytes']:.2f}x "
@@ -231,16 +252,17 @@ def catch_up(root: Path, total: int) -> None:
           "automerge-repo's")
 
 
-def exchange(data: Path, peer: Path) -> tuple[float, float, Outcome]:
+def exchange(data: Path, peer: Path) -> tuple[float, float, Outcome, float]:
     """The store at `data` syncs with a `pnyx run` daemon on `peer`: wall and CPU seconds of
-    the process that runs the exchange, and its outcome."""
+    the process that runs the exchange, its outcome, and the wall seconds of it in ingest."""
     daemon = Daemon(peer)
     daemon.wait_ready()
     node = open_node(data)
     try:
+        ingesting = timing_ingest(node)
         t, cpu = time.perf_counter(), time.process_time()
         outcome = asyncio.run(pull_all(node, daemon.url))
-        return time.perf_counter() - t, time.process_time() - cpu, outcome
+        return time.perf_counter() - t, time.process_time() - cpu, outcome, ingesting[0]
     finally:
         node.close()
         daemon.stop()
