@@ -12,7 +12,9 @@
    automerge-repo 2.5.6 (installed from npm in bench/automerge-repo/, outside
    the pnyx package) catching up the same documents in the same run, as ratios.
    Then the other way: the same store pushes everything to an empty `pnyx run`
-   daemon, which verifies and stores each push before it answers.
+   daemon, which verifies and stores each push before it answers. And the pull
+   again over a link of 100 ms round trips (bench/slowlink.py), against the
+   loopback's time.
 3. Convergence: MESH daemons on a random connected 3-regular graph (static
    peers, --no-learn), one new decision: seconds until all hold it, with push
    at once, and with periodic pull-push only (gossip rounds = seconds / interval).
@@ -55,6 +57,7 @@ SIZES = os.environ.get("PNYX_BENCH_SYNC_SIZES")
 CATCH_UP = (1_000, 10_000, 50_000) if SIZES is None else tuple(int(s) for s in SIZES.split(","))
 CATCH_UP_DOCS = 10
 AUTOMERGE_REPO = Path(__file__).resolve().parent / "automerge-repo"
+SLOW_RTT_MS = 100  # a catch-up over a mesh link of this round trip (bench/slowlink.py)
 MESH = 20
 INTERVAL = 1.0
 
@@ -86,19 +89,23 @@ class Daemon:
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"daemon on {self.port} did not start")
+        wait_listening(self.port)
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
         self.log.close()
+
+
+def wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
 
 
 def count(data: Path) -> int:
@@ -250,21 +257,40 @@ def catch_up(root: Path, total: int) -> None:
     print(f"catch-up {total:,} pushed: to an empty daemon in {pushed_in:.2f} s, "
           f"{pushed.progress.round_trips} round trips; time {pushed_in / repo['seconds']:.2f}x "
           "automerge-repo's")
+    slow_target = root / f"slow{total}"
+    init_all([slow_target])
+    slow, _, slowed, _ = exchange(slow_target, source, SLOW_RTT_MS)
+    assert digest_of(source) == digest_of(slow_target)
+    print(f"catch-up {total:,} over a link of {SLOW_RTT_MS} ms round trips: {slow:.2f} s, "
+          f"{slowed.progress.round_trips} round trips; {slow / wall:.2f}x the same catch-up on the "
+          "loopback (pipelined, a batch's round trip hides behind storing the one before)")
 
 
-def exchange(data: Path, peer: Path) -> tuple[float, float, Outcome, float]:
-    """The store at `data` syncs with a `pnyx run` daemon on `peer`: wall and CPU seconds of
-    the process that runs the exchange, its outcome, and the wall seconds of it in ingest."""
+def exchange(data: Path, peer: Path, rtt_ms: int = 0) -> tuple[float, float, Outcome, float]:
+    """The store at `data` syncs with a `pnyx run` daemon on `peer` (through a link of `rtt_ms`
+    round trips, bench/slowlink.py, if not 0): wall and CPU seconds of the process that runs
+    the exchange, its outcome, and the wall seconds of it in ingest."""
     daemon = Daemon(peer)
     daemon.wait_ready()
+    link = None
+    url = daemon.url
+    if rtt_ms:
+        port = free_port()
+        link = subprocess.Popen([sys.executable, "-m", "bench.slowlink", str(port), str(daemon.port),
+                                 str(rtt_ms)], cwd=Path(__file__).resolve().parent.parent)
+        wait_listening(port)
+        url = f"http://127.0.0.1:{port}"
     node = open_node(data)
     try:
         ingesting = timing_ingest(node)
         t, cpu = time.perf_counter(), time.process_time()
-        outcome = asyncio.run(pull_all(node, daemon.url))
+        outcome = asyncio.run(pull_all(node, url))
         return time.perf_counter() - t, time.process_time() - cpu, outcome, ingesting[0]
     finally:
         node.close()
+        if link is not None:
+            link.terminate()
+            link.wait(timeout=30)
         daemon.stop()
 
 
