@@ -353,12 +353,14 @@ class DocumentCache:
     def tend(self) -> None:
         """What an idle daemon does: save the snapshots due, then let go of every cached
         document, so that its memory does not keep what it once loaded; the next access
-        loads from the snapshot."""
+        loads from the snapshot. The store's WAL is checkpointed then, off the hot path."""
         self.store.forget_remembered()
         if not self._docs:
+            self.store.checkpoint()
             return
         self.save_snapshots()
         self.forget_everything()
+        self.store.checkpoint()
         release_free_memory()
 
     def forget_everything(self) -> None:
