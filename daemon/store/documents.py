@@ -209,7 +209,12 @@ class DocumentCache:
 
         The caller stores the change afterwards and reports its seqno with `mark_stored`."""
         if self.staging:
-            self._stage(doc_id, chunk, change_hash, deps)
+            staged = self._staged.get(doc_id)
+            if staged is None:
+                staged = self._first_staged(doc_id)
+            else:
+                self._touch(doc_id)
+            staged.add(chunk, change_hash, deps)
             return
         doc = self.get(doc_id)
         before = doc.get_heads()
@@ -228,16 +233,13 @@ class DocumentCache:
                 self.forget(doc_id)
             raise Rejected(Reason.APPLY_FAILED, "automerge did not take the change")
 
-    def _stage(self, doc_id: str, chunk: bytes, change_hash: bytes, deps: Sequence[bytes]) -> None:
-        staged = self._staged.get(doc_id)
-        if staged is None:
-            self.get(doc_id)  # loaded and caught up before its first staged change
-            if doc_id not in self._before:
-                self._before[doc_id] = (self._docs[doc_id][1], self._sizes.get(doc_id, 0))
-            staged = self._staged[doc_id] = Staged()
-        else:
-            self._touch(doc_id)
-        staged.add(chunk, change_hash, deps)
+    def _first_staged(self, doc_id: str) -> Staged:
+        """A document's first change staged in a batch: loaded and caught up before it."""
+        self.get(doc_id)
+        if doc_id not in self._before:
+            self._before[doc_id] = (self._docs[doc_id][1], self._sizes.get(doc_id, 0))
+        staged = self._staged[doc_id] = Staged()
+        return staged
 
     def _apply_staged(self, doc_id: str) -> None:
         """Apply a document's staged changes in one message; StagedApplyFailed unless its
@@ -294,9 +296,9 @@ class DocumentCache:
 
     def mark_stored(self, doc_id: str, seqno: int) -> None:
         """A change already in the cached document has been stored at `seqno`."""
-        doc, _ = self._docs[doc_id]
-        self._docs[doc_id] = (doc, seqno)
-        self._sizes[doc_id] = self._sizes.get(doc_id, 0) + 1
+        docs, sizes = self._docs, self._sizes
+        docs[doc_id] = (docs[doc_id][0], seqno)
+        sizes[doc_id] = sizes.get(doc_id, 0) + 1
         self._cached_changes += 1
 
     def forget(self, doc_id: str) -> None:

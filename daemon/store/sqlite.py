@@ -31,7 +31,7 @@ from pnyx.federation.ops import OpId
 from pnyx.federation.verify import HeldChange
 
 from .pending import PendingSet
-from .schema import create_schema
+from .schema import create_schema, schema_transaction
 
 MAX_EVIDENCE_SENT = 1_000  # evidence envelopes offered per exchange or bundle
 HASH_BYTES = 32
@@ -170,14 +170,15 @@ class Store:
         self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         self.db.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
         self.db.execute("PRAGMA foreign_keys=ON")
-        had_heads = self._has_table("heads")
-        create_schema(self.db, SCHEMA)
-        if "vouch" not in {row[1] for row in self.db.execute("PRAGMA table_info(changes)")}:
-            self.db.execute("ALTER TABLE changes ADD COLUMN vouch BLOB")
-        if "chain" not in {row[1] for row in self.db.execute("PRAGMA table_info(evidence)")}:
-            self.db.execute("ALTER TABLE evidence ADD COLUMN vouch BLOB")
-            self.db.execute("ALTER TABLE evidence ADD COLUMN chain BLOB")
-        self.pending = PendingSet(self.db)
+        with schema_transaction(self.db):
+            had_heads = self._has_table("heads")
+            create_schema(self.db, SCHEMA)
+            if "vouch" not in {row[1] for row in self.db.execute("PRAGMA table_info(changes)")}:
+                self.db.execute("ALTER TABLE changes ADD COLUMN vouch BLOB")
+            if "chain" not in {row[1] for row in self.db.execute("PRAGMA table_info(evidence)")}:
+                self.db.execute("ALTER TABLE evidence ADD COLUMN vouch BLOB")
+                self.db.execute("ALTER TABLE evidence ADD COLUMN chain BLOB")
+            self.pending = PendingSet(self.db)
         # called when a transaction is rolled back: caches built on what it wrote forget it
         self.abort_hooks: list[Callable[[], None]] = []
         self.abort_hooks.append(self.pending.stale)
@@ -362,8 +363,9 @@ class Store:
         return held
 
     def _remember(self, change_hash: bytes, held: HeldChange) -> None:
-        make_room(self._held, MAX_REMEMBERED)
-        make_room(self._at, MAX_REMEMBERED)
+        if len(self._held) >= MAX_REMEMBERED or len(self._at) >= MAX_REMEMBERED:
+            make_room(self._held, MAX_REMEMBERED)
+            make_room(self._at, MAX_REMEMBERED)
         self._held[change_hash] = held
         self._at[(held.doc_id, held.actor, held.seq)] = change_hash
 
@@ -437,17 +439,18 @@ class Store:
         """Store one change, its row written with the others of the batch (see the class); its
         heads and arrival are written by `settle`, before commit. Returns its arrival number."""
         assert self.writing, "changes are stored inside a write transaction"
-        c, doc_id = vc.change, vc.envelope.doc_id
+        c, envelope = vc.change, vc.envelope
+        doc_id = envelope.doc_id
         change_hash, actor, seq, max_op, deps = c.hash, c.actor, c.seq, c.max_op, c.deps
         seqno = self._next_seqno or self.last_seqno() + 1
         self._next_seqno = seqno + 1
         self._rows.append((seqno, change_hash, doc_id, actor, seq, c.start_op, max_op, b"".join(deps),
-                           vc.envelope.signer, vc.envelope.signature, c.raw, vc.vouch))
+                           envelope.signer, envelope.signature, c.raw, vc.vouch))
         self._remember(change_hash, HeldChange(doc_id, actor, seq, max_op, deps))
         self._absent.discard(change_hash)
-        tops = self._tops
-        if seq > tops.get((doc_id, actor), seq):
-            tops[(doc_id, actor)] = seq
+        tops, key = self._tops, (doc_id, actor)
+        if seq > tops.get(key, seq):
+            tops[key] = seq
         self._unsettled.append((seqno, doc_id, change_hash, deps))
         return seqno
 
