@@ -46,12 +46,18 @@ MAX_IN_QUERY = 500  # hashes asked about in one query
 WAL_CHECKPOINT_PAGES = 16_384
 WAL_KEPT_BYTES = 4 << 20  # a WAL file emptied by a checkpoint is cut back to this size
 
-# A bytes parameter is bound as it is, but the sqlite3 module first looks for an adapter for
-# it (unlike int and str): a miss in its registry, then __adapt__ and __conform__ looked up,
-# about a third of the cost of inserting a change's row, which binds seven (measured). Found
-# registered as itself, it is bound at once. Process-wide, as every adapter is; bytes.__bytes__
-# returns the very object.
-sqlite3.register_adapter(bytes, bytes.__bytes__)
+# A bytes or None parameter is bound as it is, but the sqlite3 module first looks for an adapter
+# for it (unlike int and str): a miss in its registry, then __adapt__ and __conform__ looked
+# up, about a third of the cost of inserting a change's row, which binds seven (measured).
+# Found registered as itself, it is bound at once. Process-wide, as every adapter is.
+
+
+def _as_is(value: None) -> None:
+    return value
+
+
+sqlite3.register_adapter(bytes, bytes.__bytes__)  # the very object, without a Python call
+sqlite3.register_adapter(type(None), _as_is)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS changes (
