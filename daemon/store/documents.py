@@ -446,12 +446,13 @@ class DocumentCache:
 
     def object_path(self, doc_id: str, obj: OpId) -> Path | None:
         key = (doc_id, obj)
-        if key not in self._paths:
+        path = self._paths.get(key)
+        if path is None:
             path = resolve_path(doc_id, obj, self.store.chunk_with_op)
             if path is None:
                 return None  # not held yet, or not a map: asked again later, never cached
             self._paths[key] = path
-        return self._paths[key]
+        return path
 
     def has_entry(self, doc_id: str, path: Path, key: str, heads: Sequence[bytes]) -> bool:
         """Read now first: nothing is ever deleted, so a key absent now was absent at any

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import msgpack
 from pnyx.federation.bounded import make_room
@@ -33,6 +33,7 @@ from pnyx.federation.verify import HeldChange
 from .pending import PendingSet
 from .schema import create_schema, schema_transaction
 
+T = TypeVar("T")
 MAX_EVIDENCE_SENT = 1_000  # evidence envelopes offered per exchange or bundle
 HASH_BYTES = 32
 MAX_REMEMBERED = 10_000  # held changes remembered in memory; past it the older half is forgotten
@@ -52,11 +53,12 @@ WAL_KEPT_BYTES = 4 << 20  # a WAL file emptied by a checkpoint is cut back to th
 # Found registered as itself, it is bound at once. Process-wide, as every adapter is.
 
 
-def _as_is(value: None) -> None:
+def _as_is(value: T) -> T:
     return value
 
 
-sqlite3.register_adapter(bytes, bytes.__bytes__)  # the very object, without a Python call
+# bytes.__bytes__ (Python 3.11 on) returns the very object without a call of Python code
+sqlite3.register_adapter(bytes, getattr(bytes, "__bytes__", _as_is))
 sqlite3.register_adapter(type(None), _as_is)
 
 SCHEMA = """
