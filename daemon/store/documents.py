@@ -396,8 +396,11 @@ class DocumentCache:
 
     def _state_of(self, heads: Sequence[bytes]) -> bytes | None:
         """The state of `devices` that all of `heads` share, if known."""
-        state = self._devices_state.get(heads[0])
-        return state if all(self._devices_state.get(h) == state for h in heads[1:]) else None
+        states = self._devices_state
+        state = states.get(heads[0])
+        if len(heads) == 1:  # most changes: asked twice for each (device_entry, note_ledger_change)
+            return state
+        return state if all(states.get(h) == state for h in heads[1:]) else None
 
     def profile(self, doc_id: str) -> Profile | None:
         """A ledger's profile, read from its genesis alone, without loading its records: only
