@@ -51,7 +51,7 @@ class ParsedChange(Frozen):
 
     def __init__(self, hash: bytes, raw: bytes, deps: tuple[bytes, ...], actor: bytes, seq: int,
                  start_op: int, num_ops: int, other_actors: tuple[bytes, ...] = (),
-                 columns: tuple[tuple[int, bytes], ...] = ()) -> None:
+                 columns: dict[int, bytes] | None = None) -> None:
         self.hash: Final = hash  # SHA-256 of type 1 || uLEB(len) || uncompressed body, computed here
         self.raw: Final = raw  # canonical uncompressed chunk (type 1), as Automerge's Change.raw_bytes
         self.deps: Final = deps  # 32-byte hashes in chunk order
@@ -60,9 +60,10 @@ class ParsedChange(Frozen):
         self.start_op: Final = start_op
         self.num_ops: Final = num_ops  # rows of the op columns
         # For decoding the ops (federation/ops.py): the other actors, and each column's bytes
-        # by spec. Both follow from `raw`, so they take no part in equality (not in FIELDS).
+        # by spec, in the chunk's order. Both follow from `raw`, so they take no part in
+        # equality (not in FIELDS). Read only.
         self.other_actors: Final = other_actors
-        self.columns: Final = columns
+        self.columns: Final[dict[int, bytes]] = {} if columns is None else columns
 
     @property
     def max_op(self) -> int:
@@ -160,12 +161,12 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
         data_len += col_len
     if data_len > r.remaining():
         r.fail(f"columns hold {data_len} bytes, {r.remaining()} left")
-    columns: list[tuple[int, bytes]] = []
+    columns: dict[int, bytes] = {}
     action = value_meta = None  # the two columns read here (each spec comes once at most)
     at = r.pos
     for spec, col_len in specs:
         column = body[at:at + col_len]
-        columns.append((spec, column))
+        columns[spec] = column
         if spec == ACTION_COLUMN:
             action = column
         elif spec == VALUE_META_COLUMN:
@@ -177,7 +178,7 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     # The rest of the body is extra bytes, kept by Automerge and covered by the hash.
     if start_op + max(num_ops - 1, 0) > MAX_OP_COUNTER:
         r.fail(f"ops {start_op}..{start_op + num_ops - 1} exceed Automerge's u32 counters")
-    return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops, others, tuple(columns))
+    return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops, others, columns)
 
 
 def _refuse_spec(r: Reader, spec: int, previous: int) -> NoReturn:

@@ -127,7 +127,7 @@ def decoded_columns(change: ParsedChange) -> _Columns:
     n = change.num_ops
     if n > MAX_OPS:
         raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: {n} operations, at most {MAX_OPS}")
-    cols = dict(change.columns)
+    cols = change.columns
     for spec in cols:  # a loop, not issuperset: compiled, a call by name costs more
         if spec not in KNOWN_COLUMNS:
             unknown = min(set(cols) - KNOWN_COLUMNS)
