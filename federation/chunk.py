@@ -25,23 +25,23 @@ from .columns import MAX_OPS, Reader, int_column
 from .errors import Reason, Rejected
 from .frozen import Frozen
 
-MAX_CHUNK_BYTES: int = 1 << 18
-MAGIC = b"\x85\x6f\x4a\x83"
-HASH_BYTES = 32
-CHANGE_CHUNK = 1
-DEFLATED_CHANGE_CHUNK = 2
-DEFLATE_BIT = 0b1000
-ACTION_COLUMN_ID = 4
-ACTION_COLUMN = (ACTION_COLUMN_ID << 4) | 2  # column type 2: uLEB RLE integers
-VALUE_COLUMN_ID = 5
-VALUE_META_COLUMN = (VALUE_COLUMN_ID << 4) | 6  # column type 6: value metadata, uLEB RLE
-INCREMENT_ACTION = 5
+MAX_CHUNK_BYTES: Final = 1 << 18
+MAGIC: Final = b"\x85\x6f\x4a\x83"
+HASH_BYTES: Final = 32
+CHANGE_CHUNK: Final = 1
+DEFLATED_CHANGE_CHUNK: Final = 2
+DEFLATE_BIT: Final = 0b1000
+ACTION_COLUMN_ID: Final = 4
+ACTION_COLUMN: Final = (ACTION_COLUMN_ID << 4) | 2  # column type 2: uLEB RLE integers
+VALUE_COLUMN_ID: Final = 5
+VALUE_META_COLUMN: Final = (VALUE_COLUMN_ID << 4) | 6  # column type 6: value metadata, uLEB RLE
+INCREMENT_ACTION: Final = 5
 # Value types (low 4 bits of a value metadata entry) Automerge 1.0.0rc1 panics on reading:
 # 8 is a counter, 10 to 15 are reserved for future types.
 UNREADABLE_VALUE_TYPES = frozenset({8, *range(10, 16)})
 _UNREADABLE_BITS: Final = sum(1 << t for t in UNREADABLE_VALUE_TYPES)  # bit t: type t is one
 # Automerge keeps op counters in a u32 and refuses a change whose start_op exceeds it.
-MAX_OP_COUNTER = (1 << 32) - 1
+MAX_OP_COUNTER: Final = (1 << 32) - 1
 
 
 class ParsedChange(Frozen):

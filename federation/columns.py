@@ -18,9 +18,9 @@ from .bounded import make_room
 from .errors import Reason, Rejected
 
 T = TypeVar("T")
-MAX_OPS = 1 << 16  # far above any record; a run-length column could otherwise claim billions
-_U64_LIMIT = 1 << 64
-_I64_LIMIT = 1 << 63
+MAX_OPS: Final = 1 << 16  # far above any record; a run-length column could otherwise claim billions
+_U64_LIMIT: Final = 1 << 64
+_I64_LIMIT: Final = 1 << 63
 
 
 class Reader:
@@ -132,8 +132,9 @@ _DELTAS: Final[dict[bytes, list[int | None]]] = {}
 _STRINGS: Final[dict[bytes, list[str | None]]] = {}
 _BOOLEANS: Final[dict[bytes, list[bool]]] = {}
 _DECODED: Final = (_INTS, _DELTAS, _STRINGS, _BOOLEANS)
-MAX_DECODED = 1_024
-MEMO_ROWS = MEMO_BYTES = 64
+MAX_DECODED: Final = 1_024
+MEMO_ROWS: Final = 64
+MEMO_BYTES: Final = 64
 
 
 def _recalled(memo: dict[bytes, list[T]], column: bytes, rows: int) -> list[T] | None:

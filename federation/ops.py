@@ -36,18 +36,27 @@ class Action(IntEnum):
 
 
 # Column specs, (column id << 4) | column type.
-OBJ_ACTOR, OBJ_CTR = 0x01, 0x02
-KEY_ACTOR, KEY_CTR, KEY_STR = 0x11, 0x13, 0x15
-INSERT = 0x34
-ACTION = 0x42
-VALUE_META, VALUE_RAW = 0x56, 0x57
-PRED_GROUP, PRED_ACTOR, PRED_CTR = 0x70, 0x71, 0x73
-EXPAND, MARK_NAME = 0x94, 0xA5
-KNOWN_COLUMNS = frozenset({OBJ_ACTOR, OBJ_CTR, KEY_ACTOR, KEY_CTR, KEY_STR, INSERT, ACTION,
+# Final: compiled code reads a Final module constant directly, any other through the
+# module's dict (so every constant read per change or per op is Final).
+OBJ_ACTOR: Final = 0x01
+OBJ_CTR: Final = 0x02
+KEY_ACTOR: Final = 0x11
+KEY_CTR: Final = 0x13
+KEY_STR: Final = 0x15
+INSERT: Final = 0x34
+ACTION: Final = 0x42
+VALUE_META: Final = 0x56
+VALUE_RAW: Final = 0x57
+PRED_GROUP: Final = 0x70
+PRED_ACTOR: Final = 0x71
+PRED_CTR: Final = 0x73
+EXPAND: Final = 0x94
+MARK_NAME: Final = 0xA5
+KNOWN_COLUMNS: Final = frozenset({OBJ_ACTOR, OBJ_CTR, KEY_ACTOR, KEY_CTR, KEY_STR, INSERT, ACTION,
                            VALUE_META, VALUE_RAW, PRED_GROUP, PRED_ACTOR, PRED_CTR, EXPAND,
                            MARK_NAME})
 # Value types: the low 4 bits of a value metadata entry (the rest is the length).
-VALUE_KINDS = {0: "null", 1: "bool", 2: "bool", 3: "uint", 4: "int", 5: "f64", 6: "str",
+VALUE_KINDS: Final = {0: "null", 1: "bool", 2: "bool", 3: "uint", 4: "int", 5: "f64", 6: "str",
                7: "bytes", 8: "counter", 9: "timestamp"}
 
 
@@ -59,8 +68,11 @@ class OpId(NamedTuple):
     actor: bytes
 
 
-HEAD = OpId(0, b"")  # the list position before the first element
-PUT: Final = int(Action.PUT)  # as a plain int: compiled code looks an enum's members up by name
+HEAD: Final = OpId(0, b"")  # the list position before the first element
+# As plain ints: compiled code looks an enum's members up by name.
+PUT: Final = int(Action.PUT)
+MAKE_MAP: Final = int(Action.MAKE_MAP)
+MAKE_TABLE: Final = int(Action.MAKE_TABLE)
 # What a put writes (a str, int, float, bool, bytes or None). A name of this module, not
 # `object`: mypyc reads a NamedTuple's field types from the module's names at import.
 Value = object
@@ -265,7 +277,7 @@ class _Columns:
             used += group
             if act is None:
                 raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} has no action")
-            put = act == Action.PUT
+            put = act == PUT
             rows.obj.append(obj)
             rows.key.append(key)
             rows.elem.append(elem)
@@ -276,7 +288,7 @@ class _Columns:
         return rows
 
 
-_UNSEEN = OpId(-1, b"")
+_UNSEEN: Final = OpId(-1, b"")
 
 
 def _pred(i: int, counter: int | None, actor: bytes | None) -> OpId:
@@ -295,8 +307,8 @@ def _op_id(counter: int | None, actor: bytes | None, what: str) -> OpId | None:
     return OpId(counter, actor)
 
 
-STR_TAG = 6
-SMALL_INT = 1 << 4 | 4  # value metadata of a one-byte int
+STR_TAG: Final = 6
+SMALL_INT: Final = 1 << 4 | 4  # value metadata of a one-byte int
 
 
 def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[object]]:
@@ -338,8 +350,8 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
     return kinds, values
 
 
-FIXED_BYTES = {"null": 0, "bool": 0, "f64": 8}
-NUMBERS = frozenset({"uint", "int", "counter", "timestamp"})
+FIXED_BYTES: Final = {"null": 0, "bool": 0, "f64": 8}
+NUMBERS: Final = frozenset({"uint", "int", "counter", "timestamp"})
 
 
 def _value(tag: int, data: bytes) -> tuple[str, object]:
@@ -362,8 +374,8 @@ def _value(tag: int, data: bytes) -> tuple[str, object]:
     return kind, data
 
 
-MAKES = frozenset({Action.MAKE_MAP, Action.MAKE_LIST, Action.MAKE_TEXT, Action.MAKE_TABLE})
-PLAIN_KINDS = frozenset({"str", "uint", "int", "f64", "bool", "bytes", "null"})  # others read as None
+MAKES: Final = frozenset({Action.MAKE_MAP, Action.MAKE_LIST, Action.MAKE_TEXT, Action.MAKE_TABLE})
+PLAIN_KINDS: Final = frozenset({"str", "uint", "int", "f64", "bool", "bytes", "null"})  # others read as None
 
 
 Made = tuple[OpId | None, str, OpId, object]  # (parent object, map key, op id, value)
@@ -384,22 +396,35 @@ def made_under_keys(rows: Rows) -> list[Made]:
     start, actor = rows.start, rows.actor
     objs, keys, elems, inserts, kinds, values_put = rows.obj, rows.key, rows.elem, rows.insert, \
         rows.kind, rows.value
+    # Rows of one object follow each other and share its id: the object each writes to is
+    # looked up once per run (and again after anything is made, which may be it).
+    last: OpId | None = _NO_OBJECT
+    parent: dict[str, object] | list[object] | None = None
     for i, action in enumerate(rows.action):  # every column has a row for each action
-        obj, key, elem, insert = objs[i], keys[i], elems[i], inserts[i]
+        obj = objs[i]
+        if obj is not last:
+            last = obj
+            parent = made.get(obj) if obj is not None else None
         if action == PUT:
             value = values_put[i] if kinds[i] in PLAIN_KINDS else None
+            if isinstance(parent, dict):  # the usual put: a field of a map made here
+                key = keys[i]
+                if key is not None and not inserts[i]:
+                    parent[key] = value
+                    continue
             op_id = None
         elif action in MAKES:
             op_id = OpId(start + i, actor)
-            value = made[op_id] = {} if action in (Action.MAKE_MAP, Action.MAKE_TABLE) else []
+            value = made[op_id] = {} if action == MAKE_MAP or action == MAKE_TABLE else []
+            last = _NO_OBJECT
         else:
             continue
-        parent = made.get(obj) if obj is not None else None
-        if insert and isinstance(parent, list) and elem is not None and obj is not None:
+        key, elem = keys[i], elems[i]
+        if inserts[i] and isinstance(parent, list) and elem is not None and obj is not None:
             element = OpId(start + i, actor) if op_id is None else op_id
             after.setdefault((obj, elem), []).append(element)
             values[element] = value
-        elif key is not None and not insert:
+        elif key is not None and not inserts[i]:
             if isinstance(parent, dict):
                 parent[key] = value
             elif op_id is not None:  # a map or list made, not in a map made here
@@ -408,11 +433,13 @@ def made_under_keys(rows: Rows) -> list[Made]:
         if isinstance(made_obj, list):
             made_obj.extend(values[e] for e in _in_order(obj_id, HEAD, after))
         else:  # keys in Automerge's order, as the document gives them
-            entries = [(entry_key, made_obj[entry_key]) for entry_key in sorted(made_obj)]
+            entries = sorted(made_obj.items())
             made_obj.clear()
-            for entry_key, entry in entries:
-                made_obj[entry_key] = entry
+            made_obj.update(entries)
     return out
+
+
+_NO_OBJECT: Final = OpId(0, b"none")  # no row's object: rows write to None (the root) or an op's id
 
 
 def _in_order(list_id: OpId, start: OpId, after: dict[tuple[OpId, OpId], list[OpId]]) -> list[OpId]:
