@@ -150,7 +150,8 @@ def _recalled(memo: dict[bytes, list[T]], column: bytes, rows: int) -> list[T] |
 def _kept(memo: dict[bytes, list[T]], column: bytes, rows: int, out: list[T]) -> list[T]:
     """`out`, the column decoded by `memo`'s decoder, remembered if it is small."""
     if rows <= MEMO_ROWS and len(column) <= MEMO_BYTES:
-        make_room(memo, MAX_DECODED)
+        if len(memo) >= MAX_DECODED:  # asked here: make_room is a call into source code
+            make_room(memo, MAX_DECODED)
         memo[column] = out
     return out
 

@@ -30,7 +30,7 @@ from .envelope import ACTOR_BYTES, VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text, parse_key
 from .ledger import certificate_valid, revocation_cut
-from .ops import HEAD, PUT, Action, Op, OpId, Rows, Value, decode_rows
+from .ops import HEAD, PUT, Action, Op, OpId, Rows, Value, decode_rows, new_op_id
 
 Path = tuple[str, ...]
 # Final: compiled code reads a Final module constant directly, any other through the
@@ -353,7 +353,7 @@ def check_writes(vc: VerifiedChange, held: HeldObjects, grouped: bool = True) ->
         if missing:
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: the genesis does not "
                                                    f"create {', '.join(missing)}")
-    return Written(judge.values, judge.rows)
+    return tuple.__new__(Written, (judge.values, judge.rows))  # as ops.new_op_id builds an OpId
 
 
 Parent = tuple[Path, str, bool, Place]  # an object's path, type, whether made here, and place
@@ -415,8 +415,7 @@ class _Judge:
             written.update(named)
         values, value = self.values, rows.value
         for i in range(start, end):
-            path = (*parent, named[i - start])
-            values[path] = value[i]
+            values[parent + (named[i - start],)] = value[i]  # compiled, cheaper than (*parent, key)
         return True
 
     def op(self, n: int, obj: OpId | None) -> None:
@@ -430,7 +429,7 @@ class _Judge:
             raise self.fail(n, W_OVERWRITE, "overwrites an earlier value")
         parent, parent_type, parent_new, (node, owner) = self.parents.get(obj) or self.parent(n, obj)
         segment = self.segment(n, obj, parent_type)
-        path = (*parent, segment)
+        path = parent + (segment,)
         node = node.step(segment) if node is not None else None
         if node is not None and node.row is not None:
             owner = (node.row, len(path))
@@ -457,7 +456,7 @@ class _Judge:
             self.values[path] = rows.value[n]
             return
         self.values[path] = MADE
-        op_id = OpId(rows.start + n, rows.actor)
+        op_id = new_op_id(rows.start + n, rows.actor)
         self.made[op_id] = (path, value_type)
         self.places[path] = (node, owner)
         self.parents[op_id] = (path, value_type, True, (node, owner))  # what `parent` would find
