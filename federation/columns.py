@@ -132,7 +132,7 @@ _DELTAS: Final[dict[bytes, list[int | None]]] = {}
 _STRINGS: Final[dict[bytes, list[str | None]]] = {}
 _BOOLEANS: Final[dict[bytes, list[bool]]] = {}
 _DECODED: Final = (_INTS, _DELTAS, _STRINGS, _BOOLEANS)
-MAX_DECODED: Final = 1_024
+MAX_DECODED: Final = 2_048  # each: a batch of changes (500) checked, then judged, finds its own
 MEMO_ROWS: Final = 64
 MEMO_BYTES: Final = 64
 

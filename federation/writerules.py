@@ -364,14 +364,13 @@ class _Judge:
 
     def __init__(self, vc: VerifiedChange, held: HeldObjects, genesis: bool, rows: Rows) -> None:
         self.vc, self.held, self.genesis, self.rows = vc, held, genesis, rows
-        self.made: dict[OpId, tuple[Path, str]] = {}  # objects made: path and type
         self.written: dict[OpId | None, set[str]] = {}  # the keys written in each map
         self.values: dict[Path, object] = {}  # every value put, by path
         self.signed: list[tuple[int, Row, str, Path]] = []  # objects that need a proof
         self.created: set[str] = set()  # rows whose object this change made
-        # where each parent lies in the table: a record's fields share their parent's walk
-        self.places: dict[Path, Place] = {}
-        self.parents: dict[OpId | None, Parent] = {}  # each object written to, found once
+        # each object written to, found once (a record's fields share their parent's walk);
+        # an object this change made is entered by the op that made it
+        self.parents: dict[OpId | None, Parent] = {}
 
     def fail(self, n: int, rule: str, detail: str, row_: Row | None = None) -> Rejected:
         return violation(n, self.rows.op(n), rule, detail, row_)
@@ -383,7 +382,7 @@ class _Judge:
         start, count = 0, len(objs)
         while start < count:  # the runs itertools.groupby finds, without its generic calls
             obj, end = objs[start], start + 1
-            while end < count and objs[end] == obj:
+            while end < count and (objs[end] is obj or objs[end] == obj):  # a run shares one id
                 end += 1
             if not grouped or end - start < 2 or not self.fields(obj, start, end):
                 for n in range(start, end):
@@ -457,29 +456,24 @@ class _Judge:
             return
         self.values[path] = MADE
         op_id = new_op_id(rows.start + n, rows.actor)
-        self.made[op_id] = (path, value_type)
-        self.places[path] = (node, owner)
-        self.parents[op_id] = (path, value_type, True, (node, owner))  # what `parent` would find
+        self.parents[op_id] = (path, value_type, True, (node, owner))
         if not rel:
             self.created.add(row_.rule)
         if rel in row_.signed:
             self.signed.append((n, row_, row_.signed[rel], path))
 
     def parent(self, n: int, obj: OpId | None) -> Parent:
-        """The object op `n` writes to: made by this change, held, or the root."""
+        """The object op `n` writes to, not made by this change (`parents` has those): a
+        map the document holds, or the root."""
         parent: Path = ()
-        parent_type, parent_new = "map", self.genesis
-        if obj in self.made:
-            (parent, parent_type), parent_new = self.made[obj], True
-        elif obj is not None:
+        parent_new = self.genesis
+        if obj is not None:
             resolved = self.held.object_path(self.vc.envelope.doc_id, obj)
             if resolved is None:
                 raise self.fail(n, W_PATH, "writes to an object the document does not hold")
             parent, parent_new = resolved, False
-        place = self.places.get(parent)
-        if place is None:
-            place = self.places[parent] = _descend((TREES[self.vc.doc.kind], None), parent, 0)
-        found = self.parents[obj] = (parent, parent_type, parent_new, place)
+        found = self.parents[obj] = (parent, "map", parent_new,
+                                     _descend((TREES[self.vc.doc.kind], None), parent, 0))
         return found
 
     def segment(self, n: int, obj: OpId | None, parent_type: str) -> str:
