@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from enum import IntEnum
 from itertools import repeat
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from .chunk import ParsedChange
 from .columns import MAX_OPS, Reader, boolean_column, delta_column, int_column, string_column
@@ -209,10 +209,10 @@ class _Columns:
         objs = self.objects()
         keys = self.key_str
         elems: list[OpId | None] = [None] * n
-        if None in keys:
+        if _any_null(keys):
             elems = [None if key is not None else self.elem(ctr, actor)
                      for key, ctr, actor in zip(keys, self.key_ctr, self.key_actor, strict=True)]
-        if None in self.groups or None in self.action:
+        if _any_null(self.groups) or _any_null(self.action):
             raise Rejected(Reason.MALFORMED_CHANGE, "a null predecessor count or action")
         actions: list[int] = self.action  # type: ignore[assignment]  # no null: just checked
         preds: list[tuple[OpId, ...]] = [()] * n
@@ -298,6 +298,15 @@ class _Columns:
 
 
 _UNSEEN: Final = OpId(-1, b"")
+
+
+def _any_null(column: list[Any]) -> bool:
+    """`None in column`, compared by identity: `in` asks each str or int whether it equals
+    None (two calls an item), which for a few columns of every change adds up."""
+    for item in column:
+        if item is None:
+            return True
+    return False
 
 
 def _pred(i: int, counter: int | None, actor: bytes | None) -> OpId:
