@@ -53,11 +53,11 @@ PRED_CTR: Final = 0x73
 EXPAND: Final = 0x94
 MARK_NAME: Final = 0xA5
 KNOWN_COLUMNS: Final = frozenset({OBJ_ACTOR, OBJ_CTR, KEY_ACTOR, KEY_CTR, KEY_STR, INSERT, ACTION,
-                           VALUE_META, VALUE_RAW, PRED_GROUP, PRED_ACTOR, PRED_CTR, EXPAND,
-                           MARK_NAME})
+                                  VALUE_META, VALUE_RAW, PRED_GROUP, PRED_ACTOR, PRED_CTR, EXPAND,
+                                  MARK_NAME})
 # Value types: the low 4 bits of a value metadata entry (the rest is the length).
 VALUE_KINDS: Final = {0: "null", 1: "bool", 2: "bool", 3: "uint", 4: "int", 5: "f64", 6: "str",
-               7: "bytes", 8: "counter", 9: "timestamp"}
+                      7: "bytes", 8: "counter", 9: "timestamp"}
 
 
 class OpId(NamedTuple):
@@ -303,10 +303,7 @@ _UNSEEN: Final = OpId(-1, b"")
 def _any_null(column: list[Any]) -> bool:
     """`None in column`, compared by identity: `in` asks each str or int whether it equals
     None (two calls an item), which for a few columns of every change adds up."""
-    for item in column:
-        if item is None:
-            return True
-    return False
+    return any(item is None for item in column)  # compiled: a loop, no generator
 
 
 def _pred(i: int, counter: int | None, actor: bytes | None) -> OpId:
@@ -434,7 +431,7 @@ def made_under_keys(rows: Rows) -> list[Made]:
             made_id = None
         elif action in MAKES:
             made_id = new_op_id(start + i, actor)
-            value = made[made_id] = {} if action == MAKE_MAP or action == MAKE_TABLE else []
+            value = made[made_id] = {} if action in (MAKE_MAP, MAKE_TABLE) else []
             last = _NO_OBJECT
         else:
             continue

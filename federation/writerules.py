@@ -207,7 +207,8 @@ PROOFS: Final[dict[str, Callable[[bytes, bytes, dict[str, object]], bool]]] = {
     "revocation": lambda assembly, device, revoked: revocation_cut(
         assembly, device, {"revoked": revoked}) is not None,
 }
-ALLOWED_ACTIONS: Final[dict[int, str | None]] = {Action.MAKE_MAP: "map", Action.MAKE_LIST: "list", Action.PUT: None}
+ALLOWED_ACTIONS: Final[dict[int, str | None]] = {Action.MAKE_MAP: "map", Action.MAKE_LIST: "list",
+                                                  Action.PUT: None}
 
 
 class HeldObjects(Protocol):
@@ -260,7 +261,7 @@ class _Node:
             found = self.literal.get(key)
             if found is not None:
                 return found
-        for pattern, node in self.wild:  # a loop, not next() of a generator: compiled, cheaper
+        for pattern, node in self.wild:
             if _segment_matches(pattern, key):
                 return node
         return None
@@ -414,7 +415,8 @@ class _Judge:
             written.update(named)
         values, value = self.values, rows.value
         for i in range(start, end):
-            values[parent + (named[i - start],)] = value[i]  # compiled, cheaper than (*parent, key)
+            path = (*parent, named[i - start])
+            values[path] = value[i]
         return True
 
     def op(self, n: int, obj: OpId | None) -> None:
@@ -428,7 +430,7 @@ class _Judge:
             raise self.fail(n, W_OVERWRITE, "overwrites an earlier value")
         parent, parent_type, parent_new, (node, owner) = self.parents.get(obj) or self.parent(n, obj)
         segment = self.segment(n, obj, parent_type)
-        path = parent + (segment,)
+        path = (*parent, segment)
         node = node.step(segment) if node is not None else None
         if node is not None and node.row is not None:
             owner = (node.row, len(path))
