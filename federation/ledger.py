@@ -60,18 +60,28 @@ class Profile:
     members: int | None
 
 
-@dataclass(frozen=True)
+# Tally and Decision are built for every decision an index reads (decision_of). Their
+# __init__ is written out, not generated: compiled, it stores each field directly (0.04 us
+# for a Tally), where the generated one runs as Python, calling object.__setattr__ for each
+# field (0.6 us for a Tally, 1.7 for a Decision, measured). They stay frozen dataclasses
+# (fields, eq, repr, replace): the parameters are the fields, in order, with their defaults.
+
+
+@dataclass(frozen=True, init=False)
 class Tally:
     votes_for: int
     against: int
     abstain: int
 
-    def __post_init__(self) -> None:
-        if min(self.votes_for, self.against, self.abstain) < 0:
+    def __init__(self, votes_for: int, against: int, abstain: int) -> None:
+        if votes_for < 0 or against < 0 or abstain < 0:
             raise ValueError("a tally cannot be negative")
+        object.__setattr__(self, "votes_for", votes_for)
+        object.__setattr__(self, "against", against)
+        object.__setattr__(self, "abstain", abstain)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Decision:
     id: str
     title: str
@@ -87,6 +97,26 @@ class Decision:
     sortition: dict[str, Any] | None = None  # kind "sortition": the draw it declares (draws.py)
     reopening: dict[str, Any] | None = None  # kind "reopening": the condition it claims (reopening.py)
     revote_of: str | None = None  # the reopening this new vote answers (reopening.py)
+
+    def __init__(self, id: str, title: str, text: str, date: dt.date, tally: Tally,
+                 quorum: int | None, dissent: str, supersedes: str | None, kind: str,
+                 subject: str | None, bylaws: dict[str, Any] | None = None,
+                 sortition: dict[str, Any] | None = None, reopening: dict[str, Any] | None = None,
+                 revote_of: str | None = None) -> None:
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "title", title)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "date", date)
+        object.__setattr__(self, "tally", tally)
+        object.__setattr__(self, "quorum", quorum)
+        object.__setattr__(self, "dissent", dissent)
+        object.__setattr__(self, "supersedes", supersedes)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "subject", subject)
+        object.__setattr__(self, "bylaws", bylaws)
+        object.__setattr__(self, "sortition", sortition)
+        object.__setattr__(self, "reopening", reopening)
+        object.__setattr__(self, "revote_of", revote_of)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ sources run as pure Python pass the decoding tests too, so both ways are tried."
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import importlib
 import os
 import shutil
@@ -21,6 +23,7 @@ from pnyx.federation.chunk import ParsedChange, parse_change
 from pnyx.federation.docids import ledger_id, parse_doc_id
 from pnyx.federation.envelope import Envelope, VerifiedChange, Voucher
 from pnyx.federation.frozen import Frozen
+from pnyx.federation.ledger import Decision, Tally
 
 from tests.examples import SHARE_VARIABLE
 
@@ -116,3 +119,30 @@ def test_the_compiled_hot_records_refuse_assignment() -> None:
         name = record.FIELDS[0]
         with pytest.raises(AttributeError):
             setattr(record, name, getattr(record, name))
+
+
+def test_tally_and_decision_built_by_their_own_init_stay_their_frozen_dataclasses() -> None:
+    """Their __init__ is written out (compiled, it stores each field directly): it takes each
+    field by position and by name, in the dataclass's order, with the dataclass's defaults;
+    the records stay frozen, compare and copy by their fields, and a negative tally is refused."""
+    tally = Tally(3, 1, 0)
+    decision = Decision("d-1", "title", "text", dt.date(2026, 11, 20), tally, 7, "dissent", "d-0",
+                        "bylaws", "m-1", {"quorum": 3}, {"seats": 2}, {"claim": "x"}, "d-2")
+    values = [getattr(decision, f.name) for f in dataclasses.fields(Decision)]
+    assert values == ["d-1", "title", "text", dt.date(2026, 11, 20), tally, 7, "dissent", "d-0",
+                      "bylaws", "m-1", {"quorum": 3}, {"seats": 2}, {"claim": "x"}, "d-2"]
+    assert Decision(**{f.name: getattr(decision, f.name) for f in dataclasses.fields(Decision)}) == decision
+    assert dataclasses.replace(decision, title="other").title == "other"
+    required = [f for f in dataclasses.fields(Decision) if f.default is dataclasses.MISSING]
+    bare = Decision(*[getattr(decision, f.name) for f in required])
+    assert all(getattr(bare, f.name) == f.default for f in dataclasses.fields(Decision)
+               if f not in required)
+    assert [getattr(tally, f.name) for f in dataclasses.fields(Tally)] == [3, 1, 0]
+    assert Tally(votes_for=3, against=1, abstain=0) == tally and hash(tally) == hash(Tally(3, 1, 0))
+    for bad in ((-1, 0, 0), (0, -1, 0), (0, 0, -1)):
+        with pytest.raises(ValueError, match="negative"):
+            Tally(*bad)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decision.title = "changed"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tally.against = 2  # type: ignore[misc]

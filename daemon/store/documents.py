@@ -462,19 +462,19 @@ class DocumentCache:
         earlier heads, and the costlier read at `heads` is needed only when it exists.
         While staging, a key absent from the document without its staged changes is absent
         at `heads` too unless a staged change may have written it (daemon/store/staging.py)."""
-        staged = self._staged.get(doc_id)
         if self.staging:
             asked = self._asked.get(doc_id)
             if asked is None:
                 asked = self._asked[doc_id] = Asked()
             whole = (*path, key)
-            if staged is not None and not staged.first and not asked.may_hold(whole) \
-                    and not _entry(self._docs[doc_id][0], path, key, None):
-                asked.add(whole)
-                return False
+            staged = self._staged.get(doc_id)
+            absent = staged is not None and not staged.first and not asked.may_hold(whole) \
+                and not _entry(self._docs[doc_id][0], path, key, None)
             asked.add(whole)
+            if absent:
+                return False
         doc = self.get(doc_id)
-        return all(_entry(doc, path, key, at) for at in (None, list(heads)))
+        return _entry(doc, path, key, None) and _entry(doc, path, key, list(heads))
 
     def first_change(self, doc_id: str) -> bytes | None:
         return self.store.first_change(doc_id)

@@ -67,5 +67,12 @@ class Asked:
 
     def may_hold(self, path: Path) -> bool:
         """Whether a staged change may have written `path`: it asked about the path or
-        about a map above it."""
-        return any(path[:i] in self.paths for i in range(1, len(path) + 1))
+        about a map above it. A loop: asked for about every record a change writes, and a
+        generator given to any() cost twice as much (measured)."""
+        paths = self.paths
+        for end in range(1, len(path) + 1):
+            if path[:end] in paths:
+                break
+        else:
+            return False
+        return True
