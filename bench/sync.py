@@ -6,12 +6,15 @@
    pulled into an empty store by the exchange `pnyx sync` runs (in this
    process, so Python's start is not counted, as node's is not for
    automerge-repo): bytes of bodies and wall time (verification and storage
-   included), and how busy the pulling process was (pipelined, it waits for
-   its peer only to start: near 100% on a quiet machine), beside
+   included), how busy the pulling process was (pipelined, it waits for
+   its peer only to start: near 100% on a quiet machine) and how much of the
+   time it spent in Ingestor.ingest (the rest: HTTP, decoding packs, waiting), beside
    automerge-repo 2.5.6 (installed from npm in bench/automerge-repo/, outside
    the pnyx package) catching up the same documents in the same run, as ratios.
    Then the other way: the same store pushes everything to an empty `pnyx run`
-   daemon, which verifies and stores each push before it answers.
+   daemon, which verifies and stores each push before it answers. And the pull
+   again over a link of 100 ms round trips (bench/slowlink.py), against the
+   loopback's time.
 3. Convergence: MESH daemons on a random connected 3-regular graph (static
    peers, --no-learn), one new decision: seconds until all hold it, with push
    at once, and with periodic pull-push only (gossip rounds = seconds / interval).
@@ -32,12 +35,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from automerge.core import Document
 from pnyx.daemon.net.sync_client import Outcome, new_session, sync_with
 from pnyx.daemon.services.records import DecisionInput, Recorder
 from pnyx.daemon.store.holdings import StoreHoldings
+from pnyx.daemon.store.ingest import IngestReport
 from pnyx.daemon.store.node import Node, open_node
 from pnyx.daemon.store.peers import PeerBook
 from pnyx.federation.envelope import Envelope
@@ -52,6 +57,7 @@ SIZES = os.environ.get("PNYX_BENCH_SYNC_SIZES")
 CATCH_UP = (1_000, 10_000, 50_000) if SIZES is None else tuple(int(s) for s in SIZES.split(","))
 CATCH_UP_DOCS = 10
 AUTOMERGE_REPO = Path(__file__).resolve().parent / "automerge-repo"
+SLOW_RTT_MS = 100  # a catch-up over a mesh link of this round trip (bench/slowlink.py)
 MESH = 20
 INTERVAL = 1.0
 
@@ -83,19 +89,23 @@ class Daemon:
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"daemon on {self.port} did not start")
+        wait_listening(self.port)
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
         self.log.close()
+
+
+def wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
 
 
 def count(data: Path) -> int:
@@ -194,6 +204,23 @@ async def pull_all(node: Node, url: str) -> Outcome:
         return await sync_with(session, node, StoreHoldings(node.store), url)
 
 
+def timing_ingest(node: Node) -> list[float]:
+    """Wall seconds the node's Ingestor.ingest takes from now on, summed into the list's one
+    item: what of a catch-up is the receiver's verification and storage, and what is not."""
+    spent = [0.0]
+    ingest = node.ingestor.ingest
+
+    def timed(envelopes: Iterable[Envelope], source: str = "") -> IngestReport:
+        start = time.perf_counter()
+        try:
+            return ingest(envelopes, source)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    node.ingestor.ingest = timed  # type: ignore[method-assign]
+    return spent
+
+
 def catch_up(root: Path, total: int) -> None:
     source, target = root / f"source{total}", root / f"target{total}"
     init_all([source, target])
@@ -206,12 +233,12 @@ def catch_up(root: Path, total: int) -> None:
     stored = time.perf_counter() - t
     print(f"catch-up corpus: {len(envelopes):,} changes in {CATCH_UP_DOCS} ledgers made in {made:.1f} s, "
           f"stored at the source in {stored:.1f} s")
-    wall, cpu, outcome = exchange(target, source)
+    wall, cpu, outcome, ingesting = exchange(target, source)
     assert outcome.received.accepted == len(envelopes) + 1, outcome.received
     assert digest_of(source) == digest_of(target)
     sink = root / f"sink{total}"
     init_all([sink])
-    pushed_in, _, pushed = exchange(source, sink)  # and the geneses of source and target
+    pushed_in, _, pushed, _ = exchange(source, sink)  # and the geneses of source and target
     assert pushed.progress.remote_accepted == len(envelopes) + 2, pushed.progress
     assert not pushed.progress.remote_rejected, pushed.progress
     envelope_bytes = sum(len(e.encode()) for e in envelopes)
@@ -220,7 +247,8 @@ def catch_up(root: Path, total: int) -> None:
     print(f"catch-up {total:,}: pnyx sync {wire:,} bytes of bodies ({wire / envelope_bytes:.3f} of the "
           f"envelopes' {envelope_bytes:,}), {outcome.progress.round_trips} round trips, {wall:.2f} s "
           f"({len(envelopes) / wall:,.0f} changes/s verified and stored, in the process that pulls, "
-          f"busy {cpu / wall:.0%} of it: the rest is waiting for the peer or for a core); "
+          f"busy {cpu / wall:.0%} of it: the rest is waiting for the peer or for a core; "
+          f"{ingesting:.2f} s of it in Ingestor.ingest, {wall - ingesting:.2f} s outside it); "
           f"automerge-repo {repo['bytes']:,.0f} bytes in {repo['messages']:.0f} messages, "
           f"{repo['seconds']:.2f} s")
     print(f"catch-up {total:,}: ratios pnyx/automerge-repo: bytes {wire / repo['bytes']:.2f}x "
@@ -229,20 +257,40 @@ def catch_up(root: Path, total: int) -> None:
     print(f"catch-up {total:,} pushed: to an empty daemon in {pushed_in:.2f} s, "
           f"{pushed.progress.round_trips} round trips; time {pushed_in / repo['seconds']:.2f}x "
           "automerge-repo's")
+    slow_target = root / f"slow{total}"
+    init_all([slow_target])
+    slow, _, slowed, _ = exchange(slow_target, source, SLOW_RTT_MS)
+    assert digest_of(source) == digest_of(slow_target)
+    print(f"catch-up {total:,} over a link of {SLOW_RTT_MS} ms round trips: {slow:.2f} s, "
+          f"{slowed.progress.round_trips} round trips; {slow / wall:.2f}x the same catch-up on the "
+          "loopback (pipelined, a batch's round trip hides behind storing the one before)")
 
 
-def exchange(data: Path, peer: Path) -> tuple[float, float, Outcome]:
-    """The store at `data` syncs with a `pnyx run` daemon on `peer`: wall and CPU seconds of
-    the process that runs the exchange, and its outcome."""
+def exchange(data: Path, peer: Path, rtt_ms: int = 0) -> tuple[float, float, Outcome, float]:
+    """The store at `data` syncs with a `pnyx run` daemon on `peer` (through a link of `rtt_ms`
+    round trips, bench/slowlink.py, if not 0): wall and CPU seconds of the process that runs
+    the exchange, its outcome, and the wall seconds of it in ingest."""
     daemon = Daemon(peer)
     daemon.wait_ready()
+    link = None
+    url = daemon.url
+    if rtt_ms:
+        port = free_port()
+        link = subprocess.Popen([sys.executable, "-m", "bench.slowlink", str(port), str(daemon.port),
+                                 str(rtt_ms)], cwd=Path(__file__).resolve().parent.parent)
+        wait_listening(port)
+        url = f"http://127.0.0.1:{port}"
     node = open_node(data)
     try:
+        ingesting = timing_ingest(node)
         t, cpu = time.perf_counter(), time.process_time()
-        outcome = asyncio.run(pull_all(node, daemon.url))
-        return time.perf_counter() - t, time.process_time() - cpu, outcome
+        outcome = asyncio.run(pull_all(node, url))
+        return time.perf_counter() - t, time.process_time() - cpu, outcome, ingesting[0]
     finally:
         node.close()
+        if link is not None:
+            link.terminate()
+            link.wait(timeout=30)
         daemon.stop()
 
 

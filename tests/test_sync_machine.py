@@ -8,6 +8,8 @@ import os
 
 import msgpack
 import pytest
+from pnyx.federation import sync
+from pnyx.federation.changepack import actor_and_seq
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.memstore import MemoryStore
 from pnyx.federation.sync import Initiator, answer, told
@@ -18,6 +20,7 @@ from pnyx.federation.syncmsg import (
     Hello,
     ProtocolError,
     Pull,
+    Push,
     Reply,
     Request,
     Same,
@@ -198,6 +201,31 @@ def test_a_pull_stops_naming_the_actors_it_has_caught_up_with() -> None:
     assert hashes(a) == hashes(b) and initiator.progress.pulled == 65
     pulls = [r for r in wire.requests if isinstance(r, Pull)]
     assert [len(p.wants[0][1]) for p in pulls] == [2, 1, 1, 1]  # the first actor is done at once
+
+
+def test_pulls_and_pushes_start_small_and_double_up_to_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = 5
+    monkeypatch.setattr(sync, "FIRST_BATCH", first)
+    (_, theirs), (_, mine) = ledger_chain(new_key(), 7 * first), ledger_chain(new_key(), 7 * first)
+    a, b = store(mine), store(theirs)
+    initiator, wire = run(a, b, limit=3 * first)
+    assert hashes(a) == hashes(b) and initiator.progress.pulled == initiator.progress.pushed == 7 * first
+    pulls = [r for r in wire.requests if isinstance(r, Pull)]
+    assert [p.limit for p in pulls] == [first, 2 * first, 3 * first, 3 * first]
+    pushes = [r for r in wire.requests if isinstance(r, Push)]
+    assert [len(p.envelopes) for p in pushes] == [first, 2 * first, 3 * first, first]
+
+
+def test_the_responder_serves_at_most_its_cap_whatever_the_limit_asked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert sync.PULL_ENVELOPES == 2000
+    monkeypatch.setattr(sync, "PULL_ENVELOPES", 20)
+    _, chain = ledger_chain(new_key(), 21)
+    b = store(chain)
+    wants = ((chain[0].doc_id, ((actor_and_seq(chain[0].change)[0], 0),)),)
+    reply = answer(b, KEY_R, Pull(wants, 0, 1 << 40), bytes(8))
+    assert isinstance(reply, Changes) and reply.more
+    assert len(reply.envelopes) == 20
 
 
 def test_batches_are_bounded_and_an_interrupted_exchange_resumes() -> None:

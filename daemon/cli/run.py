@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pnyx.federation.discovery_txt import MAX_CONFEDERATIONS
-from pnyx.federation.sync import BATCH_ENVELOPES
+from pnyx.federation.sync import PULL_ENVELOPES
 from pnyx.federation.wirelimits import LIMITS
 
 from ..http.server import DEFAULT_LISTEN, parse_listen, serve
@@ -32,8 +32,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
                    help="peers contacted each round (default 3)")
     g.add_argument("--watch-interval", type=float, default=0.2, metavar="SECONDS",
                    help="how often the store is checked for new changes to push (default 0.2)")
-    g.add_argument("--batch", type=int, default=BATCH_ENVELOPES, metavar="N",
-                   help=f"changes per request when catching up (1..{BATCH_ENVELOPES})")
+    g.add_argument("--batch", type=int, default=PULL_ENVELOPES, metavar="N",
+                   help=f"changes per request when catching up (1..{PULL_ENVELOPES})")
     g.add_argument("--no-push", dest="push", action="store_false",
                    help="do not push new changes at once; only the periodic rounds")
     g.add_argument("--no-learn", dest="learn", action="store_false",
@@ -84,8 +84,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     host, port = parse_listen(args.listen)
     if args.gossip_interval <= 0 or args.watch_interval <= 0 or args.fanout < 1:
         raise ValueError("--gossip-interval and --watch-interval must be positive, --fanout at least 1")
-    if not 1 <= args.batch <= BATCH_ENVELOPES:
-        raise ValueError(f"--batch takes 1..{BATCH_ENVELOPES}")
+    if not 1 <= args.batch <= PULL_ENVELOPES:
+        raise ValueError(f"--batch takes 1..{PULL_ENVELOPES}")
     advertise = normalize_url(args.advertise) if args.advertise else None
     follow = tuple(dict.fromkeys(parse_charter(c, "--follow") for c in args.follow)) or None
     if follow is not None and len(follow) > LIMITS.scopes:

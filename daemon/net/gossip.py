@@ -30,7 +30,7 @@ import aiohttp
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.gossip import GossipPolicy
 from pnyx.federation.keys import key_text
-from pnyx.federation.sync import BATCH_ENVELOPES
+from pnyx.federation.sync import PULL_ENVELOPES
 from pnyx.federation.syncmsg import Push, Pushed
 
 from ..store.faults import fault
@@ -62,7 +62,7 @@ class GossipConfig:
     fanout: int = 3
     watch_interval: float = 0.2
     push: bool = True
-    batch: int = BATCH_ENVELOPES
+    batch: int = PULL_ENVELOPES
     learn: bool = True  # add peers named by other peers, by inbound exchanges and by mDNS
     follow: tuple[bytes, ...] | None = None  # the scopes reconciled (None: the whole store)
 

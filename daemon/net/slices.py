@@ -20,10 +20,12 @@ from ..store.ingest import Ingestor, IngestReport
 from ..store.sqlite import Store
 
 SLICE = 50  # a push from a sender not known here: a slice at a time, so junk is cut off early
-# What this daemon pulled, and a push from a known sender: a whole batch in one transaction.
-# Each commit writes every page the transaction touched to the WAL: measured over 10k pulled
-# changes, 250 a commit wrote 27.8 MB of WAL and committed in 0.30 s (synced), 500 a commit
-# 19.0 MB in 0.12-0.16 s.
+# What this daemon pulled, and a push from a known sender: BATCH_ENVELOPES in one transaction
+# (a pulled batch holds up to four: PULL_ENVELOPES). Each commit writes every page the
+# transaction touched to the WAL: measured over 10k pulled changes, 250 a commit wrote 27.8 MB
+# of WAL and committed in 0.30 s (synced), 500 a commit 19.0 MB in 0.12-0.16 s; 1,000 and
+# 2,000 a commit stored no faster than 500 (CPU time, bench sync's ledgers), and would hold
+# the event loop two and four times as long.
 PULLED_SLICE = BATCH_ENVELOPES
 SLICE_BYTES = 256 << 10
 

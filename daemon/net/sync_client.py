@@ -21,7 +21,7 @@ import aiohttp
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.identity import prove_sender
 from pnyx.federation.keys import SigningKey, key_text
-from pnyx.federation.sync import BATCH_ENVELOPES, Initiator, Progress
+from pnyx.federation.sync import PULL_ENVELOPES, Initiator, Progress
 from pnyx.federation.syncmsg import (
     DocVectors,
     Peers,
@@ -108,7 +108,7 @@ async def post(session: aiohttp.ClientSession, url: str, request: Request,
 async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreHoldings, url: str,
                     advertise: str | None = None,
                     on_progress: Callable[[Progress], None] | None = None,
-                    limit: int = BATCH_ENVELOPES) -> Outcome:
+                    limit: int = PULL_ENVELOPES) -> Outcome:
     """Run one exchange with the peer at `url`; raises SyncFailed."""
     initiator = Initiator(holdings, node.device_key.public, advertise, limit)
     outcome = Outcome(None, initiator.progress)

@@ -217,7 +217,7 @@ async def push(ctx: SyncContext, sender: Sender, message: Push) -> Pushed:
     """Judge a push a slice at a time, yielding the event loop in between; once the sender owes
     too much, the rest is deferred unread, and charged too: a sender cut off stays cut off
     for longer. A sender charged under its proven key (a peer of this daemon, or one that
-    brought something stored before) is judged as what this daemon pulls, a whole batch in
+    brought something stored before) is judged as what this daemon pulls, PULLED_SLICE in
     one transaction (measured on 10k pushed changes: 14% less CPU than slices of SLICE); any
     other, a slice of SLICE at a time, so that junk from it is cut off early. Every commit of
     the push is made unsynced and synced once, off the event loop, before the answer (measured
