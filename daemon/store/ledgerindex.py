@@ -146,11 +146,11 @@ NULL = 0
 COLUMNS = (("ledger", False), ("collection", False), ("id", False), ("actor", False), ("counter", False),
            ("entry", True), ("day", False), ("kind", True), ("subject", True), ("supersedes", True),
            ("revote_of", True), ("decision", True), ("person", True), ("council", True), ("void", True))
-ROW = (f"({', '.join(name for name, _ in COLUMNS)}) VALUES"
-       f" ({', '.join('nullif(?, 0)' if nullable else '?' for _, nullable in COLUMNS)})")
+VALUES = f"({', '.join('nullif(?, 0)' if nullable else '?' for _, nullable in COLUMNS)})"
+ROW = f"({', '.join(name for name, _ in COLUMNS)}) VALUES {VALUES}"
 INSERT_ROW = f"INSERT INTO ledger_entries {ROW}"
 CHUNK = 50  # rows inserted by one statement (_insert)
-INSERT_ROWS = INSERT_ROW + f", {ROW.split(' VALUES ')[1]}" * (CHUNK - 1)
+INSERT_ROWS = INSERT_ROW + f", {VALUES}" * (CHUNK - 1)
 # A row of ledger_entries as bound, in ROW's order (NULL for a column that is NULL).
 Row = tuple[int, str, str, bytearray, int, bytearray | int, str, str | int, str | int, str | int,
             str | int, str | int, str | int, str | int, str | int]
@@ -245,24 +245,34 @@ class LedgerIndex:
         as the write rules decoded them (`stored`); any other change stored since (by a
         process without the index, or a hand-filled table) is read from the store."""
         db = self.store.db
-        rows = db.execute("SELECT seqno, doc, hash FROM changes WHERE seqno > ? ORDER BY seqno",
-                          (self._upto(),)).fetchall()
-        if not rows:
+        upto, last = self._upto(), self.store.last_seqno()
+        if last <= upto:
             return
         handed, self._handed = self._handed, {}
-        ledger = [(seqno, doc_id, bytes(h)) for seqno, doc_id, h in rows if doc_id.startswith("ledger/")]
-        unhanded = [seqno for seqno, _, h in ledger if h not in handed]
-        chunks = {} if not unhanded else {seqno: bytes(raw) for seqno, raw in db.execute(
-            "SELECT seqno, change FROM changes WHERE seqno BETWEEN ? AND ? AND doc LIKE 'ledger/%'",
-            (unhanded[0], unhanded[-1]))}
         changes: dict[str, list[tuple[ParsedChange, list[Made]]]] = {}
-        for seqno, doc_id, h in ledger:
-            found = handed.get(h) or _decoded(chunks[seqno])
+        for doc_id, h in db.execute("SELECT doc, hash FROM changes WHERE seqno > ?"
+                                    " AND substr(doc, 1, 7) = 'ledger/' ORDER BY seqno", (upto,)).fetchall():
+            found = handed.get(h) or self._decoded(h)
             if found is not None:
                 changes.setdefault(doc_id, []).append(found)
         for doc_id, stored in changes.items():
             self._index(doc_id, stored)
-        db.execute("UPDATE ledger_index_state SET upto = ?", (rows[-1][0],))
+        db.execute("UPDATE ledger_index_state SET upto = ?", (last,))
+
+    def _decoded(self, change_hash: bytes) -> tuple[ParsedChange, list[Made]] | None:
+        """A change stored without being handed over (`stored`), parsed, with what it makes;
+        None for one that does not parse, and nothing made by one whose ops do not decode: the
+        store never holds either from ingest (a test filling the table by hand, or lifting
+        the write rules, does)."""
+        (raw,) = self.store.db.execute("SELECT change FROM changes WHERE hash = ?", (change_hash,)).fetchone()
+        try:
+            change = parse_change(bytes(raw))
+        except Rejected:
+            return None
+        try:
+            return change, made_under_keys(decode_rows(change))
+        except Rejected:
+            return change, []
 
     def stored(self, change: ParsedChange, rows: Rows) -> None:
         """A ledger change ingest just stored, with its operations as the write rules decoded
@@ -465,8 +475,7 @@ class LedgerIndex:
     def _inserted(self, rows: list[tuple[Row, Sequence[str]]], shown: dict[str, int]) -> None:
         """Count rows just inserted, and list who may write the log of each mandate among them."""
         for row, _ in rows:
-            if row[5] != NULL and row[14] == NULL:  # STANDING
-                shown[row[1]] += 1
+            shown[row[1]] += _shown(row)
         writers = [(row[0], writer, row[2]) for row, of_row in rows for writer in of_row]
         if writers:
             self.store.db.executemany(INSERT_WRITERS, writers)
@@ -676,20 +685,6 @@ class LedgerIndex:
         return dict(self.store.db.execute(
             "SELECT id, void FROM ledger_entries WHERE ledger = ? AND void IS NOT NULL"
             " ORDER BY collection, id", (self._known_number(doc_id),)))
-
-
-def _decoded(raw: bytes) -> tuple[ParsedChange, list[Made]] | None:
-    """A stored chunk parsed, with what it makes; None for one that does not parse, and
-    nothing made by one whose ops do not decode: the store never holds either from ingest
-    (a test filling the table by hand, or lifting the write rules, does)."""
-    try:
-        change = parse_change(raw)
-    except Rejected:
-        return None
-    try:
-        return change, made_under_keys(decode_rows(change))
-    except Rejected:
-        return change, []
 
 
 def _row(ledger: int, collection: str, key: str, actor: bytes, counter: int, raw: Plain,
