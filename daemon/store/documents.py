@@ -209,7 +209,12 @@ class DocumentCache:
 
         The caller stores the change afterwards and reports its seqno with `mark_stored`."""
         if self.staging:
-            self._stage(doc_id, chunk, change_hash, deps)
+            staged = self._staged.get(doc_id)
+            if staged is None:
+                staged = self._first_staged(doc_id)
+            else:
+                self._touch(doc_id)
+            staged.add(chunk, change_hash, deps)
             return
         doc = self.get(doc_id)
         before = doc.get_heads()
@@ -228,16 +233,13 @@ class DocumentCache:
                 self.forget(doc_id)
             raise Rejected(Reason.APPLY_FAILED, "automerge did not take the change")
 
-    def _stage(self, doc_id: str, chunk: bytes, change_hash: bytes, deps: Sequence[bytes]) -> None:
-        staged = self._staged.get(doc_id)
-        if staged is None:
-            self.get(doc_id)  # loaded and caught up before its first staged change
-            if doc_id not in self._before:
-                self._before[doc_id] = (self._docs[doc_id][1], self._sizes.get(doc_id, 0))
-            staged = self._staged[doc_id] = Staged()
-        else:
-            self._touch(doc_id)
-        staged.add(chunk, change_hash, deps)
+    def _first_staged(self, doc_id: str) -> Staged:
+        """A document's first change staged in a batch: loaded and caught up before it."""
+        self.get(doc_id)
+        if doc_id not in self._before:
+            self._before[doc_id] = (self._docs[doc_id][1], self._sizes.get(doc_id, 0))
+        staged = self._staged[doc_id] = Staged()
+        return staged
 
     def _apply_staged(self, doc_id: str) -> None:
         """Apply a document's staged changes in one message; StagedApplyFailed unless its
@@ -294,9 +296,9 @@ class DocumentCache:
 
     def mark_stored(self, doc_id: str, seqno: int) -> None:
         """A change already in the cached document has been stored at `seqno`."""
-        doc, _ = self._docs[doc_id]
-        self._docs[doc_id] = (doc, seqno)
-        self._sizes[doc_id] = self._sizes.get(doc_id, 0) + 1
+        docs, sizes = self._docs, self._sizes
+        docs[doc_id] = (docs[doc_id][0], seqno)
+        sizes[doc_id] = sizes.get(doc_id, 0) + 1
         self._cached_changes += 1
 
     def forget(self, doc_id: str) -> None:
@@ -353,12 +355,14 @@ class DocumentCache:
     def tend(self) -> None:
         """What an idle daemon does: save the snapshots due, then let go of every cached
         document, so that its memory does not keep what it once loaded; the next access
-        loads from the snapshot."""
+        loads from the snapshot. The store's WAL is checkpointed then, off the hot path."""
         self.store.forget_remembered()
         if not self._docs:
+            self.store.checkpoint()
             return
         self.save_snapshots()
         self.forget_everything()
+        self.store.checkpoint()
         release_free_memory()
 
     def forget_everything(self) -> None:
@@ -392,8 +396,11 @@ class DocumentCache:
 
     def _state_of(self, heads: Sequence[bytes]) -> bytes | None:
         """The state of `devices` that all of `heads` share, if known."""
-        state = self._devices_state.get(heads[0])
-        return state if all(self._devices_state.get(h) == state for h in heads[1:]) else None
+        states = self._devices_state
+        state = states.get(heads[0])
+        if len(heads) == 1:  # most changes: asked twice for each (device_entry, note_ledger_change)
+            return state
+        return state if all(states.get(h) == state for h in heads[1:]) else None
 
     def profile(self, doc_id: str) -> Profile | None:
         """A ledger's profile, read from its genesis alone, without loading its records: only
@@ -442,12 +449,13 @@ class DocumentCache:
 
     def object_path(self, doc_id: str, obj: OpId) -> Path | None:
         key = (doc_id, obj)
-        if key not in self._paths:
+        path = self._paths.get(key)
+        if path is None:
             path = resolve_path(doc_id, obj, self.store.chunk_with_op)
             if path is None:
                 return None  # not held yet, or not a map: asked again later, never cached
             self._paths[key] = path
-        return self._paths[key]
+        return path
 
     def has_entry(self, doc_id: str, path: Path, key: str, heads: Sequence[bytes]) -> bool:
         """Read now first: nothing is ever deleted, so a key absent now was absent at any

@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from pnyx.federation.chunk import ParsedChange
 from pnyx.federation.docids import DocKind, ledger_id
@@ -45,6 +46,7 @@ from .sqlite import Store
 from .staging import StagedApplyFailed
 
 BATCH = 500
+_first = itemgetter(0)  # a path's first segment
 
 
 @dataclass
@@ -149,44 +151,47 @@ class Ingestor:
             return
         # First in, first judged: changes released together are judged in the order they
         # arrived, so that of two equivocating changes the first to arrive is kept.
-        queue = deque([vc])
-        while queue:
-            self._judge(queue.popleft(), report, queue, source)
+        released = self._judge(vc, report, source)
+        if released:
+            queue = deque(released)
+            while queue:
+                queue.extend(self._judge(queue.popleft(), report, source))
 
-    def _judge(self, vc: VerifiedChange, report: IngestReport, queue: deque[VerifiedChange],
-               source: str) -> None:
-        pending = self.store.pending
-        if self.store.holds(vc.change.hash):
-            pending.discard(vc.change.hash)
+    def _judge(self, vc: VerifiedChange, report: IngestReport, source: str) -> list[VerifiedChange]:
+        """Judge one change; the waiting changes its arrival releases, to be judged next."""
+        store, change = self.store, vc.change
+        pending = store.pending
+        if store.holds(change.hash):
+            pending.discard(change.hash)
             report.duplicate += 1
-            return
+            return []
         try:
-            verdict = check_in_context(vc, self.store, self.docs)
+            verdict = check_in_context(vc, store, self.docs)
             if not isinstance(verdict, Wait):
-                self.docs.apply_verified(vc.envelope.doc_id, vc.change.raw, vc.change.hash,
-                                         vc.change.deps)
+                self.docs.apply_verified(vc.envelope.doc_id, change.raw, change.hash, change.deps)
         except Rejected as exc:
-            pending.discard(vc.change.hash)
+            pending.discard(change.hash)
             if exc.conflict is not None:
-                keep_evidence(self.store, vc, exc, exc.conflict)
+                keep_evidence(store, vc, exc, exc.conflict)
             report.rejected.append((exc.reason.value, exc.detail))
-            return
+            return []
         self._keep_voucher(vc)
         if isinstance(verdict, Wait):
             known = self._known_signer(vc)
             if pending.add(vc, verdict.missing, verdict.awaiting_doc, source, known, time.time()):
-                report.parked.add(vc.change.hash)
+                report.parked.add(change.hash)
             else:
                 report.deferred += 1
-            return
-        pending.discard(vc.change.hash)
+            return []
+        pending.discard(change.hash)
         self._store_applied(vc, verdict, report)
-        for released in pending.release(vc.change.hash, vc.envelope.doc_id):
-            waiting = recheck_envelope(decode_envelope(released.envelope, released.vouch is not None),
-                                       released.vouch)
+        released_now = []
+        for released in pending.release(change.hash, vc.envelope.doc_id):
+            released_now.append(recheck_envelope(
+                decode_envelope(released.envelope, released.vouch is not None), released.vouch))
             report.parked.discard(released.hash)
             report.released.add(released.hash)
-            queue.append(waiting)
+        return released_now
 
     def _keep_voucher(self, vc: VerifiedChange) -> None:
         """A vouched change is kept (stored or waiting) with its voucher's hash, and the
@@ -208,19 +213,20 @@ class Ingestor:
         return self.docs.device_entry(assembly, vc.envelope.signer, None) is not None
 
     def _store_applied(self, vc: VerifiedChange, written: Written, report: IngestReport) -> None:
+        doc_id = vc.envelope.doc_id
         try:
             seqno = self.store.insert_change(vc)
         except BaseException:
-            self.docs.forget(vc.envelope.doc_id)
+            self.docs.forget(doc_id)
             raise
-        self.docs.mark_stored(vc.envelope.doc_id, seqno)
-        change = vc.change
+        self.docs.mark_stored(doc_id, seqno)
         if vc.doc.kind is DocKind.LEDGER:
+            change = vc.change
             self.docs.note_ledger_change(change.hash, change.deps, _writes_devices(change, written))
             if self._ledgers is not None:
                 self._ledgers.stored(change, written.rows)
         report.accepted += 1
-        report.accepted_docs.add(vc.envelope.doc_id)
+        report.accepted_docs.add(doc_id)
 
     def record_local(self, vc: VerifiedChange) -> None:
         """Store a change this process made on the cached document itself.
@@ -269,4 +275,4 @@ def _writes_devices(change: ParsedChange, written: Written) -> bool:
     (one of no operations) is scanned whole (federation.ledger.may_change_devices)."""
     if not written.values:
         return may_change_devices(change.raw, 1)
-    return any(path[0] == "devices" for path in written.values)
+    return "devices" in map(_first, written.values)
