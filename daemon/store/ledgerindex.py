@@ -137,23 +137,16 @@ CREATE TABLE IF NOT EXISTS ledger_indexed (
     mandates INTEGER NOT NULL DEFAULT 0
 );
 """
-# What a row binds where its column is NULL, made NULL again by nullif in ROW; and its BLOBs
-# as bytearray. Python 3.11's sqlite3 binds an int, str or bytearray as it is, but looks a None
-# or bytes value up in its registry of adapters, each lookup failing on an AttributeError
-# formatted and dropped: 0.3 us a value, a fifth of the index's time (measured). No column that
-# may be NULL holds an integer otherwise.
-NULL = 0
-COLUMNS = (("ledger", False), ("collection", False), ("id", False), ("actor", False), ("counter", False),
-           ("entry", True), ("day", False), ("kind", True), ("subject", True), ("supersedes", True),
-           ("revote_of", True), ("decision", True), ("person", True), ("council", True), ("void", True))
-VALUES = f"({', '.join('nullif(?, 0)' if nullable else '?' for _, nullable in COLUMNS)})"
-ROW = f"({', '.join(name for name, _ in COLUMNS)}) VALUES {VALUES}"
+COLUMNS = ("ledger", "collection", "id", "actor", "counter", "entry", "day", "kind", "subject", "supersedes",
+           "revote_of", "decision", "person", "council", "void")
+VALUES = f"({', '.join('?' for _ in COLUMNS)})"
+ROW = f"({', '.join(COLUMNS)}) VALUES {VALUES}"
 INSERT_ROW = f"INSERT INTO ledger_entries {ROW}"
 CHUNK = 50  # rows inserted by one statement (_insert)
 INSERT_ROWS = INSERT_ROW + f", {VALUES}" * (CHUNK - 1)
-# A row of ledger_entries as bound, in ROW's order (NULL for a column that is NULL).
-Row = tuple[int, str, str, bytearray, int, bytearray | int, str, str | int, str | int, str | int,
-            str | int, str | int, str | int, str | int, str | int]
+# A row of ledger_entries, in ROW's order.
+Row = tuple[int, str, str, bytes, int, bytes | None, str, str | None, str | None, str | None,
+            str | None, str | None, str | None, str | None, str | None]
 # A record as a change makes it: (collection, id, and the op making it: actor, counter; value)
 Record = tuple[str, str, bytes, int, Plain]
 INSERT_WRITERS = "INSERT OR IGNORE INTO ledger_entry_writers (ledger, writer, id) VALUES (?, ?, ?)"
@@ -691,8 +684,7 @@ def _row(ledger: int, collection: str, key: str, actor: bytes, counter: int, raw
          revoked: Revocations, pack: Callable[[Plain], bytes]) -> tuple[Row, Sequence[str]]:
     """One record's row: its fields as readers select by them, and why it is void; and the
     keys that may write its log (a mandate's)."""
-    kind: str | int = NULL
-    subject = supersedes = revote_of = decision = person_key = council = void = kind
+    kind = subject = supersedes = revote_of = decision = person_key = council = void = None
     writers: Sequence[str] = ()
     day = ""
     entry = _encoded(raw, pack)
@@ -702,8 +694,8 @@ def _row(ledger: int, collection: str, key: str, actor: bytes, counter: int, raw
             entry = None
         else:
             day = raw["date"]  # as decision_of read it: YYYY-MM-DD exactly, its isoformat()
-            kind, subject = found.kind, _bound(found.subject)
-            supersedes, revote_of = _bound(found.supersedes), _bound(found.revote_of)
+            kind, subject = found.kind, found.subject
+            supersedes, revote_of = found.supersedes, found.revote_of
     elif collection == MANDATES:
         mandate = mandate_of(key, raw) if entry is not None else None
         if mandate is None:
@@ -714,27 +706,22 @@ def _row(ledger: int, collection: str, key: str, actor: bytes, counter: int, raw
             writers = mandate.writers()
     if revoked and collection in COLLECTIONS:
         reason, inside = revoked.get(actor[:KEY_BYTES].hex(), (None, {}))
-        if reason is not None and counter > inside.get(actor.hex(), 0):
-            void = reason
-    return (ledger, collection, key, bytearray(actor), counter, NULL if entry is None else entry, day, kind,
-            subject, supersedes, revote_of, decision, person_key, council, void), writers
-
-
-def _bound(value: str | None) -> str | int:
-    return NULL if value is None else value
+        void = reason if reason is not None and counter > inside.get(actor.hex(), 0) else None
+    return (ledger, collection, key, actor, counter, entry, day, kind, subject, supersedes,
+            revote_of, decision, person_key, council, void), writers
 
 
 def _shown(row: Row) -> int:
     """1 for the row of a record readers show (STANDING), 0 otherwise."""
-    return int(row[5] != NULL and row[14] == NULL)
+    return int(row[5] is not None and row[14] is None)
 
 
-def _encoded(raw: Plain, pack: Callable[[Plain], bytes]) -> bytearray | None:
+def _encoded(raw: Plain, pack: Callable[[Plain], bytes]) -> bytes | None:
     """A record's plain value as msgpack, as sync messages are written: packed in a fifth
     of the time json.dumps took, read in half of json.loads's (measured); None for one it
     cannot hold, which no change the write rules accept makes (W5)."""
     try:
-        packed = bytearray(pack(raw))
+        packed = pack(raw)
     except (TypeError, ValueError, OverflowError):
         return None
     return packed
