@@ -23,7 +23,8 @@ the view and the plan, which read them whole; the devices in a table of their ow
 `ledger_entry_writers` lists, for each mandate, the keys that may write its log (its
 delegate's and co-delegates'): a delegate's device finds its mandates without reading
 every mandate. Rows are kept under a ledger's number (`ledger_numbers`), not its 59-byte
-id: shorter rows and index keys made the index's inserts a fifth cheaper (measured).
+id: shorter rows and index keys made the index's inserts a fifth cheaper (measured). A record's
+value is kept as msgpack, and a batch's rows are inserted many to a statement (`_insert`).
 
 A ledger held before this index existed, or indexed in an older FORMAT, is
 indexed from its document the first time it is read (`ensure`); the tables of
@@ -69,6 +70,7 @@ from .schema import create_schema
 from .sqlite import Store, after_prefix
 
 FORMAT = "ledger-records/v4"  # bump when what a row holds changes: every ledger is re-indexed
+# (v4 keeps a record's value as msgpack, v3 kept it as JSON)
 # Tables of the formats before, dropped when a store is opened: their ledgers are indexed
 # again (v2 kept each row under the ledger's id, v3 under its number: ledger_numbers)
 OLDER_TABLES = ("ledger_records", "ledger_writers")
