@@ -25,23 +25,23 @@ from .columns import MAX_OPS, Reader, int_column
 from .errors import Reason, Rejected
 from .frozen import Frozen
 
-MAX_CHUNK_BYTES: int = 1 << 18
-MAGIC = b"\x85\x6f\x4a\x83"
-HASH_BYTES = 32
-CHANGE_CHUNK = 1
-DEFLATED_CHANGE_CHUNK = 2
-DEFLATE_BIT = 0b1000
-ACTION_COLUMN_ID = 4
-ACTION_COLUMN = (ACTION_COLUMN_ID << 4) | 2  # column type 2: uLEB RLE integers
-VALUE_COLUMN_ID = 5
-VALUE_META_COLUMN = (VALUE_COLUMN_ID << 4) | 6  # column type 6: value metadata, uLEB RLE
-INCREMENT_ACTION = 5
+MAX_CHUNK_BYTES: Final = 1 << 18
+MAGIC: Final = b"\x85\x6f\x4a\x83"
+HASH_BYTES: Final = 32
+CHANGE_CHUNK: Final = 1
+DEFLATED_CHANGE_CHUNK: Final = 2
+DEFLATE_BIT: Final = 0b1000
+ACTION_COLUMN_ID: Final = 4
+ACTION_COLUMN: Final = (ACTION_COLUMN_ID << 4) | 2  # column type 2: uLEB RLE integers
+VALUE_COLUMN_ID: Final = 5
+VALUE_META_COLUMN: Final = (VALUE_COLUMN_ID << 4) | 6  # column type 6: value metadata, uLEB RLE
+INCREMENT_ACTION: Final = 5
 # Value types (low 4 bits of a value metadata entry) Automerge 1.0.0rc1 panics on reading:
 # 8 is a counter, 10 to 15 are reserved for future types.
 UNREADABLE_VALUE_TYPES = frozenset({8, *range(10, 16)})
 _UNREADABLE_BITS: Final = sum(1 << t for t in UNREADABLE_VALUE_TYPES)  # bit t: type t is one
 # Automerge keeps op counters in a u32 and refuses a change whose start_op exceeds it.
-MAX_OP_COUNTER = (1 << 32) - 1
+MAX_OP_COUNTER: Final = (1 << 32) - 1
 
 
 class ParsedChange(Frozen):
@@ -51,7 +51,7 @@ class ParsedChange(Frozen):
 
     def __init__(self, hash: bytes, raw: bytes, deps: tuple[bytes, ...], actor: bytes, seq: int,
                  start_op: int, num_ops: int, other_actors: tuple[bytes, ...] = (),
-                 columns: tuple[tuple[int, bytes], ...] = ()) -> None:
+                 columns: dict[int, bytes] | None = None) -> None:
         self.hash: Final = hash  # SHA-256 of type 1 || uLEB(len) || uncompressed body, computed here
         self.raw: Final = raw  # canonical uncompressed chunk (type 1), as Automerge's Change.raw_bytes
         self.deps: Final = deps  # 32-byte hashes in chunk order
@@ -60,9 +60,10 @@ class ParsedChange(Frozen):
         self.start_op: Final = start_op
         self.num_ops: Final = num_ops  # rows of the op columns
         # For decoding the ops (federation/ops.py): the other actors, and each column's bytes
-        # by spec. Both follow from `raw`, so they take no part in equality (not in FIELDS).
+        # by spec, in the chunk's order. Both follow from `raw`, so they take no part in
+        # equality (not in FIELDS). Read only.
         self.other_actors: Final = other_actors
-        self.columns: Final = columns
+        self.columns: Final[dict[int, bytes]] = {} if columns is None else columns
 
     @property
     def max_op(self) -> int:
@@ -160,12 +161,12 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
         data_len += col_len
     if data_len > r.remaining():
         r.fail(f"columns hold {data_len} bytes, {r.remaining()} left")
-    columns: list[tuple[int, bytes]] = []
+    columns: dict[int, bytes] = {}
     action = value_meta = None  # the two columns read here (each spec comes once at most)
     at = r.pos
     for spec, col_len in specs:
         column = body[at:at + col_len]
-        columns.append((spec, column))
+        columns[spec] = column
         if spec == ACTION_COLUMN:
             action = column
         elif spec == VALUE_META_COLUMN:
@@ -177,7 +178,7 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     # The rest of the body is extra bytes, kept by Automerge and covered by the hash.
     if start_op + max(num_ops - 1, 0) > MAX_OP_COUNTER:
         r.fail(f"ops {start_op}..{start_op + num_ops - 1} exceed Automerge's u32 counters")
-    return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops, others, tuple(columns))
+    return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops, others, columns)
 
 
 def _refuse_spec(r: Reader, spec: int, previous: int) -> NoReturn:

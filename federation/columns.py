@@ -12,15 +12,15 @@ paths change no outcome and no error. Raises only `Rejected`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Final, NoReturn, TypeVar
 
 from .bounded import make_room
 from .errors import Reason, Rejected
 
 T = TypeVar("T")
-MAX_OPS = 1 << 16  # far above any record; a run-length column could otherwise claim billions
-_U64_LIMIT = 1 << 64
-_I64_LIMIT = 1 << 63
+MAX_OPS: Final = 1 << 16  # far above any record; a run-length column could otherwise claim billions
+_U64_LIMIT: Final = 1 << 64
+_I64_LIMIT: Final = 1 << 63
 
 
 class Reader:
@@ -122,28 +122,37 @@ def read_key(r: Reader) -> str:
 
 
 # Decoded columns by their bytes: changes of one kind repeat most of their columns byte for
-# byte (the actions, the insert flags, the actor indexes), so each is decoded once. Only what
-# decoded is kept, the lists are never changed by their readers, and the memo is bounded:
-# at most MAX_DECODED columns of at most MEMO_ROWS rows and MEMO_BYTES bytes each.
-_DECODED: dict[tuple[bytes, int, str], list[Any]] = {}
-MAX_DECODED = 4_096
-MEMO_ROWS = MEMO_BYTES = 64
+# byte (the actions, the insert flags, the actor indexes), so each is decoded once. One memo
+# per decoder, keyed by the column's bytes alone (no key tuple built per lookup): a column
+# decodes to exactly `rows` rows, so a list of another length is a miss. Only what decoded is
+# kept, the lists are never changed by their readers, and each memo is bounded: at most
+# MAX_DECODED columns of at most MEMO_ROWS rows and MEMO_BYTES bytes each.
+_INTS: Final[dict[bytes, list[int | None]]] = {}
+_DELTAS: Final[dict[bytes, list[int | None]]] = {}
+_STRINGS: Final[dict[bytes, list[str | None]]] = {}
+_BOOLEANS: Final[dict[bytes, list[bool]]] = {}
+_DECODED: Final = (_INTS, _DELTAS, _STRINGS, _BOOLEANS)
+MAX_DECODED: Final = 2_048  # each: a batch of changes (500) checked, then judged, finds its own
+MEMO_ROWS: Final = 64
+MEMO_BYTES: Final = 64
 
 
-def _recalled(column: bytes, rows: int, tag: str) -> list[Any] | None:
-    """The column decoded by the decoder named `tag`, if it is small and was remembered.
+def _recalled(memo: dict[bytes, list[T]], column: bytes, rows: int) -> list[T] | None:
+    """The column as `memo`'s decoder decoded it, if it is small and was remembered.
     Read only: the list may be shared. (Plain calls, not a decorator: compiled, a call
     through a closure costs more than the lookup.)"""
-    if rows > MEMO_ROWS or len(column) > MEMO_BYTES:
+    if len(column) > MEMO_BYTES:
         return None
-    return _DECODED.get((column, rows, tag))
+    found = memo.get(column)
+    return found if found is not None and len(found) == rows else None
 
 
-def _kept(column: bytes, rows: int, tag: str, out: list[T]) -> list[T]:
-    """`out`, the column decoded by `tag`, remembered if it is small."""
+def _kept(memo: dict[bytes, list[T]], column: bytes, rows: int, out: list[T]) -> list[T]:
+    """`out`, the column decoded by `memo`'s decoder, remembered if it is small."""
     if rows <= MEMO_ROWS and len(column) <= MEMO_BYTES:
-        make_room(_DECODED, MAX_DECODED)
-        _DECODED[(column, rows, tag)] = out
+        if len(memo) >= MAX_DECODED:  # asked here: make_room is a call into source code
+            make_room(memo, MAX_DECODED)
+        memo[column] = out
     return out
 
 
@@ -212,15 +221,15 @@ def _runs(column: bytes, rows: int, signed: bool) -> list[int | None]:
 def int_column(column: bytes, rows: int) -> list[int | None]:
     """A uLEB run-length column of at most `rows` rows; rows it does not hold are null,
     as Automerge reads a column that runs out. Remembered: read only."""
-    found = _recalled(column, rows, "int")
-    return found if found is not None else _kept(column, rows, "int", _runs(column, rows, False))
+    found = _recalled(_INTS, column, rows)
+    return found if found is not None else _kept(_INTS, column, rows, _runs(column, rows, False))
 
 
 def string_column(column: bytes, rows: int) -> list[str | None]:
     """A string run-length column, fast when it is ASCII, as keys almost always are.
     Remembered: read only."""
-    found = _recalled(column, rows, "string")
-    return found if found is not None else _kept(column, rows, "string", _strings(column, rows))
+    found = _recalled(_STRINGS, column, rows)
+    return found if found is not None else _kept(_STRINGS, column, rows, _strings(column, rows))
 
 
 def _strings(column: bytes, rows: int) -> list[str | None]:
@@ -285,8 +294,8 @@ def decode_rle(column: bytes, rows: int, read: Callable[[Reader], T]) -> list[T 
 def delta_column(column: bytes, rows: int) -> list[int | None]:
     """A delta-encoded column: each value is the previous non-null one plus the delta.
     Remembered: read only."""
-    found = _recalled(column, rows, "delta")
-    return found if found is not None else _kept(column, rows, "delta", _deltas(column, rows))
+    found = _recalled(_DELTAS, column, rows)
+    return found if found is not None else _kept(_DELTAS, column, rows, _deltas(column, rows))
 
 
 def _deltas(column: bytes, rows: int) -> list[int | None]:
@@ -306,8 +315,8 @@ def _deltas(column: bytes, rows: int) -> list[int | None]:
 def boolean_column(column: bytes, rows: int) -> list[bool]:
     """Alternating run lengths, starting with false, of exactly `rows` rows: Automerge does
     not take a change whose insert column runs out early. Remembered: read only."""
-    found = _recalled(column, rows, "boolean")
-    return found if found is not None else _kept(column, rows, "boolean", _booleans(column, rows))
+    found = _recalled(_BOOLEANS, column, rows)
+    return found if found is not None else _kept(_BOOLEANS, column, rows, _booleans(column, rows))
 
 
 def _booleans(column: bytes, rows: int) -> list[bool]:

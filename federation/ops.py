@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from enum import IntEnum
 from itertools import repeat
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from .chunk import ParsedChange
 from .columns import MAX_OPS, Reader, boolean_column, delta_column, int_column, string_column
@@ -36,19 +36,28 @@ class Action(IntEnum):
 
 
 # Column specs, (column id << 4) | column type.
-OBJ_ACTOR, OBJ_CTR = 0x01, 0x02
-KEY_ACTOR, KEY_CTR, KEY_STR = 0x11, 0x13, 0x15
-INSERT = 0x34
-ACTION = 0x42
-VALUE_META, VALUE_RAW = 0x56, 0x57
-PRED_GROUP, PRED_ACTOR, PRED_CTR = 0x70, 0x71, 0x73
-EXPAND, MARK_NAME = 0x94, 0xA5
-KNOWN_COLUMNS = frozenset({OBJ_ACTOR, OBJ_CTR, KEY_ACTOR, KEY_CTR, KEY_STR, INSERT, ACTION,
-                           VALUE_META, VALUE_RAW, PRED_GROUP, PRED_ACTOR, PRED_CTR, EXPAND,
-                           MARK_NAME})
+# Final: compiled code reads a Final module constant directly, any other through the
+# module's dict (so every constant read per change or per op is Final).
+OBJ_ACTOR: Final = 0x01
+OBJ_CTR: Final = 0x02
+KEY_ACTOR: Final = 0x11
+KEY_CTR: Final = 0x13
+KEY_STR: Final = 0x15
+INSERT: Final = 0x34
+ACTION: Final = 0x42
+VALUE_META: Final = 0x56
+VALUE_RAW: Final = 0x57
+PRED_GROUP: Final = 0x70
+PRED_ACTOR: Final = 0x71
+PRED_CTR: Final = 0x73
+EXPAND: Final = 0x94
+MARK_NAME: Final = 0xA5
+KNOWN_COLUMNS: Final = frozenset({OBJ_ACTOR, OBJ_CTR, KEY_ACTOR, KEY_CTR, KEY_STR, INSERT, ACTION,
+                                  VALUE_META, VALUE_RAW, PRED_GROUP, PRED_ACTOR, PRED_CTR, EXPAND,
+                                  MARK_NAME})
 # Value types: the low 4 bits of a value metadata entry (the rest is the length).
-VALUE_KINDS = {0: "null", 1: "bool", 2: "bool", 3: "uint", 4: "int", 5: "f64", 6: "str",
-               7: "bytes", 8: "counter", 9: "timestamp"}
+VALUE_KINDS: Final = {0: "null", 1: "bool", 2: "bool", 3: "uint", 4: "int", 5: "f64", 6: "str",
+                      7: "bytes", 8: "counter", 9: "timestamp"}
 
 
 class OpId(NamedTuple):
@@ -59,8 +68,18 @@ class OpId(NamedTuple):
     actor: bytes
 
 
-HEAD = OpId(0, b"")  # the list position before the first element
-PUT: Final = int(Action.PUT)  # as a plain int: compiled code looks an enum's members up by name
+def new_op_id(counter: int, actor: bytes) -> OpId:
+    """`OpId(counter, actor)`, built as the tuple it is: compiled code calling a NamedTuple
+    runs its generated `__new__` as Python (about 0.3 µs an id, measured), and ingest builds
+    a few ids for every change."""
+    return tuple.__new__(OpId, (counter, actor))
+
+
+HEAD: Final = OpId(0, b"")  # the list position before the first element
+# As plain ints: compiled code looks an enum's members up by name.
+PUT: Final = int(Action.PUT)
+MAKE_MAP: Final = int(Action.MAKE_MAP)
+MAKE_TABLE: Final = int(Action.MAKE_TABLE)
 # What a put writes (a str, int, float, bool, bytes or None). A name of this module, not
 # `object`: mypyc reads a NamedTuple's field types from the module's names at import.
 Value = object
@@ -127,7 +146,7 @@ def decoded_columns(change: ParsedChange) -> _Columns:
     n = change.num_ops
     if n > MAX_OPS:
         raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: {n} operations, at most {MAX_OPS}")
-    cols = dict(change.columns)
+    cols = change.columns
     for spec in cols:  # a loop, not issuperset: compiled, a call by name costs more
         if spec not in KNOWN_COLUMNS:
             unknown = min(set(cols) - KNOWN_COLUMNS)
@@ -190,10 +209,10 @@ class _Columns:
         objs = self.objects()
         keys = self.key_str
         elems: list[OpId | None] = [None] * n
-        if None in keys:
+        if _any_null(keys):
             elems = [None if key is not None else self.elem(ctr, actor)
                      for key, ctr, actor in zip(keys, self.key_ctr, self.key_actor, strict=True)]
-        if None in self.groups or None in self.action:
+        if _any_null(self.groups) or _any_null(self.action):
             raise Rejected(Reason.MALFORMED_CHANGE, "a null predecessor count or action")
         actions: list[int] = self.action  # type: ignore[assignment]  # no null: just checked
         preds: list[tuple[OpId, ...]] = [()] * n
@@ -204,8 +223,8 @@ class _Columns:
             for i, act in enumerate(actions):
                 if act != PUT:  # only a put has a value
                     kinds[i], values[i] = "", None
-        return Rows(start, self.actors[0], objs, keys, elems, self.insert, actions, kinds, values,
-                    preds)
+        return tuple.__new__(Rows, (start, self.actors[0], objs, keys, elems, self.insert, actions, kinds,
+                                    values, preds))  # as new_op_id builds an OpId
 
     def objects(self) -> list[OpId | None]:
         """The object each row writes to, each id built once: rows of one object follow
@@ -218,7 +237,9 @@ class _Columns:
         obj: OpId | None = None
         for i, ctr in enumerate(self.obj_ctr):
             actor = obj_actor[i]
-            if ctr != last_ctr or actor != last_actor:
+            # by identity: a run's rows share one int object, and equal ints that are not
+            # the same object find their id in `ids` all the same
+            if ctr is not last_ctr or actor is not last_actor:
                 last_ctr, last_actor = ctr, actor
                 place = (ctr, actor)
                 if place in ids:
@@ -265,7 +286,7 @@ class _Columns:
             used += group
             if act is None:
                 raise Rejected(Reason.MALFORMED_CHANGE, f"op {i} has no action")
-            put = act == Action.PUT
+            put = act == PUT
             rows.obj.append(obj)
             rows.key.append(key)
             rows.elem.append(elem)
@@ -276,7 +297,13 @@ class _Columns:
         return rows
 
 
-_UNSEEN = OpId(-1, b"")
+_UNSEEN: Final = OpId(-1, b"")
+
+
+def _any_null(column: list[Any]) -> bool:
+    """`None in column`, compared by identity: `in` asks each str or int whether it equals
+    None (two calls an item), which for a few columns of every change adds up."""
+    return any(item is None for item in column)  # compiled: a loop, no generator
 
 
 def _pred(i: int, counter: int | None, actor: bytes | None) -> OpId:
@@ -292,11 +319,11 @@ def _op_id(counter: int | None, actor: bytes | None, what: str) -> OpId | None:
         return None
     if counter is None or actor is None or counter == 0:
         raise Rejected(Reason.MALFORMED_CHANGE, f"half an id for a {what}")
-    return OpId(counter, actor)
+    return new_op_id(counter, actor)
 
 
-STR_TAG = 6
-SMALL_INT = 1 << 4 | 4  # value metadata of a one-byte int
+STR_TAG: Final = 6
+SMALL_INT: Final = 1 << 4 | 4  # value metadata of a one-byte int
 
 
 def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[object]]:
@@ -338,8 +365,8 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
     return kinds, values
 
 
-FIXED_BYTES = {"null": 0, "bool": 0, "f64": 8}
-NUMBERS = frozenset({"uint", "int", "counter", "timestamp"})
+FIXED_BYTES: Final = {"null": 0, "bool": 0, "f64": 8}
+NUMBERS: Final = frozenset({"uint", "int", "counter", "timestamp"})
 
 
 def _value(tag: int, data: bytes) -> tuple[str, object]:
@@ -362,8 +389,8 @@ def _value(tag: int, data: bytes) -> tuple[str, object]:
     return kind, data
 
 
-MAKES = frozenset({Action.MAKE_MAP, Action.MAKE_LIST, Action.MAKE_TEXT, Action.MAKE_TABLE})
-PLAIN_KINDS = frozenset({"str", "uint", "int", "f64", "bool", "bytes", "null"})  # others read as None
+MAKES: Final = frozenset({Action.MAKE_MAP, Action.MAKE_LIST, Action.MAKE_TEXT, Action.MAKE_TABLE})
+PLAIN_KINDS: Final = frozenset({"str", "uint", "int", "f64", "bool", "bytes", "null"})  # others read as None
 
 
 Made = tuple[OpId | None, str, OpId, object]  # (parent object, map key, op id, value)
@@ -384,35 +411,51 @@ def made_under_keys(rows: Rows) -> list[Made]:
     start, actor = rows.start, rows.actor
     objs, keys, elems, inserts, kinds, values_put = rows.obj, rows.key, rows.elem, rows.insert, \
         rows.kind, rows.value
+    # Rows of one object follow each other and share its id: the object each writes to is
+    # looked up once per run (and again after anything is made, which may be it).
+    last: OpId | None = _NO_OBJECT
+    parent: dict[str, object] | list[object] | None = None
+    made_id: OpId | None
     for i, action in enumerate(rows.action):  # every column has a row for each action
-        obj, key, elem, insert = objs[i], keys[i], elems[i], inserts[i]
+        obj = objs[i]
+        if obj is not last:
+            last = obj
+            parent = made.get(obj) if obj is not None else None
         if action == PUT:
             value = values_put[i] if kinds[i] in PLAIN_KINDS else None
-            op_id = None
+            if isinstance(parent, dict):  # the usual put: a field of a map made here
+                key = keys[i]
+                if key is not None and not inserts[i]:
+                    parent[key] = value
+                    continue
+            made_id = None
         elif action in MAKES:
-            op_id = OpId(start + i, actor)
-            value = made[op_id] = {} if action in (Action.MAKE_MAP, Action.MAKE_TABLE) else []
+            made_id = new_op_id(start + i, actor)
+            value = made[made_id] = {} if action in (MAKE_MAP, MAKE_TABLE) else []
+            last = _NO_OBJECT
         else:
             continue
-        parent = made.get(obj) if obj is not None else None
-        if insert and isinstance(parent, list) and elem is not None and obj is not None:
-            element = OpId(start + i, actor) if op_id is None else op_id
+        key, elem = keys[i], elems[i]
+        if inserts[i] and isinstance(parent, list) and elem is not None and obj is not None:
+            element = new_op_id(start + i, actor) if made_id is None else made_id
             after.setdefault((obj, elem), []).append(element)
             values[element] = value
-        elif key is not None and not insert:
+        elif key is not None and not inserts[i]:
             if isinstance(parent, dict):
                 parent[key] = value
-            elif op_id is not None:  # a map or list made, not in a map made here
-                out.append((obj, key, op_id, value))
+            elif made_id is not None:  # a map or list made, not in a map made here
+                out.append((obj, key, made_id, value))
     for obj_id, made_obj in made.items():
         if isinstance(made_obj, list):
             made_obj.extend(values[e] for e in _in_order(obj_id, HEAD, after))
         else:  # keys in Automerge's order, as the document gives them
-            entries = [(entry_key, made_obj[entry_key]) for entry_key in sorted(made_obj)]
+            entries = sorted(made_obj.items())
             made_obj.clear()
-            for entry_key, entry in entries:
-                made_obj[entry_key] = entry
+            made_obj.update(entries)
     return out
+
+
+_NO_OBJECT: Final = OpId(0, b"none")  # no row's object: rows write to None (the root) or an op's id
 
 
 def _in_order(list_id: OpId, start: OpId, after: dict[tuple[OpId, OpId], list[OpId]]) -> list[OpId]:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import NamedTuple, Protocol, cast
+from typing import Final, NamedTuple, Protocol, cast
 
 from .bounded import make_room
 from .chunk import parse_change
@@ -30,11 +30,13 @@ from .envelope import ACTOR_BYTES, VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text, parse_key
 from .ledger import certificate_valid, revocation_cut
-from .ops import HEAD, PUT, Action, Op, OpId, Rows, Value, decode_rows
+from .ops import HEAD, PUT, Action, Op, OpId, Rows, Value, decode_rows, new_op_id
 
 Path = tuple[str, ...]
-ITEM = "{item}"  # a list element: written by an insert
-MADE = object()  # in a change's values: a map or list made there
+# Final: compiled code reads a Final module constant directly, any other through the
+# module's dict (so every constant read per change or per op is Final).
+ITEM: Final = "{item}"  # a list element: written by an insert
+MADE: Final = object()  # in a change's values: a map or list made there
 
 
 class When(str, Enum):
@@ -74,8 +76,11 @@ def row(rule: str, doc: DocKind, path: str, type_: str, when: When, meaning: str
                {tuple(k.split("/")) if k else (): v for k, v in (signed or {}).items()})
 
 
-LEDGER, MANDATE, CHARTER = DocKind.LEDGER, DocKind.MANDATE, DocKind.CHARTER
-GENESIS, RECORD = When.GENESIS, When.RECORD
+LEDGER: Final = DocKind.LEDGER
+MANDATE: Final = DocKind.MANDATE
+CHARTER: Final = DocKind.CHARTER
+GENESIS: Final = When.GENESIS
+RECORD: Final = When.RECORD
 DECISION_FIELDS = {
     "title": "str", "text": "str", "date": "str", "for": "int", "against": "int",
     "abstain": "int", "quorum": "int|null", "dissent": "str", "supersedes": "str|null",
@@ -140,7 +145,7 @@ RULES_FIELDS = {
 }
 
 # The schema table (protocol-spec/ledger.md "Write rules" and charter.md list the same rows).
-TABLE: tuple[Row, ...] = (
+TABLE: Final[tuple[Row, ...]] = (
     row("L1", LEDGER, "profile", "map", GENESIS, "the assembly's profile", required=True,
         fields={"assembly": "str", "name": "str", "place": "str", "members": "int|null"}),
     row("L2", LEDGER, "devices", "map", GENESIS, "device certificates", required=True),
@@ -173,14 +178,14 @@ TABLE: tuple[Row, ...] = (
 )
 
 # Structural rules, numbered as protocol-spec/ledger.md lists them.
-W_ACTIONS = "W2"  # only make map, make list, put
-W_OVERWRITE = "W3"  # nothing overwritten or deleted; lists gain elements only when made
-W_PATH = "W4"  # every path written is one the table names
-W_TYPE = "W5"  # values of the types the row lists
-W_WHEN = "W6"  # fields only with their object; genesis rows only in the first change
-W_NEW_KEY = "W7"  # records and once-fields under keys not held as of the deps
-W_GENESIS = "W8"  # one genesis per ledger, creating every required row
-W_SIGNED = "W9"  # certificates and revocations carry the assembly key's valid signature
+W_ACTIONS: Final = "W2"  # only make map, make list, put
+W_OVERWRITE: Final = "W3"  # nothing overwritten or deleted; lists gain elements only when made
+W_PATH: Final = "W4"  # every path written is one the table names
+W_TYPE: Final = "W5"  # values of the types the row lists
+W_WHEN: Final = "W6"  # fields only with their object; genesis rows only in the first change
+W_NEW_KEY: Final = "W7"  # records and once-fields under keys not held as of the deps
+W_GENESIS: Final = "W8"  # one genesis per ledger, creating every required row
+W_SIGNED: Final = "W9"  # certificates and revocations carry the assembly key's valid signature
 
 def _canonical_key(text: str) -> bool:
     try:
@@ -189,20 +194,21 @@ def _canonical_key(text: str) -> bool:
         return False
 
 
-MAX_NAME_CHARS = 64
+MAX_NAME_CHARS: Final = 64
 
-PLACEHOLDERS: dict[str, Callable[[str], bool]] = {
+PLACEHOLDERS: Final[dict[str, Callable[[str], bool]]] = {
     "{record}": lambda k: RECORD_ID_RE.match(k) is not None,
     "{device}": _canonical_key,
     "{name}": lambda k: 1 <= len(k) <= MAX_NAME_CHARS,  # an attribute or a value named by the assembly
     "{actor}": lambda k: re.fullmatch(f"[0-9a-f]{{{2 * ACTOR_BYTES}}}", k) is not None,
 }
-PROOFS: dict[str, Callable[[bytes, bytes, dict[str, object]], bool]] = {
+PROOFS: Final[dict[str, Callable[[bytes, bytes, dict[str, object]], bool]]] = {
     "certificate": certificate_valid,
     "revocation": lambda assembly, device, revoked: revocation_cut(
         assembly, device, {"revoked": revoked}) is not None,
 }
-ALLOWED_ACTIONS: dict[int, str | None] = {Action.MAKE_MAP: "map", Action.MAKE_LIST: "list", Action.PUT: None}
+ALLOWED_ACTIONS: Final[dict[int, str | None]] = {Action.MAKE_MAP: "map", Action.MAKE_LIST: "list",
+                                                  Action.PUT: None}
 
 
 class HeldObjects(Protocol):
@@ -251,10 +257,14 @@ class _Node:
         return self.literal.setdefault(segment, _Node({}, []))
 
     def step(self, key: str) -> _Node | None:
-        found = self.literal.get(key) if key != ITEM else None
-        if found is not None:
-            return found
-        return next((node for pattern, node in self.wild if _segment_matches(pattern, key)), None)
+        if key != ITEM:
+            found = self.literal.get(key)
+            if found is not None:
+                return found
+        for pattern, node in self.wild:
+            if _segment_matches(pattern, key):
+                return node
+        return None
 
 
 def _tree(doc: DocKind) -> _Node:
@@ -274,7 +284,7 @@ def _tree(doc: DocKind) -> _Node:
     return root
 
 
-TREES = {kind: _tree(kind) for kind in DocKind}
+TREES: Final = {kind: _tree(kind) for kind in DocKind}
 
 
 Place = tuple[_Node | None, tuple[Row, int] | None]  # a node of the tree and its owning row
@@ -344,7 +354,7 @@ def check_writes(vc: VerifiedChange, held: HeldObjects, grouped: bool = True) ->
         if missing:
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: the genesis does not "
                                                    f"create {', '.join(missing)}")
-    return Written(judge.values, judge.rows)
+    return tuple.__new__(Written, (judge.values, judge.rows))  # as ops.new_op_id builds an OpId
 
 
 Parent = tuple[Path, str, bool, Place]  # an object's path, type, whether made here, and place
@@ -355,14 +365,13 @@ class _Judge:
 
     def __init__(self, vc: VerifiedChange, held: HeldObjects, genesis: bool, rows: Rows) -> None:
         self.vc, self.held, self.genesis, self.rows = vc, held, genesis, rows
-        self.made: dict[OpId, tuple[Path, str]] = {}  # objects made: path and type
         self.written: dict[OpId | None, set[str]] = {}  # the keys written in each map
         self.values: dict[Path, object] = {}  # every value put, by path
         self.signed: list[tuple[int, Row, str, Path]] = []  # objects that need a proof
         self.created: set[str] = set()  # rows whose object this change made
-        # where each parent lies in the table: a record's fields share their parent's walk
-        self.places: dict[Path, Place] = {}
-        self.parents: dict[OpId | None, Parent] = {}  # each object written to, found once
+        # each object written to, found once (a record's fields share their parent's walk);
+        # an object this change made is entered by the op that made it
+        self.parents: dict[OpId | None, Parent] = {}
 
     def fail(self, n: int, rule: str, detail: str, row_: Row | None = None) -> Rejected:
         return violation(n, self.rows.op(n), rule, detail, row_)
@@ -374,7 +383,7 @@ class _Judge:
         start, count = 0, len(objs)
         while start < count:  # the runs itertools.groupby finds, without its generic calls
             obj, end = objs[start], start + 1
-            while end < count and objs[end] == obj:
+            while end < count and (objs[end] is obj or objs[end] == obj):  # a run shares one id
                 end += 1
             if not grouped or end - start < 2 or not self.fields(obj, start, end):
                 for n in range(start, end):
@@ -448,30 +457,25 @@ class _Judge:
             self.values[path] = rows.value[n]
             return
         self.values[path] = MADE
-        op_id = OpId(rows.start + n, rows.actor)
-        self.made[op_id] = (path, value_type)
-        self.places[path] = (node, owner)
-        self.parents[op_id] = (path, value_type, True, (node, owner))  # what `parent` would find
+        op_id = new_op_id(rows.start + n, rows.actor)
+        self.parents[op_id] = (path, value_type, True, (node, owner))
         if not rel:
             self.created.add(row_.rule)
         if rel in row_.signed:
             self.signed.append((n, row_, row_.signed[rel], path))
 
     def parent(self, n: int, obj: OpId | None) -> Parent:
-        """The object op `n` writes to: made by this change, held, or the root."""
+        """The object op `n` writes to, not made by this change (`parents` has those): a
+        map the document holds, or the root."""
         parent: Path = ()
-        parent_type, parent_new = "map", self.genesis
-        if obj in self.made:
-            (parent, parent_type), parent_new = self.made[obj], True
-        elif obj is not None:
+        parent_new = self.genesis
+        if obj is not None:
             resolved = self.held.object_path(self.vc.envelope.doc_id, obj)
             if resolved is None:
                 raise self.fail(n, W_PATH, "writes to an object the document does not hold")
             parent, parent_new = resolved, False
-        place = self.places.get(parent)
-        if place is None:
-            place = self.places[parent] = _descend((TREES[self.vc.doc.kind], None), parent, 0)
-        found = self.parents[obj] = (parent, parent_type, parent_new, place)
+        found = self.parents[obj] = (parent, "map", parent_new,
+                                     _descend((TREES[self.vc.doc.kind], None), parent, 0))
         return found
 
     def segment(self, n: int, obj: OpId | None, parent_type: str) -> str:
@@ -509,9 +513,10 @@ class _Judge:
 # Whether a run of fields may be put in a map made in the same change, by the map's node in
 # the table and the run's keys and value types: changes of one kind repeat them. Bounded: at
 # most MAX_VERDICTS runs of at most VERDICT_KEYS keys and VERDICT_CHARS characters of keys each.
-_VERDICTS: dict[tuple[_Node, tuple[str, ...], tuple[str, ...]], bool] = {}
-MAX_VERDICTS = 4_096
-VERDICT_KEYS, VERDICT_CHARS = 64, 1_024
+_VERDICTS: Final[dict[tuple[_Node, tuple[str, ...], tuple[str, ...]], bool]] = {}
+MAX_VERDICTS: Final = 4_096
+VERDICT_KEYS: Final = 64
+VERDICT_CHARS: Final = 1_024
 
 
 def _fields_allowed(node: _Node, keys: tuple[str, ...], kinds: tuple[str, ...]) -> bool:

@@ -31,6 +31,12 @@ VECTORS = Path(__file__).resolve().parent.parent / "protocol-spec/vectors"
 SETTINGS = settings(max_examples=examples(600), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def forget_columns() -> None:
+    """Every memo of decoded columns emptied: what follows decodes anew."""
+    for memo in columns._DECODED:
+        memo.clear()
+
+
 def outcome(read: Callable[[], object]) -> tuple[object, ...]:
     try:
         return ("read", read())
@@ -74,7 +80,7 @@ ROWS = st.sampled_from([12, 64, 300, 0, 1, 65])
 @SETTINGS
 @given(rle_columns(LEBS) | st.binary(max_size=40), ROWS)
 def test_unsigned_columns_read_as_the_exact_decoder_reads_them(column: bytes, rows: int) -> None:
-    columns._DECODED.clear()
+    forget_columns()
     assert outcome(lambda: columns.int_column(column, rows)) == \
         outcome(lambda: columns.decode_rle(column, rows, Reader.uleb))
 
@@ -92,7 +98,7 @@ def test_signed_and_delta_columns_read_as_the_exact_decoder_reads_them(column: b
             out.append(None if delta is None else last)
         return out
 
-    columns._DECODED.clear()
+    forget_columns()
     assert outcome(lambda: columns._runs(column, rows, True)) == \
         outcome(lambda: columns.decode_rle(column, rows, Reader.sleb))
     assert outcome(lambda: columns.delta_column(column, rows)) == outcome(exact)
@@ -101,7 +107,7 @@ def test_signed_and_delta_columns_read_as_the_exact_decoder_reads_them(column: b
 @SETTINGS
 @given(rle_columns(STRINGS) | st.binary(max_size=40), ROWS)
 def test_string_columns_read_as_the_exact_decoder_reads_them(column: bytes, rows: int) -> None:
-    columns._DECODED.clear()
+    forget_columns()
     assert outcome(lambda: columns.string_column(column, rows)) == \
         outcome(lambda: columns.decode_rle(column, rows, columns.read_key))
 
@@ -121,9 +127,9 @@ SEEDS = seed_changes()
 def column_spans(raw: bytes, body_len: int) -> list[tuple[int, int]]:
     """Where each op column lies in the body of `raw`: edits aimed at one column."""
     parsed = parse_change(raw)
-    at = body_len - len(b"".join(c for _, c in parsed.columns))  # a change of ours has no extra bytes
+    at = body_len - len(b"".join(parsed.columns.values()))  # a change of ours has no extra bytes
     spans = []
-    for _, column in parsed.columns:
+    for column in parsed.columns.values():
         spans.append((at, at + len(column)))
         at += len(column)
     return spans
@@ -144,10 +150,10 @@ def fast_and_slow(fast: Callable[[], object], slow: Callable[[], object]) -> tup
     """The outcomes of reading through the fast paths, and of the straightforward reading.
     Both are called, never patched in: compiled modules (pnyx.compiled) call their own
     functions directly, so a monkeypatched function would not be the one that runs."""
-    columns._DECODED.clear()
+    forget_columns()
     writerules._VERDICTS.clear()
     first = outcome(fast)
-    columns._DECODED.clear()
+    forget_columns()
     return first, outcome(slow)
 
 
