@@ -29,7 +29,7 @@ from pnyx.daemon.services.listing import (
 from pnyx.daemon.services.records import Recorder
 from pnyx.daemon.services.reopening import reopen, revote
 from pnyx.daemon.store.documents import DocumentCache
-from pnyx.daemon.store.ledgerindex import KINDS, LedgerIndex
+from pnyx.daemon.store.ledgerindex import CHUNK, KINDS, LedgerIndex
 from pnyx.daemon.store.sqlite import Store
 from pnyx.daemon.store.viewindex import (
     ViewIndex,
@@ -341,6 +341,33 @@ def test_of_two_concurrent_creations_of_one_id_the_index_keeps_the_one_automerge
         assert indexed_reads(store, doc_id) == full_reads(store, doc_id)
         kept = index_rows(store.db)  # the winner's op too, which judges whether it is void
         LedgerIndex(store, DocumentCache(store)).rebuild(doc_id)
+        assert index_rows(store.db) == kept
+
+
+def test_records_inserted_a_chunk_a_statement_keep_of_concurrent_twins_the_one_automerge_shows() -> None:
+    """A batch's records are inserted CHUNK rows a statement; a chunk holding an id already
+    held, by an earlier chunk or within itself, is inserted a row at a time: the same rows and
+    counts as the document reads, whichever twin comes first."""
+    assembly = found_assembly()
+    c = assembly.add_device("c")
+    filler_author = author_on(assembly.home, assembly.home.device_key, nonce=3)
+    filler = [filler_author.decide(f"Filler {n}") for n in range(2 * CHUNK)]
+    a, b = (hand_made(author_on(node, node.device_key, nonce=nonce),
+                      decision("twinrecordaaaaaa", title, 16, (5, 1, 0)))
+            for node, nonce, title in ((assembly.home, 9, "Twin A"), (c, 10, "Twin B")))
+    one_chunk = [*filler[:10], a, b, *filler[10:]]
+    two_chunks = [[*filler[:10], first, *filler[10:CHUNK + 10], then, *filler[CHUNK + 10:]]
+                  for first, then in ((a, b), (b, a))]
+    for arrival in (one_chunk, *two_chunks):
+        store, _, ingestor = fresh_store()
+        ingestor.ingest(assembly.envelopes())
+        report = ingestor.ingest(arrival)  # one batch: one transaction, one catch_up
+        assert report.accepted == len(arrival)
+        full = full_reads(store, assembly.doc_id)
+        assert len(full["decisions"]) == 2 * CHUNK + 1
+        assert indexed_reads(store, assembly.doc_id) == full
+        kept = index_rows(store.db)
+        LedgerIndex(store, DocumentCache(store)).rebuild(assembly.doc_id)
         assert index_rows(store.db) == kept
 
 

@@ -23,7 +23,8 @@ the view and the plan, which read them whole; the devices in a table of their ow
 `ledger_entry_writers` lists, for each mandate, the keys that may write its log (its
 delegate's and co-delegates'): a delegate's device finds its mandates without reading
 every mandate. Rows are kept under a ledger's number (`ledger_numbers`), not its 59-byte
-id: shorter rows and index keys made the index's inserts a fifth cheaper (measured).
+id: shorter rows and index keys made the index's inserts a fifth cheaper (measured). A record's
+value is kept as msgpack, and a batch's rows are inserted many to a statement (`_insert`).
 
 A ledger held before this index existed, or indexed in an older FORMAT, is
 indexed from its document the first time it is read (`ensure`); the tables of
@@ -39,10 +40,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from itertools import chain
+from operator import itemgetter
 
+import msgpack
 from automerge.core import ROOT, Document, ObjType
 from pnyx.federation.amvalues import Plain, entry_ids, object_op, read_entry, read_map
 from pnyx.federation.chunk import ParsedChange, parse_change
@@ -65,7 +69,8 @@ from .documents import DocumentCache
 from .schema import create_schema
 from .sqlite import Store, after_prefix
 
-FORMAT = "ledger-records/v3"  # bump when what a row holds changes: every ledger is re-indexed
+FORMAT = "ledger-records/v4"  # bump when what a row holds changes: every ledger is re-indexed
+# (v4 keeps a record's value as msgpack, v3 kept it as JSON)
 # Tables of the formats before, dropped when a store is opened: their ledgers are indexed
 # again (v2 kept each row under the ledger's id, v3 under its number: ledger_numbers)
 OLDER_TABLES = ("ledger_records", "ledger_writers")
@@ -88,7 +93,7 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     id TEXT NOT NULL,
     actor BLOB NOT NULL,
     counter INTEGER NOT NULL,
-    entry TEXT,
+    entry BLOB,
     day TEXT NOT NULL,
     kind TEXT,
     subject TEXT,
@@ -134,9 +139,19 @@ CREATE TABLE IF NOT EXISTS ledger_indexed (
     mandates INTEGER NOT NULL DEFAULT 0
 );
 """
-ROW = ("(ledger, collection, id, actor, counter, entry, day, kind, subject, supersedes, revote_of,"
-       " decision, person, council, void) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+COLUMNS = ("ledger", "collection", "id", "actor", "counter", "entry", "day", "kind", "subject", "supersedes",
+           "revote_of", "decision", "person", "council", "void")
+VALUES = f"({', '.join('?' for _ in COLUMNS)})"
+ROW = f"({', '.join(COLUMNS)}) VALUES {VALUES}"
 INSERT_ROW = f"INSERT INTO ledger_entries {ROW}"
+CHUNK = 50  # rows inserted by one statement (_insert)
+INSERT_ROWS = INSERT_ROW + f", {VALUES}" * (CHUNK - 1)
+# A row of ledger_entries, in ROW's order.
+Row = tuple[int, str, str, bytes, int, bytes | None, str, str | None, str | None, str | None,
+            str | None, str | None, str | None, str | None, str | None]
+# A record as a change makes it: (collection, id, and the op making it: actor, counter; value)
+Record = tuple[str, str, bytes, int, Plain]
+INSERT_WRITERS = "INSERT OR IGNORE INTO ledger_entry_writers (ledger, writer, id) VALUES (?, ?, ?)"
 STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
 # Named: with only `ledger = ?` to match, SQLite's planner took the index by actor as readily
 # as the partial index of kinds, and read every record of the ledger (measured: 2.4 ms at 10k
@@ -166,6 +181,8 @@ class LedgerIndex:
         # ledger changes ingest stored in this transaction, by hash: parsed, and what each makes
         self._handed: dict[bytes, tuple[ParsedChange, list[Made]]] = {}
         self._numbers: dict[str, int] = {}  # ledger -> its number in the index's tables
+        # one Packer kept: msgpack.packb makes one a call, allocating (and freeing) its buffer
+        self._packer = msgpack.Packer()
         create_schema(store.db, SCHEMA)
         for (table,) in store.db.execute(  # their ledgers are indexed again, in FORMAT (`ensure`)
                 f"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN {OLDER_TABLES}").fetchall():
@@ -223,24 +240,34 @@ class LedgerIndex:
         as the write rules decoded them (`stored`); any other change stored since (by a
         process without the index, or a hand-filled table) is read from the store."""
         db = self.store.db
-        rows = db.execute("SELECT seqno, doc, hash FROM changes WHERE seqno > ? ORDER BY seqno",
-                          (self._upto(),)).fetchall()
-        if not rows:
+        upto, last = self._upto(), self.store.last_seqno()
+        if last <= upto:
             return
         handed, self._handed = self._handed, {}
-        ledger = [(seqno, doc_id, bytes(h)) for seqno, doc_id, h in rows if doc_id.startswith("ledger/")]
-        unhanded = [seqno for seqno, _, h in ledger if h not in handed]
-        chunks = {} if not unhanded else {seqno: bytes(raw) for seqno, raw in db.execute(
-            "SELECT seqno, change FROM changes WHERE seqno BETWEEN ? AND ? AND doc LIKE 'ledger/%'",
-            (unhanded[0], unhanded[-1]))}
         changes: dict[str, list[tuple[ParsedChange, list[Made]]]] = {}
-        for seqno, doc_id, h in ledger:
-            found = handed.get(h) or _decoded(chunks[seqno])
+        for doc_id, h in db.execute("SELECT doc, hash FROM changes WHERE seqno > ?"
+                                    " AND substr(doc, 1, 7) = 'ledger/' ORDER BY seqno", (upto,)).fetchall():
+            found = handed.get(h) or self._decoded(h)
             if found is not None:
                 changes.setdefault(doc_id, []).append(found)
         for doc_id, stored in changes.items():
             self._index(doc_id, stored)
-        db.execute("UPDATE ledger_index_state SET upto = ?", (rows[-1][0],))
+        db.execute("UPDATE ledger_index_state SET upto = ?", (last,))
+
+    def _decoded(self, change_hash: bytes) -> tuple[ParsedChange, list[Made]] | None:
+        """A change stored without being handed over (`stored`), parsed, with what it makes;
+        None for one that does not parse, and nothing made by one whose ops do not decode: the
+        store never holds either from ingest (a test filling the table by hand, or lifting
+        the write rules, does)."""
+        (raw,) = self.store.db.execute("SELECT change FROM changes WHERE hash = ?", (change_hash,)).fetchone()
+        try:
+            change = parse_change(bytes(raw))
+        except Rejected:
+            return None
+        try:
+            return change, made_under_keys(decode_rows(change))
+        except Rejected:
+            return change, []
 
     def stored(self, change: ParsedChange, rows: Rows) -> None:
         """A ledger change ingest just stored, with its operations as the write rules decoded
@@ -256,22 +283,31 @@ class LedgerIndex:
         """Index what these changes of one ledger, stored in order, wrote: read from the
         changes alone (the ledger's document is read only when a revocation may have moved)."""
         revoked = self._revocations(doc_id)
-        made = [found for _, of_change in changes for found in of_change]
         if revoked is None:
             if all(change.deps for change, _ in changes):
                 return  # indexed before this index existed, or in another format: see `ensure`
-            self._begin(doc_id, {key: op for parent, key, op, _ in made
+            self._begin(doc_id, {key: op for _, of_change in changes for parent, key, op, _ in of_change
                                  if parent is None and key in MAPPED})
             revoked = {}
         maps = self._collections(doc_id)
-        records = [(maps[parent], key, op, value) for parent, key, op, value in made
-                   if parent is not None and parent in maps]
-        certified = [(key, op, value) for c, key, op, value in records if c == DEVICES]
-        for change, of_change in changes:
-            certified += made_in_map(change, of_change)
+        records: list[Record] = []
+        certified: list[tuple[str, OpId, Plain]] = []
+        revocations: list[OpId] = []  # the device entries a revocation was written into
+        for change, of_change in changes:  # one pass: a record costs as little as it can here
+            for parent, key, op, value in of_change:
+                if parent is None:
+                    if key == DEVICES:
+                        certified += made_in_map(change, of_change)
+                    continue
+                collection = maps.get(parent)
+                if collection == DEVICES:
+                    certified.append((key, op, value))
+                elif collection is not None:
+                    records.append((collection, key, op.actor, op.counter, value))
+                if key == "revoked":
+                    revocations.append(parent)
         for key, op, value in certified:
             self.devices.certified(doc_id, key, op, value)
-        revocations = [parent for parent, key, _, _ in made if key == "revoked" and parent is not None]
         if revocations or (revoked and any(
                 change.actor[:KEY_BYTES].hex() in revoked for change, _ in changes)):
             doc = self.docs.get(doc_id)
@@ -280,19 +316,16 @@ class LedgerIndex:
             if now != revoked:
                 self._revise(doc_id, revoked, now)
                 revoked = now
-        records = [r for r in records if r[0] != DEVICES]
-        counted = dict.fromkeys(INDEXED, 0)
         ledger = self._numbered(doc_id)
-        for collection, key, op, value in records:
-            counted[collection] += self._put(ledger, collection, key, op.actor, op.counter,
-                                             value, revoked)
-        if any(counted.values()):
+        if not records:
+            return
+        counted = self._put(ledger, records, revoked)
+        if counted[DECISIONS] or counted[MANDATES]:
             self.store.db.execute("UPDATE ledger_indexed SET decisions = decisions + ?,"
                                   " mandates = mandates + ? WHERE doc = ?",
                                   (counted[DECISIONS], counted[MANDATES], doc_id))
-        if records:
-            self._date_mandates(ledger, [k for c, k, _, _ in records if c == DECISIONS],
-                                [k for c, k, _, _ in records if c == MANDATES])
+        self._date_mandates(ledger, [r[1] for r in records if r[0] == DECISIONS],
+                            [r[1] for r in records if r[0] == MANDATES])
 
     def _begin(self, doc_id: str, maps: Mapping[str, OpId]) -> None:
         """Index a ledger from its first change: the op that made each collection's map (the
@@ -396,58 +429,66 @@ class LedgerIndex:
                 f" WHERE ledger = ? AND collection = ? AND {STANDING}) WHERE doc = ?",
                 (self._numbered(doc_id), collection, doc_id))
 
-    def _put(self, ledger: int, collection: str, key: str, actor: bytes, counter: int,
-             raw: Plain, revoked: Revocations) -> int:
-        """One record's row: its fields as readers select by them, and why it is void; returns
-        how many more records readers show (0 or 1; -1 when a shown one was replaced)."""
-        kind = subject = supersedes = revote_of = decision = person_key = council = void = None
-        writers: list[str] = []
-        day = ""
-        entry = _encoded(raw)
-        if collection == DECISIONS:
-            found = decision_of(key, raw) if entry is not None else None
-            if found is None:
-                entry = None
-            else:
-                day = found.date.isoformat()
-                kind, subject = found.kind, found.subject
-                supersedes, revote_of = found.supersedes, found.revote_of
-        elif collection == MANDATES:
-            mandate = mandate_of(key, raw) if entry is not None else None
-            if mandate is None:
-                entry = None
-            else:
-                decision, council = mandate.decision, mandate.council
-                person_key = person(mandate.delegate_key, mandate.delegate)
-                writers = mandate.writers()
-        if revoked and collection in COLLECTIONS:
-            reason, inside = revoked.get(actor[:KEY_BYTES].hex(), (None, {}))
-            void = reason if reason is not None and counter > inside.get(actor.hex(), 0) else None
-        row = (ledger, collection, key, actor, counter, entry, day, kind, subject, supersedes,
-               revote_of, decision, person_key, council, void)
-        db = self.store.db
-        try:
-            db.execute(INSERT_ROW, row)
-            if collection == MANDATES:
-                self._writers(ledger, key, writers)
-            return int(entry is not None and void is None)
-        except sqlite3.IntegrityError:  # two concurrent creations of one id: the greater op wins
-            held_counter, held_actor, standing = db.execute(
-                f"SELECT counter, actor, {STANDING} FROM ledger_entries WHERE ledger = ? AND"
-                " collection = ? AND id = ?", (ledger, collection, key)).fetchone()
-            if (held_counter, bytes(held_actor)) >= (counter, actor):
-                return 0
-            db.execute(f"INSERT OR REPLACE INTO ledger_entries {ROW}", row)
-            if collection == MANDATES:
-                self._writers(ledger, key, writers)
-            return int(entry is not None and void is None) - int(standing)
+    def _put(self, ledger: int, records: list[Record], revoked: Revocations) -> dict[str, int]:
+        """The rows of records; returns how many more records readers show, by collection
+        (fewer where a shown one was replaced)."""
+        pack = self._packer.pack
+        rows = [_row(ledger, collection, key, actor, counter, raw, revoked, pack)
+                for collection, key, actor, counter, raw in records]
+        shown = dict.fromkeys(INDEXED, 0)
+        for at in range(0, len(rows), CHUNK):
+            self._insert(rows[at:at + CHUNK], shown)
+        return shown
 
-    def _writers(self, ledger: int, key: str, writers: list[str]) -> None:
-        """The keys that may write the log of mandate `key`, as the entry kept for it names them."""
+    def _insert(self, rows: list[tuple[Row, Sequence[str]]], shown: dict[str, int]) -> None:
+        """Rows inserted by one statement when they are CHUNK: one statement a row cost as
+        much as all the rest of the indexing, one statement opening each index once for CHUNK
+        rows a third less (measured). A chunk holding an id held already (two concurrent
+        creations of one id) is inserted a row at a time, each such row as `_concurrent` says."""
         db = self.store.db
+        if len(rows) == CHUNK:
+            try:
+                db.execute(INSERT_ROWS, tuple(chain.from_iterable(map(itemgetter(0), rows))))
+                self._inserted(rows, shown)
+                return
+            except sqlite3.IntegrityError:  # the statement inserted none of them
+                pass
+        at = 0
+        while at < len(rows):
+            before = db.total_changes
+            try:
+                db.executemany(INSERT_ROW, map(itemgetter(0), rows[at:]))
+                inserted, held = rows[at:], None
+            except sqlite3.IntegrityError:  # each row inserted changed one: the next one is held
+                stop = at + db.total_changes - before
+                inserted, held = rows[at:stop], rows[stop]
+            at += len(inserted) + 1
+            self._inserted(inserted, shown)
+            if held is not None:
+                self._concurrent(*held, shown)
+
+    def _inserted(self, rows: list[tuple[Row, Sequence[str]]], shown: dict[str, int]) -> None:
+        """Count rows just inserted, and list who may write the log of each mandate among them."""
+        for row, _ in rows:
+            shown[row[1]] += _shown(row)
+        writers = [(row[0], writer, row[2]) for row, of_row in rows for writer in of_row]
+        if writers:
+            self.store.db.executemany(INSERT_WRITERS, writers)
+
+    def _concurrent(self, row: Row, writers: Sequence[str], shown: dict[str, int]) -> None:
+        """A record whose id the index holds already, made concurrently: the greater op wins,
+        as Automerge shows it."""
+        db = self.store.db
+        ledger, collection, key, actor, counter = row[:5]
+        held_counter, held_actor, standing = db.execute(
+            f"SELECT counter, actor, {STANDING} FROM ledger_entries WHERE ledger = ? AND"
+            " collection = ? AND id = ?", (ledger, collection, key)).fetchone()
+        if (held_counter, bytes(held_actor)) >= (counter, actor):
+            return
+        db.execute(f"INSERT OR REPLACE INTO ledger_entries {ROW}", row)
         db.execute("DELETE FROM ledger_entry_writers WHERE ledger = ? AND id = ?", (ledger, key))
-        db.executemany("INSERT OR IGNORE INTO ledger_entry_writers (ledger, writer, id)"
-                       " VALUES (?, ?, ?)", [(ledger, writer, key) for writer in writers])
+        db.executemany(INSERT_WRITERS, [(ledger, writer, key) for writer in writers])
+        shown[collection] += _shown(row) - int(standing)
 
     def _date_mandates(self, ledger: int, decisions: list[str] | None,
                        mandates: list[str] | None) -> None:
@@ -461,10 +502,12 @@ class LedgerIndex:
         if decisions is None and mandates is None:
             db.execute(date, (ledger,))
             return
+        # one statement each, the ids as a JSON array: one a record cost a tenth of the index
         if decisions:
-            db.executemany(date + " AND m.decision = ?", [(ledger, d) for d in decisions])
+            db.execute(date + " AND m.decision IN (SELECT value FROM json_each(?))",
+                       (ledger, json.dumps(decisions)))
         if mandates:
-            db.executemany(date + " AND m.id = ?", [(ledger, m) for m in mandates])
+            db.execute(date + " AND m.id IN (SELECT value FROM json_each(?))", (ledger, json.dumps(mandates)))
 
     # --- built from the document, for ledgers held before -----------------------------------
 
@@ -504,13 +547,17 @@ class LedgerIndex:
         report(doc_id, 0, total)
         for collection in INDEXED:
             raws = read_map(doc, collection)
+            records: list[Record] = []
             for key, obj in entries[collection].items():
                 made = object_op(obj)
                 if made is not None:
-                    self._put(ledger, collection, key, made[0], made[1], raws.get(key), revoked)
+                    records.append((collection, key, made[0], made[1], raws.get(key)))
                 done += 1
                 if done % REPORT_EVERY == 0 and done < total:
+                    self._put(ledger, records, revoked)
+                    records = []
                     report(doc_id, done, total)
+            self._put(ledger, records, revoked)
         self._recount(doc_id)
         self._date_mandates(ledger, None, None)
         report(doc_id, total, total)
@@ -635,29 +682,53 @@ class LedgerIndex:
             " ORDER BY collection, id", (self._known_number(doc_id),)))
 
 
-def _decoded(raw: bytes) -> tuple[ParsedChange, list[Made]] | None:
-    """A stored chunk parsed, with what it makes; None for one that does not parse, and
-    nothing made by one whose ops do not decode: the store never holds either from ingest
-    (a test filling the table by hand, or lifting the write rules, does)."""
+def _row(ledger: int, collection: str, key: str, actor: bytes, counter: int, raw: Plain,
+         revoked: Revocations, pack: Callable[[Plain], bytes]) -> tuple[Row, Sequence[str]]:
+    """One record's row: its fields as readers select by them, and why it is void; and the
+    keys that may write its log (a mandate's)."""
+    kind = subject = supersedes = revote_of = decision = person_key = council = void = None
+    writers: Sequence[str] = ()
+    day = ""
+    entry = _encoded(raw, pack)
+    if collection == DECISIONS:
+        found = decision_of(key, raw) if entry is not None else None
+        if found is None:
+            entry = None
+        else:
+            day = raw["date"]  # as decision_of read it: YYYY-MM-DD exactly, its isoformat()
+            kind, subject = found.kind, found.subject
+            supersedes, revote_of = found.supersedes, found.revote_of
+    elif collection == MANDATES:
+        mandate = mandate_of(key, raw) if entry is not None else None
+        if mandate is None:
+            entry = None
+        else:
+            decision, council = mandate.decision, mandate.council
+            person_key = person(mandate.delegate_key, mandate.delegate)
+            writers = mandate.writers()
+    if revoked and collection in COLLECTIONS:
+        reason, inside = revoked.get(actor[:KEY_BYTES].hex(), (None, {}))
+        void = reason if reason is not None and counter > inside.get(actor.hex(), 0) else None
+    return (ledger, collection, key, actor, counter, entry, day, kind, subject, supersedes,
+            revote_of, decision, person_key, council, void), writers
+
+
+def _shown(row: Row) -> int:
+    """1 for the row of a record readers show (STANDING), 0 otherwise."""
+    return int(row[5] is not None and row[14] is None)
+
+
+def _encoded(raw: Plain, pack: Callable[[Plain], bytes]) -> bytes | None:
+    """A record's plain value as msgpack, as sync messages are written: packed in a fifth
+    of the time json.dumps took, read in half of json.loads's (measured); None for one it
+    cannot hold, which no change the write rules accept makes (W5)."""
     try:
-        change = parse_change(raw)
-    except Rejected:
+        packed = pack(raw)
+    except (TypeError, ValueError, OverflowError):
         return None
-    try:
-        return change, made_under_keys(decode_rows(change))
-    except Rejected:
-        return change, []
+    return packed
 
 
-def _encoded(raw: Plain) -> str | None:
-    """A record's plain value as JSON; None for one JSON cannot hold (bytes), which no
-    reader builds a decision or mandate from and the write rules refuse (W5)."""
-    try:
-        return json.dumps(raw)
-    except (TypeError, ValueError):
-        return None
-
-
-def _entries(rows: Iterable[tuple[str, str]]) -> dict[str, Plain]:
-    return {key: json.loads(entry) for key, entry in rows}
+def _entries(rows: Iterable[tuple[str, bytes]]) -> dict[str, Plain]:
+    return {key: msgpack.unpackb(entry) for key, entry in rows}
 
