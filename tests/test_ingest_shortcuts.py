@@ -21,9 +21,13 @@ from pnyx.daemon.store.ingest import Ingestor
 from pnyx.daemon.store.sqlite import Store
 from pnyx.daemon.store.watch import StoreWatch
 from pnyx.federation.amvalues import read_entry, read_map
+from pnyx.federation.changepack import pack, unpack
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import may_change_devices, read_ledger
+from pnyx.federation.sync import PULL_ENVELOPES
+
+from bench.corpus import ledger_chain, new_key
 
 from .ledgerkit import Assembly, author_on, found_assembly, fresh_store, vote
 
@@ -243,3 +247,25 @@ def test_past_its_bound_the_cache_of_device_states_reads_no_more_often(
         return len(reads)
 
     assert reads_with_room_for(6) == reads_with_room_for(10_000)
+
+
+def test_ledgers_interleaved_in_full_pulls_stay_cached_past_the_bound(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catch-up whose source interleaves several ledgers arrives in pulls of PULL_ENVELOPES,
+    each grouped by document: every ledger is read once a pull, so none is let go and loaded
+    again at each pull, even with the cache past its bound (at UNUSED_AFTER 1,000, below a
+    pull of 2,000, each was)."""
+    monkeypatch.setattr(documents, "MAX_CACHED_CHANGES", 100)
+    chains = [ledger_chain(new_key(), PULL_ENVELOPES // 2)[1] for _ in range(4)]
+    interleaved = [e for group in zip(*chains, strict=True) for e in group]
+    store = Store(tmp_path / "pnyx.sqlite")
+    docs = DocumentCache(store)
+    loads: list[str] = []
+    load = docs._load
+    monkeypatch.setattr(docs, "_load", lambda doc_id: loads.append(doc_id) or load(doc_id))
+    ingestor = Ingestor(store, docs)
+    for at in range(0, len(interleaved), PULL_ENVELOPES):
+        report = ingestor.ingest(unpack(pack(interleaved[at:at + PULL_ENVELOPES])))
+        assert report.accepted == PULL_ENVELOPES and not report.rejected
+    assert sorted(loads) == sorted(chain[0].doc_id for chain in chains)  # each loaded once
+    store.close()
