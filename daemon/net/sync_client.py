@@ -146,12 +146,12 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
         return asyncio.ensure_future(posted(request))
 
     async def store(envelopes: Sequence[Envelope]) -> None:
-        # A batch is stored once the request after it is on the wire: storing holds the loop,
-        # and aiohttp takes a few turns of it to send a request, which would otherwise leave
-        # only when the batch is stored, and the responder would pack the next one idle.
-        await on_wire.wait()
+        # Each slice of a batch is stored once the request sent last is on the wire: storing
+        # holds the loop, and aiohttp takes a few turns of it to send a request, which would
+        # otherwise leave only when the batch is stored, and the responder would pack the
+        # next one idle.
         source = url if initiator.peer_key is None else key_text(initiator.peer_key)
-        outcome.received.merge(await ingest_in_slices(node.ingestor, envelopes, source))
+        outcome.received.merge(await ingest_in_slices(node.ingestor, envelopes, source, on_wire))
 
     def ingest(envelopes: Sequence[Envelope]) -> asyncio.Future[None]:
         return asyncio.ensure_future(store(envelopes))  # running while the next batch comes
