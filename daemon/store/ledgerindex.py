@@ -67,7 +67,7 @@ from pnyx.federation.rotation import person
 from .devicesindex import DEVICES, DeviceIndex, made_in_map
 from .documents import DocumentCache
 from .schema import create_schema
-from .sqlite import Store, after_prefix
+from .sqlite import BY_HASH, Store, after_prefix
 
 FORMAT = "ledger-records/v4"  # bump when what a row holds changes: every ledger is re-indexed
 # (v4 keeps a record's value as msgpack, v3 kept it as JSON)
@@ -259,7 +259,7 @@ class LedgerIndex:
         None for one that does not parse, and nothing made by one whose ops do not decode: the
         store never holds either from ingest (a test filling the table by hand, or lifting
         the write rules, does)."""
-        (raw,) = self.store.db.execute("SELECT change FROM changes WHERE hash = ?", (change_hash,)).fetchone()
+        (raw,) = self.store.db.execute(f"SELECT change FROM changes WHERE {BY_HASH}", (change_hash,)).fetchone()
         try:
             change = parse_change(bytes(raw))
         except Rejected:
