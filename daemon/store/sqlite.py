@@ -176,7 +176,10 @@ class Store:
         self._at: dict[tuple[str, bytes, int], bytes] = {}  # (doc, actor, seq) -> hash held
         self._absent: set[bytes] = set()  # hashes not held, in this write transaction
         self._tops: dict[tuple[str, bytes], int] = {}  # (doc, actor) -> highest seq held, in it
-        self._unsettled: list[tuple[int, str, bytes, tuple[bytes, ...]]] = []  # stored, not settled
+        # (seqno, doc, hash, deps) of the changes stored in this write transaction, in order, and
+        # how many of them are settled (their heads and arrival written)
+        self._stored: list[tuple[int, str, bytes, tuple[bytes, ...]]] = []
+        self._settled = 0
         self._rows: list[tuple[object, ...]] = []  # rows of changes stored, not yet written ...
         self._next_seqno = 0  # ... and the arrival number of the next (0: not known yet)
         self.serial = 0  # write transactions begun ...
@@ -379,7 +382,8 @@ class Store:
         """What is known not held holds only inside one transaction (or up to a rollback)."""
         self._absent.clear()
         self._tops.clear()
-        self._unsettled.clear()
+        self._stored.clear()
+        self._settled = 0
         self._next_seqno = 0
 
     # --- the change index (federation.verify.ChangeIndex) ----------------------------
@@ -398,8 +402,9 @@ class Store:
         return held
 
     def _remember(self, change_hash: bytes, held: HeldChange) -> None:
-        make_room(self._held, MAX_REMEMBERED)
-        make_room(self._at, MAX_REMEMBERED)
+        if len(self._held) >= MAX_REMEMBERED:  # _at grows with it, never past it
+            make_room(self._held, MAX_REMEMBERED)
+            make_room(self._at, MAX_REMEMBERED)
         self._held[change_hash] = held
         self._at[(held.doc_id, held.actor, held.seq)] = change_hash
 
@@ -485,7 +490,7 @@ class Store:
         tops, key = self._tops, (doc_id, actor)
         if seq > tops.get(key, seq):
             tops[key] = seq
-        self._unsettled.append((seqno, doc_id, change_hash, deps))
+        self._stored.append((seqno, doc_id, change_hash, deps))
         return seqno
 
     def settle(self) -> None:
@@ -493,15 +498,26 @@ class Store:
         head is a change no other one depends on, so of a batch only its last changes
         become heads and only the heads it builds on stop being heads. One arrivals row
         marks the first change of the batch: all of it arrived then (`arrived_before`)."""
-        if not self._unsettled:
+        rows = self._stored[self._settled:]
+        if not rows:
             return
-        rows, self._unsettled = self._unsettled, []
+        self._settled = len(self._stored)
         stored = {(doc, h) for _, doc, h, _ in rows}
         built_on = {(doc, dep) for _, doc, _, deps in rows for dep in deps}
         self.db.executemany("DELETE FROM heads WHERE doc = ? AND hash = ?", built_on - stored)
         self.db.executemany("INSERT INTO heads (doc, hash) VALUES (?, ?)",
                             [(doc, h) for _, doc, h, _ in rows if (doc, h) not in built_on])
         self.db.execute("INSERT INTO arrivals (seqno, at) VALUES (?, ?)", (rows[0][0], time.time()))
+
+    def stored_here(self, after: int, upto: int) -> list[tuple[int, str, bytes, tuple[bytes, ...]]] | None:
+        """(seqno, doc, hash, deps) of every change stored after arrival number `after` up to
+        `upto`, in order, if this write transaction stored each of them (None: it did not, read
+        them from the table). The commit hooks of an index use it: reading the rows back cost
+        a tenth of what indexing a ledger change does (measured)."""
+        stored = self._stored
+        if stored and stored[0][0] == after + 1 and stored[-1][0] == upto and len(stored) == upto - after:
+            return stored
+        return None
 
     def keep_voucher(self, envelope: Envelope, change_hash: bytes) -> None:
         """The signed change that vouched for changes kept here (changes.md, "Vouched
