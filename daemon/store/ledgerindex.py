@@ -265,7 +265,8 @@ class LedgerIndex:
         None for one that does not parse, and nothing made by one whose ops do not decode: the
         store never holds either from ingest (a test filling the table by hand, or lifting
         the write rules, does)."""
-        (raw,) = self.store.db.execute(f"SELECT change FROM changes WHERE {BY_HASH}", (change_hash,)).fetchone()
+        (raw,) = self.store.db.execute(f"SELECT change FROM changes WHERE {BY_HASH}",
+                                       (change_hash,)).fetchone()
         try:
             change = parse_change(bytes(raw))
         except Rejected:

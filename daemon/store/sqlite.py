@@ -228,7 +228,8 @@ class Store:
         """The changes table of a store made before BY_HASH, whose hash had a unique index of
         its own, copied into the table as it is now: SQLite drops such an index only with its
         table. Once, inside the transaction that opens the store."""
-        row = self.db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'changes'").fetchone()
+        row = self.db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'changes'"
+                              ).fetchone()
         if row is None or "hash BLOB NOT NULL UNIQUE" not in row[0]:
             return
         columns = ", ".join(r[1] for r in self.db.execute("PRAGMA table_info(changes)"))
@@ -458,7 +459,8 @@ class Store:
             return True
         if change_hash in self._absent:
             return False
-        return self.db.execute(f"SELECT 1 FROM changes WHERE {BY_HASH}", (change_hash,)).fetchone() is not None
+        row = self.db.execute(f"SELECT 1 FROM changes WHERE {BY_HASH}", (change_hash,)).fetchone()
+        return row is not None
 
     def expect(self, hashes: Collection[bytes]) -> None:
         """Find out in one query which of the hashes a write transaction is about to judge
