@@ -515,7 +515,7 @@ class Store:
         """(seqno, doc, hash, deps) of every change stored after arrival number `after` up to
         `upto`, in order, if this write transaction stored each of them (None: it did not, read
         them from the table). The commit hooks of an index use it: reading the rows back cost
-        a tenth of what indexing a ledger change does (measured)."""
+        about 0.5 us a change, of the 13 that indexing a ledger change does (measured)."""
         stored = self._stored
         if stored and stored[0][0] == after + 1 and stored[-1][0] == upto and len(stored) == upto - after:
             return stored
