@@ -100,8 +100,7 @@ async def post(session: aiohttp.ClientSession, url: str, request: Request,
         counts[0] += len(body)
         counts[1] += len(data)
     try:
-        with collector_paused():  # as in `encoded`
-            return decode_reply(data)
+        return decoded_reply(data)
     except ProtocolError as exc:
         raise SyncFailed(f"{url} sent a bad reply: {exc}") from None
 
@@ -109,9 +108,16 @@ async def post(session: aiohttp.ClientSession, url: str, request: Request,
 def encoded(message: Request | Reply) -> bytes:
     """A message's body, built with the cyclic collector held off: a pack makes thousands of
     short-lived objects, none in cycles, and each collection meanwhile would walk everything
-    the process holds (measured: a third of the time to decode the packs of a 50k catch-up)."""
+    the process holds (measured, decoding the packs of a 50k catch-up: 0.35-0.49 s of CPU
+    with it, 0.20 s without)."""
     with collector_paused():
         return encode(message)
+
+
+def decoded_reply(data: bytes) -> Reply:
+    """decode_reply with the cyclic collector held off (as in `encoded`); raises ProtocolError."""
+    with collector_paused():
+        return decode_reply(data)
 
 
 async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreHoldings, url: str,
