@@ -47,11 +47,12 @@ MAX_IN_QUERY = 500  # hashes asked about in one query
 # for a quiet moment (or the close of the store's last connection, which SQLite checkpoints).
 WAL_CHECKPOINT_PAGES = 16_384
 WAL_KEPT_BYTES = 4 << 20  # a WAL file emptied by a checkpoint is cut back to this size
-# SQLite's page cache (2 MiB by default). The index of change hashes takes its pages at random:
-# past about 30k changes it no longer fitted, and a catch-up's fifth 10k changes read 0.52 pages a
-# change from the file and spilled 0.21 written pages mid-transaction, where the first 10k read and
-# spilled none; at 6 MiB, none up to 50k (measured, ingest's batches of 2,000). An idle daemon
-# lets the cache go (`checkpoint`); receiving 50k changes peaks 4 MB higher (144 MB).
+# SQLite's page cache (2 MiB by default). Indexes of random keys take their pages at random, and
+# a batch of ingest's (2,000 changes) dirties more pages than 2 MiB hold: over the fifth 10k
+# changes of a catch-up of 10 ledgers interleaved, 0.64 pages a change were read from the file again
+# and 0.62 spilled mid-transaction; at 6 MiB, 0.21 and 0.16 (one after another: 0.07 and 0.14 at
+# 2 MiB, 0.02 and none at 6; measured). An idle daemon lets the cache go (`checkpoint`); receiving
+# 50k changes peaks 6 MB higher (144 MB).
 PAGE_CACHE_KIB = 6_144
 
 # A bytes or None parameter is bound as it is, but the sqlite3 module first looks for an adapter
