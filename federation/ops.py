@@ -324,6 +324,7 @@ def _op_id(counter: int | None, actor: bytes | None, what: str) -> OpId | None:
 
 STR_TAG: Final = 6
 SMALL_INT: Final = 1 << 4 | 4  # value metadata of a one-byte int
+TWO_BYTE_INT: Final = 2 << 4 | 4  # ... and of a two-byte one
 
 
 def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[object]]:
@@ -354,6 +355,11 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
             kinds.append("null")
         elif meta == SMALL_INT and raw[pos] < 0x80:  # an int of one byte, -64..63
             values.append(raw[pos] - 0x80 if raw[pos] & 0x40 else raw[pos])
+            kinds.append("int")
+        elif meta == TWO_BYTE_INT and raw[pos] >= 0x80 and raw[pos + 1] < 0x80 \
+                and raw[pos + 1] != (0x7F if raw[pos] & 0x40 else 0):  # minimal: not one byte's
+            low, high = raw[pos] & 0x7F, raw[pos + 1]  # an int of two bytes, -8192..8191
+            values.append(low | (high - 0x80) << 7 if high & 0x40 else low | high << 7)
             kinds.append("int")
         else:
             kind, value = _value(meta & 0x0F, raw[pos:end])

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final, NamedTuple, Protocol, cast
 
-from .bounded import make_room
 from .chunk import parse_change
 from .docids import RECORD_ID_RE, DocKind
 from .envelope import ACTOR_BYTES, VerifiedChange
@@ -392,7 +391,9 @@ class _Judge:
 
     def fields(self, obj: OpId | None, start: int, end: int) -> bool:
         """Ops `start` to `end`, when all of them put a field of a map this change made: True
-        if `op` would allow each (and then with what `op` would record), False to ask `op`."""
+        if `op` would allow each (and then with what `op` would record), False to ask `op`.
+        Each key is looked up in the table directly: a memo of runs by their keys cost more to
+        hash and compare than the lookups it spared (measured)."""
         found = self.parents.get(obj)
         if found is None:
             return False
@@ -400,23 +401,25 @@ class _Judge:
         if not parent_new or parent_type != "map" or node is None or owner is None:
             return False
         rows = self.rows
-        action, pred, insert, key = rows.action, rows.pred, rows.insert, rows.key
-        for i in range(start, end):
-            if action[i] != PUT or pred[i] or insert[i] or key[i] is None:
-                return False
-        named = cast(tuple[str, ...], tuple(key[start:end]))
+        action, pred, insert, key, kind = rows.action, rows.pred, rows.insert, rows.key, rows.kind
         written = self.written.get(obj)  # none yet, the usual case: nothing to compare with
-        if (written is not None and not written.isdisjoint(named)) \
-                or not _fields_allowed(node, named, tuple(rows.kind[start:end])):
-            return False
+        named: set[str] = set()
+        for i in range(start, end):
+            field = key[i]
+            if action[i] != PUT or pred[i] or insert[i] or field is None or field in named \
+                    or (written is not None and field in written):
+                return False
+            child = node.step(field)
+            if child is None or child.row is not None or kind[i] not in child.types:
+                return False
+            named.add(field)
         if written is None:
-            self.written[obj] = set(named)
+            self.written[obj] = named
         else:
             written.update(named)
         values, value = self.values, rows.value
         for i in range(start, end):
-            path = (*parent, named[i - start])
-            values[path] = value[i]
+            values[(*parent, cast(str, key[i]))] = value[i]
         return True
 
     def op(self, n: int, obj: OpId | None) -> None:
@@ -508,31 +511,6 @@ class _Judge:
             if assembly is None or not PROOFS[proof](assembly, device, content):
                 raise self.fail(n, W_SIGNED, f"{'/'.join(path)} does not carry the assembly "
                                              f"key's {proof}", row_)
-
-
-# Whether a run of fields may be put in a map made in the same change, by the map's node in
-# the table and the run's keys and value types: changes of one kind repeat them. Bounded: at
-# most MAX_VERDICTS runs of at most VERDICT_KEYS keys and VERDICT_CHARS characters of keys each.
-_VERDICTS: Final[dict[tuple[_Node, tuple[str, ...], tuple[str, ...]], bool]] = {}
-MAX_VERDICTS: Final = 4_096
-VERDICT_KEYS: Final = 64
-VERDICT_CHARS: Final = 1_024
-
-
-def _fields_allowed(node: _Node, keys: tuple[str, ...], kinds: tuple[str, ...]) -> bool:
-    """Every key a field of `node` (not a row of its own) whose types include its value's,
-    and no key twice: what `_Judge.op` checks of a put in a map made in the same change."""
-    memo = (node, keys, kinds)
-    verdict = _VERDICTS.get(memo)
-    if verdict is not None:
-        return verdict
-    verdict = len(set(keys)) == len(keys) and all(
-        child is not None and child.row is None and kind in child.types
-        for child, kind in zip(map(node.step, keys), kinds, strict=True))
-    if len(keys) <= VERDICT_KEYS and sum(map(len, keys)) <= VERDICT_CHARS:
-        make_room(_VERDICTS, MAX_VERDICTS)
-        _VERDICTS[memo] = verdict
-    return verdict
 
 
 def _plain(values: dict[Path, object], path: Path) -> dict[str, object]:
