@@ -68,11 +68,15 @@ class OpId(NamedTuple):
     actor: bytes
 
 
+# tuple.__new__, looked up once: compiled code calling it by name looks the method up each time.
+NEW_TUPLE: Final = tuple.__new__
+
+
 def new_op_id(counter: int, actor: bytes) -> OpId:
     """`OpId(counter, actor)`, built as the tuple it is: compiled code calling a NamedTuple
     runs its generated `__new__` as Python (about 0.3 µs an id, measured), and ingest builds
     a few ids for every change."""
-    return tuple.__new__(OpId, (counter, actor))
+    return NEW_TUPLE(OpId, (counter, actor))
 
 
 HEAD: Final = OpId(0, b"")  # the list position before the first element
@@ -223,7 +227,7 @@ class _Columns:
             for i, act in enumerate(actions):
                 if act != PUT:  # only a put has a value
                     kinds[i], values[i] = "", None
-        return tuple.__new__(Rows, (start, self.actors[0], objs, keys, elems, self.insert, actions, kinds,
+        return NEW_TUPLE(Rows, (start, self.actors[0], objs, keys, elems, self.insert, actions, kinds,
                                     values, preds))  # as new_op_id builds an OpId
 
     def objects(self) -> list[OpId | None]:

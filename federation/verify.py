@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, final
+from typing import Final, Protocol, final
 
 from .amvalues import Plain
+from .bounded import make_room
 from .envelope import VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text
@@ -179,12 +180,34 @@ def _check_authority(vc: VerifiedChange, authority: AuthorityRecords) -> Wait | 
     if signer == doc.assembly:
         return None
     entry = authority.device_entry(doc.assembly, signer, change.deps)
-    if not certificate_valid(doc.assembly, signer, entry):
+    valid, cut = _device_verdict(doc.assembly, signer, entry)
+    if not valid:
         raise Rejected(Reason.UNKNOWN_DEVICE, "no certificate of the assembly precedes this change")
     # A revocation in the change's own past: its writer knew it was revoked. One the change
     # has not seen leaves it valid but void in every read (federation/void.py), wherever
     # and whenever it arrives, so that every receiver holds the same changes.
-    cut = revocation_cut(doc.assembly, signer, entry)
     if cut is not None and cut.get(change.actor.hex(), 0) < change.seq:
         raise Rejected(Reason.REVOKED_DEVICE, "the device's revocation precedes this change")
     return None
+
+
+# The last `devices` entry read for each (assembly, device), with whether it certifies the
+# device and its revocation cut: a device's changes mostly see the same entry, one object
+# the store hands out again for every state after it (DocumentCache.device_entry), so its
+# certificate and revocation are judged once for a run of them, not once a change. Entries
+# are plain values never changed once read; the entry is kept, so its identity stays its own.
+_DEVICE_VERDICTS: Final[dict[tuple[bytes, bytes], tuple[Plain, bool, dict[str, int] | None]]] = {}
+MAX_DEVICE_VERDICTS: Final = 1_024
+
+
+def _device_verdict(assembly: bytes, device: bytes, entry: Plain) -> tuple[bool, dict[str, int] | None]:
+    """certificate_valid and revocation_cut of `entry`, judged once for the same entry."""
+    known = _DEVICE_VERDICTS.get((assembly, device))
+    if known is not None and known[0] is entry:
+        return known[1], known[2]
+    valid = certificate_valid(assembly, device, entry)
+    cut = revocation_cut(assembly, device, entry) if valid else None
+    if len(_DEVICE_VERDICTS) >= MAX_DEVICE_VERDICTS:  # asked here: make_room is a call into source
+        make_room(_DEVICE_VERDICTS, MAX_DEVICE_VERDICTS)
+    _DEVICE_VERDICTS[(assembly, device)] = (entry, valid, cut)
+    return valid, cut

@@ -29,7 +29,7 @@ from .envelope import ACTOR_BYTES, VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text, parse_key
 from .ledger import certificate_valid, revocation_cut
-from .ops import HEAD, PUT, Action, Op, OpId, Rows, Value, decode_rows, new_op_id
+from .ops import HEAD, NEW_TUPLE, PUT, Action, Op, OpId, Rows, Value, decode_rows, new_op_id
 
 Path = tuple[str, ...]
 # Final: compiled code reads a Final module constant directly, any other through the
@@ -353,7 +353,7 @@ def check_writes(vc: VerifiedChange, held: HeldObjects, grouped: bool = True) ->
         if missing:
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: the genesis does not "
                                                    f"create {', '.join(missing)}")
-    return tuple.__new__(Written, (judge.values, judge.rows))  # as ops.new_op_id builds an OpId
+    return NEW_TUPLE(Written, (judge.values, judge.rows))  # as ops.new_op_id builds an OpId
 
 
 Parent = tuple[Path, str, bool, Place]  # an object's path, type, whether made here, and place
@@ -403,23 +403,26 @@ class _Judge:
         rows = self.rows
         action, pred, insert, key, kind = rows.action, rows.pred, rows.insert, rows.key, rows.kind
         written = self.written.get(obj)  # none yet, the usual case: nothing to compare with
-        named: set[str] = set()
         for i in range(start, end):
             field = key[i]
-            if action[i] != PUT or pred[i] or insert[i] or field is None or field in named \
+            if action[i] != PUT or pred[i] or insert[i] or field is None \
                     or (written is not None and field in written):
                 return False
-            child = node.step(field)
+            child = node.literal.get(field)
+            if child is None:
+                child = node.step(field)
             if child is None or child.row is not None or kind[i] not in child.types:
                 return False
-            named.add(field)
+        named = set(cast(list[str], key[start:end]))
+        if len(named) != end - start:  # a key put twice in the run: `op` says which
+            return False
         if written is None:
             self.written[obj] = named
         else:
             written.update(named)
         values, value = self.values, rows.value
         for i in range(start, end):
-            values[(*parent, cast(str, key[i]))] = value[i]
+            values[_extended(parent, cast(str, key[i]))] = value[i]
         return True
 
     def op(self, n: int, obj: OpId | None) -> None:
@@ -433,7 +436,7 @@ class _Judge:
             raise self.fail(n, W_OVERWRITE, "overwrites an earlier value")
         parent, parent_type, parent_new, (node, owner) = self.parents.get(obj) or self.parent(n, obj)
         segment = self.segment(n, obj, parent_type)
-        path = (*parent, segment)
+        path = _extended(parent, segment)
         node = node.step(segment) if node is not None else None
         if node is not None and node.row is not None:
             owner = (node.row, len(path))
@@ -511,6 +514,17 @@ class _Judge:
             if assembly is None or not PROOFS[proof](assembly, device, content):
                 raise self.fail(n, W_SIGNED, f"{'/'.join(path)} does not carry the assembly "
                                              f"key's {proof}", row_)
+
+
+def _extended(path: Path, key: str) -> Path:
+    """`(*path, key)`, built at once for the usual depths: compiled, the starred form builds a
+    list and copies it into the tuple (a few hundred instructions a field, measured)."""
+    depth = len(path)
+    if depth == 2:
+        return path[0], path[1], key
+    if depth == 1:
+        return path[0], key
+    return (*path, key)
 
 
 def _plain(values: dict[Path, object], path: Path) -> dict[str, object]:
