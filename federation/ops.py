@@ -458,8 +458,9 @@ def made_under_keys(rows: Rows) -> list[Made]:
     for obj_id, made_obj in made.items():
         if isinstance(made_obj, list):
             made_obj.extend(values[e] for e in _in_order(obj_id, HEAD, after))
-        else:  # keys in Automerge's order, as the document gives them
-            entries = sorted(made_obj.items())
+        else:  # keys in Automerge's order, as the document gives them (the keys sorted
+            # alone: as (key, value) pairs each comparison compares tuples first)
+            entries = {key: made_obj[key] for key in sorted(made_obj)}
             made_obj.clear()
             made_obj.update(entries)
     return out
