@@ -92,7 +92,10 @@ def check_in_context(vc: VerifiedChange, index: ChangeIndex, authority: Authorit
         return Wait(tuple(missing), None)
     if change.seq > 1:
         _check_previous(vc, index, deps)
-    expected_start = 1 + max([d.max_op for d in deps], default=0)  # a list: cheaper than a generator
+    expected_start = 1  # 1 + the greatest max_op of the deps: a loop, as max(default=) is a
+    for held in deps:   # call by keyword, costlier compiled than the loop
+        if held.max_op >= expected_start:
+            expected_start = held.max_op + 1
     if change.start_op != expected_start:
         raise Rejected(Reason.START_OP_MISMATCH,
                        f"start_op {change.start_op}, dependencies say {expected_start}")
