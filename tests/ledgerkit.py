@@ -28,11 +28,11 @@ from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
 from pnyx.daemon.store.node import Node, create_data_dir, open_node
 from pnyx.daemon.store.sqlite import Store
+from pnyx.federation import verify
 from pnyx.federation.chunk import MAGIC, encode_uleb
 from pnyx.federation.columns import Reader
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, VerifiedChange, run_actor, sign_change
-from pnyx.federation import verify
 from pnyx.federation.errors import Rejected
 from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import Decision, Profile, Tally, write_decision
