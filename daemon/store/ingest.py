@@ -45,12 +45,7 @@ from .ledgerindex import LedgerIndex
 from .sqlite import Store
 from .staging import StagedApplyFailed
 
-# Changes judged and committed together: a pull's PULL_ENVELOPES (2,000) in one commit. A commit
-# writes each page its changes touched once, and the indexes of random keys (change hashes, record
-# ids) outgrow a batch as the store grows, so that each change comes to write pages of its own:
-# at 500 a batch, 0.40 pages written a change over the first 10k changes of a catch-up and 0.75
-# over the fifth; at 2,000, 0.26 and 0.36 (with the page cache of sqlite.PAGE_CACHE_KIB; measured).
-BATCH = 2_000
+BATCH = 500
 _first = itemgetter(0)  # a path's first segment
 
 

@@ -47,12 +47,11 @@ MAX_IN_QUERY = 500  # hashes asked about in one query
 # for a quiet moment (or the close of the store's last connection, which SQLite checkpoints).
 WAL_CHECKPOINT_PAGES = 16_384
 WAL_KEPT_BYTES = 4 << 20  # a WAL file emptied by a checkpoint is cut back to this size
-# SQLite's page cache (2 MiB by default). Indexes of random keys take their pages at random, and
-# a batch of ingest's (2,000 changes) dirties more pages than 2 MiB hold: over the fifth 10k
-# changes of a catch-up of 10 ledgers interleaved, 0.64 pages a change were read from the file again
-# and 0.62 spilled mid-transaction; at 6 MiB, 0.21 and 0.16 (one after another: 0.07 and 0.14 at
-# 2 MiB, 0.02 and none at 6; measured). An idle daemon lets the cache go (`checkpoint`); receiving
-# 50k changes peaks 6 MB higher (144 MB).
+# SQLite's page cache (2 MiB by default). Indexes of random keys (change hashes, record ids) take
+# their pages at random and outgrow it as the store grows: over the fifth 10k changes of a
+# catch-up of 10 ledgers interleaved (transactions of 500), 0.83 pages a change were read from the
+# file again and 0.35 written pages spilled mid-transaction, where the first 10k read 0.07 and
+# spilled none; at 6 MiB, 0.40 and none (measured). An idle daemon lets it go (`checkpoint`).
 PAGE_CACHE_KIB = 6_144
 
 # A bytes or None parameter is bound as it is, but the sqlite3 module first looks for an adapter
