@@ -47,12 +47,6 @@ MAX_IN_QUERY = 500  # hashes asked about in one query
 # for a quiet moment (or the close of the store's last connection, which SQLite checkpoints).
 WAL_CHECKPOINT_PAGES = 16_384
 WAL_KEPT_BYTES = 4 << 20  # a WAL file emptied by a checkpoint is cut back to this size
-# SQLite's page cache (2 MiB by default). Indexes of random keys (change hashes, record ids) take
-# their pages at random and outgrow it as the store grows: over the fifth 10k changes of a
-# catch-up of 10 ledgers interleaved (transactions of 500), 0.83 pages a change were read from the
-# file again and 0.35 written pages spilled mid-transaction, where the first 10k read 0.07 and
-# spilled none; at 6 MiB, 0.40 and none (measured). An idle daemon lets it go (`checkpoint`).
-PAGE_CACHE_KIB = 6_144
 
 # A bytes or None parameter is bound as it is, but the sqlite3 module first looks for an adapter
 # for it (unlike int and str): a miss in its registry, then __adapt__ and __conform__ looked
@@ -199,7 +193,6 @@ class Store:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         self.db.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
-        self.db.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
         self.db.execute("PRAGMA foreign_keys=ON")
         with schema_transaction(self.db):
             had_heads = self._has_table("heads")
@@ -359,11 +352,9 @@ class Store:
         """Copy the WAL into the database file now (an idle daemon does: see
         WAL_CHECKPOINT_PAGES), as far as no reader of another process still needs it; it
         never waits for one. The WAL is synced first, as at every checkpoint: what it holds
-        was durable or is made so, never lost. The page cache is let go too (PAGE_CACHE_KIB):
-        an idle daemon keeps none of what it once read."""
+        was durable or is made so, never lost."""
         if not self.db.in_transaction:
             self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            self.db.execute("PRAGMA shrink_memory")
 
     def synced(self, due: int) -> None:
         """A sync that `sync_due` gave `due` for has finished."""
