@@ -39,7 +39,7 @@ INCREMENT_ACTION: Final = 5
 # Value types (low 4 bits of a value metadata entry) Automerge 1.0.0rc1 panics on reading:
 # 8 is a counter, 10 to 15 are reserved for future types.
 UNREADABLE_VALUE_TYPES = frozenset({8, *range(10, 16)})
-_UNREADABLE_BITS: Final = sum(1 << t for t in UNREADABLE_VALUE_TYPES)  # bit t: type t is one
+_UNREADABLE_BITS: Final[int] = sum(1 << t for t in UNREADABLE_VALUE_TYPES)  # bit t: type t is one
 # Automerge keeps op counters in a u32 and refuses a change whose start_op exceeds it.
 MAX_OP_COUNTER: Final = (1 << 32) - 1
 
@@ -147,8 +147,9 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     # Column metadata, sorted strictly ascending by spec, never deflated. Value
     # and object columns share an id across two types, so uniqueness is per (id, type).
     previous = -1
-    specs: list[tuple[int, int]] = []  # (spec, length)
-    uleb, append, end = r.uleb, specs.append, len(body)
+    specs: list[int] = []
+    lengths: list[int] = []  # beside specs: a tuple each would be built and freed per column
+    uleb, end = r.uleb, len(body)
     data_len = 0
     for _ in range(r.count(2, "columns")):
         pos = r.pos  # one-byte LEB128s (almost all of them) read here, the others by `r`
@@ -161,14 +162,16 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
                 or (spec >> 4 == ACTION_COLUMN_ID and spec != ACTION_COLUMN):
             _refuse_spec(r, spec, previous)
         previous = spec
-        append((spec, col_len))
+        specs.append(spec)
+        lengths.append(col_len)
         data_len += col_len
     if data_len > r.remaining():
         r.fail(f"columns hold {data_len} bytes, {r.remaining()} left")
     columns: dict[int, bytes] = {}
     action = value_meta = None  # the two columns read here (each spec comes once at most)
     at = r.pos
-    for spec, col_len in specs:
+    for i, spec in enumerate(specs):
+        col_len = lengths[i]
         column = body[at:at + col_len]
         columns[spec] = column
         if spec == ACTION_COLUMN:

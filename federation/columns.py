@@ -221,6 +221,8 @@ def _runs(column: bytes, rows: int, signed: bool) -> list[int | None]:
 def int_column(column: bytes, rows: int) -> list[int | None]:
     """A uLEB run-length column of at most `rows` rows; rows it does not hold are null,
     as Automerge reads a column that runs out. Remembered: read only."""
+    if not column:  # absent: all null, and never remembered (columns of 0 rows would evict it)
+        return [None] * rows
     found = _recalled(_INTS, column, rows)
     return found if found is not None else _kept(_INTS, column, rows, _runs(column, rows, False))
 
@@ -228,6 +230,8 @@ def int_column(column: bytes, rows: int) -> list[int | None]:
 def string_column(column: bytes, rows: int) -> list[str | None]:
     """A string run-length column, fast when it is ASCII, as keys almost always are.
     Remembered: read only."""
+    if not column:  # absent: all null, and never remembered (columns of 0 rows would evict it)
+        return [None] * rows
     found = _recalled(_STRINGS, column, rows)
     return found if found is not None else _kept(_STRINGS, column, rows, _strings(column, rows))
 
@@ -294,6 +298,8 @@ def decode_rle(column: bytes, rows: int, read: Callable[[Reader], T]) -> list[T 
 def delta_column(column: bytes, rows: int) -> list[int | None]:
     """A delta-encoded column: each value is the previous non-null one plus the delta.
     Remembered: read only."""
+    if not column:  # absent: all null, and never remembered (columns of 0 rows would evict it)
+        return [None] * rows
     found = _recalled(_DELTAS, column, rows)
     return found if found is not None else _kept(_DELTAS, column, rows, _deltas(column, rows))
 

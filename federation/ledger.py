@@ -552,8 +552,8 @@ def _record(key: str, raw: Plain) -> dict[str, Plain]:
     return raw
 
 
-def _decision(key: str, raw: Plain) -> Decision:
-    raw = _record(key, raw)
+def _decision(key: str, plain: Plain) -> Decision:
+    raw = _record(key, plain)  # typed as a dict: compiled, its reads are then dict reads
     return Decision(  # by position: compiled, keywords cost a dict per call
         key, _text(raw["title"]), _text(raw["text"]), parse_date(raw["date"]),
         Tally(_int(raw["for"]), _int(raw["against"]), _int(raw["abstain"])),
@@ -566,8 +566,8 @@ def _decision(key: str, raw: Plain) -> Decision:
     )
 
 
-def _mandate(key: str, raw: Plain) -> Mandate:
-    raw = _record(key, raw)
+def _mandate(key: str, plain: Plain) -> Mandate:
+    raw = _record(key, plain)  # typed as a dict: compiled, its reads are then dict reads
     instructions = raw["instructions"]
     if not isinstance(instructions, list):
         raise ValueError("instructions must be a list")

@@ -68,11 +68,15 @@ class OpId(NamedTuple):
     actor: bytes
 
 
+# tuple.__new__, looked up once: compiled code calling it by name looks the method up each time.
+NEW_TUPLE: Final = tuple.__new__
+
+
 def new_op_id(counter: int, actor: bytes) -> OpId:
     """`OpId(counter, actor)`, built as the tuple it is: compiled code calling a NamedTuple
     runs its generated `__new__` as Python (about 0.3 µs an id, measured), and ingest builds
     a few ids for every change."""
-    return tuple.__new__(OpId, (counter, actor))
+    return NEW_TUPLE(OpId, (counter, actor))
 
 
 HEAD: Final = OpId(0, b"")  # the list position before the first element
@@ -223,7 +227,7 @@ class _Columns:
             for i, act in enumerate(actions):
                 if act != PUT:  # only a put has a value
                     kinds[i], values[i] = "", None
-        return tuple.__new__(Rows, (start, self.actors[0], objs, keys, elems, self.insert, actions, kinds,
+        return NEW_TUPLE(Rows, (start, self.actors[0], objs, keys, elems, self.insert, actions, kinds,
                                     values, preds))  # as new_op_id builds an OpId
 
     def objects(self) -> list[OpId | None]:
@@ -324,6 +328,7 @@ def _op_id(counter: int | None, actor: bytes | None, what: str) -> OpId | None:
 
 STR_TAG: Final = 6
 SMALL_INT: Final = 1 << 4 | 4  # value metadata of a one-byte int
+TWO_BYTE_INT: Final = 2 << 4 | 4  # ... and of a two-byte one
 
 
 def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[object]]:
@@ -354,6 +359,11 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
             kinds.append("null")
         elif meta == SMALL_INT and raw[pos] < 0x80:  # an int of one byte, -64..63
             values.append(raw[pos] - 0x80 if raw[pos] & 0x40 else raw[pos])
+            kinds.append("int")
+        elif meta == TWO_BYTE_INT and raw[pos] >= 0x80 and raw[pos + 1] < 0x80 \
+                and raw[pos + 1] != (0x7F if raw[pos] & 0x40 else 0):  # minimal: not one byte's
+            low, high = raw[pos] & 0x7F, raw[pos + 1]  # an int of two bytes, -8192..8191
+            values.append(low | (high - 0x80) << 7 if high & 0x40 else low | high << 7)
             kinds.append("int")
         else:
             kind, value = _value(meta & 0x0F, raw[pos:end])
@@ -448,8 +458,9 @@ def made_under_keys(rows: Rows) -> list[Made]:
     for obj_id, made_obj in made.items():
         if isinstance(made_obj, list):
             made_obj.extend(values[e] for e in _in_order(obj_id, HEAD, after))
-        else:  # keys in Automerge's order, as the document gives them
-            entries = sorted(made_obj.items())
+        else:  # keys in Automerge's order, as the document gives them (the keys sorted
+            # alone: as (key, value) pairs each comparison compares tuples first)
+            entries = {key: made_obj[key] for key in sorted(made_obj)}
             made_obj.clear()
             made_obj.update(entries)
     return out

@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final, NamedTuple, Protocol, cast
 
-from .bounded import make_room
 from .chunk import parse_change
 from .docids import RECORD_ID_RE, DocKind
 from .envelope import ACTOR_BYTES, VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text, parse_key
 from .ledger import certificate_valid, revocation_cut
-from .ops import HEAD, PUT, Action, Op, OpId, Rows, Value, decode_rows, new_op_id
+from .ops import HEAD, NEW_TUPLE, PUT, Action, Op, OpId, Rows, Value, decode_rows, new_op_id
 
 Path = tuple[str, ...]
 # Final: compiled code reads a Final module constant directly, any other through the
@@ -354,7 +353,7 @@ def check_writes(vc: VerifiedChange, held: HeldObjects, grouped: bool = True) ->
         if missing:
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: the genesis does not "
                                                    f"create {', '.join(missing)}")
-    return tuple.__new__(Written, (judge.values, judge.rows))  # as ops.new_op_id builds an OpId
+    return NEW_TUPLE(Written, (judge.values, judge.rows))  # as ops.new_op_id builds an OpId
 
 
 Parent = tuple[Path, str, bool, Place]  # an object's path, type, whether made here, and place
@@ -392,7 +391,9 @@ class _Judge:
 
     def fields(self, obj: OpId | None, start: int, end: int) -> bool:
         """Ops `start` to `end`, when all of them put a field of a map this change made: True
-        if `op` would allow each (and then with what `op` would record), False to ask `op`."""
+        if `op` would allow each (and then with what `op` would record), False to ask `op`.
+        Each key is looked up in the table directly: a memo of runs by their keys cost more to
+        hash and compare than the lookups it spared (measured)."""
         found = self.parents.get(obj)
         if found is None:
             return False
@@ -400,23 +401,28 @@ class _Judge:
         if not parent_new or parent_type != "map" or node is None or owner is None:
             return False
         rows = self.rows
-        action, pred, insert, key = rows.action, rows.pred, rows.insert, rows.key
-        for i in range(start, end):
-            if action[i] != PUT or pred[i] or insert[i] or key[i] is None:
-                return False
-        named = cast(tuple[str, ...], tuple(key[start:end]))
+        action, pred, insert, key, kind = rows.action, rows.pred, rows.insert, rows.key, rows.kind
         written = self.written.get(obj)  # none yet, the usual case: nothing to compare with
-        if (written is not None and not written.isdisjoint(named)) \
-                or not _fields_allowed(node, named, tuple(rows.kind[start:end])):
+        for i in range(start, end):
+            field = key[i]
+            if action[i] != PUT or pred[i] or insert[i] or field is None \
+                    or (written is not None and field in written):
+                return False
+            child = node.literal.get(field)
+            if child is None:
+                child = node.step(field)
+            if child is None or child.row is not None or kind[i] not in child.types:
+                return False
+        named = set(cast(list[str], key[start:end]))
+        if len(named) != end - start:  # a key put twice in the run: `op` says which
             return False
         if written is None:
-            self.written[obj] = set(named)
+            self.written[obj] = named
         else:
             written.update(named)
         values, value = self.values, rows.value
         for i in range(start, end):
-            path = (*parent, named[i - start])
-            values[path] = value[i]
+            values[_extended(parent, cast(str, key[i]))] = value[i]
         return True
 
     def op(self, n: int, obj: OpId | None) -> None:
@@ -430,7 +436,7 @@ class _Judge:
             raise self.fail(n, W_OVERWRITE, "overwrites an earlier value")
         parent, parent_type, parent_new, (node, owner) = self.parents.get(obj) or self.parent(n, obj)
         segment = self.segment(n, obj, parent_type)
-        path = (*parent, segment)
+        path = _extended(parent, segment)
         node = node.step(segment) if node is not None else None
         if node is not None and node.row is not None:
             owner = (node.row, len(path))
@@ -510,29 +516,15 @@ class _Judge:
                                              f"key's {proof}", row_)
 
 
-# Whether a run of fields may be put in a map made in the same change, by the map's node in
-# the table and the run's keys and value types: changes of one kind repeat them. Bounded: at
-# most MAX_VERDICTS runs of at most VERDICT_KEYS keys and VERDICT_CHARS characters of keys each.
-_VERDICTS: Final[dict[tuple[_Node, tuple[str, ...], tuple[str, ...]], bool]] = {}
-MAX_VERDICTS: Final = 4_096
-VERDICT_KEYS: Final = 64
-VERDICT_CHARS: Final = 1_024
-
-
-def _fields_allowed(node: _Node, keys: tuple[str, ...], kinds: tuple[str, ...]) -> bool:
-    """Every key a field of `node` (not a row of its own) whose types include its value's,
-    and no key twice: what `_Judge.op` checks of a put in a map made in the same change."""
-    memo = (node, keys, kinds)
-    verdict = _VERDICTS.get(memo)
-    if verdict is not None:
-        return verdict
-    verdict = len(set(keys)) == len(keys) and all(
-        child is not None and child.row is None and kind in child.types
-        for child, kind in zip(map(node.step, keys), kinds, strict=True))
-    if len(keys) <= VERDICT_KEYS and sum(map(len, keys)) <= VERDICT_CHARS:
-        make_room(_VERDICTS, MAX_VERDICTS)
-        _VERDICTS[memo] = verdict
-    return verdict
+def _extended(path: Path, key: str) -> Path:
+    """`(*path, key)`, built at once for the usual depths: compiled, the starred form builds a
+    list and copies it into the tuple (a few hundred instructions a field, measured)."""
+    depth = len(path)
+    if depth == 2:
+        return path[0], path[1], key
+    if depth == 1:
+        return path[0], key
+    return (*path, key)
 
 
 def _plain(values: dict[Path, object], path: Path) -> dict[str, object]:

@@ -151,7 +151,6 @@ def fast_and_slow(fast: Callable[[], object], slow: Callable[[], object]) -> tup
     Both are called, never patched in: compiled modules (pnyx.compiled) call their own
     functions directly, so a monkeypatched function would not be the one that runs."""
     forget_columns()
-    writerules._VERDICTS.clear()
     first = outcome(fast)
     forget_columns()
     return first, outcome(slow)
@@ -217,17 +216,15 @@ def test_fields_judged_at_once_are_judged_as_op_by_op(
     assert fast == slow
 
 
-def test_verdicts_are_remembered_for_small_runs_only() -> None:
-    """A peer's changes can make the judge remember at most MAX_VERDICTS small runs."""
-    writerules._VERDICTS.clear()
-    node = writerules.TREES[writerules.LEDGER].step("decisions")
-    record = node.step("abcdefghabcdefgh") if node is not None else None
-    assert record is not None
-    for n in range(writerules.MAX_VERDICTS + 10):
-        writerules._fields_allowed(record, ("title", f"k{n}"), ("str", "str"))
-    many = tuple(f"k{n}" for n in range(writerules.VERDICT_KEYS + 1))
-    assert not writerules._fields_allowed(record, many, ("str",) * len(many))
-    assert writerules._fields_allowed(record, ("title", "text"), ("str", "str"))
-    assert 0 < len(writerules._VERDICTS) <= writerules.MAX_VERDICTS
-    assert all(len(keys) <= writerules.VERDICT_KEYS and sum(map(len, keys)) <= writerules.VERDICT_CHARS
-               for _, keys, _ in writerules._VERDICTS)
+def test_ints_of_two_bytes_are_read_as_the_exact_decoder_reads_them() -> None:
+    """Every value of two bytes with int metadata, minimal or not, read through the fast path
+    for two-byte ints and through the exact reader of one value."""
+    meta = b"\x01" + encode_uleb(2 << 4 | 4)  # one row: an int of two bytes
+
+    def fast_and_exact(raw: bytes) -> tuple[object, object]:
+        return outcome(lambda: ops._values(meta, raw, 1)[1][0]), outcome(lambda: ops._value(4, raw)[1])
+
+    for first in range(0x100):
+        for second in range(0x100):
+            fast, exact = fast_and_exact(bytes([first, second]))
+            assert fast == exact, (first, second)

@@ -10,6 +10,7 @@ compares against the slow, plain reading.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -169,6 +170,33 @@ def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the
     assert len(docs._docs) == 1 and store._held
     docs.tend()
     assert not docs._docs and not store._held
+    store.close()
+
+
+def test_letting_documents_go_starts_no_child_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memory of documents let go, and of their saves, is handed back to the system
+    (malloc_trim) without a child process: looking the function up by library name ran
+    `ldconfig -p` at each call, a fork of a process that is large during a catch-up."""
+    assemblies = ledgers_past_the_cache_bound(monkeypatch)
+    documents._malloc_trim.cache_clear()  # looked up afresh, under the watch below
+    released: list[None] = []
+    release = documents.release_free_memory
+
+    def counted() -> None:
+        released.append(release())
+
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a child process started: {args}")
+
+    monkeypatch.setattr(documents, "release_free_memory", counted)
+    monkeypatch.setattr(subprocess.Popen, "__init__", no_child)
+    store = Store(tmp_path / "pnyx.sqlite")
+    docs = DocumentCache(store)
+    report = Ingestor(store, docs).ingest([e for a in assemblies for e in a.envelopes()])
+    assert report.accepted == sum(len(a.envelopes()) for a in assemblies) and not report.rejected
+    docs.save_snapshots()
+    assert len(released) >= 2  # documents were let go, and their saves kept
     store.close()
 
 

@@ -17,7 +17,6 @@ from pnyx.daemon.services.records import Recorder
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ingest import IngestReport
-from pnyx.federation import verify
 from pnyx.federation.amvalues import read_entry
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.envelope import decode_envelope
@@ -29,7 +28,7 @@ from .ledgerkit import (
     author_on,
     found_assembly,
     fresh_store,
-    lifted_write_rules,
+    lift_write_rules,
     rewrite_change,
     store_state,
     vote,
@@ -91,7 +90,7 @@ def test_a_change_automerge_refuses_is_refused_alone_and_the_rest_of_its_batch_i
     """The write rules are lifted, as in test_rejections, so that a change gets past every
     rule and still does not apply; it comes in the middle of a batch whose later change
     depends on the changes before it."""
-    monkeypatch.setattr(verify, "check_writes", lifted_write_rules)
+    lift_write_rules(monkeypatch)
     world = make_world()
     history = world.assembly.envelopes(world.receiver)
     silent = next(e for e in signed_mutations(world, 400, seed=5) if refused_silently(history, e))

@@ -33,7 +33,7 @@ from .ledgerkit import (
     columns_start,
     found_assembly,
     fresh_store,
-    lifted_write_rules,
+    lift_write_rules,
     new_key,
     rechecksum,
     rewrite_change,
@@ -438,9 +438,7 @@ def test_changes_automerge_refuses_without_a_word_do_not_rebuild_the_document(
     The write rules now refuse every mutant of the corpus that Automerge would refuse
     silently, so they are lifted here: this test is about what ingest does when a change
     gets past every rule and still does not apply."""
-    from pnyx.federation import verify
-
-    monkeypatch.setattr(verify, "check_writes", lifted_write_rules)
+    lift_write_rules(monkeypatch)
     silent = []
     for envelope in signed_mutations(world, 400, seed=5):
         store, _, ingestor = fresh_store()
