@@ -8,7 +8,8 @@
    automerge-repo): bytes of bodies and wall time (verification and storage
    included), how busy the pulling process was (pipelined, it waits for
    its peer only to start: near 100% on a quiet machine) and how much of the
-   time it spent in Ingestor.ingest (the rest: HTTP, decoding packs, waiting), beside
+   time it spent in Ingestor.ingest, and of the rest how much in decoding replies and
+   before the first batch was being stored (the rest: HTTP, waiting), beside
    automerge-repo 2.5.6 (installed from npm in bench/automerge-repo/, outside
    the pnyx package) catching up the same documents in the same run, as ratios.
    Then the other way: the same store pushes everything to an empty `pnyx run`
@@ -35,10 +36,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from automerge.core import Document
+from pnyx.daemon.net import sync_client
 from pnyx.daemon.net.sync_client import Outcome, new_session, sync_with
 from pnyx.daemon.services.records import DecisionInput, Recorder
 from pnyx.daemon.store.holdings import StoreHoldings
@@ -47,7 +51,7 @@ from pnyx.daemon.store.node import Node, open_node
 from pnyx.daemon.store.peers import PeerBook
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.ledger import Tally
-from pnyx.federation.syncmsg import Hello, decode_reply, encode
+from pnyx.federation.syncmsg import Hello, Reply, decode_reply, encode
 
 from bench.corpus import ledger_chain, new_key
 
@@ -204,21 +208,45 @@ async def pull_all(node: Node, url: str) -> Outcome:
         return await sync_with(session, node, StoreHoldings(node.store), url)
 
 
-def timing_ingest(node: Node) -> list[float]:
-    """Wall seconds the node's Ingestor.ingest takes from now on, summed into the list's one
-    item: what of a catch-up is the receiver's verification and storage, and what is not."""
-    spent = [0.0]
-    ingest = node.ingestor.ingest
+@dataclass
+class Spent:
+    """Where an exchange's wall time went in the process that runs it, besides its whole: in
+    Ingestor.ingest (the receiver's verification and storage), decoding replies (unpacking
+    their packs), and before the first batch was being stored (hello, descent, first pull)."""
 
-    def timed(envelopes: Iterable[Envelope], source: str = "") -> IngestReport:
+    ingest: float = 0.0
+    decode: float = 0.0
+    first: float | None = None  # perf_counter when Ingestor.ingest was first called
+
+
+@contextmanager
+def timing(node: Node) -> Iterator[Spent]:
+    """Sums into a Spent the wall seconds the node's Ingestor.ingest, and the sync client's
+    decoding of replies, take in the block."""
+    spent = Spent()
+    ingest, decode = node.ingestor.ingest, sync_client.decoded_reply
+
+    def timed_ingest(envelopes: Iterable[Envelope], source: str = "") -> IngestReport:
         start = time.perf_counter()
+        spent.first = start if spent.first is None else spent.first
         try:
             return ingest(envelopes, source)
         finally:
-            spent[0] += time.perf_counter() - start
+            spent.ingest += time.perf_counter() - start
 
-    node.ingestor.ingest = timed  # type: ignore[method-assign]
-    return spent
+    def timed_decode(data: bytes) -> Reply:
+        start = time.perf_counter()
+        try:
+            return decode(data)
+        finally:
+            spent.decode += time.perf_counter() - start
+
+    node.ingestor.ingest = timed_ingest  # type: ignore[method-assign]
+    sync_client.decoded_reply = timed_decode
+    try:
+        yield spent
+    finally:
+        sync_client.decoded_reply = decode
 
 
 def catch_up(root: Path, total: int) -> None:
@@ -233,7 +261,7 @@ def catch_up(root: Path, total: int) -> None:
     stored = time.perf_counter() - t
     print(f"catch-up corpus: {len(envelopes):,} changes in {CATCH_UP_DOCS} ledgers made in {made:.1f} s, "
           f"stored at the source in {stored:.1f} s")
-    wall, cpu, outcome, ingesting = exchange(target, source)
+    wall, cpu, outcome, spent = exchange(target, source)
     assert outcome.received.accepted == len(envelopes) + 1, outcome.received
     assert digest_of(source) == digest_of(target)
     sink = root / f"sink{total}"
@@ -248,7 +276,9 @@ def catch_up(root: Path, total: int) -> None:
           f"envelopes' {envelope_bytes:,}), {outcome.progress.round_trips} round trips, {wall:.2f} s "
           f"({len(envelopes) / wall:,.0f} changes/s verified and stored, in the process that pulls, "
           f"busy {cpu / wall:.0%} of it: the rest is waiting for the peer or for a core; "
-          f"{ingesting:.2f} s of it in Ingestor.ingest, {wall - ingesting:.2f} s outside it); "
+          f"{spent.ingest:.2f} s of it in Ingestor.ingest, {wall - spent.ingest:.2f} s outside it: "
+          f"{spent.decode:.2f} s decoding replies, the first batch stored from "
+          f"{(spent.first or 0.0):.2f} s, the rest HTTP and waiting); "
           f"automerge-repo {repo['bytes']:,.0f} bytes in {repo['messages']:.0f} messages, "
           f"{repo['seconds']:.2f} s")
     print(f"catch-up {total:,}: ratios pnyx/automerge-repo: bytes {wire / repo['bytes']:.2f}x "
@@ -266,10 +296,10 @@ def catch_up(root: Path, total: int) -> None:
           "loopback (pipelined, a batch's round trip hides behind storing the one before)")
 
 
-def exchange(data: Path, peer: Path, rtt_ms: int = 0) -> tuple[float, float, Outcome, float]:
+def exchange(data: Path, peer: Path, rtt_ms: int = 0) -> tuple[float, float, Outcome, Spent]:
     """The store at `data` syncs with a `pnyx run` daemon on `peer` (through a link of `rtt_ms`
     round trips, bench/slowlink.py, if not 0): wall and CPU seconds of the process that runs
-    the exchange, its outcome, and the wall seconds of it in ingest."""
+    the exchange, its outcome, and where its wall seconds went (`first` from its start)."""
     daemon = Daemon(peer)
     daemon.wait_ready()
     link = None
@@ -282,10 +312,12 @@ def exchange(data: Path, peer: Path, rtt_ms: int = 0) -> tuple[float, float, Out
         url = f"http://127.0.0.1:{port}"
     node = open_node(data)
     try:
-        ingesting = timing_ingest(node)
-        t, cpu = time.perf_counter(), time.process_time()
-        outcome = asyncio.run(pull_all(node, url))
-        return time.perf_counter() - t, time.process_time() - cpu, outcome, ingesting[0]
+        with timing(node) as spent:
+            t, cpu = time.perf_counter(), time.process_time()
+            outcome = asyncio.run(pull_all(node, url))
+            wall = time.perf_counter() - t
+        spent.first = None if spent.first is None else spent.first - t
+        return wall, time.process_time() - cpu, outcome, spent
     finally:
         node.close()
         if link is not None:

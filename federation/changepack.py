@@ -142,7 +142,7 @@ def received(pieces: Iterable[Piece]) -> list[Envelope]:
         links = _carried(found)
         built = [(e.change, link.actor[:KEY_BYTES], e.signature if link.signed else None)
                  for (e, _, _, _), link in zip(members, links, strict=True)]
-        out += _received(doc, built, links, position, budget)
+        out += _received(doc, built, [digest for _, _, _, digest in members], links, position, budget)
     return out
 
 
@@ -175,9 +175,9 @@ def _with_vouchers(members: list[Piece]) -> list[Piece]:
     extra: list[Piece] = []
     for voucher in attached.values():
         e, deps, rest, digest = _piece(voucher)
-        if digest not in held:
-            chunk = join_chunk(list(deps), rest)[0]
-            extra.append((Envelope(e.doc_id, chunk, e.signer, e.signature), deps, rest, digest))
+        if digest not in held:  # carried rebuilt: with the rebuilt chunk's hash
+            chunk, rebuilt = join_chunk(list(deps), rest)
+            extra.append((Envelope(e.doc_id, chunk, e.signer, e.signature), deps, rest, rebuilt))
     return members + extra
 
 
@@ -303,6 +303,7 @@ def unpack_value(groups: Any) -> list[Envelope]:
             raise PackError("a group's doc id is a string")
         position: dict[bytes, int] = {}  # hash -> position in this group
         built: list[tuple[bytes, bytes, bytes | None]] = []  # chunk, signer, signature
+        digests: list[bytes] = []  # each chunk's hash, as join_chunk computed it
         links: list[Link] = []
         for entry in _array(entries, "a group's changes"):
             refs, rest, signature = _array(entry, "a change", 3)
@@ -319,34 +320,36 @@ def unpack_value(groups: Any) -> list[Envelope]:
             position[digest] = len(built)
             hashes.append(digest)
             built.append((chunk, actor[:KEY_BYTES], signature))
+            digests.append(digest)
             if len(hashes) > LIMITS.pack_changes:
                 raise PackError(f"over {LIMITS.pack_changes} changes in a pack")
-        out += _received(doc, built, links, position, budget)
+        out += _received(doc, built, digests, links, position, budget)
     return out
 
 
-def _received(doc: str, built: list[tuple[bytes, bytes, bytes | None]], links: list[Link],
-              position: dict[bytes, int], budget: Budget) -> list[Envelope]:
+def _received(doc: str, built: list[tuple[bytes, bytes, bytes | None]], digests: list[bytes],
+              links: list[Link], position: dict[bytes, int], budget: Budget) -> list[Envelope]:
     """The envelopes of one group of a pack, from its changes (chunk, signer, signature or
-    None), their links and each hash's position: each change without a signature gets its
-    voucher when the group has one."""
+    None), their hashes (computed here from the chunks: each envelope carries its own, so
+    that checking it does not hash it again), their links and each hash's position: each
+    change without a signature gets its voucher when the group has one."""
     needed = {link.actor for link in links if not link.signed}
     found = vouchers(links, needed, budget) if needed else [None] * len(links)
     out: list[Envelope] = []
     cache: dict[int, Voucher] = {}
     seen: VouchGroup | None = None  # made for the group's first voucher
-    for (chunk, signer, signature), at in zip(built, found, strict=True):
+    for (chunk, signer, signature), digest, at in zip(built, digests, found, strict=True):
         if signature is not None or at is None:
-            out.append(Envelope(doc, chunk, signer, signature or b""))
+            out.append(Envelope(doc, chunk, signer, signature or b"", None, digest))
             continue
         voucher = cache.get(at)
         if voucher is None:
             if seen is None:
                 seen = VouchGroup(built, links, position)
             head, head_signer, head_signature = built[at]
-            voucher = cache[at] = Voucher(Envelope(doc, head, head_signer, head_signature or b""),
-                                          seen, at)
-        out.append(Envelope(doc, chunk, signer, b"", voucher))
+            voucher = cache[at] = Voucher(Envelope(doc, head, head_signer, head_signature or b"",
+                                                   None, digests[at]), seen, at)
+        out.append(Envelope(doc, chunk, signer, b"", voucher, digest))
     return out
 
 

@@ -96,8 +96,11 @@ def inflate(data: bytes, limit: int = MAX_CHUNK_BYTES) -> bytes:
     return out
 
 
-def parse_change(data: bytes) -> ParsedChange:
-    """Parse and check one change chunk (type 1 or 2); raise only `Rejected`."""
+def parse_change(data: bytes, digest: bytes | None = None) -> ParsedChange:
+    """Parse and check one change chunk (type 1 or 2); raise only `Rejected`. `digest`: the
+    SHA-256 of a type 1 chunk after its checksum, when this process computed it from exactly
+    these bytes already (changepack.py rebuilds and hashes every chunk it unpacks), so that
+    it is not computed twice; never a hash that came from a peer."""
     if len(data) > MAX_CHUNK_BYTES:
         raise Rejected(Reason.OVERSIZED, f"chunk of {len(data)} bytes")
     if data[:4] != MAGIC[:len(data[:4])]:
@@ -120,7 +123,8 @@ def parse_change(data: bytes) -> ParsedChange:
         raw = MAGIC + checksum + bytes([CHANGE_CHUNK]) + encode_uleb(len(body)) + body
         if len(raw) > MAX_CHUNK_BYTES:
             raise Rejected(Reason.OVERSIZED, f"inflated chunk of {len(raw)} bytes")
-    digest = hashlib.sha256(memoryview(raw)[8:]).digest()
+    if digest is None or kind != CHANGE_CHUNK:
+        digest = hashlib.sha256(memoryview(raw)[8:]).digest()
     if digest[:4] != checksum:
         raise Rejected(Reason.BAD_CHECKSUM, f"checksum {checksum.hex()}, hash {digest.hex()}")
     return _parse_body(body, digest, raw)

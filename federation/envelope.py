@@ -39,7 +39,7 @@ class Envelope(Frozen):
     FIELDS = ("doc_id", "change", "signer", "signature")
 
     def __init__(self, doc_id: str, change: bytes, signer: bytes, signature: bytes,
-                 voucher: Voucher | None = None) -> None:
+                 voucher: Voucher | None = None, digest: bytes | None = None) -> None:
         self.doc_id: Final = doc_id
         self.change: Final = change
         self.signer: Final = signer
@@ -47,6 +47,9 @@ class Envelope(Frozen):
         # Set only by code that checked the voucher's deps reach this change (changepack.py);
         # no part of equality.
         self.voucher: Final = voucher
+        # The chunk's hash (chunk.parse_change's `digest`), set only by code that computed it
+        # here from `change` itself (changepack.py, rebuilding the chunk); no part of equality.
+        self.digest: Final = digest
 
     def encode(self) -> bytes:
         return bytes(msgpack.packb(self.to_wire()))
@@ -139,7 +142,7 @@ def envelope_from_wire(value: object, vouched: bool = False) -> Envelope:
 def check_envelope(envelope: Envelope) -> VerifiedChange:
     """The stateless checks, in the order protocol-spec/changes.md gives them."""
     doc = parse_doc_id(envelope.doc_id)
-    change = parse_change(envelope.change)
+    change = parse_change(envelope.change, envelope.digest)
     if change.actor[:KEY_BYTES] != envelope.signer or len(change.actor) != ACTOR_BYTES:
         raise Rejected(Reason.ACTOR_NOT_SIGNER, "the actor id must be the signer key + 8 bytes")
     canonical = envelope if change.raw is envelope.change else Envelope(

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,20 +118,32 @@ def test_a_process_killed_before_it_syncs_loses_no_unsynced_commit(tmp_path: Pat
     store.close()
 
 
+def responder(node: Node) -> web.Application:
+    """The sync endpoint of `node`, to run in this process (aiohttp's TestServer)."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
+    app[SYNC_KEY] = SyncContext.open(node)
+    app.router.add_post(SYNC_PATH, handle_sync)
+    return app
+
+
+async def posted(app: web.Application, request: Push) -> Reply:
+    async with TestServer(app) as server, new_session() as session:
+        return await post(session, str(server.make_url("")).rstrip("/"), request)
+
+
 def test_a_push_is_synced_once_after_its_last_commit_and_before_it_is_answered(
         tmp_path: Path, fsyncs: list[str]) -> None:
     init_all([tmp_path / "r"])
     node = open_node(tmp_path / "r")
-    ctx = SyncContext.open(node)
     commits: list[tuple[int, int]] = []  # (safety level, syncs done) at each commit
     node.store.commit_hooks.append(lambda: commits.append((synchronous(node.store), len(fsyncs))))
     _, envelopes = ledger_chain(new_key(), 120)  # three slices of the push, each unsynced
     try:
-        reply = asyncio.run(push(ctx, Sender("test"), Push(tuple(envelopes))))
+        reply = asyncio.run(posted(responder(node), Push(tuple(envelopes))))
         synced_when_answered = list(fsyncs)
     finally:
         node.close()
-    assert reply.accepted == len(envelopes)
+    assert isinstance(reply, Pushed) and reply.accepted == len(envelopes)
     # the three slices, the news of the document and the sender's record: none waits for the
     # disk, and one sync of the WAL after the last of them comes before the answer
     assert commits == [(1, 0)] * 5
@@ -143,9 +156,7 @@ def test_the_responder_answers_others_while_a_push_is_synced_and_answers_the_pus
     is answered, and the push is answered only once its sync has returned."""
     init_all([tmp_path / "r"])
     node = open_node(tmp_path / "r")
-    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
-    app[SYNC_KEY] = SyncContext.open(node)
-    app.router.add_post(SYNC_PATH, handle_sync)
+    app = responder(node)
     syncing, disk_done = threading.Event(), threading.Event()
     real = os.fsync
 
@@ -174,6 +185,53 @@ def test_the_responder_answers_others_while_a_push_is_synced_and_answers_the_pus
         node.close()
     assert isinstance(hello, ScopeRoots) and not push_answered_first
     assert isinstance(reply, Pushed) and reply.accepted == len(envelopes)
+
+
+def test_a_sender_s_next_push_is_judged_while_the_sync_of_the_push_before_it_is_held_up(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sender's pushes are judged one at a time, but a push's sync runs after its turn: the
+    next push it sent ahead (sync.md "Pipelining") is judged and committed while the disk
+    syncs the one before, and neither is answered before a sync that began after its last
+    commit has returned."""
+    init_all([tmp_path / "r"])
+    node = open_node(tmp_path / "r")
+    app = responder(node)
+    syncing, disk_done = threading.Event(), threading.Event()
+    real = os.fsync
+
+    def slow_disk(fd: int) -> None:
+        syncing.set()
+        assert disk_done.wait(10)
+        real(fd)
+
+    _, envelopes = ledger_chain(new_key(), 61)
+    sender = (new_key(), node.device_key.public)
+
+    async def both() -> tuple[int, bool, Reply, Reply]:
+        async with TestServer(app) as server, new_session() as session:
+            url = str(server.make_url("")).rstrip("/")
+            # a first push makes the sender known: charged (and taking turns) under its key
+            assert isinstance(await post(session, url, Push(tuple(envelopes[:1])), sender=sender), Pushed)
+            held = node.store.count_changes()
+            monkeypatch.setattr(os, "fsync", slow_disk)
+            first = asyncio.ensure_future(post(session, url, Push(tuple(envelopes[1:31])), sender=sender))
+            assert await asyncio.to_thread(syncing.wait, 10)
+            second = asyncio.ensure_future(post(session, url, Push(tuple(envelopes[31:])), sender=sender))
+            deadline = time.monotonic() + 10
+            while node.store.count_changes() < held + 60 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            stored, answered = node.store.count_changes() - held, first.done() or second.done()
+            disk_done.set()
+            return stored, answered, await first, await second
+
+    try:
+        stored, answered_before, first, second = asyncio.run(both())
+    finally:
+        disk_done.set()
+        node.close()
+    assert stored == 60 and not answered_before
+    assert isinstance(first, Pushed) and isinstance(second, Pushed)
+    assert first.accepted + second.accepted == 60
 
 
 def test_a_daemon_killed_once_it_answered_a_push_keeps_every_change_it_counted(

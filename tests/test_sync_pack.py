@@ -3,6 +3,7 @@ abuse (a decompression bomb, a lying back-reference) is refused or fails verific
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ from pnyx.federation.changepack import (
     unpack_value,
     vouchers,
 )
+from pnyx.federation.chunk import parse_change
 from pnyx.federation.envelope import Envelope, check_envelope
 from pnyx.federation.errors import Rejected
 from pnyx.federation.wirelimits import LIMITS, PACK, WireLimitError
@@ -114,6 +116,29 @@ def test_a_back_reference_that_lies_yields_a_change_whose_signature_fails() -> N
     assert forged.change != chain[2].change
     with pytest.raises(Rejected, match=r"signature|checksum"):
         check_envelope(forged)
+
+
+def test_each_unpacked_change_carries_the_hash_of_its_own_rebuilt_bytes_and_is_hashed_once() -> None:
+    """Unpacking hashes every chunk it rebuilds, and each envelope (a voucher too) carries that
+    hash, computed here from its bytes (a pack has no field for one), so that checking it does
+    not hash it again: with the same verdict and hash as an envelope checked without it."""
+    _, chain = ledger_chain(new_key(), 5)
+    back = unpack(pack(chain))
+    vouchers = [e.voucher.envelope for e in back if e.voucher is not None]
+    assert vouchers and all(e.digest == hashlib.sha256(e.change[8:]).digest() for e in back + vouchers)
+    for e in back:
+        bare = Envelope(e.doc_id, e.change, e.signer, e.signature, e.voucher)
+        assert check_envelope(e).change == check_envelope(bare).change
+        assert check_envelope(e).change.hash == e.digest
+
+
+def test_a_hash_handed_to_parse_change_is_the_one_it_checks_the_checksum_with() -> None:
+    """parse_change takes a type 1 chunk's hash instead of computing it: one that is not the
+    chunk's fails its checksum (so a hash used without being computed here would show)."""
+    change = ledger_chain(new_key(), 1)[1][0].change
+    assert parse_change(change, hashlib.sha256(change[8:]).digest()).hash == parse_change(change).hash
+    with pytest.raises(Rejected, match="checksum"):
+        parse_change(change, bytes(32))
 
 
 @pytest.mark.parametrize("name,data", [

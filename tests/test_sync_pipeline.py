@@ -1,8 +1,8 @@
 """The pipelined exchange (federation/syncpeer.exchange_async): the next pull goes out while
 the batch before it is stored, batches are stored one at a time in the order they came, and
-an initiator never holds more than two (one being stored, one on its way). Two in-memory
-stores, every message through the wire codec; a store that yields while it judges, as the
-daemon's sliced ingest does."""
+an initiator never holds more than three (one being stored, the one that arrived after it,
+one on its way). Two in-memory stores, every message through the wire codec; a store that
+yields while it judges, as the daemon's sliced ingest does."""
 
 from __future__ import annotations
 
@@ -85,6 +85,10 @@ class Peer:
             await asyncio.sleep(0)
         return reply
 
+    def send(self, request: Request) -> asyncio.Future[Reply]:
+        """The request under way at once (a task), as the daemon's transport has it."""
+        return asyncio.ensure_future(self(request))
+
 
 class SlowStore:
     """Ingest as the daemon runs it: a task that yields the loop a few times while it judges.
@@ -129,7 +133,7 @@ def pulls(peer: Peer) -> list[Request]:
 
 def run(mine: MemoryStore, peer: Peer, limit: int) -> SlowStore:
     store = SlowStore(mine, peer)
-    asyncio.run(exchange_async(Initiator(mine, KEY_I, None, limit), peer, store))
+    asyncio.run(exchange_async(Initiator(mine, KEY_I, None, limit), peer.send, store))
     return store
 
 
@@ -145,7 +149,12 @@ def test_the_next_pull_is_asked_while_a_batch_is_stored_and_batches_are_stored_i
     for n in range(batches - 1):
         assert at[("sent", n + 1)] < at[("stored", n)], "the next batch was asked for only after"
         assert at[("stored", n)] < at[("storing", n + 1)], "two batches were stored at once"
+    for n in range(batches - 2):  # and the one after it, once the next one arrived
+        assert at[("sent", n + 2)] < at[("stored", n)], "a pull left only once the batch was stored"
     assert store.most_held == 2
+    held = [sum(1 if what == "sent" else -1 for what, _ in peer.events[:i + 1] if what != "storing")
+            for i in range(len(peer.events))]
+    assert max(held) == 3  # the one being stored, the one that arrived next, the one on its way
 
 
 def test_what_a_pipelined_exchange_asks_does_not_depend_on_what_ingest_judged() -> None:
@@ -292,9 +301,10 @@ def test_the_daemon_sends_the_next_pull_before_it_stores_a_batch(
     peer = NotingPeer(holding(chains(2, 900)), events)
     real = sync_client.ingest_in_slices
 
-    async def noting(ingestor: Ingestor, envelopes: Sequence[Envelope], source: str) -> IngestReport:
+    async def noting(ingestor: Ingestor, envelopes: Sequence[Envelope], source: str,
+                     clear: asyncio.Event | None = None) -> IngestReport:
         events.append(("storing", time.monotonic()))
-        report = await real(ingestor, envelopes, source)
+        report = await real(ingestor, envelopes, source, clear)
         events.append(("stored", time.monotonic()))
         return report
 

@@ -39,17 +39,32 @@ def slice_end(envelopes: Sequence[Envelope], start: int, most: int = SLICE) -> i
     return end
 
 
-async def ingest_in_slices(ingestor: Ingestor, envelopes: Sequence[Envelope],
-                           source: str) -> IngestReport:
+async def ingest_in_slices(ingestor: Ingestor, envelopes: Sequence[Envelope], source: str,
+                           clear: asyncio.Event | None = None) -> IngestReport:
+    """`clear`: each slice waits for it first (the sync client's: the request it sent last is
+    on the wire), so that no slice holds the loop while a request waits to leave."""
     report = IngestReport()
     start = 0
     while start < len(envelopes):
+        if clear is not None:
+            await _cleared(clear)
         end = slice_end(envelopes, start, PULLED_SLICE)
         with ingestor.store.unsynced():
             report.merge(ingestor.ingest(envelopes[start:end], source))
         start = end
         await asyncio.sleep(0)
     return report
+
+
+async def _cleared(event: asyncio.Event, turns: int = 20) -> None:
+    """Once `event` is set. The loop is turned a few times first without waiting for I/O:
+    what sets it (aiohttp sending a request) takes only turns of the loop, and a process that
+    waits for I/O instead gives up its core, which on a busy machine it gets back late."""
+    for _ in range(turns):
+        if event.is_set():
+            return
+        await asyncio.sleep(0)
+    await event.wait()
 
 
 async def made_durable(store: Store) -> None:

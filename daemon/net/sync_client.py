@@ -37,7 +37,7 @@ from pnyx.federation.syncpeer import exchange_async
 
 from ..store.completeness import Completeness
 from ..store.holdings import StoreHoldings
-from ..store.ingest import IngestReport
+from ..store.ingest import IngestReport, collector_paused
 from ..store.node import Node
 from .slices import ingest_in_slices, made_durable
 
@@ -81,7 +81,7 @@ async def post(session: aiohttp.ClientSession, url: str, request: Request,
                on_wire: asyncio.Event | None = None) -> Reply:
     """Post one request; a push proves `sender` = (this device's key, the responder's key).
     `on_wire` is set once the body is handed to the socket (or the post has failed)."""
-    body = encode(request)
+    body = encoded(request)
     headers = {"Content-Type": MSGPACK}
     if sender is not None and isinstance(request, Push):
         headers[SENDER_HEADER] = prove_sender(sender[0], sender[1], int(time.time()), body)
@@ -100,9 +100,24 @@ async def post(session: aiohttp.ClientSession, url: str, request: Request,
         counts[0] += len(body)
         counts[1] += len(data)
     try:
-        return decode_reply(data)
+        return decoded_reply(data)
     except ProtocolError as exc:
         raise SyncFailed(f"{url} sent a bad reply: {exc}") from None
+
+
+def encoded(message: Request | Reply) -> bytes:
+    """A message's body, built with the cyclic collector held off: a pack makes thousands of
+    short-lived objects, none in cycles, and each collection meanwhile would walk everything
+    the process holds (measured, decoding the packs of a 50k catch-up: 0.35-0.49 s of CPU
+    with it, 0.20 s without)."""
+    with collector_paused():
+        return encode(message)
+
+
+def decoded_reply(data: bytes) -> Reply:
+    """decode_reply with the cyclic collector held off (as in `encoded`); raises ProtocolError."""
+    with collector_paused():
+        return decode_reply(data)
 
 
 async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreHoldings, url: str,
@@ -137,12 +152,12 @@ async def sync_with(session: aiohttp.ClientSession, node: Node, holdings: StoreH
         return asyncio.ensure_future(posted(request))
 
     async def store(envelopes: Sequence[Envelope]) -> None:
-        # A batch is stored once the request after it is on the wire: storing holds the loop,
-        # and aiohttp takes a few turns of it to send a request, which would otherwise leave
-        # only when the batch is stored, and the responder would pack the next one idle.
-        await on_wire.wait()
+        # Each slice of a batch is stored once the request sent last is on the wire: storing
+        # holds the loop, and aiohttp takes a few turns of it to send a request, which would
+        # otherwise leave only when the batch is stored, and the responder would pack the
+        # next one idle.
         source = url if initiator.peer_key is None else key_text(initiator.peer_key)
-        outcome.received.merge(await ingest_in_slices(node.ingestor, envelopes, source))
+        outcome.received.merge(await ingest_in_slices(node.ingestor, envelopes, source, on_wire))
 
     def ingest(envelopes: Sequence[Envelope]) -> asyncio.Future[None]:
         return asyncio.ensure_future(store(envelopes))  # running while the next batch comes

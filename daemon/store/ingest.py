@@ -107,7 +107,7 @@ class Ingestor:
         return report
 
     def _ingest_batch(self, batch: list[Envelope], source: str) -> IngestReport:
-        with _collector_paused():
+        with collector_paused():
             return self._judged_batch(batch, source)
 
     def _judged_batch(self, batch: list[Envelope], source: str) -> IngestReport:
@@ -246,7 +246,7 @@ class Ingestor:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector held off while a batch is judged: a batch makes
     hundreds of thousands of short-lived objects, few in cycles, and each collection walks
     every object the process holds (about 7% of ingest's time, measured). A batch is bounded
