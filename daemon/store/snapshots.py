@@ -4,11 +4,12 @@ When the document cache passes its bound during a long ingest (a catch-up of man
 ledgers), it lets go of the documents unused lately, and their snapshots are often
 due then. Saving a document and loading the bytes back to check them costs in
 proportion to the whole document (about 80 ms for 5,000 changes, six such documents
-in a 50k catch-up: 0.47 s on the thread that ingests). Automerge's save and load
-release the GIL, so a worker thread does both while ingest goes on (on a second core:
-with one, the save is made at once, as before), and the thread that
-owns the store's connection stores each result in its next write transaction, or when
-the cache saves its snapshots (idle, close). At most MAX_UNDER_WAY saves run or wait
+in a 50k catch-up: 0.47 s on the thread that ingests). A worker thread does both (on a
+second core: with one, the save is made at once, as before), and the thread that owns the
+store's connection stores each result in its next write transaction, or when the cache
+saves its snapshots (idle, close). Measured since: Automerge 1.0.0rc1 holds the GIL in
+save and load (a spinning thread gets 7-10% of its rate meanwhile), so the thread defers
+the save but overlaps almost none of its cost with ingest. At most MAX_UNDER_WAY saves run or wait
 to run: handing over one more first waits for the oldest, so that the documents held
 beside the cache stay few (measured receiving 50k changes: peak 141-142 MB, against
 138 MB when they were saved on the hot path; the goal is under 150 MB).
