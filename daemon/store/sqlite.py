@@ -372,8 +372,9 @@ class Store:
         return held
 
     def _remember(self, change_hash: bytes, held: HeldChange) -> None:
-        make_room(self._held, MAX_REMEMBERED)
-        make_room(self._at, MAX_REMEMBERED)
+        if len(self._held) >= MAX_REMEMBERED or len(self._at) >= MAX_REMEMBERED:  # a call less
+            make_room(self._held, MAX_REMEMBERED)
+            make_room(self._at, MAX_REMEMBERED)
         self._held[change_hash] = held
         self._at[(held.doc_id, held.actor, held.seq)] = change_hash
 
