@@ -4,9 +4,8 @@ SQLite lets go of the GIL while it runs a statement, and a batch's COMMIT is one
 statement (2-3 ms of CPU for 500 changes, and longer waiting on the disk, measured); the
 checks hold the GIL (compiled Python). So the checks of batch N+1 are handed to a thread
 just before batch N commits (a commit hook, the last to run) and run on the second core
-while SQLite writes. Only
-then: handed over any earlier, they would take turns with the judging of batch N, which
-holds the GIL as well (Automerge does too), and gain nothing.
+while SQLite writes. Only then: handed over any earlier, they would take turns with the
+judging of batch N, which holds the GIL as well (Automerge does too), and gain nothing.
 
 The next batch is read from the envelopes before batch N is judged. An error reading
 them is raised once batch N is stored, as it was when nothing was read ahead; an error
