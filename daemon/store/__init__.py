@@ -1,7 +1,6 @@
 """The data directory and what it holds: the SQLite store and everything read from it.
 
-`sqlite.py` is the store; `ingest.py` the only way a change gets in (`ahead.py` checks
-its next batch on a second thread while one commits);
+`sqlite.py` is the store; `ingest.py` the only way a change gets in;
 `documents.py` materializes Automerge documents; `ledgerindex.py` and
 `devicesindex.py` index each ledger's records and devices, which reads take instead of
 the whole document (`ancestry.py` answers which change reaches which); `pending.py` bounds what

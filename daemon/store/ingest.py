@@ -30,6 +30,7 @@ from pnyx.federation.docids import DocKind, ledger_id
 from pnyx.federation.envelope import (
     Envelope,
     VerifiedChange,
+    check_envelope,
     decode_envelope,
     recheck_envelope,
 )
@@ -38,7 +39,6 @@ from pnyx.federation.ledger import may_change_devices
 from pnyx.federation.verify import Wait, check_in_context
 from pnyx.federation.writerules import Written
 
-from .ahead import CheckedAhead
 from .documents import DocumentCache
 from .evidence import keep_evidence
 from .ledgerindex import LedgerIndex
@@ -95,16 +95,23 @@ class Ingestor:
         batches commit unsynced and are synced once before this returns, as nobody is told
         what they stored before then (Store.synced_at_end)."""
         report = IngestReport()
-        with self.store.synced_at_end(), CheckedAhead(self.store, BATCH) as ahead:
-            for checked in ahead.checked_batches(envelopes):
-                report.merge(self._ingest_batch(checked, source))
+        batch: list[Envelope] = []
+        with self.store.synced_at_end():
+            for envelope in envelopes:
+                batch.append(envelope)
+                if len(batch) >= BATCH:
+                    report.merge(self._ingest_batch(batch, source))
+                    batch = []
+            if batch:
+                report.merge(self._ingest_batch(batch, source))
         return report
 
-    def _ingest_batch(self, checked: list[VerifiedChange | Rejected], source: str) -> IngestReport:
+    def _ingest_batch(self, batch: list[Envelope], source: str) -> IngestReport:
         with _collector_paused():
-            return self._judged_batch(checked, source)
+            return self._judged_batch(batch, source)
 
-    def _judged_batch(self, checked: list[VerifiedChange | Rejected], source: str) -> IngestReport:
+    def _judged_batch(self, batch: list[Envelope], source: str) -> IngestReport:
+        checked = [_checked(envelope) for envelope in batch]
         report = IngestReport()
         try:
             with self.store.transaction():
@@ -259,6 +266,14 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def _checked(envelope: Envelope) -> VerifiedChange | Rejected:
+    """The stateless checks of one envelope, run for a whole batch before it is judged."""
+    try:
+        return check_envelope(envelope)
+    except Rejected as exc:
+        return exc
 
 
 def _writes_devices(change: ParsedChange, written: Written) -> bool:
