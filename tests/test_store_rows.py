@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ingest import Ingestor
-from pnyx.daemon.store.sqlite import Store
+from pnyx.daemon.store.sqlite import HASH_BYTES, Store
 from pnyx.federation.envelope import VerifiedChange, check_envelope
 
 from bench.corpus import ledger_chain, new_key
@@ -57,3 +57,59 @@ def test_a_transaction_or_savepoint_taken_back_takes_back_the_rows_held(tmp_path
         assert store.insert_change(coming[1]) == 12  # numbered again from what is held
     assert count(store) == 12
     assert not store.holds(coming[2].change.hash)
+
+
+# The changes table as stores made before the index of hash prefixes kept it (and before `vouch`).
+OLDER_CHANGES = """CREATE TABLE changes (
+    seqno INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL UNIQUE,
+    doc TEXT NOT NULL,
+    actor BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    start_op INTEGER NOT NULL,
+    max_op INTEGER NOT NULL,
+    deps BLOB NOT NULL,
+    signer BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    change BLOB NOT NULL,
+    UNIQUE (doc, actor, seq)
+)"""
+KEPT = "seqno, hash, doc, actor, seq, start_op, max_op, deps, signer, signature, change"
+
+
+def test_an_older_store_s_changes_are_kept_whole_and_found_by_the_index_of_hash_prefixes(
+        tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    store, coming = a_store_with_changes_to_come(path)
+    rows = store.db.execute(f"SELECT {KEPT} FROM changes ORDER BY seqno").fetchall()
+    store.db.execute("DROP TABLE changes")
+    store.db.execute(OLDER_CHANGES)
+    store.db.execute("CREATE INDEX changes_by_doc ON changes (doc, seqno)")
+    store.db.executemany(f"INSERT INTO changes ({KEPT}) VALUES ({','.join('?' * 11)})", rows)
+    store.close()
+    reopened = Store(path)
+    assert reopened.db.execute(f"SELECT {KEPT} FROM changes ORDER BY seqno").fetchall() == rows
+    assert [bool(unique) for _, _, unique, *_ in reopened.db.execute("PRAGMA index_list(changes)")
+            ].count(True) == 1  # (doc, actor, seq) alone
+    assert {name for (name,) in reopened.db.execute(
+        "SELECT name FROM sqlite_master WHERE tbl_name = 'changes' AND sql IS NOT NULL"
+        " AND type = 'index'")} == {"changes_by_hash", "changes_by_doc"}
+    assert all(reopened.holds(bytes(row[1])) for row in rows)
+    ingestor = Ingestor(reopened, DocumentCache(reopened))
+    assert ingestor.ingest([vc.envelope for vc in coming]).accepted == 20
+    assert count(reopened) == 30
+    assert reopened.db.execute("SELECT count(*) FROM changes WHERE vouch IS NULL").fetchone()[0] == 30
+
+
+def test_a_hash_sharing_its_first_8_bytes_with_a_held_one_is_not_held(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    a_store_with_changes_to_come(path)[0].close()
+    store = Store(path)  # nothing remembered: every answer is read from the file
+    held = bytes(store.db.execute("SELECT hash FROM changes WHERE seqno = 5").fetchone()[0])
+    twin = held[:8] + bytes(HASH_BYTES - 8)
+    assert store.holds(held) and not store.holds(twin)
+    assert store.lookup(twin) is None and store.envelope(twin) is None
+    assert store.lookup(held) is not None and store.envelope(held) is not None
+    with store.transaction():
+        store.expect([twin, held])
+        assert not store.holds(twin) and store.holds(held)

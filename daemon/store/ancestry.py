@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 
-from .sqlite import ChangeAt, split_hashes
+from .sqlite import BY_HASH, ChangeAt, split_hashes
 
 
 class Descent:
@@ -33,8 +33,8 @@ class Descent:
         """Whether the target is one of `heads` or among their ancestors; heads not held in
         the document are left out."""
         held = {}
-        for head in heads:
-            row = self.db.execute("SELECT seqno FROM changes WHERE hash = ? AND doc = ?",
+        for head in heads:  # +doc: found by its hash, not among every change of the document
+            row = self.db.execute(f"SELECT seqno FROM changes WHERE {BY_HASH} AND +doc = ?",
                                   (head, self.doc_id)).fetchone()
             if row is not None and row[0] >= self.target.seqno:  # one stored before cannot lead to it
                 held[head] = int(row[0])

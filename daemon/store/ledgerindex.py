@@ -67,13 +67,14 @@ from pnyx.federation.rotation import person
 from .devicesindex import DEVICES, DeviceIndex, made_in_map
 from .documents import DocumentCache
 from .schema import create_schema
-from .sqlite import Store, after_prefix
+from .sqlite import BY_HASH, Store, after_prefix
 
 FORMAT = "ledger-records/v4"  # bump when what a row holds changes: every ledger is re-indexed
 # (v4 keeps a record's value as msgpack, v3 kept it as JSON)
 # Tables of the formats before, dropped when a store is opened: their ledgers are indexed
 # again (v2 kept each row under the ledger's id, v3 under its number: ledger_numbers)
 OLDER_TABLES = ("ledger_records", "ledger_writers")
+LEDGER_PREFIX = "ledger/"  # what a ledger's id begins with (federation/docids.py)
 DECISIONS, MANDATES = "decisions", "mandates"
 COLLECTIONS = (DECISIONS, MANDATES)  # records that may be void, counted, dated
 # Also kept, as plain entries: the economy's collections and the draws' steps, which the
@@ -245,8 +246,13 @@ class LedgerIndex:
             return
         handed, self._handed = self._handed, {}
         changes: dict[str, list[tuple[ParsedChange, list[Made]]]] = {}
-        for doc_id, h in db.execute("SELECT doc, hash FROM changes WHERE seqno > ?"
-                                    " AND substr(doc, 1, 7) = 'ledger/' ORDER BY seqno", (upto,)).fetchall():
+        here = self.store.stored_here(upto, last)  # all stored in this transaction: no read back
+        if here is None:
+            since = db.execute("SELECT doc, hash FROM changes WHERE seqno > ? AND substr(doc, 1, 7) ="
+                               " 'ledger/' ORDER BY seqno", (upto,)).fetchall()
+        else:
+            since = [(doc_id, h) for _, doc_id, h, _ in here if doc_id.startswith(LEDGER_PREFIX)]
+        for doc_id, h in since:
             found = handed.get(h) or self._decoded(h)
             if found is not None:
                 changes.setdefault(doc_id, []).append(found)
@@ -259,7 +265,8 @@ class LedgerIndex:
         None for one that does not parse, and nothing made by one whose ops do not decode: the
         store never holds either from ingest (a test filling the table by hand, or lifting
         the write rules, does)."""
-        (raw,) = self.store.db.execute("SELECT change FROM changes WHERE hash = ?", (change_hash,)).fetchone()
+        (raw,) = self.store.db.execute(f"SELECT change FROM changes WHERE {BY_HASH}",
+                                       (change_hash,)).fetchone()
         try:
             change = parse_change(bytes(raw))
         except Rejected:
