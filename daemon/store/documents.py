@@ -35,7 +35,7 @@ from pnyx.federation.writerules import Path, resolve_path
 
 from .snapshots import BackgroundSaves, Saved
 from .sqlite import Store
-from .staging import Asked, Staged, StagedApplyFailed
+from .staging import Staged, StagedApplyFailed, may_hold
 
 SNAPSHOT_EVERY = 2_000  # changes after a snapshot before it is renewed, at least ...
 SNAPSHOT_SHARE = 4  # ... and at least a quarter of the document's changes
@@ -135,7 +135,7 @@ class DocumentCache:
         # and are applied together (daemon/store/staging.py).
         self.staging = False
         self._staged: dict[str, Staged] = {}
-        self._asked: dict[str, Asked] = {}
+        self._asked: dict[str, set[Path]] = {}  # staged doc -> paths asked about (has_entry)
         self._before: dict[str, tuple[int, int]] = {}  # staged doc -> (upto, size) before it
         self._dirty: set[str] = set()  # documents given some of this batch's changes
         # Documents may hold changes of a transaction that was rolled back (a COMMIT on a full
@@ -402,9 +402,11 @@ class DocumentCache:
         merge whose branches all share one state shares it too: the changes since that state
         on each branch wrote nothing on `devices`, so the merged history holds the same writes
         on it as the state's own."""
-        make_room(self._devices_state, MAX_REMEMBERED)
+        states = self._devices_state
+        if len(states) >= MAX_REMEMBERED:  # asked here: once per ledger change, a call less
+            make_room(states, MAX_REMEMBERED)
         same = self._state_of(deps) if deps and not writes_devices else None
-        self._devices_state[change_hash] = change_hash if same is None else same
+        states[change_hash] = change_hash if same is None else same
 
     def _state_of(self, heads: Sequence[bytes]) -> bytes | None:
         """The state of `devices` that all of `heads` share, if known."""
@@ -448,13 +450,14 @@ class DocumentCache:
         if heads is not None and not heads:
             return None
         state = self._state_of(heads) if heads else None
-        if state is not None and (state, device) in self._entries:
-            return self._entries[(state, device)]
+        key = None if state is None else (state, device)
+        if key is not None and key in self._entries:  # asked for every change: one key made
+            return self._entries[key]
         doc = self.get(ledger_id(assembly))
         entry = read_entry(doc, "devices", key_text(device), list(heads) if heads else None)
-        if state is not None:
+        if key is not None:
             make_room(self._entries, MAX_REMEMBERED)
-            self._entries[(state, device)] = entry
+            self._entries[key] = entry
         return entry
 
     # --- held objects (federation.writerules.HeldObjects) ---------------------------------
@@ -477,10 +480,10 @@ class DocumentCache:
         if self.staging:
             asked = self._asked.get(doc_id)
             if asked is None:
-                asked = self._asked[doc_id] = Asked()
+                asked = self._asked[doc_id] = set()
             whole = (*path, key)
             staged = self._staged.get(doc_id)
-            absent = staged is not None and not staged.first and not asked.may_hold(whole) \
+            absent = staged is not None and not staged.first and not may_hold(asked, whole) \
                 and not _entry(self._docs[doc_id][0], path, key, None)
             asked.add(whole)
             if absent:

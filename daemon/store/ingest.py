@@ -131,13 +131,23 @@ class Ingestor:
 
     def _judge_batch(self, checked: list[VerifiedChange | Rejected], source: str,
                      report: IngestReport, staged: bool) -> None:
-        """Judge a batch in order; `staged`: the fast way (see the module's docstring)."""
+        """Judge a batch in order; `staged`: the fast way (see the module's docstring).
+        First in, first judged: changes released together are judged in the order they
+        arrived, so that of two equivocating changes the first to arrive is kept."""
         self._vouchers_kept.clear()
         if staged:
             self.docs.begin_staging()
+        judge, rejected = self._judge, report.rejected
         try:
             for vc in checked:
-                self._ingest_one(vc, report, source)
+                if isinstance(vc, Rejected):
+                    rejected.append((vc.reason.value, vc.detail))
+                    continue
+                released = judge(vc, report, source)
+                if released:
+                    queue = deque(released)
+                    while queue:
+                        queue.extend(judge(queue.popleft(), report, source))
             if staged:
                 self.docs.apply_all_staged()
         except BaseException:
@@ -145,48 +155,44 @@ class Ingestor:
                 self.docs.undo_staging()
             raise
 
-    def _ingest_one(self, vc: VerifiedChange | Rejected, report: IngestReport, source: str) -> None:
-        if isinstance(vc, Rejected):
-            report.rejected.append((vc.reason.value, vc.detail))
-            return
-        # First in, first judged: changes released together are judged in the order they
-        # arrived, so that of two equivocating changes the first to arrive is kept.
-        released = self._judge(vc, report, source)
-        if released:
-            queue = deque(released)
-            while queue:
-                queue.extend(self._judge(queue.popleft(), report, source))
-
     def _judge(self, vc: VerifiedChange, report: IngestReport, source: str) -> list[VerifiedChange]:
-        """Judge one change; the waiting changes its arrival releases, to be judged next."""
+        """Judge one change; the waiting changes its arrival releases, to be judged next.
+        Called for every change: what an empty pending set (Store.transaction knows) or a
+        change without a voucher needs no call for is skipped here."""
         store, change = self.store, vc.change
+        change_hash = change.hash
         pending = store.pending
-        if store.holds(change.hash):
-            pending.discard(change.hash)
+        if store.holds(change_hash):
+            if not pending.empty:
+                pending.discard(change_hash)
             report.duplicate += 1
             return []
         try:
             verdict = check_in_context(vc, store, self.docs)
             if not isinstance(verdict, Wait):
-                self.docs.apply_verified(vc.envelope.doc_id, change.raw, change.hash, change.deps)
+                self.docs.apply_verified(vc.envelope.doc_id, change.raw, change_hash, change.deps)
         except Rejected as exc:
-            pending.discard(change.hash)
+            pending.discard(change_hash)
             if exc.conflict is not None:
                 keep_evidence(store, vc, exc, exc.conflict)
             report.rejected.append((exc.reason.value, exc.detail))
             return []
-        self._keep_voucher(vc)
+        if vc.vouch is not None and vc.vouch not in self._vouchers_kept:
+            self._keep_voucher(vc)
         if isinstance(verdict, Wait):
             known = self._known_signer(vc)
             if pending.add(vc, verdict.missing, verdict.awaiting_doc, source, known, time.time()):
-                report.parked.add(change.hash)
+                report.parked.add(change_hash)
             else:
                 report.deferred += 1
             return []
-        pending.discard(change.hash)
+        if pending.empty:
+            self._store_applied(vc, verdict, report)
+            return []
+        pending.discard(change_hash)
         self._store_applied(vc, verdict, report)
         released_now = []
-        for released in pending.release(change.hash, vc.envelope.doc_id):
+        for released in pending.release(change_hash, vc.envelope.doc_id):
             released_now.append(recheck_envelope(
                 decode_envelope(released.envelope, released.vouch is not None), released.vouch))
             report.parked.discard(released.hash)
@@ -196,9 +202,10 @@ class Ingestor:
     def _keep_voucher(self, vc: VerifiedChange) -> None:
         """A vouched change is kept (stored or waiting) with its voucher's hash, and the
         voucher's envelope is kept beside it: this daemon serves the change to others, and
-        `pnyx verify` re-checks it, with the signature that vouched for it."""
+        `pnyx verify` re-checks it, with the signature that vouched for it. Called for a
+        voucher not yet kept in the batch's transaction."""
         voucher = vc.envelope.voucher
-        if voucher is not None and vc.vouch is not None and vc.vouch not in self._vouchers_kept:
+        if voucher is not None and vc.vouch is not None:
             self.store.keep_voucher(voucher.envelope, vc.vouch)
             self._vouchers_kept.add(vc.vouch)
 
@@ -213,16 +220,16 @@ class Ingestor:
         return self.docs.device_entry(assembly, vc.envelope.signer, None) is not None
 
     def _store_applied(self, vc: VerifiedChange, written: Written, report: IngestReport) -> None:
-        doc_id = vc.envelope.doc_id
+        doc_id, docs = vc.envelope.doc_id, self.docs
         try:
             seqno = self.store.insert_change(vc)
         except BaseException:
-            self.docs.forget(doc_id)
+            docs.forget(doc_id)
             raise
-        self.docs.mark_stored(doc_id, seqno)
+        docs.mark_stored(doc_id, seqno)
         if vc.doc.kind is DocKind.LEDGER:
             change = vc.change
-            self.docs.note_ledger_change(change.hash, change.deps, _writes_devices(change, written))
+            docs.note_ledger_change(change.hash, change.deps, _writes_devices(change, written))
             if self._ledgers is not None:
                 self._ledgers.stored(change, written.rows)
         report.accepted += 1

@@ -56,21 +56,12 @@ class Staged:
             {h for h in self.hashes if h not in self.deps}
 
 
-@dataclass
-class Asked:
-    """The paths asked about (`has_entry`) in one document since its batch began."""
-
-    paths: set[Path] = field(default_factory=set)
-
-    def add(self, path: Path) -> None:
-        self.paths.add(path)
-
-    def may_hold(self, path: Path) -> bool:
-        """Whether a staged change may have written `path`: it asked about the path or
-        about a map above it. A loop: asked for about every record a change writes, and a
-        generator given to any() cost twice as much (measured)."""
-        paths = self.paths
-        for end in range(1, len(path) + 1):  # noqa: SIM110 (any() is the slower form measured)
-            if path[:end] in paths:
-                return True
-        return False
+def may_hold(asked: set[Path], path: Path) -> bool:
+    """Whether a staged change may have written `path`, given the paths asked about in its
+    document since the batch began (`asked`): one of them is the path or a map above it. A
+    loop: asked for about every record a change writes, and a generator given to any() cost
+    twice as much (measured)."""
+    for end in range(1, len(path) + 1):  # noqa: SIM110 (any() is the slower form measured)
+        if path[:end] in asked:
+            return True
+    return False
