@@ -235,8 +235,8 @@ def fill(node: Node, n: int) -> None:
         db.executemany(
             "INSERT INTO changes (hash, doc, actor, seq, start_op, max_op, deps, signer, signature, change)"
             " VALUES (?,?,?,?,?,?,?,?,?,?)",
-            ((hashlib.sha256(i.to_bytes(8, "big")).digest(), f"ledger/{key_text(bytes(32))}", bytes(40), i + 1, i + 1, i + 1, b"",
-              bytes(32), bytes(64), body) for i in range(n)))
+            ((hashlib.sha256(i.to_bytes(8, "big")).digest(), f"ledger/{key_text(bytes(32))}", bytes(40),
+              i + 1, i + 1, i + 1, b"", bytes(32), bytes(64), body) for i in range(n)))
 
 
 def test_reader_never_buffers_past_one_frame() -> None:
