@@ -396,7 +396,7 @@ def test_every_form_round_trips_through_two_daemons(scene: Scene, browser: Any, 
     form = norte.locator("#peer-form")
     form.get_by_label("Address of another daemon").fill("http://127.0.0.1:9")
     submit(form, "Added http://127.0.0.1:9")
-    norte.get_by_role("button", name="Remove the peer http://127.0.0.1:9").click()
+    norte.get_by_role("button", name="Remove the peer http://127.0.0.1:9", exact=True).click()
     expect(norte.locator("#peer-feedback")).to_contain_text("Removed http://127.0.0.1:9")
     assert all(p["url"] != "http://127.0.0.1:9" for p in call(scene.norte, "GET", "/peers")[1])
 
