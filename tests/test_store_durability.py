@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -150,13 +150,8 @@ def test_a_push_is_synced_once_after_its_last_commit_and_before_it_is_answered(
     assert synced_when_answered == [str(tmp_path / "r" / "pnyx.sqlite-wal")]
 
 
-def test_the_responder_answers_others_while_a_push_is_synced_and_answers_the_push_after(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The disk's sync runs off the event loop: a hello sent while a push's sync is held up
-    is answered, and the push is answered only once its sync has returned."""
-    init_all([tmp_path / "r"])
-    node = open_node(tmp_path / "r")
-    app = responder(node)
+def held_disk() -> tuple[threading.Event, threading.Event, Callable[[int], None]]:
+    """An fsync that says it began (`syncing`) and returns only once `disk_done` is set."""
     syncing, disk_done = threading.Event(), threading.Event()
     real = os.fsync
 
@@ -164,6 +159,18 @@ def test_the_responder_answers_others_while_a_push_is_synced_and_answers_the_pus
         syncing.set()
         assert disk_done.wait(10)
         real(fd)
+
+    return syncing, disk_done, slow_disk
+
+
+def test_the_responder_answers_others_while_a_push_is_synced_and_answers_the_push_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk's sync runs off the event loop: a hello sent while a push's sync is held up
+    is answered, and the push is answered only once its sync has returned."""
+    init_all([tmp_path / "r"])
+    node = open_node(tmp_path / "r")
+    app = responder(node)
+    syncing, disk_done, slow_disk = held_disk()
 
     monkeypatch.setattr(os, "fsync", slow_disk)
     _, envelopes = ledger_chain(new_key(), 60)
@@ -196,13 +203,7 @@ def test_a_sender_s_next_push_is_judged_while_the_sync_of_the_push_before_it_is_
     init_all([tmp_path / "r"])
     node = open_node(tmp_path / "r")
     app = responder(node)
-    syncing, disk_done = threading.Event(), threading.Event()
-    real = os.fsync
-
-    def slow_disk(fd: int) -> None:
-        syncing.set()
-        assert disk_done.wait(10)
-        real(fd)
+    syncing, disk_done, slow_disk = held_disk()
 
     _, envelopes = ledger_chain(new_key(), 61)
     sender = (new_key(), node.device_key.public)
