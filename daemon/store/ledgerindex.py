@@ -33,7 +33,8 @@ older formats are dropped when the store is opened.
 What a change makes is read from its operations as the write rules decoded them,
 which ingest hands over with it (federation/ops.made_under_keys): no change is
 decoded twice. A change stored otherwise is decoded again from the store, into
-the same rows.
+the same rows. The records a change makes and their rows are computed by
+federation/indexrows.py, pure and compiled; this module does the SQL and the caching.
 """
 
 from __future__ import annotations
