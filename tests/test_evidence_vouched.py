@@ -102,6 +102,28 @@ def test_an_equivocation_refused_vouched_is_kept_with_its_chain_and_travels(tmp_
         assert between not in {h for h, _ in evidence_rows(third)}
 
 
+def test_a_relayed_vouched_evidence_s_chain_and_voucher_do_not_wait_in_the_pending_set(
+        tmp_path: Path) -> None:
+    """The chain and voucher that travel after a refused change descend from it, so they can
+    never be held: a receiver that keeps the evidence does not park them charged to its source
+    (whose share of the pending set they would fill until they expired), relayed once or again."""
+    held, fork = forked(new_key(), 3, 4)
+    with first_and_third(tmp_path, held) as (first, third):
+        first.ingestor.ingest(unpack(pack(fork)))
+        assert first.store.pending.count() == 0
+        synced_from(first, third)
+        assert evidence_rows(third) == evidence_rows(first) and len(evidence_rows(third)) == 2
+        assert third.store.pending.count() == 0
+        # offered again, in slices that split the piece: nothing waits either
+        (piece,) = first.store.refused_evidence()
+        received = unpack(pack(piece))
+        assert [bool(e.signature) for e in received] == [False, False, False, True]
+        for part in (received[:2], received[2:]):
+            report = third.ingestor.ingest(part, "peer")
+            assert report.pending == 0 and report.accepted == 0
+        assert third.store.pending.count() == 0 and evidence_rows(third) == evidence_rows(first)
+
+
 def test_three_equivocations_vouched_by_one_head_are_each_kept_and_travel(tmp_path: Path) -> None:
     """The fork contradicts the last three held changes: three pairs of evidence, each refused
     change kept with the same voucher and its own chain, and served as three pieces that hold
@@ -131,6 +153,8 @@ def test_an_equivocation_refused_vouched_as_it_leaves_the_pending_set_is_kept(tm
         vouch, chain = first.store.db.execute("SELECT vouch, chain FROM evidence WHERE hash = ?",
                                               (refused,)).fetchone()
         assert bytes(vouch) == voucher and msgpack.unpackb(chain) == [fork[1].change]
+        # the chain and voucher waited on the refused change: they leave the set with it
+        assert report.pending == 0 and first.store.pending.count() == 0
         synced_from(first, third)
         assert evidence_rows(third) == evidence_rows(first) and len(evidence_rows(third)) == 2
 
@@ -213,9 +237,10 @@ def test_daemons_relay_vouched_evidence_by_sync_and_by_bundle(tmp_path: Path) ->
         daemon.stop()
     cli(fourth, "bundle", "import", str(bundle))
     rows = "SELECT hex(hash), reason, hex(vouch) FROM evidence ORDER BY hash"
-    for data in (third, fourth):
+    for data in (receiver, third, fourth):
         assert cli_json(data, "status", "--json")["equivocations"] == flags
         assert query(data, rows) == query(receiver, rows)
+        assert query(data, "SELECT count(*) FROM pending") == [(0,)]
 
 
 @pytest.mark.parametrize("came", ["signed", "vouched"])
