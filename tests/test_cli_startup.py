@@ -1,6 +1,7 @@
 """A command that opens no socket starts without importing aiohttp or zeroconf (about a
 quarter of a second of CPU at every start): the server, gossip, sync and discovery are
-imported by the commands that use them (daemon/cli/run.py, sync.py, discovery.py)."""
+imported by the commands that use them (daemon/cli/run.py, sync.py, discovery.py). Nor
+does it import rich, unless it shows a progress bar (daemon/cli/progress.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import pytest
 
 from tests.pnyxproc import cli
 
-NETWORK = ["aiohttp", "zeroconf"]
+LATE = ["aiohttp", "rich", "zeroconf"]
 # Runs one command in a fresh interpreter, as `pnyx` does, after importing the modules named
-# before `--`; prints its exit code and which of NETWORK it left imported.
+# before `--`; prints its exit code and which of LATE it left imported.
 RUN = f"""
 import importlib, json, sys
 from pnyx.daemon.cli.main import main
@@ -23,7 +24,7 @@ cut = sys.argv.index("--")
 for module in sys.argv[1:cut]:
     importlib.import_module(module)
 code = main(sys.argv[cut + 1:])
-print(json.dumps([code, sorted({{m.split(".")[0] for m in sys.modules}} & set({NETWORK!r}))]))
+print(json.dumps([code, sorted({{m.split(".")[0] for m in sys.modules}} & set({LATE!r}))]))
 """
 
 
@@ -50,11 +51,11 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ("peers",),
     ("verify",),
 ], ids=lambda c: c[0])
-def test_a_command_that_opens_no_socket_imports_neither_aiohttp_nor_zeroconf(
+def test_a_command_that_opens_no_socket_imports_neither_aiohttp_nor_zeroconf_nor_rich(
         data: Path, command: tuple[str, ...]) -> None:
     assert imported(data, *command) == []
 
 
-def test_the_daemon_s_server_imports_both(data: Path) -> None:
-    """What the check above looks for is there once the server is: it can fail."""
-    assert imported(data, "status", first=("pnyx.daemon.http.server",)) == NETWORK
+def test_the_check_sees_what_the_server_and_a_progress_bar_import(data: Path) -> None:
+    """What the check above looks for is there once the server and rich's bars are: it can fail."""
+    assert imported(data, "status", first=("pnyx.daemon.http.server", "rich.progress")) == LATE
