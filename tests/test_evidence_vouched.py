@@ -206,6 +206,8 @@ def test_a_chain_past_the_bounds_is_refused_and_not_kept(tmp_path: Path) -> None
         report = node.ingestor.ingest(unpack(pack(fork)))
         assert "equivocation" in {r for r, _ in report.rejected}
         assert node.store.count_evidence() == 0
+        # refused, if not kept: what descends from it does not wait either
+        assert report.pending == 0 and node.store.pending.count() == 0
         # the same chain one change shorter is within the bounds
         report = node.ingestor.ingest(unpack(pack(fork[:CHAIN_CHANGES + 2])))
         assert node.store.count_evidence() == 2
