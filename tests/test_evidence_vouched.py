@@ -17,6 +17,7 @@ from pnyx.daemon.services.status import flagged_keys
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.holdings import StoreHoldings
 from pnyx.daemon.store.node import Node, open_node
+from pnyx.daemon.store.pending import Bounds, PendingSet
 from pnyx.federation.changepack import pack, split_chunk, unpack, unpack_value
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.docids import ledger_id
@@ -27,6 +28,7 @@ from pnyx.federation.sync import Initiator
 from pnyx.federation.syncmsg import decode_reply, decode_request, encode
 from pnyx.federation.syncpeer import Responder, exchange
 
+from bench.attacks import waiting_junk
 from bench.corpus import entry, ledger_chain, new_key
 from tests.pnyxproc import Daemon, cli, cli_json, query
 from tests.test_bundles import data_dir
@@ -122,6 +124,24 @@ def test_a_relayed_vouched_evidence_s_chain_and_voucher_do_not_wait_in_the_pendi
             report = third.ingestor.ingest(part, "peer")
             assert report.pending == 0 and report.accepted == 0
         assert third.store.pending.count() == 0 and evidence_rows(third) == evidence_rows(first)
+
+
+def test_a_forked_history_leaves_its_source_s_share_of_the_pending_set_to_honest_changes(
+        tmp_path: Path) -> None:
+    """A peer sends a fork signed change by change: the first is refused, and the four built on
+    it can never be held, so they take none of that peer's room to wait (here 3 changes):
+    what it sends next that truly waits for its parent finds room."""
+    held, fork = forked(new_key(), 3, 5)
+    node = open_node(data_dir(tmp_path, "target", held))
+    try:
+        node.store.pending = PendingSet(node.store.db, Bounds(per_peer=3))
+        report = node.ingestor.ingest(fork, "peer")
+        assert [r for r, _ in report.rejected] == ["equivocation"] and report.deferred == 0
+        assert report.pending == 0 and node.store.pending.count() == 0
+        report = node.ingestor.ingest(waiting_junk(new_key(), 3), "peer")
+        assert (report.pending, report.deferred) == (3, 0)
+    finally:
+        node.close()
 
 
 def test_three_equivocations_vouched_by_one_head_are_each_kept_and_travel(tmp_path: Path) -> None:
