@@ -46,6 +46,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("command", [
     ("status",),
     ("show", "decisions"),
+    ("view",),
     ("decide", "--title", "Kitchen opens", "--date", "2026-01-01", "--for", "5", "--against", "1",
      "--abstain", "0"),
     ("peers",),
