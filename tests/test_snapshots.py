@@ -1,0 +1,76 @@
+"""Snapshots of documents let go during a long ingest (daemon/store/snapshots.py) are stored in
+the write transaction that lets them go: a process killed after storing one and before its
+COMMIT reopens with every change it had committed and no snapshot of what it had not. A real
+SQLite file, a real process killed with SIGKILL."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pnyx.daemon.store import documents, snapshots
+from pnyx.daemon.store.documents import DocumentCache
+from pnyx.daemon.store.ingest import Ingestor
+from pnyx.daemon.store.sqlite import Store
+from pnyx.federation.ledger import read_ledger
+
+from bench.corpus import ledger_chain, new_key
+
+BOUNDS = {"MAX_CACHED_CHANGES": 400, "UNUSED_AFTER": 50}  # ledgers of 300: the first let go
+EVERY = 100  # ... with its snapshot due
+PACK = 100  # changes ingested a call: each one transaction, its seqno printed once committed
+
+KILLED_AS_IT_STORES_A_SNAPSHOT = f"""
+import os, signal, sys
+from pnyx.daemon.store import documents, snapshots
+from pnyx.daemon.store.documents import DocumentCache
+from pnyx.daemon.store.ingest import Ingestor
+from pnyx.daemon.store.sqlite import Store
+from pnyx.federation.envelope import decode_envelope
+
+documents.MAX_CACHED_CHANGES = {BOUNDS["MAX_CACHED_CHANGES"]}
+documents.UNUSED_AFTER = {BOUNDS["UNUSED_AFTER"]}
+snapshots.SNAPSHOT_EVERY = {EVERY}
+store = Store(sys.argv[1])
+ingestor = Ingestor(store, DocumentCache(store))
+stored = store.save_snapshot
+
+def killed_once_stored(doc_id, upto, data):
+    stored(doc_id, upto, data)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+store.save_snapshot = killed_once_stored
+envelopes = [decode_envelope(bytes.fromhex(line)) for line in sys.stdin.read().split()]
+for i in range(0, len(envelopes), {PACK}):
+    ingestor.ingest(envelopes[i:i + {PACK}])
+    print(store.last_seqno(), flush=True)
+"""
+
+
+def test_a_process_killed_as_it_stores_a_snapshot_keeps_what_it_committed_and_no_snapshot_of_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chains = [ledger_chain(new_key(), 300) for _ in range(3)]
+    envelopes = [e for _, chain in chains for e in chain]
+    path = tmp_path / "pnyx.sqlite"
+    done = subprocess.run([sys.executable, "-c", KILLED_AS_IT_STORES_A_SNAPSHOT, str(path)],
+                          input="\n".join(e.encode().hex() for e in envelopes), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    committed = int(done.stdout.split()[-1])
+    assert 300 < committed < len(envelopes)  # killed past the first ledger, before the end
+    for name, value in BOUNDS.items():
+        monkeypatch.setattr(documents, name, value)
+    monkeypatch.setattr(snapshots, "SNAPSHOT_EVERY", EVERY)
+    store = Store(path)
+    assert store.last_seqno() == store.count_changes() == committed
+    assert all(store.snapshot_upto(chain[0].doc_id) == 0 for _, chain in chains)
+    docs = DocumentCache(store)
+    assert Ingestor(store, docs).ingest(envelopes).accepted == len(envelopes) - committed
+    assert store.snapshot_upto(chains[1][1][0].doc_id) > 0  # let go as the third came: saved
+    fresh = DocumentCache(store)  # loads each from its snapshot, if any, and the newer changes
+    for doc, chain in chains:
+        assert read_ledger(fresh.get(chain[0].doc_id)) == read_ledger(doc)
+    store.close()
