@@ -74,3 +74,25 @@ def test_a_process_killed_as_it_stores_a_snapshot_keeps_what_it_committed_and_no
     for doc, chain in chains:
         assert read_ledger(fresh.get(chain[0].doc_id)) == read_ledger(doc)
     store.close()
+
+
+def test_snapshots_taken_on_a_long_read_hold_no_more_than_their_bound_until_stored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chains = [ledger_chain(new_key(), 300) for _ in range(6)]
+    store = Store(tmp_path / "pnyx.sqlite")
+    assert Ingestor(store, DocumentCache(store)).ingest([e for _, c in chains for e in c]).accepted == 1_800
+    for name, value in BOUNDS.items():
+        monkeypatch.setattr(documents, name, value)
+    monkeypatch.setattr(snapshots, "SNAPSHOT_EVERY", EVERY)
+    one = len(DocumentCache(store).get(chains[0][1][0].doc_id).save())
+    monkeypatch.setattr(snapshots, "UNSTORED_BYTES", 2 * one)  # room for two ledgers' snapshots
+    reader = DocumentCache(store)  # a read only: nothing it lets go can be stored yet
+    for _, chain in chains:  # each read often enough for those before it to count as unused
+        for _ in range(BOUNDS["UNUSED_AFTER"]):
+            reader.get(chain[0].doc_id)
+    taken = reader.snapshots.unstored
+    assert 1 <= len(taken) <= 2 and sum(len(s.data) for s in taken) <= 2 * one
+    kept = {s.doc_id for s in taken}
+    assert reader.snapshots.store_taken() and reader.snapshots.unstored == []
+    assert {chain[0].doc_id for _, chain in chains if store.snapshot_upto(chain[0].doc_id) > 0} == kept
+    store.close()

@@ -27,7 +27,8 @@ Where: a save made inside a write transaction is stored in it at once, so that a
 (or a batch's savepoint) taken back takes the snapshot back with the changes it holds, and
 kill -9 leaves both or neither. One made outside (a read that lets documents go) holds only
 committed changes; it is kept until the next write transaction or `store_taken`, so that a read
-never waits for another process's lock.
+never waits for another process's lock, and the oldest go past UNSTORED_BYTES (a long read of a
+large store must not hold every snapshot it took).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .sqlite import Store
 
 SNAPSHOT_EVERY = 2_000  # changes after a snapshot before it is renewed, at least ...
 SNAPSHOT_SHARE = 4  # ... and at least a quarter of the document's changes
+UNSTORED_BYTES = 16 << 20  # snapshots taken on reads, held for the next write; the oldest go past it
 
 
 def automerge_failed(exc: BaseException) -> bool:
@@ -92,7 +94,10 @@ class Snapshots:
         saved = Saved(doc_id, upto, doc.save())
         if self.store.writing:
             return self._store(saved)
-        self.unstored.append(saved)
+        unstored = self.unstored
+        unstored.append(saved)
+        while sum(len(held.data) for held in unstored) > UNSTORED_BYTES:
+            del unstored[0]  # a long read of a large store holds no more than the bound
         return True
 
     def store_taken(self) -> bool:
