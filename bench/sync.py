@@ -210,6 +210,7 @@ def automerge_repo(chains: list[tuple[Document, list[Envelope]]], root: Path) ->
 
 async def pull_all(node: Node, url: str) -> Outcome:
     """One exchange from an empty store, in this process, as `pnyx sync` runs it."""
+    node.docs.keep_only_in_use()
     async with new_session() as session:
         return await sync_with(session, node, StoreHoldings(node.store), url)
 
