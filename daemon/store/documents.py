@@ -120,12 +120,12 @@ class DocumentCache:
         self._docs: dict[str, tuple[Document, int]] = {}  # least recently used first
         self._sizes: dict[str, int] = {}  # cached document -> changes it holds ...
         self._cached_changes = 0  # ... and all of them together
+        self._bound: int | None = None  # ... kept when unused (None: MAX_CACHED_CHANGES)
         self._reads = 0  # documents asked for so far ...
         self._read_at: dict[str, int] = {}  # ... and when each cached one was last
         self._caught_up: dict[str, int] = {}  # document -> the write transaction it caught up in
         self._paths: dict[tuple[str, OpId], Path | None] = {}  # held objects never move
         self._unsaveable: dict[str, int] = {}  # doc -> the seqno at which its save did not load
-        self._bound: int | None = None  # changes kept cached (None: MAX_CACHED_CHANGES)
         self._saves = BackgroundSaves(_saved)  # documents let go, snapshotted on a thread
         # ledger change hash -> the change as of which `devices` was last possibly changed
         self._devices_state: dict[bytes, bytes] = {}
@@ -166,6 +166,15 @@ class DocumentCache:
         self._let_go()
         return doc
 
+    def keep_only_in_use(self) -> None:
+        """For a process that ends once it has received (`pnyx sync`): every document unused in
+        the last UNUSED_AFTER reads is let go, however few changes the others hold, since such
+        a process reads none of them again (the snapshots due are saved either way: when let
+        go, else when the node is closed). Receiving 50k changes in 10 ledgers,
+        one after the other as a catch-up brings them, `pnyx sync` peaked at 137 MB with a
+        daemon's bound, which kept four ledgers it was done with, and at 113 MB so (measured)."""
+        self._bound = 0
+
     def _touch(self, doc_id: str) -> None:
         """Count a use of a cached document: each read, and each change staged for it."""
         self._reads += 1
@@ -193,15 +202,6 @@ class DocumentCache:
             self.forget(doc_id)
         if unused:
             release_free_memory()
-
-    def keep_only_in_use(self) -> None:
-        """For a process that ends once it has received (`pnyx sync`): every document unused in
-        the last UNUSED_AFTER reads is let go, however few changes the others hold, since such
-        a process reads none of them again (the snapshots due are saved either way: on the
-        thread when let go, else when the node is closed). Receiving 50k changes in 10 ledgers,
-        one after the other as a catch-up brings them, `pnyx sync` peaked at 137 MB with a
-        daemon's bound, which kept four ledgers it was done with, and at 113 MB so (measured)."""
-        self._bound = 0
 
     def _load(self, doc_id: str) -> tuple[Document, int]:
         snapshot = self.store.snapshot(doc_id)
