@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from pathlib import Path
 from typing import Any
 
 from automerge.core import Transaction
@@ -29,7 +30,8 @@ from pnyx.daemon.services.listing import (
 from pnyx.daemon.services.records import Recorder
 from pnyx.daemon.services.reopening import reopen, revote
 from pnyx.daemon.store.documents import DocumentCache
-from pnyx.daemon.store.ledgerindex import CHUNK, KINDS, LedgerIndex
+from pnyx.daemon.store.ingest import Ingestor
+from pnyx.daemon.store.ledgerindex import CHUNK, KINDS, NEWEST, LedgerIndex
 from pnyx.daemon.store.sqlite import Store
 from pnyx.daemon.store.viewindex import (
     ViewIndex,
@@ -318,6 +320,30 @@ def test_a_store_indexed_in_the_v2_tables_drops_them_and_is_indexed_again_when_r
     assert not store.db.execute("SELECT name FROM sqlite_master WHERE name IN"
                                 " ('ledger_records', 'ledger_writers')").fetchall()
     assert index_rows(store.db) == kept
+
+
+def test_a_store_whose_index_by_day_held_every_record_is_given_the_index_of_shown_ones_when_opened(
+        tmp_path: Path) -> None:
+    """Stores made before kept `ledger_entries_by_day` of every record, malformed ones too, all
+    under one empty day, so each commit rewrote pages all over it; opened again, such a store
+    loses it for `ledger_entries_by_date` of the records a reader may show, once, with its
+    rows kept, and the newest records are read by the new index."""
+    doc_id, envelopes = story()
+    store = Store(tmp_path / "pnyx.sqlite")
+    Ingestor(store, DocumentCache(store)).ingest(envelopes)
+    kept, full = index_rows(store.db), full_reads(store, doc_id)
+    store.db.execute("DROP INDEX ledger_entries_by_date")
+    store.db.execute("CREATE INDEX ledger_entries_by_day ON ledger_entries (ledger, collection, day, id)")
+    store.close()
+    store = Store(tmp_path / "pnyx.sqlite")
+    index = LedgerIndex(store, DocumentCache(store))
+    assert [name for (name,) in store.db.execute(
+        "SELECT name FROM sqlite_master WHERE name LIKE 'ledger_entries_by_da%'")] == ["ledger_entries_by_date"]
+    assert index_rows(store.db) == kept
+    assert indexed_reads(store, doc_id) == full
+    plan = store.db.execute(f"EXPLAIN QUERY PLAN {NEWEST}", (index._known_number(doc_id), "decisions", 1))
+    assert [step[-1] for step in plan] == [
+        "SEARCH ledger_entries USING INDEX ledger_entries_by_date (ledger=? AND collection=?)"]
 
 
 def test_an_index_of_another_format_is_rebuilt_and_not_extended_meanwhile() -> None:

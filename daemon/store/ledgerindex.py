@@ -66,7 +66,7 @@ from pnyx.federation.rotation import person
 
 from .devicesindex import DEVICES, DeviceIndex, made_in_map
 from .documents import DocumentCache
-from .schema import create_schema
+from .schema import create_schema, schema_transaction
 from .sqlite import BY_HASH, Store, after_prefix
 
 FORMAT = "ledger-records/v4"  # bump when what a row holds changes: every ledger is re-indexed
@@ -74,6 +74,9 @@ FORMAT = "ledger-records/v4"  # bump when what a row holds changes: every ledger
 # Tables of the formats before, dropped when a store is opened: their ledgers are indexed
 # again (v2 kept each row under the ledger's id, v3 under its number: ledger_numbers)
 OLDER_TABLES = ("ledger_records", "ledger_writers")
+# Indexes of stores made before, dropped when a store is opened (their rows are kept):
+# ledger_entries_by_day held every record, ledger_entries_by_date only those a reader may show
+OLDER_INDEXES = ("ledger_entries_by_day",)
 LEDGER_PREFIX = "ledger/"  # what a ledger's id begins with (federation/docids.py)
 DECISIONS, MANDATES = "decisions", "mandates"
 COLLECTIONS = (DECISIONS, MANDATES)  # records that may be void, counted, dated
@@ -106,7 +109,8 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     void TEXT,
     PRIMARY KEY (ledger, collection, id)
 );
-CREATE INDEX IF NOT EXISTS ledger_entries_by_day ON ledger_entries (ledger, collection, day, id);
+CREATE INDEX IF NOT EXISTS ledger_entries_by_date ON ledger_entries (ledger, collection, day, id)
+    WHERE entry IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ledger_entries_by_kind ON ledger_entries (ledger, kind)
     WHERE kind <> 'decision';
 CREATE INDEX IF NOT EXISTS ledger_entries_by_subject ON ledger_entries (ledger, subject)
@@ -159,6 +163,9 @@ STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
 # records against 0.05, and a ratification's view check 61 ms at 100k).
 KINDS = ("SELECT id, entry FROM ledger_entries INDEXED BY ledger_entries_by_kind"
          f" WHERE ledger = ? AND kind <> 'decision' AND {STANDING}")
+# The newest records of a collection: by the index of shown records by date, in its order.
+NEWEST = (f"SELECT id, entry FROM ledger_entries WHERE ledger = ? AND collection = ? AND {STANDING}"
+          " ORDER BY day DESC, id DESC LIMIT ?")
 MAX_PARSED = 20_000  # parsed changes kept for the end of one transaction (ingest's batch at most)
 SQL_INT_MAX = 2**63 - 1  # a larger page asks for every record, and SQLite binds no larger integer
 REPORT_EVERY = 2_000  # records indexed between two reports of the one-time indexing
@@ -184,10 +191,12 @@ class LedgerIndex:
         self._numbers: dict[str, int] = {}  # ledger -> its number in the index's tables
         # one Packer kept: msgpack.packb makes one a call, allocating (and freeing) its buffer
         self._packer = msgpack.Packer()
-        create_schema(store.db, SCHEMA)
-        for (table,) in store.db.execute(  # their ledgers are indexed again, in FORMAT (`ensure`)
-                f"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN {OLDER_TABLES}").fetchall():
-            store.db.execute(f"DROP TABLE {table}")
+        with schema_transaction(store.db):
+            create_schema(store.db, SCHEMA)
+            for table in OLDER_TABLES:  # their ledgers are indexed again, in FORMAT (`ensure`)
+                store.db.execute(f"DROP TABLE IF EXISTS {table}")
+            for index in OLDER_INDEXES:
+                store.db.execute(f"DROP INDEX IF EXISTS {index}")
         self.devices = DeviceIndex(store.db)
         # Changes held before the index existed are not caught up: their ledgers are indexed
         # whole from their documents when first read (`ensure`).
@@ -605,9 +614,7 @@ class LedgerIndex:
         """The `limit` last records of a collection by (date, id): a decision's own date, a
         mandate's issuing decision's."""
         return _entries(self.store.db.execute(
-            f"SELECT id, entry FROM ledger_entries WHERE ledger = ? AND collection = ? AND {STANDING}"
-            " ORDER BY day DESC, id DESC LIMIT ?",
-            (self._known_number(doc_id), collection, min(limit, SQL_INT_MAX))))
+            NEWEST, (self._known_number(doc_id), collection, min(limit, SQL_INT_MAX))))
 
     def records(self, doc_id: str, collection: str) -> dict[str, Plain]:
         """Every record of a collection that readers show."""
