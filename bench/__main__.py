@@ -6,7 +6,7 @@ import importlib
 import sys
 
 BENCHMARKS: list[str] = ["ingest", "record", "show", "view", "plan", "sync", "simulate", "bundles", "hostile",
-                         "lottery"]
+                         "lottery", "startup"]
 
 
 def main(names: list[str]) -> int:

@@ -19,6 +19,7 @@ SERVICE_TYPE = "_pnyx._tcp.local."
 PROTOCOL_VERSION = 1
 MAX_TXT_BYTES = 1300  # RFC 6763 §6.2: fits one packet; far below what resolvers lose
 MAX_CONFEDERATIONS = 16
+DEFAULT_REANNOUNCE_SECONDS = 30.0  # "Re-announcement": `pnyx run --mdns-reannounce`
 CHARTER_HASH_BYTES = 32
 _CONFED_KEY = re.compile(r"^c([0-9]{1,6})$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

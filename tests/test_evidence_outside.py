@@ -146,4 +146,11 @@ def test_the_evidence_vector_checks_from_the_spec_alone(case: str) -> None:
         assert path is not None
         rows = [*kept_rows, {"hash": refused.hash.hex(), "reason": "equivocation",
                              "vouch": changes[voucher].hash.hex(), "chain": [h.hex() for h in path]}]
+        # each later change descends from the refused one, so it is dropped, never left waiting
+        # (changes.md "Pending changes")
+        descend = {refused.hash}
+        for change in changes[1:]:
+            assert descend & set(change.deps)
+            descend.add(change.hash)
+        assert vector["outcomes"] == ["equivocation"] + ["dropped"] * (len(changes) - 1)
     assert rows == vector["evidence"]

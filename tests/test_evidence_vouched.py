@@ -17,6 +17,7 @@ from pnyx.daemon.services.status import flagged_keys
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.holdings import StoreHoldings
 from pnyx.daemon.store.node import Node, open_node
+from pnyx.daemon.store.pending import Bounds, PendingSet
 from pnyx.federation.changepack import pack, split_chunk, unpack, unpack_value
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.docids import ledger_id
@@ -27,6 +28,7 @@ from pnyx.federation.sync import Initiator
 from pnyx.federation.syncmsg import decode_reply, decode_request, encode
 from pnyx.federation.syncpeer import Responder, exchange
 
+from bench.attacks import waiting_junk
 from bench.corpus import entry, ledger_chain, new_key
 from tests.pnyxproc import Daemon, cli, cli_json, query
 from tests.test_bundles import data_dir
@@ -102,6 +104,46 @@ def test_an_equivocation_refused_vouched_is_kept_with_its_chain_and_travels(tmp_
         assert between not in {h for h, _ in evidence_rows(third)}
 
 
+def test_a_relayed_vouched_evidence_s_chain_and_voucher_do_not_wait_in_the_pending_set(
+        tmp_path: Path) -> None:
+    """The chain and voucher that travel after a refused change descend from it, so they can
+    never be held: a receiver that keeps the evidence does not park them charged to its source
+    (whose share of the pending set they would fill until they expired), relayed once or again."""
+    held, fork = forked(new_key(), 3, 4)
+    with first_and_third(tmp_path, held) as (first, third):
+        first.ingestor.ingest(unpack(pack(fork)))
+        assert first.store.pending.count() == 0
+        synced_from(first, third)
+        assert evidence_rows(third) == evidence_rows(first) and len(evidence_rows(third)) == 2
+        assert third.store.pending.count() == 0
+        # offered again, in slices that split the piece: nothing waits either
+        (piece,) = first.store.refused_evidence()
+        received = unpack(pack(piece))
+        assert [bool(e.signature) for e in received] == [False, False, False, True]
+        for part in (received[:2], received[2:]):
+            report = third.ingestor.ingest(part, "peer")
+            assert report.pending == 0 and report.accepted == 0
+        assert third.store.pending.count() == 0 and evidence_rows(third) == evidence_rows(first)
+
+
+def test_a_forked_history_leaves_its_source_s_share_of_the_pending_set_to_honest_changes(
+        tmp_path: Path) -> None:
+    """A peer sends a fork signed change by change: the first is refused, and the four built on
+    it can never be held, so they take none of that peer's room to wait (here 3 changes):
+    what it sends next that truly waits for its parent finds room."""
+    held, fork = forked(new_key(), 3, 5)
+    node = open_node(data_dir(tmp_path, "target", held))
+    try:
+        node.store.pending = PendingSet(node.store.db, Bounds(per_peer=3))
+        report = node.ingestor.ingest(fork, "peer")
+        assert [r for r, _ in report.rejected] == ["equivocation"] and report.deferred == 0
+        assert report.pending == 0 and node.store.pending.count() == 0
+        report = node.ingestor.ingest(waiting_junk(new_key(), 3), "peer")
+        assert (report.pending, report.deferred) == (3, 0)
+    finally:
+        node.close()
+
+
 def test_three_equivocations_vouched_by_one_head_are_each_kept_and_travel(tmp_path: Path) -> None:
     """The fork contradicts the last three held changes: three pairs of evidence, each refused
     change kept with the same voucher and its own chain, and served as three pieces that hold
@@ -131,6 +173,8 @@ def test_an_equivocation_refused_vouched_as_it_leaves_the_pending_set_is_kept(tm
         vouch, chain = first.store.db.execute("SELECT vouch, chain FROM evidence WHERE hash = ?",
                                               (refused,)).fetchone()
         assert bytes(vouch) == voucher and msgpack.unpackb(chain) == [fork[1].change]
+        # the chain and voucher waited on the refused change: they leave the set with it
+        assert report.pending == 0 and first.store.pending.count() == 0
         synced_from(first, third)
         assert evidence_rows(third) == evidence_rows(first) and len(evidence_rows(third)) == 2
 
@@ -182,6 +226,8 @@ def test_a_chain_past_the_bounds_is_refused_and_not_kept(tmp_path: Path) -> None
         report = node.ingestor.ingest(unpack(pack(fork)))
         assert "equivocation" in {r for r, _ in report.rejected}
         assert node.store.count_evidence() == 0
+        # refused, if not kept: what descends from it does not wait either
+        assert report.pending == 0 and node.store.pending.count() == 0
         # the same chain one change shorter is within the bounds
         report = node.ingestor.ingest(unpack(pack(fork[:CHAIN_CHANGES + 2])))
         assert node.store.count_evidence() == 2
@@ -213,9 +259,10 @@ def test_daemons_relay_vouched_evidence_by_sync_and_by_bundle(tmp_path: Path) ->
         daemon.stop()
     cli(fourth, "bundle", "import", str(bundle))
     rows = "SELECT hex(hash), reason, hex(vouch) FROM evidence ORDER BY hash"
-    for data in (third, fourth):
+    for data in (receiver, third, fourth):
         assert cli_json(data, "status", "--json")["equivocations"] == flags
         assert query(data, rows) == query(receiver, rows)
+        assert query(data, "SELECT count(*) FROM pending") == [(0,)]
 
 
 @pytest.mark.parametrize("came", ["signed", "vouched"])

@@ -213,9 +213,13 @@ def submit(form: Any, expected: str) -> None:
     form.locator("button[type=submit]").click()
     feedback = form.locator(".feedback")
     expect(feedback).to_contain_text(expected)
-    box = feedback.bounding_box()
-    height = form.page.evaluate("window.innerHeight")
-    assert box is not None and box["y"] >= -1 and box["y"] + box["height"] <= height + 1  # subpixels
+    assert_in_sight(feedback)
+
+
+def assert_in_sight(element: Any) -> None:
+    box = element.bounding_box()
+    height = element.page.evaluate("window.innerHeight")
+    assert box is not None and box["y"] >= -1 and box["y"] + box["height"] <= height + 1, box  # subpixels
 
 
 def fill_vote(form: Any, votes_for: int, against: int, abstain: int, dissent: str | None = None) -> None:
@@ -443,6 +447,31 @@ def wait_until(check: Any, timeout: float = SEEN / 1000) -> None:
     from tests.pnyxproc import wait_for
 
     wait_for("the other daemon shows it", check, timeout)
+
+
+def test_feedback_stays_in_sight_while_records_from_elsewhere_grow_the_lists_above_it(
+        scene: Scene, browser: Any) -> None:
+    """A secretary reads what the form said while records arriving by the API or gossip are drawn."""
+    from playwright.sync_api import expect
+
+    norte = open_page(browser, scene.page_url(scene.norte), PHONE)
+    show(norte, "economy")
+    norte.get_by_text("Keep a good in the commons").click()  # a short form: lists fill the screen above it
+    form = norte.locator("#commons-form")
+    form.get_by_label("Confederation").select_option(label=COUNCIL)
+    form.get_by_label("Good").fill("Tool library")
+    submit(form, "Recorded: tool library kept in the commons")
+    mine = norte.locator("#my-economy")
+    expect(mine).to_contain_text("tool library")
+    auth = token(scene.norte.data)
+    for n in range(12):  # each one is drawn above the form as the daemon announces it
+        need = {"confederation": scene.week.charter, "item": f"beans {n}", "quantity": 1, "unit": "kg",
+                "by": "2030-07-01"}
+        assert call(scene.norte, "POST", "/needs", need, auth=auth)[0] == 201
+    expect(mine).to_contain_text("beans 11", timeout=SEEN)
+    assert_in_sight(form.locator(".feedback"))
+    assert norte.errors == []
+    norte.context.close()
 
 
 def test_a_long_ledger_shows_its_newest_records_and_all_on_request(browser: Any, tmp_path: Path) -> None:

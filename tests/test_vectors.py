@@ -163,9 +163,12 @@ def test_an_equivocation_refused_vouched_keeps_the_stated_evidence(node: Node, c
     chain; with the voucher forged, every change is refused and nothing is kept."""
     vector = EVIDENCE if case == "vouched" else EVIDENCE["forged"]
     node.ingest(*STEPS[:EVIDENCE["after"]])
-    report = node.ingest(*unpack(bytes.fromhex(vector["pack"])))
+    received = unpack(bytes.fromhex(vector["pack"]))
+    report = node.ingest(*received)
     outcomes = [reason for reason, _ in report.rejected] + ["pending"] * report.pending
+    outcomes += ["dropped"] * (len(received) - len(outcomes) - report.duplicate - report.deferred)
     assert sorted(outcomes) == sorted(vector["outcomes"]) and report.accepted == 0
+    assert node.store.pending.count() == report.pending
     rows = node.store.db.execute("SELECT hash, reason, vouch, chain FROM evidence ORDER BY id")
     assert [{"hash": bytes(h).hex(), "reason": reason, "vouch": None if vouch is None else bytes(vouch).hex(),
              "chain": [parse_change(c).hash.hex() for c in msgpack.unpackb(chain or b"\x90")]}

@@ -1,4 +1,7 @@
-"""`pnyx discover`: the daemons announcing themselves on the local network right now."""
+"""`pnyx discover`: the daemons announcing themselves on the local network right now.
+
+zeroconf is imported by the command itself, not by every command that lists its arguments.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import asyncio
 import logging
 from typing import Any
 
-from ..net.discovery import browse, resolve_interfaces
 from .common import add_interface_arg
 from .output import print_json
 
@@ -23,6 +25,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
+    from ..net.discovery import browse, resolve_interfaces
+
     if not 0 < args.timeout <= 600:
         raise ValueError("--timeout takes between 0 and 600 seconds")
     interfaces = resolve_interfaces(args.mdns_interface) if args.mdns_interface else None

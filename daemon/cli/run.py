@@ -1,22 +1,27 @@
-"""`pnyx run`: the daemon in the foreground until SIGINT or SIGTERM; `pnyx page`: its web page's address."""
+"""`pnyx run`: the daemon in the foreground until SIGINT or SIGTERM; `pnyx page`: its web page's address.
+
+The server, gossip and discovery (aiohttp, zeroconf: about a quarter of a second of
+CPU to import) are imported by `pnyx run` itself, not by every command that loads this
+module to list its arguments.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from pnyx.federation.discovery_txt import MAX_CONFEDERATIONS
+from pnyx.federation.discovery_txt import DEFAULT_REANNOUNCE_SECONDS, MAX_CONFEDERATIONS
 from pnyx.federation.sync import PULL_ENVELOPES
 from pnyx.federation.wirelimits import LIMITS
 
-from ..http.server import DEFAULT_LISTEN, parse_listen, serve
-from ..net.discovery import DEFAULT_REANNOUNCE_SECONDS, DiscoverySettings, discovery_interfaces, parse_charter
-from ..net.gossip import GossipConfig
-from ..services.presence import running_daemon
+from ..services.presence import DEFAULT_LISTEN, parse_listen, running_daemon
 from ..store.node import SetupError, read_api_token
 from ..store.peers import normalize_url
 from .common import add_interface_arg
+
+if TYPE_CHECKING:
+    from ..net.discovery import DiscoverySettings
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -67,6 +72,8 @@ def discovery_settings(args: argparse.Namespace, host: str,
                        follow: tuple[bytes, ...] | None = None) -> DiscoverySettings | None:
     """Discovery announces --announce-confed, else the confederations followed, else every
     confederation whose charter the daemon holds."""
+    from ..net.discovery import DiscoverySettings, discovery_interfaces, parse_charter
+
     if args.no_discovery:
         if args.mdns_interface or args.announce_confed:
             raise ValueError("--no-discovery cannot be combined with --mdns-interface or --announce-confed")
@@ -81,6 +88,10 @@ def discovery_settings(args: argparse.Namespace, host: str,
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from ..http.server import serve
+    from ..net.discovery import parse_charter
+    from ..net.gossip import GossipConfig
+
     host, port = parse_listen(args.listen)
     if args.gossip_interval <= 0 or args.watch_interval <= 0 or args.fanout < 1:
         raise ValueError("--gossip-interval and --watch-interval must be positive, --fanout at least 1")

@@ -11,17 +11,18 @@ import argparse
 import asyncio
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pnyx.federation.sync import Progress
 
-from ..net.sync_client import Outcome, SyncFailed, new_session, sync_with
-from ..net.sync_endpoint import SyncContext
 from ..services.submit import submit
 from ..store.node import Node, open_node
 from ..store.peers import PeerBook, normalize_url, peer_rows
 from ..store.senders import SenderBook
 from .output import print_json
+
+if TYPE_CHECKING:
+    from ..net.sync_client import Outcome
 
 PROGRESS_FROM = 200  # show a progress bar for exchanges moving at least this many changes
 
@@ -135,6 +136,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
 async def one_sync(node: Node, url: str, show_progress: bool) -> tuple[Outcome, str | None]:
     from rich.console import Console
     from rich.progress import Progress as Bar
+
+    # aiohttp with them: imported by `pnyx sync` itself, not by every command
+    from ..net.sync_client import SyncFailed, new_session, sync_with
+    from ..net.sync_endpoint import SyncContext
 
     ctx = SyncContext.open(node)
     with Bar(console=Console(stderr=True), transient=True, disable=not show_progress) as bar:

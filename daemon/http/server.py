@@ -35,21 +35,12 @@ from .exchange import add_exchange
 from .faults import json_faults
 from .page import add_page
 
-DEFAULT_PORT = 7464
-DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 NODE_KEY = web.AppKey("node", Node)
 DISCOVERY_KEY = web.AppKey("discovery", Discovery)
 GOSSIP_KEY = web.AppKey("gossip", Gossip)
 VIEW_KEY = web.AppKey("view", ViewIndex)
 WATCH_KEY = web.AppKey("watch", StoreWatch)
 log = logging.getLogger("pnyx.daemon")
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ValueError(f"--listen takes HOST:PORT, got {text!r}")
-    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 async def status(request: web.Request) -> web.Response:

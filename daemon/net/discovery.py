@@ -34,6 +34,7 @@ from typing import Any
 
 import ifaddr
 from pnyx.federation.discovery_txt import (
+    DEFAULT_REANNOUNCE_SECONDS,
     MAX_CONFEDERATIONS,
     SERVICE_TYPE,
     Announcement,
@@ -58,7 +59,6 @@ from ..store.sqlite import Store
 
 log = logging.getLogger("pnyx.discovery")
 
-DEFAULT_REANNOUNCE_SECONDS = 30.0
 RESOLVE_TIMEOUT_MS = 3000
 REFIRE_SECONDS = 1.0  # one announcement is several packets: report it once
 MAX_NEIGHBOURS = 256  # services tracked at most, so a flood of names cannot grow memory without end

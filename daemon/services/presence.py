@@ -21,6 +21,17 @@ from pnyx.federation.keys import key_text
 
 PRESENCE_FILE = "daemon.json"
 PROBE_TIMEOUT = 1.0  # an unreachable address must not stall the CLI; it then writes directly
+DEFAULT_PORT = 7464
+DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`pnyx run --listen HOST:PORT`: kept here, beside `local_url`, so that the command line
+    names the address without loading the server (aiohttp)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"--listen takes HOST:PORT, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def local_url(host: str, port: int) -> str:

@@ -46,6 +46,7 @@ from .sqlite import Store
 from .staging import StagedApplyFailed
 
 BATCH = 500
+NEVER_HELD = 4_096  # hashes of changes that can never be held here, remembered (Ingestor._never)
 _first = itemgetter(0)  # a path's first segment
 
 
@@ -82,6 +83,11 @@ class Ingestor:
         self.docs = docs
         self._ledgers = LedgerIndex(store, docs) if index else None
         self._vouchers_kept: set[bytes] = set()  # in the batch's transaction
+        # Changes refused as a conflict, and those found waiting on one: none can ever be held
+        # here, so a change that waits on one is not parked (`_never_held`). Kept across calls,
+        # as a piece of evidence may be judged in two slices; forgotten when a judging is taken
+        # back, as what it refused may then be judged otherwise.
+        self._never: dict[bytes, None] = {}
 
     @property
     def ledgers(self) -> LedgerIndex:
@@ -122,10 +128,12 @@ class Ingestor:
                         self._judge_batch(checked, source, report, staged=True)
                 except StagedApplyFailed:
                     report = IngestReport()
+                    self._never.clear()
                     self._judge_batch(checked, source, report, staged=False)
                 self.store.settle()
         except BaseException:
             self.docs.forget_all(report.accepted_docs)
+            self._never.clear()
             raise
         return report
 
@@ -175,7 +183,12 @@ class Ingestor:
             pending.discard(change_hash)
             if exc.conflict is not None:
                 keep_evidence(store, vc, exc, exc.conflict)
+                self._never_held(change_hash, report)
             report.rejected.append((exc.reason.value, exc.detail))
+            return []
+        if isinstance(verdict, Wait) and not self._never.keys().isdisjoint(verdict.missing):
+            pending.discard(change_hash)
+            self._never_held(change_hash, report)
             return []
         if vc.vouch is not None and vc.vouch not in self._vouchers_kept:
             self._keep_voucher(vc)
@@ -198,6 +211,23 @@ class Ingestor:
             report.parked.discard(released.hash)
             report.released.add(released.hash)
         return released_now
+
+    def _never_held(self, change_hash: bytes, report: IngestReport) -> None:
+        """A change that can never be held here: refused as a conflict (what it contradicts is
+        held for good), or waiting on such a change. What waits on it leaves the pending set,
+        and what comes waiting on it is not parked: the chain and voucher that travel after a
+        change refused vouched (evidence, daemon/store/evidence.py keeps them beside it), or a
+        forked history, would otherwise fill its source's share of the set until they expired.
+        They are reported neither pending nor refused: nothing is wrong with them but their
+        past."""
+        never = self._never
+        gone = self.store.pending.discard_descendants(change_hash)
+        for h in (change_hash, *gone):
+            if len(never) >= NEVER_HELD:
+                del never[next(iter(never))]
+            never[h] = None
+        report.parked.difference_update(gone)
+        report.released.update(gone)
 
     def _keep_voucher(self, vc: VerifiedChange) -> None:
         """A vouched change is kept (stored or waiting) with its voucher's hash, and the

@@ -204,6 +204,20 @@ class PendingSet:
         self._delete([change_hash])
         self._counted(bytes(row[0] or b""), row[1] or "", bool(row[2]), -1, -int(row[3] or 0))
 
+    def discard_descendants(self, change_hash: bytes) -> list[bytes]:
+        """A change that can never be held here (refused as a conflict: what it contradicts is
+        held for good) would leave what waits on it waiting until it expired: those changes,
+        and what waits on them in turn, leave the set. Their hashes."""
+        gone: list[bytes] = []
+        queue = [change_hash]
+        while queue and not self.empty:
+            for (waiting,) in self.db.execute("SELECT hash FROM pending_missing WHERE missing = ?",
+                                              (queue.pop(),)).fetchall():
+                self.discard(bytes(waiting))
+                gone.append(bytes(waiting))
+                queue.append(bytes(waiting))
+        return gone
+
     def release(self, arrived_hash: bytes, arrived_doc: str) -> list[Waiting]:
         """The changes that `arrived_hash` (of `arrived_doc`) may let in, in arrival order.
 

@@ -648,7 +648,7 @@ def evidence_vector(h: History, facts: dict[str, Any]) -> dict[str, Any]:
         "changes": hashes,
         "pack": pack(signed).hex(),
         "signed": [bool(e.signature) for e in received],
-        "outcomes": ["equivocation", "pending", "pending", "pending"],
+        "outcomes": ["equivocation", "dropped", "dropped", "dropped"],
         "evidence": [{"hash": sha256_of_chunk(kept).hex(), "reason": "equivocation", "vouch": None,
                       "chain": []},
                      {"hash": hashes[0], "reason": "equivocation", "vouch": hashes[-1],
@@ -708,7 +708,9 @@ def sync_json(h: History, facts: dict[str, Any]) -> dict[str, Any]:
                        "signer, signature], hex) and a pack of them (hex) that unpacks to them. "
                        "`evidence`: a store holding the history (history.json) up to its step "
                        "`after` receives `pack`, a fork of device A's ledger signed at its head "
-                       "only: each change (`changes`, by hash) has its `outcomes`, and the store "
+                       "only: each change (`changes`, by hash) has its `outcomes` (`dropped`: "
+                       "neither parked in the pending set nor refused, as it descends from a "
+                       "refused change), and the store "
                        "then holds the `evidence` rows (change hash, reason, the voucher's hash "
                        "and the chain's hashes, changes.md \"Equivocation\"); the `forged` pack, "
                        "the head's signature altered, leaves no evidence. "

@@ -236,10 +236,20 @@ function isDelegateDevice() {
   return !l.devices.some(d => d.key === me) && mandates().some(m => carries(m, me));
 }
 
+// The feedback last told, if the reader can see it, stays where it is on the screen while the
+// lists above it are drawn again: records arriving from a peer must not push it out of sight.
 function render() {
+  const anchor = told && inSight(told) ? told.getBoundingClientRect().top : null;
   renderHeader(); renderLedger(); renderBylaws(); renderConfederations(); renderDelegates(); renderEconomy(); renderExchange();
   renderOptions();
   route();
+  if (anchor !== null && inSight(told, true)) window.scrollBy(0, told.getBoundingClientRect().top - anchor);
+}
+
+function inSight(box, anywhere = false) {
+  if (!box.isConnected || box.getClientRects().length === 0) return false;  // gone, or in a hidden view
+  const r = box.getBoundingClientRect();
+  return anywhere || (r.bottom > 0 && r.top < window.innerHeight);
 }
 
 function renderHeader() {
@@ -723,12 +733,14 @@ function authHeaders(type) {
   return { "Content-Type": type, "Authorization": "Bearer " + token() };
 }
 
-// Feedback goes next to the button that caused it, and is scrolled into sight.
+// Feedback goes next to the button that caused it, and is scrolled into sight (render keeps it there).
+let told = null;
 function tell(form, text, bad) {
   const box = form.dataset.feedback ? document.getElementById(form.dataset.feedback) : form.querySelector(".feedback");
   box.textContent = text;
   box.className = "feedback " + (bad ? "bad" : "good");
   box.scrollIntoView({ block: "nearest" });
+  told = box;
 }
 
 function refused(form, e) {
@@ -749,7 +761,6 @@ async function submitWrite(event) {
     setDefaults();
     tell(form, message, false);
     await loadAll();
-    tell(form, message, false);  // what was just recorded may have grown the lists above the form
   } catch (e) {
     refused(form, e);
   } finally {
