@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 import automerge.core as am
 import pytest
+from pnyx.daemon.store import snapshots
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.node import Node
 from pnyx.daemon.store.pending import Bounds
+from pnyx.daemon.store.snapshots import Snapshots
 from pnyx.federation.amvalues import put_value
 from pnyx.federation.changepack import pack, unpack
 from pnyx.federation.chunk import encode_uleb, parse_change
@@ -393,26 +395,46 @@ def literal_action_column(raw: bytes) -> bytes:
     return rechecksum(body[:start] + meta + b"".join(d for _, d in columns) + body[pos:])
 
 
-def test_a_document_that_does_not_save_and_load_gets_no_snapshot(
+class CountedLoads:
+    """Stands for automerge.core.Document in daemon/store/snapshots.py: counts the loads."""
+
+    loads = 0
+
+    def __new__(cls) -> am.Document:  # type: ignore[misc]
+        return am.Document()
+
+    @staticmethod
+    def load(data: bytes) -> am.Document:
+        CountedLoads.loads += 1
+        return am.Document.load(data)
+
+
+def test_a_snapshot_that_does_not_load_is_found_out_when_loaded_and_the_document_rebuilt(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """A change whose op columns are not canonically encoded leaves a document whose save()
-    does not load again: no snapshot is written of it, and it is rebuilt from the store."""
-    from pnyx.daemon.store import documents
-
-    monkeypatch.setattr(documents, "SNAPSHOT_EVERY", 1)
+    does not load again. Snapshots are checked when loaded, not when saved: such a snapshot
+    is found out at its first load and the document rebuilt from the store's changes, with
+    the heads of the document that saved it; the process does not load it again."""
+    monkeypatch.setattr(snapshots, "SNAPSHOT_EVERY", 1)
     store, docs, ingestor = fresh_store()
+    doc_id = world.assembly.doc_id
     ingestor.ingest(world.assembly.envelopes(world.receiver))
     docs.save_snapshots()
     assert ingestor.ingest([resign(world, literal_action_column(world.second.change))]).accepted == 1
     docs.save_snapshots()
-    doc = docs.get(world.assembly.doc_id)
+    doc = docs.get(doc_id)
+    snapshot = store.snapshot(doc_id)
+    assert snapshot is not None and snapshot[0] == store.last_seqno()  # holds the malformed change
     with pytest.raises(Exception, match="mismatching heads"):
-        am.Document.load(doc.save())
-    snapshot = store.snapshot(world.assembly.doc_id)
-    assert snapshot is not None  # of the document before the malformed change
-    am.Document.load(snapshot[1])
-    rebuilt = DocumentCache(store).get(world.assembly.doc_id)
-    assert sorted(rebuilt.get_heads()) == sorted(doc.get_heads())
+        am.Document.load(snapshot[1])
+    monkeypatch.setattr(CountedLoads, "loads", 0)
+    monkeypatch.setattr(snapshots, "Document", CountedLoads)
+    fresh = DocumentCache(store)
+    assert sorted(fresh.get(doc_id).get_heads()) == sorted(doc.get_heads())
+    assert CountedLoads.loads == 1
+    fresh.forget(doc_id)
+    assert sorted(fresh.get(doc_id).get_heads()) == sorted(doc.get_heads())
+    assert CountedLoads.loads == 1  # found out once: not loaded again
 
 
 def test_a_counter_cannot_make_a_ledger_unreadable(world: World) -> None:
@@ -450,8 +472,8 @@ def test_changes_automerge_refuses_without_a_word_do_not_rebuild_the_document(
     store, _, ingestor = fresh_store()
     ingestor.ingest(world.assembly.envelopes(world.receiver))
     loads = []
-    real_load = DocumentCache._load
-    monkeypatch.setattr(DocumentCache, "_load", lambda self, doc_id: loads.append(doc_id) or
+    real_load = Snapshots.load
+    monkeypatch.setattr(Snapshots, "load", lambda self, doc_id: loads.append(doc_id) or
                         real_load(self, doc_id))
     report = ingestor.ingest(silent)
     assert len(report.rejected) == len(silent)

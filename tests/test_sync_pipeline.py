@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from pnyx.daemon.net import sync_client
 from pnyx.daemon.net.sync_endpoint import Turns
-from pnyx.daemon.store import documents
+from pnyx.daemon.store import documents, snapshots
 from pnyx.daemon.store.holdings import StoreHoldings
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
 from pnyx.daemon.store.node import Node, open_node
@@ -242,11 +242,11 @@ def synced_once(node: Node, url: str) -> sync_client.Outcome:
 def test_a_catch_up_past_the_cache_bound_snapshots_the_ledgers_it_lets_go_and_keeps_them_whole(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Pulling more than the document cache holds, ledger after ledger: the ledgers let go
-    meanwhile are saved on a thread, and every one reads, from its snapshot and after it,
+    meanwhile are snapshotted as they go, and every one reads, from its snapshot and after it,
     as its writer's own document."""
     monkeypatch.setattr(documents, "MAX_CACHED_CHANGES", 400)
     monkeypatch.setattr(documents, "UNUSED_AFTER", 50)
-    monkeypatch.setattr(documents, "SNAPSHOT_EVERY", 100)
+    monkeypatch.setattr(snapshots, "SNAPSHOT_EVERY", 100)
     source, target = tmp_path / "source", tmp_path / "target"
     init_all([source, target])
     chains = [ledger_chain(new_key(), 300) for _ in range(4)]

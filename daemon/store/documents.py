@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Sequence
 
@@ -33,17 +32,15 @@ from pnyx.federation.ops import OpId
 from pnyx.federation.sync import PULL_ENVELOPES
 from pnyx.federation.writerules import Path, resolve_path
 
-from .snapshots import BackgroundSaves, Saved
+from .snapshots import Snapshots, automerge_failed
 from .sqlite import Store
 from .staging import Staged, StagedApplyFailed, may_hold
 
-SNAPSHOT_EVERY = 2_000  # changes after a snapshot before it is renewed, at least ...
-SNAPSHOT_SHARE = 4  # ... and at least a quarter of the document's changes
 SYNC_MESSAGE_V1 = 0x42
 APPLY_BATCH = 1_000
 MAX_REMEMBERED = 10_000  # device states and entries remembered; past it the older half is forgotten
 # Changes held by the cached documents together; past it the documents not asked for in the
-# last UNUSED_AFTER reads are let go (snapshotted on a thread if due), so that receiving many
+# last UNUSED_AFTER reads are let go (snapshotted first if due), so that receiving many
 # documents one after the other stays bounded in memory (Automerge takes about 1.8 kB per
 # change held), while documents whose changes arrive interleaved are never reloaded in turn:
 # a pull of PULL_ENVELOPES changes, grouped by document, reads each of its documents once in
@@ -52,12 +49,6 @@ MAX_REMEMBERED = 10_000  # device states and entries remembered; past it the old
 # 2,000 let each go and loaded it again every pull: 100-300 us more a change, measured.)
 MAX_CACHED_CHANGES = 20_000
 UNUSED_AFTER = 2 * PULL_ENVELOPES
-
-
-def automerge_failed(exc: BaseException) -> bool:
-    """Whether `exc` is Automerge refusing input: an ordinary exception, or the Rust panic
-    that pyo3 raises as PanicException, which derives from BaseException, not Exception."""
-    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
 def apply_chunks(doc: Document, chunks: Sequence[bytes]) -> None:
@@ -70,25 +61,6 @@ def apply_chunks(doc: Document, chunks: Sequence[bytes]) -> None:
         body.append(encode_uleb(len(chunk)))
         body.append(chunk)
     doc.receive_sync_message(SyncState(), Message.decode(b"".join(body)))
-
-
-def loads_back(data: bytes, heads: Sequence[bytes]) -> bool:
-    """Whether a saved document loads again with these heads. A validly signed change whose
-    op columns are not canonically encoded is applied by Automerge, but a document holding
-    it saves into bytes that do not load ("mismatching heads"); such a document is always
-    rebuilt from the store's changes instead of a snapshot."""
-    try:
-        return sorted(Document.load(data).get_heads()) == sorted(heads)
-    except BaseException as exc:
-        if not automerge_failed(exc):
-            raise
-        return False
-
-
-def _saved(doc: Document) -> bytes | None:
-    """A document's snapshot, or None if it does not load back (see `loads_back`)."""
-    data = doc.save()
-    return data if loads_back(data, doc.get_heads()) else None
 
 
 def release_free_memory() -> None:
@@ -124,8 +96,7 @@ class DocumentCache:
         self._read_at: dict[str, int] = {}  # ... and when each cached one was last
         self._caught_up: dict[str, int] = {}  # document -> the write transaction it caught up in
         self._paths: dict[tuple[str, OpId], Path | None] = {}  # held objects never move
-        self._unsaveable: dict[str, int] = {}  # doc -> the seqno at which its save did not load
-        self._saves = BackgroundSaves(_saved)  # documents let go, snapshotted on a thread
+        self.snapshots = Snapshots(store)
         # ledger change hash -> the change as of which `devices` was last possibly changed
         self._devices_state: dict[bytes, bytes] = {}
         self._entries: dict[tuple[bytes, bytes], Plain] = {}  # (devices state, device) -> entry
@@ -146,7 +117,7 @@ class DocumentCache:
         """The document with every change the store holds for it."""
         cached = self._docs.pop(doc_id, None)
         if cached is None:
-            doc, upto = self._load(doc_id)
+            doc, upto = self.snapshots.load(doc_id)
             self._sizes[doc_id] = self.store.count_changes_of(doc_id, upto)[1]
             self._cached_changes += self._sizes[doc_id]
         else:
@@ -173,11 +144,11 @@ class DocumentCache:
     def _let_go(self) -> None:
         """Past MAX_CACHED_CHANGES, forget the least recently used documents, unused in the
         last UNUSED_AFTER reads, until the rest hold at most MAX_CACHED_CHANGES changes; each
-        whose snapshot is due is saved on a thread (daemon/store/snapshots.py), off the hot
-        path. Documents with staged changes stay. Saves finished are stored inside a write
-        transaction only, so that a read never waits for another process's lock to store one."""
-        if self.store.writing:
-            self._keep_saved(self._saves.finished())
+        is snapshotted first if its snapshot is due (daemon/store/snapshots.py). Documents with
+        staged changes stay. Snapshots taken on a read are stored in the next write transaction."""
+        snapshots = self.snapshots
+        if snapshots.unstored and self.store.writing:
+            snapshots.store_taken()
         if self._cached_changes <= MAX_CACHED_CHANGES or len(self._docs) <= 1:
             return
         unused = [doc_id for doc_id in self._docs if self._reads - self._read_at[doc_id] >= UNUSED_AFTER
@@ -185,22 +156,12 @@ class DocumentCache:
         for doc_id in unused:
             if self._cached_changes <= MAX_CACHED_CHANGES:
                 break
-            if self.snapshot_due(doc_id):
+            if snapshots.due(doc_id):
                 doc, upto = self._docs[doc_id]
-                self._saves.hand_over(doc_id, upto, doc)
+                snapshots.take(doc_id, upto, doc)
             self.forget(doc_id)
         if unused:
             release_free_memory()
-
-    def _load(self, doc_id: str) -> tuple[Document, int]:
-        snapshot = self.store.snapshot(doc_id)
-        if snapshot is not None:
-            try:
-                return Document.load(snapshot[1]), snapshot[0]
-            except BaseException as exc:  # a bad snapshot is only a cache: rebuild from changes
-                if not automerge_failed(exc):
-                    raise
-        return Document(), 0
 
     def _catch_up(self, doc_id: str, doc: Document, upto: int) -> int:
         batch: list[bytes] = []
@@ -287,8 +248,8 @@ class DocumentCache:
 
     def undo_staging(self) -> None:
         """The batch is taken back: forget the documents that were given some of its changes,
-        and what was read from them; the others are as they were before it."""
-        self._saves.drop()  # documents let go in the batch may hold its changes
+        and what was read from them; the others are as they were before it (a snapshot of
+        a document let go in the batch was stored in its savepoint, taken back with it)."""
         for doc_id, (upto, size) in self._before.items():
             if doc_id in self._dirty or doc_id not in self._docs:
                 self.forget(doc_id)
@@ -325,60 +286,35 @@ class DocumentCache:
             self.forget(doc_id)
 
     def save_snapshots(self) -> None:
-        """Snapshot every cached document that has outgrown its snapshot (snapshot_due).
+        """Snapshot every cached document whose snapshot is due (daemon/store/snapshots.py),
+        after storing those taken on reads that let documents go.
 
         Called off the hot path, never per change or per batch: when the daemon is idle
-        (tend) and when a process closes its node. Saving and loading back cost in
-        proportion to the whole document, so a snapshot is renewed only once the changes
-        after it make up a share of the document: the cost per change stays bounded
-        however large the document grows. The saves of documents let go, on their thread,
-        are waited for and kept first."""
-        if not self._keep_saved(self._saves.finished(everything=True)):
+        (tend) and when a process closes its node. Stops early if another process holds
+        the store (snapshots are only a cache)."""
+        snapshots = self.snapshots
+        if not snapshots.store_taken():
             return
         for doc_id in list(self._docs):
             doc, upto = self._docs[doc_id]
-            if doc_id not in self._staged and self.snapshot_due(doc_id) \
-                    and not self._keep_saved([Saved(doc_id, upto, _saved(doc))]):
+            if doc_id not in self._staged and snapshots.due(doc_id) \
+                    and not (snapshots.take(doc_id, upto, doc) and snapshots.store_taken()):
                 return
-
-    def _keep_saved(self, saves: list[Saved]) -> bool:
-        """Store snapshots that were saved (unless a newer one is stored); False if another
-        process holds the store. The memory their documents took is handed back (the
-        thread freed it into its own arena of the C library's malloc)."""
-        if saves:
-            release_free_memory()
-        for saved in saves:
-            if saved.data is None:  # the older snapshot stays; try again once as many changes came
-                self._unsaveable[saved.doc_id] = saved.upto
-            elif saved.upto > self.store.snapshot_upto(saved.doc_id):
-                try:
-                    self.store.save_snapshot(saved.doc_id, saved.upto, saved.data)
-                except sqlite3.OperationalError:  # another process holds the store: only a cache
-                    return False
-        return True
-
-    def snapshot_due(self, doc_id: str) -> bool:
-        """Whether the changes newer than the document's snapshot (or than a try whose save
-        did not load back) are at least SNAPSHOT_EVERY and 1/SNAPSHOT_SHARE of all its changes."""
-        since = max(self.store.snapshot_upto(doc_id), self._unsaveable.get(doc_id, 0))
-        newer, total = self.store.count_changes_of(doc_id, since)
-        return newer >= max(SNAPSHOT_EVERY, total // SNAPSHOT_SHARE)
 
     def tend(self) -> None:
         """What an idle daemon does: save the snapshots due, then let go of every cached
         document, so that its memory does not keep what it once loaded; the next access
         loads from the snapshot. The store's WAL is checkpointed then, off the hot path."""
         self.store.forget_remembered()
+        self.save_snapshots()
         if not self._docs:
             self.store.checkpoint()
             return
-        self.save_snapshots()
         self.forget_everything()
         self.store.checkpoint()
         release_free_memory()
 
     def forget_everything(self) -> None:
-        self._saves.drop()
         self._docs.clear()
         self._sizes.clear()
         self._cached_changes = 0

@@ -1,83 +1,116 @@
-"""Snapshots of the documents that the cache lets go while changes arrive, saved on a thread.
+"""Snapshots of documents: when one is due, where it is stored, and how a bad one is found out.
 
-When the document cache passes its bound during a long ingest (a catch-up of many
-ledgers), it lets go of the documents unused lately, and their snapshots are often
-due then. Saving a document and loading the bytes back to check them costs in
-proportion to the whole document (about 80 ms for 5,000 changes, six such documents
-in a 50k catch-up: 0.47 s on the thread that ingests). A worker thread does both (on a
-second core: with one, the save is made at once, as before), and the thread that owns the
-store's connection stores each result in its next write transaction, or when the cache
-saves its snapshots (idle, close). Measured since: Automerge 1.0.0rc1 holds the GIL in
-save and load (a spinning thread gets 7-10% of its rate meanwhile), so the thread defers
-the save but overlaps almost none of its cost with ingest. At most MAX_UNDER_WAY saves run or wait
-to run: handing over one more first waits for the oldest, so that the documents held
-beside the cache stay few (measured receiving 50k changes: peak 141-142 MB, against
-138 MB when they were saved on the hot path; the goal is under 150 MB).
+A document is loaded from its latest snapshot plus the changes stored after it, so a snapshot
+is only a cache of the store, which always holds every change.
 
-A document let go in a transaction (or a batch's savepoint) that is then taken back may
-hold changes that were never stored: `drop` forgets every save under way, and the cache
-calls it whenever it forgets what it read.
+When: a snapshot is renewed once the changes after it are at least SNAPSHOT_EVERY and a
+SNAPSHOT_SHARE-th of all the document's changes; saving costs in proportion to the whole
+document, so the cost per change stays bounded however large it grows. Saves are made when a
+daemon is idle, when a process closes its store (DocumentCache.save_snapshots), and when the
+document cache lets a document go past its bound during a long ingest, at once. Automerge
+1.0.0rc1 holds the GIL in save (a thread spinning meanwhile gets 10% of its rate): a worker
+thread that saved let-go documents deferred each save but overlapped almost none of it, and
+held the document beside the cache meanwhile, so there is none.
+
+Checked when loaded, not when saved. Automerge's load rebuilds every change from the saved
+columns and refuses bytes whose rebuilt heads are not the heads the save wrote ("mismatching
+heads"), so a snapshot that loads holds exactly what its document held. One that does not: a
+validly signed change whose op columns are not canonically encoded is applied by Automerge,
+but a document holding it saves into bytes that do not load. Such a snapshot is found out at
+its first load, the document is rebuilt from its stored changes instead, and this process does
+not try that snapshot again; it is renewed (and found out again) only once as many changes came
+after it as for any snapshot. Loading every save back to check it cost more than the save
+itself (a 5,000-change ledger: save 20 ms, load 33 ms; 8-9 us a change of a catch-up past the
+cache bound).
+
+Where: a save made inside a write transaction is stored in it at once, so that a transaction
+(or a batch's savepoint) taken back takes the snapshot back with the changes it holds, and
+kill -9 leaves both or neither. One made outside (a read that lets documents go) holds only
+committed changes; it is kept until the next write transaction or `store_taken`, so that a read
+never waits for another process's lock, and the oldest go past UNSTORED_BYTES (a long read of a
+large store must not hold every snapshot it took).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+import sqlite3
 from dataclasses import dataclass
 
 from automerge.core import Document
 
-MAX_UNDER_WAY = 1
-# Whether this process may run on a second core: on one core (a small board in a village)
-# a worker thread only adds its switches, and the save is made at once.
-SECOND_CORE = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) > 1
+from .sqlite import Store
+
+SNAPSHOT_EVERY = 2_000  # changes after a snapshot before it is renewed, at least ...
+SNAPSHOT_SHARE = 4  # ... and at least a quarter of the document's changes
+UNSTORED_BYTES = 16 << 20  # snapshots taken on reads, held for the next write; the oldest go past it
+
+
+def automerge_failed(exc: BaseException) -> bool:
+    """Whether `exc` is Automerge refusing input: an ordinary exception, or the Rust panic
+    that pyo3 raises as PanicException, which derives from BaseException, not Exception."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
 @dataclass(frozen=True)
 class Saved:
-    """A document's snapshot as of arrival number `upto`; `data` None: it did not load back."""
+    """A document's snapshot as of arrival number `upto`, not stored yet."""
 
     doc_id: str
     upto: int
-    data: bytes | None
+    data: bytes
 
 
-class BackgroundSaves:
-    """Documents handed over to be saved on one worker thread, in the order handed over."""
+class Snapshots:
+    """The store's snapshots of documents, as the document cache loads and takes them."""
 
-    def __init__(self, save: Callable[[Document], bytes | None]) -> None:
-        self._save = save  # the document's bytes if they load back, else None
-        self._pool: ThreadPoolExecutor | None = None  # started at the first hand-over
-        self._under_way: list[tuple[str, int, Future[bytes | None]]] = []
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.unstored: list[Saved] = []  # taken outside a write transaction, stored later
+        self._unloadable: dict[str, int] = {}  # document -> `upto` of its snapshot that did not load
 
-    def hand_over(self, doc_id: str, upto: int, doc: Document) -> None:
-        """Save `doc` (nobody else holds it) on the worker thread, once fewer than
-        MAX_UNDER_WAY saves are still running (waiting for the oldest if need be)."""
-        running = [future for _, _, future in self._under_way if not future.done()]
-        if len(running) >= MAX_UNDER_WAY:
-            wait(running[:len(running) - MAX_UNDER_WAY + 1])
-        if not SECOND_CORE:  # nothing to run it beside: saved here
-            future: Future[bytes | None] = Future()
-            future.set_result(self._save(doc))
-        else:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pnyx-snapshots")
-            future = self._pool.submit(self._save, doc)
-        self._under_way.append((doc_id, upto, future))
+    def load(self, doc_id: str) -> tuple[Document, int]:
+        """The document as of its snapshot and the arrival number it includes; an empty
+        document and 0 if it has none, or one that does not load."""
+        snapshot = self.store.snapshot(doc_id)
+        if snapshot is not None and self._unloadable.get(doc_id) != snapshot[0]:
+            try:
+                return Document.load(snapshot[1]), snapshot[0]
+            except BaseException as exc:
+                if not automerge_failed(exc):
+                    raise
+                self._unloadable[doc_id] = snapshot[0]
+        return Document(), 0
 
-    def finished(self, everything: bool = False) -> list[Saved]:
-        """The saves done, in the order handed over (up to the first still running); with
-        `everything`, each one, waiting for those still running."""
-        if everything:
-            wait([future for _, _, future in self._under_way])
-        done: list[Saved] = []
-        while self._under_way and self._under_way[0][2].done():
-            doc_id, upto, future = self._under_way.pop(0)
-            done.append(Saved(doc_id, upto, future.result()))
-        return done
+    def due(self, doc_id: str) -> bool:
+        """Whether the changes newer than the document's snapshot are at least SNAPSHOT_EVERY
+        and 1/SNAPSHOT_SHARE of all its changes."""
+        newer, total = self.store.count_changes_of(doc_id, self.store.snapshot_upto(doc_id))
+        return newer >= max(SNAPSHOT_EVERY, total // SNAPSHOT_SHARE)
 
-    def drop(self) -> None:
-        """Forget every save under way: what they hold may no longer be stored. A save the
-        thread is running finishes there, and its bytes are let go."""
-        self._under_way.clear()
+    def take(self, doc_id: str, upto: int, doc: Document) -> bool:
+        """Save `doc`, which holds the document's changes up to arrival number `upto`: stored at
+        once inside a write transaction, else kept for `store_taken`. False if it could not
+        be stored (another process holds the store, or the disk refused it): only a cache."""
+        saved = Saved(doc_id, upto, doc.save())
+        if self.store.writing:
+            return self._store(saved)
+        unstored = self.unstored
+        unstored.append(saved)
+        while sum(len(held.data) for held in unstored) > UNSTORED_BYTES:
+            del unstored[0]  # a long read of a large store holds no more than the bound
+        return True
+
+    def store_taken(self) -> bool:
+        """Store the snapshots taken outside a write transaction; False if another process
+        holds the store (those not stored are let go)."""
+        taken, self.unstored = self.unstored, []
+        return all(self._store(saved) for saved in taken)  # stops at the first not stored
+
+    def _store(self, saved: Saved) -> bool:
+        if saved.upto <= self.store.snapshot_upto(saved.doc_id):
+            return True  # a newer snapshot is stored already
+        try:
+            self.store.save_snapshot(saved.doc_id, saved.upto, saved.data)
+        except sqlite3.OperationalError:
+            return False
+        return True
