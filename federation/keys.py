@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import nacl.bindings
 import nacl.exceptions
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 KEY_BYTES = 32
 SIGNATURE_BYTES = 64
@@ -55,22 +56,14 @@ class SigningKey:
 
     @property
     def public(self) -> bytes:
-        return _keypair(self.seed)[0]
+        return _private(self.seed).public_key().public_bytes_raw()
 
     def sign(self, message: bytes) -> bytes:
-        """Signed by libsodium, as signatures are verified: Ed25519 signs deterministically,
-        so the signature is the same bytes any implementation makes (OpenSSL's, through
-        `cryptography`, which this replaced: twice the time a signature, and 8 MB more
-        resident in every process that imported it, measured)."""
-        return nacl.bindings.crypto_sign(message, _keypair(self.seed)[1])[:SIGNATURE_BYTES]
+        return _private(self.seed).sign(message)
 
 
-@functools.lru_cache(maxsize=64)
-def _keypair(seed: bytes) -> tuple[bytes, bytes]:
-    """libsodium's (public key, secret key) of a seed: the secret key holds the seed and
-    the public key, so deriving it is a scalar multiplication saved for the next signature."""
-    public, secret = nacl.bindings.crypto_sign_seed_keypair(seed)
-    return public, secret
+def _private(seed: bytes) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(seed)
 
 
 def verify_signature(public: bytes, signature: bytes, message: bytes) -> bool:
