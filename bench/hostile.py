@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import http.client
-import os
 import statistics
 import subprocess
 import tempfile
@@ -37,6 +36,7 @@ from bench.attacks import (
     waiting_junk,
 )
 from bench.corpus import ledger_chain, new_key
+from bench.peak import cli_peak_mb, peak_mb
 from bench.sync import PNYX, Daemon, count, ingest, init_all
 
 HONEST = 2_000
@@ -116,21 +116,6 @@ def measure(victim: Path, daemon: Daemon, source: Path) -> tuple[float, list[flo
     return took, latencies
 
 
-def vm_hwm_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
-
-
-def child_peak_mb(args: list[str]) -> float:
-    """Peak resident memory of one CLI process (its own rusage, not all children's)."""
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, _, usage = os.wait4(proc.pid, 0)
-    proc.returncode = 0
-    return usage.ru_maxrss / 1024
-
-
 def report(name: str, quiet: tuple[float, list[float]], loud: tuple[float, list[float]],
            answers: dict[int, int]) -> None:
     q_med, l_med = statistics.median(quiet[1]), statistics.median(loud[1])
@@ -175,7 +160,7 @@ def bombs(root: Path) -> None:
     try:
         for _ in range(POLLS):
             urllib.request.urlopen(f"{daemon.url}/pnyx/v1/status", timeout=60).read()
-        quiet = vm_hwm_mb(daemon.proc.pid)
+        quiet = peak_mb(daemon.proc.pid)
         body = nested_empty_arrays()
         answers: list[int] = []
         threads = [threading.Thread(target=lambda: answers.append(post(daemon.url, body)))
@@ -184,12 +169,12 @@ def bombs(root: Path) -> None:
             t.start()
         for t in threads:
             t.join()
-        above = vm_hwm_mb(daemon.proc.pid) - quiet
+        above = peak_mb(daemon.proc.pid) - quiet
         print(f"  {'sync bodies':15} +{above:6.1f} MB above the quiet daemon ({quiet:.0f} MB)"
               f"  [{'ok' if above <= GOAL_MB else 'OVER GOAL'}]  answers {sorted(answers)}", flush=True)
     finally:
         daemon.stop()
-    quiet_cli = child_peak_mb([*PNYX, "--data", str(victim), "status"])
+    quiet_cli, _ = cli_peak_mb(["--data", str(victim), "status"])
     for name, data, args in [
         ("bundle header", bundle_header_bomb(), ["bundle", "import"]),
         ("state file", state_file_bomb(), ["bundle", "export", "--output", str(root / "out.bundle"),
@@ -197,7 +182,7 @@ def bombs(root: Path) -> None:
     ]:
         path = root / f"{name.replace(' ', '-')}.bomb"
         path.write_bytes(data)
-        peak = child_peak_mb([*PNYX, "--data", str(victim), *args, str(path)])
+        peak, _ = cli_peak_mb(["--data", str(victim), *args, str(path)])
         above = peak - quiet_cli
         print(f"  {name:15} +{above:6.1f} MB above the quiet CLI ({quiet_cli:.0f} MB)"
               f"  [{'ok' if above <= GOAL_MB else 'OVER GOAL'}]", flush=True)

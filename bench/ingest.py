@@ -61,6 +61,7 @@ from pnyx.federation.keys import SigningKey, key_text
 from pnyx.federation.ledger import Decision, Profile, Tally, write_decision, write_device, write_genesis
 
 from bench.corpus import ledger_chain, new_key
+from bench.peak import peak_mb
 
 DECISIONS = 10_000
 RECEIVED = 50_000  # changes received in a fresh process for the memory bound ...
@@ -170,17 +171,6 @@ def signature_rates(envelopes: list[Envelope]) -> list[tuple[str, float]]:
 def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
-
-
-def peak_mb() -> float:
-    """The peak resident size of this process since it started (VmHWM). Not ru_maxrss: a
-    spawned child inherits its parent's peak through fork and exec, and this bench's
-    parent holds far more than the child measured."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1e3
-    raise OSError("no VmHWM in /proc/self/status")
 
 
 def received_envelopes(wire: list[bytes]) -> list[Envelope]:

@@ -15,7 +15,11 @@
    Then the other way: the same store pushes everything to an empty `pnyx run`
    daemon, which verifies and stores each push before it answers. And the pull
    again over a link of 100 ms round trips (bench/slowlink.py), against the
-   loopback's time.
+   loopback's time. And memory: the peak resident size of each process that receives the
+   catch-up, each a fresh process as a user runs it: `pnyx sync` into an empty store, a
+   `pnyx run` daemon pulling it from its peer (the village catching up), and the daemon the
+   push above went to, beside plain Automerge holding the same changes in a fresh process
+   (bench/ingest.py); the goal is a peak under 150 MB at 50k.
 3. Convergence: MESH daemons on a random connected 3-regular graph (static
    peers, --no-learn), one new decision: seconds until all hold it, with push
    at once, and with periodic pull-push only (gossip rounds = seconds / interval).
@@ -54,6 +58,8 @@ from pnyx.federation.ledger import Tally
 from pnyx.federation.syncmsg import Hello, Reply, decode_reply, encode
 
 from bench.corpus import ledger_chain, new_key
+from bench.ingest import PEAK_GOAL_MB, in_child, plain_in_child
+from bench.peak import cli_peak_mb, peak_mb
 
 PNYX = [sys.executable, "-m", "pnyx.daemon.cli.main"]
 # PNYX_BENCH_SYNC_SIZES=10000,50000 runs the catch-up of those sizes alone (no idle, no mesh)
@@ -204,6 +210,7 @@ def automerge_repo(chains: list[tuple[Document, list[Envelope]]], root: Path) ->
 
 async def pull_all(node: Node, url: str) -> Outcome:
     """One exchange from an empty store, in this process, as `pnyx sync` runs it."""
+    node.docs.keep_only_in_use()
     async with new_session() as session:
         return await sync_with(session, node, StoreHoldings(node.store), url)
 
@@ -261,21 +268,22 @@ def catch_up(root: Path, total: int) -> None:
     stored = time.perf_counter() - t
     print(f"catch-up corpus: {len(envelopes):,} changes in {CATCH_UP_DOCS} ledgers made in {made:.1f} s, "
           f"stored at the source in {stored:.1f} s")
-    wall, cpu, outcome, spent = exchange(target, source)
+    pulled = exchange(target, source)
+    wall, outcome, spent = pulled.wall, pulled.outcome, pulled.spent
     assert outcome.received.accepted == len(envelopes) + 1, outcome.received
     assert digest_of(source) == digest_of(target)
     sink = root / f"sink{total}"
     init_all([sink])
-    pushed_in, _, pushed, _ = exchange(source, sink)  # and the geneses of source and target
-    assert pushed.progress.remote_accepted == len(envelopes) + 2, pushed.progress
-    assert not pushed.progress.remote_rejected, pushed.progress
+    push = exchange(source, sink)  # and the geneses of source and target
+    assert push.outcome.progress.remote_accepted == len(envelopes) + 2, push.outcome.progress
+    assert not push.outcome.progress.remote_rejected, push.outcome.progress
     envelope_bytes = sum(len(e.encode()) for e in envelopes)
     wire = outcome.wire_sent + outcome.wire_received
     repo = automerge_repo(chains, root)
     print(f"catch-up {total:,}: pnyx sync {wire:,} bytes of bodies ({wire / envelope_bytes:.3f} of the "
           f"envelopes' {envelope_bytes:,}), {outcome.progress.round_trips} round trips, {wall:.2f} s "
           f"({len(envelopes) / wall:,.0f} changes/s verified and stored, in the process that pulls, "
-          f"busy {cpu / wall:.0%} of it: the rest is waiting for the peer or for a core; "
+          f"busy {pulled.cpu / wall:.0%} of it: the rest is waiting for the peer or for a core; "
           f"{spent.ingest:.2f} s of it in Ingestor.ingest, {wall - spent.ingest:.2f} s outside it: "
           f"{spent.decode:.2f} s decoding replies, the first batch stored from "
           f"{(spent.first or 0.0):.2f} s, the rest HTTP and waiting); "
@@ -284,22 +292,81 @@ def catch_up(root: Path, total: int) -> None:
     print(f"catch-up {total:,}: ratios pnyx/automerge-repo: bytes {wire / repo['bytes']:.2f}x "
           f"(goal 2x), time {wall / repo['seconds']:.2f}x (goal 1x); pnyx verifies every signature "
           "and authority and commits to SQLite, automerge-repo verifies nothing")
-    print(f"catch-up {total:,} pushed: to an empty daemon in {pushed_in:.2f} s, "
-          f"{pushed.progress.round_trips} round trips; time {pushed_in / repo['seconds']:.2f}x "
+    print(f"catch-up {total:,} pushed: to an empty daemon in {push.wall:.2f} s, "
+          f"{push.outcome.progress.round_trips} round trips; time {push.wall / repo['seconds']:.2f}x "
           "automerge-repo's")
     slow_target = root / f"slow{total}"
     init_all([slow_target])
-    slow, _, slowed, _ = exchange(slow_target, source, SLOW_RTT_MS)
+    slow = exchange(slow_target, source, SLOW_RTT_MS)
     assert digest_of(source) == digest_of(slow_target)
-    print(f"catch-up {total:,} over a link of {SLOW_RTT_MS} ms round trips: {slow:.2f} s, "
-          f"{slowed.progress.round_trips} round trips; {slow / wall:.2f}x the same catch-up on the "
-          "loopback (pipelined, a batch's round trip hides behind storing the one before)")
+    print(f"catch-up {total:,} over a link of {SLOW_RTT_MS} ms round trips: {slow.wall:.2f} s, "
+          f"{slow.outcome.progress.round_trips} round trips; {slow.wall / wall:.2f}x the same catch-up on "
+          "the loopback (pipelined, a batch's round trip hides behind storing the one before)")
+    received_peaks(root, source, total, [e.change for e in envelopes], push.peer_peak)
 
 
-def exchange(data: Path, peer: Path, rtt_ms: int = 0) -> tuple[float, float, Outcome, Spent]:
+def received_peaks(root: Path, source: Path, total: int, chunks: list[bytes], pushed: float) -> None:
+    """Print the peak resident MB of the processes that receive the catch-up from `source`,
+    each fresh: `pnyx sync`, a daemon pulling from a daemon, a daemon pushed to (`pushed`,
+    measured by the caller); beside plain Automerge holding the same `chunks`."""
+    daemon = Daemon(source)
+    daemon.wait_ready()
+    try:
+        synced = root / f"cli{total}"
+        init_all([synced])
+        held = count(source)
+        cli, done = cli_peak_mb(["--data", str(synced), "sync", daemon.url, "--json"])
+        assert done.returncode == 0 and json.loads(done.stdout)["received"] == held, done
+        pulled = daemon_pull_peak(root / f"puller{total}", daemon.url, count(source))
+    finally:
+        daemon.stop()
+    plain = in_child(plain_in_child, chunks)[1]
+    peaks = {"pnyx sync": cli, "a daemon pulling": pulled, "a daemon pushed to": pushed}
+    goal = f"goal under {PEAK_GOAL_MB} MB at 50k"
+    if total == 50_000:
+        goal += ": met" if max(peaks.values()) < PEAK_GOAL_MB else ": NOT MET"
+    print(f"catch-up {total:,} memory, peak resident MB of the fresh process receiving it: "
+          + ", ".join(f"{name} {peak:.0f} ({peak / plain:.2f}x)" for name, peak in peaks.items())
+          + f"; plain Automerge holding the same changes {plain:.0f} (1x); {goal}")
+
+
+def daemon_pull_peak(data: Path, url: str, held: int) -> float:
+    """A `pnyx run` daemon on an empty store, with the daemon at `url` (holding `held` changes)
+    as its one peer, pulls from it by gossip until it holds them all: its peak resident MB."""
+    init_all([data])
+    node = open_node(data)
+    try:
+        PeerBook(node.store).add(url, "added", time.time())
+    finally:
+        node.close()
+    daemon = Daemon(data, "--gossip-interval", str(INTERVAL), "--no-learn")
+    try:
+        deadline = time.monotonic() + 900
+        while count(data) < held + 1:  # and its own genesis
+            if time.monotonic() > deadline or daemon.proc.poll() is not None:
+                raise RuntimeError(f"the daemon on {data} did not catch up")
+            time.sleep(0.2)
+        return peak_mb(daemon.proc.pid)
+    finally:
+        daemon.stop()
+
+
+@dataclass
+class Exchanged:
+    """An exchange run in this process with a daemon: wall and CPU seconds of this process,
+    the outcome, where the wall seconds went (`first` from the start), and the peak resident
+    MB of the daemon, a fresh process."""
+
+    wall: float
+    cpu: float
+    outcome: Outcome
+    spent: Spent
+    peer_peak: float
+
+
+def exchange(data: Path, peer: Path, rtt_ms: int = 0) -> Exchanged:
     """The store at `data` syncs with a `pnyx run` daemon on `peer` (through a link of `rtt_ms`
-    round trips, bench/slowlink.py, if not 0): wall and CPU seconds of the process that runs
-    the exchange, its outcome, and where its wall seconds went (`first` from its start)."""
+    round trips, bench/slowlink.py, if not 0)."""
     daemon = Daemon(peer)
     daemon.wait_ready()
     link = None
@@ -317,7 +384,7 @@ def exchange(data: Path, peer: Path, rtt_ms: int = 0) -> tuple[float, float, Out
             outcome = asyncio.run(pull_all(node, url))
             wall = time.perf_counter() - t
         spent.first = None if spent.first is None else spent.first - t
-        return wall, time.process_time() - cpu, outcome, spent
+        return Exchanged(wall, time.process_time() - cpu, outcome, spent, peak_mb(daemon.proc.pid))
     finally:
         node.close()
         if link is not None:

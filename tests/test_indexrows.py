@@ -4,6 +4,8 @@ them through the store). Run compiled and again as source (tests/test_compiled.p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgpack
 from automerge.core import ROOT, Document, ScalarType
 from pnyx.federation.chunk import ParsedChange, parse_change
@@ -13,6 +15,10 @@ from pnyx.federation.indexrows import (
     INDEXED,
     MANDATES,
     Certified,
+    Record,
+    Revocations,
+    Row,
+    id_hash,
     index_rows,
     is_shown,
     records_made,
@@ -36,6 +42,10 @@ def a_change() -> ParsedChange:
     with doc.transaction() as tx:
         tx.put(ROOT, "x", ScalarType.Int, 1)
     return parse_change(bytes(doc.get_changes([])[0].raw_bytes))
+
+
+def rows_of(records: list[Record], revoked: Revocations | None = None) -> list[tuple[Row, Sequence[str]]]:
+    return index_rows(5, records, revoked or {}, msgpack.Packer().pack, id_hash)
 
 
 def no_genesis(change: ParsedChange, made: list[Made]) -> list[Certified]:
@@ -72,25 +82,23 @@ def test_records_made_asks_for_the_devices_the_genesis_writes_in_its_map() -> No
 
 
 def test_a_decision_row_holds_its_value_date_and_references() -> None:
-    ((row, writers),) = index_rows(5, [(DECISIONS, "cccccccccccccccc", ACTOR, 3, DECISION)], {},
-                                   msgpack.Packer().pack)
+    ((row, writers),) = rows_of([(DECISIONS, "cccccccccccccccc", ACTOR, 3, DECISION)])
     assert row == (5, DECISIONS, "cccccccccccccccc", ACTOR, 3, msgpack.packb(DECISION), "2026-03-04",
-                   "recall", "bbbbbbbbbbbbbbbb", None, None, None, None, None, None)
+                   "recall", "bbbbbbbbbbbbbbbb", None, None, None, None, None, None,
+                   id_hash("cccccccccccccccc"))
     assert writers == () and is_shown(row) == 1
 
 
 def test_a_mandate_row_names_its_person_and_who_writes_its_log() -> None:
-    ((row, writers),) = index_rows(5, [(MANDATES, "dddddddddddddddd", ACTOR, 3, MANDATE)], {},
-                                   msgpack.Packer().pack)
-    assert row[6:] == ("", None, None, None, None, "aaaaaaaaaaaaaaaa", "name:Ana", "water", None)
+    ((row, writers),) = rows_of([(MANDATES, "dddddddddddddddd", ACTOR, 3, MANDATE)])
+    assert row[6:15] == ("", None, None, None, None, "aaaaaaaaaaaaaaaa", "name:Ana", "water", None)
     assert list(writers) == ["ed25519:ben"]
 
 
 def test_an_ill_formed_record_or_one_msgpack_cannot_hold_keeps_no_value() -> None:
-    rows = index_rows(5, [(DECISIONS, "cccccccccccccccc", ACTOR, 3, {**DECISION, "date": "4 March"}),
-                          (DECISIONS, "not an id", ACTOR, 4, DECISION),
-                          ("needs", "eeeeeeeeeeeeeeee", ACTOR, 5, {"too big": 2**70})],
-                      {}, msgpack.Packer().pack)
+    rows = rows_of([(DECISIONS, "cccccccccccccccc", ACTOR, 3, {**DECISION, "date": "4 March"}),
+                    (DECISIONS, "not an id", ACTOR, 4, DECISION),
+                    ("needs", "eeeeeeeeeeeeeeee", ACTOR, 5, {"too big": 2**70})])
     assert [(row[5], row[6], is_shown(row)) for row, _ in rows] == [(None, "", 0)] * 3
 
 
@@ -98,15 +106,15 @@ def test_void_past_the_cut_of_a_revoked_device() -> None:
     revoked = {REVOKED_DEVICE: ("revoked", {ACTOR.hex(): 3})}
     records = [(DECISIONS, "cccccccccccccccc", ACTOR, counter, DECISION) for counter in (3, 4)]
     records.append(("needs", "eeeeeeeeeeeeeeee", ACTOR, 9, {}))  # only decisions and mandates are void
-    rows = index_rows(5, records, revoked, msgpack.Packer().pack)
+    rows = rows_of(records, revoked)
     assert [row[14] for row, _ in rows] == [None, "revoked", None]
     assert [is_shown(row) for row, _ in rows] == [1, 0, 1]
 
 
 def test_tally_counts_the_rows_shown_and_lists_writers() -> None:
-    rows = index_rows(5, [(DECISIONS, "cccccccccccccccc", ACTOR, 3, DECISION),
-                          (DECISIONS, "ffffffffffffffff", ACTOR, 4, {}),
-                          (MANDATES, "dddddddddddddddd", ACTOR, 5, MANDATE)], {}, msgpack.Packer().pack)
+    rows = rows_of([(DECISIONS, "cccccccccccccccc", ACTOR, 3, DECISION),
+                    (DECISIONS, "ffffffffffffffff", ACTOR, 4, {}),
+                    (MANDATES, "dddddddddddddddd", ACTOR, 5, MANDATE)])
     counts = dict.fromkeys(INDEXED, 0)
     assert tally(rows, counts) == [(5, "ed25519:ben", "dddddddddddddddd")]
     assert counts[DECISIONS] == 1 and counts[MANDATES] == 1

@@ -172,6 +172,32 @@ def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the
     store.close()
 
 
+def test_a_process_that_ends_after_receiving_keeps_only_the_documents_in_use(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a bound that keeps every ledger (a daemon's), `keep_only_in_use` (`pnyx sync`'s)
+    still lets go of the ledgers unused lately, saving their snapshots due first, and each
+    then reads as its own daemon reads it."""
+    assemblies = ledgers_past_the_cache_bound(monkeypatch)
+    monkeypatch.setattr(documents, "MAX_CACHED_CHANGES", 1_000)
+    received = [e for a in assemblies for e in a.envelopes()]
+    for keep_only_in_use in (False, True):
+        store = Store(tmp_path / f"{keep_only_in_use}.sqlite")
+        docs = DocumentCache(store)
+        if keep_only_in_use:
+            docs.keep_only_in_use()
+        report = Ingestor(store, docs).ingest(received)
+        assert report.accepted == len(received) and not report.rejected
+        kept = assemblies[-1:] if keep_only_in_use else assemblies
+        assert list(docs._docs) == [a.doc_id for a in kept]
+        assert all(store.snapshot_upto(a.doc_id) > 0 for a in assemblies if a not in kept)
+        docs.save_snapshots()
+        assert all(store.snapshot_upto(a.doc_id) > 0 for a in assemblies)
+        for assembly in assemblies:
+            assert read_ledger(docs.get(assembly.doc_id)) == read_ledger(
+                assembly.home.docs.get(assembly.doc_id))
+        store.close()
+
+
 def test_letting_documents_go_starts_no_child_process(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The memory of documents let go is handed back to the system

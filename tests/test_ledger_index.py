@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from pathlib import Path
 from typing import Any
 
+import pytest
 from automerge.core import Transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,8 +30,10 @@ from pnyx.daemon.services.listing import (
 )
 from pnyx.daemon.services.records import Recorder
 from pnyx.daemon.services.reopening import reopen, revote
+from pnyx.daemon.store import ledgerindex
 from pnyx.daemon.store.documents import DocumentCache
-from pnyx.daemon.store.ledgerindex import CHUNK, KINDS, LedgerIndex
+from pnyx.daemon.store.ingest import Ingestor
+from pnyx.daemon.store.ledgerindex import BY_ID, CHUNK, KINDS, NEWEST, LedgerIndex, id_hash
 from pnyx.daemon.store.sqlite import Store
 from pnyx.daemon.store.viewindex import (
     ViewIndex,
@@ -320,6 +324,53 @@ def test_a_store_indexed_in_the_v2_tables_drops_them_and_is_indexed_again_when_r
     assert index_rows(store.db) == kept
 
 
+# The table of records as stores made before ID_HASH have it: keyed by id, and indexed by
+# day, every record (written out: it is the old layout, not derived from the current one).
+OLDER_ENTRIES = """
+CREATE TABLE ledger_entries (
+    ledger INTEGER NOT NULL, collection TEXT NOT NULL, id TEXT NOT NULL, actor BLOB NOT NULL,
+    counter INTEGER NOT NULL, entry BLOB, day TEXT NOT NULL, kind TEXT, subject TEXT,
+    supersedes TEXT, revote_of TEXT, decision TEXT, person TEXT, council TEXT, void TEXT,
+    PRIMARY KEY (ledger, collection, id)
+)"""
+OLDER_BY_DAY = "CREATE INDEX ledger_entries_by_day ON ledger_entries (ledger, collection, day, id)"
+
+
+def test_a_store_whose_records_were_keyed_by_id_is_copied_once_into_rows_found_by_id_hashes(
+        tmp_path: Path) -> None:
+    """Stores made before kept each record's row under its id, and an index by day of every
+    record (malformed ones under one empty day), so each commit rewrote pages all over both;
+    opened again, such a store's rows are copied once into the table found by id hashes, the
+    same rows the index keeps at ingest, and read alike, by the new indexes."""
+    doc_id, envelopes = story()
+    store = Store(tmp_path / "pnyx.sqlite")
+    Ingestor(store, DocumentCache(store)).ingest(envelopes)
+    kept, full = index_rows(store.db), full_reads(store, doc_id)
+    with store.transaction():
+        store.db.execute("ALTER TABLE ledger_entries RENAME TO current_entries")
+        store.db.execute(OLDER_ENTRIES)
+        store.db.execute("INSERT INTO ledger_entries SELECT ledger, collection, id, actor, counter, entry,"
+                         " day, kind, subject, supersedes, revote_of, decision, person, council, void"
+                         " FROM current_entries")
+        store.db.execute("DROP TABLE current_entries")
+        store.db.execute(OLDER_BY_DAY)
+    store.close()
+    store = Store(tmp_path / "pnyx.sqlite")
+    index = LedgerIndex(store, DocumentCache(store))
+    assert not store.db.execute("SELECT name FROM sqlite_master WHERE name IN"
+                                " ('ledger_entries_by_day', 'sqlite_autoindex_ledger_entries_1')").fetchall()
+    assert index_rows(store.db) == kept
+    assert indexed_reads(store, doc_id) == full
+    ledger, some = index._known_number(doc_id), next(iter(index.records(doc_id, "decisions")))
+    plans = {query: [step[-1] for step in store.db.execute(f"EXPLAIN QUERY PLAN {query}", args)]
+             for query, args in ((NEWEST, (ledger, "decisions", 1)),
+                                 (f"SELECT id FROM ledger_entries WHERE {BY_ID}",
+                                  (ledger, id_hash(some), "decisions", some)))}
+    assert list(plans.values()) == [
+        ["SEARCH ledger_entries USING INDEX ledger_entries_by_date (ledger=? AND collection=?)"],
+        ["SEARCH ledger_entries USING INDEX ledger_entries_by_id (ledger=? AND id_hash=?)"]]
+
+
 def test_an_index_of_another_format_is_rebuilt_and_not_extended_meanwhile() -> None:
     doc_id, envelopes = story()
     store, _, ingestor = fresh_store()
@@ -342,6 +393,24 @@ def test_of_two_concurrent_creations_of_one_id_the_index_keeps_the_one_automerge
         kept = index_rows(store.db)  # the winner's op too, which judges whether it is void
         LedgerIndex(store, DocumentCache(store)).rebuild(doc_id)
         assert index_rows(store.db) == kept
+
+
+def test_records_whose_ids_share_one_hash_are_each_read_as_the_ledger_reads_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are found by a hash of their ids, and every query compares the id too: were every
+    id to share one hash, each record, concurrent twins included, would still be read as the
+    ledger reads it, and stored as with hashes apart."""
+    doc_id, envelopes = story()
+    store, _, ingestor = fresh_store()
+    ingestor.ingest(envelopes)
+    apart = [row[:-1] for row in index_rows(store.db)]
+    monkeypatch.setattr(ledgerindex, "id_hash", lambda key: 7)
+    store, _, ingestor = fresh_store()
+    for envelope in envelopes:  # the twins one by one: the second is found held, not in its chunk
+        ingestor.ingest([envelope])
+    assert indexed_reads(store, doc_id) == full_reads(store, doc_id)
+    assert {row[-1] for row in store.db.execute("SELECT id_hash FROM ledger_entries")} == {7}
+    assert [row[:-1] for row in index_rows(store.db)] == apart
 
 
 def test_records_inserted_a_chunk_a_statement_keep_of_concurrent_twins_the_one_automerge_shows() -> None:

@@ -106,6 +106,7 @@ def cmd_bundle_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ValueError(f"cannot read {args.bundle}: {exc.strerror}") from None
     node = open_node(args.data)
+    node.docs.keep_only_in_use()
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     try:
         with Progress(*columns, console=Console(stderr=True), transient=True,

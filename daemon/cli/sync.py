@@ -107,6 +107,7 @@ def print_peers(rows: list[dict[str, Any]]) -> None:
 def cmd_sync(args: argparse.Namespace) -> int:
     url = normalize_url(args.url)
     node = open_node(args.data)
+    node.docs.keep_only_in_use()
     try:
         outcome, failure = asyncio.run(one_sync(node, url, show_progress=not args.json))
     finally:

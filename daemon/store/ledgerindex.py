@@ -24,7 +24,10 @@ the view and the plan, which read them whole; the devices in a table of their ow
 delegate's and co-delegates'): a delegate's device finds its mandates without reading
 every mandate. Rows are kept under a ledger's number (`ledger_numbers`), not its 59-byte
 id: shorter rows and index keys made the index's inserts a fifth cheaper (measured). A record's
-value is kept as msgpack, and a batch's rows are inserted many to a statement (`_insert`).
+value is kept as msgpack, and a batch's rows are inserted many to a statement (`_insert`). A
+row is found by a hash of its record's id (`id_hash`), which keeps the index of ids half as
+long as the ids would, and the index by date holds only the records readers show: the fewer
+pages random keys spread a commit over, the less a commit costs as the store grows.
 
 A ledger held before this index existed, or indexed in an older FORMAT, is
 indexed from its document the first time it is read (`ensure`); the tables of
@@ -60,6 +63,7 @@ from pnyx.federation.indexrows import (
     Record,
     Revocations,
     Row,
+    id_hash,
     index_rows,
     is_shown,
     records_made,
@@ -72,7 +76,7 @@ from pnyx.federation.ops import Made, OpId, Rows, decode_rows, made_under_keys
 
 from .devicesindex import DEVICES, DeviceIndex, made_in_map
 from .documents import DocumentCache
-from .schema import create_schema
+from .schema import create_schema, schema_transaction
 from .sqlite import BY_HASH, Store, after_prefix
 
 FORMAT = "ledger-records/v4"  # bump when what a row holds changes: every ledger is re-indexed
@@ -84,11 +88,14 @@ LEDGER_PREFIX = "ledger/"  # what a ledger's id begins with (federation/docids.p
 MAPPED = (*INDEXED, DEVICES)  # the genesis's maps whose entries are indexed (devices: devicesindex.py)
 # Columns a caller may select records by (`referring`): each has an index.
 REFERENCES = ("supersedes", "subject", "revote_of", "decision", "person")
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledger_numbers (
-    ledger INTEGER PRIMARY KEY,
-    doc TEXT NOT NULL UNIQUE
-);
+# Each record's row is found by its id through `id_hash` (ID_HASH), never by an index of
+# the ids themselves: ids are random, so each commit wrote index entries on pages all over
+# such an index, and the more so the more records the store held (at 50k records, 0.27 WAL
+# pages a change). An 8-byte hash makes an index entry half as long: half as many pages to
+# write. A writer chooses its record ids but not their hashes, so no ledger can pile its rows
+# under one hash; each query compares the id itself too. Two creations of one id (concurrent)
+# are found by the hashes before rows are inserted (`_insert`).
+ENTRIES_TABLE = """
 CREATE TABLE IF NOT EXISTS ledger_entries (
     ledger INTEGER NOT NULL,
     collection TEXT NOT NULL,
@@ -105,9 +112,16 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     person TEXT,
     council TEXT,
     void TEXT,
-    PRIMARY KEY (ledger, collection, id)
+    id_hash INTEGER NOT NULL
+)"""
+SCHEMA = ENTRIES_TABLE + """;
+CREATE TABLE IF NOT EXISTS ledger_numbers (
+    ledger INTEGER PRIMARY KEY,
+    doc TEXT NOT NULL UNIQUE
 );
-CREATE INDEX IF NOT EXISTS ledger_entries_by_day ON ledger_entries (ledger, collection, day, id);
+CREATE INDEX IF NOT EXISTS ledger_entries_by_id ON ledger_entries (ledger, id_hash);
+CREATE INDEX IF NOT EXISTS ledger_entries_by_date ON ledger_entries (ledger, collection, day, id)
+    WHERE entry IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ledger_entries_by_kind ON ledger_entries (ledger, kind)
     WHERE kind <> 'decision';
 CREATE INDEX IF NOT EXISTS ledger_entries_by_subject ON ledger_entries (ledger, subject)
@@ -142,7 +156,7 @@ CREATE TABLE IF NOT EXISTS ledger_indexed (
 );
 """
 COLUMNS = ("ledger", "collection", "id", "actor", "counter", "entry", "day", "kind", "subject", "supersedes",
-           "revote_of", "decision", "person", "council", "void")
+           "revote_of", "decision", "person", "council", "void", "id_hash")
 VALUES = f"({', '.join('?' for _ in COLUMNS)})"
 ROW = f"({', '.join(COLUMNS)}) VALUES {VALUES}"
 INSERT_ROW = f"INSERT INTO ledger_entries {ROW}"
@@ -150,11 +164,15 @@ CHUNK = 50  # rows inserted by one statement (_insert)
 INSERT_ROWS = INSERT_ROW + f", {VALUES}" * (CHUNK - 1)
 INSERT_WRITERS = "INSERT OR IGNORE INTO ledger_entry_writers (ledger, writer, id) VALUES (?, ?, ?)"
 STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
+BY_ID = "ledger = ? AND id_hash = ? AND collection = ? AND id = ?"  # one record, by ID_HASH
 # Named: with only `ledger = ?` to match, SQLite's planner took the index by actor as readily
 # as the partial index of kinds, and read every record of the ledger (measured: 2.4 ms at 10k
 # records against 0.05, and a ratification's view check 61 ms at 100k).
 KINDS = ("SELECT id, entry FROM ledger_entries INDEXED BY ledger_entries_by_kind"
          f" WHERE ledger = ? AND kind <> 'decision' AND {STANDING}")
+# The newest records of a collection: by the index of shown records by date, in its order.
+NEWEST = (f"SELECT id, entry FROM ledger_entries WHERE ledger = ? AND collection = ? AND {STANDING}"
+          " ORDER BY day DESC, id DESC LIMIT ?")
 MAX_PARSED = 20_000  # parsed changes kept for the end of one transaction (ingest's batch at most)
 SQL_INT_MAX = 2**63 - 1  # a larger page asks for every record, and SQLite binds no larger integer
 REPORT_EVERY = 2_000  # records indexed between two reports of the one-time indexing
@@ -177,10 +195,11 @@ class LedgerIndex:
         self._numbers: dict[str, int] = {}  # ledger -> its number in the index's tables
         # one Packer kept: msgpack.packb makes one a call, allocating (and freeing) its buffer
         self._packer = msgpack.Packer()
-        create_schema(store.db, SCHEMA)
-        for (table,) in store.db.execute(  # their ledgers are indexed again, in FORMAT (`ensure`)
-                f"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN {OLDER_TABLES}").fetchall():
-            store.db.execute(f"DROP TABLE {table}")
+        with schema_transaction(store.db):
+            _rebuilt_with_id_hashes(store.db)
+            create_schema(store.db, SCHEMA)
+            for table in OLDER_TABLES:  # their ledgers are indexed again, in FORMAT (`ensure`)
+                store.db.execute(f"DROP TABLE IF EXISTS {table}")
         self.devices = DeviceIndex(store.db)
         # Changes held before the index existed are not caught up: their ledgers are indexed
         # whole from their documents when first read (`ensure`).
@@ -308,8 +327,6 @@ class LedgerIndex:
             self.store.db.execute("UPDATE ledger_indexed SET decisions = decisions + ?,"
                                   " mandates = mandates + ? WHERE doc = ?",
                                   (counted[DECISIONS], counted[MANDATES], doc_id))
-        self._date_mandates(ledger, [r[1] for r in records if r[0] == DECISIONS],
-                            [r[1] for r in records if r[0] == MANDATES])
 
     def _begin(self, doc_id: str, maps: Mapping[str, OpId]) -> None:
         """Index a ledger from its first change: the op that made each collection's map (the
@@ -403,7 +420,7 @@ class LedgerIndex:
                                (ledger, actor))
         if changed:  # a device that wrote no record (a lost phone, unused) changes no count
             self._recount(doc_id)
-            self._date_mandates(ledger, None, None)
+            self._date_mandates(ledger, None)
 
     def _recount(self, doc_id: str) -> None:
         """Count again the records readers show (after their void marks changed)."""
@@ -414,40 +431,47 @@ class LedgerIndex:
                 (self._numbered(doc_id), collection, doc_id))
 
     def _put(self, ledger: int, records: list[Record], revoked: Revocations) -> dict[str, int]:
-        """The rows of records; returns how many more records readers show, by collection
-        (fewer where a shown one was replaced)."""
-        rows = index_rows(ledger, records, revoked, self._packer.pack)
+        """The rows of records, and the dates of the mandates they issue or are; returns how
+        many more records readers show, by collection (fewer where a shown one was replaced)."""
+        rows = index_rows(ledger, records, revoked, self._packer.pack, id_hash)
+        held = self._held(ledger, rows)
+        fresh: list[tuple[Row, Sequence[str]]] = []
+        twins: list[tuple[Row, Sequence[str]]] = []
+        for item in rows:
+            named = item[0][1:3]
+            (twins if named in held else fresh).append(item)
+            held.add(named)
         shown = dict.fromkeys(INDEXED, 0)
-        for at in range(0, len(rows), CHUNK):
-            self._insert(rows[at:at + CHUNK], shown)
+        for at in range(0, len(fresh), CHUNK):
+            self._insert(fresh[at:at + CHUNK], shown)
+        for row, writers in twins:  # after the row each is a twin of, held or inserted above
+            self._concurrent(row, writers, shown)
+        issuing = [row[2] for row, _ in rows if row[1] == DECISIONS]
+        self._date_mandates(ledger, issuing + [decision for row, _ in rows
+                                               if row[1] == MANDATES and (decision := row[11]) is not None])
         return shown
 
+    def _held(self, ledger: int, rows: list[tuple[Row, Sequence[str]]]) -> set[tuple[str, str]]:
+        """Which of these rows' records (collection, id) the index holds already: made again
+        concurrently. Found by their ids' hashes, 500 a statement: no unique index of the ids
+        is kept to refuse them (ENTRIES_TABLE)."""
+        out: set[tuple[str, str]] = set()
+        for at in range(0, len(rows), 500):
+            part = rows[at:at + 500]
+            out.update(self.store.db.execute(
+                "SELECT collection, id FROM ledger_entries INDEXED BY ledger_entries_by_id WHERE ledger = ?"
+                f" AND id_hash IN ({','.join('?' * len(part))})", (ledger, *(row[15] for row, _ in part))))
+        return out
+
     def _insert(self, rows: list[tuple[Row, Sequence[str]]], shown: dict[str, int]) -> None:
-        """Rows inserted by one statement when they are CHUNK: one statement a row cost as
-        much as all the rest of the indexing, one statement opening each index once for CHUNK
-        rows a third less (measured). A chunk holding an id held already (two concurrent
-        creations of one id) is inserted a row at a time, each such row as `_concurrent` says."""
-        db = self.store.db
+        """New records' rows inserted by one statement when they are CHUNK: one statement a
+        row cost as much as all the rest of the indexing, one statement opening each index
+        once for CHUNK rows a third less (measured)."""
         if len(rows) == CHUNK:
-            try:
-                db.execute(INSERT_ROWS, tuple(chain.from_iterable(map(itemgetter(0), rows))))
-                self._inserted(rows, shown)
-                return
-            except sqlite3.IntegrityError:  # the statement inserted none of them
-                pass
-        at = 0
-        while at < len(rows):
-            before = db.total_changes
-            try:
-                db.executemany(INSERT_ROW, map(itemgetter(0), rows[at:]))
-                inserted, held = rows[at:], None
-            except sqlite3.IntegrityError:  # each row inserted changed one: the next one is held
-                stop = at + db.total_changes - before
-                inserted, held = rows[at:stop], rows[stop]
-            at += len(inserted) + 1
-            self._inserted(inserted, shown)
-            if held is not None:
-                self._concurrent(*held, shown)
+            self.store.db.execute(INSERT_ROWS, tuple(chain.from_iterable(map(itemgetter(0), rows))))
+        else:
+            self.store.db.executemany(INSERT_ROW, map(itemgetter(0), rows))
+        self._inserted(rows, shown)
 
     def _inserted(self, rows: list[tuple[Row, Sequence[str]]], shown: dict[str, int]) -> None:
         """Count rows just inserted, and list who may write the log of each mandate among them."""
@@ -460,34 +484,33 @@ class LedgerIndex:
         as Automerge shows it."""
         db = self.store.db
         ledger, collection, key, actor, counter = row[:5]
-        held_counter, held_actor, standing = db.execute(
-            f"SELECT counter, actor, {STANDING} FROM ledger_entries WHERE ledger = ? AND"
-            " collection = ? AND id = ?", (ledger, collection, key)).fetchone()
+        held, held_counter, held_actor, standing = db.execute(
+            f"SELECT rowid, counter, actor, {STANDING} FROM ledger_entries WHERE {BY_ID}",
+            (ledger, row[15], collection, key)).fetchone()
         if (held_counter, bytes(held_actor)) >= (counter, actor):
             return
-        db.execute(f"INSERT OR REPLACE INTO ledger_entries {ROW}", row)
+        db.execute("DELETE FROM ledger_entries WHERE rowid = ?", (held,))
+        db.execute(INSERT_ROW, row)
         db.execute("DELETE FROM ledger_entry_writers WHERE ledger = ? AND id = ?", (ledger, key))
         db.executemany(INSERT_WRITERS, [(ledger, writer, key) for writer in writers])
         shown[collection] += is_shown(row) - int(standing)
 
-    def _date_mandates(self, ledger: int, decisions: list[str] | None,
-                       mandates: list[str] | None) -> None:
-        """Give mandates the date of their issuing decision where it stands ('' where none
-        does): those issued by `decisions`, and `mandates`; every mandate when both are None."""
-        date = ("UPDATE ledger_entries AS m SET day = coalesce((SELECT d.day FROM ledger_entries d"
-                " WHERE d.ledger = m.ledger AND d.collection = 'decisions' AND d.id = m.decision"
-                " AND d.entry IS NOT NULL AND d.void IS NULL), '')"
-                " WHERE m.ledger = ? AND m.collection = 'mandates'")
+    def _date_mandates(self, ledger: int, decisions: Iterable[str] | None) -> None:
+        """Give the mandates issued by `decisions` (every mandate when None) the date of their
+        issuing decision where it stands ('' where none does). The decisions that issue any
+        are found by one statement, the ids as a JSON array: one a record cost a tenth of the
+        index."""
         db = self.store.db
-        if decisions is None and mandates is None:
-            db.execute(date, (ledger,))
-            return
-        # one statement each, the ids as a JSON array: one a record cost a tenth of the index
-        if decisions:
-            db.execute(date + " AND m.decision IN (SELECT value FROM json_each(?))",
-                       (ledger, json.dumps(decisions)))
-        if mandates:
-            db.execute(date + " AND m.id IN (SELECT value FROM json_each(?))", (ledger, json.dumps(mandates)))
+        issuing = ("SELECT DISTINCT decision FROM ledger_entries WHERE ledger = ? AND"
+                   " collection = 'mandates' AND")
+        found = [decision for (decision,) in (
+            db.execute(issuing + " decision IS NOT NULL", (ledger,)) if decisions is None else
+            db.execute(issuing + " decision IN (SELECT value FROM json_each(?))",  # a search each
+                       (ledger, json.dumps(sorted(set(decisions))))))]
+        if found:
+            days = dict(self._standing(ledger, DECISIONS, found, "id, day"))
+            db.executemany("UPDATE ledger_entries SET day = ? WHERE ledger = ? AND decision = ?"
+                           " AND collection = 'mandates'", [(days.get(d, ""), ledger, d) for d in found])
 
     # --- built from the document, for ledgers held before -----------------------------------
 
@@ -505,7 +528,10 @@ class LedgerIndex:
         """Index a ledger afresh from its whole document (inside a transaction)."""
         db = self.store.db
         ledger = self._numbered(doc_id)
-        db.execute("DELETE FROM ledger_entries WHERE ledger = ?", (ledger,))
+        # rows deleted in the order they were written, by actor: by their ids' hashes, each
+        # delete touched pages all over the table and its indexes (twice as slow, measured)
+        db.execute("DELETE FROM ledger_entries INDEXED BY ledger_entries_by_actor WHERE ledger = ?",
+                   (ledger,))
         db.execute("DELETE FROM ledger_entry_writers WHERE ledger = ?", (ledger,))
         self.devices.forget(doc_id)
         doc = self.docs.get(doc_id)
@@ -539,7 +565,6 @@ class LedgerIndex:
                     report(doc_id, done, total)
             self._put(ledger, records, revoked)
         self._recount(doc_id)
-        self._date_mandates(ledger, None, None)
         report(doc_id, total, total)
 
     # --- reads --------------------------------------------------------------------------
@@ -578,9 +603,7 @@ class LedgerIndex:
         """The `limit` last records of a collection by (date, id): a decision's own date, a
         mandate's issuing decision's."""
         return _entries(self.store.db.execute(
-            f"SELECT id, entry FROM ledger_entries WHERE ledger = ? AND collection = ? AND {STANDING}"
-            " ORDER BY day DESC, id DESC LIMIT ?",
-            (self._known_number(doc_id), collection, min(limit, SQL_INT_MAX))))
+            NEWEST, (self._known_number(doc_id), collection, min(limit, SQL_INT_MAX))))
 
     def records(self, doc_id: str, collection: str) -> dict[str, Plain]:
         """Every record of a collection that readers show."""
@@ -610,21 +633,26 @@ class LedgerIndex:
         return out
 
     def by_id(self, doc_id: str, collection: str, ids: Iterable[str]) -> dict[str, Plain]:
-        out: dict[str, Plain] = {}
+        return _entries(self._standing(self._known_number(doc_id), collection, ids, "id, entry"))
+
+    def _standing(self, ledger: int, collection: str, ids: Iterable[str],
+                  columns: str) -> Iterator[tuple[str, bytes]]:
+        """`columns` of the records of a collection readers show with these ids, found by their
+        hashes, 500 a statement."""
         wanted = sorted(set(ids))
-        ledger = self._known_number(doc_id)
         for at in range(0, len(wanted), 500):
             part = wanted[at:at + 500]
-            out.update(_entries(self.store.db.execute(
-                f"SELECT id, entry FROM ledger_entries WHERE ledger = ? AND collection = ? AND id IN "
-                f"({','.join('?' * len(part))}) AND {STANDING}", (ledger, collection, *part))))
-        return out
+            marks = ",".join("?" * len(part))
+            yield from self.store.db.execute(  # named: for many ids the planner chose to read them all
+                f"SELECT {columns} FROM ledger_entries INDEXED BY ledger_entries_by_id"
+                f" WHERE ledger = ? AND id_hash IN ({marks})"
+                f" AND collection = ? AND id IN ({marks}) AND {STANDING}",
+                (ledger, *map(id_hash, part), collection, *part))
 
     def made_by(self, doc_id: str, collection: str, key: str) -> OpId | None:
         """The op that made a record readers show (of two concurrent creations, the one read)."""
-        row = self.store.db.execute(f"SELECT actor, counter FROM ledger_entries WHERE ledger = ? AND"
-                                    f" collection = ? AND id = ? AND {STANDING}",
-                                    (self._known_number(doc_id), collection, key)).fetchone()
+        row = self.store.db.execute(f"SELECT actor, counter FROM ledger_entries WHERE {BY_ID} AND {STANDING}",
+                                    (self._known_number(doc_id), id_hash(key), collection, key)).fetchone()
         return None if row is None else OpId(int(row[1]), bytes(row[0]))
 
     def bylaws(self, doc_id: str) -> dict[str, Plain]:
@@ -641,11 +669,10 @@ class LedgerIndex:
     def written_by(self, doc_id: str, writer: str) -> dict[str, Plain]:
         """Every mandate whose log the key `writer` (text) may write: its delegate's or a
         co-delegate's (Mandate.writers)."""
-        return _entries(self.store.db.execute(
-            "SELECT r.id, r.entry FROM ledger_entry_writers w JOIN ledger_entries r"
-            " ON r.ledger = w.ledger AND r.collection = 'mandates' AND r.id = w.id"
-            " WHERE w.ledger = ? AND w.writer = ? AND r.entry IS NOT NULL AND r.void IS NULL",
-            (self._known_number(doc_id), writer)))  # STANDING
+        ledger = self._known_number(doc_id)
+        ids = [key for (key,) in self.store.db.execute(
+            "SELECT id FROM ledger_entry_writers WHERE ledger = ? AND writer = ?", (ledger, writer))]
+        return _entries(self._standing(ledger, MANDATES, ids, "id, entry"))
 
     def revoked(self, doc_id: str) -> set[bytes]:
         """The devices whose revocation is in force in a ledger: whatever they write next is void."""
@@ -660,6 +687,23 @@ class LedgerIndex:
         return dict(self.store.db.execute(
             "SELECT id, void FROM ledger_entries WHERE ledger = ? AND void IS NOT NULL"
             " ORDER BY collection, id", (self._known_number(doc_id),)))
+
+
+def _rebuilt_with_id_hashes(db: sqlite3.Connection) -> None:
+    """The table of records of a store made before `id_hash`, whose rows were keyed by their
+    ids (and indexed by day, every record), copied into the table as it is now with each
+    row's hash: SQLite drops a primary key only with its table. Once, inside the transaction
+    that opens the store; the indexes are made after it."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'ledger_entries'"
+                     ).fetchone()
+    if row is None or "id_hash" in row[0]:
+        return
+    db.create_function("id_hash", 1, id_hash, deterministic=True)
+    db.execute(ENTRIES_TABLE.replace("IF NOT EXISTS ledger_entries", "ledger_entries_rebuilt"))
+    db.execute(f"INSERT INTO ledger_entries_rebuilt ({', '.join(COLUMNS)})"
+               f" SELECT {', '.join(COLUMNS[:-1])}, id_hash(id) FROM ledger_entries")
+    db.execute("DROP TABLE ledger_entries")  # and its indexes, made again by SCHEMA
+    db.execute("ALTER TABLE ledger_entries_rebuilt RENAME TO ledger_entries")
 
 
 def _entries(rows: Iterable[tuple[str, bytes]]) -> dict[str, Plain]:
