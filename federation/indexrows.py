@@ -3,8 +3,8 @@ the records each change makes, read from what it makes (ops.made_under_keys), an
 record's row, with why it is void and who may write its log.
 
 Pure, and compiled by mypyc (compiled/__init__.py): the index runs it for every ledger
-change stored; compiled, an ingest of the bench's changes runs 5,700 instructions a change
-fewer than with this code run as Python inside the index (callgrind: 489k against 495k). The
+change stored; compiled, an ingest of the bench's changes runs 5,500 instructions a change
+fewer than with this code run as Python inside the index (callgrind: 506k against 512k). The
 index passes the data in, and does the SQL and the caching itself.
 """
 
