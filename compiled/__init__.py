@@ -20,7 +20,7 @@ import sysconfig
 from pathlib import Path
 
 # The federation modules every received change goes through.
-MODULES = ("frozen", "columns", "chunk", "ops", "writerules", "envelope", "changepack", "ledger",
+MODULES = ("frozen", "columns", "chunk", "ops", "writerules", "envelope", "changepack", "ledger", "indexrows",
            "verify")
 BUILD = Path(__file__).resolve().parent.parent / "build" / "compiled"
 PACKAGE_DIR = BUILD / "pnyx" / "federation"

@@ -36,18 +36,17 @@ older formats are dropped when the store is opened.
 What a change makes is read from its operations as the write rules decoded them,
 which ingest hands over with it (federation/ops.made_under_keys): no change is
 decoded twice. A change stored otherwise is decoded again from the store, into
-the same rows.
+the same rows. The records a change makes and their rows are computed by
+federation/indexrows.py, pure and compiled; this module does the SQL and the caching.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from hashlib import blake2b
 from itertools import chain
 from operator import itemgetter
 
@@ -56,18 +55,24 @@ from automerge.core import ROOT, Document, ObjType
 from pnyx.federation.amvalues import Plain, entry_ids, object_op, read_entry, read_map
 from pnyx.federation.chunk import ParsedChange, parse_change
 from pnyx.federation.docids import parse_doc_id
-from pnyx.federation.draws import SORTITION
 from pnyx.federation.errors import Rejected
-from pnyx.federation.keys import KEY_BYTES, parse_key
-from pnyx.federation.ledger import (
-    ECONOMY_COLLECTIONS,
-    decision_of,
-    mandate_of,
-    revocation_cut,
-    void_reason,
+from pnyx.federation.indexrows import COLLECTIONS as COLLECTIONS
+from pnyx.federation.indexrows import DECISIONS as DECISIONS
+from pnyx.federation.indexrows import (
+    INDEXED,
+    Record,
+    Revocations,
+    Row,
+    id_hash,
+    index_rows,
+    is_shown,
+    records_made,
+    tally,
 )
+from pnyx.federation.indexrows import MANDATES as MANDATES
+from pnyx.federation.keys import KEY_BYTES, parse_key
+from pnyx.federation.ledger import revocation_cut, void_reason
 from pnyx.federation.ops import Made, OpId, Rows, decode_rows, made_under_keys
-from pnyx.federation.rotation import person
 
 from .devicesindex import DEVICES, DeviceIndex, made_in_map
 from .documents import DocumentCache
@@ -80,11 +85,6 @@ FORMAT = "ledger-records/v4"  # bump when what a row holds changes: every ledger
 # again (v2 kept each row under the ledger's id, v3 under its number: ledger_numbers)
 OLDER_TABLES = ("ledger_records", "ledger_writers")
 LEDGER_PREFIX = "ledger/"  # what a ledger's id begins with (federation/docids.py)
-DECISIONS, MANDATES = "decisions", "mandates"
-COLLECTIONS = (DECISIONS, MANDATES)  # records that may be void, counted, dated
-# Also kept, as plain entries: the economy's collections and the draws' steps, which the
-# view and the plan read whole (their readers leave no record of them out as void).
-INDEXED = (*COLLECTIONS, *ECONOMY_COLLECTIONS, SORTITION)
 MAPPED = (*INDEXED, DEVICES)  # the genesis's maps whose entries are indexed (devices: devicesindex.py)
 # Columns a caller may select records by (`referring`): each has an index.
 REFERENCES = ("supersedes", "subject", "revote_of", "decision", "person")
@@ -162,14 +162,8 @@ ROW = f"({', '.join(COLUMNS)}) VALUES {VALUES}"
 INSERT_ROW = f"INSERT INTO ledger_entries {ROW}"
 CHUNK = 50  # rows inserted by one statement (_insert)
 INSERT_ROWS = INSERT_ROW + f", {VALUES}" * (CHUNK - 1)
-# A row of ledger_entries, in ROW's order.
-Row = tuple[int, str, str, bytes, int, bytes | None, str, str | None, str | None, str | None,
-            str | None, str | None, str | None, str | None, str | None, int]
-# A record as a change makes it: (collection, id, and the op making it: actor, counter; value)
-Record = tuple[str, str, bytes, int, Plain]
 INSERT_WRITERS = "INSERT OR IGNORE INTO ledger_entry_writers (ledger, writer, id) VALUES (?, ?, ?)"
 STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
-SIGNED_8 = struct.Struct(">q").unpack  # id_hash: a fifth faster than int.from_bytes (measured)
 BY_ID = "ledger = ? AND id_hash = ? AND collection = ? AND id = ?"  # one record, by ID_HASH
 # Named: with only `ledger = ?` to match, SQLite's planner took the index by actor as readily
 # as the partial index of kinds, and read every record of the ledger (measured: 2.4 ms at 10k
@@ -185,9 +179,6 @@ REPORT_EVERY = 2_000  # records indexed between two reports of the one-time inde
 # Told how far the one-time indexing of a ledger from its document has come, as (ledger, records
 # indexed, of how many): seconds at 100k records, which a command shows (daemon/cli/progress.py).
 REBUILDING: ContextVar[Callable[[str, int, int], None] | None] = ContextVar("rebuilding", default=None)
-# device key (hex) -> (why its records are void, actor (hex) -> max_op of its last change
-# inside the cut): the revocations in force in one ledger
-Revocations = dict[str, tuple[str, dict[str, int]]]
 
 
 class LedgerIndex:
@@ -317,23 +308,7 @@ class LedgerIndex:
             self._begin(doc_id, {key: op for _, of_change in changes for parent, key, op, _ in of_change
                                  if parent is None and key in MAPPED})
             revoked = {}
-        maps = self._collections(doc_id)
-        records: list[Record] = []
-        certified: list[tuple[str, OpId, Plain]] = []
-        revocations: list[OpId] = []  # the device entries a revocation was written into
-        for change, of_change in changes:  # one pass: a record costs as little as it can here
-            for parent, key, op, value in of_change:
-                if parent is None:
-                    if key == DEVICES:
-                        certified += made_in_map(change, of_change)
-                    continue
-                collection = maps.get(parent)
-                if collection == DEVICES:
-                    certified.append((key, op, value))
-                elif collection is not None:
-                    records.append((collection, key, op.actor, op.counter, value))
-                if key == "revoked":
-                    revocations.append(parent)
+        records, certified, revocations = records_made(changes, self._collections(doc_id), made_in_map)
         for key, op, value in certified:
             self.devices.certified(doc_id, key, op, value)
         if revocations or (revoked and any(
@@ -458,9 +433,7 @@ class LedgerIndex:
     def _put(self, ledger: int, records: list[Record], revoked: Revocations) -> dict[str, int]:
         """The rows of records, and the dates of the mandates they issue or are; returns how
         many more records readers show, by collection (fewer where a shown one was replaced)."""
-        pack = self._packer.pack
-        rows = [_row(ledger, collection, key, actor, counter, raw, revoked, pack)
-                for collection, key, actor, counter, raw in records]
+        rows = index_rows(ledger, records, revoked, self._packer.pack, id_hash)
         held = self._held(ledger, rows)
         fresh: list[tuple[Row, Sequence[str]]] = []
         twins: list[tuple[Row, Sequence[str]]] = []
@@ -502,9 +475,7 @@ class LedgerIndex:
 
     def _inserted(self, rows: list[tuple[Row, Sequence[str]]], shown: dict[str, int]) -> None:
         """Count rows just inserted, and list who may write the log of each mandate among them."""
-        for row, _ in rows:
-            shown[row[1]] += _shown(row)
-        writers = [(row[0], writer, row[2]) for row, of_row in rows for writer in of_row]
+        writers = tally(rows, shown)
         if writers:
             self.store.db.executemany(INSERT_WRITERS, writers)
 
@@ -522,7 +493,7 @@ class LedgerIndex:
         db.execute(INSERT_ROW, row)
         db.execute("DELETE FROM ledger_entry_writers WHERE ledger = ? AND id = ?", (ledger, key))
         db.executemany(INSERT_WRITERS, [(ledger, writer, key) for writer in writers])
-        shown[collection] += _shown(row) - int(standing)
+        shown[collection] += is_shown(row) - int(standing)
 
     def _date_mandates(self, ledger: int, decisions: Iterable[str] | None) -> None:
         """Give the mandates issued by `decisions` (every mandate when None) the date of their
@@ -718,43 +689,6 @@ class LedgerIndex:
             " ORDER BY collection, id", (self._known_number(doc_id),)))
 
 
-def _row(ledger: int, collection: str, key: str, actor: bytes, counter: int, raw: Plain,
-         revoked: Revocations, pack: Callable[[Plain], bytes]) -> tuple[Row, Sequence[str]]:
-    """One record's row: its fields as readers select by them, and why it is void; and the
-    keys that may write its log (a mandate's)."""
-    kind = subject = supersedes = revote_of = decision = person_key = council = void = None
-    writers: Sequence[str] = ()
-    day = ""
-    entry = _encoded(raw, pack)
-    if collection == DECISIONS:
-        found = decision_of(key, raw) if entry is not None else None
-        if found is None:
-            entry = None
-        else:
-            day = raw["date"]  # as decision_of read it: YYYY-MM-DD exactly, its isoformat()
-            kind, subject = found.kind, found.subject
-            supersedes, revote_of = found.supersedes, found.revote_of
-    elif collection == MANDATES:
-        mandate = mandate_of(key, raw) if entry is not None else None
-        if mandate is None:
-            entry = None
-        else:
-            decision, council = mandate.decision, mandate.council
-            person_key = person(mandate.delegate_key, mandate.delegate)
-            writers = mandate.writers()
-    if revoked and collection in COLLECTIONS:
-        reason, inside = revoked.get(actor[:KEY_BYTES].hex(), (None, {}))
-        void = reason if reason is not None and counter > inside.get(actor.hex(), 0) else None
-    return (ledger, collection, key, actor, counter, entry, day, kind, subject, supersedes,
-            revote_of, decision, person_key, council, void, id_hash(key)), writers
-
-
-def id_hash(key: str) -> int:
-    """A record id's first 8 bytes of BLAKE2b, as a signed integer SQLite keeps in 8 bytes: what
-    the index of ids holds (ENTRIES_TABLE)."""
-    return int(SIGNED_8(blake2b(key.encode(), digest_size=8).digest())[0])
-
-
 def _rebuilt_with_id_hashes(db: sqlite3.Connection) -> None:
     """The table of records of a store made before `id_hash`, whose rows were keyed by their
     ids (and indexed by day, every record), copied into the table as it is now with each
@@ -770,22 +704,6 @@ def _rebuilt_with_id_hashes(db: sqlite3.Connection) -> None:
                f" SELECT {', '.join(COLUMNS[:-1])}, id_hash(id) FROM ledger_entries")
     db.execute("DROP TABLE ledger_entries")  # and its indexes, made again by SCHEMA
     db.execute("ALTER TABLE ledger_entries_rebuilt RENAME TO ledger_entries")
-
-
-def _shown(row: Row) -> int:
-    """1 for the row of a record readers show (STANDING), 0 otherwise."""
-    return int(row[5] is not None and row[14] is None)
-
-
-def _encoded(raw: Plain, pack: Callable[[Plain], bytes]) -> bytes | None:
-    """A record's plain value as msgpack, as sync messages are written: packed in a fifth
-    of the time json.dumps took, read in half of json.loads's (measured); None for one it
-    cannot hold, which no change the write rules accept makes (W5)."""
-    try:
-        packed = pack(raw)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return packed
 
 
 def _entries(rows: Iterable[tuple[str, bytes]]) -> dict[str, Plain]:
