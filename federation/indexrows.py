@@ -29,7 +29,7 @@ COLLECTIONS: Final = (DECISIONS, MANDATES)  # records that may be void, counted,
 # Also kept, as plain entries: the economy's collections and the draws' steps, which the
 # view and the plan read whole (their readers leave no record of them out as void).
 INDEXED: Final = (*COLLECTIONS, *ECONOMY_COLLECTIONS, SORTITION)
-DEVICES: Final = "devices"  # the map of device certificates (daemon/store/devicesindex.py)
+DEVICES: Final = "devices"  # the map of device certificates (indexed by daemon/store/devicesindex.py)
 REVOKED: Final = "revoked"  # the field of a device entry that revokes it
 # A row of ledger_entries, in the order of its columns (ledgerindex.COLUMNS).
 Row = tuple[int, str, str, bytes, int, bytes | None, str, str | None, str | None, str | None,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pnyx.federation.bylaws import Verdict, judge
+from pnyx.federation.indexrows import DECISIONS, MANDATES
 from pnyx.federation.ledger import (
     Decision,
     Ledger,
@@ -28,7 +29,7 @@ from pnyx.federation.ledger import (
 from pnyx.federation.reopening import REOPENING, reopenings
 from pnyx.federation.rotation import breaches, person
 
-from ..store.ledgerindex import DECISIONS, MANDATES, LedgerIndex
+from ..store.ledgerindex import LedgerIndex
 from .jsonable import to_jsonable
 
 Row = dict[str, Any]

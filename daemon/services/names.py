@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 from pnyx.federation.charter import CHARTER_ID_RE
 from pnyx.federation.confed import PROPOSAL, PROPOSAL_ID_RE
+from pnyx.federation.indexrows import DECISIONS
 from pnyx.federation.keys import key_text, parse_key
 from pnyx.federation.ledger import Decision, read_decisions
 
-from ..store.ledgerindex import DECISIONS
 from ..store.node import Node
 from .errors import RecordError, UnknownRecord
 

@@ -49,6 +49,7 @@ from pnyx.federation.confed import (
 from pnyx.federation.delegates import standing_act
 from pnyx.federation.docids import charter_doc_id, ledger_id, mandate_doc_id
 from pnyx.federation.envelope import check_envelope, run_actor, sign_change
+from pnyx.federation.indexrows import DECISIONS, MANDATES
 from pnyx.federation.keys import SigningKey, key_text, parse_key
 from pnyx.federation.ledger import (
     MAX_TEXT_CHARS,
@@ -73,7 +74,7 @@ from pnyx.federation.ledger import (
 )
 from pnyx.federation.rotation import breach, charter_breach, term
 
-from ..store.ledgerindex import DECISIONS, MANDATES, LedgerIndex
+from ..store.ledgerindex import LedgerIndex
 from ..store.node import Node
 from ..store.viewindex import ViewIndex, indexed_ledger_records
 from .errors import RecordError, UnknownRecord

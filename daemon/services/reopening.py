@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pnyx.federation.indexrows import DECISIONS
 from pnyx.federation.ledger import Decision, Ledger, Tally, read_decision, read_decisions
 from pnyx.federation.reopening import REOPENING, refusal, reopenings
 
-from ..store.ledgerindex import DECISIONS
 from .records import DecisionInput, Recorder, RecordError, UnknownRecord
 
 

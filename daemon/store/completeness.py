@@ -19,10 +19,10 @@ from typing import Any
 
 from pnyx.federation.docids import DocKind, parse_doc_id
 from pnyx.federation.errors import Rejected
+from pnyx.federation.indexrows import DECISIONS
 from pnyx.federation.keys import key_text
 from pnyx.federation.ledger import read_decisions
 
-from .ledgerindex import DECISIONS
 from .node import Node
 from .schema import create_schema
 from .sqlite import Store

@@ -23,12 +23,12 @@ from collections.abc import Iterable
 from automerge.core import Document
 from pnyx.federation.amvalues import Plain, read_entry
 from pnyx.federation.chunk import ParsedChange
+from pnyx.federation.indexrows import DEVICES
 from pnyx.federation.ledger import Device, device_of
 from pnyx.federation.ops import MAKES, Made, OpId, decode_rows
 
 from .schema import create_schema
 
-DEVICES = "devices"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_devices (
     doc TEXT NOT NULL,

@@ -49,6 +49,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from itertools import chain
 from operator import itemgetter
+from typing import TypeVar
 
 import msgpack
 from automerge.core import ROOT, Document, ObjType
@@ -56,10 +57,12 @@ from pnyx.federation.amvalues import Plain, entry_ids, object_op, read_entry, re
 from pnyx.federation.chunk import ParsedChange, parse_change
 from pnyx.federation.docids import parse_doc_id
 from pnyx.federation.errors import Rejected
-from pnyx.federation.indexrows import COLLECTIONS as COLLECTIONS
-from pnyx.federation.indexrows import DECISIONS as DECISIONS
 from pnyx.federation.indexrows import (
+    COLLECTIONS,
+    DECISIONS,
+    DEVICES,
     INDEXED,
+    MANDATES,
     Record,
     Revocations,
     Row,
@@ -69,12 +72,11 @@ from pnyx.federation.indexrows import (
     records_made,
     tally,
 )
-from pnyx.federation.indexrows import MANDATES as MANDATES
 from pnyx.federation.keys import KEY_BYTES, parse_key
 from pnyx.federation.ledger import revocation_cut, void_reason
 from pnyx.federation.ops import Made, OpId, Rows, decode_rows, made_under_keys
 
-from .devicesindex import DEVICES, DeviceIndex, made_in_map
+from .devicesindex import DeviceIndex, made_in_map
 from .documents import DocumentCache
 from .schema import create_schema, schema_transaction
 from .sqlite import BY_HASH, Store, after_prefix
@@ -161,6 +163,8 @@ VALUES = f"({', '.join('?' for _ in COLUMNS)})"
 ROW = f"({', '.join(COLUMNS)}) VALUES {VALUES}"
 INSERT_ROW = f"INSERT INTO ledger_entries {ROW}"
 CHUNK = 50  # rows inserted by one statement (_insert)
+IN_PART = 500  # values one IN (...) list binds (`_parts`)
+T = TypeVar("T")
 INSERT_ROWS = INSERT_ROW + f", {VALUES}" * (CHUNK - 1)
 INSERT_WRITERS = "INSERT OR IGNORE INTO ledger_entry_writers (ledger, writer, id) VALUES (?, ?, ?)"
 STANDING = "entry IS NOT NULL AND void IS NULL"  # a record every reader shows
@@ -456,11 +460,10 @@ class LedgerIndex:
         concurrently. Found by their ids' hashes, 500 a statement: no unique index of the ids
         is kept to refuse them (ENTRIES_TABLE)."""
         out: set[tuple[str, str]] = set()
-        for at in range(0, len(rows), 500):
-            part = rows[at:at + 500]
+        for part, marks in _parts([row[15] for row, _ in rows]):
             out.update(self.store.db.execute(
                 "SELECT collection, id FROM ledger_entries INDEXED BY ledger_entries_by_id WHERE ledger = ?"
-                f" AND id_hash IN ({','.join('?' * len(part))})", (ledger, *(row[15] for row, _ in part))))
+                f" AND id_hash IN ({marks})", (ledger, *part)))
         return out
 
     def _insert(self, rows: list[tuple[Row, Sequence[str]]], shown: dict[str, int]) -> None:
@@ -471,10 +474,6 @@ class LedgerIndex:
             self.store.db.execute(INSERT_ROWS, tuple(chain.from_iterable(map(itemgetter(0), rows))))
         else:
             self.store.db.executemany(INSERT_ROW, map(itemgetter(0), rows))
-        self._inserted(rows, shown)
-
-    def _inserted(self, rows: list[tuple[Row, Sequence[str]]], shown: dict[str, int]) -> None:
-        """Count rows just inserted, and list who may write the log of each mandate among them."""
         writers = tally(rows, shown)
         if writers:
             self.store.db.executemany(INSERT_WRITERS, writers)
@@ -621,15 +620,12 @@ class LedgerIndex:
                   values: Iterable[str]) -> dict[str, Plain]:
         """The records of a collection whose `column` (one of REFERENCES) is one of `values`."""
         assert column in REFERENCES
-        wanted = sorted(set(values))
         ledger = self._known_number(doc_id)
         out: dict[str, Plain] = {}
-        for at in range(0, len(wanted), 500):
-            part = wanted[at:at + 500]
+        for part, marks in _parts(sorted(set(values))):
             out.update(_entries(self.store.db.execute(
                 f"SELECT id, entry FROM ledger_entries WHERE ledger = ? AND {column} IN "
-                f"({','.join('?' * len(part))}) AND collection = ? AND {STANDING}",
-                (ledger, *part, collection))))
+                f"({marks}) AND collection = ? AND {STANDING}", (ledger, *part, collection))))
         return out
 
     def by_id(self, doc_id: str, collection: str, ids: Iterable[str]) -> dict[str, Plain]:
@@ -639,10 +635,7 @@ class LedgerIndex:
                   columns: str) -> Iterator[tuple[str, bytes]]:
         """`columns` of the records of a collection readers show with these ids, found by their
         hashes, 500 a statement."""
-        wanted = sorted(set(ids))
-        for at in range(0, len(wanted), 500):
-            part = wanted[at:at + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in _parts(sorted(set(ids))):
             yield from self.store.db.execute(  # named: for many ids the planner chose to read them all
                 f"SELECT {columns} FROM ledger_entries INDEXED BY ledger_entries_by_id"
                 f" WHERE ledger = ? AND id_hash IN ({marks})"
@@ -687,6 +680,14 @@ class LedgerIndex:
         return dict(self.store.db.execute(
             "SELECT id, void FROM ledger_entries WHERE ledger = ? AND void IS NOT NULL"
             " ORDER BY collection, id", (self._known_number(doc_id),)))
+
+
+def _parts(values: list[T]) -> Iterator[tuple[list[T], str]]:
+    """`values` IN_PART at a time, each with the marks of an IN list binding them: one
+    statement for many, within what SQLite binds to one."""
+    for at in range(0, len(values), IN_PART):
+        part = values[at:at + IN_PART]
+        yield part, ",".join("?" * len(part))
 
 
 def _rebuilt_with_id_hashes(db: sqlite3.Connection) -> None:

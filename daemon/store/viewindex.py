@@ -31,6 +31,7 @@ from pnyx.federation.confed import (
 )
 from pnyx.federation.docids import DocKind, ledger_id, parse_doc_id
 from pnyx.federation.draws import SORTITION
+from pnyx.federation.indexrows import DECISIONS, MANDATES
 from pnyx.federation.ledger import ECONOMY_COLLECTIONS, Profile, ledger_of, read_mandates
 from pnyx.federation.plan import render_plan
 from pnyx.federation.recordset import RecordSet
@@ -38,7 +39,7 @@ from pnyx.federation.view import render_view
 
 from .ancestry import Descent
 from .documents import DocumentCache
-from .ledgerindex import DECISIONS, MANDATES, LedgerIndex
+from .ledgerindex import LedgerIndex
 from .schema import create_schema
 from .sqlite import ChangeAt, Store
 
