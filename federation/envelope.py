@@ -175,8 +175,8 @@ def recheck_envelope(envelope: Envelope, vouch: bytes | None = None) -> Verified
                           vouch)
 
 
-ACTOR_NONCE_BYTES = 8
-ACTOR_BYTES = KEY_BYTES + ACTOR_NONCE_BYTES
+ACTOR_NONCE_BYTES: Final = 8
+ACTOR_BYTES: Final[int] = KEY_BYTES + ACTOR_NONCE_BYTES  # Final: read for every change
 
 
 def run_actor(device: bytes, nonce: bytes) -> bytes:
