@@ -206,8 +206,8 @@ PROOFS: Final[dict[str, Callable[[bytes, bytes, dict[str, object]], bool]]] = {
     "revocation": lambda assembly, device, revoked: revocation_cut(
         assembly, device, {"revoked": revoked}) is not None,
 }
-ALLOWED_ACTIONS: Final[dict[int, str | None]] = {Action.MAKE_MAP: "map", Action.MAKE_LIST: "list",
-                                                  Action.PUT: None}
+ALLOWED_ACTIONS: Final[dict[int, str | None]] = {  # plain ints: an IntEnum key compares slower
+    int(Action.MAKE_MAP): "map", int(Action.MAKE_LIST): "list", int(Action.PUT): None}
 
 
 class HeldObjects(Protocol):
