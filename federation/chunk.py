@@ -233,14 +233,14 @@ def _count_actions(column: bytes) -> int:
         if run == 0:
             r.fail("null in the action column")
         values = 1 if run > 0 else -run
-        if values <= r.remaining() and column[r.pos:r.pos + values].isascii():
-            actions = column[r.pos:r.pos + values]  # the usual case: one-byte values
+        actions = column[r.pos:r.pos + values]  # shorter if the column ends first
+        if len(actions) == values and actions.isascii():  # the usual case: one-byte values
             r.pos += values
         else:
             actions = bytes(min(r.uleb(), 0xFF) for _ in range(values))  # stops at the end
         if INCREMENT_ACTION in actions:
             raise Rejected(Reason.MALFORMED_CHANGE, UNREADABLE)
-        rows += abs(run)
+        rows += run if run > 0 else values
         if rows > MAX_OP_COUNTER:
             raise Rejected(Reason.MALFORMED_CHANGE, f"over {MAX_OP_COUNTER} ops")
     return rows
