@@ -1,0 +1,63 @@
+"""Write rule W10: a change that makes a record makes it whole (protocol-spec/ledger.md
+"Records are made whole"). A record missing what its readers need is refused where it is
+written and wherever it is received, so no daemon stores or relays what every reader skips."""
+
+from __future__ import annotations
+
+import pytest
+from pnyx.federation.amvalues import ensure_map, put_value
+from pnyx.federation.docids import DocKind
+from pnyx.federation.errors import Reason, Rejected
+from pnyx.federation.ledger import read_ledger
+from pnyx.federation.wholerecords import BY_KIND, REQUIRED
+from pnyx.federation.writerules import match
+
+from tests.ledgerkit import author_on, found_assembly, memory_node, new_key, vote
+
+TITLE_ONLY = "aaaaaaaaaaaaaaaa"
+
+
+def title_only(tx: object) -> None:
+    put_value(tx, ensure_map(tx, "decisions"), TITLE_ONLY, {"title": "Title only"})  # type: ignore[arg-type]
+
+
+def test_a_local_write_lacking_a_field_is_refused_naming_it_and_nothing_is_stored() -> None:
+    assembly = found_assembly()
+    held = len(assembly.envelopes())
+    with pytest.raises(Rejected) as refused:
+        assembly.recorder.write(assembly.doc_id, title_only)
+    assert refused.value.reason is Reason.SCHEMA_VIOLATION
+    detail = str(refused.value)
+    assert "rule W10" in detail and f"decisions/{TITLE_ONLY}" in detail, detail
+    assert "lacks abstain, against, date, for, kind, text" in detail, detail
+    assert len(assembly.envelopes()) == held
+    # the cached document was let go: the next honest write is stored and read
+    decision_id = assembly.recorder.decide(vote("After the refusal"))
+    ledger = read_ledger(assembly.home.docs.get(assembly.doc_id))
+    assert list(ledger.decisions) == [decision_id]
+
+
+def test_a_received_title_only_decision_is_refused_and_a_whole_one_accepted() -> None:
+    assembly = found_assembly()
+    receiver = memory_node(assembly.key.public, new_key())
+    assert not receiver.ingestor.ingest(assembly.envelopes()).rejected
+    forger, author = (author_on(assembly.home, assembly.key, nonce=n) for n in (1, 2))
+    bad = forger.sign(forger.change(title_only))
+    report = receiver.ingestor.ingest([bad])
+    [(reason, detail)] = report.rejected
+    assert reason == "schema-violation" and "rule W10 (row L5)" in detail and "lacks" in detail
+    assert report.accepted == 0 and len(assembly.envelopes(receiver)) == len(assembly.envelopes())
+    assert receiver.ingestor.ingest([author.decide("Whole")]).accepted == 1
+
+
+@pytest.mark.parametrize("pattern", sorted({*REQUIRED, *BY_KIND}), ids=lambda p: "/".join(p) or "root")
+def test_every_map_w10_requires_fields_of_is_a_map_the_table_names(pattern: tuple[str, ...]) -> None:
+    """A path or a field misspelt in wholerecords.py would silently require nothing."""
+    concrete = tuple(TITLE_ONLY if segment == "{record}" else segment for segment in pattern)
+    wanted = REQUIRED.get(pattern, frozenset()).union(*BY_KIND.get(pattern, {}).values())
+    maps = [doc for doc in DocKind if (found := match(doc, concrete)) is not None and "map" in found[2]]
+    for doc in maps if pattern else [DocKind.CHARTER]:  # (): a charter's root
+        for key in wanted:
+            field = match(doc, (*concrete, key))
+            assert field is not None and field[2], (doc, pattern, key)
+    assert maps or not pattern, pattern
