@@ -73,11 +73,12 @@ def lacking(pattern: Path, path: Path, keys: Collection[str] | None,
     required = REQUIRED.get(pattern)
     if required is None:
         return []
-    held = keys or ()
-    out = sorted(k for k in required if k not in held)
+    held = keys if keys is not None else ()
+    out = [] if required.issubset(held) else sorted(k for k in required if k not in held)
     by_kind = BY_KIND.get(pattern)
-    kind = values.get((*path, "kind")) if by_kind is not None else None
-    if by_kind is not None and isinstance(kind, str) and kind in by_kind:
-        out += sorted(f"{k} (kind {kind})" for k in by_kind[kind]
-                      if values.get((*path, k)) is None)
+    if by_kind is None:
+        return out
+    kind = values.get(path + ("kind",))
+    if isinstance(kind, str) and kind in by_kind:
+        out += sorted(f"{k} (kind {kind})" for k in by_kind[kind] if values.get(path + (k,)) is None)
     return out
