@@ -4,6 +4,8 @@ written and wherever it is received, so no daemon stores or relays what every re
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pnyx.federation.amvalues import ensure_map, put_value
 from pnyx.federation.docids import DocKind
@@ -12,7 +14,8 @@ from pnyx.federation.ledger import read_ledger
 from pnyx.federation.wholerecords import BY_KIND, REQUIRED
 from pnyx.federation.writerules import match
 
-from tests.ledgerkit import author_on, found_assembly, memory_node, new_key, vote
+from tests.ledgerkit import author_on, found_assembly, founded, lift_write_rules, memory_node, new_key, vote
+from tests.pnyxproc import cli
 
 TITLE_ONLY = "aaaaaaaaaaaaaaaa"
 
@@ -48,6 +51,24 @@ def test_a_received_title_only_decision_is_refused_and_a_whole_one_accepted() ->
     assert reason == "schema-violation" and "rule W10 (row L5)" in detail and "lacks" in detail
     assert report.accepted == 0 and len(assembly.envelopes(receiver)) == len(assembly.envelopes())
     assert receiver.ingestor.ingest([author.decide("Whole")]).accepted == 1
+
+
+def test_pnyx_verify_names_a_stored_record_that_lacks_a_field(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that took a title-only decision (an older daemon's; here: the write rules
+    lifted) fails `pnyx verify`, which judges it by the same rule and names the record."""
+    data = tmp_path / "a"
+    with founded(data, "Barrio Norte") as recorder:
+        node = recorder.node
+        assert node.assembly_key is not None
+        forger = author_on(node, node.assembly_key, nonce=3)
+        with monkeypatch.context() as lifted:
+            lift_write_rules(lifted)
+            assert node.ingestor.ingest([forger.sign(forger.change(title_only))]).accepted == 1
+    checked = cli(data, "verify", check=False)
+    assert checked.returncode == 1, checked
+    assert "1 failed" in checked.stdout and f"decisions/{TITLE_ONLY} (a decision) lacks" in checked.stdout, \
+        checked.stdout
 
 
 @pytest.mark.parametrize("pattern", sorted({*REQUIRED, *BY_KIND}), ids=lambda p: "/".join(p) or "root")
