@@ -78,7 +78,7 @@ def lacking(pattern: Path, path: Path, keys: Collection[str] | None,
     by_kind = BY_KIND.get(pattern)
     if by_kind is None:
         return out
-    kind = values.get(path + ("kind",))
+    kind = values.get((*path, "kind"))
     if isinstance(kind, str) and kind in by_kind:
-        out += sorted(f"{k} (kind {kind})" for k in by_kind[kind] if values.get(path + (k,)) is None)
+        out += sorted(f"{k} (kind {kind})" for k in by_kind[kind] if values.get((*path, k)) is None)
     return out
