@@ -7,9 +7,10 @@ schema table below: the root collections are written by the document's first
 change only, a record is created once under a new key of its collection,
 its fields are written in the change that creates it and never overwritten
 or deleted, a field the table lists as `once` may be added later to a record
-already held, once, and every value has the type its row lists. A change
-that breaks a rule is refused whole with `schema-violation`, naming the
-operation and the rule.
+already held, once, and every value has the type its row lists; every map a
+change makes holds what its readers require (W10, federation/wholerecords.py).
+A change that breaks a rule is refused whole with `schema-violation`, naming
+the operation and the rule.
 
 Adding a record kind or a field is one row or one entry of a row's `fields`
 (protocol-spec/ledger.md "Adding a record kind"). Raises only `Rejected`.
