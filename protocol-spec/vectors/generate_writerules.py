@@ -286,6 +286,14 @@ def vectors() -> list[dict[str, Any]]:
     signed = replace(act, id=record("act by"), by=key_text(base.KEYS["delegate"].public))
     add("M1-by", "M1", "the delegate adds a report naming its own key in `by`",
         by_delegate(lambda tx: write_act(tx, signed, ())), True)
+    add("W10-vote-no-position", "W10", "a vote whose position and binding are null: no reader counts it",
+        by_delegate(lambda tx: put_value(tx, ROOT, record("act vote"), {
+            "kind": "vote", "date": "2026-12-05", "proposal": f"{key_text(base.ASSEMBLY)}/{record('new')}",
+            "position": None, "binding": None, "text": "", "replaces": None, "saw": []})), False)
+    need = {"confederation": "ab" * 32, "item": "flour", "quantity": 20, "unit": "kg", **economy["needs"],
+            "date": "2026-11-30", "withdrawn": False}
+    add("W10-need-no-supersedes", "W10", "a need without `supersedes` (null when it revises nothing)",
+        by_a(lambda tx: put_value(tx, ensure_map(tx, "needs"), record("needs"), need)), False)
     for rule, key, bad in (("C1", "format", 1), ("C2", "founded", 20260101),
                            ("C3", "members", [1]), ("C4", "confederations", [1]),
                            ("C5", "rules", {"name": "Valley", "deadline_days": "30"}),
