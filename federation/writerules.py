@@ -31,7 +31,7 @@ from .errors import Reason, Rejected
 from .keys import key_text, parse_key
 from .ledger import certificate_valid, revocation_cut
 from .ops import HEAD, NEW_TUPLE, PUT, Action, Op, OpId, Rows, Value, decode_rows, new_op_id
-from .wholerecords import W_WHOLE, lacking
+from .wholerecords import CHARTER_ROOT, W_WHOLE, lacking, record_lacks
 
 Path = tuple[str, ...]
 # Final: compiled code reads a Final module constant directly, any other through the
@@ -479,7 +479,7 @@ class _Judge:
         (rule W10): a record missing a field would be stored and relayed, then read by nobody."""
         values = self.values
         if self.genesis and self.vc.doc.kind is CHARTER:
-            lacks = lacking((), (), self.written.get(None), values)
+            lacks = lacking(CHARTER_ROOT, self.written.get(None))
             if lacks:
                 raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_WHOLE}: the charter lacks "
                                                        f"{', '.join(lacks)}")
@@ -487,7 +487,7 @@ class _Judge:
             if obj is None or not new or type_ != "map" or owner is None:
                 continue
             row_, depth = owner
-            lacks = lacking(row_.path + path[depth:], path, self.written.get(obj), values)
+            lacks = record_lacks(row_.rule, path[depth:], path, self.written.get(obj), values)
             if lacks:
                 raise self.fail(obj.counter - self.rows.start, W_WHOLE,
                                 f"{'/'.join(path)} ({row_.meaning}) lacks {', '.join(lacks)}", row_)

@@ -11,8 +11,8 @@ from pnyx.federation.amvalues import ensure_map, put_value
 from pnyx.federation.docids import DocKind
 from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.ledger import read_ledger
-from pnyx.federation.wholerecords import BY_KIND, REQUIRED
-from pnyx.federation.writerules import match
+from pnyx.federation.wholerecords import BY_KIND, CHARTER_ROOT, REQUIRED
+from pnyx.federation.writerules import TABLE, match
 
 from tests.ledgerkit import author_on, found_assembly, founded, lift_write_rules, memory_node, new_key, vote
 from tests.pnyxproc import cli
@@ -71,14 +71,20 @@ def test_pnyx_verify_names_a_stored_record_that_lacks_a_field(tmp_path: Path,
         checked.stdout
 
 
-@pytest.mark.parametrize("pattern", sorted({*REQUIRED, *BY_KIND}), ids=lambda p: "/".join(p) or "root")
-def test_every_map_w10_requires_fields_of_is_a_map_the_table_names(pattern: tuple[str, ...]) -> None:
-    """A path or a field misspelt in wholerecords.py would silently require nothing."""
-    concrete = tuple(TITLE_ONLY if segment == "{record}" else segment for segment in pattern)
-    wanted = REQUIRED.get(pattern, frozenset()).union(*BY_KIND.get(pattern, {}).values())
-    maps = [doc for doc in DocKind if (found := match(doc, concrete)) is not None and "map" in found[2]]
-    for doc in maps if pattern else [DocKind.CHARTER]:  # (): a charter's root
-        for key in wanted:
-            field = match(doc, (*concrete, key))
-            assert field is not None and field[2], (doc, pattern, key)
-    assert maps or not pattern, pattern
+@pytest.mark.parametrize("rule", sorted({*REQUIRED, *BY_KIND}))
+def test_every_map_w10_requires_fields_of_is_a_map_its_row_names(rule: str) -> None:
+    """A rule, a path or a field misspelt in wholerecords.py would silently require nothing."""
+    (row,) = [r for r in TABLE if r.rule == rule]
+    record = tuple(TITLE_ONLY if segment == "{record}" else segment for segment in row.path)
+    wanted = dict(REQUIRED.get(rule, {}))
+    wanted[()] = wanted.get((), frozenset()).union(*BY_KIND.get(rule, {}).values())
+    for rel, keys in wanted.items():
+        found = match(row.doc, (*record, *rel))
+        assert found is not None and found[0] is row and "map" in found[2], (rule, rel)
+        for key in keys:
+            field = match(row.doc, (*record, *rel, key))
+            assert field is not None and field[0] is row and field[2], (rule, rel, key)
+
+
+def test_a_charter_root_requires_only_rows_of_the_charter() -> None:
+    assert CHARTER_ROOT.issubset(r.path[0] for r in TABLE if r.doc is DocKind.CHARTER)
