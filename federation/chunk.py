@@ -42,6 +42,7 @@ UNREADABLE_VALUE_TYPES = frozenset({8, *range(10, 16)})
 _UNREADABLE_BITS: Final[int] = sum(1 << t for t in UNREADABLE_VALUE_TYPES)  # bit t: type t is one
 # Automerge keeps op counters in a u32 and refuses a change whose start_op exceeds it.
 MAX_OP_COUNTER: Final = (1 << 32) - 1
+TRUNCATED: Final = Reason.TRUNCATED  # read for every chunk: an Enum member by name costs ~1k instructions
 
 
 class ParsedChange(Frozen):
@@ -105,7 +106,7 @@ def parse_change(data: bytes, digest: bytes | None = None) -> ParsedChange:
         raise Rejected(Reason.OVERSIZED, f"chunk of {len(data)} bytes")
     if data[:4] != MAGIC[:len(data[:4])]:
         raise Rejected(Reason.BAD_MAGIC, data[:4].hex())
-    header = Reader(data, short=Reason.TRUNCATED)
+    header = Reader(data, short=TRUNCATED)
     header.take(8)
     checksum = data[4:8]
     kind = header.take(1)[0]
@@ -149,7 +150,7 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     previous = -1
     specs: list[int] = []
     lengths: list[int] = []  # beside specs: a tuple each would be built and freed per column
-    uleb, end = r.uleb, len(body)
+    end = len(body)
     data_len = 0
     for _ in range(r.count(2, "columns")):
         pos = r.pos  # one-byte LEB128s (almost all of them) read here, the others by `r`
@@ -157,7 +158,8 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
             spec, col_len = body[pos], body[pos + 1]
             r.pos = pos + 2
         else:
-            spec, col_len = uleb(), uleb()
+            spec = r.uleb()
+            col_len = r.uleb()
         if spec <= previous or spec & DEFLATE_BIT or spec > 0xFFFFFFFF \
                 or (spec >> 4 == ACTION_COLUMN_ID and spec != ACTION_COLUMN):
             _refuse_spec(r, spec, previous)
@@ -231,14 +233,14 @@ def _count_actions(column: bytes) -> int:
         if run == 0:
             r.fail("null in the action column")
         values = 1 if run > 0 else -run
-        if values <= r.remaining() and column[r.pos:r.pos + values].isascii():
-            actions = column[r.pos:r.pos + values]  # the usual case: one-byte values
+        actions = column[r.pos:r.pos + values]  # shorter if the column ends first
+        if len(actions) == values and actions.isascii():  # the usual case: one-byte values
             r.pos += values
         else:
             actions = bytes(min(r.uleb(), 0xFF) for _ in range(values))  # stops at the end
         if INCREMENT_ACTION in actions:
             raise Rejected(Reason.MALFORMED_CHANGE, UNREADABLE)
-        rows += abs(run)
+        rows += run if run > 0 else values
         if rows > MAX_OP_COUNTER:
             raise Rejected(Reason.MALFORMED_CHANGE, f"over {MAX_OP_COUNTER} ops")
     return rows

@@ -12,7 +12,7 @@ paths change no outcome and no error. Raises only `Rejected`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final, NoReturn, TypeVar
+from typing import Any, Final, NoReturn, TypeVar
 
 from .bounded import make_room
 from .errors import Reason, Rejected
@@ -135,6 +135,15 @@ _DECODED: Final = (_INTS, _DELTAS, _STRINGS, _BOOLEANS)
 MAX_DECODED: Final = 2_048  # each: a batch of changes (500) checked, then judged, finds its own
 MEMO_ROWS: Final = 64
 MEMO_BYTES: Final = 64
+# All-null rows (a column a change leaves out, the list positions of a change without list
+# operations): one shared list for each number of rows up to MEMO_ROWS, read only as the
+# remembered columns are, not a new list for each of them in every change.
+_NULLS: Final[list[list[Any]]] = [[None] * rows for rows in range(MEMO_ROWS + 1)]
+
+
+def nulls(rows: int) -> list[Any]:
+    """`[None] * rows`, shared when small: read only."""
+    return _NULLS[rows] if rows <= MEMO_ROWS else [None] * rows
 
 
 def _recalled(memo: dict[bytes, list[T]], column: bytes, rows: int) -> list[T] | None:
@@ -222,7 +231,7 @@ def int_column(column: bytes, rows: int) -> list[int | None]:
     """A uLEB run-length column of at most `rows` rows; rows it does not hold are null,
     as Automerge reads a column that runs out. Remembered: read only."""
     if not column:  # absent: all null, and never remembered (columns of 0 rows would evict it)
-        return [None] * rows
+        return nulls(rows)
     found = _recalled(_INTS, column, rows)
     return found if found is not None else _kept(_INTS, column, rows, _runs(column, rows, False))
 
@@ -231,7 +240,7 @@ def string_column(column: bytes, rows: int) -> list[str | None]:
     """A string run-length column, fast when it is ASCII, as keys almost always are.
     Remembered: read only."""
     if not column:  # absent: all null, and never remembered (columns of 0 rows would evict it)
-        return [None] * rows
+        return nulls(rows)
     found = _recalled(_STRINGS, column, rows)
     return found if found is not None else _kept(_STRINGS, column, rows, _strings(column, rows))
 
@@ -299,7 +308,7 @@ def delta_column(column: bytes, rows: int) -> list[int | None]:
     """A delta-encoded column: each value is the previous non-null one plus the delta.
     Remembered: read only."""
     if not column:  # absent: all null, and never remembered (columns of 0 rows would evict it)
-        return [None] * rows
+        return nulls(rows)
     found = _recalled(_DELTAS, column, rows)
     return found if found is not None else _kept(_DELTAS, column, rows, _deltas(column, rows))
 

@@ -17,10 +17,19 @@ from __future__ import annotations
 import struct
 from enum import IntEnum
 from itertools import repeat
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, final
 
 from .chunk import ParsedChange
-from .columns import MAX_OPS, Reader, boolean_column, delta_column, int_column, string_column
+from .columns import (
+    MAX_OPS,
+    MEMO_ROWS,
+    Reader,
+    boolean_column,
+    delta_column,
+    int_column,
+    nulls,
+    string_column,
+)
 from .errors import Reason, Rejected
 
 
@@ -55,6 +64,8 @@ MARK_NAME: Final = 0xA5
 KNOWN_COLUMNS: Final = frozenset({OBJ_ACTOR, OBJ_CTR, KEY_ACTOR, KEY_CTR, KEY_STR, INSERT, ACTION,
                                   VALUE_META, VALUE_RAW, PRED_GROUP, PRED_ACTOR, PRED_CTR, EXPAND,
                                   MARK_NAME})
+KNOWN_BELOW: Final = 0x100  # every known spec is under it: ...
+KNOWN_SPECS: Final = bytes(spec in KNOWN_COLUMNS for spec in range(KNOWN_BELOW))  # ... and 1 here
 # Value types: the low 4 bits of a value metadata entry (the rest is the length).
 VALUE_KINDS: Final = {0: "null", 1: "bool", 2: "bool", 3: "uint", 4: "int", 5: "f64", 6: "str",
                       7: "bytes", 8: "counter", 9: "timestamp"}
@@ -77,6 +88,17 @@ def new_op_id(counter: int, actor: bytes) -> OpId:
     runs its generated `__new__` as Python (about 0.3 µs an id, measured), and ingest builds
     a few ids for every change."""
     return NEW_TUPLE(OpId, (counter, actor))
+
+
+def own_id(objs: list[OpId | None], i: int, start: int, actor: bytes) -> OpId:
+    """The id of row `i` of a change (`objs`: the object each row writes to): the one the next
+    row writes to, when that row writes into what row `i` made (a record's first field
+    does), so that an id is not built twice (1.3k instructions each, measured)."""
+    if i + 1 < len(objs):
+        following = objs[i + 1]
+        if following is not None and following[0] == start + i and following[1] == actor:
+            return following
+    return new_op_id(start + i, actor)
 
 
 HEAD: Final = OpId(0, b"")  # the list position before the first element
@@ -109,20 +131,21 @@ class Op(NamedTuple):
         return f"{action} {self.key if self.key is not None else 'list element'}"
 
 
-class Rows(NamedTuple):
+@final
+class Rows:
     """A change's operations column by column: row i of each list is op i (`op(i)` builds it).
-    The write rules read the columns, so no `Op` is built for a change they allow."""
+    The write rules read the columns, so no `Op` is built for a change they allow. A plain
+    slotted class, not a NamedTuple: built for every change, compiled it is built by its own
+    `__init__` (a NamedTuple through a generic call of tuple.__new__, ~1k instructions)."""
 
-    start: int  # the first op's counter
-    actor: bytes
-    obj: list[OpId | None]
-    key: list[str | None]
-    elem: list[OpId | None]
-    insert: list[bool]
-    action: list[int]
-    kind: list[str]
-    value: list[object]
-    pred: list[tuple[OpId, ...]]
+    __slots__ = ("action", "actor", "elem", "insert", "key", "kind", "obj", "pred", "start", "value")
+
+    def __init__(self, start: int, actor: bytes, obj: list[OpId | None], key: list[str | None],
+                 elem: list[OpId | None], insert: list[bool], action: list[int], kind: list[str],
+                 value: list[object], pred: list[tuple[OpId, ...]]) -> None:
+        self.start, self.actor = start, actor  # the first op's counter, and the change's actor
+        self.obj, self.key, self.elem, self.insert, self.action = obj, key, elem, insert, action
+        self.kind, self.value, self.pred = kind, value, pred
 
     def op(self, i: int) -> Op:
         return Op(OpId(self.start + i, self.actor), self.obj[i], self.key[i], self.elem[i],
@@ -133,7 +156,8 @@ def decode_ops(change: ParsedChange) -> list[Op]:
     """The operations of a parsed change, in order; Rejected if the columns do not decode."""
     rows = decode_rows(change)
     ids = map(OpId, range(rows.start, rows.start + len(rows.action)), repeat(rows.actor))
-    return list(map(Op, ids, *rows[2:]))
+    return list(map(Op, ids, rows.obj, rows.key, rows.elem, rows.insert, rows.action, rows.kind,
+                    rows.value, rows.pred))
 
 
 def decode_rows(change: ParsedChange) -> Rows:
@@ -152,7 +176,7 @@ def decoded_columns(change: ParsedChange) -> _Columns:
         raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: {n} operations, at most {MAX_OPS}")
     cols = change.columns
     for spec in cols:  # a loop, not issuperset: compiled, a call by name costs more
-        if spec not in KNOWN_COLUMNS:
+        if spec >= KNOWN_BELOW or not KNOWN_SPECS[spec]:
             unknown = min(set(cols) - KNOWN_COLUMNS)
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: unknown op column {unknown:#x}")
     if n and not (INSERT in cols and PRED_GROUP in cols and VALUE_META in cols):  # never null to Automerge
@@ -167,11 +191,16 @@ def decoded_columns(change: ParsedChange) -> _Columns:
     action = int_column(cols.get(ACTION, empty), n)
     kinds, values = _values(cols.get(VALUE_META, empty), cols.get(VALUE_RAW, empty), n)
     groups = int_column(cols.get(PRED_GROUP, empty), n)
-    total_preds = sum(filter(None, groups))
+    total_preds = 0  # a loop: sum(filter(...)) looks both up by name and calls them generically
+    for group in groups:
+        if group is not None:
+            total_preds += group
     if total_preds > MAX_OPS:
         raise Rejected(Reason.MALFORMED_CHANGE, f"{total_preds} overwritten operations")
-    return _Columns((change.actor, *change.other_actors), obj_actor, obj_ctr, key_actor, key_ctr,
-                    key_str, insert, action, kinds, values, groups,
+    # (actor,) + others, not (actor, *others): compiled, the starred form builds a list and
+    # copies it into the tuple (a thousand instructions a change, measured)
+    return _Columns((change.actor,) + change.other_actors, obj_actor, obj_ctr,  # noqa: RUF005
+                    key_actor, key_ctr, key_str, insert, action, kinds, values, groups,
                     int_column(cols.get(PRED_ACTOR, empty), total_preds),
                     delta_column(cols.get(PRED_CTR, empty), total_preds))
 
@@ -212,14 +241,14 @@ class _Columns:
         n = len(self.action)
         objs = self.objects()
         keys = self.key_str
-        elems: list[OpId | None] = [None] * n
+        elems: list[OpId | None] = nulls(n)
         if _any_null(keys):
             elems = [None if key is not None else self.elem(ctr, actor)
                      for key, ctr, actor in zip(keys, self.key_ctr, self.key_actor, strict=True)]
         if _any_null(self.groups) or _any_null(self.action):
             raise Rejected(Reason.MALFORMED_CHANGE, "a null predecessor count or action")
         actions: list[int] = self.action  # type: ignore[assignment]  # no null: just checked
-        preds: list[tuple[OpId, ...]] = [()] * n
+        preds: list[tuple[OpId, ...]] = _NO_PREDS[n] if n <= MEMO_ROWS else [()] * n  # shared: read only
         if self.pred_actor:
             preds = self.preds()
         kinds, values = self.kinds, self.values
@@ -227,29 +256,24 @@ class _Columns:
             for i, act in enumerate(actions):
                 if act != PUT:  # only a put has a value
                     kinds[i], values[i] = "", None
-        return NEW_TUPLE(Rows, (start, self.actors[0], objs, keys, elems, self.insert, actions, kinds,
-                                    values, preds))  # as new_op_id builds an OpId
+        return Rows(start, self.actors[0], objs, keys, elems, self.insert, actions, kinds, values, preds)
 
     def objects(self) -> list[OpId | None]:
-        """The object each row writes to, each id built once: rows of one object follow
-        each other, so only a change of object is looked up."""
+        """The object each row writes to: rows of one object follow each other and share its
+        id, so an id is built only where the object changes (a dict of the ids built, to
+        find one again, cost more than building the few a change writes to, measured)."""
         objs: list[OpId | None] = []
-        ids: dict[tuple[int | None, int | None], OpId | None] = {}
         obj_actor = self.obj_actor
         last_ctr: int | None = -1
         last_actor: int | None = -1
         obj: OpId | None = None
         for i, ctr in enumerate(self.obj_ctr):
             actor = obj_actor[i]
-            # by identity: a run's rows share one int object, and equal ints that are not
-            # the same object find their id in `ids` all the same
-            if ctr is not last_ctr or actor is not last_actor:
+            # by identity first: a run's rows share one int object
+            if (ctr is not last_ctr or actor is not last_actor) \
+                    and (ctr != last_ctr or actor != last_actor):
                 last_ctr, last_actor = ctr, actor
-                place = (ctr, actor)
-                if place in ids:
-                    obj = ids[place]
-                else:
-                    obj = ids[place] = _op_id(ctr, self.actor_of(actor), "object")
+                obj = _op_id(ctr, self.actor_of(actor), "object")
             objs.append(obj)
         return objs
 
@@ -302,6 +326,7 @@ class _Columns:
 
 
 _UNSEEN: Final = OpId(-1, b"")
+_NO_PREDS: Final[list[list[tuple[OpId, ...]]]] = [[()] * rows for rows in range(MEMO_ROWS + 1)]
 
 
 def _any_null(column: list[Any]) -> bool:
@@ -440,7 +465,7 @@ def made_under_keys(rows: Rows) -> list[Made]:
                     continue
             made_id = None
         elif action in MAKES:
-            made_id = new_op_id(start + i, actor)
+            made_id = own_id(objs, i, start, actor)
             value = made[made_id] = {} if action in (MAKE_MAP, MAKE_TABLE) else []
             last = _NO_OBJECT
         else:

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final, NamedTuple, Protocol, cast
+from typing import Final, Protocol, cast, final
 
 from .chunk import parse_change
 from .docids import RECORD_ID_RE, DocKind
@@ -30,7 +30,7 @@ from .envelope import ACTOR_BYTES, VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text, parse_key
 from .ledger import certificate_valid, revocation_cut
-from .ops import HEAD, NEW_TUPLE, PUT, Action, Op, OpId, Rows, Value, decode_rows, new_op_id
+from .ops import HEAD, PUT, Action, Op, OpId, Rows, Value, decode_rows, own_id
 from .wholerecords import CHARTER_ROOT, W_WHOLE, lacking, record_lacks
 
 Path = tuple[str, ...]
@@ -209,8 +209,8 @@ PROOFS: Final[dict[str, Callable[[bytes, bytes, dict[str, object]], bool]]] = {
     "revocation": lambda assembly, device, revoked: revocation_cut(
         assembly, device, {"revoked": revoked}) is not None,
 }
-ALLOWED_ACTIONS: Final[dict[int, str | None]] = {Action.MAKE_MAP: "map", Action.MAKE_LIST: "list",
-                                                  Action.PUT: None}
+ALLOWED_ACTIONS: Final[dict[int, str | None]] = {  # plain ints: an IntEnum key compares slower
+    int(Action.MAKE_MAP): "map", int(Action.MAKE_LIST): "list", int(Action.PUT): None}
 
 
 class HeldObjects(Protocol):
@@ -328,13 +328,18 @@ def violation(n: int, op: Op, rule: str, detail: str, row_: Row | None = None) -
     return Rejected(Reason.SCHEMA_VIOLATION, f"op {n} ({op.describe()}): rule {rule}{where}: {detail}")
 
 
-class Written(NamedTuple):
+@final
+class Written:
     """What a change the rules allow writes: every value put, by path (a map or list made
     there as MADE), and its operations as decoded to judge them, so that an index of what
-    it writes reads them without decoding the change again (ops.made_under_keys)."""
+    it writes reads them without decoding the change again (ops.made_under_keys). A plain
+    slotted class: built for every change, as ops.Rows is."""
 
-    values: Mapping[Path, Value]
-    rows: Rows
+    __slots__ = ("rows", "values")
+
+    def __init__(self, values: Mapping[Path, Value], rows: Rows) -> None:
+        self.values = values
+        self.rows = rows
 
 
 def check_writes(vc: VerifiedChange, held: HeldObjects, grouped: bool = True) -> Written:
@@ -357,7 +362,7 @@ def check_writes(vc: VerifiedChange, held: HeldObjects, grouped: bool = True) ->
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: the genesis does not "
                                                    f"create {', '.join(missing)}")
     judge.whole()
-    return NEW_TUPLE(Written, (judge.values, judge.rows))  # as ops.new_op_id builds an OpId
+    return Written(judge.values, judge.rows)
 
 
 Parent = tuple[Path, str, bool, Place]  # an object's path, type, whether made here, and place
@@ -467,7 +472,7 @@ class _Judge:
             self.values[path] = rows.value[n]
             return
         self.values[path] = MADE
-        op_id = new_op_id(rows.start + n, rows.actor)
+        op_id = own_id(rows.obj, n, rows.start, rows.actor)
         self.parents[op_id] = (path, value_type, True, (node, owner))
         if not rel:
             self.created.add(row_.rule)
