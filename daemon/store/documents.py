@@ -148,8 +148,7 @@ class DocumentCache:
         self._bound = 0
 
     def _touch(self, doc_id: str) -> None:
-        """Count a use of a cached document: each read, and each change staged for it (counted
-        when its document's staged changes are applied)."""
+        """Count a use of a cached document: each read, and each change staged for it."""
         self._reads += 1
         self._read_at[doc_id] = self._reads
 
@@ -194,15 +193,13 @@ class DocumentCache:
         document when the batch ends or before the document is read.
 
         The caller stores the change afterwards and reports its seqno with `mark_stored`."""
-        if self.staging:  # on the path of every change judged: Staged's lists filled here
+        if self.staging:
             staged = self._staged.get(doc_id)
             if staged is None:
                 staged = self._first_staged(doc_id)
-            staged.chunks.append(chunk)
-            staged.hashes.append(change_hash)
-            staged.deps.append(deps)
-            if not deps:
-                staged.first = True
+            else:
+                self._touch(doc_id)
+            staged.add(chunk, change_hash, deps)
             return
         doc = self.get(doc_id)
         before = doc.get_heads()
@@ -234,8 +231,6 @@ class DocumentCache:
         heads are then exactly those the changes make."""
         staged = self._staged.pop(doc_id)
         doc = self._docs[doc_id][0]
-        self._reads += len(staged.chunks) - 1  # each change staged counts as a use (`_touch`)
-        self._touch(doc_id)
         before = doc.get_heads()
         try:
             apply_chunks(doc, staged.chunks)
@@ -358,11 +353,7 @@ class DocumentCache:
         states = self._devices_state
         if len(states) >= MAX_REMEMBERED:  # asked here: once per ledger change, a call less
             make_room(states, MAX_REMEMBERED)
-        if writes_devices or not deps:
-            states[change_hash] = change_hash
-            return
-        # most changes have one dependency: its state read here, a call less (`_state_of`)
-        same = states.get(deps[0]) if len(deps) == 1 else self._state_of(deps)
+        same = self._state_of(deps) if deps and not writes_devices else None
         states[change_hash] = change_hash if same is None else same
 
     def _state_of(self, heads: Sequence[bytes]) -> bytes | None:

@@ -37,19 +37,23 @@ class StagedApplyFailed(Exception):
 
 @dataclass
 class Staged:
-    """One document's staged changes, in the order they were accepted. Only what is read
-    per change is kept per change; the dependencies are gathered once the batch ends
-    (`heads_after`): staging is on the path of every change judged."""
+    """One document's staged changes, in the order they were accepted."""
 
     chunks: list[bytes] = field(default_factory=list)
     hashes: list[bytes] = field(default_factory=list)
-    deps: list[Sequence[bytes]] = field(default_factory=list)  # of each staged change
+    deps: set[bytes] = field(default_factory=set)  # every dependency of a staged change
     first: bool = False  # one of them has no dependencies
+
+    def add(self, chunk: bytes, change_hash: bytes, deps: Sequence[bytes]) -> None:
+        self.chunks.append(chunk)
+        self.hashes.append(change_hash)
+        self.deps.update(deps)
+        self.first = self.first or not deps
 
     def heads_after(self, before: Sequence[bytes]) -> set[bytes]:
         """The heads the document must have once every staged change is applied."""
-        deps = {h for change_deps in self.deps for h in change_deps}
-        return {h for h in before if h not in deps} | {h for h in self.hashes if h not in deps}
+        return {h for h in before if h not in self.deps} | \
+            {h for h in self.hashes if h not in self.deps}
 
 
 def may_hold(asked: set[Path], path: Path) -> bool:
