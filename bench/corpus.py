@@ -1,9 +1,9 @@
 """Signed changes made in bulk, for benchmarks and tests that need many of them quickly.
 
 Each chain is one assembly key writing to its own ledger (always authorized):
-a genesis, then one Automerge change per entry (a decision holding only a
-title: the smallest record the write rules allow), signed exactly as the
-daemon signs.
+a genesis, then one Automerge change per entry (a whole decision, every field
+as the daemon writes it: write rule W10 refuses a record lacking what its
+readers need), signed exactly as the daemon signs.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ import datetime as dt
 import os
 
 from automerge.core import Document, Transaction
-from pnyx.federation.amvalues import ensure_map, put_value
 from pnyx.federation.charter import Rules, charter_change, new_charter
 from pnyx.federation.chunk import parse_change
 from pnyx.federation.docids import charter_doc_id, ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey, key_text
-from pnyx.federation.ledger import Profile, write_genesis
+from pnyx.federation.ledger import Decision, Profile, Tally, write_decision, write_genesis
 
 
 def new_key() -> SigningKey:
@@ -47,10 +46,14 @@ def ledger_chain(key: SigningKey, n: int, doc: Document | None = None,
     return doc, out
 
 
+DATE = dt.date(2026, 11, 20)
+TALLY = Tally(12, 3, 1)
+
+
 def entry(tx: Transaction, title: str) -> None:
-    """A new decision holding only `title`, under a fresh record id."""
+    """A new decision titled `title`, adopted 12 to 3, under a fresh record id."""
     record_id = os.urandom(10).hex()[:16].translate(str.maketrans("0189", "abcd"))
-    put_value(tx, ensure_map(tx, "decisions"), record_id, {"title": title})
+    write_decision(tx, Decision(record_id, title, "", DATE, TALLY, None, "", None, "decision", None))
 
 
 def charter(members: list[bytes], confederations: list[bytes] = (), name: str = "Bench") -> Envelope:  # type: ignore[assignment]

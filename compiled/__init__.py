@@ -20,8 +20,8 @@ import sysconfig
 from pathlib import Path
 
 # The federation modules every received change goes through.
-MODULES = ("frozen", "columns", "chunk", "ops", "writerules", "envelope", "changepack", "ledger", "indexrows",
-           "verify")
+MODULES = ("frozen", "columns", "chunk", "ops", "writerules", "wholerecords", "envelope", "changepack",
+           "ledger", "indexrows", "verify")
 BUILD = Path(__file__).resolve().parent.parent / "build" / "compiled"
 PACKAGE_DIR = BUILD / "pnyx" / "federation"
 STAMP = BUILD / "STAMP"

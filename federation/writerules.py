@@ -7,9 +7,10 @@ schema table below: the root collections are written by the document's first
 change only, a record is created once under a new key of its collection,
 its fields are written in the change that creates it and never overwritten
 or deleted, a field the table lists as `once` may be added later to a record
-already held, once, and every value has the type its row lists. A change
-that breaks a rule is refused whole with `schema-violation`, naming the
-operation and the rule.
+already held, once, and every value has the type its row lists; every map a
+change makes holds what its readers require (W10, federation/wholerecords.py).
+A change that breaks a rule is refused whole with `schema-violation`, naming
+the operation and the rule.
 
 Adding a record kind or a field is one row or one entry of a row's `fields`
 (protocol-spec/ledger.md "Adding a record kind"). Raises only `Rejected`.
@@ -30,6 +31,7 @@ from .errors import Reason, Rejected
 from .keys import key_text, parse_key
 from .ledger import certificate_valid, revocation_cut
 from .ops import HEAD, NEW_TUPLE, PUT, Action, Op, OpId, Rows, Value, decode_rows, new_op_id
+from .wholerecords import CHARTER_ROOT, W_WHOLE, lacking, record_lacks
 
 Path = tuple[str, ...]
 # Final: compiled code reads a Final module constant directly, any other through the
@@ -185,6 +187,7 @@ W_WHEN: Final = "W6"  # fields only with their object; genesis rows only in the 
 W_NEW_KEY: Final = "W7"  # records and once-fields under keys not held as of the deps
 W_GENESIS: Final = "W8"  # one genesis per ledger, creating every required row
 W_SIGNED: Final = "W9"  # certificates and revocations carry the assembly key's valid signature
+# W10, W_WHOLE: every map made holds what its readers require (federation/wholerecords.py)
 
 def _canonical_key(text: str) -> bool:
     try:
@@ -353,6 +356,7 @@ def check_writes(vc: VerifiedChange, held: HeldObjects, grouped: bool = True) ->
         if missing:
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: the genesis does not "
                                                    f"create {', '.join(missing)}")
+    judge.whole()
     return NEW_TUPLE(Written, (judge.values, judge.rows))  # as ops.new_op_id builds an OpId
 
 
@@ -469,6 +473,24 @@ class _Judge:
             self.created.add(row_.rule)
         if rel in row_.signed:
             self.signed.append((n, row_, row_.signed[rel], path))
+
+    def whole(self) -> None:
+        """Every map this change made holds, in this change, what its readers require
+        (rule W10): a record missing a field would be stored and relayed, then read by nobody."""
+        values = self.values
+        if self.genesis and self.vc.doc.kind is CHARTER:
+            lacks = lacking(CHARTER_ROOT, self.written.get(None))
+            if lacks:
+                raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_WHOLE}: the charter lacks "
+                                                       f"{', '.join(lacks)}")
+        for obj, (path, type_, new, (_, owner)) in self.parents.items():
+            if obj is None or not new or type_ != "map" or owner is None:
+                continue
+            row_, depth = owner
+            lacks = record_lacks(row_.rule, path[depth:], path, self.written.get(obj), values)
+            if lacks:
+                raise self.fail(obj.counter - self.rows.start, W_WHOLE,
+                                f"{'/'.join(path)} ({row_.meaning}) lacks {', '.join(lacks)}", row_)
 
     def parent(self, n: int, obj: OpId | None) -> Parent:
         """The object op `n` writes to, not made by this change (`parents` has those): a

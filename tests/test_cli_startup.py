@@ -1,7 +1,9 @@
 """A command that opens no socket starts without importing aiohttp or zeroconf (about a
 quarter of a second of CPU at every start): the server, gossip, sync and discovery are
 imported by the commands that use them (daemon/cli/run.py, sync.py, discovery.py). Nor
-does it import rich, unless it shows a progress bar (daemon/cli/progress.py)."""
+does it import rich, unless it shows a progress bar (daemon/cli/progress.py), nor asyncio
+or http.client (the client of a running daemon's API, daemon/services/submit.py and
+presence.py, is imported once a daemon's presence file names a live process)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import pytest
 
 from tests.pnyxproc import cli
 
-LATE = ["aiohttp", "rich", "zeroconf"]
+LATE = ["aiohttp", "asyncio", "http", "rich", "zeroconf"]
 # Runs one command in a fresh interpreter, as `pnyx` does, after importing the modules named
 # before `--`; prints its exit code and which of LATE it left imported.
 RUN = f"""

@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "federation"
 # The tests of what the compiled modules do, run again on their source.
 DECODING_TESTS = ("tests/test_chunk.py", "tests/test_ops.py", "tests/test_fast_paths.py",
-                  "tests/test_writerules.py", "tests/test_vectors.py", "tests/test_indexrows.py")
+                  "tests/test_writerules.py", "tests/test_vectors.py", "tests/test_indexrows.py",
+                  "tests/test_whole_records.py")
 
 
 def own_functions(module: ModuleType) -> list[object]:

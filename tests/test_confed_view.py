@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from automerge.core import ROOT, Document, ScalarType
+from automerge.core import ROOT, Document
 from pnyx.daemon.services.records import RecordError
 from pnyx.federation.amvalues import ensure_map, put_value
 from pnyx.federation.chunk import parse_change
@@ -277,10 +277,15 @@ def test_ill_formed_records_are_skipped_not_fatal(world: World) -> None:
     b.write(b.node.ledger_id, lambda tx: put_value(tx, ensure_map(tx, "decisions"), "bad2bad2bad2bad2", {
         "title": "x", "text": "", "date": "2026-02-02", "for": 1, "against": 0, "abstain": 0,
         "kind": "proposal", "proposal": {"confederation": charter, "kind": "admit"}}))
-    # a charter document that is a valid change but not a charter
+    # a charter document that is a valid change, whole, but not a charter (another format)
     doc = Document(run_actor(b.node.device_key.public, bytes(8)))
     with doc.transaction() as tx:
-        tx.put(ROOT, "format", ScalarType.Str, "something else")
+        put_value(tx, ROOT, "format", "something else")
+        put_value(tx, ROOT, "founded", "2026-01-01")
+        put_value(tx, ROOT, "members", [])
+        put_value(tx, ROOT, "confederations", [])
+        put_value(tx, ROOT, "rules", {"name": "Other", "threshold": "simple", "qualified": "2/3",
+                                      "assembly_quorum": "1/2", "deadline_days": 30, "protected": []})
     raw = bytes(doc.get_changes([])[0].raw_bytes)
     doc_id = charter_doc_id(parse_change(raw).hash)
     assert b.node.ingestor.ingest([sign_change(b.node.device_key, doc_id, raw)]).accepted == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -438,6 +439,36 @@ def test_records_inserted_a_chunk_a_statement_keep_of_concurrent_twins_the_one_a
         kept = index_rows(store.db)
         LedgerIndex(store, DocumentCache(store)).rebuild(assembly.doc_id)
         assert index_rows(store.db) == kept
+
+
+def test_a_row_refused_halfway_through_a_chunk_takes_back_the_whole_batch(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are inserted CHUNK a statement OR FAIL, which leaves the rows before a refused one
+    in place (no statement journal to take them back): the store rolls the transaction back,
+    so none of the batch is held, neither its changes nor their rows, and it comes in whole
+    when offered again."""
+    assembly = found_assembly()
+    author = author_on(assembly.home, assembly.home.device_key, nonce=3)
+    batch = [author.decide(f"Filler {n}") for n in range(2 * CHUNK)]
+    store, _, ingestor = fresh_store()
+    ingestor.ingest(assembly.envelopes())
+    held, rows = store.count_changes(), index_rows(store.db)
+
+    rows_of = ledgerindex.index_rows
+
+    def one_refused(*args: Any) -> Any:
+        made = rows_of(*args)
+        row, writers = made[CHUNK // 2]
+        made[CHUNK // 2] = ((*row[:2], None, *row[3:]), writers)  # an id NULL: NOT NULL refuses it
+        return made
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ledgerindex, "index_rows", one_refused)
+        with pytest.raises(sqlite3.IntegrityError):
+            ingestor.ingest(batch)
+    assert (store.count_changes(), index_rows(store.db)) == (held, rows)
+    assert ingestor.ingest(batch).accepted == len(batch)
+    assert indexed_reads(store, assembly.doc_id) == full_reads(store, assembly.doc_id)
 
 
 def test_changes_stored_where_the_index_is_not_kept_are_caught_up_when_read() -> None:

@@ -24,6 +24,7 @@ import pytest
 from automerge.core import ROOT, Document, ObjType, Transaction
 from playwright.sync_api import expect
 from pnyx.daemon.store.node import read_key
+from pnyx.federation.amvalues import ensure_map, put_value
 from pnyx.federation.bundle import BundleWriter, Header, HeldState, Selection
 from pnyx.federation.columns import Reader
 from pnyx.federation.docids import ledger_id
@@ -169,6 +170,37 @@ def test_an_empty_map_over_a_collection_is_refused_and_the_ledger_reads_the_same
     assert len(cli_json(village.a.data, "show", "devices")) == 2
 
 
+def bundle_of(village: Village, name: str, envelopes: list[Envelope]) -> Path:
+    """A bundle file holding `envelopes`, as device B would export it."""
+    path = village.root / name
+    with open(path, "wb") as out:
+        writer = BundleWriter(out.write, Header(Selection(None, None, None),
+                                                HeldState(village.b_key.public, village.assembly_key.public,
+                                                          bytes(32), ())))
+        for envelope in envelopes:
+            writer.add([envelope])
+        writer.finish()
+    return path
+
+
+def test_a_record_lacking_what_its_readers_need_is_refused_by_sync_and_bundle(village: Village) -> None:
+    """Rule W10: a decision holding only a title would be stored and relayed, then skipped by
+    every reader. It is refused, the record and what it lacks named, and nothing is stored."""
+    assembly = key_text(village.assembly_key.public)
+    before = reads(village.a.data, assembly)
+    held = query(village.a.data, "SELECT count(*) FROM changes")
+    title_only = sign_change(village.b_key, village.doc_id, village.attack(lambda tx: put_value(
+        tx, ensure_map(tx, "decisions"), "titleonlyrecordx", {"title": "Title only"})))
+    reply = push(village.a.url, title_only)
+    assert (reply.accepted, reply.rejected, reply.reasons) == (0, 1, ("schema-violation",))
+    report = cli_json(village.a.data, "bundle", "import", str(bundle_of(village, "title.pnyx", [title_only])))
+    assert (report["new"], report["rejected_by_reason"]) == (0, {"schema-violation": 1})
+    assert ("rule W10 (row L5): decisions/titleonlyrecordx (a decision) lacks abstain, against, date, "
+            "for, kind, text") in report["reasons"][0]["detail"]
+    assert query(village.a.data, "SELECT count(*) FROM changes") == held
+    assert reads(village.a.data, assembly) == before
+
+
 def test_a_second_genesis_by_the_assembly_key_is_refused_and_flagged_everywhere(village: Village) -> None:
     assembly = key_text(village.assembly_key.public)
     before = reads(village.a.data, assembly)
@@ -292,14 +324,7 @@ def test_five_thousand_signed_mutants_change_no_read(village: Village) -> None:
         chunk = mutate(with_actor_nonce(rng.choice(bases), rng.randbytes(8)), rng)
         signature = village.b_key.sign(signing_input(village.doc_id, hashlib.sha256(chunk[8:]).digest()))
         mutants.append(Envelope(village.doc_id, chunk, village.b_key.public, signature))
-    path = village.root / "mutants.pnyx"
-    with open(path, "wb") as out:
-        writer = BundleWriter(out.write, Header(Selection(None, None, None),
-                                                HeldState(village.b_key.public, village.assembly_key.public,
-                                                          bytes(32), ())))
-        for envelope in mutants:
-            writer.add([envelope])
-        writer.finish()
+    path = bundle_of(village, "mutants.pnyx", mutants)
     report = cli_json(village.a.data, "bundle", "import", str(path))
     counts = Counter(report["rejected_by_reason"]) + Counter(
         {"accepted": report["new"], "pending": report["pending"], "duplicate": report["already_held"]})

@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pnyx.daemon.net.sync_client import SYNC_PATH, Outcome, new_session, post, sync_with
 from pnyx.daemon.net.sync_endpoint import SYNC_KEY, Sender, SyncContext, handle_sync, push
-from pnyx.daemon.store import mark
+from pnyx.daemon.store import ingest, mark
 from pnyx.daemon.store import node as node_module
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.holdings import StoreHoldings
@@ -253,7 +253,8 @@ def test_a_daemon_killed_once_it_answered_a_push_keeps_every_change_it_counted(
 
 
 def test_an_ingest_of_several_batches_commits_each_unsynced_and_syncs_once_at_its_end(
-        tmp_path: Path, fsyncs: list[str]) -> None:
+        tmp_path: Path, fsyncs: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest, "BATCH", 500)
     store = Store(tmp_path / "s.sqlite")
     ingestor = Ingestor(store, DocumentCache(store))
     _, envelopes = ledger_chain(new_key(), 1_200)  # three batches

@@ -6,7 +6,6 @@ zeroconf is imported by the command itself, not by every command that lists its 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 from typing import Any
 
@@ -25,6 +24,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
+    import asyncio
+
     from ..net.discovery import browse, resolve_interfaces
 
     if not 0 < args.timeout <= 600:

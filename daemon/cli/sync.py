@@ -8,7 +8,6 @@ whatever `pnyx sync` stores is pushed onward by it (daemon/net/gossip.py).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -105,6 +104,8 @@ def print_peers(rows: list[dict[str, Any]]) -> None:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    import asyncio  # here: every other command starts without it (tests/test_cli_startup.py)
+
     url = normalize_url(args.url)
     node = open_node(args.data)
     node.docs.keep_only_in_use()

@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,10 +64,12 @@ def running_daemon(data: Path) -> str | None:
         return None
     if not alive(pid):
         return None
+    import urllib.request  # only when a daemon may run: http.client costs every command ~10 ms of CPU
+
     try:
         with urllib.request.urlopen(f"{url}/api/v1/status", timeout=PROBE_TIMEOUT) as response:
             answered = json.load(response).get("device")
-    except (OSError, ValueError, AttributeError, urllib.error.URLError):
+    except (OSError, ValueError, AttributeError):  # URLError is an OSError
         return None
     return url if answered == device else None
 

@@ -20,8 +20,6 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pnyx.client import ApiError, Client
-
 from ..store.node import SetupError, open_node, read_api_token
 from .bodies import BadRequest
 from .once import run_once
@@ -51,6 +49,8 @@ def submit(data: Path, name: str, body: dict[str, Any], **params: str) -> Result
                 return run_once(Recorder(node), write, params, body, request_id)[0]
             finally:
                 node.close()
+        from pnyx.client import ApiError, Client  # only with a daemon to send to (presence.py)
+
         try:
             result: Result = Client(url, read_api_token(data)).post(write.url_path(params), body,
                                                                    request_id)

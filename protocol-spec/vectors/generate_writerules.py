@@ -142,7 +142,7 @@ def vectors() -> list[dict[str, Any]]:
         founder = base.Writer("assembly", run)
         return founder.sign(founder.change(edit))
 
-    def charter(run: str, **overrides: Any) -> base.Envelope:
+    def charter(run: str, drop: str = "", **overrides: Any) -> base.Envelope:
         doc = base.Document(run_actor(base.KEYS["stranger"].public, base.nonce(run)))
         plain = {"format": "pnyx/charter/v1", "founded": "2026-01-01",
                  "members": [key_text(base.ASSEMBLY)], "confederations": [],
@@ -150,7 +150,8 @@ def vectors() -> list[dict[str, Any]]:
                            "assembly_quorum": "1/2", "deadline_days": 30, "protected": []}}
         with doc.transaction() as tx:
             for key, value in {**plain, **overrides}.items():
-                put_value(tx, ROOT, key, value)
+                if key != drop:
+                    put_value(tx, ROOT, key, value)
         (change,) = doc.get_changes([])
         raw = bytes(change.raw_bytes)
         return base.sign_raw(base.KEYS["stranger"], f"charter/{base.sha256_of_chunk(raw).hex()}", raw)
@@ -259,6 +260,22 @@ def vectors() -> list[dict[str, Any]]:
     add("L7-recalled-by", "L7", "a new mandate with `recalled_by`, which no row names: a recall "
         "is a decision pointing back", by_a(lambda tx: put_value(
             tx, ensure_map(tx, "mandates"), record("mandate"), {**mandate, "recalled_by": None})), False)
+    add("W10-valid", "W10", "a new decision holding every field its readers require", new, True)
+    add("W10-title-only", "W10", "a decision holding only a title: readers would skip it",
+        by_a(lambda tx: put_value(tx, ensure_map(tx, "decisions"), record("title only"),
+                                  {"title": "title only"})), False)
+    recall = put_decision("recall", kind="recall", subject=record("mandate"), saw=[])
+    add("W10-recall-valid", "W10", "a recall naming the mandate it recalls", by_a(recall), True)
+    add("W10-recall-no-subject", "W10", "a recall whose subject is null: it would recall nothing",
+        by_a(put_decision("recall", kind="recall", saw=[])), False)
+    add("W10-mandate-valid", "W10", "a mandate whose instruction has question, position and binding",
+        by_a(lambda tx: put_value(tx, ensure_map(tx, "mandates"), record("mandate"), mandate)), True)
+    add("W10-instruction-no-binding", "W10", "a mandate whose instruction lacks its binding",
+        by_a(lambda tx: put_value(tx, ensure_map(tx, "mandates"), record("mandate"), {
+            **mandate, "instructions": [{"question": "water", "position": "for"}]})), False)
+    add("W10-charter-valid", "W10", "a charter with every part", charter("charter"), True, after=0)
+    add("W10-charter-no-rules", "W10", "a charter without rules: no reader could read it",
+        charter("charter no rules", drop="rules"), False, after=0)
     act = Act(record("act"), ActKind.REPORT, dt.date(2026, 12, 5), None, None, None, "Report")
     add("M1-valid", "M1", "the delegate adds a report", by_delegate(lambda tx: write_act(tx, act, ())),
         True)
@@ -269,6 +286,14 @@ def vectors() -> list[dict[str, Any]]:
     signed = replace(act, id=record("act by"), by=key_text(base.KEYS["delegate"].public))
     add("M1-by", "M1", "the delegate adds a report naming its own key in `by`",
         by_delegate(lambda tx: write_act(tx, signed, ())), True)
+    add("W10-vote-no-position", "W10", "a vote whose position and binding are null: no reader counts it",
+        by_delegate(lambda tx: put_value(tx, ROOT, record("act vote"), {
+            "kind": "vote", "date": "2026-12-05", "proposal": f"{key_text(base.ASSEMBLY)}/{record('new')}",
+            "position": None, "binding": None, "text": "", "replaces": None, "saw": []})), False)
+    need = {"confederation": "ab" * 32, "item": "flour", "quantity": 20, "unit": "kg", **economy["needs"],
+            "date": "2026-11-30", "withdrawn": False}
+    add("W10-need-no-supersedes", "W10", "a need without `supersedes` (null when it revises nothing)",
+        by_a(lambda tx: put_value(tx, ensure_map(tx, "needs"), record("needs"), need)), False)
     for rule, key, bad in (("C1", "format", 1), ("C2", "founded", 20260101),
                            ("C3", "members", [1]), ("C4", "confederations", [1]),
                            ("C5", "rules", {"name": "Valley", "deadline_days": "30"}),
