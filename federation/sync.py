@@ -331,7 +331,8 @@ class Initiator:
         self._unsure: dict[bytes, Told] = {}  # scope -> its root, until our documents are asked
         self._pull: dict[str, Due] = {}  # documents to pull, in the order found
         self._window: dict[str, Due] = {}  # the documents being pulled
-        self._push: Wants = {}
+        self._push: dict[str, Due] = {}  # documents to push, in the order found
+        self._push_window: Wants = {}  # the documents being pushed
         self._pull_cursor = 0
         self._pull_sizes = Ramp(self.limit)
         self._push_cursor = 0
@@ -380,7 +381,7 @@ class Initiator:
         to send at once (sync.md, "Pipelining"), or None (none left, or one already sent
         ahead). What a push brings never depends on how the one before it was judged, so
         `receive` then answers that reply with this push, already sent, as its step."""
-        if self.phase is not Phase.PUSH or self._ahead is not None or not self._push:
+        if self.phase is not Phase.PUSH or self._ahead is not None or not (self._push or self._push_window):
             return None
         step = self._next_push()
         if not isinstance(step.request, Push):  # nothing left: the last reply ends the exchange
@@ -503,23 +504,17 @@ class Initiator:
             self._pull[doc] = due
             self.progress.to_pull += due.count
         if push:
-            self._push[doc] = push
-            self.progress.to_push += sum(mine[a] - s for a, s in push.items())
+            sent = self._push[doc] = Due(push, {a: mine[a] for a in push})
+            self.progress.to_push += sent.count
         if not pull and not push:  # same changes, other evidence: each side sends its own
             self._pull[doc] = Due({}, {})
-            self._push[doc] = {}
+            self._push[doc] = Due({}, {})
 
     # --- pulling, a window of documents at a time ------------------------------------------
 
     def _next_pull(self) -> Step:
         if not self._window:
-            count = 0
-            while self._pull and (not self._window or count + next(iter(self._pull.values())).count
-                                  <= self.limit):
-                doc, due = next(iter(self._pull.items()))
-                del self._pull[doc]
-                self._window[doc] = due
-                count += due.count
+            self._window = self._next_window(self._pull)
             self._pull_cursor = 0
         if not self._window:
             return self._next_push()
@@ -540,16 +535,36 @@ class Initiator:
             self._window = {}
         return Step(self._next_pull().request, reply.envelopes)
 
-    # --- pushing ---------------------------------------------------------------------------
+    def _next_window(self, planned: dict[str, Due]) -> dict[str, Due]:
+        """The next documents of `planned` (taken out of it) whose expected changes add up to
+        at most `limit`, at least one."""
+        window: dict[str, Due] = {}
+        count = 0
+        while planned and (not window or count + next(iter(planned.values())).count <= self.limit):
+            doc, due = next(iter(planned.items()))
+            del planned[doc]
+            window[doc] = due
+            count += due.count
+        return window
+
+    # --- pushing, a window of documents at a time --------------------------------------------
 
     def _next_push(self) -> Step:
-        if not self._push:
+        """Pushes go a window of documents at a time, as pulls do, so that the responder
+        receives a document's changes together: pushed in the initiator's arrival order across
+        all its documents, ten ledgers that arrived interleaved, 500 changes at a time, made a
+        daemon past its cache bound let each go and load it again at every turn (loads 20 times
+        every 10k changes, 104 -> 318 us a change from the first 10k to the last of 50k, measured)."""
+        if not self._push_window:
+            self._push_window = {doc: due.wants for doc, due in self._next_window(self._push).items()}
+            self._push_cursor = 0
+        if not self._push_window:
             return self._finish()
-        batch = self.holdings.changes_after(self._push, self._push_cursor, self._push_sizes.next(),
-                                            BATCH_BYTES)
+        batch = self.holdings.changes_after(self._push_window, self._push_cursor,
+                                            self._push_sizes.next(), BATCH_BYTES)
         self._push_cursor = batch.cursor
         if not batch.more:
-            self._push = {}
+            self._push_window = {}
         if not batch.envelopes:
             return self._next_push()
         self.phase = Phase.PUSH

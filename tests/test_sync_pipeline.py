@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 from pnyx.daemon.net import sync_client
-from pnyx.daemon.net.sync_endpoint import Turns
+from pnyx.daemon.net.sync_endpoint import SYNC_KEY, SyncContext, Turns, handle_sync
 from pnyx.daemon.store import documents, snapshots
 from pnyx.daemon.store.holdings import StoreHoldings
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
@@ -28,6 +29,7 @@ from pnyx.federation.ledger import read_ledger
 from pnyx.federation.memstore import MemoryReport, MemoryStore
 from pnyx.federation.sync import Initiator
 from pnyx.federation.syncmsg import (
+    MAX_BODY_BYTES,
     Changes,
     Hello,
     Pull,
@@ -273,6 +275,46 @@ def test_a_catch_up_past_the_cache_bound_snapshots_the_ledgers_it_lets_go_and_ke
             assert read_ledger(node.docs.get(chain[0].doc_id)) == read_ledger(doc)
     finally:
         node.close()
+
+
+def test_ledgers_that_arrived_interleaved_are_pushed_a_window_at_a_time_and_loaded_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The initiator pushes a window of documents at a time, as it pulls: ledgers that arrived
+    at it interleaved reach the responder one after the other, so a responder whose cache holds
+    fewer changes than they do loads each once (pushed in one arrival order across them, each
+    was let go while the others came and loaded again at its next turn). Loads are counted
+    where the responder's document cache reads a document from its snapshot and changes."""
+    monkeypatch.setattr(documents, "MAX_CACHED_CHANGES", 400)
+    monkeypatch.setattr(documents, "UNUSED_AFTER", 100)  # fewer than a turn of the others
+    source, target = tmp_path / "source", tmp_path / "target"
+    init_all([source, target])
+    chains = [chain for _, chain in (ledger_chain(new_key(), 300) for _ in range(4))]
+    node = open_node(source)
+    try:  # arrived interleaved, 50 changes of each ledger at a time
+        assert node.ingestor.ingest([e for at in range(0, 300, 50) for chain in chains
+                                     for e in chain[at:at + 50]]).accepted == 1_200
+    finally:
+        node.close()
+    responder = open_node(target)
+    loads: list[str] = []
+    load = responder.docs.snapshots.load
+    monkeypatch.setattr(responder.docs.snapshots, "load", lambda doc_id: loads.append(doc_id) or load(doc_id))
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
+    app[SYNC_KEY] = SyncContext.open(responder)
+    app.router.add_post(sync_client.SYNC_PATH, handle_sync)
+
+    async def pushed() -> sync_client.Outcome:
+        async with TestServer(app) as server, sync_client.new_session() as session:
+            return await sync_client.sync_with(session, node, StoreHoldings(node.store),
+                                               str(server.make_url("")).rstrip("/"), limit=300)
+    node = open_node(source)
+    try:
+        assert asyncio.run(pushed()).progress.remote_accepted == 1_201  # and the source's genesis
+    finally:
+        node.close()
+        responder.close()
+    ledgers = [chain[0].doc_id for chain in chains]
+    assert sorted(doc_id for doc_id in loads if doc_id in ledgers) == sorted(ledgers)
 
 
 class NotingPeer(SyncServer):
