@@ -41,13 +41,16 @@ APPLY_BATCH = 1_000
 MAX_REMEMBERED = 10_000  # device states and entries remembered; past it the older half is forgotten
 # Changes held by the cached documents together; past it the documents not asked for in the
 # last UNUSED_AFTER reads are let go (snapshotted first if due), so that receiving many
-# documents one after the other stays bounded in memory (Automerge takes about 1.8 kB per
-# change held), while documents whose changes arrive interleaved are never reloaded in turn:
-# a pull of PULL_ENVELOPES changes, grouped by document, reads each of its documents once in
-# that many reads, so a document goes unused for longer only when its changes stop coming.
+# documents one after the other stays bounded in memory (Automerge takes about 3.6 kB per
+# whole decision held, twelve ops: plain Automerge holding 50k of them peaks at 220 MB; at
+# 20,000 a daemon pulling them peaked at 158 MB, pushed to at 161, at 12,000 129 and 135 (bench
+# sync), and bench ingest's receiving process at 147, at 10,000 at 132), while documents
+# whose changes arrive interleaved are never reloaded in turn: a pull of PULL_ENVELOPES
+# changes, grouped by document, reads each of its documents once in that many reads, so a
+# document goes unused for longer only when its changes stop coming.
 # (At 1,000 reads, a catch-up of 10 ledgers interleaved in pulls of
 # 2,000 let each go and loaded it again every pull: 100-300 us more a change, measured.)
-MAX_CACHED_CHANGES = 20_000
+MAX_CACHED_CHANGES = 10_000
 UNUSED_AFTER = 2 * PULL_ENVELOPES
 
 
