@@ -314,7 +314,12 @@ def test_ledgers_that_arrived_interleaved_are_pushed_a_window_at_a_time_and_load
         node.close()
         responder.close()
     ledgers = [chain[0].doc_id for chain in chains]
-    assert sorted(doc_id for doc_id in loads if doc_id in ledgers) == sorted(ledgers)
+    loaded = [doc_id for doc_id in loads if doc_id in ledgers]
+    # Each once; one more at most: a push sent ahead of the reply to the last (sync.md,
+    # "Pipelining") may reach the responder's turn first when both arrive in one turn of its
+    # loop, and only the first window is split in two pushes (the first is 250 changes). Pushed
+    # in arrival order across them, the four were loaded 9 times (measured).
+    assert set(loaded) == set(ledgers) and len(loaded) <= len(ledgers) + 1, loaded
 
 
 class NotingPeer(SyncServer):
