@@ -135,15 +135,26 @@ _DECODED: Final = (_INTS, _DELTAS, _STRINGS, _BOOLEANS)
 MAX_DECODED: Final = 2_048  # each: a batch of changes (500) checked, then judged, finds its own
 MEMO_ROWS: Final = 64
 MEMO_BYTES: Final = 64
-# All-null rows (a column a change leaves out, the list positions of a change without list
-# operations): one shared list for each number of rows up to MEMO_ROWS, read only as the
-# remembered columns are, not a new list for each of them in every change.
-_NULLS: Final[list[list[Any]]] = [[None] * rows for rows in range(MEMO_ROWS + 1)]
+
+
+def shared_rows(fill: object) -> list[list[Any]]:
+    """Rows all `fill` (a column a change leaves out, the list positions or predecessors of a
+    change without list operations or overwrites): one list for each number of rows up to
+    MEMO_ROWS, shared and read only as the remembered columns are, not a new list for each of
+    them in every change (`filled`)."""
+    return [[fill] * rows for rows in range(MEMO_ROWS + 1)]
+
+
+def filled(shared: list[list[Any]], rows: int, fill: object) -> list[Any]:
+    """`[fill] * rows`, taken from `shared` (`shared_rows(fill)`) when small: read only."""
+    return shared[rows] if rows <= MEMO_ROWS else [fill] * rows
+
+
+_NULLS: Final = shared_rows(None)
 
 
 def nulls(rows: int) -> list[Any]:
-    """`[None] * rows`, shared when small: read only."""
-    return _NULLS[rows] if rows <= MEMO_ROWS else [None] * rows
+    return filled(_NULLS, rows, None)
 
 
 def _recalled(memo: dict[bytes, list[T]], column: bytes, rows: int) -> list[T] | None:

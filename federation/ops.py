@@ -22,12 +22,13 @@ from typing import Any, Final, NamedTuple, final
 from .chunk import ParsedChange
 from .columns import (
     MAX_OPS,
-    MEMO_ROWS,
     Reader,
     boolean_column,
     delta_column,
+    filled,
     int_column,
     nulls,
+    shared_rows,
     string_column,
 )
 from .errors import Reason, Rejected
@@ -248,7 +249,7 @@ class _Columns:
         if _any_null(self.groups) or _any_null(self.action):
             raise Rejected(Reason.MALFORMED_CHANGE, "a null predecessor count or action")
         actions: list[int] = self.action  # type: ignore[assignment]  # no null: just checked
-        preds: list[tuple[OpId, ...]] = _NO_PREDS[n] if n <= MEMO_ROWS else [()] * n  # shared: read only
+        preds: list[tuple[OpId, ...]] = filled(_NO_PREDS, n, ())  # shared: read only
         if self.pred_actor:
             preds = self.preds()
         kinds, values = self.kinds, self.values
@@ -326,7 +327,7 @@ class _Columns:
 
 
 _UNSEEN: Final = OpId(-1, b"")
-_NO_PREDS: Final[list[list[tuple[OpId, ...]]]] = [[()] * rows for rows in range(MEMO_ROWS + 1)]
+_NO_PREDS: Final = shared_rows(())
 
 
 def _any_null(column: list[Any]) -> bool:
