@@ -146,8 +146,8 @@ class DocumentCache:
         others hold, since such a process reads none of them again (the snapshots due are saved
         either way: when let go, else when the node is closed). Receiving 50k changes in 10
         ledgers, one after the other as a catch-up and a bundle bring them, with a daemon's
-        bound, which kept four ledgers they were done with, `pnyx sync` peaked at 118 MB and
-        `pnyx bundle import` at 103 MB; so, at 93 and 77 MB (measured)."""
+        bound (then 20,000 changes), which kept four ledgers they were done with, `pnyx sync`
+        peaked at 118 MB and `pnyx bundle import` at 103 MB; so, at 93 and 77 MB (measured)."""
         self._bound = 0
 
     def _touch(self, doc_id: str) -> None:
