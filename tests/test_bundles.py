@@ -235,10 +235,10 @@ def fill(node: Node, n: int) -> None:
         document = db.execute("INSERT INTO documents (doc) VALUES (?)",
                               (f"ledger/{key_text(bytes(32))}",)).lastrowid
         db.executemany(
-            "INSERT INTO change_rows (hash, document, actor, seq, start_op, max_op, deps, signer,"
-            " signature, change) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO change_rows (hash, document, actor, seq, start_op, max_op, deps, signature,"
+            " change) VALUES (?,?,?,?,?,?,?,?,?)",
             ((hashlib.sha256(i.to_bytes(8, "big")).digest(), document, bytes(40),
-              i + 1, i + 1, i + 1, b"", bytes(32), bytes(64), body) for i in range(n)))
+              i + 1, i + 1, i + 1, b"", bytes(64), body) for i in range(n)))
 
 
 def test_reader_never_buffers_past_one_frame() -> None:

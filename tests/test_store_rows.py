@@ -87,7 +87,7 @@ def test_a_store_made_by_an_older_pnyx_is_refused_with_what_to_do_and_left_as_it
         db.execute("INSERT INTO changes VALUES (1, x'00', 'ledger/x', x'00', 1, 1, 1, x'', x'', x'',"
                    " x'', NULL)")
     db.close()
-    with pytest.raises(StoreFault, match="made by an older pnyx.*move it aside and sync again"):
+    with pytest.raises(StoreFault, match=r"made by an older pnyx.*move it aside and sync again"):
         Store(path)
     with sqlite3.connect(path) as db:
         assert [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
