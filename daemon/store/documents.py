@@ -435,12 +435,24 @@ class DocumentCache:
             whole = (*path, key)
             staged = self._staged.get(doc_id)
             absent = staged is not None and not staged.first and not may_hold(asked, whole) \
-                and not _entry(self._docs[doc_id][0], path, key, None)
+                and not self._staged_entry(doc_id, staged, path, key)
             asked.add(whole)
             if absent:
                 return False
         doc = self.get(doc_id)
         return _entry(doc, path, key, None) and _entry(doc, path, key, list(heads))
+
+    def _staged_entry(self, doc_id: str, staged: Staged, path: Path, key: str) -> bool:
+        """Whether the document without its staged changes holds `key` at `path`: the map
+        at `path` is found once while they wait (Staged.objects), then one read a key."""
+        doc = self._docs[doc_id][0]
+        obj = staged.objects.get(path)
+        if obj is None:
+            obj = _object(doc, path, None)
+            if obj is None:
+                return False
+            staged.objects[path] = obj
+        return doc.get(obj, key, None) is not None
 
     def first_change(self, doc_id: str) -> bytes | None:
         return self.store.first_change(doc_id)
@@ -450,10 +462,16 @@ class DocumentCache:
 
 
 def _entry(doc: Document, path: Path, key: str, heads: list[bytes] | None) -> bool:
+    obj = _object(doc, path, heads)
+    return obj is not None and doc.get(obj, key, heads) is not None
+
+
+def _object(doc: Document, path: Path, heads: list[bytes] | None) -> bytes | None:
+    """The id of the object at `path` as of `heads` (None: now), if it exists."""
     obj = ROOT
     for segment in path:
         found = doc.get(obj, segment, heads)
         if found is None:
-            return False
+            return None
         obj = found[1]
-    return doc.get(obj, key, heads) is not None
+    return obj
