@@ -497,17 +497,10 @@ def made_under_keys(rows: Rows) -> list[Made]:
 
 
 def _one_record(rows: Rows) -> list[Made] | None:
-    """What a change makes when it makes one map under a map key and puts its fields, as
-    nearly every record is written: read straight from the columns; None for any other
-    change. The map is a copy of one holding the keys put in Automerge's order, then given
-    their values in the order put (the later of a key put twice, as the walk keeps): the
-    walk's two dicts a record (grown, and sorted into the other) and its sort took 20k of
-    its instructions a change of the bench's decisions (callgrind), a copy and a lookup a
-    tenth of that."""
+    """`one_map_made` of a change it fits; None for any other change."""
     action, objs, keys, inserts, kinds = rows.action, rows.obj, rows.key, rows.insert, rows.kind
     count = len(action)
-    key = keys[0] if count > 1 else None
-    if key is None or action[0] != MAKE_MAP or inserts[0]:
+    if count < 2 or keys[0] is None or action[0] != MAKE_MAP or inserts[0]:
         return None
     made_id = own_id(objs, 0, rows.start, rows.actor)
     for i in range(1, count):
@@ -515,6 +508,19 @@ def _one_record(rows: Rows) -> list[Made] | None:
         if action[i] != PUT or keys[i] is None or inserts[i] or kinds[i] not in PLAIN_KINDS \
                 or (obj is not made_id and obj != made_id):
             return None
+    return one_map_made(rows)
+
+
+def one_map_made(rows: Rows) -> list[Made]:
+    """`made_under_keys` of a change that makes one map under a map key (op 0) and puts
+    values of plain kinds under keys of it (every other op), as nearly every record is
+    written, read straight from the columns: the map is a copy of one holding the keys put
+    in Automerge's order, given their values in the order put (the later of a key put
+    twice, as the walk keeps). The walk's two dicts a record (grown, and sorted into the
+    other) and its sort took 20k of its instructions a change of the bench's decisions, a
+    lookup, a copy and its values a quarter of that (callgrind). The caller knows the change
+    is one: the write rules found it so (writerules.Written.record), or `_one_record` asked."""
+    keys, objs = rows.key, rows.obj
     names = cast(tuple[str, ...], tuple(keys[1:]))
     ordered = _ORDERED_MAPS.get(names)
     if ordered is None:
@@ -522,9 +528,9 @@ def _one_record(rows: Rows) -> list[Made] | None:
         ordered = _ORDERED_MAPS[names] = dict.fromkeys(sorted(set(names)))
     record = ordered.copy()  # its keys copied at once: no dict grown key by key
     values = rows.value
-    for i in range(1, count):
+    for i in range(1, len(values)):
         record[names[i - 1]] = values[i]
-    return [(objs[0], key, made_id, record)]
+    return [(objs[0], cast(str, keys[0]), own_id(objs, 0, rows.start, rows.actor), record)]
 
 
 # Empty maps by the keys a record's change put, in the order put, each holding those keys in
