@@ -232,11 +232,13 @@ def fill(node: Node, n: int) -> None:
     db = node.store.db
     body = join_chunk([], os.urandom(220))[0]  # canonical, as every stored chunk is
     with node.store.transaction():
+        document = db.execute("INSERT INTO documents (doc) VALUES (?)",
+                              (f"ledger/{key_text(bytes(32))}",)).lastrowid
         db.executemany(
-            "INSERT INTO changes (hash, doc, actor, seq, start_op, max_op, deps, signer, signature, change)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?)",
-            ((hashlib.sha256(i.to_bytes(8, "big")).digest(), f"ledger/{key_text(bytes(32))}", bytes(40),
-              i + 1, i + 1, i + 1, b"", bytes(32), bytes(64), body) for i in range(n)))
+            "INSERT INTO change_rows (hash, document, actor, seq, start_op, max_op, deps, signature,"
+            " change) VALUES (?,?,?,?,?,?,?,?,?)",
+            ((hashlib.sha256(i.to_bytes(8, "big")).digest(), document, bytes(40),
+              i + 1, i + 1, i + 1, b"", bytes(64), body) for i in range(n)))
 
 
 def test_reader_never_buffers_past_one_frame() -> None:

@@ -142,7 +142,7 @@ def test_verify_exits_1_when_a_stored_change_fails(secretary: dict[str, Any], tm
         seqno, value = db.execute(f"SELECT seqno, {damage} FROM changes ORDER BY seqno DESC").fetchone()
         flipped = bytearray(value)
         flipped[len(flipped) // 2] ^= 0x01
-        db.execute(f"UPDATE changes SET {damage} = ? WHERE seqno = ?", (bytes(flipped), seqno))
+        db.execute(f"UPDATE change_rows SET {damage} = ? WHERE seqno = ?", (bytes(flipped), seqno))
     result = cli(data, "verify", "--json", check=False)
     assert result.returncode == 1, result.stdout
     report = json.loads(result.stdout)

@@ -126,7 +126,7 @@ def _flip(store: Store, column: str, seqno: int, at: int) -> None:
     (value,) = store.db.execute(f"SELECT {column} FROM changes WHERE seqno = ?", (seqno,)).fetchone()
     flipped = bytearray(value)
     flipped[at] ^= 0x01
-    store.db.execute(f"UPDATE changes SET {column} = ? WHERE seqno = ?", (bytes(flipped), seqno))
+    store.db.execute(f"UPDATE change_rows SET {column} = ? WHERE seqno = ?", (bytes(flipped), seqno))
 
 
 FORGED = "bad-signature: signature does not verify for this doc and change"
@@ -158,7 +158,7 @@ def test_verify_reports_each_damage_to_a_vouched_chain_as_it_did(tmp_path: Path)
         store.close()
     store, seqnos = _vouched_store(tmp_path / "voucher.sqlite")
     try:
-        store.db.execute("DELETE FROM changes WHERE seqno = ?", (seqnos[4],))
+        store.db.execute("DELETE FROM change_rows WHERE seqno = ?", (seqnos[4],))
         store.db.execute("DELETE FROM vouchers")
         report = reverify(store)
         assert (report.changes, report.verified, report.failed) == (4, 0, 4)

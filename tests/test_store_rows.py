@@ -4,10 +4,12 @@ transaction or savepoint taken back takes them back. Real SQLite files."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 from pnyx.daemon.store.documents import DocumentCache
+from pnyx.daemon.store.faults import StoreFault
 from pnyx.daemon.store.ingest import Ingestor
 from pnyx.daemon.store.sqlite import HASH_BYTES, Store
 from pnyx.federation.envelope import VerifiedChange, check_envelope
@@ -59,10 +61,10 @@ def test_a_transaction_or_savepoint_taken_back_takes_back_the_rows_held(tmp_path
     assert not store.holds(coming[2].change.hash)
 
 
-# The changes table as stores made before the index of hash prefixes kept it (and before `vouch`).
+# The changes table as stores made before documents were numbered kept it.
 OLDER_CHANGES = """CREATE TABLE changes (
     seqno INTEGER PRIMARY KEY,
-    hash BLOB NOT NULL UNIQUE,
+    hash BLOB NOT NULL,
     doc TEXT NOT NULL,
     actor BLOB NOT NULL,
     seq INTEGER NOT NULL,
@@ -72,33 +74,42 @@ OLDER_CHANGES = """CREATE TABLE changes (
     signer BLOB NOT NULL,
     signature BLOB NOT NULL,
     change BLOB NOT NULL,
+    vouch BLOB,
     UNIQUE (doc, actor, seq)
 )"""
-KEPT = "seqno, hash, doc, actor, seq, start_op, max_op, deps, signer, signature, change"
 
 
-def test_an_older_store_s_changes_are_kept_whole_and_found_by_the_index_of_hash_prefixes(
+def test_a_store_made_by_an_older_pnyx_is_refused_with_what_to_do_and_left_as_it_was(
         tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
-    store, coming = a_store_with_changes_to_come(path)
-    rows = store.db.execute(f"SELECT {KEPT} FROM changes ORDER BY seqno").fetchall()
-    store.db.execute("DROP TABLE changes")
-    store.db.execute(OLDER_CHANGES)
-    store.db.execute("CREATE INDEX changes_by_doc ON changes (doc, seqno)")
-    store.db.executemany(f"INSERT INTO changes ({KEPT}) VALUES ({','.join('?' * 11)})", rows)
+    with sqlite3.connect(path) as db:
+        db.execute(OLDER_CHANGES)
+        db.execute("INSERT INTO changes VALUES (1, x'00', 'ledger/x', x'00', 1, 1, 1, x'', x'', x'',"
+                   " x'', NULL)")
+    db.close()
+    with pytest.raises(StoreFault, match=r"made by an older pnyx.*move it aside and sync again"):
+        Store(path)
+    with sqlite3.connect(path) as db:
+        assert [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                ] == ["changes"]
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert db.execute("SELECT count(*) FROM changes").fetchone()[0] == 1
+    db.close()
+
+
+def test_a_document_numbered_by_a_transaction_taken_back_is_numbered_again(tmp_path: Path) -> None:
+    """A change's row names its document by number: the number given by a transaction that
+    was taken back is gone with it, and the document's next change is stored under a new one."""
+    store = Store(tmp_path / "s.sqlite")
+    first = check_envelope(ledger_chain(new_key(), 1)[1][0])
+    doc_id = first.envelope.doc_id
+    with pytest.raises(RuntimeError), store.transaction():
+        store.insert_change(first)
+        raise RuntimeError("taken back")
+    with store.transaction():
+        store.insert_change(first)
+    assert store.holds_document(doc_id) and store.vector(doc_id) == {first.change.actor: 1}
     store.close()
-    reopened = Store(path)
-    assert reopened.db.execute(f"SELECT {KEPT} FROM changes ORDER BY seqno").fetchall() == rows
-    assert [bool(unique) for _, _, unique, *_ in reopened.db.execute("PRAGMA index_list(changes)")
-            ].count(True) == 1  # (doc, actor, seq) alone
-    assert {name for (name,) in reopened.db.execute(
-        "SELECT name FROM sqlite_master WHERE tbl_name = 'changes' AND sql IS NOT NULL"
-        " AND type = 'index'")} == {"changes_by_hash", "changes_by_doc"}
-    assert all(reopened.holds(bytes(row[1])) for row in rows)
-    ingestor = Ingestor(reopened, DocumentCache(reopened))
-    assert ingestor.ingest([vc.envelope for vc in coming]).accepted == 20
-    assert count(reopened) == 30
-    assert reopened.db.execute("SELECT count(*) FROM changes WHERE vouch IS NULL").fetchone()[0] == 30
 
 
 def test_a_hash_sharing_its_first_8_bytes_with_a_held_one_is_not_held(tmp_path: Path) -> None:

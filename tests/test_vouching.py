@@ -91,7 +91,7 @@ def test_verify_catches_a_tampered_vouched_row(tmp_path: Path) -> None:
                                    " ORDER BY seqno LIMIT 1 OFFSET 10").fetchone()
         flipped = bytearray(change)
         flipped[-3] ^= 0x01  # inside the body: its hash changes, so no voucher reaches it
-        db.execute("UPDATE changes SET change = ? WHERE seqno = ?", (bytes(flipped), seqno))
+        db.execute("UPDATE change_rows SET change = ? WHERE seqno = ?", (bytes(flipped), seqno))
         db.commit()
     finally:
         db.close()
@@ -111,7 +111,7 @@ def test_verify_catches_a_damaged_header_of_a_vouched_row(tmp_path: Path, where:
                                               " ORDER BY seqno LIMIT 1 OFFSET 2").fetchone()
         flipped = bytearray(change)
         flipped[where] ^= 0x01
-        node.store.db.execute("UPDATE changes SET change = ? WHERE seqno = ?", (bytes(flipped), seqno))
+        node.store.db.execute("UPDATE change_rows SET change = ? WHERE seqno = ?", (bytes(flipped), seqno))
         report = reverify(node.store)
         assert not report.ok and report.failed >= 1
     finally:
