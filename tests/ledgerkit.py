@@ -26,6 +26,7 @@ from pnyx.daemon.services.records import DecisionInput, Recorder
 from pnyx.daemon.store import ingest
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ingest import Ingestor, IngestReport
+from pnyx.daemon.store.ledgerindex import LedgerIndex
 from pnyx.daemon.store.node import Node, create_data_dir, open_node
 from pnyx.daemon.store.sqlite import Store
 from pnyx.federation import verify
@@ -246,6 +247,20 @@ def index_rows(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
             *db.execute("SELECT * FROM ledger_entry_writers ORDER BY ledger, writer, id"),
             *db.execute("SELECT * FROM ledger_devices ORDER BY doc, key"),
             *db.execute("SELECT * FROM ledger_indexed ORDER BY doc")]
+
+
+def lazily_indexed(envelopes: list[Envelope]) -> list[tuple[Any, ...]]:
+    """The index rows of a store given these envelopes one at a time without the index's
+    commit hook, then indexed from the stored changes alone (catch_up), not from the
+    operations the write rules decoded at ingest."""
+    store, _, ingestor = fresh_store()
+    store.commit_hooks.clear()
+    for envelope in envelopes:
+        ingestor.ingest([envelope])
+    index = LedgerIndex(store, DocumentCache(store))
+    with store.transaction():
+        index.catch_up()
+    return index_rows(store.db)
 
 
 def lifted_write_rules(vc: VerifiedChange, held: object) -> Written:

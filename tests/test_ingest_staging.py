@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from automerge.core import ROOT, Document, ObjType, ScalarType
 from pnyx.daemon.services.records import Recorder
 from pnyx.daemon.store.audit import reverify
 from pnyx.daemon.store.documents import DocumentCache
@@ -154,3 +155,43 @@ def test_device_entries_reused_across_merges_read_as_fresh_reads() -> None:
             for device in (one.device_key.public, two.device_key.public):
                 assert docs.device_entry(assembly.key.public, device, heads) == \
                     read_entry(doc, "devices", key_text(device), heads)
+
+
+def test_a_map_replaced_at_its_path_while_a_batch_is_judged_is_read_anew() -> None:
+    """While a document's changes wait to be applied, the W7 read finds each map by its path
+    once (Staged.objects); a read that applies them may put another map at that path: two
+    changes made it concurrently, and the one applied last (its actor higher) wins. A key of
+    the map now at the path then reads as present; a map found before would lack it."""
+    root = Document(b"\x01" * 16)
+    with root.transaction() as tx:
+        tx.put_object(ROOT, "m", ObjType.Map)
+    first = Document(b"\x02" * 16)
+    first.merge(root)
+    with first.transaction() as tx:
+        tx.put_object(ROOT, "n", ObjType.Map)
+    second = Document(b"\x03" * 16)
+    second.merge(root)
+    with second.transaction() as tx:
+        made = tx.put_object(ROOT, "n", ObjType.Map)
+        tx.put(made, "k", ScalarType.Str, "v")
+    merged = Document(b"\x04" * 16)
+    for doc in (root, first, second):
+        merged.merge(doc)
+    with merged.transaction() as tx:
+        tx.put(ROOT, "after", ScalarType.Str, "both")
+    (g,), (a1,), (a2,) = (d.get_changes(h) for d, h in ((root, []), (first, root.get_heads()),
+                                                       (second, root.get_heads())))
+    (c,) = merged.get_changes(sorted([a1.hash, a2.hash]))
+    _, docs, _ = fresh_store()
+    doc_id = "d"
+    for change in (g, a1):
+        docs.apply_verified(doc_id, bytes(change.raw_bytes), change.hash, [])
+    docs.begin_staging()
+    docs.apply_verified(doc_id, bytes(a2.raw_bytes), a2.hash, [g.hash])
+    assert not docs.has_entry(doc_id, ("n",), "x", [a1.hash, a2.hash])
+    held = docs.get(doc_id)  # a read: the staged change is applied
+    now = held.get(ROOT, "n")
+    assert now is not None and held.get(now[1], "k") is not None  # the second map won
+    docs.apply_verified(doc_id, bytes(c.raw_bytes), c.hash, [a1.hash, a2.hash])
+    assert docs.has_entry(doc_id, ("n",), "k", [a1.hash, a2.hash])
+    docs.apply_all_staged()

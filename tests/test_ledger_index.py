@@ -62,7 +62,16 @@ from pnyx.federation.ledger import (
 )
 from pnyx.federation.reopening import REOPENING
 
-from .ledgerkit import author_on, found_assembly, fresh_store, index_rows, memory_node, new_key, vote
+from .ledgerkit import (
+    author_on,
+    found_assembly,
+    fresh_store,
+    index_rows,
+    lazily_indexed,
+    memory_node,
+    new_key,
+    vote,
+)
 
 TODAY = dt.date(2026, 12, 31)
 PLAN = (Instruction("water plan", Position.FOR, Binding.IMPERATIVE),)
@@ -250,20 +259,6 @@ def test_in_any_arrival_order_the_index_reads_what_the_ledger_reads(data: st.Dat
     assert lazily_indexed([envelopes[i] for i in order[:cut]]) == kept
     LedgerIndex(store, DocumentCache(store)).rebuild(doc_id)
     assert index_rows(store.db) == kept
-
-
-def lazily_indexed(envelopes: list[Envelope]) -> list[tuple[Any, ...]]:
-    """The index rows of a store given these envelopes one at a time without the index's
-    commit hook, then indexed from the stored changes alone (catch_up), not from the
-    operations the write rules decoded at ingest."""
-    store, _, ingestor = fresh_store()
-    store.commit_hooks.clear()
-    for envelope in envelopes:
-        ingestor.ingest([envelope])
-    index = LedgerIndex(store, DocumentCache(store))
-    with store.transaction():
-        index.catch_up()
-    return index_rows(store.db)
 
 
 def test_the_index_kept_at_ingest_holds_what_the_stored_changes_alone_make() -> None:

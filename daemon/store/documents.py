@@ -356,15 +356,17 @@ class DocumentCache:
         states = self._devices_state
         if len(states) >= MAX_REMEMBERED:  # asked here: once per ledger change, a call less
             make_room(states, MAX_REMEMBERED)
-        same = self._state_of(deps) if deps and not writes_devices else None
+        same = None
+        if deps and not writes_devices:
+            same = states.get(deps[0]) if len(deps) == 1 else self._state_of(deps)
         states[change_hash] = change_hash if same is None else same
 
     def _state_of(self, heads: Sequence[bytes]) -> bytes | None:
-        """The state of `devices` that all of `heads` share, if known."""
+        """The state of `devices` that all of `heads` share, if known. Most changes have one
+        head, looked up by the callers themselves: asked twice for each change (device_entry,
+        note_ledger_change), a call less each time was 0.3% of ingest's instructions (measured)."""
         states = self._devices_state
         state = states.get(heads[0])
-        if len(heads) == 1:  # most changes: asked twice for each (device_entry, note_ledger_change)
-            return state
         return state if all(states.get(h) == state for h in heads[1:]) else None
 
     def profile(self, doc_id: str) -> Profile | None:
@@ -400,10 +402,14 @@ class DocumentCache:
     def device_entry(self, assembly: bytes, device: bytes, heads: Sequence[bytes] | None) -> Plain:
         if heads is not None and not heads:
             return None
-        state = self._state_of(heads) if heads else None
+        state = None
+        if heads:
+            state = self._devices_state.get(heads[0]) if len(heads) == 1 else self._state_of(heads)
         key = None if state is None else (state, device)
-        if key is not None and key in self._entries:  # asked for every change: one key made
-            return self._entries[key]
+        if key is not None:  # asked for every change: one key made, looked up once if read
+            entry = self._entries.get(key)
+            if entry is not None or key in self._entries:
+                return entry
         doc = self.get(ledger_id(assembly))
         entry = read_entry(doc, "devices", key_text(device), list(heads) if heads else None)
         if key is not None:
@@ -435,12 +441,24 @@ class DocumentCache:
             whole = (*path, key)
             staged = self._staged.get(doc_id)
             absent = staged is not None and not staged.first and not may_hold(asked, whole) \
-                and not _entry(self._docs[doc_id][0], path, key, None)
+                and not self._staged_entry(doc_id, staged, path, key)
             asked.add(whole)
             if absent:
                 return False
         doc = self.get(doc_id)
         return _entry(doc, path, key, None) and _entry(doc, path, key, list(heads))
+
+    def _staged_entry(self, doc_id: str, staged: Staged, path: Path, key: str) -> bool:
+        """Whether the document without its staged changes holds `key` at `path`: the map
+        at `path` is found once while they wait (Staged.objects), then one read a key."""
+        doc = self._docs[doc_id][0]
+        obj = staged.objects.get(path)
+        if obj is None:
+            obj = _object(doc, path, None)
+            if obj is None:
+                return False
+            staged.objects[path] = obj
+        return doc.get(obj, key, None) is not None
 
     def first_change(self, doc_id: str) -> bytes | None:
         return self.store.first_change(doc_id)
@@ -450,10 +468,16 @@ class DocumentCache:
 
 
 def _entry(doc: Document, path: Path, key: str, heads: list[bytes] | None) -> bool:
+    obj = _object(doc, path, heads)
+    return obj is not None and doc.get(obj, key, heads) is not None
+
+
+def _object(doc: Document, path: Path, heads: list[bytes] | None) -> bytes | None:
+    """The id of the object at `path` as of `heads` (None: now), if it exists."""
     obj = ROOT
     for segment in path:
         found = doc.get(obj, segment, heads)
         if found is None:
-            return False
+            return None
         obj = found[1]
-    return doc.get(obj, key, heads) is not None
+    return obj

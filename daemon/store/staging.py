@@ -43,6 +43,9 @@ class Staged:
     hashes: list[bytes] = field(default_factory=list)
     deps: set[bytes] = field(default_factory=set)  # every dependency of a staged change
     first: bool = False  # one of them has no dependencies
+    # the document's maps at the paths asked about, read without these changes: the document
+    # does not change while they wait (DocumentCache.has_entry)
+    objects: dict[Path, bytes] = field(default_factory=dict)
 
     def add(self, chunk: bytes, change_hash: bytes, deps: Sequence[bytes]) -> None:
         self.chunks.append(chunk)
