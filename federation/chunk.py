@@ -21,7 +21,8 @@ import zlib
 from collections.abc import Iterator
 from typing import Final, NoReturn
 
-from .columns import MAX_OPS, Reader, int_column
+from .bounded import make_room
+from .columns import MAX_DECODED, MAX_OPS, MEMO_BYTES, Reader, int_column
 from .errors import Reason, Rejected
 from .frozen import Frozen
 
@@ -52,7 +53,7 @@ class ParsedChange(Frozen):
 
     def __init__(self, hash: bytes, raw: bytes, deps: tuple[bytes, ...], actor: bytes, seq: int,
                  start_op: int, num_ops: int, other_actors: tuple[bytes, ...] = (),
-                 columns: dict[int, bytes] | None = None) -> None:
+                 specs: list[int] | None = None, columns: list[bytes] | None = None) -> None:
         self.hash: Final = hash  # SHA-256 of type 1 || uLEB(len) || uncompressed body, computed here
         self.raw: Final = raw  # canonical uncompressed chunk (type 1), as Automerge's Change.raw_bytes
         self.deps: Final = deps  # 32-byte hashes in chunk order
@@ -60,11 +61,13 @@ class ParsedChange(Frozen):
         self.seq: Final = seq
         self.start_op: Final = start_op
         self.num_ops: Final = num_ops  # rows of the op columns
-        # For decoding the ops (federation/ops.py): the other actors, and each column's bytes
-        # by spec, in the chunk's order. Both follow from `raw`, so they take no part in
-        # equality (not in FIELDS). Read only.
+        # For decoding the ops (federation/ops.py): the other actors, and the spec and bytes
+        # of each column, in the chunk's order (two lists, not a dict: compiled, a dict of
+        # them cost a tenth of the parse, measured). They follow from `raw`, so they take
+        # no part in equality (not in FIELDS). Read only.
         self.other_actors: Final = other_actors
-        self.columns: Final[dict[int, bytes]] = {} if columns is None else columns
+        self.specs: Final[list[int]] = [] if specs is None else specs
+        self.columns: Final[list[bytes]] = [] if columns is None else columns
 
     @property
     def max_op(self) -> int:
@@ -169,13 +172,13 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
         data_len += col_len
     if data_len > r.remaining():
         r.fail(f"columns hold {data_len} bytes, {r.remaining()} left")
-    columns: dict[int, bytes] = {}
+    columns: list[bytes] = []
     action = value_meta = None  # the two columns read here (each spec comes once at most)
     at = r.pos
     for i, spec in enumerate(specs):
         col_len = lengths[i]
         column = body[at:at + col_len]
-        columns[spec] = column
+        columns.append(column)
         if spec == ACTION_COLUMN:
             action = column
         elif spec == VALUE_META_COLUMN:
@@ -187,7 +190,7 @@ def _parse_body(body: bytes, digest: bytes, raw: bytes) -> ParsedChange:
     # The rest of the body is extra bytes, kept by Automerge and covered by the hash.
     if start_op + max(num_ops - 1, 0) > MAX_OP_COUNTER:
         r.fail(f"ops {start_op}..{start_op + num_ops - 1} exceed Automerge's u32 counters")
-    return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops, others, columns)
+    return ParsedChange(digest, raw, deps, actor, seq, start_op, num_ops, others, specs, columns)
 
 
 def _refuse_spec(r: Reader, spec: int, previous: int) -> NoReturn:
@@ -222,9 +225,26 @@ def _rle_runs(column: bytes) -> Iterator[tuple[int, int | None]]:
 UNREADABLE = "counters and unknown value types are not allowed (automerge 1.0.0rc1 panics on them)"
 
 
+# Ops in action columns counted: changes of one kind repeat their action column byte for
+# byte. Only columns that passed are kept, small ones, as many as columns.py keeps of each kind.
+_ACTION_COUNTS: Final[dict[bytes, int]] = {}
+
+
 def _count_actions(column: bytes) -> int:
     """Ops in the action column; a null action (Automerge fails on it) and an increment
     are refused."""
+    known = _ACTION_COUNTS.get(column)
+    if known is not None:
+        return known
+    rows = _counted(column)
+    if len(column) <= MEMO_BYTES:
+        if len(_ACTION_COUNTS) >= MAX_DECODED:  # asked here: make_room is a call into source code
+            make_room(_ACTION_COUNTS, MAX_DECODED)
+        _ACTION_COUNTS[column] = rows
+    return rows
+
+
+def _counted(column: bytes) -> int:
     r = Reader(column)
     rows = 0
     end = len(column)

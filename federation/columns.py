@@ -134,7 +134,7 @@ _BOOLEANS: Final[dict[bytes, list[bool]]] = {}
 _DECODED: Final = (_INTS, _DELTAS, _STRINGS, _BOOLEANS)
 MAX_DECODED: Final = 2_048  # each: a batch of changes (500) checked, then judged, finds its own
 MEMO_ROWS: Final = 64
-MEMO_BYTES: Final = 64
+MEMO_BYTES: Final = 128  # a record's field names (string_column) take 76 bytes
 
 
 def shared_rows(fill: object) -> list[list[Any]]:
@@ -234,7 +234,8 @@ def _runs(column: bytes, rows: int, signed: bool) -> list[int | None]:
                 raise _Unusual
     except (_Unusual, IndexError):
         return decode_rle(column, rows, Reader.sleb if signed else Reader.uleb)
-    out += [None] * (rows - len(out))
+    if len(out) < rows:  # asked first: the usual column holds every row
+        out += [None] * (rows - len(out))
     return out
 
 
@@ -253,7 +254,39 @@ def string_column(column: bytes, rows: int) -> list[str | None]:
     if not column:  # absent: all null, and never remembered (columns of 0 rows would evict it)
         return nulls(rows)
     found = _recalled(_STRINGS, column, rows)
+    if found is None:
+        found = _after_first(column, rows)
     return found if found is not None else _kept(_STRINGS, column, rows, _strings(column, rows))
+
+
+def _after_first(column: bytes, rows: int) -> list[str | None] | None:
+    """A column opening with a literal run of ASCII strings, read as its first string and the
+    column of the rest: a change that makes a record writes its key, new in every change,
+    then the names of its fields, the same in every change of the kind, which are then
+    remembered (as the column of the rest, a column in itself: the run one string shorter).
+    None when the column does not open so or the rest does not decode: the exact decoder
+    then reads the whole column, and says what is wrong with it (what decodes in the rest
+    and the first string decodes in the whole column, to the same rows)."""
+    run = column[0]
+    if not 0x40 <= run < 0x7F or rows < 2 or len(column) < 2:  # a literal run of 2 or more
+        return None
+    stop = 2 + column[1]  # a length under 0x80: one byte
+    if column[1] >= 0x80 or stop > len(column):
+        return None
+    try:
+        first = column[2:stop].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    rest_column = bytes([run + 1]) + column[stop:]
+    rest = _recalled(_STRINGS, rest_column, rows - 1)
+    if rest is None:
+        try:
+            rest = _kept(_STRINGS, rest_column, rows - 1, _strings(rest_column, rows - 1))
+        except Rejected:
+            return None
+    out: list[str | None] = [first]
+    out += rest
+    return out
 
 
 def _strings(column: bytes, rows: int) -> list[str | None]:
@@ -290,7 +323,8 @@ def _strings(column: bytes, rows: int) -> list[str | None]:
                 raise _Unusual
     except (_Unusual, IndexError):
         return decode_rle(column, rows, read_key)
-    out += [None] * (rows - len(out))
+    if len(out) < rows:  # asked first: the usual column holds every row
+        out += [None] * (rows - len(out))
     return out
 
 

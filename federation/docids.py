@@ -14,12 +14,15 @@ import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Final
 
 from .errors import Reason, Rejected
 from .keys import KEY_TEXT_CHARS, key_text, parse_key
 
 MAX_DOC_ID_CHARS = 160
-RECORD_ID_RE = re.compile(r"^[a-z2-7]{16}\Z")
+RECORD_ID_CHARS: Final = 16
+RECORD_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz234567"  # base32, lower case: [a-z2-7]
+RECORD_ID_RE = re.compile(rf"^[{RECORD_ALPHABET}]{{{RECORD_ID_CHARS}}}\Z")
 _KEY = f"[a-z2-7]{{{KEY_TEXT_CHARS}}}"
 _DOC_RE = re.compile(
     rf"^(?:ledger/(?P<ledger>{_KEY})"

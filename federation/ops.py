@@ -63,11 +63,15 @@ PRED_ACTOR: Final = 0x71
 PRED_CTR: Final = 0x73
 EXPAND: Final = 0x94
 MARK_NAME: Final = 0xA5
-KNOWN_COLUMNS: Final = frozenset({OBJ_ACTOR, OBJ_CTR, KEY_ACTOR, KEY_CTR, KEY_STR, INSERT, ACTION,
-                                  VALUE_META, VALUE_RAW, PRED_GROUP, PRED_ACTOR, PRED_CTR, EXPAND,
-                                  MARK_NAME})
+# Each known column's slot: where decoded_columns puts its bytes (0: not a known column).
+COLUMN_SLOTS: Final = (0, OBJ_ACTOR, OBJ_CTR, KEY_ACTOR, KEY_CTR, KEY_STR, INSERT, ACTION, VALUE_META,
+                       VALUE_RAW, PRED_GROUP, PRED_ACTOR, PRED_CTR, EXPAND, MARK_NAME)
+KNOWN_COLUMNS: Final = frozenset(COLUMN_SLOTS[1:])
 KNOWN_BELOW: Final = 0x100  # every known spec is under it: ...
-KNOWN_SPECS: Final = bytes(spec in KNOWN_COLUMNS for spec in range(KNOWN_BELOW))  # ... and 1 here
+SLOTS: Final = bytes(COLUMN_SLOTS.index(spec) if spec in KNOWN_COLUMNS else 0  # ... and its slot here
+                     for spec in range(KNOWN_BELOW))
+REQUIRED_SLOTS: Final = 1 << SLOTS[INSERT] | 1 << SLOTS[PRED_GROUP] | 1 << SLOTS[VALUE_META]
+EMPTY: Final = b""
 # Value types: the low 4 bits of a value metadata entry (the rest is the length).
 VALUE_KINDS: Final = {0: "null", 1: "bool", 2: "bool", 3: "uint", 4: "int", 5: "f64", 6: "str",
                       7: "bytes", 8: "counter", 9: "timestamp"}
@@ -176,23 +180,27 @@ def decoded_columns(change: ParsedChange) -> _Columns:
     n = change.num_ops
     if n > MAX_OPS:
         raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: {n} operations, at most {MAX_OPS}")
-    cols = change.columns
-    for spec in cols:  # a loop, not issuperset: compiled, a call by name costs more
-        if spec >= KNOWN_BELOW or not KNOWN_SPECS[spec]:
-            unknown = min(set(cols) - KNOWN_COLUMNS)
+    specs, data = change.specs, change.columns
+    cols = [EMPTY] * len(COLUMN_SLOTS)  # each known column's bytes by its slot, b"" if absent
+    present = 0  # a bit for each slot
+    for i, spec in enumerate(specs):
+        slot = SLOTS[spec] if spec < KNOWN_BELOW else 0
+        if not slot:
+            unknown = min(set(specs) - KNOWN_COLUMNS)
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule W1: unknown op column {unknown:#x}")
-    if n and not (INSERT in cols and PRED_GROUP in cols and VALUE_META in cols):  # never null to Automerge
+        cols[slot] = data[i]
+        present |= 1 << slot
+    if n and present & REQUIRED_SLOTS != REQUIRED_SLOTS:  # never null to Automerge
         raise Rejected(Reason.MALFORMED_CHANGE, "an op column Automerge requires is missing")
-    empty = b""
-    obj_actor = int_column(cols.get(OBJ_ACTOR, empty), n)
-    obj_ctr = int_column(cols.get(OBJ_CTR, empty), n)
-    key_actor = int_column(cols.get(KEY_ACTOR, empty), n)
-    key_ctr = delta_column(cols.get(KEY_CTR, empty), n)
-    key_str = string_column(cols.get(KEY_STR, empty), n)
-    insert = boolean_column(cols.get(INSERT, empty), n)
-    action = int_column(cols.get(ACTION, empty), n)
-    kinds, values = _values(cols.get(VALUE_META, empty), cols.get(VALUE_RAW, empty), n)
-    groups = int_column(cols.get(PRED_GROUP, empty), n)
+    obj_actor = int_column(cols[SLOTS[OBJ_ACTOR]], n)
+    obj_ctr = int_column(cols[SLOTS[OBJ_CTR]], n)
+    key_actor = int_column(cols[SLOTS[KEY_ACTOR]], n)
+    key_ctr = delta_column(cols[SLOTS[KEY_CTR]], n)
+    key_str = string_column(cols[SLOTS[KEY_STR]], n)
+    insert = boolean_column(cols[SLOTS[INSERT]], n)
+    action = int_column(cols[SLOTS[ACTION]], n)
+    kinds, values = _values(cols[SLOTS[VALUE_META]], cols[SLOTS[VALUE_RAW]], n)
+    groups = int_column(cols[SLOTS[PRED_GROUP]], n)
     total_preds = 0  # a loop: sum(filter(...)) looks both up by name and calls them generically
     for group in groups:
         if group is not None:
@@ -203,8 +211,8 @@ def decoded_columns(change: ParsedChange) -> _Columns:
     # copies it into the tuple (a thousand instructions a change, measured)
     return _Columns((change.actor,) + change.other_actors, obj_actor, obj_ctr,  # noqa: RUF005
                     key_actor, key_ctr, key_str, insert, action, kinds, values, groups,
-                    int_column(cols.get(PRED_ACTOR, empty), total_preds),
-                    delta_column(cols.get(PRED_CTR, empty), total_preds))
+                    int_column(cols[SLOTS[PRED_ACTOR]], total_preds),
+                    delta_column(cols[SLOTS[PRED_CTR]], total_preds))
 
 
 class _Columns:
@@ -363,8 +371,6 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
     kinds: list[str] = []
     values: list[object] = []
     pos, size = 0, len(raw)
-    text = raw.decode("latin-1")  # one character per byte: an ASCII string value is a slice of it
-    ascii = raw.isascii()  # then so is every string value: asked once, not of each
     for meta in int_column(meta_column, rows):
         if meta is None:
             raise Rejected(Reason.MALFORMED_CHANGE, "a null in the value metadata column")
@@ -372,13 +378,11 @@ def _values(meta_column: bytes, raw: bytes, rows: int) -> tuple[list[str], list[
         if end > size:
             raise Rejected(Reason.MALFORMED_CHANGE, f"{meta >> 4} bytes wanted at byte {pos}, "
                                                     f"{size - pos} left")
-        if meta & 0x0F == STR_TAG:  # most values: read here
-            string = text[pos:end]
-            if not ascii and not string.isascii():
-                try:
-                    string = raw[pos:end].decode("utf-8")
-                except UnicodeDecodeError:
-                    raise Rejected(Reason.MALFORMED_CHANGE, "a string value is not UTF-8") from None
+        if meta & 0x0F == STR_TAG:  # most values: read here (compiled, a slice and its
+            try:  # decoding are C calls; asking a str whether it is ASCII is a method call)
+                string = raw[pos:end].decode("utf-8")
+            except UnicodeDecodeError:
+                raise Rejected(Reason.MALFORMED_CHANGE, "a string value is not UTF-8") from None
             values.append(string)
             kinds.append("str")
         elif not meta:  # a null, or no value (a make or a delete)

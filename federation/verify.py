@@ -19,6 +19,7 @@ from typing import Final, Protocol, final
 
 from .amvalues import Plain
 from .bounded import make_room
+from .docids import DocKind
 from .envelope import VerifiedChange
 from .errors import Reason, Rejected
 from .keys import key_text
@@ -99,11 +100,12 @@ def check_in_context(vc: VerifiedChange, index: ChangeIndex, authority: Authorit
     if change.start_op != expected_start:
         raise Rejected(Reason.START_OP_MISMATCH,
                        f"start_op {change.start_op}, dependencies say {expected_start}")
-    wait = _check_authority(vc, authority)
+    kind = vc.doc.kind  # read once: DocId is a Python class, each read a lookup
+    wait = _check_authority(vc, kind, authority)
     if wait is not None:
         return wait
     written = check_writes(vc, authority) if rules is None else rules(vc, authority)
-    if vc.doc.kind is MANDATE:
+    if kind is MANDATE:
         _check_acts_by(vc, written.values, authority)
     return written
 
@@ -168,9 +170,9 @@ def _check_acts_by(vc: VerifiedChange, written: Mapping[Path, object],
             raise Rejected(Reason.NOT_AUTHORIZED, f"act {path[0]} names {by} in `by`, not its signer")
 
 
-def _check_authority(vc: VerifiedChange, authority: AuthorityRecords) -> Wait | None:
+def _check_authority(vc: VerifiedChange, kind: DocKind, authority: AuthorityRecords) -> Wait | None:
     doc, change, signer = vc.doc, vc.change, vc.envelope.signer
-    kind, assembly = doc.kind, doc.assembly  # read once: DocId is a Python class, each read a lookup
+    assembly = doc.assembly  # read once: DocId is a Python class, each read a lookup
     if kind is CHARTER:
         if change.seq != 1 or change.deps or change.hash.hex() != doc.record:
             raise Rejected(Reason.NOT_AUTHORIZED, "a charter is one change whose hash is its id")

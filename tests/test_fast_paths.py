@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pnyx.federation import chunk, columns, ops, writerules
 from pnyx.federation.chunk import encode_uleb, parse_change
 from pnyx.federation.columns import Reader
-from pnyx.federation.docids import parse_doc_id
+from pnyx.federation.docids import RECORD_ALPHABET, RECORD_ID_RE, parse_doc_id
 from pnyx.federation.envelope import Envelope, VerifiedChange
 from pnyx.federation.errors import Rejected
 from pnyx.federation.ops import OpId
@@ -35,6 +35,7 @@ def forget_columns() -> None:
     """Every memo of decoded columns emptied: what follows decodes anew."""
     for memo in columns._DECODED:
         memo.clear()
+    chunk._ACTION_COUNTS.clear()
 
 
 def outcome(read: Callable[[], object]) -> tuple[object, ...]:
@@ -112,6 +113,34 @@ def test_string_columns_read_as_the_exact_decoder_reads_them(column: bytes, rows
         outcome(lambda: columns.decode_rle(column, rows, columns.read_key))
 
 
+def with_first(column: bytes, first: bytes) -> bytes:
+    """`column` with the first string of its opening literal run (if it opens with one) replaced."""
+    if len(column) < 2 or not 0x40 <= column[0] < 0x80 or column[1] >= 0x80:
+        return column
+    return column[:1] + encode_uleb(len(first)) + first + column[2 + column[1]:]
+
+
+@SETTINGS
+@given(rle_columns(STRINGS) | st.binary(max_size=40), ROWS, TEXTS)
+@example(b"\x7d\x02ab\x05title\x04text", 3, b"cd").via("a record's key, then its fields' names")
+def test_string_columns_differing_only_in_their_first_string_read_as_the_exact_decoder_reads_them(
+        column: bytes, rows: int, first: bytes) -> None:
+    """The rest of a column after its first string is remembered (a record's key, new in every
+    change, then the names of its fields): read again, and with another first string."""
+    forget_columns()
+    for read in (column, with_first(column, first), column):
+        assert outcome(lambda read=read: columns.string_column(read, rows)) == \
+            outcome(lambda read=read: columns.decode_rle(read, rows, columns.read_key))
+
+
+@SETTINGS
+@given(st.text(alphabet=RECORD_ALPHABET + "0189AZ\né", min_size=15, max_size=17) | st.text(max_size=20))
+@example("abcdefghij234567").via("a record id")
+@example("abcdefghij234567\n").via("a record id, then a newline")
+def test_record_keys_are_judged_as_the_record_id_pattern_judges_them(key: str) -> None:
+    assert writerules._segment_matches("{record}", key) == (RECORD_ID_RE.match(key) is not None)
+
+
 def seed_changes() -> list[tuple[str, bytes]]:
     """Real changes, with the document each was written to: every write-rule vector (every
     row of the table, certificates and lists included) and two hand-made ones."""
@@ -127,9 +156,9 @@ SEEDS = seed_changes()
 def column_spans(raw: bytes, body_len: int) -> list[tuple[int, int]]:
     """Where each op column lies in the body of `raw`: edits aimed at one column."""
     parsed = parse_change(raw)
-    at = body_len - len(b"".join(parsed.columns.values()))  # a change of ours has no extra bytes
+    at = body_len - len(b"".join(parsed.columns))  # a change of ours has no extra bytes
     spans = []
-    for column in parsed.columns.values():
+    for column in parsed.columns:
         spans.append((at, at + len(column)))
         at += len(column)
     return spans
