@@ -21,8 +21,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Final, NoReturn
 
-from .bounded import make_room
-from .columns import MAX_DECODED, MAX_OPS, MEMO_BYTES, Reader, int_column
+from .columns import MAX_OPS, Reader, int_column, remember
 from .errors import Reason, Rejected
 from .frozen import Frozen
 
@@ -237,10 +236,7 @@ def _count_actions(column: bytes) -> int:
     if known is not None:
         return known
     rows = _counted(column)
-    if len(column) <= MEMO_BYTES:
-        if len(_ACTION_COUNTS) >= MAX_DECODED:  # asked here: make_room is a call into source code
-            make_room(_ACTION_COUNTS, MAX_DECODED)
-        _ACTION_COUNTS[column] = rows
+    remember(_ACTION_COUNTS, column, rows)
     return rows
 
 

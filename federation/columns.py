@@ -169,11 +169,18 @@ def _recalled(memo: dict[bytes, list[T]], column: bytes, rows: int) -> list[T] |
 
 def _kept(memo: dict[bytes, list[T]], column: bytes, rows: int, out: list[T]) -> list[T]:
     """`out`, the column decoded by `memo`'s decoder, remembered if it is small."""
-    if rows <= MEMO_ROWS and len(column) <= MEMO_BYTES:
+    if rows <= MEMO_ROWS:
+        remember(memo, column, out)
+    return out
+
+
+def remember(memo: dict[bytes, T], column: bytes, decoded: T) -> None:
+    """Keep what a column of at most MEMO_BYTES decoded to in `memo`, one of at most
+    MAX_DECODED columns (the memos here, and chunk.py's of action columns)."""
+    if len(column) <= MEMO_BYTES:
         if len(memo) >= MAX_DECODED:  # asked here: make_room is a call into source code
             make_room(memo, MAX_DECODED)
-        memo[column] = out
-    return out
+        memo[column] = decoded
 
 
 class _Unusual(Exception):

@@ -34,14 +34,11 @@ from .ops import (
     HEAD,
     PUT,
     Action,
-    Made,
     Op,
     OpId,
     Rows,
     Value,
     decode_rows,
-    made_under_keys,
-    one_map_made,
     own_id,
 )
 from .wholerecords import CHARTER_ROOT, W_WHOLE, lacking, record_lacks
@@ -364,21 +361,14 @@ def violation(n: int, op: Op, rule: str, detail: str, row_: Row | None = None) -
 class Written:
     """What a change the rules allow writes: every value put, by path (a map or list made
     there as MADE), and its operations as decoded to judge them, so that an index of what
-    it writes reads them without decoding the change again (`made`). `record`: the change
-    makes one map and puts its fields, judged at once (`_Judge.fields`). A plain slotted
-    class: built for every change, as ops.Rows is."""
+    it writes reads them without decoding the change again (ops.made_under_keys). A plain
+    slotted class: built for every change, as ops.Rows is."""
 
-    __slots__ = ("record", "rows", "values")
+    __slots__ = ("rows", "values")
 
-    def __init__(self, values: Mapping[Path, Value], rows: Rows, record: bool = False) -> None:
+    def __init__(self, values: Mapping[Path, Value], rows: Rows) -> None:
         self.values = values
         self.rows = rows
-        self.record = record
-
-    def made(self) -> list[Made]:
-        """What the change makes under map keys (ops.made_under_keys): a record judged whole
-        read straight from its columns, with nothing asked again."""
-        return one_map_made(self.rows) if self.record else made_under_keys(self.rows)
 
 
 def check_writes(vc: VerifiedChange, held: HeldObjects, grouped: bool = True) -> Written:
@@ -401,7 +391,7 @@ def check_writes(vc: VerifiedChange, held: HeldObjects, grouped: bool = True) ->
             raise Rejected(Reason.SCHEMA_VIOLATION, f"rule {W_GENESIS}: the genesis does not "
                                                    f"create {', '.join(missing)}")
     judge.whole()
-    return Written(judge.values, judge.rows, judge.record)
+    return Written(judge.values, judge.rows)
 
 
 Parent = tuple[Path, str, bool, Place]  # an object's path, type, whether made here, and place
@@ -421,7 +411,6 @@ class _Judge:
         # each object written to, found once (a record's fields share their parent's walk);
         # an object this change made is entered by the op that made it
         self.parents: dict[OpId | None, Parent] = {}
-        self.record = False  # whether op 0 makes a map whose fields every other op puts
 
     def fail(self, n: int, rule: str, detail: str, row_: Row | None = None) -> Rejected:
         return violation(n, self.rows.op(n), rule, detail, row_)
@@ -438,8 +427,6 @@ class _Judge:
             if not grouped or end - start < 2 or not self.fields(obj, start, end):
                 for n in range(start, end):
                     self.op(n, obj)
-            elif start == 1 and end == count:  # fields of a map op 0 made: a record, whole
-                self.record = True
             start = end
 
     def fields(self, obj: OpId | None, start: int, end: int) -> bool:

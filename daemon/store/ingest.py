@@ -269,7 +269,7 @@ class Ingestor:
             change = vc.change
             docs.note_ledger_change(change.hash, change.deps, _writes_devices(change, written))
             if self._ledgers is not None:
-                self._ledgers.stored(change, written)
+                self._ledgers.stored(change, written.rows)
         report.accepted += 1
         report.accepted_docs.add(doc_id)
 

@@ -34,7 +34,7 @@ indexed from its document the first time it is read (`ensure`); the tables of
 older formats are dropped when the store is opened.
 
 What a change makes is read from its operations as the write rules decoded them,
-which ingest hands over with it (federation/writerules.Written.made): no change is
+which ingest hands over with it (federation/ops.made_under_keys): no change is
 decoded twice. A change stored otherwise is decoded again from the store, into
 the same rows. The records a change makes and their rows are computed by
 federation/indexrows.py, pure and compiled; this module does the SQL and the caching.
@@ -74,8 +74,7 @@ from pnyx.federation.indexrows import (
 )
 from pnyx.federation.keys import KEY_BYTES, parse_key
 from pnyx.federation.ledger import revocation_cut, void_reason
-from pnyx.federation.ops import Made, OpId, decode_rows, made_under_keys
-from pnyx.federation.writerules import Written
+from pnyx.federation.ops import Made, OpId, Rows, decode_rows, made_under_keys
 
 from .devicesindex import DeviceIndex, made_in_map
 from .documents import DocumentCache
@@ -301,11 +300,11 @@ class LedgerIndex:
         except Rejected:
             return change, []
 
-    def stored(self, change: ParsedChange, written: Written) -> None:
-        """A ledger change ingest just stored, with what the write rules found it writes: what
-        it makes is read from the operations they decoded, sparing a second parse and decode."""
+    def stored(self, change: ParsedChange, rows: Rows) -> None:
+        """A ledger change ingest just stored, with its operations as the write rules decoded
+        them: what it makes is read from those, sparing a second parse and decode."""
         if self._hooked and len(self._handed) < MAX_PARSED:
-            self._handed[change.hash] = (change, written.made())
+            self._handed[change.hash] = (change, made_under_keys(rows))
 
     def _upto(self) -> int:
         """The last store seqno whose change the index has seen."""
