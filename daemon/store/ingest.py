@@ -20,12 +20,11 @@ from __future__ import annotations
 import gc
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-from pnyx.federation.chunk import ParsedChange
 from pnyx.federation.docids import DocKind, ledger_id
 from pnyx.federation.envelope import (
     Envelope,
@@ -56,6 +55,7 @@ BATCH = 2_000
 NEVER_HELD = 4_096  # hashes of changes that can never be held here, remembered (Ingestor._never)
 _first = itemgetter(0)  # a path's first segment
 LEDGER = DocKind.LEDGER  # a module's name: an enum's member looked up on its class cost 0.14 us (measured)
+NONE_RELEASED: tuple[VerifiedChange, ...] = ()  # what most changes release: no list made for each
 
 
 @dataclass
@@ -171,45 +171,39 @@ class Ingestor:
                 self.docs.undo_staging()
             raise
 
-    def _judge(self, vc: VerifiedChange, report: IngestReport, source: str) -> list[VerifiedChange]:
+    def _judge(self, vc: VerifiedChange, report: IngestReport, source: str) -> Sequence[VerifiedChange]:
         """Judge one change; the waiting changes its arrival releases, to be judged next.
         Called for every change: what an empty pending set (Store.transaction knows) or a
-        change without a voucher needs no call for is skipped here."""
+        change without a voucher needs no call for is skipped here, and a change the batch's
+        `expect` found not held is answered from Store's memory without a call of `holds`."""
         store, change = self.store, vc.change
         change_hash = change.hash
         pending = store.pending
-        if store.holds(change_hash):
+        if change_hash not in store.absent and store.holds(change_hash):
             if not pending.empty:
                 pending.discard(change_hash)
             report.duplicate += 1
-            return []
+            return NONE_RELEASED
+        docs = self.docs
         try:
-            verdict = check_in_context(vc, store, self.docs)
+            verdict = check_in_context(vc, store, docs)
             if not isinstance(verdict, Wait):
-                self.docs.apply_verified(vc.envelope.doc_id, change.raw, change_hash, change.deps)
+                docs.apply_verified(vc.envelope.doc_id, change.raw, change_hash, change.deps)
         except Rejected as exc:
             pending.discard(change_hash)
             if exc.conflict is not None:
                 keep_evidence(store, vc, exc, exc.conflict)
                 self._never_held(change_hash, report)
             report.rejected.append((exc.reason.value, exc.detail))
-            return []
-        if isinstance(verdict, Wait) and not self._never.keys().isdisjoint(verdict.missing):
-            pending.discard(change_hash)
-            self._never_held(change_hash, report)
-            return []
+            return NONE_RELEASED
+        if isinstance(verdict, Wait):
+            self._wait(vc, verdict, report, source)
+            return NONE_RELEASED
         if vc.vouch is not None and vc.vouch not in self._vouchers_kept:
             self._keep_voucher(vc)
-        if isinstance(verdict, Wait):
-            known = self._known_signer(vc)
-            if pending.add(vc, verdict.missing, verdict.awaiting_doc, source, known, time.time()):
-                report.parked.add(change_hash)
-            else:
-                report.deferred += 1
-            return []
         if pending.empty:
             self._store_applied(vc, verdict, report)
-            return []
+            return NONE_RELEASED
         pending.discard(change_hash)
         self._store_applied(vc, verdict, report)
         released_now = []
@@ -219,6 +213,21 @@ class Ingestor:
             report.parked.discard(released.hash)
             report.released.add(released.hash)
         return released_now
+
+    def _wait(self, vc: VerifiedChange, verdict: Wait, report: IngestReport, source: str) -> None:
+        """A change that must wait: parked, unless what it waits on can never be held here."""
+        change_hash, pending = vc.change.hash, self.store.pending
+        if not self._never.keys().isdisjoint(verdict.missing):
+            pending.discard(change_hash)
+            self._never_held(change_hash, report)
+            return
+        if vc.vouch is not None and vc.vouch not in self._vouchers_kept:
+            self._keep_voucher(vc)
+        known = self._known_signer(vc)
+        if pending.add(vc, verdict.missing, verdict.awaiting_doc, source, known, time.time()):
+            report.parked.add(change_hash)
+        else:
+            report.deferred += 1
 
     def _never_held(self, change_hash: bytes, report: IngestReport) -> None:
         """A change that can never be held here: refused as a conflict (what it contradicts is
@@ -264,12 +273,18 @@ class Ingestor:
         except BaseException:
             docs.forget(doc_id)
             raise
-        docs.mark_stored(doc_id, seqno)
         if vc.doc.kind is LEDGER:
             change = vc.change
-            docs.note_ledger_change(change.hash, change.deps, _writes_devices(change, written))
+            # Whether it writes on `devices` (DocumentCache.mark_stored): the write rules found the
+            # path of every value it puts. A change they hand on no values for (one of no
+            # operations) is scanned whole (federation.ledger.may_change_devices).
+            values = written.values
+            devices = "devices" in map(_first, values) if values else may_change_devices(change.raw, 1)
+            docs.mark_stored(doc_id, seqno, change.hash, change.deps, devices)
             if self._ledgers is not None:
                 self._ledgers.stored(change, written.rows)
+        else:
+            docs.mark_stored(doc_id, seqno)
         report.accepted += 1
         report.accepted_docs.add(doc_id)
 
@@ -312,12 +327,3 @@ def _checked(envelope: Envelope) -> VerifiedChange | Rejected:
         return check_envelope(envelope)
     except Rejected as exc:
         return exc
-
-
-def _writes_devices(change: ParsedChange, written: Written) -> bool:
-    """Whether a ledger change writes on `devices` (DocumentCache.note_ledger_change): the
-    write rules found the path of every value it puts. A change they hand on no values for
-    (one of no operations) is scanned whole (federation.ledger.may_change_devices)."""
-    if not written.values:
-        return may_change_devices(change.raw, 1)
-    return "devices" in map(_first, written.values)

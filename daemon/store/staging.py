@@ -37,7 +37,8 @@ class StagedApplyFailed(Exception):
 
 @dataclass
 class Staged:
-    """One document's staged changes, in the order they were accepted."""
+    """One document's staged changes, in the order they were accepted (DocumentCache.apply_verified
+    adds each, without a call of a method here)."""
 
     chunks: list[bytes] = field(default_factory=list)
     hashes: list[bytes] = field(default_factory=list)
@@ -46,12 +47,6 @@ class Staged:
     # the document's maps at the paths asked about, read without these changes: the document
     # does not change while they wait (DocumentCache.has_entry)
     objects: dict[Path, bytes] = field(default_factory=dict)
-
-    def add(self, chunk: bytes, change_hash: bytes, deps: Sequence[bytes]) -> None:
-        self.chunks.append(chunk)
-        self.hashes.append(change_hash)
-        self.deps.update(deps)
-        self.first = self.first or not deps
 
     def heads_after(self, before: Sequence[bytes]) -> set[bytes]:
         """The heads the document must have once every staged change is applied."""
