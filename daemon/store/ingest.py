@@ -125,12 +125,21 @@ class Ingestor:
             return self._judged_batch(batch, source)
 
     def _judged_batch(self, batch: list[Envelope], source: str) -> IngestReport:
-        checked = [_checked(envelope) for envelope in batch]
+        checked: list[VerifiedChange | Rejected] = []
+        hashes = []
+        for envelope in batch:  # the stateless checks of the whole batch, in a loop, not a call each
+            try:
+                vc = check_envelope(envelope)
+            except Rejected as exc:
+                checked.append(exc)
+                continue
+            checked.append(vc)
+            hashes.append(vc.change.hash)
         report = IngestReport()
         try:
             with self.store.transaction():
                 self.store.pending.refresh(time.time())
-                self.store.expect([c.change.hash for c in checked if isinstance(c, VerifiedChange)])
+                self.store.expect(hashes)
                 try:
                     with self.store.savepoint():
                         self._judge_batch(checked, source, report, staged=True)
@@ -319,11 +328,3 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def _checked(envelope: Envelope) -> VerifiedChange | Rejected:
-    """The stateless checks of one envelope, run for a whole batch before it is judged."""
-    try:
-        return check_envelope(envelope)
-    except Rejected as exc:
-        return exc
