@@ -425,9 +425,8 @@ class Store:
         self._numbers.clear()
 
     def hash_at(self, doc_id: str, actor: bytes, seq: int) -> bytes | None:
-        found = self._at.get((doc_id, actor, seq))
-        if found is not None:
-            return found
+        """In a write transaction, asked first whether `seq` is past the actor's last change held:
+        the common case, a new change, answered without a key of three made and looked up."""
         if self.writing:
             top = self._tops.get((doc_id, actor))
             if top is None:
@@ -435,7 +434,10 @@ class Store:
                     "SELECT coalesce(max(seq), 0) FROM changes WHERE doc = ? AND actor = ?",
                     (doc_id, actor)).fetchone()[0])
             if seq > top:
-                return None  # past the actor's last change held: the common case, a new change
+                return None
+        found = self._at.get((doc_id, actor, seq))
+        if found is not None:
+            return found
         row = self.db.execute(
             "SELECT hash FROM changes WHERE doc = ? AND actor = ? AND seq = ?", (doc_id, actor, seq)
         ).fetchone()

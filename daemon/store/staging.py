@@ -52,14 +52,3 @@ class Staged:
         """The heads the document must have once every staged change is applied."""
         return {h for h in before if h not in self.deps} | \
             {h for h in self.hashes if h not in self.deps}
-
-
-def may_hold(asked: set[Path], path: Path) -> bool:
-    """Whether a staged change may have written `path`, given the paths asked about in its
-    document since the batch began (`asked`): one of them is the path or a map above it. A
-    loop: asked for about every record a change writes, and a generator given to any() cost
-    twice as much (measured)."""
-    for end in range(1, len(path) + 1):  # noqa: SIM110 (any() is the slower form measured)
-        if path[:end] in asked:
-            return True
-    return False
