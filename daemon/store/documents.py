@@ -458,10 +458,13 @@ class DocumentCache:
                 # the batch began is the key's or a map's above it (staging.py). A loop inlined:
                 # asked about nearly every change, and a generator given to any() cost twice
                 # as much (measured)
-                for end in range(1, len(whole) + 1):
-                    if whole[:end] in asked:
-                        absent = False
-                        break
+                if whole in asked or path in asked:
+                    absent = False
+                elif len(path) > 1:  # most paths are one map and a key: no loop made for them
+                    for end in range(1, len(path)):
+                        if path[:end] in asked:
+                            absent = False
+                            break
             asked.add(whole)
             if absent:  # _staged_entry, inlined: asked about nearly every change
                 assert staged is not None

@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from operator import itemgetter
 
 from pnyx.federation.docids import DocKind, ledger_id
@@ -109,14 +110,9 @@ class Ingestor:
         batches commit unsynced and are synced once before this returns, as nobody is told
         what they stored before then (Store.synced_at_end)."""
         report = IngestReport()
-        batch: list[Envelope] = []
+        coming = iter(envelopes)
         with self.store.synced_at_end():
-            for envelope in envelopes:
-                batch.append(envelope)
-                if len(batch) >= BATCH:
-                    report.merge(self._ingest_batch(batch, source))
-                    batch = []
-            if batch:
+            while batch := list(islice(coming, BATCH)):  # taken by islice: no Python code an envelope
                 report.merge(self._ingest_batch(batch, source))
         return report
 
@@ -210,11 +206,11 @@ class Ingestor:
             return NONE_RELEASED
         if vc.vouch is not None and vc.vouch not in self._vouchers_kept:
             self._keep_voucher(vc)
-        if pending.empty:
-            self._store_applied(vc, verdict, report)
-            return NONE_RELEASED
-        pending.discard(change_hash)
+        if not pending.empty:
+            pending.discard(change_hash)
         self._store_applied(vc, verdict, report)
+        if pending.empty:
+            return NONE_RELEASED
         released_now = []
         for released in pending.release(change_hash, vc.envelope.doc_id):
             released_now.append(recheck_envelope(
