@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from operator import itemgetter
 
+from pnyx.federation.chunk import ParsedChange
 from pnyx.federation.docids import DocKind, ledger_id
 from pnyx.federation.envelope import (
     Envelope,
@@ -189,11 +190,11 @@ class Ingestor:
                 pending.discard(change_hash)
             report.duplicate += 1
             return NONE_RELEASED
-        docs = self.docs
+        docs, doc_id, deps = self.docs, vc.envelope.doc_id, change.deps  # read once, passed on
         try:
             verdict = check_in_context(vc, store, docs)
             if not isinstance(verdict, Wait):
-                docs.apply_verified(vc.envelope.doc_id, change.raw, change_hash, change.deps)
+                docs.apply_verified(doc_id, change.raw, change_hash, deps)
         except Rejected as exc:
             pending.discard(change_hash)
             if exc.conflict is not None:
@@ -208,11 +209,11 @@ class Ingestor:
             self._keep_voucher(vc)
         if not pending.empty:
             pending.discard(change_hash)
-        self._store_applied(vc, verdict, report)
+        self._store_applied(vc, verdict, report, doc_id, change, change_hash, deps)
         if pending.empty:
             return NONE_RELEASED
         released_now = []
-        for released in pending.release(change_hash, vc.envelope.doc_id):
+        for released in pending.release(change_hash, doc_id):
             released_now.append(recheck_envelope(
                 decode_envelope(released.envelope, released.vouch is not None), released.vouch))
             report.parked.discard(released.hash)
@@ -271,21 +272,22 @@ class Ingestor:
             return False
         return self.docs.device_entry(assembly, vc.envelope.signer, None) is not None
 
-    def _store_applied(self, vc: VerifiedChange, written: Written, report: IngestReport) -> None:
-        doc_id, docs = vc.envelope.doc_id, self.docs
+    def _store_applied(self, vc: VerifiedChange, written: Written, report: IngestReport, doc_id: str,
+                       change: ParsedChange, change_hash: bytes, deps: tuple[bytes, ...]) -> None:
+        """Store an applied change; given what _judge read of it (Store.insert_read says why)."""
+        docs = self.docs
         try:
-            seqno = self.store.insert_change(vc)
+            seqno = self.store.insert_read(vc, doc_id, change, change_hash, deps)
         except BaseException:
             docs.forget(doc_id)
             raise
         if vc.doc.kind is LEDGER:
-            change = vc.change
             # Whether it writes on `devices` (DocumentCache.mark_stored): the write rules found the
             # path of every value it puts. A change they hand on no values for (one of no
             # operations) is scanned whole (federation.ledger.may_change_devices).
             values = written.values
             devices = "devices" in map(_first, values) if values else may_change_devices(change.raw, 1)
-            docs.mark_stored(doc_id, seqno, change.hash, change.deps, devices)
+            docs.mark_stored(doc_id, seqno, change_hash, deps, devices)
             if self._ledgers is not None:
                 self._ledgers.stored(change, written.rows)
         else:
@@ -305,8 +307,8 @@ class Ingestor:
         except BaseException:
             self.docs.forget(vc.envelope.doc_id)
             raise
-        report = IngestReport()
-        self._store_applied(vc, verdict, report)
+        report, change = IngestReport(), vc.change
+        self._store_applied(vc, verdict, report, vc.envelope.doc_id, change, change.hash, change.deps)
         self.store.settle()
 
 
