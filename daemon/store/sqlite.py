@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -164,14 +165,16 @@ OLD_SCHEMA = ("the store pnyx.sqlite was made by an older pnyx, which kept its c
 
 
 class _Remembered(dict[bytes, HeldChange]):
-    """Held changes remembered by hash; a missing one is read with `read` (None if not held)."""
+    """Held changes remembered by hash; a missing one is read by its store (None if not held),
+    named weakly: a store left unclosed is still freed when its last reference goes."""
 
-    def __init__(self, read: Callable[[bytes], HeldChange | None]) -> None:
+    def __init__(self, store: Store) -> None:
         super().__init__()
-        self.read = read
+        self.store = weakref.ref(store)
 
     def __missing__(self, change_hash: bytes) -> HeldChange | None:
-        return self.read(change_hash)
+        store = self.store()
+        return None if store is None else store.read_held(change_hash)
 
 
 class ChangeAt(NamedTuple):
@@ -207,10 +210,10 @@ class Store:
     or by whoever holds the store, sees them."""
 
     def __init__(self, path: Path | str) -> None:
-        self._held: dict[bytes, HeldChange] = _Remembered(self._read_held)
+        self._held: dict[bytes, HeldChange] = _Remembered(self)
         # The change index's `lookup` (federation.verify.ChangeIndex), asked by the checks of
         # every change about each dependency: the remembered changes' own item lookup, which
-        # reads the table (`_read_held`) only for a change not remembered. No Python code runs
+        # reads the table (`read_held`) only for a change not remembered. No Python code runs
         # for one remembered, as a method's would (a call from compiled code: 1.9k instructions).
         self.lookup: Callable[[bytes], HeldChange | None] = self._held.__getitem__
         self._at: dict[tuple[str, bytes, int], bytes] = {}  # (doc, actor, seq) -> hash held
@@ -399,7 +402,7 @@ class Store:
 
     # --- the change index (federation.verify.ChangeIndex) ----------------------------
 
-    def _read_held(self, change_hash: bytes) -> HeldChange | None:
+    def read_held(self, change_hash: bytes) -> HeldChange | None:
         """`lookup` of a change not remembered: read from the table, remembered if held."""
         row = self.db.execute(
             f"SELECT doc, actor, seq, max_op, deps FROM changes WHERE {BY_HASH}", (change_hash,)
