@@ -129,7 +129,7 @@ def refused_silently(history: list[Any], envelope: Any) -> bool:
 
 def test_device_entries_reused_across_merges_read_as_fresh_reads() -> None:
     """A merge whose branches share a state of `devices` reuses the entries read for it
-    (DocumentCache.note_ledger_change); every entry the cache gives, at every change and at
+    (DocumentCache.mark_stored); every entry the cache gives, at every change and at
     every change's dependencies, equals a read of the document at those heads."""
     assembly = found_assembly()
     one = assembly.add_device("one")

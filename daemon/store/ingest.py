@@ -20,9 +20,10 @@ from __future__ import annotations
 import gc
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from operator import itemgetter
 
 from pnyx.federation.chunk import ParsedChange
@@ -56,6 +57,7 @@ BATCH = 2_000
 NEVER_HELD = 4_096  # hashes of changes that can never be held here, remembered (Ingestor._never)
 _first = itemgetter(0)  # a path's first segment
 LEDGER = DocKind.LEDGER  # a module's name: an enum's member looked up on its class cost 0.14 us (measured)
+NONE_RELEASED: tuple[VerifiedChange, ...] = ()  # what most changes release: no list made for each
 
 
 @dataclass
@@ -109,14 +111,9 @@ class Ingestor:
         batches commit unsynced and are synced once before this returns, as nobody is told
         what they stored before then (Store.synced_at_end)."""
         report = IngestReport()
-        batch: list[Envelope] = []
+        coming = iter(envelopes)
         with self.store.synced_at_end():
-            for envelope in envelopes:
-                batch.append(envelope)
-                if len(batch) >= BATCH:
-                    report.merge(self._ingest_batch(batch, source))
-                    batch = []
-            if batch:
+            while batch := list(islice(coming, BATCH)):  # taken by islice: no Python code an envelope
                 report.merge(self._ingest_batch(batch, source))
         return report
 
@@ -125,12 +122,21 @@ class Ingestor:
             return self._judged_batch(batch, source)
 
     def _judged_batch(self, batch: list[Envelope], source: str) -> IngestReport:
-        checked = [_checked(envelope) for envelope in batch]
+        checked: list[VerifiedChange | Rejected] = []
+        hashes = []
+        for envelope in batch:  # the stateless checks of the whole batch, in a loop, not a call each
+            try:
+                vc = check_envelope(envelope)
+            except Rejected as exc:
+                checked.append(exc)
+                continue
+            checked.append(vc)
+            hashes.append(vc.change.hash)
         report = IngestReport()
         try:
             with self.store.transaction():
                 self.store.pending.refresh(time.time())
-                self.store.expect([c.change.hash for c in checked if isinstance(c, VerifiedChange)])
+                self.store.expect(hashes)
                 try:
                     with self.store.savepoint():
                         self._judge_batch(checked, source, report, staged=True)
@@ -171,54 +177,63 @@ class Ingestor:
                 self.docs.undo_staging()
             raise
 
-    def _judge(self, vc: VerifiedChange, report: IngestReport, source: str) -> list[VerifiedChange]:
+    def _judge(self, vc: VerifiedChange, report: IngestReport, source: str) -> Sequence[VerifiedChange]:
         """Judge one change; the waiting changes its arrival releases, to be judged next.
         Called for every change: what an empty pending set (Store.transaction knows) or a
-        change without a voucher needs no call for is skipped here."""
+        change without a voucher needs no call for is skipped here, and a change the batch's
+        `expect` found not held is answered from Store's memory without a call of `holds`."""
         store, change = self.store, vc.change
         change_hash = change.hash
         pending = store.pending
-        if store.holds(change_hash):
+        if change_hash not in store.absent and store.holds(change_hash):
             if not pending.empty:
                 pending.discard(change_hash)
             report.duplicate += 1
-            return []
+            return NONE_RELEASED
+        docs, doc_id, deps = self.docs, vc.envelope.doc_id, change.deps  # read once, passed on
         try:
-            verdict = check_in_context(vc, store, self.docs)
+            verdict = check_in_context(vc, store, docs)
             if not isinstance(verdict, Wait):
-                self.docs.apply_verified(vc.envelope.doc_id, change.raw, change_hash, change.deps)
+                docs.apply_verified(doc_id, change.raw, change_hash, deps)
         except Rejected as exc:
             pending.discard(change_hash)
             if exc.conflict is not None:
                 keep_evidence(store, vc, exc, exc.conflict)
                 self._never_held(change_hash, report)
             report.rejected.append((exc.reason.value, exc.detail))
-            return []
-        if isinstance(verdict, Wait) and not self._never.keys().isdisjoint(verdict.missing):
-            pending.discard(change_hash)
-            self._never_held(change_hash, report)
-            return []
+            return NONE_RELEASED
+        if isinstance(verdict, Wait):
+            self._wait(vc, verdict, report, source)
+            return NONE_RELEASED
         if vc.vouch is not None and vc.vouch not in self._vouchers_kept:
             self._keep_voucher(vc)
-        if isinstance(verdict, Wait):
-            known = self._known_signer(vc)
-            if pending.add(vc, verdict.missing, verdict.awaiting_doc, source, known, time.time()):
-                report.parked.add(change_hash)
-            else:
-                report.deferred += 1
-            return []
+        if not pending.empty:
+            pending.discard(change_hash)
+        self._store_applied(vc, verdict, report, doc_id, change, change_hash, deps)
         if pending.empty:
-            self._store_applied(vc, verdict, report)
-            return []
-        pending.discard(change_hash)
-        self._store_applied(vc, verdict, report)
+            return NONE_RELEASED
         released_now = []
-        for released in pending.release(change_hash, vc.envelope.doc_id):
+        for released in pending.release(change_hash, doc_id):
             released_now.append(recheck_envelope(
                 decode_envelope(released.envelope, released.vouch is not None), released.vouch))
             report.parked.discard(released.hash)
             report.released.add(released.hash)
         return released_now
+
+    def _wait(self, vc: VerifiedChange, verdict: Wait, report: IngestReport, source: str) -> None:
+        """A change that must wait: parked, unless what it waits on can never be held here."""
+        change_hash, pending = vc.change.hash, self.store.pending
+        if not self._never.keys().isdisjoint(verdict.missing):
+            pending.discard(change_hash)
+            self._never_held(change_hash, report)
+            return
+        if vc.vouch is not None and vc.vouch not in self._vouchers_kept:
+            self._keep_voucher(vc)
+        known = self._known_signer(vc)
+        if pending.add(vc, verdict.missing, verdict.awaiting_doc, source, known, time.time()):
+            report.parked.add(change_hash)
+        else:
+            report.deferred += 1
 
     def _never_held(self, change_hash: bytes, report: IngestReport) -> None:
         """A change that can never be held here: refused as a conflict (what it contradicts is
@@ -257,19 +272,26 @@ class Ingestor:
             return False
         return self.docs.device_entry(assembly, vc.envelope.signer, None) is not None
 
-    def _store_applied(self, vc: VerifiedChange, written: Written, report: IngestReport) -> None:
-        doc_id, docs = vc.envelope.doc_id, self.docs
+    def _store_applied(self, vc: VerifiedChange, written: Written, report: IngestReport, doc_id: str,
+                       change: ParsedChange, change_hash: bytes, deps: tuple[bytes, ...]) -> None:
+        """Store an applied change; given what _judge read of it (Store.insert_read says why)."""
+        docs = self.docs
         try:
-            seqno = self.store.insert_change(vc)
+            seqno = self.store.insert_read(vc, doc_id, change, change_hash, deps)
         except BaseException:
             docs.forget(doc_id)
             raise
-        docs.mark_stored(doc_id, seqno)
         if vc.doc.kind is LEDGER:
-            change = vc.change
-            docs.note_ledger_change(change.hash, change.deps, _writes_devices(change, written))
+            # Whether it writes on `devices` (DocumentCache.mark_stored): the write rules found the
+            # path of every value it puts. A change they hand on no values for (one of no
+            # operations) is scanned whole (federation.ledger.may_change_devices).
+            values = written.values
+            devices = "devices" in map(_first, values) if values else may_change_devices(change.raw, 1)
+            docs.mark_stored(doc_id, seqno, change_hash, deps, devices)
             if self._ledgers is not None:
                 self._ledgers.stored(change, written.rows)
+        else:
+            docs.mark_stored(doc_id, seqno)
         report.accepted += 1
         report.accepted_docs.add(doc_id)
 
@@ -285,8 +307,8 @@ class Ingestor:
         except BaseException:
             self.docs.forget(vc.envelope.doc_id)
             raise
-        report = IngestReport()
-        self._store_applied(vc, verdict, report)
+        report, change = IngestReport(), vc.change
+        self._store_applied(vc, verdict, report, vc.envelope.doc_id, change, change.hash, change.deps)
         self.store.settle()
 
 
@@ -304,20 +326,3 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def _checked(envelope: Envelope) -> VerifiedChange | Rejected:
-    """The stateless checks of one envelope, run for a whole batch before it is judged."""
-    try:
-        return check_envelope(envelope)
-    except Rejected as exc:
-        return exc
-
-
-def _writes_devices(change: ParsedChange, written: Written) -> bool:
-    """Whether a ledger change writes on `devices` (DocumentCache.note_ledger_change): the
-    write rules found the path of every value it puts. A change they hand on no values for
-    (one of no operations) is scanned whole (federation.ledger.may_change_devices)."""
-    if not written.values:
-        return may_change_devices(change.raw, 1)
-    return "devices" in map(_first, written.values)

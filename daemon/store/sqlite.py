@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import NamedTuple, TypeVar
 import msgpack
 from pnyx.federation.bounded import make_room
 from pnyx.federation.changepack import actor_and_seq
+from pnyx.federation.chunk import ParsedChange
 from pnyx.federation.envelope import Envelope, VerifiedChange, decode_envelope
 from pnyx.federation.keys import KEY_BYTES
 from pnyx.federation.ops import OpId
@@ -61,7 +63,10 @@ def _as_is(value: T) -> T:
 
 # bytes.__bytes__ (Python 3.11 on) returns the very object without a call of Python code
 sqlite3.register_adapter(bytes, getattr(bytes, "__bytes__", _as_is))
-sqlite3.register_adapter(type(None), _as_is)
+# None by a method of an empty dict, which gives None for any key without a call of Python code:
+# `_as_is` was called for each None bound, seven times a change ingested (cProfile).
+_NOTHING: dict[None, None] = {}
+sqlite3.register_adapter(type(None), _NOTHING.get)
 
 # A change is found by its hash through an index of the hash's first 8 bytes (BY_HASH), not of
 # the whole 32: hashes come in no order, so each batch's inserts land all over the index, and each
@@ -158,6 +163,19 @@ OLD_SCHEMA = ("the store pnyx.sqlite was made by an older pnyx, which kept its c
               "older pnyx)")
 
 
+class _Remembered(dict[bytes, HeldChange]):
+    """Held changes remembered by hash; a missing one is read by its store (None if not held),
+    named weakly: a store left unclosed is still freed when its last reference goes."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = weakref.ref(store)
+
+    def __missing__(self, change_hash: bytes) -> HeldChange | None:
+        store = self.store()
+        return None if store is None else store.read_held(change_hash)
+
+
 class ChangeAt(NamedTuple):
     """A held change by its arrival number, with its hash and chunk."""
 
@@ -191,10 +209,16 @@ class Store:
     or by whoever holds the store, sees them."""
 
     def __init__(self, path: Path | str) -> None:
-        self._held: dict[bytes, HeldChange] = {}
+        self._held: dict[bytes, HeldChange] = _Remembered(self)
+        # The change index's `lookup` (federation.verify.ChangeIndex), asked by the checks of
+        # every change about each dependency: the remembered changes' own item lookup, which
+        # reads the table (`read_held`) only for a change not remembered. No Python code runs
+        # for one remembered, as a method's would (a call from compiled code: 1.9k instructions).
+        self.lookup: Callable[[bytes], HeldChange | None] = self._held.__getitem__
         self._at: dict[tuple[str, bytes, int], bytes] = {}  # (doc, actor, seq) -> hash held
         self._numbers: dict[str, int] = {}  # doc -> its number in `documents`
-        self._absent: set[bytes] = set()  # hashes not held, in this write transaction
+        # hashes not held, in this write transaction (ingest asks it before `holds`, a call less)
+        self.absent: set[bytes] = set()
         self._tops: dict[tuple[str, bytes], int] = {}  # (doc, actor) -> highest seq held, in it
         # (seqno, doc, hash, deps) of the changes stored in this write transaction, in order, and
         # how many of them are settled (their heads and arrival written)
@@ -369,7 +393,7 @@ class Store:
 
     def _forget_unheld(self) -> None:
         """What is known not held holds only inside one transaction (or up to a rollback)."""
-        self._absent.clear()
+        self.absent.clear()
         self._tops.clear()
         self._stored.clear()
         self._settled = 0
@@ -377,10 +401,8 @@ class Store:
 
     # --- the change index (federation.verify.ChangeIndex) ----------------------------
 
-    def lookup(self, change_hash: bytes) -> HeldChange | None:
-        held = self._held.get(change_hash)
-        if held is not None:
-            return held
+    def read_held(self, change_hash: bytes) -> HeldChange | None:
+        """`lookup` of a change not remembered: read from the table, remembered if held."""
         row = self.db.execute(
             f"SELECT doc, actor, seq, max_op, deps FROM changes WHERE {BY_HASH}", (change_hash,)
         ).fetchone()
@@ -406,9 +428,8 @@ class Store:
         self._numbers.clear()
 
     def hash_at(self, doc_id: str, actor: bytes, seq: int) -> bytes | None:
-        found = self._at.get((doc_id, actor, seq))
-        if found is not None:
-            return found
+        """In a write transaction, asked first whether `seq` is past the actor's last change held:
+        the common case, a new change, answered without a key of three made and looked up."""
         if self.writing:
             top = self._tops.get((doc_id, actor))
             if top is None:
@@ -416,7 +437,10 @@ class Store:
                     "SELECT coalesce(max(seq), 0) FROM changes WHERE doc = ? AND actor = ?",
                     (doc_id, actor)).fetchone()[0])
             if seq > top:
-                return None  # past the actor's last change held: the common case, a new change
+                return None
+        found = self._at.get((doc_id, actor, seq))
+        if found is not None:
+            return found
         row = self.db.execute(
             "SELECT hash FROM changes WHERE doc = ? AND actor = ? AND seq = ?", (doc_id, actor, seq)
         ).fetchone()
@@ -447,7 +471,7 @@ class Store:
     def holds(self, change_hash: bytes) -> bool:
         if change_hash in self._held:
             return True
-        if change_hash in self._absent:
+        if change_hash in self.absent:
             return False
         row = self.db.execute(f"SELECT 1 FROM change_rows WHERE {BY_HASH}", (change_hash,)).fetchone()
         return row is not None
@@ -462,24 +486,35 @@ class Store:
             held = {bytes(r[0]) for r in self.db.execute(
                 f"SELECT hash FROM change_rows WHERE {HASH_PREFIX} IN ({','.join('?' * len(part))})",
                 [h[:8] for h in part])}  # and any other change of the same prefix: not one of them
-            self._absent.update(h for h in part if h not in held)
+            self.absent.update(part if not held else [h for h in part if h not in held])
 
     # --- accepted changes -------------------------------------------------------------
 
     def insert_change(self, vc: VerifiedChange) -> int:
         """Store one change, its row written with the others of the batch (see the class); its
         heads and arrival are written by `settle`, before commit. Returns its arrival number."""
+        c = vc.change
+        return self.insert_read(vc, vc.envelope.doc_id, c, c.hash, c.deps)
+
+    def insert_read(self, vc: VerifiedChange, doc_id: str, c: ParsedChange, change_hash: bytes,
+                    deps: tuple[bytes, ...]) -> int:
+        """`insert_change`, given what ingest already read of the change (its document, parsed
+        change, hash and dependencies): each read of a compiled object's attribute costs about
+        40 ns, more than passing it on (ingest reads them once a change)."""
         assert self.writing, "changes are stored inside a write transaction"
-        c, envelope = vc.change, vc.envelope
-        doc_id = envelope.doc_id
-        change_hash, actor, seq, max_op, deps = c.hash, c.actor, c.seq, c.max_op, c.deps
+        actor, seq, max_op = c.actor, c.seq, c.max_op
         seqno = self._next_seqno or self.last_seqno() + 1
         self._next_seqno = seqno + 1
         number = self._numbers.get(doc_id) or self._number(doc_id)
         self._rows.append((seqno, change_hash, number, actor, seq, c.start_op, max_op, b"".join(deps),
-                           envelope.signature, c.raw, vc.vouch))
-        self._remember(change_hash, HeldChange(doc_id, actor, seq, max_op, deps))
-        self._absent.discard(change_hash)
+                           vc.envelope.signature, c.raw, vc.vouch))
+        held = self._held  # _remember, inlined: a call less for every change stored
+        if len(held) >= MAX_REMEMBERED:
+            make_room(held, MAX_REMEMBERED)
+            make_room(self._at, MAX_REMEMBERED)
+        held[change_hash] = HeldChange(doc_id, actor, seq, max_op, deps)
+        self._at[(doc_id, actor, seq)] = change_hash
+        self.absent.discard(change_hash)
         tops, key = self._tops, (doc_id, actor)
         if seq > tops.get(key, seq):
             tops[key] = seq

@@ -37,7 +37,8 @@ class StagedApplyFailed(Exception):
 
 @dataclass
 class Staged:
-    """One document's staged changes, in the order they were accepted."""
+    """One document's staged changes, in the order they were accepted (DocumentCache.apply_verified
+    adds each, without a call of a method here)."""
 
     chunks: list[bytes] = field(default_factory=list)
     hashes: list[bytes] = field(default_factory=list)
@@ -47,24 +48,7 @@ class Staged:
     # does not change while they wait (DocumentCache.has_entry)
     objects: dict[Path, bytes] = field(default_factory=dict)
 
-    def add(self, chunk: bytes, change_hash: bytes, deps: Sequence[bytes]) -> None:
-        self.chunks.append(chunk)
-        self.hashes.append(change_hash)
-        self.deps.update(deps)
-        self.first = self.first or not deps
-
     def heads_after(self, before: Sequence[bytes]) -> set[bytes]:
         """The heads the document must have once every staged change is applied."""
         return {h for h in before if h not in self.deps} | \
             {h for h in self.hashes if h not in self.deps}
-
-
-def may_hold(asked: set[Path], path: Path) -> bool:
-    """Whether a staged change may have written `path`, given the paths asked about in its
-    document since the batch began (`asked`): one of them is the path or a map above it. A
-    loop: asked for about every record a change writes, and a generator given to any() cost
-    twice as much (measured)."""
-    for end in range(1, len(path) + 1):  # noqa: SIM110 (any() is the slower form measured)
-        if path[:end] in asked:
-            return True
-    return False
