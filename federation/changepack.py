@@ -66,8 +66,16 @@ def _skip_uleb(data: bytes, pos: int) -> int:
     return _read_uleb(data, pos)[1]
 
 
+# One-byte uLEB128s as bytes, and each second-to-last 7 bits with the continuation bit: compiled,
+# `bytes((n,))` is a generic call of the bytes type (about 0.7k instructions with encode_uleb's
+# bytearray for a body's length, measured); a body of under 16 kB takes two bytes of the tables.
+_BYTE: Final = tuple(bytes((n,)) for n in range(0x80))
+_LOW7: Final = tuple(bytes((n | 0x80,)) for n in range(0x80))
+SHA256: Final = hashlib.sha256  # looked up once, not in hashlib's module dict per chunk
+
+
 def _uleb(n: int) -> bytes:
-    return bytes((n,)) if n < 0x80 else encode_uleb(n)
+    return _BYTE[n] if n < 0x80 else encode_uleb(n)
 
 
 def actor_and_seq(raw: bytes) -> tuple[bytes, int]:
@@ -81,11 +89,18 @@ def actor_and_seq(raw: bytes) -> tuple[bytes, int]:
 
 
 def join_chunk(deps: list[bytes], rest: bytes) -> tuple[bytes, bytes]:
-    """The canonical chunk with these deps and body rest, and its hash."""
-    body = _uleb(len(deps)) + b"".join(deps) + rest
-    hashed = _TYPE + _uleb(len(body)) + body
-    digest = hashlib.sha256(hashed).digest()
-    return MAGIC + digest[:4] + hashed, digest
+    """The canonical chunk with these deps and body rest, and its hash. What is hashed is
+    joined at once, and so is the chunk: each `+` copied all before it (with the lengths from
+    the tables, 23.5k -> 21k instructions a change, measured)."""
+    count = _uleb(len(deps))
+    joined = b"".join(deps)
+    size = len(count) + len(joined) + len(rest)
+    if 0x80 <= size < 0x4000:
+        hashed = b"".join((_TYPE, _LOW7[size & 0x7F], _BYTE[size >> 7], count, joined, rest))
+    else:
+        hashed = b"".join((_TYPE, _uleb(size), count, joined, rest))
+    digest = SHA256(hashed).digest()
+    return b"".join((MAGIC, digest[:4], hashed)), digest
 
 
 # An envelope beside its chunk as a pack carries it: the deps, the body after them, and the
@@ -147,7 +162,7 @@ def received(pieces: Iterable[Piece]) -> list[Envelope]:
 
 
 def _hash(chunk: bytes) -> bytes:
-    return hashlib.sha256(memoryview(chunk)[8:]).digest()
+    return SHA256(memoryview(chunk)[8:]).digest()
 
 
 def _piece(envelope: Envelope) -> Piece:
