@@ -545,8 +545,10 @@ class _Judge:
         key = rows.key[n]
         if key is None or rows.insert[n]:
             raise self.fail(n, W_OVERWRITE, "a list operation on a map")
-        written = self.written.setdefault(obj, set())
-        if key in written:
+        written = self.written.get(obj)  # not setdefault: it builds a set for every op
+        if written is None:
+            written = self.written[obj] = set()
+        elif key in written:
             raise self.fail(n, W_OVERWRITE, "writes one key twice")
         written.add(key)
         return key
