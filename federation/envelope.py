@@ -21,7 +21,7 @@ from typing import Final
 
 import msgpack
 
-from .bounded import make_room
+from .bounded import keep
 from .chunk import ParsedChange, parse_change
 from .docids import DocId, parse_doc_id
 from .errors import Reason, Rejected
@@ -146,12 +146,7 @@ def _doc(doc_id: str) -> DocId:
     compiled, a dict lookup costs a few hundred instructions less than the call of the cache
     (0.18 against 0.08 us, measured). Bounded: doc ids are a peer's choice; only parsed ones."""
     found = _DOCS.get(doc_id)
-    if found is None:
-        found = parse_doc_id(doc_id)
-        if len(_DOCS) >= MAX_DOCS:
-            make_room(_DOCS, MAX_DOCS)
-        _DOCS[doc_id] = found
-    return found
+    return found if found is not None else keep(_DOCS, doc_id, parse_doc_id(doc_id), MAX_DOCS)
 
 
 _DOCS: Final[dict[str, DocId]] = {}

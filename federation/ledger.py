@@ -36,7 +36,7 @@ from .keys import KEY_BYTES, SigningKey, key_text, parse_key, verify_signature
 T = TypeVar("T")
 DEVICE_DOMAIN = b"pnyx/device/v1"
 REVOKE_DOMAIN = b"pnyx/revoke/v1"
-MAX_TEXT_CHARS = 20_000
+MAX_TEXT_CHARS: Final = 20_000  # Final: compiled, read directly, not from the module's dict
 DATE_RE = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}")
 ACTOR_HEX_RE = re.compile(f"[0-9a-f]{{{2 * ACTOR_BYTES}}}")
 
@@ -548,6 +548,16 @@ def _optional(value: Plain, convert: Any) -> Any:
     return None if value is None else convert(value)
 
 
+def _optional_int(value: Plain) -> int | None:
+    """`_optional(value, _int)`, called directly (`_optional_text`)."""
+    return None if value is None else _int(value)
+
+
+def _optional_text(value: Plain) -> str | None:
+    """`_optional(value, _text)`: compiled, `convert` is called generically, this directly."""
+    return None if value is None else _text(value)
+
+
 def _profile(raw: dict[str, Plain]) -> Profile | None:
     try:
         return Profile(_text(raw["assembly"]), _text(raw["name"]), _text(raw.get("place", "")),
@@ -592,12 +602,12 @@ def _decision(key: str, plain: Plain) -> Decision:
     return Decision(  # by position: compiled, keywords cost a dict per call
         key, _text(raw["title"]), _text(raw["text"]), parse_date(raw["date"]),
         Tally(_int(raw["for"]), _int(raw["against"]), _int(raw["abstain"])),
-        _optional(raw.get("quorum"), _int), _text(raw.get("dissent", "")),
-        _optional(raw.get("supersedes"), _text), _text(raw["kind"]), _optional(raw.get("subject"), _text),
+        _optional_int(raw.get("quorum")), _text(raw.get("dissent", "")),
+        _optional_text(raw.get("supersedes")), _text(raw["kind"]), _optional_text(raw.get("subject")),
         raw["bylaws"] if isinstance(raw.get("bylaws"), dict) else None,
         raw["sortition"] if isinstance(raw.get("sortition"), dict) else None,
         raw["reopening"] if isinstance(raw.get("reopening"), dict) else None,
-        _optional(raw.get("revote_of"), _text),
+        _optional_text(raw.get("revote_of")),
     )
 
 

@@ -20,7 +20,7 @@ from pnyx.federation.chunk import encode_uleb, parse_change
 from pnyx.federation.columns import Reader
 from pnyx.federation.docids import RECORD_ALPHABET, RECORD_ID_RE, parse_doc_id
 from pnyx.federation.envelope import Envelope, VerifiedChange
-from pnyx.federation.errors import Rejected
+from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import MADE
 from pnyx.federation.writerules import Path as RulePath
@@ -299,3 +299,38 @@ def test_joined_chunks_are_the_chunks_concatenation_builds(deps: list[bytes], si
     hashed = bytes((chunk.CHANGE_CHUNK,)) + encode_uleb(len(body)) + body
     digest = hashlib.sha256(hashed).digest()
     assert changepack.join_chunk(deps, rest) == (chunk.MAGIC + digest[:4] + hashed, digest)
+
+
+def header_read_by_a_reader(data: bytes) -> tuple[object, ...] | None:
+    """What chunk.parse_change's Reader says of a type 1 chunk's header (None: nothing wrong)."""
+    header = Reader(data, short=chunk.TRUNCATED)
+    try:
+        header.take(9)
+        length = header.uleb()
+    except Rejected as exc:
+        return ("refused", exc.reason, exc.detail)
+    if length > header.remaining():
+        return ("refused", Reason.TRUNCATED, f"body of {length} bytes, {header.remaining()} present")
+    if length < header.remaining():
+        return ("refused", Reason.TRAILING_BYTES, f"{header.remaining() - length} bytes after the body")
+    return None
+
+
+@SETTINGS
+@given(st.sampled_from(SEEDS), st.integers(0, 3), st.binary(min_size=0, max_size=3),
+       st.integers(-2, 2))
+def test_chunk_headers_read_fast_are_read_as_a_reader_reads_them(
+        seed: tuple[str, bytes], cut: int, length: bytes, extra: int) -> None:
+    """parse_change's header fast path (a two-byte body length, read in place) against a
+    Reader: lengths of one to three bytes, minimal or not, short or long by a byte or two."""
+    raw = seed[1]
+    body = raw[9 + len(encode_uleb(len(raw) - 9)):]
+    if extra < 0:
+        body = body[:extra]
+    data = raw[:9] + (length if cut else encode_uleb(len(body))) + body + bytes(max(extra, 0))
+    expected = header_read_by_a_reader(data)
+    got = outcome(lambda: parse_change(data))
+    if expected is not None:
+        assert got == expected
+    else:  # the header passes: whatever follows is the body's (its checksum first)
+        assert got[0] == "read" or got[1] is not Reason.TRUNCATED or "body of" not in str(got[2])
