@@ -18,3 +18,11 @@ def make_room(memory: dict[K, V], most: int) -> None:
     if len(memory) >= most:
         for key in list(itertools.islice(memory, len(memory) // 2)):
             del memory[key]
+
+
+def keep(memory: dict[K, V], key: K, value: V, most: int) -> V:
+    """`memory[key] = value` in a memory of at most `most` entries (room made first); `value`.
+    For the memos of compiled modules whose misses are rare: a call into source code."""
+    make_room(memory, most)
+    memory[key] = value
+    return value

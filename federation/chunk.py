@@ -108,21 +108,30 @@ def parse_change(data: bytes, digest: bytes | None = None) -> ParsedChange:
         raise Rejected(Reason.OVERSIZED, f"chunk of {len(data)} bytes")
     if data[:4] != MAGIC[:len(data[:4])]:
         raise Rejected(Reason.BAD_MAGIC, data[:4].hex())
-    header = Reader(data, short=TRUNCATED)
-    header.take(8)
     checksum = data[4:8]
-    kind = header.take(1)[0]
-    if kind not in (CHANGE_CHUNK, DEFLATED_CHANGE_CHUNK):
-        raise Rejected(Reason.NOT_A_CHANGE, f"chunk type {kind}")
-    length = header.uleb()
-    if length > header.remaining():
-        raise Rejected(Reason.TRUNCATED, f"body of {length} bytes, {header.remaining()} present")
-    if length < header.remaining():
-        raise Rejected(Reason.TRAILING_BYTES, f"{header.remaining() - length} bytes after the body")
-    if kind == CHANGE_CHUNK:
-        raw, body = data, data[header.pos:]
+    size = len(data)
+    if size > 11 and data[8] == CHANGE_CHUNK and data[9] >= 0x80 and 0 < data[10] < 0x80 \
+            and size - 11 == (data[9] & 0x7F | data[10] << 7):
+        # the usual chunk, read here: a change whose body takes a minimal two-byte length
+        # (128 bytes to 16 kB) and exactly the rest; any other is read by a Reader, which
+        # says what is wrong with it (0.5k instructions a change, measured)
+        kind, start = CHANGE_CHUNK, 11
     else:
-        body = inflate(data[header.pos:])
+        header = Reader(data, short=TRUNCATED)
+        header.take(8)
+        kind = header.take(1)[0]
+        if kind not in (CHANGE_CHUNK, DEFLATED_CHANGE_CHUNK):
+            raise Rejected(Reason.NOT_A_CHANGE, f"chunk type {kind}")
+        length = header.uleb()
+        if length > header.remaining():
+            raise Rejected(Reason.TRUNCATED, f"body of {length} bytes, {header.remaining()} present")
+        if length < header.remaining():
+            raise Rejected(Reason.TRAILING_BYTES, f"{header.remaining() - length} bytes after the body")
+        start = header.pos
+    if kind == CHANGE_CHUNK:
+        raw, body = data, data[start:]
+    else:
+        body = inflate(data[start:])
         raw = MAGIC + checksum + bytes([CHANGE_CHUNK]) + encode_uleb(len(body)) + body
         if len(raw) > MAX_CHUNK_BYTES:
             raise Rejected(Reason.OVERSIZED, f"inflated chunk of {len(raw)} bytes")

@@ -183,6 +183,10 @@ def remember(memo: dict[bytes, T], column: bytes, decoded: T) -> None:
         memo[column] = decoded
 
 
+# Each byte as bytes: compiled, `bytes((n,))` is a generic call of the bytes type.
+BYTES: Final = tuple(bytes((n,)) for n in range(0x100))
+
+
 class _Unusual(Exception):
     """A column the fast decoders leave to the exact one: it decodes it or says what is wrong."""
 
@@ -284,7 +288,7 @@ def _after_first(column: bytes, rows: int) -> list[str | None] | None:
         first = column[2:stop].decode("ascii")
     except UnicodeDecodeError:
         return None
-    rest_column = bytes([run + 1]) + column[stop:]
+    rest_column = BYTES[run + 1] + column[stop:]
     rest = _recalled(_STRINGS, rest_column, rows - 1)
     if rest is None:
         try:

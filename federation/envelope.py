@@ -21,6 +21,7 @@ from typing import Final
 
 import msgpack
 
+from .bounded import keep
 from .chunk import ParsedChange, parse_change
 from .docids import DocId, parse_doc_id
 from .errors import Reason, Rejected
@@ -140,9 +141,21 @@ def envelope_from_wire(value: object, vouched: bool = False) -> Envelope:
     return Envelope(doc_id, change, signer, signature)
 
 
+def _doc(doc_id: str) -> DocId:
+    """`parse_doc_id(doc_id)` (itself remembered by functools), read first from a dict here:
+    compiled, a dict lookup costs a few hundred instructions less than the call of the cache
+    (0.18 against 0.08 us, measured). Bounded: doc ids are a peer's choice; only parsed ones."""
+    found = _DOCS.get(doc_id)
+    return found if found is not None else keep(_DOCS, doc_id, parse_doc_id(doc_id), MAX_DOCS)
+
+
+_DOCS: Final[dict[str, DocId]] = {}
+MAX_DOCS: Final = 1024
+
+
 def check_envelope(envelope: Envelope) -> VerifiedChange:
     """The stateless checks, in the order protocol-spec/changes.md gives them."""
-    doc = parse_doc_id(envelope.doc_id)
+    doc = _doc(envelope.doc_id)
     change = parse_change(envelope.change, envelope.digest)
     if change.actor[:KEY_BYTES] != envelope.signer or len(change.actor) != ACTOR_BYTES:
         raise Rejected(Reason.ACTOR_NOT_SIGNER, "the actor id must be the signer key + 8 bytes")
@@ -172,7 +185,7 @@ def recheck_envelope(envelope: Envelope, vouch: bytes | None = None) -> Verified
     """An envelope that passed `check_envelope` here before and was kept in canonical form
     (the pending set, with the hash of its voucher if it had one): parsed again, without
     verifying its signature or voucher a second time."""
-    return VerifiedChange(envelope, parse_doc_id(envelope.doc_id), parse_change(envelope.change),
+    return VerifiedChange(envelope, _doc(envelope.doc_id), parse_change(envelope.change),
                           vouch)
 
 

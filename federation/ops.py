@@ -249,7 +249,7 @@ class _Columns:
         """The rows read column by column: what `row_by_row` reads, and Rejected whenever it
         is (perhaps for another row: then `row_by_row` says which is first)."""
         n = len(self.action)
-        objs = self.objects()
+        objs = self.objects(start)
         keys = self.key_str
         elems: list[OpId | None] = nulls(n)
         if _any_null(keys):
@@ -268,10 +268,12 @@ class _Columns:
                     kinds[i], values[i] = "", None
         return Rows(start, self.actors[0], objs, keys, elems, self.insert, actions, kinds, values, preds)
 
-    def objects(self) -> list[OpId | None]:
+    def objects(self, start: int) -> list[OpId | None]:
         """The object each row writes to: rows of one object follow each other and share its
         id, so an id is built only where the object changes (a dict of the ids built, to
-        find one again, cost more than building the few a change writes to, measured)."""
+        find one again, cost more than building the few a change writes to, measured), and
+        an object made before this change (`start`: its first op) is taken from the ids
+        remembered of earlier changes (`_held_id`)."""
         objs: list[OpId | None] = []
         obj_actor = self.obj_actor
         last_ctr: int | None = -1
@@ -283,7 +285,10 @@ class _Columns:
             if (ctr is not last_ctr or actor is not last_actor) \
                     and (ctr != last_ctr or actor != last_actor):
                 last_ctr, last_actor = ctr, actor
-                obj = _op_id(ctr, self.actor_of(actor), "object")
+                if ctr is not None and ctr < start:
+                    obj = _held_id(ctr, self.actor_of(actor))
+                else:
+                    obj = _op_id(ctr, self.actor_of(actor), "object")
             objs.append(obj)
         return objs
 
@@ -343,6 +348,26 @@ def _any_null(column: list[Any]) -> bool:
     """`None in column`, compared by identity: `in` asks each str or int whether it equals
     None (two calls an item), which for a few columns of every change adds up."""
     return any(item is None for item in column)  # compiled: a loop, no generator
+
+
+def _held_id(counter: int, actor: bytes | None) -> OpId | None:
+    """`_op_id(counter, actor, "object")` of an object made before the change writing to it:
+    changes of one kind write into the same few maps (a ledger's collections), so their ids
+    are remembered by counter (a bounded memo; only ids built whole), not built again (1.3k
+    instructions each, a NamedTuple built through tuple.__new__, measured)."""
+    found = _HELD_IDS.get(counter)
+    if found is not None and found[1] == actor:
+        return found
+    made = _op_id(counter, actor, "object")
+    if made is not None:
+        if len(_HELD_IDS) >= MAX_HELD_IDS:
+            make_room(_HELD_IDS, MAX_HELD_IDS)
+        _HELD_IDS[counter] = made
+    return made
+
+
+_HELD_IDS: Final[dict[int, OpId]] = {}
+MAX_HELD_IDS: Final = 256
 
 
 def _pred(i: int, counter: int | None, actor: bytes | None) -> OpId:

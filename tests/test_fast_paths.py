@@ -4,7 +4,10 @@ values, or the same refusal with the same detail), and their memos stay bounded.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,12 +15,12 @@ from typing import Any
 import msgpack
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from pnyx.federation import chunk, columns, ops, writerules
+from pnyx.federation import changepack, chunk, columns, ledger, ops, writerules
 from pnyx.federation.chunk import encode_uleb, parse_change
 from pnyx.federation.columns import Reader
 from pnyx.federation.docids import RECORD_ALPHABET, RECORD_ID_RE, parse_doc_id
 from pnyx.federation.envelope import Envelope, VerifiedChange
-from pnyx.federation.errors import Rejected
+from pnyx.federation.errors import Reason, Rejected
 from pnyx.federation.ops import OpId
 from pnyx.federation.writerules import MADE
 from pnyx.federation.writerules import Path as RulePath
@@ -139,6 +142,33 @@ def test_string_columns_differing_only_in_their_first_string_read_as_the_exact_d
 @example("abcdefghij234567\n").via("a record id, then a newline")
 def test_record_keys_are_judged_as_the_record_id_pattern_judges_them(key: str) -> None:
     assert writerules._segment_matches("{record}", key) == (RECORD_ID_RE.match(key) is not None)
+    assert ledger.record_id(key) == (RECORD_ID_RE.match(key) is not None)
+
+
+@SETTINGS
+@given(st.text(alphabet="0123456789-W:T ", min_size=0, max_size=12) | st.text(max_size=12))
+@example("2026-04-10").via("a date")
+@example("2026-02-30").via("no such day")
+@example("20260410").via("a form Python reads, ledgers do not")
+def test_dates_remembered_are_read_as_the_first_reading_reads_them(text: str) -> None:
+    def outcome() -> object:
+        try:
+            return ledger.parse_date(text)
+        except ValueError as exc:
+            return str(exc)
+    first = outcome()
+    assert outcome() == first  # the second from the memo, when the first was a date
+    expected = dt.date.fromisoformat(text) if re.fullmatch("[0-9]{4}-[0-9]{2}-[0-9]{2}", text) \
+        and _iso(text) else None
+    assert (first if isinstance(first, dt.date) else None) == expected
+
+
+def _iso(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def seed_changes() -> list[tuple[str, bytes]]:
@@ -257,3 +287,50 @@ def test_ints_of_two_bytes_are_read_as_the_exact_decoder_reads_them() -> None:
         for second in range(0x100):
             fast, exact = fast_and_exact(bytes([first, second]))
             assert fast == exact, (first, second)
+
+
+@SETTINGS
+@given(st.lists(st.binary(min_size=32, max_size=32), max_size=3),
+       st.sampled_from([0, 1, 0x7E, 0x7F, 0x80, 0x81, 0x3FFE, 0x3FFF, 0x4000, 0x4001, 70_000]))
+def test_joined_chunks_are_the_chunks_concatenation_builds(deps: list[bytes], size: int) -> None:
+    """changepack.join_chunk's lengths from its tables and its joins, against `+` and encode_uleb."""
+    rest = bytes(max(0, size - 1 - 32 * len(deps)))
+    body = encode_uleb(len(deps)) + b"".join(deps) + rest
+    hashed = bytes((chunk.CHANGE_CHUNK,)) + encode_uleb(len(body)) + body
+    digest = hashlib.sha256(hashed).digest()
+    assert changepack.join_chunk(deps, rest) == (chunk.MAGIC + digest[:4] + hashed, digest)
+
+
+def header_read_by_a_reader(data: bytes) -> tuple[object, ...] | None:
+    """What chunk.parse_change's Reader says of a type 1 chunk's header (None: nothing wrong)."""
+    header = Reader(data, short=chunk.TRUNCATED)
+    try:
+        header.take(9)
+        length = header.uleb()
+    except Rejected as exc:
+        return ("refused", exc.reason, exc.detail)
+    if length > header.remaining():
+        return ("refused", Reason.TRUNCATED, f"body of {length} bytes, {header.remaining()} present")
+    if length < header.remaining():
+        return ("refused", Reason.TRAILING_BYTES, f"{header.remaining() - length} bytes after the body")
+    return None
+
+
+@SETTINGS
+@given(st.sampled_from(SEEDS), st.integers(0, 3), st.binary(min_size=0, max_size=3),
+       st.integers(-2, 2))
+def test_chunk_headers_read_fast_are_read_as_a_reader_reads_them(
+        seed: tuple[str, bytes], cut: int, length: bytes, extra: int) -> None:
+    """parse_change's header fast path (a two-byte body length, read in place) against a
+    Reader: lengths of one to three bytes, minimal or not, short or long by a byte or two."""
+    raw = seed[1]
+    body = raw[9 + len(encode_uleb(len(raw) - 9)):]
+    if extra < 0:
+        body = body[:extra]
+    data = raw[:9] + (length if cut else encode_uleb(len(body))) + body + bytes(max(extra, 0))
+    expected = header_read_by_a_reader(data)
+    got = outcome(lambda: parse_change(data))
+    if expected is not None:
+        assert got == expected
+    else:  # the header passes: whatever follows is the body's (its checksum first)
+        assert got[0] == "read" or got[1] is not Reason.TRUNCATED or "body of" not in str(got[2])

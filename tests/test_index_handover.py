@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from automerge.core import Transaction
 from pnyx.daemon.store.documents import DocumentCache
 from pnyx.daemon.store.ledgerindex import LedgerIndex
+from pnyx.federation import ops
 from pnyx.federation.amvalues import Plain, ensure_map, put_value
 from pnyx.federation.docids import DocKind
 from pnyx.federation.ops import Action, OpId, Rows, made_under_keys
@@ -89,3 +90,26 @@ def test_a_record_read_from_its_columns_keeps_its_keys_in_order_and_a_key_put_tw
     ((parent, key, op, value),) = made_under_keys(rows)
     assert (parent, key, op) == (OpId(1, b"x"), "recordaaaaaaaaaa", made)
     assert isinstance(value, dict) and list(value.items()) == [("a", "later"), ("b", "bee"), ("c", None)]
+
+
+def test_one_record_is_taken_from_the_columns_only_when_every_other_row_puts_into_it() -> None:
+    """ops._one_record against a row by row test, on tricky rows (op 0 claiming to write into
+    the map it makes, an insert, a second make, a row into the root)."""
+    made, elsewhere = OpId(3, ACTOR), OpId(1, b"x")
+    put, make = int(Action.PUT), int(Action.MAKE_MAP)
+
+    def rows(objs: list[OpId | None], inserts: list[bool], actions: list[int]) -> Rows:
+        return Rows(3, ACTOR, objs, ["recordaaaaaaaaaa", "b", "a"], [None] * 3, inserts, actions,
+                    ["", "str", "int"], [None, "bee", 1], [()] * 3)
+
+    def row_by_row(r: Rows) -> bool:
+        return all(r.action[i] == put and r.key[i] is not None and not r.insert[i]
+                   and r.kind[i] in ops.PLAIN_KINDS and r.obj[i] == made for i in range(1, 3))
+
+    cases = [rows([elsewhere, made, made], [False] * 3, [make, put, put]),
+             rows([made, made, elsewhere], [False] * 3, [make, put, put]),  # op 0 "into" itself
+             rows([elsewhere, made, made], [False, False, True], [make, put, put]),
+             rows([elsewhere, made, made], [False] * 3, [make, put, make]),
+             rows([elsewhere, made, None], [False] * 3, [make, put, put])]
+    assert [ops._one_record(r) is not None for r in cases] == [row_by_row(r) for r in cases] \
+        == [True, False, False, False, False]
