@@ -346,14 +346,23 @@ def violation(n: int, op: Op, rule: str, detail: str, row_: Row | None = None) -
 class Written:
     """What a change the rules allow writes: every value put, by path (a map or list made
     there as MADE), and its operations as decoded to judge them, so that an index of what
-    it writes reads them without decoding the change again (ops.made_under_keys). A plain
-    slotted class: built for every change, as ops.Rows is."""
+    it writes reads them without decoding the change again (ops.made_under_keys); and
+    whether it puts anything under `devices`, which the daemon asks of every ledger change
+    (the device entries it may reuse): found here, compiled, in 1/4 of the instructions the
+    same loop over `values` took in the daemon (5.6k a change, callgrind). A plain slotted
+    class: built for every change, as ops.Rows is."""
 
-    __slots__ = ("rows", "values")
+    __slots__ = ("devices", "rows", "values")
 
     def __init__(self, values: Mapping[Path, Value], rows: Rows) -> None:
         self.values = values
         self.rows = rows
+        devices = False
+        for path in values:
+            if path[0] == "devices":
+                devices = True
+                break
+        self.devices = devices
 
 
 def check_writes(vc: VerifiedChange, held: HeldObjects, grouped: bool = True) -> Written:

@@ -269,6 +269,8 @@ def test_fields_judged_at_once_are_judged_as_op_by_op(
         change = parse_change(raw)
         vc = VerifiedChange(Envelope(doc_id, raw, bytes(32), b""), parse_doc_id(doc_id), change)
         written = writerules.check_writes(vc, Held(), grouped)
+        # what the daemon asks of every ledger change: whether it writes under `devices`
+        assert written.devices == ("devices" in {path[0] for path in written.values})
         return sorted((p, "made" if v is MADE else v) for p, v in written.values.items())
 
     fast, slow = fast_and_slow(lambda: judge(True), lambda: judge(False))

@@ -24,7 +24,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
-from operator import itemgetter
 
 from pnyx.federation.chunk import ParsedChange
 from pnyx.federation.docids import DocKind, ledger_id
@@ -55,7 +54,6 @@ from .staging import StagedApplyFailed
 # to 134 MB (bench ingest's), to 142 MB at 5,000 for 0.25 frames a change at 50k.
 BATCH = 2_000
 NEVER_HELD = 4_096  # hashes of changes that can never be held here, remembered (Ingestor._never)
-_first = itemgetter(0)  # a path's first segment
 LEDGER = DocKind.LEDGER  # a module's name: an enum's member looked up on its class cost 0.14 us (measured)
 NONE_RELEASED: tuple[VerifiedChange, ...] = ()  # what most changes release: no list made for each
 
@@ -285,8 +283,7 @@ class Ingestor:
             # Whether it writes on `devices` (DocumentCache.mark_stored): the write rules found the
             # path of every value it puts. A change they hand on no values for (one of no
             # operations) is scanned whole (federation.ledger.may_change_devices).
-            values = written.values
-            devices = "devices" in map(_first, values) if values else may_change_devices(change.raw, 1)
+            devices = written.devices if written.values else may_change_devices(change.raw, 1)
             docs.mark_stored(doc_id, seqno, change_hash, deps, devices)
             if self._ledgers is not None:
                 self._ledgers.stored(change, written.rows)
