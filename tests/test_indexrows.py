@@ -14,6 +14,7 @@ from pnyx.federation.indexrows import (
     DEVICES,
     INDEXED,
     MANDATES,
+    NULL,
     Certified,
     Record,
     Revocations,
@@ -84,14 +85,14 @@ def test_records_made_asks_for_the_devices_the_genesis_writes_in_its_map() -> No
 def test_a_decision_row_holds_its_value_date_and_references() -> None:
     ((row, writers),) = rows_of([(DECISIONS, "cccccccccccccccc", ACTOR, 3, DECISION)])
     assert row == (5, DECISIONS, "cccccccccccccccc", ACTOR, 3, msgpack.packb(DECISION), "2026-03-04",
-                   "recall", "bbbbbbbbbbbbbbbb", None, None, None, None, None, None,
+                   "recall", "bbbbbbbbbbbbbbbb", NULL, NULL, NULL, NULL, NULL, NULL,
                    id_hash("cccccccccccccccc"))
     assert writers == () and is_shown(row) == 1
 
 
 def test_a_mandate_row_names_its_person_and_who_writes_its_log() -> None:
     ((row, writers),) = rows_of([(MANDATES, "dddddddddddddddd", ACTOR, 3, MANDATE)])
-    assert row[6:15] == ("", None, None, None, None, "aaaaaaaaaaaaaaaa", "name:Ana", "water", None)
+    assert row[6:15] == ("", NULL, NULL, NULL, NULL, "aaaaaaaaaaaaaaaa", "name:Ana", "water", NULL)
     assert list(writers) == ["ed25519:ben"]
 
 
@@ -107,7 +108,7 @@ def test_void_past_the_cut_of_a_revoked_device() -> None:
     records = [(DECISIONS, "cccccccccccccccc", ACTOR, counter, DECISION) for counter in (3, 4)]
     records.append(("needs", "eeeeeeeeeeeeeeee", ACTOR, 9, {}))  # only decisions and mandates are void
     rows = rows_of(records, revoked)
-    assert [row[14] for row, _ in rows] == [None, "revoked", None]
+    assert [row[14] for row, _ in rows] == [NULL, "revoked", NULL]
     assert [is_shown(row) for row, _ in rows] == [1, 0, 1]
 
 

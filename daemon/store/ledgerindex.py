@@ -63,6 +63,7 @@ from pnyx.federation.indexrows import (
     DEVICES,
     INDEXED,
     MANDATES,
+    NULLABLE,
     Record,
     Revocations,
     Row,
@@ -159,7 +160,8 @@ CREATE TABLE IF NOT EXISTS ledger_indexed (
 """
 COLUMNS = ("ledger", "collection", "id", "actor", "counter", "entry", "day", "kind", "subject", "supersedes",
            "revote_of", "decision", "person", "council", "void", "id_hash")
-VALUES = f"({', '.join('?' for _ in COLUMNS)})"
+# a row's NULLs come as indexrows.NULL, not None (see there)
+VALUES = f"({', '.join('nullif(?, 0)' if at in NULLABLE else '?' for at in range(len(COLUMNS)))})"
 ROW = f"({', '.join(COLUMNS)}) VALUES {VALUES}"
 # OR FAIL: a statement that may stop halfway (an insert of many rows, INSERT_ROWS, whose rows
 # each may break a constraint) otherwise keeps a statement journal, a copy of every page it
@@ -459,8 +461,8 @@ class LedgerIndex:
         for row, writers in twins:  # after the row each is a twin of, held or inserted above
             self._concurrent(row, writers, shown)
         issuing = [row[2] for row, _ in rows if row[1] == DECISIONS]
-        self._date_mandates(ledger, issuing + [decision for row, _ in rows
-                                               if row[1] == MANDATES and (decision := row[11]) is not None])
+        issued = [decision for row, _ in rows if row[1] == MANDATES and isinstance(decision := row[11], str)]
+        self._date_mandates(ledger, issuing + issued)
         return shown
 
     def _held(self, ledger: int, rows: list[tuple[Row, Sequence[str]]]) -> set[tuple[str, str]]:
