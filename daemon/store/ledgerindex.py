@@ -460,10 +460,21 @@ class LedgerIndex:
             self._insert(fresh[at:at + CHUNK], shown)
         for row, writers in twins:  # after the row each is a twin of, held or inserted above
             self._concurrent(row, writers, shown)
-        issuing = [row[2] for row, _ in rows if row[1] == DECISIONS]
-        issued = [decision for row, _ in rows if row[1] == MANDATES and isinstance(decision := row[11], str)]
-        self._date_mandates(ledger, issuing + issued)
+        if self._any_mandate(ledger):  # or none to date
+            issuing = [row[2] for row, _ in rows if row[1] == DECISIONS]
+            issued = [decision for row, _ in rows
+                      if row[1] == MANDATES and isinstance(decision := row[11], str)]
+            self._date_mandates(ledger, issuing + issued)
         return shown
+
+    def _any_mandate(self, ledger: int) -> bool:
+        """Whether a ledger holds any mandate naming its decision (those inserted just now too):
+        one search of the index of decisions, where a ledger of decisions alone (the bench's)
+        spent 5,000 instructions a change finding that none of its decisions issues any
+        (callgrind, packs ingest: 572,188 -> 567,173)."""
+        return self.store.db.execute(
+            "SELECT 1 FROM ledger_entries INDEXED BY ledger_entries_by_decision"
+            " WHERE ledger = ? AND decision IS NOT NULL LIMIT 1", (ledger,)).fetchone() is not None
 
     def _held(self, ledger: int, rows: list[tuple[Row, Sequence[str]]]) -> set[tuple[str, str]]:
         """Which of these rows' records (collection, id) the index holds already: made again
