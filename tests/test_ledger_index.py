@@ -449,16 +449,16 @@ def test_a_row_refused_halfway_through_a_chunk_takes_back_the_whole_batch(
     ingestor.ingest(assembly.envelopes())
     held, rows = store.count_changes(), index_rows(store.db)
 
-    rows_of = ledgerindex.index_rows
+    shaped = ledgerindex.shaped
 
     def one_refused(*args: Any) -> Any:
-        made = rows_of(*args)
-        row, writers = made[CHUNK // 2]
-        made[CHUNK // 2] = ((*row[:2], None, *row[3:]), writers)  # an id NULL: NOT NULL refuses it
+        made = shaped(*args)
+        bound = next(iter(made.values()))
+        bound[CHUNK // 2] = (None, *bound[CHUNK // 2][1:])  # an id NULL: NOT NULL refuses it
         return made
 
     with monkeypatch.context() as patched:
-        patched.setattr(ledgerindex, "index_rows", one_refused)
+        patched.setattr(ledgerindex, "shaped", one_refused)
         with pytest.raises(sqlite3.IntegrityError):
             ingestor.ingest(batch)
     assert (store.count_changes(), index_rows(store.db)) == (held, rows)
