@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Sequence
 from hashlib import blake2b
-from typing import Final
+from typing import Final, cast
 
 from .amvalues import Plain
 from .chunk import ParsedChange
@@ -43,12 +43,13 @@ NULLABLE: Final = range(7, 15)  # the columns that hold NULL as NULL
 # A row of ledger_entries, in the order of its columns (ledgerindex.COLUMNS).
 Row = tuple[int, str, str, bytes, int, bytes | None, str, str | int, str | int, str | int,
             str | int, str | int, str | int, str | int, str | int, int]
-# Rows inserted many to a statement are grouped by their collection and which of their NULLABLE
-# columns are NULL (a bit each, from kind's up): the statement writes those, and the ledger once,
-# and binds the rest (`shaped`), where a row binding all 16 columns, 10 of a plain decision's
-# the same for every row, cost their binding 5,700 instructions more (callgrind, packs ingest:
-# 567,173 -> 561,444 instructions a change).
-Shape = tuple[str, int]
+# Rows inserted many to a statement are grouped by their collection, which of their NULLABLE
+# columns are NULL (a bit each, from kind's up) and their actor: the statement writes the first
+# two, binds the ledger and the actor once, and binds the rest (`shaped`), where a row binding
+# all 16 columns, 11 of a plain decision's the same for every row of its actor, cost their
+# binding 5,700 instructions more (callgrind, packs ingest: 567,173 -> 561,444 instructions a
+# change), 2,100 more with the actor bound for each row (561,444 -> 559,374).
+Shape = tuple[str, int, bytes]
 Bound = list[object]
 # A record as a change makes it: (collection, id, and the op making it: actor, counter; value)
 Record = tuple[str, str, bytes, int, Plain]
@@ -98,14 +99,14 @@ def index_rows(ledger: int, records: list[Record], revoked: Revocations, pack: C
 
 def shaped(rows: Sequence[tuple[tuple[object, ...], object]]) -> dict[Shape, list[Bound]]:
     """The rows grouped by their Shape, each as the index's insert of its shape binds it: its
-    id, actor, counter, entry and day, the NULLABLE columns that hold a value, its id_hash.
+    id, counter, entry and day, the NULLABLE columns that hold a value, its id_hash.
     (Each row typed a plain tuple: as a Row, mypyc unpacked its 16 fields into a struct, and
     read it by index boxing them again, at 8,000 instructions a row.)"""
     out: dict[Shape, list[Bound]] = {}
     for row, _ in rows:
         nulls = 0
         bit = 1
-        values: Bound = [row[2], row[3], row[4], row[5], row[6]]
+        values: Bound = [row[2], row[4], row[5], row[6]]
         for at in range(7, 15):  # NULLABLE
             value = row[at]
             if isinstance(value, str):
@@ -114,7 +115,7 @@ def shaped(rows: Sequence[tuple[tuple[object, ...], object]]) -> dict[Shape, lis
                 nulls |= bit
             bit <<= 1
         values.append(row[15])
-        shape = (str(row[1]), nulls)
+        shape = (str(row[1]), nulls, cast(bytes, row[3]))
         found = out.get(shape)
         if found is None:
             found = out[shape] = []

@@ -123,25 +123,28 @@ def test_tally_counts_the_rows_shown_and_lists_writers() -> None:
     assert counts[DECISIONS] == 1 and counts[MANDATES] == 1
 
 
-def test_shaped_groups_rows_by_collection_and_nulls_and_binds_the_rest() -> None:
-    """Each row comes back, under its shape, as the columns the insert of its shape binds: the
-    NULLABLE columns that hold a value, in order, between its day and its id_hash."""
+def test_shaped_groups_rows_by_collection_nulls_and_actor_and_binds_the_rest() -> None:
+    """Each row comes back, under its shape, as the columns the insert of its shape binds: its
+    id, counter, entry and day, the NULLABLE columns that hold a value, in order, its id_hash."""
     revoked = {REVOKED_DEVICE: ("revoked", {ACTOR.hex(): 3})}
+    other = bytes(range(1, 33)) + bytes(8)
     rows = rows_of([(DECISIONS, "cccccccccccccccc", ACTOR, 3, DECISION),
                     (MANDATES, "dddddddddddddddd", ACTOR, 4, MANDATE),
                     (DECISIONS, "ffffffffffffffff", ACTOR, 5, {**DECISION, "subject": None}),
                     (DECISIONS, "gggggggggggggggg", ACTOR, 3, DECISION),
+                    (DECISIONS, "hhhhhhhhhhhhhhhh", other, 3, DECISION),
                     ("needs", "eeeeeeeeeeeeeeee", ACTOR, 9, {})], revoked)
     got = shaped(rows)
     # a bit a NULL column, kind's the lowest: the third decision and the mandate are void
-    assert list(got) == [(DECISIONS, 0b11111100), (MANDATES, 0b00001111), (DECISIONS, 0b01111110),
-                         ("needs", 0b11111111)]
-    assert len(got[DECISIONS, 0b11111100]) == 2
+    assert list(got) == [(DECISIONS, 0b11111100, ACTOR), (MANDATES, 0b00001111, ACTOR),
+                         (DECISIONS, 0b01111110, ACTOR), (DECISIONS, 0b11111100, other),
+                         ("needs", 0b11111111, ACTOR)]
+    assert len(got[DECISIONS, 0b11111100, ACTOR]) == 2
     restored = []
-    for (collection, nulls), bound in got.items():
+    for (collection, nulls, actor), bound in got.items():
         for values in bound:
-            given = iter(values[5:-1])
+            given = iter(values[4:-1])
             nullable = tuple(NULL if nulls >> at & 1 else next(given) for at in range(8))
-            restored.append((5, collection, *values[:5], *nullable, values[-1]))
+            restored.append((5, collection, values[0], actor, *values[1:4], *nullable, values[-1]))
     by_id = itemgetter(2)
     assert sorted(restored, key=by_id) == sorted((row for row, _ in rows), key=by_id)
