@@ -44,12 +44,13 @@ NULLABLE: Final = range(7, 15)  # the columns that hold NULL as NULL
 Row = tuple[int, str, str, bytes, int, bytes | None, str, str | int, str | int, str | int,
             str | int, str | int, str | int, str | int, str | int, int]
 # Rows inserted many to a statement are grouped by their collection, which of their NULLABLE
-# columns are NULL (a bit each, from kind's up) and their actor: the statement writes the first
-# two, binds the ledger and the actor once, and binds the rest (`shaped`), where a row binding
+# columns are NULL (a bit each, from kind's up), their actor and kind: the statement writes the
+# first two, binds the ledger, actor and kind once, and the rest a row (`shaped`), where a row binding
 # all 16 columns, 11 of a plain decision's the same for every row of its actor, cost their
 # binding 5,700 instructions more (callgrind, packs ingest: 567,173 -> 561,444 instructions a
-# change), 2,100 more with the actor bound for each row (561,444 -> 559,374).
-Shape = tuple[str, int, bytes]
+# change), 2,100 more with the actor bound for each row (561,444 -> 559,374), 450 more with the
+# kind (a shape's, "" where NULL) bound for each row (559,374 -> 558,926).
+Shape = tuple[str, int, bytes, str]
 Bound = list[object]
 # A record as a change makes it: (collection, id, and the op making it: actor, counter; value)
 Record = tuple[str, str, bytes, int, Plain]
@@ -99,15 +100,19 @@ def index_rows(ledger: int, records: list[Record], revoked: Revocations, pack: C
 
 def shaped(rows: Sequence[tuple[tuple[object, ...], object]]) -> dict[Shape, list[Bound]]:
     """The rows grouped by their Shape, each as the index's insert of its shape binds it: its
-    id, counter, entry and day, the NULLABLE columns that hold a value, its id_hash.
+    id, counter, entry and day, the NULLABLE columns after kind that hold a value, its id_hash.
     (Each row typed a plain tuple: as a Row, mypyc unpacked its 16 fields into a struct, and
     read it by index boxing them again, at 8,000 instructions a row.)"""
     out: dict[Shape, list[Bound]] = {}
     for row, _ in rows:
         nulls = 0
-        bit = 1
         values: Bound = [row[2], row[4], row[5], row[6]]
-        for at in range(7, 15):  # NULLABLE
+        kind = row[7]
+        if not isinstance(kind, str):
+            kind = ""
+            nulls = 1
+        bit = 2
+        for at in range(8, 15):  # NULLABLE but kind
             value = row[at]
             if isinstance(value, str):
                 values.append(value)
@@ -115,7 +120,7 @@ def shaped(rows: Sequence[tuple[tuple[object, ...], object]]) -> dict[Shape, lis
                 nulls |= bit
             bit <<= 1
         values.append(row[15])
-        shape = (str(row[1]), nulls, cast(bytes, row[3]))
+        shape = (str(row[1]), nulls, cast(bytes, row[3]), kind)
         found = out.get(shape)
         if found is None:
             found = out[shape] = []

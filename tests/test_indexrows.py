@@ -124,8 +124,9 @@ def test_tally_counts_the_rows_shown_and_lists_writers() -> None:
 
 
 def test_shaped_groups_rows_by_collection_nulls_and_actor_and_binds_the_rest() -> None:
-    """Each row comes back, under its shape, as the columns the insert of its shape binds: its
-    id, counter, entry and day, the NULLABLE columns that hold a value, in order, its id_hash."""
+    """Each row comes back, under its shape (its kind there, "" for NULL), as the columns the
+    insert of its shape binds: its id, counter, entry and day, the NULLABLE columns after kind
+    that hold a value, in order, its id_hash."""
     revoked = {REVOKED_DEVICE: ("revoked", {ACTOR.hex(): 3})}
     other = bytes(range(1, 33)) + bytes(8)
     rows = rows_of([(DECISIONS, "cccccccccccccccc", ACTOR, 3, DECISION),
@@ -136,14 +137,14 @@ def test_shaped_groups_rows_by_collection_nulls_and_actor_and_binds_the_rest() -
                     ("needs", "eeeeeeeeeeeeeeee", ACTOR, 9, {})], revoked)
     got = shaped(rows)
     # a bit a NULL column, kind's the lowest: the third decision and the mandate are void
-    assert list(got) == [(DECISIONS, 0b11111100, ACTOR), (MANDATES, 0b00001111, ACTOR),
-                         (DECISIONS, 0b01111110, ACTOR), (DECISIONS, 0b11111100, other),
-                         ("needs", 0b11111111, ACTOR)]
-    assert len(got[DECISIONS, 0b11111100, ACTOR]) == 2
+    assert list(got) == [(DECISIONS, 0b11111100, ACTOR, "recall"), (MANDATES, 0b00001111, ACTOR, ""),
+                         (DECISIONS, 0b01111110, ACTOR, "recall"), (DECISIONS, 0b11111100, other, "recall"),
+                         ("needs", 0b11111111, ACTOR, "")]
+    assert len(got[DECISIONS, 0b11111100, ACTOR, "recall"]) == 2
     restored = []
-    for (collection, nulls, actor), bound in got.items():
+    for (collection, nulls, actor, kind), bound in got.items():
         for values in bound:
-            given = iter(values[4:-1])
+            given = iter([*([] if nulls & 1 else [kind]), *values[4:-1]])
             nullable = tuple(NULL if nulls >> at & 1 else next(given) for at in range(8))
             restored.append((5, collection, values[0], actor, *values[1:4], *nullable, values[-1]))
     by_id = itemgetter(2)

@@ -491,15 +491,15 @@ class LedgerIndex:
         one statement a row cost as much as all the rest of the indexing, one statement opening
         each index once for CHUNK rows a third less (measured)."""
         db = self.store.db
-        for (collection, nulls, actor), bound in shaped(rows).items():
+        for (collection, nulls, actor, kind), bound in shaped(rows).items():
             whole = len(bound) - len(bound) % CHUNK
             if whole:
                 many = _shaped_insert(collection, nulls, CHUNK)
                 for at in range(0, whole, CHUNK):
-                    db.execute(many, (ledger, actor, *chain.from_iterable(bound[at:at + CHUNK])))
+                    db.execute(many, (ledger, actor, kind, *chain.from_iterable(bound[at:at + CHUNK])))
             if whole < len(bound):
                 one = _shaped_insert(collection, nulls, 1)
-                db.executemany(one, [(ledger, actor, *row) for row in bound[whole:]])
+                db.executemany(one, [(ledger, actor, kind, *row) for row in bound[whole:]])
         writers = tally(rows, shown)
         if writers:
             db.executemany(INSERT_WRITERS, writers)
@@ -710,17 +710,19 @@ class LedgerIndex:
 
 @functools.lru_cache(maxsize=256)
 def _shaped_insert(collection: str, nulls: int, rows: int) -> str:
-    """The insert of `rows` rows of one shape (indexrows.Shape): the ledger and the actor bound
-    once (?1, ?2), the collection and the NULLs written in, the rest of each row bound as
-    indexrows.shaped gives it."""
+    """The insert of `rows` rows of one shape (indexrows.Shape): the ledger, the actor and the
+    kind bound once (?1, ?2, ?3: unused where kind is NULL), the collection and the NULLs
+    written in, the rest of each row bound as indexrows.shaped gives it."""
     quoted = collection.replace("'", "''")
-    width = 5 + len(NULLABLE) - bin(nulls).count("1")  # values bound a row
+    width = 5 + len(NULLABLE) - 1 - bin(nulls >> 1).count("1")  # values bound a row
+    kind = "NULL" if nulls & 1 else "?3"
     out = []
     for at in range(rows):
-        marks = iter(f"?{3 + at * width + n}" for n in range(width))
+        marks = iter(f"?{4 + at * width + n}" for n in range(width))
         first = [next(marks) for _ in range(4)]  # id, counter, entry, day
-        nullable = ", ".join("NULL" if nulls >> n & 1 else next(marks) for n in range(len(NULLABLE)))
-        out.append(f"(?1, '{quoted}', {first[0]}, ?2, {', '.join(first[1:])}, {nullable}, {next(marks)})")
+        nullable = ", ".join("NULL" if nulls >> n & 1 else next(marks) for n in range(1, len(NULLABLE)))
+        out.append(f"(?1, '{quoted}', {first[0]}, ?2, {', '.join(first[1:])}, {kind}, {nullable},"
+                   f" {next(marks)})")
     return f"INSERT OR FAIL INTO ledger_entries ({', '.join(COLUMNS)}) VALUES " + ", ".join(out)
 
 
