@@ -5,6 +5,7 @@ them through the store). Run compiled and again as source (tests/test_compiled.p
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 
 import msgpack
 from automerge.core import ROOT, Document, ScalarType
@@ -14,6 +15,7 @@ from pnyx.federation.indexrows import (
     DEVICES,
     INDEXED,
     MANDATES,
+    NULL,
     Certified,
     Record,
     Revocations,
@@ -22,6 +24,7 @@ from pnyx.federation.indexrows import (
     index_rows,
     is_shown,
     records_made,
+    shaped,
     tally,
 )
 from pnyx.federation.ops import Made, OpId
@@ -84,14 +87,14 @@ def test_records_made_asks_for_the_devices_the_genesis_writes_in_its_map() -> No
 def test_a_decision_row_holds_its_value_date_and_references() -> None:
     ((row, writers),) = rows_of([(DECISIONS, "cccccccccccccccc", ACTOR, 3, DECISION)])
     assert row == (5, DECISIONS, "cccccccccccccccc", ACTOR, 3, msgpack.packb(DECISION), "2026-03-04",
-                   "recall", "bbbbbbbbbbbbbbbb", None, None, None, None, None, None,
+                   "recall", "bbbbbbbbbbbbbbbb", NULL, NULL, NULL, NULL, NULL, NULL,
                    id_hash("cccccccccccccccc"))
     assert writers == () and is_shown(row) == 1
 
 
 def test_a_mandate_row_names_its_person_and_who_writes_its_log() -> None:
     ((row, writers),) = rows_of([(MANDATES, "dddddddddddddddd", ACTOR, 3, MANDATE)])
-    assert row[6:15] == ("", None, None, None, None, "aaaaaaaaaaaaaaaa", "name:Ana", "water", None)
+    assert row[6:15] == ("", NULL, NULL, NULL, NULL, "aaaaaaaaaaaaaaaa", "name:Ana", "water", NULL)
     assert list(writers) == ["ed25519:ben"]
 
 
@@ -107,7 +110,7 @@ def test_void_past_the_cut_of_a_revoked_device() -> None:
     records = [(DECISIONS, "cccccccccccccccc", ACTOR, counter, DECISION) for counter in (3, 4)]
     records.append(("needs", "eeeeeeeeeeeeeeee", ACTOR, 9, {}))  # only decisions and mandates are void
     rows = rows_of(records, revoked)
-    assert [row[14] for row, _ in rows] == [None, "revoked", None]
+    assert [row[14] for row, _ in rows] == [NULL, "revoked", NULL]
     assert [is_shown(row) for row, _ in rows] == [1, 0, 1]
 
 
@@ -118,3 +121,31 @@ def test_tally_counts_the_rows_shown_and_lists_writers() -> None:
     counts = dict.fromkeys(INDEXED, 0)
     assert tally(rows, counts) == [(5, "ed25519:ben", "dddddddddddddddd")]
     assert counts[DECISIONS] == 1 and counts[MANDATES] == 1
+
+
+def test_shaped_groups_rows_by_collection_nulls_and_actor_and_binds_the_rest() -> None:
+    """Each row comes back, under its shape (its kind there, "" for NULL), as the columns the
+    insert of its shape binds: its id, counter, entry and day, the NULLABLE columns after kind
+    that hold a value, in order, its id_hash."""
+    revoked = {REVOKED_DEVICE: ("revoked", {ACTOR.hex(): 3})}
+    other = bytes(range(1, 33)) + bytes(8)
+    rows = rows_of([(DECISIONS, "cccccccccccccccc", ACTOR, 3, DECISION),
+                    (MANDATES, "dddddddddddddddd", ACTOR, 4, MANDATE),
+                    (DECISIONS, "ffffffffffffffff", ACTOR, 5, {**DECISION, "subject": None}),
+                    (DECISIONS, "gggggggggggggggg", ACTOR, 3, DECISION),
+                    (DECISIONS, "hhhhhhhhhhhhhhhh", other, 3, DECISION),
+                    ("needs", "eeeeeeeeeeeeeeee", ACTOR, 9, {})], revoked)
+    got = shaped(rows)
+    # a bit a NULL column, kind's the lowest: the third decision and the mandate are void
+    assert list(got) == [(DECISIONS, 0b11111100, ACTOR, "recall"), (MANDATES, 0b00001111, ACTOR, ""),
+                         (DECISIONS, 0b01111110, ACTOR, "recall"), (DECISIONS, 0b11111100, other, "recall"),
+                         ("needs", 0b11111111, ACTOR, "")]
+    assert len(got[DECISIONS, 0b11111100, ACTOR, "recall"]) == 2
+    restored = []
+    for (collection, nulls, actor, kind), bound in got.items():
+        for values in bound:
+            given = iter([*([] if nulls & 1 else [kind]), *values[4:-1]])
+            nullable = tuple(NULL if nulls >> at & 1 else next(given) for at in range(8))
+            restored.append((5, collection, values[0], actor, *values[1:4], *nullable, values[-1]))
+    by_id = itemgetter(2)
+    assert sorted(restored, key=by_id) == sorted((row for row, _ in rows), key=by_id)

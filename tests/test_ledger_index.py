@@ -449,16 +449,16 @@ def test_a_row_refused_halfway_through_a_chunk_takes_back_the_whole_batch(
     ingestor.ingest(assembly.envelopes())
     held, rows = store.count_changes(), index_rows(store.db)
 
-    rows_of = ledgerindex.index_rows
+    shaped = ledgerindex.shaped
 
     def one_refused(*args: Any) -> Any:
-        made = rows_of(*args)
-        row, writers = made[CHUNK // 2]
-        made[CHUNK // 2] = ((*row[:2], None, *row[3:]), writers)  # an id NULL: NOT NULL refuses it
+        made = shaped(*args)
+        bound = next(iter(made.values()))
+        bound[CHUNK // 2] = (None, *bound[CHUNK // 2][1:])  # an id NULL: NOT NULL refuses it
         return made
 
     with monkeypatch.context() as patched:
-        patched.setattr(ledgerindex, "index_rows", one_refused)
+        patched.setattr(ledgerindex, "shaped", one_refused)
         with pytest.raises(sqlite3.IntegrityError):
             ingestor.ingest(batch)
     assert (store.count_changes(), index_rows(store.db)) == (held, rows)
@@ -473,3 +473,27 @@ def test_changes_stored_where_the_index_is_not_kept_are_caught_up_when_read() ->
     store.commit_hooks.clear()  # as a process storing changes without the index would
     ingestor.ingest(envelopes[20:])
     assert indexed_reads(store, doc_id) == full_reads(store, doc_id)
+
+
+def test_mandates_are_dated_only_in_a_ledger_holding_any_and_then_as_when_ingested_whole() -> None:
+    """A batch of a ledger holding no mandate looks for none its decisions issue (LedgerIndex.
+    _any_mandate): ingested a change a batch, the story's decisions before its first mandate
+    date nothing, and every mandate is dated by its issuing decision all the same (among them
+    one issued with its decision in one change): the rows of the story ingested whole."""
+    doc_id, envelopes = story()
+    store, _, ingestor = fresh_store()
+    ingestor.ingest(envelopes)
+    whole = index_rows(store.db)
+    store, _, ingestor = fresh_store()
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    for envelope in envelopes:
+        ingestor.ingest([envelope])
+    dating = [at for at, sql in enumerate(statements) if "json_each" in sql]
+    first_mandate = next(at for at, sql in enumerate(statements)
+                         if sql.startswith("INSERT OR FAIL INTO ledger_entries") and "'mandates'" in sql)
+    assert dating and min(dating) > first_mandate
+    assert index_rows(store.db) == whole
+    assert indexed_reads(store, doc_id) == full_reads(store, doc_id)
+    days = dict(store.db.execute("SELECT id, day FROM ledger_entries WHERE collection = 'mandates'"))
+    assert days["anaagainmandatea"] == on(11).isoformat()
