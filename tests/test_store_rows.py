@@ -25,6 +25,11 @@ def a_store_with_changes_to_come(path: Path) -> tuple[Store, list[VerifiedChange
     return store, [check_envelope(e) for e in envelopes[10:]]
 
 
+def inserted(store: Store, vc: VerifiedChange) -> int:
+    """Store.insert_change given the parts of the change it is given by ingest."""
+    return store.insert_change(vc, vc.envelope.doc_id, vc.change, vc.change.hash, vc.change.deps)
+
+
 def count(store: Store) -> int:
     return int(store.db.execute("SELECT count(*) FROM changes").fetchone()[0])
 
@@ -32,10 +37,10 @@ def count(store: Store) -> int:
 def test_the_rows_held_back_are_written_before_the_connection_is_used(tmp_path: Path) -> None:
     store, coming = a_store_with_changes_to_come(tmp_path / "s.sqlite")
     with store.transaction():
-        first = [store.insert_change(vc) for vc in coming[:5]]
+        first = [inserted(store, vc) for vc in coming[:5]]
         assert count(store) == 15  # a read of whoever holds the connection sees them
         assert [s for s, _ in store.changes_of(coming[0].envelope.doc_id, 10)] == first
-        later = [store.insert_change(vc) for vc in coming[5:8]]
+        later = [inserted(store, vc) for vc in coming[5:8]]
     assert first + later == list(range(11, 19))  # one past the greatest, as SQLite numbers
     store.close()
     reopened = Store(tmp_path / "s.sqlite")
@@ -47,16 +52,16 @@ def test_the_rows_held_back_are_written_before_the_connection_is_used(tmp_path: 
 def test_a_transaction_or_savepoint_taken_back_takes_back_the_rows_held(tmp_path: Path) -> None:
     store, coming = a_store_with_changes_to_come(tmp_path / "s.sqlite")
     with pytest.raises(RuntimeError), store.transaction():
-        store.insert_change(coming[0])
+        inserted(store, coming[0])
         raise RuntimeError("taken back")
     assert count(store) == 10
     with store.transaction():
-        assert store.insert_change(coming[0]) == 11
+        assert inserted(store, coming[0]) == 11
         with pytest.raises(RuntimeError), store.savepoint():
-            assert store.insert_change(coming[1]) == 12
+            assert inserted(store, coming[1]) == 12
             raise RuntimeError("taken back")
         assert count(store) == 11
-        assert store.insert_change(coming[1]) == 12  # numbered again from what is held
+        assert inserted(store, coming[1]) == 12  # numbered again from what is held
     assert count(store) == 12
     assert not store.holds(coming[2].change.hash)
 
@@ -104,10 +109,10 @@ def test_a_document_numbered_by_a_transaction_taken_back_is_numbered_again(tmp_p
     first = check_envelope(ledger_chain(new_key(), 1)[1][0])
     doc_id = first.envelope.doc_id
     with pytest.raises(RuntimeError), store.transaction():
-        store.insert_change(first)
+        inserted(store, first)
         raise RuntimeError("taken back")
     with store.transaction():
-        store.insert_change(first)
+        inserted(store, first)
     assert store.holds_document(doc_id) and store.vector(doc_id) == {first.change.actor: 1}
     store.close()
 

@@ -272,10 +272,10 @@ class Ingestor:
 
     def _store_applied(self, vc: VerifiedChange, written: Written, report: IngestReport, doc_id: str,
                        change: ParsedChange, change_hash: bytes, deps: tuple[bytes, ...]) -> None:
-        """Store an applied change; given what _judge read of it (Store.insert_read says why)."""
+        """Store an applied change; given what _judge read of it (Store.insert_change says why)."""
         docs = self.docs
         try:
-            seqno = self.store.insert_read(vc, doc_id, change, change_hash, deps)
+            seqno = self.store.insert_change(vc, doc_id, change, change_hash, deps)
         except BaseException:
             docs.forget(doc_id)
             raise

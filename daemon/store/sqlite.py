@@ -490,17 +490,13 @@ class Store:
 
     # --- accepted changes -------------------------------------------------------------
 
-    def insert_change(self, vc: VerifiedChange) -> int:
+    def insert_change(self, vc: VerifiedChange, doc_id: str, c: ParsedChange, change_hash: bytes,
+                      deps: tuple[bytes, ...]) -> int:
         """Store one change, its row written with the others of the batch (see the class); its
-        heads and arrival are written by `settle`, before commit. Returns its arrival number."""
-        c = vc.change
-        return self.insert_read(vc, vc.envelope.doc_id, c, c.hash, c.deps)
-
-    def insert_read(self, vc: VerifiedChange, doc_id: str, c: ParsedChange, change_hash: bytes,
-                    deps: tuple[bytes, ...]) -> int:
-        """`insert_change`, given what ingest already read of the change (its document, parsed
-        change, hash and dependencies): each read of a compiled object's attribute costs about
-        40 ns, more than passing it on (ingest reads them once a change)."""
+        heads and arrival are written by `settle`, before commit. Returns its arrival number.
+        Given what ingest already read of the change (its document, parsed change, hash and
+        dependencies): each read of a compiled object's attribute costs about 40 ns, more than
+        passing it on (ingest reads them once a change)."""
         assert self.writing, "changes are stored inside a write transaction"
         actor, seq, max_op = c.actor, c.seq, c.max_op
         seqno = self._next_seqno or self.last_seqno() + 1
