@@ -66,12 +66,12 @@ def _skip_uleb(data: bytes, pos: int) -> int:
     return _read_uleb(data, pos)[1]
 
 
-# uLEB128s of a byte or two from columns.BYTES: compiled, `bytes((n,))` is a generic call of the
-# bytes type (about 0.7k instructions with encode_uleb's bytearray for a body's length,
-# measured); a body of under 16 kB takes two bytes of the table.
 SHA256: Final = hashlib.sha256  # looked up once, not in hashlib's module dict per chunk
 
 
+# uLEB128s of a byte or two from columns.BYTES: compiled, `bytes((n,))` is a generic call of the
+# bytes type (about 0.7k instructions with encode_uleb's bytearray for a body's length,
+# measured); a body of under 16 kB takes two bytes of the table (join_chunk).
 def _uleb(n: int) -> bytes:
     return BYTES[n] if n < 0x80 else encode_uleb(n)
 

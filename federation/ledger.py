@@ -28,7 +28,7 @@ from typing import Any, Final, TypeVar
 from automerge.core import ROOT, Document, Transaction
 
 from .amvalues import Plain, ensure_map, entry_ids, object_op, put_value, read_entry, read_map
-from .bounded import make_room
+from .bounded import keep, make_room
 from .docids import RECORD_ALPHABET, RECORD_ID_CHARS
 from .envelope import ACTOR_BYTES
 from .keys import KEY_BYTES, SigningKey, key_text, parse_key, verify_signature
@@ -187,11 +187,7 @@ def parse_date(text: str) -> dt.date:
         return found
     try:
         if DATE_RE.fullmatch(text):
-            date = dt.date.fromisoformat(text)
-            if len(_DATES) >= MAX_DATES:
-                make_room(_DATES, MAX_DATES)
-            _DATES[text] = date
-            return date
+            return keep(_DATES, text, dt.date.fromisoformat(text), MAX_DATES)
     except (ValueError, TypeError):
         pass
     raise ValueError(f"not a date (YYYY-MM-DD): {str(text)[:40]!r}")

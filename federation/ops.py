@@ -19,7 +19,7 @@ from enum import IntEnum
 from itertools import repeat
 from typing import Any, Final, NamedTuple, cast, final
 
-from .bounded import make_room
+from .bounded import keep, make_room
 from .chunk import ParsedChange
 from .columns import (
     MAX_OPS,
@@ -359,11 +359,9 @@ def _held_id(counter: int, actor: bytes | None) -> OpId | None:
     if found is not None and found[1] == actor:
         return found
     made = _op_id(counter, actor, "object")
-    if made is not None:
-        if len(_HELD_IDS) >= MAX_HELD_IDS:
-            make_room(_HELD_IDS, MAX_HELD_IDS)
-        _HELD_IDS[counter] = made
-    return made
+    if made is None:
+        return None
+    return keep(_HELD_IDS, counter, made, MAX_HELD_IDS)
 
 
 _HELD_IDS: Final[dict[int, OpId]] = {}
