@@ -198,6 +198,24 @@ def lacking(have: Mapping[bytes, int], other: Mapping[bytes, int]) -> dict[bytes
     return {a: have.get(a, 0) for a, s in other.items() if s > have.get(a, 0)}
 
 
+def next_window(planned: dict[str, Due], limit: int, most_documents: int | None = None) -> dict[str, Due]:
+    """The next documents of `planned` (taken out of it), at most `most_documents` of them,
+    whose expected changes add up to at most `limit`, at least one. Changes go a window of
+    documents at a time (pulls, pushes and bundles), so that the receiver gets each document's
+    changes together: in the sender's arrival order across documents that arrived interleaved,
+    a receiver past its document cache's bound lets each go and loads it again at every turn
+    (daemon/store/documents.py)."""
+    window: dict[str, Due] = {}
+    count = 0
+    while planned and (not window or count + next(iter(planned.values())).count <= limit) \
+            and (most_documents is None or len(window) < most_documents):
+        doc, due = next(iter(planned.items()))
+        del planned[doc]
+        window[doc] = due
+        count += due.count
+    return window
+
+
 def vectors_wire(wants: Mapping[str, Mapping[bytes, int]]) -> DocVectors:
     return tuple((doc, tuple(sorted(actors.items()))) for doc, actors in wants.items())
 
@@ -514,7 +532,7 @@ class Initiator:
 
     def _next_pull(self) -> Step:
         if not self._window:
-            self._window = self._next_window(self._pull)
+            self._window = next_window(self._pull, self.limit)
             self._pull_cursor = 0
         if not self._window:
             return self._next_push()
@@ -535,18 +553,6 @@ class Initiator:
             self._window = {}
         return Step(self._next_pull().request, reply.envelopes)
 
-    def _next_window(self, planned: dict[str, Due]) -> dict[str, Due]:
-        """The next documents of `planned` (taken out of it) whose expected changes add up to
-        at most `limit`, at least one."""
-        window: dict[str, Due] = {}
-        count = 0
-        while planned and (not window or count + next(iter(planned.values())).count <= self.limit):
-            doc, due = next(iter(planned.items()))
-            del planned[doc]
-            window[doc] = due
-            count += due.count
-        return window
-
     # --- pushing, a window of documents at a time --------------------------------------------
 
     def _next_push(self) -> Step:
@@ -556,7 +562,7 @@ class Initiator:
         daemon past its cache bound let each go and load it again at every turn (loads 20 times
         every 10k changes, 104 -> 318 us a change from the first 10k to the last of 50k, measured)."""
         if not self._push_window:
-            self._push_window = {doc: due.wants for doc, due in self._next_window(self._push).items()}
+            self._push_window = {doc: due.wants for doc, due in next_window(self._push, self.limit).items()}
             self._push_cursor = 0
         if not self._push_window:
             return self._finish()

@@ -21,14 +21,17 @@ from pathlib import Path
 
 import pytest
 from automerge.core import Document
-from pnyx.daemon.store.bundles import export_bundle
+from pnyx.daemon.store import bundles, documents
+from pnyx.daemon.store.bundles import export_bundle, read_import
 from pnyx.daemon.store.node import Node, create_data_dir, new_key, open_node
 from pnyx.federation.bundle import BundleReader, Selection
 from pnyx.federation.changepack import join_chunk, pack
 from pnyx.federation.docids import ledger_id
 from pnyx.federation.envelope import Envelope, run_actor, sign_change
 from pnyx.federation.keys import SigningKey, key_text
-from pnyx.federation.ledger import Decision, Profile, Tally, write_decision, write_genesis
+from pnyx.federation.ledger import Decision, Profile, Tally, read_ledger, write_decision, write_genesis
+
+from bench.corpus import ledger_chain
 
 from .confedkit import World, count_changes
 from .pnyxproc import PNYX, cli, cli_json
@@ -92,6 +95,42 @@ def test_exactly_what_the_other_side_lacks_and_twice_changes_nothing(tmp_path: P
                     "-o", str(tmp_path / "back.pnyx"))
     assert back["records"] == before
     assert cli_json(hill, "status", "--completeness")["complete"] is True
+
+
+def test_ledgers_that_arrived_interleaved_go_in_a_window_of_documents_at_a_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle carries a window of documents at a time, as sync pulls them: ledgers that
+    arrived at the exporter interleaved reach the importer one after the other, so an importer
+    whose cache holds fewer changes than they do loads each once (in the exporter's arrival
+    order across them, ledgers were let go while the others came and loaded again at their next
+    turn: 6 loads for the four, measured). Loads are counted where the importer's document cache reads
+    a document from its snapshot and changes."""
+    monkeypatch.setattr(documents, "MAX_CACHED_CHANGES", 400)
+    monkeypatch.setattr(documents, "UNUSED_AFTER", 100)  # fewer than a turn of the others
+    monkeypatch.setattr(bundles, "PULL_ENVELOPES", 300)  # a window: one ledger
+    made = [ledger_chain(SigningKey(os.urandom(32)), 300) for _ in range(4)]
+    chains = [chain for _, chain in made]
+    source = data_dir(tmp_path, "source", [e for at in range(0, 300, 50) for chain in chains
+                                           for e in chain[at:at + 50]])
+    node = open_node(source)
+    try:
+        trailer = export_bundle(node, tmp_path / "carry.pnyx", Selection(), None)
+    finally:
+        node.close()
+    create_data_dir(tmp_path / "village", new_key().public, new_key(), None)
+    village = open_node(tmp_path / "village")
+    loads: list[str] = []
+    load = village.docs.snapshots.load
+    monkeypatch.setattr(village.docs.snapshots, "load", lambda doc_id: loads.append(doc_id) or load(doc_id))
+    try:
+        result = read_import(village, tmp_path / "carry.pnyx")
+        assert result.error is None and result.report.accepted == trailer.changes
+        ledgers = [chain[0].doc_id for chain in chains]
+        assert sorted(doc_id for doc_id in loads if doc_id in ledgers) == sorted(ledgers), loads
+        for doc, chain in made:
+            assert read_ledger(village.docs.get(chain[0].doc_id)) == read_ledger(doc)
+    finally:
+        village.close()
 
 
 def vote(on: str, title: str):  # type: ignore[no-untyped-def]

@@ -40,10 +40,10 @@ from pnyx.federation.docids import DocKind, charter_doc_id, parse_doc_id
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.errors import Rejected
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.sync import lacking
+from pnyx.federation.sync import PULL_ENVELOPES, Due, lacking, next_window
 
 from .completeness import Completeness
-from .holdings import StoreHoldings
+from .holdings import MAX_IN_LIST, StoreHoldings
 from .ingest import IngestReport
 from .node import Node
 from .viewindex import scratch_view
@@ -102,23 +102,26 @@ def export_bundle(node: Node, path: Path, selection: Selection, theirs: HeldStat
     `belongs` accepts, stored after `after_seqno`."""
     holdings = StoreHoldings(node.store)
     their = theirs.as_map() if theirs is not None else {}
-    wants: dict[str, dict[bytes, int]] = {}
+    planned: dict[str, Due] = {}
     for doc, vector in node.store.vectors():
         if belongs is not None and not belongs(doc):
             continue
         missing = lacking(their.get(doc, {}), vector)
         if missing:
-            wants[doc] = missing
+            planned[doc] = Due(missing, {a: vector[a] for a in missing})
+    selected = set(planned)  # `planned` is emptied window by window
     header = Header(selection, holdings.state(node.device_key.public, node.assembly))
     trailer: list[Trailer] = []
 
     def write(out: BinaryIO) -> None:
         writer = BundleWriter(out.write, header)
-        if wants:
-            for batch in holdings.batches(wants, after_seqno):
-                writer.add(batch)
+        while planned:  # a window of documents at a time, as sync pulls them
+            window = next_window(planned, PULL_ENVELOPES, MAX_IN_LIST)
+            for batch in holdings.batches({doc: due.wants for doc, due in window.items()}, after_seqno):
+                if batch:  # a window `since` leaves nothing of
+                    writer.add(batch)
         evidence = [e for piece in node.store.refused_evidence() for e in piece
-                    if piece[0].doc_id not in wants and (belongs is None or belongs(piece[0].doc_id))]
+                    if piece[0].doc_id not in selected and (belongs is None or belongs(piece[0].doc_id))]
         if evidence:  # the evidence of documents not streamed above
             writer.add(evidence)
         trailer.append(writer.finish())

@@ -132,7 +132,8 @@ class StoreHoldings:
             # the cursor for each batch, which made a push of 50k changes cost its sender 3 s.
             streams = [self.store.db.execute(sql + " AND doc = ? ORDER BY seqno", (cursor, doc))
                        for doc in wants]
-        elif len(wants) <= MAX_IN_LIST and not wants.keys() >= set(self.store.documents()):
+        elif len(wants) <= MAX_IN_LIST and (len(wants) < self.store.count_documents()
+                                            or not wants.keys() >= set(self.store.documents())):
             streams = [self.store.db.execute(
                 sql + f" AND doc IN ({','.join('?' * len(wants))}) ORDER BY seqno", (cursor, *wants))]
         else:

@@ -634,6 +634,10 @@ class Store:
         """Every document held: each has at least one head, and the heads table is small."""
         return [row[0] for row in self.db.execute("SELECT DISTINCT doc FROM heads ORDER BY doc")]
 
+    def count_documents(self) -> int:
+        """How many documents are held: a document is numbered with its first change stored."""
+        return int(self.db.execute("SELECT count(*) FROM documents").fetchone()[0])
+
     def count_changes(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM change_rows").fetchone()[0])
 
