@@ -198,17 +198,15 @@ def lacking(have: Mapping[bytes, int], other: Mapping[bytes, int]) -> dict[bytes
     return {a: have.get(a, 0) for a, s in other.items() if s > have.get(a, 0)}
 
 
-def next_window(planned: dict[str, Due], limit: int, most_documents: int | None = None) -> dict[str, Due]:
-    """The next documents of `planned` (taken out of it), at most `most_documents` of them,
-    whose expected changes add up to at most `limit`, at least one. Changes go a window of
-    documents at a time (pulls, pushes and bundles), so that the receiver gets each document's
-    changes together: in the sender's arrival order across documents that arrived interleaved,
-    a receiver past its document cache's bound lets each go and loads it again at every turn
-    (daemon/store/documents.py)."""
+def next_window(planned: dict[str, Due], limit: int) -> dict[str, Due]:
+    """The next documents of `planned` (taken out of it) whose expected changes add up to at
+    most `limit`, at least one. Changes go a window of documents at a time (pulls, pushes and
+    bundles), so that the receiver gets each document's changes together: in the sender's
+    arrival order across documents that arrived interleaved, a receiver past its document
+    cache's bound lets each go and loads it again at every turn (daemon/store/documents.py)."""
     window: dict[str, Due] = {}
     count = 0
-    while planned and (not window or count + next(iter(planned.values())).count <= limit) \
-            and (most_documents is None or len(window) < most_documents):
+    while planned and (not window or count + next(iter(planned.values())).count <= limit):
         doc, due = next(iter(planned.items()))
         del planned[doc]
         window[doc] = due

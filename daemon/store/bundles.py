@@ -43,7 +43,7 @@ from pnyx.federation.keys import key_text, parse_key
 from pnyx.federation.sync import PULL_ENVELOPES, Due, lacking, next_window
 
 from .completeness import Completeness
-from .holdings import MAX_IN_LIST, StoreHoldings
+from .holdings import StoreHoldings
 from .ingest import IngestReport
 from .node import Node
 from .viewindex import scratch_view
@@ -116,7 +116,7 @@ def export_bundle(node: Node, path: Path, selection: Selection, theirs: HeldStat
     def write(out: BinaryIO) -> None:
         writer = BundleWriter(out.write, header)
         while planned:  # a window of documents at a time, as sync pulls them
-            window = next_window(planned, PULL_ENVELOPES, MAX_IN_LIST)
+            window = next_window(planned, PULL_ENVELOPES)
             for batch in holdings.batches({doc: due.wants for doc, due in window.items()}, after_seqno):
                 if batch:  # a window `since` leaves nothing of
                     writer.add(batch)

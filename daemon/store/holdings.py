@@ -25,7 +25,7 @@ from pnyx.federation.synctree import doc_digest
 
 from .sqlite import Store
 
-MAX_IN_LIST = 500  # above this many documents, filter in Python rather than in SQL
+MAX_IN_LIST = 500  # documents named in one SQL statement
 MERGED_DOCS = 32  # up to this many, one indexed read per document (measured: 10 µs each)
 
 
@@ -38,6 +38,8 @@ class StoreHoldings:
         self.follow = follow
         self._tree: ScopedTrees | None = None
         self._seen = (0, 0)  # the arrival number and evidence count the tree reflects
+        self._held: set[str] = set()  # the documents held, read again when their count grows
+        self._every: tuple[Mapping[str, object], int] | None = None  # wants naming all of them
 
     def _founders(self, charter: bytes) -> Founders | None:
         row = self.store.db.execute("SELECT change FROM changes WHERE doc = ? ORDER BY seqno LIMIT 1",
@@ -113,6 +115,8 @@ class StoreHoldings:
         that a pull of the newest changes of a long document reads those, not the whole
         document: each actor's next change, found by index (an actor's changes arrive in seq
         order, each building on the one before). With more actors than MAX_IN_LIST, 0."""
+        if len(wants) > MAX_IN_LIST:  # more actors than that, without listing them at each batch
+            return 0
         pairs = [(doc, actor, seq) for doc, actors in wants.items() for actor, seq in actors.items()]
         if len(pairs) > MAX_IN_LIST:
             return 0
@@ -120,6 +124,23 @@ class StoreHoldings:
             "SELECT seqno FROM changes WHERE doc = ? AND actor = ? AND seq > ? ORDER BY seq LIMIT 1",
             pair).fetchone() for pair in pairs) if row is not None]
         return min(firsts, default=None)
+
+    def _names_every_document(self, wants: Mapping[str, object]) -> bool:
+        """Whether `wants` names every document held. Documents are never dropped, so the set
+        is read again only when their count has grown, and the same wants (each batch of one
+        read: `pnyx verify` names every document) are compared once: at every batch, reading
+        and comparing 20,000 documents cost 17 ms a batch (measured). Wants are never changed
+        once asked for."""
+        count = self.store.count_documents()
+        if len(wants) < count:
+            return False
+        if self._every is not None and self._every[0] is wants and self._every[1] == count:
+            return True
+        if len(self._held) != count:
+            self._held = set(self.store.documents())
+        every = wants.keys() >= self._held
+        self._every = (wants, count) if every else None
+        return every
 
     def _read(self, wants: Mapping[str, Mapping[bytes, int]], cursor: int, limit: int,
               max_bytes: int) -> Batch:
@@ -132,10 +153,15 @@ class StoreHoldings:
             # the cursor for each batch, which made a push of 50k changes cost its sender 3 s.
             streams = [self.store.db.execute(sql + " AND doc = ? ORDER BY seqno", (cursor, doc))
                        for doc in wants]
-        elif len(wants) <= MAX_IN_LIST and (len(wants) < self.store.count_documents()
-                                            or not wants.keys() >= set(self.store.documents())):
+        elif not self._names_every_document(wants):
+            # At most MAX_IN_LIST documents a read, merged: a window of small documents may
+            # name more, and a read of every row after the cursor, filtered here, made each
+            # pull of a window scan from the window's first change to its end: a village
+            # pulling 20,000 documents of 3 changes, 31 pulls, cost its peer 5.3 s (measured).
+            docs = list(wants)
             streams = [self.store.db.execute(
-                sql + f" AND doc IN ({','.join('?' * len(wants))}) ORDER BY seqno", (cursor, *wants))]
+                sql + f" AND doc IN ({','.join('?' * len(part))}) ORDER BY seqno", (cursor, *part))
+                for part in (docs[at:at + MAX_IN_LIST] for at in range(0, len(docs), MAX_IN_LIST))]
         else:
             # Also when every document held is wanted (`pnyx verify`, a whole catch-up): then
             # `doc IN (...)` leaves nothing out, and would make SQLite sort every row after the
