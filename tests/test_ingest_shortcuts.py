@@ -172,6 +172,32 @@ def test_receiving_many_ledgers_keeps_a_bounded_few_in_memory_and_reads_them_the
     store.close()
 
 
+def test_many_small_documents_are_let_go_a_tenth_of_the_bound_at_a_time_each_counted_with_its_weight(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Receiving 400 ledgers of 3 changes past the cache's bound: each cached document counts
+    as its changes and DOCUMENT_WEIGHT more (Automerge's own share of a small document), so the
+    cache holds at most bound / (3 + weight) of them; and they are let go a tenth of the bound
+    at a time, memory handed back once for each tenth, not once for each new document. Every
+    ledger then reads as its writer's own document."""
+    monkeypatch.setattr(documents, "MAX_CACHED_CHANGES", 700)
+    monkeypatch.setattr(documents, "UNUSED_AFTER", 1)
+    trims: list[None] = []
+    monkeypatch.setattr(documents, "release_free_memory", lambda: trims.append(None))
+    made = [ledger_chain(new_key(), 3) for _ in range(400)]
+    store = Store(tmp_path / "pnyx.sqlite")
+    docs = DocumentCache(store)
+    ingestor = Ingestor(store, docs)
+    received = [e for _, chain in made for e in chain]
+    for at in range(0, len(received), 150):  # in batches, as sync and bundles bring them
+        report = ingestor.ingest(received[at:at + 150])
+        assert report.accepted == 150 and not report.rejected
+    assert len(docs._docs) <= 100  # 700 / (3 + 4); counted by their changes alone, 233
+    assert 0 < len(trims) <= (400 - len(docs._docs)) // 10 + 1, len(trims)  # 7 x 10 = 70
+    for doc, chain in made[::50]:
+        assert read_ledger(docs.get(chain[0].doc_id)) == read_ledger(doc)
+    store.close()
+
+
 def test_a_process_that_ends_after_receiving_keeps_only_the_documents_in_use(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Under a bound that keeps every ledger (a daemon's), `keep_only_in_use` (`pnyx sync`'s)
