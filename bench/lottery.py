@@ -23,7 +23,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from pnyx.daemon.services.lottery import fair_portfolio
-from pnyx.federation.sortition import Candidate, Portfolio, Post, Quota, chances, check_portfolio
+from pnyx.federation.sortition import Candidate, DrawError, Portfolio, Post, Quota, chances, check_portfolio
 
 from .leximin_reference import fair_portfolio as reference_portfolio
 
@@ -62,15 +62,18 @@ def timed(make: Callable[[dict[str, Candidate], Post], Portfolio], volunteers: i
 
 
 def within_budget(make: Callable[[dict[str, Candidate], Post], Portfolio], volunteers: int, seats: int,
-                  ) -> tuple[float, Portfolio] | None:
-    """A method's time and lottery, or None if it is still solving after the budget."""
+                  ) -> tuple[float, Portfolio] | str:
+    """A method's time and lottery, else why there is none: still solving after the budget,
+    or refused (DrawError: the solver gave up)."""
     with multiprocessing.get_context("fork").Pool(1) as child:
         pending = child.apply_async(timed, (make, volunteers, seats))
         try:
             return pending.get(BUDGET)
         except multiprocessing.TimeoutError:
             child.terminate()
-            return None
+            return f"not finished within {BUDGET:.0f} s"
+        except DrawError as refused:
+            return f"refused: {refused}"
 
 
 def run() -> None:
@@ -80,15 +83,15 @@ def run() -> None:
         pool, post = citizens_pool(volunteers, seats)
         profiles = len({tuple(sorted(c.attributes.items())) for c in pool.values()})
         done = within_budget(fair_portfolio, volunteers, seats)
-        if done is None:
-            print(f"{volunteers:>6}/{seats:<5} {profiles:>8} not finished within {BUDGET:.0f} s", flush=True)
+        if isinstance(done, str):
+            print(f"{volunteers:>6}/{seats:<5} {profiles:>8} {done}", flush=True)
             continue
         took, portfolio = done
         check_portfolio(pool, post, portfolio)
         new = chances(pool, portfolio)
         old = within_budget(reference_portfolio, volunteers, seats)
         low = float(min(new.values()))
-        if old is None:
+        if isinstance(old, str):  # the baseline did not finish (or gave up) within the budget
             budget, ratio = f">{BUDGET:.0f}", f">{BUDGET / took:.1f}"
             print(f"{volunteers:>6}/{seats:<5} {profiles:>8} {len(portfolio):>6} {took:>7.1f} {budget:>11} "
                   f"{ratio:>8} {'-':>10} {low:>8.5f} {'-':>8}", flush=True)

@@ -68,6 +68,13 @@ class DrawError(ValueError):
     def __init__(self, rule: str, detail: str) -> None:
         super().__init__(f"{rule}: {detail}")
         self.rule = rule
+        self.detail = detail
+
+    def __reduce__(self) -> tuple[type[DrawError], tuple[str, str]]:
+        """Pickled as its rule and detail (an exception pickles as its class called on its
+        args, here the one message): a lottery solved in a child process (bench lottery)
+        reports its refusal to the parent, where unpickling it killed the pool's result thread."""
+        return DrawError, (self.rule, self.detail)
 
 
 @dataclass(frozen=True)

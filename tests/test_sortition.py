@@ -12,6 +12,7 @@ import datetime as dt
 import importlib.util
 import itertools
 import json
+import multiprocessing
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
@@ -69,6 +70,18 @@ def test_a_portfolio_that_breaks_a_rule_is_refused_naming_it(case: dict[str, obj
     with pytest.raises(DrawError) as refused:
         check_portfolio(POOL, POST, portfolio_of(case["portfolio"]))  # type: ignore[arg-type]
     assert refused.value.rule == case["rule"]
+
+
+def test_a_refusal_in_a_child_process_reaches_the_parent_naming_its_rule() -> None:
+    """A lottery solved in a child process (bench lottery bounds its time so) reports its
+    refusal: the parent gets the same DrawError, its rule and message; unpickling it failed in
+    the pool's result thread, which died and left `make bench` ending in a traceback."""
+    case = VECTOR["invalid_portfolios"][0]
+    with multiprocessing.get_context("fork").Pool(1) as child:
+        pending = child.apply_async(check_portfolio, (POOL, POST, portfolio_of(case["portfolio"])))
+        with pytest.raises(DrawError) as refused:
+            pending.get(60)
+    assert refused.value.rule == case["rule"] and str(refused.value).startswith(f"{case['rule']}: ")
 
 
 def test_regenerating_the_vectors_changes_nothing(tmp_path: Path) -> None:
