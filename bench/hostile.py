@@ -7,7 +7,9 @@
    ratios to the same measurement without the flood, taken right before it (goal: at most
    1.5).
    - pending: 10,500 changes on made-up dependencies from a throwaway key;
-   - bad signatures: three 8 MiB pushes of envelopes whose signatures fail, at once;
+   - bad signatures: three pushes at once of 20,000 envelopes (a pack's most) whose
+     signatures fail; 26,500 of them, one item over a pack's bound, were refused as they
+     were decoded, never verified, until such bodies were charged to their sender;
    - equivocations: 600 changes of 50 KB claiming one actor's seq 1.
 2. Bombs: peak memory (VmHWM) of the victim daemon after four 7.8 MiB sync bodies of nested
    empty arrays at once, and of the CLI reading a 15 MiB bundle header and state file
@@ -25,6 +27,8 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+
+from pnyx.federation.wirelimits import PACK
 
 from bench.attacks import (
     bad_signatures,
@@ -138,7 +142,7 @@ def floods(root: Path) -> None:
         measure(victim, daemon, source)  # the victim gets to know the honest peer
         attacks: list[tuple[str, Callable[[], list[bytes]], int]] = [
             ("pending", lambda: push_bodies(waiting_junk(new_key(), 10_500)), 1),
-            ("bad signatures", lambda: push_bodies(bad_signatures(26_500), 26_500), 3),
+            ("bad signatures", lambda: push_bodies(bad_signatures(PACK.max_array), PACK.max_array), 3),
             ("equivocations", lambda: push_bodies(equivocations(new_key(), 600, 50_000), 150), 1),
         ]
         for n, (name, make, threads) in enumerate(attacks):

@@ -152,15 +152,23 @@ def vm_hwm_mb(pid: int) -> float:
     raise AssertionError("no VmHWM")
 
 
-def test_a_sync_body_bomb_costs_the_daemon_no_memory(daemon: Daemon) -> None:
-    body = nested_empty_arrays()
-    post(f"{daemon.url}/pnyx/v1/sync", body[:1000])  # warm the body-reading path up
-    before = vm_hwm_mb(daemon.proc.pid)
-    for _ in range(2):
-        status, answer = post(f"{daemon.url}/pnyx/v1/sync", body)
-        assert status == 413 and json.loads(answer)["error"] == "oversized", answer
-    assert vm_hwm_mb(daemon.proc.pid) - before < 50, "a refused bomb grew the daemon"
-    assert daemon.status()["changes"] >= 1
+def test_a_sync_body_bomb_costs_the_daemon_no_memory(tmp_path: Path) -> None:
+    """A bomb is refused as it is decoded, and charged to its sender by its size: the next is
+    refused unread. Its own daemon: the charge would slow down every other test's pushes."""
+    data = tmp_path / "target"
+    cli(data, "init", "--assembly", "Barrio Este")
+    daemon = serve(data)
+    try:
+        body = nested_empty_arrays()
+        post(f"{daemon.url}/pnyx/v1/sync", body[:1000])  # warm the body-reading path up
+        before = vm_hwm_mb(daemon.proc.pid)
+        for expected in ((413, "oversized"), (429, "slow-down")):
+            status, answer = post(f"{daemon.url}/pnyx/v1/sync", body)
+            assert (status, json.loads(answer)["error"]) == expected, answer
+        assert vm_hwm_mb(daemon.proc.pid) - before < 50, "a refused bomb grew the daemon"
+        assert daemon.status()["changes"] >= 1
+    finally:
+        daemon.stop()
 
 
 def test_a_sender_of_junk_is_slowed_down_and_named(tmp_path: Path) -> None:
@@ -181,6 +189,23 @@ def test_a_sender_of_junk_is_slowed_down_and_named(tmp_path: Path) -> None:
     rows = query(data, "SELECT rejected, refused FROM push_senders WHERE sender = ?",
                  "address:127.0.0.1")
     assert rows[0][0] == first.rejected and rows[0][1] >= 1
+
+
+def test_a_sender_of_large_malformed_bodies_is_slowed_down_before_they_are_read(tmp_path: Path) -> None:
+    """A large push that is no valid message (a pack one item over its bound) is answered 400
+    and charged to its sender by its size, so its next large push is answered 429 unread."""
+    data = tmp_path / "target"
+    cli(data, "init", "--assembly", "Barrio Sur")
+    d = serve(data)
+    try:
+        (malformed,) = push_bodies(bad_signatures(20_001), 20_001)
+        status, body = post(f"{d.url}/pnyx/v1/sync", malformed)
+        assert status == 400 and "at most 20000" in json.loads(body)["detail"], body
+        status, body = post(f"{d.url}/pnyx/v1/sync", push_bodies(bad_signatures(2_000), 2_000)[0])
+        assert status == 429 and json.loads(body)["error"] == "slow-down", body
+        assert d.status()["changes"] == 1  # nothing stored, and the daemon still answers
+    finally:
+        d.stop()
 
 
 def test_a_write_with_a_request_id_is_recorded_once(daemon: Daemon) -> None:

@@ -49,7 +49,7 @@ from ..store.peers import PeerBook
 from ..store.senders import ADDRESS_PREFIX, PushCounts, SenderBook
 from .slices import PULLED_SLICE, SLICE, made_durable, slice_end
 from .sync_client import MSGPACK, SENDER_HEADER, encoded
-from .throttle import Throttle, junk_units
+from .throttle import Throttle, junk_units, malformed_units
 
 PEERS_SHARED = 50
 TARPIT_SECONDS = 2.0
@@ -159,6 +159,8 @@ async def judged(ctx: SyncContext, sender: Sender, body: bytes) -> tuple[web.Res
     try:  # off the event loop: a large body takes a while to check and build
         message = await asyncio.to_thread(decoded, body)
     except ProtocolError as exc:
+        if len(body) > SMALL_BODY:
+            ctx.throttle.charge(sender.charged, malformed_units(len(body)), time.time())
         return error(http_status(exc), exc.code, exc.detail), False
     if isinstance(message, Push) and ctx.throttle.over(sender.charged, time.time()):
         return await slow_down(ctx, sender.charged), False
