@@ -198,6 +198,13 @@ def lacking(have: Mapping[bytes, int], other: Mapping[bytes, int]) -> dict[bytes
     return {a: have.get(a, 0) for a, s in other.items() if s > have.get(a, 0)}
 
 
+def owed(have: Mapping[bytes, int], other: Mapping[bytes, int]) -> Due:
+    """What `have` must be sent to hold what `other` holds: its `lacking` actors, each up to
+    the seq `other` holds (a pull's, a push's or a bundle's expectation of one document)."""
+    wants = lacking(have, other)
+    return Due(wants, {a: other[a] for a in wants})
+
+
 def next_window(planned: dict[str, Due], limit: int) -> dict[str, Due]:
     """The next documents of `planned` (taken out of it) whose expected changes add up to at
     most `limit`, at least one. Changes go a window of documents at a time (pulls, pushes and
@@ -513,18 +520,14 @@ class Initiator:
             return
         self._planned.add(doc)
         mine = self.holdings.vector(doc) if self._trees.whole.get(doc) is not None else {}
-        pull = lacking(mine, theirs)
-        push = lacking(theirs, mine)
-        if pull:
-            due = Due(pull, {a: theirs[a] for a in pull})
-            self._pull[doc] = due
-            self.progress.to_pull += due.count
-        if push:
-            sent = self._push[doc] = Due(push, {a: mine[a] for a in push})
-            self.progress.to_push += sent.count
-        if not pull and not push:  # same changes, other evidence: each side sends its own
-            self._pull[doc] = Due({}, {})
-            self._push[doc] = Due({}, {})
+        pull, push = owed(mine, theirs), owed(theirs, mine)
+        same = not pull.wants and not push.wants  # same changes, other evidence: each sends its own
+        if pull.wants or same:
+            self._pull[doc] = pull
+            self.progress.to_pull += pull.count
+        if push.wants or same:
+            self._push[doc] = push
+            self.progress.to_push += push.count
 
     # --- pulling, a window of documents at a time ------------------------------------------
 

@@ -1,9 +1,10 @@
 """Exporting and importing bundles and state files (protocol-spec/bundles.md).
 
 Export picks, per document, the changes the other side lacks exactly as a
-sync pull does (federation.sync.lacking over version vectors) and streams
-them from the store in arrival order, so every change comes after its
-dependencies. It writes to a temporary file renamed into place at the end: a
+sync pull does (federation.sync.owed over version vectors) and streams
+them from the store a window of documents at a time, as sync pulls them
+(federation.sync.next_window), each window in arrival order, so every change
+comes after its dependencies. It writes to a temporary file renamed into place at the end: a
 half-written bundle never sits under the name asked for.
 
 Import reads one frame at a time and hands the envelopes to the Ingestor
@@ -40,7 +41,7 @@ from pnyx.federation.docids import DocKind, charter_doc_id, parse_doc_id
 from pnyx.federation.envelope import Envelope
 from pnyx.federation.errors import Rejected
 from pnyx.federation.keys import key_text, parse_key
-from pnyx.federation.sync import PULL_ENVELOPES, Due, lacking, next_window
+from pnyx.federation.sync import PULL_ENVELOPES, Due, next_window, owed
 
 from .completeness import Completeness
 from .holdings import StoreHoldings
@@ -106,9 +107,9 @@ def export_bundle(node: Node, path: Path, selection: Selection, theirs: HeldStat
     for doc, vector in node.store.vectors():
         if belongs is not None and not belongs(doc):
             continue
-        missing = lacking(their.get(doc, {}), vector)
-        if missing:
-            planned[doc] = Due(missing, {a: vector[a] for a in missing})
+        due = owed(their.get(doc, {}), vector)
+        if due.wants:
+            planned[doc] = due
     selected = set(planned)  # `planned` is emptied window by window
     header = Header(selection, holdings.state(node.device_key.public, node.assembly))
     trailer: list[Trailer] = []
